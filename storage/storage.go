@@ -1,0 +1,180 @@
+// Package storage defines what the IdP keeps and the contract every backend
+// honours. Durable data (identities, credentials, service providers, the audit
+// log) lives in a Store (SQLite by default, PostgreSQL at scale); short-lived
+// data (SSO sessions, the request-ID replay cache, rate-limit counters) lives in
+// an Ephemeral store (in-process by default, Redis when several nodes share it).
+//
+// Every backend runs the same suite in storage/conformance.
+package storage
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors every backend returns (wrapped or not) so callers can use
+// errors.Is regardless of the backend.
+var (
+	ErrNotFound      = errors.New("storage: not found")
+	ErrAlreadyExists = errors.New("storage: already exists")
+)
+
+// IdentityStatus is where an identity is in its lifecycle.
+type IdentityStatus string
+
+const (
+	IdentityActive    IdentityStatus = "active"
+	IdentitySuspended IdentityStatus = "suspended"
+	IdentityRevoked   IdentityStatus = "revoked"
+	IdentityExpired   IdentityStatus = "expired"
+)
+
+// IdentityType is the SPID identity type (Avviso 18 v2).
+type IdentityType int
+
+const (
+	IdentityCitizen              IdentityType = 1 // natural person
+	IdentityLegalPerson          IdentityType = 2
+	IdentityProfessional         IdentityType = 3 // professional use of a natural person
+	IdentityProfessionalForLegal IdentityType = 4
+)
+
+// Identity is one SPID digital identity.
+type Identity struct {
+	ID       string // internal, opaque, stable
+	Username string // login identifier, unique (lower-cased e-mail or fiscal number)
+	Type     IdentityType
+	Status   IdentityStatus
+	// Attributes are keyed by SPID attribute name (spidCode, name, familyName,
+	// fiscalNumber, email, ...) and hold the value exactly as it is asserted.
+	Attributes map[string]string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// Credential is the password of an identity and the counters that protect it.
+type Credential struct {
+	IdentityID     string
+	PasswordHash   string // PHC string, argon2id
+	FailedAttempts int
+	LastFailureAt  time.Time // zero when never failed
+	LockedUntil    time.Time // zero when not locked
+	UpdatedAt      time.Time
+}
+
+// SPStatus says whether a registered service provider may use the IdP.
+type SPStatus string
+
+const (
+	SPActive   SPStatus = "active"
+	SPDisabled SPStatus = "disabled"
+)
+
+// ServiceProvider is a registered SP. The metadata XML is kept verbatim
+// (signed), so it can be re-verified and re-parsed after an upgrade.
+type ServiceProvider struct {
+	EntityID    string
+	MetadataXML []byte
+	Status      SPStatus
+	Source      string // "cli", "directory", "demo"
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// AuditEvent is one record of the append-only, hash-chained audit log. The
+// backend assigns Seq, PrevHash and Hash inside the append transaction.
+// Details must never carry a password, OTP, session key or other secret.
+type AuditEvent struct {
+	Seq       int64
+	Time      time.Time
+	Actor     string // who: identity ID, operator, "system", SP entityID
+	Action    string // what: "login", "sp.add", ...
+	Target    string // what it acted on (identity ID, SP entityID, ...)
+	Outcome   string // "success", "failure", "denied", ...
+	RequestID string
+	Details   map[string]string
+	PrevHash  string // hex SHA-256 of the previous record, "" for the first
+	Hash      string // hex SHA-256 of this record (see AuditHash)
+}
+
+// Store is the durable store.
+//
+// Update methods are read-modify-write: the backend calls fn with the current
+// value inside a transaction and stores what it returns; fn may be called more
+// than once and must change fields of the value it receives rather than build
+// a new struct, so fields added later are kept. An error from fn aborts the
+// update and is returned as is.
+type Store interface {
+	CreateIdentity(ctx context.Context, id Identity) error
+	GetIdentity(ctx context.Context, id string) (Identity, error)
+	GetIdentityByUsername(ctx context.Context, username string) (Identity, error)
+	ListIdentities(ctx context.Context) ([]Identity, error)
+	UpdateIdentity(ctx context.Context, id string, fn func(Identity) (Identity, error)) error
+	DeleteIdentity(ctx context.Context, id string) error
+
+	CreateCredential(ctx context.Context, c Credential) error
+	GetCredential(ctx context.Context, identityID string) (Credential, error)
+	UpdateCredential(ctx context.Context, identityID string, fn func(Credential) (Credential, error)) error
+
+	CreateServiceProvider(ctx context.Context, sp ServiceProvider) error
+	GetServiceProvider(ctx context.Context, entityID string) (ServiceProvider, error)
+	ListServiceProviders(ctx context.Context) ([]ServiceProvider, error)
+	UpdateServiceProvider(ctx context.Context, entityID string, fn func(ServiceProvider) (ServiceProvider, error)) error
+	DeleteServiceProvider(ctx context.Context, entityID string) error
+
+	// AppendAudit stores ev as the next record of the chain, setting Seq,
+	// PrevHash and Hash atomically, and returns the stored record.
+	AppendAudit(ctx context.Context, ev AuditEvent) (AuditEvent, error)
+	// ListAudit returns up to limit records with Seq > afterSeq, in order.
+	ListAudit(ctx context.Context, afterSeq int64, limit int) ([]AuditEvent, error)
+
+	// Ping makes a real round trip (used by /readyz).
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// SessionParticipant is an SP that received an assertion in an SSO session;
+// Single Logout has to reach each of them.
+type SessionParticipant struct {
+	SPEntityID   string
+	NameID       string // the transient NameID sent to that SP
+	SessionIndex string
+	IssuedAt     time.Time
+}
+
+// Session is an SSO session at the IdP.
+type Session struct {
+	ID           string // random, opaque; the cookie holds it
+	IdentityID   string
+	Level        int // SPID level of the authentication performed (1, 2)
+	AuthnInstant time.Time
+	CreatedAt    time.Time
+	ExpiresAt    time.Time
+	Participants []SessionParticipant
+}
+
+// Ephemeral keeps short-lived data that expires by itself.
+type Ephemeral interface {
+	// CreateSession stores s until s.ExpiresAt; ErrAlreadyExists if the ID is taken.
+	CreateSession(ctx context.Context, s Session) error
+	// GetSession returns ErrNotFound for an unknown or expired session.
+	GetSession(ctx context.Context, id string) (Session, error)
+	UpdateSession(ctx context.Context, id string, fn func(Session) (Session, error)) error
+	DeleteSession(ctx context.Context, id string) error
+
+	// InsertRequestID remembers key until expiresAt. Exactly one of several
+	// concurrent callers with the same unexpired key succeeds; the others get
+	// ErrAlreadyExists. It is the replay cache for AuthnRequest/LogoutRequest IDs.
+	InsertRequestID(ctx context.Context, key string, expiresAt time.Time) error
+
+	// Incr adds one to the counter key, creating it with the given window if
+	// absent or expired, and returns the new value. Rate limits and lockouts
+	// use it.
+	Incr(ctx context.Context, key string, window time.Duration) (int64, error)
+	// ResetCounter deletes the counter key; no error if it does not exist.
+	ResetCounter(ctx context.Context, key string) error
+
+	Ping(ctx context.Context) error
+	Close() error
+}
