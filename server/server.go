@@ -1,0 +1,256 @@
+// Package server runs the IdP's HTTP server: the middleware every request
+// goes through (request ID, client address behind trusted proxies, access
+// log, metrics, security headers, body limit, panic recovery, readiness
+// gate), the operational endpoints (/healthz, /readyz, /metrics) and graceful
+// shutdown.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Options configure a Server. Zero durations take safe defaults.
+type Options struct {
+	Addr                    string
+	TLSCertFile, TLSKeyFile string
+	TrustedProxies          []netip.Prefix
+	ReadTimeout             time.Duration
+	WriteTimeout            time.Duration
+	IdleTimeout             time.Duration
+	ShutdownTimeout         time.Duration
+	MaxBodyBytes            int64
+	// HSTS sends Strict-Transport-Security: set when the public URL is https
+	// (TLS here or at a proxy).
+	HSTS bool
+	// FormAction lists extra CSP form-action sources: responses are POSTed
+	// to SPs' ACS URLs, so "https:" is needed (and "http:" in demo mode).
+	FormAction []string
+	Logger     *slog.Logger
+	// Registry receives the server's metrics; Go and process collectors are
+	// added to it. A new registry is made when nil.
+	Registry *prometheus.Registry
+	// Ready makes a real round trip to every backend; nil means always ready.
+	Ready func(ctx context.Context) error
+	// ReadyInterval is how often the background probe refreshes the state
+	// that gates application requests (default 5s).
+	ReadyInterval time.Duration
+	// App serves everything but the operational endpoints.
+	App http.Handler
+	// Unavailable renders the page shown while a backend is down; nil gives
+	// a plain-text 503.
+	Unavailable http.Handler
+	// Failure renders the page shown after a panic; nil gives plain text.
+	Failure http.Handler
+}
+
+// Server is the IdP's HTTP server.
+type Server struct {
+	opts     Options
+	log      *slog.Logger
+	reg      *prometheus.Registry
+	handler  http.Handler
+	ready    atomic.Bool
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+// New builds the server and registers its metrics.
+func New(o Options) (*Server, error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Registry == nil {
+		o.Registry = prometheus.NewRegistry()
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&o.ReadTimeout, 15*time.Second)
+	def(&o.WriteTimeout, 30*time.Second)
+	def(&o.IdleTimeout, 120*time.Second)
+	def(&o.ShutdownTimeout, 20*time.Second)
+	def(&o.ReadyInterval, 5*time.Second)
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 256 << 10
+	}
+	if o.App == nil {
+		o.App = http.NotFoundHandler()
+	}
+	s := &Server{opts: o, log: o.Logger, reg: o.Registry}
+	s.ready.Store(true)
+	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "spid_idp_http_requests_total", Help: "HTTP requests by route, method and status code.",
+	}, []string{"route", "method", "code"})
+	s.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "spid_idp_http_request_duration_seconds", Help: "HTTP request latency by route.",
+		Buckets: prometheus.DefBuckets,
+	}, []string{"route"})
+	readyGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "spid_idp_ready", Help: "1 when every storage backend answered the last readiness probe.",
+	}, func() float64 {
+		if s.ready.Load() {
+			return 1
+		}
+		return 0
+	})
+	for _, c := range []prometheus.Collector{
+		s.requests, s.duration, readyGauge,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	} {
+		if err := s.reg.Register(c); err != nil {
+			return nil, fmt.Errorf("server: registering metrics: %w", err)
+		}
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
+	mux.Handle("/", s.gate(o.App))
+	s.handler = s.middleware(mux)
+	return s, nil
+}
+
+// Handler is the complete handler, for tests and for embedding.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Registry is the metrics registry, for other packages' collectors.
+func (s *Server) Registry() *prometheus.Registry { return s.reg }
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if s.opts.Ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		defer cancel()
+		if err := s.opts.Ready(ctx); err != nil {
+			s.ready.Store(false)
+			s.log.WarnContext(r.Context(), "not ready", "err", err)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, "not ready: a storage backend is unreachable")
+			return
+		}
+	}
+	s.ready.Store(true)
+	fmt.Fprintln(w, "ready")
+}
+
+// gate answers 503 while the last readiness probe failed, so a citizen sees
+// a clear page instead of a half-finished login when the database is down.
+func (s *Server) gate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.ready.Load() && !strings.HasPrefix(r.URL.Path, "/static/") {
+			w.Header().Set("Retry-After", "10")
+			if s.opts.Unavailable != nil {
+				s.opts.Unavailable.ServeHTTP(w, r)
+				return
+			}
+			http.Error(w, "service temporarily unavailable, retry later", http.StatusServiceUnavailable)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// probe refreshes the readiness state until ctx ends.
+func (s *Server) probe(ctx context.Context) {
+	if s.opts.Ready == nil {
+		return
+	}
+	t := time.NewTicker(s.opts.ReadyInterval)
+	defer t.Stop()
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		err := s.opts.Ready(pctx)
+		cancel()
+		was := s.ready.Swap(err == nil)
+		switch {
+		case err != nil && was:
+			s.log.Error("storage unreachable: answering 503 until it is back", "err", err)
+		case err == nil && !was:
+			s.log.Info("storage reachable again: serving requests")
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Serve listens on ln until ctx is cancelled, then shuts down gracefully:
+// no new connections, in-flight requests get ShutdownTimeout to finish.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadTimeout:       s.opts.ReadTimeout,
+		ReadHeaderTimeout: s.opts.ReadTimeout,
+		WriteTimeout:      s.opts.WriteTimeout,
+		IdleTimeout:       s.opts.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	pctx, stopProbe := context.WithCancel(ctx)
+	defer stopProbe()
+	go s.probe(pctx)
+
+	errc := make(chan error, 1)
+	go func() {
+		if s.opts.TLSCertFile != "" {
+			errc <- srv.ServeTLS(ln, s.opts.TLSCertFile, s.opts.TLSKeyFile)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("server: %w", err)
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down", "grace", s.opts.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("server: graceful shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("server: %w", err)
+	}
+	return nil
+}
+
+// ListenAndServe listens on Options.Addr and serves until ctx ends.
+func (s *Server) ListenAndServe(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.opts.Addr)
+	if err != nil {
+		return fmt.Errorf("server: listen on %s: %w", s.opts.Addr, err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+func newRequestID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
