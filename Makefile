@@ -1,0 +1,39 @@
+# spid-idp — common tasks. `make help` lists them.
+GO       ?= go
+BIN      := bin/spid-idp
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -X main.version=$(VERSION)
+PKGS     := ./...
+FUZZTIME ?= 20s
+
+.PHONY: help build run test bench fuzz lint clean
+
+help: ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+
+build: ## build bin/spid-idp
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/spid-idp
+
+run: build ## start the IdP in demo mode (SQLite, in-process cache, demo keys, demo SP and citizen)
+	./$(BIN) serve
+
+test: ## run every test with the race detector (PostgreSQL/Redis/browser tests need SPID_TEST_POSTGRES, SPID_TEST_REDIS, SPID_TEST_BROWSER)
+	$(GO) vet $(PKGS)
+	$(GO) test -race -count=1 -timeout 30m $(PKGS)
+
+bench: ## run the benchmarks (set SPID_TEST_POSTGRES / SPID_TEST_REDIS to include those backends)
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime=$${BENCHTIME:-1s} $(PKGS)
+
+fuzz: ## run every fuzz target for FUZZTIME each
+	@for pkg in $$($(GO) list $(PKGS)); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+lint: ## gofmt and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+clean: ## remove build output (keeps ./data)
+	rm -rf bin
