@@ -1,0 +1,219 @@
+package keys
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"errors"
+	"fmt"
+	"math/big"
+	"net/url"
+	"regexp"
+	"time"
+)
+
+// Object identifiers of the SPID IdP certificate profile (spec §1.6).
+var (
+	OIDCommonName             = asn1.ObjectIdentifier{2, 5, 4, 3}
+	OIDCountryName            = asn1.ObjectIdentifier{2, 5, 4, 6}
+	OIDLocalityName           = asn1.ObjectIdentifier{2, 5, 4, 7}
+	OIDOrganizationName       = asn1.ObjectIdentifier{2, 5, 4, 10}
+	OIDOrganizationIdentifier = asn1.ObjectIdentifier{2, 5, 4, 97}
+	OIDURI                    = asn1.ObjectIdentifier{2, 5, 4, 83}
+
+	OIDExtBasicConstraints    = asn1.ObjectIdentifier{2, 5, 29, 19}
+	OIDExtKeyUsage            = asn1.ObjectIdentifier{2, 5, 29, 15}
+	OIDExtCertificatePolicies = asn1.ObjectIdentifier{2, 5, 29, 32}
+	OIDQualifierUserNotice    = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 2, 2}
+
+	// OIDPolicyAgIDCert is the AgID certificate policy ("agIDcert").
+	OIDPolicyAgIDCert = asn1.ObjectIdentifier{1, 3, 76, 16, 6}
+	// OIDPolicySPIDIdP is the SPID identity-provider policy ("cert_IdP").
+	OIDPolicySPIDIdP = asn1.ObjectIdentifier{1, 3, 76, 16, 4, 1}
+)
+
+// The user-notice texts attached to the two IdP policies.
+const (
+	NoticeAgIDCert = "agIDcert"
+	NoticeSPIDIdP  = "cert_IdP"
+)
+
+// DefaultBits is the RSA modulus size used when GenerateOptions.Bits is 0.
+const DefaultBits = 3072
+
+// DefaultValidity is the certificate lifetime used when
+// GenerateOptions.ValidFor is 0 (the AgID scripts default to 730 days).
+const DefaultValidity = 730 * 24 * time.Hour
+
+// orgIdentifierRE is the organizationIdentifier form the IdP profile allows.
+var orgIdentifierRE = regexp.MustCompile(`^(VATIT-\d{11}|CF:IT-[A-Za-z0-9]{16})$`)
+
+// GenerateOptions describes the self-signed certificate Generate makes.
+// Every subject field is required: an IdP certificate without them fails
+// the AgID profile checks.
+type GenerateOptions struct {
+	Bits                   int    // 2048, 3072 or 4096; 0 means DefaultBits
+	CommonName             string // e.g. the IdP's public name
+	Locality               string // localityName, e.g. "Roma"
+	OrganizationIdentifier string // "VATIT-<11 digits>" or "CF:IT-<16 chars>"
+	OrganizationName       string // full legal name
+	EntityID               string // the IdP entityID, written as subject uri
+	ValidFor               time.Duration
+	// Now is the clock; nil means time.Now. NotBefore is Now minus one
+	// minute so peers with a slightly late clock accept the certificate.
+	Now func() time.Time
+}
+
+func (o GenerateOptions) check() error {
+	var errs []error
+	switch o.Bits {
+	case 0, 2048, 3072, 4096:
+	default:
+		errs = append(errs, fmt.Errorf("key size %d: must be 2048, 3072 or 4096", o.Bits))
+	}
+	for _, f := range []struct{ name, v string }{
+		{"commonName", o.CommonName},
+		{"localityName", o.Locality},
+		{"organizationName", o.OrganizationName},
+		{"entityID", o.EntityID},
+	} {
+		if f.v == "" {
+			errs = append(errs, fmt.Errorf("%s is required", f.name))
+		}
+	}
+	if !orgIdentifierRE.MatchString(o.OrganizationIdentifier) {
+		errs = append(errs, fmt.Errorf("organizationIdentifier %q: want VATIT-<11 digits> or CF:IT-<16 chars>", o.OrganizationIdentifier))
+	}
+	if o.EntityID != "" {
+		if u, err := url.Parse(o.EntityID); err != nil || !u.IsAbs() {
+			errs = append(errs, fmt.Errorf("entityID %q is not an absolute URI", o.EntityID))
+		}
+	}
+	if o.ValidFor < 0 {
+		errs = append(errs, errors.New("validity must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+// Generate makes a new RSA key and a self-signed SHA-256 certificate laid
+// out as the SPID IdP certificate profile (spec §1.6): subject CN, C=IT, L,
+// organizationIdentifier, O, uri=entityID; basicConstraints CA:FALSE
+// (non-critical); keyUsage digitalSignature+nonRepudiation (critical);
+// certificatePolicies 1.3.76.16.6 "agIDcert" and 1.3.76.16.4.1 "cert_IdP".
+func Generate(opts GenerateOptions) (Pair, error) {
+	if err := opts.check(); err != nil {
+		return Pair{}, fmt.Errorf("keys: generate: %w", err)
+	}
+	bits := opts.Bits
+	if bits == 0 {
+		bits = DefaultBits
+	}
+	validFor := opts.ValidFor
+	if validFor == 0 {
+		validFor = DefaultValidity
+	}
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	key, err := rsa.GenerateKey(rand.Reader, bits)
+	if err != nil {
+		return Pair{}, fmt.Errorf("keys: generate RSA key: %w", err)
+	}
+	subject, err := idpSubject(opts)
+	if err != nil {
+		return Pair{}, fmt.Errorf("keys: subject: %w", err)
+	}
+	exts, err := idpExtensions()
+	if err != nil {
+		return Pair{}, fmt.Errorf("keys: extensions: %w", err)
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		return Pair{}, fmt.Errorf("keys: serial: %w", err)
+	}
+	start := now().UTC().Add(-time.Minute).Truncate(time.Second)
+	tmpl := &x509.Certificate{
+		SerialNumber:       new(big.Int).Add(serial, big.NewInt(1)), // never zero
+		RawSubject:         subject,
+		NotBefore:          start,
+		NotAfter:           start.Add(validFor),
+		SignatureAlgorithm: x509.SHA256WithRSA,
+		ExtraExtensions:    exts,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return Pair{}, fmt.Errorf("keys: create certificate: %w", err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return Pair{}, fmt.Errorf("keys: parse generated certificate: %w", err)
+	}
+	return Pair{Key: key, Cert: cert}, nil
+}
+
+// idpSubject encodes the subject DN by hand so the attribute order is fixed
+// and every string but countryName is a UTF8String (RFC 5280 §4.1.2.6).
+func idpSubject(o GenerateOptions) ([]byte, error) {
+	utf8 := func(s string) asn1.RawValue {
+		return asn1.RawValue{Tag: asn1.TagUTF8String, Bytes: []byte(s)}
+	}
+	attrs := []pkix.AttributeTypeAndValue{
+		{Type: OIDCommonName, Value: utf8(o.CommonName)},
+		{Type: OIDCountryName, Value: asn1.RawValue{Tag: asn1.TagPrintableString, Bytes: []byte("IT")}},
+		{Type: OIDLocalityName, Value: utf8(o.Locality)},
+		{Type: OIDOrganizationIdentifier, Value: utf8(o.OrganizationIdentifier)},
+		{Type: OIDOrganizationName, Value: utf8(o.OrganizationName)},
+		{Type: OIDURI, Value: utf8(o.EntityID)},
+	}
+	var rdns pkix.RDNSequence
+	for _, a := range attrs {
+		rdns = append(rdns, pkix.RelativeDistinguishedNameSET{a})
+	}
+	return asn1.Marshal(rdns)
+}
+
+type policyInformation struct {
+	Policy     asn1.ObjectIdentifier
+	Qualifiers []policyQualifier `asn1:"optional"`
+}
+
+type policyQualifier struct {
+	ID     asn1.ObjectIdentifier
+	Notice userNotice
+}
+
+// userNotice carries only explicitText, as a UTF8String.
+type userNotice struct {
+	ExplicitText string `asn1:"utf8"`
+}
+
+// idpExtensions builds the three profile extensions. Go's x509 would mark
+// basicConstraints critical and cannot write policy qualifiers, so all
+// three are encoded here.
+func idpExtensions() ([]pkix.Extension, error) {
+	// CA:FALSE is the DER default, so the value is an empty SEQUENCE.
+	bc, err := asn1.Marshal(struct{}{})
+	if err != nil {
+		return nil, err
+	}
+	// keyUsage bits: 0 digitalSignature, 1 nonRepudiation (contentCommitment).
+	ku, err := asn1.Marshal(asn1.BitString{Bytes: []byte{0xC0}, BitLength: 2})
+	if err != nil {
+		return nil, err
+	}
+	cp, err := asn1.Marshal([]policyInformation{
+		{Policy: OIDPolicyAgIDCert, Qualifiers: []policyQualifier{{ID: OIDQualifierUserNotice, Notice: userNotice{NoticeAgIDCert}}}},
+		{Policy: OIDPolicySPIDIdP, Qualifiers: []policyQualifier{{ID: OIDQualifierUserNotice, Notice: userNotice{NoticeSPIDIdP}}}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return []pkix.Extension{
+		{Id: OIDExtBasicConstraints, Critical: false, Value: bc},
+		{Id: OIDExtKeyUsage, Critical: true, Value: ku},
+		{Id: OIDExtCertificatePolicies, Critical: false, Value: cp},
+	}, nil
+}
