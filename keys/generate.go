@@ -32,13 +32,68 @@ var (
 	OIDPolicyAgIDCert = asn1.ObjectIdentifier{1, 3, 76, 16, 6}
 	// OIDPolicySPIDIdP is the SPID identity-provider policy ("cert_IdP").
 	OIDPolicySPIDIdP = asn1.ObjectIdentifier{1, 3, 76, 16, 4, 1}
+	// OIDPolicySPPublic is the public-sector SP policy ("cert_SP_Pub").
+	OIDPolicySPPublic = asn1.ObjectIdentifier{1, 3, 76, 16, 4, 2, 1}
+	// OIDPolicySPPrivate is the private-sector SP policy ("cert_SP_Priv").
+	OIDPolicySPPrivate = asn1.ObjectIdentifier{1, 3, 76, 16, 4, 3, 1}
 )
 
-// The user-notice texts attached to the two IdP policies.
+// The user-notice texts attached to the policies.
 const (
-	NoticeAgIDCert = "agIDcert"
-	NoticeSPIDIdP  = "cert_IdP"
+	NoticeAgIDCert  = "agIDcert"
+	NoticeSPIDIdP   = "cert_IdP"
+	NoticeSPPublic  = "cert_SP_Pub"
+	NoticeSPPrivate = "cert_SP_Priv"
 )
+
+// Profile selects which AgID certificate profile a certificate follows.
+// The layout is shared; the role policy and the organizationIdentifier
+// forms differ.
+type Profile int
+
+const (
+	ProfileIdP       Profile = iota // identity provider (spec §1.6)
+	ProfileSPPublic                 // public-sector service provider (Avviso 29 v3)
+	ProfileSPPrivate                // private-sector service provider
+)
+
+func (p Profile) String() string {
+	switch p {
+	case ProfileIdP:
+		return "IdP"
+	case ProfileSPPublic:
+		return "public SP"
+	case ProfileSPPrivate:
+		return "private SP"
+	}
+	return fmt.Sprintf("Profile(%d)", int(p))
+}
+
+// rolePolicy is the role policy OID and notice of p.
+func (p Profile) rolePolicy() (asn1.ObjectIdentifier, string) {
+	switch p {
+	case ProfileSPPublic:
+		return OIDPolicySPPublic, NoticeSPPublic
+	case ProfileSPPrivate:
+		return OIDPolicySPPrivate, NoticeSPPrivate
+	}
+	return OIDPolicySPIDIdP, NoticeSPIDIdP
+}
+
+// orgIdentifierOK checks organizationIdentifier against the forms p allows.
+func (p Profile) orgIdentifierOK(s string) bool {
+	if p == ProfileSPPublic {
+		return paIdentifierRE.MatchString(s)
+	}
+	return orgIdentifierRE.MatchString(s)
+}
+
+func (p Profile) orgIdentifierForms() string {
+	if p == ProfileSPPublic {
+		return "PA:IT-<IPA code>"
+	}
+	return "VATIT-<11 digits> or CF:IT-<16 chars>"
+}
 
 // DefaultBits is the RSA modulus size used when GenerateOptions.Bits is 0.
 const DefaultBits = 3072
@@ -48,12 +103,18 @@ const DefaultBits = 3072
 const DefaultValidity = 730 * 24 * time.Hour
 
 // orgIdentifierRE is the organizationIdentifier form the IdP profile allows.
-var orgIdentifierRE = regexp.MustCompile(`^(VATIT-\d{11}|CF:IT-[A-Za-z0-9]{16})$`)
+var (
+	orgIdentifierRE = regexp.MustCompile(`^(VATIT-\d{11}|CF:IT-[A-Za-z0-9]{16})$`)
+	paIdentifierRE  = regexp.MustCompile(`^PA:IT-\S{1,16}$`)
+)
 
 // GenerateOptions describes the self-signed certificate Generate makes.
-// Every subject field is required: an IdP certificate without them fails
-// the AgID profile checks.
+// Every subject field is required: a certificate without them fails the
+// AgID profile checks.
 type GenerateOptions struct {
+	// Profile is ProfileIdP unless set; the SP profiles exist so tests and
+	// the demo SP can make realistic SP certificates.
+	Profile                Profile
 	Bits                   int    // 2048, 3072 or 4096; 0 means DefaultBits
 	CommonName             string // e.g. the IdP's public name
 	Locality               string // localityName, e.g. "Roma"
@@ -83,8 +144,10 @@ func (o GenerateOptions) check() error {
 			errs = append(errs, fmt.Errorf("%s is required", f.name))
 		}
 	}
-	if !orgIdentifierRE.MatchString(o.OrganizationIdentifier) {
-		errs = append(errs, fmt.Errorf("organizationIdentifier %q: want VATIT-<11 digits> or CF:IT-<16 chars>", o.OrganizationIdentifier))
+	if o.Profile < ProfileIdP || o.Profile > ProfileSPPrivate {
+		errs = append(errs, fmt.Errorf("unknown profile %d", int(o.Profile)))
+	} else if !o.Profile.orgIdentifierOK(o.OrganizationIdentifier) {
+		errs = append(errs, fmt.Errorf("organizationIdentifier %q: want %s", o.OrganizationIdentifier, o.Profile.orgIdentifierForms()))
 	}
 	if o.EntityID != "" {
 		if u, err := url.Parse(o.EntityID); err != nil || !u.IsAbs() {
@@ -101,7 +164,8 @@ func (o GenerateOptions) check() error {
 // out as the SPID IdP certificate profile (spec §1.6): subject CN, C=IT, L,
 // organizationIdentifier, O, uri=entityID; basicConstraints CA:FALSE
 // (non-critical); keyUsage digitalSignature+nonRepudiation (critical);
-// certificatePolicies 1.3.76.16.6 "agIDcert" and 1.3.76.16.4.1 "cert_IdP".
+// certificatePolicies 1.3.76.16.6 "agIDcert" and 1.3.76.16.4.1 "cert_IdP"
+// (or the SP role policy when opts.Profile is an SP profile).
 func Generate(opts GenerateOptions) (Pair, error) {
 	if err := opts.check(); err != nil {
 		return Pair{}, fmt.Errorf("keys: generate: %w", err)
@@ -126,7 +190,7 @@ func Generate(opts GenerateOptions) (Pair, error) {
 	if err != nil {
 		return Pair{}, fmt.Errorf("keys: subject: %w", err)
 	}
-	exts, err := idpExtensions()
+	exts, err := profileExtensions(opts.Profile)
 	if err != nil {
 		return Pair{}, fmt.Errorf("keys: extensions: %w", err)
 	}
@@ -190,10 +254,10 @@ type userNotice struct {
 	ExplicitText string `asn1:"utf8"`
 }
 
-// idpExtensions builds the three profile extensions. Go's x509 would mark
-// basicConstraints critical and cannot write policy qualifiers, so all
+// profileExtensions builds the three profile extensions. Go's x509 would
+// mark basicConstraints critical and cannot write policy qualifiers, so all
 // three are encoded here.
-func idpExtensions() ([]pkix.Extension, error) {
+func profileExtensions(p Profile) ([]pkix.Extension, error) {
 	// CA:FALSE is the DER default, so the value is an empty SEQUENCE.
 	bc, err := asn1.Marshal(struct{}{})
 	if err != nil {
@@ -204,9 +268,10 @@ func idpExtensions() ([]pkix.Extension, error) {
 	if err != nil {
 		return nil, err
 	}
+	roleOID, roleNotice := p.rolePolicy()
 	cp, err := asn1.Marshal([]policyInformation{
 		{Policy: OIDPolicyAgIDCert, Qualifiers: []policyQualifier{{ID: OIDQualifierUserNotice, Notice: userNotice{NoticeAgIDCert}}}},
-		{Policy: OIDPolicySPIDIdP, Qualifiers: []policyQualifier{{ID: OIDQualifierUserNotice, Notice: userNotice{NoticeSPIDIdP}}}},
+		{Policy: roleOID, Qualifiers: []policyQualifier{{ID: OIDQualifierUserNotice, Notice: userNotice{roleNotice}}}},
 	})
 	if err != nil {
 		return nil, err

@@ -315,3 +315,34 @@ func TestExplicitTextTypes(t *testing.T) {
 		}
 	}
 }
+
+func TestGenerateSPProfiles(t *testing.T) {
+	for _, tc := range []struct {
+		p      Profile
+		orgID  string
+		policy asn1.ObjectIdentifier
+		notice string
+	}{
+		{ProfileSPPublic, "PA:IT-c_h501", OIDPolicySPPublic, NoticeSPPublic},
+		{ProfileSPPrivate, "VATIT-12345678901", OIDPolicySPPrivate, NoticeSPPrivate},
+	} {
+		t.Run(tc.p.String(), func(t *testing.T) {
+			o := testOpts()
+			o.Profile, o.OrganizationIdentifier, o.EntityID = tc.p, tc.orgID, "https://sp.example.it"
+			p, err := Generate(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pols, err := Policies(p.Cert)
+			if err != nil || len(pols) != 2 || !pols[1].OID.Equal(tc.policy) || pols[1].Notices[0] != tc.notice {
+				t.Fatalf("policies %+v %v", pols, err)
+			}
+			if err := CheckProfile(p.Cert, tc.p, "https://sp.example.it", testNow); err != nil {
+				t.Errorf("own profile: %v", err)
+			}
+			if err := CheckIdPProfile(p.Cert, "https://sp.example.it", testNow); err == nil || !strings.Contains(err.Error(), "1.3.76.16.4.1") {
+				t.Errorf("SP certificate passed the IdP profile: %v", err)
+			}
+		})
+	}
+}

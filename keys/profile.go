@@ -146,6 +146,12 @@ func explicitText(notice asn1.RawValue) (string, error) {
 // (spec §1.6, checklist C008–C010) for the IdP entityID, at time now. It
 // returns every failed item, joined, or nil.
 func CheckIdPProfile(cert *x509.Certificate, entityID string, now time.Time) error {
+	return CheckProfile(cert, ProfileIdP, entityID, now)
+}
+
+// CheckProfile checks cert against the AgID certificate profile p for
+// entityID at time now, returning every failed item joined, or nil.
+func CheckProfile(cert *x509.Certificate, p Profile, entityID string, now time.Time) error {
 	var errs []error
 	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 
@@ -180,8 +186,8 @@ func CheckIdPProfile(cert *x509.Certificate, entityID string, now time.Time) err
 	}
 	one(OIDLocalityName, "localityName")
 	one(OIDOrganizationName, "organizationName")
-	if oi := one(OIDOrganizationIdentifier, "organizationIdentifier"); oi != "" && !orgIdentifierRE.MatchString(oi) {
-		add("subject organizationIdentifier %q: want VATIT-<11 digits> or CF:IT-<16 chars>", oi)
+	if oi := one(OIDOrganizationIdentifier, "organizationIdentifier"); oi != "" && !p.orgIdentifierOK(oi) {
+		add("subject organizationIdentifier %q: want %s", oi, p.orgIdentifierForms())
 	}
 	if u := one(OIDURI, "uri"); u != "" && u != entityID {
 		add("subject uri %q differs from entityID %q", u, entityID)
@@ -224,10 +230,11 @@ func CheckIdPProfile(cert *x509.Certificate, entityID string, now time.Time) err
 	if err != nil {
 		errs = append(errs, err)
 	}
+	roleOID, roleNotice := p.rolePolicy()
 	for _, want := range []struct {
 		oid    asn1.ObjectIdentifier
 		notice string
-	}{{OIDPolicyAgIDCert, NoticeAgIDCert}, {OIDPolicySPIDIdP, NoticeSPIDIdP}} {
+	}{{OIDPolicyAgIDCert, NoticeAgIDCert}, {roleOID, roleNotice}} {
 		found := false
 		for _, p := range pols {
 			if p.OID.Equal(want.oid) {
