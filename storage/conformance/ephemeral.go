@@ -1,0 +1,725 @@
+package conformance
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+	_ "time/tzdata" // Europe/Rome must load even on hosts without a zoneinfo database
+
+	"github.com/spid-idp/spid-idp/storage"
+)
+
+// ephTTL is the lifetime given to entries whose expiry the suite waits for.
+// It is real time, so the suite runs the same against any backend (Redis
+// expires keys on its own clock); long enough that a loaded CI machine still
+// reads the entry before it expires, short enough to keep the suite quick.
+// The expiry subtests run in parallel, so the wait is paid about once.
+const ephTTL = 1500 * time.Millisecond
+
+// ephMargin is how long past an expiry the suite waits before expecting the
+// entry gone.
+const ephMargin = 300 * time.Millisecond
+
+// ephTimeTolerance is the precision every backend must keep on times.
+const ephTimeTolerance = time.Microsecond
+
+// RunEphemeral runs the storage.Ephemeral conformance suite. newEph must
+// return an empty store, usable for the whole subtest, and register on t
+// whatever cleanup it needs (Close, deleting keys). Subtests that wait for
+// real expiries run concurrently with each other, so newEph must be safe to
+// call from several goroutines.
+func RunEphemeral(t *testing.T, newEph func(t *testing.T) storage.Ephemeral) {
+	t.Helper()
+	tests := []struct {
+		name string
+		run  func(t *testing.T, e storage.Ephemeral)
+	}{
+		{"Session/CRUD", ephTestSessionCRUD},
+		{"Session/CopiesValues", ephTestSessionCopies},
+		{"Session/DuplicateID", ephTestSessionDuplicate},
+		{"Session/NotFound", ephTestSessionNotFound},
+		{"Session/InvalidInput", ephTestSessionInvalid},
+		{"Session/UpdateErrorAborts", ephTestSessionUpdateAborts},
+		{"Session/UpdateKeepsID", ephTestSessionUpdateKeepsID},
+		{"Session/ConcurrentUpdate", ephTestSessionConcurrentUpdate},
+		{"Session/TimesUTC", ephTestSessionTimesUTC},
+		{"RequestID/FirstOneWins", ephTestRequestIDFirstWins},
+		{"RequestID/IndependentKeys", ephTestRequestIDIndependent},
+		{"RequestID/InvalidInput", ephTestRequestIDInvalid},
+		{"Counter/Counts", ephTestCounterCounts},
+		{"Counter/Concurrent", ephTestCounterConcurrent},
+		{"Counter/InvalidInput", ephTestCounterInvalid},
+		{"Ping", ephTestPing},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.run(t, newEph(t))
+		})
+	}
+
+	expiry := []struct {
+		name string
+		run  func(t *testing.T, e storage.Ephemeral)
+	}{
+		{"Session", ephTestExpirySession},
+		{"SessionUpdateShortens", ephTestExpiryUpdateShortens},
+		{"SessionUpdateExtends", ephTestExpiryUpdateExtends},
+		{"RequestID", ephTestExpiryRequestID},
+		{"CounterWindow", ephTestExpiryCounter},
+	}
+	// These wait in real time, so they run at once. t.Run from several
+	// goroutines (allowed by package testing) keeps them concurrent whatever
+	// -parallel is; t.Parallel would be capped at GOMAXPROCS.
+	t.Run("Expiry", func(t *testing.T) {
+		var wg sync.WaitGroup
+		for _, tc := range expiry {
+			wg.Go(func() {
+				t.Run(tc.name, func(t *testing.T) {
+					tc.run(t, newEph(t))
+				})
+			})
+		}
+		wg.Wait()
+	})
+}
+
+// ephSession builds a valid session expiring in an hour, with times that
+// carry nanoseconds and a non-UTC zone so sloppy backends show.
+func ephSession(id string) storage.Session {
+	now := time.Now().Round(0)
+	return storage.Session{
+		ID:           id,
+		IdentityID:   "identity-" + id,
+		Level:        1,
+		AuthnInstant: now.Add(-time.Minute),
+		CreatedAt:    now.Add(-time.Minute),
+		ExpiresAt:    now.Add(time.Hour),
+		Participants: []storage.SessionParticipant{{
+			SPEntityID:   "https://sp1.example.it/metadata",
+			NameID:       "_transient-1",
+			SessionIndex: "_idx-1",
+			IssuedAt:     now.Add(-30 * time.Second),
+		}},
+	}
+}
+
+// ephWait sleeps until deadline or fails the test if ctx ends first.
+func ephWait(t *testing.T, deadline time.Time) {
+	t.Helper()
+	select {
+	case <-time.After(time.Until(deadline)):
+	case <-t.Context().Done():
+		t.Fatal("test context ended while waiting for expiry")
+	}
+}
+
+func ephTimeEqual(a, b time.Time) bool {
+	d := a.Sub(b)
+	return d < ephTimeTolerance && d > -ephTimeTolerance
+}
+
+// ephCheckSession compares two sessions field by field, times to
+// ephTimeTolerance, nil and empty Participants alike.
+func ephCheckSession(t *testing.T, got, want storage.Session) {
+	t.Helper()
+	if got.ID != want.ID || got.IdentityID != want.IdentityID || got.Level != want.Level {
+		t.Errorf("session = {ID:%q IdentityID:%q Level:%d}, want {ID:%q IdentityID:%q Level:%d}",
+			got.ID, got.IdentityID, got.Level, want.ID, want.IdentityID, want.Level)
+	}
+	for _, f := range []struct {
+		name      string
+		got, want time.Time
+	}{
+		{"AuthnInstant", got.AuthnInstant, want.AuthnInstant},
+		{"CreatedAt", got.CreatedAt, want.CreatedAt},
+		{"ExpiresAt", got.ExpiresAt, want.ExpiresAt},
+	} {
+		if !ephTimeEqual(f.got, f.want) {
+			t.Errorf("session %s = %s, want %s", f.name, f.got, f.want)
+		}
+	}
+	if len(got.Participants) != len(want.Participants) {
+		t.Errorf("session has %d participants, want %d", len(got.Participants), len(want.Participants))
+		return
+	}
+	for i := range got.Participants {
+		g, w := got.Participants[i], want.Participants[i]
+		if g.SPEntityID != w.SPEntityID || g.NameID != w.NameID || g.SessionIndex != w.SessionIndex || !ephTimeEqual(g.IssuedAt, w.IssuedAt) {
+			t.Errorf("participant %d = %+v, want %+v", i, g, w)
+		}
+	}
+}
+
+func ephTestSessionCRUD(t *testing.T, e storage.Ephemeral) {
+	ctx := t.Context()
+	want := ephSession("sess-crud")
+	if err := e.CreateSession(ctx, want); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	got, err := e.GetSession(ctx, want.ID)
+	if err != nil {
+		t.Fatalf("GetSession: %v", err)
+	}
+	ephCheckSession(t, got, want)
+
+	second := storage.SessionParticipant{
+		SPEntityID: "https://sp2.example.it", NameID: "_transient-2", SessionIndex: "_idx-2",
+		IssuedAt: time.Now().Round(0),
+	}
+	err = e.UpdateSession(ctx, want.ID, func(s storage.Session) (storage.Session, error) {
+		ephCheckSession(t, s, want)
+		s.Participants = append(s.Participants, second)
+		s.Level = 2
+		return s, nil
+	})
+	if err != nil {
+		t.Fatalf("UpdateSession: %v", err)
+	}
+	want.Participants = append(want.Participants, second)
+	want.Level = 2
+	got, err = e.GetSession(ctx, want.ID)
+	if err != nil {
+		t.Fatalf("GetSession after update: %v", err)
+	}
+	ephCheckSession(t, got, want)
+
+	// A session without participants (just logged in, nothing sent yet).
+	bare := ephSession("sess-bare")
+	bare.Participants = nil
+	if err := e.CreateSession(ctx, bare); err != nil {
+		t.Fatalf("CreateSession without participants: %v", err)
+	}
+	got, err = e.GetSession(ctx, bare.ID)
+	if err != nil {
+		t.Fatalf("GetSession without participants: %v", err)
+	}
+	ephCheckSession(t, got, bare)
+
+	if err := e.DeleteSession(ctx, want.ID); err != nil {
+		t.Fatalf("DeleteSession: %v", err)
+	}
+	if _, err := e.GetSession(ctx, want.ID); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("GetSession after delete: err = %v, want ErrNotFound", err)
+	}
+	if _, err := e.GetSession(ctx, bare.ID); err != nil {
+		t.Errorf("deleting one session touched another: %v", err)
+	}
+	// The ID is free again once deleted.
+	if err := e.CreateSession(ctx, want); err != nil {
+		t.Errorf("CreateSession after delete: %v", err)
+	}
+}
+
+func ephTestSessionCopies(t *testing.T, e storage.Ephemeral) {
+	ctx := t.Context()
+	in := ephSession("sess-copy")
+	want := in
+	want.Participants = slices.Clone(in.Participants)
+	if err := e.CreateSession(ctx, in); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	in.Participants[0].NameID = "changed by caller after create"
+
+	out, err := e.GetSession(ctx, in.ID)
+	if err != nil {
+		t.Fatalf("GetSession: %v", err)
+	}
+	out.Participants[0].SPEntityID = "changed by caller after get"
+	out.Participants = append(out.Participants[:1], storage.SessionParticipant{SPEntityID: "appended"})
+
+	// Mutating what fn received, then failing, must not leak into the store.
+	_ = e.UpdateSession(ctx, in.ID, func(s storage.Session) (storage.Session, error) {
+		s.Participants[0].SessionIndex = "changed inside a failed update"
+		return s, errors.New("abort")
+	})
+
+	got, err := e.GetSession(ctx, in.ID)
+	if err != nil {
+		t.Fatalf("GetSession: %v", err)
+	}
+	ephCheckSession(t, got, want)
+}
+
+func ephTestSessionDuplicate(t *testing.T, e storage.Ephemeral) {
+	ctx := t.Context()
+	first := ephSession("sess-dup")
+	if err := e.CreateSession(ctx, first); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	second := ephSession("sess-dup")
+	second.IdentityID = "someone-else"
+	if err := e.CreateSession(ctx, second); !errors.Is(err, storage.ErrAlreadyExists) {
+		t.Fatalf("second CreateSession with the same ID: err = %v, want ErrAlreadyExists", err)
+	}
+	got, err := e.GetSession(ctx, first.ID)
+	if err != nil {
+		t.Fatalf("GetSession: %v", err)
+	}
+	if got.IdentityID != first.IdentityID {
+		t.Errorf("duplicate create overwrote the session: IdentityID = %q, want %q", got.IdentityID, first.IdentityID)
+	}
+}
+
+func ephTestSessionNotFound(t *testing.T, e storage.Ephemeral) {
+	ctx := t.Context()
+	if _, err := e.GetSession(ctx, "no-such-session"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("GetSession unknown: err = %v, want ErrNotFound", err)
+	}
+	called := false
+	err := e.UpdateSession(ctx, "no-such-session", func(s storage.Session) (storage.Session, error) {
+		called = true
+		return s, nil
+	})
+	if !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("UpdateSession unknown: err = %v, want ErrNotFound", err)
+	}
+	if called {
+		t.Error("UpdateSession called fn for an unknown session")
+	}
+	if err := e.DeleteSession(ctx, "no-such-session"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("DeleteSession unknown: err = %v, want ErrNotFound", err)
+	}
+	// An update must not bring a missing session into existence.
+	if _, err := e.GetSession(ctx, "no-such-session"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("GetSession after failed update: err = %v, want ErrNotFound", err)
+	}
+}
+
+func ephTestSessionInvalid(t *testing.T, e storage.Ephemeral) {
+	ctx := t.Context()
+	cases := []struct {
+		name   string
+		mutate func(*storage.Session)
+	}{
+		{"empty ID", func(s *storage.Session) { s.ID = "" }},
+		{"zero expiry", func(s *storage.Session) { s.ExpiresAt = time.Time{} }},
+		{"past expiry", func(s *storage.Session) { s.ExpiresAt = time.Now().Add(-time.Second) }},
+	}
+	for _, c := range cases {
+		s := ephSession("sess-invalid")
+		c.mutate(&s)
+		err := e.CreateSession(ctx, s)
+		if err == nil || errors.Is(err, storage.ErrAlreadyExists) {
+			t.Errorf("CreateSession with %s: err = %v, want a validation error", c.name, err)
+		}
+	}
+	if _, err := e.GetSession(ctx, "sess-invalid"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("an invalid session was stored: GetSession err = %v", err)
+	}
+}
+
+func ephTestSessionUpdateAborts(t *testing.T, e storage.Ephemeral) {
+	ctx := t.Context()
+	want := ephSession("sess-abort")
+	if err := e.CreateSession(ctx, want); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	errVeto := errors.New("veto from fn")
+	err := e.UpdateSession(ctx, want.ID, func(s storage.Session) (storage.Session, error) {
+		s.Level = 2
+		s.Participants = nil
+		return s, errVeto
+	})
+	if !errors.Is(err, errVeto) {
+		t.Fatalf("UpdateSession: err = %v, want the error fn returned", err)
+	}
+	got, err := e.GetSession(ctx, want.ID)
+	if err != nil {
+		t.Fatalf("GetSession: %v", err)
+	}
+	ephCheckSession(t, got, want)
+}
+
+func ephTestSessionUpdateKeepsID(t *testing.T, e storage.Ephemeral) {
+	ctx := t.Context()
+	want := ephSession("sess-keepid")
+	if err := e.CreateSession(ctx, want); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	err := e.UpdateSession(ctx, want.ID, func(s storage.Session) (storage.Session, error) {
+		s.ID = "sess-other"
+		return s, nil
+	})
+	if err == nil {
+		t.Fatal("UpdateSession accepted an fn that changed the session ID")
+	}
+	if _, err := e.GetSession(ctx, "sess-other"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("an ID-changing update created a session: err = %v", err)
+	}
+	got, err := e.GetSession(ctx, want.ID)
+	if err != nil {
+		t.Fatalf("GetSession: %v", err)
+	}
+	ephCheckSession(t, got, want)
+}
+
+func ephTestSessionConcurrentUpdate(t *testing.T, e storage.Ephemeral) {
+	ctx := t.Context()
+	const n = 50
+	s := ephSession("sess-concurrent")
+	s.Participants = nil
+	if err := e.CreateSession(ctx, s); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			p := storage.SessionParticipant{
+				SPEntityID: fmt.Sprintf("https://sp%02d.example.it", i),
+				NameID:     fmt.Sprintf("_nameid-%02d", i),
+				IssuedAt:   time.Now(),
+			}
+			err := e.UpdateSession(ctx, s.ID, func(s storage.Session) (storage.Session, error) {
+				s.Participants = append(s.Participants, p)
+				return s, nil
+			})
+			if err != nil {
+				t.Errorf("UpdateSession %d: %v", i, err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+
+	got, err := e.GetSession(ctx, s.ID)
+	if err != nil {
+		t.Fatalf("GetSession: %v", err)
+	}
+	seen := make(map[string]int)
+	for _, p := range got.Participants {
+		seen[p.SPEntityID]++
+	}
+	for i := range n {
+		id := fmt.Sprintf("https://sp%02d.example.it", i)
+		if seen[id] != 1 {
+			t.Errorf("participant %s present %d times, want once (lost or duplicated update)", id, seen[id])
+		}
+	}
+	if len(got.Participants) != n {
+		t.Errorf("session has %d participants, want %d", len(got.Participants), n)
+	}
+}
+
+func ephTestSessionTimesUTC(t *testing.T, e storage.Ephemeral) {
+	ctx := t.Context()
+	rome, err := time.LoadLocation("Europe/Rome")
+	if err != nil {
+		t.Fatalf("load Europe/Rome: %v", err)
+	}
+	west := time.FixedZone("UTC-03:30", -(3*3600 + 1800))
+	now := time.Now()
+	// Nanoseconds on purpose: backends must keep at least microseconds.
+	in := storage.Session{
+		ID:           "sess-utc",
+		IdentityID:   "identity-utc",
+		Level:        2,
+		AuthnInstant: time.Date(2026, 3, 29, 1, 59, 59, 123456789, rome), // just before the DST switch
+		CreatedAt:    now.Add(-time.Second).In(west),
+		ExpiresAt:    now.Add(time.Hour).In(rome),
+		Participants: []storage.SessionParticipant{{
+			SPEntityID: "https://sp.example.it", NameID: "_n", SessionIndex: "_s",
+			IssuedAt: time.Date(2026, 10, 25, 2, 30, 0, 987654321, rome), // inside the repeated hour
+		}},
+	}
+	if err := e.CreateSession(ctx, in); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	check := func(stage string, got storage.Session) {
+		t.Helper()
+		ephCheckSession(t, got, in)
+		for _, f := range []struct {
+			name string
+			v    time.Time
+		}{
+			{"AuthnInstant", got.AuthnInstant}, {"CreatedAt", got.CreatedAt},
+			{"ExpiresAt", got.ExpiresAt}, {"Participants[0].IssuedAt", got.Participants[0].IssuedAt},
+		} {
+			if f.v.Location() != time.UTC {
+				t.Errorf("%s: %s is in %s, want UTC", stage, f.name, f.v.Location())
+			}
+		}
+	}
+	got, err := e.GetSession(ctx, in.ID)
+	if err != nil {
+		t.Fatalf("GetSession: %v", err)
+	}
+	if len(got.Participants) != 1 {
+		t.Fatalf("got %d participants, want 1", len(got.Participants))
+	}
+	check("GetSession", got)
+	err = e.UpdateSession(ctx, in.ID, func(s storage.Session) (storage.Session, error) {
+		check("UpdateSession fn", s)
+		return s, nil
+	})
+	if err != nil {
+		t.Fatalf("UpdateSession: %v", err)
+	}
+}
+
+func ephTestRequestIDFirstWins(t *testing.T, e storage.Ephemeral) {
+	ctx := t.Context()
+	const n = 100
+	key := "https://sp.example.it|_replayed-request-id"
+	exp := time.Now().Add(time.Hour)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var won, lost int
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			err := e.InsertRequestID(ctx, key, exp)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				won++
+			case errors.Is(err, storage.ErrAlreadyExists):
+				lost++
+			default:
+				t.Errorf("InsertRequestID %d: %v", i, err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if won != 1 || lost != n-1 {
+		t.Errorf("%d callers won and %d got ErrAlreadyExists, want 1 and %d", won, lost, n-1)
+	}
+	if err := e.InsertRequestID(ctx, key, exp); !errors.Is(err, storage.ErrAlreadyExists) {
+		t.Errorf("later replay: err = %v, want ErrAlreadyExists", err)
+	}
+}
+
+func ephTestRequestIDIndependent(t *testing.T, e storage.Ephemeral) {
+	ctx := t.Context()
+	exp := time.Now().Add(time.Hour)
+	// The same request ID from two SPs, and two IDs from one SP, are all distinct keys.
+	for _, k := range []string{"https://a.example.it|_id1", "https://b.example.it|_id1", "https://a.example.it|_id2"} {
+		if err := e.InsertRequestID(ctx, k, exp); err != nil {
+			t.Errorf("InsertRequestID(%q): %v", k, err)
+		}
+	}
+	// A request ID and a session or counter with the same name live apart.
+	if err := e.CreateSession(ctx, ephSession("shared-name")); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	if _, err := e.Incr(ctx, "shared-name", time.Hour); err != nil {
+		t.Fatalf("Incr: %v", err)
+	}
+	if err := e.InsertRequestID(ctx, "shared-name", exp); err != nil {
+		t.Errorf("InsertRequestID collided with a session or counter of the same name: %v", err)
+	}
+}
+
+func ephTestRequestIDInvalid(t *testing.T, e storage.Ephemeral) {
+	ctx := t.Context()
+	cases := []struct {
+		name string
+		key  string
+		exp  time.Time
+	}{
+		{"empty key", "", time.Now().Add(time.Hour)},
+		{"zero expiry", "k-zero", time.Time{}},
+		{"past expiry", "k-past", time.Now().Add(-time.Second)},
+	}
+	for _, c := range cases {
+		err := e.InsertRequestID(ctx, c.key, c.exp)
+		if err == nil || errors.Is(err, storage.ErrAlreadyExists) {
+			t.Errorf("InsertRequestID with %s: err = %v, want a validation error", c.name, err)
+		}
+	}
+}
+
+func ephTestCounterCounts(t *testing.T, e storage.Ephemeral) {
+	ctx := t.Context()
+	for want := int64(1); want <= 5; want++ {
+		got, err := e.Incr(ctx, "login:alice", time.Hour)
+		if err != nil {
+			t.Fatalf("Incr: %v", err)
+		}
+		if got != want {
+			t.Fatalf("Incr = %d, want %d", got, want)
+		}
+	}
+	if got, err := e.Incr(ctx, "login:bob", time.Hour); err != nil || got != 1 {
+		t.Errorf("Incr on another key = %d, %v; want 1, nil", got, err)
+	}
+	if err := e.ResetCounter(ctx, "login:alice"); err != nil {
+		t.Fatalf("ResetCounter: %v", err)
+	}
+	if got, err := e.Incr(ctx, "login:alice", time.Hour); err != nil || got != 1 {
+		t.Errorf("Incr after reset = %d, %v; want 1, nil", got, err)
+	}
+	if got, err := e.Incr(ctx, "login:bob", time.Hour); err != nil || got != 2 {
+		t.Errorf("reset touched another key: Incr = %d, %v; want 2, nil", got, err)
+	}
+	if err := e.ResetCounter(ctx, "login:nobody"); err != nil {
+		t.Errorf("ResetCounter on an unknown key: %v", err)
+	}
+}
+
+func ephTestCounterConcurrent(t *testing.T, e storage.Ephemeral) {
+	ctx := t.Context()
+	const n = 100
+	got := make([]int64, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			v, err := e.Incr(ctx, "ip:192.0.2.1", time.Hour)
+			if err != nil {
+				t.Errorf("Incr %d: %v", i, err)
+			}
+			got[i] = v
+		})
+	}
+	close(start)
+	wg.Wait()
+	slices.Sort(got)
+	for i, v := range got {
+		if v != int64(i+1) {
+			t.Fatalf("concurrent Incr returned %v, want each of 1..%d exactly once", got, n)
+		}
+	}
+}
+
+func ephTestCounterInvalid(t *testing.T, e storage.Ephemeral) {
+	ctx := t.Context()
+	if _, err := e.Incr(ctx, "", time.Hour); err == nil {
+		t.Error("Incr with an empty key: want an error")
+	}
+	for _, w := range []time.Duration{0, -time.Second} {
+		if _, err := e.Incr(ctx, "k", w); err == nil {
+			t.Errorf("Incr with window %s: want an error", w)
+		}
+	}
+}
+
+func ephTestPing(t *testing.T, e storage.Ephemeral) {
+	if err := e.Ping(t.Context()); err != nil {
+		t.Errorf("Ping: %v", err)
+	}
+}
+
+func ephTestExpirySession(t *testing.T, e storage.Ephemeral) {
+	ctx := t.Context()
+	s := ephSession("sess-expiring")
+	s.ExpiresAt = time.Now().Add(ephTTL)
+	if err := e.CreateSession(ctx, s); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	if _, err := e.GetSession(ctx, s.ID); err != nil {
+		t.Fatalf("GetSession before expiry: %v", err)
+	}
+	ephWait(t, s.ExpiresAt.Add(ephMargin))
+	if _, err := e.GetSession(ctx, s.ID); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("GetSession after expiry: err = %v, want ErrNotFound", err)
+	}
+	called := false
+	err := e.UpdateSession(ctx, s.ID, func(s storage.Session) (storage.Session, error) {
+		called = true
+		return s, nil
+	})
+	if !errors.Is(err, storage.ErrNotFound) || called {
+		t.Errorf("UpdateSession after expiry: err = %v, fn called = %v; want ErrNotFound, false", err, called)
+	}
+	// An expired ID is free for a new session.
+	fresh := ephSession(s.ID)
+	if err := e.CreateSession(ctx, fresh); err != nil {
+		t.Errorf("CreateSession over an expired session: %v", err)
+	}
+}
+
+func ephTestExpiryUpdateShortens(t *testing.T, e storage.Ephemeral) {
+	ctx := t.Context()
+	s := ephSession("sess-shorten")
+	if err := e.CreateSession(ctx, s); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	newExp := time.Now().Add(ephTTL)
+	err := e.UpdateSession(ctx, s.ID, func(s storage.Session) (storage.Session, error) {
+		s.ExpiresAt = newExp
+		return s, nil
+	})
+	if err != nil {
+		t.Fatalf("UpdateSession: %v", err)
+	}
+	if _, err := e.GetSession(ctx, s.ID); err != nil {
+		t.Fatalf("GetSession before the new expiry: %v", err)
+	}
+	ephWait(t, newExp.Add(ephMargin))
+	if _, err := e.GetSession(ctx, s.ID); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("GetSession after the shortened expiry: err = %v, want ErrNotFound", err)
+	}
+}
+
+func ephTestExpiryUpdateExtends(t *testing.T, e storage.Ephemeral) {
+	ctx := t.Context()
+	s := ephSession("sess-extend")
+	s.ExpiresAt = time.Now().Add(ephTTL)
+	if err := e.CreateSession(ctx, s); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	newExp := time.Now().Add(time.Hour)
+	err := e.UpdateSession(ctx, s.ID, func(s storage.Session) (storage.Session, error) {
+		s.ExpiresAt = newExp
+		return s, nil
+	})
+	if err != nil {
+		t.Fatalf("UpdateSession: %v", err)
+	}
+	ephWait(t, s.ExpiresAt.Add(ephMargin))
+	got, err := e.GetSession(ctx, s.ID)
+	if err != nil {
+		t.Fatalf("GetSession after the original expiry: %v (the update did not extend it)", err)
+	}
+	if !ephTimeEqual(got.ExpiresAt, newExp) {
+		t.Errorf("ExpiresAt = %s, want %s", got.ExpiresAt, newExp)
+	}
+}
+
+func ephTestExpiryRequestID(t *testing.T, e storage.Ephemeral) {
+	ctx := t.Context()
+	key := "https://sp.example.it|_short-lived"
+	exp := time.Now().Add(ephTTL)
+	if err := e.InsertRequestID(ctx, key, exp); err != nil {
+		t.Fatalf("InsertRequestID: %v", err)
+	}
+	if err := e.InsertRequestID(ctx, key, exp); !errors.Is(err, storage.ErrAlreadyExists) {
+		t.Fatalf("replay before expiry: err = %v, want ErrAlreadyExists", err)
+	}
+	ephWait(t, exp.Add(ephMargin))
+	if err := e.InsertRequestID(ctx, key, time.Now().Add(time.Hour)); err != nil {
+		t.Errorf("InsertRequestID after expiry: %v", err)
+	}
+	if err := e.InsertRequestID(ctx, key, time.Now().Add(time.Hour)); !errors.Is(err, storage.ErrAlreadyExists) {
+		t.Errorf("replay of the re-inserted key: err = %v, want ErrAlreadyExists", err)
+	}
+}
+
+func ephTestExpiryCounter(t *testing.T, e storage.Ephemeral) {
+	ctx := t.Context()
+	key := "otp:alice"
+	if v, err := e.Incr(ctx, key, ephTTL); err != nil || v != 1 {
+		t.Fatalf("first Incr = %d, %v; want 1, nil", v, err)
+	}
+	// The window began no later than now.
+	windowEnd := time.Now().Add(ephTTL)
+	// Half a window later a second increment must not push the window out
+	// (a sliding window would still count 3 after windowEnd).
+	ephWait(t, time.Now().Add(ephTTL/2))
+	if v, err := e.Incr(ctx, key, ephTTL); err != nil || v != 2 {
+		t.Fatalf("second Incr = %d, %v; want 2, nil", v, err)
+	}
+	ephWait(t, windowEnd.Add(ephMargin))
+	if v, err := e.Incr(ctx, key, ephTTL); err != nil || v != 1 {
+		t.Errorf("Incr in a new window = %d, %v; want 1, nil", v, err)
+	}
+}

@@ -1,0 +1,295 @@
+// Package memory is the in-process storage.Ephemeral: SSO sessions, the
+// request-ID replay cache and rate-limit counters kept in maps. It is the
+// default for a single IdP node; several nodes must share Redis instead,
+// because a replay cache that each node keeps for itself lets a request
+// replayed against another node through.
+package memory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/spid-idp/spid-idp/storage"
+)
+
+// DefaultSweepInterval is how often the janitor drops expired entries.
+// Reads never depend on it: expiry is checked on every read.
+const DefaultSweepInterval = time.Minute
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithClock replaces time.Now, so tests can move time without sleeping.
+func WithClock(now func() time.Time) Option {
+	return func(s *Store) {
+		if now != nil {
+			s.now = now
+		}
+	}
+}
+
+// WithSweepInterval sets how often expired entries are removed from memory;
+// zero or less disables the janitor (expired entries stay invisible but
+// occupy memory until overwritten).
+func WithSweepInterval(d time.Duration) Option {
+	return func(s *Store) { s.sweepEvery = d }
+}
+
+// Store implements storage.Ephemeral in process memory. It is safe for
+// concurrent use. Values are copied on the way in and out, so callers never
+// share memory with the store.
+type Store struct {
+	now        func() time.Time
+	sweepEvery time.Duration
+
+	mu         sync.RWMutex
+	sessions   map[string]storage.Session
+	requestIDs map[string]time.Time // key -> expiry
+	counters   map[string]counter
+
+	closeOnce sync.Once
+	stop      chan struct{}
+	done      chan struct{}
+}
+
+type counter struct {
+	n       int64
+	expires time.Time
+}
+
+var _ storage.Ephemeral = (*Store)(nil)
+
+// New returns an empty store and starts its janitor; Close stops it.
+func New(opts ...Option) *Store {
+	s := &Store{
+		now:        time.Now,
+		sweepEvery: DefaultSweepInterval,
+		sessions:   make(map[string]storage.Session),
+		requestIDs: make(map[string]time.Time),
+		counters:   make(map[string]counter),
+		stop:       make(chan struct{}),
+		done:       make(chan struct{}),
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.sweepEvery > 0 {
+		go s.janitor()
+	} else {
+		close(s.done)
+	}
+	return s
+}
+
+func (s *Store) janitor() {
+	defer close(s.done)
+	t := time.NewTicker(s.sweepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			s.sweep()
+		}
+	}
+}
+
+// sweep deletes every entry whose expiry has passed.
+func (s *Store) sweep() {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, sess := range s.sessions {
+		if expired(sess.ExpiresAt, now) {
+			delete(s.sessions, id)
+		}
+	}
+	for k, exp := range s.requestIDs {
+		if expired(exp, now) {
+			delete(s.requestIDs, k)
+		}
+	}
+	for k, c := range s.counters {
+		if expired(c.expires, now) {
+			delete(s.counters, k)
+		}
+	}
+}
+
+// expired reports whether an entry valid until exp is gone at now: the
+// expiry instant itself already counts as expired.
+func expired(exp, now time.Time) bool { return !now.Before(exp) }
+
+// cloneSession returns a deep copy with every time in UTC, so the store
+// never aliases a caller's Participants slice and times read back the same
+// way from every backend.
+func cloneSession(s storage.Session) storage.Session {
+	s.AuthnInstant = s.AuthnInstant.UTC()
+	s.CreatedAt = s.CreatedAt.UTC()
+	s.ExpiresAt = s.ExpiresAt.UTC()
+	if len(s.Participants) == 0 {
+		s.Participants = nil
+		return s
+	}
+	ps := make([]storage.SessionParticipant, len(s.Participants))
+	for i, p := range s.Participants {
+		p.IssuedAt = p.IssuedAt.UTC()
+		ps[i] = p
+	}
+	s.Participants = ps
+	return s
+}
+
+// CreateSession implements storage.Ephemeral.
+func (s *Store) CreateSession(ctx context.Context, sess storage.Session) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if sess.ID == "" {
+		return errors.New("memory: create session: empty ID")
+	}
+	now := s.now()
+	if expired(sess.ExpiresAt, now) {
+		return fmt.Errorf("memory: create session: expiry %s is not in the future", sess.ExpiresAt.UTC().Format(time.RFC3339Nano))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.sessions[sess.ID]; ok && !expired(old.ExpiresAt, now) {
+		return fmt.Errorf("memory: create session: %w", storage.ErrAlreadyExists)
+	}
+	s.sessions[sess.ID] = cloneSession(sess)
+	return nil
+}
+
+// GetSession implements storage.Ephemeral.
+func (s *Store) GetSession(ctx context.Context, id string) (storage.Session, error) {
+	if err := ctx.Err(); err != nil {
+		return storage.Session{}, err
+	}
+	now := s.now()
+	s.mu.RLock()
+	sess, ok := s.sessions[id]
+	s.mu.RUnlock()
+	if !ok || expired(sess.ExpiresAt, now) {
+		return storage.Session{}, fmt.Errorf("memory: get session: %w", storage.ErrNotFound)
+	}
+	return cloneSession(sess), nil
+}
+
+// UpdateSession implements storage.Ephemeral. fn runs under the store's lock,
+// which makes the read-modify-write atomic; fn must therefore not call the
+// store. Setting ExpiresAt moves the session's expiry; a past ExpiresAt ends
+// the session.
+func (s *Store) UpdateSession(ctx context.Context, id string, fn func(storage.Session) (storage.Session, error)) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, ok := s.sessions[id]
+	if !ok || expired(sess.ExpiresAt, s.now()) {
+		return fmt.Errorf("memory: update session: %w", storage.ErrNotFound)
+	}
+	updated, err := fn(cloneSession(sess))
+	if err != nil {
+		return err
+	}
+	if updated.ID != id {
+		return errors.New("memory: update session: the update changed the session ID")
+	}
+	s.sessions[id] = cloneSession(updated)
+	return nil
+}
+
+// DeleteSession implements storage.Ephemeral; ErrNotFound if there is no
+// live session with that ID.
+func (s *Store) DeleteSession(ctx context.Context, id string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, ok := s.sessions[id]
+	if !ok {
+		return fmt.Errorf("memory: delete session: %w", storage.ErrNotFound)
+	}
+	delete(s.sessions, id)
+	if expired(sess.ExpiresAt, now) {
+		return fmt.Errorf("memory: delete session: %w", storage.ErrNotFound)
+	}
+	return nil
+}
+
+// InsertRequestID implements storage.Ephemeral. An expiry that is not in the
+// future is refused: remembering a key for no time would let every replay
+// through.
+func (s *Store) InsertRequestID(ctx context.Context, key string, expiresAt time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if key == "" {
+		return errors.New("memory: insert request ID: empty key")
+	}
+	now := s.now()
+	if expired(expiresAt, now) {
+		return fmt.Errorf("memory: insert request ID: expiry %s is not in the future", expiresAt.UTC().Format(time.RFC3339Nano))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if exp, ok := s.requestIDs[key]; ok && !expired(exp, now) {
+		return fmt.Errorf("memory: insert request ID: %w", storage.ErrAlreadyExists)
+	}
+	s.requestIDs[key] = expiresAt
+	return nil
+}
+
+// Incr implements storage.Ephemeral with a fixed window: the window starts
+// at the first increment and later increments do not extend it.
+func (s *Store) Incr(ctx context.Context, key string, window time.Duration) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if key == "" {
+		return 0, errors.New("memory: incr: empty key")
+	}
+	if window <= 0 {
+		return 0, fmt.Errorf("memory: incr: window %s is not positive", window)
+	}
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.counters[key]
+	if !ok || expired(c.expires, now) {
+		c = counter{expires: now.Add(window)}
+	}
+	c.n++
+	s.counters[key] = c
+	return c.n, nil
+}
+
+// ResetCounter implements storage.Ephemeral.
+func (s *Store) ResetCounter(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	delete(s.counters, key)
+	s.mu.Unlock()
+	return nil
+}
+
+// Ping implements storage.Ephemeral; an in-process store is always reachable.
+func (s *Store) Ping(ctx context.Context) error { return ctx.Err() }
+
+// Close stops the janitor and waits for it. It is safe to call more than
+// once; the store keeps answering afterwards, it just no longer sweeps.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() { close(s.stop) })
+	<-s.done
+	return nil
+}

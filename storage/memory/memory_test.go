@@ -1,0 +1,62 @@
+package memory_test
+
+import (
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/spid-idp/spid-idp/storage"
+	"github.com/spid-idp/spid-idp/storage/conformance"
+	"github.com/spid-idp/spid-idp/storage/memory"
+)
+
+func TestConformance(t *testing.T) {
+	conformance.RunEphemeral(t, func(t *testing.T) storage.Ephemeral {
+		s := memory.New()
+		t.Cleanup(func() {
+			if err := s.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+		})
+		return s
+	})
+}
+
+func BenchmarkInsertRequestID(b *testing.B) {
+	s := memory.New()
+	b.Cleanup(func() { _ = s.Close() })
+	ctx := b.Context()
+	exp := time.Now().Add(time.Hour)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if err := s.InsertRequestID(ctx, "https://sp.example.it|_"+strconv.Itoa(i), exp); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+func BenchmarkGetSession(b *testing.B) {
+	s := memory.New()
+	b.Cleanup(func() { _ = s.Close() })
+	ctx := b.Context()
+	now := time.Now()
+	sess := storage.Session{
+		ID: "bench-session", IdentityID: "identity", Level: 1,
+		AuthnInstant: now, CreatedAt: now, ExpiresAt: now.Add(time.Hour),
+		Participants: []storage.SessionParticipant{
+			{SPEntityID: "https://sp1.example.it", NameID: "_n1", SessionIndex: "_s1", IssuedAt: now},
+			{SPEntityID: "https://sp2.example.it", NameID: "_n2", SessionIndex: "_s2", IssuedAt: now},
+		},
+	}
+	if err := s.CreateSession(ctx, sess); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.GetSession(ctx, sess.ID); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
