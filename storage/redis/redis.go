@@ -1,0 +1,393 @@
+// Package redis is the storage.Ephemeral that several IdP nodes share: SSO
+// sessions, the request-ID replay cache and rate-limit counters kept in
+// Redis, every key under one prefix and every key with an expiry.
+//
+// Expiries are sent to Redis as relative TTLs (PX) computed on this node's
+// clock, never as absolute times (PXAT): a Redis server whose clock runs
+// ahead would otherwise forget request IDs early and shorten the replay
+// window. Reads also check ExpiresAt, so a session is never returned past
+// its expiry even if Redis has not dropped it yet.
+package redis
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/spid-idp/spid-idp/storage"
+)
+
+// Options says where Redis is and how to reach it.
+type Options struct {
+	Addr     string // host:port
+	Username string // ACL user; empty for the default user
+	Password string
+	DB       int
+	// KeyPrefix is put before every key, e.g. "spid-idp:", so the IdP can
+	// share a Redis with other applications.
+	KeyPrefix string
+	TLS       bool // connect with TLS 1.2 or later, verifying the server's certificate
+	PoolSize  int  // 0 means the go-redis default (10 per CPU)
+}
+
+// String describes the options without the password, so they can be logged.
+func (o Options) String() string {
+	pw := "unset"
+	if o.Password != "" {
+		pw = "set"
+	}
+	return fmt.Sprintf("redis{addr=%s user=%q password=%s db=%d prefix=%q tls=%t pool=%d}",
+		o.Addr, o.Username, pw, o.DB, o.KeyPrefix, o.TLS, o.PoolSize)
+}
+
+// GoString keeps %#v from printing the password either.
+func (o Options) GoString() string { return o.String() }
+
+// Store implements storage.Ephemeral on Redis. It is safe for concurrent use.
+type Store struct {
+	client *goredis.Client
+	prefix string
+	now    func() time.Time
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ storage.Ephemeral = (*Store)(nil)
+
+// maxUpdateAttempts bounds the optimistic retries of UpdateSession. Each
+// conflict means another writer committed, so the loop always makes
+// progress overall; the bound only stops a caller starved for too long.
+const maxUpdateAttempts = 500
+
+// Open connects to Redis and pings it, so a wrong address or password fails
+// at start-up rather than on the first login.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	if opts.Addr == "" {
+		return nil, errors.New("redis: open: empty address")
+	}
+	host, _, err := net.SplitHostPort(opts.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("redis: open: address %q is not host:port: %w", opts.Addr, err)
+	}
+	if opts.DB < 0 {
+		return nil, fmt.Errorf("redis: open %s: negative DB %d", opts.Addr, opts.DB)
+	}
+	if opts.PoolSize < 0 {
+		return nil, fmt.Errorf("redis: open %s: negative pool size %d", opts.Addr, opts.PoolSize)
+	}
+	ro := &goredis.Options{
+		Addr:     opts.Addr,
+		Username: opts.Username,
+		Password: opts.Password,
+		DB:       opts.DB,
+		PoolSize: opts.PoolSize,
+	}
+	if opts.TLS {
+		ro.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host}
+	}
+	client := goredis.NewClient(ro)
+	if err := client.Ping(ctx).Err(); err != nil {
+		_ = client.Close()
+		// go-redis errors carry the address and the server's reply, never the
+		// password; the message is built here so that stays true.
+		return nil, fmt.Errorf("redis: connect to %s (db %d, tls %t): %w", opts.Addr, opts.DB, opts.TLS, err)
+	}
+	return &Store{client: client, prefix: opts.KeyPrefix, now: time.Now}, nil
+}
+
+// sessionKey hashes the session ID: the ID is the bearer secret in the
+// citizen's cookie, and whoever can list keys (MONITOR, SCAN, a backup)
+// must not learn it.
+func (s *Store) sessionKey(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return s.prefix + "session:" + hex.EncodeToString(sum[:])
+}
+
+func (s *Store) requestIDKey(key string) string { return s.prefix + "reqid:" + key }
+func (s *Store) counterKey(key string) string   { return s.prefix + "counter:" + key }
+
+// sessionRecord is the stored JSON form of a session. It has its own field
+// names so a Go rename cannot silently orphan stored sessions, and it leaves
+// out the ID, which the key already (hashed) identifies.
+type sessionRecord struct {
+	IdentityID   string              `json:"identity_id"`
+	Level        int                 `json:"level"`
+	AuthnInstant time.Time           `json:"authn_instant"`
+	CreatedAt    time.Time           `json:"created_at"`
+	ExpiresAt    time.Time           `json:"expires_at"`
+	Participants []participantRecord `json:"participants,omitempty"`
+}
+
+type participantRecord struct {
+	SPEntityID   string    `json:"sp_entity_id"`
+	NameID       string    `json:"name_id"`
+	SessionIndex string    `json:"session_index,omitempty"`
+	IssuedAt     time.Time `json:"issued_at"`
+}
+
+func encodeSession(s storage.Session) ([]byte, error) {
+	r := sessionRecord{
+		IdentityID:   s.IdentityID,
+		Level:        s.Level,
+		AuthnInstant: s.AuthnInstant.UTC(),
+		CreatedAt:    s.CreatedAt.UTC(),
+		ExpiresAt:    s.ExpiresAt.UTC(),
+	}
+	for _, p := range s.Participants {
+		r.Participants = append(r.Participants, participantRecord{
+			SPEntityID: p.SPEntityID, NameID: p.NameID, SessionIndex: p.SessionIndex, IssuedAt: p.IssuedAt.UTC(),
+		})
+	}
+	return json.Marshal(r)
+}
+
+func decodeSession(id string, data []byte) (storage.Session, error) {
+	var r sessionRecord
+	if err := json.Unmarshal(data, &r); err != nil {
+		return storage.Session{}, err
+	}
+	s := storage.Session{
+		ID:           id,
+		IdentityID:   r.IdentityID,
+		Level:        r.Level,
+		AuthnInstant: r.AuthnInstant.UTC(),
+		CreatedAt:    r.CreatedAt.UTC(),
+		ExpiresAt:    r.ExpiresAt.UTC(),
+	}
+	for _, p := range r.Participants {
+		s.Participants = append(s.Participants, storage.SessionParticipant{
+			SPEntityID: p.SPEntityID, NameID: p.NameID, SessionIndex: p.SessionIndex, IssuedAt: p.IssuedAt.UTC(),
+		})
+	}
+	return s, nil
+}
+
+// ttlUntil is the time left until exp, rounded up to whole milliseconds
+// (Redis' precision) so an entry never expires before exp; zero or less
+// when exp has passed.
+func (s *Store) ttlUntil(exp time.Time) time.Duration {
+	d := exp.Sub(s.now())
+	if d <= 0 {
+		return d
+	}
+	return (d + time.Millisecond - 1).Truncate(time.Millisecond)
+}
+
+// CreateSession implements storage.Ephemeral.
+func (s *Store) CreateSession(ctx context.Context, sess storage.Session) error {
+	if sess.ID == "" {
+		return errors.New("redis: create session: empty ID")
+	}
+	ttl := s.ttlUntil(sess.ExpiresAt)
+	if ttl <= 0 {
+		return fmt.Errorf("redis: create session: expiry %s is not in the future", sess.ExpiresAt.UTC().Format(time.RFC3339Nano))
+	}
+	data, err := encodeSession(sess)
+	if err != nil {
+		return fmt.Errorf("redis: create session: encode: %w", err)
+	}
+	ok, err := s.client.SetNX(ctx, s.sessionKey(sess.ID), data, ttl).Result()
+	if err != nil {
+		return fmt.Errorf("redis: create session: %w", err)
+	}
+	if !ok {
+		return fmt.Errorf("redis: create session: %w", storage.ErrAlreadyExists)
+	}
+	return nil
+}
+
+// getSession reads and decodes a live session through c (the client or a
+// transaction watching the key). Errors name no session ID: it is a secret.
+func (s *Store) getSession(ctx context.Context, c goredis.Cmdable, id string) (storage.Session, error) {
+	data, err := c.Get(ctx, s.sessionKey(id)).Bytes()
+	if errors.Is(err, goredis.Nil) {
+		return storage.Session{}, storage.ErrNotFound
+	}
+	if err != nil {
+		return storage.Session{}, err
+	}
+	sess, err := decodeSession(id, data)
+	if err != nil {
+		return storage.Session{}, fmt.Errorf("stored session is corrupt: %w", err)
+	}
+	if !s.now().Before(sess.ExpiresAt) {
+		return storage.Session{}, storage.ErrNotFound
+	}
+	return sess, nil
+}
+
+// GetSession implements storage.Ephemeral.
+func (s *Store) GetSession(ctx context.Context, id string) (storage.Session, error) {
+	sess, err := s.getSession(ctx, s.client, id)
+	if err != nil {
+		return storage.Session{}, fmt.Errorf("redis: get session: %w", err)
+	}
+	return sess, nil
+}
+
+// errRetry marks a transaction that lost an optimistic race.
+var errRetry = errors.New("retry")
+
+// UpdateSession implements storage.Ephemeral with an optimistic transaction:
+// WATCH the key, read, call fn, then MULTI/EXEC the write; if another writer
+// got in between, EXEC fails and the whole read-modify-write runs again, so
+// fn may be called more than once. The key's TTL follows the ExpiresAt fn
+// returns (unchanged ExpiresAt keeps the remaining lifetime); a past
+// ExpiresAt ends the session.
+func (s *Store) UpdateSession(ctx context.Context, id string, fn func(storage.Session) (storage.Session, error)) error {
+	key := s.sessionKey(id)
+	for attempt := range maxUpdateAttempts {
+		var fnErr error
+		err := s.client.Watch(ctx, func(tx *goredis.Tx) error {
+			cur, err := s.getSession(ctx, tx, id)
+			if err != nil {
+				return err
+			}
+			updated, err := fn(cur)
+			if err != nil {
+				fnErr = err
+				return err
+			}
+			if updated.ID != id {
+				return errors.New("the update changed the session ID")
+			}
+			data, err := encodeSession(updated)
+			if err != nil {
+				return fmt.Errorf("encode: %w", err)
+			}
+			ttl := s.ttlUntil(updated.ExpiresAt)
+			_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+				if ttl <= 0 {
+					p.Del(ctx, key)
+				} else {
+					p.Set(ctx, key, data, ttl)
+				}
+				return nil
+			})
+			if errors.Is(err, goredis.TxFailedErr) {
+				return errRetry
+			}
+			return err
+		}, key)
+		switch {
+		case err == nil:
+			return nil
+		case fnErr != nil:
+			return fnErr // as is, per the contract
+		case errors.Is(err, errRetry):
+			// Jittered pause so the losers of a race do not collide again in
+			// lockstep; it grows a little with each lost round.
+			pause := time.Duration(rand.Int64N(int64(time.Millisecond) * int64(1+min(attempt, 9))))
+			select {
+			case <-time.After(pause):
+			case <-ctx.Done():
+				return fmt.Errorf("redis: update session: %w", ctx.Err())
+			}
+		default:
+			return fmt.Errorf("redis: update session: %w", err)
+		}
+	}
+	return fmt.Errorf("redis: update session: still conflicting after %d attempts", maxUpdateAttempts)
+}
+
+// DeleteSession implements storage.Ephemeral; ErrNotFound if Redis holds no
+// such session.
+func (s *Store) DeleteSession(ctx context.Context, id string) error {
+	n, err := s.client.Del(ctx, s.sessionKey(id)).Result()
+	if err != nil {
+		return fmt.Errorf("redis: delete session: %w", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("redis: delete session: %w", storage.ErrNotFound)
+	}
+	return nil
+}
+
+// InsertRequestID implements storage.Ephemeral with SET NX: Redis runs
+// commands one at a time, so exactly one of concurrent callers sets the key.
+// An expiry that is not in the future is refused, as remembering a key for
+// no time would let every replay through.
+func (s *Store) InsertRequestID(ctx context.Context, key string, expiresAt time.Time) error {
+	if key == "" {
+		return errors.New("redis: insert request ID: empty key")
+	}
+	ttl := s.ttlUntil(expiresAt)
+	if ttl <= 0 {
+		return fmt.Errorf("redis: insert request ID: expiry %s is not in the future", expiresAt.UTC().Format(time.RFC3339Nano))
+	}
+	ok, err := s.client.SetNX(ctx, s.requestIDKey(key), "1", ttl).Result()
+	if err != nil {
+		return fmt.Errorf("redis: insert request ID: %w", err)
+	}
+	if !ok {
+		return fmt.Errorf("redis: insert request ID: %w", storage.ErrAlreadyExists)
+	}
+	return nil
+}
+
+// incrScript increments and, for a new key, sets the window, in one atomic
+// step: a crash between INCR and PEXPIRE cannot leave a counter that never
+// expires (which would lock a user out for good). A key found without a TTL
+// (written by something else) gets one too.
+var incrScript = goredis.NewScript(`
+local n = redis.call('INCR', KEYS[1])
+if n == 1 or redis.call('PTTL', KEYS[1]) < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+return n
+`)
+
+// Incr implements storage.Ephemeral with a fixed window that starts at the
+// first increment; later increments do not extend it.
+func (s *Store) Incr(ctx context.Context, key string, window time.Duration) (int64, error) {
+	if key == "" {
+		return 0, errors.New("redis: incr: empty key")
+	}
+	if window <= 0 {
+		return 0, fmt.Errorf("redis: incr: window %s is not positive", window)
+	}
+	ms := (window + time.Millisecond - 1).Milliseconds()
+	n, err := incrScript.Run(ctx, s.client, []string{s.counterKey(key)}, ms).Int64()
+	if err != nil {
+		return 0, fmt.Errorf("redis: incr: %w", err)
+	}
+	return n, nil
+}
+
+// ResetCounter implements storage.Ephemeral.
+func (s *Store) ResetCounter(ctx context.Context, key string) error {
+	if err := s.client.Del(ctx, s.counterKey(key)).Err(); err != nil {
+		return fmt.Errorf("redis: reset counter: %w", err)
+	}
+	return nil
+}
+
+// Ping implements storage.Ephemeral with a real round trip.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.client.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis: ping: %w", err)
+	}
+	return nil
+}
+
+// Close releases the connection pool. Calling it again returns the first
+// result.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		if err := s.client.Close(); err != nil {
+			s.closeErr = fmt.Errorf("redis: close: %w", err)
+		}
+	})
+	return s.closeErr
+}
