@@ -1,0 +1,724 @@
+package conformance
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spid-idp/spid-idp/storage"
+)
+
+// RunStore runs the storage.Store conformance suite. newStore must return an
+// empty store for the subtest it is given and close it in t.Cleanup.
+func RunStore(t *testing.T, newStore func(t *testing.T) storage.Store) {
+	tests := []struct {
+		name string
+		run  func(t *testing.T, s storage.Store)
+	}{
+		{"IdentityCRUD", storeTestIdentityCRUD},
+		{"IdentityErrors", storeTestIdentityErrors},
+		{"IdentityAttributes", storeTestIdentityAttributes},
+		{"CredentialCRUD", storeTestCredentialCRUD},
+		{"CredentialErrors", storeTestCredentialErrors},
+		{"ServiceProviderCRUD", storeTestServiceProviderCRUD},
+		{"ServiceProviderErrors", storeTestServiceProviderErrors},
+		{"UpdateFnErrorAborts", storeTestUpdateFnErrorAborts},
+		{"UpdateKeepsKey", storeTestUpdateKeepsKey},
+		{"ConcurrentUpdateCredential", storeTestConcurrentUpdateCredential},
+		{"AuditChain", storeTestAuditChain},
+		{"AuditConcurrentAppend", storeTestAuditConcurrentAppend},
+		{"AuditPaging", storeTestAuditPaging},
+		{"TimesUTC", storeTestTimesUTC},
+		{"Ping", storeTestPing},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.run(t, newStore(t)) })
+	}
+}
+
+// storeRome is a zone east of UTC with daylight saving, so a backend that
+// stores wall-clock time instead of the instant is caught.
+func storeRome() *time.Location {
+	loc, err := time.LoadLocation("Europe/Rome")
+	if err != nil {
+		return time.FixedZone("CET", 3600)
+	}
+	return loc
+}
+
+// storeT0 has nanoseconds, which backends may drop below microseconds.
+var storeT0 = time.Date(2026, 3, 29, 3, 30, 15, 123456789, storeRome())
+
+func storeIdentity(n int) storage.Identity {
+	return storage.Identity{
+		ID:       fmt.Sprintf("id-%03d", n),
+		Username: fmt.Sprintf("user%03d@example.it", n),
+		Type:     storage.IdentityCitizen,
+		Status:   storage.IdentityActive,
+		Attributes: map[string]string{
+			"spidCode":     fmt.Sprintf("SPID-%010d", n),
+			"name":         "Mario",
+			"familyName":   "Rossi",
+			"fiscalNumber": "TINIT-RSSMRA80A01H501U",
+		},
+		CreatedAt: storeT0,
+		UpdatedAt: storeT0.Add(time.Minute),
+	}
+}
+
+func storeSP(n int) storage.ServiceProvider {
+	return storage.ServiceProvider{
+		EntityID:    fmt.Sprintf("https://sp%d.example.it/metadata", n),
+		MetadataXML: []byte(fmt.Sprintf("<?xml version=\"1.0\"?>\r\n<md:EntityDescriptor entityID=\"sp%d\">\n\t<x/> </md:EntityDescriptor>\n", n)),
+		Status:      storage.SPActive,
+		Source:      "cli",
+		CreatedAt:   storeT0,
+		UpdatedAt:   storeT0,
+	}
+}
+
+// storeSameTime compares instants at the microsecond precision every backend
+// keeps, and requires them to come back in UTC.
+func storeSameTime(t *testing.T, field string, got, want time.Time) {
+	t.Helper()
+	if want.IsZero() {
+		if !got.IsZero() {
+			t.Errorf("%s = %v, want the zero time", field, got)
+		}
+		return
+	}
+	if got.Location() != time.UTC {
+		t.Errorf("%s location = %v, want UTC", field, got.Location())
+	}
+	if w := want.Truncate(time.Microsecond); !got.Equal(w) {
+		t.Errorf("%s = %v, want %v", field, got, w.UTC())
+	}
+}
+
+// storeSameMap treats nil and empty as equal: JSON columns cannot tell them apart.
+func storeSameMap(t *testing.T, field string, got, want map[string]string) {
+	t.Helper()
+	if len(got) != len(want) || !maps.Equal(got, want) {
+		t.Errorf("%s = %v, want %v", field, got, want)
+	}
+}
+
+func storeCheckIdentity(t *testing.T, got, want storage.Identity) {
+	t.Helper()
+	if got.ID != want.ID || got.Username != want.Username || got.Type != want.Type || got.Status != want.Status {
+		t.Errorf("identity = {%q %q %d %q}, want {%q %q %d %q}", got.ID, got.Username, got.Type, got.Status,
+			want.ID, want.Username, want.Type, want.Status)
+	}
+	storeSameMap(t, "Attributes", got.Attributes, want.Attributes)
+	storeSameTime(t, "CreatedAt", got.CreatedAt, want.CreatedAt)
+	storeSameTime(t, "UpdatedAt", got.UpdatedAt, want.UpdatedAt)
+}
+
+func storeCheckCredential(t *testing.T, got, want storage.Credential) {
+	t.Helper()
+	if got.IdentityID != want.IdentityID || got.PasswordHash != want.PasswordHash || got.FailedAttempts != want.FailedAttempts {
+		t.Errorf("credential = {%q %q %d}, want {%q %q %d}", got.IdentityID, got.PasswordHash, got.FailedAttempts,
+			want.IdentityID, want.PasswordHash, want.FailedAttempts)
+	}
+	storeSameTime(t, "LastFailureAt", got.LastFailureAt, want.LastFailureAt)
+	storeSameTime(t, "LockedUntil", got.LockedUntil, want.LockedUntil)
+	storeSameTime(t, "UpdatedAt", got.UpdatedAt, want.UpdatedAt)
+}
+
+func storeCheckSP(t *testing.T, got, want storage.ServiceProvider) {
+	t.Helper()
+	if got.EntityID != want.EntityID || got.Status != want.Status || got.Source != want.Source {
+		t.Errorf("SP = {%q %q %q}, want {%q %q %q}", got.EntityID, got.Status, got.Source,
+			want.EntityID, want.Status, want.Source)
+	}
+	if !bytes.Equal(got.MetadataXML, want.MetadataXML) {
+		t.Errorf("MetadataXML not kept verbatim:\n got %q\nwant %q", got.MetadataXML, want.MetadataXML)
+	}
+	storeSameTime(t, "CreatedAt", got.CreatedAt, want.CreatedAt)
+	storeSameTime(t, "UpdatedAt", got.UpdatedAt, want.UpdatedAt)
+}
+
+// storeWantErr fails unless err matches target with errors.Is.
+func storeWantErr(t *testing.T, op string, err, target error) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Errorf("%s: error = %v, want %v", op, err, target)
+	}
+}
+
+func storeMust(t *testing.T, op string, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", op, err)
+	}
+}
+
+func storeTestIdentityCRUD(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	a, b := storeIdentity(1), storeIdentity(2)
+	b.Type, b.Status = storage.IdentityProfessional, storage.IdentitySuspended
+	storeMust(t, "CreateIdentity a", s.CreateIdentity(ctx, a))
+	storeMust(t, "CreateIdentity b", s.CreateIdentity(ctx, b))
+
+	got, err := s.GetIdentity(ctx, a.ID)
+	storeMust(t, "GetIdentity", err)
+	storeCheckIdentity(t, got, a)
+	got, err = s.GetIdentityByUsername(ctx, b.Username)
+	storeMust(t, "GetIdentityByUsername", err)
+	storeCheckIdentity(t, got, b)
+
+	list, err := s.ListIdentities(ctx)
+	storeMust(t, "ListIdentities", err)
+	if len(list) != 2 {
+		t.Fatalf("ListIdentities returned %d identities, want 2", len(list))
+	}
+	for _, id := range list {
+		want := map[string]storage.Identity{a.ID: a, b.ID: b}[id.ID]
+		storeCheckIdentity(t, id, want)
+	}
+
+	later := storeT0.Add(time.Hour)
+	storeMust(t, "UpdateIdentity", s.UpdateIdentity(ctx, a.ID, func(id storage.Identity) (storage.Identity, error) {
+		storeCheckIdentity(t, id, a)
+		id.Status = storage.IdentityRevoked
+		id.Username = "renamed@example.it"
+		id.Attributes["email"] = "mario@example.it"
+		id.UpdatedAt = later
+		return id, nil
+	}))
+	want := a
+	want.Status, want.Username, want.UpdatedAt = storage.IdentityRevoked, "renamed@example.it", later
+	want.Attributes = maps.Clone(a.Attributes)
+	want.Attributes["email"] = "mario@example.it"
+	got, err = s.GetIdentity(ctx, a.ID)
+	storeMust(t, "GetIdentity after update", err)
+	storeCheckIdentity(t, got, want)
+	if _, err := s.GetIdentityByUsername(ctx, a.Username); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("old username still resolves after rename: err = %v", err)
+	}
+
+	storeMust(t, "DeleteIdentity", s.DeleteIdentity(ctx, a.ID))
+	_, err = s.GetIdentity(ctx, a.ID)
+	storeWantErr(t, "GetIdentity after delete", err, storage.ErrNotFound)
+	list, err = s.ListIdentities(ctx)
+	storeMust(t, "ListIdentities after delete", err)
+	if len(list) != 1 || list[0].ID != b.ID {
+		t.Errorf("ListIdentities after delete = %d identities, want only %q", len(list), b.ID)
+	}
+}
+
+func storeTestIdentityErrors(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	a := storeIdentity(1)
+	storeMust(t, "CreateIdentity", s.CreateIdentity(ctx, a))
+	other := storeIdentity(2)
+	storeMust(t, "CreateIdentity other", s.CreateIdentity(ctx, other))
+
+	_, err := s.GetIdentity(ctx, "missing")
+	storeWantErr(t, "GetIdentity(missing)", err, storage.ErrNotFound)
+	_, err = s.GetIdentityByUsername(ctx, "missing@example.it")
+	storeWantErr(t, "GetIdentityByUsername(missing)", err, storage.ErrNotFound)
+	storeWantErr(t, "DeleteIdentity(missing)", s.DeleteIdentity(ctx, "missing"), storage.ErrNotFound)
+	called := false
+	err = s.UpdateIdentity(ctx, "missing", func(id storage.Identity) (storage.Identity, error) {
+		called = true
+		return id, nil
+	})
+	storeWantErr(t, "UpdateIdentity(missing)", err, storage.ErrNotFound)
+	if called {
+		t.Error("UpdateIdentity(missing) called fn")
+	}
+
+	dupID := storeIdentity(3)
+	dupID.ID = a.ID
+	storeWantErr(t, "CreateIdentity(same ID)", s.CreateIdentity(ctx, dupID), storage.ErrAlreadyExists)
+	dupName := storeIdentity(3)
+	dupName.Username = a.Username
+	storeWantErr(t, "CreateIdentity(same username)", s.CreateIdentity(ctx, dupName), storage.ErrAlreadyExists)
+	err = s.UpdateIdentity(ctx, other.ID, func(id storage.Identity) (storage.Identity, error) {
+		id.Username = a.Username
+		return id, nil
+	})
+	storeWantErr(t, "UpdateIdentity(to a taken username)", err, storage.ErrAlreadyExists)
+	got, err := s.GetIdentity(ctx, other.ID)
+	storeMust(t, "GetIdentity after refused rename", err)
+	storeCheckIdentity(t, got, other)
+
+	empty := storeIdentity(4)
+	empty.ID = ""
+	if err := s.CreateIdentity(ctx, empty); err == nil {
+		t.Error("CreateIdentity with an empty ID succeeded")
+	}
+}
+
+func storeTestIdentityAttributes(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	cases := []map[string]string{
+		nil,
+		{},
+		{"name": "Nicolò", "familyName": "D'Annunzio-Öztürk 李", "address": "Via Roma 1\n00100 Roma RM"},
+		{"email": "", "quote": `"\u0000<&>'`, "mobilePhone": "+393331234567", "expirationDate": "2030-12-31"},
+	}
+	for i, attrs := range cases {
+		id := storeIdentity(i)
+		id.Attributes = attrs
+		storeMust(t, "CreateIdentity", s.CreateIdentity(ctx, id))
+		got, err := s.GetIdentity(ctx, id.ID)
+		storeMust(t, "GetIdentity", err)
+		storeSameMap(t, fmt.Sprintf("case %d: Attributes", i), got.Attributes, attrs)
+	}
+}
+
+func storeTestCredentialCRUD(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	id := storeIdentity(1)
+	storeMust(t, "CreateIdentity", s.CreateIdentity(ctx, id))
+	c := storage.Credential{
+		IdentityID:   id.ID,
+		PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo",
+		UpdatedAt:    storeT0,
+	}
+	storeMust(t, "CreateCredential", s.CreateCredential(ctx, c))
+	got, err := s.GetCredential(ctx, id.ID)
+	storeMust(t, "GetCredential", err)
+	storeCheckCredential(t, got, c)
+
+	lock := storeT0.Add(15 * time.Minute)
+	storeMust(t, "UpdateCredential", s.UpdateCredential(ctx, id.ID, func(got storage.Credential) (storage.Credential, error) {
+		got.FailedAttempts = 5
+		got.LastFailureAt = storeT0
+		got.LockedUntil = lock
+		return got, nil
+	}))
+	want := c
+	want.FailedAttempts, want.LastFailureAt, want.LockedUntil = 5, storeT0, lock
+	got, err = s.GetCredential(ctx, id.ID)
+	storeMust(t, "GetCredential after update", err)
+	storeCheckCredential(t, got, want)
+
+	// Unlocking sets the times back to zero, which must read back as zero.
+	storeMust(t, "UpdateCredential reset", s.UpdateCredential(ctx, id.ID, func(got storage.Credential) (storage.Credential, error) {
+		got.FailedAttempts, got.LastFailureAt, got.LockedUntil = 0, time.Time{}, time.Time{}
+		return got, nil
+	}))
+	got, err = s.GetCredential(ctx, id.ID)
+	storeMust(t, "GetCredential after reset", err)
+	storeCheckCredential(t, got, c)
+
+	// A credential has no life of its own: it goes with its identity.
+	storeMust(t, "DeleteIdentity", s.DeleteIdentity(ctx, id.ID))
+	_, err = s.GetCredential(ctx, id.ID)
+	storeWantErr(t, "GetCredential after DeleteIdentity", err, storage.ErrNotFound)
+}
+
+func storeTestCredentialErrors(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	id := storeIdentity(1)
+	storeMust(t, "CreateIdentity", s.CreateIdentity(ctx, id))
+	c := storage.Credential{IdentityID: id.ID, PasswordHash: "$argon2id$x"}
+	storeMust(t, "CreateCredential", s.CreateCredential(ctx, c))
+
+	storeWantErr(t, "CreateCredential(again)", s.CreateCredential(ctx, c), storage.ErrAlreadyExists)
+	orphan := storage.Credential{IdentityID: "missing", PasswordHash: "$argon2id$x"}
+	storeWantErr(t, "CreateCredential(unknown identity)", s.CreateCredential(ctx, orphan), storage.ErrNotFound)
+	_, err := s.GetCredential(ctx, "missing")
+	storeWantErr(t, "GetCredential(missing)", err, storage.ErrNotFound)
+	err = s.UpdateCredential(ctx, "missing", func(c storage.Credential) (storage.Credential, error) { return c, nil })
+	storeWantErr(t, "UpdateCredential(missing)", err, storage.ErrNotFound)
+}
+
+func storeTestServiceProviderCRUD(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	a, b := storeSP(1), storeSP(2)
+	b.Source, b.Status = "directory", storage.SPDisabled
+	storeMust(t, "CreateServiceProvider a", s.CreateServiceProvider(ctx, a))
+	storeMust(t, "CreateServiceProvider b", s.CreateServiceProvider(ctx, b))
+	got, err := s.GetServiceProvider(ctx, a.EntityID)
+	storeMust(t, "GetServiceProvider", err)
+	storeCheckSP(t, got, a)
+
+	list, err := s.ListServiceProviders(ctx)
+	storeMust(t, "ListServiceProviders", err)
+	if len(list) != 2 {
+		t.Fatalf("ListServiceProviders returned %d, want 2", len(list))
+	}
+	for _, sp := range list {
+		storeCheckSP(t, sp, map[string]storage.ServiceProvider{a.EntityID: a, b.EntityID: b}[sp.EntityID])
+	}
+
+	newXML := []byte("<EntityDescriptor entityID=\"sp1\"><!-- renewed --></EntityDescriptor>")
+	storeMust(t, "UpdateServiceProvider", s.UpdateServiceProvider(ctx, a.EntityID, func(sp storage.ServiceProvider) (storage.ServiceProvider, error) {
+		storeCheckSP(t, sp, a)
+		sp.MetadataXML = newXML
+		sp.Status = storage.SPDisabled
+		return sp, nil
+	}))
+	want := a
+	want.MetadataXML, want.Status = newXML, storage.SPDisabled
+	got, err = s.GetServiceProvider(ctx, a.EntityID)
+	storeMust(t, "GetServiceProvider after update", err)
+	storeCheckSP(t, got, want)
+
+	storeMust(t, "DeleteServiceProvider", s.DeleteServiceProvider(ctx, a.EntityID))
+	_, err = s.GetServiceProvider(ctx, a.EntityID)
+	storeWantErr(t, "GetServiceProvider after delete", err, storage.ErrNotFound)
+	list, err = s.ListServiceProviders(ctx)
+	storeMust(t, "ListServiceProviders after delete", err)
+	if len(list) != 1 || list[0].EntityID != b.EntityID {
+		t.Errorf("ListServiceProviders after delete = %d SPs, want only %q", len(list), b.EntityID)
+	}
+}
+
+func storeTestServiceProviderErrors(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	sp := storeSP(1)
+	storeMust(t, "CreateServiceProvider", s.CreateServiceProvider(ctx, sp))
+	storeWantErr(t, "CreateServiceProvider(again)", s.CreateServiceProvider(ctx, sp), storage.ErrAlreadyExists)
+	_, err := s.GetServiceProvider(ctx, "https://missing.example.it")
+	storeWantErr(t, "GetServiceProvider(missing)", err, storage.ErrNotFound)
+	storeWantErr(t, "DeleteServiceProvider(missing)", s.DeleteServiceProvider(ctx, "https://missing.example.it"), storage.ErrNotFound)
+	err = s.UpdateServiceProvider(ctx, "https://missing.example.it", func(sp storage.ServiceProvider) (storage.ServiceProvider, error) {
+		return sp, nil
+	})
+	storeWantErr(t, "UpdateServiceProvider(missing)", err, storage.ErrNotFound)
+	list, err := s.ListServiceProviders(ctx)
+	storeMust(t, "ListServiceProviders", err)
+	if len(list) != 1 {
+		t.Errorf("ListServiceProviders = %d SPs, want 1", len(list))
+	}
+}
+
+// storeErrAbort is a caller's error that must come back unchanged.
+var storeErrAbort = errors.New("conformance: caller aborts the update")
+
+func storeTestUpdateFnErrorAborts(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	id, sp := storeIdentity(1), storeSP(1)
+	c := storage.Credential{IdentityID: id.ID, PasswordHash: "$argon2id$x", UpdatedAt: storeT0}
+	storeMust(t, "CreateIdentity", s.CreateIdentity(ctx, id))
+	storeMust(t, "CreateCredential", s.CreateCredential(ctx, c))
+	storeMust(t, "CreateServiceProvider", s.CreateServiceProvider(ctx, sp))
+
+	err := s.UpdateIdentity(ctx, id.ID, func(v storage.Identity) (storage.Identity, error) {
+		v.Status = storage.IdentityRevoked
+		v.Attributes["name"] = "changed"
+		return v, storeErrAbort
+	})
+	if err != storeErrAbort {
+		t.Errorf("UpdateIdentity returned %v, want the fn error as is", err)
+	}
+	err = s.UpdateCredential(ctx, id.ID, func(v storage.Credential) (storage.Credential, error) {
+		v.FailedAttempts = 99
+		return v, storeErrAbort
+	})
+	if err != storeErrAbort {
+		t.Errorf("UpdateCredential returned %v, want the fn error as is", err)
+	}
+	err = s.UpdateServiceProvider(ctx, sp.EntityID, func(v storage.ServiceProvider) (storage.ServiceProvider, error) {
+		v.Status = storage.SPDisabled
+		return v, storeErrAbort
+	})
+	if err != storeErrAbort {
+		t.Errorf("UpdateServiceProvider returned %v, want the fn error as is", err)
+	}
+
+	gotID, err := s.GetIdentity(ctx, id.ID)
+	storeMust(t, "GetIdentity", err)
+	storeCheckIdentity(t, gotID, id)
+	gotC, err := s.GetCredential(ctx, id.ID)
+	storeMust(t, "GetCredential", err)
+	storeCheckCredential(t, gotC, c)
+	gotSP, err := s.GetServiceProvider(ctx, sp.EntityID)
+	storeMust(t, "GetServiceProvider", err)
+	storeCheckSP(t, gotSP, sp)
+}
+
+// storeTestUpdateKeepsKey: the key names the record; fn cannot move it.
+func storeTestUpdateKeepsKey(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	id := storeIdentity(1)
+	storeMust(t, "CreateIdentity", s.CreateIdentity(ctx, id))
+	err := s.UpdateIdentity(ctx, id.ID, func(v storage.Identity) (storage.Identity, error) {
+		v.ID = "another-id"
+		v.Status = storage.IdentitySuspended
+		return v, nil
+	})
+	storeMust(t, "UpdateIdentity", err)
+	got, err := s.GetIdentity(ctx, id.ID)
+	storeMust(t, "GetIdentity", err)
+	if got.Status != storage.IdentitySuspended {
+		t.Errorf("Status = %q, want %q", got.Status, storage.IdentitySuspended)
+	}
+	_, err = s.GetIdentity(ctx, "another-id")
+	storeWantErr(t, "GetIdentity(another-id)", err, storage.ErrNotFound)
+}
+
+// storeTestConcurrentUpdateCredential: concurrent read-modify-writes must not
+// lose an increment (a lost failed-login count weakens the lockout).
+func storeTestConcurrentUpdateCredential(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	id := storeIdentity(1)
+	storeMust(t, "CreateIdentity", s.CreateIdentity(ctx, id))
+	storeMust(t, "CreateCredential", s.CreateCredential(ctx, storage.Credential{IdentityID: id.ID, PasswordHash: "$argon2id$x"}))
+	const n = 50
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for range n {
+		wg.Go(func() {
+			errs <- s.UpdateCredential(ctx, id.ID, func(c storage.Credential) (storage.Credential, error) {
+				c.FailedAttempts++
+				return c, nil
+			})
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("UpdateCredential: %v", err)
+		}
+	}
+	c, err := s.GetCredential(ctx, id.ID)
+	storeMust(t, "GetCredential", err)
+	if c.FailedAttempts != n {
+		t.Errorf("FailedAttempts = %d after %d concurrent increments", c.FailedAttempts, n)
+	}
+}
+
+func storeAuditEvent(n int) storage.AuditEvent {
+	return storage.AuditEvent{
+		Time:      storeT0.Add(time.Duration(n) * time.Second),
+		Actor:     "operator:alice",
+		Action:    "identity.suspend",
+		Target:    fmt.Sprintf("id-%03d", n),
+		Outcome:   "success",
+		RequestID: fmt.Sprintf("req-%d", n),
+		Details:   map[string]string{"reason": "holder request", "n": fmt.Sprint(n)},
+	}
+}
+
+// storeVerifyChain checks that evs are records 1..len(evs), each hash
+// recomputes and each record points at the one before.
+func storeVerifyChain(t *testing.T, evs []storage.AuditEvent) {
+	t.Helper()
+	prev := ""
+	for i, ev := range evs {
+		if ev.Seq != int64(i+1) {
+			t.Fatalf("record %d has Seq %d, want %d (gap or reordering)", i, ev.Seq, i+1)
+		}
+		if ev.PrevHash != prev {
+			t.Fatalf("record %d: PrevHash %q, want %q (chain forks)", ev.Seq, ev.PrevHash, prev)
+		}
+		if h := storage.AuditHash(ev); ev.Hash != h {
+			t.Fatalf("record %d: stored Hash %q, recomputed %q", ev.Seq, ev.Hash, h)
+		}
+		prev = ev.Hash
+	}
+}
+
+func storeTestAuditChain(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	evs, err := s.ListAudit(ctx, 0, 10)
+	storeMust(t, "ListAudit on an empty log", err)
+	if len(evs) != 0 {
+		t.Fatalf("empty store lists %d audit records", len(evs))
+	}
+	var appended []storage.AuditEvent
+	for i := range 3 {
+		in := storeAuditEvent(i)
+		if i == 2 {
+			in.Details = nil
+		}
+		rec, err := s.AppendAudit(ctx, in)
+		storeMust(t, "AppendAudit", err)
+		if rec.Seq != int64(i+1) || rec.Actor != in.Actor || rec.Action != in.Action || rec.Target != in.Target ||
+			rec.Outcome != in.Outcome || rec.RequestID != in.RequestID {
+			t.Errorf("AppendAudit returned %+v for %+v", rec, in)
+		}
+		storeSameTime(t, "AppendAudit Time", rec.Time, in.Time)
+		appended = append(appended, rec)
+	}
+	storeVerifyChain(t, appended)
+
+	listed, err := s.ListAudit(ctx, 0, 10)
+	storeMust(t, "ListAudit", err)
+	if len(listed) != len(appended) {
+		t.Fatalf("ListAudit returned %d records, want %d", len(listed), len(appended))
+	}
+	storeVerifyChain(t, listed)
+	for i, got := range listed {
+		want := appended[i]
+		if got.Hash != want.Hash || got.Actor != want.Actor || got.Outcome != want.Outcome {
+			t.Errorf("listed record %d differs from the appended one", got.Seq)
+		}
+		storeSameTime(t, "listed Time", got.Time, want.Time)
+		storeSameMap(t, "listed Details", got.Details, want.Details)
+	}
+}
+
+// storeTestAuditConcurrentAppend: concurrent appenders must leave one
+// unbroken chain with contiguous sequence numbers.
+func storeTestAuditConcurrentAppend(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	const n = 100
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			_, err := s.AppendAudit(ctx, storeAuditEvent(i))
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("AppendAudit: %v", err)
+		}
+	}
+	evs, err := s.ListAudit(ctx, 0, 2*n)
+	storeMust(t, "ListAudit", err)
+	if len(evs) != n {
+		t.Fatalf("ListAudit returned %d records after %d appends", len(evs), n)
+	}
+	storeVerifyChain(t, evs)
+	targets := map[string]bool{}
+	for _, ev := range evs {
+		targets[ev.Target] = true
+	}
+	if len(targets) != n {
+		t.Errorf("%d distinct events stored, want %d", len(targets), n)
+	}
+}
+
+func storeTestAuditPaging(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	for i := range 7 {
+		_, err := s.AppendAudit(ctx, storeAuditEvent(i))
+		storeMust(t, "AppendAudit", err)
+	}
+	cases := []struct {
+		after    int64
+		limit    int
+		wantSeqs []int64
+	}{
+		{0, 3, []int64{1, 2, 3}},
+		{3, 3, []int64{4, 5, 6}},
+		{6, 3, []int64{7}},
+		{7, 3, nil},
+		{100, 3, nil},
+		{2, 1, []int64{3}},
+		{0, 1000, []int64{1, 2, 3, 4, 5, 6, 7}},
+	}
+	for _, tc := range cases {
+		evs, err := s.ListAudit(ctx, tc.after, tc.limit)
+		storeMust(t, fmt.Sprintf("ListAudit(%d, %d)", tc.after, tc.limit), err)
+		var seqs []int64
+		for _, ev := range evs {
+			seqs = append(seqs, ev.Seq)
+		}
+		if fmt.Sprint(seqs) != fmt.Sprint(tc.wantSeqs) {
+			t.Errorf("ListAudit(%d, %d) seqs = %v, want %v", tc.after, tc.limit, seqs, tc.wantSeqs)
+		}
+	}
+
+	// Paging through the whole log, as a verifier does, sees one chain.
+	var all []storage.AuditEvent
+	for after := int64(0); ; {
+		page, err := s.ListAudit(ctx, after, 2)
+		storeMust(t, "ListAudit page", err)
+		if len(page) == 0 {
+			break
+		}
+		all = append(all, page...)
+		after = page[len(page)-1].Seq
+	}
+	storeVerifyChain(t, all)
+	if len(all) != 7 {
+		t.Errorf("paging saw %d records, want 7", len(all))
+	}
+}
+
+// storeTestTimesUTC: times given in another zone come back as the same
+// instant, in UTC, at microsecond precision.
+func storeTestTimesUTC(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	// A summer instant too, so the zone offset differs from the winter one.
+	summer := time.Date(2026, 7, 14, 23, 59, 59, 999999999, storeRome())
+	id := storeIdentity(1)
+	id.CreatedAt, id.UpdatedAt = storeT0, summer
+	storeMust(t, "CreateIdentity", s.CreateIdentity(ctx, id))
+	got, err := s.GetIdentity(ctx, id.ID)
+	storeMust(t, "GetIdentity", err)
+	storeSameTime(t, "Identity.CreatedAt", got.CreatedAt, storeT0)
+	storeSameTime(t, "Identity.UpdatedAt", got.UpdatedAt, summer)
+
+	c := storage.Credential{IdentityID: id.ID, PasswordHash: "$argon2id$x", LastFailureAt: summer, LockedUntil: storeT0, UpdatedAt: summer}
+	storeMust(t, "CreateCredential", s.CreateCredential(ctx, c))
+	gotC, err := s.GetCredential(ctx, id.ID)
+	storeMust(t, "GetCredential", err)
+	storeCheckCredential(t, gotC, c)
+
+	sp := storeSP(1)
+	sp.CreatedAt, sp.UpdatedAt = summer, storeT0
+	storeMust(t, "CreateServiceProvider", s.CreateServiceProvider(ctx, sp))
+	gotSP, err := s.GetServiceProvider(ctx, sp.EntityID)
+	storeMust(t, "GetServiceProvider", err)
+	storeCheckSP(t, gotSP, sp)
+
+	ev := storeAuditEvent(0)
+	ev.Time = summer
+	rec, err := s.AppendAudit(ctx, ev)
+	storeMust(t, "AppendAudit", err)
+	storeSameTime(t, "appended AuditEvent.Time", rec.Time, summer)
+	evs, err := s.ListAudit(ctx, 0, 1)
+	storeMust(t, "ListAudit", err)
+	if len(evs) != 1 {
+		t.Fatalf("ListAudit returned %d records, want 1", len(evs))
+	}
+	storeSameTime(t, "listed AuditEvent.Time", evs[0].Time, summer)
+	if storage.AuditHash(evs[0]) != rec.Hash {
+		t.Error("the hash of the listed record differs from the appended one: the stored time does not round-trip")
+	}
+}
+
+func storeTestPing(t *testing.T, s storage.Store) {
+	if err := s.Ping(t.Context()); err != nil {
+		t.Errorf("Ping: %v", err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := s.Ping(ctx); err == nil {
+		t.Error("Ping with a cancelled context succeeded")
+	}
+}
+
+// BenchAppendAudit measures one audit append on s (for backend benchmarks).
+func BenchAppendAudit(b *testing.B, s storage.Store) {
+	ctx := b.Context()
+	ev := storeAuditEvent(1)
+	for b.Loop() {
+		if _, err := s.AppendAudit(ctx, ev); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchGetIdentity measures one identity lookup by ID on s.
+func BenchGetIdentity(b *testing.B, s storage.Store) {
+	ctx := b.Context()
+	id := storeIdentity(1)
+	if err := s.CreateIdentity(ctx, id); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := s.GetIdentity(ctx, id.ID); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,80 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spid-idp/spid-idp/storage"
+)
+
+const auditCols = "seq, occurred_at, actor, action, target, outcome, request_id, details, prev_hash, hash"
+
+func auditDests(ev *storage.AuditEvent) []any {
+	return []any{&ev.Seq, timeDest{&ev.Time}, &ev.Actor, &ev.Action, &ev.Target, &ev.Outcome,
+		&ev.RequestID, mapDest{&ev.Details}, &ev.PrevHash, &ev.Hash}
+}
+
+// AppendAudit chains ev after the last record and inserts it, in one
+// transaction that excludes every other appender (the flavour's AuditLock or
+// single writer), so the chain never forks. A zero Time is set to now.
+func (s *Store) AppendAudit(ctx context.Context, ev storage.AuditEvent) (storage.AuditEvent, error) {
+	if ev.Time.IsZero() {
+		ev.Time = time.Now()
+	}
+	var rec storage.AuditEvent
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		if s.f.AuditLock != "" {
+			if _, err := tx.ExecContext(ctx, s.f.AuditLock); err != nil {
+				return fmt.Errorf("lock: %w", err)
+			}
+		}
+		var prev storage.AuditEvent
+		err := tx.QueryRowContext(ctx, "SELECT "+auditCols+" FROM audit_events ORDER BY seq DESC LIMIT 1").
+			Scan(auditDests(&prev)...)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			rec = storage.ChainAudit(nil, ev)
+		case err != nil:
+			return fmt.Errorf("read last record: %w", err)
+		default:
+			rec = storage.ChainAudit(&prev, ev)
+		}
+		_, err = tx.ExecContext(ctx, s.q("INSERT INTO audit_events ("+auditCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+			rec.Seq, s.timeArg(rec.Time), rec.Actor, rec.Action, rec.Target, rec.Outcome,
+			rec.RequestID, jsonArg(rec.Details), rec.PrevHash, rec.Hash)
+		return err
+	})
+	if err != nil {
+		return storage.AuditEvent{}, fmt.Errorf("append audit %q: %w", ev.Action, err)
+	}
+	return rec, nil
+}
+
+// ListAudit returns up to limit records with Seq > afterSeq, in order. The
+// stored hashes are returned as they are: verifying them is the caller's job.
+func (s *Store) ListAudit(ctx context.Context, afterSeq int64, limit int) ([]storage.AuditEvent, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("list audit: limit must be positive, got %d", limit)
+	}
+	rows, err := s.db.QueryContext(ctx,
+		s.q("SELECT "+auditCols+" FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?"), afterSeq, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list audit: %w", err)
+	}
+	defer rows.Close()
+	var out []storage.AuditEvent
+	for rows.Next() {
+		var ev storage.AuditEvent
+		if err := rows.Scan(auditDests(&ev)...); err != nil {
+			return nil, fmt.Errorf("list audit: %w", err)
+		}
+		out = append(out, ev)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list audit: %w", err)
+	}
+	return out, nil
+}

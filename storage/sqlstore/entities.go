@@ -1,0 +1,131 @@
+package sqlstore
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/spid-idp/spid-idp/storage"
+)
+
+var identities = table[storage.Identity]{
+	name:    "identities",
+	what:    "identity",
+	cols:    []string{"id", "username", "identity_type", "status", "attributes", "created_at", "updated_at"},
+	orderBy: "username",
+	args: func(s *Store, v storage.Identity) []any {
+		return []any{v.ID, v.Username, int64(v.Type), string(v.Status), jsonArg(v.Attributes),
+			s.timeArg(v.CreatedAt), s.timeArg(v.UpdatedAt)}
+	},
+	dests: func(v *storage.Identity) []any {
+		return []any{&v.ID, &v.Username, &v.Type, &v.Status, mapDest{&v.Attributes},
+			timeDest{&v.CreatedAt}, timeDest{&v.UpdatedAt}}
+	},
+}
+
+var credentials = table[storage.Credential]{
+	name:    "credentials",
+	what:    "credential",
+	cols:    []string{"identity_id", "password_hash", "failed_attempts", "last_failure_at", "locked_until", "updated_at"},
+	orderBy: "identity_id",
+	parent:  "identity",
+	args: func(s *Store, v storage.Credential) []any {
+		return []any{v.IdentityID, v.PasswordHash, int64(v.FailedAttempts),
+			s.timeArg(v.LastFailureAt), s.timeArg(v.LockedUntil), s.timeArg(v.UpdatedAt)}
+	},
+	dests: func(v *storage.Credential) []any {
+		return []any{&v.IdentityID, &v.PasswordHash, &v.FailedAttempts,
+			timeDest{&v.LastFailureAt}, timeDest{&v.LockedUntil}, timeDest{&v.UpdatedAt}}
+	},
+}
+
+var serviceProviders = table[storage.ServiceProvider]{
+	name:    "service_providers",
+	what:    "service provider",
+	cols:    []string{"entity_id", "metadata_xml", "status", "source", "created_at", "updated_at"},
+	orderBy: "entity_id",
+	args: func(s *Store, v storage.ServiceProvider) []any {
+		return []any{v.EntityID, bytesArg(v.MetadataXML), string(v.Status), v.Source,
+			s.timeArg(v.CreatedAt), s.timeArg(v.UpdatedAt)}
+	},
+	dests: func(v *storage.ServiceProvider) []any {
+		return []any{&v.EntityID, &v.MetadataXML, &v.Status, &v.Source,
+			timeDest{&v.CreatedAt}, timeDest{&v.UpdatedAt}}
+	},
+}
+
+// CreateIdentity stores a new identity; ErrAlreadyExists if its ID or
+// username is taken.
+func (s *Store) CreateIdentity(ctx context.Context, id storage.Identity) error {
+	return identities.create(ctx, s, id)
+}
+
+// GetIdentity returns the identity with the given internal ID.
+func (s *Store) GetIdentity(ctx context.Context, id string) (storage.Identity, error) {
+	return identities.get(ctx, s, "id", id, "with ID "+quote(id))
+}
+
+// GetIdentityByUsername returns the identity with the given login name.
+func (s *Store) GetIdentityByUsername(ctx context.Context, username string) (storage.Identity, error) {
+	return identities.get(ctx, s, "username", username, "by username")
+}
+
+// ListIdentities returns every identity, ordered by username.
+func (s *Store) ListIdentities(ctx context.Context) ([]storage.Identity, error) {
+	return identities.list(ctx, s)
+}
+
+// UpdateIdentity is a read-modify-write of one identity (its ID is kept).
+func (s *Store) UpdateIdentity(ctx context.Context, id string, fn func(storage.Identity) (storage.Identity, error)) error {
+	return identities.update(ctx, s, id, fn)
+}
+
+// DeleteIdentity deletes an identity and, by cascade, its credential.
+func (s *Store) DeleteIdentity(ctx context.Context, id string) error {
+	return identities.delete(ctx, s, id)
+}
+
+// CreateCredential stores the credential of an existing identity;
+// ErrNotFound if the identity does not exist, ErrAlreadyExists if it already
+// has one.
+func (s *Store) CreateCredential(ctx context.Context, c storage.Credential) error {
+	return credentials.create(ctx, s, c)
+}
+
+// GetCredential returns the credential of an identity.
+func (s *Store) GetCredential(ctx context.Context, identityID string) (storage.Credential, error) {
+	return credentials.get(ctx, s, "identity_id", identityID, "of identity "+quote(identityID))
+}
+
+// UpdateCredential is a read-modify-write of one credential.
+func (s *Store) UpdateCredential(ctx context.Context, identityID string, fn func(storage.Credential) (storage.Credential, error)) error {
+	return credentials.update(ctx, s, identityID, fn)
+}
+
+// CreateServiceProvider registers an SP; ErrAlreadyExists if its entityID is
+// taken.
+func (s *Store) CreateServiceProvider(ctx context.Context, sp storage.ServiceProvider) error {
+	return serviceProviders.create(ctx, s, sp)
+}
+
+// GetServiceProvider returns the SP with the given entityID.
+func (s *Store) GetServiceProvider(ctx context.Context, entityID string) (storage.ServiceProvider, error) {
+	return serviceProviders.get(ctx, s, "entity_id", entityID, quote(entityID))
+}
+
+// ListServiceProviders returns every SP, ordered by entityID.
+func (s *Store) ListServiceProviders(ctx context.Context) ([]storage.ServiceProvider, error) {
+	return serviceProviders.list(ctx, s)
+}
+
+// UpdateServiceProvider is a read-modify-write of one SP (its entityID is
+// kept).
+func (s *Store) UpdateServiceProvider(ctx context.Context, entityID string, fn func(storage.ServiceProvider) (storage.ServiceProvider, error)) error {
+	return serviceProviders.update(ctx, s, entityID, fn)
+}
+
+// DeleteServiceProvider removes an SP registration.
+func (s *Store) DeleteServiceProvider(ctx context.Context, entityID string) error {
+	return serviceProviders.delete(ctx, s, entityID)
+}
+
+func quote(s string) string { return strconv.Quote(s) }

@@ -1,0 +1,77 @@
+package sqlstore
+
+import "strconv"
+
+// ErrorClass is what the store needs to know about a driver error.
+type ErrorClass int
+
+const (
+	ErrOther      ErrorClass = iota
+	ErrUnique                // unique or primary-key violation
+	ErrForeignKey            // reference to a missing row
+	ErrRetry                 // serialisation failure, deadlock, busy: the transaction may be re-run
+)
+
+// Types are the column types a flavour substitutes into shared migrations
+// ({{.Time}}, {{.JSON}}, {{.Blob}}, {{.Int64}}).
+type Types struct {
+	Time  string // instants; TEXT holds them as fixed-width RFC 3339 with microseconds
+	JSON  string
+	Blob  string
+	Int64 string
+}
+
+// Flavor describes how one SQL dialect differs; everything else is shared.
+type Flavor struct {
+	// Name selects per-flavour migration files (NNNN_name.<Name>.sql).
+	Name string
+	// Numbered placeholders ($1, $2, ...) instead of ?.
+	Numbered bool
+	Types    Types
+	// TimeAsText stores instants as text (SQLite has no time type); otherwise
+	// time.Time values are passed to the driver.
+	TimeAsText bool
+	// ForUpdate is appended to the SELECT of a read-modify-write so the row
+	// stays locked until commit; empty where write transactions already
+	// exclude each other.
+	ForUpdate string
+	// AuditLock runs first in the append transaction and serialises appenders
+	// (so two of them never read the same last record); empty when write
+	// transactions are already serialised.
+	AuditLock string
+	// MigrationLock does the same for concurrent migrators.
+	MigrationLock string
+	// SingleWriter makes the store run one write transaction at a time in
+	// this process (SQLite allows only one writer; queueing in Go is fairer
+	// than spinning on SQLITE_BUSY).
+	SingleWriter bool
+	// Classify maps a driver error to an ErrorClass.
+	Classify func(error) ErrorClass
+}
+
+// rebind turns the ? placeholders of a query into $n when the flavour needs
+// it. Queries in this package never contain a literal question mark.
+func (f *Flavor) rebind(q string) string {
+	if !f.Numbered {
+		return q
+	}
+	b := make([]byte, 0, len(q)+8)
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] != '?' {
+			b = append(b, q[i])
+			continue
+		}
+		n++
+		b = append(b, '$')
+		b = strconv.AppendInt(b, int64(n), 10)
+	}
+	return string(b)
+}
+
+func (f *Flavor) classify(err error) ErrorClass {
+	if err == nil || f.Classify == nil {
+		return ErrOther
+	}
+	return f.Classify(err)
+}

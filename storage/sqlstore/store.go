@@ -1,0 +1,109 @@
+// Package sqlstore implements storage.Store once over database/sql. A Flavor
+// describes what differs between SQL dialects (placeholders, column types,
+// locking, error codes), so the SQLite and PostgreSQL backends share every
+// query, every transaction and the migrations.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spid-idp/spid-idp/storage"
+)
+
+// Store is a storage.Store over a *sql.DB it owns.
+type Store struct {
+	db *sql.DB
+	f  Flavor
+	// writer is a one-slot semaphore held by every write transaction when
+	// the flavour has a single writer; a channel rather than a mutex so a
+	// cancelled context stops the wait.
+	writer chan struct{}
+}
+
+var _ storage.Store = (*Store)(nil)
+
+// maxAttempts bounds how often a write transaction is re-run after a
+// retryable error (serialisation failure, deadlock, busy database).
+const maxAttempts = 5
+
+// New wraps db, brings its schema up to date and returns the store. The
+// store owns db: Close closes it. On error db is left open for the caller.
+func New(ctx context.Context, db *sql.DB, f Flavor) (*Store, error) {
+	s := &Store{db: db, f: f}
+	if f.SingleWriter {
+		s.writer = make(chan struct{}, 1)
+	}
+	if err := s.migrate(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Ping makes a round trip to the database.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("%s: ping: %w", s.f.Name, err)
+	}
+	return nil
+}
+
+// Close closes the database handle.
+func (s *Store) Close() error { return s.db.Close() }
+
+func (s *Store) q(query string) string { return s.f.rebind(query) }
+
+// write runs fn in a write transaction, re-running it (fn included) when the
+// database reports a retryable conflict. An error from fn is returned as is.
+func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.writeOnce(ctx, fn)
+		if err == nil || attempt == maxAttempts || s.f.classify(err) != ErrRetry {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt*attempt) * 5 * time.Millisecond):
+		}
+	}
+}
+
+func (s *Store) writeOnce(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
+	if s.writer != nil {
+		select {
+		case s.writer <- struct{}{}:
+			defer func() { <-s.writer }()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("%s: begin: %w", s.f.Name, err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback() // the error that made us roll back is the one worth returning
+		}
+	}()
+	if err = fn(tx); err != nil {
+		return err
+	}
+	if err = tx.Commit(); err != nil {
+		return fmt.Errorf("%s: commit: %w", s.f.Name, err)
+	}
+	return nil
+}
+
+// notFoundIfNoRows turns sql.ErrNoRows into storage.ErrNotFound.
+func notFoundIfNoRows(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return storage.ErrNotFound
+	}
+	return err
+}

@@ -1,0 +1,143 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/spid-idp/spid-idp/storage"
+)
+
+// table maps one entity type to one SQL table keyed by a text column, so the
+// create/get/list/update/delete logic exists once for every entity.
+type table[T any] struct {
+	name    string   // SQL table
+	what    string   // noun used in errors
+	cols    []string // key column first
+	orderBy string
+	// parent names the referenced entity when an insert breaks a foreign
+	// key; empty when the table has none.
+	parent string
+	args   func(s *Store, v T) []any // values in cols order; args[0] is the key
+	dests  func(v *T) []any          // scan destinations in cols order
+}
+
+func (t *table[T]) selectFrom() string {
+	return "SELECT " + strings.Join(t.cols, ", ") + " FROM " + t.name
+}
+
+func (t *table[T]) create(ctx context.Context, s *Store, v T) error {
+	args := t.args(s, v)
+	key := args[0]
+	if key == "" {
+		return fmt.Errorf("create %s: empty %s", t.what, t.cols[0])
+	}
+	query := "INSERT INTO " + t.name + " (" + strings.Join(t.cols, ", ") + ") VALUES (?" +
+		strings.Repeat(", ?", len(t.cols)-1) + ")"
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.q(query), args...)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("create %s %q: %w", t.what, key, s.constraintErr(err, t.parent))
+	}
+	return nil
+}
+
+// get returns the row whose col equals val; label describes the lookup in
+// errors without repeating personal data such as a username.
+func (t *table[T]) get(ctx context.Context, s *Store, col string, val any, label string) (T, error) {
+	var v T
+	row := s.db.QueryRowContext(ctx, s.q(t.selectFrom()+" WHERE "+col+" = ?"), val)
+	if err := row.Scan(t.dests(&v)...); err != nil {
+		return v, fmt.Errorf("get %s %s: %w", t.what, label, notFoundIfNoRows(err))
+	}
+	return v, nil
+}
+
+func (t *table[T]) list(ctx context.Context, s *Store) ([]T, error) {
+	rows, err := s.db.QueryContext(ctx, t.selectFrom()+" ORDER BY "+t.orderBy)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", t.name, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		var v T
+		if err := rows.Scan(t.dests(&v)...); err != nil {
+			return nil, fmt.Errorf("list %s: %w", t.name, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list %s: %w", t.name, err)
+	}
+	return out, nil
+}
+
+// update is the read-modify-write of storage.Store: the row is read under a
+// write lock, fn changes it and every column but the key is written back.
+// An error from fn is returned unwrapped.
+func (t *table[T]) update(ctx context.Context, s *Store, key string, fn func(T) (T, error)) error {
+	sets := strings.Join(t.cols[1:], " = ?, ") + " = ?"
+	updateSQL := s.q("UPDATE " + t.name + " SET " + sets + " WHERE " + t.cols[0] + " = ?")
+	selectSQL := s.q(t.selectFrom() + " WHERE " + t.cols[0] + " = ?" + s.f.ForUpdate)
+	var fnErr error
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		fnErr = nil
+		var v T
+		if err := tx.QueryRowContext(ctx, selectSQL, key).Scan(t.dests(&v)...); err != nil {
+			return notFoundIfNoRows(err)
+		}
+		v, fnErr = fn(v)
+		if fnErr != nil {
+			return fnErr
+		}
+		args := t.args(s, v)
+		_, err := tx.ExecContext(ctx, updateSQL, append(args[1:], key)...)
+		return err
+	})
+	switch {
+	case err == nil:
+		return nil
+	case fnErr != nil:
+		return fnErr
+	default:
+		return fmt.Errorf("update %s %q: %w", t.what, key, s.constraintErr(err, ""))
+	}
+}
+
+func (t *table[T]) delete(ctx context.Context, s *Store, key string) error {
+	var n int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q("DELETE FROM "+t.name+" WHERE "+t.cols[0]+" = ?"), key)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err == nil && n == 0 {
+		err = storage.ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("delete %s %q: %w", t.what, key, err)
+	}
+	return nil
+}
+
+// constraintErr maps constraint violations to the storage sentinels while
+// keeping the driver's message for the operator.
+func (s *Store) constraintErr(err error, parent string) error {
+	switch s.f.classify(err) {
+	case ErrUnique:
+		return fmt.Errorf("%w (%v)", storage.ErrAlreadyExists, err)
+	case ErrForeignKey:
+		if parent == "" {
+			parent = "referenced row"
+		}
+		return fmt.Errorf("%s: %w (%v)", parent, storage.ErrNotFound, err)
+	}
+	return err
+}
