@@ -254,6 +254,18 @@ func storeTestIdentityErrors(t *testing.T, s storage.Store) {
 	if err := s.CreateIdentity(ctx, empty); err == nil {
 		t.Error("CreateIdentity with an empty ID succeeded")
 	}
+	noName := storeIdentity(5)
+	noName.Username = ""
+	if err := s.CreateIdentity(ctx, noName); err == nil {
+		t.Error("CreateIdentity with an empty username succeeded")
+	}
+	err = s.UpdateIdentity(ctx, other.ID, func(id storage.Identity) (storage.Identity, error) {
+		id.Username = ""
+		return id, nil
+	})
+	if err == nil {
+		t.Error("UpdateIdentity to an empty username succeeded")
+	}
 }
 
 func storeTestIdentityAttributes(t *testing.T, s storage.Store) {

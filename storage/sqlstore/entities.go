@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"strconv"
 
 	"github.com/spid-idp/spid-idp/storage"
@@ -12,6 +13,12 @@ var identities = table[storage.Identity]{
 	what:    "identity",
 	cols:    []string{"id", "username", "identity_type", "status", "attributes", "created_at", "updated_at"},
 	orderBy: "username",
+	check: func(v storage.Identity) error {
+		if v.Username == "" {
+			return errors.New("empty username")
+		}
+		return nil
+	},
 	args: func(s *Store, v storage.Identity) []any {
 		return []any{v.ID, v.Username, int64(v.Type), string(v.Status), jsonArg(v.Attributes),
 			s.timeArg(v.CreatedAt), s.timeArg(v.UpdatedAt)}

@@ -28,6 +28,9 @@ type migration struct {
 // migrations returns the flavour's migrations, numbered 1..n without gaps; a
 // number with no file for this flavour is a no-op that is still recorded.
 func (f *Flavor) migrations() ([]migration, error) {
+	if f.Types.Time == "" || f.Types.JSON == "" || f.Types.Blob == "" || f.Types.Int64 == "" {
+		return nil, fmt.Errorf("flavour %q leaves a column type undefined: %+v", f.Name, f.Types)
+	}
 	entries, err := fs.ReadDir(migrationFiles, "migrations")
 	if err != nil {
 		return nil, err

@@ -20,7 +20,9 @@ type table[T any] struct {
 	// key; empty when the table has none.
 	parent string
 	args   func(s *Store, v T) []any // values in cols order; args[0] is the key
-	dests  func(v *T) []any          // scan destinations in cols order
+	// check, when set, refuses values that must never be stored.
+	check func(v T) error
+	dests func(v *T) []any // scan destinations in cols order
 }
 
 func (t *table[T]) selectFrom() string {
@@ -32,6 +34,11 @@ func (t *table[T]) create(ctx context.Context, s *Store, v T) error {
 	key := args[0]
 	if key == "" {
 		return fmt.Errorf("create %s: empty %s", t.what, t.cols[0])
+	}
+	if t.check != nil {
+		if err := t.check(v); err != nil {
+			return fmt.Errorf("create %s %q: %w", t.what, key, err)
+		}
 	}
 	query := "INSERT INTO " + t.name + " (" + strings.Join(t.cols, ", ") + ") VALUES (?" +
 		strings.Repeat(", ?", len(t.cols)-1) + ")"
@@ -93,6 +100,11 @@ func (t *table[T]) update(ctx context.Context, s *Store, key string, fn func(T) 
 		v, fnErr = fn(v)
 		if fnErr != nil {
 			return fnErr
+		}
+		if t.check != nil {
+			if err := t.check(v); err != nil {
+				return err
+			}
 		}
 		args := t.args(s, v)
 		_, err := tx.ExecContext(ctx, updateSQL, append(args[1:], key)...)

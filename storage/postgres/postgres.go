@@ -1,0 +1,144 @@
+// Package postgres opens the durable store in PostgreSQL, for IdPs that run
+// several nodes or want the database managed apart from the binary.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/spid-idp/spid-idp/storage/sqlstore"
+)
+
+// DefaultMaxConns is the pool size when Open is given maxConns <= 0.
+const DefaultMaxConns = 10
+
+// defaultConnectTimeout bounds a connection attempt when the DSN sets no
+// connect_timeout, so an unreachable server fails start-up promptly.
+const defaultConnectTimeout = 10 * time.Second
+
+// Serialising appenders with a transaction-scoped advisory lock needs only
+// the INSERT and SELECT privileges the IdP's role has on the audit table
+// (LOCK TABLE in a blocking mode would need UPDATE). The key is derived from
+// the schema so independent schemas in one database do not contend.
+const (
+	auditLock     = "SELECT pg_advisory_xact_lock(hashtextextended('spid-idp/audit_events/' || COALESCE(current_schema(), ''), 0))"
+	migrationLock = "SELECT pg_advisory_xact_lock(hashtextextended('spid-idp/migrations/' || COALESCE(current_schema(), ''), 0))"
+)
+
+// Flavor is the PostgreSQL dialect of sqlstore.
+var Flavor = sqlstore.Flavor{
+	Name:          "postgres",
+	Numbered:      true,
+	Types:         sqlstore.Types{Time: "TIMESTAMPTZ", JSON: "JSONB", Blob: "BYTEA", Int64: "BIGINT"},
+	ForUpdate:     " FOR UPDATE",
+	AuditLock:     auditLock,
+	MigrationLock: migrationLock,
+	Classify:      classify,
+}
+
+func classify(err error) sqlstore.ErrorClass {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return sqlstore.ErrOther
+	}
+	switch pe.Code {
+	case "23505": // unique_violation
+		return sqlstore.ErrUnique
+	case "23503": // foreign_key_violation
+		return sqlstore.ErrForeignKey
+	case "40001", "40P01": // serialization_failure, deadlock_detected
+		return sqlstore.ErrRetry
+	}
+	return sqlstore.ErrOther
+}
+
+// Open connects to the PostgreSQL database named by dsn (URL or key=value
+// form; a search_path parameter selects the schema), with at most maxConns
+// connections (DefaultMaxConns when maxConns <= 0), and brings the schema up
+// to date. Errors name the server and database but never the password.
+func Open(ctx context.Context, dsn string, maxConns int) (*sqlstore.Store, error) {
+	secrets := dsnSecrets(dsn)
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		// Not wrapped: the parse error carries the DSN, redacted only on a
+		// best-effort basis by pgx.
+		return nil, fmt.Errorf("postgres: invalid DSN: %s", scrub(err.Error(), secrets))
+	}
+	secrets = append(secrets, cfg.Password)
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = defaultConnectTimeout
+	}
+	if maxConns <= 0 {
+		maxConns = DefaultMaxConns
+	}
+	db := stdlib.OpenDB(*cfg)
+	db.SetMaxOpenConns(maxConns)
+	db.SetMaxIdleConns(maxConns)
+	// Recycle connections so a failover or a changed DNS name is picked up.
+	db.SetConnMaxLifetime(30 * time.Minute)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+
+	where := fmt.Sprintf("%s, database %q, user %q", net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port))), cfg.Database, cfg.User)
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		return nil, &openError{msg: "postgres: cannot connect to " + where + ": " + scrub(err.Error(), secrets), err: err}
+	}
+	s, err := sqlstore.New(ctx, db, Flavor)
+	if err != nil {
+		_ = db.Close()
+		return nil, &openError{msg: "postgres: " + where + ": " + scrub(err.Error(), secrets), err: err}
+	}
+	return s, nil
+}
+
+// openError shows a message with secrets removed and still lets callers test
+// the cause with errors.Is (a cancelled context, for instance).
+type openError struct {
+	msg string
+	err error
+}
+
+func (e *openError) Error() string { return e.msg }
+func (e *openError) Unwrap() error { return e.err }
+
+var kvPassword = regexp.MustCompile(`password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)`)
+
+// dsnSecrets returns the passwords written in dsn, as they appear there and
+// decoded, so that they can be cut from error messages.
+func dsnSecrets(dsn string) []string {
+	var out []string
+	if u, err := url.Parse(dsn); err == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok {
+			out = append(out, pw, url.QueryEscape(pw), url.PathEscape(pw))
+		}
+		for _, k := range []string{"password", "sslpassword"} {
+			if v := u.Query().Get(k); v != "" {
+				out = append(out, v, url.QueryEscape(v))
+			}
+		}
+	}
+	for _, m := range kvPassword.FindAllStringSubmatch(dsn, -1) {
+		out = append(out, m[1], strings.Trim(m[1], "'"))
+	}
+	return out
+}
+
+func scrub(msg string, secrets []string) string {
+	for _, s := range secrets {
+		if s != "" {
+			msg = strings.ReplaceAll(msg, s, "xxxxx")
+		}
+	}
+	return msg
+}

@@ -1,0 +1,171 @@
+package postgres_test
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/spid-idp/spid-idp/storage"
+	"github.com/spid-idp/spid-idp/storage/conformance"
+	"github.com/spid-idp/spid-idp/storage/postgres"
+	"github.com/spid-idp/spid-idp/storage/sqlstore"
+)
+
+const envDSN = "SPID_TEST_POSTGRES"
+
+// testSchema creates a schema of its own for one test, dropped at cleanup,
+// and returns the DSN that selects it plus an admin handle on it.
+func testSchema(tb testing.TB) (string, *sql.DB) {
+	tb.Helper()
+	dsn := os.Getenv(envDSN)
+	if dsn == "" {
+		tb.Skip(envDSN + " not set: skipping PostgreSQL storage tests")
+	}
+	suffix := make([]byte, 6)
+	_, _ = rand.Read(suffix)
+	schema := "spid_test_" + hex.EncodeToString(suffix)
+	withPath := dsnWithSearchPath(tb, dsn, schema)
+	admin, err := sql.Open("pgx", withPath)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := admin.ExecContext(tb.Context(), "CREATE SCHEMA "+schema); err != nil {
+		admin.Close()
+		tb.Fatalf("create schema: %v", err)
+	}
+	tb.Cleanup(func() {
+		if _, err := admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			tb.Errorf("drop schema %s: %v", schema, err)
+		}
+		admin.Close()
+	})
+	return withPath, admin
+}
+
+func dsnWithSearchPath(tb testing.TB, dsn, schema string) string {
+	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
+		return dsn + " search_path=" + schema
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		tb.Fatalf("%s: %v", envDSN, err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func openTest(tb testing.TB) (*sqlstore.Store, *sql.DB) {
+	tb.Helper()
+	dsn, admin := testSchema(tb)
+	s, err := postgres.Open(tb.Context(), dsn, 20)
+	if err != nil {
+		tb.Fatalf("Open: %v", err)
+	}
+	tb.Cleanup(func() { _ = s.Close() }) // runs before the schema is dropped
+	return s, admin
+}
+
+func TestConformance(t *testing.T) {
+	conformance.RunStore(t, func(t *testing.T) storage.Store {
+		s, _ := openTest(t)
+		return s
+	})
+}
+
+// Several nodes starting at once must migrate the schema exactly once.
+func TestConcurrentOpen(t *testing.T) {
+	dsn, admin := testSchema(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Go(func() {
+			s, err := postgres.Open(t.Context(), dsn, 2)
+			if err == nil {
+				s.Close()
+			}
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("concurrent Open: %v", err)
+		}
+	}
+	var n, distinct int
+	if err := admin.QueryRow("SELECT COUNT(*), COUNT(DISTINCT num) FROM migrations").Scan(&n, &distinct); err != nil {
+		t.Fatal(err)
+	}
+	if n != distinct || n == 0 {
+		t.Errorf("migrations table has %d rows for %d migrations", n, distinct)
+	}
+}
+
+func TestAuditAppendOnly(t *testing.T) {
+	s, admin := openTest(t)
+	for range 2 {
+		if _, err := s.AppendAudit(t.Context(), storage.AuditEvent{Actor: "system", Action: "test"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, stmt := range []string{
+		"UPDATE audit_events SET outcome = 'x' WHERE seq = 1",
+		"DELETE FROM audit_events WHERE seq = 2",
+		"TRUNCATE audit_events",
+	} {
+		_, err := admin.ExecContext(t.Context(), stmt)
+		if err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Errorf("%s: err = %v, want the append-only refusal", stmt, err)
+		}
+	}
+	evs, err := s.ListAudit(t.Context(), 0, 10)
+	if err != nil || len(evs) != 2 {
+		t.Fatalf("ListAudit = %d records, %v; want 2", len(evs), err)
+	}
+}
+
+func TestOpenUnreachableHidesPassword(t *testing.T) {
+	const pw = "S3cret-Pa55w0rd"
+	for _, dsn := range []string{
+		"postgres://spid:" + pw + "@127.0.0.1:1/idpdb?sslmode=disable&connect_timeout=5",
+		"host=127.0.0.1 port=1 dbname=idpdb user=spid password=" + pw + " sslmode=disable connect_timeout=5",
+		"postgres://spid:" + pw + "@127.0.0.1:1/idpdb?sslmode=bogus", // invalid: fails while parsing
+	} {
+		s, err := postgres.Open(t.Context(), dsn, 1)
+		if err == nil {
+			s.Close()
+			t.Fatalf("Open(%q) succeeded", dsn)
+		}
+		msg := err.Error()
+		if strings.Contains(msg, pw) {
+			t.Errorf("error reveals the password: %s", msg)
+		}
+		if strings.Contains(dsn, "bogus") {
+			continue
+		}
+		if !strings.Contains(msg, "127.0.0.1:1") || !strings.Contains(msg, "idpdb") {
+			t.Errorf("error does not name the server and database: %s", msg)
+		}
+	}
+}
+
+func BenchmarkAppendAudit(b *testing.B) {
+	s, _ := openTest(b)
+	conformance.BenchAppendAudit(b, s)
+}
+
+func BenchmarkGetIdentity(b *testing.B) {
+	s, _ := openTest(b)
+	conformance.BenchGetIdentity(b, s)
+}
