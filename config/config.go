@@ -1,0 +1,226 @@
+// Package config loads, checks and documents the IdP's configuration.
+//
+// One YAML file (optional) and SPID_IDP_* environment variables (which win)
+// fill a Config. Load reports every problem at once, one line each, then
+// fills defaults so the rest of the code sees a complete configuration.
+// Without a file the IdP runs in demo mode: local paths, plain HTTP on
+// loopback, generated keys.
+//
+// The struct tags are the schema: `yaml` names the option, `doc` describes
+// it (Reference renders the table), `default` is a literal default parsed
+// like an environment value, `defaultdoc` describes a computed default and
+// `unit:"bytes"` lets an integer be written as "64KiB".
+package config
+
+import (
+	"log/slog"
+	"net/netip"
+	"time"
+)
+
+// Config is the whole configuration. Every field is plain data; secrets use
+// Secret or Key so that printing or logging them shows "[redacted]".
+type Config struct {
+	Server   Server   `yaml:"server" doc:"HTTP listener, TLS and reverse-proxy settings."`
+	Log      Log      `yaml:"log" doc:"Application log."`
+	DataDir  string   `yaml:"data_dir" default:"./data" doc:"Directory for the IdP's own files (SQLite database, demo keys). Created by the server if missing."`
+	Storage  Storage  `yaml:"storage" doc:"Database for identities, sessions and the audit log."`
+	Cache    Cache    `yaml:"cache" doc:"Short-lived shared state (replay cache, rate limits, login transactions)."`
+	IdP      IdP      `yaml:"idp" doc:"SAML identity-provider settings."`
+	Security Security `yaml:"security" doc:"Password hashing, lockout and encryption at rest."`
+
+	// Demo is true when Load was given no file: loopback HTTP, local SQLite,
+	// generated keys. Never set from YAML or the environment.
+	Demo bool `yaml:"-" doc:"True when started without a configuration file (demo mode)."`
+}
+
+// Server configures the HTTP listener.
+type Server struct {
+	BaseURL           string         `yaml:"base_url" defaultdoc:"demo: http://127.0.0.1:8080 (follows listen); otherwise required" doc:"Public URL of the IdP as SPs and browsers see it (https:// outside demo mode). Endpoints are built from it; idp.entity_id defaults to it."`
+	Listen            string         `yaml:"listen" default:"127.0.0.1:8080" doc:"host:port to listen on. Use 0.0.0.0:PORT or [::]:PORT to accept connections from other hosts."`
+	TLS               TLS            `yaml:"tls" doc:"TLS terminated by the IdP itself. Leave both files empty when a reverse proxy terminates TLS."`
+	TrustedProxies    []netip.Prefix `yaml:"trusted_proxies" doc:"CIDRs of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto headers are believed. Empty: those headers are ignored."`
+	ReadHeaderTimeout time.Duration  `yaml:"read_header_timeout" default:"5s" doc:"Time allowed to read request headers (slow-loris protection)."`
+	ReadTimeout       time.Duration  `yaml:"read_timeout" default:"15s" doc:"Time allowed to read a whole request, body included."`
+	WriteTimeout      time.Duration  `yaml:"write_timeout" default:"30s" doc:"Time allowed to write a response."`
+	IdleTimeout       time.Duration  `yaml:"idle_timeout" default:"60s" doc:"How long an idle keep-alive connection stays open."`
+	ShutdownTimeout   time.Duration  `yaml:"shutdown_timeout" default:"15s" doc:"Grace period for in-flight requests on shutdown."`
+	MaxHeaderBytes    int            `yaml:"max_header_bytes" unit:"bytes" default:"16KiB" doc:"Largest accepted request header block, which also bounds HTTP-Redirect query strings (larger: 431)."`
+	MaxBodyBytes      int64          `yaml:"max_body_bytes" unit:"bytes" default:"128KiB" doc:"Largest accepted request body (larger: 413)."`
+}
+
+// TLS names the certificate and key when the IdP terminates TLS itself.
+type TLS struct {
+	CertFile   string `yaml:"cert_file" doc:"PEM certificate chain for the listener. Set together with key_file."`
+	KeyFile    string `yaml:"key_file" doc:"PEM private key for the listener. Set together with cert_file."`
+	MinVersion string `yaml:"min_version" default:"1.2" doc:"Lowest TLS version accepted: 1.2 or 1.3 (SPID requires at least 1.2)."`
+}
+
+// Log configures the application log.
+type Log struct {
+	Level  string `yaml:"level" default:"info" doc:"Lowest level logged: debug, info, warn or error."`
+	Format string `yaml:"format" default:"text" doc:"Log line format: text or json."`
+}
+
+// SlogLevel converts Level; Load has already rejected anything else.
+func (l Log) SlogLevel() slog.Level {
+	switch l.Level {
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+// Storage selects and configures the database.
+type Storage struct {
+	Driver   string   `yaml:"driver" default:"sqlite" doc:"Database: sqlite (one instance) or postgres."`
+	SQLite   SQLite   `yaml:"sqlite" doc:"SQLite settings (driver sqlite)."`
+	Postgres Postgres `yaml:"postgres" doc:"PostgreSQL settings (driver postgres)."`
+}
+
+// SQLite configures the embedded database.
+type SQLite struct {
+	Path string `yaml:"path" defaultdoc:"<data_dir>/spid-idp.db" doc:"Database file."`
+}
+
+// Postgres configures the PostgreSQL pool.
+type Postgres struct {
+	DSN      Secret `yaml:"dsn" doc:"Connection string, postgres://user:password@host:5432/db?sslmode=verify-full or key=value form. Required with driver postgres."`
+	MaxConns int    `yaml:"max_conns" default:"10" doc:"Largest number of pooled connections."`
+}
+
+// Cache selects and configures the short-lived shared store.
+type Cache struct {
+	Driver string `yaml:"driver" default:"memory" doc:"memory (one instance only) or redis (needed when several instances run behind a load balancer)."`
+	Redis  Redis  `yaml:"redis" doc:"Redis settings (driver redis)."`
+}
+
+// Redis configures the Redis client.
+type Redis struct {
+	Addr      string `yaml:"addr" doc:"host:port of the Redis server. Required with driver redis."`
+	Username  string `yaml:"username" doc:"ACL user name, if any."`
+	Password  Secret `yaml:"password" doc:"Password, if any."`
+	DB        int    `yaml:"db" default:"0" doc:"Database number."`
+	KeyPrefix string `yaml:"key_prefix" default:"spid-idp:" doc:"Prefix of every key, so one Redis can serve several applications."`
+	TLS       bool   `yaml:"tls" default:"false" doc:"Connect with TLS (system roots)."`
+}
+
+// IdP holds the SAML identity-provider settings.
+type IdP struct {
+	EntityID          string        `yaml:"entity_id" defaultdoc:"server.base_url" doc:"SAML entityID of the IdP: an absolute https:// URL outside demo mode, at most 1024 characters."`
+	Name              string        `yaml:"name" defaultdoc:"organization.display_name.it, else \"SPID IdP\"" doc:"Display name shown on pages and used as issuer in authenticator apps."`
+	Organization      Organization  `yaml:"organization" doc:"md:Organization published in the IdP metadata (Italian required outside demo mode, English defaults to Italian)."`
+	Contact           Contact       `yaml:"contact" doc:"md:ContactPerson (contactType other) published in the IdP metadata."`
+	Signing           Signing       `yaml:"signing" doc:"Key and certificate that sign responses and metadata."`
+	Metadata          Metadata      `yaml:"metadata" doc:"The IdP's own published metadata."`
+	SPMetadataDir     string        `yaml:"sp_metadata_dir" defaultdoc:"<data_dir>/sp-metadata" doc:"Directory of trusted SP metadata files (*.xml). Must exist outside demo mode."`
+	Request           Request       `yaml:"request" doc:"Limits applied to incoming AuthnRequest and LogoutRequest messages."`
+	Session           Session       `yaml:"session" doc:"SpidL1 single-sign-on session and cookies."`
+	AssertionLifetime time.Duration `yaml:"assertion_lifetime" default:"5m" doc:"Validity of issued assertions (Conditions and SubjectConfirmationData NotOnOrAfter)."`
+	ConsentTimeout    time.Duration `yaml:"consent_timeout" default:"10m" doc:"Time allowed from receiving an AuthnRequest to the user's consent; later the SP gets nr21."`
+}
+
+// Localized is a text published per language.
+type Localized struct {
+	IT string `yaml:"it" doc:"Italian."`
+	EN string `yaml:"en" defaultdoc:"the Italian text" doc:"English."`
+}
+
+// Organization is the md:Organization of the IdP metadata.
+type Organization struct {
+	Name        Localized `yaml:"name" doc:"OrganizationName: legal name of the IdP operator."`
+	DisplayName Localized `yaml:"display_name" doc:"OrganizationDisplayName: name shown to users."`
+	URL         Localized `yaml:"url" doc:"OrganizationURL: http(s) URL of the operator's site."`
+}
+
+// Contact is the md:ContactPerson of the IdP metadata.
+type Contact struct {
+	Email      string `yaml:"email" doc:"Role mailbox (never a person's address). Required outside demo mode."`
+	Telephone  string `yaml:"telephone" doc:"Telephone number in international form without spaces, e.g. +390612345678."`
+	VATNumber  string `yaml:"vat_number" doc:"spid:VATNumber: IT followed by 11 digits. Required outside demo mode."`
+	FiscalCode string `yaml:"fiscal_code" doc:"spid:FiscalCode of the operator, if it differs from the VAT number."`
+}
+
+// Signing names the SAML signing key pair.
+type Signing struct {
+	KeyFile        string   `yaml:"key_file" defaultdoc:"demo: <data_dir>/keys/signing.key" doc:"PEM private key (RSA, at least 2048 bits). Required outside demo mode; in demo mode generated when missing."`
+	CertFile       string   `yaml:"cert_file" defaultdoc:"demo: <data_dir>/keys/signing.crt" doc:"PEM certificate of the signing key, published in metadata. Required outside demo mode."`
+	ExtraCertFiles []string `yaml:"extra_cert_files" doc:"More PEM certificates published in metadata during a key rollover (the next or the previous key)."`
+}
+
+// Metadata configures the IdP's published metadata.
+type Metadata struct {
+	ValidFor      time.Duration `yaml:"valid_for" default:"720h" doc:"validUntil of the published metadata, counted from each request."`
+	CacheDuration time.Duration `yaml:"cache_duration" default:"24h" doc:"cacheDuration of the published metadata; must be shorter than valid_for."`
+}
+
+// Request limits incoming SAML requests.
+type Request struct {
+	IssueInstantPast   time.Duration `yaml:"issue_instant_past" default:"2m" doc:"How far in the past a request IssueInstant may be (older: nr13)."`
+	IssueInstantFuture time.Duration `yaml:"issue_instant_future" default:"30s" doc:"How far in the future a request IssueInstant may be (SP clock skew; later: nr13)."`
+	MaxRelayState      int           `yaml:"max_relay_state" unit:"bytes" default:"1024" doc:"Longest accepted RelayState, in bytes (SAML promises SPs 80)."`
+	MaxBytes           int64         `yaml:"max_bytes" unit:"bytes" default:"64KiB" doc:"Largest decoded (and inflated) SAML message (larger: nr04)."`
+}
+
+// Session configures the SpidL1 SSO session and the cookie keys.
+type Session struct {
+	Lifetime          time.Duration `yaml:"lifetime" default:"8h" doc:"Absolute lifetime of an SpidL1 SSO session."`
+	IdleTimeout       time.Duration `yaml:"idle_timeout" default:"30m" doc:"An SSO session unused for this long ends; at most lifetime."`
+	CookieKey         Key           `yaml:"cookie_key" defaultdoc:"demo: generated into <data_dir>/keys/cookie.key" doc:"Base64 of at least 32 random bytes authenticating and encrypting cookies (openssl rand -base64 32). Required outside demo mode."`
+	PreviousCookieKey Key           `yaml:"previous_cookie_key" doc:"The cookie key being retired: cookies made with it are still accepted and re-issued. Remove once the longest cookie has expired."`
+}
+
+// Security configures credentials handling.
+type Security struct {
+	Argon2           Argon2  `yaml:"argon2" doc:"argon2id parameters for password hashes (RFC 9106 second recommended option by default)."`
+	Lockout          Lockout `yaml:"lockout" doc:"Temporary account lock after repeated failed logins."`
+	LoginMaxFailures int     `yaml:"login_max_failures" default:"3" doc:"Failed password or OTP attempts allowed within one login transaction before the SP gets nr19."`
+	DataKey          Key     `yaml:"data_key" defaultdoc:"demo: generated into <data_dir>/keys/data.key" doc:"Base64 of exactly 32 random bytes: AES-256 key for secrets at rest (TOTP seeds). Must differ from the cookie key. Required outside demo mode."`
+}
+
+// Argon2 holds argon2id parameters, typed as golang.org/x/crypto/argon2
+// expects them.
+type Argon2 struct {
+	Time      uint32 `yaml:"time" default:"3" doc:"Passes over memory (t)."`
+	MemoryKiB uint32 `yaml:"memory_kib" default:"65536" doc:"Memory in KiB (m); at least 19456 (19 MiB)."`
+	Threads   uint8  `yaml:"threads" default:"4" doc:"Parallelism (p)."`
+}
+
+// Lockout configures the temporary account lock.
+type Lockout struct {
+	MaxFailures int           `yaml:"max_failures" default:"5" doc:"Consecutive failed logins that lock the account."`
+	Window      time.Duration `yaml:"window" default:"24h" doc:"Failures older than this no longer count."`
+	Duration    time.Duration `yaml:"duration" default:"30m" doc:"How long the account stays locked."`
+}
+
+// Secret is a configuration string that must never be shown: String,
+// LogValue and the text/JSON marshalers all print "[redacted]". Convert it
+// with string(s) where the value is needed.
+type Secret string
+
+const redacted = "[redacted]"
+
+func (s Secret) String() string               { return redactedOrEmpty(len(s)) }
+func (s Secret) GoString() string             { return `"` + redactedOrEmpty(len(s)) + `"` }
+func (s Secret) LogValue() slog.Value         { return slog.StringValue(redactedOrEmpty(len(s))) }
+func (s Secret) MarshalText() ([]byte, error) { return []byte(redactedOrEmpty(len(s))), nil }
+
+// Key is secret binary key material, written in the configuration as
+// base64. It redacts itself like Secret.
+type Key []byte
+
+func (k Key) String() string               { return redactedOrEmpty(len(k)) }
+func (k Key) GoString() string             { return `"` + redactedOrEmpty(len(k)) + `"` }
+func (k Key) LogValue() slog.Value         { return slog.StringValue(redactedOrEmpty(len(k))) }
+func (k Key) MarshalText() ([]byte, error) { return []byte(redactedOrEmpty(len(k))), nil }
+
+func redactedOrEmpty(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return redacted
+}

@@ -1,0 +1,231 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// decodeYAML walks the document against the schema by hand instead of
+// yaml.Unmarshal, so that every unknown key and every bad value is found
+// (Unmarshal stops at the first type error and ignores unknown keys) and
+// each problem keeps its line number.
+func decodeYAML(data []byte, cfg *Config, ps *problemSet) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return // empty file: defaults only
+		}
+		ps.addAt("(file)", 0, "is not valid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+		return
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		line := extra.Line
+		if err != nil {
+			line = 0
+		}
+		ps.addAt("(file)", line, "holds more than one YAML document; put everything in one")
+		return
+	}
+	if len(doc.Content) == 0 {
+		return
+	}
+	root := resolve(doc.Content[0])
+	if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
+		return
+	}
+	if root.Kind != yaml.MappingNode {
+		ps.addAt("(file)", root.Line, "must be a mapping of sections (server:, storage:, …), got %s", kindName(root))
+		return
+	}
+	d := &decoder{ps: ps}
+	d.section(root, reflect.ValueOf(cfg).Elem(), schema().root)
+}
+
+type decoder struct{ ps *problemSet }
+
+func resolve(n *yaml.Node) *yaml.Node {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		if n.Tag == "!!null" {
+			return "nothing"
+		}
+		return "a single value"
+	}
+	return "something else"
+}
+
+// pairs returns the key/value pairs of a mapping with YAML merge keys ("<<")
+// expanded first, so keys written in the mapping itself win.
+func pairs(m *yaml.Node) [][2]*yaml.Node {
+	var merged, own [][2]*yaml.Node
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], resolve(m.Content[i+1])
+		if k.Kind == yaml.ScalarNode && k.Value == "<<" && k.Tag == "!!merge" {
+			srcs := []*yaml.Node{v}
+			if v.Kind == yaml.SequenceNode {
+				srcs = v.Content
+			}
+			for _, s := range srcs {
+				if s = resolve(s); s.Kind == yaml.MappingNode {
+					merged = append(merged, pairs(s)...)
+				}
+			}
+			continue
+		}
+		own = append(own, [2]*yaml.Node{k, v})
+	}
+	return append(merged, own...)
+}
+
+func (d *decoder) section(m *yaml.Node, v reflect.Value, sec *field) {
+	seen := map[string]int{} // keys written in this mapping (not merged in)
+	all := pairs(m)
+	ownStart := len(all) - countOwn(m)
+	for i, kv := range all {
+		k, val := kv[0], kv[1]
+		key := k.Value
+		path := key
+		if sec.path != "" {
+			path = sec.path + "." + key
+		}
+		if k.Kind != yaml.ScalarNode {
+			d.ps.addAt(sec.pathOrRoot(), k.Line, "has a key that is not a plain name")
+			continue
+		}
+		if i >= ownStart {
+			if first, dup := seen[key]; dup {
+				d.ps.addAt(path, k.Line, "is set twice (first on line %d); keep one", first)
+				continue
+			}
+			seen[key] = k.Line
+		}
+		f, ok := sec.byName[key]
+		if !ok {
+			d.ps.addAt(path, k.Line, "unknown option%s", d.hint(sec, key))
+			continue
+		}
+		d.ps.lines[f.path] = val.Line
+		if val.Kind == yaml.ScalarNode && val.Tag == "!!null" {
+			continue // "key:" with no value keeps the default
+		}
+		fv := v.Field(f.index[len(f.index)-1])
+		if f.isSection() {
+			if val.Kind != yaml.MappingNode {
+				d.ps.addAt(f.path, val.Line, "must be a section (a mapping of options), got %s", kindName(val))
+				continue
+			}
+			d.section(val, fv, f)
+			continue
+		}
+		d.leaf(val, fv, f)
+	}
+}
+
+func countOwn(m *yaml.Node) int {
+	n := 0
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if k := m.Content[i]; !(k.Kind == yaml.ScalarNode && k.Value == "<<" && k.Tag == "!!merge") {
+			n++
+		}
+	}
+	return n
+}
+
+func (f *field) pathOrRoot() string {
+	if f.path == "" {
+		return "(file)"
+	}
+	return f.path
+}
+
+// hint suggests the intended option for an unknown key: first a sibling
+// with a close spelling, then the same name elsewhere in the schema (an
+// option put in the wrong section).
+func (d *decoder) hint(sec *field, key string) string {
+	names := make([]string, 0, len(sec.children))
+	for _, c := range sec.children {
+		names = append(names, c.name)
+	}
+	if s := suggest(key, names); s != "" {
+		return fmt.Sprintf(", did you mean `%s`?", sec.byName[s].path)
+	}
+	var elsewhere []string
+	for path, f := range schema().byPath {
+		if f.name == key {
+			elsewhere = append(elsewhere, path)
+		}
+	}
+	sort.Strings(elsewhere)
+	if len(elsewhere) > 0 {
+		return fmt.Sprintf(", did you mean `%s`?", strings.Join(elsewhere, "` or `"))
+	}
+	if sec.path == "" {
+		return fmt.Sprintf("; the sections are %s", strings.Join(names, ", "))
+	}
+	return ""
+}
+
+func (d *decoder) leaf(val *yaml.Node, fv reflect.Value, f *field) {
+	if fv.Kind() == reflect.Slice && f.typ != keyType {
+		if val.Kind != yaml.SequenceNode {
+			d.ps.addAt(f.path, val.Line, "must be a list, got %s", kindName(val))
+			return
+		}
+		elem := elemParser(f.typ)
+		out := reflect.MakeSlice(f.typ, 0, len(val.Content))
+		bad := false
+		for i, item := range val.Content {
+			item = resolve(item)
+			p := fmt.Sprintf("%s[%d]", f.path, i)
+			d.ps.lines[p] = item.Line
+			if item.Kind != yaml.ScalarNode || item.Tag == "!!null" {
+				d.ps.addAt(p, item.Line, "must be a single value, got %s", kindName(item))
+				bad = true
+				continue
+			}
+			ev, msg := elem(item.Value)
+			if msg != "" {
+				d.ps.addAt(p, item.Line, "%s", msg)
+				bad = true
+				continue
+			}
+			out = reflect.Append(out, ev)
+		}
+		if !bad {
+			fv.Set(out)
+		} else {
+			d.ps.flagged[f.path] = true
+		}
+		return
+	}
+	if val.Kind != yaml.ScalarNode {
+		d.ps.addAt(f.path, val.Line, "must be a single value, got %s", kindName(val))
+		return
+	}
+	v, msg := f.leafParser(val.Value)
+	if msg != "" {
+		d.ps.addAt(f.path, val.Line, "%s", msg)
+		return
+	}
+	fv.Set(v)
+}

@@ -1,0 +1,429 @@
+package config
+
+import (
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/mail"
+	"net/url"
+	"os"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Safe floors. argon2id: OWASP's minimum is m = 19 MiB with t = 2 (t = 1
+// only from m = 46 MiB); the cap stops a typo from exhausting memory at the
+// first login.
+const (
+	minArgonMemoryKiB     = 19 * 1024
+	argonOnePassMemoryKiB = 46 * 1024
+	maxArgonMemoryKiB     = 4 * 1024 * 1024
+	maxEntityIDLen        = 1024
+	minRelayState         = 80 // SAML bindings let SPs send up to 80 bytes
+	maxRelayState         = 8192
+	minCookieKeyBytes     = 32
+	dataKeyBytes          = 32
+)
+
+var knownSchemes = map[string]bool{
+	"mysql": true, "mariadb": true, "sqlite": true, "sqlite3": true, "file": true, "redis": true, "rediss": true,
+	"http": true, "https": true, "mongodb": true, "sqlserver": true, "jdbc": true, "postgis": true, "pgsql": true, "tcp": true, "unix": true,
+}
+
+var (
+	vatRE       = regexp.MustCompile(`^IT[0-9]{11}$`)
+	telephoneRE = regexp.MustCompile(`^\+[0-9]{6,15}$`)
+	fiscalRE    = regexp.MustCompile(`^([0-9]{11}|[A-Z0-9]{16})$`)
+)
+
+func validate(c *Config, ps *problemSet) {
+	v := &validator{c: c, ps: ps}
+	v.durations()
+	v.server()
+	v.log()
+	v.storage()
+	v.cache()
+	v.idp()
+	v.security()
+}
+
+type validator struct {
+	c  *Config
+	ps *problemSet
+}
+
+func (v *validator) add(path, format string, args ...any) { v.ps.add(path, format, args...) }
+
+// durations refuses zero or negative values for every duration option: none
+// of them has a meaningful "off" value.
+func (v *validator) durations() {
+	root := reflect.ValueOf(v.c).Elem()
+	for _, f := range schema().leaves {
+		if f.typ != durationType {
+			continue
+		}
+		if d := root.FieldByIndex(f.index).Interface().(time.Duration); d <= 0 {
+			v.add(f.path, "must be a positive duration like \"30s\", got %q", d.String())
+		}
+	}
+}
+
+func (v *validator) server() {
+	s := &v.c.Server
+	switch {
+	case s.BaseURL == "":
+		v.add("server.base_url", "is required outside demo mode: the public https:// URL of the IdP")
+	default:
+		u, err := url.Parse(s.BaseURL)
+		switch {
+		case err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https"):
+			v.add("server.base_url", "must be an absolute http(s) URL like \"https://idp.example.it\", got %q", s.BaseURL)
+		case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+			v.add("server.base_url", "must not contain a query, fragment or user name, got %q", s.BaseURL)
+		case !v.c.Demo && u.Scheme != "https":
+			v.add("server.base_url", "must be an https:// URL outside demo mode, got %q", s.BaseURL)
+		}
+	}
+	v.hostPort("server.listen", s.Listen, true)
+
+	if (s.TLS.CertFile == "") != (s.TLS.KeyFile == "") {
+		if s.TLS.CertFile == "" {
+			v.add("server.tls.cert_file", "is required when server.tls.key_file is set (set both or neither)")
+		} else {
+			v.add("server.tls.key_file", "is required when server.tls.cert_file is set (set both or neither)")
+		}
+	} else if s.TLS.CertFile != "" {
+		v.fileExists("server.tls.cert_file", s.TLS.CertFile)
+		v.fileExists("server.tls.key_file", s.TLS.KeyFile)
+	}
+	v.oneOf("server.tls.min_version", s.TLS.MinVersion, "1.2", "1.3")
+
+	if s.MaxHeaderBytes < 4096 {
+		v.add("server.max_header_bytes", "must be at least 4096 (4KiB), got %d", s.MaxHeaderBytes)
+	}
+	if s.MaxBodyBytes < 4096 {
+		v.add("server.max_body_bytes", "must be at least 4096 (4KiB), got %d", s.MaxBodyBytes)
+	}
+	if s.ReadHeaderTimeout > s.ReadTimeout && s.ReadTimeout > 0 {
+		v.add("server.read_header_timeout", "must not exceed server.read_timeout (%s), got %s", s.ReadTimeout, s.ReadHeaderTimeout)
+	}
+}
+
+func (v *validator) log() {
+	v.oneOf("log.level", v.c.Log.Level, "debug", "info", "warn", "error")
+	v.oneOf("log.format", v.c.Log.Format, "text", "json")
+}
+
+func (v *validator) storage() {
+	s := &v.c.Storage
+	if v.c.DataDir == "" {
+		v.add("data_dir", "must not be empty")
+	}
+	v.oneOf("storage.driver", s.Driver, "sqlite", "postgres")
+	switch s.Driver {
+	case "sqlite":
+		if s.Postgres.DSN != "" {
+			v.add("storage.postgres.dsn", "is set but storage.driver is %q; set storage.driver to postgres, or remove the dsn", s.Driver)
+		}
+	case "postgres":
+		if s.Postgres.DSN == "" {
+			v.add("storage.postgres.dsn", "is required when storage.driver is postgres")
+		} else if msg := checkDSN(string(s.Postgres.DSN)); msg != "" {
+			v.add("storage.postgres.dsn", "%s", msg)
+		}
+	}
+	if s.Postgres.MaxConns < 1 || s.Postgres.MaxConns > 1000 {
+		v.add("storage.postgres.max_conns", "must be between 1 and 1000, got %d", s.Postgres.MaxConns)
+	}
+}
+
+// checkDSN recognises the two forms pgx accepts. The message may name the
+// scheme but never any other part of the value (it holds a password).
+func checkDSN(dsn string) string {
+	if scheme, _, ok := strings.Cut(dsn, "://"); ok {
+		if scheme != "postgres" && scheme != "postgresql" {
+			// Name the scheme only when it is a well-known one: whatever
+			// precedes "://" could be a pasted password.
+			if knownSchemes[strings.ToLower(scheme)] {
+				return fmt.Sprintf("must be a postgres:// URL, got a value with scheme %q", strings.ToLower(scheme))
+			}
+			return "must be a postgres:// URL, got a value with another scheme"
+		}
+		u, err := url.Parse(dsn)
+		if err != nil {
+			return "must be a postgres:// URL, got a value that is not a valid URL (check that special characters in the password are percent-encoded)"
+		}
+		if u.Host == "" && u.Query().Get("host") == "" {
+			return "must name a host, e.g. postgres://user:password@db:5432/spid, got a value without one"
+		}
+		return ""
+	}
+	if !strings.Contains(dsn, "=") {
+		return "must be a postgres:// URL or key=value pairs (host=db dbname=spid …), got a value that is neither"
+	}
+	return ""
+}
+
+func (v *validator) cache() {
+	cc := &v.c.Cache
+	v.oneOf("cache.driver", cc.Driver, "memory", "redis")
+	switch cc.Driver {
+	case "redis":
+		if cc.Redis.Addr == "" {
+			v.add("cache.redis.addr", "is required when cache.driver is redis")
+		} else {
+			v.hostPort("cache.redis.addr", cc.Redis.Addr, false)
+		}
+	case "memory":
+		if cc.Redis.Addr != "" {
+			v.add("cache.redis.addr", "is set but cache.driver is %q; set cache.driver to redis, or remove the address", cc.Driver)
+		}
+	}
+	if cc.Redis.DB < 0 {
+		v.add("cache.redis.db", "must be 0 or more, got %d", cc.Redis.DB)
+	}
+}
+
+func (v *validator) idp() {
+	p := &v.c.IdP
+	demo := v.c.Demo
+	// entity_id defaults to base_url: a bad base_url is reported once.
+	if p.EntityID != v.c.Server.BaseURL || !v.ps.flagged["server.base_url"] {
+		v.absURL("idp.entity_id", p.EntityID, !demo)
+	}
+	if len(p.EntityID) > maxEntityIDLen {
+		v.add("idp.entity_id", "must be at most %d characters, got %d", maxEntityIDLen, len(p.EntityID))
+	}
+
+	org := &p.Organization
+	for _, l := range []struct {
+		path string
+		val  Localized
+		url  bool
+	}{
+		{"idp.organization.name", org.Name, false},
+		{"idp.organization.display_name", org.DisplayName, false},
+		{"idp.organization.url", org.URL, true},
+	} {
+		if l.val.IT == "" {
+			if !demo {
+				v.add(l.path+".it", "is required outside demo mode (published in the metadata as md:Organization)")
+			}
+			continue
+		}
+		if l.url {
+			v.absURL(l.path+".it", l.val.IT, false)
+			v.absURL(l.path+".en", l.val.EN, false)
+		}
+	}
+
+	ct := &p.Contact
+	if ct.Email == "" {
+		if !demo {
+			v.add("idp.contact.email", "is required outside demo mode (published in the metadata as md:ContactPerson)")
+		}
+	} else if a, err := mail.ParseAddress(ct.Email); err != nil || a.Address != ct.Email {
+		v.add("idp.contact.email", "must be a plain e-mail address like \"spid@example.it\", got %q", ct.Email)
+	}
+	if ct.Telephone != "" && !telephoneRE.MatchString(ct.Telephone) {
+		v.add("idp.contact.telephone", "must be an international number without spaces like \"+390612345678\", got %q", ct.Telephone)
+	}
+	if ct.VATNumber == "" {
+		if !demo {
+			v.add("idp.contact.vat_number", "is required outside demo mode (spid:VATNumber in the metadata)")
+		}
+	} else if !vatRE.MatchString(ct.VATNumber) {
+		v.add("idp.contact.vat_number", "must be IT followed by 11 digits like \"IT12345678901\", got %q", ct.VATNumber)
+	}
+	if ct.FiscalCode != "" && !fiscalRE.MatchString(ct.FiscalCode) {
+		v.add("idp.contact.fiscal_code", "must be 11 digits or 16 upper-case letters and digits, got %q", ct.FiscalCode)
+	}
+
+	// Demo keys are generated by the server on first start; a key named
+	// explicitly outside demo mode must already be there.
+	for _, f := range []struct{ path, file string }{
+		{"idp.signing.key_file", p.Signing.KeyFile},
+		{"idp.signing.cert_file", p.Signing.CertFile},
+	} {
+		if f.file == "" {
+			v.add(f.path, "is required outside demo mode")
+		} else if !demo {
+			v.fileExists(f.path, f.file)
+		}
+	}
+	for i, f := range p.Signing.ExtraCertFiles {
+		v.fileExists(fmt.Sprintf("idp.signing.extra_cert_files[%d]", i), f)
+	}
+
+	if p.Metadata.CacheDuration > p.Metadata.ValidFor && p.Metadata.ValidFor > 0 {
+		v.add("idp.metadata.cache_duration", "must not exceed idp.metadata.valid_for (%s), got %s", p.Metadata.ValidFor, p.Metadata.CacheDuration)
+	}
+	if !demo {
+		v.dirExists("idp.sp_metadata_dir", p.SPMetadataDir)
+	}
+
+	r := &p.Request
+	if r.MaxRelayState < minRelayState || r.MaxRelayState > maxRelayState {
+		v.add("idp.request.max_relay_state", "must be between %d (what SAML promises SPs) and %d, got %d", minRelayState, maxRelayState, r.MaxRelayState)
+	}
+	if r.MaxBytes < 4096 || r.MaxBytes > 1<<20 {
+		v.add("idp.request.max_bytes", "must be between 4096 and 1048576 (1MiB), got %d", r.MaxBytes)
+	}
+
+	s := &p.Session
+	if s.IdleTimeout > s.Lifetime && s.Lifetime > 0 {
+		v.add("idp.session.idle_timeout", "must not exceed idp.session.lifetime (%s), got %s", s.Lifetime, s.IdleTimeout)
+	}
+	v.key("idp.session.cookie_key", s.CookieKey, minCookieKeyBytes, false)
+	if len(s.PreviousCookieKey) > 0 {
+		v.key("idp.session.previous_cookie_key", s.PreviousCookieKey, minCookieKeyBytes, false)
+		if subtle.ConstantTimeCompare(s.CookieKey, s.PreviousCookieKey) == 1 {
+			v.add("idp.session.previous_cookie_key", "must differ from idp.session.cookie_key, got the same value")
+		}
+	}
+}
+
+func (v *validator) security() {
+	s := &v.c.Security
+	a := &s.Argon2
+	if a.MemoryKiB < minArgonMemoryKiB {
+		v.add("security.argon2.memory_kib", "must be at least %d (19 MiB, the OWASP minimum), got %d", minArgonMemoryKiB, a.MemoryKiB)
+	} else if a.MemoryKiB > maxArgonMemoryKiB {
+		v.add("security.argon2.memory_kib", "must be at most %d (4 GiB), got %d", maxArgonMemoryKiB, a.MemoryKiB)
+	}
+	switch {
+	case a.Time < 1:
+		v.add("security.argon2.time", "must be at least 1, got %d", a.Time)
+	case a.Time < 2 && a.MemoryKiB < argonOnePassMemoryKiB:
+		v.add("security.argon2.time", "must be at least 2 when security.argon2.memory_kib is below %d (46 MiB), got %d", argonOnePassMemoryKiB, a.Time)
+	case a.Time > 100:
+		v.add("security.argon2.time", "must be at most 100, got %d", a.Time)
+	}
+	if a.Threads < 1 {
+		v.add("security.argon2.threads", "must be at least 1, got %d", a.Threads)
+	}
+	if s.Lockout.MaxFailures < 1 {
+		v.add("security.lockout.max_failures", "must be at least 1, got %d", s.Lockout.MaxFailures)
+	}
+	if s.LoginMaxFailures < 1 {
+		v.add("security.login_max_failures", "must be at least 1, got %d", s.LoginMaxFailures)
+	}
+	v.key("security.data_key", s.DataKey, dataKeyBytes, true)
+	if len(s.DataKey) > 0 && subtle.ConstantTimeCompare(s.DataKey, v.c.IdP.Session.CookieKey) == 1 {
+		v.add("security.data_key", "must differ from idp.session.cookie_key (each key has one job), got the same value")
+	}
+}
+
+// key checks key material; the message gives its length, never its bytes.
+func (v *validator) key(path string, k Key, size int, exact bool) {
+	switch {
+	case len(k) == 0:
+		if !v.c.Demo {
+			v.add(path, "is required outside demo mode: base64 of %d random bytes (openssl rand -base64 %d)", size, size)
+		}
+	case exact && len(k) != size:
+		v.add(path, "must be base64 of exactly %d bytes, got a value that decodes to %d bytes", size, len(k))
+	case !exact && len(k) < size:
+		v.add(path, "must be base64 of at least %d bytes, got a value that decodes to %d bytes", size, len(k))
+	}
+}
+
+func (v *validator) oneOf(path, got string, allowed ...string) {
+	for _, a := range allowed {
+		if got == a {
+			return
+		}
+	}
+	msg := fmt.Sprintf("must be one of %s, got %q", strings.Join(allowed, ", "), got)
+	if s := suggest(got, allowed); s != "" {
+		msg += fmt.Sprintf(", did you mean `%s`?", s)
+	}
+	v.add(path, "%s", msg)
+}
+
+func (v *validator) hostPort(path, hp string, wildcardOK bool) {
+	host, port, err := net.SplitHostPort(hp)
+	if err != nil {
+		v.add(path, "must be host:port like \"127.0.0.1:8080\" or \"[::1]:8080\", got %q", hp)
+		return
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 {
+		v.add(path, "must have a port from 1 to 65535, got %q", hp)
+		return
+	}
+	if host == "" {
+		if !wildcardOK {
+			v.add(path, "must name a host, got %q", hp)
+		}
+		return
+	}
+	if net.ParseIP(host) == nil && !validHostname(host) {
+		v.add(path, "must have an IP address or a host name before the port, got %q", hp)
+	}
+}
+
+func validHostname(h string) bool {
+	if len(h) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(h, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// absURL requires an absolute http(s) URL, https only when httpsOnly.
+func (v *validator) absURL(path, s string, httpsOnly bool) {
+	if s == "" {
+		return // emptiness is reported by the caller or derives from another option
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		if httpsOnly {
+			v.add(path, "must be an absolute https:// URL, got %q", s)
+		} else {
+			v.add(path, "must be an absolute http(s) URL, got %q", s)
+		}
+		return
+	}
+	if httpsOnly && u.Scheme != "https" {
+		v.add(path, "must be an https:// URL outside demo mode, got %q", s)
+	}
+}
+
+func (v *validator) fileExists(path, file string) {
+	st, err := os.Stat(file)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		v.add(path, "names a file that does not exist: %q", file)
+	case err != nil:
+		v.add(path, "names a file that cannot be read: %s", fileErr(err))
+	case st.IsDir():
+		v.add(path, "names a directory, not a file: %q", file)
+	}
+}
+
+func (v *validator) dirExists(path, dir string) {
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		v.add(path, "names a directory that does not exist: %q", dir)
+	case err != nil:
+		v.add(path, "names a directory that cannot be read: %s", fileErr(err))
+	case !st.IsDir():
+		v.add(path, "names a file, not a directory: %q", dir)
+	}
+}
