@@ -1,0 +1,142 @@
+// Package app assembles the IdP from its configuration: storage backends,
+// keys, audit log, SP registry, the SAML handlers and the HTTP server. The
+// `serve` command and the end-to-end tests build the same thing through it.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spid-idp/spid-idp/audit"
+	"github.com/spid-idp/spid-idp/config"
+	"github.com/spid-idp/spid-idp/keys"
+	"github.com/spid-idp/spid-idp/server/requestctx"
+	"github.com/spid-idp/spid-idp/storage"
+	"github.com/spid-idp/spid-idp/storage/memory"
+	"github.com/spid-idp/spid-idp/storage/postgres"
+	"github.com/spid-idp/spid-idp/storage/redis"
+	"github.com/spid-idp/spid-idp/storage/sqlite"
+)
+
+// NewLogger builds the process logger from the log settings: every line
+// carries the request ID of its context.
+func NewLogger(cfg config.Log, w *os.File) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.SlogLevel()}
+	var h slog.Handler
+	if cfg.Format == "json" {
+		h = slog.NewJSONHandler(w, opts)
+	} else {
+		h = slog.NewTextHandler(w, opts)
+	}
+	return slog.New(requestctx.LogHandler{Handler: h})
+}
+
+// Backends are the opened storage backends.
+type Backends struct {
+	Store storage.Store
+	Eph   storage.Ephemeral
+}
+
+// OpenStore opens the durable store the configuration names.
+func OpenStore(ctx context.Context, cfg *config.Config) (storage.Store, error) {
+	switch cfg.Storage.Driver {
+	case "postgres":
+		s, err := postgres.Open(ctx, string(cfg.Storage.Postgres.DSN), cfg.Storage.Postgres.MaxConns)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	default:
+		if err := os.MkdirAll(filepath.Dir(cfg.Storage.SQLite.Path), 0o700); err != nil {
+			return nil, fmt.Errorf("sqlite: creating directory for %s: %w", cfg.Storage.SQLite.Path, err)
+		}
+		s, err := sqlite.Open(ctx, cfg.Storage.SQLite.Path)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+}
+
+// OpenBackends opens the durable and the ephemeral store.
+func OpenBackends(ctx context.Context, cfg *config.Config) (*Backends, error) {
+	st, err := OpenStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	b := &Backends{Store: st}
+	switch cfg.Cache.Driver {
+	case "redis":
+		r := cfg.Cache.Redis
+		eph, err := redis.Open(ctx, redis.Options{Addr: r.Addr, Username: r.Username, Password: string(r.Password),
+			DB: r.DB, KeyPrefix: r.KeyPrefix, TLS: r.TLS})
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		b.Eph = eph
+	default:
+		b.Eph = memory.New()
+	}
+	return b, nil
+}
+
+// Ready makes a round trip to both backends.
+func (b *Backends) Ready(ctx context.Context) error {
+	if err := b.Store.Ping(ctx); err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	if err := b.Eph.Ping(ctx); err != nil {
+		return fmt.Errorf("cache: %w", err)
+	}
+	return nil
+}
+
+// Close closes both backends.
+func (b *Backends) Close() error {
+	return errors.Join(b.Eph.Close(), b.Store.Close())
+}
+
+// SigningKeys loads the signing key pair; in demo mode it is generated on
+// first start and kept under the data directory.
+func SigningKeys(cfg *config.Config, log *slog.Logger) (keys.Pair, error) {
+	s := cfg.IdP.Signing
+	if !cfg.Demo {
+		return keys.Load(s.KeyFile, s.CertFile)
+	}
+	p, generated, err := keys.LoadOrGenerate(s.KeyFile, s.CertFile, keys.GenerateOptions{
+		CommonName:             cfg.IdP.Name,
+		Locality:               "Roma",
+		OrganizationIdentifier: "VATIT-" + demoVAT[2:],
+		OrganizationName:       orDefault(cfg.IdP.Organization.Name.IT, "SPID IdP dimostrativo"),
+		EntityID:               cfg.IdP.EntityID,
+		ValidFor:               2 * 365 * 24 * time.Hour,
+	})
+	if err != nil {
+		return keys.Pair{}, fmt.Errorf("demo signing key: %w", err)
+	}
+	if generated {
+		log.Info("generated a demo signing key", "key", s.KeyFile, "cert", s.CertFile)
+	}
+	return p, nil
+}
+
+// demoVAT is a syntactically valid, made-up VAT number for demo metadata.
+const demoVAT = "IT00000000000"
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// NewAuditLogger writes audit records to the store.
+func NewAuditLogger(st storage.Store, log *slog.Logger) *audit.Logger {
+	return &audit.Logger{Store: st, Log: log.With("component", "audit")}
+}
