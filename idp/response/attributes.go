@@ -11,57 +11,40 @@ import (
 )
 
 // Attribute is one SPID attribute released in the AttributeStatement. Its
-// xsi:type follows from Name (XSType).
+// xsi:type follows from Name (metadata.LookupAttribute).
 type Attribute struct {
 	Name  string // SPID attribute name, e.g. "fiscalNumber"
 	Value string // value in the SPID format, as AttributesFor produces it
 }
 
-// XS types of attribute values (spec §4.6).
-const (
-	XSString = "xs:string"
-	XSDate   = "xs:date"
-)
-
-// attrSpec says how one SPID attribute is typed and normalised.
-type attrSpec struct {
-	xsType string
-	// norm turns the stored value (already trimmed, non-empty) into the
-	// asserted one, or explains why it cannot be asserted.
-	norm func(string) (string, error)
-}
-
-// attrSpecs lists the attributes an IdP may release (spec §4.6).
-var attrSpecs = map[string]attrSpec{
-	"spidCode":              {XSString, normSpidCode},
-	"name":                  {XSString, normWords},
-	"familyName":            {XSString, normWords},
-	"placeOfBirth":          {XSString, normPlaceOfBirth},
-	"countyOfBirth":         {XSString, normProvince},
-	"dateOfBirth":           {XSDate, normDate},
-	"gender":                {XSString, normGender},
-	"companyName":           {XSString, normWords},
-	"registeredOffice":      {XSString, normWords},
-	"fiscalNumber":          {XSString, normFiscalNumber},
-	"ivaCode":               {XSString, normIvaCode},
-	"companyFiscalNumber":   {XSString, normCompanyFiscalNumber},
-	"idCard":                {XSString, normIDCard},
-	"mobilePhone":           {XSString, normMobilePhone},
-	"email":                 {XSString, normEmail},
-	"address":               {XSString, normWords},
-	"domicileStreetAddress": {XSString, normWords},
-	"domicilePostalCode":    {XSString, normWords},
-	"domicileMunicipality":  {XSString, normWords},
-	"domicileProvince":      {XSString, normWords},
-	"domicileNation":        {XSString, normNation},
-	"expirationDate":        {XSDate, normDate},
-	"digitalAddress":        {XSString, normEmail},
-}
-
-// XSType returns the xsi:type of a SPID attribute and whether name is one.
-func XSType(name string) (string, bool) {
-	s, ok := attrSpecs[name]
-	return s.xsType, ok
+// normalisers turn a stored value (trimmed, non-empty) into the asserted one
+// in its SPID format (spec §4.6), or explain why it cannot be asserted. The
+// names are exactly metadata.SPIDAttributes (a test keeps them in step);
+// the xsi:type comes from that table.
+var normalisers = map[string]func(string) (string, error){
+	"spidCode":              normSpidCode,
+	"name":                  normWords,
+	"familyName":            normWords,
+	"placeOfBirth":          normPlaceOfBirth,
+	"countyOfBirth":         normProvince,
+	"dateOfBirth":           normDate,
+	"gender":                normGender,
+	"companyName":           normWords,
+	"registeredOffice":      normWords,
+	"fiscalNumber":          normFiscalNumber,
+	"ivaCode":               normIvaCode,
+	"companyFiscalNumber":   normCompanyFiscalNumber,
+	"idCard":                normIDCard,
+	"mobilePhone":           normMobilePhone,
+	"email":                 normEmail,
+	"address":               normWords,
+	"domicileStreetAddress": normWords,
+	"domicilePostalCode":    normWords,
+	"domicileMunicipality":  normWords,
+	"domicileProvince":      normWords,
+	"domicileNation":        normNation,
+	"expirationDate":        normDate,
+	"digitalAddress":        normEmail,
 }
 
 // AttributesFor returns the attributes to release to an SP that requested
@@ -80,7 +63,7 @@ func AttributesFor(identity storage.Identity, requested []metadata.RequestedAttr
 	out := make([]Attribute, 0, len(requested))
 	seen := make(map[string]bool, len(requested))
 	for _, r := range requested {
-		spec, ok := attrSpecs[r.Name]
+		norm, ok := normalisers[r.Name]
 		if !ok {
 			return nil, fmt.Errorf("response: requested attribute %q is not a SPID attribute", r.Name)
 		}
@@ -92,7 +75,7 @@ func AttributesFor(identity storage.Identity, requested []metadata.RequestedAttr
 		if stored == "" {
 			continue
 		}
-		v, err := spec.norm(stored)
+		v, err := norm(stored)
 		if err != nil {
 			return nil, fmt.Errorf("response: stored attribute %s of identity %s: %w", r.Name, identity.ID, err)
 		}

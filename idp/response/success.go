@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/spid-idp/spid-idp/idp/spid"
+	"github.com/spid-idp/spid-idp/metadata"
 )
 
 // Success describes a successful authentication to answer (spec §4.2–§4.7).
@@ -70,7 +71,7 @@ func (s *Success) check() error {
 	}
 	seen := make(map[string]bool, len(s.Attributes))
 	for _, a := range s.Attributes {
-		if _, ok := attrSpecs[a.Name]; !ok {
+		if _, ok := metadata.LookupAttribute(a.Name); !ok {
 			return fmt.Errorf("response: %q is not a SPID attribute", a.Name)
 		}
 		if seen[a.Name] {
@@ -176,12 +177,12 @@ func (b *Builder) Success(s Success) ([]byte, error) {
 	if len(s.Attributes) > 0 {
 		a = append(a, `<saml:AttributeStatement>`...)
 		for _, at := range s.Attributes {
-			xsType, _ := XSType(at.Name)
+			spec, _ := metadata.LookupAttribute(at.Name) // checked in s.check
 			a = append(a, `<saml:Attribute`...)
 			a = appendAttr(a, "Name", at.Name)
 			a = appendAttr(a, "NameFormat", spid.AttrNameBasic)
 			a = append(a, `><saml:AttributeValue`+declXSI...)
-			a = appendAttr(a, "xsi:type", xsType)
+			a = appendAttr(a, "xsi:type", spec.Type)
 			a = append(a, '>')
 			a = appendText(a, at.Value)
 			a = append(a, `</saml:AttributeValue></saml:Attribute>`...)
