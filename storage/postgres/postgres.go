@@ -1,5 +1,18 @@
 // Package postgres opens the durable store in PostgreSQL, for IdPs that run
 // several nodes or want the database managed apart from the binary.
+//
+// Least privilege (security.md E.3): let a schema-owning role open the store
+// once, which creates or upgrades the tables, then run the IdP as a role that
+// owns nothing, with
+//
+//	GRANT USAGE ON SCHEMA <schema> TO <app>;
+//	GRANT SELECT ON migrations TO <app>;
+//	GRANT SELECT, INSERT, UPDATE, DELETE ON identities, credentials, service_providers TO <app>;
+//	GRANT SELECT, INSERT ON audit_events TO <app>;
+//
+// Open only reads the migrations table when the schema is up to date. The
+// audit table also refuses UPDATE, DELETE and TRUNCATE by trigger, even to
+// its owner.
 package postgres
 
 import (

@@ -169,3 +169,76 @@ func BenchmarkGetIdentity(b *testing.B) {
 	s, _ := openTest(b)
 	conformance.BenchGetIdentity(b, s)
 }
+
+// withUser returns dsn logging in as user instead (the test server trusts
+// loopback connections).
+func withUser(tb testing.TB, dsn, user string) string {
+	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
+		return dsn + " user=" + user
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	u.User = url.User(user)
+	return u.String()
+}
+
+// The IdP can run as a role that owns nothing and may only read and append
+// the audit log (security.md E.3, S094), once the owner has migrated.
+func TestLeastPrivilegeRole(t *testing.T) {
+	owner, admin := openTest(t)
+	owner.Close()
+	suffix := make([]byte, 6)
+	_, _ = rand.Read(suffix)
+	role := "spid_app_" + hex.EncodeToString(suffix)
+	var schema string
+	if err := admin.QueryRow("SELECT current_schema()").Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{
+		"CREATE ROLE " + role + " LOGIN",
+		"GRANT USAGE ON SCHEMA " + schema + " TO " + role,
+		"GRANT SELECT ON migrations TO " + role,
+		"GRANT SELECT, INSERT, UPDATE, DELETE ON identities, credentials, service_providers TO " + role,
+		"GRANT SELECT, INSERT ON audit_events TO " + role,
+	} {
+		if _, err := admin.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	t.Cleanup(func() {
+		// Registered after the schema's cleanup, so it runs first: the
+		// role's privileges go with it.
+		for _, stmt := range []string{"DROP OWNED BY " + role, "DROP ROLE " + role} {
+			if _, err := admin.Exec(stmt); err != nil {
+				t.Errorf("%s: %v", stmt, err)
+			}
+		}
+	})
+
+	dsn := withUser(t, dsnWithSearchPath(t, os.Getenv(envDSN), schema), role)
+	s, err := postgres.Open(t.Context(), dsn, 2)
+	if err != nil {
+		t.Fatalf("Open as %s: %v", role, err)
+	}
+	defer s.Close()
+	ctx := t.Context()
+	if err := s.CreateIdentity(ctx, storage.Identity{ID: "id-1", Username: "u@example.it", Type: storage.IdentityCitizen, Status: storage.IdentityActive}); err != nil {
+		t.Errorf("CreateIdentity as %s: %v", role, err)
+	}
+	if _, err := s.AppendAudit(ctx, storage.AuditEvent{Actor: "system", Action: "test"}); err != nil {
+		t.Errorf("AppendAudit as %s: %v", role, err)
+	}
+
+	raw, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	for _, stmt := range []string{"DELETE FROM audit_events", "DROP TRIGGER audit_events_no_update_delete ON audit_events"} {
+		if _, err := raw.ExecContext(ctx, stmt); err == nil || !strings.Contains(err.Error(), "must be owner") && !strings.Contains(err.Error(), "permission denied") {
+			t.Errorf("%s as %s: err = %v, want a permission error", stmt, role, err)
+		}
+	}
+}
