@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spid-idp/spid-idp/storage"
 )
@@ -24,6 +26,7 @@ func (s *Store) AppendAudit(ctx context.Context, ev storage.AuditEvent) (storage
 	if ev.Time.IsZero() {
 		ev.Time = time.Now()
 	}
+	ev = storableAudit(ev)
 	var rec storage.AuditEvent
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		if s.f.AuditLock != "" {
@@ -77,4 +80,37 @@ func (s *Store) ListAudit(ctx context.Context, afterSeq int64, limit int) ([]sto
 		return nil, fmt.Errorf("list audit: %w", err)
 	}
 	return out, nil
+}
+
+// storableAudit replaces what not every database can store in text (NUL,
+// invalid UTF-8; PostgreSQL refuses both) with U+FFFD before the record is
+// hashed, so that an event carrying attacker-supplied bytes, such as a
+// failed login's username, is still recorded, identically on every backend,
+// and verifies when read back.
+func storableAudit(ev storage.AuditEvent) storage.AuditEvent {
+	for _, f := range []*string{&ev.Actor, &ev.Action, &ev.Target, &ev.Outcome, &ev.RequestID} {
+		*f = storableText(*f)
+	}
+	clean := true
+	for k, v := range ev.Details {
+		if storableText(k) != k || storableText(v) != v {
+			clean = false
+			break
+		}
+	}
+	if !clean {
+		d := make(map[string]string, len(ev.Details))
+		for k, v := range ev.Details {
+			d[storableText(k)] = storableText(v)
+		}
+		ev.Details = d
+	}
+	return ev
+}
+
+func storableText(s string) string {
+	if utf8.ValidString(s) && !strings.Contains(s, "\x00") {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
