@@ -537,6 +537,7 @@ func TestValidationRules(t *testing.T) {
 		{"relative entity id", []string{"SPID_IDP_IDP_ENTITY_ID=urn:example:idp"}, "idp.entity_id", "must be an absolute https:// URL"},
 		{"long entity id", []string{"SPID_IDP_IDP_ENTITY_ID=https://idp.example.it/" + strings.Repeat("a", 1100)}, "idp.entity_id", "must be at most 1024 characters"},
 		{"signing key missing", []string{"SPID_IDP_IDP_SIGNING_KEY_FILE=" + missing}, "idp.signing.key_file", "names a file that does not exist"},
+		{"signing key not a file", []string{"SPID_IDP_IDP_SIGNING_KEY_FILE=/dev/null"}, "idp.signing.key_file", "not a regular file"},
 		{"signing cert missing", []string{"SPID_IDP_IDP_SIGNING_CERT_FILE=" + missing}, "idp.signing.cert_file", "names a file that does not exist"},
 		{"extra cert missing", []string{"SPID_IDP_IDP_SIGNING_EXTRA_CERT_FILES=" + missing}, "idp.signing.extra_cert_files[0]", "names a file that does not exist"},
 		{"sp metadata dir missing", []string{"SPID_IDP_IDP_SP_METADATA_DIR=" + missing}, "idp.sp_metadata_dir", "names a directory that does not exist"},
@@ -920,5 +921,95 @@ func TestSecretStringers(t *testing.T) {
 	}
 	if Secret("").String() != "" || Key(nil).String() != "" {
 		t.Error("unset secrets should print empty")
+	}
+}
+
+func TestTrustEveryoneRefused(t *testing.T) {
+	f := newFixture(t)
+	got := problems(t, f.write(t, f.minimal()+"  \n"), append([]string{"SPID_IDP_SERVER_TRUSTED_PROXIES=10.0.0.0/8,::/0"}, f.env...))
+	if p := find(got, "server.trusted_proxies[1]"); p == nil || !strings.Contains(p.Message, "trusts every address") {
+		t.Errorf("::/0 accepted: %v", got)
+	}
+}
+
+func TestUnreadableFile(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root reads every file")
+	}
+	f := newFixture(t)
+	locked := filepath.Join(f.dir, "locked.key")
+	if err := os.WriteFile(locked, []byte("x"), 0o000); err != nil {
+		t.Fatal(err)
+	}
+	got := problems(t, f.write(t, f.minimal()), append([]string{"SPID_IDP_IDP_SIGNING_KEY_FILE=" + locked}, f.env...))
+	if p := find(got, "idp.signing.key_file"); p == nil || !strings.Contains(p.Message, "cannot be read") {
+		t.Errorf("unreadable key accepted: %v", got)
+	}
+}
+
+func TestAliasBomb(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("a0: &a0 {k: v}\n")
+	for i := 1; i < 30; i++ {
+		fmt.Fprintf(&b, "a%d: &a%d {<<: [*a%d, *a%d, *a%d, *a%d]}\n", i, i, i-1, i-1, i-1, i-1)
+	}
+	b.WriteString("server:\n  <<: *a29\n")
+	start := time.Now()
+	_, err := load([]byte(b.String()), false, nil)
+	if err == nil || !strings.Contains(err.Error(), "expands to more than") {
+		t.Errorf("alias bomb not stopped: %.300v", err)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Errorf("alias bomb took %s", time.Since(start))
+	}
+}
+
+// FuzzLoad feeds arbitrary YAML to the decoder: it must never panic and
+// must either succeed or return *Problems.
+func FuzzLoad(f *testing.F) {
+	f.Add(Example)
+	f.Add([]byte("server:\n  base_url: https://x.it\n  <<: {listen: ':1'}\n"))
+	f.Add([]byte("a: &a [1, 2]\nserver:\n  trusted_proxies: *a\n"))
+	f.Add([]byte("- x\n"))
+	f.Add([]byte("log: {level: [a, {b: c}]}\n---\nx: 1\n"))
+	f.Add([]byte("security:\n  argon2:\n    threads: 99999999999999999999999\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := load(data, false, nil)
+		if err != nil {
+			var ps *Problems
+			if !errors.As(err, &ps) || len(ps.List) == 0 {
+				t.Fatalf("error is not *Problems: %v", err)
+			}
+			for _, p := range ps.List {
+				if strings.ContainsAny(p.String(), "\n\r") {
+					t.Fatalf("problem spans lines: %q", p.String())
+				}
+			}
+			return
+		}
+		if c == nil {
+			t.Fatal("nil config without error")
+		}
+	})
+}
+
+func TestSelfReferences(t *testing.T) {
+	for _, doc := range []string{
+		"server: &s\n  <<: *s\n",
+		"server: &s {<<: [*s, *s]}\n",
+		"server:\n  trusted_proxies: &p [*p]\n",
+		"a: &a [*a]\nserver:\n  trusted_proxies: *a\n",
+	} {
+		done := make(chan error, 1)
+		go func() { _, err := load([]byte(doc), false, nil); done <- err }()
+		select {
+		case err := <-done:
+			var ps *Problems
+			if !errors.As(err, &ps) {
+				t.Errorf("%q: %v", doc, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%q: no answer", doc)
+		}
 	}
 }

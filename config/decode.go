@@ -46,11 +46,15 @@ func decodeYAML(data []byte, cfg *Config, ps *problemSet) {
 		ps.addAt("(file)", root.Line, "must be a mapping of sections (server:, storage:, …), got %s", kindName(root))
 		return
 	}
-	d := &decoder{ps: ps}
+	d := &decoder{ps: ps, budget: maxPairs}
 	d.section(root, reflect.ValueOf(cfg).Elem(), schema().root)
 }
 
-type decoder struct{ ps *problemSet }
+type decoder struct {
+	ps         *problemSet
+	budget     int
+	overBudget bool
+}
 
 func resolve(n *yaml.Node) *yaml.Node {
 	for n.Kind == yaml.AliasNode && n.Alias != nil {
@@ -74,9 +78,21 @@ func kindName(n *yaml.Node) string {
 	return "something else"
 }
 
+// maxPairs bounds the work merge keys and aliases can cause: nested merges
+// of aliased mappings grow exponentially ("billion laughs"), and no real
+// configuration comes near this many keys.
+const maxPairs = 10000
+
 // pairs returns the key/value pairs of a mapping with YAML merge keys ("<<")
-// expanded first, so keys written in the mapping itself win.
-func pairs(m *yaml.Node) [][2]*yaml.Node {
+// expanded first, so keys written in the mapping itself win. budget counts
+// down the pairs still allowed in the whole document.
+func pairs(m *yaml.Node, budget *int, depth int) [][2]*yaml.Node {
+	// Charge before recursing: an anchor may be merged into itself.
+	*budget -= len(m.Content)/2 + 1
+	if *budget < 0 || depth > 64 {
+		*budget = -1
+		return nil
+	}
 	var merged, own [][2]*yaml.Node
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		k, v := m.Content[i], resolve(m.Content[i+1])
@@ -87,19 +103,29 @@ func pairs(m *yaml.Node) [][2]*yaml.Node {
 			}
 			for _, s := range srcs {
 				if s = resolve(s); s.Kind == yaml.MappingNode {
-					merged = append(merged, pairs(s)...)
+					merged = append(merged, pairs(s, budget, depth+1)...)
 				}
 			}
 			continue
 		}
 		own = append(own, [2]*yaml.Node{k, v})
 	}
+	if *budget < 0 {
+		return nil
+	}
 	return append(merged, own...)
 }
 
 func (d *decoder) section(m *yaml.Node, v reflect.Value, sec *field) {
 	seen := map[string]int{} // keys written in this mapping (not merged in)
-	all := pairs(m)
+	all := pairs(m, &d.budget, 0)
+	if d.budget < 0 {
+		if !d.overBudget {
+			d.overBudget = true
+			d.ps.addAt("(file)", m.Line, "expands to more than %d keys through aliases and merge keys; write it out plainly", maxPairs)
+		}
+		return
+	}
 	ownStart := len(all) - countOwn(m)
 	for i, kv := range all {
 		k, val := kv[0], kv[1]

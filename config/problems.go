@@ -20,7 +20,15 @@ type Problem struct {
 }
 
 // String renders the problem as one line: "path: message (line N)".
+// Control characters (from odd keys or parser messages) are escaped so one
+// problem is always one line.
 func (p Problem) String() string {
+	return oneLine.Replace(p.raw())
+}
+
+var oneLine = strings.NewReplacer("\n", `\n`, "\r", `\r`, "\t", " ")
+
+func (p Problem) raw() string {
 	var b strings.Builder
 	b.WriteString(p.Path)
 	b.WriteString(": ")

@@ -102,6 +102,13 @@ func (v *validator) server() {
 		v.fileExists("server.tls.key_file", s.TLS.KeyFile)
 	}
 	v.oneOf("server.tls.min_version", s.TLS.MinVersion, "1.2", "1.3")
+	for i, p := range s.TrustedProxies {
+		// Trusting every address lets any client forge X-Forwarded-For and
+		// so dodge per-IP rate limits and falsify the audit trail.
+		if p.Bits() == 0 {
+			v.add(fmt.Sprintf("server.trusted_proxies[%d]", i), "trusts every address, so any client could forge X-Forwarded-For; list the proxies' own addresses, got %q", p.String())
+		}
+	}
 
 	if s.MaxHeaderBytes < 4096 {
 		v.add("server.max_header_bytes", "must be at least 4096 (4KiB), got %d", s.MaxHeaderBytes)
@@ -413,6 +420,19 @@ func (v *validator) fileExists(path, file string) {
 		v.add(path, "names a file that cannot be read: %s", fileErr(err))
 	case st.IsDir():
 		v.add(path, "names a directory, not a file: %q", file)
+	case !st.Mode().IsRegular():
+		// Opening a FIFO or device could block or read forever.
+		v.add(path, "names something that is not a regular file: %q", file)
+	default:
+		// Stat succeeds without read permission; the service user must be
+		// able to open the file, which is what `config validate` run as
+		// that user should tell.
+		fh, err := os.Open(file)
+		if err != nil {
+			v.add(path, "names a file that cannot be read: %s", fileErr(err))
+			return
+		}
+		fh.Close()
 	}
 }
 
