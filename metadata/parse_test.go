@@ -515,3 +515,16 @@ func FuzzParseSP(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkParseSP(b *testing.B) {
+	md, _, err := metadatatest.Build(metadatatest.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(md)))
+	for b.Loop() {
+		if _, err := metadata.ParseSP(md, metadata.ParseOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
