@@ -136,3 +136,33 @@ func goodAttributes(t *testing.T) []response.Attribute {
 	}
 	return attrs
 }
+
+// crewjam's SP accepts our signed LogoutResponse over HTTP-POST. (It cannot
+// read a spec-conformant HTTP-Redirect one: it looks for an XML signature in
+// the inflated message, which the Redirect binding requires us to remove.)
+func TestCrewjamAcceptsLogoutResponse(t *testing.T) {
+	b := newBuilder(t)
+	b.Now = time.Now // crewjam checks LogoutResponse age against the real clock
+	sp, _ := crewjamSP(t, b.Signing)
+	slo, _ := url.Parse("https://sp.example.org/slo")
+	sp.SloURL = *slo
+	out, err := b.LogoutResponse(response.LogoutResponse{InResponseTo: "_lr", Destination: slo.String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	form := response.PostForm(slo.String(), "SAMLResponse", out, "")
+	if err := sp.ValidateLogoutResponseForm(form.Fields[0].Value); err != nil {
+		if ire, ok := err.(*saml.InvalidResponseError); ok {
+			err = ire.PrivateErr
+		}
+		t.Fatalf("crewjam refused our LogoutResponse: %v", err)
+	}
+	partial, err := b.LogoutResponse(response.LogoutResponse{InResponseTo: "_lr", Destination: slo.String(),
+		Status: spid.StatusRequester, SubStatus: spid.StatusPartialLogout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sp.ValidateLogoutResponseForm(response.PostForm(slo.String(), "SAMLResponse", partial, "").Fields[0].Value); err == nil {
+		t.Error("crewjam took a partial logout for a success")
+	}
+}
