@@ -428,6 +428,7 @@ func TestEnvProblems(t *testing.T) {
 	}{
 		{"unknown with suggestion", []string{"SPID_IDP_SERVER_BASEURL=https://x.it"}, "SPID_IDP_SERVER_BASEURL", "unknown variable, did you mean SPID_IDP_SERVER_BASE_URL?", ""},
 		{"unknown _FILE with suggestion", []string{"SPID_IDP_STORAGE_POSTGRE_DSN_FILE=/x"}, "SPID_IDP_STORAGE_POSTGRE_DSN_FILE", "did you mean SPID_IDP_STORAGE_POSTGRES_DSN_FILE?", ""},
+		{"section", []string{"SPID_IDP_SERVER_TLS=on"}, "SPID_IDP_SERVER_TLS", "names the section server.tls, not an option; set its options one by one, e.g. SPID_IDP_SERVER_TLS_CERT_FILE", ""},
 		{"unknown far", []string{"SPID_IDP_WHATEVER=1"}, "SPID_IDP_WHATEVER", "unknown variable", ""},
 		{"both forms", []string{"SPID_IDP_STORAGE_POSTGRES_DSN=postgres://a@b/c", "SPID_IDP_STORAGE_POSTGRES_DSN_FILE=" + secretFile}, "storage.postgres.dsn", "is set by both SPID_IDP_STORAGE_POSTGRES_DSN and SPID_IDP_STORAGE_POSTGRES_DSN_FILE; use one", "SPID_IDP_STORAGE_POSTGRES_DSN_FILE"},
 		{"missing file", []string{"SPID_IDP_CACHE_REDIS_PASSWORD_FILE=" + filepath.Join(f.dir, "nope")}, "cache.redis.password", "cannot read the file: open", "SPID_IDP_CACHE_REDIS_PASSWORD_FILE"},
@@ -921,6 +922,23 @@ func TestSecretStringers(t *testing.T) {
 	}
 	if Secret("").String() != "" || Key(nil).String() != "" {
 		t.Error("unset secrets should print empty")
+	}
+}
+
+func TestMissingValuePointsAtItsCause(t *testing.T) {
+	f := newFixture(t)
+	doc := f.minimal() + "storage:\n  driver: postgres\ncache:\n  driver: redis\n"
+	got := problems(t, f.write(t, doc), f.env)
+	want := []string{
+		"storage.postgres.dsn: is required when storage.driver is postgres (line 16)",
+		"cache.redis.addr: is required when cache.driver is redis (line 18)",
+	}
+	if len(got) != 2 || got[0].String() != want[0] || got[1].String() != want[1] {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	got = problems(t, f.write(t, f.minimal()), append([]string{"SPID_IDP_CACHE_DRIVER=redis"}, f.env...))
+	if len(got) != 1 || got[0].Env != "SPID_IDP_CACHE_DRIVER" {
+		t.Errorf("got %v, want the problem attributed to SPID_IDP_CACHE_DRIVER", got)
 	}
 }
 

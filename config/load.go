@@ -114,6 +114,10 @@ func applyEnv(environ []string, cfg *Config, ps *problemSet) {
 			}
 		}
 		if f == nil {
+			if sec, ok := sectionEnv(name); ok {
+				ps.addEnv(name, name, "names the section %s, not an option; set its options one by one, e.g. %s", sec.path, firstLeaf(sec).env)
+				continue
+			}
 			ps.addEnv(name, name, "unknown variable%s", envHint(name))
 			continue
 		}
@@ -147,6 +151,22 @@ func applyEnv(environ []string, cfg *Config, ps *problemSet) {
 		}
 		root.FieldByIndex(f.index).Set(v)
 	}
+}
+
+func sectionEnv(name string) (*field, bool) {
+	for path, f := range schema().byPath {
+		if f.isSection() && EnvPrefix+strings.ToUpper(strings.ReplaceAll(path, ".", "_")) == strings.TrimSuffix(name, "_FILE") {
+			return f, true
+		}
+	}
+	return nil, false
+}
+
+func firstLeaf(f *field) *field {
+	for f.isSection() {
+		f = f.children[0]
+	}
+	return f
 }
 
 func envHint(name string) string {

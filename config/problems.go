@@ -89,6 +89,25 @@ func (s *problemSet) add(path, format string, args ...any) {
 	s.list = append(s.list, p)
 }
 
+// addRelated is add for a problem about a missing value: it points at
+// where the related option that makes it necessary was set.
+func (s *problemSet) addRelated(path, related, format string, args ...any) {
+	_, hasLine := s.lines[path]
+	_, hasEnv := s.envs[path]
+	if hasLine || hasEnv || s.flagged[path] {
+		s.add(path, format, args...)
+		return
+	}
+	s.flagged[path] = true
+	p := Problem{Path: path, Message: fmt.Sprintf(format, args...)}
+	if env, ok := s.envs[related]; ok {
+		p.Env = env
+	} else {
+		p.Line = s.lines[related]
+	}
+	s.list = append(s.list, p)
+}
+
 // addAt records a problem at an explicit line (decode problems know the
 // node they came from even when the path is not an option).
 func (s *problemSet) addAt(path string, line int, format string, args ...any) {

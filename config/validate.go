@@ -93,9 +93,9 @@ func (v *validator) server() {
 
 	if (s.TLS.CertFile == "") != (s.TLS.KeyFile == "") {
 		if s.TLS.CertFile == "" {
-			v.add("server.tls.cert_file", "is required when server.tls.key_file is set (set both or neither)")
+			v.ps.addRelated("server.tls.cert_file", "server.tls.key_file", "is required when server.tls.key_file is set (set both or neither)")
 		} else {
-			v.add("server.tls.key_file", "is required when server.tls.cert_file is set (set both or neither)")
+			v.ps.addRelated("server.tls.key_file", "server.tls.cert_file", "is required when server.tls.cert_file is set (set both or neither)")
 		}
 	} else if s.TLS.CertFile != "" {
 		v.fileExists("server.tls.cert_file", s.TLS.CertFile)
@@ -139,7 +139,7 @@ func (v *validator) storage() {
 		}
 	case "postgres":
 		if s.Postgres.DSN == "" {
-			v.add("storage.postgres.dsn", "is required when storage.driver is postgres")
+			v.ps.addRelated("storage.postgres.dsn", "storage.driver", "is required when storage.driver is postgres")
 		} else if msg := checkDSN(string(s.Postgres.DSN)); msg != "" {
 			v.add("storage.postgres.dsn", "%s", msg)
 		}
@@ -182,7 +182,7 @@ func (v *validator) cache() {
 	switch cc.Driver {
 	case "redis":
 		if cc.Redis.Addr == "" {
-			v.add("cache.redis.addr", "is required when cache.driver is redis")
+			v.ps.addRelated("cache.redis.addr", "cache.driver", "is required when cache.driver is redis")
 		} else {
 			v.hostPort("cache.redis.addr", cc.Redis.Addr, false)
 		}
