@@ -183,13 +183,10 @@ func (b *Builder) finish(canon []byte, id string, sigAt int, unsigned bool) ([]b
 }
 
 // appendIssuer appends the saml:Issuer of a protocol message (the Response
-// or a logout message), declaring saml since its parent does not use it.
-// qualified adds NameQualifier, which the SPID logout messages require.
-func (b *Builder) appendIssuer(dst []byte, decl, qualified bool) []byte {
-	dst = append(dst, `<saml:Issuer`...)
-	if decl {
-		dst = append(dst, declSAML...)
-	}
+// or a logout message), declaring saml there since the samlp root does not
+// use it. qualified adds NameQualifier, which SPID logout messages require.
+func (b *Builder) appendIssuer(dst []byte, qualified bool) []byte {
+	dst = append(dst, `<saml:Issuer`+declSAML...)
 	dst = appendAttr(dst, "Format", spid.NameIDEntity)
 	if qualified {
 		dst = appendAttr(dst, "NameQualifier", b.EntityID)

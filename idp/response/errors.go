@@ -60,7 +60,7 @@ func (b *Builder) Error(e ErrorResponse) ([]byte, error) {
 	m = append(m, ` IssueInstant="`...)
 	m = appendTime(m, ceilMillis(b.now()))
 	m = append(m, `" Version="2.0">`...)
-	m = b.appendIssuer(m, true, false)
+	m = b.appendIssuer(m, false)
 	sigAt := len(m)
 	m = appendStatus(m, top, sub, e.Anomaly.Message())
 	m = append(m, `</samlp:Response>`...)

@@ -86,7 +86,7 @@ func (b *Builder) LogoutRequest(l LogoutRequest) ([]byte, error) {
 		m = appendAttr(m, "Reason", l.Reason)
 	}
 	m = append(m, ` Version="2.0">`...)
-	m = b.appendIssuer(m, true, true)
+	m = b.appendIssuer(m, true)
 	sigAt := len(m)
 	m = append(m, `<saml:NameID`+declSAML...)
 	m = appendAttr(m, "Format", spid.NameIDTransient)
@@ -154,7 +154,7 @@ func (b *Builder) LogoutResponse(r LogoutResponse) ([]byte, error) {
 	m = append(m, ` IssueInstant="`...)
 	m = appendTime(m, ceilMillis(b.now()))
 	m = append(m, `" Version="2.0">`...)
-	m = b.appendIssuer(m, true, true)
+	m = b.appendIssuer(m, true)
 	sigAt := len(m)
 	m = appendStatus(m, top, r.SubStatus, "")
 	m = append(m, `</samlp:LogoutResponse>`...)

@@ -371,3 +371,25 @@ func TestBuilderDefaults(t *testing.T) {
 		t.Errorf("RandomID %q", id)
 	}
 }
+
+// One Builder serves concurrent logins (run with -race).
+func TestConcurrentUse(t *testing.T) {
+	b := &response.Builder{EntityID: idpEntity, Signing: responsetest.Pair(t, 0)}
+	s := sampleSuccess()
+	s.RequestIssueInstant, s.AuthnInstant = time.Time{}, time.Now().Add(-time.Second)
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			_, err := b.Success(s)
+			if err == nil {
+				_, err = b.Error(response.ErrorResponse{Destination: acsURL, Anomaly: spid.NrTimeout})
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}

@@ -208,7 +208,7 @@ func (b *Builder) Success(s Success) ([]byte, error) {
 	head = append(head, ` IssueInstant="`...)
 	head = appendTime(head, issue)
 	head = append(head, `" Version="2.0">`...)
-	head = b.appendIssuer(head, true, false)
+	head = b.appendIssuer(head, false)
 	status := `<samlp:Status><samlp:StatusCode Value="` + spid.StatusSuccess + `"></samlp:StatusCode></samlp:Status>`
 	const closeResp = `</samlp:Response>`
 
