@@ -23,6 +23,7 @@ func RunStore(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"IdentityCRUD", storeTestIdentityCRUD},
 		{"IdentityErrors", storeTestIdentityErrors},
 		{"IdentityAttributes", storeTestIdentityAttributes},
+		{"OddTextLookups", storeTestOddTextLookups},
 		{"CredentialCRUD", storeTestCredentialCRUD},
 		{"CredentialErrors", storeTestCredentialErrors},
 		{"ServiceProviderCRUD", storeTestServiceProviderCRUD},
@@ -284,6 +285,37 @@ func storeTestIdentityAttributes(t *testing.T, s storage.Store) {
 		got, err := s.GetIdentity(ctx, id.ID)
 		storeMust(t, "GetIdentity", err)
 		storeSameMap(t, fmt.Sprintf("case %d: Attributes", i), got.Attributes, attrs)
+	}
+}
+
+// storeTestOddTextLookups: a login name is attacker-chosen; NUL or invalid
+// UTF-8 in it must read as "no such identity", never as a database failure,
+// and no backend stores such text.
+func storeTestOddTextLookups(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	storeMust(t, "CreateIdentity", s.CreateIdentity(ctx, storeIdentity(1)))
+	storeMust(t, "CreateServiceProvider", s.CreateServiceProvider(ctx, storeSP(1)))
+	for _, odd := range []string{"user001@example.it\x00", "\xff\xfe", "user\xc3@example.it"} {
+		_, err := s.GetIdentityByUsername(ctx, odd)
+		storeWantErr(t, fmt.Sprintf("GetIdentityByUsername(%q)", odd), err, storage.ErrNotFound)
+		_, err = s.GetIdentity(ctx, odd)
+		storeWantErr(t, fmt.Sprintf("GetIdentity(%q)", odd), err, storage.ErrNotFound)
+		_, err = s.GetCredential(ctx, odd)
+		storeWantErr(t, fmt.Sprintf("GetCredential(%q)", odd), err, storage.ErrNotFound)
+		_, err = s.GetServiceProvider(ctx, odd)
+		storeWantErr(t, fmt.Sprintf("GetServiceProvider(%q)", odd), err, storage.ErrNotFound)
+		storeWantErr(t, fmt.Sprintf("DeleteIdentity(%q)", odd), s.DeleteIdentity(ctx, odd), storage.ErrNotFound)
+
+		bad := storeIdentity(2)
+		bad.Username = odd
+		if err := s.CreateIdentity(ctx, bad); err == nil {
+			t.Errorf("CreateIdentity with username %q succeeded", odd)
+		}
+		bad = storeIdentity(3)
+		bad.Attributes["name"] = odd
+		if err := s.CreateIdentity(ctx, bad); err == nil {
+			t.Errorf("CreateIdentity with attribute %q succeeded", odd)
+		}
 	}
 }
 

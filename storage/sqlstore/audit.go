@@ -108,8 +108,11 @@ func storableAudit(ev storage.AuditEvent) storage.AuditEvent {
 	return ev
 }
 
+// storable reports whether every backend can keep s as text.
+func storable(s string) bool { return utf8.ValidString(s) && !strings.Contains(s, "\x00") }
+
 func storableText(s string) string {
-	if utf8.ValidString(s) && !strings.Contains(s, "\x00") {
+	if storable(s) {
 		return s
 	}
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")

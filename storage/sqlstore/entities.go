@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 
 	"github.com/spid-idp/spid-idp/storage"
@@ -16,6 +17,11 @@ var identities = table[storage.Identity]{
 	check: func(v storage.Identity) error {
 		if v.Username == "" {
 			return errors.New("empty username")
+		}
+		for k, a := range v.Attributes {
+			if !storable(k) || !storable(a) {
+				return fmt.Errorf("attribute %q contains NUL or invalid UTF-8", k)
+			}
 		}
 		return nil
 	},

@@ -29,16 +29,29 @@ func (t *table[T]) selectFrom() string {
 	return "SELECT " + strings.Join(t.cols, ", ") + " FROM " + t.name
 }
 
+// validate refuses what must not be stored: an empty key, text that not
+// every database can hold (NUL, invalid UTF-8: PostgreSQL rejects both, SQLite
+// would keep them, and the backends must agree), and what t.check refuses.
+func (t *table[T]) validate(v T, args []any) error {
+	if args[0] == "" {
+		return fmt.Errorf("empty %s", t.cols[0])
+	}
+	for i, a := range args {
+		if str, ok := a.(string); ok && !storable(str) {
+			return fmt.Errorf("%s contains NUL or invalid UTF-8", t.cols[i])
+		}
+	}
+	if t.check != nil {
+		return t.check(v)
+	}
+	return nil
+}
+
 func (t *table[T]) create(ctx context.Context, s *Store, v T) error {
 	args := t.args(s, v)
 	key := args[0]
-	if key == "" {
-		return fmt.Errorf("create %s: empty %s", t.what, t.cols[0])
-	}
-	if t.check != nil {
-		if err := t.check(v); err != nil {
-			return fmt.Errorf("create %s %q: %w", t.what, key, err)
-		}
+	if err := t.validate(v, args); err != nil {
+		return fmt.Errorf("create %s %q: %w", t.what, key, err)
 	}
 	query := "INSERT INTO " + t.name + " (" + strings.Join(t.cols, ", ") + ") VALUES (?" +
 		strings.Repeat(", ?", len(t.cols)-1) + ")"
@@ -54,8 +67,12 @@ func (t *table[T]) create(ctx context.Context, s *Store, v T) error {
 
 // get returns the row whose col equals val; label describes the lookup in
 // errors without repeating personal data such as a username.
-func (t *table[T]) get(ctx context.Context, s *Store, col string, val any, label string) (T, error) {
+func (t *table[T]) get(ctx context.Context, s *Store, col, val, label string) (T, error) {
 	var v T
+	if !storable(val) {
+		// Nothing stored can match, and PostgreSQL would fail the query.
+		return v, fmt.Errorf("get %s %s: %w", t.what, label, storage.ErrNotFound)
+	}
 	row := s.db.QueryRowContext(ctx, s.q(t.selectFrom()+" WHERE "+col+" = ?"), val)
 	if err := row.Scan(t.dests(&v)...); err != nil {
 		return v, fmt.Errorf("get %s %s: %w", t.what, label, notFoundIfNoRows(err))
@@ -90,6 +107,9 @@ func (t *table[T]) update(ctx context.Context, s *Store, key string, fn func(T) 
 	sets := strings.Join(t.cols[1:], " = ?, ") + " = ?"
 	updateSQL := s.q("UPDATE " + t.name + " SET " + sets + " WHERE " + t.cols[0] + " = ?")
 	selectSQL := s.q(t.selectFrom() + " WHERE " + t.cols[0] + " = ?" + s.f.ForUpdate)
+	if !storable(key) {
+		return fmt.Errorf("update %s %q: %w", t.what, key, storage.ErrNotFound)
+	}
 	var fnErr error
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		fnErr = nil
@@ -101,12 +121,11 @@ func (t *table[T]) update(ctx context.Context, s *Store, key string, fn func(T) 
 		if fnErr != nil {
 			return fnErr
 		}
-		if t.check != nil {
-			if err := t.check(v); err != nil {
-				return err
-			}
-		}
 		args := t.args(s, v)
+		args[0] = key // the key names the row; fn cannot move it
+		if err := t.validate(v, args); err != nil {
+			return err
+		}
 		_, err := tx.ExecContext(ctx, updateSQL, append(args[1:], key)...)
 		return err
 	})
@@ -121,6 +140,9 @@ func (t *table[T]) update(ctx context.Context, s *Store, key string, fn func(T) 
 }
 
 func (t *table[T]) delete(ctx context.Context, s *Store, key string) error {
+	if !storable(key) {
+		return fmt.Errorf("delete %s %q: %w", t.what, key, storage.ErrNotFound)
+	}
 	var n int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.q("DELETE FROM "+t.name+" WHERE "+t.cols[0]+" = ?"), key)
