@@ -49,8 +49,8 @@ const (
 	migrationLock = "SELECT pg_advisory_xact_lock(hashtextextended('spid-idp/migrations/' || COALESCE(current_schema(), ''), 0))"
 )
 
-// Flavor is the PostgreSQL dialect of sqlstore.
-var Flavor = sqlstore.Flavor{
+// flavor is the PostgreSQL dialect of sqlstore.
+var flavor = sqlstore.Flavor{
 	Name:          "postgres",
 	Numbered:      true,
 	Types:         sqlstore.Types{Time: "TIMESTAMPTZ", JSON: "JSONB", Blob: "BYTEA", Int64: "BIGINT"},
@@ -107,7 +107,7 @@ func Open(ctx context.Context, dsn string, maxConns int) (*sqlstore.Store, error
 		_ = db.Close()
 		return nil, &openError{msg: "postgres: cannot connect to " + where + ": " + scrub(err.Error(), secrets), err: err}
 	}
-	s, err := sqlstore.New(ctx, db, Flavor)
+	s, err := sqlstore.New(ctx, db, flavor)
 	if err != nil {
 		_ = db.Close()
 		return nil, &openError{msg: "postgres: " + where + ": " + scrub(err.Error(), secrets), err: err}

@@ -25,8 +25,8 @@ const busyTimeoutMS = 10000
 // a time.
 const maxConns = 8
 
-// Flavor is the SQLite dialect of sqlstore.
-var Flavor = sqlstore.Flavor{
+// flavor is the SQLite dialect of sqlstore.
+var flavor = sqlstore.Flavor{
 	Name:       "sqlite",
 	Types:      sqlstore.Types{Time: "TEXT", JSON: "TEXT", Blob: "BLOB", Int64: "INTEGER"},
 	TimeAsText: true,
@@ -84,7 +84,7 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 	}
 	db.SetMaxOpenConns(maxConns)
 	db.SetMaxIdleConns(maxConns)
-	s, err := sqlstore.New(ctx, db, Flavor)
+	s, err := sqlstore.New(ctx, db, flavor)
 	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("sqlite: %s: %w", path, err)

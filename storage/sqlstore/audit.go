@@ -34,9 +34,9 @@ func (s *Store) AppendAudit(ctx context.Context, ev storage.AuditEvent) (storage
 				return fmt.Errorf("lock: %w", err)
 			}
 		}
-		var prev storage.AuditEvent
-		err := tx.QueryRowContext(ctx, "SELECT "+auditCols+" FROM audit_events ORDER BY seq DESC LIMIT 1").
-			Scan(auditDests(&prev)...)
+		var prev storage.AuditEvent // ChainAudit needs only its Seq and Hash
+		err := tx.QueryRowContext(ctx, "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").
+			Scan(&prev.Seq, &prev.Hash)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			rec = storage.ChainAudit(nil, ev)

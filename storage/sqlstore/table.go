@@ -20,9 +20,9 @@ type table[T any] struct {
 	// key; empty when the table has none.
 	parent string
 	args   func(s *Store, v T) []any // values in cols order; args[0] is the key
+	dests  func(v *T) []any          // scan destinations in cols order
 	// check, when set, refuses values that must never be stored.
 	check func(v T) error
-	dests func(v *T) []any // scan destinations in cols order
 }
 
 func (t *table[T]) selectFrom() string {
