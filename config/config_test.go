@@ -540,7 +540,7 @@ func TestValidationRules(t *testing.T) {
 		{"signing key missing", []string{"SPID_IDP_IDP_SIGNING_KEY_FILE=" + missing}, "idp.signing.key_file", "names a file that does not exist"},
 		{"signing key not a file", []string{"SPID_IDP_IDP_SIGNING_KEY_FILE=/dev/null"}, "idp.signing.key_file", "not a regular file"},
 		{"signing cert missing", []string{"SPID_IDP_IDP_SIGNING_CERT_FILE=" + missing}, "idp.signing.cert_file", "names a file that does not exist"},
-		{"extra cert missing", []string{"SPID_IDP_IDP_SIGNING_EXTRA_CERT_FILES=" + missing}, "idp.signing.extra_cert_files[0]", "names a file that does not exist"},
+		{"extra cert missing", []string{"SPID_IDP_IDP_SIGNING_EXTRA_CERT_FILES=" + filepath.Join(f.dir, "next.crt") + "," + missing}, "idp.signing.extra_cert_files[1]", "names a file that does not exist"},
 		{"sp metadata dir missing", []string{"SPID_IDP_IDP_SP_METADATA_DIR=" + missing}, "idp.sp_metadata_dir", "names a directory that does not exist"},
 		{"sp metadata dir is file", []string{"SPID_IDP_IDP_SP_METADATA_DIR=" + filepath.Join(f.dir, "tls.crt")}, "idp.sp_metadata_dir", "names a file, not a directory"},
 		{"cache duration", []string{"SPID_IDP_IDP_METADATA_CACHE_DURATION=60d"}, "idp.metadata.cache_duration", "must not exceed idp.metadata.valid_for"},
@@ -572,6 +572,11 @@ func TestValidationRules(t *testing.T) {
 			}
 			if len(got) != 1 {
 				t.Errorf("want exactly one problem, got\n%v", (&Problems{got}).Error())
+			}
+			// Every rule here is triggered by a variable: the problem must
+			// say which one (or a line, for file-only causes).
+			if p.Env == "" && p.Line == 0 {
+				t.Errorf("%s does not say where the value came from", p)
 			}
 		})
 	}
@@ -1028,6 +1033,19 @@ func TestSelfReferences(t *testing.T) {
 			}
 		case <-time.After(10 * time.Second):
 			t.Fatalf("%q: no answer", doc)
+		}
+	}
+}
+
+func TestLongValuesClipped(t *testing.T) {
+	long := strings.Repeat("x", 5000)
+	_, err := load([]byte("log:\n  level: "+long+"\n  "+long+": 1\n"), false, nil)
+	if err == nil {
+		t.Fatal("want problems")
+	}
+	for _, line := range strings.Split(err.Error(), "\n") {
+		if len(line) > 400 {
+			t.Errorf("line of %d bytes: %.120s…", len(line), line)
 		}
 	}
 }

@@ -130,9 +130,9 @@ func (d *decoder) section(m *yaml.Node, v reflect.Value, sec *field) {
 	for i, kv := range all {
 		k, val := kv[0], kv[1]
 		key := k.Value
-		path := key
+		path := clip(key)
 		if sec.path != "" {
-			path = sec.path + "." + key
+			path = sec.path + "." + clip(key)
 		}
 		if k.Kind != yaml.ScalarNode {
 			d.ps.addAt(sec.pathOrRoot(), k.Line, "has a key that is not a plain name")
@@ -212,7 +212,7 @@ func (d *decoder) hint(sec *field, key string) string {
 }
 
 func (d *decoder) leaf(val *yaml.Node, fv reflect.Value, f *field) {
-	if fv.Kind() == reflect.Slice && f.typ != keyType {
+	if f.typ == prefixesType || f.typ == stringsType {
 		if val.Kind != yaml.SequenceNode {
 			d.ps.addAt(f.path, val.Line, "must be a list, got %s", kindName(val))
 			return

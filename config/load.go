@@ -142,7 +142,11 @@ func applyEnv(environ []string, cfg *Config, ps *problemSet) {
 			continue
 		}
 		setBy[f] = name
-		delete(ps.lines, f.path)
+		for p := range ps.lines {
+			if p == f.path || strings.HasPrefix(p, f.path+"[") {
+				delete(ps.lines, p)
+			}
+		}
 		ps.envs[f.path] = name
 		v, msg := f.leafParser(raw)
 		if msg != "" {

@@ -81,7 +81,8 @@ func (s *problemSet) add(path, format string, args ...any) {
 	}
 	s.flagged[path] = true
 	p := Problem{Path: path, Message: fmt.Sprintf(format, args...)}
-	if env, ok := s.envs[path]; ok {
+	base, _, _ := strings.Cut(path, "[") // list items share their list's variable
+	if env, ok := s.envs[base]; ok {
 		p.Env = env
 	} else {
 		p.Line = s.lines[path]
@@ -203,4 +204,14 @@ func editDistance(a, b string) int {
 		prev2, prev, cur = prev, cur, prev2
 	}
 	return prev[len(rb)]
+}
+
+// clip shortens a value echoed in a message: a pasted certificate or a
+// runaway line should not flood the terminal.
+func clip(s string) string {
+	const max = 100
+	if r := []rune(s); len(r) > max {
+		return string(r[:max]) + "…"
+	}
+	return s
 }

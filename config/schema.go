@@ -102,9 +102,6 @@ func (s *schemaT) build(t reflect.Type, index []int, prefix string, f *field) *f
 			continue
 		}
 		c.leafParser = parserFor(c)
-		if c.leafParser == nil && sf.Type.Kind() == reflect.Slice && sf.Type != keyType {
-			c.leafParser = parserForList(c)
-		}
 		if c.leafParser == nil {
 			panic(fmt.Sprintf("config: option %s has unsupported type %s", c.path, sf.Type))
 		}
@@ -126,7 +123,7 @@ func parserFor(f *field) parser {
 		return func(s string) (reflect.Value, string) {
 			d, err := parseDuration(s)
 			if err != nil {
-				return reflect.Value{}, fmt.Sprintf("must be a duration like \"30s\", \"5m\" or \"24h\", got %q", s)
+				return reflect.Value{}, fmt.Sprintf("must be a duration like \"30s\", \"5m\" or \"24h\", got %q", clip(s))
 			}
 			return reflect.ValueOf(d), ""
 		}
@@ -140,10 +137,8 @@ func parserFor(f *field) parser {
 			}
 			return reflect.ValueOf(Key(b)), ""
 		}
-	case t == prefixesType:
-		return nil // lists are parsed element by element, see elemParser
-	case t == stringsType:
-		return nil
+	case t == prefixesType, t == stringsType:
+		return parserForList(f)
 	}
 	switch t.Kind() {
 	case reflect.String:
@@ -152,7 +147,7 @@ func parserFor(f *field) parser {
 		return func(s string) (reflect.Value, string) {
 			b, err := strconv.ParseBool(s)
 			if err != nil {
-				return reflect.Value{}, fmt.Sprintf("must be true or false, got %q", s)
+				return reflect.Value{}, fmt.Sprintf("must be true or false, got %q", clip(s))
 			}
 			return reflect.ValueOf(b), ""
 		}
@@ -183,6 +178,8 @@ func parserForList(f *field) parser {
 	}
 }
 
+// elemParser parses one list item; only the list types parserFor accepts
+// reach it.
 func elemParser(t reflect.Type) parser {
 	if t == prefixesType {
 		return parsePrefix
@@ -196,16 +193,16 @@ func parsePrefix(s string) (reflect.Value, string) {
 	if !strings.Contains(s, "/") {
 		a, err := netip.ParseAddr(s)
 		if err != nil {
-			return reflect.Value{}, fmt.Sprintf("must be a CIDR like \"10.0.0.0/8\" or an IP address, got %q", s)
+			return reflect.Value{}, fmt.Sprintf("must be a CIDR like \"10.0.0.0/8\" or an IP address, got %q", clip(s))
 		}
 		return reflect.ValueOf(netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())), ""
 	}
 	p, err := netip.ParsePrefix(s)
 	if err != nil {
-		return reflect.Value{}, fmt.Sprintf("must be a CIDR like \"10.0.0.0/8\" or an IP address, got %q", s)
+		return reflect.Value{}, fmt.Sprintf("must be a CIDR like \"10.0.0.0/8\" or an IP address, got %q", clip(s))
 	}
 	if p.Masked() != p {
-		return reflect.Value{}, fmt.Sprintf("has host bits set: did you mean %q? got %q", p.Masked().String(), s)
+		return reflect.Value{}, fmt.Sprintf("has host bits set: did you mean %q? got %q", p.Masked().String(), clip(s))
 	}
 	return reflect.ValueOf(p), ""
 }
@@ -231,7 +228,7 @@ func intParser(t reflect.Type, bytesUnit bool) parser {
 	return func(s string) (reflect.Value, string) {
 		n, ok, outOfRange := parseIntText(strings.TrimSpace(s), bytesUnit)
 		if !ok {
-			return reflect.Value{}, fmt.Sprintf("must be %s, got %q", want, s)
+			return reflect.Value{}, fmt.Sprintf("must be %s, got %q", want, clip(s))
 		}
 		if outOfRange || n < lo || n > hi {
 			return reflect.Value{}, fmt.Sprintf("must be between %d and %d, got %s", lo, hi, s)
