@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/spid-idp/spid-idp/storage"
@@ -152,4 +153,53 @@ func BenchmarkAppendAudit(b *testing.B) {
 func BenchmarkGetIdentity(b *testing.B) {
 	s, _ := openTemp(b)
 	conformance.BenchGetIdentity(b, s)
+}
+
+// Two stores on one file stand for two processes (the server and a CLI
+// command): the database lock alone must keep the audit chain whole, and
+// both may open (and migrate) at the same moment.
+func TestTwoStoresOneFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "idp.db")
+	var stores [2]*sqlstore.Store
+	var wg sync.WaitGroup
+	for i := range stores {
+		wg.Go(func() {
+			s, err := sqlite.Open(t.Context(), path)
+			if err != nil {
+				t.Errorf("Open %d: %v", i, err)
+				return
+			}
+			stores[i] = s
+			t.Cleanup(func() { _ = s.Close() })
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	const perStore = 40
+	for _, s := range stores {
+		for range perStore {
+			wg.Go(func() {
+				if _, err := s.AppendAudit(t.Context(), storage.AuditEvent{Actor: "system", Action: "test"}); err != nil {
+					t.Errorf("AppendAudit: %v", err)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	evs, err := stores[0].ListAudit(t.Context(), 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 2*perStore {
+		t.Fatalf("%d records after %d appends", len(evs), 2*perStore)
+	}
+	prev := ""
+	for i, ev := range evs {
+		if ev.Seq != int64(i+1) || ev.PrevHash != prev || storage.AuditHash(ev) != ev.Hash {
+			t.Fatalf("chain broken at record %d", i+1)
+		}
+		prev = ev.Hash
+	}
 }
