@@ -528,3 +528,35 @@ func BenchmarkParseSP(b *testing.B) {
 		}
 	}
 }
+
+// Metadata written with the default namespace instead of the md: prefix is
+// the same document to a namespace-aware reader.
+func TestParseSPDefaultNamespace(t *testing.T) {
+	data := build(t, metadatatest.Options{Mutate: func(r *etree.Element) {
+		var walk func(e *etree.Element)
+		walk = func(e *etree.Element) {
+			if e.Space == "md" {
+				e.Space = ""
+			}
+			for _, c := range e.ChildElements() {
+				walk(c)
+			}
+		}
+		walk(r)
+		r.RemoveAttr("xmlns:md")
+		r.CreateAttr("xmlns", spid.NSMetadata)
+	}})
+	if !bytes.Contains(data, []byte(`<EntityDescriptor xmlns="`+spid.NSMetadata)) && !bytes.Contains(data, []byte(`xmlns="`+spid.NSMetadata+`"`)) {
+		t.Fatalf("mutation did not apply: %.200s", data)
+	}
+	if _, err := metadata.ParseSP(data, metadata.ParseOptions{Production: true}); err != nil {
+		t.Fatal(err)
+	}
+	// Same local names in a foreign namespace are not metadata.
+	bad := bytes.ReplaceAll(data, []byte(spid.NSMetadata), []byte("urn:example:not-metadata"))
+	_, err := metadata.ParseSP(bad, metadata.ParseOptions{})
+	var ve *metadata.ValidationError
+	if !errors.As(err, &ve) || !ve.Has(metadata.CheckRoot) {
+		t.Fatalf("foreign namespace: %v", err)
+	}
+}

@@ -37,13 +37,13 @@ type RegistryOptions struct {
 // Registry is the set of trusted SPs: their signed metadata persisted
 // verbatim in a storage.Store, parsed SPs cached in memory.
 type Registry struct {
-	store  storage.Store
-	opts   RegistryOptions
-	log    *slog.Logger
-	mu     sync.Mutex
-	cache  map[string]cacheEntry
-	now    func() time.Time
-	dirMu  sync.Mutex // one LoadDir at a time
+	store storage.Store
+	opts  RegistryOptions
+	log   *slog.Logger
+	mu    sync.Mutex
+	cache map[string]cacheEntry
+	now   func() time.Time
+	dirMu sync.Mutex // one LoadDir at a time
 }
 
 type cacheEntry struct {
@@ -225,7 +225,7 @@ type dirFile struct {
 // DirResult reports what LoadDir did.
 type DirResult struct {
 	Added, Updated, Unchanged, Removed []string // entityIDs
-	Failed                            map[string]error
+	Failed                             map[string]error
 }
 
 // LoadDir registers or refreshes the SP of every *.xml file in dir (source
