@@ -73,6 +73,10 @@ type respSpec struct {
 	noSignAss   bool
 	alg         string
 	signWith    *signer
+	idp, sp     string                 // entityIDs (default tIdP, tSP)
+	acs, reqID  string                 // Destination/Recipient and InResponseTo (default tACS, tReq)
+	sessionIdx  bool                   // emit SessionIndex (default: only for SpidL1)
+	authnInst   string                 // AuthnInstant (default IssueInstant)
 	mutateAss   func(a *etree.Element) // before the Assertion is signed
 	mutateResp  func(r *etree.Element) // before the Response is signed
 	afterSigned func(r *etree.Element) // after both signatures (tampering)
@@ -104,6 +108,10 @@ func buildResponse(t testing.TB, s respSpec) []byte {
 	if s.attrs == nil {
 		s.attrs = tAttrs
 	}
+	s.idp, s.sp, s.acs, s.reqID = or(s.idp, tIdP), or(s.sp, tSP), or(s.acs, tACS), or(s.reqID, tReq)
+	if s.level == classL1 {
+		s.sessionIdx = true
+	}
 	ii := formatInstant(s.now)
 	exp := formatInstant(s.now.Add(5 * time.Minute))
 
@@ -113,11 +121,11 @@ func buildResponse(t testing.TB, s respSpec) []byte {
 	resp.CreateAttr("ID", "_resp-1")
 	resp.CreateAttr("Version", "2.0")
 	resp.CreateAttr("IssueInstant", ii)
-	resp.CreateAttr("InResponseTo", tReq)
-	resp.CreateAttr("Destination", tACS)
+	resp.CreateAttr("InResponseTo", s.reqID)
+	resp.CreateAttr("Destination", s.acs)
 	iss := resp.CreateElement("saml:Issuer")
 	iss.CreateAttr("Format", fmtEntity)
-	iss.SetText(tIdP)
+	iss.SetText(s.idp)
 	st := resp.CreateElement("samlp:Status")
 	sc := st.CreateElement("samlp:StatusCode")
 	if s.errorCode != 0 {
@@ -138,25 +146,25 @@ func buildResponse(t testing.TB, s respSpec) []byte {
 		a.CreateAttr("IssueInstant", ii)
 		ai := a.CreateElement("saml:Issuer")
 		ai.CreateAttr("Format", fmtEntity)
-		ai.SetText(tIdP)
+		ai.SetText(s.idp)
 		subj := a.CreateElement("saml:Subject")
 		nid := subj.CreateElement("saml:NameID")
 		nid.CreateAttr("Format", fmtTransient)
-		nid.CreateAttr("NameQualifier", tIdP)
-		nid.SetText("_nameid-abc")
+		nid.CreateAttr("NameQualifier", s.idp)
+		nid.SetText(randomID())
 		scf := subj.CreateElement("saml:SubjectConfirmation")
 		scf.CreateAttr("Method", cmBearer)
 		scd := scf.CreateElement("saml:SubjectConfirmationData")
-		scd.CreateAttr("Recipient", tACS)
+		scd.CreateAttr("Recipient", s.acs)
 		scd.CreateAttr("NotOnOrAfter", exp)
-		scd.CreateAttr("InResponseTo", tReq)
+		scd.CreateAttr("InResponseTo", s.reqID)
 		cond := a.CreateElement("saml:Conditions")
 		cond.CreateAttr("NotBefore", formatInstant(s.now.Add(-time.Second)))
 		cond.CreateAttr("NotOnOrAfter", exp)
-		cond.CreateElement("saml:AudienceRestriction").CreateElement("saml:Audience").SetText(tSP)
+		cond.CreateElement("saml:AudienceRestriction").CreateElement("saml:Audience").SetText(s.sp)
 		as := a.CreateElement("saml:AuthnStatement")
-		as.CreateAttr("AuthnInstant", ii)
-		if s.level == classL1 {
+		as.CreateAttr("AuthnInstant", or(s.authnInst, ii))
+		if s.sessionIdx {
 			as.CreateAttr("SessionIndex", "_sess-1")
 		}
 		as.CreateElement("saml:AuthnContext").CreateElement("saml:AuthnContextClassRef").SetText(s.level)

@@ -38,10 +38,11 @@ type CheckResult struct {
 
 // Verdict collects the results of a validator run, in evaluation order.
 type Verdict struct {
-	Results  []CheckResult `json:"results"`
-	Evidence string        `json:"evidence,omitempty"` // the XML judged
-	strict   bool
-	index    map[string]int
+	Results    []CheckResult `json:"results"`
+	Evidence   string        `json:"evidence,omitempty"` // the XML judged
+	strict     bool
+	production bool
+	index      map[string]int
 }
 
 func newVerdict(strict bool) *Verdict { return &Verdict{strict: strict, index: map[string]int{}} }
@@ -50,8 +51,9 @@ func newVerdict(strict bool) *Verdict { return &Verdict{strict: strict, index: m
 // enforces a team decision ([DEC] in the spec) rather than an AgID rule.
 // Decisions fail only in strict mode and warn otherwise.
 type checkDef struct {
-	ids []string
-	dec bool
+	ids  []string
+	dec  bool
+	prod bool // production certificate profile: fails only when Verdict.production
 }
 
 func (v *Verdict) slot(name string) *CheckResult {
@@ -73,7 +75,7 @@ func (v *Verdict) touch(name string) { v.slot(name) }
 // fail records a failure of check name; [DEC] checks become warnings unless strict.
 func (v *Verdict) fail(name, format string, args ...any) {
 	st := Fail
-	if checks[name].dec && !v.strict {
+	if def := checks[name]; (def.dec && !v.strict) || (def.prod && !v.production) {
 		st = Warn
 	}
 	v.add(name, st, fmt.Sprintf(format, args...))
@@ -166,8 +168,8 @@ var checks = map[string]checkDef{
 	"md.wantsigned":     {ids: []string{"C006"}},
 	"md.signingkey":     {ids: []string{"C007"}},
 	"md.certs":          {ids: []string{"C008"}},
-	"md.cert.subject":   {ids: []string{"C009"}, dec: true},
-	"md.cert.ext":       {ids: []string{"C010"}, dec: true},
+	"md.cert.subject":   {ids: []string{"C009"}, prod: true},
+	"md.cert.ext":       {ids: []string{"C010"}, prod: true},
 	"md.nameidformat":   {ids: []string{"C011"}},
 	"md.sso":            {ids: []string{"C012"}},
 	"md.sso.distinct":   {ids: []string{"C012"}, dec: true},
