@@ -12,10 +12,13 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/spid-idp/spid-idp/keys"
 )
 
 // fixture is a directory holding every file a production configuration
@@ -30,14 +33,53 @@ var (
 	dataKeyB64   = base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{'d'}, 32))
 )
 
+type pairs3 struct{ main, other, expired keys.Pair }
+
+// testPairs generates the key pairs once per test binary: RSA generation
+// is the slow part of these tests.
+var testPairs = func() func(t *testing.T) pairs3 {
+	var once sync.Once
+	var ps pairs3
+	var err error
+	return func(t *testing.T) pairs3 {
+		t.Helper()
+		once.Do(func() {
+			gen := func(now time.Time, validFor time.Duration) keys.Pair {
+				if err != nil {
+					return keys.Pair{}
+				}
+				var p keys.Pair
+				p, err = keys.Generate(keys.GenerateOptions{
+					Bits: 2048, CommonName: "Esempio ID", Locality: "Roma",
+					OrganizationIdentifier: "VATIT-12345678901", OrganizationName: "Esempio S.p.A.",
+					EntityID: "https://idp.example.it", ValidFor: validFor, Now: func() time.Time { return now },
+				})
+				return p
+			}
+			ps.main = gen(time.Now(), 0)
+			ps.other = gen(time.Now(), 0)
+			ps.expired = gen(time.Now().Add(-48*time.Hour), 24*time.Hour)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ps
+	}
+}()
+
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	dir := t.TempDir()
-	for _, name := range []string{"signing.key", "signing.crt", "next.crt", "tls.crt", "tls.key"} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte("pem\n"), 0o600); err != nil {
+	ps := testPairs(t)
+	save := func(p keys.Pair, key, cert string) {
+		if err := keys.Save(p, filepath.Join(dir, key), filepath.Join(dir, cert)); err != nil {
 			t.Fatal(err)
 		}
 	}
+	save(ps.main, "signing.key", "signing.crt")
+	save(ps.main, "tls.key", "tls.crt")
+	save(ps.other, "other.key", "next.crt")
+	save(ps.expired, "expired.key", "expired.crt")
 	if err := os.Mkdir(filepath.Join(dir, "sp"), 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -538,6 +580,13 @@ func TestValidationRules(t *testing.T) {
 		{"relative entity id", []string{"SPID_IDP_IDP_ENTITY_ID=urn:example:idp"}, "idp.entity_id", "must be an absolute https:// URL"},
 		{"long entity id", []string{"SPID_IDP_IDP_ENTITY_ID=https://idp.example.it/" + strings.Repeat("a", 1100)}, "idp.entity_id", "must be at most 1024 characters"},
 		{"signing key missing", []string{"SPID_IDP_IDP_SIGNING_KEY_FILE=" + missing}, "idp.signing.key_file", "names a file that does not exist"},
+		{"signing pair mismatch", []string{"SPID_IDP_IDP_SIGNING_KEY_FILE=" + filepath.Join(f.dir, "other.key")}, "idp.signing.key_file", "private key does not match the certificate"},
+		{"signing key not PEM", []string{"SPID_IDP_IDP_SIGNING_KEY_FILE=" + filepath.Join(f.dir, "signing.crt")}, "idp.signing.key_file", "does not make a usable pair with idp.signing.cert_file"},
+		{"signing cert expired", []string{"SPID_IDP_IDP_SIGNING_KEY_FILE=" + filepath.Join(f.dir, "expired.key"), "SPID_IDP_IDP_SIGNING_CERT_FILE=" + filepath.Join(f.dir, "expired.crt")}, "idp.signing.cert_file", "certificate expired on"},
+		{"extra cert expired", []string{"SPID_IDP_IDP_SIGNING_EXTRA_CERT_FILES=" + filepath.Join(f.dir, "expired.crt")}, "idp.signing.extra_cert_files[0]", "expired on"},
+		{"extra cert not PEM", []string{"SPID_IDP_IDP_SIGNING_EXTRA_CERT_FILES=" + filepath.Join(f.dir, "other.key")}, "idp.signing.extra_cert_files[0]", "holds no PEM CERTIFICATE block"},
+		{"tls pair mismatch", []string{"SPID_IDP_SERVER_TLS_CERT_FILE=" + filepath.Join(f.dir, "tls.crt"), "SPID_IDP_SERVER_TLS_KEY_FILE=" + filepath.Join(f.dir, "other.key")}, "server.tls.cert_file", "does not make a usable pair with server.tls.key_file"},
+		{"tls cert expired", []string{"SPID_IDP_SERVER_TLS_CERT_FILE=" + filepath.Join(f.dir, "expired.crt"), "SPID_IDP_SERVER_TLS_KEY_FILE=" + filepath.Join(f.dir, "expired.key")}, "server.tls.cert_file", "certificate expired on"},
 		{"signing key not a file", []string{"SPID_IDP_IDP_SIGNING_KEY_FILE=/dev/null"}, "idp.signing.key_file", "not a regular file"},
 		{"signing cert missing", []string{"SPID_IDP_IDP_SIGNING_CERT_FILE=" + missing}, "idp.signing.cert_file", "names a file that does not exist"},
 		{"extra cert missing", []string{"SPID_IDP_IDP_SIGNING_EXTRA_CERT_FILES=" + filepath.Join(f.dir, "next.crt") + "," + missing}, "idp.signing.extra_cert_files[1]", "names a file that does not exist"},

@@ -2,6 +2,9 @@ package config
 
 import (
 	"crypto/subtle"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -14,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/spid-idp/spid-idp/keys"
 )
 
 // Safe floors. argon2id: OWASP's minimum is m = 19 MiB with t = 2 (t = 1
@@ -100,6 +105,7 @@ func (v *validator) server() {
 	} else if s.TLS.CertFile != "" {
 		v.fileExists("server.tls.cert_file", s.TLS.CertFile)
 		v.fileExists("server.tls.key_file", s.TLS.KeyFile)
+		v.tlsPair()
 	}
 	v.oneOf("server.tls.min_version", s.TLS.MinVersion, "1.2", "1.3")
 	for i, p := range s.TrustedProxies {
@@ -265,6 +271,9 @@ func (v *validator) idp() {
 	}
 	for i, f := range p.Signing.ExtraCertFiles {
 		v.fileExists(fmt.Sprintf("idp.signing.extra_cert_files[%d]", i), f)
+	}
+	if !demo {
+		v.signingPair()
 	}
 
 	if p.Metadata.CacheDuration > p.Metadata.ValidFor && p.Metadata.ValidFor > 0 {
@@ -445,5 +454,79 @@ func (v *validator) dirExists(path, dir string) {
 		v.add(path, "names a directory that cannot be read: %s", fileErr(err))
 	case !st.IsDir():
 		v.add(path, "names a file, not a directory: %q", clip(dir))
+	}
+}
+
+// now is the clock certificate validity is judged against.
+var now = time.Now
+
+// signingPair loads the SAML key pair the way the server will, so that a
+// mismatched, weak or expired pair is caught by `config validate` rather
+// than at start-up. Files already reported missing are skipped.
+func (v *validator) signingPair() {
+	sg := &v.c.IdP.Signing
+	if !v.ps.flagged["idp.signing.key_file"] && !v.ps.flagged["idp.signing.cert_file"] {
+		pair, err := keys.Load(sg.KeyFile, sg.CertFile)
+		switch {
+		case err != nil:
+			v.add("idp.signing.key_file", "does not make a usable pair with idp.signing.cert_file: %s", strings.TrimPrefix(err.Error(), "keys: "))
+		default:
+			if err := keys.CheckValidity(pair.Cert, now()); err != nil {
+				v.add("idp.signing.cert_file", "%s", err)
+			}
+		}
+	}
+	for i, f := range sg.ExtraCertFiles {
+		path := fmt.Sprintf("idp.signing.extra_cert_files[%d]", i)
+		if v.ps.flagged[path] {
+			continue
+		}
+		cert, err := readCert(f)
+		if err == nil {
+			err = keys.CheckStrength(cert)
+		}
+		if err != nil {
+			v.add(path, "%s", err)
+		}
+		// An expired extra certificate is harmless in metadata but is
+		// surely a leftover: say so.
+		if err == nil && now().After(cert.NotAfter) {
+			v.add(path, "expired on %s; remove it from the list", cert.NotAfter.UTC().Format(time.RFC3339))
+		}
+	}
+}
+
+func (v *validator) tlsPair() {
+	s := &v.c.Server.TLS
+	if v.ps.flagged["server.tls.cert_file"] || v.ps.flagged["server.tls.key_file"] {
+		return
+	}
+	pair, err := tls.LoadX509KeyPair(s.CertFile, s.KeyFile)
+	if err != nil {
+		v.add("server.tls.cert_file", "does not make a usable pair with server.tls.key_file: %s", strings.TrimPrefix(err.Error(), "tls: "))
+		return
+	}
+	if pair.Leaf != nil && now().After(pair.Leaf.NotAfter) {
+		v.add("server.tls.cert_file", "certificate expired on %s", pair.Leaf.NotAfter.UTC().Format(time.RFC3339))
+	}
+}
+
+func readCert(file string) (*x509.Certificate, error) {
+	data, err := readLimited(file)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		var b *pem.Block
+		if b, data = pem.Decode(data); b == nil {
+			return nil, errors.New("holds no PEM CERTIFICATE block")
+		}
+		if b.Type == "CERTIFICATE" {
+			cert, err := x509.ParseCertificate(b.Bytes)
+			if err != nil {
+				return nil, fmt.Errorf("holds a certificate that does not parse: %w", err)
+			}
+			return cert, nil
+		}
 	}
 }
