@@ -1,0 +1,266 @@
+// Package templates renders the IdP's and the demo SP's HTML pages (ui.md),
+// in Italian and English, from templates embedded in the binary and parsed
+// once at start-up, and serves the static files they use (our own CSS,
+// scripts and SVG logos: nothing from a third-party origin).
+//
+// Pages are CSP-clean: no inline script or style, no event-handler
+// attributes (a test scans every template and every rendered page). Every
+// form that posts back to the IdP carries the hidden FieldCSRF field whose
+// value is the page data's CSRF field.
+//
+// Each page takes its own data type (see the Page constants); Render refuses
+// any other type, so a wiring mistake fails loudly in tests.
+package templates
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spid-idp/spid-idp/idp/spid"
+
+	_ "time/tzdata" // Europe/Rome must be known even on minimal images
+)
+
+//go:embed html/*.html
+var htmlFS embed.FS
+
+// Links are the addresses the pages point to.
+type Links struct {
+	Enrol         string // "Non hai SPID?": how to get an identity
+	Forgot        string // P09, forgotten credentials
+	Help          string
+	Privacy       string
+	Accessibility string // accessibility statement
+	// Portal is the self-service portal address, shown as plain text on
+	// nr20/nr23 pages (a link would abandon the SP's flow).
+	Portal string
+}
+
+// Options configure a Renderer.
+type Options struct {
+	// Brand is the IdP's name, as in its metadata OrganizationName.
+	Brand string
+	Links Links
+}
+
+// Option changes Options.
+type Option func(*Options)
+
+// WithBrand sets the IdP name shown in the header and page titles.
+func WithBrand(name string) Option { return func(o *Options) { o.Brand = name } }
+
+// WithLinks sets the page links; empty fields keep their defaults.
+func WithLinks(l Links) Option {
+	return func(o *Options) {
+		set := func(dst *string, v string) {
+			if v != "" {
+				*dst = v
+			}
+		}
+		set(&o.Links.Enrol, l.Enrol)
+		set(&o.Links.Forgot, l.Forgot)
+		set(&o.Links.Help, l.Help)
+		set(&o.Links.Privacy, l.Privacy)
+		set(&o.Links.Accessibility, l.Accessibility)
+		set(&o.Links.Portal, l.Portal)
+	}
+}
+
+func defaultOptions() Options {
+	return Options{
+		Brand: "SPID IdP",
+		Links: Links{
+			Enrol:         "/enrol",
+			Forgot:        "/recover",
+			Help:          "/help",
+			Privacy:       "/privacy",
+			Accessibility: "/accessibility",
+			Portal:        "/account",
+		},
+	}
+}
+
+// pageSpec says which layout and data type a page uses.
+type pageSpec struct {
+	layout string
+	data   reflect.Type
+}
+
+var pages = map[string]pageSpec{
+	PageLogin:      {"layout.html", reflect.TypeFor[LoginPage]()},
+	PageOTP:        {"layout.html", reflect.TypeFor[OTPPage]()},
+	PageConsent:    {"layout.html", reflect.TypeFor[ConsentPage]()},
+	PageTransfer:   {"layout.html", reflect.TypeFor[TransferPage]()},
+	PageAnomaly:    {"layout.html", reflect.TypeFor[AnomalyPage]()},
+	PageError:      {"layout.html", reflect.TypeFor[ErrorPage]()},
+	PageSession:    {"layout.html", reflect.TypeFor[SessionPage]()},
+	PageLogout:     {"layout.html", reflect.TypeFor[LogoutPage]()},
+	PageDemoHome:   {"demo_layout.html", reflect.TypeFor[DemoHomePage]()},
+	PageDemoResult: {"demo_layout.html", reflect.TypeFor[DemoResultPage]()},
+}
+
+// Pages returns the names of all pages, for tests and route tables.
+func Pages() []string {
+	out := make([]string, 0, len(pages))
+	for p := range pages {
+		out = append(out, p)
+	}
+	return out
+}
+
+// Renderer holds the parsed templates, one set per language and page.
+type Renderer struct {
+	opts Options
+	sets map[string]map[string]*template.Template // lang → page → template
+}
+
+// New parses every template once for every language. It fails if a
+// template does not parse or names a message key missing from a catalogue.
+func New(opts ...Option) (*Renderer, error) {
+	o := defaultOptions()
+	for _, f := range opts {
+		f(&o)
+	}
+	cats, err := loadCatalogs()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkTemplateKeys(cats); err != nil {
+		return nil, err
+	}
+	r := &Renderer{opts: o, sets: map[string]map[string]*template.Template{}}
+	for _, lang := range Languages {
+		r.sets[lang] = map[string]*template.Template{}
+		for name, spec := range pages {
+			file := strings.ReplaceAll(name, "-", "_") + ".html"
+			t, err := template.New(name).Funcs(funcs(lang, cats)).ParseFS(htmlFS, "html/"+spec.layout, "html/partials.html", "html/"+file)
+			if err != nil {
+				return nil, fmt.Errorf("templates: parsing %s: %w", file, err)
+			}
+			r.sets[lang][name] = t
+		}
+	}
+	return r, nil
+}
+
+// view is what every template receives: the page data in .Page and what the
+// layout needs around it.
+type view struct {
+	Lang  string
+	Brand string
+	Links Links
+	Level spid.Level // header logo variant; 0 = plain SPID logo
+	Page  any
+}
+
+type leveled interface{ headerLevel() spid.Level }
+
+// Render executes page in lang (Italian when lang is not supported) with
+// data, which must be the page's type (value or pointer), and writes it with
+// status. The page is rendered to a buffer first, so a template error
+// produces no partial output and is returned to the caller, who should then
+// answer with a plain 500. Responses are marked Cache-Control: no-store
+// (ui.md §11, U013).
+func (r *Renderer) Render(w http.ResponseWriter, status int, page string, lang string, data any) error {
+	spec, ok := pages[page]
+	if !ok {
+		return fmt.Errorf("templates: unknown page %q", page)
+	}
+	v := reflect.ValueOf(data)
+	if v.Kind() == reflect.Pointer && !v.IsNil() {
+		v = v.Elem()
+	}
+	if !v.IsValid() || v.Type() != spec.data {
+		return fmt.Errorf("templates: page %q takes %s, got %T", page, spec.data, data)
+	}
+	if !supported(lang) {
+		lang = DefaultLanguage
+	}
+	vw := view{Lang: lang, Brand: r.opts.Brand, Links: r.opts.Links, Page: v.Interface()}
+	if l, ok := vw.Page.(leveled); ok {
+		vw.Level = l.headerLevel()
+	}
+	var buf bytes.Buffer
+	if err := r.sets[lang][page].ExecuteTemplate(&buf, spec.layout, vw); err != nil {
+		return fmt.Errorf("templates: rendering %s (%s): %w", page, lang, err)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Language", lang)
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(status)
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// RenderError renders p with its own status (ErrorPage.Status).
+func (r *Renderer) RenderError(w http.ResponseWriter, lang string, p ErrorPage) error {
+	return r.Render(w, p.Status(), PageError, lang, p)
+}
+
+var rome = mustLocation("Europe/Rome")
+
+func mustLocation(name string) *time.Location {
+	l, err := time.LoadLocation(name)
+	if err != nil {
+		panic(err) // cannot happen: time/tzdata is embedded
+	}
+	return l
+}
+
+// funcs are the template functions for one language.
+func funcs(lang string, cats map[string]catalog) template.FuncMap {
+	cat := cats[lang]
+	fallback := cats[DefaultLanguage]
+	t := func(key string, args ...any) (string, error) {
+		msg, ok := cat[key]
+		if !ok {
+			if msg, ok = fallback[key]; !ok {
+				return "", fmt.Errorf("no message %q", key)
+			}
+		}
+		if len(args)%2 != 0 {
+			return "", fmt.Errorf("message %q: odd number of placeholder arguments", key)
+		}
+		for i := 0; i < len(args); i += 2 {
+			msg = strings.ReplaceAll(msg, "{"+fmt.Sprint(args[i])+"}", fmt.Sprint(args[i+1]))
+		}
+		return msg, nil
+	}
+	return template.FuncMap{
+		"t": t,
+		// attr is the label of a SPID attribute, or its name when unknown.
+		"attr": func(name string) string {
+			if l, ok := cat["attr."+name]; ok {
+				return l
+			}
+			return name
+		},
+		// akey is the catalogue key of an anomaly's message part.
+		"akey": func(a spid.Anomaly, part string) string {
+			return "anomaly." + a.String() + "." + part
+		},
+		"code": func(a spid.Anomaly) string { return fmt.Sprintf("%02d", int(a)) },
+		"datetime": func(tm time.Time) string {
+			return tm.In(rome).Format("02/01/2006 15:04")
+		},
+		"other": func() []string { return Languages },
+		"langName": func(l string) string {
+			return map[string]string{"it": "Italiano", "en": "English"}[l]
+		},
+	}
+}
+
+// templateFiles lists the embedded templates, for checks and tests.
+func templateFiles() ([]string, error) {
+	return fs.Glob(htmlFS, "html/*.html")
+}
