@@ -346,3 +346,37 @@ func TestGenerateSPProfiles(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckIdPProfileReportsEveryItem(t *testing.T) {
+	// A certificate as Go makes it by default: critical basicConstraints,
+	// keyEncipherment, no policies, personal attributes, no uri.
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(9),
+		Subject: pkix.Name{CommonName: "x", Country: []string{"FR"},
+			ExtraNames: []pkix.AttributeTypeAndValue{{Type: asn1.ObjectIdentifier{2, 5, 4, 4}, Value: "Rossi"}}},
+		NotBefore: testNow.Add(-time.Hour), NotAfter: testNow.Add(time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := x509.ParseCertificate(der)
+	err = CheckIdPProfile(c, "https://id.example-idp.it", testNow)
+	if err == nil {
+		t.Fatal("default Go certificate passes the IdP profile")
+	}
+	for _, want := range []string{
+		"countryName \"FR\"", "localityName", "organizationIdentifier", "organizationName", "subject uri",
+		"personal attribute surname", "basicConstraints is critical", "keyUsage 0x5", "lacks 1.3.76.16.6", "lacks 1.3.76.16.4.1",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+}

@@ -148,7 +148,8 @@ func (r *Registry) invalidate(entityID string) {
 // and SPs whose stored metadata no longer passes the checks (expired
 // certificate, validUntil passed), give an error wrapping
 // storage.ErrNotFound: to the protocol they are all "unknown SP".
-// Other errors are infrastructure failures.
+// Other errors are infrastructure failures. The returned SP is shared with
+// other callers and must not be modified.
 func (r *Registry) Get(ctx context.Context, entityID string) (*SP, error) {
 	now := r.now()
 	r.mu.Lock()

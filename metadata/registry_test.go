@@ -280,3 +280,33 @@ func TestRegistryFetchURL(t *testing.T) {
 		})
 	}
 }
+
+// Concurrent readers and writers, for the race detector.
+func TestRegistryConcurrent(t *testing.T) {
+	ctx := context.Background()
+	r, _ := newRegistry(t, metadata.RegistryOptions{})
+	md := build(t, metadatatest.Options{})
+	if _, err := r.Add(ctx, md, "cli"); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 20; j++ {
+				if _, err := r.Get(ctx, spID); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			if _, err := r.Add(ctx, md, "cli"); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+}
