@@ -59,7 +59,7 @@ func samples() []struct {
 		{"demo-home", PageDemoHome, 200, DemoHomePage{SPName: "Comune di Esempio", CSRF: "tok", Action: "/demo/login"}},
 		{"demo-ok", PageDemoResult, 200, DemoResultPage{SPName: "Comune di Esempio", Success: true, Level: spid.L2,
 			Attributes: []Attribute{{"name", "Maria Luisa"}, {"fiscalNumber", "TINIT-RSSMRA80A41H501X"}, {"unknownAttr", "x"}},
-			NameID: "_a1b2c3", SessionIndex: "_s1", HomeURL: "/demo/", CSRF: "tok", LogoutAction: "/demo/logout"}},
+			NameID:     "_a1b2c3", SessionIndex: "_s1", HomeURL: "/demo/", CSRF: "tok", LogoutAction: "/demo/logout"}},
 		{"demo-ko", PageDemoResult, 200, DemoResultPage{SPName: "Comune di Esempio", StatusCode: spid.StatusResponder + " " + spid.StatusAuthnFailed,
 			StatusMessage: "ErrorCode nr22", Code: spid.NrConsentDenied, HomeURL: "/demo/"}},
 		{"demo-ko-nocode", PageDemoResult, 200, DemoResultPage{SPName: "Comune di Esempio", StatusCode: spid.StatusResponder}},
