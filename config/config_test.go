@@ -161,7 +161,7 @@ func TestDemoDefaults(t *testing.T) {
 		"Idle":        30 * time.Minute,
 		"Assertion":   5 * time.Minute,
 		"Consent":     10 * time.Minute,
-		"ArgonT":      uint32(3),
+		"ArgonT":      uint32(2),
 		"ArgonM":      uint32(64 * 1024),
 		"ArgonP":      uint8(4),
 		"MaxBody":     int64(128 << 10),
