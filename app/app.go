@@ -5,6 +5,8 @@ package app
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -139,4 +141,11 @@ func orDefault(v, def string) string {
 // NewAuditLogger writes audit records to the store.
 func NewAuditLogger(st storage.Store, log *slog.Logger) *audit.Logger {
 	return &audit.Logger{Store: st, Log: log.With("component", "audit")}
+}
+
+// derive32 makes a 32-byte key for one purpose from the cookie key.
+func derive32(master []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, master)
+	m.Write([]byte("spid-idp/" + purpose))
+	return m.Sum(nil)
 }

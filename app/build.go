@@ -1,0 +1,211 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/spid-idp/spid-idp/audit"
+	"github.com/spid-idp/spid-idp/config"
+	"github.com/spid-idp/spid-idp/idp"
+	"github.com/spid-idp/spid-idp/idp/authnrequest"
+	"github.com/spid-idp/spid-idp/idp/binding"
+	"github.com/spid-idp/spid-idp/idp/password"
+	"github.com/spid-idp/spid-idp/idp/regulation"
+	"github.com/spid-idp/spid-idp/idp/response"
+	"github.com/spid-idp/spid-idp/keys"
+	"github.com/spid-idp/spid-idp/metadata"
+	"github.com/spid-idp/spid-idp/server"
+	"github.com/spid-idp/spid-idp/templates"
+)
+
+// App is the assembled IdP.
+type App struct {
+	Config   *config.Config
+	Log      *slog.Logger
+	Backends *Backends
+	Keys     keys.Pair
+	Audit    *audit.Logger
+	SPs      *metadata.Registry
+	IdP      *idp.IdP
+	Server   *server.Server
+	Mux      *http.ServeMux
+	Argon2   password.Params
+}
+
+// registryLookup adapts the SP registry to the lookup the IdP uses.
+type registryLookup struct{ r *metadata.Registry }
+
+func (l registryLookup) LookupSP(ctx context.Context, entityID string) (*metadata.SP, error) {
+	return l.r.Get(ctx, entityID)
+}
+
+// Argon2Params converts the configured password-hash parameters.
+func Argon2Params(cfg *config.Config) password.Params {
+	p := password.Default
+	p.Time, p.MemoryKiB, p.Threads = cfg.Security.Argon2.Time, cfg.Security.Argon2.MemoryKiB, cfg.Security.Argon2.Threads
+	return p
+}
+
+// Build assembles the IdP over opened backends. The caller owns b.
+func Build(ctx context.Context, cfg *config.Config, b *Backends, log *slog.Logger) (*App, error) {
+	a := &App{Config: cfg, Log: log, Backends: b, Argon2: Argon2Params(cfg)}
+	var err error
+	if a.Keys, err = SigningKeys(cfg, log); err != nil {
+		return nil, err
+	}
+	if err := keys.CheckValidity(a.Keys.Cert, time.Now()); err != nil {
+		return nil, fmt.Errorf("signing certificate: %w", err)
+	}
+	a.Audit = NewAuditLogger(b.Store, log)
+	a.SPs = metadata.NewRegistry(b.Store, metadata.RegistryOptions{
+		Parse:  metadata.ParseOptions{Production: !cfg.Demo},
+		Logger: log.With("component", "sp-registry"),
+	})
+	if err := loadSPDir(ctx, a.SPs, cfg.IdP.SPMetadataDir, cfg.Demo, log); err != nil {
+		return nil, err
+	}
+
+	base := cfg.Server.BaseURL
+	builder := &response.Builder{EntityID: cfg.IdP.EntityID, Signing: a.Keys, AssertionLifetime: cfg.IdP.AssertionLifetime}
+	checker := &authnrequest.Checker{
+		IdPEntityID: cfg.IdP.EntityID,
+		SSOURLs:     []string{base + idp.PathSSORedirect, base + idp.PathSSOPOST},
+		SPs:         registryLookup{a.SPs},
+		Replay:      b.Eph,
+		PastSkew:    cfg.IdP.Request.IssueInstantPast, FutureSkew: cfg.IdP.Request.IssueInstantFuture,
+		MaxRelayState: cfg.IdP.Request.MaxRelayState,
+		Limits:        binding.Limits{MaxMessage: int(cfg.IdP.Request.MaxBytes), MaxBody: cfg.Server.MaxBodyBytes},
+	}
+	pages, err := templates.New(templates.WithBrand(cfg.IdP.Name))
+	if err != nil {
+		return nil, fmt.Errorf("templates: %w", err)
+	}
+	cookieKeys := [][]byte{cfg.IdP.Session.CookieKey}
+	if len(cfg.IdP.Session.PreviousCookieKey) > 0 {
+		cookieKeys = append(cookieKeys, cfg.IdP.Session.PreviousCookieKey)
+	}
+	a.IdP, err = idp.New(idp.Options{
+		EntityID: cfg.IdP.EntityID, BaseURL: base,
+		Store: b.Store, Eph: b.Eph, SPs: registryLookup{a.SPs}, Checker: checker, Builder: builder,
+		Pages: pages, Audit: a.Audit, Log: log.With("component", "idp"),
+		Regulator: &regulation.Regulator{Store: b.Store, MaxFailures: cfg.Security.Lockout.MaxFailures,
+			Window: cfg.Security.Lockout.Window, Duration: cfg.Security.Lockout.Duration},
+		LoginLimiter:    &regulation.Limiter{Eph: b.Eph, Max: 30, Window: time.Minute, Prefix: "login:"},
+		MaxFailures:     cfg.Security.LoginMaxFailures,
+		Argon2:          a.Argon2,
+		CookieKeys:      cookieKeys,
+		SessionLifetime: cfg.IdP.Session.Lifetime, SessionIdle: cfg.IdP.Session.IdleTimeout,
+		ConsentTimeout: cfg.IdP.ConsentTimeout,
+		Metadata:       a.metadataSource(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.Mux = http.NewServeMux()
+	a.IdP.Register(a.Mux)
+	a.Mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, idp.PathSession, http.StatusFound)
+	})
+
+	formAction := []string{"https:"}
+	if cfg.Demo {
+		formAction = append(formAction, "http:")
+	}
+	srvOpts := server.Options{
+		Addr: cfg.Server.Listen, TLSCertFile: cfg.Server.TLS.CertFile, TLSKeyFile: cfg.Server.TLS.KeyFile,
+		TrustedProxies: cfg.Server.TrustedProxies,
+		ReadTimeout:    cfg.Server.ReadTimeout, WriteTimeout: cfg.Server.WriteTimeout,
+		IdleTimeout: cfg.Server.IdleTimeout, ShutdownTimeout: cfg.Server.ShutdownTimeout,
+		MaxBodyBytes: cfg.Server.MaxBodyBytes,
+		HSTS:         isHTTPS(base), FormAction: formAction,
+		Logger: log, Registry: prometheus.NewRegistry(), Ready: b.Ready, App: a.Mux,
+		Unavailable: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_ = pages.RenderError(w, templates.Lang(r), templates.ErrorPage{Reason: templates.ReasonUnavailable})
+		}),
+		Failure: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_ = pages.RenderError(w, templates.Lang(r), templates.ErrorPage{Reason: templates.ReasonInternal})
+		}),
+	}
+	if a.Server, err = server.New(srvOpts); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func isHTTPS(u string) bool {
+	p, err := url.Parse(u)
+	return err == nil && p.Scheme == "https"
+}
+
+// loadSPDir trusts every metadata file of the configured directory. A
+// missing directory is fine in demo mode.
+func loadSPDir(ctx context.Context, reg *metadata.Registry, dir string, demo bool, log *slog.Logger) error {
+	if _, err := os.Stat(dir); err != nil {
+		if errors.Is(err, os.ErrNotExist) && demo {
+			return nil
+		}
+		return fmt.Errorf("idp.sp_metadata_dir: %w", err)
+	}
+	res, err := reg.LoadDir(ctx, dir)
+	if err != nil {
+		return fmt.Errorf("loading SP metadata from %s: %w", dir, err)
+	}
+	log.Info("SP metadata directory loaded", "dir", dir, "result", fmt.Sprintf("%+v", res))
+	return nil
+}
+
+// metadataSource signs the IdP metadata at most once a minute: validUntil
+// counts from the request, signing per request would be wasted work.
+func (a *App) metadataSource() func() ([]byte, error) {
+	var (
+		mu     sync.Mutex
+		cached []byte
+		at     time.Time
+	)
+	cfg := a.Config
+	base := cfg.Server.BaseURL
+	org := cfg.IdP.Organization
+	opts := metadata.IdPOptions{
+		EntityID:       cfg.IdP.EntityID,
+		SSORedirectURL: base + idp.PathSSORedirect, SSOPOSTURL: base + idp.PathSSOPOST,
+		SLORedirectURL: base + idp.PathSLORedirect, SLOPOSTURL: base + idp.PathSLOPOST,
+		Signing: a.Keys,
+		Organization: map[string]metadata.Organization{
+			"it": {Name: org.Name.IT, DisplayName: org.DisplayName.IT, URL: org.URL.IT},
+			"en": {Name: org.Name.EN, DisplayName: org.DisplayName.EN, URL: org.URL.EN},
+		},
+		Contact: metadata.Contact{Email: cfg.IdP.Contact.Email, Telephone: cfg.IdP.Contact.Telephone,
+			VATNumber: cfg.IdP.Contact.VATNumber, FiscalCode: cfg.IdP.Contact.FiscalCode},
+		ValidFor: cfg.IdP.Metadata.ValidFor, CacheDuration: cfg.IdP.Metadata.CacheDuration,
+	}
+	if cfg.Demo {
+		if opts.Contact.Email == "" {
+			opts.Contact.Email = "info@example.org"
+		}
+		if opts.Contact.VATNumber == "" {
+			opts.Contact.VATNumber = demoVAT
+		}
+	}
+	return func() ([]byte, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if cached != nil && time.Since(at) < time.Minute {
+			return cached, nil
+		}
+		md, err := metadata.BuildIdP(opts)
+		if err != nil {
+			return nil, err
+		}
+		cached, at = md, time.Now()
+		return md, nil
+	}
+}

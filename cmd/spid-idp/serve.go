@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/spid-idp/spid-idp/app"
+)
+
+func init() {
+	register("serve", "run the identity provider (no -c: demo mode on 127.0.0.1:8080)", runServe)
+}
+
+func runServe(ctx context.Context, e env, args []string) int {
+	fs := newFlagSet("serve", e)
+	path := configFlag(fs, e)
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	cfg, code, ok := loadConfig(*path, e)
+	if !ok {
+		return code
+	}
+	if err := cfg.EnsureDemoKeys(); err != nil {
+		fmt.Fprintf(e.stderr, "spid-idp: %v\n", err)
+		return exitFailure
+	}
+	log := app.NewLogger(cfg.Log, os.Stderr)
+	log.Info("starting spid-idp", "version", version, "config", cfg)
+
+	b, err := app.OpenBackends(ctx, cfg)
+	if err != nil {
+		// One line naming what failed (host, never the password).
+		fmt.Fprintf(e.stderr, "spid-idp: %v\n", err)
+		return exitFailure
+	}
+	defer b.Close()
+	a, err := app.Build(ctx, cfg, b, log)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "spid-idp: %v\n", err)
+		return exitFailure
+	}
+	if cfg.Demo {
+		info, err := a.SetupDemo(ctx)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "spid-idp: demo setup: %v\n", err)
+			return exitFailure
+		}
+		fmt.Fprintf(e.stdout, `
+  ==================================================================
+   DEMO MODE — not for production: plain HTTP, local SQLite database,
+   generated keys under %s, a demo SP and a demo citizen.
+  ==================================================================
+   IdP            %s
+   IdP metadata   %s
+   Demo SP        %s   ← open this and press "Entra con SPID"
+   Demo citizen   username %s
+                  password %s
+   Health         %s/healthz  %s/readyz  %s/metrics
+  ==================================================================
+
+`, cfg.DataDir, info.IdPURL, info.MetadataURL, info.DemoSPURL, info.Username, info.Password,
+			info.IdPURL, info.IdPURL, info.IdPURL)
+	}
+	if err := a.Server.ListenAndServe(ctx); err != nil {
+		fmt.Fprintf(e.stderr, "spid-idp: %v\n", err)
+		return exitFailure
+	}
+	log.Info("stopped")
+	return exitOK
+}

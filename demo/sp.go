@@ -1,0 +1,277 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/base64"
+	"fmt"
+	"html"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/beevik/etree"
+	"github.com/gorilla/securecookie"
+
+	"github.com/spid-idp/spid-idp/idp/csrf"
+	"github.com/spid-idp/spid-idp/idp/response"
+	"github.com/spid-idp/spid-idp/idp/spid"
+	"github.com/spid-idp/spid-idp/keys"
+	"github.com/spid-idp/spid-idp/metadata"
+	"github.com/spid-idp/spid-idp/templates"
+	"github.com/spid-idp/spid-idp/xmlsig"
+)
+
+// Prefix is where the demo SP lives on the IdP's own server.
+const Prefix = "/demo-sp"
+
+// SPName is the demo SP's OrganizationDisplayName.
+const SPName = "Servizio dimostrativo"
+
+// demoAttributes is what the demo SP asks for (AttributeConsumingService 0).
+var demoAttributes = []string{"spidCode", "name", "familyName", "fiscalNumber", "dateOfBirth", "email", "mobilePhone"}
+
+// SP is a minimal SPID service provider: it signs AuthnRequests (HTTP-
+// Redirect), receives Responses at its ACS, checks the signature with the
+// IdP's certificate and shows what it received. It exists so a person can
+// try the IdP end to end with nothing else installed.
+type SP struct {
+	EntityID string
+	base     string // SP base URL (IdP base + Prefix)
+	idpSSO   string // IdP HTTP-Redirect SSO endpoint
+	idpCert  keys.Pair
+	pair     keys.Pair
+	signer   *response.Builder
+	pages    *templates.Renderer
+	state    *securecookie.SecureCookie
+	csrfKey  []byte
+	metadata []byte
+	log      *slog.Logger
+	now      func() time.Time
+}
+
+// NewSP builds the demo SP. idpBase is the IdP's public URL; pair is the
+// SP's own key; idpSigning is the IdP's (to verify Responses); secret keys
+// the SP's cookie.
+func NewSP(idpBase, idpSSO string, pair, idpSigning keys.Pair, pages *templates.Renderer, secret []byte, log *slog.Logger) (*SP, error) {
+	base := strings.TrimRight(idpBase, "/") + Prefix
+	sp := &SP{EntityID: base, base: base, idpSSO: idpSSO, idpCert: idpSigning, pair: pair,
+		signer: &response.Builder{EntityID: base, Signing: pair}, pages: pages, log: log, now: time.Now}
+	if len(secret) < 32 {
+		return nil, fmt.Errorf("demo SP: secret too short")
+	}
+	sp.state = securecookie.New(secret[:32], nil)
+	sp.state.MaxAge(int((15 * time.Minute) / time.Second))
+	sp.csrfKey = secret
+	md, err := metadata.BuildSP(metadata.SPOptions{
+		EntityID: base, Signing: pair,
+		ACS: []string{base + "/acs"},
+		SLO: []metadata.Endpoint{{Binding: spid.BindingRedirect, Location: base + "/slo"}},
+		AttributeServices: []metadata.AttributeService{{Index: 0, IsDefault: true,
+			ServiceName: map[string]string{"it": SPName, "en": "Demo service"}, Attributes: requestedAttrs()}},
+		Organization: map[string]metadata.Organization{
+			"it": {Name: "Ente dimostrativo", DisplayName: SPName, URL: base},
+			"en": {Name: "Demo organisation", DisplayName: "Demo service", URL: base},
+		},
+		Contact: metadata.Contact{Public: true, IPACode: "demo", Email: "info@example.org", Telephone: "+390600000000"},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("demo SP metadata: %w", err)
+	}
+	sp.metadata = md
+	return sp, nil
+}
+
+func requestedAttrs() []metadata.RequestedAttribute {
+	out := make([]metadata.RequestedAttribute, len(demoAttributes))
+	for i, n := range demoAttributes {
+		out[i] = metadata.RequestedAttribute{Name: n}
+	}
+	return out
+}
+
+// Metadata is the SP's signed metadata, registered at the IdP in demo mode.
+func (sp *SP) Metadata() []byte { return sp.metadata }
+
+// Register adds the SP's routes to mux.
+func (sp *SP) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET "+Prefix+"/{$}", sp.home)
+	mux.HandleFunc("GET "+Prefix+"/metadata", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/samlmetadata+xml")
+		w.Write(sp.metadata)
+	})
+	mux.HandleFunc("POST "+Prefix+"/login", sp.login)
+	mux.HandleFunc("POST "+Prefix+"/acs", sp.acs)
+	mux.HandleFunc(Prefix+"/slo", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, Prefix+"/", http.StatusFound)
+	})
+	mux.HandleFunc("GET "+Prefix, func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, Prefix+"/", http.StatusFound)
+	})
+}
+
+const stateCookie = "demo_sp_state"
+
+func (sp *SP) browser(w http.ResponseWriter, r *http.Request) string {
+	if c, err := r.Cookie("demo_sp_browser"); err == nil && len(c.Value) == 32 {
+		return c.Value
+	}
+	v := strings.TrimLeft(response.RandomID(), "_")
+	http.SetCookie(w, &http.Cookie{Name: "demo_sp_browser", Value: v, Path: Prefix, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	return v
+}
+
+func (sp *SP) home(w http.ResponseWriter, r *http.Request) {
+	b := sp.browser(w, r)
+	sp.render(w, r, http.StatusOK, templates.PageDemoHome, templates.DemoHomePage{
+		SPName: SPName, CSRF: csrf.Token(sp.csrfKey, b), Action: Prefix + "/login"})
+}
+
+func (sp *SP) render(w http.ResponseWriter, r *http.Request, status int, page string, data any) {
+	if err := sp.pages.Render(w, status, page, templates.Lang(r), data); err != nil {
+		sp.log.ErrorContext(r.Context(), "demo SP page", "err", err)
+	}
+}
+
+// login sends a signed AuthnRequest for the chosen level.
+func (sp *SP) login(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return
+	}
+	b := sp.browser(w, r)
+	if !csrf.Valid(sp.csrfKey, b, r.PostForm.Get(templates.FieldCSRF)) {
+		http.Error(w, "form expired, go back and retry", http.StatusForbidden)
+		return
+	}
+	level := spid.L1
+	if r.PostForm.Get(templates.FieldLevel) == "2" {
+		level = spid.L2
+	}
+	id := response.RandomID()
+	xml := sp.authnRequest(id, level)
+	enc, err := sp.state.Encode(stateCookie, id)
+	if err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: stateCookie, Value: enc, Path: Prefix, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	u, err := sp.signer.RedirectURL(sp.idpSSO, xml, "SAMLRequest", "demo")
+	if err != nil {
+		sp.log.ErrorContext(r.Context(), "demo SP request", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	http.Redirect(w, r, u, http.StatusFound)
+}
+
+// authnRequest is a SPID AuthnRequest for the HTTP-Redirect binding (the
+// query string carries the signature, the XML none).
+func (sp *SP) authnRequest(id string, level spid.Level) []byte {
+	force := ""
+	if level > spid.L1 {
+		force = ` ForceAuthn="true"`
+	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, `<samlp:AuthnRequest xmlns:samlp="%s" xmlns:saml="%s" ID="%s" Version="2.0" IssueInstant="%s" Destination="%s"%s AssertionConsumerServiceIndex="0" AttributeConsumingServiceIndex="0">`,
+		spid.NSProtocol, spid.NSAssertion, id, sp.now().UTC().Format("2006-01-02T15:04:05.000Z"), html.EscapeString(sp.idpSSO), force)
+	fmt.Fprintf(&b, `<saml:Issuer Format="%s" NameQualifier="%s">%s</saml:Issuer>`, spid.NameIDEntity, html.EscapeString(sp.EntityID), html.EscapeString(sp.EntityID))
+	fmt.Fprintf(&b, `<samlp:NameIDPolicy Format="%s"/>`, spid.NameIDTransient)
+	fmt.Fprintf(&b, `<samlp:RequestedAuthnContext Comparison="minimum"><saml:AuthnContextClassRef>%s</saml:AuthnContextClassRef></samlp:RequestedAuthnContext>`, level.ClassRef())
+	b.WriteString(`</samlp:AuthnRequest>`)
+	return b.Bytes()
+}
+
+var errorCode = regexp.MustCompile(`^ErrorCode nr(\d{2})$`)
+
+// acs receives the Response, checks it and shows the result.
+func (sp *SP) acs(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return
+	}
+	var want string
+	if c, err := r.Cookie(stateCookie); err == nil {
+		_ = sp.state.Decode(stateCookie, c.Value, &want)
+	}
+	http.SetCookie(w, &http.Cookie{Name: stateCookie, Value: "", Path: Prefix, MaxAge: -1})
+	page, err := sp.check(ctx, r.PostForm.Get("SAMLResponse"), want)
+	if err != nil {
+		sp.log.InfoContext(ctx, "demo SP refused a Response", "err", err)
+		page = templates.DemoResultPage{SPName: SPName, StatusMessage: "Response refused by the demo SP: " + err.Error()}
+	}
+	sp.render(w, r, http.StatusOK, templates.PageDemoResult, page)
+}
+
+func (sp *SP) check(_ context.Context, b64, wantID string) (templates.DemoResultPage, error) {
+	page := templates.DemoResultPage{SPName: SPName}
+	raw, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil || len(raw) == 0 {
+		return page, fmt.Errorf("SAMLResponse is not base64")
+	}
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(raw); err != nil || doc.Root() == nil {
+		return page, fmt.Errorf("SAMLResponse is not XML")
+	}
+	root := doc.Root()
+	if err := xmlsig.Verify(root, []*x509.Certificate{sp.idpCert.Cert}); err != nil {
+		return page, fmt.Errorf("Response signature: %w", err)
+	}
+	if wantID == "" || root.SelectAttrValue("InResponseTo", "") != wantID {
+		return page, fmt.Errorf("InResponseTo does not match the request this browser sent")
+	}
+	if root.SelectAttrValue("Destination", "") != sp.base+"/acs" {
+		return page, fmt.Errorf("Destination is not this ACS")
+	}
+	status := root.FindElement("./Status/StatusCode")
+	if status == nil {
+		return page, fmt.Errorf("no Status")
+	}
+	page.StatusCode = status.SelectAttrValue("Value", "")
+	if sub := status.FindElement("./StatusCode"); sub != nil {
+		page.StatusCode += " / " + sub.SelectAttrValue("Value", "")
+	}
+	if msg := root.FindElement("./Status/StatusMessage"); msg != nil {
+		page.StatusMessage = msg.Text()
+		if m := errorCode.FindStringSubmatch(page.StatusMessage); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			page.Code = spid.Anomaly(n)
+		}
+	}
+	if status.SelectAttrValue("Value", "") != spid.StatusSuccess {
+		return page, nil
+	}
+	as := root.FindElement("./Assertion")
+	if as == nil {
+		return page, fmt.Errorf("success without Assertion")
+	}
+	if err := xmlsig.Verify(as, []*x509.Certificate{sp.idpCert.Cert}); err != nil {
+		return page, fmt.Errorf("Assertion signature: %w", err)
+	}
+	if aud := as.FindElement("./Conditions/AudienceRestriction/Audience"); aud == nil || aud.Text() != sp.EntityID {
+		return page, fmt.Errorf("Audience is not this SP")
+	}
+	page.Success = true
+	if n := as.FindElement("./Subject/NameID"); n != nil {
+		page.NameID = n.Text()
+	}
+	if st := as.FindElement("./AuthnStatement"); st != nil {
+		page.SessionIndex = st.SelectAttrValue("SessionIndex", "")
+		if c := st.FindElement("./AuthnContext/AuthnContextClassRef"); c != nil {
+			page.Level, _ = spid.LevelFromClassRef(c.Text())
+		}
+	}
+	for _, a := range as.FindElements("./AttributeStatement/Attribute") {
+		v := ""
+		if av := a.FindElement("./AttributeValue"); av != nil {
+			v = av.Text()
+		}
+		page.Attributes = append(page.Attributes, templates.Attribute{Name: a.SelectAttrValue("Name", ""), Value: v})
+	}
+	return page, nil
+}

@@ -1,0 +1,143 @@
+package idp
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/spid-idp/spid-idp/audit"
+	"github.com/spid-idp/spid-idp/idp/response"
+	"github.com/spid-idp/spid-idp/idp/spid"
+	"github.com/spid-idp/spid-idp/metadata"
+	"github.com/spid-idp/spid-idp/storage"
+	"github.com/spid-idp/spid-idp/templates"
+)
+
+// requested returns the attributes the flow's AttributeConsumingService
+// asks for (nil when the request named none).
+func requested(sp *metadata.SP, f *flowState) []metadata.RequestedAttribute {
+	if f.AttrIndex == nil {
+		return nil
+	}
+	as, ok := sp.AttributeService(*f.AttrIndex)
+	if !ok {
+		return nil
+	}
+	return as.Attributes
+}
+
+// showConsent renders P05 with exactly the attributes the Response will carry.
+func (p *IdP) showConsent(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState, id storage.Identity) {
+	attrs, err := response.AttributesFor(id, requested(sp, f))
+	if err != nil {
+		p.o.Log.ErrorContext(r.Context(), "attributes of identity", "identity", id.ID, "err", err)
+		p.fail(w, r, templates.ReasonInternal)
+		return
+	}
+	sealed, err := p.flows.seal(f)
+	if err != nil {
+		p.o.Log.ErrorContext(r.Context(), "sealing flow", "err", err)
+		p.fail(w, r, templates.ReasonInternal)
+		return
+	}
+	page := templates.ConsentPage{
+		Service:     p.service(sp, f, templates.Lang(r)),
+		CSRF:        p.csrfToken(f),
+		Action:      PathConsent + "?" + fieldFlow + "=" + sealed,
+		Performed:   spid.Level(f.Performed),
+		AllowCancel: true,
+	}
+	for _, a := range attrs {
+		page.Attributes = append(page.Attributes, templates.Attribute{Name: a.Name, Value: a.Value})
+	}
+	p.render(w, r, http.StatusOK, templates.PageConsent, page)
+}
+
+// consent handles P05: accept sends the Response, deny nr22, cancel nr25.
+func (p *IdP) consent(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	f, sp, ok := p.openFlow(w, r)
+	if !ok {
+		return
+	}
+	if !f.authenticated() {
+		p.fail(w, r, templates.ReasonBadRequest)
+		return
+	}
+	// A flow answers the SP once: a form posted twice, or an old copy of
+	// it replayed, finds the mark and stops here.
+	err := p.o.Eph.InsertRequestID(ctx, "flowdone:"+f.ID, f.created().Add(p.o.ConsentTimeout+2*time.Hour))
+	if errors.Is(err, storage.ErrAlreadyExists) {
+		p.o.Log.InfoContext(ctx, "flow already answered", "flow", f.ID)
+		p.fail(w, r, templates.ReasonFlowExpired)
+		return
+	} else if err != nil {
+		p.o.Log.ErrorContext(ctx, "marking flow", "err", err)
+		p.fail(w, r, templates.ReasonUnavailable)
+		return
+	}
+	switch r.PostForm.Get(templates.FieldOp) {
+	case templates.OpAccept:
+	case templates.OpDeny:
+		p.spAnomaly(w, r, sp, f, spid.NrConsentDenied, "consent refused")
+		return
+	case templates.OpCancel:
+		p.spAnomaly(w, r, sp, f, spid.NrCancelled, "cancelled on the consent page")
+		return
+	default:
+		p.fail(w, r, templates.ReasonBadRequest)
+		return
+	}
+	id, err := p.o.Store.GetIdentity(ctx, f.Identity)
+	if err != nil {
+		p.o.Log.ErrorContext(ctx, "identity of flow", "err", err)
+		p.fail(w, r, templates.ReasonUnavailable)
+		return
+	}
+	if id.Status != storage.IdentityActive {
+		p.spAnomaly(w, r, sp, f, spid.NrSuspendedRevoked, "identity is "+string(id.Status))
+		return
+	}
+	attrs, err := response.AttributesFor(id, requested(sp, f))
+	if err != nil {
+		p.o.Log.ErrorContext(ctx, "attributes of identity", "err", err)
+		p.fail(w, r, templates.ReasonInternal)
+		return
+	}
+
+	nameID := response.RandomID()
+	authnInstant := time.UnixMilli(f.AuthnInstant).UTC()
+	s := response.Success{
+		InResponseTo: f.RequestID, RequestIssueInstant: time.UnixMilli(f.RequestIssueInstant).UTC(),
+		Destination: f.ACS, Audience: sp.EntityID, NameID: nameID, Level: spid.Level(f.Performed),
+		AuthnInstant: authnInstant, IncludeAttributeStatement: f.AttrIndex != nil, Attributes: attrs,
+	}
+	// Only SpidL1 requests join (or open) the SSO session (spec §6.1, §7.1).
+	if spid.Level(f.Level) == spid.L1 && spid.Level(f.Performed) == spid.L1 {
+		index, err := p.joinSession(w, r, f, authnInstant, sp.EntityID, nameID)
+		if err != nil {
+			p.o.Log.ErrorContext(ctx, "SSO session", "err", err)
+			p.fail(w, r, templates.ReasonUnavailable)
+			return
+		}
+		s.SessionIndex = index
+	}
+	xml, err := p.o.Builder.Success(s)
+	if err != nil {
+		p.o.Log.ErrorContext(ctx, "building Response", "err", err)
+		p.fail(w, r, templates.ReasonInternal)
+		return
+	}
+	// The transaction log (spec §7.5): who, which request, which assertion.
+	if err := p.o.Audit.Record(ctx, storageEvent(id.ID, "sso.response", sp.EntityID, audit.Success, map[string]string{
+		"spid_code": id.Attributes["spidCode"], "in_response_to": f.RequestID, "name_id": nameID,
+		"level": strconv.Itoa(f.Performed), "reused_session": strconv.FormatBool(f.Session != ""), "flow": f.ID,
+	})); err != nil {
+		p.fail(w, r, templates.ReasonUnavailable)
+		return
+	}
+	form := response.PostForm(f.ACS, "SAMLResponse", xml, f.RelayState)
+	p.render(w, r, http.StatusOK, templates.PageTransfer, templates.TransferPage{
+		SPName: spName(sp, templates.Lang(r)), Action: form.Action, Fields: fields(form)})
+}

@@ -1,0 +1,188 @@
+// Package idp is the SPID login flow over HTTP: the SSO endpoints on both
+// bindings, credentials and consent pages, the signed Response delivered by
+// an auto-submitting form, SpidL1 single sign-on, the citizen's session page
+// and Single Logout. The protocol pieces live in subpackages (binding,
+// authnrequest, response); this package drives them.
+package idp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/spid-idp/spid-idp/audit"
+	"github.com/spid-idp/spid-idp/idp/authnrequest"
+	"github.com/spid-idp/spid-idp/idp/password"
+	"github.com/spid-idp/spid-idp/idp/regulation"
+	"github.com/spid-idp/spid-idp/idp/response"
+	"github.com/spid-idp/spid-idp/metadata"
+	"github.com/spid-idp/spid-idp/storage"
+	"github.com/spid-idp/spid-idp/templates"
+)
+
+// SPDirectory finds trusted service providers; an unknown or disabled SP is
+// an error wrapping storage.ErrNotFound.
+type SPDirectory interface {
+	LookupSP(ctx context.Context, entityID string) (*metadata.SP, error)
+}
+
+// Paths of the IdP's endpoints, relative to the base URL.
+const (
+	PathMetadata    = "/metadata"
+	PathSSORedirect = "/sso/redirect"
+	PathSSOPOST     = "/sso/post"
+	PathSLORedirect = "/slo/redirect"
+	PathSLOPOST     = "/slo/post"
+	PathLogin       = "/login"
+	PathConsent     = "/consent"
+	PathSession     = "/session"
+	PathLogout      = "/session/logout"
+)
+
+// Options configure the IdP handlers.
+type Options struct {
+	EntityID string
+	BaseURL  string // public URL, no trailing slash
+
+	Store   storage.Store
+	Eph     storage.Ephemeral
+	SPs     SPDirectory
+	Checker *authnrequest.Checker
+	Builder *response.Builder
+	Pages   *templates.Renderer
+	Audit   *audit.Logger
+	Log     *slog.Logger
+
+	// Regulator locks credentials after repeated failures (across flows);
+	// LoginLimiter throttles attempts per client address and per username.
+	Regulator    *regulation.Regulator
+	LoginLimiter *regulation.Limiter
+	// MaxFailures failed attempts within one login flow end it with nr19.
+	MaxFailures int
+	Argon2      password.Params
+
+	// CookieKeys: the first authenticates and encrypts, all are accepted.
+	CookieKeys [][]byte
+
+	SessionLifetime time.Duration // absolute SSO session lifetime
+	SessionIdle     time.Duration // SSO session idle timeout
+	ConsentTimeout  time.Duration // request received → consent, else nr21
+
+	// Metadata returns the current signed IdP metadata.
+	Metadata func() ([]byte, error)
+
+	Now func() time.Time
+}
+
+// IdP serves the login flow.
+type IdP struct {
+	o       Options
+	flows   *flowCodec
+	cookies *cookieJar
+	index   *sessionIndexer
+	csrfKey []byte
+	dummy   string // password hash verified for unknown users (timing)
+	origin  string
+}
+
+// New checks the options and builds the handlers.
+func New(o Options) (*IdP, error) {
+	var errs []error
+	for name, missing := range map[string]bool{
+		"EntityID": o.EntityID == "", "BaseURL": o.BaseURL == "", "Store": o.Store == nil, "Eph": o.Eph == nil,
+		"SPs": o.SPs == nil, "Checker": o.Checker == nil, "Builder": o.Builder == nil, "Pages": o.Pages == nil,
+		"Audit": o.Audit == nil, "Regulator": o.Regulator == nil, "Metadata": o.Metadata == nil,
+		"CookieKeys": len(o.CookieKeys) == 0,
+	} {
+		if missing {
+			errs = append(errs, fmt.Errorf("idp: option %s is required", name))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.MaxFailures <= 0 {
+		o.MaxFailures = 3
+	}
+	if o.ConsentTimeout <= 0 {
+		o.ConsentTimeout = 10 * time.Minute
+	}
+	if o.SessionLifetime <= 0 {
+		o.SessionLifetime = 8 * time.Hour
+	}
+	if o.SessionIdle <= 0 || o.SessionIdle > o.SessionLifetime {
+		o.SessionIdle = o.SessionLifetime
+	}
+	u, err := url.Parse(o.BaseURL)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("idp: base URL %q is not absolute", o.BaseURL)
+	}
+	p := &IdP{o: o, origin: u.Scheme + "://" + u.Host}
+	// The flow seal outlives the consent timeout a little, so an expired
+	// flow is recognised (nr21 to the SP) rather than rejected as garbage.
+	if p.flows, err = newFlowCodec(o.ConsentTimeout+time.Hour, o.CookieKeys...); err != nil {
+		return nil, err
+	}
+	p.cookies = newCookieJar(u.Scheme == "https", o.SessionLifetime, o.CookieKeys...)
+	if p.index, err = newSessionIndexer(o.CookieKeys...); err != nil {
+		return nil, err
+	}
+	p.csrfKey = derive(o.CookieKeys[0], "csrf")
+	if p.dummy, err = password.DummyHash(o.Argon2); err != nil {
+		return nil, fmt.Errorf("idp: %w", err)
+	}
+	return p, nil
+}
+
+// Register adds the IdP's routes to mux.
+func (p *IdP) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET "+PathMetadata, p.serveMetadata)
+	mux.HandleFunc(PathSSORedirect, p.sso)
+	mux.HandleFunc(PathSSOPOST, p.sso)
+	mux.HandleFunc("POST "+PathLogin, p.login)
+	mux.HandleFunc("POST "+PathConsent, p.consent)
+	mux.HandleFunc("GET "+PathSession, p.sessionPage)
+	mux.HandleFunc("POST "+PathLogout, p.idpLogout)
+	mux.HandleFunc(PathSLORedirect, p.slo)
+	mux.HandleFunc(PathSLOPOST, p.slo)
+	mux.Handle("GET /static/", templates.Static())
+}
+
+func (p *IdP) serveMetadata(w http.ResponseWriter, r *http.Request) {
+	md, err := p.o.Metadata()
+	if err != nil {
+		p.o.Log.ErrorContext(r.Context(), "building metadata", "err", err)
+		p.fail(w, r, templates.ReasonInternal)
+		return
+	}
+	w.Header().Set("Content-Type", "application/samlmetadata+xml")
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	w.Write(md)
+}
+
+func (p *IdP) now() time.Time { return p.o.Now().UTC() }
+
+// render writes a page; a template failure is logged (the status line is
+// already gone by then).
+func (p *IdP) render(w http.ResponseWriter, r *http.Request, status int, page string, data any) {
+	if err := p.o.Pages.Render(w, status, page, templates.Lang(r), data); err != nil {
+		p.o.Log.ErrorContext(r.Context(), "rendering page", "page", page, "err", err)
+	}
+}
+
+// fail shows a terminal error page that sends nothing to any SP.
+func (p *IdP) fail(w http.ResponseWriter, r *http.Request, reason templates.ErrorReason) {
+	if err := p.o.Pages.RenderError(w, templates.Lang(r), templates.ErrorPage{Reason: reason}); err != nil {
+		p.o.Log.ErrorContext(r.Context(), "rendering error page", "err", err)
+	}
+}

@@ -1,0 +1,288 @@
+package idp
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/spid-idp/spid-idp/audit"
+	"github.com/spid-idp/spid-idp/idp/csrf"
+	"github.com/spid-idp/spid-idp/idp/password"
+	"github.com/spid-idp/spid-idp/idp/regulation"
+	"github.com/spid-idp/spid-idp/idp/spid"
+	"github.com/spid-idp/spid-idp/metadata"
+	"github.com/spid-idp/spid-idp/server/requestctx"
+	"github.com/spid-idp/spid-idp/storage"
+	"github.com/spid-idp/spid-idp/templates"
+)
+
+// fieldFlow is the hidden field carrying the sealed flow state.
+const fieldFlow = "flow"
+
+// maxUsernameLen bounds what we look up and log.
+const maxUsernameLen = 254
+
+func (p *IdP) csrfToken(f *flowState) string {
+	return csrf.Token(p.csrfKey, f.Browser+"|"+f.ID)
+}
+
+func (p *IdP) service(sp *metadata.SP, f *flowState, lang string) templates.Service {
+	s := templates.Service{SPName: spName(sp, lang), Level: spid.Level(f.Level)}
+	if f.AttrIndex != nil {
+		if as, ok := sp.AttributeService(*f.AttrIndex); ok {
+			s.ServiceName = as.ServiceName[lang]
+			if s.ServiceName == "" {
+				s.ServiceName = as.ServiceName["it"]
+			}
+		}
+	}
+	return s
+}
+
+// showLogin renders P01 for the flow; page carries the failure state.
+func (p *IdP) showLogin(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState, page templates.LoginPage) {
+	sealed, err := p.flows.seal(f)
+	if err != nil {
+		p.o.Log.ErrorContext(r.Context(), "sealing flow", "err", err)
+		p.fail(w, r, templates.ReasonInternal)
+		return
+	}
+	page.Service = p.service(sp, f, templates.Lang(r))
+	page.CSRF = p.csrfToken(f)
+	page.Action = PathLogin + "?" + fieldFlow + "=" + sealed
+	status := http.StatusOK
+	if page.Failed {
+		status = http.StatusUnauthorized
+	}
+	p.render(w, r, status, templates.PageLogin, page)
+}
+
+// openFlow checks a flow form post: same-origin, a valid sealed flow bound
+// to this browser, a valid CSRF token, the SP still trusted. On failure it
+// has already answered.
+func (p *IdP) openFlow(w http.ResponseWriter, r *http.Request) (*flowState, *metadata.SP, bool) {
+	ctx := r.Context()
+	if err := csrf.CheckOrigin(r, p.origin); err != nil {
+		p.o.Log.InfoContext(ctx, "cross-site form post refused", "err", err)
+		p.fail(w, r, templates.ReasonForbidden)
+		return nil, nil, false
+	}
+	if err := r.ParseForm(); err != nil {
+		p.fail(w, r, templates.ReasonBadRequest)
+		return nil, nil, false
+	}
+	sealed := r.URL.Query().Get(fieldFlow)
+	if sealed == "" {
+		sealed = r.PostForm.Get(fieldFlow)
+	}
+	f, err := p.flows.open(sealed)
+	if err != nil {
+		p.o.Log.InfoContext(ctx, "flow refused", "err", err)
+		p.fail(w, r, templates.ReasonFlowExpired)
+		return nil, nil, false
+	}
+	if p.cookies.get(r, browserCookie) != f.Browser || !csrf.Valid(p.csrfKey, f.Browser+"|"+f.ID, r.PostForm.Get(templates.FieldCSRF)) {
+		p.o.Log.InfoContext(ctx, "flow post without its browser cookie or CSRF token", "flow", f.ID)
+		p.fail(w, r, templates.ReasonForbidden)
+		return nil, nil, false
+	}
+	sp, err := p.o.SPs.LookupSP(ctx, f.SP)
+	if err != nil {
+		p.o.Log.WarnContext(ctx, "SP of a flow is no longer trusted", "sp", f.SP, "err", err)
+		p.fail(w, r, templates.ReasonFlowExpired)
+		return nil, nil, false
+	}
+	if p.now().Sub(f.created()) > p.o.ConsentTimeout {
+		p.spAnomaly(w, r, sp, f, spid.NrTimeout, "login not completed in time")
+		return nil, nil, false
+	}
+	return f, sp, true
+}
+
+// login handles P01: cancel, or check the identifier and password.
+func (p *IdP) login(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	f, sp, ok := p.openFlow(w, r)
+	if !ok {
+		return
+	}
+	if f.authenticated() {
+		p.fail(w, r, templates.ReasonBadRequest)
+		return
+	}
+	if r.PostForm.Get(templates.FieldOp) == templates.OpCancel {
+		p.spAnomaly(w, r, sp, f, spid.NrCancelled, "cancelled by the user on the login page")
+		return
+	}
+	username := strings.ToLower(strings.TrimSpace(r.PostForm.Get(templates.FieldUsername)))
+	pw := r.PostForm.Get(templates.FieldPassword)
+	if len(username) > maxUsernameLen {
+		username = username[:maxUsernameLen]
+	}
+	if !p.allowAttempt(ctx, username) {
+		p.render(w, r, http.StatusTooManyRequests, templates.PageError, templates.ErrorPage{Reason: templates.ReasonTooManyRequests})
+		return
+	}
+
+	id, cred, known := p.lookup(ctx, username)
+	var good bool
+	if known {
+		var err error
+		good, err = password.Verify(cred.PasswordHash, pw)
+		if err != nil {
+			p.o.Log.ErrorContext(ctx, "stored password hash unreadable", "identity", id.ID, "err", err)
+			good = false
+		}
+	} else {
+		// Same work as a real check, so timing does not reveal whether the
+		// identifier exists (security.md C.3).
+		password.DummyVerify(p.o.Argon2, pw)
+	}
+
+	if known && good {
+		locked, _, err := p.o.Regulator.Check(ctx, id.ID)
+		if err != nil {
+			p.o.Log.ErrorContext(ctx, "lockout check", "err", err)
+			p.fail(w, r, templates.ReasonUnavailable)
+			return
+		}
+		if locked {
+			// Only someone who knows the password learns of the lock.
+			p.spAnomaly(w, r, sp, withActor(f, id.ID), spid.NrSuspendedRevoked, "credentials locked after repeated failures")
+			return
+		}
+		p.loginSucceeded(w, r, sp, f, id, cred, pw)
+		return
+	}
+
+	// A failure: count it for the credential (lockout across flows) and for
+	// this flow (nr19 after MaxFailures, spec §7.3).
+	details := map[string]string{"flow": f.ID, "sp": f.SP}
+	actor := "anonymous"
+	if known {
+		actor = id.ID
+		if _, _, err := p.o.Regulator.Fail(ctx, id.ID); err != nil {
+			p.o.Log.ErrorContext(ctx, "recording failed login", "err", err)
+		}
+	} else {
+		details["username_unknown"] = "true"
+	}
+	if err := p.o.Audit.Record(ctx, storageEvent(actor, "login.password", f.SP, audit.Failure, details)); err != nil {
+		p.fail(w, r, templates.ReasonUnavailable)
+		return
+	}
+	n, err := p.o.Eph.Incr(ctx, "flowfail:"+f.ID, p.o.ConsentTimeout)
+	if err != nil {
+		p.o.Log.ErrorContext(ctx, "counting flow failures", "err", err)
+		p.fail(w, r, templates.ReasonUnavailable)
+		return
+	}
+	if int(n) >= p.o.MaxFailures {
+		p.spAnomaly(w, r, sp, withActor(f, actor), spid.NrCredentialsExhausted, "attempts exhausted")
+		return
+	}
+	p.showLogin(w, r, sp, f, templates.LoginPage{Username: username, Failed: true, AttemptsLeft: p.o.MaxFailures - int(n)})
+}
+
+func withActor(f *flowState, actor string) *flowState {
+	c := *f
+	if actor != "anonymous" {
+		c.Identity = actor
+	}
+	return &c
+}
+
+// allowAttempt applies the per-address and per-username throttles. A
+// throttle error fails open for availability only if storage is fine.
+func (p *IdP) allowAttempt(ctx context.Context, username string) bool {
+	l := p.o.LoginLimiter
+	if l == nil {
+		return true
+	}
+	keys := []string{regulation.UserKey(username)}
+	if a, err := netip.ParseAddr(requestctx.ClientIP(ctx)); err == nil {
+		keys = append(keys, regulation.IPKey(a))
+	}
+	for _, k := range keys {
+		ok, err := l.Allow(ctx, k)
+		if err != nil {
+			p.o.Log.ErrorContext(ctx, "login throttle", "err", err)
+			return false
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *IdP) lookup(ctx context.Context, username string) (storage.Identity, storage.Credential, bool) {
+	if username == "" {
+		return storage.Identity{}, storage.Credential{}, false
+	}
+	id, err := p.o.Store.GetIdentityByUsername(ctx, username)
+	if err != nil {
+		if !errors.Is(err, storage.ErrNotFound) {
+			p.o.Log.ErrorContext(ctx, "identity lookup", "err", err)
+		}
+		return storage.Identity{}, storage.Credential{}, false
+	}
+	cred, err := p.o.Store.GetCredential(ctx, id.ID)
+	if err != nil {
+		return storage.Identity{}, storage.Credential{}, false
+	}
+	return id, cred, true
+}
+
+// loginSucceeded applies the checks that need the identity, then moves the
+// flow to consent.
+func (p *IdP) loginSucceeded(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState, id storage.Identity, cred storage.Credential, pw string) {
+	ctx := r.Context()
+	if err := p.o.Regulator.Succeed(ctx, id.ID); err != nil {
+		p.o.Log.ErrorContext(ctx, "resetting failure counter", "err", err)
+	}
+	p.rehash(ctx, id.ID, cred, pw)
+	fa := withActor(f, id.ID)
+	if id.Status != storage.IdentityActive {
+		p.spAnomaly(w, r, sp, fa, spid.NrSuspendedRevoked, "identity is "+string(id.Status))
+		return
+	}
+	need, _ := requiredLevel(spid.Level(f.Level), f.Comparison)
+	if need > spid.L1 {
+		// Level 2 credentials (OTP app) are not available to this identity.
+		p.spAnomaly(w, r, sp, fa, spid.NrLevelUnavailable, "no credential of level "+strconv.Itoa(int(need)))
+		return
+	}
+	if !purposeAllows(f.Purpose, id.Type) {
+		p.spAnomaly(w, r, sp, fa, spid.NrIdentityType, "identity type not allowed for purpose "+f.Purpose)
+		return
+	}
+	f.Identity, f.Performed, f.AuthnInstant = id.ID, int(spid.L1), p.now().UnixMilli()
+	if err := p.o.Audit.Record(ctx, storageEvent(id.ID, "login.password", f.SP, audit.Success,
+		map[string]string{"flow": f.ID, "level": "1"})); err != nil {
+		p.fail(w, r, templates.ReasonUnavailable)
+		return
+	}
+	p.showConsent(w, r, sp, f, id)
+}
+
+// rehash upgrades a password hash made with other parameters, now that the
+// clear password is at hand; a failure only delays the upgrade.
+func (p *IdP) rehash(ctx context.Context, identityID string, cred storage.Credential, pw string) {
+	if !password.NeedsRehash(cred.PasswordHash, p.o.Argon2) {
+		return
+	}
+	h, err := password.Hash(pw, p.o.Argon2)
+	if err == nil {
+		err = p.o.Store.UpdateCredential(ctx, identityID, func(c storage.Credential) (storage.Credential, error) {
+			c.PasswordHash, c.UpdatedAt = h, p.now()
+			return c, nil
+		})
+	}
+	if err != nil {
+		p.o.Log.WarnContext(ctx, "upgrading password hash", "identity", identityID, "err", err)
+	}
+}

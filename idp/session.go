@@ -1,0 +1,102 @@
+package idp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/spid-idp/spid-idp/idp/csrf"
+	"github.com/spid-idp/spid-idp/idp/spid"
+	"github.com/spid-idp/spid-idp/storage"
+	"github.com/spid-idp/spid-idp/templates"
+)
+
+// joinSession adds the SP to the flow's SpidL1 session, opening a new
+// session when the flow reused none, and returns the SessionIndex for the
+// assertion. A new session always gets a new server-chosen ID and cookie,
+// so an ID planted before login is never promoted (session fixation).
+func (p *IdP) joinSession(w http.ResponseWriter, r *http.Request, f *flowState, authnInstant time.Time, sp, nameID string) (string, error) {
+	ctx := r.Context()
+	now := p.now()
+	expires := func(s storage.Session) time.Time {
+		e := now.Add(p.o.SessionIdle)
+		if hard := s.AuthnInstant.Add(p.o.SessionLifetime); hard.Before(e) {
+			e = hard
+		}
+		return e
+	}
+	if f.Session != "" {
+		index := p.index.seal(f.Session)
+		err := p.o.Eph.UpdateSession(ctx, f.Session, func(s storage.Session) (storage.Session, error) {
+			s.Participants = append(s.Participants, storage.SessionParticipant{
+				SPEntityID: sp, NameID: nameID, SessionIndex: index, IssuedAt: now})
+			s.ExpiresAt = expires(s)
+			return s, nil
+		})
+		if err == nil {
+			return index, nil
+		}
+		if !errors.Is(err, storage.ErrNotFound) {
+			return "", fmt.Errorf("joining session: %w", err)
+		}
+		// The session ended while the citizen was on the consent page: open
+		// a new one, the authentication itself is still fresh enough.
+	}
+	sid := randomHex(32)
+	index := p.index.seal(sid)
+	s := storage.Session{ID: sid, IdentityID: f.Identity, Level: int(spid.L1), AuthnInstant: authnInstant, CreatedAt: now,
+		Participants: []storage.SessionParticipant{{SPEntityID: sp, NameID: nameID, SessionIndex: index, IssuedAt: now}}}
+	s.ExpiresAt = expires(s)
+	if err := p.o.Eph.CreateSession(ctx, s); err != nil {
+		return "", fmt.Errorf("opening session: %w", err)
+	}
+	if err := p.cookies.set(w, ssoCookie, sid, p.cookies.ssoSameSite()); err != nil {
+		return "", err
+	}
+	return index, nil
+}
+
+// currentSession returns the browser's live SSO session.
+func (p *IdP) currentSession(ctx context.Context, r *http.Request) (storage.Session, bool) {
+	sid := p.cookies.get(r, ssoCookie)
+	if sid == "" {
+		return storage.Session{}, false
+	}
+	s, err := p.o.Eph.GetSession(ctx, sid)
+	if err != nil || !p.now().Before(s.ExpiresAt) {
+		return storage.Session{}, false
+	}
+	return s, true
+}
+
+// sessionPage is P10: who is signed in and which services got their data.
+func (p *IdP) sessionPage(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	browser, err := p.cookies.browserID(w, r)
+	if err != nil {
+		p.fail(w, r, templates.ReasonInternal)
+		return
+	}
+	page := templates.SessionPage{CSRF: csrf.Token(p.csrfKey, browser+"|session"), Action: PathLogout}
+	if s, ok := p.currentSession(ctx, r); ok {
+		if id, err := p.o.Store.GetIdentity(ctx, s.IdentityID); err == nil {
+			page.Name = id.Attributes["name"] + " " + id.Attributes["familyName"]
+			page.Level, page.Since = spid.Level(s.Level), s.AuthnInstant
+			seen := map[string]bool{}
+			for _, part := range s.Participants {
+				if seen[part.SPEntityID] {
+					continue
+				}
+				seen[part.SPEntityID] = true
+				name := part.SPEntityID
+				if sp, err := p.o.SPs.LookupSP(ctx, part.SPEntityID); err == nil {
+					name = spName(sp, templates.Lang(r))
+				}
+				page.Services = append(page.Services, name)
+			}
+		}
+	}
+	p.render(w, r, http.StatusOK, templates.PageSession, page)
+}

@@ -1,0 +1,232 @@
+package idp
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/spid-idp/spid-idp/audit"
+	"github.com/spid-idp/spid-idp/idp/authnrequest"
+	"github.com/spid-idp/spid-idp/idp/response"
+	"github.com/spid-idp/spid-idp/idp/spid"
+	"github.com/spid-idp/spid-idp/metadata"
+	"github.com/spid-idp/spid-idp/storage"
+	"github.com/spid-idp/spid-idp/templates"
+)
+
+// sso receives an AuthnRequest on either binding.
+func (p *IdP) sso(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	binding, method := spid.BindingRedirect, http.MethodGet
+	if r.URL.Path == PathSSOPOST {
+		binding, method = spid.BindingPOST, http.MethodPost
+	}
+	if r.Method != method {
+		p.userAnomaly(w, r, spid.NrWrongMethod, "sso", "binding "+binding+" used with method "+r.Method)
+		return
+	}
+	req, err := p.o.Checker.Check(ctx, r, binding)
+	if err != nil {
+		var ae *authnrequest.Error
+		if !errors.As(err, &ae) {
+			p.o.Log.ErrorContext(ctx, "checking AuthnRequest", "err", err)
+			p.userAnomaly(w, r, spid.NrSystemError, "sso", "internal error")
+			return
+		}
+		p.requestRefused(w, r, ae)
+		return
+	}
+	browser, err := p.cookies.browserID(w, r)
+	if err != nil {
+		p.o.Log.ErrorContext(ctx, "browser cookie", "err", err)
+		p.fail(w, r, templates.ReasonInternal)
+		return
+	}
+	f := &flowState{
+		ID: randomHex(16), Browser: browser, Created: p.now().UnixMilli(),
+		SP: req.SP.EntityID, RequestID: req.ID, RequestIssueInstant: req.IssueInstant.UnixMilli(),
+		ACS: req.ACS.Location, AttrIndex: req.AttributeIndex, Level: int(req.Level), Comparison: req.Comparison,
+		ForceAuthn: req.ForceAuthn, Purpose: req.Purpose, RelayState: req.RelayState,
+	}
+	p.o.Log.InfoContext(ctx, "AuthnRequest accepted", "sp", req.SP.EntityID, "request_id", req.ID,
+		"level", int(req.Level), "comparison", req.Comparison, "binding", binding, "flow", f.ID)
+
+	if need, code := requiredLevel(req.Level, req.Comparison); code != 0 {
+		// Nothing the citizen could do here would satisfy the request.
+		p.spAnomaly(w, r, req.SP, f, code, "no level this IdP performs satisfies the request")
+		return
+	} else if need == spid.L1 && !req.ForceAuthn {
+		if sess, id, ok := p.reusableSession(ctx, r, f); ok {
+			f.Identity, f.Performed, f.AuthnInstant, f.Session = sess.IdentityID, sess.Level, sess.AuthnInstant.UnixMilli(), sess.ID
+			p.showConsent(w, r, req.SP, f, id)
+			return
+		}
+	}
+	p.showLogin(w, r, req.SP, f, templates.LoginPage{})
+}
+
+// requiredLevel is the level the citizen must authenticate at (spec §3.5),
+// or the anomaly when the IdP cannot satisfy the request at all (it has no
+// SpidL3 credential).
+func requiredLevel(requested spid.Level, comparison string) (spid.Level, spid.Anomaly) {
+	switch requested {
+	case spid.L1:
+		if comparison == "better" {
+			return spid.L2, 0
+		}
+		return spid.L1, 0
+	case spid.L2:
+		if comparison == "better" {
+			return 0, spid.NrLevelUnavailable
+		}
+		return spid.L2, 0
+	case spid.L3:
+		switch comparison {
+		case "maximum":
+			return spid.L2, 0
+		case "better":
+			return 0, spid.NrAuthnContext
+		}
+		return 0, spid.NrLevelUnavailable
+	}
+	return 0, spid.NrAuthnContext
+}
+
+// reusableSession returns the SpidL1 session of this browser when spec §7.1
+// lets it answer the flow: a live L1 session of an active identity whose
+// type suits the request's Purpose.
+func (p *IdP) reusableSession(ctx context.Context, r *http.Request, f *flowState) (storage.Session, storage.Identity, bool) {
+	sid := p.cookies.get(r, ssoCookie)
+	if sid == "" {
+		return storage.Session{}, storage.Identity{}, false
+	}
+	sess, err := p.o.Eph.GetSession(ctx, sid)
+	if err != nil {
+		return storage.Session{}, storage.Identity{}, false
+	}
+	now := p.now()
+	if sess.Level != int(spid.L1) || !now.Before(sess.ExpiresAt) || now.Sub(sess.AuthnInstant) > p.o.SessionLifetime {
+		return storage.Session{}, storage.Identity{}, false
+	}
+	id, err := p.o.Store.GetIdentity(ctx, sess.IdentityID)
+	if err != nil || id.Status != storage.IdentityActive || !purposeAllows(f.Purpose, id.Type) {
+		return storage.Session{}, storage.Identity{}, false
+	}
+	return sess, id, true
+}
+
+// purposeAllows applies the spid:Purpose matrix of spec §3.6.
+func purposeAllows(purpose string, t storage.IdentityType) bool {
+	allowed := map[string][]storage.IdentityType{
+		"":   {storage.IdentityCitizen, storage.IdentityProfessional},
+		"P":  {storage.IdentityProfessional, storage.IdentityProfessionalForLegal},
+		"LP": {storage.IdentityLegalPerson, storage.IdentityProfessionalForLegal},
+		"PG": {storage.IdentityProfessionalForLegal},
+		"PF": {storage.IdentityProfessional},
+		"PX": {storage.IdentityLegalPerson, storage.IdentityProfessional, storage.IdentityProfessionalForLegal},
+	}[purpose]
+	if t == 0 {
+		t = storage.IdentityCitizen
+	}
+	for _, a := range allowed {
+		if a == t {
+			return true
+		}
+	}
+	return false
+}
+
+// requestRefused answers a request that failed a check: to the SP when the
+// anomaly is SP-bound and the SP is trusted, otherwise on a page.
+func (p *IdP) requestRefused(w http.ResponseWriter, r *http.Request, e *authnrequest.Error) {
+	ctx := r.Context()
+	sp := ""
+	if e.SP != nil {
+		sp = e.SP.EntityID
+	}
+	p.o.Log.InfoContext(ctx, "AuthnRequest refused", "anomaly", e.Anomaly.String(), "step", e.Step, "reason", e.Reason, "sp", sp)
+	p.record(ctx, "sso.request", sp, audit.Denied, map[string]string{
+		"anomaly": e.Anomaly.String(), "step": e.Step, "reason": e.Reason, "in_response_to": e.InResponseTo})
+	if !e.Anomaly.ForSP() || e.SP == nil || e.ACS.Location == "" {
+		p.renderAnomalyPage(w, r, e.Anomaly)
+		return
+	}
+	p.deliverError(w, r, e.SP, e.ACS.Location, e.InResponseTo, e.RelayState, e.Anomaly)
+}
+
+// userAnomaly shows a user-bound anomaly page and records it.
+func (p *IdP) userAnomaly(w http.ResponseWriter, r *http.Request, code spid.Anomaly, action, reason string) {
+	p.o.Log.InfoContext(r.Context(), "request refused", "anomaly", code.String(), "reason", reason)
+	p.record(r.Context(), action, "", audit.Denied, map[string]string{"anomaly": code.String(), "reason": reason})
+	p.renderAnomalyPage(w, r, code)
+}
+
+func (p *IdP) renderAnomalyPage(w http.ResponseWriter, r *http.Request, code spid.Anomaly) {
+	if err := p.o.Pages.RenderError(w, templates.Lang(r), templates.ErrorPage{Code: code}); err != nil {
+		p.o.Log.ErrorContext(r.Context(), "rendering anomaly page", "err", err)
+	}
+}
+
+// spAnomaly ends a flow with an SP-bound anomaly and records it.
+func (p *IdP) spAnomaly(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState, code spid.Anomaly, reason string) {
+	ctx := r.Context()
+	actor := f.Identity
+	if actor == "" {
+		actor = "anonymous"
+	}
+	p.o.Audit.Record(ctx, storageEvent(actor, "sso.response", sp.EntityID, audit.Failure, map[string]string{
+		"anomaly": code.String(), "reason": reason, "in_response_to": f.RequestID, "flow": f.ID}))
+	p.deliverError(w, r, sp, f.ACS, f.RequestID, f.RelayState, code)
+}
+
+// deliverError signs an error Response and hands it to the browser for the
+// SP: an explanation page with a button for the anomalies the citizen should
+// read about (nr19–nr23, nr30), an auto-submitting interstitial otherwise.
+func (p *IdP) deliverError(w http.ResponseWriter, r *http.Request, sp *metadata.SP, acs, inResponseTo, relayState string, code spid.Anomaly) {
+	xml, err := p.o.Builder.Error(response.ErrorResponse{InResponseTo: inResponseTo, Destination: acs, Anomaly: code})
+	if err != nil {
+		p.o.Log.ErrorContext(r.Context(), "building error Response", "err", err)
+		p.fail(w, r, templates.ReasonInternal)
+		return
+	}
+	form := response.PostForm(acs, "SAMLResponse", xml, relayState)
+	name := spName(sp, templates.Lang(r))
+	switch code {
+	case spid.NrCredentialsExhausted, spid.NrLevelUnavailable, spid.NrTimeout, spid.NrSuspendedRevoked, spid.NrIdentityType:
+		p.render(w, r, http.StatusOK, templates.PageAnomaly, templates.AnomalyPage{
+			SPName: name, Code: code, Action: form.Action, Fields: fields(form)})
+	default:
+		p.render(w, r, http.StatusOK, templates.PageTransfer, templates.TransferPage{
+			SPName: name, Action: form.Action, Fields: fields(form), Code: code})
+	}
+}
+
+func fields(f response.Form) []templates.Field {
+	out := make([]templates.Field, len(f.Fields))
+	for i, x := range f.Fields {
+		out[i] = templates.Field{Name: x.Name, Value: x.Value}
+	}
+	return out
+}
+
+// spName is the SP's OrganizationDisplayName in lang, else in Italian.
+func spName(sp *metadata.SP, lang string) string {
+	if n := sp.DisplayName[lang]; n != "" {
+		return n
+	}
+	if n := sp.DisplayName["it"]; n != "" {
+		return n
+	}
+	return sp.EntityID
+}
+
+func storageEvent(actor, action, target, outcome string, details map[string]string) storage.AuditEvent {
+	return storage.AuditEvent{Actor: actor, Action: action, Target: target, Outcome: outcome, Details: details}
+}
+
+// record writes an audit event whose actor is not yet known.
+func (p *IdP) record(ctx context.Context, action, target, outcome string, details map[string]string) {
+	if err := p.o.Audit.Record(ctx, storageEvent("anonymous", action, target, outcome, details)); err != nil {
+		p.o.Log.ErrorContext(ctx, "audit", "err", err)
+	}
+}
