@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -31,7 +32,8 @@ type env struct {
 	spA, spB  *SimSP
 	otp       *otpClock
 	spBase    string
-	nameIDs   []string // NameIDs seen in successful logins of SP A (C119)
+	nameIDs   []string   // NameIDs seen in successful logins of SP A (C119)
+	driverErr *PageError // first login page the driver could not handle
 }
 
 func (e *env) progress(format string, args ...any) {
@@ -183,6 +185,10 @@ func (e *env) login(ctx context.Context, b *browser, sp *SimSP, s authnSpec, des
 	out, err := b.send(ctx, msg, choiceAccept)
 	lr := &loginResult{out: out}
 	if err != nil {
+		var pe *PageError
+		if errors.As(err, &pe) && e.driverErr == nil {
+			e.driverErr = pe
+		}
 		return lr, rowsFor([]string{""}, Fail, "login flow: "+err.Error(), out)
 	}
 	if out.Kind != "form" || out.Form.input("SAMLResponse") == nil {

@@ -23,9 +23,10 @@ type Fields struct {
 	User     string // identifier input name (default "username")
 	Password string // password input name (default "password")
 	OTP      string // one-time code input name (default "otp")
-	// Accept, Refuse and Cancel select buttons as "name" or "name=value";
-	// empty means: recognise them by common Italian/English labels.
-	Accept, Refuse, Cancel string
+	// Accept, Refuse, Cancel and Method (second-factor choice) select
+	// buttons as "name" or "name=value"; empty means: recognise them by
+	// common Italian/English labels.
+	Accept, Refuse, Cancel, Method string
 }
 
 func (f *Fields) defaults() {
@@ -198,6 +199,11 @@ func (b *browser) follow(ctx context.Context, method, target string, form url.Va
 		page := parseHTML(body, resp.Request.URL)
 		next, err := b.nextStep(ctx, page, out, choice)
 		if err != nil {
+			var pe *PageError
+			if errors.As(err, &pe) {
+				pe.URL = resp.Request.URL.String()
+				return out, pe
+			}
 			return out, fmt.Errorf("page %s: %w", resp.Request.URL, err)
 		}
 		if next == nil {
@@ -217,6 +223,8 @@ var (
 	reAccept = regexp.MustCompile(`(?i)(acconsent|autorizz|consent|accept|allow|approv|confirm|conferm|prosegui|continu|invia|send|yes|^s[iì]$|^ok$)`)
 	reRefuse = regexp.MustCompile(`(?i)(non acconsent|non autorizz|nego|deny|refuse|reject|decline|rifiut|do not|don't|dissent|^no$)`)
 	reCancel = regexp.MustCompile(`(?i)(annull|cancel|abort|interromp)`)
+	// reTOTPMethod recognises the "use the app" choice on a second-factor page.
+	reTOTPMethod = regexp.MustCompile(`(?i)(\bapp\b|totp|authenticator)`)
 )
 
 // nextStep decides what the browser does on page; nil means the flow ended
@@ -246,7 +254,7 @@ func (b *browser) nextStep(ctx context.Context, page *htmlPage, out *outcome, ch
 		vals := login.values()
 		vals.Set(f.User, b.creds.User)
 		vals.Set(f.Password, b.creds.Password)
-		return login.submit(vals, f.Accept, reCancel)
+		return login.submit(vals, "", reCancel)
 	}
 	if otpForm := page.formWith(f.OTP); otpForm != nil {
 		out.SawOTP = true
@@ -262,7 +270,7 @@ func (b *browser) nextStep(ctx context.Context, page *htmlPage, out *outcome, ch
 		}
 		vals := otpForm.values()
 		vals.Set(f.OTP, code)
-		return otpForm.submit(vals, f.Accept, reCancel)
+		return otpForm.submit(vals, "", reCancel)
 	}
 	if page.hasButton(f.Refuse, reRefuse) && page.hasButton(f.Accept, reAccept) {
 		out.SawConsent = true
@@ -282,6 +290,10 @@ func (b *browser) nextStep(ctx context.Context, page *htmlPage, out *outcome, ch
 		fm := page.forms[0]
 		return &request{method: fm.Method, target: fm.Action, form: fm.values()}, nil
 	}
+	// Second-factor choice page: pick the authenticator app (TOTP).
+	if page.hasButton(f.Method, reTOTPMethod) && choice != choiceCancel {
+		return page.press(f.Method, reTOTPMethod, nil, "choose the TOTP method")
+	}
 	if page.hasButton(f.Accept, reAccept) && choice != choiceCancel {
 		out.SawConsent = true
 		return page.press(f.Accept, reAccept, reRefuse, "continue")
@@ -290,8 +302,22 @@ func (b *browser) nextStep(ctx context.Context, page *htmlPage, out *outcome, ch
 	if len(page.forms) == 0 {
 		return nil, nil // a page without forms: an IdP message page
 	}
-	return nil, fmt.Errorf("cannot recognise the page: no SAML form, no %q/%q/%q field and no consent buttons (forms: %s)",
-		f.User, f.Password, f.OTP, page.describe())
+	return nil, &PageError{URL: "", Msg: fmt.Sprintf("cannot recognise the page: no SAML form, no %q/%q/%q field and no consent buttons (forms: %s)",
+		f.User, f.Password, f.OTP, page.describe())}
+}
+
+// PageError is an IdP page the form driver cannot handle: the run cannot
+// log in, so Main stops with exit status 2 naming the page.
+type PageError struct {
+	URL string
+	Msg string
+}
+
+func (e *PageError) Error() string {
+	if e.URL == "" {
+		return e.Msg
+	}
+	return "page " + e.URL + ": " + e.Msg
 }
 
 // htmlPage is the little the driver needs from an HTML page.

@@ -118,6 +118,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&opt.Fields.Accept, "button-accept", "", "consent button as name or name=value (default: by label)")
 	fs.StringVar(&opt.Fields.Refuse, "button-refuse", "", "refuse-consent button as name or name=value")
 	fs.StringVar(&opt.Fields.Cancel, "button-cancel", "", "cancel button as name or name=value")
+	fs.StringVar(&opt.Fields.Method, "button-method", "", "second-factor choice button (TOTP app) as name or name=value")
 	fs.BoolVar(&opt.Strict, "strict", false, "fail the team's decisions ([DEC]) instead of warning")
 	fs.BoolVar(&opt.Production, "production", false, "enforce the AgID IdP certificate profile")
 	fs.BoolVar(&opt.AllowMissingAttrs, "allow-missing-attributes", false, "only warn when the identity lacks requested attributes")
@@ -170,13 +171,19 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	rep, err := Run(ctx, opt)
+	exit := 0
 	if err != nil {
 		var se *StepError
-		if errors.As(err, &se) || rep == nil {
+		if rep == nil {
 			fmt.Fprintf(stderr, "conformance: %v\n", err)
 			return 2
 		}
-		fmt.Fprintf(stderr, "conformance: interrupted: %v\n", err)
+		if errors.As(err, &se) {
+			exit = 2
+			fmt.Fprintf(stderr, "conformance: %v\n", err)
+		} else {
+			fmt.Fprintf(stderr, "conformance: interrupted: %v\n", err)
+		}
 	}
 	if err := rep.WriteTable(stdout); err != nil {
 		fmt.Fprintf(stderr, "conformance: %v\n", err)
@@ -187,7 +194,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
-	if rep.Failed() {
+	if exit != 0 {
+		return exit
+	}
+	if rep.Failed() || err != nil {
 		return 1
 	}
 	return 0

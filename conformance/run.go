@@ -177,12 +177,18 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		e.progress("case %s", c.name)
 		rows := e.runCase(ctx, c)
 		rep.Rows = append(rep.Rows, rows...)
+		if e.driverErr != nil {
+			break // every later login would fail the same way
+		}
 	}
 	for _, r := range rep.Rows {
 		rep.Counts[r.Status]++
 	}
 	rep.Notes = notCheckable
 	rep.Finished = time.Now().UTC()
+	if e.driverErr != nil {
+		return rep, &StepError{"driving the IdP login pages (set --field-* / --button-*)", e.driverErr}
+	}
 	return rep, ctx.Err()
 }
 

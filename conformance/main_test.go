@@ -1,0 +1,102 @@
+package conformance
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestMainBadInput(t *testing.T) {
+	notSAML := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("<html><body>hello</body></html>"))
+	}))
+	defer notSAML.Close()
+	dir := t.TempDir()
+	garbage := filepath.Join(dir, "md.xml")
+	if err := os.WriteFile(garbage, []byte("<md:EntityDescriptor"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no metadata flag", nil, "--idp-metadata is required"},
+		{"unreachable", []string{"--idp-metadata", "http://127.0.0.1:1/metadata", "--timeout", "2s"}, "fetching IdP metadata"},
+		{"not SAML", []string{"--idp-metadata", notSAML.URL}, "parsing IdP metadata"},
+		{"unparsable file", []string{"--idp-metadata", garbage}, "parsing IdP metadata"},
+		{"missing file", []string{"--idp-metadata", filepath.Join(dir, "nope.xml")}, "fetching IdP metadata"},
+		{"bad report extension", []string{"--idp-metadata", garbage, "--report", "r.txt"}, "--report must end"},
+		{"unknown flag", []string{"--bogus"}, "flag provided but not defined"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			if code := Main(t.Context(), c.args, &out, &errb); code != 2 {
+				t.Errorf("exit %d, want 2 (stderr %q)", code, errb.String())
+			}
+			if !strings.Contains(errb.String(), c.want) {
+				t.Errorf("stderr %q lacks %q", errb.String(), c.want)
+			}
+		})
+	}
+}
+
+func TestMainAgainstFake(t *testing.T) {
+	for _, c := range []struct {
+		defect string
+		exit   int
+	}{{"", 0}, {"metadata-no-slo-post", 1}} {
+		f := newFakeIdP(t, c.defect)
+		// Main cannot register SPs by itself; point it at a copy of the
+		// metadata saved to disk and use only cases that need no SP trust.
+		path := filepath.Join(t.TempDir(), "idp.xml")
+		resp, err := f.srv.Client().Get(f.srv.URL + "/metadata")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		_, _ = buf.ReadFrom(resp.Body)
+		resp.Body.Close()
+		if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		report := filepath.Join(t.TempDir(), "r.html")
+		var out, errb bytes.Buffer
+		code := Main(t.Context(), []string{"--idp-metadata", path, "--only", "metadata", "--report", report, "--print-sp-metadata"}, &out, &errb)
+		if code != c.exit {
+			t.Errorf("defect %q: exit %d, want %d; %s %s", c.defect, code, c.exit, out.String(), errb.String())
+		}
+		if !strings.Contains(out.String(), "ID  ") || !strings.Contains(out.String(), "EntityDescriptor") {
+			t.Errorf("stdout lacks the table or the SP metadata: %s", out.String())
+		}
+		if b, err := os.ReadFile(report); err != nil || !bytes.Contains(b, []byte("<table>")) {
+			t.Errorf("report not written: %v", err)
+		}
+	}
+}
+
+// TestDriverUnknownPage: a login page with unexpected field names stops the
+// run with a StepError naming the page.
+func TestDriverUnknownPage(t *testing.T) {
+	f := newFakeIdP(t, "")
+	rep, err := Run(t.Context(), Options{
+		IdPMetadata: f.srv.URL + "/metadata", HTTPClient: f.srv.Client(),
+		Credentials:  Credentials{User: "maria", Password: "secret"},
+		Fields:       Fields{User: "login", Password: "pin"},
+		OnSPMetadata: f.register, Only: []string{"login-l1-redirect", "login-l1-post"},
+	})
+	if err == nil || rep == nil {
+		t.Fatalf("want a StepError and a partial report, got %v", err)
+	}
+	if !strings.Contains(err.Error(), "/sso/redirect") || !strings.Contains(err.Error(), "cannot recognise") {
+		t.Errorf("error does not name the page: %v", err)
+	}
+	if len(rep.Rows) == 0 || !rep.Failed() {
+		t.Error("partial report should hold the failed login")
+	}
+}
