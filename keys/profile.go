@@ -150,17 +150,24 @@ func CheckIdPProfile(cert *x509.Certificate, entityID string, now time.Time) err
 }
 
 // CheckProfile checks cert against the AgID certificate profile p for
-// entityID at time now, returning every failed item joined, or nil.
+// entityID at time now (CheckStrength, CheckValidity and
+// ProfileViolations), returning every failed item joined, or nil.
 func CheckProfile(cert *x509.Certificate, p Profile, entityID string, now time.Time) error {
 	var errs []error
-	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
-
 	if err := CheckStrength(cert); err != nil {
 		errs = append(errs, err)
 	}
 	if err := CheckValidity(cert, now); err != nil {
 		errs = append(errs, err)
 	}
+	return errors.Join(append(errs, ProfileViolations(cert, p, entityID)...)...)
+}
+
+// ProfileViolations lists how cert's subject and extensions depart from
+// profile p for entityID; key strength and dates are not looked at.
+func ProfileViolations(cert *x509.Certificate, p Profile, entityID string) []error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 
 	// Subject.
 	var (
@@ -245,7 +252,7 @@ func CheckProfile(cert *x509.Certificate, p Profile, entityID string, now time.T
 			add("certificatePolicies lacks %v (%s)", want.oid, want.notice)
 		}
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
 // publicKeyEqual compares two RSA public keys.

@@ -359,15 +359,8 @@ func (p *parser) checkCertificate(c *x509.Certificate, entityID string, public b
 		if public {
 			prof = keys.ProfileSPPublic
 		}
-		if err := keys.CheckProfile(c, prof, entityID, p.now); err != nil {
-			for _, line := range strings.Split(err.Error(), "\n") {
-				// Strength and validity were reported above.
-				if strings.Contains(line, "expired") || strings.Contains(line, "not valid before") ||
-					strings.Contains(line, "RSA") || strings.Contains(line, "signed with") {
-					continue
-				}
-				p.fail(CheckCertificate, "signing certificate %q, %s profile: %s", subject, prof, line)
-			}
+		for _, v := range keys.ProfileViolations(c, prof, entityID) {
+			p.fail(CheckCertificate, "signing certificate %q, %s profile: %v", subject, prof, v)
 		}
 	}
 }

@@ -216,8 +216,21 @@ func TestParseSPRejects(t *testing.T) {
 			withCert(o, keys.Pair{Key: spPair.Key, Cert: sha1Cert(t, spPair)})
 		}, check: metadata.CheckCertificate},
 		{name: "1024-bit key", opts: func(t *testing.T, o *metadatatest.Options) { withCert(o, smallKeyPair(t)) }, check: metadata.CheckCertificate},
-		{name: "production: certificate without SP profile", opts: func(t *testing.T, o *metadatatest.Options) {
-			withCert(o, smallKeyPair(t))
+		{name: "production: IdP-profile certificate on an SP", opts: func(t *testing.T, o *metadatatest.Options) {
+			p, err := keys.Generate(keys.GenerateOptions{Bits: 2048, CommonName: "SP", Locality: "Roma",
+				OrganizationIdentifier: "VATIT-12345678901", OrganizationName: "Comune di Prova", EntityID: spID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			withCert(o, p)
+		}, prod: true, check: metadata.CheckCertificate},
+		{name: "production: certificate uri is another entity", opts: func(t *testing.T, o *metadatatest.Options) {
+			p, err := keys.Generate(keys.GenerateOptions{Bits: 2048, Profile: keys.ProfileSPPublic, CommonName: "SP", Locality: "Roma",
+				OrganizationIdentifier: "PA:IT-c_h501", OrganizationName: "Comune di Prova", EntityID: "https://other.example.it"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			withCert(o, p)
 		}, prod: true, check: metadata.CheckCertificate},
 		{name: "NameIDFormat persistent", opts: func(t *testing.T, o *metadatatest.Options) {
 			o.Mutate = func(r *etree.Element) {
