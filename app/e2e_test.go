@@ -1,0 +1,163 @@
+package app
+
+import (
+	"context"
+	"html"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/spid-idp/spid-idp/config"
+)
+
+// testApp starts a demo-mode IdP on a loopback test server.
+func testApp(t *testing.T) (*App, *httptest.Server, DemoInfo) {
+	t.Helper()
+	dir := t.TempDir()
+	ts := httptest.NewUnstartedServer(nil)
+	base := "http://" + ts.Listener.Addr().String()
+	cfg, err := config.Load("", []string{"SPID_IDP_DATA_DIR=" + dir, "SPID_IDP_SERVER_BASE_URL=" + base,
+		"SPID_IDP_SECURITY_ARGON2_MEMORY_KIB=19456", "SPID_IDP_SECURITY_ARGON2_TIME=2", "SPID_IDP_SECURITY_ARGON2_THREADS=1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.EnsureDemoKeys(); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx := context.Background()
+	b, err := OpenBackends(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	a, err := Build(ctx, cfg, b, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := a.SetupDemo(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.Config.Handler = a.Server.Handler()
+	ts.Start()
+	t.Cleanup(ts.Close)
+	return a, ts, info
+}
+
+type browser struct {
+	t *testing.T
+	c *http.Client
+}
+
+func newBrowser(t *testing.T) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, c: &http.Client{Jar: jar}}
+}
+
+type page struct {
+	status int
+	url    *url.URL
+	body   string
+}
+
+func (b *browser) do(req *http.Request) page {
+	b.t.Helper()
+	res, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	return page{status: res.StatusCode, url: res.Request.URL, body: string(body)}
+}
+
+func (b *browser) get(u string) page {
+	req, _ := http.NewRequest("GET", u, nil)
+	return b.do(req)
+}
+
+var (
+	formRE  = regexp.MustCompile(`(?s)<form[^>]*action="([^"]*)"[^>]*>(.*?)</form>`)
+	inputRE = regexp.MustCompile(`<input[^>]*type="hidden"[^>]*name="([^"]*)"[^>]*value="([^"]*)"`)
+)
+
+// submit posts the first form of p whose action contains action, with its
+// hidden fields plus extra.
+func (b *browser) submit(p page, action string, extra url.Values) page {
+	b.t.Helper()
+	for _, m := range formRE.FindAllStringSubmatch(p.body, -1) {
+		act := html.UnescapeString(m[1])
+		if !strings.Contains(act, action) {
+			continue
+		}
+		v := url.Values{}
+		for _, in := range inputRE.FindAllStringSubmatch(m[2], -1) {
+			v.Set(html.UnescapeString(in[1]), html.UnescapeString(in[2]))
+		}
+		for k, vs := range extra {
+			v[k] = vs
+		}
+		target, err := p.url.Parse(act)
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		req, _ := http.NewRequest("POST", target.String(), strings.NewReader(v.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		return b.do(req)
+	}
+	b.t.Fatalf("no form with action %q on %s (status %d):\n%s", action, p.url, p.status, p.body)
+	return page{}
+}
+
+func TestDemoLoginEndToEnd(t *testing.T) {
+	_, ts, info := testApp(t)
+	br := newBrowser(t)
+
+	home := br.get(ts.URL + "/demo-sp/")
+	login := br.submit(home, "/demo-sp/login", url.Values{"level": {"1"}})
+	if login.status != 200 || !strings.Contains(login.url.Path, "/sso/redirect") {
+		t.Fatalf("login page: %d %s\n%s", login.status, login.url, login.body)
+	}
+	// A wrong password first: the page says so and counts down.
+	again := br.submit(login, "/login", url.Values{"username": {info.Username}, "password": {"wrong"}, "op": {"submit"}})
+	if again.status != http.StatusUnauthorized {
+		t.Fatalf("wrong password: %d", again.status)
+	}
+	consent := br.submit(again, "/login", url.Values{"username": {info.Username}, "password": {info.Password}, "op": {"submit"}})
+	if consent.status != 200 || !strings.Contains(consent.body, "Mario") {
+		t.Fatalf("consent page: %d\n%s", consent.status, consent.body)
+	}
+	transfer := br.submit(consent, "/consent", url.Values{"op": {"accept"}})
+	if !strings.Contains(transfer.body, "SAMLResponse") {
+		t.Fatalf("transfer page: %d\n%s", transfer.status, transfer.body)
+	}
+	result := br.submit(transfer, "/demo-sp/acs", nil)
+	for _, want := range []string{"TINIT-RSSMRA80A01H501U", "Mario", "Rossi", "DEMO0000000001"} {
+		if !strings.Contains(result.body, want) {
+			t.Errorf("result page lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("result page:\n%s", result.body)
+	}
+
+	// Posting the consent form again must not produce a second Response.
+	twice := br.submit(consent, "/consent", url.Values{"op": {"accept"}})
+	if strings.Contains(twice.body, "SAMLResponse") {
+		t.Fatal("consent form posted twice produced a second Response")
+	}
+
+	// SSO: a second L1 request reuses the session and goes straight to consent.
+	home = br.get(ts.URL + "/demo-sp/")
+	sso := br.submit(home, "/demo-sp/login", url.Values{"level": {"1"}})
+	if !strings.Contains(sso.body, `name="op" value="accept"`) && !strings.Contains(sso.body, "accept") {
+		t.Fatalf("SSO did not go to consent:\n%s", sso.body)
+	}
+}
