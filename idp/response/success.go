@@ -113,7 +113,7 @@ func (b *Builder) Success(s Success) ([]byte, error) {
 	notBefore = notBefore.Truncate(time.Millisecond)
 	notOnOrAfter := issue.Add(b.lifetime())
 	if s.AuthnInstant.After(issue) {
-		return nil, fmt.Errorf("response: AuthnInstant %s is after IssueInstant %s", s.AuthnInstant.UTC().Format(timeLayout), issue.Format(timeLayout))
+		return nil, fmt.Errorf("response: AuthnInstant %s is after IssueInstant %s", s.AuthnInstant.UTC().Format(timeLayout), issue.UTC().Format(timeLayout))
 	}
 	respID, err := b.newID()
 	if err != nil {
