@@ -220,7 +220,7 @@ type request struct {
 }
 
 var (
-	reAccept = regexp.MustCompile(`(?i)(acconsent|autorizz|consent|accept|allow|approv|confirm|conferm|prosegui|continu|invia|send|yes|^s[iì]$|^ok$)`)
+	reAccept = regexp.MustCompile(`(?i)(acconsent|autorizz|consent|accept|agree|allow|approv|confirm|conferm|prosegui|continu|invia|send|yes|^s[iì]$|^ok$)`)
 	reRefuse = regexp.MustCompile(`(?i)(non acconsent|non autorizz|nego|deny|refuse|reject|decline|rifiut|do not|don't|dissent|^no$)`)
 	reCancel = regexp.MustCompile(`(?i)(annull|cancel|abort|interromp)`)
 	// reTOTPMethod recognises the "use the app" choice on a second-factor page.

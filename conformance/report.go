@@ -123,6 +123,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&opt.Production, "production", false, "enforce the AgID IdP certificate profile")
 	fs.BoolVar(&opt.AllowMissingAttrs, "allow-missing-attributes", false, "only warn when the identity lacks requested attributes")
 	fs.DurationVar(&opt.StepTimeout, "timeout", 15*time.Second, "timeout of each HTTP exchange")
+	fs.DurationVar(&opt.ClockSkew, "clock-skew", time.Second, "tolerated clock difference with the IdP")
 	wait := fs.Duration("register-wait", 0, "pause after printing the SP metadata, to register it at the IdP")
 	if err := fs.Parse(args); err != nil {
 		return 2

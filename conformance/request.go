@@ -62,6 +62,7 @@ const (
 	sigNoSigAlg             // Redirect: Signature but no SigAlg
 	sigNoSignature          // Redirect: SigAlg but no Signature
 	sigWrongRefURI          // POST: Reference pointing elsewhere
+	sigLowerHex             // Redirect: valid signature over lower-case percent-encoding
 )
 
 // outMsg is a message ready to be sent by the browser.
@@ -214,6 +215,8 @@ func encode(msg *outMsg, root *etree.Element, param string, sp *SimSP, mode sigM
 	value := base64.StdEncoding.EncodeToString(buf.Bytes())
 	var q string
 	switch mode {
+	case sigLowerHex:
+		q, err = redirectQueryWith(param, value, msg.RelayState, &key, alg, lowerHexEscape)
 	case sigNone:
 		q, err = redirectQuery(param, value, msg.RelayState, nil, "")
 	case sigHMAC:

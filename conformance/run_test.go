@@ -83,6 +83,10 @@ func TestRunAgainstFakeIdP(t *testing.T) {
 			}
 		}
 	}
+	// The fake has no size limit: a team decision, so a warning unless strict.
+	if st, _ := rowStatus(rep, "post-oversize", "C033"); st != Warn {
+		t.Errorf("oversize request accepted by the fake judged %s, want warn", st)
+	}
 	// The fake does not check IssueInstant: the suite must notice.
 	if st, _ := rowStatus(rep, "issueinstant-stale", "C061"); st != Fail {
 		t.Errorf("stale IssueInstant accepted by the fake but judged %s", st)
@@ -123,5 +127,25 @@ func TestInjectedDefectsCaught(t *testing.T) {
 				t.Error("report not failed")
 			}
 		})
+	}
+}
+
+// TestStrictMakesDecisionsFail: a team decision warns by default and fails
+// in strict mode.
+func TestStrictMakesDecisionsFail(t *testing.T) {
+	for _, strict := range []bool{false, true} {
+		f := newFakeIdP(t, "")
+		rep, err := Run(t.Context(), Options{
+			IdPMetadata: f.srv.URL + "/metadata", HTTPClient: f.srv.Client(),
+			Credentials: Credentials{User: "maria", Password: "secret"}, OnSPMetadata: f.register,
+			Only: []string{"C033"}, Strict: strict,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[bool]Status{false: Warn, true: Fail}[strict]
+		if st, why := rowStatus(rep, "post-oversize", "C033"); st != want {
+			t.Errorf("strict=%v: %s (%s), want %s", strict, st, why, want)
+		}
 	}
 }

@@ -183,14 +183,34 @@ func digest(h crypto.Hash, data []byte) []byte {
 // SAMLResponse): value is already deflated+base64; the signature covers
 // param=v&RelayState=v&SigAlg=v encoded with url.QueryEscape (spec §3.1).
 func redirectQuery(param, value, relayState string, s *signer, alg string) (string, error) {
-	q := param + "=" + url.QueryEscape(value)
+	return redirectQueryWith(param, value, relayState, s, alg, url.QueryEscape)
+}
+
+// lowerHexEscape percent-encodes like url.QueryEscape but with lower-case
+// hex digits, as some SP stacks do (RFC 3986 makes them equivalent).
+func lowerHexEscape(s string) string {
+	e := url.QueryEscape(s)
+	var b strings.Builder
+	for i := 0; i < len(e); i++ {
+		if e[i] == '%' && i+2 < len(e) {
+			b.WriteString(strings.ToLower(e[i : i+3]))
+			i += 2
+			continue
+		}
+		b.WriteByte(e[i])
+	}
+	return b.String()
+}
+
+func redirectQueryWith(param, value, relayState string, s *signer, alg string, esc func(string) string) (string, error) {
+	q := param + "=" + esc(value)
 	if relayState != "" {
-		q += "&RelayState=" + url.QueryEscape(relayState)
+		q += "&RelayState=" + esc(relayState)
 	}
 	if s == nil {
 		return q, nil
 	}
-	q += "&SigAlg=" + url.QueryEscape(alg)
+	q += "&SigAlg=" + esc(alg)
 	sigAlg := alg
 	if alg == algHMACSHA256 { // deliberately unsupported: sign with SHA-256 anyway
 		sigAlg = algRSASHA256
