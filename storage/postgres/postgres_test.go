@@ -13,6 +13,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/spid-idp/spid-idp/internal/testenv"
 	"github.com/spid-idp/spid-idp/storage"
 	"github.com/spid-idp/spid-idp/storage/conformance"
 	"github.com/spid-idp/spid-idp/storage/postgres"
@@ -25,10 +26,7 @@ const envDSN = "SPID_TEST_POSTGRES"
 // and returns the DSN that selects it plus an admin handle on it.
 func testSchema(tb testing.TB) (string, *sql.DB) {
 	tb.Helper()
-	dsn := os.Getenv(envDSN)
-	if dsn == "" {
-		tb.Skip(envDSN + " not set: skipping PostgreSQL storage tests")
-	}
+	dsn := testenv.Postgres(tb)
 	suffix := make([]byte, 6)
 	_, _ = rand.Read(suffix)
 	schema := "spid_test_" + hex.EncodeToString(suffix)

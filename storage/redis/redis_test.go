@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,6 +13,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/spid-idp/spid-idp/internal/testenv"
 	"github.com/spid-idp/spid-idp/storage"
 	"github.com/spid-idp/spid-idp/storage/conformance"
 	"github.com/spid-idp/spid-idp/storage/redis"
@@ -23,11 +23,7 @@ import (
 // skip message.
 func testAddr(tb testing.TB) string {
 	tb.Helper()
-	addr := os.Getenv("SPID_TEST_REDIS")
-	if addr == "" {
-		tb.Skip("SPID_TEST_REDIS not set: skipping Redis storage tests")
-	}
-	return addr
+	return testenv.Redis(tb)
 }
 
 // newTestStore opens a store under a fresh random prefix and, when the test
