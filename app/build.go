@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -122,11 +123,13 @@ func Build(ctx context.Context, cfg *config.Config, b *Backends, log *slog.Logge
 	}
 	srvOpts := server.Options{
 		Addr: cfg.Server.Listen, TLSCertFile: cfg.Server.TLS.CertFile, TLSKeyFile: cfg.Server.TLS.KeyFile,
-		TrustedProxies: cfg.Server.TrustedProxies,
-		ReadTimeout:    cfg.Server.ReadTimeout, WriteTimeout: cfg.Server.WriteTimeout,
+		TrustedProxies:    cfg.Server.TrustedProxies,
+		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
+		ReadTimeout:       cfg.Server.ReadTimeout, WriteTimeout: cfg.Server.WriteTimeout,
 		IdleTimeout: cfg.Server.IdleTimeout, ShutdownTimeout: cfg.Server.ShutdownTimeout,
-		MaxBodyBytes: cfg.Server.MaxBodyBytes,
-		HSTS:         isHTTPS(base), FormAction: formAction,
+		MaxBodyBytes: cfg.Server.MaxBodyBytes, MaxHeaderBytes: cfg.Server.MaxHeaderBytes,
+		TLSMinVersion: tlsVersion(cfg.Server.TLS.MinVersion),
+		HSTS:          isHTTPS(base), FormAction: formAction,
 		Logger: log, Registry: prometheus.NewRegistry(), Ready: b.Ready, App: a.Mux,
 		Unavailable: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			_ = pages.RenderError(w, templates.Lang(r), templates.ErrorPage{Reason: templates.ReasonUnavailable})
@@ -208,4 +211,11 @@ func (a *App) metadataSource() func() ([]byte, error) {
 		cached, at = md, time.Now()
 		return md, nil
 	}
+}
+
+func tlsVersion(v string) uint16 {
+	if v == "1.3" {
+		return tls.VersionTLS13
+	}
+	return tls.VersionTLS12
 }

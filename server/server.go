@@ -8,6 +8,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -29,11 +30,15 @@ type Options struct {
 	Addr                    string
 	TLSCertFile, TLSKeyFile string
 	TrustedProxies          []netip.Prefix
+	ReadHeaderTimeout       time.Duration
 	ReadTimeout             time.Duration
 	WriteTimeout            time.Duration
 	IdleTimeout             time.Duration
 	ShutdownTimeout         time.Duration
 	MaxBodyBytes            int64
+	MaxHeaderBytes          int
+	// TLSMinVersion is tls.VersionTLS12 (default) or tls.VersionTLS13.
+	TLSMinVersion uint16
 	// HSTS sends Strict-Transport-Security: set when the public URL is https
 	// (TLS here or at a proxy).
 	HSTS bool
@@ -82,6 +87,7 @@ func New(o Options) (*Server, error) {
 			*d = v
 		}
 	}
+	def(&o.ReadHeaderTimeout, 5*time.Second)
 	def(&o.ReadTimeout, 15*time.Second)
 	def(&o.WriteTimeout, 30*time.Second)
 	def(&o.IdleTimeout, 120*time.Second)
@@ -89,6 +95,12 @@ func New(o Options) (*Server, error) {
 	def(&o.ReadyInterval, 5*time.Second)
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = 256 << 10
+	}
+	if o.MaxHeaderBytes <= 0 {
+		o.MaxHeaderBytes = 16 << 10
+	}
+	if o.TLSMinVersion < tls.VersionTLS12 {
+		o.TLSMinVersion = tls.VersionTLS12
 	}
 	if o.App == nil {
 		o.App = http.NotFoundHandler()
@@ -204,10 +216,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           s.handler,
 		ReadTimeout:       s.opts.ReadTimeout,
-		ReadHeaderTimeout: s.opts.ReadTimeout,
+		ReadHeaderTimeout: s.opts.ReadHeaderTimeout,
 		WriteTimeout:      s.opts.WriteTimeout,
 		IdleTimeout:       s.opts.IdleTimeout,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    s.opts.MaxHeaderBytes,
+		TLSConfig:         &tls.Config{MinVersion: s.opts.TLSMinVersion},
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
