@@ -192,11 +192,13 @@ func (b *browser) follow(ctx context.Context, method, target string, form url.Va
 			out.Kind, out.URL = "redirect", loc.String()
 			return out, nil
 		}
-		if resp.StatusCode >= 400 {
+		page := parseHTML(body, resp.Request.URL)
+		// An error status ends the flow unless the page lets the user go
+		// on: IdPs re-show the login form with 401 after a wrong password.
+		if resp.StatusCode >= 400 && page.formWith(b.fields.Password) == nil && page.formWith(b.fields.OTP) == nil {
 			out.Kind = "page"
 			return out, nil
 		}
-		page := parseHTML(body, resp.Request.URL)
 		next, err := b.nextStep(ctx, page, out, choice)
 		if err != nil {
 			var pe *PageError

@@ -51,6 +51,7 @@ type fakeTx struct {
 	noAttrIx                            bool
 	reuse                               bool
 	authnInstant                        string
+	failures                            int
 }
 
 type fakeSession struct {
@@ -314,7 +315,20 @@ func (f *fakeIdP) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.PostForm.Get("username") != "maria" || r.PostForm.Get("password") != "secret" {
-		f.answerError(w, tx, 19) // no retries in the fake
+		f.mu.Lock()
+		tx.failures++
+		n := tx.failures
+		f.mu.Unlock()
+		if n >= 3 {
+			f.answerError(w, tx, 19)
+			return
+		}
+		// Like the UI spec's P01: stay on the login page, 401, error shown.
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprintf(w, `<html><body><p role="alert">Credenziali errate. Tentativi rimasti: %d</p><form method="post" action="/login">
+<input type="hidden" name="tx" value="%s"><input name="username" value="maria"><input type="password" name="password">
+<button type="submit" name="action" value="login">Entra con SPID</button></form></body></html>`, 3-n, id)
 		return
 	}
 	if tx.level == 3 {
