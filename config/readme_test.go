@@ -1,0 +1,19 @@
+package config
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+// TestREADMEReference keeps the README's configuration table in step with
+// the code: regenerate it with `spid-idp config reference`.
+func TestREADMEReference(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), Reference()) {
+		t.Fatal("README.md's configuration reference differs from config.Reference(); regenerate it with `spid-idp config reference`")
+	}
+}
