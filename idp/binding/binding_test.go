@@ -35,8 +35,8 @@ var (
 
 func pairs(t testing.TB) {
 	pairsOnce.Do(func() {
-		spPair = bindingtest.NewPair(t, 2048)
-		spB = bindingtest.NewPair(t, 2048)
+		spPair = bindingtest.FixedPair(t, 1)
+		spB = bindingtest.FixedPair(t, 2)
 		small = bindingtest.NewPair(t, 1024)
 		expired = bindingtest.NewPairValid(t, 2048, time.Now().Add(-48*time.Hour), time.Now().Add(-24*time.Hour))
 	})
