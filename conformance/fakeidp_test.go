@@ -274,7 +274,10 @@ func (f *fakeIdP) sso(binding string) http.HandlerFunc {
 		f.txs[txID] = tx
 		sess := f.session(r)
 		f.mu.Unlock()
-		if sess != nil && tx.level == 1 && cmp != "better" && force != "true" {
+		if f.defect == "force-ignored" {
+			force = ""
+		}
+		if sess != nil && tx.level == 1 && cmp != "better" && force != "true" && f.defect != "sso-no-reuse" {
 			tx.reuse, tx.authnInstant = true, sess.authnInstant
 			f.consentPage(w, txID)
 			return
@@ -311,7 +314,7 @@ func (f *fakeIdP) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.PostForm.Get("action") == "cancel" {
-		f.answerError(w, tx, 25)
+		f.answerError(w, tx, map[bool]int{true: 22, false: 25}[f.defect == "cancel-wrong-code"])
 		return
 	}
 	if r.PostForm.Get("username") != "maria" || r.PostForm.Get("password") != "secret" {
@@ -367,7 +370,7 @@ func (f *fakeIdP) consent(w http.ResponseWriter, r *http.Request) {
 		page(w, 400, "unknown transaction or CSRF token")
 		return
 	}
-	if r.PostForm.Get("decision") != "yes" {
+	if r.PostForm.Get("decision") != "yes" && f.defect != "consent-ignored" {
 		f.answerError(w, tx, 22)
 		return
 	}
@@ -388,9 +391,8 @@ func (f *fakeIdP) consent(w http.ResponseWriter, r *http.Request) {
 	}
 	spec := respSpec{now: now, level: level, attrs: attrs, idp: f.srv.URL, sp: tx.sp.entityID, acs: tx.acs,
 		reqID: tx.reqID, sessionIdx: tx.level == 1, authnInst: authnInst, noSignAss: f.defect == "unsigned-assertion"}
-	if f.defect == "wrong-destination" {
-		spec.mutateResp = func(r *etree.Element) { r.CreateAttr("Destination", "https://elsewhere.invalid/acs") }
-	}
+	relay := tx.relay
+	f.injectResponseDefect(&spec, tx, &relay)
 	raw := buildResponse(f.t, spec)
 	if tx.level == 1 {
 		doc, _ := parseXML(raw)
@@ -406,7 +408,63 @@ func (f *fakeIdP) consent(w http.ResponseWriter, r *http.Request) {
 		sess.nameIDs[tx.sp.entityID] = nameID
 		f.mu.Unlock()
 	}
-	postForm(w, tx.acs, raw, tx.relay)
+	postForm(w, tx.acs, raw, relay)
+}
+
+// injectResponseDefect applies f.defect to a success Response.
+func (f *fakeIdP) injectResponseDefect(spec *respSpec, tx *fakeTx, relay *string) {
+	_, other := testSigners(f.t)
+	past := formatInstant(time.Now().Add(-time.Minute))
+	switch f.defect {
+	case "wrong-destination":
+		spec.mutateResp = func(r *etree.Element) { r.CreateAttr("Destination", "https://elsewhere.invalid/acs") }
+	case "sha1":
+		spec.alg = algRSASHA1
+	case "missing-inresponseto":
+		spec.mutateResp = removeAttr("", "InResponseTo")
+	case "issuer-no-format":
+		spec.mutateResp = removeAttr("Issuer", "Format")
+	case "missing-attribute":
+		delete(spec.attrs, "email")
+	case "fiscalnumber-prefix":
+		if _, ok := spec.attrs["fiscalNumber"]; ok {
+			spec.attrs["fiscalNumber"] = "RSSMRA80A41H501X"
+		}
+	case "level-lower":
+		spec.level = classL1
+	case "notonorafter-past":
+		spec.mutateAss = func(a *etree.Element) {
+			setAttr(a, "Subject/SubjectConfirmation/SubjectConfirmationData", "NotOnOrAfter", past)
+		}
+	case "audience-wrong":
+		spec.mutateAss = func(a *etree.Element) {
+			a.FindElement("Conditions/AudienceRestriction/Audience").SetText("https://other.invalid")
+		}
+	case "unsigned-response":
+		spec.noSignResp = true
+	case "foreign-key":
+		spec.signWith = &other
+	case "nameid-persistent":
+		spec.mutateAss = func(a *etree.Element) { setAttr(a, "Subject/NameID", "Format", fmtPersistent) }
+	case "recipient-wrong":
+		spec.mutateAss = func(a *etree.Element) {
+			setAttr(a, "Subject/SubjectConfirmation/SubjectConfirmationData", "Recipient", "https://elsewhere.invalid/acs")
+		}
+	case "sessionindex-l2":
+		spec.sessionIdx = true
+	case "no-sessionindex-l1":
+		spec.mutateAss = removeAttr("AuthnStatement", "SessionIndex")
+	case "notbefore-future":
+		spec.mutateAss = func(a *etree.Element) {
+			setAttr(a, "Conditions", "NotBefore", formatInstant(time.Now().Add(10*time.Minute)))
+		}
+	case "obsolete-classref":
+		spec.level = obsoleteClassL2
+	case "relaystate-dropped":
+		*relay = ""
+	case "millisecond-digits":
+		spec.mutateAss = func(a *etree.Element) { a.CreateAttr("IssueInstant", time.Now().UTC().Format(time.RFC3339Nano)) }
+	}
 }
 
 func postForm(w http.ResponseWriter, action string, raw []byte, relay string) {
@@ -421,7 +479,7 @@ func postForm(w http.ResponseWriter, action string, raw []byte, relay string) {
 }
 
 func (f *fakeIdP) answerError(w http.ResponseWriter, tx *fakeTx, code int) {
-	raw := buildResponse(f.t, respSpec{errorCode: code, idp: f.srv.URL, acs: tx.sp.acs["0"], reqID: tx.reqID,
+	raw := buildResponse(f.t, respSpec{errorCode: code, idp: f.srv.URL, acs: tx.sp.acs["0"], reqID: tx.reqID, noSignResp: f.defect == "error-unsigned",
 		mutateResp: func(r *etree.Element) {
 			if tx.reqID == "" {
 				r.RemoveAttr("InResponseTo")

@@ -100,3 +100,48 @@ func TestDriverUnknownPage(t *testing.T) {
 		t.Error("partial report should hold the failed login")
 	}
 }
+
+// TestSPServer: with SPListen the simulators' metadata is served while the
+// run lasts, at entityID + "/metadata", so an operator can register it.
+func TestSPServer(t *testing.T) {
+	f := newFakeIdP(t, "")
+	var served [][]byte
+	_, err := Run(t.Context(), Options{
+		IdPMetadata: f.srv.URL + "/metadata", HTTPClient: f.srv.Client(), SPListen: "127.0.0.1:0",
+		Only: []string{"metadata"},
+		OnSPMetadata: func(x []byte) error {
+			doc, err := parseXML(x)
+			if err != nil {
+				return err
+			}
+			id, _ := attr(doc.Root(), "entityID")
+			resp, err := http.Get(id + "/metadata")
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			var b bytes.Buffer
+			_, _ = b.ReadFrom(resp.Body)
+			served = append(served, b.Bytes())
+			if !bytes.Equal(b.Bytes(), x) {
+				t.Errorf("served metadata of %s differs", id)
+			}
+			// The ACS endpoint records what a browser posts to it.
+			r2, err := http.PostForm(id+"/acs/0", map[string][]string{"SAMLResponse": {"eA=="}})
+			if err != nil {
+				return err
+			}
+			r2.Body.Close()
+			if r2.StatusCode != http.StatusOK {
+				t.Errorf("ACS answered %d", r2.StatusCode)
+			}
+			return f.register(x)
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(served) != 2 {
+		t.Fatalf("%d SPs served, want 2", len(served))
+	}
+}

@@ -18,14 +18,15 @@ import (
 // notCheckable lists the checklist items an outside observer cannot verify,
 // with the reason; the report prints them so auditors know the gaps.
 var notCheckable = []string{
-	"C017–C026 (SP metadata ingestion): need SPs with broken metadata registered at the IdP; the operator's registration procedure is outside the protocol.",
-	"C033 (size limits), C040 (hex-case percent-encoding), C046 (expired SP certificate), C048 (embedded signature on Redirect), C053, C093, C094, C096, C101: not yet automated.",
-	"C104 (full XSD validation): the suite checks structure, order and every SPID constraint, but carries no XSD engine.",
-	"C109–C140 are checked on every successful Response; C139 (signed at consent time) and C163 (consent page content) need a human or a browser.",
-	"C132, C144, C146, C149, C150, C152, C153: need identities or timing (no second factor, suspended, typed identities, timeouts) that a generic run does not have.",
+	"C017–C026 (SP metadata ingestion): need SPs with broken metadata registered at the IdP; how an operator registers SPs is outside the protocol, so the suite cannot inject them.",
+	"C046 (expired SP certificate): the IdP would refuse to register such an SP in the first place; needs the operator's help.",
+	"C104 (XSD validation of the Response): the suite checks element order, cardinality and every SPID constraint, but carries no XSD engine.",
+	"C132, C144, C146, C149, C150, C152, C153: need identities or timing a generic run does not have (an identity without second factor, suspended or typed identities, a login left to time out, the choice of the stronger method).",
+	"C139 (Response signed at consent time) and C163 (what the consent page shows): need a human or a real browser to observe.",
 	"C154, C155: need a fault inside the IdP. C162: needs the session timeout to elapse.",
-	"C164, C165, C179: IdP pages, logs and IdP-initiated logout are not visible to an SP.",
-	"C170–C172, C174–C177: not yet automated (second SP in the logout chain, expired sessions, NameID variants).",
+	"C164, C165, C179: IdP-side pages, logs and IdP-initiated logout are not visible to a service provider.",
+	"C170–C172, C174–C177: not automated yet (NameID variants in LogoutRequest, a second SP in the logout chain, expired sessions).",
+	"C016 is checked only when the SSO endpoint is HTTPS.",
 }
 
 // WriteTable prints the results as an aligned table.
