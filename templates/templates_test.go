@@ -645,3 +645,15 @@ func BenchmarkRenderLogin(b *testing.B) {
 		}
 	}
 }
+
+func FuzzAcceptLanguage(f *testing.F) {
+	for _, s := range []string{"", "it", "en-GB,en;q=0.9", "fr;q=0.5, en;q=0.4", "en;q=1e400", "*", ";;;,,,q=", "en;q=NaN"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, h string) {
+		got := fromAcceptLanguage(h)
+		if got != "" && !supported(got) {
+			t.Fatalf("fromAcceptLanguage(%q) = %q", h, got)
+		}
+	})
+}
