@@ -251,10 +251,17 @@ func BenchmarkHash(b *testing.B) {
 		}
 		seen[p] = true
 		b.Run(fmt.Sprintf("m=%dMiB,t=%d,p=%d", p.MemoryKiB/1024, p.Time, p.Threads), func(b *testing.B) {
+			cpu0 := processCPU()
 			for b.Loop() {
 				if _, err := Hash("correct horse battery staple", p); err != nil {
 					b.Fatal(err)
 				}
+			}
+			// CPU per hash is stable on a shared machine where wall time is
+			// not; on an idle machine the wall time is about CPU time
+			// divided by min(p, cores).
+			if cpu := processCPU() - cpu0; cpu > 0 {
+				b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/op")
 			}
 		})
 	}
