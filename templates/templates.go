@@ -20,6 +20,7 @@ import (
 	"io/fs"
 	"net/http"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -113,6 +114,7 @@ func Pages() []string {
 	for p := range pages {
 		out = append(out, p)
 	}
+	sort.Strings(out)
 	return out
 }
 
@@ -253,7 +255,7 @@ func funcs(lang string, cats map[string]catalog) template.FuncMap {
 		"datetime": func(tm time.Time) string {
 			return tm.In(rome).Format("02/01/2006 15:04")
 		},
-		"other": func() []string { return Languages },
+		"languages": func() []string { return Languages },
 		"langName": func(l string) string {
 			return map[string]string{"it": "Italiano", "en": "English"}[l]
 		},

@@ -102,7 +102,7 @@ func Hash(pw string, p Params) (string, error) {
 	}
 	salt := make([]byte, p.SaltLen)
 	if _, err := rand.Read(salt); err != nil {
-		return "", fmt.Errorf("%w: %v", errRandomFailure, err)
+		return "", fmt.Errorf("%w: %w", errRandomFailure, err)
 	}
 	key := argon2.IDKey([]byte(pw), salt, p.Time, p.MemoryKiB, p.Threads, p.KeyLen)
 	return encode(p, salt, key), nil
@@ -254,7 +254,7 @@ func DummyHash(p Params) (string, error) {
 	}
 	secret := make([]byte, 32)
 	if _, err := rand.Read(secret); err != nil {
-		return "", fmt.Errorf("%w: %v", errRandomFailure, err)
+		return "", fmt.Errorf("%w: %w", errRandomFailure, err)
 	}
 	h, err := Hash(b64.EncodeToString(secret), p)
 	if err != nil {
