@@ -707,6 +707,18 @@ func allCases() []caseDef {
 		}},
 		{name: "slo-unsigned", ids: []string{"C168"}, title: "unsigned LogoutRequest → error page, session kept", run: sloUnsignedCase},
 		{name: "slo-issuer-no-format", ids: []string{"C169"}, title: "LogoutRequest Issuer without Format → Requester", run: sloIssuerCase},
+		{name: "slo-nameid-persistent", ids: []string{"C170"}, title: "LogoutRequest NameID not transient → Requester", run: func(ctx context.Context, e *env) []Row {
+			return e.sloVariant(ctx, "C170", logoutSpec{Binding: bindingPOST, NameIDFormat: fmtPersistent}, statusRequester, "")
+		}},
+		decided(caseDef{name: "slo-stale", ids: []string{"C171"}, title: "LogoutRequest IssueInstant 10 min old → Requester / RequestDenied", run: func(ctx context.Context, e *env) []Row {
+			return e.sloVariant(ctx, "C171", logoutSpec{Binding: bindingPOST, IssueInstant: formatInstant(time.Now().Add(-10 * time.Minute))}, statusRequester, statusReqDenied)
+		}}),
+		{name: "slo-destination-entityid", ids: []string{"C172"}, title: "LogoutRequest Destination = IdP entityID is accepted", run: func(ctx context.Context, e *env) []Row {
+			return e.sloVariant(ctx, "C172", logoutSpec{Binding: bindingPOST, Destination: "entityid"}, "", "")
+		}},
+		{name: "slo-two-sps", ids: []string{"C174"}, title: "logout at SP A propagates a signed LogoutRequest to SP B", run: sloTwoSPsCase},
+		{name: "slo-twice", ids: []string{"C176"}, title: "LogoutRequest for a closed session → Requester / PartialLogout", run: sloTwiceCase},
+		decided(caseDef{name: "slo-l2", ids: []string{"C177"}, title: "logout of a SpidL2 assertion without SessionIndex → Success", run: sloL2Case}),
 	}
 	return cs
 }

@@ -33,6 +33,8 @@ type fakeIdP struct {
 	txs      map[string]*fakeTx
 	sessions map[string]*fakeSession // cookie → session
 	seenIDs  map[string]bool
+	// pendingLogout is the SP-initiated logout waiting for another SP's answer.
+	pendingLogout *fakePending
 }
 
 type fakeSP struct {
@@ -490,51 +492,139 @@ func (f *fakeIdP) answerError(w http.ResponseWriter, tx *fakeTx, code int) {
 
 func (f *fakeIdP) slo(binding string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		root, sp, relay := f.decode(w, r, binding, "SAMLRequest", 5)
+		param := "SAMLRequest"
+		if r.URL.Query().Get("SAMLResponse") != "" || (r.Method == http.MethodPost && r.FormValue("SAMLResponse") != "") {
+			param = "SAMLResponse"
+		}
+		root, sp, relay := f.decode(w, r, binding, param, 5)
 		if root == nil {
 			return
 		}
-		id, _ := attr(root, "ID")
-		status := statusSuccess
-		if format, _ := attr(root.SelectElement("Issuer"), "Format"); format != fmtEntity {
-			status = statusRequester
-		} else {
+		c, _ := r.Cookie("fakesess")
+		if param == "SAMLResponse" { // SP B answered our propagation: finish with SP A
 			f.mu.Lock()
-			if c, err := r.Cookie("fakesess"); err == nil {
+			p := f.pendingLogout
+			f.pendingLogout = nil
+			if c != nil {
 				delete(f.sessions, c.Value)
 			}
 			f.mu.Unlock()
-		}
-		lr := etree.NewElement("samlp:LogoutResponse")
-		lr.CreateAttr("xmlns:samlp", nsSAMLP)
-		lr.CreateAttr("xmlns:saml", nsSAML)
-		lr.CreateAttr("ID", randomID())
-		lr.CreateAttr("Version", "2.0")
-		lr.CreateAttr("IssueInstant", formatInstant(time.Now()))
-		lr.CreateAttr("InResponseTo", id)
-		lr.CreateAttr("Destination", sp.slo[binding])
-		iss := lr.CreateElement("saml:Issuer")
-		iss.CreateAttr("Format", fmtEntity)
-		iss.CreateAttr("NameQualifier", f.srv.URL)
-		iss.SetText(f.srv.URL)
-		lr.CreateElement("samlp:Status").CreateElement("samlp:StatusCode").CreateAttr("Value", status)
-		if binding == bindingPOST {
-			if err := signEnveloped(lr, f.key, algRSASHA256, "Issuer"); err != nil {
-				page(w, 500, err.Error())
+			if p == nil {
+				page(w, 400, "unexpected LogoutResponse")
 				return
 			}
-			raw, _ := serialize(lr)
-			postForm(w, sp.slo[binding], raw, relay)
+			f.sendLogoutResponse(w, r, p.sp, p.binding, p.reqID, p.relay, statusSuccess, "")
 			return
 		}
-		msg := &outMsg{Binding: bindingRedirect, URL: sp.slo[binding], RelayState: relay}
-		out, err := encode(msg, lr, "SAMLResponse", &SimSP{key: f.key}, sigOK, nil)
-		if err != nil {
+		id, _ := attr(root, "ID")
+		top, sub := statusSuccess, ""
+		nid := root.SelectElement("NameID")
+		nidFormat, _ := attr(nid, "Format")
+		ii, _ := attr(root, "IssueInstant")
+		t, _ := time.Parse(time.RFC3339Nano, ii)
+		dest, _ := attr(root, "Destination")
+		f.mu.Lock()
+		var sess *fakeSession
+		if c != nil {
+			sess = f.sessions[c.Value]
+		}
+		f.mu.Unlock()
+		switch format, _ := attr(root.SelectElement("Issuer"), "Format"); {
+		case format != fmtEntity || nidFormat != fmtTransient:
+			top = statusRequester
+		case time.Since(t) > 2*time.Minute:
+			top, sub = statusRequester, statusReqDenied
+		case dest != f.srv.URL+"/slo/"+map[string]string{bindingRedirect: "redirect", bindingPOST: "post"}[binding] && dest != f.srv.URL:
+			top = statusRequester
+		case root.SelectElement("SessionIndex") == nil:
+			// SpidL2 assertion: nothing to close.
+		case sess == nil:
+			top, sub = statusRequester, statusPartial
+		default:
+			for other, otherNID := range sess.nameIDs {
+				if other == sp.entityID {
+					continue
+				}
+				f.mu.Lock()
+				osp := f.sps[other]
+				f.pendingLogout = &fakePending{sp: sp, binding: binding, reqID: id, relay: relay}
+				f.mu.Unlock()
+				f.propagate(w, r, osp, otherNID)
+				return
+			}
+			f.mu.Lock()
+			delete(f.sessions, c.Value)
+			f.mu.Unlock()
+		}
+		f.sendLogoutResponse(w, r, sp, binding, id, relay, top, sub)
+	}
+}
+
+type fakePending struct {
+	sp                    *fakeSP
+	binding, reqID, relay string
+}
+
+// propagate sends other a signed Redirect LogoutRequest for its NameID.
+func (f *fakeIdP) propagate(w http.ResponseWriter, r *http.Request, other *fakeSP, nameID string) {
+	lr := etree.NewElement("samlp:LogoutRequest")
+	lr.CreateAttr("xmlns:samlp", nsSAMLP)
+	lr.CreateAttr("xmlns:saml", nsSAML)
+	lr.CreateAttr("ID", randomID())
+	lr.CreateAttr("Version", "2.0")
+	lr.CreateAttr("IssueInstant", formatInstant(time.Now()))
+	lr.CreateAttr("Destination", other.slo[bindingRedirect])
+	iss := lr.CreateElement("saml:Issuer")
+	iss.CreateAttr("Format", fmtEntity)
+	iss.CreateAttr("NameQualifier", f.srv.URL)
+	iss.SetText(f.srv.URL)
+	n := lr.CreateElement("saml:NameID")
+	n.CreateAttr("Format", fmtTransient)
+	n.CreateAttr("NameQualifier", f.srv.URL)
+	n.SetText(nameID)
+	lr.CreateElement("samlp:SessionIndex").SetText("_sess-1")
+	out, err := encode(&outMsg{Binding: bindingRedirect, URL: other.slo[bindingRedirect], RelayState: "prop"}, lr, "SAMLRequest", &SimSP{key: f.key}, sigOK, nil)
+	if err != nil {
+		page(w, 500, err.Error())
+		return
+	}
+	http.Redirect(w, r, out.URL, http.StatusFound)
+}
+
+func (f *fakeIdP) sendLogoutResponse(w http.ResponseWriter, r *http.Request, sp *fakeSP, binding, inResponseTo, relay, top, sub string) {
+	lr := etree.NewElement("samlp:LogoutResponse")
+	lr.CreateAttr("xmlns:samlp", nsSAMLP)
+	lr.CreateAttr("xmlns:saml", nsSAML)
+	lr.CreateAttr("ID", randomID())
+	lr.CreateAttr("Version", "2.0")
+	lr.CreateAttr("IssueInstant", formatInstant(time.Now()))
+	lr.CreateAttr("InResponseTo", inResponseTo)
+	lr.CreateAttr("Destination", sp.slo[binding])
+	iss := lr.CreateElement("saml:Issuer")
+	iss.CreateAttr("Format", fmtEntity)
+	iss.CreateAttr("NameQualifier", f.srv.URL)
+	iss.SetText(f.srv.URL)
+	sc := lr.CreateElement("samlp:Status").CreateElement("samlp:StatusCode")
+	sc.CreateAttr("Value", top)
+	if sub != "" {
+		sc.CreateElement("samlp:StatusCode").CreateAttr("Value", sub)
+	}
+	if binding == bindingPOST {
+		if err := signEnveloped(lr, f.key, algRSASHA256, "Issuer"); err != nil {
 			page(w, 500, err.Error())
 			return
 		}
-		http.Redirect(w, r, out.URL, http.StatusFound)
+		raw, _ := serialize(lr)
+		postForm(w, sp.slo[binding], raw, relay)
+		return
 	}
+	msg := &outMsg{Binding: bindingRedirect, URL: sp.slo[binding], RelayState: relay}
+	out, err := encode(msg, lr, "SAMLResponse", &SimSP{key: f.key}, sigOK, nil)
+	if err != nil {
+		page(w, 500, err.Error())
+		return
+	}
+	http.Redirect(w, r, out.URL, http.StatusFound)
 }
 
 // runAgainst runs the suite against a fake IdP with the given defect.

@@ -25,7 +25,7 @@ var notCheckable = []string{
 	"C139 (Response signed at consent time) and C163 (what the consent page shows): need a human or a real browser to observe.",
 	"C154, C155: need a fault inside the IdP. C162: needs the session timeout to elapse.",
 	"C164, C165, C179: IdP-side pages, logs and IdP-initiated logout are not visible to a service provider.",
-	"C170–C172, C174–C177: not automated yet (NameID variants in LogoutRequest, a second SP in the logout chain, expired sessions).",
+	"C175 (a second SP that never answers during logout): a front-channel run cannot withhold an answer without stalling the browser flow; not automated.",
 	"C016 is checked only when the SSO endpoint is HTTPS.",
 }
 

@@ -270,6 +270,9 @@ type logoutSpec struct {
 	NameQualifier string
 	SessionIndex  string
 	IssuerFormat  string
+	NameIDFormat  string // default transient
+	IssueInstant  string // raw value; default now
+	Destination   string // default the SLO Location; "entityid" = IdP entityID
 	Sig           sigMode
 }
 
@@ -285,14 +288,17 @@ func logoutRequest(sp *SimSP, idp *IdPMetadata, s logoutSpec) (*outMsg, error) {
 	root.CreateAttr("xmlns:saml", nsSAML)
 	root.CreateAttr("ID", msg.ID)
 	root.CreateAttr("Version", "2.0")
-	root.CreateAttr("IssueInstant", formatInstant(now))
-	root.CreateAttr("Destination", ep)
+	setOpt(root, "IssueInstant", s.IssueInstant, formatInstant(now))
+	if s.Destination == "entityid" {
+		s.Destination = idp.EntityID
+	}
+	setOpt(root, "Destination", s.Destination, ep)
 	iss := root.CreateElement("saml:Issuer")
 	setOpt(iss, "Format", s.IssuerFormat, fmtEntity)
 	iss.CreateAttr("NameQualifier", sp.EntityID)
 	iss.SetText(sp.EntityID)
 	nid := root.CreateElement("saml:NameID")
-	nid.CreateAttr("Format", fmtTransient)
+	setOpt(nid, "Format", s.NameIDFormat, fmtTransient)
 	nid.CreateAttr("NameQualifier", or(s.NameQualifier, idp.EntityID))
 	nid.SetText(s.NameID)
 	if s.SessionIndex != "" {
@@ -335,4 +341,29 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	n, err := l.r.Read(p)
 	l.n -= int64(n)
 	return n, err
+}
+
+// logoutResponse builds sp's signed answer to an IdP LogoutRequest, sent to
+// the IdP's SLO endpoint for binding.
+func logoutResponse(sp *SimSP, idp *IdPMetadata, binding, inResponseTo string) (*outMsg, error) {
+	ep := idp.SLO[binding]
+	target := or(ep.ResponseLocation, ep.Location)
+	if target == "" {
+		return nil, fmt.Errorf("IdP metadata has no SingleLogoutService for %s", short(binding))
+	}
+	msg := &outMsg{Binding: binding, URL: target, ID: randomID(), IssueInstant: time.Now().UTC()}
+	root := etree.NewElement("samlp:LogoutResponse")
+	root.CreateAttr("xmlns:samlp", nsSAMLP)
+	root.CreateAttr("xmlns:saml", nsSAML)
+	root.CreateAttr("ID", msg.ID)
+	root.CreateAttr("Version", "2.0")
+	root.CreateAttr("IssueInstant", formatInstant(msg.IssueInstant))
+	root.CreateAttr("InResponseTo", inResponseTo)
+	root.CreateAttr("Destination", target)
+	iss := root.CreateElement("saml:Issuer")
+	iss.CreateAttr("Format", fmtEntity)
+	iss.CreateAttr("NameQualifier", sp.EntityID)
+	iss.SetText(sp.EntityID)
+	root.CreateElement("samlp:Status").CreateElement("samlp:StatusCode").CreateAttr("Value", statusSuccess)
+	return encode(msg, root, "SAMLResponse", sp, sigOK, nil)
 }

@@ -215,6 +215,12 @@ func sloUnsignedCase(ctx context.Context, e *env) []Row {
 }
 
 func sloIssuerCase(ctx context.Context, e *env) []Row {
+	return e.sloVariant(ctx, "C169", logoutSpec{Binding: bindingPOST, IssuerFormat: omit}, statusRequester, "")
+}
+
+// sloVariant logs in at SpidL1, sends a LogoutRequest built from ls (NameID
+// and SessionIndex filled in) and expects the status pair top/sub.
+func (e *env) sloVariant(ctx context.Context, id string, ls logoutSpec, top, sub string) []Row {
 	if st, why, ok := e.needLogin(); !ok {
 		return []Row{row(st, why)}
 	}
@@ -223,26 +229,197 @@ func sloIssuerCase(ctx context.Context, e *env) []Row {
 	if lr == nil || !lr.ok {
 		return []Row{row(Skip, "the SpidL1 login before logout did not succeed")}
 	}
-	msg, err := logoutRequest(e.spA, e.md, logoutSpec{Binding: bindingPOST, NameID: lr.nameID, SessionIndex: lr.sessionIndex, IssuerFormat: omit})
+	ls.NameID, ls.SessionIndex = lr.nameID, lr.sessionIndex
+	return []Row{e.logoutAndJudge(ctx, id, b, ls, top, sub)}
+}
+
+func (e *env) logoutAndJudge(ctx context.Context, id string, b *browser, ls logoutSpec, top, sub string) Row {
+	msg, err := logoutRequest(e.spA, e.md, ls)
+	if err != nil {
+		return Row{ID: id, Status: Fail, Reason: err.Error()}
+	}
+	out, err := b.send(ctx, msg, choiceNoLogin)
+	if err != nil {
+		r := rowsFor([]string{id}, Fail, err.Error(), out)
+		return r[0]
+	}
+	raw, dest, rq, err := e.logoutAnswer(out, e.spA)
+	if err != nil {
+		r := rowsFor([]string{id}, Fail, err.Error(), out)
+		return r[0]
+	}
+	v := ValidateLogoutResponse(raw, LogoutExpect{IdPEntityID: e.md.EntityID, IdPCerts: e.md.Certs, Destination: dest,
+		RequestID: msg.ID, Top: top, Sub: sub, RawQuery: rq, Now: time.Now(), Skew: e.opt.ClockSkew, Strict: e.opt.Strict})
+	st, why := v.Summary()
+	r := Row{ID: id, Status: st, Reason: why}
+	if st != Pass {
+		r.Evidence, r.Trace = string(raw), out.Trace
+	} else {
+		r.Reason = "LogoutResponse " + short(or(top, statusSuccess))
+		if sub != "" {
+			r.Reason += " / " + short(sub)
+		}
+	}
+	return r
+}
+
+// sloTwiceCase: a LogoutRequest for a session already closed → partial logout (C176).
+func sloTwiceCase(ctx context.Context, e *env) []Row {
+	if st, why, ok := e.needLogin(); !ok {
+		return []Row{row(st, why)}
+	}
+	b := e.browser()
+	lr, _ := e.login(ctx, b, e.spA, authnSpec{}, e.spA.ACS[0])
+	if lr == nil || !lr.ok {
+		return []Row{row(Skip, "the SpidL1 login before logout did not succeed")}
+	}
+	ls := logoutSpec{Binding: bindingRedirect, NameID: lr.nameID, SessionIndex: lr.sessionIndex}
+	if r := e.logoutAndJudge(ctx, "C176", b, ls, "", ""); r.Status != Pass {
+		return []Row{{ID: "C176", Status: Skip, Reason: "the first logout did not succeed: " + r.Reason}}
+	}
+	return []Row{e.logoutAndJudge(ctx, "C176", b, ls, statusRequester, statusPartial)}
+}
+
+// sloL2Case: logout for a SpidL2 assertion without SessionIndex → Success (C177).
+func sloL2Case(ctx context.Context, e *env) []Row {
+	if st, why, ok := e.needOTP(); !ok {
+		return []Row{row(st, why)}
+	}
+	b := e.browser()
+	lr, _ := e.login(ctx, b, e.spA, authnSpec{Level: 2, Comparison: "exact"}, e.spA.ACS[0])
+	if lr == nil || !lr.ok {
+		return []Row{row(Skip, "the SpidL2 login before logout did not succeed")}
+	}
+	return []Row{e.logoutAndJudge(ctx, "C177", b, logoutSpec{Binding: bindingPOST, NameID: lr.nameID}, "", "")}
+}
+
+// sloTwoSPsCase: with SP A and SP B in the session, logout at A makes the
+// IdP send B a signed LogoutRequest with B's NameID and SessionIndex; after
+// B answers, A gets Success (C174).
+func sloTwoSPsCase(ctx context.Context, e *env) []Row {
+	if st, why, ok := e.needLogin(); !ok {
+		return []Row{row(st, why)}
+	}
+	b := e.browser()
+	lrA, _ := e.login(ctx, b, e.spA, authnSpec{}, e.spA.ACS[0])
+	lrB, _ := e.login(ctx, b, e.spB, authnSpec{}, e.spB.ACS[0])
+	if lrA == nil || !lrA.ok || lrB == nil || !lrB.ok {
+		return []Row{row(Skip, "the SpidL1 logins at SP A and SP B did not both succeed")}
+	}
+	msg, err := logoutRequest(e.spA, e.md, logoutSpec{Binding: bindingRedirect, NameID: lrA.nameID, SessionIndex: lrA.sessionIndex})
 	if err != nil {
 		return []Row{row(Fail, err.Error())}
 	}
 	out, err := b.send(ctx, msg, choiceNoLogin)
 	if err != nil {
-		return rowsFor([]string{"C169"}, Fail, err.Error(), out)
+		return rowsFor([]string{"C174"}, Fail, "logout flow: "+err.Error(), out)
 	}
-	raw, dest, rq, err := e.logoutAnswer(out, e.spA)
+	var raw []byte
+	var binding string
+	switch {
+	case out.Kind == "redirect" && strings.HasPrefix(out.URL, e.spB.SLO[bindingRedirect]):
+		var rq string
+		raw, rq, err = redirectXML(out.URL, "SAMLRequest")
+		if err == nil {
+			_, err = verifyRedirect(rq, "SAMLRequest", e.md.Certs)
+		}
+		binding = bindingRedirect
+	case out.Kind == "form" && out.Form.input("SAMLRequest") != nil && out.Form.Action == e.spB.SLO[bindingPOST]:
+		raw, err = base64.StdEncoding.DecodeString(out.Form.value("SAMLRequest"))
+		binding = bindingPOST
+	default:
+		return rowsFor([]string{"C174"}, Fail, "the IdP did not send SP B a LogoutRequest (flow ended on "+out.Kind+" "+out.URL+")", out)
+	}
 	if err != nil {
-		return rowsFor([]string{"C169"}, Fail, err.Error(), out)
+		return rowsFor([]string{"C174"}, Fail, "LogoutRequest to SP B: "+err.Error(), out)
 	}
-	v := ValidateLogoutResponse(raw, LogoutExpect{IdPEntityID: e.md.EntityID, IdPCerts: e.md.Certs, Destination: dest,
-		RequestID: msg.ID, Top: statusRequester, RawQuery: rq, Now: time.Now(), Skew: e.opt.ClockSkew, Strict: e.opt.Strict})
-	st, why := v.Summary()
-	r := Row{ID: "C169", Status: st, Reason: why}
-	if st != Pass {
-		r.Evidence, r.Trace = string(raw), out.Trace
-	} else {
-		r.Reason = "LogoutResponse Requester"
+	reqID, problem := e.checkIdPLogoutRequest(raw, binding, lrB)
+	if problem != "" {
+		return []Row{{ID: "C174", Status: Fail, Reason: problem, Evidence: string(raw), Trace: out.Trace}}
 	}
-	return []Row{r}
+	answer, err := logoutResponse(e.spB, e.md, binding, reqID)
+	if err != nil {
+		return []Row{row(Fail, err.Error())}
+	}
+	answer.RelayState = out.value("RelayState")
+	if answer.RelayState != "" && binding == bindingPOST {
+		answer.Form.Set("RelayState", answer.RelayState)
+	} else if answer.RelayState != "" {
+		// rebuild the query with the RelayState the IdP sent
+		if answer, err = logoutResponseWithRelay(e.spB, e.md, binding, reqID, answer.RelayState); err != nil {
+			return []Row{row(Fail, err.Error())}
+		}
+	}
+	final, err := b.send(ctx, answer, choiceNoLogin)
+	if err != nil {
+		return rowsFor([]string{"C174"}, Fail, "after SP B answered: "+err.Error(), final)
+	}
+	lraw, dest, rq, err := e.logoutAnswer(final, e.spA)
+	if err != nil {
+		return rowsFor([]string{"C174"}, Fail, "SP A got no LogoutResponse after SP B answered: "+err.Error(), final)
+	}
+	v := ValidateLogoutResponse(lraw, LogoutExpect{IdPEntityID: e.md.EntityID, IdPCerts: e.md.Certs, Destination: dest,
+		RequestID: msg.ID, RawQuery: rq, Now: time.Now(), Skew: e.opt.ClockSkew, Strict: e.opt.Strict})
+	if st, why := v.Summary(); st != Pass {
+		return []Row{{ID: "C174", Status: st, Reason: "LogoutResponse to SP A: " + why, Evidence: string(lraw), Trace: final.Trace}}
+	}
+	return []Row{row(Pass, "SP B got a signed LogoutRequest with its NameID and SessionIndex; SP A got Success")}
+}
+
+func logoutResponseWithRelay(sp *SimSP, md *IdPMetadata, binding, reqID, relay string) (*outMsg, error) {
+	m, err := logoutResponse(sp, md, binding, reqID)
+	if err != nil || relay == "" {
+		return m, err
+	}
+	// Re-encode with the RelayState included in the signed query.
+	doc, err := parseXML(m.XML)
+	if err != nil {
+		return nil, err
+	}
+	msg := &outMsg{Binding: binding, URL: or(md.SLO[binding].ResponseLocation, md.SLO[binding].Location), ID: m.ID, RelayState: relay}
+	return encode(msg, doc.Root(), "SAMLResponse", sp, sigOK, nil)
+}
+
+// checkIdPLogoutRequest judges the LogoutRequest the IdP sent to SP B.
+func (e *env) checkIdPLogoutRequest(raw []byte, binding string, lrB *loginResult) (id, problem string) {
+	doc, err := parseXML(raw)
+	if err != nil {
+		return "", err.Error()
+	}
+	root := doc.Root()
+	if !is(root, nsSAMLP, "LogoutRequest") {
+		return "", "SP B received " + root.Tag + ", want LogoutRequest"
+	}
+	id, _ = attr(root, "ID")
+	var issues []string
+	if binding == bindingPOST {
+		if si := inspectSignature(root, e.md.Certs); si.Err != nil {
+			issues = append(issues, "signature: "+si.Err.Error())
+		}
+	}
+	if iss := root.SelectElement("Issuer"); iss == nil || strings.TrimSpace(iss.Text()) != e.md.EntityID {
+		issues = append(issues, "Issuer is not the IdP entityID")
+	}
+	nid := root.SelectElement("NameID")
+	switch {
+	case nid == nil:
+		issues = append(issues, "no NameID")
+	case strings.TrimSpace(nid.Text()) != lrB.nameID:
+		issues = append(issues, fmt.Sprintf("NameID %q, want SP B's %q", nid.Text(), lrB.nameID))
+	default:
+		if nq, _ := attr(nid, "NameQualifier"); nq == "" {
+			issues = append(issues, "NameID without NameQualifier")
+		}
+	}
+	si := ""
+	if s := root.SelectElement("SessionIndex"); s != nil {
+		si = strings.TrimSpace(s.Text())
+	}
+	if lrB.sessionIndex != "" && si != lrB.sessionIndex {
+		issues = append(issues, fmt.Sprintf("SessionIndex %q, want SP B's %q", si, lrB.sessionIndex))
+	}
+	if d, _ := attr(root, "Destination"); d != e.spB.SLO[binding] {
+		issues = append(issues, fmt.Sprintf("Destination %q, want %q", d, e.spB.SLO[binding]))
+	}
+	return id, strings.Join(issues, "; ")
 }
