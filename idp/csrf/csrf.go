@@ -84,17 +84,24 @@ var ErrCrossSite = errors.New("csrf: cross-site request refused")
 // browsers, non-browser clients) pass: the token is the primary defence and
 // this check is the second layer. SAML endpoints must not use it, since
 // SPs post to them cross-site by design.
+//
+// A browser that sends Sec-Fetch-Site "same-origin" is believed (scripts
+// cannot forge that header), whatever Origin says: under our
+// Referrer-Policy "no-referrer" browsers send "Origin: null" even for a
+// same-origin form post. Without Sec-Fetch-Site, "null" is left to the token.
 func CheckOrigin(r *http.Request, selfOrigin string) error {
 	switch site := r.Header.Get("Sec-Fetch-Site"); site {
-	case "", "same-origin", "none":
+	case "same-origin", "none":
+		return nil
+	case "":
 	default:
 		return fmt.Errorf("%w: Sec-Fetch-Site %q", ErrCrossSite, site)
 	}
 	origin := r.Header.Get("Origin")
-	if origin == "" {
+	if origin == "" || origin == "null" {
 		return nil
 	}
-	if origin == "null" || !sameOrigin(origin, selfOrigin) {
+	if !sameOrigin(origin, selfOrigin) {
 		return fmt.Errorf("%w: Origin %q", ErrCrossSite, origin)
 	}
 	return nil

@@ -79,7 +79,11 @@ func TestCheckOrigin(t *testing.T) {
 		{"cross-site", "cross-site", "", false},
 		{"same-site sibling", "same-site", "https://account.example.it", false},
 		{"foreign origin", "", "https://evil.example", false},
-		{"null origin", "", "null", false},
+		// Referrer-Policy no-referrer makes browsers send "Origin: null"
+		// on same-origin posts: Sec-Fetch-Site decides, else the token.
+		{"same-origin with null origin", "same-origin", "null", true},
+		{"null origin without fetch metadata", "", "null", true},
+		{"cross-site with null origin", "cross-site", "null", false},
 		{"http downgrade", "", "http://login.example.it", false},
 		{"other port", "", "https://login.example.it:8443", false},
 	}
