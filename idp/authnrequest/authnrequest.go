@@ -172,6 +172,12 @@ func userErr(a spid.Anomaly, step, reason string, cause error) *Error {
 // Check runs the pipeline of spec §3.3 on r, received on bindingName
 // (spid.BindingRedirect or spid.BindingPOST). It returns *Error on failure.
 func (c *Checker) Check(ctx context.Context, r *http.Request, bindingName string) (*Request, error) {
+	if bindingName != spid.BindingRedirect && bindingName != spid.BindingPOST {
+		return nil, userErr(spid.NrSystemError, StepMethod, fmt.Sprintf("endpoint configured with unsupported binding %q", bindingName), nil)
+	}
+	if c.SPs == nil || c.Replay == nil {
+		return nil, userErr(spid.NrSystemError, StepMethod, "checker has no SP registry or replay cache", nil)
+	}
 	now := c.now()
 	lim := c.Limits
 	lim.MaxRelayState = c.MaxRelayState

@@ -16,6 +16,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/spid-idp/spid-idp/idp/binding"
 	"github.com/spid-idp/spid-idp/idp/binding/bindingtest"
 	"github.com/spid-idp/spid-idp/idp/spid"
 	"github.com/spid-idp/spid-idp/keys"
@@ -697,6 +698,35 @@ func TestCheckTransport(t *testing.T) {
 				t.Error("user-bound error carries an SP")
 			}
 		})
+	}
+	t.Run("oversized body is recognisable for a 413", func(t *testing.T) {
+		_, err := f.checker.Check(context.Background(), bindingtest.POST(ssoPOST, url.Values{"SAMLRequest": {strings.Repeat("A", 1<<20)}}), spid.BindingPOST)
+		if !errors.Is(err, binding.ErrTooLarge) {
+			t.Fatalf("err = %v does not wrap binding.ErrTooLarge", err)
+		}
+	})
+	t.Run("unsupported binding is our own error", func(t *testing.T) {
+		_, err := f.checker.Check(context.Background(), bindingtest.GET(ssoRedirect, good.Query()), "urn:oasis:names:tc:SAML:2.0:bindings:SOAP")
+		if e := asError(t, err); e.Anomaly != spid.NrSystemError {
+			t.Fatalf("got %+v", e)
+		}
+	})
+}
+
+// TestCheckRedirectEmbeddedSignature: on Redirect only the query signature
+// counts (A.2, C048): a valid embedded ds:Signature cannot rescue a query
+// signed by someone else.
+func TestCheckRedirectEmbeddedSignature(t *testing.T) {
+	f := newFixture(t)
+	x := bindingtest.Sign(t, f.request(t, nil), pairA)
+	q := bindingtest.Redirect{XML: x, Key: pairB.Key}.Query()
+	_, err := f.checker.Check(context.Background(), bindingtest.GET(ssoRedirect, q), spid.BindingRedirect)
+	if e := asError(t, err); e.Anomaly != spid.NrRedirectSignature {
+		t.Fatalf("got %+v", e)
+	}
+	q = bindingtest.Redirect{XML: x, Key: pairA.Key}.Query()
+	if _, err := f.checker.Check(context.Background(), bindingtest.GET(ssoRedirect, q), spid.BindingRedirect); err != nil {
+		t.Fatalf("valid query signature with an embedded one: %v", err)
 	}
 }
 
