@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/base64"
@@ -37,6 +38,7 @@ type env struct {
 	spBase    string
 	nameIDs   []string   // NameIDs seen in successful logins of SP A (C119)
 	driverErr *PageError // first login page the driver could not handle
+	respIDs   map[string]bool
 }
 
 func (e *env) progress(format string, args ...any) {
@@ -235,6 +237,7 @@ func (e *env) login(ctx context.Context, b *browser, sp *SimSP, s authnSpec, des
 		}
 		rows = append(rows, r)
 	}
+	rows = append(rows, e.consentRows(out, raw)...)
 	for i := range rows {
 		if rows[i].Status != Pass {
 			rows[i].Trace = out.Trace
@@ -771,4 +774,46 @@ func tlsCase(ctx context.Context, e *env) []Row {
 		return []Row{row(Fail, "a TLS 1.1 handshake with "+host+" succeeded")}
 	}
 	return []Row{row(Pass, "TLS 1.1 refused: "+err.Error())}
+}
+
+// consentRows checks what can be seen of the consent step: the Response is
+// built when the user consents (C139, a team decision: within 5 s), the
+// consent page names the SP (C163, by its OrganizationDisplayName), and
+// Response IDs never repeat within the run (C105).
+func (e *env) consentRows(out *outcome, raw []byte) []Row {
+	var rows []Row
+	doc, err := parseXML(raw)
+	if err != nil {
+		return nil
+	}
+	id, _ := attr(doc.Root(), "ID")
+	if e.respIDs == nil {
+		e.respIDs = map[string]bool{}
+	}
+	if id != "" && e.respIDs[id] {
+		rows = append(rows, Row{ID: "C105", Status: Fail, Reason: "Response ID " + id + " was already used in this run"})
+	}
+	e.respIDs[id] = true
+	if ii, _ := attr(doc.Root(), "IssueInstant"); ii != "" {
+		if t, err := parseInstant(ii); err == nil {
+			lag := out.Received.Sub(t)
+			r := Row{ID: "C139", Status: Pass, Reason: fmt.Sprintf("Response issued %s before it reached the SP", lag.Round(time.Millisecond))}
+			if lag > 5*time.Second+e.opt.ClockSkew {
+				r.Status = Fail
+				if !e.opt.Strict {
+					r.Status = Warn
+				}
+				r.Reason = fmt.Sprintf("Response issued %s before the consent answer: not built at consent time", lag.Round(time.Second))
+			}
+			rows = append(rows, r)
+		}
+	}
+	if out.SawConsent {
+		r := Row{ID: "C163", Status: Pass, Reason: "the consent page names the SP"}
+		if !bytes.Contains(out.Consent, []byte(spDisplayName)) {
+			r = Row{ID: "C163", Status: Warn, Reason: "the consent page does not show the SP's OrganizationDisplayName \"" + spDisplayName + "\""}
+		}
+		rows = append(rows, r)
+	}
+	return rows
 }

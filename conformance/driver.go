@@ -61,6 +61,8 @@ type outcome struct {
 	SawLogin   bool
 	SawOTP     bool
 	SawConsent bool
+	Consent    []byte // the consent page, when one was shown
+	Received   time.Time
 	Trace      []string
 }
 
@@ -182,7 +184,7 @@ func (b *browser) follow(ctx context.Context, method, target string, form url.Va
 			out.trace("%s %s: %v", method, target, err)
 			return out, err
 		}
-		out.Status, out.URL, out.Body = resp.StatusCode, resp.Request.URL.String(), body
+		out.Status, out.URL, out.Body, out.Received = resp.StatusCode, resp.Request.URL.String(), body, time.Now()
 		out.trace("%s %s → %d", method, resp.Request.URL, resp.StatusCode)
 		if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 			loc, err := resp.Location()
@@ -276,6 +278,7 @@ func (b *browser) nextStep(ctx context.Context, page *htmlPage, out *outcome, ch
 	}
 	if page.hasButton(f.Refuse, reRefuse) && page.hasButton(f.Accept, reAccept) {
 		out.SawConsent = true
+		out.Consent = page.raw
 		switch choice {
 		case choiceRefuse:
 			return page.press(f.Refuse, reRefuse, nil, "refuse consent")
@@ -326,6 +329,7 @@ func (e *PageError) Error() string {
 type htmlPage struct {
 	forms []*htmlForm
 	links []htmlLink
+	raw   []byte
 }
 
 type htmlForm struct {
@@ -492,7 +496,7 @@ var reStrip = regexp.MustCompile(`(?is)<script\b.*?</script\s*>|<style\b.*?</sty
 // mode (no x/net/html in this module); scripts and comments are removed
 // first because their text would derail the tokenizer.
 func parseHTML(body []byte, base *url.URL) *htmlPage {
-	p := &htmlPage{}
+	p := &htmlPage{raw: body}
 	d := xml.NewDecoder(bytes.NewReader(reStrip.ReplaceAll(body, nil)))
 	d.Strict = false
 	d.AutoClose = xml.HTMLAutoClose

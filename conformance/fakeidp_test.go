@@ -360,7 +360,7 @@ func (f *fakeIdP) otpStep(w http.ResponseWriter, r *http.Request) {
 
 func (f *fakeIdP) consentPage(w http.ResponseWriter, id string) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	fmt.Fprintf(w, `<html><head><script>if (1 < 2) { console.log("x & y"); }</script></head><body><h1>Autorizzi l'invio dei dati?</h1>
+	fmt.Fprintf(w, `<html><head><script>if (1 < 2) { console.log("x & y"); }</script></head><body><h1>Autorizzi l'invio dei dati?</h1><p>Stai per inviare i tuoi dati a <strong>SPID Conformance</strong>.</p>
 <form method="post" action="/consent"><input type="hidden" name="tx" value="%s"><input type="hidden" name="csrf" value="tok&amp;1">
 <button type="submit" name="decision" value="yes">Acconsento</button>
 <button type="submit" name="decision" value="no">Non acconsento</button></form></body></html>`, id)

@@ -29,22 +29,45 @@ var notCheckable = []string{
 	"C016 is checked only when the SSO endpoint is HTTPS.",
 }
 
-// WriteTable prints the results as an aligned table.
-func (r *Report) WriteTable(w io.Writer) error {
+// WriteTable prints one line per checklist item (worst result over the
+// cases that evidenced it); verbose adds every (case, item) row after it.
+func (r *Report) WriteTable(w io.Writer) error { return r.writeTable(w, false) }
+
+func (r *Report) writeTable(w io.Writer, verbose bool) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tCASE\tRESULT\tREASON")
-	for _, row := range r.Rows {
-		reason := row.Reason
-		if len(reason) > 160 {
-			reason = reason[:157] + "..."
+	fmt.Fprintln(tw, "ID\tDESCRIPTION\tRESULT\tREASON")
+	for _, c := range r.Checklist {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.ID, clip(c.Title, 60), strings.ToUpper(string(c.Status)), clip(oneLine(c.Reason), 140))
+	}
+	if verbose {
+		fmt.Fprintln(tw, "\nID\tCASE\tRESULT\tREASON")
+		for _, row := range r.Rows {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", row.ID, row.Case, strings.ToUpper(string(row.Status)), clip(oneLine(row.Reason), 140))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", row.ID, row.Case, strings.ToUpper(string(row.Status)), oneLine(reason))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "\n%d pass, %d fail, %d warn, %d skip\n", r.Counts[Pass], r.Counts[Fail], r.Counts[Warn], r.Counts[Skip])
+	_, err := fmt.Fprintf(w, "\nchecklist items: %d pass, %d fail, %d warn, %d skip (%d case rows)\n",
+		r.countItems(Pass), r.countItems(Fail), r.countItems(Warn), r.countItems(Skip), len(r.Rows))
 	return err
+}
+
+func (r *Report) countItems(s Status) int {
+	n := 0
+	for _, c := range r.Checklist {
+		if c.Status == s {
+			n++
+		}
+	}
+	return n
+}
+
+func clip(s string, n int) string {
+	if len([]rune(s)) <= n {
+		return s
+	}
+	return string([]rune(s)[:n-1]) + "…"
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
@@ -76,6 +99,11 @@ details{margin:2px 0}
 "pass" means the IdP behaved as required; "fail" means it did not (the evidence shows the XML or page received);
 "warn" marks a deviation from a choice of this project rather than from an AgID rule, or an unusual but tolerable answer;
 "skip" means the case could not run (for instance no second-factor seed was given).</p>
+<h2>Checklist summary</h2>
+<table><thead><tr><th>ID</th><th>What is checked</th><th>Result</th><th>Reason (worst case)</th><th>Cases</th></tr></thead><tbody>
+{{range .Checklist}}<tr><td>{{.ID}}</td><td>{{.Title}}</td><td class="{{lower .Status}}">{{.Status}}</td><td>{{.Reason}}</td><td>{{range $i, $c := .Cases}}{{if $i}}, {{end}}{{$c}}{{end}}</td></tr>
+{{end}}</tbody></table>
+<h2>Every case, with evidence</h2>
 <table><thead><tr><th>ID</th><th>Case</th><th>What is checked</th><th>Result</th><th>Reason and evidence</th></tr></thead><tbody>
 {{range .Rows}}<tr><td>{{.ID}}</td><td>{{.Case}}</td><td>{{.Title}}</td><td class="{{lower .Status}}">{{.Status}}</td><td>{{.Reason}}
 {{if .Trace}}<details><summary>HTTP steps</summary><pre>{{range .Trace}}{{.}}
@@ -103,6 +131,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		reportPath string
 		only       string
 		printMD    bool
+		verbose    bool
 	)
 	fs.StringVar(&opt.IdPMetadata, "idp-metadata", "", "IdP metadata URL or file (required)")
 	fs.StringVar(&opt.Credentials.User, "user", "", "test identity user name")
@@ -113,6 +142,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&opt.SPListen, "sp-listen", "", "serve the simulated SPs' metadata and endpoints on this address (e.g. 127.0.0.1:0)")
 	fs.StringVar(&opt.SPBaseURL, "sp-base-url", "", "entityID of simulated SP A (default: the --sp-listen URL)")
 	fs.BoolVar(&printMD, "print-sp-metadata", false, "print the simulated SPs' metadata before running")
+	fs.BoolVar(&verbose, "verbose", false, "also print one line per (case, checklist item)")
 	fs.StringVar(&opt.Fields.User, "field-user", "username", "name of the identifier input")
 	fs.StringVar(&opt.Fields.Password, "field-password", "password", "name of the password input")
 	fs.StringVar(&opt.Fields.OTP, "field-otp", "otp", "name of the one-time code input")
@@ -187,7 +217,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "conformance: interrupted: %v\n", err)
 		}
 	}
-	if err := rep.WriteTable(stdout); err != nil {
+	if err := rep.writeTable(stdout, verbose); err != nil {
 		fmt.Fprintf(stderr, "conformance: %v\n", err)
 	}
 	if reportPath != "" {

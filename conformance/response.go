@@ -486,20 +486,29 @@ func (r *respCheck) authn(a *etree.Element) {
 	}
 	si, hasSI := attr(st, "SessionIndex")
 	if r.exp.Level == 1 {
-		v.ensure("sessionindex", hasSI && si != "", "SpidL1 request but AuthnStatement has no SessionIndex")
+		v.ensure("sessionindex.l1", hasSI && si != "", "SpidL1 request but AuthnStatement has no SessionIndex")
 	} else {
-		v.ensure("sessionindex", !hasSI, "SpidL%d request but AuthnStatement has SessionIndex %q", r.exp.Level, si)
+		v.ensure("sessionindex.l2", !hasSI, "SpidL%d request but AuthnStatement has SessionIndex %q", r.exp.Level, si)
 	}
-	want, cmp := r.exp.Level, r.exp.Comparison
+	want, cmp := r.exp.Level, cmpName(r.exp.Comparison)
+	name := "level"
+	switch {
+	case want == 2 && cmp == "exact":
+		name = "level.exact-l2"
+	case want == 1 && cmp == "minimum":
+		name = "level.minimum-l1"
+	case want == 1 && cmp == "better":
+		name = "level.better-l1"
+	}
 	switch {
 	case cmp == "maximum" && got > want:
-		v.fail("level", "delivered SpidL%d above the maximum SpidL%d asked", got, want)
+		v.fail(name, "delivered SpidL%d above the maximum SpidL%d asked", got, want)
 	case cmp != "maximum" && got < want:
-		v.fail("level", "delivered SpidL%d, lower than the SpidL%d asked (%s)", got, want, cmpName(cmp))
+		v.fail(name, "delivered SpidL%d, lower than the SpidL%d asked (%s)", got, want, cmp)
 	case cmp == "better" && got <= want:
-		v.fail("level", "delivered SpidL%d, not better than SpidL%d", got, want)
+		v.fail(name, "delivered SpidL%d, not better than SpidL%d", got, want)
 	default:
-		v.touch("level")
+		v.touch(name)
 	}
 }
 
@@ -528,7 +537,7 @@ func (r *respCheck) attributes(a *etree.Element) {
 	v := r.v
 	stmts := children(a, nsSAML, "AttributeStatement")
 	if r.exp.RequestedAttrs == nil {
-		v.ensure("attributes.statement", len(stmts) == 0, "request had no AttributeConsumingServiceIndex but the Assertion has an AttributeStatement")
+		v.ensure("attributes.none", len(stmts) == 0, "request had no AttributeConsumingServiceIndex but the Assertion has an AttributeStatement")
 		return
 	}
 	if len(stmts) > 1 {

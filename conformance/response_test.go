@@ -75,12 +75,14 @@ func TestValidateResponseMutations(t *testing.T) {
 			}
 		}}, nil, "attributes.type"},
 		{"attribute without NameFormat", respSpec{mutateAss: removeAttr("AttributeStatement/Attribute[@Name='email']", "NameFormat")}, nil, "attributes.format"},
-		{"level lower than asked", respSpec{level: classL1}, func(e *ResponseExpect) { e.Level = 2 }, "level"},
+		{"level lower than asked", respSpec{level: classL1}, func(e *ResponseExpect) { e.Level = 2 }, "level.exact-l2"},
 		{"obsolete class ref", respSpec{level: obsoleteClassL2}, nil, "authnstatement"},
 		{"SessionIndex for L2", respSpec{level: classL2, mutateAss: func(a *etree.Element) {
 			a.FindElement("AuthnStatement").CreateAttr("SessionIndex", "_s")
-		}}, func(e *ResponseExpect) { e.Level = 2 }, "sessionindex"},
-		{"no SessionIndex for L1", respSpec{mutateAss: removeAttr("AuthnStatement", "SessionIndex")}, nil, "sessionindex"},
+		}}, func(e *ResponseExpect) { e.Level = 2 }, "sessionindex.l2"},
+		{"no SessionIndex for L1", respSpec{mutateAss: removeAttr("AuthnStatement", "SessionIndex")}, nil, "sessionindex.l1"},
+		{"better L1 answered with L1", respSpec{}, func(e *ResponseExpect) { e.Comparison = "better" }, "level.better-l1"},
+		{"maximum L1 answered with L2", respSpec{level: classL2, sessionIdx: true}, func(e *ResponseExpect) { e.Comparison = "maximum" }, "level"},
 		{"SCD NotOnOrAfter in the past", respSpec{mutateAss: func(a *etree.Element) {
 			setAttr(a, "Subject/SubjectConfirmation/SubjectConfirmationData", "NotOnOrAfter", formatInstant(now.Add(-time.Minute)))
 		}}, nil, "scd.notonorafter"},
@@ -127,7 +129,7 @@ func TestValidateResponseMutations(t *testing.T) {
 				ast.RemoveChild(c)
 			}
 		}}, nil, "attributes.statement"},
-		{"AttributeStatement when none requested", respSpec{}, func(e *ResponseExpect) { e.RequestedAttrs = nil }, "attributes.statement"},
+		{"AttributeStatement when none requested", respSpec{}, func(e *ResponseExpect) { e.RequestedAttrs = nil }, "attributes.none"},
 		{"Issuer with surrounding spaces", respSpec{mutateAss: func(a *etree.Element) { a.SelectElement("Issuer").SetText(" " + tIdP + " ") }}, nil, "whitespace"},
 		{"Advice present", respSpec{mutateAss: func(a *etree.Element) { a.CreateElement("saml:Advice") }}, nil, "assertion.count"},
 		{"signature after Subject", respSpec{afterSigned: func(r *etree.Element) {

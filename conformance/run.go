@@ -79,7 +79,8 @@ type Report struct {
 	Finished    time.Time      `json:"finished"`
 	Strict      bool           `json:"strict"`
 	SPs         []SPInfo       `json:"sps"`
-	Rows        []Row          `json:"rows"`
+	Checklist   []ChecklistRow `json:"checklist"` // one line per checklist item, worst case wins
+	Rows        []Row          `json:"rows"`      // one line per (case, checklist item)
 	Counts      map[Status]int `json:"counts"`
 	Notes       []string       `json:"notes"`
 }
@@ -184,6 +185,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	for _, r := range rep.Rows {
 		rep.Counts[r.Status]++
 	}
+	rep.Checklist = summarise(rep.Rows)
 	rep.Notes = notCheckable
 	rep.Finished = time.Now().UTC()
 	if e.driverErr != nil {

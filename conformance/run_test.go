@@ -92,7 +92,7 @@ func TestRunAgainstFakeIdP(t *testing.T) {
 		t.Errorf("stale IssueInstant accepted by the fake but judged %s", st)
 	}
 	var tbl, js, html bytes.Buffer
-	if err := rep.WriteTable(&tbl); err != nil || !strings.Contains(tbl.String(), "login-l1-redirect") {
+	if err := rep.WriteTable(&tbl); err != nil || !strings.Contains(tbl.String(), "C115") || !strings.Contains(tbl.String(), "Assertion signed") {
 		t.Errorf("table: %v", err)
 	}
 	if err := rep.WriteJSON(&js); err != nil || !json.Valid(js.Bytes()) {

@@ -27,6 +27,10 @@ var spAttributeSets = map[int][]string{
 	1: {"fiscalNumber"},
 }
 
+// spDisplayName is the simulators' OrganizationDisplayName, which the IdP
+// must show on its consent page (C163).
+const spDisplayName = "SPID Conformance"
+
 // SimSP is one simulated service provider: its key, its endpoints and its
 // signed SPID metadata.
 type SimSP struct {
@@ -144,7 +148,7 @@ func (sp *SimSP) buildMetadata(ipaCode string) ([]byte, error) {
 	}
 	org := ed.CreateElement("md:Organization")
 	for _, lang := range []string{"it", "en"} {
-		for _, n := range [][2]string{{"OrganizationName", "SPID Conformance Suite"}, {"OrganizationDisplayName", "SPID Conformance"}, {"OrganizationURL", sp.EntityID + "/"}} {
+		for _, n := range [][2]string{{"OrganizationName", "SPID Conformance Suite"}, {"OrganizationDisplayName", spDisplayName}, {"OrganizationURL", sp.EntityID + "/"}} {
 			e := org.CreateElement("md:" + n[0])
 			e.CreateAttr("xml:lang", lang)
 			e.SetText(n[1])
