@@ -80,7 +80,8 @@ func runSPAdd(ctx context.Context, e env, args []string) int {
 	details := map[string]string{"metadata_source": redactURL(*src)}
 	var xml []byte
 	var err error
-	if isURL(*src) {
+	if strings.Contains(*src, "://") {
+		// FetchURL refuses schemes other than http(s) with a clear message.
 		xml, err = reg.FetchURL(ctx, *src, &http.Client{Timeout: *timeout})
 	} else {
 		xml, err = readMetadataFile(*src)

@@ -1,0 +1,251 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/beevik/etree"
+
+	"github.com/spid-idp/spid-idp/metadata"
+	"github.com/spid-idp/spid-idp/metadata/metadatatest"
+	"github.com/spid-idp/spid-idp/storage"
+)
+
+const testSP = "https://sp.example.it"
+
+func writeTemp(t *testing.T, name string, data []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func (d *demoEnv) spRecord(entityID string) (storage.ServiceProvider, error) {
+	var rec storage.ServiceProvider
+	var err error
+	d.withStore(func(st storage.Store) { rec, err = st.GetServiceProvider(context.Background(), entityID) })
+	return rec, err
+}
+
+func TestSPAddListShow(t *testing.T) {
+	d := newDemoEnv(t)
+	xml, pair := metadatatest.NewSP(t, metadatatest.Options{})
+	file := writeTemp(t, "sp.xml", xml)
+
+	r := d.mustRun("sp", "add", "--metadata", file)
+	if !strings.Contains(r.stdout, "registered "+testSP+" (Servizio di prova), status active: 2 ACS, 2 attribute set(s), 2 SLO") {
+		t.Errorf("sp add output:\n%s", r.stdout)
+	}
+	rec, err := d.spRecord(testSP)
+	if err != nil || rec.Status != storage.SPActive || rec.Source != "cli" || string(rec.MetadataXML) != string(xml) {
+		t.Fatalf("stored %+v, %v", rec, err)
+	}
+	ev := d.wantAudit("sp.add", testSP, "success")
+	if ev.Details["metadata_source"] != file {
+		t.Errorf("audit details %v", ev.Details)
+	}
+
+	list := d.mustRun("sp", "list")
+	lines := strings.Split(strings.TrimSpace(list.stdout), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "ENTITY ID") {
+		t.Fatalf("sp list:\n%s", list.stdout)
+	}
+	if f := strings.Fields(lines[1]); len(f) < 7 || f[0] != testSP || f[4] != "active" || f[5] != "cli" || f[6] != "2" {
+		t.Errorf("sp list row %q", lines[1])
+	}
+
+	show := d.mustRun("sp", "show", testSP)
+	for _, want := range []string{
+		"entityID     " + testSP, "status       active", "sector       public",
+		"0      yes      HTTP-POST  " + testSP + "/acs",
+		"1      no       HTTP-POST  " + testSP + "/acs/1",
+		"0, default  Servizio 0: name*, familyName*, fiscalNumber*, email*",
+		"HTTP-Redirect  " + testSP + "/slo/redirect",
+		"sha256  " + fingerprint(pair.Cert),
+		"organizationIdentifier=PA:IT-c_h501",
+	} {
+		if !strings.Contains(show.stdout, want) {
+			t.Errorf("sp show lacks %q:\n%s", want, show.stdout)
+		}
+	}
+}
+
+func TestSPAddRefusesInvalidMetadata(t *testing.T) {
+	d := newDemoEnv(t)
+	for _, tc := range []struct {
+		name   string
+		opts   metadatatest.Options
+		checks []string
+	}{
+		{"unsigned and unsigned requests", metadatatest.Options{Unsigned: true, Mutate: func(root *etree.Element) {
+			root.FindElement("SPSSODescriptor").CreateAttr("AuthnRequestsSigned", "false")
+		}}, []string{metadata.CheckSignature, metadata.CheckAuthnRequestsSigned}},
+		{"no default ACS and signed by another key", metadatatest.Options{
+			SignWith: ptr(metadatatest.NewPair(t, testSP)),
+			Mutate: func(root *etree.Element) {
+				for _, acs := range root.FindElements("SPSSODescriptor/AssertionConsumerService") {
+					acs.RemoveAttr("isDefault")
+				}
+			}}, []string{metadata.CheckSignature, metadata.CheckACSDefault}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			xml, _ := metadatatest.NewSP(t, tc.opts)
+			_, perr := metadata.ParseSPMetadata(xml, metadata.ParseOptions{})
+			var ve *metadata.ValidationError
+			if !errors.As(perr, &ve) {
+				t.Fatalf("fixture is not invalid: %v", perr)
+			}
+			for _, c := range tc.checks {
+				if !ve.Has(c) {
+					t.Fatalf("fixture does not fail %s: %v", c, ve)
+				}
+			}
+			r := d.run("sp", "add", "--metadata", writeTemp(t, "bad.xml", xml))
+			if r.code != exitFailure {
+				t.Fatalf("exit %d, want 1", r.code)
+			}
+			// Every failed check is printed, one per line.
+			for _, f := range ve.Failures {
+				if !strings.Contains(r.stderr, "\n  "+f.Check+": "+f.Detail+"\n") {
+					t.Errorf("stderr lacks failure %s: %s\n%s", f.Check, f.Detail, r.stderr)
+				}
+			}
+			if _, err := d.spRecord(testSP); !errors.Is(err, storage.ErrNotFound) {
+				t.Errorf("refused SP stored: %v", err)
+			}
+			ev := d.wantAudit("sp.add", ve.EntityID, "failure")
+			for _, c := range tc.checks {
+				if !strings.Contains(ev.Details["failed_checks"], c) {
+					t.Errorf("audit failed_checks %q lacks %s", ev.Details["failed_checks"], c)
+				}
+			}
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestSPAddFromURL(t *testing.T) {
+	d := newDemoEnv(t)
+	xml, _ := metadatatest.NewSP(t, metadatatest.Options{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/metadata" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/samlmetadata+xml")
+		w.Write(xml)
+	}))
+	defer srv.Close()
+
+	d.mustRun("sp", "add", "--metadata", srv.URL+"/metadata")
+	if _, err := d.spRecord(testSP); err != nil {
+		t.Fatal(err)
+	}
+	r := d.run("sp", "add", "--metadata", srv.URL+"/missing")
+	if r.code != exitFailure || !strings.Contains(r.stderr, "404") {
+		t.Errorf("404: exit %d stderr %q", r.code, r.stderr)
+	}
+	d.wantAudit("sp.add", "", "failure")
+}
+
+func TestSPStatusChanges(t *testing.T) {
+	d := newDemoEnv(t)
+	xml, _ := metadatatest.NewSP(t, metadatatest.Options{})
+	file := writeTemp(t, "sp.xml", xml)
+	d.mustRun("sp", "add", "--metadata", file)
+
+	status := func() storage.SPStatus {
+		t.Helper()
+		rec, err := d.spRecord(testSP)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rec.Status
+	}
+
+	d.mustRun("sp", "disable", testSP)
+	if s := status(); s != storage.SPDisabled {
+		t.Fatalf("after disable: %s", s)
+	}
+	d.wantAudit("sp.disable", testSP, "success")
+
+	// Replacing the metadata keeps the SP disabled, unless --enable.
+	r := d.mustRun("sp", "add", "--metadata", file)
+	if s := status(); s != storage.SPDisabled || !strings.Contains(r.stdout, "metadata replaced for "+testSP) {
+		t.Fatalf("after re-add: %s, %q", s, r.stdout)
+	}
+	d.mustRun("sp", "add", "--enable", "--metadata", file)
+	if s := status(); s != storage.SPActive {
+		t.Fatalf("after re-add --enable: %s", s)
+	}
+	if ev := d.wantAudit("sp.add", testSP, "success"); ev.Details["enabled"] != "true" || ev.Details["replaced"] != "true" {
+		t.Errorf("audit details %v", ev.Details)
+	}
+
+	d.mustRun("sp", "disable", testSP)
+	// Flags may follow the entityID.
+	d.mustRun("sp", "enable", testSP, "-c", "")
+	if s := status(); s != storage.SPActive {
+		t.Fatalf("after enable: %s", s)
+	}
+	d.wantAudit("sp.enable", testSP, "success")
+
+	if r := d.mustRun("sp", "list"); !strings.Contains(r.stdout, "active") {
+		t.Errorf("list after enable:\n%s", r.stdout)
+	}
+	d.mustRun("sp", "remove", testSP)
+	if _, err := d.spRecord(testSP); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("after remove: %v", err)
+	}
+	d.wantAudit("sp.remove", testSP, "success")
+	if r := d.mustRun("sp", "list"); !strings.Contains(r.stdout, "no service providers") {
+		t.Errorf("list after remove:\n%s", r.stdout)
+	}
+}
+
+func TestSPBadUse(t *testing.T) {
+	d := newDemoEnv(t)
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string
+		audit  string // action recorded as a failure, if any
+	}{
+		{"add without metadata", []string{"sp", "add"}, exitUsage, "missing --metadata", ""},
+		{"add missing file", []string{"sp", "add", "--metadata", filepath.Join(d.dir, "nope.xml")}, exitFailure, "no such file", "sp.add"},
+		{"add not XML", []string{"sp", "add", "--metadata", writeTemp(t, "x.xml", []byte("not xml"))}, exitFailure, "check(s) failed", "sp.add"},
+		{"add ftp URL", []string{"sp", "add", "--metadata", "ftp://example.org/md"}, exitFailure, "not an http(s) URL", "sp.add"},
+		{"show unknown", []string{"sp", "show", "https://nope.example.it"}, exitFailure, "no service provider", ""},
+		{"show without id", []string{"sp", "show"}, exitUsage, "usage:", ""},
+		{"remove unknown", []string{"sp", "remove", "https://nope.example.it"}, exitFailure, "no service provider", "sp.remove"},
+		{"disable unknown", []string{"sp", "disable", "https://nope.example.it"}, exitFailure, "no service provider", "sp.disable"},
+		{"enable two ids", []string{"sp", "enable", "a", "b"}, exitUsage, "usage:", ""},
+		{"list with argument", []string{"sp", "list", "x"}, exitUsage, "unexpected argument", ""},
+		{"no subcommand", []string{"sp"}, exitUsage, "needs a subcommand: add, disable, enable, list, remove, show", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(d.auditLog())
+			r := d.run(tc.args...)
+			if r.code != tc.code || !strings.Contains(r.stderr, tc.stderr) {
+				t.Errorf("exit %d stderr %q, want %d containing %q", r.code, r.stderr, tc.code, tc.stderr)
+			}
+			evs := d.auditLog()
+			switch {
+			case tc.audit == "" && len(evs) != before:
+				t.Errorf("audit records added for a usage error: %v", evs[before:])
+			case tc.audit != "" && (len(evs) != before+1 || evs[before].Action != tc.audit || evs[before].Outcome != "failure"):
+				t.Errorf("want one %s failure record, got %v", tc.audit, evs[before:])
+			}
+		})
+	}
+}
