@@ -94,8 +94,10 @@ details{margin:2px 0}
 </style></head><body>
 <h1>SPID conformance report</h1>
 <p>Identity provider <strong>{{.IdPEntityID}}</strong> (metadata {{.IdPMetadata}}), run {{ts .Started}} – {{ts .Finished}}{{if .Strict}}, strict mode (team decisions enforced){{end}}.</p>
-<p><span class="pass">{{.Count "pass"}} pass</span>, <span class="fail">{{.Count "fail"}} fail</span>, <span class="warn">{{.Count "warn"}} warn</span>, <span class="skip">{{.Count "skip"}} skip</span>.</p>
-<p>Each row is one item of the SPID checklist (IDs C001–C180 of the project's SAML profile) as evidenced by one test case.
+<p>Checklist items: <span class="pass">{{.CountItems "pass"}} pass</span>, <span class="fail">{{.CountItems "fail"}} fail</span>, <span class="warn">{{.CountItems "warn"}} warn</span>, <span class="skip">{{.CountItems "skip"}} skip</span>
+(over {{len .Rows}} case rows: {{.Count "pass"}} pass, {{.Count "fail"}} fail, {{.Count "warn"}} warn, {{.Count "skip"}} skip).</p>
+<p>The summary has one line per item of the SPID checklist (IDs C001–C180 of the project's SAML profile), with the worst result over
+the test cases that evidenced it; the second table lists every case with the XML or page received when something was wrong.
 "pass" means the IdP behaved as required; "fail" means it did not (the evidence shows the XML or page received);
 "warn" marks a deviation from a choice of this project rather than from an AgID rule, or an unusual but tolerable answer;
 "skip" means the case could not run (for instance no second-factor seed was given).</p>
@@ -115,7 +117,10 @@ details{margin:2px 0}
 </body></html>
 `))
 
-// Count returns the number of rows with status s (for templates).
+// CountItems returns the number of checklist items with status s.
+func (r *Report) CountItems(s string) int { return r.countItems(Status(s)) }
+
+// Count returns the number of case rows with status s (for templates).
 func (r *Report) Count(s string) int { return r.Counts[Status(s)] }
 
 // WriteHTML writes a self-contained HTML report.

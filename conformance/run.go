@@ -2,6 +2,25 @@
 // SPID identity provider against the rules of the team's SAML profile
 // (shared/spec/saml-profile.md, checklist C001–C180). It is written from the
 // spec, not from this project's IdP, so that it can judge it.
+//
+// A run fetches and judges the IdP metadata, creates two simulated SPs (A
+// and B, each with its own RSA key and signed SPID metadata), hands their
+// metadata to Options.OnSPMetadata so that they can be registered at the
+// IdP, then runs the cases: valid logins on both bindings and levels,
+// every malformed-request family (user-bound pages and SP-bound error
+// Responses), consent refusal, cancellation, wrong passwords, SpidL1
+// session reuse and single logout. A form driver plays the browser: it
+// fills the login, OTP and consent pages of any IdP (field and button
+// names configurable) and stops at the auto-POST form or redirect towards
+// the SP, which it reads instead of following, so the SP URLs need not be
+// reachable.
+//
+// Validators (ValidateIdPMetadata, ValidateResponse,
+// ValidateLogoutResponse) are usable on their own: each returns a Verdict
+// with one named check per rule, tagged with checklist IDs.
+//
+// Team decisions ([DEC] in the spec) warn unless Options.Strict; the AgID
+// certificate profile is enforced only with Options.Production.
 package conformance
 
 import (
