@@ -176,10 +176,17 @@ type Session struct {
 
 // Security configures credentials handling.
 type Security struct {
-	Argon2           Argon2  `yaml:"argon2" doc:"argon2id parameters for password hashes (RFC 9106 second recommended option by default)."`
-	Lockout          Lockout `yaml:"lockout" doc:"Temporary account lock after repeated failed logins."`
-	LoginMaxFailures int     `yaml:"login_max_failures" default:"3" doc:"Failed password or OTP attempts allowed within one login transaction before the SP gets nr19."`
-	DataKey          Key     `yaml:"data_key" defaultdoc:"demo: generated into <data_dir>/keys/data.key" doc:"Base64 of exactly 32 random bytes: AES-256 key for secrets at rest (TOTP seeds). Must differ from the cookie key. Required outside demo mode."`
+	Argon2           Argon2   `yaml:"argon2" doc:"argon2id parameters for password hashes (RFC 9106 second recommended option by default)."`
+	Lockout          Lockout  `yaml:"lockout" doc:"Temporary account lock after repeated failed logins."`
+	Throttle         Throttle `yaml:"throttle" doc:"Rate limit on login attempts, per client network and per username, whoever the user is (credential stuffing)."`
+	LoginMaxFailures int      `yaml:"login_max_failures" default:"3" doc:"Failed password or OTP attempts allowed within one login transaction before the SP gets nr19."`
+	DataKey          Key      `yaml:"data_key" defaultdoc:"demo: generated into <data_dir>/keys/data.key" doc:"Base64 of exactly 32 random bytes: AES-256 key for secrets at rest (TOTP seeds). Must differ from the cookie key. Required outside demo mode."`
+}
+
+// Throttle limits login attempts.
+type Throttle struct {
+	MaxAttempts int           `yaml:"max_attempts" default:"30" doc:"Login attempts allowed per client /24 (IPv6 /64) and per username in each window; more get 429."`
+	Window      time.Duration `yaml:"window" default:"1m" doc:"Length of the throttle window."`
 }
 
 // Argon2 holds argon2id parameters, typed as golang.org/x/crypto/argon2

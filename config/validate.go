@@ -326,6 +326,9 @@ func (v *validator) security() {
 	if s.Lockout.MaxFailures < 1 {
 		v.add("security.lockout.max_failures", "must be at least 1, got %d", s.Lockout.MaxFailures)
 	}
+	if s.Throttle.MaxAttempts < 1 {
+		v.add("security.throttle.max_attempts", "must be at least 1, got %d", s.Throttle.MaxAttempts)
+	}
 	if s.LoginMaxFailures < 1 {
 		v.add("security.login_max_failures", "must be at least 1, got %d", s.LoginMaxFailures)
 	}

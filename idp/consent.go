@@ -48,6 +48,7 @@ func (p *IdP) showConsent(w http.ResponseWriter, r *http.Request, sp *metadata.S
 		Performed:   spid.Level(f.Performed),
 		AllowCancel: true,
 	}
+	page.Self = PathLogin + "?" + fieldFlow + "=" + sealed
 	for _, a := range attrs {
 		page.Attributes = append(page.Attributes, templates.Attribute{Name: a.Name, Value: a.Value})
 	}

@@ -149,6 +149,7 @@ func (p *IdP) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+PathMetadata, p.serveMetadata)
 	mux.HandleFunc(PathSSORedirect, p.sso)
 	mux.HandleFunc(PathSSOPOST, p.sso)
+	mux.HandleFunc("GET "+PathLogin, p.viewFlow)
 	mux.HandleFunc("POST "+PathLogin, p.login)
 	mux.HandleFunc("POST "+PathConsent, p.consent)
 	mux.HandleFunc("GET "+PathSession, p.sessionPage)

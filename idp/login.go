@@ -53,6 +53,7 @@ func (p *IdP) showLogin(w http.ResponseWriter, r *http.Request, sp *metadata.SP,
 	page.Service = p.service(sp, f, templates.Lang(r))
 	page.CSRF = p.csrfToken(f)
 	page.Action = PathLogin + "?" + fieldFlow + "=" + sealed
+	page.Self = page.Action
 	status := http.StatusOK
 	if page.Failed {
 		status = http.StatusUnauthorized
@@ -102,6 +103,33 @@ func (p *IdP) openFlow(w http.ResponseWriter, r *http.Request) (*flowState, *met
 	return f, sp, true
 }
 
+// viewFlow shows the current step of a flow again (GET): the language
+// switch links here. Only the browser the flow belongs to may see it.
+func (p *IdP) viewFlow(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	templates.SetLang(w, r)
+	f, err := p.flows.open(r.URL.Query().Get(fieldFlow))
+	if err != nil || p.cookies.get(r, browserCookie) != f.Browser || p.now().Sub(f.created()) > p.o.ConsentTimeout {
+		p.fail(w, r, templates.ReasonFlowExpired)
+		return
+	}
+	sp, err := p.o.SPs.LookupSP(ctx, f.SP)
+	if err != nil {
+		p.fail(w, r, templates.ReasonFlowExpired)
+		return
+	}
+	if !f.authenticated() {
+		p.showLogin(w, r, sp, f, templates.LoginPage{})
+		return
+	}
+	id, err := p.o.Store.GetIdentity(ctx, f.Identity)
+	if err != nil {
+		p.fail(w, r, templates.ReasonUnavailable)
+		return
+	}
+	p.showConsent(w, r, sp, f, id)
+}
+
 // login handles P01: cancel, or check the identifier and password.
 func (p *IdP) login(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
@@ -132,7 +160,7 @@ func (p *IdP) login(w http.ResponseWriter, r *http.Request) {
 	if known {
 		var err error
 		good, err = password.Verify(cred.PasswordHash, pw)
-		if err != nil {
+		if err != nil && !errors.Is(err, password.ErrPasswordLong) {
 			p.o.Log.ErrorContext(ctx, "stored password hash unreadable", "identity", id.ID, "err", err)
 			good = false
 		}

@@ -47,6 +47,9 @@ const (
 
 // Service is the header of P01–P05: who asks, and for which level.
 type Service struct {
+	// Self is the GET URL that shows this step again (it carries the flow
+	// in its query); the language links keep it. Empty: "?lang=" links.
+	Self string
 	// SPName is the SP's OrganizationDisplayName in Italian (see
 	// DisplayName). It is untrusted text and is always escaped.
 	SPName string
@@ -58,6 +61,8 @@ type Service struct {
 }
 
 func (s Service) headerLevel() spid.Level { return s.Level }
+
+func (s Service) selfURL() string { return s.Self }
 
 // Attribute is one attribute shown to a person: its SPID name (the label
 // comes from the catalogue, key "attr.<name>") and value.

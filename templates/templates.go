@@ -161,7 +161,14 @@ type view struct {
 	Links Links
 	Level spid.Level // header logo variant; 0 = plain SPID logo
 	Page  any
+	// LangBase prefixes the language links: "?" normally, or the page's own
+	// URL plus "&" when the page belongs to a flow that a bare "?lang=" would
+	// lose (see SelfURL).
+	LangBase string
 }
+
+// selfer is a page that knows the GET URL that shows it again.
+type selfer interface{ selfURL() string }
 
 type leveled interface{ headerLevel() spid.Level }
 
@@ -186,7 +193,10 @@ func (r *Renderer) Render(w http.ResponseWriter, status int, page string, lang s
 	if !supported(lang) {
 		lang = DefaultLanguage
 	}
-	vw := view{Lang: lang, Brand: r.opts.Brand, Links: r.opts.Links, Page: v.Interface()}
+	vw := view{Lang: lang, Brand: r.opts.Brand, Links: r.opts.Links, Page: v.Interface(), LangBase: "?"}
+	if s, ok := vw.Page.(selfer); ok && s.selfURL() != "" {
+		vw.LangBase = s.selfURL() + "&"
+	}
 	if l, ok := vw.Page.(leveled); ok {
 		vw.Level = l.headerLevel()
 	}
