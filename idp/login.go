@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/spid-idp/spid-idp/audit"
+	"github.com/spid-idp/spid-idp/idp/authnrequest"
 	"github.com/spid-idp/spid-idp/idp/csrf"
 	"github.com/spid-idp/spid-idp/idp/password"
 	"github.com/spid-idp/spid-idp/idp/regulation"
@@ -278,10 +279,9 @@ func (p *IdP) loginSucceeded(w http.ResponseWriter, r *http.Request, sp *metadat
 		p.spAnomaly(w, r, sp, fa, spid.NrSuspendedRevoked, "identity is "+string(id.Status))
 		return
 	}
-	need, _ := requiredLevel(spid.Level(f.Level), f.Comparison)
-	if need > spid.L1 {
+	if pol, _, _ := authnrequest.Policy(spid.Level(f.Level), f.Comparison); !pol.Allows(spid.L1) {
 		// Level 2 credentials (OTP app) are not available to this identity.
-		p.spAnomaly(w, r, sp, fa, spid.NrLevelUnavailable, "no credential of level "+strconv.Itoa(int(need)))
+		p.spAnomaly(w, r, sp, fa, spid.NrLevelUnavailable, "no credential of level "+strconv.Itoa(int(pol.Min)))
 		return
 	}
 	if !purposeAllows(f.Purpose, id.Type) {

@@ -51,11 +51,13 @@ func (p *IdP) sso(w http.ResponseWriter, r *http.Request) {
 	p.o.Log.InfoContext(ctx, "AuthnRequest accepted", "sp", req.SP.EntityID, "request_id", req.ID,
 		"level", int(req.Level), "comparison", req.Comparison, "binding", binding, "flow", f.ID)
 
-	if need, code := requiredLevel(req.Level, req.Comparison); code != 0 {
+	pol, code, ok := authnrequest.Policy(req.Level, req.Comparison)
+	if !ok {
 		// Nothing the citizen could do here would satisfy the request.
 		p.spAnomaly(w, r, req.SP, f, code, "no level this IdP performs satisfies the request")
 		return
-	} else if need == spid.L1 && !req.ForceAuthn {
+	}
+	if pol.SSOAllowed(req.ForceAuthn) {
 		if sess, id, ok := p.reusableSession(ctx, r, f); ok {
 			f.Identity, f.Performed, f.AuthnInstant, f.Session = sess.IdentityID, sess.Level, sess.AuthnInstant.UnixMilli(), sess.ID
 			p.showConsent(w, r, req.SP, f, id)
@@ -63,33 +65,6 @@ func (p *IdP) sso(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	p.showLogin(w, r, req.SP, f, templates.LoginPage{})
-}
-
-// requiredLevel is the level the citizen must authenticate at (spec §3.5),
-// or the anomaly when the IdP cannot satisfy the request at all (it has no
-// SpidL3 credential).
-func requiredLevel(requested spid.Level, comparison string) (spid.Level, spid.Anomaly) {
-	switch requested {
-	case spid.L1:
-		if comparison == "better" {
-			return spid.L2, 0
-		}
-		return spid.L1, 0
-	case spid.L2:
-		if comparison == "better" {
-			return 0, spid.NrLevelUnavailable
-		}
-		return spid.L2, 0
-	case spid.L3:
-		switch comparison {
-		case "maximum":
-			return spid.L2, 0
-		case "better":
-			return 0, spid.NrAuthnContext
-		}
-		return 0, spid.NrLevelUnavailable
-	}
-	return 0, spid.NrAuthnContext
 }
 
 // reusableSession returns the SpidL1 session of this browser when spec §7.1
