@@ -145,3 +145,42 @@ func TestSPServer(t *testing.T) {
 		t.Fatalf("%d SPs served, want 2", len(served))
 	}
 }
+
+// TestSPKeyDir: with SPKeyDir the simulators keep their certificates
+// between runs, so an operator registers them once.
+func TestSPKeyDir(t *testing.T) {
+	dir := t.TempDir()
+	certOf := func() []string {
+		f := newFakeIdP(t, "")
+		rep, err := Run(t.Context(), Options{IdPMetadata: f.srv.URL + "/metadata", HTTPClient: f.srv.Client(),
+			SPKeyDir: dir, Only: []string{"metadata"}, OnSPMetadata: f.register})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var certs []string
+		for _, sp := range rep.SPs {
+			doc, err := parseXML([]byte(sp.Metadata))
+			if err != nil {
+				t.Fatal(err)
+			}
+			certs = append(certs, doc.Root().FindElement(".//X509Certificate").Text())
+		}
+		return certs
+	}
+	first, second := certOf(), certOf()
+	if len(first) != 2 || first[0] != second[0] || first[1] != second[1] || first[0] == first[1] {
+		t.Fatal("SP certificates not kept between runs (or A and B share one)")
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "sp-*.pem"))
+	if len(files) != 2 {
+		t.Fatalf("%d key files, want 2", len(files))
+	}
+	if err := os.WriteFile(files[0], []byte("garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := newFakeIdP(t, "")
+	_, err := Run(t.Context(), Options{IdPMetadata: f.srv.URL + "/metadata", HTTPClient: f.srv.Client(), SPKeyDir: dir, OnSPMetadata: f.register})
+	if err == nil || !strings.Contains(err.Error(), "PRIVATE KEY") {
+		t.Errorf("corrupt key file not reported clearly: %v", err)
+	}
+}

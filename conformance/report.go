@@ -147,6 +147,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&opt.SPListen, "sp-listen", "", "serve the simulated SPs' metadata and endpoints on this address (e.g. 127.0.0.1:0)")
 	fs.StringVar(&opt.SPBaseURL, "sp-base-url", "", "entityID of simulated SP A (default: the --sp-listen URL)")
 	fs.BoolVar(&printMD, "print-sp-metadata", false, "print the simulated SPs' metadata before running")
+	fs.StringVar(&opt.SPKeyDir, "sp-key-dir", "", "keep the simulated SPs' keys here between runs (register once)")
 	fs.BoolVar(&verbose, "verbose", false, "also print one line per (case, checklist item)")
 	fs.StringVar(&opt.Fields.User, "field-user", "username", "name of the identifier input")
 	fs.StringVar(&opt.Fields.Password, "field-password", "password", "name of the password input")

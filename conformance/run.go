@@ -56,6 +56,9 @@ type Options struct {
 	// SPListen, if set (e.g. "127.0.0.1:0"), serves both SPs' metadata and
 	// endpoints there for the duration of the run.
 	SPListen string
+	// SPKeyDir, if set, keeps the simulated SPs' keys and certificates
+	// between runs (one PEM file per entityID); otherwise each run makes new ones.
+	SPKeyDir string
 	// OnSPMetadata is called with each simulated SP's signed metadata before
 	// the cases run: register it at the IdP (or print it). An error aborts.
 	OnSPMetadata func(xml []byte) error
@@ -160,11 +163,11 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		}
 	}
 	base = strings.TrimSuffix(or(base, "https://sp.conformance.invalid"), "/")
-	spA, err := newSimSP(base, "conftest", opt.KeyBits)
+	spA, err := newSimSP(base, "conftest", opt.KeyBits, opt.SPKeyDir)
 	if err != nil {
 		return nil, &StepError{"creating SP A", err}
 	}
-	spB, err := newSimSP(base+"/b", "conftestb", opt.KeyBits)
+	spB, err := newSimSP(base+"/b", "conftestb", opt.KeyBits, opt.SPKeyDir)
 	if err != nil {
 		return nil, &StepError{"creating SP B", err}
 	}

@@ -3,15 +3,21 @@ package conformance
 import (
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/pem"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math/big"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -48,15 +54,23 @@ func randomID() string {
 	return "_" + hex.EncodeToString(b)
 }
 
-// newSimSP creates an SP whose endpoints live under base (no trailing slash).
-func newSimSP(base, ipaCode string, bits int) (*SimSP, error) {
+// newSimSP creates an SP whose endpoints live under base (no trailing
+// slash). With keyDir set, its key pair is kept there between runs so that
+// the operator registers the simulator once.
+func newSimSP(base, ipaCode string, bits int, keyDir string) (*SimSP, error) {
 	sp := &SimSP{
 		EntityID: base,
 		ACS:      []string{base + "/acs/0", base + "/acs/1"},
 		SLO:      map[string]string{bindingRedirect: base + "/slo/redirect", bindingPOST: base + "/slo/post"},
 		Attrs:    spAttributeSets,
 	}
-	key, err := newSPKey(sp.EntityID, ipaCode, bits)
+	var key signer
+	var err error
+	if keyDir != "" {
+		key, err = loadOrCreateSPKey(keyDir, sp.EntityID, ipaCode, bits)
+	} else {
+		key, err = newSPKey(sp.EntityID, ipaCode, bits)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -210,4 +224,72 @@ func (s *spServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	http.NotFound(w, r)
+}
+
+// loadOrCreateSPKey keeps one PEM file per entityID in dir (key and
+// certificate), creating it on first use.
+func loadOrCreateSPKey(dir, entityID, ipaCode string, bits int) (signer, error) {
+	sum := sha256.Sum256([]byte(entityID))
+	path := filepath.Join(dir, "sp-"+hex.EncodeToString(sum[:6])+".pem")
+	if data, err := os.ReadFile(path); err == nil {
+		return parseSPKey(data, path)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return signer{}, fmt.Errorf("reading %s: %w", path, err)
+	}
+	k, err := newSPKey(entityID, ipaCode, bits)
+	if err != nil {
+		return signer{}, err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(k.Key)
+	if err != nil {
+		return signer{}, fmt.Errorf("encoding SP key: %w", err)
+	}
+	out := append(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: k.Cert.Raw})...)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return signer{}, fmt.Errorf("creating %s: %w", dir, err)
+	}
+	if err := os.WriteFile(path, out, 0o600); err != nil {
+		return signer{}, fmt.Errorf("writing %s: %w", path, err)
+	}
+	return k, nil
+}
+
+func parseSPKey(data []byte, path string) (signer, error) {
+	var s signer
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			break
+		}
+		switch b.Type {
+		case "PRIVATE KEY":
+			k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
+			if err != nil {
+				return s, fmt.Errorf("%s: private key: %w", path, err)
+			}
+			rk, ok := k.(*rsa.PrivateKey)
+			if !ok {
+				return s, fmt.Errorf("%s: the key is not RSA", path)
+			}
+			s.Key = rk
+		case "CERTIFICATE":
+			c, err := x509.ParseCertificate(b.Bytes)
+			if err != nil {
+				return s, fmt.Errorf("%s: certificate: %w", path, err)
+			}
+			s.Cert = c
+		}
+	}
+	if s.Key == nil || s.Cert == nil {
+		return s, fmt.Errorf("%s: needs a PRIVATE KEY and a CERTIFICATE block", path)
+	}
+	if !s.Key.PublicKey.Equal(s.Cert.PublicKey) {
+		return s, fmt.Errorf("%s: the certificate does not match the key", path)
+	}
+	if time.Now().After(s.Cert.NotAfter) {
+		return s, fmt.Errorf("%s: the certificate expired on %s; delete the file to create a new one", path, s.Cert.NotAfter.Format(time.DateOnly))
+	}
+	return s, nil
 }
