@@ -161,3 +161,75 @@ func TestDemoLoginEndToEnd(t *testing.T) {
 		t.Fatalf("SSO did not go to consent:\n%s", sso.body)
 	}
 }
+
+// TestDemoAnomaliesEndToEnd drives the outcomes that end a login with an
+// error Response to the SP, and checks the code the SP reads.
+func TestDemoAnomaliesEndToEnd(t *testing.T) {
+	_, ts, info := testApp(t)
+	good := url.Values{"username": {info.Username}, "password": {info.Password}, "op": {"submit"}}
+	bad := url.Values{"username": {info.Username}, "password": {"nope"}, "op": {"submit"}}
+	tests := []struct {
+		name  string
+		level string
+		steps func(br *browser, login page) page // returns the page that posts to the SP
+		want  string
+	}{
+		{"cancel on login", "1", func(br *browser, login page) page {
+			return br.submit(login, "/login", url.Values{"op": {"cancel"}})
+		}, "ErrorCode nr25"},
+		{"consent refused", "1", func(br *browser, login page) page {
+			return br.submit(br.submit(login, "/login", good), "/consent", url.Values{"op": {"deny"}})
+		}, "ErrorCode nr22"},
+		{"cancel on consent", "1", func(br *browser, login page) page {
+			return br.submit(br.submit(login, "/login", good), "/consent", url.Values{"op": {"cancel"}})
+		}, "ErrorCode nr25"},
+		{"attempts exhausted", "1", func(br *browser, login page) page {
+			p := login
+			for i := 0; i < 3; i++ {
+				p = br.submit(p, "/login", bad)
+			}
+			return p
+		}, "ErrorCode nr19"},
+		{"no level-2 credential", "2", func(br *browser, login page) page {
+			return br.submit(login, "/login", good)
+		}, "ErrorCode nr20"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			br := newBrowser(t)
+			home := br.get(ts.URL + "/demo-sp/")
+			login := br.submit(home, "/demo-sp/login", url.Values{"level": {tt.level}})
+			out := tt.steps(br, login)
+			result := br.submit(out, "/demo-sp/acs", nil)
+			if !strings.Contains(result.body, tt.want) {
+				t.Fatalf("SP result lacks %q:\n%s", tt.want, result.body)
+			}
+		})
+	}
+}
+
+func TestUserBoundAnomalies(t *testing.T) {
+	_, ts, _ := testApp(t)
+	br := newBrowser(t)
+	tests := []struct {
+		name, method, path string
+		status             int
+	}{
+		{"no SAMLRequest", "GET", "/sso/redirect", 403},
+		{"garbage SAMLRequest", "GET", "/sso/redirect?SAMLRequest=%%%&SigAlg=x&Signature=y", 403},
+		{"wrong method", "POST", "/sso/redirect", 403},
+		{"GET on POST endpoint", "GET", "/sso/post", 403},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tt.method, ts.URL+tt.path, nil)
+			p := br.do(req)
+			if p.status != tt.status {
+				t.Fatalf("status %d, want %d", p.status, tt.status)
+			}
+			if strings.Contains(p.body, "SAMLResponse") {
+				t.Fatal("a user-bound anomaly sent something to an SP")
+			}
+		})
+	}
+}
