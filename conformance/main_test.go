@@ -67,12 +67,15 @@ func TestMainAgainstFake(t *testing.T) {
 		}
 		report := filepath.Join(t.TempDir(), "r.html")
 		var out, errb bytes.Buffer
-		code := Main(t.Context(), []string{"--idp-metadata", path, "--only", "metadata", "--report", report, "--print-sp-metadata"}, &out, &errb)
+		code := Main(t.Context(), []string{"--idp-metadata", path, "--only", "metadata", "--report", report, "--print-sp-metadata", "--register-wait", "1ms"}, &out, &errb)
 		if code != c.exit {
 			t.Errorf("defect %q: exit %d, want %d; %s %s", c.defect, code, c.exit, out.String(), errb.String())
 		}
 		if !strings.Contains(out.String(), "ID  ") || !strings.Contains(out.String(), "EntityDescriptor") {
 			t.Errorf("stdout lacks the table or the SP metadata: %s", out.String())
+		}
+		if !strings.Contains(errb.String(), "register the two simulated SPs") {
+			t.Errorf("no registration prompt: %s", errb.String())
 		}
 		if b, err := os.ReadFile(report); err != nil || !bytes.Contains(b, []byte("<table>")) {
 			t.Errorf("report not written: %v", err)

@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -161,7 +162,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&opt.AllowMissingAttrs, "allow-missing-attributes", false, "only warn when the identity lacks requested attributes")
 	fs.DurationVar(&opt.StepTimeout, "timeout", 15*time.Second, "timeout of each HTTP exchange")
 	fs.DurationVar(&opt.ClockSkew, "clock-skew", time.Second, "tolerated clock difference with the IdP")
-	wait := fs.Duration("register-wait", 0, "pause after printing the SP metadata, to register it at the IdP")
+	wait := fs.Duration("register-wait", 0, "pause this long after announcing the SP metadata, to register it at the IdP")
+	waitEnter := fs.Bool("wait-enter", false, "after announcing the SP metadata, wait for Enter on standard input")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -188,18 +190,31 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return nil
 	}
-	if opt.SPListen != "" || *wait > 0 {
+	if *wait > 0 || *waitEnter {
 		inner := opt.OnSPMetadata
-		first := true
+		seen := 0
 		opt.OnSPMetadata = func(xml []byte) error {
 			if err := inner(xml); err != nil {
 				return err
 			}
-			if first {
-				first = false
+			if seen++; seen < 2 { // pause once, after both SPs
 				return nil
 			}
-			fmt.Fprintln(stderr, "conformance: register the simulated SPs at the IdP now (their metadata is printed with --print-sp-metadata or served under --sp-listen)")
+			fmt.Fprintln(stderr, "conformance: register the two simulated SPs at the IdP now (metadata printed with --print-sp-metadata, or served at <entityID>/metadata with --sp-listen)")
+			if *waitEnter {
+				fmt.Fprintln(stderr, "conformance: press Enter when done")
+				line := make(chan error, 1)
+				go func() {
+					_, err := bufio.NewReader(os.Stdin).ReadString('\n')
+					line <- err
+				}()
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-line:
+				}
+				return nil
+			}
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
