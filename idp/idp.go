@@ -61,6 +61,10 @@ type Options struct {
 	// LoginLimiter throttles attempts per client address and per username.
 	Regulator    *regulation.Regulator
 	LoginLimiter *regulation.Limiter
+	// FailureDelay pads every failed login to the same duration, so an
+	// unknown identifier and a wrong password answer alike (security.md
+	// C.3); nil disables it (tests).
+	FailureDelay *regulation.Delay
 	// MaxFailures failed attempts within one login flow end it with nr19.
 	MaxFailures int
 	Argon2      password.Params

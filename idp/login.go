@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spid-idp/spid-idp/audit"
 	"github.com/spid-idp/spid-idp/idp/authnrequest"
@@ -134,6 +135,7 @@ func (p *IdP) viewFlow(w http.ResponseWriter, r *http.Request) {
 // login handles P01: cancel, or check the identifier and password.
 func (p *IdP) login(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	start := time.Now()
 	f, sp, ok := p.openFlow(w, r)
 	if !ok {
 		return
@@ -189,6 +191,9 @@ func (p *IdP) login(w http.ResponseWriter, r *http.Request) {
 
 	// A failure: count it for the credential (lockout across flows) and for
 	// this flow (nr19 after MaxFailures, spec §7.3).
+	if p.o.FailureDelay != nil {
+		_ = p.o.FailureDelay.Pad(ctx, start, false) // before anything is written
+	}
 	details := map[string]string{"flow": f.ID, "sp": f.SP}
 	actor := "anonymous"
 	if known {
