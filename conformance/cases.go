@@ -148,7 +148,7 @@ func (e *env) needOTP() (Status, string, bool) {
 	if st, why, ok := e.needLogin(); !ok {
 		return st, why, false
 	}
-	if e.opt.Credentials.TOTPSecret == "" {
+	if e.opt.Credentials.TOTPSecret == "" && e.opt.Credentials.OTPCode == nil {
 		return Skip, "SpidL2 needs --totp-secret", false
 	}
 	return Pass, "", true

@@ -39,6 +39,9 @@ func (f *Fields) defaults() {
 type Credentials struct {
 	User, Password string
 	TOTPSecret     string // base32 seed; empty when the identity has no TOTP
+	// OTPCode, if set, supplies the one-time code instead of TOTPSecret
+	// (e.g. a test whose IdP runs on a fake clock, or an SMS gateway stub).
+	OTPCode func(ctx context.Context) (string, error)
 }
 
 // consentChoice is what the driver does on the pages it meets.
@@ -265,10 +268,16 @@ func (b *browser) nextStep(ctx context.Context, page *htmlPage, out *outcome, ch
 		if choice == choiceCancel {
 			return page.press(f.Cancel, reCancel, nil, "cancel")
 		}
-		if b.creds.TOTPSecret == "" {
+		var code string
+		var err error
+		switch {
+		case b.creds.OTPCode != nil:
+			code, err = b.creds.OTPCode(ctx)
+		case b.creds.TOTPSecret != "":
+			code, err = b.otp.code(ctx, b.creds.TOTPSecret)
+		default:
 			return nil, errors.New("the IdP asks for a one-time code but no TOTP secret was given")
 		}
-		code, err := b.otp.code(ctx, b.creds.TOTPSecret)
 		if err != nil {
 			return nil, fmt.Errorf("TOTP: %w", err)
 		}

@@ -2,7 +2,11 @@ package conformance
 
 import (
 	"bytes"
+	"context"
+	"time"
+
 	"encoding/json"
+	"github.com/pquerna/otp/totp"
 	"strings"
 	"testing"
 )
@@ -170,5 +174,25 @@ func TestStrictMakesDecisionsFail(t *testing.T) {
 		if st, why := rowStatus(rep, "post-oversize", "C033"); st != want {
 			t.Errorf("strict=%v: %s (%s), want %s", strict, st, why, want)
 		}
+	}
+}
+
+// TestOTPCodeHook: a caller-supplied code source replaces the TOTP seed.
+func TestOTPCodeHook(t *testing.T) {
+	f := newFakeIdP(t, "")
+	calls := 0
+	rep, err := Run(t.Context(), Options{
+		IdPMetadata: f.srv.URL + "/metadata", HTTPClient: f.srv.Client(), OnSPMetadata: f.register,
+		Only: []string{"login-l2-post"},
+		Credentials: Credentials{User: "maria", Password: "secret", OTPCode: func(ctx context.Context) (string, error) {
+			calls++
+			return totp.GenerateCode(f.secret, time.Now())
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, why := rowStatus(rep, "login-l2-post", "C129"); st != Pass || calls != 1 {
+		t.Errorf("L2 login with OTPCode hook: %s %s (calls %d)", st, why, calls)
 	}
 }
