@@ -1,0 +1,883 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/spid-idp/spid-idp/app"
+	"github.com/spid-idp/spid-idp/idp/password"
+	"github.com/spid-idp/spid-idp/idp/response"
+	"github.com/spid-idp/spid-idp/metadata"
+	"github.com/spid-idp/spid-idp/storage"
+)
+
+func init() {
+	register("user add", "provision a SPID identity with its attributes and password (printed once when generated)", runUserAdd)
+	register("user list", "list the identities", runUserList)
+	register("user show", "show an identity's attributes, status and lock state", runUserShow)
+	register("user passwd", "set an identity's password (--password-file or --password-stdin)", runUserPasswd)
+	register("user unlock", "clear an identity's failed-login counter and lock", runUserUnlock)
+	register("user suspend", "suspend an identity (--cause required); logins get anomaly nr23", func(ctx context.Context, e env, args []string) int {
+		return runUserStatus(ctx, e, args, "suspend")
+	})
+	register("user revoke", "revoke an identity for good (--cause and --yes required)", func(ctx context.Context, e env, args []string) int {
+		return runUserStatus(ctx, e, args, "revoke")
+	})
+	register("user activate", "reactivate a suspended identity", func(ctx context.Context, e env, args []string) int {
+		return runUserStatus(ctx, e, args, "activate")
+	})
+}
+
+// newUser is what provisioning needs for one identity. `user add` fills it
+// from flags; a bulk `user import` (level-2 issue) fills one per row and
+// calls the same provisionUser.
+type newUser struct {
+	Username   string
+	Type       storage.IdentityType
+	Attributes map[string]string // SPID attribute name -> value as given
+	Password   string
+}
+
+// problems are every reason an input is refused, one line each.
+type problems []string
+
+func (p problems) Error() string { return strings.Join(p, "\n") }
+
+// usernameRE is the username rule of enrolment-lifecycle.md §3.5, applied
+// after lower-casing.
+var usernameRE = regexp.MustCompile(`^[a-z0-9._@-]{3,64}$`)
+
+// checkFiscalCode checks the personal codice fiscale (without TINIT-). It
+// is a variable so the full validator of the enrolment work (birth data
+// consistency, cadastral codes) can replace the structural check; the check
+// character is verified anyway by response.AttributesFor in
+// normaliseAttributes.
+var checkFiscalCode = checkFiscalCodeShape
+
+var fiscalCodeRE = regexp.MustCompile(`^[A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]$`)
+
+// checkFiscalCodeShape: 16 characters, surname/name letters, year, month
+// letter, day, place code, check letter (digits may be omocodia letters).
+func checkFiscalCodeShape(cf string) error {
+	if len(cf) != 16 {
+		return fmt.Errorf("a codice fiscale has 16 characters, got %d", utf8.RuneCountInString(cf))
+	}
+	if !fiscalCodeRE.MatchString(cf) {
+		return errors.New("not shaped as a codice fiscale (AAAAAA00A00A000A)")
+	}
+	return nil
+}
+
+// normaliseAttributes checks every attribute and returns them in the form
+// they will be asserted (spec saml-profile.md §4.6), using the same
+// normalisation the Response builder applies, so an identity that is
+// created can always log in. Every invalid attribute is reported.
+func normaliseAttributes(attrs map[string]string) (map[string]string, problems) {
+	var ps problems
+	out := make(map[string]string, len(attrs))
+	for _, name := range sortedKeys(attrs) {
+		v := strings.TrimSpace(attrs[name])
+		if _, ok := metadata.LookupAttribute(name); !ok {
+			ps = append(ps, fmt.Sprintf("%s: not a SPID attribute (see spid-idp user add -h)", name))
+			continue
+		}
+		if v == "" {
+			continue // absent, never asserted empty
+		}
+		if name == "fiscalNumber" {
+			cf := strings.ToUpper(strings.ReplaceAll(v, " ", ""))
+			cf = strings.TrimPrefix(cf, "TINIT-")
+			if err := checkFiscalCode(cf); err != nil {
+				ps = append(ps, fmt.Sprintf("fiscalNumber: %v", err))
+				continue
+			}
+		}
+		got, err := response.AttributesFor(storage.Identity{Attributes: map[string]string{name: v}},
+			[]metadata.RequestedAttribute{{Name: name}})
+		if err != nil {
+			// The inner error names the rule, never the value.
+			if inner := errors.Unwrap(err); inner != nil {
+				err = inner
+			}
+			ps = append(ps, fmt.Sprintf("%s: %v", name, err))
+			continue
+		}
+		if len(got) != 1 {
+			ps = append(ps, fmt.Sprintf("%s: cannot be asserted", name))
+			continue
+		}
+		out[name] = got[0].Value
+		if name == "mobilePhone" {
+			// Kept in E.164 form for the SMS sender; the assertion drops the +.
+			out[name] = "+" + got[0].Value
+		}
+	}
+	return out, ps
+}
+
+// requiredAttributes are the attributes an identity of each type must have.
+func requiredAttributes(t storage.IdentityType) []string {
+	base := []string{"name", "familyName", "fiscalNumber"}
+	switch t {
+	case storage.IdentityLegalPerson, storage.IdentityProfessionalForLegal:
+		return append(base, "companyName")
+	}
+	return base
+}
+
+// provisionUser validates u and creates the identity and its credential.
+// spidPrefix is the provider's 4-letter code for a generated spidCode.
+func provisionUser(ctx context.Context, st storage.Store, u newUser, spidPrefix string, params password.Params, now time.Time) (storage.Identity, error) {
+	var ps problems
+	username := strings.ToLower(strings.TrimSpace(u.Username))
+	if !usernameRE.MatchString(username) {
+		ps = append(ps, "username: 3 to 64 characters among a-z 0-9 . _ @ -")
+	}
+	if u.Type < storage.IdentityCitizen || u.Type > storage.IdentityProfessionalForLegal {
+		ps = append(ps, fmt.Sprintf("type: must be 1 to 4, got %d", u.Type))
+	}
+	attrs, aps := normaliseAttributes(u.Attributes)
+	ps = append(ps, aps...)
+	for _, name := range requiredAttributes(u.Type) {
+		if strings.TrimSpace(u.Attributes[name]) == "" {
+			ps = append(ps, fmt.Sprintf("%s: required for an identity of type %d", name, u.Type))
+		}
+	}
+	if attrs["spidCode"] == "" && !spidPrefixRE.MatchString(spidPrefix) {
+		ps = append(ps, fmt.Sprintf("spidCode prefix %q: must be the 4 upper-case letters AgID assigned to the provider", spidPrefix))
+	}
+	ps = append(ps, checkPassword(u.Password, username, attrs)...)
+	if len(ps) > 0 {
+		return storage.Identity{}, ps
+	}
+
+	// Uniqueness the store cannot enforce: spidCode is never reused (REG
+	// art. 14) and one person holds one identity of each type here.
+	all, err := st.ListIdentities(ctx)
+	if err != nil {
+		return storage.Identity{}, fmt.Errorf("listing identities: %w", err)
+	}
+	if attrs["spidCode"] == "" {
+		if attrs["spidCode"], err = newSPIDCode(spidPrefix, all); err != nil {
+			return storage.Identity{}, err
+		}
+	}
+	for _, o := range all {
+		if o.Attributes["spidCode"] == attrs["spidCode"] {
+			ps = append(ps, fmt.Sprintf("spidCode: already issued to %s", o.Username))
+		}
+		if o.Type == u.Type && o.Status != storage.IdentityRevoked && o.Attributes["fiscalNumber"] == attrs["fiscalNumber"] {
+			ps = append(ps, fmt.Sprintf("fiscalNumber: %s already holds an identity of type %d with it", o.Username, u.Type))
+		}
+	}
+	if len(ps) > 0 {
+		return storage.Identity{}, ps
+	}
+
+	hash, err := password.Hash(u.Password, params)
+	if err != nil {
+		return storage.Identity{}, fmt.Errorf("hashing the password: %w", err)
+	}
+	id := storage.Identity{
+		ID: uuid.NewString(), Username: username, Type: u.Type, Status: storage.IdentityActive,
+		Attributes: attrs, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := st.CreateIdentity(ctx, id); errors.Is(err, storage.ErrAlreadyExists) {
+		return storage.Identity{}, problems{fmt.Sprintf("username: %s is taken", username)}
+	} else if err != nil {
+		return storage.Identity{}, fmt.Errorf("creating the identity: %w", err)
+	}
+	if err := st.CreateCredential(ctx, storage.Credential{IdentityID: id.ID, PasswordHash: hash, UpdatedAt: now}); err != nil {
+		// Do not leave an identity nobody can log in to.
+		if derr := st.DeleteIdentity(ctx, id.ID); derr != nil {
+			err = errors.Join(err, fmt.Errorf("removing the half-created identity %s: %w", id.ID, derr))
+		}
+		return storage.Identity{}, fmt.Errorf("creating the credential: %w", err)
+	}
+	return id, nil
+}
+
+var spidPrefixRE = regexp.MustCompile(`^[A-Z]{4}$`)
+
+// newSPIDCode draws prefix + 10 characters [A-Z0-9] from crypto/rand
+// (enrolment-lifecycle.md §3.5), avoiding codes already issued.
+func newSPIDCode(prefix string, existing []storage.Identity) (string, error) {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	used := make(map[string]bool, len(existing))
+	for _, o := range existing {
+		used[o.Attributes["spidCode"]] = true
+	}
+	for range 10 {
+		s, err := randomString(alphabet, 10)
+		if err != nil {
+			return "", err
+		}
+		if !used[prefix+s] {
+			return prefix + s, nil
+		}
+	}
+	return "", errors.New("spidCode: no free code found") // 36^10 codes: never in practice
+}
+
+func randomString(alphabet string, n int) (string, error) {
+	b := make([]byte, n)
+	max := big.NewInt(int64(len(alphabet)))
+	for i := range b {
+		x, err := rand.Int(rand.Reader, max)
+		if err != nil {
+			return "", fmt.Errorf("random: %w", err)
+		}
+		b[i] = alphabet[x.Int64()]
+	}
+	return string(b), nil
+}
+
+// checkPassword applies the level-1 password rules of
+// enrolment-lifecycle.md §7.2 that need no history: length, character
+// classes, repetition, and no personal data. The password is never part
+// of a message.
+func checkPassword(pw, username string, attrs map[string]string) problems {
+	var ps problems
+	n := utf8.RuneCountInString(pw)
+	if n < 8 || n > 64 {
+		ps = append(ps, fmt.Sprintf("password: must have 8 to 64 characters, has %d", n))
+	}
+	var upper, lower, digit, special bool
+	run, prev := 0, rune(-1)
+	tripled := false
+	for _, r := range pw {
+		switch {
+		case unicode.IsUpper(r):
+			upper = true
+		case unicode.IsLower(r):
+			lower = true
+		case unicode.IsDigit(r):
+			digit = true
+		case unicode.IsControl(r):
+			ps = append(ps, "password: must not contain control characters")
+		default:
+			special = true
+		}
+		if r == prev {
+			run++
+		} else {
+			run, prev = 1, r
+		}
+		if run > 2 {
+			tripled = true
+		}
+	}
+	if !upper || !lower || !digit || !special {
+		ps = append(ps, "password: needs an upper-case letter, a lower-case letter, a digit and a special character")
+	}
+	if tripled {
+		ps = append(ps, "password: must not repeat a character more than twice in a row")
+	}
+	low := strings.ToLower(pw)
+	var personal []string
+	personal = append(personal, username)
+	if at := strings.IndexByte(username, '@'); at >= 3 {
+		personal = append(personal, username[:at])
+	}
+	for _, k := range []string{"name", "familyName"} {
+		personal = append(personal, attrs[k])
+		personal = append(personal, strings.Fields(attrs[k])...)
+	}
+	if cf := strings.TrimPrefix(attrs["fiscalNumber"], "TINIT-"); cf != "" {
+		personal = append(personal, cf)
+	}
+	if d, err := time.Parse(time.DateOnly, attrs["dateOfBirth"]); err == nil {
+		personal = append(personal, d.Format("2006"), d.Format("0201"), d.Format("02012006"), d.Format(time.DateOnly))
+	}
+	for _, p := range personal {
+		if len(p) >= 3 && strings.Contains(low, strings.ToLower(p)) {
+			ps = append(ps, "password: must not contain the username, name, surname, fiscal code or birth date")
+			break
+		}
+	}
+	return ps
+}
+
+// generatePassword makes a 20-character password that passes
+// checkPassword, from an alphabet without look-alike characters.
+func generatePassword(username string, attrs map[string]string) (string, error) {
+	const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789-_.!?%+="
+	for {
+		pw, err := randomString(alphabet, 20)
+		if err != nil {
+			return "", err
+		}
+		if len(checkPassword(pw, username, attrs)) == 0 {
+			return pw, nil
+		}
+	}
+}
+
+// readPassword takes the password from a file or the first line of
+// standard input: never from the command line, where ps and the shell
+// history would show it.
+func readPassword(e env, file string, stdin bool) (string, error) {
+	var r io.Reader
+	switch {
+	case file != "" && stdin:
+		return "", errors.New("give --password-file or --password-stdin, not both")
+	case file != "":
+		f, err := os.Open(file)
+		if err != nil {
+			return "", err
+		}
+		defer f.Close()
+		r = f
+	case stdin:
+		if e.stdin == nil {
+			return "", errors.New("no standard input")
+		}
+		r = e.stdin
+	default:
+		return "", nil
+	}
+	br := bufio.NewReader(io.LimitReader(r, password.MaxPasswordBytes+2))
+	line, err := br.ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", err
+	}
+	if len(line) > password.MaxPasswordBytes && !strings.HasSuffix(line, "\n") {
+		return "", fmt.Errorf("password longer than %d bytes", password.MaxPasswordBytes)
+	}
+	line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+	if file != "" {
+		// A file holds one password; more lines mean the wrong file.
+		if rest, _ := br.ReadString('\n'); strings.TrimSpace(rest) != "" {
+			return "", fmt.Errorf("%s: more than one line", file)
+		}
+	}
+	if line == "" {
+		return "", errors.New("the password is empty")
+	}
+	return line, nil
+}
+
+// attrFlags collects repeated --attr name=value.
+type attrFlags map[string]string
+
+func (a attrFlags) String() string { return "" }
+
+func (a attrFlags) Set(s string) error {
+	name, value, ok := strings.Cut(s, "=")
+	if !ok || name == "" {
+		return errors.New("want name=value")
+	}
+	if _, known := metadata.LookupAttribute(name); !known {
+		return fmt.Errorf("%q is not a SPID attribute (names: %s)", name, strings.Join(metadata.AttributeNames(), ", "))
+	}
+	if _, dup := a[name]; dup {
+		return fmt.Errorf("%s given twice", name)
+	}
+	a[name] = value
+	return nil
+}
+
+func runUserAdd(ctx context.Context, e env, args []string) int {
+	fs := newFlagSet("user add", e)
+	path := configFlag(fs, e)
+	username := fs.String("username", "", "login name, 3-64 characters a-z 0-9 . _ @ - (required)")
+	typ := fs.Int("type", int(storage.IdentityCitizen), "identity type: 1 citizen, 2 legal person, 3 professional, 4 professional for a legal person")
+	byFlag := []struct{ flag, attr, usage string }{
+		{"name", "name", "given name(s) (required)"},
+		{"family-name", "familyName", "family name (required)"},
+		{"fiscal-number", "fiscalNumber", "codice fiscale, with or without TINIT- (required)"},
+		{"email", "email", "e-mail address"},
+		{"mobile", "mobilePhone", "mobile number in international form, e.g. +393331234567"},
+		{"date-of-birth", "dateOfBirth", "YYYY-MM-DD"},
+		{"place-of-birth", "placeOfBirth", "cadastral code of the municipality or country, e.g. H501"},
+		{"county-of-birth", "countyOfBirth", "province abbreviation, e.g. RM (EE abroad)"},
+		{"gender", "gender", "M or F"},
+	}
+	vals := make([]*string, len(byFlag))
+	for i, f := range byFlag {
+		vals[i] = fs.String(f.flag, "", f.usage)
+	}
+	extra := attrFlags{}
+	fs.Var(extra, "attr", "another SPID attribute as `name=value` (repeatable), e.g. spidCode=ABCD0123456789 when migrating")
+	prefix := fs.String("spid-code-prefix", "", "the provider's 4-letter code for generated spidCodes (default DEMO in demo mode)")
+	pwFile := fs.String("password-file", "", "read the password from the first line of `FILE`")
+	pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		// Not echoed: it may well be a password typed where it must not be.
+		fmt.Fprintf(e.stderr, "spid-idp user add: %d unexpected argument(s); a password never goes on the command line (use --password-file or --password-stdin)\n", fs.NArg())
+		return exitUsage
+	}
+	if *username == "" {
+		fmt.Fprintln(e.stderr, "spid-idp user add: missing --username")
+		return exitUsage
+	}
+	attrs := map[string]string{}
+	for k, v := range extra {
+		attrs[k] = v
+	}
+	for i, f := range byFlag {
+		if *vals[i] == "" {
+			continue
+		}
+		if _, dup := attrs[f.attr]; dup {
+			fmt.Fprintf(e.stderr, "spid-idp user add: %s given both as --%s and --attr\n", f.attr, f.flag)
+			return exitUsage
+		}
+		attrs[f.attr] = *vals[i]
+	}
+	pw, err := readPassword(e, *pwFile, *pwStdin)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "spid-idp user add: password: %v\n", err)
+		return exitUsage
+	}
+	generated := pw == ""
+
+	a, code, ok := openAdmin(ctx, e, *path)
+	if !ok {
+		return code
+	}
+	defer a.close()
+	if *prefix == "" && a.cfg.Demo {
+		*prefix = "DEMO"
+	}
+	pwSource := map[bool]string{true: "stdin", false: "file"}[*pwStdin]
+	if generated {
+		norm, _ := normaliseAttributes(attrs)
+		if pw, err = generatePassword(strings.ToLower(*username), norm); err != nil {
+			fmt.Fprintf(e.stderr, "spid-idp user add: %v\n", err)
+			return exitFailure
+		}
+		pwSource = "generated"
+	}
+	u := newUser{Username: *username, Type: storage.IdentityType(*typ), Attributes: attrs, Password: pw}
+	id, err := provisionUser(ctx, a.store, u, *prefix, app.Argon2Params(a.cfg), time.Now().UTC())
+	details := map[string]string{"username": strings.ToLower(*username), "credential_source": pwSource}
+	var ps problems
+	if errors.As(err, &ps) {
+		fmt.Fprintf(e.stderr, "spid-idp user add: %d problem(s):\n", len(ps))
+		for _, p := range ps {
+			fmt.Fprintf(e.stderr, "  %s\n", p)
+		}
+		details["error"] = "invalid input"
+		return a.fail(ctx, "user.add", "", details)
+	} else if err != nil {
+		fmt.Fprintf(e.stderr, "spid-idp user add: %v\n", err)
+		details["error"] = "store"
+		return a.fail(ctx, "user.add", "", details)
+	}
+	details["spid_code"] = id.Attributes["spidCode"]
+	details["type"] = fmt.Sprint(int(id.Type))
+	if code := a.success(ctx, "user.add", id.ID, details); code != exitOK {
+		return code
+	}
+	fmt.Fprintf(e.stdout, "created identity %s: username %s, spidCode %s, type %d, status %s\n",
+		id.ID, id.Username, id.Attributes["spidCode"], id.Type, id.Status)
+	if generated {
+		fmt.Fprintf(e.stdout, "password (shown only now, hand it over securely): %s\n", pw)
+	}
+	return exitOK
+}
+
+func runUserList(ctx context.Context, e env, args []string) int {
+	fs := newFlagSet("user list", e)
+	path := configFlag(fs, e)
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(e.stderr, "spid-idp user list: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
+	a, code, ok := openAdmin(ctx, e, *path)
+	if !ok {
+		return code
+	}
+	defer a.close()
+	ids, err := a.store.ListIdentities(ctx)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "spid-idp user list: %v\n", err)
+		return exitFailure
+	}
+	if len(ids) == 0 {
+		fmt.Fprintln(e.stdout, "no identities")
+		return exitOK
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i].Username < ids[j].Username })
+	now := time.Now()
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "USERNAME\tSPIDCODE\tTYPE\tSTATUS\tNAME\tLOCK")
+	for _, id := range ids {
+		lock := "-"
+		if c, err := a.store.GetCredential(ctx, id.ID); err == nil {
+			lock = lockSummary(c, now)
+		} else if errors.Is(err, storage.ErrNotFound) {
+			lock = "no password"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", oneLine(id.Username), oneLine(id.Attributes["spidCode"]), id.Type, id.Status,
+			oneLine(strings.TrimSpace(id.Attributes["name"]+" "+id.Attributes["familyName"])), lock)
+	}
+	tw.Flush()
+	return exitOK
+}
+
+func lockSummary(c storage.Credential, now time.Time) string {
+	switch {
+	case c.LockedUntil.After(now):
+		return "locked until " + c.LockedUntil.UTC().Format(time.RFC3339)
+	case c.FailedAttempts > 0:
+		return fmt.Sprintf("%d failure(s)", c.FailedAttempts)
+	}
+	return "-"
+}
+
+// lookupUser finds an identity by username (case-insensitive) and prints
+// a clear message when there is none.
+func lookupUser(ctx context.Context, a *admin, cmd, username string) (storage.Identity, bool) {
+	id, err := a.store.GetIdentityByUsername(ctx, strings.ToLower(username))
+	if errors.Is(err, storage.ErrNotFound) {
+		fmt.Fprintf(a.e.stderr, "spid-idp %s: no identity with username %q\n", cmd, username)
+		return id, false
+	} else if err != nil {
+		fmt.Fprintf(a.e.stderr, "spid-idp %s: %v\n", cmd, err)
+		return id, false
+	}
+	return id, true
+}
+
+func runUserShow(ctx context.Context, e env, args []string) int {
+	fs := newFlagSet("user show", e)
+	path := configFlag(fs, e)
+	rest, err := parseInterspersed(fs, args)
+	if err != nil {
+		return exitUsage
+	}
+	if len(rest) != 1 {
+		fmt.Fprintln(e.stderr, "usage: spid-idp user show [-c FILE] USERNAME")
+		return exitUsage
+	}
+	a, code, ok := openAdmin(ctx, e, *path)
+	if !ok {
+		return code
+	}
+	defer a.close()
+	id, ok := lookupUser(ctx, a, "user show", rest[0])
+	if !ok {
+		return exitFailure
+	}
+	w := e.stdout
+	fmt.Fprintf(w, "id           %s\n", id.ID)
+	fmt.Fprintf(w, "username     %s\n", oneLine(id.Username))
+	fmt.Fprintf(w, "type         %d (%s)\n", id.Type, typeName(id.Type))
+	fmt.Fprintf(w, "status       %s\n", id.Status)
+	fmt.Fprintf(w, "created      %s\n", id.CreatedAt.UTC().Format(time.RFC3339))
+	fmt.Fprintf(w, "updated      %s\n", id.UpdatedAt.UTC().Format(time.RFC3339))
+	fmt.Fprintln(w, "\nAttributes")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	// In the AgID table's order, which is how SPs and citizens read them.
+	for _, name := range metadata.AttributeNames() {
+		if v := id.Attributes[name]; v != "" {
+			fmt.Fprintf(tw, "  %s\t%s\n", name, oneLine(v))
+		}
+	}
+	for _, name := range sortedKeys(id.Attributes) {
+		if _, ok := metadata.LookupAttribute(name); !ok {
+			fmt.Fprintf(tw, "  %s\t%s\t(not a SPID attribute, never asserted)\n", name, oneLine(id.Attributes[name]))
+		}
+	}
+	tw.Flush()
+	if _, ps := normaliseAttributes(spidOnly(id.Attributes)); len(ps) > 0 {
+		fmt.Fprintln(w, "\nAttributes that cannot be asserted (logins by SPs asking for them fail)")
+		for _, p := range ps {
+			fmt.Fprintf(w, "  %s\n", p)
+		}
+	}
+	fmt.Fprintln(w, "\nPassword")
+	c, err := a.store.GetCredential(ctx, id.ID)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		fmt.Fprintln(w, "  none set: the identity cannot log in")
+	case err != nil:
+		fmt.Fprintf(e.stderr, "spid-idp user show: %v\n", err)
+		return exitFailure
+	default:
+		now := time.Now()
+		fmt.Fprintf(w, "  set          %s\n", c.UpdatedAt.UTC().Format(time.RFC3339))
+		if p, err := password.Parse(c.PasswordHash); err == nil {
+			note := ""
+			if password.NeedsRehash(c.PasswordHash, app.Argon2Params(a.cfg)) {
+				note = " (older parameters: rehashed at the next login)"
+			}
+			fmt.Fprintf(w, "  hash         argon2id %s%s\n", p, note)
+		} else {
+			fmt.Fprintf(w, "  hash         UNREADABLE: %v\n", err)
+		}
+		fmt.Fprintf(w, "  failures     %d", c.FailedAttempts)
+		if !c.LastFailureAt.IsZero() {
+			fmt.Fprintf(w, " (last %s)", c.LastFailureAt.UTC().Format(time.RFC3339))
+		}
+		fmt.Fprintln(w)
+		if c.LockedUntil.After(now) {
+			fmt.Fprintf(w, "  locked       until %s (spid-idp user unlock %s)\n", c.LockedUntil.UTC().Format(time.RFC3339), oneLine(id.Username))
+		} else {
+			fmt.Fprintln(w, "  locked       no")
+		}
+	}
+	return exitOK
+}
+
+func spidOnly(attrs map[string]string) map[string]string {
+	out := make(map[string]string, len(attrs))
+	for k, v := range attrs {
+		if _, ok := metadata.LookupAttribute(k); ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func typeName(t storage.IdentityType) string {
+	switch t {
+	case storage.IdentityCitizen:
+		return "citizen"
+	case storage.IdentityLegalPerson:
+		return "legal person"
+	case storage.IdentityProfessional:
+		return "professional"
+	case storage.IdentityProfessionalForLegal:
+		return "professional for a legal person"
+	}
+	return "unknown"
+}
+
+func runUserPasswd(ctx context.Context, e env, args []string) int {
+	fs := newFlagSet("user passwd", e)
+	path := configFlag(fs, e)
+	pwFile := fs.String("password-file", "", "read the new password from the first line of `FILE`")
+	pwStdin := fs.Bool("password-stdin", false, "read the new password from the first line of standard input")
+	rest, err := parseInterspersed(fs, args)
+	if err != nil {
+		return exitUsage
+	}
+	if len(rest) != 1 || (*pwFile == "") == !*pwStdin {
+		fmt.Fprintln(e.stderr, "usage: spid-idp user passwd [-c FILE] (--password-file FILE | --password-stdin) USERNAME")
+		return exitUsage
+	}
+	pw, err := readPassword(e, *pwFile, *pwStdin)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "spid-idp user passwd: password: %v\n", err)
+		return exitUsage
+	}
+	a, code, ok := openAdmin(ctx, e, *path)
+	if !ok {
+		return code
+	}
+	defer a.close()
+	id, ok := lookupUser(ctx, a, "user passwd", rest[0])
+	if !ok {
+		return a.fail(ctx, "user.passwd", "", map[string]string{"username": strings.ToLower(rest[0]), "error": "not found"})
+	}
+	if ps := checkPassword(pw, id.Username, id.Attributes); len(ps) > 0 {
+		for _, p := range ps {
+			fmt.Fprintf(e.stderr, "spid-idp user passwd: %s\n", p)
+		}
+		return a.fail(ctx, "user.passwd", id.ID, map[string]string{"error": "password policy"})
+	}
+	hash, err := password.Hash(pw, app.Argon2Params(a.cfg))
+	if err != nil {
+		fmt.Fprintf(e.stderr, "spid-idp user passwd: %v\n", err)
+		return exitFailure
+	}
+	now := time.Now().UTC()
+	errSame := errors.New("the new password is the current one")
+	err = a.store.UpdateCredential(ctx, id.ID, func(c storage.Credential) (storage.Credential, error) {
+		if same, _ := password.Verify(c.PasswordHash, pw); same {
+			return c, errSame
+		}
+		c.PasswordHash, c.UpdatedAt = hash, now
+		return c, nil
+	})
+	if errors.Is(err, storage.ErrNotFound) {
+		// An identity without a credential (a failed import): create it.
+		err = a.store.CreateCredential(ctx, storage.Credential{IdentityID: id.ID, PasswordHash: hash, UpdatedAt: now})
+	}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "spid-idp user passwd: %v\n", err)
+		reason := "store"
+		if errors.Is(err, errSame) {
+			reason = "password policy"
+		}
+		return a.fail(ctx, "user.passwd", id.ID, map[string]string{"error": reason})
+	}
+	if code := a.success(ctx, "user.passwd", id.ID, map[string]string{"username": id.Username}); code != exitOK {
+		return code
+	}
+	fmt.Fprintf(e.stdout, "password of %s changed\n", id.Username)
+	return exitOK
+}
+
+func runUserUnlock(ctx context.Context, e env, args []string) int {
+	fs := newFlagSet("user unlock", e)
+	path := configFlag(fs, e)
+	rest, err := parseInterspersed(fs, args)
+	if err != nil {
+		return exitUsage
+	}
+	if len(rest) != 1 {
+		fmt.Fprintln(e.stderr, "usage: spid-idp user unlock [-c FILE] USERNAME")
+		return exitUsage
+	}
+	a, code, ok := openAdmin(ctx, e, *path)
+	if !ok {
+		return code
+	}
+	defer a.close()
+	id, ok := lookupUser(ctx, a, "user unlock", rest[0])
+	if !ok {
+		return a.fail(ctx, "user.unlock", "", map[string]string{"username": strings.ToLower(rest[0]), "error": "not found"})
+	}
+	var before storage.Credential
+	err = a.store.UpdateCredential(ctx, id.ID, func(c storage.Credential) (storage.Credential, error) {
+		before = c
+		c.FailedAttempts, c.LastFailureAt, c.LockedUntil = 0, time.Time{}, time.Time{}
+		c.UpdatedAt = time.Now().UTC()
+		return c, nil
+	})
+	if err != nil {
+		fmt.Fprintf(e.stderr, "spid-idp user unlock: %v\n", err)
+		return a.fail(ctx, "user.unlock", id.ID, map[string]string{"error": "store"})
+	}
+	details := map[string]string{"username": id.Username, "failed_attempts": fmt.Sprint(before.FailedAttempts)}
+	if !before.LockedUntil.IsZero() {
+		details["locked_until"] = before.LockedUntil.UTC().Format(time.RFC3339)
+	}
+	if code := a.success(ctx, "user.unlock", id.ID, details); code != exitOK {
+		return code
+	}
+	fmt.Fprintf(e.stdout, "%s unlocked (had %d failure(s))\n", id.Username, before.FailedAttempts)
+	if id.Status != storage.IdentityActive {
+		fmt.Fprintf(e.stdout, "note: the identity is %s; it still cannot log in\n", id.Status)
+	}
+	return exitOK
+}
+
+// Causes of enrolment-lifecycle.md §8.2 an operator may give.
+var (
+	suspendCauses = []string{"holder_request", "idp_suspicious_activity", "document_expired", "lockout_escalation"}
+	revokeCauses  = []string{"holder_request", "illicit_use", "idp_fraud_confirmed", "death", "legal_person_extinct",
+		"representation_ended", "inactivity", "contract_expired"}
+)
+
+// transition checks a status change against enrolment-lifecycle.md §8.1:
+// revoked is final; only an active identity is suspended; only a
+// suspended one is reactivated.
+func transition(op string, from storage.IdentityStatus) (storage.IdentityStatus, error) {
+	switch op {
+	case "suspend":
+		if from == storage.IdentityActive {
+			return storage.IdentitySuspended, nil
+		}
+	case "activate":
+		if from == storage.IdentitySuspended {
+			return storage.IdentityActive, nil
+		}
+	case "revoke":
+		if from != storage.IdentityRevoked {
+			return storage.IdentityRevoked, nil
+		}
+	}
+	return "", fmt.Errorf("cannot %s an identity that is %s", op, from)
+}
+
+func runUserStatus(ctx context.Context, e env, args []string, op string) int {
+	fs := newFlagSet("user "+op, e)
+	path := configFlag(fs, e)
+	var causes []string
+	var cause *string
+	yes := new(bool)
+	switch op {
+	case "suspend":
+		causes = suspendCauses
+	case "revoke":
+		causes = revokeCauses
+		yes = fs.Bool("yes", false, "confirm: revocation is final, the identity, its username and spidCode are never usable again")
+	}
+	if causes != nil {
+		cause = fs.String("cause", "", "why: "+strings.Join(causes, ", ")+" (required)")
+	}
+	rest, err := parseInterspersed(fs, args)
+	if err != nil {
+		return exitUsage
+	}
+	if len(rest) != 1 {
+		fmt.Fprintf(e.stderr, "usage: spid-idp user %s [-c FILE] %sUSERNAME\n", op, map[string]string{"suspend": "--cause CAUSE ", "revoke": "--cause CAUSE --yes "}[op])
+		return exitUsage
+	}
+	if cause != nil {
+		valid := false
+		for _, c := range causes {
+			valid = valid || *cause == c
+		}
+		if !valid {
+			fmt.Fprintf(e.stderr, "spid-idp user %s: --cause must be one of %s\n", op, strings.Join(causes, ", "))
+			return exitUsage
+		}
+	}
+	if op == "revoke" && !*yes {
+		fmt.Fprintln(e.stderr, "spid-idp user revoke: revocation is final; add --yes to confirm")
+		return exitUsage
+	}
+	a, code, ok := openAdmin(ctx, e, *path)
+	if !ok {
+		return code
+	}
+	defer a.close()
+	action := "user." + op
+	id, ok := lookupUser(ctx, a, "user "+op, rest[0])
+	if !ok {
+		return a.fail(ctx, action, "", map[string]string{"username": strings.ToLower(rest[0]), "error": "not found"})
+	}
+	var from, to storage.IdentityStatus
+	err = a.store.UpdateIdentity(ctx, id.ID, func(cur storage.Identity) (storage.Identity, error) {
+		from = cur.Status
+		next, err := transition(op, cur.Status)
+		if err != nil {
+			return cur, err
+		}
+		to = next
+		cur.Status, cur.UpdatedAt = next, time.Now().UTC()
+		return cur, nil
+	})
+	details := map[string]string{"username": id.Username, "from": string(from)}
+	if cause != nil {
+		details["cause"] = *cause
+	}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "spid-idp user %s: %v\n", op, err)
+		details["error"] = err.Error()
+		return a.fail(ctx, action, id.ID, details)
+	}
+	details["to"] = string(to)
+	if code := a.success(ctx, action, id.ID, details); code != exitOK {
+		return code
+	}
+	fmt.Fprintf(e.stdout, "%s: %s -> %s\n", id.Username, from, to)
+	return exitOK
+}
