@@ -1,0 +1,469 @@
+package idp
+
+// A reusable test harness: a real IdP (SQLite store, in-memory ephemeral
+// store, real SP registry with signed metadata) on a loopback server, two
+// test SPs whose keys the test holds, a citizen, and a cookie-keeping
+// browser that stops at the first hop leaving the IdP, so the test plays
+// the SP's part.
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"fmt"
+	"html"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/beevik/etree"
+
+	"github.com/spid-idp/spid-idp/audit"
+	"github.com/spid-idp/spid-idp/demo"
+	"github.com/spid-idp/spid-idp/idp/authnrequest"
+	"github.com/spid-idp/spid-idp/idp/binding"
+	"github.com/spid-idp/spid-idp/idp/binding/bindingtest"
+	"github.com/spid-idp/spid-idp/idp/password"
+	"github.com/spid-idp/spid-idp/idp/regulation"
+	"github.com/spid-idp/spid-idp/idp/response"
+	"github.com/spid-idp/spid-idp/idp/spid"
+	"github.com/spid-idp/spid-idp/keys"
+	"github.com/spid-idp/spid-idp/metadata"
+	"github.com/spid-idp/spid-idp/metadata/metadatatest"
+	"github.com/spid-idp/spid-idp/storage"
+	"github.com/spid-idp/spid-idp/storage/memory"
+	"github.com/spid-idp/spid-idp/storage/sqlite"
+	"github.com/spid-idp/spid-idp/templates"
+)
+
+// testClock is a settable clock shared by the IdP, its stores and the SPs.
+type testClock struct {
+	mu  sync.Mutex
+	off time.Duration
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().UTC().Add(c.off)
+}
+
+// Advance moves the clock forward.
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.off += d
+	c.mu.Unlock()
+}
+
+// testSP is a service provider the test impersonates.
+type testSP struct {
+	EntityID string
+	Pair     keys.Pair
+	SP       *metadata.SP
+}
+
+type harness struct {
+	t       *testing.T
+	IdP     *IdP
+	Srv     *httptest.Server
+	Base    string
+	Clock   *testClock
+	Store   storage.Store
+	Eph     *memory.Store
+	SPs     *metadata.Registry
+	Signing keys.Pair // the IdP's key
+	A, B    *testSP
+	// The citizen's credentials.
+	Username, Password string
+}
+
+type registryLookup struct{ r *metadata.Registry }
+
+func (l registryLookup) LookupSP(ctx context.Context, entityID string) (*metadata.SP, error) {
+	return l.r.Get(ctx, entityID)
+}
+
+const (
+	testEntityID = "https://idp.test.example.it"
+	spAEntity    = "https://sp-a.example.it"
+	spBEntity    = "https://sp-b.example.it"
+)
+
+// fastArgon2 keeps password checks cheap in tests.
+var fastArgon2 = password.Params{Time: 1, MemoryKiB: 64, Threads: 1, KeyLen: 32, SaltLen: 16}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	ctx := context.Background()
+	h := &harness{t: t, Clock: &testClock{}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Srv = httptest.NewUnstartedServer(nil)
+	h.Srv.Listener.Close()
+	h.Srv.Listener = ln
+	h.Base = "http://" + ln.Addr().String()
+
+	st, err := sqlite.Open(ctx, t.TempDir()+"/idp.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	h.Store = st
+	h.Eph = memory.New(memory.WithClock(h.Clock.Now))
+	t.Cleanup(func() { h.Eph.Close() })
+	h.SPs = metadata.NewRegistry(st, metadata.RegistryOptions{Logger: discardLog()})
+	h.A = h.addSP(spAEntity, "Servizio A")
+	h.B = h.addSP(spBEntity, "Servizio B")
+
+	if _, err := demo.EnsureCitizen(ctx, st, fastArgon2); err != nil {
+		t.Fatal(err)
+	}
+	h.Username, h.Password = demo.CitizenUsername, demo.CitizenPassword
+
+	h.Signing = metadatatest.NewPair(t, testEntityID)
+	lookup := registryLookup{h.SPs}
+	key := make([]byte, 32)
+	rand.Read(key)
+	pages, err := templates.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.IdP, err = New(Options{
+		EntityID: testEntityID, BaseURL: h.Base,
+		Store: st, Eph: h.Eph, SPs: lookup,
+		Checker: &authnrequest.Checker{IdPEntityID: testEntityID,
+			SSOURLs: []string{h.Base + PathSSORedirect, h.Base + PathSSOPOST},
+			SPs:     lookup, Replay: h.Eph, Now: h.Clock.Now},
+		Builder:    &response.Builder{EntityID: testEntityID, Signing: h.Signing, Now: h.Clock.Now},
+		Pages:      pages,
+		Audit:      &audit.Logger{Store: st, Now: h.Clock.Now},
+		Log:        discardLog(),
+		Regulator:  &regulation.Regulator{Store: st, Now: h.Clock.Now},
+		Argon2:     fastArgon2,
+		CookieKeys: [][]byte{key},
+		Metadata:   func() ([]byte, error) { return []byte("<md/>"), nil },
+		Now:        h.Clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	h.IdP.Register(mux)
+	h.Srv.Config.Handler = mux
+	h.Srv.Start()
+	t.Cleanup(h.Srv.Close)
+	return h
+}
+
+func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func (h *harness) addSP(entityID, name string) *testSP {
+	h.t.Helper()
+	xml, pair := metadatatest.NewSP(h.t, metadatatest.Options{EntityID: entityID, DisplayName: name})
+	sp, err := h.SPs.Add(context.Background(), xml, "test")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return &testSP{EntityID: entityID, Pair: pair, SP: sp}
+}
+
+// ---- browser ----
+
+type browser struct {
+	t    *testing.T
+	h    *harness
+	c    *http.Client
+	jar  http.CookieJar
+	host string
+}
+
+// page is what the browser ended on: an IdP page, or the first redirect
+// that leaves the IdP (Location set, status 3xx).
+type page struct {
+	Status   int
+	URL      *url.URL
+	Location string
+	Body     string
+}
+
+func (h *harness) browser() *browser {
+	jar, _ := cookiejar.New(nil)
+	b := &browser{t: h.t, h: h, jar: jar}
+	u, _ := url.Parse(h.Base)
+	b.host = u.Host
+	b.c = &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		if req.URL.Host != b.host {
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}}
+	return b
+}
+
+func (b *browser) do(req *http.Request) page {
+	b.t.Helper()
+	res, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	return page{Status: res.StatusCode, URL: res.Request.URL, Location: res.Header.Get("Location"), Body: string(body)}
+}
+
+func (b *browser) get(u string) page {
+	b.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return b.do(req)
+}
+
+func (b *browser) post(u string, form url.Values) page {
+	b.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return b.do(req)
+}
+
+var (
+	formRE  = regexp.MustCompile(`(?s)<form[^>]*action="([^"]*)"[^>]*>(.*?)</form>`)
+	inputRE = regexp.MustCompile(`<input[^>]*type="hidden"[^>]*name="([^"]*)"[^>]*value="([^"]*)"`)
+)
+
+// form returns the action and hidden fields of the first form of p whose
+// action contains action.
+func (b *browser) form(p page, action string) (string, url.Values) {
+	b.t.Helper()
+	for _, m := range formRE.FindAllStringSubmatch(p.Body, -1) {
+		act := html.UnescapeString(m[1])
+		if !strings.Contains(act, action) {
+			continue
+		}
+		v := url.Values{}
+		for _, in := range inputRE.FindAllStringSubmatch(m[2], -1) {
+			v.Set(html.UnescapeString(in[1]), html.UnescapeString(in[2]))
+		}
+		target, err := p.URL.Parse(act)
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		return target.String(), v
+	}
+	b.t.Fatalf("no form with action %q on %s (status %d):\n%s", action, p.URL, p.Status, p.Body)
+	return "", nil
+}
+
+// submit posts that form with extra fields added.
+func (b *browser) submit(p page, action string, extra url.Values) page {
+	b.t.Helper()
+	target, v := b.form(p, action)
+	for k, vs := range extra {
+		v[k] = vs
+	}
+	return b.post(target, v)
+}
+
+// cookie returns the browser's cookie name for the IdP ("" if none).
+func (b *browser) cookie(path, name string) string {
+	u, _ := url.Parse(b.h.Base + path)
+	for _, c := range b.jar.Cookies(u) {
+		if c.Name == name {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+// ---- SP side ----
+
+func (h *harness) instant() string { return h.Clock.Now().Format("2006-01-02T15:04:05.000Z") }
+
+var idSeq struct {
+	sync.Mutex
+	n int
+}
+
+func nextID(prefix string) string {
+	idSeq.Lock()
+	defer idSeq.Unlock()
+	idSeq.n++
+	return fmt.Sprintf("_%s%d_%d", prefix, idSeq.n, time.Now().UnixNano())
+}
+
+// authnRequest is a SpidL<level> AuthnRequest from sp.
+func (h *harness) authnRequest(sp *testSP, level int) []byte {
+	return []byte(`<samlp:AuthnRequest xmlns:samlp="` + spid.NSProtocol + `" xmlns:saml="` + spid.NSAssertion + `"` +
+		` ID="` + nextID("ar") + `" Version="2.0" IssueInstant="` + h.instant() + `" Destination="` + h.Base + PathSSORedirect + `"` +
+		` AssertionConsumerServiceIndex="0" AttributeConsumingServiceIndex="0">` +
+		`<saml:Issuer Format="` + spid.NameIDEntity + `" NameQualifier="` + sp.EntityID + `">` + sp.EntityID + `</saml:Issuer>` +
+		`<samlp:NameIDPolicy Format="` + spid.NameIDTransient + `"/>` +
+		`<samlp:RequestedAuthnContext Comparison="exact"><saml:AuthnContextClassRef>` + spid.Level(level).ClassRef() +
+		`</saml:AuthnContextClassRef></samlp:RequestedAuthnContext></samlp:AuthnRequest>`)
+}
+
+// assertion is what an SP got from a successful login.
+type assertion struct {
+	NameID, SessionIndex string
+}
+
+// login signs in at sp with SpidL<level>: credentials when the browser
+// has no reusable session, then consent. It returns what the SP received.
+func (b *browser) login(sp *testSP, level int) assertion {
+	b.t.Helper()
+	q := bindingtest.Redirect{XML: b.h.authnRequest(sp, level), Key: sp.Pair.Key}.Query()
+	p := b.get(b.h.Base + PathSSORedirect + "?" + q)
+	if strings.Contains(p.Body, `name="password"`) {
+		p = b.submit(p, PathLogin, url.Values{templates.FieldUsername: {b.h.Username}, templates.FieldPassword: {b.h.Password},
+			templates.FieldOp: {templates.OpSubmit}})
+	}
+	p = b.submit(p, PathConsent, url.Values{templates.FieldOp: {templates.OpAccept}})
+	_, v := b.form(p, sp.EntityID)
+	xml, err := base64.StdEncoding.DecodeString(v.Get("SAMLResponse"))
+	if err != nil {
+		b.t.Fatalf("SAMLResponse: %v\n%s", err, p.Body)
+	}
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(xml); err != nil {
+		b.t.Fatal(err)
+	}
+	var a assertion
+	if n := doc.FindElement("//NameID"); n != nil {
+		a.NameID = n.Text()
+	}
+	if s := doc.FindElement("//AuthnStatement"); s != nil {
+		a.SessionIndex = s.SelectAttrValue("SessionIndex", "")
+	}
+	if a.NameID == "" {
+		b.t.Fatalf("no NameID in the Response:\n%s", xml)
+	}
+	return a
+}
+
+// logoutRequest is a LogoutRequest from sp; edit may change it before
+// signing.
+func (h *harness) logoutRequest(sp *testSP, a assertion, dest string, edit func(*etree.Element)) []byte {
+	h.t.Helper()
+	si := ""
+	if a.SessionIndex != "" {
+		si = `<samlp:SessionIndex>` + a.SessionIndex + `</samlp:SessionIndex>`
+	}
+	x := `<samlp:LogoutRequest xmlns:samlp="` + spid.NSProtocol + `" xmlns:saml="` + spid.NSAssertion + `"` +
+		` ID="` + nextID("lr") + `" Version="2.0" IssueInstant="` + h.instant() + `" Destination="` + dest + `">` +
+		`<saml:Issuer Format="` + spid.NameIDEntity + `" NameQualifier="` + sp.EntityID + `">` + sp.EntityID + `</saml:Issuer>` +
+		`<saml:NameID Format="` + spid.NameIDTransient + `" NameQualifier="` + testEntityID + `">` + a.NameID + `</saml:NameID>` +
+		si + `</samlp:LogoutRequest>`
+	if edit == nil {
+		return []byte(x)
+	}
+	doc := etree.NewDocument()
+	if err := doc.ReadFromString(x); err != nil {
+		h.t.Fatal(err)
+	}
+	edit(doc.Root())
+	out, err := doc.WriteToBytes()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return out
+}
+
+// sendSAML delivers an SP message to the IdP's SLO endpoint on a binding,
+// signed with signer (nil: unsigned).
+func (b *browser) sendSAML(bind, param string, xml []byte, relay string, signer *keys.Pair) page {
+	b.t.Helper()
+	if bind == spid.BindingRedirect {
+		r := bindingtest.Redirect{Param: param, XML: xml, RelayState: relay}
+		if signer != nil {
+			r.Key = signer.Key
+		}
+		return b.get(b.h.Base + PathSLORedirect + "?" + r.Query())
+	}
+	if signer != nil {
+		xml = bindingtest.Sign(b.t, xml, *signer)
+	}
+	return b.post(b.h.Base+PathSLOPOST, bindingtest.Form(param, xml, relay))
+}
+
+// received is a SAML message the IdP handed the browser for an SP.
+type received struct {
+	Binding    string
+	Dest       string // URL without query
+	Param      string
+	XML        []byte
+	Root       *etree.Element
+	RelayState string
+}
+
+// receive extracts the message p carries for an SP (a redirect off the
+// IdP, or an auto-submitting form) and checks the IdP's signature on it.
+func (b *browser) receive(p page) received {
+	b.t.Helper()
+	var req *http.Request
+	var bind string
+	switch {
+	case p.Status == http.StatusFound && p.Location != "":
+		bind = spid.BindingRedirect
+		req = httptest.NewRequest(http.MethodGet, p.Location, nil)
+	case strings.Contains(p.Body, `name="SAMLRequest"`) || strings.Contains(p.Body, `name="SAMLResponse"`):
+		bind = spid.BindingPOST
+		m := formRE.FindStringSubmatch(p.Body)
+		v := url.Values{}
+		for _, in := range inputRE.FindAllStringSubmatch(m[2], -1) {
+			v.Set(html.UnescapeString(in[1]), html.UnescapeString(in[2]))
+		}
+		req = httptest.NewRequest(http.MethodPost, html.UnescapeString(m[1]), strings.NewReader(v.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	default:
+		b.t.Fatalf("no SAML message for an SP (status %d, Location %q):\n%s", p.Status, p.Location, p.Body)
+	}
+	m, err := binding.Decode(req, bind, binding.Limits{})
+	if err != nil {
+		b.t.Fatalf("decoding the IdP's message: %v", err)
+	}
+	if err := m.Verify([]*x509.Certificate{b.h.Signing.Cert}, b.h.Clock.Now()); err != nil {
+		b.t.Fatalf("IdP's signature: %v", err)
+	}
+	u := *req.URL
+	u.RawQuery = ""
+	return received{Binding: bind, Dest: u.String(), Param: m.Param, XML: m.XML, Root: m.Root, RelayState: m.RelayState}
+}
+
+// logoutResponseFrom is sp's signed answer to the LogoutRequest in r.
+func (b *browser) answer(sp *testSP, r received, status, bind string) page {
+	b.t.Helper()
+	if r.Param != binding.ParamRequest || r.Root.Tag != "LogoutRequest" {
+		b.t.Fatalf("expected a LogoutRequest, got %s %s", r.Param, r.Root.Tag)
+	}
+	id := r.Root.SelectAttrValue("ID", "")
+	dest := b.h.Base + PathSLORedirect
+	if bind == spid.BindingPOST {
+		dest = b.h.Base + PathSLOPOST
+	}
+	x := `<samlp:LogoutResponse xmlns:samlp="` + spid.NSProtocol + `" xmlns:saml="` + spid.NSAssertion + `"` +
+		` ID="` + nextID("ls") + `" InResponseTo="` + id + `" Version="2.0" IssueInstant="` + b.h.instant() + `" Destination="` + dest + `">` +
+		`<saml:Issuer Format="` + spid.NameIDEntity + `" NameQualifier="` + sp.EntityID + `">` + sp.EntityID + `</saml:Issuer>` +
+		`<samlp:Status><samlp:StatusCode Value="` + status + `"/></samlp:Status></samlp:LogoutResponse>`
+	return b.sendSAML(bind, binding.ParamResponse, []byte(x), r.RelayState, &sp.Pair)
+}
+
+// signedQuery is the Redirect-binding query for an SP's request.
+func signedQuery(sp *testSP, xml []byte) string {
+	return bindingtest.Redirect{XML: xml, Key: sp.Pair.Key}.Query()
+}
