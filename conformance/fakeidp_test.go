@@ -424,8 +424,10 @@ func (f *fakeIdP) injectResponseDefect(spec *respSpec, tx *fakeTx, relay *string
 		spec.alg = algRSASHA1
 	case "missing-inresponseto":
 		spec.mutateResp = removeAttr("", "InResponseTo")
-	case "issuer-no-format":
-		spec.mutateResp = removeAttr("Issuer", "Format")
+	case "issuer-wrong-format":
+		spec.mutateResp = func(r *etree.Element) {
+			r.SelectElement("Issuer").CreateAttr("Format", "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified")
+		}
 	case "missing-attribute":
 		delete(spec.attrs, "email")
 	case "fiscalnumber-prefix":

@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"bytes"
+	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -32,6 +33,7 @@ func TestMainBadInput(t *testing.T) {
 		{"missing file", []string{"--idp-metadata", filepath.Join(dir, "nope.xml")}, "fetching IdP metadata"},
 		{"bad report extension", []string{"--idp-metadata", garbage, "--report", "r.txt"}, "--report must end"},
 		{"unknown flag", []string{"--bogus"}, "flag provided but not defined"},
+		{"bad CA file", []string{"--idp-metadata", garbage, "--ca-file", garbage}, "holds no PEM certificate"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -186,4 +188,26 @@ func TestSPKeyDir(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "PRIVATE KEY") {
 		t.Errorf("corrupt key file not reported clearly: %v", err)
 	}
+}
+
+// TestMainTLSOptions: --ca-file makes the fake IdP's test certificate
+// trusted; without it the fetch fails with exit 2.
+func TestMainTLSOptions(t *testing.T) {
+	f := newFakeIdP(t, "")
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pemCert(f.srv.Certificate().Raw), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if code := Main(t.Context(), []string{"--idp-metadata", f.srv.URL + "/metadata", "--only", "metadata"}, &out, &errb); code != 2 {
+		t.Errorf("untrusted certificate: exit %d, want 2", code)
+	}
+	errb.Reset()
+	if code := Main(t.Context(), []string{"--idp-metadata", f.srv.URL + "/metadata", "--only", "metadata", "--ca-file", ca}, &out, &errb); code != 0 {
+		t.Errorf("--ca-file: exit %d: %s", code, errb.String())
+	}
+}
+
+func pemCert(der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }

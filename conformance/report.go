@@ -3,12 +3,15 @@ package conformance
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"html/template"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -164,6 +167,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&opt.ClockSkew, "clock-skew", time.Second, "tolerated clock difference with the IdP")
 	wait := fs.Duration("register-wait", 0, "pause this long after announcing the SP metadata, to register it at the IdP")
 	waitEnter := fs.Bool("wait-enter", false, "after announcing the SP metadata, wait for Enter on standard input")
+	caFile := fs.String("ca-file", "", "PEM file of extra CA certificates to trust for the IdP's TLS (e.g. a demo certificate)")
+	insecure := fs.Bool("insecure", false, "do not verify the IdP's TLS certificate (local testing only)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -174,6 +179,17 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if only != "" {
 		opt.Only = strings.Split(only, ",")
+	}
+	if *caFile != "" || *insecure {
+		client, err := tlsClient(*caFile, *insecure)
+		if err != nil {
+			fmt.Fprintf(stderr, "conformance: --ca-file: %v\n", err)
+			return 2
+		}
+		if *insecure {
+			fmt.Fprintln(stderr, "conformance: warning: TLS certificates are not verified (--insecure)")
+		}
+		opt.HTTPClient = client
 	}
 	if reportPath != "" {
 		switch strings.ToLower(filepath.Ext(reportPath)) {
@@ -270,4 +286,26 @@ func writeReport(rep *Report, path string) error {
 		err = cerr
 	}
 	return err
+}
+
+// tlsClient builds the HTTP client for --ca-file / --insecure.
+func tlsClient(caFile string, insecure bool) (*http.Client, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: insecure} //nolint:gosec // explicit operator choice for local testing
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, err
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s holds no PEM certificate", caFile)
+		}
+		cfg.RootCAs = pool
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = cfg
+	return &http.Client{Transport: tr}, nil
 }

@@ -150,6 +150,8 @@ func (r *respCheck) issuer(el *etree.Element, name string, formatRequired bool) 
 		r.v.fail(fname, "%s Issuer Format %q, want %s", el.Tag, f, fmtEntity)
 	case !ok && formatRequired:
 		r.v.fail(fname, "%s Issuer has no Format (must be %s)", el.Tag, fmtEntity)
+	case !ok && name == "response.issuer":
+		r.v.fail("response.issuer.noformat", "Response Issuer has no Format (allowed by AgID, but this profile always sends %s)", fmtEntity)
 	default:
 		r.v.touch(fname)
 	}
@@ -221,7 +223,7 @@ func (r *respCheck) header() {
 	}
 	switch {
 	case r.exp.RequestID == "" && has:
-		v.fail(name, "InResponseTo %q present although the request had no valid ID", irt)
+		v.fail(name+".absent", "InResponseTo %q present although the request had no valid ID", irt)
 	case r.exp.RequestID != "" && irt != r.exp.RequestID:
 		v.fail(name, "InResponseTo %q, want request ID %q", irt, r.exp.RequestID)
 	default:
@@ -235,11 +237,11 @@ func (r *respCheck) header() {
 	}
 	v.ensure(name, dest != "" && dest == r.exp.Destination, "Destination %q, want ACS %q", dest, r.exp.Destination)
 
-	name = "response.issuer"
 	if r.exp.Error != 0 {
-		name = "error.issuer"
+		r.issuer(root, "error.issuer", true)
+	} else {
+		r.issuer(root, "response.issuer", false)
 	}
-	r.issuer(root, name, true)
 
 	name = "response.signature"
 	if r.exp.Error != 0 {

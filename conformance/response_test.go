@@ -63,7 +63,10 @@ func TestValidateResponseMutations(t *testing.T) {
 		{"missing Destination", respSpec{mutateResp: removeAttr("", "Destination")}, nil, "response.destination"},
 		{"missing InResponseTo", respSpec{mutateResp: removeAttr("", "InResponseTo")}, nil, "response.inresponseto"},
 		{"other InResponseTo", respSpec{mutateResp: func(r *etree.Element) { r.CreateAttr("InResponseTo", "_other") }}, nil, "response.inresponseto"},
-		{"Response Issuer without Format", respSpec{mutateResp: removeAttr("Issuer", "Format")}, nil, "response.issuer.format"},
+		{"Response Issuer without Format", respSpec{mutateResp: removeAttr("Issuer", "Format")}, nil, "response.issuer.noformat"},
+		{"Response Issuer with another Format", respSpec{mutateResp: func(r *etree.Element) {
+			r.SelectElement("Issuer").CreateAttr("Format", "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified")
+		}}, nil, "response.issuer.format"},
 		{"Assertion Issuer without Format", respSpec{mutateAss: removeAttr("Issuer", "Format")}, nil, "assertion.issuer"},
 		{"Response Issuer is another entity", respSpec{mutateResp: func(r *etree.Element) { r.SelectElement("Issuer").SetText("https://other.example") }}, nil, "response.issuer"},
 		{"extra attribute", respSpec{attrs: merge(tAttrs, "gender", "F")}, nil, "attributes.set"},
@@ -199,7 +202,7 @@ func TestValidateErrorResponse(t *testing.T) {
 	exp := expectFor(t, now)
 	exp.Error, exp.RequestID = 11, ""
 	v := ValidateResponse(buildResponse(t, respSpec{now: now, errorCode: 11}), exp)
-	if r, _ := v.Result("error.inresponseto"); r.Status != Fail {
+	if r, _ := v.Result("error.inresponseto.absent"); r.Status != Fail {
 		t.Errorf("InResponseTo present for an ID-less request not caught: %v", v.Failures())
 	}
 }
@@ -247,4 +250,20 @@ func without(m map[string]string, k string) map[string]string {
 		return map[string]string{}
 	}
 	return out
+}
+
+// TestDecisionsWarnUnlessStrict: deviations from team decisions (not from
+// AgID rules) are warnings by default.
+func TestDecisionsWarnUnlessStrict(t *testing.T) {
+	now := time.Now()
+	raw := buildResponse(t, respSpec{now: now, mutateResp: removeAttr("Issuer", "Format")})
+	for _, strict := range []bool{false, true} {
+		exp := expectFor(t, now)
+		exp.Strict = strict
+		v := ValidateResponse(raw, exp)
+		want := map[bool]Status{false: Warn, true: Fail}[strict]
+		if r, _ := v.Result("response.issuer.noformat"); r.Status != want {
+			t.Errorf("strict=%v: %s, want %s", strict, r.Status, want)
+		}
+	}
 }

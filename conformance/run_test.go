@@ -123,7 +123,7 @@ func TestInjectedDefectsCaught(t *testing.T) {
 		{"wrong-error-code", "version-1.1", "C054"},
 		{"sha1", "login-l1-redirect", "C117"},
 		{"missing-inresponseto", "login-l1-redirect", "C109"},
-		{"issuer-no-format", "login-l1-redirect", "C112"},
+		{"issuer-wrong-format", "login-l1-redirect", "C112"},
 		{"missing-attribute", "login-l1-redirect", "C134"},
 		{"fiscalnumber-prefix", "login-l1-redirect", "C137"},
 		{"level-lower", "login-l2-redirect", "C130"},
