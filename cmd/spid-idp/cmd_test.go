@@ -3,7 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -115,4 +118,40 @@ func (d *demoEnv) wantAudit(action, target, outcome string) storage.AuditEvent {
 		d.t.Fatalf("audit %s: actor %q target %q outcome %q, want operator:tester %q %q", action, ev.Actor, ev.Target, ev.Outcome, target, outcome)
 	}
 	return ev
+}
+
+// prodEnv is an operator's first steps outside demo mode: generate the
+// signing key with `keys generate`, write a configuration naming it, then
+// administer through -c.
+func prodEnv(t *testing.T) (*demoEnv, string) {
+	t.Helper()
+	d := newDemoEnv(t)
+	d.environ = append(d.environ,
+		"SPID_IDP_IDP_SESSION_COOKIE_KEY="+base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{'c'}, 32)),
+		"SPID_IDP_SECURITY_DATA_KEY="+base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{'d'}, 32)))
+	d.mustRun(generateArgs(d.dir)...)
+	if err := os.Mkdir(filepath.Join(d.dir, "sp"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.ReplaceAll(`server:
+  base_url: https://idp.example.it
+data_dir: DIR
+idp:
+  organization:
+    name: {it: Prova S.p.A.}
+    display_name: {it: IdP di prova}
+    url: {it: "https://www.example.it"}
+  contact:
+    email: spid@example.it
+    vat_number: IT12345678901
+  signing:
+    key_file: DIR/signing.key
+    cert_file: DIR/signing.crt
+  sp_metadata_dir: DIR/sp
+`, "DIR", d.dir)
+	path := writeTemp(t, "spid-idp.yaml", []byte(cfg))
+	if r := d.run("config", "validate", "-c", path); r.code != exitOK {
+		t.Fatalf("configuration: %s", r.stderr)
+	}
+	return d, path
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/spid-idp/spid-idp/keys"
 	"github.com/spid-idp/spid-idp/metadata"
 	"github.com/spid-idp/spid-idp/metadata/metadatatest"
 	"github.com/spid-idp/spid-idp/storage"
@@ -247,5 +248,71 @@ func TestSPBadUse(t *testing.T) {
 				t.Errorf("want one %s failure record, got %v", tc.audit, evs[before:])
 			}
 		})
+	}
+}
+
+// An SP whose stored metadata no longer passes the checks (here: damaged
+// in the database) is listed as untrusted with the reasons, and show says so.
+func TestSPListShowUntrusted(t *testing.T) {
+	d := newDemoEnv(t)
+	xml, _ := metadatatest.NewSP(t, metadatatest.Options{})
+	d.mustRun("sp", "add", "--metadata", writeTemp(t, "sp.xml", xml))
+	d.withStore(func(st storage.Store) {
+		err := st.UpdateServiceProvider(context.Background(), testSP, func(sp storage.ServiceProvider) (storage.ServiceProvider, error) {
+			sp.MetadataXML = []byte(strings.Replace(string(xml), "Servizio di prova", "Servizio alterato", 1))
+			return sp, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+	r := d.mustRun("sp", "list")
+	if !strings.Contains(r.stdout, "active (untrusted)") || !strings.Contains(r.stdout, "\n  signature: ") {
+		t.Errorf("sp list:\n%s", r.stdout)
+	}
+	r = d.mustRun("sp", "show", testSP)
+	if !strings.Contains(r.stdout, "UNTRUSTED") || !strings.Contains(r.stdout, "\n  signature: ") {
+		t.Errorf("sp show:\n%s", r.stdout)
+	}
+}
+
+// Outside demo mode the commands work from -c and apply the production
+// profile.
+func TestProductionMode(t *testing.T) {
+	d, conf := prodEnv(t)
+
+	r := d.mustRun("metadata", "-c", conf)
+	pair, err := keys.Load(filepath.Join(d.dir, "signing.key"), filepath.Join(d.dir, "signing.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := verifyIdPMetadata(t, []byte(r.stdout), pair.Cert)
+	if got := root.SelectAttrValue("entityID", ""); got != testEntityID {
+		t.Errorf("entityID %q", got)
+	}
+
+	// The production profile refuses plain-HTTP endpoints that demo accepts.
+	httpSP, _ := metadatatest.NewSP(t, metadatatest.Options{BaseURL: "http://sp.example.it"})
+	file := writeTemp(t, "http-sp.xml", httpSP)
+	r = d.run("sp", "add", "-c", conf, "--metadata", file)
+	if r.code != exitFailure || !strings.Contains(r.stderr, "acs: ") {
+		t.Errorf("production sp add of http endpoints: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := d.run("sp", "add", "-c", conf, "--metadata", "http://127.0.0.1:1/metadata"); r.code != exitFailure || !strings.Contains(r.stderr, "production requires https") {
+		t.Errorf("production fetch over http: exit %d %s", r.code, r.stderr)
+	}
+	// (demo mode, same file: accepted)
+	demo := newDemoEnv(t)
+	demo.mustRun("sp", "add", "--metadata", file)
+
+	// No provider code configured: the operator must name it.
+	pw := writeTemp(t, "pw", []byte(testPassword))
+	r = d.run(addArgs("mrossi", testCF, "-c", conf, "--password-file", pw)...)
+	if r.code != exitFailure || !strings.Contains(r.stderr, "spidCode prefix") {
+		t.Errorf("user add without prefix: exit %d %s", r.code, r.stderr)
+	}
+	d.mustRun(addArgs("mrossi", testCF, "-c", conf, "--password-file", pw, "--spid-code-prefix", "EXID")...)
+	if id, _ := d.identity("mrossi"); !strings.HasPrefix(id.Attributes["spidCode"], "EXID") {
+		t.Errorf("spidCode %q", id.Attributes["spidCode"])
 	}
 }

@@ -403,3 +403,29 @@ func TestCheckFiscalCodeShape(t *testing.T) {
 		}
 	}
 }
+
+// Stored values are in their asserted form: normalising them again changes
+// nothing, and no input makes the normaliser panic.
+func FuzzNormaliseAttributes(f *testing.F) {
+	for _, s := range [][2]string{
+		{"fiscalNumber", "tinit-" + strings.ToLower(testCF)}, {"mobilePhone", "+39 333 1234567"}, {"mobilePhone", "0039333123"},
+		{"dateOfBirth", "1980-02-29"}, {"gender", "f"}, {"placeOfBirth", "z404"}, {"email", "a@b.it"},
+		{"name", " Maria   Luisa "}, {"ivaCode", "VATIT-01234567890"}, {"idCard", "cartaIdentita CA00000AA ComuneRoma 2020-01-01 2030-01-01"},
+		{"spidCode", "DEMO0000000001"}, {"companyFiscalNumber", "01234567890"}, {"domicileNation", "it"}, {"nope", "x"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, name, value string) {
+		out, ps := normaliseAttributes(map[string]string{name: value})
+		if len(ps) > 0 {
+			return
+		}
+		again, ps := normaliseAttributes(out)
+		if len(ps) > 0 {
+			t.Fatalf("%s=%q normalised to %q, which is refused: %v", name, value, out[name], ps)
+		}
+		if again[name] != out[name] {
+			t.Fatalf("%s=%q: %q then %q", name, value, out[name], again[name])
+		}
+	})
+}
