@@ -33,7 +33,7 @@ type env struct {
 	opt       Options
 	md        *IdPMetadata
 	mdVerdict *Verdict
-	spA, spB  *SimSP
+	spA, spB  *simSP
 	otp       *otpClock
 	spBase    string
 	nameIDs   []string   // NameIDs seen in successful logins of SP A (C119)
@@ -155,7 +155,7 @@ func (e *env) needOTP() (Status, string, bool) {
 }
 
 // expectFor builds the expectation for an answer to msg from sp.
-func (e *env) expect(sp *SimSP, msg *outMsg, s authnSpec, dest string) ResponseExpect {
+func (e *env) expect(sp *simSP, msg *outMsg, s authnSpec, dest string) ResponseExpect {
 	lvl := s.Level
 	if lvl == 0 {
 		lvl = 1
@@ -190,7 +190,7 @@ type loginResult struct {
 	ok           bool
 }
 
-func (e *env) login(ctx context.Context, b *browser, sp *SimSP, s authnSpec, dest string) (*loginResult, []Row) {
+func (e *env) login(ctx context.Context, b *browser, sp *simSP, s authnSpec, dest string) (*loginResult, []Row) {
 	s = e.resolve(sp, s)
 	msg, err := authnRequest(sp, e.md, s)
 	if err != nil {
@@ -313,7 +313,7 @@ func errorCase(id, name, title string, code int, s authnSpec) caseDef {
 	}}
 }
 
-func (e *env) expectError(ctx context.Context, id string, sp *SimSP, s authnSpec, code int, choice consentChoice) []Row {
+func (e *env) expectError(ctx context.Context, id string, sp *simSP, s authnSpec, code int, choice consentChoice) []Row {
 	s = e.resolve(sp, s)
 	msg, err := authnRequest(sp, e.md, s)
 	if err != nil {
@@ -322,7 +322,7 @@ func (e *env) expectError(ctx context.Context, id string, sp *SimSP, s authnSpec
 	return e.judgeError(ctx, id, e.browser(), sp, msg, s, code, choice)
 }
 
-func (e *env) judgeError(ctx context.Context, id string, b *browser, sp *SimSP, msg *outMsg, s authnSpec, code int, choice consentChoice) []Row {
+func (e *env) judgeError(ctx context.Context, id string, b *browser, sp *simSP, msg *outMsg, s authnSpec, code int, choice consentChoice) []Row {
 	out, err := b.send(ctx, msg, choice)
 	want := fmt.Sprintf("nr%02d", code)
 	switch {
@@ -727,13 +727,13 @@ func allCases() []caseDef {
 }
 
 // request builds an AuthnRequest from sp after resolving symbolic values.
-func (e *env) request(sp *SimSP, s authnSpec) (*outMsg, error) {
+func (e *env) request(sp *simSP, s authnSpec) (*outMsg, error) {
 	return authnRequest(sp, e.md, e.resolve(sp, s))
 }
 
 // resolve replaces symbolic values used in the case table by values
 // known only at run time.
-func (e *env) resolve(sp *SimSP, s authnSpec) authnSpec {
+func (e *env) resolve(sp *simSP, s authnSpec) authnSpec {
 	switch s.ACSURL {
 	case "acs0":
 		s.ACSURL = sp.ACS[0]

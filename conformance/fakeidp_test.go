@@ -585,7 +585,7 @@ func (f *fakeIdP) propagate(w http.ResponseWriter, r *http.Request, other *fakeS
 	n.CreateAttr("NameQualifier", f.srv.URL)
 	n.SetText(nameID)
 	lr.CreateElement("samlp:SessionIndex").SetText("_sess-1")
-	out, err := encode(&outMsg{Binding: bindingRedirect, URL: other.slo[bindingRedirect], RelayState: "prop"}, lr, "SAMLRequest", &SimSP{key: f.key}, sigOK, nil)
+	out, err := encode(&outMsg{Binding: bindingRedirect, URL: other.slo[bindingRedirect], RelayState: "prop"}, lr, "SAMLRequest", &simSP{key: f.key}, sigOK, nil)
 	if err != nil {
 		page(w, 500, err.Error())
 		return
@@ -621,7 +621,7 @@ func (f *fakeIdP) sendLogoutResponse(w http.ResponseWriter, r *http.Request, sp 
 		return
 	}
 	msg := &outMsg{Binding: bindingRedirect, URL: sp.slo[binding], RelayState: relay}
-	out, err := encode(msg, lr, "SAMLResponse", &SimSP{key: f.key}, sigOK, nil)
+	out, err := encode(msg, lr, "SAMLResponse", &simSP{key: f.key}, sigOK, nil)
 	if err != nil {
 		page(w, 500, err.Error())
 		return

@@ -98,7 +98,7 @@ func setOpt(el *etree.Element, key, v, def string) {
 }
 
 // authnRequest builds, signs and encodes an AuthnRequest from sp to the IdP.
-func authnRequest(sp *SimSP, idp *IdPMetadata, s authnSpec) (*outMsg, error) {
+func authnRequest(sp *simSP, idp *IdPMetadata, s authnSpec) (*outMsg, error) {
 	if s.Binding == "" {
 		s.Binding = bindingRedirect
 	}
@@ -153,7 +153,7 @@ func authnRequest(sp *SimSP, idp *IdPMetadata, s authnSpec) (*outMsg, error) {
 }
 
 // encode signs root per the binding and sig mode and fills msg.
-func encode(msg *outMsg, root *etree.Element, param string, sp *SimSP, mode sigMode, with *signer) (*outMsg, error) {
+func encode(msg *outMsg, root *etree.Element, param string, sp *simSP, mode sigMode, with *signer) (*outMsg, error) {
 	key := sp.key
 	if with != nil {
 		key = *with
@@ -276,7 +276,7 @@ type logoutSpec struct {
 	Sig           sigMode
 }
 
-func logoutRequest(sp *SimSP, idp *IdPMetadata, s logoutSpec) (*outMsg, error) {
+func logoutRequest(sp *simSP, idp *IdPMetadata, s logoutSpec) (*outMsg, error) {
 	now := time.Now().UTC()
 	ep := idp.SLO[s.Binding].Location
 	if ep == "" {
@@ -345,7 +345,7 @@ func (l *limitReader) Read(p []byte) (int, error) {
 
 // logoutResponse builds sp's signed answer to an IdP LogoutRequest, sent to
 // the IdP's SLO endpoint for binding.
-func logoutResponse(sp *SimSP, idp *IdPMetadata, binding, inResponseTo string) (*outMsg, error) {
+func logoutResponse(sp *simSP, idp *IdPMetadata, binding, inResponseTo string) (*outMsg, error) {
 	ep := idp.SLO[binding]
 	target := or(ep.ResponseLocation, ep.Location)
 	if target == "" {

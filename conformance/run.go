@@ -172,11 +172,11 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		return nil, &StepError{"creating SP B", err}
 	}
 	if ln != nil {
-		srv = &http.Server{Handler: &spServer{sps: []*SimSP{spA, spB}}, ReadHeaderTimeout: 5 * time.Second}
+		srv = &http.Server{Handler: &spServer{sps: []*simSP{spA, spB}}, ReadHeaderTimeout: 5 * time.Second}
 		go func() { _ = srv.Serve(ln) }()
 		defer srv.Close()
 	}
-	for _, sp := range []*SimSP{spA, spB} {
+	for _, sp := range []*simSP{spA, spB} {
 		info := SPInfo{EntityID: sp.EntityID, Metadata: string(sp.Metadata)}
 		if ln != nil {
 			info.MetadataURL = sp.EntityID + "/metadata"

@@ -37,9 +37,9 @@ var spAttributeSets = map[int][]string{
 // must show on its consent page (C163).
 const spDisplayName = "SPID Conformance"
 
-// SimSP is one simulated service provider: its key, its endpoints and its
+// simSP is one simulated service provider: its key, its endpoints and its
 // signed SPID metadata.
-type SimSP struct {
+type simSP struct {
 	EntityID string
 	ACS      []string // index → Location (all HTTP-POST); index 0 is the default
 	SLO      map[string]string
@@ -57,8 +57,8 @@ func randomID() string {
 // newSimSP creates an SP whose endpoints live under base (no trailing
 // slash). With keyDir set, its key pair is kept there between runs so that
 // the operator registers the simulator once.
-func newSimSP(base, ipaCode string, bits int, keyDir string) (*SimSP, error) {
-	sp := &SimSP{
+func newSimSP(base, ipaCode string, bits int, keyDir string) (*simSP, error) {
+	sp := &simSP{
 		EntityID: base,
 		ACS:      []string{base + "/acs/0", base + "/acs/1"},
 		SLO:      map[string]string{bindingRedirect: base + "/slo/redirect", bindingPOST: base + "/slo/post"},
@@ -118,7 +118,7 @@ func newSPKey(entityID, ipaCode string, bits int) (signer, error) {
 }
 
 // buildMetadata writes the SP's SPID metadata (spec §2.2) and signs it.
-func (sp *SimSP) buildMetadata(ipaCode string) ([]byte, error) {
+func (sp *simSP) buildMetadata(ipaCode string) ([]byte, error) {
 	ed := etree.NewElement("md:EntityDescriptor")
 	ed.CreateAttr("xmlns:md", nsMD)
 	ed.CreateAttr("xmlns:ds", nsDS)
@@ -183,8 +183,8 @@ func (sp *SimSP) buildMetadata(ipaCode string) ([]byte, error) {
 	return doc.WriteToBytes()
 }
 
-// Captured is a message the simulator received on one of its endpoints.
-type Captured struct {
+// captured is a message the simulator received on one of its endpoints.
+type captured struct {
 	Endpoint   string
 	Method     string
 	Values     url.Values
@@ -195,9 +195,9 @@ type Captured struct {
 // spServer serves the simulators' metadata and records what reaches their
 // ACS and SLO endpoints (a browser driven by the operator may use them).
 type spServer struct {
-	sps  []*SimSP
+	sps  []*simSP
 	mu   sync.Mutex
-	seen []Captured
+	seen []captured
 }
 
 func (s *spServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -216,7 +216,7 @@ func (s *spServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			s.mu.Lock()
-			s.seen = append(s.seen, Captured{Endpoint: r.URL.Path, Method: r.Method, Values: r.Form, RawQuery: r.URL.RawQuery, ReceivedAt: time.Now()})
+			s.seen = append(s.seen, captured{Endpoint: r.URL.Path, Method: r.Method, Values: r.Form, RawQuery: r.URL.RawQuery, ReceivedAt: time.Now()})
 			s.mu.Unlock()
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 			_, _ = w.Write([]byte("SPID conformance simulator: message received.\n"))

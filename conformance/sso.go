@@ -81,7 +81,7 @@ func ssoCase(ctx context.Context, e *env) []Row {
 }
 
 // stopAtLogin sends s and stops at the credentials page if one appears.
-func (e *env) stopAtLogin(ctx context.Context, b *browser, sp *SimSP, s authnSpec) (*outcome, error) {
+func (e *env) stopAtLogin(ctx context.Context, b *browser, sp *simSP, s authnSpec) (*outcome, error) {
 	msg, err := e.request(sp, s)
 	if err != nil {
 		return nil, err
@@ -89,7 +89,7 @@ func (e *env) stopAtLogin(ctx context.Context, b *browser, sp *SimSP, s authnSpe
 	return b.send(ctx, msg, choiceNoLogin)
 }
 
-func (e *env) expectErrorWith(ctx context.Context, id string, b *browser, sp *SimSP, s authnSpec, code int, choice consentChoice) []Row {
+func (e *env) expectErrorWith(ctx context.Context, id string, b *browser, sp *simSP, s authnSpec, code int, choice consentChoice) []Row {
 	s = e.resolve(sp, s)
 	msg, err := authnRequest(sp, e.md, s)
 	if err != nil {
@@ -119,7 +119,7 @@ func ssoL2Case(ctx context.Context, e *env) []Row {
 }
 
 // logoutAnswer extracts the LogoutResponse the flow ended with.
-func (e *env) logoutAnswer(out *outcome, sp *SimSP) (raw []byte, dest, rawQuery string, err error) {
+func (e *env) logoutAnswer(out *outcome, sp *simSP) (raw []byte, dest, rawQuery string, err error) {
 	switch {
 	case out.Kind == "redirect" && strings.HasPrefix(out.URL, sp.SLO[bindingRedirect]):
 		raw, rawQuery, err = redirectXML(out.URL, "SAMLResponse")
@@ -366,7 +366,7 @@ func sloTwoSPsCase(ctx context.Context, e *env) []Row {
 	return []Row{row(Pass, "SP B got a signed LogoutRequest with its NameID and SessionIndex; SP A got Success")}
 }
 
-func logoutResponseWithRelay(sp *SimSP, md *IdPMetadata, binding, reqID, relay string) (*outMsg, error) {
+func logoutResponseWithRelay(sp *simSP, md *IdPMetadata, binding, reqID, relay string) (*outMsg, error) {
 	m, err := logoutResponse(sp, md, binding, reqID)
 	if err != nil || relay == "" {
 		return m, err
