@@ -180,9 +180,6 @@ func TestDemoAnomaliesEndToEnd(t *testing.T) {
 		{"consent refused", "1", func(br *browser, login page) page {
 			return br.submit(br.submit(login, "/login", good), "/consent", url.Values{"op": {"deny"}})
 		}, "ErrorCode nr22"},
-		{"cancel on consent", "1", func(br *browser, login page) page {
-			return br.submit(br.submit(login, "/login", good), "/consent", url.Values{"op": {"cancel"}})
-		}, "ErrorCode nr25"},
 		{"attempts exhausted", "1", func(br *browser, login page) page {
 			p := login
 			for i := 0; i < 3; i++ {

@@ -42,11 +42,12 @@ func (p *IdP) showConsent(w http.ResponseWriter, r *http.Request, sp *metadata.S
 		return
 	}
 	page := templates.ConsentPage{
-		Service:     p.service(sp, f, templates.Lang(r)),
-		CSRF:        p.csrfToken(f),
-		Action:      PathConsent + "?" + fieldFlow + "=" + sealed,
-		Performed:   spid.Level(f.Performed),
-		AllowCancel: true,
+		Service:   p.service(sp, f, templates.Lang(r)),
+		CSRF:      p.csrfToken(f),
+		Action:    PathConsent + "?" + fieldFlow + "=" + sealed,
+		Performed: spid.Level(f.Performed),
+		// ui.md P05: two buttons only; "Annulla" (nr25) lives on the login page.
+		AllowCancel: false,
 	}
 	page.Self = PathLogin + "?" + fieldFlow + "=" + sealed
 	for _, a := range attrs {

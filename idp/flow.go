@@ -40,11 +40,28 @@ type flowState struct {
 	AuthnInstant int64  `json:"ain,omitempty"` // unix ms
 	// Session is the SSO session reused for this flow (L1 only), if any.
 	Session string `json:"s,omitempty"`
+
+	// Level 2: the step reached ("" or "password", "second", "activate",
+	// "consent") and the device / push challenge in use.
+	Step      string `json:"st,omitempty"`
+	Device    string `json:"dv,omitempty"`
+	Challenge string `json:"ch,omitempty"`
 }
+
+// Flow steps.
+const (
+	stepPassword = "password"
+	stepSecond   = "second"
+	stepActivate = "activate"
+	stepConsent  = "consent"
+)
 
 func (f *flowState) created() time.Time { return time.UnixMilli(f.Created).UTC() }
 
-func (f *flowState) authenticated() bool { return f.Identity != "" }
+// authenticated reports whether the citizen completed every factor the
+// request needs: only then may the flow reach consent. Identity alone is
+// set as soon as the password is right, before a second factor.
+func (f *flowState) authenticated() bool { return f.Identity != "" && f.Performed > 0 }
 
 // flowCodec seals flow states. Keys are derived from the configured cookie
 // key(s); the first seals, all open, so the cookie key can rotate.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"net/netip"
-	"strconv"
 	"strings"
 	"time"
 
@@ -120,8 +119,12 @@ func (p *IdP) viewFlow(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, templates.ReasonFlowExpired)
 		return
 	}
-	if !f.authenticated() {
+	switch {
+	case f.Identity == "":
 		p.showLogin(w, r, sp, f, templates.LoginPage{})
+		return
+	case !f.authenticated():
+		p.showSecondFactor(w, r, sp, f)
 		return
 	}
 	id, err := p.o.Store.GetIdentity(ctx, f.Identity)
@@ -140,7 +143,8 @@ func (p *IdP) login(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if f.authenticated() {
+	if f.Identity != "" {
+		// Past the password step: this form belongs to an older page.
 		p.fail(w, r, templates.ReasonBadRequest)
 		return
 	}
@@ -284,16 +288,22 @@ func (p *IdP) loginSucceeded(w http.ResponseWriter, r *http.Request, sp *metadat
 		p.spAnomaly(w, r, sp, fa, spid.NrSuspendedRevoked, "identity is "+string(id.Status))
 		return
 	}
-	if pol, _, _ := authnrequest.Policy(spid.Level(f.Level), f.Comparison); !pol.Allows(spid.L1) {
-		// Level 2 credentials (OTP app) are not available to this identity.
-		p.spAnomaly(w, r, sp, fa, spid.NrLevelUnavailable, "no credential of level "+strconv.Itoa(int(pol.Min)))
-		return
-	}
 	if !purposeAllows(f.Purpose, id.Type) {
 		p.spAnomaly(w, r, sp, fa, spid.NrIdentityType, "identity type not allowed for purpose "+f.Purpose)
 		return
 	}
-	f.Identity, f.Performed, f.AuthnInstant = id.ID, int(spid.L1), p.now().UnixMilli()
+	if pol, _, _ := authnrequest.Policy(spid.Level(f.Level), f.Comparison); !pol.Allows(spid.L1) {
+		// The password was right; the request needs a second factor.
+		if err := p.o.Audit.Record(ctx, storageEvent(id.ID, "login.password", f.SP, audit.Success,
+			map[string]string{"flow": f.ID, "level": "1", "next": "second factor"})); err != nil {
+			p.fail(w, r, templates.ReasonUnavailable)
+			return
+		}
+		f.Identity, f.Step = id.ID, stepSecond
+		p.secondFactor(w, r, sp, f, id)
+		return
+	}
+	f.Identity, f.Performed, f.AuthnInstant, f.Step = id.ID, int(spid.L1), p.now().UnixMilli(), stepConsent
 	if err := p.o.Audit.Record(ctx, storageEvent(id.ID, "login.password", f.SP, audit.Success,
 		map[string]string{"flow": f.ID, "level": "1"})); err != nil {
 		p.fail(w, r, templates.ReasonUnavailable)
