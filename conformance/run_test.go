@@ -196,3 +196,18 @@ func TestOTPCodeHook(t *testing.T) {
 		t.Errorf("L2 login with OTPCode hook: %s %s (calls %d)", st, why, calls)
 	}
 }
+
+func TestOnlySelectsByChecklistID(t *testing.T) {
+	var names []string
+	for _, c := range allCases() {
+		if selected(c, []string{"c115"}) {
+			names = append(names, c.name)
+		}
+	}
+	if len(names) < 4 || names[0] != "login-l1-redirect" {
+		t.Errorf("--only C115 selected %v", names)
+	}
+	if !selected(allCases()[0], []string{" metadata "}) {
+		t.Error("--only by case name")
+	}
+}
