@@ -171,7 +171,14 @@ func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard,
 
 func (h *harness) addSP(entityID, name string) *testSP {
 	h.t.Helper()
-	xml, pair := metadatatest.NewSP(h.t, metadatatest.Options{EntityID: entityID, DisplayName: name})
+	return h.addSPWith(metadatatest.Options{EntityID: entityID, DisplayName: name})
+}
+
+// addSPWith registers an SP built from opts.
+func (h *harness) addSPWith(opts metadatatest.Options) *testSP {
+	h.t.Helper()
+	entityID := opts.EntityID
+	xml, pair := metadatatest.NewSP(h.t, opts)
 	sp, err := h.SPs.Add(context.Background(), xml, "test")
 	if err != nil {
 		h.t.Fatal(err)

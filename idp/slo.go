@@ -176,7 +176,12 @@ func (p *IdP) sloRequest(w http.ResponseWriter, r *http.Request, req *logoutmsg.
 		p.fail(w, r, templates.ReasonUnavailable)
 		return
 	}
-	if !p.closeSession(w, r, sess) {
+	claimed, ok := p.closeSession(w, r, sess)
+	if !ok {
+		return
+	}
+	if !claimed {
+		answer(spid.StatusRequester, spid.StatusPartialLogout, audit.Failure, "the IdP session ended meanwhile")
 		return
 	}
 	var others []storage.SessionParticipant
@@ -258,16 +263,23 @@ func statusText(top, sub string) string {
 
 // closeSession ends the IdP session now, before any SP is told, so that
 // whatever happens to the chain the citizen is no longer signed in here.
-func (p *IdP) closeSession(w http.ResponseWriter, r *http.Request, sess storage.Session) bool {
-	if err := p.o.Eph.DeleteSession(r.Context(), sess.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
-		p.o.Log.ErrorContext(r.Context(), "closing session", "err", err)
-		p.fail(w, r, templates.ReasonUnavailable)
-		return false
-	}
+// The delete is the claim: of two concurrent logouts of one session only
+// the one whose delete found it goes on to tell the SPs (claimed false:
+// the session had already ended). On a storage failure it has answered.
+func (p *IdP) closeSession(w http.ResponseWriter, r *http.Request, sess storage.Session) (claimed, ok bool) {
 	if cur := p.cookies.get(r, ssoCookie); cur != "" && subtle.ConstantTimeCompare([]byte(cur), []byte(sess.ID)) == 1 {
 		p.cookies.clear(w, ssoCookie)
 	}
-	return true
+	err := p.o.Eph.DeleteSession(r.Context(), sess.ID)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return false, true
+	case err != nil:
+		p.o.Log.ErrorContext(r.Context(), "closing session", "err", err)
+		p.fail(w, r, templates.ReasonUnavailable)
+		return false, false
+	}
+	return true, true
 }
 
 // idpLogout is the session page's "sign out of every service" button:
@@ -302,7 +314,13 @@ func (p *IdP) idpLogout(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, templates.ReasonUnavailable)
 		return
 	}
-	if !p.closeSession(w, r, sess) {
+	claimed, ok := p.closeSession(w, r, sess)
+	if !ok {
+		return
+	}
+	if !claimed {
+		// Another logout of this session is telling the SPs.
+		p.render(w, r, http.StatusOK, templates.PageLogout, templates.LogoutPage{})
 		return
 	}
 	p.startChain(w, r, p.newChain(sess.IdentityID, nil), sess.Participants)

@@ -2,7 +2,9 @@ package idp
 
 import (
 	"context"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -13,6 +15,7 @@ import (
 	"github.com/spid-idp/spid-idp/idp/binding"
 	"github.com/spid-idp/spid-idp/idp/csrf"
 	"github.com/spid-idp/spid-idp/idp/spid"
+	"github.com/spid-idp/spid-idp/metadata/metadatatest"
 	"github.com/spid-idp/spid-idp/storage"
 	"github.com/spid-idp/spid-idp/templates"
 )
@@ -489,5 +492,128 @@ func TestIdPLogoutForgery(t *testing.T) {
 	}
 	if br.sessionAlive() {
 		t.Error("genuine logout left the session open")
+	}
+}
+
+// TestSLOPropagationPOST: an SP without an HTTP-Redirect SLO endpoint gets
+// its LogoutRequest by HTTP-POST, with an enveloped signature.
+func TestSLOPropagationPOST(t *testing.T) {
+	h := newHarness(t)
+	c := h.addSPWith(metadatatest.Options{EntityID: "https://sp-c.example.it", DisplayName: "Servizio C",
+		Mutate: func(root *etree.Element) {
+			for _, el := range root.FindElements(".//SingleLogoutService") {
+				if el.SelectAttrValue("Binding", "") == spid.BindingRedirect {
+					el.Parent().RemoveChild(el)
+				}
+			}
+		}})
+	br := h.browser()
+	a := br.login(h.A, 1)
+	cAssert := br.login(c, 1)
+	req := h.logoutRequest(h.A, a, sloURL(h, spid.BindingRedirect), nil)
+	p := br.sendSAML(spid.BindingRedirect, binding.ParamRequest, req, "", &h.A.Pair)
+	if !strings.Contains(p.Body, "Servizio C") {
+		t.Errorf("transfer page does not name the SP")
+	}
+	toC := br.receive(p)
+	if toC.Binding != spid.BindingPOST || toC.Dest != "https://sp-c.example.it/slo/post" {
+		t.Fatalf("LogoutRequest to C went on %s to %s", short(toC.Binding), toC.Dest)
+	}
+	if toC.Root.FindElement("./Signature") == nil {
+		t.Error("POST LogoutRequest without an enveloped signature")
+	}
+	if got := toC.Root.FindElement("./NameID").Text(); got != cAssert.NameID {
+		t.Errorf("NameID = %q, want C's %q", got, cAssert.NameID)
+	}
+	final := br.receive(br.answer(c, toC, spid.StatusSuccess, spid.BindingPOST))
+	checkLogoutResponse(t, final, h.A, spid.BindingRedirect, idOf(t, req), "", spid.StatusSuccess, "")
+}
+
+// TestSLOAudit: the transaction log records the request and the outcome.
+func TestSLOAudit(t *testing.T) {
+	h := newHarness(t)
+	br := h.browser()
+	a := br.login(h.A, 1)
+	br.login(h.B, 1)
+	req := h.logoutRequest(h.A, a, sloURL(h, spid.BindingRedirect), nil)
+	toB := br.receive(br.sendSAML(spid.BindingRedirect, binding.ParamRequest, req, "", &h.A.Pair))
+	br.receive(br.answer(h.B, toB, spid.StatusResponder, spid.BindingRedirect))
+
+	evs, err := h.Store.ListAudit(context.Background(), 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sawRequest, sawOutcome bool
+	for _, ev := range evs {
+		switch ev.Action {
+		case "slo.request":
+			sawRequest = ev.Outcome == "success" && ev.Target == spAEntity && ev.Details["in_response_to"] == idOf(t, req) &&
+				ev.Details["name_id"] == a.NameID
+		case "slo.response":
+			sawOutcome = ev.Outcome == "failure" && ev.Target == spAEntity && ev.Details["not_confirmed"] == spBEntity
+		}
+	}
+	if !sawRequest || !sawOutcome {
+		t.Errorf("audit log lacks the logout request or its partial outcome: %+v", evs)
+	}
+}
+
+// TestSLOConcurrent: two LogoutRequests for one session at once: one
+// closes it, the other is told the session had ended.
+func TestSLOConcurrent(t *testing.T) {
+	h := newHarness(t)
+	a := h.browser().login(h.A, 1)
+	reqs := [][]byte{h.logoutRequest(h.A, a, sloURL(h, spid.BindingRedirect), nil), h.logoutRequest(h.A, a, sloURL(h, spid.BindingRedirect), nil)}
+	// Both requests are sent by raw HTTP from goroutines; only the test
+	// goroutine may fail the test, so the pages come back over a channel.
+	pages := make(chan page, len(reqs))
+	for _, req := range reqs {
+		u := h.Base + PathSLORedirect + "?" + signedQuery(h.A, req)
+		go func() {
+			c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			res, err := c.Get(u)
+			if err != nil {
+				pages <- page{Body: err.Error()}
+				return
+			}
+			defer res.Body.Close()
+			body, _ := io.ReadAll(res.Body)
+			pages <- page{Status: res.StatusCode, URL: res.Request.URL, Location: res.Header.Get("Location"), Body: string(body)}
+		}()
+	}
+	br := h.browser()
+	results := make(chan string, len(reqs))
+	for range reqs {
+		top, _ := statusOf(t, br.receive(<-pages))
+		results <- top
+	}
+	got := map[string]int{}
+	for range reqs {
+		got[<-results]++
+	}
+	if got[spid.StatusSuccess] != 1 || got[spid.StatusRequester] != 1 {
+		t.Errorf("outcomes %v, want one Success and one Requester", got)
+	}
+}
+
+// TestChainCookieTooLarge: a chain that cannot fit a cookie is refused by
+// saveChain, and the walk ends as partial rather than breaking.
+func TestChainCookieTooLarge(t *testing.T) {
+	h := newHarness(t)
+	c := h.IdP.newChain("id", nil)
+	for i := 0; i < 200; i++ {
+		c.SPs = append(c.SPs, "https://a-rather-long-service-provider-name.example.it/spid/metadata")
+	}
+	c.St = strings.Repeat("p", len(c.SPs))
+	if err := h.IdP.saveChain(httptest.NewRecorder(), c); err == nil {
+		t.Fatal("a 200-SP chain fit in a cookie")
+	}
+	small := h.IdP.newChain("id", &sloInitiator{SP: spAEntity, RequestID: "_r", Binding: spid.BindingPOST, RelayState: strings.Repeat("x", 1024)})
+	for i := 0; i < 10; i++ {
+		small.SPs = append(small.SPs, "https://service-"+strings.Repeat("s", 40)+".example.it")
+	}
+	small.St = strings.Repeat("p", len(small.SPs))
+	if err := h.IdP.saveChain(httptest.NewRecorder(), small); err != nil {
+		t.Errorf("a 10-SP chain with a 1 KiB RelayState does not fit: %v", err)
 	}
 }
