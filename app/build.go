@@ -174,30 +174,7 @@ func (a *App) metadataSource() func() ([]byte, error) {
 		cached []byte
 		at     time.Time
 	)
-	cfg := a.Config
-	base := cfg.Server.BaseURL
-	org := cfg.IdP.Organization
-	opts := metadata.IdPOptions{
-		EntityID:       cfg.IdP.EntityID,
-		SSORedirectURL: base + idp.PathSSORedirect, SSOPOSTURL: base + idp.PathSSOPOST,
-		SLORedirectURL: base + idp.PathSLORedirect, SLOPOSTURL: base + idp.PathSLOPOST,
-		Signing: a.Keys,
-		Organization: map[string]metadata.Organization{
-			"it": {Name: org.Name.IT, DisplayName: org.DisplayName.IT, URL: org.URL.IT},
-			"en": {Name: org.Name.EN, DisplayName: org.DisplayName.EN, URL: org.URL.EN},
-		},
-		Contact: metadata.Contact{Email: cfg.IdP.Contact.Email, Telephone: cfg.IdP.Contact.Telephone,
-			VATNumber: cfg.IdP.Contact.VATNumber, FiscalCode: cfg.IdP.Contact.FiscalCode},
-		ValidFor: cfg.IdP.Metadata.ValidFor, CacheDuration: cfg.IdP.Metadata.CacheDuration,
-	}
-	if cfg.Demo {
-		if opts.Contact.Email == "" {
-			opts.Contact.Email = "info@example.org"
-		}
-		if opts.Contact.VATNumber == "" {
-			opts.Contact.VATNumber = demoVAT
-		}
-	}
+	opts := IdPMetadataOptions(a.Config, a.Keys)
 	return func() ([]byte, error) {
 		mu.Lock()
 		defer mu.Unlock()
