@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/spid-idp/spid-idp/conformance"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -110,4 +112,11 @@ func main() {
 	code := dispatch(ctx, env{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, environ: os.Environ()}, os.Args[1:])
 	stop()
 	os.Exit(code)
+}
+
+func init() {
+	register("conformance", "run the SPID conformance suite against an IdP (spid-idp conformance -h)",
+		func(ctx context.Context, e env, args []string) int {
+			return conformance.Main(ctx, args, e.stdout, e.stderr)
+		})
 }
