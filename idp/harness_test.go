@@ -73,7 +73,7 @@ type testSP struct {
 }
 
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	IdP     *IdP
 	Srv     *httptest.Server
 	Base    string
@@ -102,7 +102,7 @@ const (
 // fastArgon2 keeps password checks cheap in tests.
 var fastArgon2 = password.Params{Time: 1, MemoryKiB: 64, Threads: 1, KeyLen: 32, SaltLen: 16}
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	ctx := context.Background()
 	h := &harness{t: t, Clock: &testClock{}}
@@ -189,7 +189,7 @@ func (h *harness) addSPWith(opts metadatatest.Options) *testSP {
 // ---- browser ----
 
 type browser struct {
-	t    *testing.T
+	t    testing.TB
 	h    *harness
 	c    *http.Client
 	jar  http.CookieJar
