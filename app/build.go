@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,12 +35,14 @@ type App struct {
 	Log      *slog.Logger
 	Backends *Backends
 	Keys     keys.Pair
-	Audit    *audit.Logger
-	SPs      *metadata.Registry
-	IdP      *idp.IdP
-	Server   *server.Server
-	Mux      *http.ServeMux
-	Argon2   password.Params
+	// ExtraCerts are published next to Keys in metadata (key rollover).
+	ExtraCerts []*x509.Certificate
+	Audit      *audit.Logger
+	SPs        *metadata.Registry
+	IdP        *idp.IdP
+	Server     *server.Server
+	Mux        *http.ServeMux
+	Argon2     password.Params
 }
 
 // registryLookup adapts the SP registry to the lookup the IdP uses.
@@ -61,6 +64,9 @@ func Build(ctx context.Context, cfg *config.Config, b *Backends, log *slog.Logge
 	a := &App{Config: cfg, Log: log, Backends: b, Argon2: Argon2Params(cfg)}
 	var err error
 	if a.Keys, err = SigningKeys(cfg, log); err != nil {
+		return nil, err
+	}
+	if a.ExtraCerts, err = ExtraCerts(cfg); err != nil {
 		return nil, err
 	}
 	if err := keys.CheckValidity(a.Keys.Cert, time.Now()); err != nil {
@@ -174,7 +180,7 @@ func (a *App) metadataSource() func() ([]byte, error) {
 		cached []byte
 		at     time.Time
 	)
-	opts := IdPMetadataOptions(a.Config, a.Keys)
+	opts := IdPMetadataOptions(a.Config, a.Keys, a.ExtraCerts...)
 	return func() ([]byte, error) {
 		mu.Lock()
 		defer mu.Unlock()

@@ -1,6 +1,11 @@
 package app
 
 import (
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"os"
+
 	"github.com/spid-idp/spid-idp/config"
 	"github.com/spid-idp/spid-idp/idp"
 	"github.com/spid-idp/spid-idp/keys"
@@ -11,14 +16,15 @@ import (
 // configuration and its signing pair. The server's /metadata and the
 // `spid-idp metadata` command both build from it, so what an operator
 // prints is what SPs download.
-func IdPMetadataOptions(cfg *config.Config, pair keys.Pair) metadata.IdPOptions {
+// extra are the certificates of idp.signing.extra_cert_files (ExtraCerts).
+func IdPMetadataOptions(cfg *config.Config, pair keys.Pair, extra ...*x509.Certificate) metadata.IdPOptions {
 	base := cfg.Server.BaseURL
 	org := cfg.IdP.Organization
 	opts := metadata.IdPOptions{
 		EntityID:       cfg.IdP.EntityID,
 		SSORedirectURL: base + idp.PathSSORedirect, SSOPOSTURL: base + idp.PathSSOPOST,
 		SLORedirectURL: base + idp.PathSLORedirect, SLOPOSTURL: base + idp.PathSLOPOST,
-		Signing: pair,
+		Signing: pair, ExtraCerts: extra,
 		Organization: map[string]metadata.Organization{
 			"it": {Name: org.Name.IT, DisplayName: org.DisplayName.IT, URL: org.URL.IT},
 			"en": {Name: org.Name.EN, DisplayName: org.DisplayName.EN, URL: org.URL.EN},
@@ -38,4 +44,36 @@ func IdPMetadataOptions(cfg *config.Config, pair keys.Pair) metadata.IdPOptions 
 		}
 	}
 	return opts
+}
+
+// ExtraCerts loads the certificates of idp.signing.extra_cert_files (PEM,
+// one or more per file), published in metadata during a key rollover.
+func ExtraCerts(cfg *config.Config) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	for _, f := range cfg.IdP.Signing.ExtraCertFiles {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("idp.signing.extra_cert_files: %w", err)
+		}
+		n := 0
+		for {
+			var b *pem.Block
+			b, data = pem.Decode(data)
+			if b == nil {
+				break
+			}
+			if b.Type != "CERTIFICATE" {
+				continue
+			}
+			c, err := x509.ParseCertificate(b.Bytes)
+			if err != nil {
+				return nil, fmt.Errorf("idp.signing.extra_cert_files: %s: %w", f, err)
+			}
+			out, n = append(out, c), n+1
+		}
+		if n == 0 {
+			return nil, fmt.Errorf("idp.signing.extra_cert_files: %s holds no PEM certificate", f)
+		}
+	}
+	return out, nil
 }

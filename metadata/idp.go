@@ -1,6 +1,7 @@
 package metadata
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"time"
@@ -27,6 +28,9 @@ type IdPOptions struct {
 	// NextSigning, during a key rollover, is published as a second signing
 	// KeyDescriptor so SPs learn it before the IdP switches to it.
 	NextSigning *keys.Pair
+	// ExtraCerts are further signing certificates published without their
+	// keys: the next key before a rollover, or the previous one after it.
+	ExtraCerts []*x509.Certificate
 
 	// Organization by xml:lang; "it" is required, "en" recommended.
 	Organization map[string]Organization
@@ -58,6 +62,13 @@ func (o *IdPOptions) check() error {
 	if o.NextSigning != nil {
 		if err := checkPair("next signing key", *o.NextSigning); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	for i, c := range o.ExtraCerts {
+		if c == nil {
+			errs = append(errs, fmt.Errorf("extra certificate %d is missing", i+1))
+		} else if err := keys.CheckStrength(c); err != nil {
+			errs = append(errs, fmt.Errorf("extra certificate %d: %w", i+1, err))
 		}
 	}
 	if err := checkOrganization(o.Organization); err != nil {
@@ -118,6 +129,9 @@ func BuildIdP(opts IdPOptions) ([]byte, error) {
 	addKeyDescriptor(sso, opts.Signing)
 	if opts.NextSigning != nil {
 		addKeyDescriptor(sso, *opts.NextSigning)
+	}
+	for _, c := range opts.ExtraCerts {
+		addKeyDescriptor(sso, keys.Pair{Cert: c})
 	}
 	for _, e := range []struct{ tag, binding, loc string }{
 		{"md:SingleLogoutService", spid.BindingRedirect, opts.SLORedirectURL},

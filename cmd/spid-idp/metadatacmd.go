@@ -44,7 +44,12 @@ func runMetadata(_ context.Context, e env, args []string) int {
 		fmt.Fprintf(e.stderr, "spid-idp metadata: signing certificate: %v\n", err)
 		return exitFailure
 	}
-	md, err := metadata.BuildIdP(app.IdPMetadataOptions(cfg, pair))
+	extra, err := app.ExtraCerts(cfg)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "spid-idp metadata: %v\n", err)
+		return exitFailure
+	}
+	md, err := metadata.BuildIdP(app.IdPMetadataOptions(cfg, pair, extra...))
 	if err != nil {
 		fmt.Fprintf(e.stderr, "spid-idp metadata: %v\n", err)
 		return exitFailure
