@@ -248,6 +248,13 @@ func TestSLOEndedSession(t *testing.T) {
 	unknown := h.logoutRequest(h.A, assertion{NameID: a.NameID, SessionIndex: "_not-one-of-ours"}, sloURL(h, spid.BindingRedirect), nil)
 	checkLogoutResponse(t, br.receive(br.sendSAML(spid.BindingRedirect, binding.ParamRequest, unknown, "", &h.A.Pair)),
 		h.A, spid.BindingRedirect, idOf(t, unknown), "", spid.StatusRequester, spid.StatusPartialLogout)
+
+	// A session that timed out.
+	b := br.login(h.B, 1)
+	h.Clock.Advance(9 * time.Hour)
+	expired := h.logoutRequest(h.B, b, sloURL(h, spid.BindingPOST), nil)
+	checkLogoutResponse(t, br.receive(br.sendSAML(spid.BindingPOST, binding.ParamRequest, expired, "", &h.B.Pair)),
+		h.B, spid.BindingPOST, idOf(t, expired), "", spid.StatusRequester, spid.StatusPartialLogout)
 }
 
 // TestSLONoSessionIndex: a SpidL2 assertion has no SessionIndex; its
