@@ -29,7 +29,12 @@ func Sign(el *etree.Element, pair keys.Pair, after string) error {
 	if err := ctx.SetSignatureMethod(dsig.RSASHA256SignatureMethod); err != nil {
 		return fmt.Errorf("xmlsig: %w", err)
 	}
-	sig, err := ctx.ConstructSignature(el, true)
+	// goxmldsig canonicalises the element it is given in place: exclusive
+	// c14n drops namespace declarations that are used only inside attribute
+	// values (xmlns:xs for xsi:type="xs:string"), which would leave el with an
+	// unbound prefix. Signing a copy that carries every in-scope declaration
+	// leaves el untouched and yields the digest any verifier computes.
+	sig, err := ctx.ConstructSignature(withScope(el), true)
 	if err != nil {
 		return fmt.Errorf("xmlsig: signing %s: %w", el.Tag, err)
 	}
@@ -44,4 +49,33 @@ func Sign(el *etree.Element, pair keys.Pair, after string) error {
 	}
 	el.InsertChildAt(pos, sig)
 	return nil
+}
+
+// withScope returns a deep copy of el, detached from its document, that
+// declares every namespace in scope at el (its own declarations win over its
+// ancestors', nearer ancestors over farther ones).
+func withScope(el *etree.Element) *etree.Element {
+	cp := el.Copy()
+	declared := map[string]bool{}
+	for _, a := range cp.Attr {
+		switch {
+		case a.Space == "xmlns":
+			declared[a.Key] = true
+		case a.Space == "" && a.Key == "xmlns":
+			declared[""] = true
+		}
+	}
+	for p := el.Parent(); p != nil; p = p.Parent() {
+		for _, a := range p.Attr {
+			switch {
+			case a.Space == "xmlns" && !declared[a.Key]:
+				declared[a.Key] = true
+				cp.CreateAttr("xmlns:"+a.Key, a.Value)
+			case a.Space == "" && a.Key == "xmlns" && !declared[""]:
+				declared[""] = true
+				cp.CreateAttr("xmlns", a.Value)
+			}
+		}
+	}
+	return cp
 }
