@@ -114,6 +114,7 @@ type IdP struct {
 	EntityID          string        `yaml:"entity_id" defaultdoc:"server.base_url" doc:"SAML entityID of the IdP: an absolute https:// URL outside demo mode, at most 1024 characters."`
 	Name              string        `yaml:"name" defaultdoc:"organization.display_name.it, else \"SPID IdP\"" doc:"Display name shown on pages and used as issuer in authenticator apps."`
 	Organization      Organization  `yaml:"organization" doc:"md:Organization published in the IdP metadata (Italian required outside demo mode, English defaults to Italian)."`
+	SPIDCodePrefix    string        `yaml:"spid_code_prefix" defaultdoc:"demo: DEMO; otherwise required" doc:"The 4 upper-case letters AgID assigned to this provider: every spidCode the IdP issues starts with them."`
 	Contact           Contact       `yaml:"contact" doc:"md:ContactPerson (contactType other) published in the IdP metadata."`
 	Signing           Signing       `yaml:"signing" doc:"Key and certificate that sign responses and metadata."`
 	Metadata          Metadata      `yaml:"metadata" doc:"The IdP's own published metadata."`

@@ -86,6 +86,7 @@ func newFixture(t *testing.T) *fixture {
 	return &fixture{dir: dir, env: []string{
 		"SPID_IDP_IDP_SESSION_COOKIE_KEY=" + cookieKeyB64,
 		"SPID_IDP_SECURITY_DATA_KEY=" + dataKeyB64,
+		"SPID_IDP_IDP_SPID_CODE_PREFIX=EXID",
 	}}
 }
 
@@ -511,6 +512,7 @@ func TestEnvFileIndirection(t *testing.T) {
 		"SPID_IDP_CACHE_REDIS_PASSWORD_FILE=" + write("redis", "p@ss word\r\n"),
 		"SPID_IDP_IDP_SESSION_COOKIE_KEY_FILE=" + write("cookie", cookieKeyB64+"\n"),
 		"SPID_IDP_SECURITY_DATA_KEY_FILE=" + write("data", dataKeyB64),
+		"SPID_IDP_IDP_SPID_CODE_PREFIX=EXID",
 		// An option whose own name ends in _FILE: the plain variable sets it…
 		"SPID_IDP_SERVER_TLS_CERT_FILE=" + filepath.Join(f.dir, "tls.crt"),
 		// …and _FILE_FILE reads the path from a file.

@@ -209,6 +209,9 @@ func fillComputed(c *Config) {
 		c.IdP.SPMetadataDir = filepath.Join(c.DataDir, "sp-metadata")
 	}
 	if c.Demo {
+		if c.IdP.SPIDCodePrefix == "" {
+			c.IdP.SPIDCodePrefix = "DEMO"
+		}
 		if c.Server.BaseURL == "" {
 			c.Server.BaseURL = demoBaseURL(c.Server.Listen)
 		}

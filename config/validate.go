@@ -202,6 +202,8 @@ func (v *validator) cache() {
 	}
 }
 
+var spidCodePrefixRE = regexp.MustCompile(`^[A-Z]{4}$`)
+
 func (v *validator) idp() {
 	p := &v.c.IdP
 	demo := v.c.Demo
@@ -211,6 +213,12 @@ func (v *validator) idp() {
 	}
 	if len(p.EntityID) > maxEntityIDLen {
 		v.add("idp.entity_id", "must be at most %d characters, got %d", maxEntityIDLen, len(p.EntityID))
+	}
+	switch {
+	case p.SPIDCodePrefix == "" && !demo:
+		v.add("idp.spid_code_prefix", "is required outside demo mode: the 4 upper-case letters AgID assigned to the provider")
+	case p.SPIDCodePrefix != "" && !spidCodePrefixRE.MatchString(p.SPIDCodePrefix):
+		v.add("idp.spid_code_prefix", "must be 4 upper-case letters, got %q", clip(p.SPIDCodePrefix))
 	}
 
 	org := &p.Organization

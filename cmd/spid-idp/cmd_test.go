@@ -137,6 +137,7 @@ func prodEnv(t *testing.T) (*demoEnv, string) {
   base_url: https://idp.example.it
 data_dir: DIR
 idp:
+  spid_code_prefix: PROV
   organization:
     name: {it: Prova S.p.A.}
     display_name: {it: IdP di prova}

@@ -305,14 +305,15 @@ func TestProductionMode(t *testing.T) {
 	demo := newDemoEnv(t)
 	demo.mustRun("sp", "add", "--metadata", file)
 
-	// No provider code configured: the operator must name it.
+	// The provider code comes from idp.spid_code_prefix (PROV in the test
+	// file); --spid-code-prefix overrides it.
 	pw := writeTemp(t, "pw", []byte(testPassword))
-	r = d.run(addArgs("mrossi", testCF, "-c", conf, "--password-file", pw)...)
-	if r.code != exitFailure || !strings.Contains(r.stderr, "spidCode prefix") {
-		t.Errorf("user add without prefix: exit %d %s", r.code, r.stderr)
+	d.mustRun(addArgs("mrossi", testCF, "-c", conf, "--password-file", pw)...)
+	if id, _ := d.identity("mrossi"); !strings.HasPrefix(id.Attributes["spidCode"], "PROV") {
+		t.Errorf("spidCode %q", id.Attributes["spidCode"])
 	}
-	d.mustRun(addArgs("mrossi", testCF, "-c", conf, "--password-file", pw, "--spid-code-prefix", "EXID")...)
-	if id, _ := d.identity("mrossi"); !strings.HasPrefix(id.Attributes["spidCode"], "EXID") {
+	d.mustRun(addArgs("lbianchi", "BNCLRA85M41F205C", "-c", conf, "--password-file", pw, "--spid-code-prefix", "EXID")...)
+	if id, _ := d.identity("lbianchi"); !strings.HasPrefix(id.Attributes["spidCode"], "EXID") {
 		t.Errorf("spidCode %q", id.Attributes["spidCode"])
 	}
 }

@@ -414,7 +414,7 @@ func runUserAdd(ctx context.Context, e env, args []string) int {
 	}
 	extra := attrFlags{}
 	fs.Var(extra, "attr", "another SPID attribute as `name=value` (repeatable), e.g. spidCode=ABCD0123456789 when migrating")
-	prefix := fs.String("spid-code-prefix", "", "the provider's 4-letter code for generated spidCodes (default DEMO in demo mode)")
+	prefix := fs.String("spid-code-prefix", "", "the provider's 4-letter code for generated spidCodes (default idp.spid_code_prefix)")
 	pwFile := fs.String("password-file", "", "read the password from the first line of `FILE`")
 	pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
 	if err := fs.Parse(args); err != nil {
@@ -455,8 +455,8 @@ func runUserAdd(ctx context.Context, e env, args []string) int {
 		return code
 	}
 	defer a.close()
-	if *prefix == "" && a.cfg.Demo {
-		*prefix = "DEMO"
+	if *prefix == "" {
+		*prefix = a.cfg.IdP.SPIDCodePrefix
 	}
 	pwSource := map[bool]string{true: "stdin", false: "file"}[*pwStdin]
 	if generated {
