@@ -2,6 +2,8 @@ package storage
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 )
 
@@ -57,6 +59,23 @@ type Devices interface {
 	ListDevices(ctx context.Context, identityID string) ([]Device, error)
 	UpdateDevice(ctx context.Context, id string, fn func(Device) (Device, error)) error
 	DeleteDevice(ctx context.Context, id string) error
+}
+
+// MaxValueSize is the largest value Values accepts, in bytes (64 KiB): enough
+// for any challenge or logout chain, small enough that no caller turns the
+// shared cache into bulk storage.
+const MaxValueSize = 64 << 10
+
+// CheckValue refuses what no Values backend stores: an empty key or a value
+// over MaxValueSize. Backends call it so they refuse alike.
+func CheckValue(key string, value []byte) error {
+	if key == "" {
+		return errors.New("empty key")
+	}
+	if len(value) > MaxValueSize {
+		return fmt.Errorf("value of %d bytes exceeds the limit of %d", len(value), MaxValueSize)
+	}
+	return nil
 }
 
 // Values is a small expiring key-value store for short-lived state that

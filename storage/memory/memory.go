@@ -1,11 +1,12 @@
 // Package memory is the in-process storage.Ephemeral: SSO sessions, the
-// request-ID replay cache and rate-limit counters kept in maps. It is the
+// request-ID replay cache, rate-limit counters and shared values kept in maps. It is the
 // default for a single IdP node; several nodes must share Redis instead,
 // because a replay cache that each node keeps for itself lets a request
 // replayed against another node through.
 package memory
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -49,6 +50,7 @@ type Store struct {
 	sessions   map[string]storage.Session
 	requestIDs map[string]time.Time // key -> expiry
 	counters   map[string]counter
+	values     map[string]entry
 
 	closeOnce sync.Once
 	stop      chan struct{}
@@ -60,7 +62,16 @@ type counter struct {
 	expires time.Time
 }
 
-var _ storage.Ephemeral = (*Store)(nil)
+// entry is a stored value and its expiry.
+type entry struct {
+	data    []byte
+	expires time.Time
+}
+
+var (
+	_ storage.Ephemeral = (*Store)(nil)
+	_ storage.Values    = (*Store)(nil)
+)
 
 // New returns an empty store and starts its janitor; Close stops it.
 func New(opts ...Option) *Store {
@@ -70,6 +81,7 @@ func New(opts ...Option) *Store {
 		sessions:   make(map[string]storage.Session),
 		requestIDs: make(map[string]time.Time),
 		counters:   make(map[string]counter),
+		values:     make(map[string]entry),
 		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
 	}
@@ -116,6 +128,11 @@ func (s *Store) sweep() {
 	for k, c := range s.counters {
 		if expired(c.expires, now) {
 			delete(s.counters, k)
+		}
+	}
+	for k, e := range s.values {
+		if expired(e.expires, now) {
+			delete(s.values, k)
 		}
 	}
 }
@@ -281,6 +298,91 @@ func (s *Store) ResetCounter(ctx context.Context, key string) error {
 	delete(s.counters, key)
 	s.mu.Unlock()
 	return nil
+}
+
+// CreateValue implements storage.Values. An expiry that is not in the future
+// is refused: the value would never be readable.
+func (s *Store) CreateValue(ctx context.Context, key string, value []byte, expiresAt time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := storage.CheckValue(key, value); err != nil {
+		return fmt.Errorf("memory: create value: %w", err)
+	}
+	now := s.now()
+	if expired(expiresAt, now) {
+		return fmt.Errorf("memory: create value: expiry %s is not in the future", expiresAt.UTC().Format(time.RFC3339Nano))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.values[key]; ok && !expired(old.expires, now) {
+		return fmt.Errorf("memory: create value: %w", storage.ErrAlreadyExists)
+	}
+	s.values[key] = entry{data: bytes.Clone(value), expires: expiresAt.UTC()}
+	return nil
+}
+
+// GetValue implements storage.Values; the bytes returned are the caller's.
+func (s *Store) GetValue(ctx context.Context, key string) ([]byte, time.Time, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, time.Time{}, err
+	}
+	now := s.now()
+	s.mu.RLock()
+	e, ok := s.values[key]
+	s.mu.RUnlock()
+	if !ok || expired(e.expires, now) {
+		return nil, time.Time{}, fmt.Errorf("memory: get value: %w", storage.ErrNotFound)
+	}
+	// Stored data is never modified in place (updates replace it), so copying
+	// outside the lock is safe.
+	return cloneNonNil(e.data), e.expires, nil
+}
+
+// UpdateValue implements storage.Values. fn runs under the store's lock, so
+// it runs once and must not call the store; the expiry is kept.
+func (s *Store) UpdateValue(ctx context.Context, key string, fn func([]byte) ([]byte, error)) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.values[key]
+	if !ok || expired(e.expires, s.now()) {
+		return fmt.Errorf("memory: update value: %w", storage.ErrNotFound)
+	}
+	updated, err := fn(cloneNonNil(e.data))
+	if err != nil {
+		return err
+	}
+	if err := storage.CheckValue(key, updated); err != nil {
+		return fmt.Errorf("memory: update value: %w", err)
+	}
+	s.values[key] = entry{data: bytes.Clone(updated), expires: e.expires}
+	return nil
+}
+
+// DeleteValue implements storage.Values; ErrNotFound if there is no live
+// value under key.
+func (s *Store) DeleteValue(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.values[key]
+	delete(s.values, key)
+	if !ok || expired(e.expires, now) {
+		return fmt.Errorf("memory: delete value: %w", storage.ErrNotFound)
+	}
+	return nil
+}
+
+// cloneNonNil copies b, giving an empty value as a non-nil empty slice as
+// Redis does, so callers see the same thing from every backend.
+func cloneNonNil(b []byte) []byte {
+	return append([]byte{}, b...)
 }
 
 // Ping implements storage.Ephemeral; an in-process store is always reachable.

@@ -1,6 +1,7 @@
 // Package redis is the storage.Ephemeral that several IdP nodes share: SSO
-// sessions, the request-ID replay cache and rate-limit counters kept in
-// Redis, every key under one prefix and every key with an expiry.
+// sessions, the request-ID replay cache, rate-limit counters and shared
+// values kept in Redis, every key under one prefix and every key with an
+// expiry.
 //
 // Expiries are sent to Redis as relative TTLs (PX) computed on this node's
 // clock, never as absolute times (PXAT): a Redis server whose clock runs
@@ -63,9 +64,13 @@ type Store struct {
 	closeErr  error
 }
 
-var _ storage.Ephemeral = (*Store)(nil)
+var (
+	_ storage.Ephemeral = (*Store)(nil)
+	_ storage.Values    = (*Store)(nil)
+)
 
-// maxUpdateAttempts bounds the optimistic retries of UpdateSession. Each
+// maxUpdateAttempts bounds the optimistic retries of UpdateSession and
+// UpdateValue. Each
 // conflict means another writer committed, so the loop always makes
 // progress overall; the bound only stops a caller starved for too long.
 const maxUpdateAttempts = 500
@@ -116,6 +121,10 @@ func (s *Store) sessionKey(id string) string {
 
 func (s *Store) requestIDKey(key string) string { return s.prefix + "reqid:" + key }
 func (s *Store) counterKey(key string) string   { return s.prefix + "counter:" + key }
+
+// valueKey keeps the caller's key readable (operators can see what a value
+// is for), so callers put no secret in a value's key.
+func (s *Store) valueKey(key string) string { return s.prefix + "value:" + key }
 
 // sessionRecord is the stored JSON form of a session. It has its own field
 // names so a Go rename cannot silently orphan stored sessions, and it leaves
@@ -239,66 +248,78 @@ func (s *Store) GetSession(ctx context.Context, id string) (storage.Session, err
 // errRetry marks a transaction that lost an optimistic race.
 var errRetry = errors.New("retry")
 
-// UpdateSession implements storage.Ephemeral with an optimistic transaction:
-// WATCH the key, read, call fn, then MULTI/EXEC the write; if another writer
-// got in between, EXEC fails and the whole read-modify-write runs again, so
-// fn may be called more than once. The key's TTL follows the ExpiresAt fn
-// returns (unchanged ExpiresAt keeps the remaining lifetime); a past
-// ExpiresAt ends the session.
-func (s *Store) UpdateSession(ctx context.Context, id string, fn func(storage.Session) (storage.Session, error)) error {
-	key := s.sessionKey(id)
+// watched runs txn, which reads under WATCH key and writes with MULTI/EXEC,
+// until it commits without another writer getting in between: then EXEC
+// fails and txn runs again from its read, so whatever fn txn calls may run
+// more than once.
+func (s *Store) watched(ctx context.Context, key string, txn func(tx *goredis.Tx) error) error {
 	for attempt := range maxUpdateAttempts {
-		var fnErr error
 		err := s.client.Watch(ctx, func(tx *goredis.Tx) error {
-			cur, err := s.getSession(ctx, tx, id)
-			if err != nil {
-				return err
-			}
-			updated, err := fn(cur)
-			if err != nil {
-				fnErr = err
-				return err
-			}
-			if updated.ID != id {
-				return errors.New("the update changed the session ID")
-			}
-			data, err := encodeSession(updated)
-			if err != nil {
-				return fmt.Errorf("encode: %w", err)
-			}
-			ttl := s.ttlUntil(updated.ExpiresAt)
-			_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-				if ttl <= 0 {
-					p.Del(ctx, key)
-				} else {
-					p.Set(ctx, key, data, ttl)
-				}
-				return nil
-			})
+			err := txn(tx)
 			if errors.Is(err, goredis.TxFailedErr) {
 				return errRetry
 			}
 			return err
 		}, key)
-		switch {
-		case err == nil:
-			return nil
-		case fnErr != nil:
-			return fnErr // as is, per the contract
-		case errors.Is(err, errRetry):
-			// Jittered pause so the losers of a race do not collide again in
-			// lockstep; it grows a little with each lost round.
-			pause := time.Duration(rand.Int64N(int64(time.Millisecond) * int64(1+min(attempt, 9))))
-			select {
-			case <-time.After(pause):
-			case <-ctx.Done():
-				return fmt.Errorf("redis: update session: %w", ctx.Err())
-			}
-		default:
-			return fmt.Errorf("redis: update session: %w", err)
+		if !errors.Is(err, errRetry) {
+			return err
+		}
+		// Jittered pause so the losers of a race do not collide again in
+		// lockstep; it grows a little with each lost round.
+		pause := time.Duration(rand.Int64N(int64(time.Millisecond) * int64(1+min(attempt, 9))))
+		select {
+		case <-time.After(pause):
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
-	return fmt.Errorf("redis: update session: still conflicting after %d attempts", maxUpdateAttempts)
+	return fmt.Errorf("still conflicting after %d attempts", maxUpdateAttempts)
+}
+
+// UpdateSession implements storage.Ephemeral with an optimistic transaction
+// (see watched), so fn may be called more than once. The key's TTL follows
+// the ExpiresAt fn returns (unchanged ExpiresAt keeps the remaining
+// lifetime); a past ExpiresAt ends the session.
+func (s *Store) UpdateSession(ctx context.Context, id string, fn func(storage.Session) (storage.Session, error)) error {
+	key := s.sessionKey(id)
+	var fnErr error
+	err := s.watched(ctx, key, func(tx *goredis.Tx) error {
+		fnErr = nil
+		cur, err := s.getSession(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		updated, err := fn(cur)
+		if err != nil {
+			fnErr = err
+			return err
+		}
+		if updated.ID != id {
+			return errors.New("the update changed the session ID")
+		}
+		data, err := encodeSession(updated)
+		if err != nil {
+			return fmt.Errorf("encode: %w", err)
+		}
+		ttl := s.ttlUntil(updated.ExpiresAt)
+		_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+			if ttl <= 0 {
+				p.Del(ctx, key)
+			} else {
+				p.Set(ctx, key, data, ttl)
+			}
+			return nil
+		})
+		return err
+	})
+	switch {
+	case err == nil:
+		return nil
+	case fnErr != nil:
+		return fnErr // as is, per the contract
+	default:
+		return fmt.Errorf("redis: update session: %w", err)
+	}
 }
 
 // DeleteSession implements storage.Ephemeral; ErrNotFound if Redis holds no
@@ -369,6 +390,109 @@ func (s *Store) Incr(ctx context.Context, key string, window time.Duration) (int
 func (s *Store) ResetCounter(ctx context.Context, key string) error {
 	if err := s.client.Del(ctx, s.counterKey(key)).Err(); err != nil {
 		return fmt.Errorf("redis: reset counter: %w", err)
+	}
+	return nil
+}
+
+// CreateValue implements storage.Values with SET NX PX: exactly one of
+// concurrent creators sets the key. An expiry that is not in the future is
+// refused.
+func (s *Store) CreateValue(ctx context.Context, key string, value []byte, expiresAt time.Time) error {
+	if err := storage.CheckValue(key, value); err != nil {
+		return fmt.Errorf("redis: create value: %w", err)
+	}
+	ttl := s.ttlUntil(expiresAt)
+	if ttl <= 0 {
+		return fmt.Errorf("redis: create value: expiry %s is not in the future", expiresAt.UTC().Format(time.RFC3339Nano))
+	}
+	ok, err := s.client.SetNX(ctx, s.valueKey(key), value, ttl).Result()
+	if err != nil {
+		return fmt.Errorf("redis: create value: %w", err)
+	}
+	if !ok {
+		return fmt.Errorf("redis: create value: %w", storage.ErrAlreadyExists)
+	}
+	return nil
+}
+
+// GetValue implements storage.Values. GET and PTTL run in one MULTI, so the
+// expiry belongs to the value read; it is this node's clock plus the TTL
+// left, at Redis' millisecond precision.
+func (s *Store) GetValue(ctx context.Context, key string) ([]byte, time.Time, error) {
+	var get *goredis.StringCmd
+	var pttl *goredis.DurationCmd
+	_, err := s.client.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		get = p.Get(ctx, s.valueKey(key))
+		pttl = p.PTTL(ctx, s.valueKey(key))
+		return nil
+	})
+	if errors.Is(err, goredis.Nil) {
+		return nil, time.Time{}, fmt.Errorf("redis: get value: %w", storage.ErrNotFound)
+	}
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("redis: get value: %w", err)
+	}
+	ttl := pttl.Val()
+	if ttl <= 0 {
+		// -1: a key without expiry, which this package never writes.
+		return nil, time.Time{}, fmt.Errorf("redis: get value: stored key has no expiry (PTTL %d)", ttl)
+	}
+	data, _ := get.Bytes() // its error is the pipeline's, checked above
+	return data, s.now().Add(ttl).UTC(), nil
+}
+
+// UpdateValue implements storage.Values with an optimistic transaction (see
+// watched), so fn may run more than once. The write is SET XX KEEPTTL: the
+// remaining lifetime is kept, and a value that expired meanwhile is not
+// brought back without one.
+func (s *Store) UpdateValue(ctx context.Context, key string, fn func([]byte) ([]byte, error)) error {
+	rkey := s.valueKey(key)
+	var fnErr error
+	err := s.watched(ctx, rkey, func(tx *goredis.Tx) error {
+		fnErr = nil
+		cur, err := tx.Get(ctx, rkey).Bytes()
+		if errors.Is(err, goredis.Nil) {
+			return storage.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		updated, err := fn(cur)
+		if err != nil {
+			fnErr = err
+			return err
+		}
+		if err := storage.CheckValue(key, updated); err != nil {
+			return err
+		}
+		_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+			p.SetArgs(ctx, rkey, updated, goredis.SetArgs{Mode: "XX", KeepTTL: true})
+			return nil
+		})
+		if errors.Is(err, goredis.Nil) {
+			return storage.ErrNotFound // expired between the read and the write
+		}
+		return err
+	})
+	switch {
+	case err == nil:
+		return nil
+	case fnErr != nil:
+		return fnErr // as is, per the contract
+	default:
+		return fmt.Errorf("redis: update value: %w", err)
+	}
+}
+
+// DeleteValue implements storage.Values; ErrNotFound if Redis holds no such
+// value.
+func (s *Store) DeleteValue(ctx context.Context, key string) error {
+	n, err := s.client.Del(ctx, s.valueKey(key)).Result()
+	if err != nil {
+		return fmt.Errorf("redis: delete value: %w", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("redis: delete value: %w", storage.ErrNotFound)
 	}
 	return nil
 }

@@ -84,7 +84,7 @@ func (s *Store) GetIdentityByUsername(ctx context.Context, username string) (sto
 
 // ListIdentities returns every identity, ordered by username.
 func (s *Store) ListIdentities(ctx context.Context) ([]storage.Identity, error) {
-	return identities.list(ctx, s)
+	return identities.list(ctx, s, "", "")
 }
 
 // UpdateIdentity is a read-modify-write of one identity (its ID is kept).
@@ -92,7 +92,8 @@ func (s *Store) UpdateIdentity(ctx context.Context, id string, fn func(storage.I
 	return identities.update(ctx, s, id, fn)
 }
 
-// DeleteIdentity deletes an identity and, by cascade, its credential.
+// DeleteIdentity deletes an identity and, by cascade, its credential and
+// devices.
 func (s *Store) DeleteIdentity(ctx context.Context, id string) error {
 	return identities.delete(ctx, s, id)
 }
@@ -127,7 +128,7 @@ func (s *Store) GetServiceProvider(ctx context.Context, entityID string) (storag
 
 // ListServiceProviders returns every SP, ordered by entityID.
 func (s *Store) ListServiceProviders(ctx context.Context) ([]storage.ServiceProvider, error) {
-	return serviceProviders.list(ctx, s)
+	return serviceProviders.list(ctx, s, "", "")
 }
 
 // UpdateServiceProvider is a read-modify-write of one SP (its entityID is

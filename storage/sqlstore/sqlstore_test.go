@@ -33,12 +33,13 @@ func TestMigrationsPerFlavour(t *testing.T) {
 	}{
 		{
 			Flavor{Name: "sqlite", Types: Types{Time: "TEXT", JSON: "TEXT", Blob: "BLOB", Int64: "INTEGER"}},
-			[]string{"occurred_at TEXT NOT NULL", "metadata_xml BLOB", "RAISE(ABORT"},
+			[]string{"occurred_at TEXT NOT NULL", "metadata_xml BLOB", "RAISE(ABORT", "secret          BLOB NOT NULL", "last_step       INTEGER"},
 			[]string{"plpgsql", "{{"},
 		},
 		{
 			Flavor{Name: "postgres", Types: Types{Time: "TIMESTAMPTZ", JSON: "JSONB", Blob: "BYTEA", Int64: "BIGINT"}},
-			[]string{"occurred_at TIMESTAMPTZ NOT NULL", "attributes    JSONB", "seq         BIGINT", "plpgsql", "BEFORE TRUNCATE"},
+			[]string{"occurred_at TIMESTAMPTZ NOT NULL", "attributes    JSONB", "seq         BIGINT", "plpgsql", "BEFORE TRUNCATE",
+				"public_key      BYTEA NOT NULL", "last_step       BIGINT", "last_used_at    TIMESTAMPTZ"},
 			[]string{"RAISE(ABORT", "{{"},
 		},
 	} {

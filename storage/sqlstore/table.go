@@ -12,9 +12,12 @@ import (
 // table maps one entity type to one SQL table keyed by a text column, so the
 // create/get/list/update/delete logic exists once for every entity.
 type table[T any] struct {
-	name    string   // SQL table
-	what    string   // noun used in errors
-	cols    []string // key column first
+	name string   // SQL table
+	what string   // noun used in errors
+	cols []string // key column first
+	// fixed is how many columns after the key an update never writes: they
+	// name the owner of the row (a device's identity), which fn cannot move.
+	fixed   int
 	orderBy string
 	// parent names the referenced entity when an insert breaks a foreign
 	// key; empty when the table has none.
@@ -80,8 +83,17 @@ func (t *table[T]) get(ctx context.Context, s *Store, col, val, label string) (T
 	return v, nil
 }
 
-func (t *table[T]) list(ctx context.Context, s *Store) ([]T, error) {
-	rows, err := s.db.QueryContext(ctx, t.selectFrom()+" ORDER BY "+t.orderBy)
+// list returns the rows in orderBy order: every row when col is empty,
+// otherwise those whose col equals val.
+func (t *table[T]) list(ctx context.Context, s *Store, col, val string) ([]T, error) {
+	query, args := t.selectFrom(), []any(nil)
+	if col != "" {
+		if !storable(val) {
+			return nil, nil // nothing stored can match, and PostgreSQL would fail the query
+		}
+		query, args = query+" WHERE "+col+" = ?", []any{val}
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(query+" ORDER BY "+t.orderBy), args...)
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", t.name, err)
 	}
@@ -101,10 +113,11 @@ func (t *table[T]) list(ctx context.Context, s *Store) ([]T, error) {
 }
 
 // update is the read-modify-write of storage.Store: the row is read under a
-// write lock, fn changes it and every column but the key is written back.
-// An error from fn is returned unwrapped.
+// write lock, fn changes it and every column but the key and the fixed ones
+// is written back. An error from fn is returned unwrapped.
 func (t *table[T]) update(ctx context.Context, s *Store, key string, fn func(T) (T, error)) error {
-	sets := strings.Join(t.cols[1:], " = ?, ") + " = ?"
+	written := 1 + t.fixed
+	sets := strings.Join(t.cols[written:], " = ?, ") + " = ?"
 	updateSQL := s.q("UPDATE " + t.name + " SET " + sets + " WHERE " + t.cols[0] + " = ?")
 	selectSQL := s.q(t.selectFrom() + " WHERE " + t.cols[0] + " = ?" + s.f.ForUpdate)
 	if !storable(key) {
@@ -117,16 +130,17 @@ func (t *table[T]) update(ctx context.Context, s *Store, key string, fn func(T) 
 		if err := tx.QueryRowContext(ctx, selectSQL, key).Scan(t.dests(&v)...); err != nil {
 			return notFoundIfNoRows(err)
 		}
+		kept := t.args(s, v)[:written]
 		v, fnErr = fn(v)
 		if fnErr != nil {
 			return fnErr
 		}
 		args := t.args(s, v)
-		args[0] = key // the key names the row; fn cannot move it
+		copy(args, kept) // the key and fixed columns name the row and its owner; fn cannot move them
 		if err := t.validate(v, args); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, updateSQL, append(args[1:], key)...)
+		_, err := tx.ExecContext(ctx, updateSQL, append(args[written:], key)...)
 		return err
 	})
 	switch {
