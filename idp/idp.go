@@ -14,8 +14,11 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/gorilla/securecookie"
 	"github.com/spid-idp/spid-idp/audit"
+
 	"github.com/spid-idp/spid-idp/idp/authnrequest"
+	"github.com/spid-idp/spid-idp/idp/logoutmsg"
 	"github.com/spid-idp/spid-idp/idp/password"
 	"github.com/spid-idp/spid-idp/idp/regulation"
 	"github.com/spid-idp/spid-idp/idp/response"
@@ -91,6 +94,8 @@ type IdP struct {
 	csrfKey []byte
 	dummy   string // password hash verified for unknown users (timing)
 	origin  string
+	logout  *logoutmsg.Checker
+	chains  []securecookie.Codec // seal the Single Logout chain cookie
 }
 
 // New checks the options and builds the handlers.
@@ -142,6 +147,8 @@ func New(o Options) (*IdP, error) {
 		return nil, err
 	}
 	p.csrfKey = derive(o.CookieKeys[0], "csrf")
+	p.logout = p.newLogoutChecker()
+	p.chains = p.newChainCodecs()
 	if p.dummy, err = password.DummyHash(o.Argon2); err != nil {
 		return nil, fmt.Errorf("idp: %w", err)
 	}

@@ -30,7 +30,7 @@ import (
 
 // logoutChecker validates incoming logout messages with the same limits,
 // clock, skews and replay cache as AuthnRequests.
-func (p *IdP) logoutChecker() *logoutmsg.Checker {
+func (p *IdP) newLogoutChecker() *logoutmsg.Checker {
 	return &logoutmsg.Checker{
 		IdPEntityID: p.o.EntityID,
 		SLOURLs:     []string{p.o.BaseURL + PathSLORedirect, p.o.BaseURL + PathSLOPOST},
@@ -70,7 +70,7 @@ func (p *IdP) slo(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	msg, err := p.logoutChecker().Check(ctx, r, bindingName)
+	msg, err := p.logout.Check(ctx, r, bindingName)
 	var le *logoutmsg.Error
 	if err != nil && !errors.As(err, &le) {
 		p.o.Log.ErrorContext(ctx, "checking logout message", "err", err)

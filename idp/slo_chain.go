@@ -91,7 +91,7 @@ func (c *sloChain) expired(now time.Time) bool { return !now.Before(time.UnixMil
 
 // chainCodecs seal the chain cookie with keys derived from the cookie
 // key(s): the first seals, all open, so the key can rotate.
-func (p *IdP) chainCodecs() []securecookie.Codec {
+func (p *IdP) newChainCodecs() []securecookie.Codec {
 	out := make([]securecookie.Codec, 0, len(p.o.CookieKeys))
 	for _, k := range p.o.CookieKeys {
 		sc := securecookie.New(derive(k, "slo-mac"), derive(k, "slo-enc"))
@@ -104,7 +104,7 @@ func (p *IdP) chainCodecs() []securecookie.Codec {
 }
 
 func (p *IdP) saveChain(w http.ResponseWriter, c *sloChain) error {
-	v, err := securecookie.EncodeMulti(sloCookie, c, p.chainCodecs()[0])
+	v, err := securecookie.EncodeMulti(sloCookie, c, p.chains[0])
 	if err != nil {
 		return fmt.Errorf("idp: sealing logout chain: %w", err)
 	}
@@ -124,7 +124,7 @@ func (p *IdP) openChain(r *http.Request) (*sloChain, bool) {
 		return nil, false
 	}
 	var c sloChain
-	if err := securecookie.DecodeMulti(sloCookie, ck.Value, &c, p.chainCodecs()...); err != nil {
+	if err := securecookie.DecodeMulti(sloCookie, ck.Value, &c, p.chains...); err != nil {
 		return nil, false
 	}
 	if c.ID == "" || len(c.St) != len(c.SPs) || c.Cur >= len(c.SPs) || c.Cur < -1 {
