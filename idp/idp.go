@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/gorilla/securecookie"
-	"github.com/spid-idp/spid-idp/audit"
 
+	"github.com/spid-idp/spid-idp/audit"
 	"github.com/spid-idp/spid-idp/idp/authnrequest"
 	"github.com/spid-idp/spid-idp/idp/logoutmsg"
 	"github.com/spid-idp/spid-idp/idp/password"
