@@ -230,3 +230,26 @@ func TestUserBoundAnomalies(t *testing.T) {
 		})
 	}
 }
+
+// TestDemoSingleLogout logs in at the demo SP, then logs out from it: the
+// IdP closes the session and answers the SP, and a new SpidL1 request asks
+// for credentials again.
+func TestDemoSingleLogout(t *testing.T) {
+	_, ts, info := testApp(t)
+	br := newBrowser(t)
+	login := br.submit(br.get(ts.URL+"/demo-sp/"), "/demo-sp/login", url.Values{"level": {"1"}})
+	consent := br.submit(login, "/login", url.Values{"username": {info.Username}, "password": {info.Password}, "op": {"submit"}})
+	result := br.submit(br.submit(consent, "/consent", url.Values{"op": {"accept"}}), "/demo-sp/acs", nil)
+	out := br.submit(result, "/demo-sp/logout", nil)
+	if out.url.Path != "/demo-sp/slo" || !strings.Contains(out.body, "alert-success") {
+		t.Fatalf("logout did not complete at the SP: %s\n%s", out.url, out.body)
+	}
+	again := br.submit(br.get(ts.URL+"/demo-sp/"), "/demo-sp/login", url.Values{"level": {"1"}})
+	if !strings.Contains(again.body, `name="password"`) {
+		t.Fatal("after Single Logout the SSO session was still reused")
+	}
+	page := br.get(ts.URL + "/session")
+	if strings.Contains(page.body, "Mario") {
+		t.Fatal("the session page still shows the citizen after logout")
+	}
+}

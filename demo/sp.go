@@ -17,6 +17,7 @@ import (
 	"github.com/beevik/etree"
 	"github.com/gorilla/securecookie"
 
+	"github.com/spid-idp/spid-idp/idp/binding"
 	"github.com/spid-idp/spid-idp/idp/csrf"
 	"github.com/spid-idp/spid-idp/idp/response"
 	"github.com/spid-idp/spid-idp/idp/spid"
@@ -53,6 +54,9 @@ type SP struct {
 	log      *slog.Logger
 	now      func() time.Time
 }
+
+// idpSLO is the IdP's HTTP-Redirect SingleLogoutService.
+func (sp *SP) idpSLO() string { return strings.TrimSuffix(sp.base, Prefix) + "/slo/redirect" }
 
 // NewSP builds the demo SP. idpBase is the IdP's public URL; pair is the
 // SP's own key; idpSigning is the IdP's (to verify Responses); secret keys
@@ -106,9 +110,8 @@ func (sp *SP) Register(mux *http.ServeMux) {
 	})
 	mux.HandleFunc("POST "+Prefix+"/login", sp.login)
 	mux.HandleFunc("POST "+Prefix+"/acs", sp.acs)
-	mux.HandleFunc(Prefix+"/slo", func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, Prefix+"/", http.StatusFound)
-	})
+	mux.HandleFunc("POST "+Prefix+"/logout", sp.logout)
+	mux.HandleFunc("GET "+Prefix+"/slo", sp.slo)
 	mux.HandleFunc("GET "+Prefix, func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, Prefix+"/", http.StatusFound)
 	})
@@ -205,6 +208,14 @@ func (sp *SP) acs(w http.ResponseWriter, r *http.Request) {
 		sp.log.InfoContext(ctx, "demo SP refused a Response", "err", err)
 		page = templates.DemoResultPage{SPName: SPName, StatusMessage: "Response refused by the demo SP: " + err.Error()}
 	}
+	page.HomeURL = Prefix + "/"
+	if page.Success && page.SessionIndex != "" {
+		// An SpidL1 session at the IdP: offer Single Logout.
+		if enc, err := sp.state.Encode(sessionCookie, spSession{NameID: page.NameID, SessionIndex: page.SessionIndex}); err == nil {
+			http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: enc, Path: Prefix, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+			page.CSRF, page.LogoutAction = csrf.Token(sp.csrfKey, sp.browser(w, r)), Prefix+"/logout"
+		}
+	}
 	sp.render(w, r, http.StatusOK, templates.PageDemoResult, page)
 }
 
@@ -279,4 +290,90 @@ func (sp *SP) check(_ context.Context, b64, wantID string) (templates.DemoResult
 		page.Attributes = append(page.Attributes, templates.Attribute{Name: a.SelectAttrValue("Name", ""), Value: v})
 	}
 	return page, nil
+}
+
+const sessionCookie = "demo_sp_session"
+
+// spSession is what the demo SP keeps of a login to log out later.
+type spSession struct {
+	NameID, SessionIndex string
+}
+
+// logout starts SP-initiated Single Logout: a signed LogoutRequest to the
+// IdP by HTTP-Redirect, naming the NameID and SessionIndex received.
+func (sp *SP) logout(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil || !csrf.Valid(sp.csrfKey, sp.browser(w, r), r.PostForm.Get(templates.FieldCSRF)) {
+		http.Error(w, "form expired, go back and retry", http.StatusForbidden)
+		return
+	}
+	var s spSession
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || sp.state.Decode(sessionCookie, c.Value, &s) != nil {
+		http.Redirect(w, r, Prefix+"/", http.StatusFound)
+		return
+	}
+	id := response.RandomID()
+	var b bytes.Buffer
+	fmt.Fprintf(&b, `<samlp:LogoutRequest xmlns:samlp="%s" xmlns:saml="%s" ID="%s" Version="2.0" IssueInstant="%s" Destination="%s">`,
+		spid.NSProtocol, spid.NSAssertion, id, sp.now().UTC().Format("2006-01-02T15:04:05.000Z"), html.EscapeString(sp.idpSLO()))
+	fmt.Fprintf(&b, `<saml:Issuer Format="%s" NameQualifier="%s">%s</saml:Issuer>`, spid.NameIDEntity, html.EscapeString(sp.EntityID), html.EscapeString(sp.EntityID))
+	fmt.Fprintf(&b, `<saml:NameID Format="%s" NameQualifier="%s">%s</saml:NameID>`, spid.NameIDTransient,
+		html.EscapeString(strings.TrimSuffix(sp.base, Prefix)), html.EscapeString(s.NameID))
+	fmt.Fprintf(&b, `<samlp:SessionIndex>%s</samlp:SessionIndex></samlp:LogoutRequest>`, html.EscapeString(s.SessionIndex))
+	u, err := sp.signer.RedirectURL(sp.idpSLO(), b.Bytes(), "SAMLRequest", "demo")
+	if err != nil {
+		sp.log.ErrorContext(r.Context(), "demo SP logout request", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	if enc, err := sp.state.Encode(stateCookie, id); err == nil {
+		http.SetCookie(w, &http.Cookie{Name: stateCookie, Value: enc, Path: Prefix, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: Prefix, MaxAge: -1})
+	http.Redirect(w, r, u, http.StatusFound)
+}
+
+// slo receives, by HTTP-Redirect, the IdP's LogoutRequest (another
+// service started a logout: answer it) or its LogoutResponse (the answer to
+// our own logout).
+func (sp *SP) slo(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	msg, err := binding.Decode(r, spid.BindingRedirect, binding.Limits{})
+	if err == nil {
+		err = msg.Verify([]*x509.Certificate{sp.idpCert.Cert}, sp.now())
+	}
+	if err != nil {
+		sp.log.InfoContext(ctx, "demo SP refused a logout message", "err", err)
+		http.Error(w, "logout message refused: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	if msg.Param == binding.ParamResponse {
+		var want string
+		if c, err := r.Cookie(stateCookie); err == nil {
+			_ = sp.state.Decode(stateCookie, c.Value, &want)
+		}
+		http.SetCookie(w, &http.Cookie{Name: stateCookie, Value: "", Path: Prefix, MaxAge: -1})
+		outcome := "partial"
+		if st := msg.Root.FindElement("./Status/StatusCode"); st != nil && st.SelectAttrValue("Value", "") == spid.StatusSuccess &&
+			want != "" && msg.Root.SelectAttrValue("InResponseTo", "") == want {
+			outcome = "ok"
+		}
+		b := sp.browser(w, r)
+		sp.render(w, r, http.StatusOK, templates.PageDemoHome, templates.DemoHomePage{
+			SPName: SPName, CSRF: csrf.Token(sp.csrfKey, b), Action: Prefix + "/login", LoggedOut: outcome})
+		return
+	}
+	// The IdP propagates a logout: forget our session and confirm.
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: Prefix, MaxAge: -1})
+	xml, err := sp.signer.LogoutResponse(response.LogoutResponse{
+		InResponseTo: msg.Root.SelectAttrValue("ID", ""), Destination: sp.idpSLO(), Unsigned: true})
+	if err == nil {
+		var u string
+		if u, err = sp.signer.RedirectURL(sp.idpSLO(), xml, "SAMLResponse", msg.RelayState); err == nil {
+			http.Redirect(w, r, u, http.StatusFound)
+			return
+		}
+	}
+	sp.log.ErrorContext(ctx, "demo SP logout response", "err", err)
+	http.Error(w, "internal error", http.StatusInternalServerError)
 }

@@ -239,6 +239,8 @@ type DemoHomePage struct {
 	SPName string
 	CSRF   string
 	Action string
+	// LoggedOut shows the outcome of a logout: "ok", "partial", or "".
+	LoggedOut string
 }
 
 // DemoResultPage is what the demo SP received.
