@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/spid-idp/spid-idp/app"
 )
@@ -62,6 +63,11 @@ func runServe(ctx context.Context, e env, args []string) int {
 
 `, cfg.DataDir, info.IdPURL, info.MetadataURL, info.DemoSPURL, info.Username, info.Password,
 			info.IdPURL, info.IdPURL, info.IdPURL)
+	}
+	if st, err := os.Stat(cfg.IdP.SPMetadataDir); err == nil && st.IsDir() {
+		// The directory is a second source of trusted SPs: files added,
+		// changed or removed are picked up while running.
+		go a.SPs.WatchDir(ctx, cfg.IdP.SPMetadataDir, 30*time.Second)
 	}
 	if err := a.Server.ListenAndServe(ctx); err != nil {
 		fmt.Fprintf(e.stderr, "spid-idp: %v\n", err)
