@@ -1,7 +1,8 @@
 // Package storage defines what the IdP keeps and the contract every backend
-// honours. Durable data (identities, credentials, service providers, the audit
-// log) lives in a Store (SQLite by default, PostgreSQL at scale); short-lived
-// data (SSO sessions, the request-ID replay cache, rate-limit counters) lives in
+// honours. Durable data (identities, credentials, second-factor devices,
+// service providers, the audit log) lives in a Store (SQLite by default,
+// PostgreSQL at scale); short-lived data (SSO sessions, the request-ID replay
+// cache, rate-limit counters, shared values such as one-time codes) lives in
 // an Ephemeral store (in-process by default, Redis when several nodes share it).
 //
 // Every backend runs the same suite in storage/conformance.
@@ -106,6 +107,8 @@ type AuditEvent struct {
 // a new struct, so fields added later are kept. An error from fn aborts the
 // update and is returned as is.
 type Store interface {
+	Devices
+
 	CreateIdentity(ctx context.Context, id Identity) error
 	GetIdentity(ctx context.Context, id string) (Identity, error)
 	GetIdentityByUsername(ctx context.Context, username string) (Identity, error)
@@ -156,6 +159,8 @@ type Session struct {
 
 // Ephemeral keeps short-lived data that expires by itself.
 type Ephemeral interface {
+	Values
+
 	// CreateSession stores s until s.ExpiresAt; ErrAlreadyExists if the ID is taken.
 	CreateSession(ctx context.Context, s Session) error
 	// GetSession returns ErrNotFound for an unknown or expired session.

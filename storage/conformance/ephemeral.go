@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"slices"
@@ -25,6 +26,11 @@ const ephMargin = 300 * time.Millisecond
 
 // ephTimeTolerance is the precision every backend must keep on times.
 const ephTimeTolerance = time.Microsecond
+
+// ephExpiryTolerance is how far the expiry GetValue reports may be from the
+// one given: a backend may keep only the time left (Redis' PTTL, in
+// milliseconds) and add it to its own clock after a round trip.
+const ephExpiryTolerance = 250 * time.Millisecond
 
 // RunEphemeral runs the storage.Ephemeral conformance suite. newEph must
 // return an empty store, usable for the whole subtest, and register on t
@@ -52,6 +58,16 @@ func RunEphemeral(t *testing.T, newEph func(t *testing.T) storage.Ephemeral) {
 		{"Counter/Counts", ephTestCounterCounts},
 		{"Counter/Concurrent", ephTestCounterConcurrent},
 		{"Counter/InvalidInput", ephTestCounterInvalid},
+		{"Value/CRUD", ephTestValueCRUD},
+		{"Value/CopiesBytes", ephTestValueCopies},
+		{"Value/BinaryExact", ephTestValueBinary},
+		{"Value/FirstOneWins", ephTestValueFirstWins},
+		{"Value/NotFound", ephTestValueNotFound},
+		{"Value/InvalidInput", ephTestValueInvalid},
+		{"Value/SizeLimit", ephTestValueSizeLimit},
+		{"Value/UpdateErrorAborts", ephTestValueUpdateAborts},
+		{"Value/ConcurrentUpdate", ephTestValueConcurrentUpdate},
+		{"Value/IndependentKeys", ephTestValueIndependent},
 		{"Ping", ephTestPing},
 	}
 	for _, tc := range tests {
@@ -69,6 +85,8 @@ func RunEphemeral(t *testing.T, newEph func(t *testing.T) storage.Ephemeral) {
 		{"SessionUpdateExtends", ephTestExpiryUpdateExtends},
 		{"RequestID", ephTestExpiryRequestID},
 		{"CounterWindow", ephTestExpiryCounter},
+		{"Value", ephTestExpiryValue},
+		{"ValueUpdateKeepsExpiry", ephTestExpiryValueUpdate},
 	}
 	// These wait in real time, so they run at once. t.Run from several
 	// goroutines (allowed by package testing) keeps them concurrent whatever
@@ -721,5 +739,368 @@ func ephTestExpiryCounter(t *testing.T, e storage.Ephemeral) {
 	ephWait(t, windowEnd.Add(ephMargin))
 	if v, err := e.Incr(ctx, key, ephTTL); err != nil || v != 1 {
 		t.Errorf("Incr in a new window = %d, %v; want 1, nil", v, err)
+	}
+}
+
+// ephCheckValue reads key and fails unless it holds want and expires at exp
+// (within ephExpiryTolerance), reported in UTC.
+func ephCheckValue(t *testing.T, e storage.Ephemeral, key string, want []byte, exp time.Time) {
+	t.Helper()
+	got, gotExp, err := e.GetValue(t.Context(), key)
+	if err != nil {
+		t.Fatalf("GetValue(%q): %v", key, err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("GetValue(%q) = %q, want %q", key, ephShort(got), ephShort(want))
+	}
+	if d := gotExp.Sub(exp); d > ephExpiryTolerance || d < -ephExpiryTolerance {
+		t.Errorf("GetValue(%q) expiry = %s, want %s", key, gotExp, exp.UTC())
+	}
+	if gotExp.Location() != time.UTC {
+		t.Errorf("GetValue(%q) expiry is in %s, want UTC", key, gotExp.Location())
+	}
+}
+
+// ephShort keeps failure messages about large values readable.
+func ephShort(b []byte) []byte {
+	if len(b) > 64 {
+		return append(b[:64:64], "..."...)
+	}
+	return b
+}
+
+func ephTestValueCRUD(t *testing.T, e storage.Ephemeral) {
+	ctx := t.Context()
+	key := "push:challenge-1"
+	exp := time.Now().Add(5 * time.Minute).In(time.FixedZone("CET", 3600))
+	if err := e.CreateValue(ctx, key, []byte(`{"state":"pending"}`), exp); err != nil {
+		t.Fatalf("CreateValue: %v", err)
+	}
+	ephCheckValue(t, e, key, []byte(`{"state":"pending"}`), exp)
+
+	err := e.UpdateValue(ctx, key, func(v []byte) ([]byte, error) {
+		if string(v) != `{"state":"pending"}` {
+			t.Errorf("UpdateValue fn got %q", v)
+		}
+		return []byte(`{"state":"approved"}`), nil
+	})
+	if err != nil {
+		t.Fatalf("UpdateValue: %v", err)
+	}
+	ephCheckValue(t, e, key, []byte(`{"state":"approved"}`), exp)
+
+	// An empty value is a value.
+	if err := e.CreateValue(ctx, "empty", nil, exp); err != nil {
+		t.Fatalf("CreateValue(empty): %v", err)
+	}
+	ephCheckValue(t, e, "empty", nil, exp)
+	if err := e.UpdateValue(ctx, key, func([]byte) ([]byte, error) { return []byte{}, nil }); err != nil {
+		t.Fatalf("UpdateValue to empty: %v", err)
+	}
+	ephCheckValue(t, e, key, nil, exp)
+
+	if err := e.DeleteValue(ctx, key); err != nil {
+		t.Fatalf("DeleteValue: %v", err)
+	}
+	if _, _, err := e.GetValue(ctx, key); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("GetValue after delete: err = %v, want ErrNotFound", err)
+	}
+	ephCheckValue(t, e, "empty", nil, exp) // deleting one value left the other
+	// The key is free again once deleted.
+	if err := e.CreateValue(ctx, key, []byte("again"), exp); err != nil {
+		t.Errorf("CreateValue after delete: %v", err)
+	}
+}
+
+func ephTestValueCopies(t *testing.T, e storage.Ephemeral) {
+	ctx := t.Context()
+	exp := time.Now().Add(time.Hour)
+	in := []byte("original")
+	if err := e.CreateValue(ctx, "k", in, exp); err != nil {
+		t.Fatalf("CreateValue: %v", err)
+	}
+	in[0] = 'X'
+	out, _, err := e.GetValue(ctx, "k")
+	if err != nil {
+		t.Fatalf("GetValue: %v", err)
+	}
+	out[0] = 'Y'
+	_ = e.UpdateValue(ctx, "k", func(v []byte) ([]byte, error) {
+		if len(v) > 0 {
+			v[0] = 'Z'
+		}
+		return v, errors.New("abort")
+	})
+	var kept []byte
+	_ = e.UpdateValue(ctx, "k", func(v []byte) ([]byte, error) {
+		kept = v // fn's bytes are stored...
+		return v, nil
+	})
+	if len(kept) > 0 {
+		kept[1] = 'W' // ...but the caller may not reach into the store through them
+	}
+	ephCheckValue(t, e, "k", []byte("original"), exp)
+}
+
+func ephTestValueBinary(t *testing.T, e storage.Ephemeral) {
+	ctx := t.Context()
+	exp := time.Now().Add(time.Hour)
+	every := make([]byte, 512)
+	for i := range every {
+		every[i] = byte(i)
+	}
+	if err := e.CreateValue(ctx, "bin", every, exp); err != nil {
+		t.Fatalf("CreateValue: %v", err)
+	}
+	ephCheckValue(t, e, "bin", every, exp)
+	rev := slices.Clone(every)
+	slices.Reverse(rev)
+	if err := e.UpdateValue(ctx, "bin", func([]byte) ([]byte, error) { return rev, nil }); err != nil {
+		t.Fatalf("UpdateValue: %v", err)
+	}
+	ephCheckValue(t, e, "bin", rev, exp)
+}
+
+// ephTestValueFirstWins: a one-time code or challenge is created once; of
+// concurrent creators exactly one succeeds.
+func ephTestValueFirstWins(t *testing.T, e storage.Ephemeral) {
+	ctx := t.Context()
+	const n = 100
+	exp := time.Now().Add(time.Hour)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var won, lost int
+	var winner string
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			mine := fmt.Sprintf("creator-%03d", i)
+			err := e.CreateValue(ctx, "sms:id-001", []byte(mine), exp)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				won++
+				winner = mine
+			case errors.Is(err, storage.ErrAlreadyExists):
+				lost++
+			default:
+				t.Errorf("CreateValue %d: %v", i, err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if won != 1 || lost != n-1 {
+		t.Fatalf("%d callers won and %d got ErrAlreadyExists, want 1 and %d", won, lost, n-1)
+	}
+	ephCheckValue(t, e, "sms:id-001", []byte(winner), exp)
+}
+
+func ephTestValueNotFound(t *testing.T, e storage.Ephemeral) {
+	ctx := t.Context()
+	if _, _, err := e.GetValue(ctx, "no-such-key"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("GetValue unknown: err = %v, want ErrNotFound", err)
+	}
+	called := false
+	err := e.UpdateValue(ctx, "no-such-key", func(v []byte) ([]byte, error) {
+		called = true
+		return v, nil
+	})
+	if !errors.Is(err, storage.ErrNotFound) || called {
+		t.Errorf("UpdateValue unknown: err = %v, fn called = %v; want ErrNotFound, false", err, called)
+	}
+	if err := e.DeleteValue(ctx, "no-such-key"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("DeleteValue unknown: err = %v, want ErrNotFound", err)
+	}
+	// An update must not bring a missing value into existence.
+	if _, _, err := e.GetValue(ctx, "no-such-key"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("GetValue after failed update: err = %v, want ErrNotFound", err)
+	}
+}
+
+func ephTestValueInvalid(t *testing.T, e storage.Ephemeral) {
+	ctx := t.Context()
+	cases := []struct {
+		name string
+		key  string
+		exp  time.Time
+	}{
+		{"empty key", "", time.Now().Add(time.Hour)},
+		{"zero expiry", "v-zero", time.Time{}},
+		{"past expiry", "v-past", time.Now().Add(-time.Second)},
+	}
+	for _, c := range cases {
+		err := e.CreateValue(ctx, c.key, []byte("v"), c.exp)
+		if err == nil || errors.Is(err, storage.ErrAlreadyExists) {
+			t.Errorf("CreateValue with %s: err = %v, want a validation error", c.name, err)
+		}
+		if _, _, err := e.GetValue(ctx, c.key); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("CreateValue with %s stored something: GetValue err = %v", c.name, err)
+		}
+	}
+}
+
+// ephTestValueSizeLimit: storage.MaxValueSize bytes are accepted, one more
+// is refused, on create and on update.
+func ephTestValueSizeLimit(t *testing.T, e storage.Ephemeral) {
+	ctx := t.Context()
+	exp := time.Now().Add(time.Hour)
+	limit := bytes.Repeat([]byte{'a'}, storage.MaxValueSize)
+	over := append(slices.Clone(limit), 'b')
+	if err := e.CreateValue(ctx, "at-limit", limit, exp); err != nil {
+		t.Fatalf("CreateValue of %d bytes: %v", len(limit), err)
+	}
+	ephCheckValue(t, e, "at-limit", limit, exp)
+	err := e.CreateValue(ctx, "over-limit", over, exp)
+	if err == nil || errors.Is(err, storage.ErrAlreadyExists) {
+		t.Errorf("CreateValue of %d bytes: err = %v, want a size error", len(over), err)
+	}
+	if _, _, err := e.GetValue(ctx, "over-limit"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("an oversized value was stored: GetValue err = %v", err)
+	}
+	err = e.UpdateValue(ctx, "at-limit", func(v []byte) ([]byte, error) { return append(v, 'b'), nil })
+	if err == nil {
+		t.Errorf("UpdateValue growing past %d bytes succeeded", storage.MaxValueSize)
+	}
+	ephCheckValue(t, e, "at-limit", limit, exp)
+}
+
+func ephTestValueUpdateAborts(t *testing.T, e storage.Ephemeral) {
+	ctx := t.Context()
+	exp := time.Now().Add(time.Hour)
+	if err := e.CreateValue(ctx, "k", []byte("before"), exp); err != nil {
+		t.Fatalf("CreateValue: %v", err)
+	}
+	errVeto := errors.New("veto from fn")
+	err := e.UpdateValue(ctx, "k", func([]byte) ([]byte, error) { return []byte("after"), errVeto })
+	if err != errVeto {
+		t.Errorf("UpdateValue: err = %v, want the error fn returned, as is", err)
+	}
+	ephCheckValue(t, e, "k", []byte("before"), exp)
+}
+
+// ephTestValueConcurrentUpdate: concurrent read-modify-writes of one value
+// (a logout chain collecting answers) must lose none.
+func ephTestValueConcurrentUpdate(t *testing.T, e storage.Ephemeral) {
+	ctx := t.Context()
+	const n = 50
+	exp := time.Now().Add(time.Hour)
+	if err := e.CreateValue(ctx, "chain", nil, exp); err != nil {
+		t.Fatalf("CreateValue: %v", err)
+	}
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			err := e.UpdateValue(ctx, "chain", func(v []byte) ([]byte, error) {
+				return fmt.Appendf(v, "[%02d]", i), nil
+			})
+			if err != nil {
+				t.Errorf("UpdateValue %d: %v", i, err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	got, _, err := e.GetValue(ctx, "chain")
+	if err != nil {
+		t.Fatalf("GetValue: %v", err)
+	}
+	for i := range n {
+		if c := bytes.Count(got, fmt.Appendf(nil, "[%02d]", i)); c != 1 {
+			t.Errorf("entry %02d present %d times, want once (lost or duplicated update)", i, c)
+		}
+	}
+	if len(got) != 4*n {
+		t.Errorf("value has %d bytes, want %d", len(got), 4*n)
+	}
+}
+
+// ephTestValueIndependent: a value and a session, request ID or counter of
+// the same name live apart.
+func ephTestValueIndependent(t *testing.T, e storage.Ephemeral) {
+	ctx := t.Context()
+	exp := time.Now().Add(time.Hour)
+	if err := e.CreateSession(ctx, ephSession("shared-name")); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	if err := e.InsertRequestID(ctx, "shared-name", exp); err != nil {
+		t.Fatalf("InsertRequestID: %v", err)
+	}
+	if _, err := e.Incr(ctx, "shared-name", time.Hour); err != nil {
+		t.Fatalf("Incr: %v", err)
+	}
+	if _, _, err := e.GetValue(ctx, "shared-name"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("GetValue sees another kind of entry: err = %v", err)
+	}
+	if err := e.CreateValue(ctx, "shared-name", []byte("v"), exp); err != nil {
+		t.Fatalf("CreateValue collided with another kind of entry: %v", err)
+	}
+	if err := e.DeleteValue(ctx, "shared-name"); err != nil {
+		t.Fatalf("DeleteValue: %v", err)
+	}
+	if _, err := e.GetSession(ctx, "shared-name"); err != nil {
+		t.Errorf("DeleteValue removed a session of the same name: %v", err)
+	}
+	if n, err := e.Incr(ctx, "shared-name", time.Hour); err != nil || n != 2 {
+		t.Errorf("DeleteValue touched a counter of the same name: Incr = %d, %v", n, err)
+	}
+}
+
+func ephTestExpiryValue(t *testing.T, e storage.Ephemeral) {
+	ctx := t.Context()
+	exp := time.Now().Add(ephTTL)
+	if err := e.CreateValue(ctx, "otp:short", []byte("123456"), exp); err != nil {
+		t.Fatalf("CreateValue: %v", err)
+	}
+	ephCheckValue(t, e, "otp:short", []byte("123456"), exp)
+	if err := e.CreateValue(ctx, "otp:short", []byte("654321"), exp); !errors.Is(err, storage.ErrAlreadyExists) {
+		t.Fatalf("second CreateValue before expiry: err = %v, want ErrAlreadyExists", err)
+	}
+	ephWait(t, exp.Add(ephMargin))
+	if _, _, err := e.GetValue(ctx, "otp:short"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("GetValue after expiry: err = %v, want ErrNotFound", err)
+	}
+	called := false
+	err := e.UpdateValue(ctx, "otp:short", func(v []byte) ([]byte, error) {
+		called = true
+		return v, nil
+	})
+	if !errors.Is(err, storage.ErrNotFound) || called {
+		t.Errorf("UpdateValue after expiry: err = %v, fn called = %v; want ErrNotFound, false", err, called)
+	}
+	if err := e.DeleteValue(ctx, "otp:short"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("DeleteValue after expiry: err = %v, want ErrNotFound", err)
+	}
+	// An expired key is free for a new value.
+	newExp := time.Now().Add(time.Hour)
+	if err := e.CreateValue(ctx, "otp:short", []byte("654321"), newExp); err != nil {
+		t.Fatalf("CreateValue over an expired value: %v", err)
+	}
+	ephCheckValue(t, e, "otp:short", []byte("654321"), newExp)
+}
+
+// ephTestExpiryValueUpdate: an update neither extends nor drops the expiry,
+// so a challenge answered repeatedly still dies on time.
+func ephTestExpiryValueUpdate(t *testing.T, e storage.Ephemeral) {
+	ctx := t.Context()
+	exp := time.Now().Add(ephTTL)
+	if err := e.CreateValue(ctx, "push:short", []byte("0"), exp); err != nil {
+		t.Fatalf("CreateValue: %v", err)
+	}
+	ephWait(t, time.Now().Add(ephTTL/3))
+	for i := range 3 {
+		err := e.UpdateValue(ctx, "push:short", func(v []byte) ([]byte, error) { return fmt.Appendf(v, "%d", i+1), nil })
+		if err != nil {
+			t.Fatalf("UpdateValue: %v", err)
+		}
+	}
+	ephCheckValue(t, e, "push:short", []byte("0123"), exp)
+	ephWait(t, exp.Add(ephMargin))
+	if _, _, err := e.GetValue(ctx, "push:short"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("GetValue after the original expiry: err = %v, want ErrNotFound (the update moved the expiry)", err)
 	}
 }

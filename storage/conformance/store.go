@@ -31,6 +31,15 @@ func RunStore(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"UpdateFnErrorAborts", storeTestUpdateFnErrorAborts},
 		{"UpdateKeepsKey", storeTestUpdateKeepsKey},
 		{"ConcurrentUpdateCredential", storeTestConcurrentUpdateCredential},
+		{"DeviceCRUD", storeTestDeviceCRUD},
+		{"DeviceErrors", storeTestDeviceErrors},
+		{"DeviceOddText", storeTestDeviceOddText},
+		{"DeviceBytesExact", storeTestDeviceBytesExact},
+		{"DeviceCascade", storeTestDeviceCascade},
+		{"DeviceUpdateFnErrorAborts", storeTestDeviceUpdateFnErrorAborts},
+		{"DeviceUpdateKeepsOwner", storeTestDeviceUpdateKeepsOwner},
+		{"DeviceConcurrentFailedAttempts", storeTestDeviceConcurrentFailedAttempts},
+		{"DeviceLastStepMonotonic", storeTestDeviceLastStepMonotonic},
 		{"AuditChain", storeTestAuditChain},
 		{"AuditConcurrentAppend", storeTestAuditConcurrentAppend},
 		{"AuditPaging", storeTestAuditPaging},
@@ -535,6 +544,435 @@ func storeTestConcurrentUpdateCredential(t *testing.T, s storage.Store) {
 	}
 }
 
+// storeDevice is a pending TOTP device of identityID whose sealed secret
+// holds NUL, 0xff and invalid UTF-8, as ciphertext does.
+func storeDevice(n int, identityID string) storage.Device {
+	return storage.Device{
+		ID:         fmt.Sprintf("dev-%03d", n),
+		IdentityID: identityID,
+		Name:       fmt.Sprintf("Telefono di Mario %d", n),
+		Kind:       storage.DeviceTOTP,
+		Status:     storage.DevicePending,
+		Secret:     []byte{0x00, 0xff, 0xc3, 0x28, byte(n), 0x00},
+		KeyVersion: 1,
+		CreatedAt:  storeT0,
+		UpdatedAt:  storeT0,
+	}
+}
+
+func storeCheckDevice(t *testing.T, got, want storage.Device) {
+	t.Helper()
+	if got.ID != want.ID || got.IdentityID != want.IdentityID || got.Name != want.Name ||
+		got.Kind != want.Kind || got.Status != want.Status {
+		t.Errorf("device = {%q %q %q %q %q}, want {%q %q %q %q %q}",
+			got.ID, got.IdentityID, got.Name, got.Kind, got.Status,
+			want.ID, want.IdentityID, want.Name, want.Kind, want.Status)
+	}
+	if got.LastStep != want.LastStep || got.FailedAttempts != want.FailedAttempts || got.KeyVersion != want.KeyVersion {
+		t.Errorf("device counters = {LastStep %d FailedAttempts %d KeyVersion %d}, want {%d %d %d}",
+			got.LastStep, got.FailedAttempts, got.KeyVersion, want.LastStep, want.FailedAttempts, want.KeyVersion)
+	}
+	// nil and empty alike: a TOTP device has no public key either way.
+	if !bytes.Equal(got.Secret, want.Secret) {
+		t.Errorf("Secret = %x, want %x", got.Secret, want.Secret)
+	}
+	if !bytes.Equal(got.PublicKey, want.PublicKey) {
+		t.Errorf("PublicKey = %x, want %x", got.PublicKey, want.PublicKey)
+	}
+	storeSameTime(t, "CreatedAt", got.CreatedAt, want.CreatedAt)
+	storeSameTime(t, "UpdatedAt", got.UpdatedAt, want.UpdatedAt)
+	storeSameTime(t, "LastUsedAt", got.LastUsedAt, want.LastUsedAt)
+}
+
+// storeDeviceIDs lists the IDs of ds in order.
+func storeDeviceIDs(ds []storage.Device) []string {
+	ids := make([]string, len(ds))
+	for i, d := range ds {
+		ids[i] = d.ID
+	}
+	return ids
+}
+
+func storeTestDeviceCRUD(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	id := storeIdentity(1)
+	storeMust(t, "CreateIdentity", s.CreateIdentity(ctx, id))
+	// Created out of ID order, and one without a creation time, to show the
+	// list is by time then ID, zero time first.
+	totp := storeDevice(3, id.ID)
+	totp.CreatedAt = storeT0.Add(time.Hour)
+	push := storeDevice(2, id.ID)
+	push.Kind, push.Status = storage.DevicePush, storage.DeviceActive
+	push.PublicKey = []byte("0Y0\x13\x06\a*\x86H\xce=\x02\x01\x06\b*\x86H\xce=\x03\x01\x07\x03B\x00\x04")
+	push.LastStep, push.FailedAttempts, push.KeyVersion = 59_012_345, 2, 3
+	push.LastUsedAt = storeT0.Add(30 * time.Minute)
+	sameTime := storeDevice(1, id.ID)
+	sameTime.CreatedAt = totp.CreatedAt
+	undated := storeDevice(9, id.ID)
+	undated.CreatedAt = time.Time{}
+	for _, d := range []storage.Device{totp, push, sameTime, undated} {
+		storeMust(t, "CreateDevice "+d.ID, s.CreateDevice(ctx, d))
+	}
+
+	got, err := s.GetDevice(ctx, push.ID)
+	storeMust(t, "GetDevice", err)
+	storeCheckDevice(t, got, push)
+
+	list, err := s.ListDevices(ctx, id.ID)
+	storeMust(t, "ListDevices", err)
+	want := []storage.Device{undated, push, sameTime, totp}
+	if fmt.Sprint(storeDeviceIDs(list)) != fmt.Sprint(storeDeviceIDs(want)) {
+		t.Fatalf("ListDevices order = %v, want %v (oldest first, then by ID)", storeDeviceIDs(list), storeDeviceIDs(want))
+	}
+	for i := range list {
+		storeCheckDevice(t, list[i], want[i])
+	}
+
+	used := storeT0.Add(2 * time.Hour)
+	storeMust(t, "UpdateDevice", s.UpdateDevice(ctx, totp.ID, func(d storage.Device) (storage.Device, error) {
+		storeCheckDevice(t, d, totp)
+		d.Status = storage.DeviceActive
+		d.Name = "Telefono nuovo"
+		d.LastStep, d.FailedAttempts = 59_012_400, 1
+		d.Secret = []byte{0xde, 0xad}
+		d.PublicKey = []byte{0x01}
+		d.KeyVersion = 2
+		d.UpdatedAt, d.LastUsedAt = used, used
+		return d, nil
+	}))
+	wantTOTP := totp
+	wantTOTP.Status, wantTOTP.Name = storage.DeviceActive, "Telefono nuovo"
+	wantTOTP.LastStep, wantTOTP.FailedAttempts = 59_012_400, 1
+	wantTOTP.Secret, wantTOTP.PublicKey, wantTOTP.KeyVersion = []byte{0xde, 0xad}, []byte{0x01}, 2
+	wantTOTP.UpdatedAt, wantTOTP.LastUsedAt = used, used
+	got, err = s.GetDevice(ctx, totp.ID)
+	storeMust(t, "GetDevice after update", err)
+	storeCheckDevice(t, got, wantTOTP)
+
+	// Clearing LastUsedAt reads back as the zero time.
+	storeMust(t, "UpdateDevice clear", s.UpdateDevice(ctx, totp.ID, func(d storage.Device) (storage.Device, error) {
+		d.LastUsedAt = time.Time{}
+		return d, nil
+	}))
+	got, err = s.GetDevice(ctx, totp.ID)
+	storeMust(t, "GetDevice after clear", err)
+	storeSameTime(t, "LastUsedAt after clear", got.LastUsedAt, time.Time{})
+
+	storeMust(t, "DeleteDevice", s.DeleteDevice(ctx, push.ID))
+	_, err = s.GetDevice(ctx, push.ID)
+	storeWantErr(t, "GetDevice after delete", err, storage.ErrNotFound)
+	list, err = s.ListDevices(ctx, id.ID)
+	storeMust(t, "ListDevices after delete", err)
+	if fmt.Sprint(storeDeviceIDs(list)) != fmt.Sprint([]string{undated.ID, sameTime.ID, totp.ID}) {
+		t.Errorf("ListDevices after delete = %v", storeDeviceIDs(list))
+	}
+	// The ID is free again.
+	storeMust(t, "CreateDevice after delete", s.CreateDevice(ctx, push))
+}
+
+func storeTestDeviceErrors(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	id := storeIdentity(1)
+	storeMust(t, "CreateIdentity", s.CreateIdentity(ctx, id))
+	d := storeDevice(1, id.ID)
+	storeMust(t, "CreateDevice", s.CreateDevice(ctx, d))
+
+	again := storeDevice(1, id.ID)
+	again.Name = "another phone"
+	storeWantErr(t, "CreateDevice(same ID)", s.CreateDevice(ctx, again), storage.ErrAlreadyExists)
+	orphan := storeDevice(2, "missing")
+	storeWantErr(t, "CreateDevice(unknown identity)", s.CreateDevice(ctx, orphan), storage.ErrNotFound)
+	orphan.IdentityID = ""
+	storeWantErr(t, "CreateDevice(no identity)", s.CreateDevice(ctx, orphan), storage.ErrNotFound)
+
+	_, err := s.GetDevice(ctx, "missing")
+	storeWantErr(t, "GetDevice(missing)", err, storage.ErrNotFound)
+	storeWantErr(t, "DeleteDevice(missing)", s.DeleteDevice(ctx, "missing"), storage.ErrNotFound)
+	called := false
+	err = s.UpdateDevice(ctx, "missing", func(d storage.Device) (storage.Device, error) {
+		called = true
+		return d, nil
+	})
+	storeWantErr(t, "UpdateDevice(missing)", err, storage.ErrNotFound)
+	if called {
+		t.Error("UpdateDevice(missing) called fn")
+	}
+	list, err := s.ListDevices(ctx, "missing")
+	storeMust(t, "ListDevices(unknown identity)", err)
+	if len(list) != 0 {
+		t.Errorf("ListDevices(unknown identity) = %d devices, want none", len(list))
+	}
+
+	for _, bad := range []struct {
+		what   string
+		mutate func(*storage.Device)
+	}{
+		{"an empty ID", func(d *storage.Device) { d.ID = "" }},
+		{"an unknown kind", func(d *storage.Device) { d.Kind = "sms" }},
+		{"an empty status", func(d *storage.Device) { d.Status = "" }},
+		{"a name with NUL", func(d *storage.Device) { d.Name = "phone\x00" }},
+	} {
+		v := storeDevice(3, id.ID)
+		bad.mutate(&v)
+		if err := s.CreateDevice(ctx, v); err == nil || errors.Is(err, storage.ErrAlreadyExists) || errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("CreateDevice with %s: err = %v, want a validation error", bad.what, err)
+		}
+		if bad.what == "an empty ID" {
+			continue // an update keeps the ID whatever fn returns
+		}
+		err := s.UpdateDevice(ctx, d.ID, func(cur storage.Device) (storage.Device, error) {
+			bad.mutate(&cur)
+			return cur, nil
+		})
+		if err == nil {
+			t.Errorf("UpdateDevice to %s succeeded", bad.what)
+		}
+	}
+	got, err := s.GetDevice(ctx, d.ID)
+	storeMust(t, "GetDevice after refused updates", err)
+	storeCheckDevice(t, got, d)
+}
+
+// storeTestDeviceOddText: device IDs reach the store from requests; odd
+// bytes read as "no such device".
+func storeTestDeviceOddText(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	id := storeIdentity(1)
+	storeMust(t, "CreateIdentity", s.CreateIdentity(ctx, id))
+	storeMust(t, "CreateDevice", s.CreateDevice(ctx, storeDevice(1, id.ID)))
+	for _, odd := range []string{"dev-001\x00", "\xff\xfe", "dev\xc3"} {
+		_, err := s.GetDevice(ctx, odd)
+		storeWantErr(t, fmt.Sprintf("GetDevice(%q)", odd), err, storage.ErrNotFound)
+		storeWantErr(t, fmt.Sprintf("DeleteDevice(%q)", odd), s.DeleteDevice(ctx, odd), storage.ErrNotFound)
+		err = s.UpdateDevice(ctx, odd, func(d storage.Device) (storage.Device, error) { return d, nil })
+		storeWantErr(t, fmt.Sprintf("UpdateDevice(%q)", odd), err, storage.ErrNotFound)
+		list, err := s.ListDevices(ctx, odd)
+		if err != nil || len(list) != 0 {
+			t.Errorf("ListDevices(%q) = %d devices, %v; want none, nil", odd, len(list), err)
+		}
+	}
+}
+
+// storeTestDeviceBytesExact: sealed secrets and keys are binary and must come
+// back byte for byte, whatever their length.
+func storeTestDeviceBytesExact(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	id := storeIdentity(1)
+	storeMust(t, "CreateIdentity", s.CreateIdentity(ctx, id))
+	every := make([]byte, 256)
+	for i := range every {
+		every[i] = byte(i)
+	}
+	long := bytes.Repeat([]byte{0x00, 0x80, 0xff}, 3000)
+	cases := []struct{ secret, public []byte }{
+		{every, long},
+		{[]byte{0}, nil},
+		{nil, []byte{}},
+		{[]byte("\\x00'\";--"), []byte{0xef, 0xbb, 0xbf}},
+	}
+	for i, c := range cases {
+		d := storeDevice(i, id.ID)
+		d.Secret, d.PublicKey = c.secret, c.public
+		storeMust(t, "CreateDevice", s.CreateDevice(ctx, d))
+		got, err := s.GetDevice(ctx, d.ID)
+		storeMust(t, "GetDevice", err)
+		storeCheckDevice(t, got, d)
+	}
+	// And through an update, which writes every column again.
+	storeMust(t, "UpdateDevice", s.UpdateDevice(ctx, storeDevice(1, id.ID).ID, func(d storage.Device) (storage.Device, error) {
+		d.Secret, d.PublicKey = long, every
+		return d, nil
+	}))
+	got, err := s.GetDevice(ctx, storeDevice(1, id.ID).ID)
+	storeMust(t, "GetDevice after update", err)
+	if !bytes.Equal(got.Secret, long) || !bytes.Equal(got.PublicKey, every) {
+		t.Error("binary fields changed through an update")
+	}
+}
+
+// storeTestDeviceCascade: a deleted identity takes its devices with it, and
+// nobody else's.
+func storeTestDeviceCascade(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	gone, kept := storeIdentity(1), storeIdentity(2)
+	storeMust(t, "CreateIdentity", s.CreateIdentity(ctx, gone))
+	storeMust(t, "CreateIdentity", s.CreateIdentity(ctx, kept))
+	for i, owner := range []string{gone.ID, gone.ID, kept.ID} {
+		storeMust(t, "CreateDevice", s.CreateDevice(ctx, storeDevice(i, owner)))
+	}
+	storeMust(t, "DeleteIdentity", s.DeleteIdentity(ctx, gone.ID))
+	for i := range 2 {
+		_, err := s.GetDevice(ctx, storeDevice(i, gone.ID).ID)
+		storeWantErr(t, "GetDevice of a deleted identity", err, storage.ErrNotFound)
+	}
+	list, err := s.ListDevices(ctx, gone.ID)
+	storeMust(t, "ListDevices of a deleted identity", err)
+	if len(list) != 0 {
+		t.Errorf("a deleted identity still lists %d devices", len(list))
+	}
+	list, err = s.ListDevices(ctx, kept.ID)
+	storeMust(t, "ListDevices of the other identity", err)
+	if len(list) != 1 {
+		t.Fatalf("the other identity lists %d devices, want 1", len(list))
+	}
+	storeCheckDevice(t, list[0], storeDevice(2, kept.ID))
+	// A new identity with the old ID starts with no devices.
+	storeMust(t, "CreateIdentity again", s.CreateIdentity(ctx, gone))
+	list, err = s.ListDevices(ctx, gone.ID)
+	storeMust(t, "ListDevices of the re-created identity", err)
+	if len(list) != 0 {
+		t.Errorf("a re-created identity inherits %d devices", len(list))
+	}
+}
+
+func storeTestDeviceUpdateFnErrorAborts(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	id := storeIdentity(1)
+	storeMust(t, "CreateIdentity", s.CreateIdentity(ctx, id))
+	d := storeDevice(1, id.ID)
+	storeMust(t, "CreateDevice", s.CreateDevice(ctx, d))
+	err := s.UpdateDevice(ctx, d.ID, func(v storage.Device) (storage.Device, error) {
+		v.Status = storage.DeviceRevoked
+		v.FailedAttempts = 99
+		v.Secret[0] = 0x42 // even a change made in place to what fn received
+		return v, storeErrAbort
+	})
+	if err != storeErrAbort {
+		t.Errorf("UpdateDevice returned %v, want the fn error as is", err)
+	}
+	got, err := s.GetDevice(ctx, d.ID)
+	storeMust(t, "GetDevice", err)
+	storeCheckDevice(t, got, storeDevice(1, id.ID))
+}
+
+// storeTestDeviceUpdateKeepsOwner: fn can move neither the device's ID nor
+// its identity (its secret is sealed to that identity).
+func storeTestDeviceUpdateKeepsOwner(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	owner, other := storeIdentity(1), storeIdentity(2)
+	storeMust(t, "CreateIdentity", s.CreateIdentity(ctx, owner))
+	storeMust(t, "CreateIdentity", s.CreateIdentity(ctx, other))
+	d := storeDevice(1, owner.ID)
+	storeMust(t, "CreateDevice", s.CreateDevice(ctx, d))
+	err := s.UpdateDevice(ctx, d.ID, func(v storage.Device) (storage.Device, error) {
+		v.ID = "dev-other"
+		v.IdentityID = other.ID
+		v.Status = storage.DeviceActive
+		return v, nil
+	})
+	storeMust(t, "UpdateDevice", err)
+	want := d
+	want.Status = storage.DeviceActive
+	got, err := s.GetDevice(ctx, d.ID)
+	storeMust(t, "GetDevice", err)
+	storeCheckDevice(t, got, want)
+	_, err = s.GetDevice(ctx, "dev-other")
+	storeWantErr(t, "GetDevice(dev-other)", err, storage.ErrNotFound)
+	list, err := s.ListDevices(ctx, other.ID)
+	storeMust(t, "ListDevices", err)
+	if len(list) != 0 {
+		t.Errorf("the device moved to another identity")
+	}
+}
+
+// storeTestDeviceConcurrentFailedAttempts: no wrong code may go uncounted,
+// or the device lockout weakens.
+func storeTestDeviceConcurrentFailedAttempts(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	id := storeIdentity(1)
+	storeMust(t, "CreateIdentity", s.CreateIdentity(ctx, id))
+	d := storeDevice(1, id.ID)
+	storeMust(t, "CreateDevice", s.CreateDevice(ctx, d))
+	const n = 50
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for range n {
+		wg.Go(func() {
+			<-start
+			errs <- s.UpdateDevice(ctx, d.ID, func(v storage.Device) (storage.Device, error) {
+				v.FailedAttempts++
+				return v, nil
+			})
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("UpdateDevice: %v", err)
+		}
+	}
+	got, err := s.GetDevice(ctx, d.ID)
+	storeMust(t, "GetDevice", err)
+	if got.FailedAttempts != n {
+		t.Errorf("FailedAttempts = %d after %d concurrent increments", got.FailedAttempts, n)
+	}
+}
+
+// storeErrStaleStep is what a verifier returns for a code of a step already used.
+var storeErrStaleStep = errors.New("conformance: TOTP step not after the last accepted one")
+
+// storeTestDeviceLastStepMonotonic is the single-use check of TOTP codes:
+// each caller accepts its step only if it is later than LastStep. Whatever
+// the interleaving, LastStep ends at the highest step and never moves back.
+func storeTestDeviceLastStepMonotonic(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	id := storeIdentity(1)
+	storeMust(t, "CreateIdentity", s.CreateIdentity(ctx, id))
+	d := storeDevice(1, id.ID)
+	d.LastStep = 59_000_000
+	storeMust(t, "CreateDevice", s.CreateDevice(ctx, d))
+	const n = 20
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	accepted := 0
+	for i := range n {
+		// Steps in an order unrelated to when goroutines get scheduled.
+		step := d.LastStep + 1 + int64((i*7)%n)
+		wg.Go(func() {
+			<-start
+			err := s.UpdateDevice(ctx, d.ID, func(v storage.Device) (storage.Device, error) {
+				if step <= v.LastStep {
+					return v, storeErrStaleStep
+				}
+				v.LastStep = step
+				return v, nil
+			})
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				accepted++
+			case err != storeErrStaleStep:
+				t.Errorf("UpdateDevice(step %d): %v", step, err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	got, err := s.GetDevice(ctx, d.ID)
+	storeMust(t, "GetDevice", err)
+	if want := d.LastStep + n; got.LastStep != want {
+		t.Errorf("LastStep = %d, want the highest step %d", got.LastStep, want)
+	}
+	if accepted < 1 || accepted > n {
+		t.Errorf("%d updates accepted, want between 1 and %d", accepted, n)
+	}
+	// The highest step, once used, is refused.
+	err = s.UpdateDevice(ctx, d.ID, func(v storage.Device) (storage.Device, error) {
+		if d.LastStep+n <= v.LastStep {
+			return v, storeErrStaleStep
+		}
+		return v, nil
+	})
+	if err != storeErrStaleStep {
+		t.Errorf("replaying the highest step: err = %v, want the stale-step error", err)
+	}
+}
+
 func storeAuditEvent(n int) storage.AuditEvent {
 	return storage.AuditEvent{
 		Time:      storeT0.Add(time.Duration(n) * time.Second),
@@ -736,6 +1174,13 @@ func storeTestTimesUTC(t *testing.T, s storage.Store) {
 	gotC, err := s.GetCredential(ctx, id.ID)
 	storeMust(t, "GetCredential", err)
 	storeCheckCredential(t, gotC, c)
+
+	d := storeDevice(1, id.ID)
+	d.CreatedAt, d.UpdatedAt, d.LastUsedAt = summer, storeT0, summer.Add(time.Hour)
+	storeMust(t, "CreateDevice", s.CreateDevice(ctx, d))
+	gotD, err := s.GetDevice(ctx, d.ID)
+	storeMust(t, "GetDevice", err)
+	storeCheckDevice(t, gotD, d)
 
 	sp := storeSP(1)
 	sp.CreatedAt, sp.UpdatedAt = summer, storeT0

@@ -36,10 +36,10 @@ func newClocked(t *testing.T, opts ...Option) (*Store, *fakeClock) {
 	return s, clk
 }
 
-func (s *Store) sizes() (sessions, requestIDs, counters int) {
+func (s *Store) sizes() (sessions, requestIDs, counters, values int) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return len(s.sessions), len(s.requestIDs), len(s.counters)
+	return len(s.sessions), len(s.requestIDs), len(s.counters), len(s.values)
 }
 
 // TestExpiryBoundary checks, without sleeping, that every kind of entry is
@@ -59,6 +59,9 @@ func TestExpiryBoundary(t *testing.T) {
 	if n, err := s.Incr(ctx, "c", time.Minute); err != nil || n != 1 {
 		t.Fatalf("Incr = %d, %v", n, err)
 	}
+	if err := s.CreateValue(ctx, "v", []byte("x"), exp); err != nil {
+		t.Fatal(err)
+	}
 
 	clk.advance(time.Minute - time.Nanosecond)
 	if _, err := s.GetSession(ctx, "s"); err != nil {
@@ -69,6 +72,9 @@ func TestExpiryBoundary(t *testing.T) {
 	}
 	if n, _ := s.Incr(ctx, "c", time.Minute); n != 2 {
 		t.Errorf("counter reset 1ns before its window ended: %d", n)
+	}
+	if _, gotExp, err := s.GetValue(ctx, "v"); err != nil || !gotExp.Equal(exp) {
+		t.Errorf("value 1ns before expiry: expiry %s, err %v; want %s, nil", gotExp, err, exp)
 	}
 
 	clk.advance(time.Nanosecond)
@@ -83,6 +89,15 @@ func TestExpiryBoundary(t *testing.T) {
 	}
 	if n, _ := s.Incr(ctx, "c", time.Minute); n != 1 {
 		t.Errorf("counter at the end of its window = %d, want 1", n)
+	}
+	if _, _, err := s.GetValue(ctx, "v"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("value at its expiry: err = %v, want ErrNotFound", err)
+	}
+	if err := s.UpdateValue(ctx, "v", func(b []byte) ([]byte, error) { return b, nil }); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("UpdateValue at its expiry: err = %v, want ErrNotFound", err)
+	}
+	if err := s.CreateValue(ctx, "v", []byte("y"), exp.Add(time.Hour)); err != nil {
+		t.Errorf("CreateValue over an expired value: %v", err)
 	}
 }
 
@@ -104,11 +119,17 @@ func TestSweepDropsOnlyExpired(t *testing.T) {
 		if _, err := s.Incr(ctx, id, d); err != nil {
 			t.Fatal(err)
 		}
+		if err := s.CreateValue(ctx, id, []byte(id), now.Add(d)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	clk.advance(2 * time.Minute)
 	s.sweep()
-	if a, b, c := s.sizes(); a != 1 || b != 1 || c != 1 {
-		t.Fatalf("after sweep: %d sessions, %d request IDs, %d counters; want 1 each", a, b, c)
+	if a, b, c, v := s.sizes(); a != 1 || b != 1 || c != 1 || v != 1 {
+		t.Fatalf("after sweep: %d sessions, %d request IDs, %d counters, %d values; want 1 each", a, b, c, v)
+	}
+	if got, _, err := s.GetValue(ctx, "long"); err != nil || string(got) != "long" {
+		t.Errorf("sweep removed a live value: %q, %v", got, err)
 	}
 	if _, err := s.GetSession(ctx, "long"); err != nil {
 		t.Errorf("sweep removed a live session: %v", err)
@@ -126,7 +147,7 @@ func TestJanitorRuns(t *testing.T) {
 	clk.advance(time.Hour)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if _, n, _ := s.sizes(); n == 0 {
+		if _, n, _, _ := s.sizes(); n == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -161,15 +182,19 @@ func TestCanceledContext(t *testing.T) {
 		"DeleteSession": s.DeleteSession(ctx, "s"),
 		"ResetCounter":  s.ResetCounter(ctx, "c"),
 		"Ping":          s.Ping(ctx),
+		"CreateValue":   s.CreateValue(ctx, "v", nil, exp),
+		"UpdateValue":   s.UpdateValue(ctx, "v", func(b []byte) ([]byte, error) { return b, nil }),
+		"DeleteValue":   s.DeleteValue(ctx, "v"),
 	}
 	_, checks["GetSession"] = s.GetSession(ctx, "s")
 	_, checks["Incr"] = s.Incr(ctx, "c", time.Minute)
+	_, _, checks["GetValue"] = s.GetValue(ctx, "v")
 	for name, err := range checks {
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("%s with a canceled context: err = %v, want context.Canceled", name, err)
 		}
 	}
-	if a, b, c := s.sizes(); a+b+c != 0 {
+	if a, b, c, v := s.sizes(); a+b+c+v != 0 {
 		t.Error("a canceled call changed the store")
 	}
 }

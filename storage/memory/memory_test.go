@@ -60,3 +60,36 @@ func BenchmarkGetSession(b *testing.B) {
 		}
 	}
 }
+
+// benchValue is a push challenge of a typical size.
+var benchValue = []byte(`{"device":"dev-8f3a1c","nonce":"q3JmZ3Vhc2RmYXNkZmFzZGY","state":"pending","binding":"4 7 1"}`)
+
+func BenchmarkCreateValue(b *testing.B) {
+	s := memory.New()
+	b.Cleanup(func() { _ = s.Close() })
+	ctx := b.Context()
+	exp := time.Now().Add(time.Hour)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if err := s.CreateValue(ctx, "push:"+strconv.Itoa(i), benchValue, exp); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+func BenchmarkGetValue(b *testing.B) {
+	s := memory.New()
+	b.Cleanup(func() { _ = s.Close() })
+	ctx := b.Context()
+	if err := s.CreateValue(ctx, "push:bench", benchValue, time.Now().Add(time.Hour)); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := s.GetValue(ctx, "push:bench"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -433,12 +433,25 @@ func (s *Store) GetValue(ctx context.Context, key string) ([]byte, time.Time, er
 		return nil, time.Time{}, fmt.Errorf("redis: get value: %w", err)
 	}
 	ttl := pttl.Val()
-	if ttl <= 0 {
-		// -1: a key without expiry, which this package never writes.
-		return nil, time.Time{}, fmt.Errorf("redis: get value: stored key has no expiry (PTTL %d)", ttl)
+	if err := checkValueTTL(ttl); err != nil {
+		return nil, time.Time{}, fmt.Errorf("redis: get value: %w", err)
 	}
 	data, _ := get.Bytes() // its error is the pipeline's, checked above
 	return data, s.now().Add(ttl).UTC(), nil
+}
+
+// checkValueTTL reads the PTTL of a value key found by GET: a key without
+// expiry (-1), which this package never writes, is an error rather than a
+// value that lives for ever; none left (0, or -2 once gone) is not found.
+func checkValueTTL(ttl time.Duration) error {
+	switch {
+	case ttl > 0:
+		return nil
+	case ttl == -1:
+		return errors.New("stored key has no expiry")
+	default:
+		return storage.ErrNotFound
+	}
 }
 
 // UpdateValue implements storage.Values with an optimistic transaction (see
@@ -455,6 +468,13 @@ func (s *Store) UpdateValue(ctx context.Context, key string, fn func([]byte) ([]
 			return storage.ErrNotFound
 		}
 		if err != nil {
+			return err
+		}
+		ttl, err := tx.PTTL(ctx, rkey).Result()
+		if err != nil {
+			return err
+		}
+		if err := checkValueTTL(ttl); err != nil {
 			return err
 		}
 		updated, err := fn(cur)

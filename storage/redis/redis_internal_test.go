@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"errors"
 	"reflect"
 	"testing"
 	"time"
@@ -83,4 +84,23 @@ func FuzzDecodeSession(f *testing.F) {
 			t.Fatalf("not stable:\n%+v\n%+v", s, s2)
 		}
 	})
+}
+
+func TestCheckValueTTL(t *testing.T) {
+	for _, c := range []struct {
+		ttl      time.Duration
+		ok       bool
+		notFound bool
+	}{
+		{time.Millisecond, true, false},
+		{time.Hour, true, false},
+		{0, false, true},
+		{-2, false, true},
+		{-1, false, false},
+	} {
+		err := checkValueTTL(c.ttl)
+		if (err == nil) != c.ok || errors.Is(err, storage.ErrNotFound) != c.notFound {
+			t.Errorf("checkValueTTL(%d) = %v", c.ttl, err)
+		}
+	}
 }

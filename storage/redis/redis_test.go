@@ -111,10 +111,19 @@ func TestKeysPrefixedHashedAndExpiring(t *testing.T) {
 	if _, err := s.Incr(ctx, "login:alice", time.Hour); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.CreateValue(ctx, "push:c1", []byte(`{"state":"pending"}`), now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpdateValue(ctx, "push:c1", func([]byte) ([]byte, error) { return []byte(`{"state":"approved"}`), nil }); err != nil {
+		t.Fatal(err)
+	}
 
 	keys := scanKeys(t, raw, prefix)
-	if len(keys) != 3 {
-		t.Fatalf("keys under the prefix = %q, want 3 (session, request ID, counter)", keys)
+	if len(keys) != 4 {
+		t.Fatalf("keys under the prefix = %q, want 4 (session, request ID, counter, value)", keys)
+	}
+	if v, err := raw.Get(ctx, prefix+"value:push:c1").Result(); err != nil || v != `{"state":"approved"}` {
+		t.Errorf("value key %svalue:push:c1 = %q, %v; want the updated value as is", prefix, v, err)
 	}
 	for _, k := range keys {
 		if strings.Contains(k, sessionID) {
@@ -192,6 +201,49 @@ func TestCorruptData(t *testing.T) {
 	}
 	if _, err := s.Incr(ctx, "k", time.Minute); err == nil {
 		t.Error("Incr on a non-integer value: want an error")
+	}
+}
+
+// TestValueWithoutTTL: a value key that someone else left without expiry is
+// reported as such by GetValue and UpdateValue, never served or updated as
+// if it would expire, nor overwritten by CreateValue.
+func TestValueWithoutTTL(t *testing.T) {
+	s, raw, prefix := newTestStore(t)
+	ctx := t.Context()
+	if err := raw.Set(ctx, prefix+"value:k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := s.GetValue(ctx, "k")
+	if err == nil || errors.Is(err, storage.ErrNotFound) || !strings.Contains(err.Error(), "no expiry") {
+		t.Errorf("GetValue of a key without TTL: err = %v, want a no-expiry error", err)
+	}
+	called := false
+	err = s.UpdateValue(ctx, "k", func(b []byte) ([]byte, error) { called = true; return b, nil })
+	if err == nil || errors.Is(err, storage.ErrNotFound) || called {
+		t.Errorf("UpdateValue of a key without TTL: err = %v, fn called = %v; want an error, false", err, called)
+	}
+	// CreateValue must not overwrite it (SET NX), whatever its state.
+	if err := s.CreateValue(ctx, "k", []byte("w"), time.Now().Add(time.Hour)); !errors.Is(err, storage.ErrAlreadyExists) {
+		t.Errorf("CreateValue over a key without TTL: err = %v, want ErrAlreadyExists", err)
+	}
+}
+
+func TestValueWrongType(t *testing.T) {
+	s, raw, prefix := newTestStore(t)
+	ctx := t.Context()
+	if err := raw.LPush(ctx, prefix+"value:k", "x").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.Expire(ctx, prefix+"value:k", time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.GetValue(ctx, "k"); err == nil || errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("GetValue of a list: err = %v, want a type error", err)
+	}
+	called := false
+	err := s.UpdateValue(ctx, "k", func(b []byte) ([]byte, error) { called = true; return b, nil })
+	if err == nil || errors.Is(err, storage.ErrNotFound) || called {
+		t.Errorf("UpdateValue of a list: err = %v, fn called = %v; want a type error, false", err, called)
 	}
 }
 
@@ -321,6 +373,37 @@ func BenchmarkGetSession(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := s.GetSession(ctx, sess.ID); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// benchValue is a push challenge of a typical size.
+var benchValue = []byte(`{"device":"dev-8f3a1c","nonce":"q3JmZ3Vhc2RmYXNkZmFzZGY","state":"pending","binding":"4 7 1"}`)
+
+func BenchmarkCreateValue(b *testing.B) {
+	s, _, _ := newTestStore(b)
+	ctx := b.Context()
+	exp := time.Now().Add(time.Hour)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if err := s.CreateValue(ctx, "push:"+strconv.Itoa(i), benchValue, exp); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+func BenchmarkGetValue(b *testing.B) {
+	s, _, _ := newTestStore(b)
+	ctx := b.Context()
+	if err := s.CreateValue(ctx, "push:bench", benchValue, time.Now().Add(time.Hour)); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := s.GetValue(ctx, "push:bench"); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,0 +1,59 @@
+package sqlstore_test
+
+import (
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/spid-idp/spid-idp/storage"
+	"github.com/spid-idp/spid-idp/storage/sqlite"
+)
+
+// TestUpgradeAddsDevices opens a database left at migration 2 (before
+// devices existed) holding an identity: opening it applies 0003, and the
+// identity can then have devices that go with it.
+func TestUpgradeAddsDevices(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "idp.db")
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := storage.Identity{ID: "id-1", Username: "mario@example.it", Type: storage.IdentityCitizen, Status: storage.IdentityActive}
+	if err := s.CreateIdentity(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	raw, err := sql.Open("sqlite", path+"?_pragma=foreign_keys(1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{"DROP TABLE devices", "DELETE FROM migrations WHERE num = 3"} {
+		if _, err := raw.ExecContext(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	if err := raw.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err = sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatalf("open a migration-2 database: %v", err)
+	}
+	defer s.Close()
+	d := storage.Device{ID: "dev-1", IdentityID: id.ID, Kind: storage.DeviceTOTP, Status: storage.DevicePending, Secret: []byte{1, 2, 3}}
+	if err := s.CreateDevice(ctx, d); err != nil {
+		t.Fatalf("CreateDevice after the upgrade: %v", err)
+	}
+	if err := s.DeleteIdentity(ctx, id.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetDevice(ctx, d.ID); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("device outlived its identity after the upgrade: err = %v", err)
+	}
+}
