@@ -198,7 +198,7 @@ func TestLeastPrivilegeRole(t *testing.T) {
 		"CREATE ROLE " + role + " LOGIN",
 		"GRANT USAGE ON SCHEMA " + schema + " TO " + role,
 		"GRANT SELECT ON migrations TO " + role,
-		"GRANT SELECT, INSERT, UPDATE, DELETE ON identities, credentials, service_providers TO " + role,
+		"GRANT SELECT, INSERT, UPDATE, DELETE ON identities, credentials, devices, service_providers TO " + role,
 		"GRANT SELECT, INSERT ON audit_events TO " + role,
 	} {
 		if _, err := admin.Exec(stmt); err != nil {
@@ -227,6 +227,10 @@ func TestLeastPrivilegeRole(t *testing.T) {
 	}
 	if _, err := s.AppendAudit(ctx, storage.AuditEvent{Actor: "system", Action: "test"}); err != nil {
 		t.Errorf("AppendAudit as %s: %v", role, err)
+	}
+	if err := s.CreateDevice(ctx, storage.Device{ID: "dev-1", IdentityID: "id-1", Name: "phone", Kind: storage.DeviceTOTP,
+		Status: storage.DevicePending, Secret: []byte{1}, PublicKey: []byte{}}); err != nil {
+		t.Errorf("CreateDevice as %s: %v", role, err)
 	}
 
 	raw, err := sql.Open("pgx", dsn)
