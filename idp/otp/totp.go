@@ -49,6 +49,9 @@ func NewSeed() ([]byte, error) {
 	return seed, nil
 }
 
+// minSeedSize is RFC 4226's floor for a shared secret (128 bits).
+const minSeedSize = 16
+
 // EncodeSeed is the seed as authenticator apps take it (base32, no padding).
 func EncodeSeed(seed []byte) string { return b32.EncodeToString(seed) }
 
@@ -61,8 +64,8 @@ func DecodeSeed(s string) ([]byte, error) {
 	if err != nil {
 		return nil, errors.New("otp: seed is not valid base32")
 	}
-	if len(seed) < 10 {
-		return nil, fmt.Errorf("otp: seed of %d bytes is too short (at least 10, RFC 4226 §4)", len(seed))
+	if len(seed) < minSeedSize {
+		return nil, fmt.Errorf("otp: seed of %d bits is too short (RFC 4226 §4 asks for at least 128)", 8*len(seed))
 	}
 	return seed, nil
 }

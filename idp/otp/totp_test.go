@@ -132,7 +132,8 @@ func TestSeedURIAndQR(t *testing.T) {
 	if err != nil || !bytes.Equal(back, seed) {
 		t.Fatalf("DecodeSeed: %x %v", back, err)
 	}
-	for _, bad := range []string{"", "not base32!", "AAAA"} {
+	// 80-bit seeds (old Google Authenticator examples) are below RFC 4226's floor.
+	for _, bad := range []string{"", "not base32!", "AAAA", "JBSWY3DPEHPK3PXP"} {
 		if _, err := DecodeSeed(bad); err == nil {
 			t.Errorf("DecodeSeed(%q) accepted", bad)
 		}
@@ -154,6 +155,17 @@ func TestSeedURIAndQR(t *testing.T) {
 		if r, _, _, _ := pic.At(x, 0).RGBA(); r == 0 {
 			t.Fatal("QR touches the top edge")
 		}
+	}
+	// The top-left finder pattern starts after the 4-module quiet zone.
+	first := 0
+	for x := range 256 { // first dark pixel on the first dark row gives the offset
+		if r, _, _, _ := pic.At(x, x).RGBA(); r == 0 {
+			first = x
+			break
+		}
+	}
+	if first == 0 || first > 256/4 {
+		t.Fatalf("no finder pattern where expected (first dark diagonal pixel at %d)", first)
 	}
 	for _, tc := range []struct {
 		uri  string
