@@ -11,6 +11,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"fmt"
+	"net/http/httptest"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/spid-idp/spid-idp/audit"
+	"github.com/spid-idp/spid-idp/idp/appapi"
 	"github.com/spid-idp/spid-idp/idp/otp"
 	"github.com/spid-idp/spid-idp/idp/push"
 	"github.com/spid-idp/spid-idp/keys/datakey"
@@ -193,4 +195,32 @@ func (e *Env) LastAudit(action string) storage.AuditEvent {
 	}
 	e.T.Fatalf("no audit record %q", action)
 	return storage.AuditEvent{}
+}
+
+// API builds the app API over the Env and serves it on 127.0.0.1; the
+// handler polls every 50 ms so long-poll tests stay short.
+func (e *Env) API() (*appapi.Handler, *httptest.Server) {
+	e.T.Helper()
+	h, err := appapi.New(appapi.Config{
+		Push: e.Push, Devices: e.Store, Values: e.Eph, Ephemeral: e.Eph, Sealer: e.Sealer,
+		Audit: e.Audit, Issuer: "SPID IdP di prova", Identities: e.Store, Now: e.Push.Now,
+		PollInterval: 50 * time.Millisecond,
+	})
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	e.T.Cleanup(srv.Close)
+	return h, srv
+}
+
+// Activation makes a pending device of identityID and its activation code.
+func (e *Env) Activation(identityID string) (deviceID string, seed []byte, code string) {
+	e.T.Helper()
+	deviceID, seed = e.PendingDevice(identityID)
+	code, err := appapi.NewActivationAt(context.Background(), e.Eph, identityID, deviceID, e.Push.Now())
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	return deviceID, seed, code
 }
