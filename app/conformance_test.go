@@ -14,7 +14,7 @@ import (
 // shrinks (cases dropped, a login that never reaches the Response checks):
 // raise it when cases are added, never lower it to make the test pass.
 // At SpidL1 only (no second factor yet) the run passes 146 items.
-const minPassedItems = 140
+const minPassedItems = 146
 
 // knownDefects names cases skipped because of an IdP defect the suite found
 // and the lead has yet to fix: case name → defect. Each entry must say what
@@ -40,7 +40,9 @@ func TestConformanceAgainstOurIdP(t *testing.T) {
 
 	var fails []conformance.Row
 	for _, r := range rep.Rows {
-		if r.Status != conformance.Fail {
+		if r.Status != conformance.Fail && r.Status != conformance.Warn {
+			// In strict mode a warning is still a deviation (e.g. HTTP 400
+			// instead of 403 for a user-bound anomaly): our IdP has none.
 			continue
 		}
 		if why, ok := knownDefects[r.Case]; ok {
@@ -52,7 +54,7 @@ func TestConformanceAgainstOurIdP(t *testing.T) {
 	if len(fails) > 0 {
 		t.Log(reportTable(rep))
 		for _, r := range fails {
-			t.Errorf("%s %s: %s\n%s", r.ID, r.Case, r.Reason, clipEvidence(r.Evidence))
+			t.Errorf("%s %s [%s]: %s\n%s", r.ID, r.Case, r.Status, r.Reason, clipEvidence(r.Evidence))
 		}
 	}
 	if n := rep.CountItems(string(conformance.Pass)); n < minPassedItems {
@@ -76,14 +78,9 @@ func TestConformanceAgainstOurIdP(t *testing.T) {
 			t.Logf("skip %s: %s", c.ID, c.Reason)
 		}
 	}
-	t.Logf("conformance: %d checklist items pass, %d warn, %d skip; %d case rows in %s",
-		rep.CountItems(string(conformance.Pass)), rep.CountItems(string(conformance.Warn)),
-		rep.CountItems(string(conformance.Skip)), len(rep.Rows), rep.Finished.Sub(rep.Started).Round(time.Millisecond))
-	for _, r := range rep.Rows {
-		if r.Status == conformance.Warn {
-			t.Logf("warn %s %s: %s", r.ID, r.Case, r.Reason)
-		}
-	}
+	t.Logf("conformance: %d checklist items pass, %d skip; %d case rows in %s",
+		rep.CountItems(string(conformance.Pass)), rep.CountItems(string(conformance.Skip)),
+		len(rep.Rows), rep.Finished.Sub(rep.Started).Round(time.Millisecond))
 }
 
 func clipEvidence(s string) string {
