@@ -108,6 +108,9 @@ type AuditEvent struct {
 // update and is returned as is.
 type Store interface {
 	Devices
+	Enrolments
+	Operators
+	Tokens
 
 	CreateIdentity(ctx context.Context, id Identity) error
 	GetIdentity(ctx context.Context, id string) (Identity, error)
