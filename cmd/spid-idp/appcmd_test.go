@@ -1,0 +1,172 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spid-idp/spid-idp/idp/otp"
+	"github.com/spid-idp/spid-idp/idp/push"
+	"github.com/spid-idp/spid-idp/idp/push/pushtest"
+	"github.com/spid-idp/spid-idp/storage"
+)
+
+// appRun runs `spid-idp app ...` in-process.
+func appRun(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := dispatch(context.Background(), env{stdout: &out, stderr: &errb, stdin: strings.NewReader(stdin)}, args)
+	return result{stdout: out.String(), stderr: errb.String(), code: code}
+}
+
+func appMust(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	r := appRun(t, stdin, args...)
+	if r.code != exitOK {
+		t.Fatalf("spid-idp %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+	}
+	return r
+}
+
+var sixDigits = regexp.MustCompile(`\b\d{6}\b`)
+
+// TestAppCommands drives the reference app against a real app API on
+// 127.0.0.1: activation, the first code, then push requests approved,
+// denied and answered from the keyboard.
+func TestAppCommands(t *testing.T) {
+	e := pushtest.New(t, true)
+	e.Push.Limit = 20
+	_, srv := e.API()
+	ctx := context.Background()
+	identity := e.Identity()
+	dev, seed, code := e.Activation(identity)
+	state := filepath.Join(t.TempDir(), "data", "app-device.json")
+
+	r := appMust(t, "", "app", "activate", "--idp", srv.URL, "--code", code, "--name", "Terminale", "--state", state)
+	if !strings.Contains(r.stdout, dev) || !strings.Contains(r.stdout, "citizen1@example.it") {
+		t.Errorf("activate output:\n%s", r.stdout)
+	}
+	if fi, err := os.Stat(state); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("state file: %v %v", fi, err)
+	}
+	if r := appRun(t, "", "app", "activate", "--idp", srv.URL, "--code", code, "--state", state); r.code != exitFailure || !strings.Contains(r.stderr, "already activated") {
+		t.Errorf("second activate: %d %s", r.code, r.stderr)
+	}
+
+	// The first code confirms the device, as the activation page does.
+	r = appMust(t, "", "app", "otp", "--state", state)
+	first := sixDigits.FindString(r.stdout)
+	if ok, err := otp.Accept(ctx, e.Store, dev, seed, first, time.Now()); err != nil || !ok {
+		t.Fatalf("code %q from `app otp` refused: %v", first, err)
+	}
+	e.SetDevice(dev, func(d *storage.Device) { d.Status = storage.DeviceActive })
+
+	newChallenge := func() push.Challenge {
+		c, err := e.Push.Create(ctx, identity, "flow", "Agenzia delle Entrate", 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	status := func(id string) string {
+		c, err := e.Push.Status(ctx, id, "flow")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Status
+	}
+
+	if r := appMust(t, "", "app", "challenges", "--state", state); !strings.Contains(r.stdout, "no pending requests") {
+		t.Errorf("empty list:\n%s", r.stdout)
+	}
+	c := newChallenge()
+	r = appMust(t, "", "app", "challenges", "--state", state)
+	for _, want := range []string{c.ID, "Agenzia delle Entrate", "level 2", strconv.Itoa(c.Options[0]), strconv.Itoa(c.Options[2])} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("challenges output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	appMust(t, "", "app", "approve", c.ID, "--number", strconv.Itoa(c.Number), "--state", state)
+	if s := status(c.ID); s != push.StatusApproved {
+		t.Errorf("after approve: %s", s)
+	}
+	if r := appRun(t, "", "app", "approve", c.ID, "--number", strconv.Itoa(c.Number), "--state", state); r.code != exitFailure || !strings.Contains(r.stderr, "already decided") {
+		t.Errorf("replayed approve: %d %s", r.code, r.stderr)
+	}
+
+	c = newChallenge()
+	wrongN := c.Options[0]
+	if wrongN == c.Number {
+		wrongN = c.Options[1]
+	}
+	if r := appRun(t, "", "app", "approve", "--state", state, "--number", strconv.Itoa(wrongN), c.ID); r.code != exitFailure || !strings.Contains(r.stderr, "wrong number") {
+		t.Errorf("wrong number: %d %s", r.code, r.stderr)
+	}
+	if s := status(c.ID); s != push.StatusDenied {
+		t.Errorf("after a wrong number: %s", s)
+	}
+
+	c = newChallenge()
+	appMust(t, "", "app", "deny", c.ID, "--state", state)
+	if got, _ := e.Push.Status(ctx, c.ID, "flow"); got.Status != push.StatusDenied || got.Reason != push.ReasonUserDenied {
+		t.Errorf("after deny: %+v", got)
+	}
+
+	// watch: a number that is not offered is asked again, then the right one.
+	c = newChallenge()
+	r = appMust(t, "5\n"+strconv.Itoa(c.Number)+"\n", "app", "watch", "--wait", "1", "--once", "--state", state)
+	if !strings.Contains(r.stdout, "pick one of") || !strings.Contains(r.stdout, "approved") || !strings.Contains(r.stdout, "Agenzia delle Entrate") {
+		t.Errorf("watch output:\n%s", r.stdout)
+	}
+	if s := status(c.ID); s != push.StatusApproved {
+		t.Errorf("after watch approve: %s", s)
+	}
+	c = newChallenge()
+	appMust(t, "n\n", "app", "watch", "--wait", "1", "--once", "--state", state)
+	if s := status(c.ID); s != push.StatusDenied {
+		t.Errorf("after watch deny: %s", s)
+	}
+	// Nothing pending: the poll waits, then ends.
+	appMust(t, "", "app", "watch", "--wait", "1", "--once", "--state", state)
+
+	// A revoked device is told so.
+	e.SetDevice(dev, func(d *storage.Device) { d.Status = storage.DeviceRevoked })
+	if r := appRun(t, "", "app", "challenges", "--state", state); r.code != exitFailure || !strings.Contains(r.stderr, "revoked") {
+		t.Errorf("revoked: %d %s", r.code, r.stderr)
+	}
+}
+
+func TestAppCommandUsage(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "none.json")
+	cases := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"app"}, exitUsage, "needs a subcommand"},
+		{[]string{"app", "activate"}, exitUsage, "missing --idp, --code"},
+		{[]string{"app", "activate", "--idp", "http://idp.example.it", "--code", "X"}, exitUsage, "https"},
+		{[]string{"app", "approve", "--state", missing}, exitUsage, "challenge ID"},
+		{[]string{"app", "approve", "abc", "--state", missing}, exitUsage, "--number"},
+		{[]string{"app", "approve", "abc", "--number", "5", "--state", missing}, exitUsage, "two-digit"},
+		{[]string{"app", "approve", "abc", "def", "--number", "42"}, exitUsage, "unexpected argument"},
+		{[]string{"app", "approve", "abc", "--number", "42", "--state", missing}, exitFailure, "activate"},
+		{[]string{"app", "otp", "--state", missing}, exitFailure, "app activate"},
+		{[]string{"app", "challenges", "--wait", "31"}, exitUsage, "0 to 30"},
+		{[]string{"app", "watch", "--wait", "0"}, exitUsage, "1 to 30"},
+		{[]string{"app", "deny", "--state", missing}, exitUsage, "challenge ID"},
+	}
+	for _, tc := range cases {
+		r := appRun(t, "", tc.args...)
+		if r.code != tc.code || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want %d and %q", tc.args, r.code, r.stderr, tc.code, tc.want)
+		}
+	}
+}
