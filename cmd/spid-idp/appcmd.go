@@ -87,8 +87,7 @@ func runAppActivate(ctx context.Context, e env, args []string) int {
 	fs, state := appFlags("app activate", e)
 	idp := fs.String("idp", "", "the IdP's base `URL`, e.g. https://idp.example.it (required)")
 	code := fs.String("code", "", "the activation `CODE` shown on the activation page (required)")
-	hostname, _ := os.Hostname()
-	name := fs.String("name", strings.TrimSpace("spid-idp app "+hostname), "device `NAME` shown in the citizen's device list")
+	name := fs.String("name", "", "device `NAME` for the citizen's device list (default: the name given on the activation page)")
 	force := fs.Bool("force", false, "replace an existing state file (the old device stays registered until revoked)")
 	if !noArgs(fs, e, args) {
 		return exitUsage
@@ -126,7 +125,11 @@ func runAppActivate(ctx context.Context, e env, args []string) int {
 		fmt.Fprintf(e.stderr, "spid-idp app activate: %v\n", err)
 		return exitFailure
 	}
-	fmt.Fprintf(e.stdout, "device       %s (%s)\n", st.DeviceID, st.Name)
+	if st.Name != "" {
+		fmt.Fprintf(e.stdout, "device       %s (%s)\n", st.DeviceID, st.Name)
+	} else {
+		fmt.Fprintf(e.stdout, "device       %s\n", st.DeviceID)
+	}
 	fmt.Fprintf(e.stdout, "account      %s at %s\n", st.Account, st.Issuer)
 	fmt.Fprintf(e.stdout, "state        %s (mode 0600: it holds the device key)\n", *state)
 	if otp, left, err := st.OTP(time.Now()); err == nil {

@@ -52,6 +52,9 @@ func TestAppCommands(t *testing.T) {
 	if !strings.Contains(r.stdout, dev) || !strings.Contains(r.stdout, "citizen1@example.it") {
 		t.Errorf("activate output:\n%s", r.stdout)
 	}
+	if d := e.Device(dev); d.Name != "Terminale" || d.Kind != storage.DevicePush {
+		t.Errorf("device after activation: %+v", d)
+	}
 	if fi, err := os.Stat(state); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("state file: %v %v", fi, err)
 	}
