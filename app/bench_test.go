@@ -1,57 +1,19 @@
 package app
 
 import (
-	"context"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 
-	"github.com/spid-idp/spid-idp/config"
 	"github.com/spid-idp/spid-idp/idp/password"
 )
 
-// benchApp is testApp with the production password-hash parameters, so the
-// login benchmark compares like with like.
+// benchApp is testApp with the production password-hash parameters, so
+// the login benchmark compares like with like.
 func benchApp(b *testing.B) (*App, *httptest.Server, DemoInfo) {
-	b.Helper()
-	dir := b.TempDir()
-	ts := httptest.NewUnstartedServer(nil)
-	base := "http://" + ts.Listener.Addr().String()
-	cfg, err := config.Load("", []string{"SPID_IDP_DATA_DIR=" + dir, "SPID_IDP_SERVER_BASE_URL=" + base, "SPID_IDP_LOG_LEVEL=error"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cfg.EnsureDemoKeys(); err != nil {
-		b.Fatal(err)
-	}
-	ctx := context.Background()
-	bk, err := OpenBackends(ctx, cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { bk.Close() })
-	a, err := Build(ctx, cfg, bk, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	info, err := a.SetupDemo(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ts.Config.Handler = a.Server.Handler()
-	ts.Start()
-	b.Cleanup(ts.Close)
-	return a, ts, info
-}
-
-// startLogin follows the demo SP to the IdP's login page.
-func startLogin(tb testing.TB, br *browser, base string) page {
-	home := br.get(base + "/demo-sp/")
-	return br.submit(home, "/demo-sp/login", url.Values{"level": {"1"}})
+	return startApp(b, appOpts{ProductionArgon: true})
 }
 
 // ssoURL has the demo SP make a signed AuthnRequest and returns the IdP URL

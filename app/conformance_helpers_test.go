@@ -2,68 +2,21 @@ package app
 
 import (
 	"context"
-	"crypto/tls"
-	"io"
-	stdlog "log"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/spid-idp/spid-idp/config"
 	"github.com/spid-idp/spid-idp/conformance"
 	"github.com/spid-idp/spid-idp/idp"
 )
 
-// tlsApp starts a demo-mode IdP on a loopback TLS test server whose base URL
-// is https://127.0.0.1:port, as the conformance suite wants it (it probes
-// the TLS floor and expects https endpoints in the metadata). wrap, if not
-// nil, sits between the network and the IdP's handler: the defect tests use
-// it to corrupt what the IdP sends.
+// tlsApp starts a demo-mode IdP on https://127.0.0.1:port, as the
+// conformance suite wants it; wrap lets the defect tests corrupt what the
+// IdP sends.
 func tlsApp(t *testing.T, wrap func(a *App, next http.Handler) http.Handler) (*App, *httptest.Server, DemoInfo) {
-	t.Helper()
-	dir := t.TempDir()
-	ts := httptest.NewUnstartedServer(nil)
-	base := "https://" + ts.Listener.Addr().String()
-	// The smallest argon2 parameters config accepts: the suite logs in a few
-	// dozen times and the race detector multiplies the cost of every hash.
-	cfg, err := config.Load("", []string{"SPID_IDP_DATA_DIR=" + dir, "SPID_IDP_SERVER_BASE_URL=" + base,
-		"SPID_IDP_SECURITY_ARGON2_MEMORY_KIB=19456", "SPID_IDP_SECURITY_ARGON2_TIME=2", "SPID_IDP_SECURITY_ARGON2_THREADS=1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cfg.EnsureDemoKeys(); err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ctx := context.Background()
-	b, err := OpenBackends(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	a, err := Build(ctx, cfg, b, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := a.SetupDemo(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var h http.Handler = a.Server.Handler()
-	if wrap != nil {
-		h = wrap(a, h)
-	}
-	ts.Config.Handler = h
-	// The same floor server.Serve sets for the production listener.
-	ts.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
-	// The suite's TLS 1.1 probe (C016) makes the server log a handshake error.
-	ts.Config.ErrorLog = stdlog.New(io.Discard, "", 0)
-	ts.StartTLS()
-	t.Cleanup(ts.Close)
-	return a, ts, info
+	return startApp(t, appOpts{TLS: true, Wrap: wrap})
 }
 
 // demoTOTPSecret is the base32 TOTP seed of the demo citizen, or "" while it

@@ -2,8 +2,10 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"html"
 	"io"
+	stdlog "log"
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
@@ -16,40 +18,72 @@ import (
 	"github.com/spid-idp/spid-idp/config"
 )
 
-// testApp starts a demo-mode IdP on a loopback test server.
-func testApp(t *testing.T) (*App, *httptest.Server, DemoInfo) {
-	t.Helper()
-	dir := t.TempDir()
+// appOpts shape a test IdP.
+type appOpts struct {
+	// TLS serves https://127.0.0.1:port (the conformance suite wants it).
+	TLS bool
+	// ProductionArgon keeps the default password-hash cost (benchmarks);
+	// otherwise the smallest the configuration accepts, so the race
+	// detector does not multiply the cost of every login.
+	ProductionArgon bool
+	// Wrap, if set, sits between the network and the IdP's handler.
+	Wrap func(a *App, next http.Handler) http.Handler
+}
+
+// startApp starts a demo-mode IdP (demo SP and citizen included) on a
+// loopback test server.
+func startApp(tb testing.TB, o appOpts) (*App, *httptest.Server, DemoInfo) {
+	tb.Helper()
+	dir := tb.TempDir()
 	ts := httptest.NewUnstartedServer(nil)
-	base := "http://" + ts.Listener.Addr().String()
-	cfg, err := config.Load("", []string{"SPID_IDP_DATA_DIR=" + dir, "SPID_IDP_SERVER_BASE_URL=" + base,
-		"SPID_IDP_SECURITY_ARGON2_MEMORY_KIB=19456", "SPID_IDP_SECURITY_ARGON2_TIME=2", "SPID_IDP_SECURITY_ARGON2_THREADS=1"})
+	scheme := "http://"
+	if o.TLS {
+		scheme = "https://"
+	}
+	env := []string{"SPID_IDP_DATA_DIR=" + dir, "SPID_IDP_SERVER_BASE_URL=" + scheme + ts.Listener.Addr().String()}
+	if !o.ProductionArgon {
+		env = append(env, "SPID_IDP_SECURITY_ARGON2_MEMORY_KIB=19456", "SPID_IDP_SECURITY_ARGON2_TIME=2", "SPID_IDP_SECURITY_ARGON2_THREADS=1")
+	}
+	cfg, err := config.Load("", env)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	if err := cfg.EnsureDemoKeys(); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx := context.Background()
 	b, err := OpenBackends(ctx, cfg)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() { b.Close() })
-	a, err := Build(ctx, cfg, b, log)
+	tb.Cleanup(func() { b.Close() })
+	a, err := Build(ctx, cfg, b, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	info, err := a.SetupDemo(ctx)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	ts.Config.Handler = a.Server.Handler()
-	ts.Start()
-	t.Cleanup(ts.Close)
+	var h http.Handler = a.Server.Handler()
+	if o.Wrap != nil {
+		h = o.Wrap(a, h)
+	}
+	ts.Config.Handler = h
+	if o.TLS {
+		// The same floor server.Serve sets for the production listener.
+		ts.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+		// The suite's TLS 1.1 probe (C016) makes the server log a handshake error.
+		ts.Config.ErrorLog = stdlog.New(io.Discard, "", 0)
+		ts.StartTLS()
+	} else {
+		ts.Start()
+	}
+	tb.Cleanup(ts.Close)
 	return a, ts, info
 }
+
+func testApp(t *testing.T) (*App, *httptest.Server, DemoInfo) { return startApp(t, appOpts{}) }
 
 type browser struct {
 	t *testing.T
