@@ -455,8 +455,12 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, ErrUnauthorized) {
 			// Refused decisions are audited too; the actor is who the
 			// header claims to be, unproven.
+			details := map[string]string{"reason": err.Error()}
+			if a, perr := ParseAuthorization(r.Header.Get("Authorization")); perr == nil {
+				details["claimed_device"] = a.DeviceID
+			}
 			if aerr := h.c.Audit.Record(ctx, storage.AuditEvent{Actor: "anonymous", Action: "push.decide",
-				Target: id, Outcome: audit.Denied, Details: map[string]string{"reason": err.Error()}}); aerr != nil {
+				Target: id, Outcome: audit.Denied, Details: details}); aerr != nil {
 				h.c.Log.ErrorContext(ctx, "audit", "err", aerr)
 			}
 			writeError(w, http.StatusUnauthorized, err.Error())
@@ -509,7 +513,7 @@ func decisionStatus(err error) (int, string) {
 	case errors.Is(err, push.ErrBadSignature):
 		return http.StatusForbidden, "the decision's signature does not verify"
 	case errors.Is(err, push.ErrDevice):
-		return http.StatusUnauthorized, "device unknown or revoked"
+		return http.StatusUnauthorized, "device not active: revoked, or not yet confirmed with a first code on the activation page"
 	}
 	return http.StatusInternalServerError, "internal error"
 }

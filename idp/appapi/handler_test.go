@@ -455,3 +455,30 @@ func TestPushDecisionHTTP(t *testing.T) {
 		})
 	}
 }
+
+// A device that claimed its code but was not yet confirmed with a first
+// code may poll (and sees nothing) but cannot decide.
+func TestActivatedButUnconfirmed(t *testing.T) {
+	e := pushtest.New(t, false)
+	_, srv := e.API()
+	identity := e.Identity()
+	dev, _, code := e.Activation(identity)
+	key, pub := newKey(t)
+	if r := activate(t, srv.URL, code, "", pub); r.status != 200 {
+		t.Fatalf("activate: %d %v", r.status, r.body)
+	}
+	d := &device{t: t, e: e, url: srv.URL, id: dev, key: key}
+	newDevice(t, e, srv.URL, identity) // a confirmed device, so a challenge exists
+	c, err := e.Push.Create(context.Background(), identity, "flow", "SP", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := send(t, d.req("GET", "/app/v1/challenges", nil))
+	if r.status != 200 || len(r.body["challenges"].([]any)) != 0 {
+		t.Errorf("poll: %d %v", r.status, r.body)
+	}
+	r = send(t, d.req("POST", "/app/v1/challenges/"+c.ID, d.decision(c.ID, "approve", c.Number, key)))
+	if r.status != 401 || !strings.Contains(r.body["error"].(string), "not yet confirmed") {
+		t.Errorf("decide: %d %v", r.status, r.body)
+	}
+}
