@@ -214,6 +214,9 @@ func (e *env) login(ctx context.Context, b *browser, sp *simSP, s authnSpec, des
 	}
 	exp := e.expect(sp, msg, s, dest)
 	exp.Now = time.Now()
+	if !out.SawOTP {
+		exp.PerformedMax = 1
+	}
 	v := ValidateResponse(raw, exp)
 	lr.verdict = v
 	rows := rowsFromVerdict("", "", v)

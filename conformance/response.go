@@ -25,6 +25,10 @@ type ResponseExpect struct {
 	RequestIssueInstant time.Time
 	Level               int    // requested SPID level (1–3)
 	Comparison          string // as sent; "" means exact
+	// PerformedMax is the highest level the citizen actually went through
+	// (1 when the driver saw no second-factor page); 0 means unknown. The
+	// asserted class must not claim more than was performed.
+	PerformedMax int
 	// RequestedAttrs is the attribute set of the AttributeConsumingService the
 	// request named; nil when the request had no AttributeConsumingServiceIndex.
 	RequestedAttrs []string
@@ -503,6 +507,8 @@ func (r *respCheck) authn(a *etree.Element) {
 		name = "level.better-l1"
 	}
 	switch {
+	case r.exp.PerformedMax > 0 && got > r.exp.PerformedMax:
+		v.fail(name, "asserted SpidL%d but the login went through SpidL%d only", got, r.exp.PerformedMax)
 	case cmp == "maximum" && got > want:
 		v.fail(name, "delivered SpidL%d above the maximum SpidL%d asked", got, want)
 	case cmp != "maximum" && got < want:
