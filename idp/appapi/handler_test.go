@@ -482,3 +482,26 @@ func TestActivatedButUnconfirmed(t *testing.T) {
 		t.Errorf("decide: %d %v", r.status, r.body)
 	}
 }
+
+// Whatever the body, activation answers with a JSON error, never a panic
+// or a 5xx.
+func FuzzActivateBody(f *testing.F) {
+	e := pushtest.New(f, false)
+	h, _ := e.API()
+	_, pub := newKey(f)
+	f.Add(`{"activation_code":"ABCDEFGHJKMN","name":"x","public_key":"` + pub + `"}`)
+	f.Add(`{"activation_code":null}`)
+	f.Add(`[]`)
+	f.Add(`{"name":"\u0000"}`)
+	f.Fuzz(func(t *testing.T, body string) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("POST", "/app/v1/activate", strings.NewReader(body)))
+		if rec.Code != 400 && rec.Code != 413 {
+			t.Fatalf("%q: status %d", body, rec.Code)
+		}
+		var e struct{ Error string }
+		if json.Unmarshal(rec.Body.Bytes(), &e) != nil || e.Error == "" {
+			t.Fatalf("%q: answer %q", body, rec.Body.String())
+		}
+	})
+}
