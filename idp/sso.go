@@ -149,8 +149,11 @@ func (p *IdP) spAnomaly(w http.ResponseWriter, r *http.Request, sp *metadata.SP,
 	if actor == "" {
 		actor = "anonymous"
 	}
-	p.o.Audit.Record(ctx, storageEvent(actor, "sso.response", sp.EntityID, audit.Failure, map[string]string{
-		"anomaly": code.String(), "reason": reason, "in_response_to": f.RequestID, "flow": f.ID}))
+	if err := p.o.Audit.Record(ctx, storageEvent(actor, "sso.response", sp.EntityID, audit.Failure, map[string]string{
+		"anomaly": code.String(), "reason": reason, "in_response_to": f.RequestID, "flow": f.ID})); err != nil {
+		// The SP still gets its answer: refusing it would not undo anything.
+		p.o.Log.ErrorContext(ctx, "audit of an SP-bound anomaly", "err", err)
+	}
 	p.deliverError(w, r, sp, f.ACS, f.RequestID, f.RelayState, code)
 }
 
