@@ -95,6 +95,10 @@ type Token struct {
 type Tokens interface {
 	// CreateToken stores t; ErrAlreadyExists if its hash is taken.
 	CreateToken(ctx context.Context, t Token) error
+	// GetToken returns the unexpired token with hash and purpose without
+	// using it (a link page looks up what it is for before asking for an
+	// SMS code); ErrNotFound as ConsumeToken.
+	GetToken(ctx context.Context, hash, purpose string, now time.Time) (Token, error)
 	// ConsumeToken atomically removes and returns the token with the given
 	// hash and purpose if it has not expired at now. ErrNotFound when it is
 	// absent, already used, of another purpose or expired: exactly one of

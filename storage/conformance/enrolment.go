@@ -275,11 +275,20 @@ func storeTestTokenSingleUse(t *testing.T, s storage.Store) {
 		t.Error("CreateToken without expiry succeeded")
 	}
 
-	_, err := s.ConsumeToken(ctx, tok.Hash, "verify_email", storeT0)
+	got, err := s.GetToken(ctx, tok.Hash, tok.Purpose, storeT0)
+	storeMust(t, "GetToken", err)
+	if got.Subject != tok.Subject {
+		t.Errorf("GetToken subject = %q, want %q", got.Subject, tok.Subject)
+	}
+	_, err = s.GetToken(ctx, tok.Hash, "verify_email", storeT0)
+	storeWantErr(t, "GetToken(other purpose)", err, storage.ErrNotFound)
+	_, err = s.GetToken(ctx, tok.Hash, tok.Purpose, tok.ExpiresAt)
+	storeWantErr(t, "GetToken(at expiry)", err, storage.ErrNotFound)
+	_, err = s.ConsumeToken(ctx, tok.Hash, "verify_email", storeT0)
 	storeWantErr(t, "ConsumeToken(other purpose)", err, storage.ErrNotFound)
 	_, err = s.ConsumeToken(ctx, tok.Hash, tok.Purpose, tok.ExpiresAt)
 	storeWantErr(t, "ConsumeToken(at expiry)", err, storage.ErrNotFound)
-	got, err := s.ConsumeToken(ctx, tok.Hash, tok.Purpose, tok.ExpiresAt.Add(-time.Second))
+	got, err = s.ConsumeToken(ctx, tok.Hash, tok.Purpose, tok.ExpiresAt.Add(-time.Second))
 	storeMust(t, "ConsumeToken", err)
 	if got.Subject != tok.Subject || got.Purpose != tok.Purpose || got.Hash != tok.Hash {
 		t.Errorf("ConsumeToken = %+v, want %+v", got, tok)
@@ -287,6 +296,8 @@ func storeTestTokenSingleUse(t *testing.T, s storage.Store) {
 	storeSameTime(t, "ExpiresAt", got.ExpiresAt, tok.ExpiresAt)
 	_, err = s.ConsumeToken(ctx, tok.Hash, tok.Purpose, storeT0)
 	storeWantErr(t, "ConsumeToken(second use)", err, storage.ErrNotFound)
+	_, err = s.GetToken(ctx, tok.Hash, tok.Purpose, storeT0)
+	storeWantErr(t, "GetToken(after use)", err, storage.ErrNotFound)
 	_, err = s.ConsumeToken(ctx, "bad\xff", tok.Purpose, storeT0)
 	storeWantErr(t, "ConsumeToken(invalid UTF-8)", err, storage.ErrNotFound)
 }

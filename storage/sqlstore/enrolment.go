@@ -225,6 +225,19 @@ func (s *Store) CreateToken(ctx context.Context, t storage.Token) error {
 	return nil
 }
 
+// GetToken returns the unexpired token with hash and purpose, leaving it in
+// place.
+func (s *Store) GetToken(ctx context.Context, hash, purpose string, now time.Time) (storage.Token, error) {
+	t, err := tokens.get(ctx, s, "hash", hash, "for "+purpose)
+	if err == nil && (t.Purpose != purpose || !t.ExpiresAt.After(now)) {
+		err = fmt.Errorf("get token for %s: %w", purpose, storage.ErrNotFound)
+	}
+	if err != nil {
+		return storage.Token{}, err
+	}
+	return t, nil
+}
+
 // ConsumeToken deletes and returns the unexpired token with hash and
 // purpose in one statement, so of two concurrent consumers exactly one gets
 // it; the other, like any later one, gets ErrNotFound.
