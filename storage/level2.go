@@ -94,10 +94,3 @@ type Values interface {
 	// DeleteValue removes key; ErrNotFound when absent.
 	DeleteValue(ctx context.Context, key string) error
 }
-
-// DeviceAD is the additional data that binds a device's sealed Secret and
-// PublicKey to their row: a sealed value copied to another device or
-// another identity does not open.
-func DeviceAD(identityID, deviceID string) []byte {
-	return []byte(identityID + "|" + deviceID)
-}
