@@ -83,6 +83,11 @@ type Options struct {
 	Metadata func() ([]byte, error)
 
 	Now func() time.Time
+
+	// ---- Level 2 ----
+	// Level2 configures second factors (see level2.go); its zero value
+	// answers every level-2 request with nr20.
+	Level2 Level2
 }
 
 // IdP serves the login flow.
@@ -168,6 +173,7 @@ func (p *IdP) Register(mux *http.ServeMux) {
 	mux.HandleFunc(PathSLORedirect, p.slo)
 	mux.HandleFunc(PathSLOPOST, p.slo)
 	mux.Handle("GET /static/", templates.Static())
+	p.registerLevel2(mux)
 }
 
 func (p *IdP) serveMetadata(w http.ResponseWriter, r *http.Request) {

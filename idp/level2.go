@@ -1,21 +1,357 @@
 package idp
 
-import (
-	"net/http"
+// Level 2: after the password, a second factor (a code from the app, or a
+// push approval with number matching), or, for a citizen without an active
+// app, its activation inside the login (an SMS code to the registered mobile,
+// then a first code from the new app). The flow stays sealed in the page as
+// for level 1; what must not be replayed lives server-side: the flow's
+// failure counter, the device's last accepted step, the push challenge.
 
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/spid-idp/spid-idp/audit"
+	"github.com/spid-idp/spid-idp/idp/otp"
+	"github.com/spid-idp/spid-idp/idp/push"
 	"github.com/spid-idp/spid-idp/idp/spid"
+	"github.com/spid-idp/spid-idp/keys/datakey"
 	"github.com/spid-idp/spid-idp/metadata"
 	"github.com/spid-idp/spid-idp/storage"
+	"github.com/spid-idp/spid-idp/templates"
 )
 
+// Level2 configures second factors. Devices are Options.Store's; SMS codes
+// and push challenges live in Options.Eph (through SMS and Push).
+type Level2 struct {
+	// Sealer opens the TOTP seeds and device keys stored sealed. Without it
+	// no second factor works and level-2 requests get nr20.
+	Sealer *datakey.Sealer
+	// SMS sends the activation code to the registered mobile; nil: a
+	// citizen without an active app gets nr20 instead of activation.
+	SMS *otp.SMSCodes
+	// Push runs push approval; nil: codes only.
+	Push *push.Service
+	// Issuer names the IdP in authenticator apps (otpauth URI); default
+	// "SPID IdP".
+	Issuer string
+}
+
+// Level-2 paths. Every POST carries the sealed flow and the CSRF token, as
+// P01 does.
+const (
+	PathLoginMethod    = "/login/method"     // GET: P02; POST: the choice
+	PathLoginOTP       = "/login/otp"        // POST: P03 (app code, or the SMS code of an activation)
+	PathLoginPush      = "/login/push"       // GET: push status (JSON) for push.js
+	PathLoginPushStart = "/login/push/start" // POST: send a push request
+	PathLoginPushDone  = "/login/push/done"  // POST: P04 ("Ho confermato", other method, cancel)
+	PathLoginActivate  = "/login/activate"   // POST: app activation (first code)
+	PathDevices        = "/account/devices"  // GET/POST: the citizen's devices
+)
+
+func (p *IdP) registerLevel2(mux *http.ServeMux) {
+	mux.HandleFunc("GET "+PathLoginMethod, p.viewMethod)
+	mux.HandleFunc("POST "+PathLoginMethod, p.chooseMethod)
+	mux.HandleFunc("POST "+PathLoginOTP, p.postOTP)
+	mux.HandleFunc("GET "+PathLoginPush, p.pushStatus)
+	mux.HandleFunc("POST "+PathLoginPushStart, p.pushStart)
+	mux.HandleFunc("POST "+PathLoginPushDone, p.pushDone)
+	mux.HandleFunc("POST "+PathLoginActivate, p.postActivate)
+	mux.HandleFunc("GET "+PathDevices, p.devicesPage)
+	mux.HandleFunc("POST "+PathDevices, p.revokeDevice)
+}
+
+func (p *IdP) issuer() string {
+	if p.o.Level2.Issuer != "" {
+		return p.o.Level2.Issuer
+	}
+	return "SPID IdP"
+}
+
+// flowURL is path with the sealed flow in its query.
+func flowURL(path, sealed string) string { return path + "?" + fieldFlow + "=" + sealed }
+
+// sealOrFail seals f; on failure it has answered.
+func (p *IdP) sealOrFail(w http.ResponseWriter, r *http.Request, f *flowState) (string, bool) {
+	sealed, err := p.flows.seal(f)
+	if err != nil {
+		p.o.Log.ErrorContext(r.Context(), "sealing flow", "err", err)
+		p.fail(w, r, templates.ReasonInternal)
+		return "", false
+	}
+	return sealed, true
+}
+
 // secondFactor continues a flow whose password step succeeded and which
-// needs SpidL2. Until second factors exist, no identity has one: nr20.
+// needs SpidL2: the OTP page (P03), the method choice (P02) when a push
+// device exists, or the activation of an app when there is none.
 func (p *IdP) secondFactor(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState, id storage.Identity) {
-	p.spAnomaly(w, r, sp, f, spid.NrLevelUnavailable, "no second-factor device")
+	ctx := r.Context()
+	if p.o.Level2.Sealer == nil {
+		p.spAnomaly(w, r, sp, f, spid.NrLevelUnavailable, "level 2 is not configured")
+		return
+	}
+	// The password step's time: pages sealed before a push denial carry an
+	// earlier one and are refused (see pushDenied).
+	now := p.now().UnixMilli()
+	if reset, ok := p.flowReset(ctx, f.ID); ok && now <= reset {
+		now = reset + 1
+	}
+	f.AuthnInstant, f.Device, f.Challenge = now, "", ""
+	devs, err := p.activeDevices(ctx, id.ID)
+	if err != nil {
+		p.o.Log.ErrorContext(ctx, "listing devices", "identity", id.ID, "err", err)
+		p.fail(w, r, templates.ReasonUnavailable)
+		return
+	}
+	if len(devs) == 0 {
+		p.startActivation(w, r, sp, f, id)
+		return
+	}
+	if p.pushAvailable(devs) {
+		p.showMethod(w, r, sp, f)
+		return
+	}
+	p.showOTP(w, r, sp, f, templates.OTPPage{}, false, http.StatusOK)
 }
 
 // showSecondFactor shows the current second-factor step of f again (the
-// language switch links here).
+// language switch and a reload land here).
 func (p *IdP) showSecondFactor(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState) {
-	p.spAnomaly(w, r, sp, f, spid.NrLevelUnavailable, "no second-factor device")
+	ctx := r.Context()
+	if !p.secondStepCurrent(ctx, f) {
+		p.fail(w, r, templates.ReasonFlowExpired)
+		return
+	}
+	switch {
+	case f.Step == stepActivate && f.Device == "":
+		id, err := p.o.Store.GetIdentity(ctx, f.Identity)
+		if err != nil {
+			p.fail(w, r, templates.ReasonUnavailable)
+			return
+		}
+		p.showSMS(w, r, sp, f, id, templates.OTPPage{CanResend: true}, http.StatusOK)
+	case f.Step == stepActivate:
+		id, err := p.o.Store.GetIdentity(ctx, f.Identity)
+		if err != nil {
+			p.fail(w, r, templates.ReasonUnavailable)
+			return
+		}
+		p.showActivation(w, r, sp, f, id, templates.ActivatePage{})
+	case f.Step == stepSecond && f.Challenge != "":
+		p.showPushStatus(w, r, sp, f, false)
+	case f.Step == stepSecond:
+		devs, err := p.activeDevices(ctx, f.Identity)
+		if err != nil {
+			p.fail(w, r, templates.ReasonUnavailable)
+			return
+		}
+		p.showOTP(w, r, sp, f, templates.OTPPage{}, p.pushAvailable(devs), http.StatusOK)
+	default:
+		p.fail(w, r, templates.ReasonBadRequest)
+	}
+}
+
+// openSecond is openFlow for the second-factor forms: the flow must be past
+// the password and at one of steps, level 2 configured, and not reset by a
+// push denial since its password step.
+func (p *IdP) openSecond(w http.ResponseWriter, r *http.Request, steps ...string) (*flowState, *metadata.SP, bool) {
+	f, sp, ok := p.openFlow(w, r)
+	if !ok {
+		return nil, nil, false
+	}
+	if f.Identity == "" || f.authenticated() || p.o.Level2.Sealer == nil || !p.secondStepCurrent(r.Context(), f) {
+		// A page of another step, or older than a push denial.
+		p.fail(w, r, templates.ReasonBadRequest)
+		return nil, nil, false
+	}
+	for _, s := range steps {
+		if f.Step == s {
+			return f, sp, true
+		}
+	}
+	p.fail(w, r, templates.ReasonBadRequest)
+	return nil, nil, false
+}
+
+// viewOpen opens the flow of a GET (no CSRF: nothing changes) with the
+// checks of viewFlow.
+func (p *IdP) viewOpen(w http.ResponseWriter, r *http.Request) (*flowState, *metadata.SP, bool) {
+	templates.SetLang(w, r)
+	f, err := p.flows.open(r.URL.Query().Get(fieldFlow))
+	if err != nil || p.cookies.get(r, browserCookie) != f.Browser || p.now().Sub(f.created()) > p.o.ConsentTimeout {
+		p.fail(w, r, templates.ReasonFlowExpired)
+		return nil, nil, false
+	}
+	sp, err := p.o.SPs.LookupSP(r.Context(), f.SP)
+	if err != nil {
+		p.fail(w, r, templates.ReasonFlowExpired)
+		return nil, nil, false
+	}
+	return f, sp, true
+}
+
+// ---- a factor's outcome ----
+
+// factorSucceeded completes the authentication at level 2 and shows consent.
+func (p *IdP) factorSucceeded(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState, action string, details map[string]string) {
+	ctx := r.Context()
+	id, err := p.o.Store.GetIdentity(ctx, f.Identity)
+	if err != nil {
+		p.o.Log.ErrorContext(ctx, "identity of flow", "err", err)
+		p.fail(w, r, templates.ReasonUnavailable)
+		return
+	}
+	if err := p.o.Regulator.Succeed(ctx, id.ID); err != nil {
+		p.o.Log.ErrorContext(ctx, "resetting failure counter", "err", err)
+	}
+	f.Performed, f.AuthnInstant, f.Step, f.Challenge = int(spid.L2), p.now().UnixMilli(), stepConsent, ""
+	d := map[string]string{"flow": f.ID, "level": "2"}
+	for k, v := range details {
+		d[k] = v
+	}
+	if err := p.o.Audit.Record(ctx, storageEvent(id.ID, action, f.SP, audit.Success, d)); err != nil {
+		p.fail(w, r, templates.ReasonUnavailable)
+		return
+	}
+	if id.Status != storage.IdentityActive {
+		p.spAnomaly(w, r, sp, f, spid.NrSuspendedRevoked, "identity is "+string(id.Status))
+		return
+	}
+	p.showConsent(w, r, sp, f, id)
+}
+
+// factorFailed records a failed second-factor attempt for the account lock
+// and the flow (nr19 after MaxFailures, as on P01) and returns the attempts
+// left; at the limit it has answered the SP and returns ok=false.
+func (p *IdP) factorFailed(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState, action string, details map[string]string) (left int, ok bool) {
+	ctx := r.Context()
+	d := map[string]string{"flow": f.ID, "sp": f.SP}
+	for k, v := range details {
+		d[k] = v
+	}
+	if err := p.o.Audit.Record(ctx, storageEvent(f.Identity, action, f.SP, audit.Failure, d)); err != nil {
+		p.fail(w, r, templates.ReasonUnavailable)
+		return 0, false
+	}
+	if _, _, err := p.o.Regulator.Fail(ctx, f.Identity); err != nil {
+		p.o.Log.ErrorContext(ctx, "recording failed second factor", "err", err)
+	}
+	n, err := p.o.Eph.Incr(ctx, "flowfail:"+f.ID, p.o.ConsentTimeout)
+	if err != nil {
+		p.o.Log.ErrorContext(ctx, "counting flow failures", "err", err)
+		p.fail(w, r, templates.ReasonUnavailable)
+		return 0, false
+	}
+	if int(n) >= p.o.MaxFailures {
+		p.cancelChallenge(ctx, f)
+		p.spAnomaly(w, r, sp, f, spid.NrCredentialsExhausted, "attempts exhausted at the second factor")
+		return 0, false
+	}
+	return p.o.MaxFailures - int(n), true
+}
+
+// cancelOp answers "Annulla" on a second-factor page: nr25.
+func (p *IdP) cancelOp(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState, where string) {
+	p.cancelChallenge(r.Context(), f)
+	if f.Step == stepActivate && f.Device != "" {
+		p.dropPending(r.Context(), f)
+	}
+	p.spAnomaly(w, r, sp, f, spid.NrCancelled, "cancelled by the user on the "+where+" page")
+}
+
+// ---- flow resets (push denial) ----
+
+func flowResetKey(flowID string) string { return "l2reset:" + flowID }
+
+// flowReset returns when a push denial sent the flow back to P01, if it did.
+func (p *IdP) flowReset(ctx context.Context, flowID string) (int64, bool) {
+	v, _, err := p.o.Eph.GetValue(ctx, flowResetKey(flowID))
+	if err != nil || len(v) != 8 {
+		return 0, false
+	}
+	var t int64
+	for _, b := range v {
+		t = t<<8 | int64(b)
+	}
+	return t, true
+}
+
+// secondStepCurrent: f's password step is later than any push denial of
+// the flow (a denial ends every page of the second step sealed before it).
+func (p *IdP) secondStepCurrent(ctx context.Context, f *flowState) bool {
+	reset, ok := p.flowReset(ctx, f.ID)
+	return !ok || f.AuthnInstant > reset
+}
+
+func (p *IdP) setFlowReset(ctx context.Context, f *flowState) error {
+	t := p.now().UnixMilli()
+	v := make([]byte, 8)
+	for i := range v {
+		v[i] = byte(t >> (56 - 8*i))
+	}
+	expires := f.created().Add(p.o.ConsentTimeout + time.Hour)
+	err := p.o.Eph.CreateValue(ctx, flowResetKey(f.ID), v, expires)
+	if errors.Is(err, storage.ErrAlreadyExists) {
+		err = p.o.Eph.UpdateValue(ctx, flowResetKey(f.ID), func([]byte) ([]byte, error) { return v, nil })
+	}
+	return err
+}
+
+// ---- devices ----
+
+// activeDevices lists the identity's active devices.
+func (p *IdP) activeDevices(ctx context.Context, identityID string) ([]storage.Device, error) {
+	all, err := p.o.Store.ListDevices(ctx, identityID)
+	if err != nil {
+		return nil, err
+	}
+	var out []storage.Device
+	for _, d := range all {
+		if d.Status == storage.DeviceActive {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+func (p *IdP) pushAvailable(devs []storage.Device) bool {
+	if p.o.Level2.Push == nil {
+		return false
+	}
+	for _, d := range devs {
+		if d.Kind == storage.DevicePush {
+			return true
+		}
+	}
+	return false
+}
+
+// openSeed opens a device's TOTP seed. A seed sealed with a retired data
+// key is sealed again with the current one (best effort), so the old key
+// can go.
+func (p *IdP) openSeed(ctx context.Context, d storage.Device) ([]byte, error) {
+	s := p.o.Level2.Sealer
+	ad := push.SeedAD(d.IdentityID, d.ID)
+	seed, current, err := s.Open(d.Secret, ad)
+	if err != nil {
+		return nil, err
+	}
+	if !current {
+		if resealed, err := s.Seal(seed, ad); err == nil {
+			err = p.o.Store.UpdateDevice(ctx, d.ID, func(x storage.Device) (storage.Device, error) {
+				if bytes.Equal(x.Secret, d.Secret) {
+					x.Secret, x.KeyVersion, x.UpdatedAt = resealed, int(s.CurrentKeyID()), p.now()
+				}
+				return x, nil
+			})
+			if err != nil {
+				p.o.Log.WarnContext(ctx, "re-sealing a device seed", "device", d.ID, "err", err)
+			}
+		}
+	}
+	return seed, nil
 }

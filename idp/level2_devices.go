@@ -1,0 +1,105 @@
+package idp
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+
+	"github.com/spid-idp/spid-idp/audit"
+	"github.com/spid-idp/spid-idp/idp/csrf"
+	"github.com/spid-idp/spid-idp/storage"
+	"github.com/spid-idp/spid-idp/templates"
+)
+
+// The citizen's devices, for whoever holds a live SSO session in this
+// browser: a list with a revoke button each. (The self-service portal is
+// the full place for this; this page keeps revocation possible meanwhile.)
+
+func (p *IdP) devicesCSRF(browser string) string { return csrf.Token(p.csrfKey, browser+"|devices") }
+
+// devicesPage is GET /account/devices.
+func (p *IdP) devicesPage(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	templates.SetLang(w, r)
+	browser, err := p.cookies.browserID(w, r)
+	if err != nil {
+		p.fail(w, r, templates.ReasonInternal)
+		return
+	}
+	page := templates.DevicesPage{CSRF: p.devicesCSRF(browser), Action: PathDevices}
+	s, ok := p.currentSession(ctx, r)
+	if !ok {
+		p.render(w, r, http.StatusOK, templates.PageDevices, page)
+		return
+	}
+	id, err := p.o.Store.GetIdentity(ctx, s.IdentityID)
+	if err != nil {
+		p.fail(w, r, templates.ReasonUnavailable)
+		return
+	}
+	devs, err := p.o.Store.ListDevices(ctx, id.ID)
+	if err != nil {
+		p.o.Log.ErrorContext(ctx, "listing devices", "err", err)
+		p.fail(w, r, templates.ReasonUnavailable)
+		return
+	}
+	page.Name = id.Attributes["name"] + " " + id.Attributes["familyName"]
+	revoked := r.URL.Query().Get("revoked")
+	for _, d := range devs {
+		page.Devices = append(page.Devices, templates.Device{ID: d.ID, Name: d.Name, Kind: string(d.Kind),
+			Status: string(d.Status), Created: d.CreatedAt, LastUsed: d.LastUsedAt})
+		if d.ID == revoked && d.Status == storage.DeviceRevoked {
+			page.Revoked = d.Name
+		}
+	}
+	p.render(w, r, http.StatusOK, templates.PageDevices, page)
+}
+
+// revokeDevice is POST /account/devices: revoke one of the session
+// identity's devices, then show the list again (Post/Redirect/Get).
+func (p *IdP) revokeDevice(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if err := csrf.CheckOrigin(r, p.origin); err != nil {
+		p.fail(w, r, templates.ReasonForbidden)
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		p.fail(w, r, templates.ReasonBadRequest)
+		return
+	}
+	browser := p.cookies.get(r, browserCookie)
+	if browser == "" || !csrf.Valid(p.csrfKey, browser+"|devices", r.PostForm.Get(templates.FieldCSRF)) {
+		p.fail(w, r, templates.ReasonForbidden)
+		return
+	}
+	s, ok := p.currentSession(ctx, r)
+	if !ok || r.PostForm.Get(templates.FieldOp) != templates.OpRevoke {
+		p.fail(w, r, templates.ReasonForbidden)
+		return
+	}
+	devID := r.PostForm.Get(templates.FieldDevice)
+	err := p.o.Store.UpdateDevice(ctx, devID, func(d storage.Device) (storage.Device, error) {
+		if d.IdentityID != s.IdentityID {
+			return d, storage.ErrNotFound // another identity's device is no business of this session
+		}
+		if d.Status != storage.DeviceRevoked {
+			d.Status, d.UpdatedAt = storage.DeviceRevoked, p.now()
+		}
+		return d, nil
+	})
+	if errors.Is(err, storage.ErrNotFound) {
+		_ = p.o.Audit.Record(ctx, storageEvent(s.IdentityID, "device.revoke", devID, audit.Denied, map[string]string{"reason": "not a device of the identity"}))
+		p.fail(w, r, templates.ReasonNotFound)
+		return
+	} else if err != nil {
+		p.o.Log.ErrorContext(ctx, "revoking device", "err", err)
+		p.fail(w, r, templates.ReasonUnavailable)
+		return
+	}
+	if err := p.o.Audit.Record(ctx, storageEvent(s.IdentityID, "device.revoke", devID, audit.Success,
+		map[string]string{"by": "holder", "session": "sso"})); err != nil {
+		p.fail(w, r, templates.ReasonUnavailable)
+		return
+	}
+	http.Redirect(w, r, PathDevices+"?revoked="+url.QueryEscape(devID), http.StatusSeeOther)
+}

@@ -1,0 +1,309 @@
+package idp
+
+// The level-2 additions to the test harness: the IdP rebuilt with second
+// factors (a data key, SMS codes through a capturing sender, push approval),
+// devices for the citizen, and the SAML outcome of a level-2 login.
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"fmt"
+	"html"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/beevik/etree"
+
+	"github.com/spid-idp/spid-idp/audit"
+	"github.com/spid-idp/spid-idp/idp/binding/bindingtest"
+	"github.com/spid-idp/spid-idp/idp/otp"
+	"github.com/spid-idp/spid-idp/idp/push"
+	"github.com/spid-idp/spid-idp/keys/datakey"
+	"github.com/spid-idp/spid-idp/notify/sms"
+	"github.com/spid-idp/spid-idp/storage"
+	"github.com/spid-idp/spid-idp/templates"
+)
+
+// captureSMS is an SMS sender that keeps the messages for the test.
+type captureSMS struct {
+	mu   sync.Mutex
+	msgs []sms.Message
+}
+
+func (c *captureSMS) Send(_ context.Context, m sms.Message) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.msgs = append(c.msgs, m)
+	return nil
+}
+
+var smsCodeRE = regexp.MustCompile(`#(\d{6})\s*$`)
+
+// last returns the code of the newest message and how many were sent.
+func (c *captureSMS) last(t testing.TB) (to, code string, n int) {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.msgs) == 0 {
+		t.Fatal("no SMS sent")
+	}
+	m := c.msgs[len(c.msgs)-1]
+	sub := smsCodeRE.FindStringSubmatch(m.Text)
+	if sub == nil {
+		t.Fatalf("no code in SMS %q", m.Text)
+	}
+	return m.To, sub[1], len(c.msgs)
+}
+
+type l2harness struct {
+	*harness
+	Sealer *datakey.Sealer
+	SMS    *captureSMS
+	Push   *push.Service
+}
+
+// newL2Harness is newHarness with level 2 configured. The harness's server
+// is replaced by one on the same address, so the base URL the SPs and the
+// checker know stays right.
+func newL2Harness(t testing.TB) *l2harness {
+	t.Helper()
+	h := newHarness(t)
+	key, err := datakey.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealer, err := datakey.New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	capture := &captureSMS{}
+	u, _ := url.Parse(h.Base)
+	l := &l2harness{harness: h, Sealer: sealer, SMS: capture}
+	l.Push = &push.Service{Values: h.Eph, Devices: h.Store, Sealer: sealer, Audit: &audit.Logger{Store: h.Store, Now: h.Clock.Now}, Now: h.Clock.Now}
+	o := h.IdP.o
+	o.Level2 = Level2{
+		Sealer: sealer,
+		SMS:    &otp.SMSCodes{Values: h.Eph, Sender: capture, Host: u.Host, Now: h.Clock.Now, Counters: h.Eph},
+		Push:   l.Push,
+		Issuer: "IdP di prova",
+	}
+	if h.IdP, err = New(o); err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	h.IdP.Register(mux)
+	addr := h.Srv.Listener.Addr().String()
+	h.Srv.Close()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Srv = httptest.NewUnstartedServer(mux)
+	h.Srv.Listener.Close()
+	h.Srv.Listener = ln
+	h.Srv.Start()
+	t.Cleanup(h.Srv.Close)
+	return l
+}
+
+const citizenID = "demo-citizen"
+
+var devSeq struct {
+	sync.Mutex
+	n int
+}
+
+func nextDeviceID() string {
+	devSeq.Lock()
+	defer devSeq.Unlock()
+	devSeq.n++
+	return fmt.Sprintf("dev-%d", devSeq.n)
+}
+
+// addDevice stores a device of identityID with a fresh sealed seed.
+func (h *l2harness) addDevice(identityID string, kind storage.DeviceKind, status storage.DeviceStatus) (string, []byte) {
+	h.t.Helper()
+	seed, err := otp.NewSeed()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	id := nextDeviceID()
+	sealed, err := h.Sealer.Seal(seed, push.SeedAD(identityID, id))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	now := h.Clock.Now()
+	d := storage.Device{ID: id, IdentityID: identityID, Name: "Telefono " + id, Kind: kind, Status: status,
+		Secret: sealed, CreatedAt: now, UpdatedAt: now}
+	if err := h.Store.CreateDevice(context.Background(), d); err != nil {
+		h.t.Fatal(err)
+	}
+	return id, seed
+}
+
+// addPushDevice stores an active push device and returns its key.
+func (h *l2harness) addPushDevice(identityID string) (string, []byte, *ecdsa.PrivateKey) {
+	h.t.Helper()
+	id, seed := h.addDevice(identityID, storage.DevicePush, storage.DeviceActive)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	sealed, err := h.Sealer.Seal(der, push.PublicKeyAD(identityID, id))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	err = h.Store.UpdateDevice(context.Background(), id, func(d storage.Device) (storage.Device, error) {
+		d.PublicKey = sealed
+		return d, nil
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return id, seed, key
+}
+
+// decide answers a challenge from the app of device devID.
+func (h *l2harness) decide(devID string, key *ecdsa.PrivateKey, challengeID string, approve bool, number int) error {
+	decision := push.DecisionDeny
+	if approve {
+		decision = push.DecisionApprove
+	}
+	sum := sha256.Sum256(push.DecisionMessage(challengeID, decision, number))
+	sig, err := ecdsa.SignASN1(rand.Reader, key, sum[:])
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return h.Push.Decide(context.Background(), devID, challengeID, approve, number, sig)
+}
+
+func (h *l2harness) device(id string) storage.Device {
+	h.t.Helper()
+	d, err := h.Store.GetDevice(context.Background(), id)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return d
+}
+
+// code is the app's current code for seed.
+func (h *l2harness) code(seed []byte) string { return otp.Code(seed, h.Clock.Now()) }
+
+// startL2 sends a SpidL<level> request from sp and the citizen's password;
+// it returns the page after the password.
+func (b *browser) startL2(sp *testSP, level int) page {
+	b.t.Helper()
+	q := bindingtest.Redirect{XML: b.h.authnRequest(sp, level), Key: sp.Pair.Key}.Query()
+	p := b.get(b.h.Base + PathSSORedirect + "?" + q)
+	if !strings.Contains(p.Body, `name="password"`) {
+		b.t.Fatalf("no credentials page for a SpidL%d request (status %d):\n%s", level, p.Status, p.Body)
+	}
+	return b.submit(p, PathLogin, url.Values{templates.FieldUsername: {b.h.Username}, templates.FieldPassword: {b.h.Password},
+		templates.FieldOp: {templates.OpSubmit}})
+}
+
+// outcome is what an SP got back: a level on success, an anomaly otherwise.
+type outcome struct {
+	OK            bool
+	ClassRef      string
+	StatusMessage string
+	SessionIndex  string
+	XML           string
+}
+
+// samlOutcome reads the Response on a transfer or anomaly page.
+func (b *browser) samlOutcome(p page, sp *testSP) outcome {
+	b.t.Helper()
+	_, v := b.form(p, sp.EntityID)
+	raw, err := base64.StdEncoding.DecodeString(v.Get("SAMLResponse"))
+	if err != nil || len(raw) == 0 {
+		b.t.Fatalf("no SAMLResponse on the page (status %d):\n%s", p.Status, p.Body)
+	}
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(raw); err != nil {
+		b.t.Fatal(err)
+	}
+	o := outcome{XML: string(raw)}
+	if sc := doc.FindElement("//Status/StatusCode"); sc != nil {
+		o.OK = strings.HasSuffix(sc.SelectAttrValue("Value", ""), ":Success")
+	}
+	if m := doc.FindElement("//StatusMessage"); m != nil {
+		o.StatusMessage = m.Text()
+	}
+	if c := doc.FindElement("//AuthnContextClassRef"); c != nil {
+		o.ClassRef = c.Text()
+	}
+	if s := doc.FindElement("//AuthnStatement"); s != nil {
+		o.SessionIndex = s.SelectAttrValue("SessionIndex", "")
+	}
+	return o
+}
+
+// accept presses "Acconsento" and returns the SP's outcome.
+func (b *browser) accept(p page, sp *testSP) outcome {
+	b.t.Helper()
+	return b.samlOutcome(b.submit(p, PathConsent, url.Values{templates.FieldOp: {templates.OpAccept}}), sp)
+}
+
+var (
+	pushNumberRE = regexp.MustCompile(`<span aria-hidden="true">(\d+)</span>`)
+	secretRE     = regexp.MustCompile(`<code>([A-Z2-7]+)</code>`)
+	pollRE       = regexp.MustCompile(`data-push-poll="([^"]+)"`)
+)
+
+func pushNumber(t testing.TB, p page) int {
+	t.Helper()
+	m := pushNumberRE.FindStringSubmatch(p.Body)
+	if m == nil {
+		t.Fatalf("no push number on the page (status %d):\n%s", p.Status, p.Body)
+	}
+	var n int
+	fmt.Sscan(m[1], &n)
+	return n
+}
+
+func pollURL(t testing.TB, h *harness, p page) string {
+	t.Helper()
+	m := pollRE.FindStringSubmatch(p.Body)
+	if m == nil {
+		t.Fatalf("no poll URL on the page:\n%s", p.Body)
+	}
+	return h.Base + html.UnescapeString(m[1])
+}
+
+// pendingChallenge returns the one challenge of device devID waiting for
+// an answer.
+func (h *l2harness) pendingChallenge(devID string) push.Challenge {
+	h.t.Helper()
+	cs, err := h.Push.Pending(context.Background(), devID)
+	if err != nil || len(cs) != 1 {
+		h.t.Fatalf("pending challenges of %s: %v, %v", devID, cs, err)
+	}
+	return cs[0]
+}
+
+// auditActions lists the audit log's actions with their outcome.
+func (h *l2harness) auditActions() []string {
+	h.t.Helper()
+	evs, err := h.Store.ListAudit(context.Background(), 0, 10000)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var out []string
+	for _, e := range evs {
+		out = append(out, e.Action+":"+e.Outcome)
+	}
+	return out
+}

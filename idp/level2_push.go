@@ -1,0 +1,221 @@
+package idp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/spid-idp/spid-idp/idp/push"
+	"github.com/spid-idp/spid-idp/idp/spid"
+	"github.com/spid-idp/spid-idp/metadata"
+	"github.com/spid-idp/spid-idp/storage"
+	"github.com/spid-idp/spid-idp/templates"
+)
+
+// startPush sends a push request to the identity's app(s) and shows P04
+// with the number to match.
+func (p *IdP) startPush(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState) {
+	ctx := r.Context()
+	svc := p.o.Level2.Push
+	if svc == nil {
+		p.showOTP(w, r, sp, f, templates.OTPPage{}, false, http.StatusOK)
+		return
+	}
+	p.cancelChallenge(ctx, f)
+	f.Challenge = ""
+	// The app shows the SP in Italian, as the SMS and the pages do by default.
+	ch, err := svc.Create(ctx, f.Identity, f.ID, spName(sp, "it"), int(spid.L2))
+	switch {
+	case errors.Is(err, push.ErrTooManyPushes):
+		p.showPush(w, r, sp, f, templates.PushPage{TooMany: true}, http.StatusTooManyRequests)
+		return
+	case errors.Is(err, push.ErrNoDevice):
+		p.showOTP(w, r, sp, f, templates.OTPPage{}, false, http.StatusOK)
+		return
+	case err != nil:
+		p.o.Log.ErrorContext(ctx, "creating push challenge", "err", err)
+		p.fail(w, r, templates.ReasonUnavailable)
+		return
+	}
+	f.Challenge = ch.ID
+	p.showPush(w, r, sp, f, templates.PushPage{Number: ch.Number, DeviceName: p.deviceNames(ctx, ch.DeviceIDs)}, http.StatusOK)
+}
+
+// deviceNames names the devices a challenge went to, for P04.
+func (p *IdP) deviceNames(ctx context.Context, ids []string) string {
+	name := ""
+	for _, id := range ids {
+		d, err := p.o.Store.GetDevice(ctx, id)
+		if err != nil || d.Name == "" {
+			continue
+		}
+		if name != "" {
+			name += ", "
+		}
+		name += d.Name
+	}
+	if name == "" {
+		name = "App"
+	}
+	return name
+}
+
+func (p *IdP) showPush(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState, page templates.PushPage, status int) {
+	sealed, ok := p.sealOrFail(w, r, f)
+	if !ok {
+		return
+	}
+	page.Service = p.service(sp, f, templates.Lang(r))
+	page.Self = flowURL(PathLogin, sealed)
+	page.CSRF = p.csrfToken(f)
+	page.Action = flowURL(PathLoginPushDone, sealed)
+	page.PollURL = flowURL(PathLoginPush, sealed)
+	p.render(w, r, status, templates.PagePush, page)
+}
+
+// showPushStatus shows P04 for the flow's challenge as it stands.
+func (p *IdP) showPushStatus(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState, pressed bool) {
+	ch, err := p.o.Level2.Push.Status(r.Context(), f.Challenge, f.ID)
+	if err != nil || ch.Status == push.StatusExpired {
+		f.Challenge = ""
+		p.showPush(w, r, sp, f, templates.PushPage{Expired: true}, http.StatusOK)
+		return
+	}
+	p.showPush(w, r, sp, f, templates.PushPage{Number: ch.Number, DeviceName: p.deviceNames(r.Context(), ch.DeviceIDs),
+		StillPending: pressed}, http.StatusOK)
+}
+
+// cancelChallenge ends the flow's pending push request, if any, so the app
+// stops offering it once the citizen moved on.
+func (p *IdP) cancelChallenge(ctx context.Context, f *flowState) {
+	if f.Challenge == "" || p.o.Level2.Push == nil {
+		return
+	}
+	if err := p.o.Level2.Push.Cancel(ctx, f.Challenge, f.ID); err != nil && !errors.Is(err, push.ErrNotFound) {
+		p.o.Log.WarnContext(ctx, "cancelling push challenge", "err", err)
+	}
+}
+
+// pushStart handles POST /login/push/start.
+func (p *IdP) pushStart(w http.ResponseWriter, r *http.Request) {
+	f, sp, ok := p.openSecond(w, r, stepSecond)
+	if !ok {
+		return
+	}
+	p.startPush(w, r, sp, f)
+}
+
+// pushStatus answers push.js: {"status": "pending"|"approved"|"denied"|
+// "expired"}. It reveals nothing else (never the number), and only to the
+// browser the flow belongs to.
+func (p *IdP) pushStatus(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Type", "application/json")
+	status := http.StatusOK
+	answer := push.StatusExpired // the flow cannot go on waiting: let the form post say why
+	f, err := p.flows.open(r.URL.Query().Get(fieldFlow))
+	switch {
+	case err != nil:
+		status = http.StatusBadRequest
+	case p.cookies.get(r, browserCookie) != f.Browser:
+		status = http.StatusForbidden
+	case f.Challenge == "" || p.o.Level2.Push == nil || p.now().Sub(f.created()) > p.o.ConsentTimeout:
+	default:
+		if ch, err := p.o.Level2.Push.Status(r.Context(), f.Challenge, f.ID); err == nil {
+			answer = ch.Status
+		} else if !errors.Is(err, push.ErrNotFound) {
+			p.o.Log.ErrorContext(r.Context(), "push status", "err", err)
+			status, answer = http.StatusServiceUnavailable, "unavailable"
+		}
+	}
+	w.WriteHeader(status)
+	if status != http.StatusOK && answer == push.StatusExpired {
+		answer = "refused"
+	}
+	_ = json.NewEncoder(w).Encode(map[string]string{"status": answer})
+}
+
+// pushDone handles P04: "Ho confermato" (or push.js once the app
+// answered), a new request, the code fallback, or "Annulla".
+func (p *IdP) pushDone(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	f, sp, ok := p.openSecond(w, r, stepSecond)
+	if !ok {
+		return
+	}
+	switch r.PostForm.Get(templates.FieldOp) {
+	case templates.OpCancel:
+		p.cancelOp(w, r, sp, f, "push")
+		return
+	case templates.OpTOTP:
+		p.cancelChallenge(ctx, f)
+		f.Challenge = ""
+		p.showOTP(w, r, sp, f, templates.OTPPage{}, p.o.Level2.Push != nil, http.StatusOK)
+		return
+	case templates.OpRetry, templates.OpPush:
+		p.startPush(w, r, sp, f)
+		return
+	case templates.OpSubmit, "":
+	default:
+		p.fail(w, r, templates.ReasonBadRequest)
+		return
+	}
+	if f.Challenge == "" || p.o.Level2.Push == nil {
+		p.fail(w, r, templates.ReasonBadRequest)
+		return
+	}
+	ch, err := p.o.Level2.Push.Status(ctx, f.Challenge, f.ID)
+	if errors.Is(err, push.ErrNotFound) {
+		ch.Status = push.StatusExpired
+	} else if err != nil {
+		p.o.Log.ErrorContext(ctx, "push status", "err", err)
+		p.fail(w, r, templates.ReasonUnavailable)
+		return
+	}
+	switch ch.Status {
+	case push.StatusApproved:
+		// One approval completes one login: an old copy of this page posted
+		// again finds the mark.
+		err := p.o.Eph.InsertRequestID(ctx, "pushused:"+ch.ID, ch.Expires.Add(time.Hour))
+		if errors.Is(err, storage.ErrAlreadyExists) {
+			p.fail(w, r, templates.ReasonFlowExpired)
+			return
+		} else if err != nil {
+			p.o.Log.ErrorContext(ctx, "marking push approval", "err", err)
+			p.fail(w, r, templates.ReasonUnavailable)
+			return
+		}
+		f.Device = ch.DecidedBy
+		p.factorSucceeded(w, r, sp, f, "login.push", map[string]string{"device": ch.DecidedBy, "method": "push", "challenge": ch.ID})
+	case push.StatusDenied:
+		p.pushDenied(w, r, sp, f, ch)
+	case push.StatusPending:
+		p.showPushStatus(w, r, sp, f, true)
+	default: // expired: no effect, offer a new request or a code
+		f.Challenge = ""
+		p.showPush(w, r, sp, f, templates.PushPage{Expired: true}, http.StatusOK)
+	}
+}
+
+// pushDenied: "Non sono stato io" or a wrong number in the app. It counts as
+// a failure and sends the citizen back to P01 (ui.md P04): every page of
+// this second step sealed so far stops working, so the password is needed
+// again (security.md C.10: a denial ends the attempt).
+func (p *IdP) pushDenied(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState, ch push.Challenge) {
+	ctx := r.Context()
+	if err := p.setFlowReset(ctx, f); err != nil {
+		p.o.Log.ErrorContext(ctx, "resetting flow after push denial", "err", err)
+		p.fail(w, r, templates.ReasonUnavailable)
+		return
+	}
+	left, ok := p.factorFailed(w, r, sp, f, "login.push", map[string]string{"method": "push", "challenge": ch.ID,
+		"reason": ch.Reason, "device": ch.DecidedBy})
+	if !ok {
+		return
+	}
+	back := *f
+	back.Identity, back.Step, back.Device, back.Challenge, back.AuthnInstant = "", stepPassword, "", "", 0
+	p.showLogin(w, r, sp, &back, templates.LoginPage{Failed: true, AttemptsLeft: left})
+}
