@@ -168,3 +168,33 @@ func split(s string) (cons, vows string) {
 	}
 	return c.String(), v.String()
 }
+
+// Compute builds the fiscal code the Agenzia delle Entrate would issue first
+// for p (no omocodia). It serves the demo data and tests of other packages;
+// enrolment validates the code the applicant gives, it never computes one for
+// them, since the issued code is authoritative (spec §4.4).
+func Compute(p Person) (string, error) {
+	place := strings.ToUpper(strings.TrimSpace(p.PlaceOfBirth))
+	if len(place) != 4 || place[0] < 'A' || place[0] > 'Z' {
+		return "", fmt.Errorf("fiscalcode: place of birth %q is not a Belfiore code", p.PlaceOfBirth)
+	}
+	for i := 1; i < 4; i++ {
+		if place[i] < '0' || place[i] > '9' {
+			return "", fmt.Errorf("fiscalcode: place of birth %q is not a Belfiore code", p.PlaceOfBirth)
+		}
+	}
+	if p.DateOfBirth.IsZero() {
+		return "", fmt.Errorf("fiscalcode: no date of birth")
+	}
+	y, m, d := p.DateOfBirth.Date()
+	switch strings.ToUpper(strings.TrimSpace(p.Gender)) {
+	case "M":
+	case "F":
+		d += 40
+	default:
+		return "", fmt.Errorf("fiscalcode: gender %q is not M or F", p.Gender)
+	}
+	s := fmt.Sprintf("%s%s%02d%c%02d%s", SurnameLetters(p.FamilyName), NameLetters(p.Name), y%100, monthLetters[m-1], d, place)
+	c, _ := CheckChar(s)
+	return s + string(c), nil
+}

@@ -208,3 +208,31 @@ func TestFoldTable(t *testing.T) {
 		}
 	}
 }
+
+func TestCompute(t *testing.T) {
+	maria := mario()
+	maria.Name, maria.Gender = "Maria", "F"
+	john := Person{Name: "John", FamilyName: "Smith", DateOfBirth: date(1985, 8, 10), Gender: "M", PlaceOfBirth: "Z404"}
+	for want, p := range map[string]Person{marioRossi: mario(), mariaRossi: maria, johnSmith: john} {
+		got, err := Compute(p)
+		if err != nil || got != want {
+			t.Errorf("Compute(%+v) = %q, %v; want %s", p, got, err, want)
+		}
+		if ms := CheckAgainst(got, p); ms != nil {
+			t.Errorf("%s against its own data: %v", got, ms)
+		}
+	}
+	for _, change := range []func(*Person){
+		func(p *Person) { p.PlaceOfBirth = "H50" },
+		func(p *Person) { p.PlaceOfBirth = "1501" },
+		func(p *Person) { p.PlaceOfBirth = "H5O1" },
+		func(p *Person) { p.Gender = "" },
+		func(p *Person) { p.DateOfBirth = time.Time{} },
+	} {
+		p := mario()
+		change(&p)
+		if got, err := Compute(p); err == nil {
+			t.Errorf("Compute(%+v) = %s, want an error", p, got)
+		}
+	}
+}
