@@ -28,6 +28,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spid-idp/spid-idp/keys/datakey"
@@ -445,4 +446,53 @@ func (s *Store) Delete(ctx context.Context, it Item) error {
 	}
 	syncDir(filepath.Join(s.Dir, it.ID[:2]))
 	return nil
+}
+
+// CleanTemp removes the partial files of uploads interrupted by a crash
+// (Put removes its own on every error it sees) last written before
+// before, and returns how many it removed. The daily job calls it with a
+// margin (e.g. now - 24h) so an upload in progress is never touched.
+func (s *Store) CleanTemp(ctx context.Context, before time.Time) (int, error) {
+	if err := s.check(); err != nil {
+		return 0, err
+	}
+	shards, err := os.ReadDir(s.Dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return 0, nil
+		}
+		return 0, fmt.Errorf("evidence: %w", err)
+	}
+	removed := 0
+	var errs []error
+	for _, sh := range shards {
+		if !sh.IsDir() || len(sh.Name()) != 2 {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return removed, fmt.Errorf("evidence: clean: %w", err)
+		}
+		dir := filepath.Join(s.Dir, sh.Name())
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("evidence: clean: %w", err))
+			continue
+		}
+		for _, e := range entries {
+			name := e.Name()
+			if !e.Type().IsRegular() || !strings.HasPrefix(name, ".") || !strings.HasSuffix(name, ".tmp") {
+				continue
+			}
+			info, err := e.Info()
+			if err != nil || !info.ModTime().Before(before) {
+				continue
+			}
+			if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, fmt.Errorf("evidence: clean: %w", err))
+				continue
+			}
+			removed++
+		}
+	}
+	return removed, errors.Join(errs...)
 }

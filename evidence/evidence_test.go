@@ -566,3 +566,36 @@ func BenchmarkPutOpen(b *testing.B) {
 		s.Delete(context.Background(), it)
 	}
 }
+
+func TestCleanTemp(t *testing.T) {
+	s := newStore(t)
+	it, path := put(t, s, 100)
+	shard := filepath.Dir(path)
+	old := filepath.Join(shard, ".0123456789abcdef0123456789abcdef.tmp")
+	fresh := filepath.Join(shard, ".fedcba9876543210fedcba9876543210.tmp")
+	for _, p := range []string{old, fresh} {
+		if err := os.WriteFile(p, []byte("partial"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	day := 24 * time.Hour
+	os.Chtimes(old, time.Now().Add(-2*day), time.Now().Add(-2*day))
+	os.Chtimes(path, time.Now().Add(-2*day), time.Now().Add(-2*day))
+	n, err := s.CleanTemp(context.Background(), time.Now().Add(-day))
+	if err != nil || n != 1 {
+		t.Fatalf("CleanTemp = %d, %v; want 1 removed", n, err)
+	}
+	if _, err := os.Stat(old); !errors.Is(err, os.ErrNotExist) {
+		t.Error("stale partial file kept")
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Error("an upload in progress was removed")
+	}
+	if err := s.Verify(context.Background(), it); err != nil {
+		t.Errorf("a stored item was touched: %v", err)
+	}
+	empty := &Store{Dir: filepath.Join(t.TempDir(), "none"), Sealer: s.Sealer}
+	if n, err := empty.CleanTemp(context.Background(), time.Now()); n != 0 || err != nil {
+		t.Errorf("missing dir: %d, %v", n, err)
+	}
+}

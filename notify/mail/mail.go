@@ -28,6 +28,11 @@ type Message struct {
 	HTML    string
 }
 
+// ErrInvalidMessage wraps every refusal of a message itself (no or bad
+// recipient, empty subject or body, a line break in a header): sending it
+// again will never work.
+var ErrInvalidMessage = errors.New("mail: invalid message")
+
 // DefaultFrom is the sender an Outbox uses when From is empty.
 const DefaultFrom = "SPID IdP <noreply@localhost>"
 
@@ -36,16 +41,16 @@ const DefaultFrom = "SPID IdP <noreply@localhost>"
 func (m Message) check() (*netmail.Address, error) {
 	to, err := parseOne("recipient", m.To)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrInvalidMessage, err)
 	}
 	if strings.TrimSpace(m.Subject) == "" {
-		return nil, errors.New("mail: empty subject")
+		return nil, fmt.Errorf("%w: empty subject", ErrInvalidMessage)
 	}
 	if strings.ContainsAny(m.Subject, "\r\n") {
-		return nil, errors.New("mail: subject contains a line break")
+		return nil, fmt.Errorf("%w: subject contains a line break", ErrInvalidMessage)
 	}
 	if strings.TrimSpace(m.Text) == "" {
-		return nil, errors.New("mail: empty text body")
+		return nil, fmt.Errorf("%w: empty text body", ErrInvalidMessage)
 	}
 	return to, nil
 }

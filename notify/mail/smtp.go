@@ -169,11 +169,15 @@ func (s *SMTP) client() (*gomail.Client, error) {
 	return c, nil
 }
 
-// Temporary reports whether a Send error is worth retrying later: network
-// failures, timeouts and 4xx answers are; 5xx answers (unknown recipient,
-// refused sender) and bad messages are not.
+// Temporary reports whether sending the same message again later may
+// work, for the notification outbox's retries (spec §9): false only when
+// the message itself was refused, by us (ErrInvalidMessage) or by the
+// server with a 5xx answer (unknown recipient, content rejected). Network
+// failures, timeouts, 4xx answers, TLS and authentication failures are
+// temporary: they need the server or the configuration fixed, not the
+// message dropped.
 func Temporary(err error) bool {
-	if err == nil {
+	if err == nil || errors.Is(err, ErrInvalidMessage) {
 		return false
 	}
 	var se *gomail.SendError
@@ -181,14 +185,6 @@ func Temporary(err error) bool {
 		if code := se.ErrorCode(); code >= 500 && code < 600 {
 			return false
 		}
-		if code := se.ErrorCode(); code >= 400 && code < 500 {
-			return true
-		}
-		return se.IsTemp()
 	}
-	var ne net.Error
-	if errors.As(err, &ne) {
-		return true
-	}
-	return errors.Is(err, context.DeadlineExceeded)
+	return true
 }

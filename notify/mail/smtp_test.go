@@ -378,6 +378,9 @@ func TestSMTPTLSFailures(t *testing.T) {
 			t.Fatal("Send with a wrong password succeeded")
 		}
 		noSecrets(t, err)
+		if !Temporary(err) {
+			t.Errorf("an authentication failure must keep the message for a retry: %v", err)
+		}
 		if n := len(be.messages()); n != 0 {
 			t.Errorf("server stored %d messages", n)
 		}
@@ -445,8 +448,8 @@ func TestBadMessages(t *testing.T) {
 			tc.mutate(&m)
 			for name, send := range map[string]func(context.Context, Message) error{"smtp": s.Send, "outbox": o.Send} {
 				err := send(context.Background(), m)
-				if err == nil || !strings.Contains(err.Error(), tc.want) {
-					t.Errorf("%s: err = %v, want one with %q", name, err, tc.want)
+				if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, ErrInvalidMessage) {
+					t.Errorf("%s: err = %v, want ErrInvalidMessage with %q", name, err, tc.want)
 				}
 			}
 		})
@@ -463,8 +466,12 @@ func TestTemporary(t *testing.T) {
 	if Temporary(nil) {
 		t.Error("nil is not a temporary error")
 	}
-	if Temporary(errors.New("mail: empty subject")) {
-		t.Error("a bad message is not temporary")
+	_, err := build("a@example.it", Message{To: "b@example.it"}, time.Now())
+	if !errors.Is(err, ErrInvalidMessage) || Temporary(err) {
+		t.Errorf("a bad message is invalid and not temporary: %v", err)
+	}
+	if !Temporary(errors.New("dial tcp: connection refused")) {
+		t.Error("a network failure is temporary")
 	}
 	if !Temporary(context.DeadlineExceeded) {
 		t.Error("a deadline is temporary")
