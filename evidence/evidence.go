@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -203,6 +204,9 @@ func (s *Store) Put(ctx context.Context, kind, mediaType string, r io.Reader, ma
 		if rule == ruleVideo {
 			limit = DefaultVideoMaxBytes
 		}
+	}
+	if limit == math.MaxInt64 {
+		limit-- // room for the extra byte below
 	}
 	// One byte over the limit is enough to know it is too large.
 	src := &io.LimitedReader{R: ctxReader{ctx, r}, N: limit + 1}

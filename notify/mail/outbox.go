@@ -27,9 +27,9 @@ import (
 // back with Last.
 type Outbox struct {
 	Dir  string
-	From string       // empty: DefaultFrom
-	Log  *slog.Logger // nil: slog.Default()
-	Now  func() time.Time
+	From string           // empty: DefaultFrom
+	Log  *slog.Logger     // nil: slog.Default()
+	Now  func() time.Time // nil: time.Now; the Date header and file name
 }
 
 // outboxExt ends every delivered file; a file being written has another
