@@ -12,13 +12,13 @@ func TestE049TransitionTable(t *testing.T) {
 		{StateDraft, StateAwaitingPayment}: true, {StateDraft, StateAwaitingRecognition}: true,
 		{StateDraft, StateCancelled}: true, {StateDraft, StateExpired}: true,
 		{StateAwaitingPayment, StateAwaitingRecognition}: true, {StateAwaitingPayment, StateCancelled}: true,
-		{StateAwaitingPayment, StateExpired}: true,
+		{StateAwaitingPayment, StateExpired}:                true,
 		{StateAwaitingRecognition, StateAwaitingProcessing}: true, {StateAwaitingRecognition, StateAwaitingDocuments}: true,
 		{StateAwaitingRecognition, StateCancelled}: true, {StateAwaitingRecognition, StateExpired}: true,
 		{StateAwaitingDocuments, StateAwaitingProcessing}: true, {StateAwaitingDocuments, StateRejected}: true,
 		{StateAwaitingProcessing, StateApproved}: true, {StateAwaitingProcessing, StateRejected}: true,
 		{StateAwaitingProcessing, StateAwaitingDocuments}: true,
-		{StateRejected, StateAwaitingProcessing}: true, {StateRejected, StateAwaitingRecognition}: true,
+		{StateRejected, StateAwaitingProcessing}:          true, {StateRejected, StateAwaitingRecognition}: true,
 		{StateRejected, StateClosed}: true,
 	}
 	n := 0
