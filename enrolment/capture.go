@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/spid-idp/spid-idp/enrolment/fiscalcode"
+	"github.com/spid-idp/spid-idp/evidence"
 	"github.com/spid-idp/spid-idp/identity"
 	"github.com/spid-idp/spid-idp/notify/mail"
 	"github.com/spid-idp/spid-idp/storage"
@@ -77,7 +79,7 @@ func (s *Service) SetApplicant(ctx context.Context, id string, a Applicant, d Do
 	}
 	a, d, ps := checkApplicant(a, d, c, e.IdentityType, now)
 	if len(ps) > 0 {
-		return ps
+		return s.refused(ctx, applicantActor, "enrolment.applicant", id, ps)
 	}
 	_, _, err = s.update(ctx, id, change{action: "enrolment.applicant", actor: applicantActor,
 		apply: func(e *storage.Enrolment, r *Request, now time.Time) error {
@@ -322,25 +324,48 @@ func (s *Service) AcceptConsents(ctx context.Context, id string, c Consents, ip 
 
 // AddEvidence attaches a stored evidence item (evidence.Store.Put made it)
 // to a request that is not decided yet.
-func (s *Service) AddEvidence(ctx context.Context, id string, item EvidenceRef) error {
+func (s *Service) AddEvidence(ctx context.Context, id string, item evidence.Item) error {
 	if item.ID == "" || item.Kind == "" || item.SHA256 == "" {
 		return errors.New("evidence: ID, kind and SHA-256 are required")
 	}
-	_, _, err := s.update(ctx, id, change{action: "enrolment.evidence", actor: item.UploadedBy,
-		details: map[string]string{"kind": item.Kind, "evidence_id": item.ID, "sha256": item.SHA256},
+	actor := item.UploadedBy
+	if actor == "" {
+		actor = applicantActor
+	}
+	_, _, err := s.update(ctx, id, change{action: "enrolment.evidence", actor: actor,
+		details: map[string]string{"kind": item.Kind, "evidence_id": item.ID, "sha256": item.SHA256,
+			"media_type": item.MediaType, "size": fmt.Sprint(item.Size)},
 		apply: func(e *storage.Enrolment, r *Request, now time.Time) error {
 			switch State(e.State) {
 			case StateDraft, StateAwaitingPayment, StateAwaitingRecognition, StateAwaitingDocuments, StateAwaitingProcessing, StateRejected:
 			default:
 				return fmt.Errorf("a request %s takes no more evidence: %w", e.State, ErrTransition)
 			}
-			if item.At.IsZero() {
-				item.At = now
+			if item.CreatedAt.IsZero() {
+				item.CreatedAt = now
 			}
 			r.Evidence = append(r.Evidence, item)
 			return nil
 		}})
 	return err
+}
+
+// Upload stores an upload in the evidence store (type sniffed, size capped:
+// E020) and attaches it; if the request refuses it, the blob is deleted, so
+// nothing is kept for a refused upload.
+func (s *Service) Upload(ctx context.Context, id, kind, mediaType, uploader string, r io.Reader, maxBytes int64) (evidence.Item, error) {
+	if s.Evidence == nil {
+		return evidence.Item{}, errors.New("enrolment: no evidence store configured")
+	}
+	item, err := s.Evidence.Put(ctx, kind, mediaType, r, maxBytes)
+	if err != nil {
+		return item, fmt.Errorf("request %s: %s: %w", id, kind, err)
+	}
+	item.UploadedBy = uploader
+	if err := s.AddEvidence(ctx, id, item); err != nil {
+		return item, errors.Join(err, s.Evidence.Delete(ctx, item))
+	}
+	return item, nil
 }
 
 // SendSignCode sends the SMS code that confirms ("signs") the request.
@@ -390,17 +415,18 @@ func (s *Service) Submit(ctx context.Context, id, smsCode string) (storage.Enrol
 		return e, fmt.Errorf("request %s: %w", id, err)
 	}
 	if err := readyToSubmit(e, r); err != nil {
-		return e, fmt.Errorf("request %s: %w", id, err)
+		return e, s.refused(ctx, applicantActor, "enrolment.submit", id, err)
 	}
 	birth, err := time.ParseInLocation(time.DateOnly, r.Applicant.DateOfBirth, rome())
 	if err != nil || !adult(birth, s.now()) {
-		return e, fmt.Errorf("request %s: the applicant must be at least %d years old: %w", id, MinimumAge, ErrNotReady)
+		return e, s.refused(ctx, applicantActor, "enrolment.submit", id,
+			fmt.Errorf("the applicant must be at least %d years old: %w", MinimumAge, ErrNotReady))
 	}
 	if err := s.checkDuplicates(ctx, e, r); err != nil {
-		return e, fmt.Errorf("request %s: %w", id, err)
+		return e, s.refused(ctx, applicantActor, "enrolment.submit", id, err)
 	}
 	if err := s.SMS.VerifyFor(ctx, smsTx("sign", id), smsPurposeSign, smsCode); err != nil {
-		return e, fmt.Errorf("request %s: confirmation code: %w", id, err)
+		return e, s.refused(ctx, applicantActor, "enrolment.submit", id, fmt.Errorf("confirmation code: %w", err))
 	}
 	e, r, err = s.update(ctx, id, change{action: "enrolment.submit", actor: applicantActor, to: StateAwaitingRecognition,
 		apply: func(e *storage.Enrolment, r *Request, now time.Time) error {

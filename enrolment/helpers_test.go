@@ -12,6 +12,7 @@ import (
 
 	"github.com/spid-idp/spid-idp/audit"
 	"github.com/spid-idp/spid-idp/enrolment/workinghours"
+	"github.com/spid-idp/spid-idp/evidence"
 	"github.com/spid-idp/spid-idp/idp/otp"
 	"github.com/spid-idp/spid-idp/idp/password"
 	"github.com/spid-idp/spid-idp/notify/mail"
@@ -210,7 +211,7 @@ func (f *fixture) queued(t *testing.T) storage.Enrolment {
 	a, d := mario()
 	e := f.submitted(t, PathVideo, a, d)
 	video := f.operatorOnce(t, "video1", RoleVideoOperator)
-	must(t, "AddEvidence", f.svc.AddEvidence(t.Context(), e.ID, EvidenceRef{ID: "ev-1", Kind: "video_recording",
+	must(t, "AddEvidence", f.svc.AddEvidence(t.Context(), e.ID, evidence.Item{ID: "ev-1", Kind: "video_recording",
 		SHA256: strings.Repeat("ab", 32), Size: 1000, MediaType: "video/webm", UploadedBy: video}))
 	e, err := f.svc.Recognise(t.Context(), e.ID, video, map[string]bool{"document_shown": true, "face_match": true, "otp_read": true})
 	must(t, "Recognise", err)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/spid-idp/spid-idp/evidence"
 )
 
 // Identity types, paths and order types of §3.1.
@@ -84,17 +86,6 @@ type Recognition struct {
 	Checklist map[string]bool `json:"checklist,omitempty"`
 }
 
-// EvidenceRef points at a stored evidence item (§3.7).
-type EvidenceRef struct {
-	ID         string    `json:"id"`
-	Kind       string    `json:"kind"`
-	SHA256     string    `json:"sha256"`
-	Size       int64     `json:"size"`
-	MediaType  string    `json:"media_type"`
-	UploadedBy string    `json:"uploaded_by"`
-	At         time.Time `json:"at"`
-}
-
 // Request is the body of an enrolment (storage.Enrolment.Data). The state,
 // code, path, type, CF and clock columns live in storage.Enrolment.
 type Request struct {
@@ -115,8 +106,8 @@ type Request struct {
 	Consents        []Consent `json:"consents,omitempty"`
 	RequestSignedAt time.Time `json:"request_signed_at,omitzero"`
 
-	Recognition *Recognition  `json:"recognition,omitempty"`
-	Evidence    []EvidenceRef `json:"evidence,omitempty"`
+	Recognition *Recognition    `json:"recognition,omitempty"`
+	Evidence    []evidence.Item `json:"evidence,omitempty"` // references; the blobs are in the evidence store
 
 	PausedAt    time.Time     `json:"paused_at,omitzero"`
 	PausedTotal time.Duration `json:"paused_total,omitempty"`

@@ -17,6 +17,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/spid-idp/spid-idp/audit"
+	"github.com/spid-idp/spid-idp/evidence"
+	"github.com/spid-idp/spid-idp/identity"
 	"github.com/spid-idp/spid-idp/idp/password"
 	"github.com/spid-idp/spid-idp/notify/mail"
 	"github.com/spid-idp/spid-idp/storage"
@@ -64,6 +66,8 @@ type Calendar interface {
 	Deadline(queuedAt time.Time, pausedTotal time.Duration) time.Time
 	// Between is the working time elapsed from a to b.
 	Between(a, b time.Time) time.Duration
+	// Status is on_time, at_risk or late (§6.2).
+	Status(now, queuedAt, deadline time.Time) string
 }
 
 // Errors of the Service; each is wrapped with the request's context.
@@ -95,6 +99,9 @@ type Service struct {
 	Mail     Mailer
 	SMS      SMSSender
 	Calendar Calendar
+	// Evidence keeps uploads (Upload); optional for callers that store
+	// items themselves and call AddEvidence.
+	Evidence *evidence.Store
 	// SPIDCodePrefix is the provider's 4-letter code (idp.spid_code_prefix).
 	SPIDCodePrefix string
 	// PasswordParams hash the password chosen at activation.
@@ -186,6 +193,31 @@ func (s *Service) update(ctx context.Context, id string, c change) (storage.Enro
 		return out, body, err
 	}
 	return out, body, nil
+}
+
+// refused audits input or a step refused before any update (the request
+// is unchanged) and returns err with the request's context. Problems are
+// recorded by field only: the values are personal data.
+func (s *Service) refused(ctx context.Context, actor, action, id string, err error) error {
+	detail := err.Error()
+	var ps identity.Problems
+	if errors.As(err, &ps) {
+		var fields []string
+		for _, p := range ps {
+			f, _, _ := strings.Cut(p, ":")
+			if !slices.Contains(fields, f) {
+				fields = append(fields, f)
+			}
+		}
+		detail = "invalid: " + strings.Join(fields, ", ")
+	}
+	if aerr := s.record(ctx, actor, action, id, audit.Failure, map[string]string{"error": detail}); aerr != nil {
+		return errors.Join(err, aerr)
+	}
+	if errors.As(err, &ps) {
+		return err // Problems stay a list for the form
+	}
+	return fmt.Errorf("request %s: %w", id, err)
 }
 
 func (s *Service) record(ctx context.Context, actor, action, target, outcome string, details map[string]string) error {
@@ -304,7 +336,5 @@ func rome() *time.Location {
 }
 
 func civil(t time.Time) string { return t.In(rome()).Format(time.DateOnly) }
-
-func containsState(states []State, s State) bool { return slices.Contains(states, s) }
 
 func newID() string { return uuid.NewString() }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spid-idp/spid-idp/enrolment/fiscalcode"
+	"github.com/spid-idp/spid-idp/evidence"
 	"github.com/spid-idp/spid-idp/identity"
 	"github.com/spid-idp/spid-idp/idp/otp"
 	"github.com/spid-idp/spid-idp/idp/password"
@@ -847,7 +848,7 @@ func TestE042PublicOfficialWaitsForForm(t *testing.T) {
 	if State(got.State) != StateAwaitingDocuments || !got.DeadlineAt.IsZero() {
 		t.Fatalf("state %s deadline %v", got.State, got.DeadlineAt)
 	}
-	must(t, "AddEvidence", f.svc.AddEvidence(ctx, e.ID, EvidenceRef{ID: "ev-9", Kind: "adhesion_form_signed", SHA256: "00", UploadedBy: "applicant"}))
+	must(t, "AddEvidence", f.svc.AddEvidence(ctx, e.ID, evidence.Item{ID: "ev-9", Kind: "adhesion_form_signed", SHA256: "00", UploadedBy: "applicant"}))
 	f.clk.Set(time.Date(2026, 11, 23, 9, 0, 0, 0, rome()))
 	got, err = f.svc.DocumentsReceived(ctx, e.ID, "applicant")
 	must(t, "DocumentsReceived", err)
