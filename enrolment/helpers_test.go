@@ -2,6 +2,9 @@ package enrolment
 
 import (
 	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -15,10 +18,12 @@ import (
 	"github.com/spid-idp/spid-idp/evidence"
 	"github.com/spid-idp/spid-idp/idp/otp"
 	"github.com/spid-idp/spid-idp/idp/password"
+	"github.com/spid-idp/spid-idp/internal/testenv"
 	"github.com/spid-idp/spid-idp/notify/mail"
 	"github.com/spid-idp/spid-idp/notify/sms"
 	"github.com/spid-idp/spid-idp/storage"
 	"github.com/spid-idp/spid-idp/storage/memory"
+	"github.com/spid-idp/spid-idp/storage/postgres"
 	"github.com/spid-idp/spid-idp/storage/sqlite"
 )
 
@@ -114,6 +119,7 @@ type fixture struct {
 // Tuesday 2026-11-24 10:00 (§6.3).
 var t0 = time.Date(2026, 11, 20, 10, 0, 0, 0, rome())
 
+// newFixture runs the Service on SQLite in a temporary directory.
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "idp.db"))
@@ -121,6 +127,48 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	return newFixtureOn(t, st)
+}
+
+// newPostgresFixture runs the Service on PostgreSQL (SPID_TEST_POSTGRES),
+// in a schema of its own dropped at the end; skipped when unset.
+func newPostgresFixture(t *testing.T) *fixture {
+	t.Helper()
+	dsn := testenv.Postgres(t)
+	suffix := make([]byte, 6)
+	_, _ = rand.Read(suffix)
+	schema := "spid_enrol_" + hex.EncodeToString(suffix)
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	admin, err := sql.Open("pgx", u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.ExecContext(t.Context(), "CREATE SCHEMA "+schema); err != nil {
+		admin.Close()
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		if _, err := admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+		admin.Close()
+	})
+	st, err := postgres.Open(t.Context(), u.String(), 20)
+	if err != nil {
+		t.Fatalf("postgres.Open: %v", err)
+	}
+	t.Cleanup(func() { st.Close() }) // before the schema is dropped
+	return newFixtureOn(t, st)
+}
+
+func newFixtureOn(t *testing.T, st storage.Store) *fixture {
+	t.Helper()
 	clk := &clock{t: t0}
 	eph := memory.New(memory.WithClock(clk.Now))
 	t.Cleanup(func() { eph.Close() })

@@ -363,9 +363,14 @@ func TestE049ImpossibleTransitionsChangeNothing(t *testing.T) {
 	}
 }
 
-// E050: concurrent approvals create exactly one identity.
+// E050: concurrent approvals create exactly one identity, on SQLite and
+// on PostgreSQL (row lock of the read-modify-write).
 func TestE050ConcurrentApprovals(t *testing.T) {
-	f := newFixture(t)
+	t.Run("sqlite", func(t *testing.T) { testConcurrentApprovals(t, newFixture(t)) })
+	t.Run("postgres", func(t *testing.T) { testConcurrentApprovals(t, newPostgresFixture(t)) })
+}
+
+func testConcurrentApprovals(t *testing.T, f *fixture) {
 	ctx := t.Context()
 	e := f.queued(t)
 	var vers []string
@@ -648,7 +653,11 @@ func TestE056Validity(t *testing.T) {
 
 // E057: each timer of §6.5 fires once, even with two schedulers at once.
 func TestE057TimersOnce(t *testing.T) {
-	f := newFixture(t)
+	t.Run("sqlite", func(t *testing.T) { testTimersOnce(t, newFixture(t)) })
+	t.Run("postgres", func(t *testing.T) { testTimersOnce(t, newPostgresFixture(t)) })
+}
+
+func testTimersOnce(t *testing.T, f *fixture) {
 	ctx := t.Context()
 	_, d := mario()
 	draft, err := f.svc.Start(ctx, TypePersonal, PathVideo, "")
@@ -697,7 +706,11 @@ func TestE057TimersOnce(t *testing.T) {
 // purpose activate_identity, and expires after 72 hours. E061/E064: the
 // password policy applies and the password is stored only as argon2id.
 func TestE058ActivationLink(t *testing.T) {
-	f := newFixture(t)
+	t.Run("sqlite", func(t *testing.T) { testActivationLink(t, newFixture, newFixture(t)) })
+	t.Run("postgres", func(t *testing.T) { testActivationLink(t, newPostgresFixture, newPostgresFixture(t)) })
+}
+
+func testActivationLink(t *testing.T, newFixture func(*testing.T) *fixture, f *fixture) {
 	ctx := t.Context()
 	e := f.queued(t)
 	ver := f.operator(t, "ver1", RoleVerifier)
