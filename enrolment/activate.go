@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spid-idp/spid-idp/audit"
 	"github.com/spid-idp/spid-idp/identity"
@@ -123,4 +124,65 @@ func (s *Service) Activate(ctx context.Context, token, smsCode, username, pw str
 			Text: activeText(idn.Attributes["spidCode"], username, s.BaseURL)}, "activated")
 	}
 	return idn, nil
+}
+
+// newLinkTarget finds the identity still waiting for activation behind a
+// request code.
+func (s *Service) newLinkTarget(ctx context.Context, code string) (storage.Enrolment, storage.Identity, error) {
+	e, err := s.Store.GetEnrolmentByCode(ctx, NormaliseCode(code))
+	if errors.Is(err, storage.ErrNotFound) {
+		return e, storage.Identity{}, ErrLinkInvalid
+	} else if err != nil {
+		return e, storage.Identity{}, err
+	}
+	r, err := Decode(e.Data)
+	if err != nil {
+		return e, storage.Identity{}, err
+	}
+	if State(e.State) != StateApproved || r.IdentityID == "" {
+		return e, storage.Identity{}, ErrLinkInvalid
+	}
+	idn, err := s.Store.GetIdentity(ctx, r.IdentityID)
+	if err != nil || idn.Status != storage.IdentityPending {
+		return e, idn, ErrLinkInvalid
+	}
+	return e, idn, nil
+}
+
+// SendNewLinkCode starts "send a new link" (§7.1) for an expired or lost
+// activation link: an SMS code goes to the identity's verified mobile.
+func (s *Service) SendNewLinkCode(ctx context.Context, requestCode string) error {
+	_, idn, err := s.newLinkTarget(ctx, requestCode)
+	if err != nil {
+		return err
+	}
+	return s.SMS.Send(ctx, "relink:"+idn.ID, idn.ID, idn.Attributes["mobilePhone"], PurposeActivate)
+}
+
+// NewActivationLink checks the SMS code of SendNewLinkCode and e-mails a
+// fresh single-use 72-hour link.
+func (s *Service) NewActivationLink(ctx context.Context, requestCode, smsCode string) error {
+	e, idn, err := s.newLinkTarget(ctx, requestCode)
+	if err != nil {
+		return err
+	}
+	if err := s.SMS.VerifyFor(ctx, "relink:"+idn.ID, PurposeActivate, smsCode); err != nil {
+		return fmt.Errorf("new activation link: SMS code: %w", err)
+	}
+	secret, hash, err := newToken()
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	if err := s.Store.CreateToken(ctx, storage.Token{Hash: hash, Purpose: PurposeActivate, Subject: idn.ID,
+		ExpiresAt: now.Add(ActivationLinkTTL), CreatedAt: now}); err != nil {
+		return err
+	}
+	if err := s.record(ctx, idn.ID, "identity.activation_link", idn.ID, audit.Success, map[string]string{"enrolment": e.ID}); err != nil {
+		return err
+	}
+	until, _ := time.ParseInLocation(time.DateOnly, idn.Attributes["expirationDate"], rome())
+	return s.send(ctx, mail.Message{To: idn.Attributes["email"],
+		Subject: "SPID: nuovo link di attivazione / new activation link",
+		Text:    approvedText(e.Code, s.link("/activate", secret), until, s.Responsible)}, "activation")
 }

@@ -2,6 +2,7 @@ package enrolment
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"maps"
@@ -168,8 +169,12 @@ func (s *Service) Approve(ctx context.Context, id, operatorID string) (storage.I
 		return storage.Identity{}, err
 	}
 	identityID := newID()
+	recheck, err := sampleRecheck()
+	if err != nil {
+		return storage.Identity{}, err
+	}
 	e, r, err := s.update(ctx, id, change{action: "enrolment.approve", actor: operatorID, to: StateApproved,
-		details: map[string]string{"identity_id": identityID},
+		details: map[string]string{"identity_id": identityID, "recheck": fmt.Sprint(recheck)},
 		apply: func(e *storage.Enrolment, r *Request, now time.Time) error {
 			if err := decider(operatorID, r, now); err != nil {
 				return err
@@ -178,6 +183,7 @@ func (s *Service) Approve(ctx context.Context, id, operatorID string) (storage.I
 				return err
 			}
 			r.DecidedBy, r.DecidedAt, r.IdentityID, r.Reasons = operatorID, now, identityID, nil
+			r.Recheck = recheck
 			r.ClaimedBy, r.ClaimedUntil = "", time.Time{}
 			return nil
 		}})
@@ -200,6 +206,24 @@ func (s *Service) Approve(ctx context.Context, id, operatorID string) (storage.I
 		return storage.Identity{}, errors.Join(fmt.Errorf("request %s: issuing the identity: %w", id, err), rerr)
 	}
 	return id2, nil
+}
+
+// RecheckOneIn is how many approvals share one supervisor re-check (5 %).
+const RecheckOneIn = 20
+
+// sampleRecheck draws whether an approval goes to the sampled re-check,
+// from crypto/rand so nobody can predict which ones will.
+func sampleRecheck() (bool, error) {
+	var b [2]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return false, fmt.Errorf("random: %w", err)
+	}
+	// 65536 is not a multiple of 20: redraw the top 16 values for uniformity.
+	v := int(b[0])<<8 | int(b[1])
+	if v >= 65536-65536%RecheckOneIn {
+		return sampleRecheck()
+	}
+	return v%RecheckOneIn == 0, nil
 }
 
 // approvable: what must be there before an identity is issued.

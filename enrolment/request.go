@@ -120,6 +120,9 @@ type Request struct {
 	DecidedAt          time.Time `json:"decided_at,omitzero"`
 	Reasons            []Reason  `json:"reasons,omitempty"`
 	IdentityID         string    `json:"identity_id,omitempty"`
+	// Recheck marks an approval drawn for the supervisors' sampled
+	// re-check (5 %, ui.md §9.3).
+	Recheck bool `json:"recheck,omitempty"`
 }
 
 // Decode reads the request body of e.

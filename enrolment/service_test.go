@@ -896,3 +896,54 @@ func TestTransitionsAudited(t *testing.T) {
 		t.Error("identity issue not audited")
 	}
 }
+
+// §7.1: a lost or expired link is replaced after an SMS code to the
+// verified mobile; the new link activates.
+func TestNewActivationLink(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	e := f.queued(t)
+	ver := f.operator(t, "ver1", RoleVerifier)
+	_, err := f.svc.Approve(ctx, e.ID, ver)
+	must(t, "Approve", err)
+	f.clk.Advance(ActivationLinkTTL + time.Hour)
+	if err := f.svc.SendNewLinkCode(ctx, "NOSUCHCODE"); !errors.Is(err, ErrLinkInvalid) {
+		t.Errorf("unknown code: %v", err)
+	}
+	must(t, "SendNewLinkCode", f.svc.SendNewLinkCode(ctx, strings.ToLower(FormatCode(e.Code))))
+	if err := f.svc.NewActivationLink(ctx, e.Code, "000000"); err == nil && f.phone.lastCode(t) != "000000" {
+		t.Error("wrong code accepted")
+	}
+	must(t, "SendNewLinkCode", f.svc.SendNewLinkCode(ctx, e.Code))
+	mails := len(f.mails.all())
+	must(t, "NewActivationLink", f.svc.NewActivationLink(ctx, e.Code, f.phone.lastCode(t)))
+	if len(f.mails.all()) != mails+1 {
+		t.Fatal("no new e-mail")
+	}
+	tok := tokenFrom(t, f.mails.last(t).Text)
+	must(t, "SendActivationCode", f.svc.SendActivationCode(ctx, tok))
+	idn, err := f.svc.Activate(ctx, tok, f.phone.lastCode(t), "mario.rossi", "Str0ng-Passw0rd!")
+	must(t, "Activate", err)
+	if idn.Status != storage.IdentityActive {
+		t.Errorf("status %s", idn.Status)
+	}
+	// Once active, no more links.
+	if err := f.svc.SendNewLinkCode(ctx, e.Code); !errors.Is(err, ErrLinkInvalid) {
+		t.Errorf("link for an active identity: %v", err)
+	}
+}
+
+// 5 % of approvals go to the supervisors' re-check, drawn at random.
+func TestRecheckSampling(t *testing.T) {
+	n := 0
+	for range 20000 {
+		s, err := sampleRecheck()
+		must(t, "sampleRecheck", err)
+		if s {
+			n++
+		}
+	}
+	if n < 850 || n > 1150 { // 1000 expected, σ ≈ 31
+		t.Errorf("%d of 20000 sampled, want about 1000", n)
+	}
+}
