@@ -160,11 +160,12 @@ func (s *Service) Release(ctx context.Context, id, operatorID string) error {
 }
 
 // Approve issues the identity (§6.4): a verifier other than the person who
-// recognised the applicant (E051) moves the request to approved, which
+// recognised the applicant (E051), with every item of the §6.1 checklist
+// passed (VerifierChecklist), moves the request to approved, which
 // exactly one of concurrent approvals does (E050); the identity is created
 // in pending_activation with its spidCode and validity (E056) and the
 // activation link (single use, 72 hours) is e-mailed.
-func (s *Service) Approve(ctx context.Context, id, operatorID string) (storage.Identity, error) {
+func (s *Service) Approve(ctx context.Context, id, operatorID string, checklist map[string]bool) (storage.Identity, error) {
 	if _, err := s.checkOperator(ctx, operatorID, ActDecide, "enrolment.approve", id); err != nil {
 		return storage.Identity{}, err
 	}
@@ -182,6 +183,16 @@ func (s *Service) Approve(ctx context.Context, id, operatorID string) (storage.I
 			if err := approvable(e, r); err != nil {
 				return err
 			}
+			var failed []string
+			for _, item := range VerifierChecklist(e.Path, e.IdentityType) {
+				if !checklist[item] {
+					failed = append(failed, item)
+				}
+			}
+			if len(failed) > 0 {
+				return fmt.Errorf("checklist items not passed: %s: %w", strings.Join(failed, ", "), ErrNotReady)
+			}
+			r.Verification = &Verification{By: operatorID, At: now, Items: checklist}
 			r.DecidedBy, r.DecidedAt, r.IdentityID, r.Reasons = operatorID, now, identityID, nil
 			r.Recheck = recheck
 			r.ClaimedBy, r.ClaimedUntil = "", time.Time{}
@@ -206,6 +217,30 @@ func (s *Service) Approve(ctx context.Context, id, operatorID string) (storage.I
 		return storage.Identity{}, errors.Join(fmt.Errorf("request %s: issuing the identity: %w", id, err), rerr)
 	}
 	return id2, nil
+}
+
+// VerifierChecklist is the §6.1 checklist for a request of path and
+// identity type: what the verifier confirms before approving.
+func VerifierChecklist(path, identityType string) []string {
+	items := []string{
+		"cf_valid",               // passes §4 and matches the data
+		"tax_registry_confirmed", // CF and personal data confirmed by the tax registry
+		"document_valid",         // allowed type, valid on the recognition day
+		"document_images_match",  // legible, matching the typed data
+		"taxcode_proof_valid",    // health card or certificate showing the same CF
+		"contacts_verified",      // e-mail and mobile verified, not bound to another person
+		"adult",
+		"path_evidence_complete", // §5.7
+		"no_duplicate",           // no other open request or active identity of the type
+	}
+	switch path {
+	case PathVideo, PathShop, PathCounter, PathCounterPublicOfficial:
+		items = append(items, "face_match")
+	}
+	if identityType == TypeProfessionalLegal {
+		items = append(items, "company_representation")
+	}
+	return items
 }
 
 // RecheckOneIn is how many approvals share one supervisor re-check (5 %).

@@ -86,6 +86,14 @@ type Recognition struct {
 	Checklist map[string]bool `json:"checklist,omitempty"`
 }
 
+// Verification is the verifier's §6.1 checklist: every item pass/fail,
+// who and when.
+type Verification struct {
+	By    string          `json:"by"`
+	At    time.Time       `json:"at"`
+	Items map[string]bool `json:"items"`
+}
+
 // Request is the body of an enrolment (storage.Enrolment.Data). The state,
 // code, path, type, CF and clock columns live in storage.Enrolment.
 type Request struct {
@@ -115,11 +123,12 @@ type Request struct {
 	ClaimedBy    string    `json:"claimed_by,omitempty"`
 	ClaimedUntil time.Time `json:"claimed_until,omitzero"`
 
-	DocumentsRequested []string  `json:"documents_requested,omitempty"`
-	DecidedBy          string    `json:"decided_by,omitempty"`
-	DecidedAt          time.Time `json:"decided_at,omitzero"`
-	Reasons            []Reason  `json:"reasons,omitempty"`
-	IdentityID         string    `json:"identity_id,omitempty"`
+	Verification       *Verification `json:"verification,omitempty"`
+	DocumentsRequested []string      `json:"documents_requested,omitempty"`
+	DecidedBy          string        `json:"decided_by,omitempty"`
+	DecidedAt          time.Time     `json:"decided_at,omitzero"`
+	Reasons            []Reason      `json:"reasons,omitempty"`
+	IdentityID         string        `json:"identity_id,omitempty"`
 	// Recheck marks an approval drawn for the supervisors' sampled
 	// re-check (5 %, ui.md §9.3).
 	Recheck bool `json:"recheck,omitempty"`

@@ -185,8 +185,9 @@ func TestSetApplicantFiscalCode(t *testing.T) {
 }
 
 // E021: consents are stored with versions, time and IP; E022: the code is
-// 10 Crockford characters and is in the submission e-mail.
-func TestE021E022ConsentsAndRequestCode(t *testing.T) {
+// 10 Crockford characters and is in the submission e-mail; E038: the video
+// path needs the recording consent.
+func TestE021E022E038ConsentsAndRequestCode(t *testing.T) {
 	f := newFixture(t)
 	a, d := mario()
 	e := f.submitted(t, PathVideo, a, d)
@@ -324,7 +325,7 @@ func TestE049ImpossibleTransitionsChangeNothing(t *testing.T) {
 		id   string
 		do   func(id string) error
 	}{
-		{"approve a draft", draft.ID, func(id string) error { _, err := f.svc.Approve(ctx, id, ver); return err }},
+		{"approve a draft", draft.ID, func(id string) error { _, err := f.svc.Approve(ctx, id, ver, passAll); return err }},
 		{"reject a draft", draft.ID, func(id string) error { return f.svc.Reject(ctx, id, ver, []Reason{{Code: "document_expired"}}) }},
 		{"documents for a draft", draft.ID, func(id string) error { return f.svc.AskDocuments(ctx, id, ver, []string{"x"}) }},
 		{"documents received in processing", queued.ID, func(id string) error { _, err := f.svc.DocumentsReceived(ctx, id, "applicant"); return err }},
@@ -352,10 +353,10 @@ func TestE049ImpossibleTransitionsChangeNothing(t *testing.T) {
 		}
 	}
 	// Approving twice: the second is refused and changes nothing.
-	_, err := f.svc.Approve(ctx, queued.ID, ver)
+	_, err := f.svc.Approve(ctx, queued.ID, ver, passAll)
 	must(t, "Approve", err)
 	n, mails := f.auditLen(t), len(f.mails.all())
-	if _, err := f.svc.Approve(ctx, queued.ID, ver); !errors.Is(err, ErrTransition) {
+	if _, err := f.svc.Approve(ctx, queued.ID, ver, passAll); !errors.Is(err, ErrTransition) {
 		t.Errorf("second approval: %v", err)
 	}
 	if f.auditLen(t) != n || len(f.mails.all()) != mails {
@@ -382,7 +383,7 @@ func testConcurrentApprovals(t *testing.T, f *fixture) {
 	wins, refused := 0, 0
 	for _, v := range vers {
 		wg.Go(func() {
-			_, err := f.svc.Approve(ctx, e.ID, v)
+			_, err := f.svc.Approve(ctx, e.ID, v, passAll)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -416,7 +417,7 @@ func TestE051FourEyesAndE041AgentsCannotDecide(t *testing.T) {
 	must(t, "Recognise", err)
 	before, _ := f.st.GetEnrolment(ctx, e.ID)
 	// ...and may not approve, reject, ask for documents or claim.
-	if _, err := f.svc.Approve(ctx, e.ID, both); !errors.Is(err, ErrFourEyes) {
+	if _, err := f.svc.Approve(ctx, e.ID, both, passAll); !errors.Is(err, ErrFourEyes) {
 		t.Errorf("self-approval: %v, want ErrFourEyes", err)
 	}
 	if err := f.svc.Reject(ctx, e.ID, both, []Reason{{Code: "document_illegible"}}); !errors.Is(err, ErrFourEyes) {
@@ -440,7 +441,7 @@ func TestE051FourEyesAndE041AgentsCannotDecide(t *testing.T) {
 	// E041: shop agents, counter operators and auditors cannot decide.
 	for _, r := range []Role{RoleShopAgent, RoleCounterOperator, RoleAuditor, RoleCareAgent, RoleVideoOperator} {
 		op := f.operator(t, "x-"+string(r), r)
-		if _, err := f.svc.Approve(ctx, e.ID, op); !errors.Is(err, ErrForbidden) {
+		if _, err := f.svc.Approve(ctx, e.ID, op, passAll); !errors.Is(err, ErrForbidden) {
 			t.Errorf("%s approves: %v", r, err)
 		}
 		if err := f.svc.Reject(ctx, e.ID, op, []Reason{{Code: "document_illegible"}}); !errors.Is(err, ErrForbidden) {
@@ -453,12 +454,12 @@ func TestE051FourEyesAndE041AgentsCannotDecide(t *testing.T) {
 		o.Status = storage.OperatorDisabled
 		return o, nil
 	}))
-	if _, err := f.svc.Approve(ctx, e.ID, dis); !errors.Is(err, ErrForbidden) {
+	if _, err := f.svc.Approve(ctx, e.ID, dis, passAll); !errors.Is(err, ErrForbidden) {
 		t.Errorf("disabled verifier: %v", err)
 	}
 	// Another verifier may.
 	other := f.operator(t, "ver2", RoleVerifier)
-	_, err = f.svc.Approve(ctx, e.ID, other)
+	_, err = f.svc.Approve(ctx, e.ID, other, passAll)
 	must(t, "Approve by another", err)
 }
 
@@ -473,7 +474,7 @@ func TestClaimLock(t *testing.T) {
 	if _, err := f.svc.Claim(ctx, e.ID, v2); !errors.Is(err, ErrClaimed) {
 		t.Errorf("second claim: %v", err)
 	}
-	if _, err := f.svc.Approve(ctx, e.ID, v2); !errors.Is(err, ErrClaimed) {
+	if _, err := f.svc.Approve(ctx, e.ID, v2, passAll); !errors.Is(err, ErrClaimed) {
 		t.Errorf("approve under another's claim: %v", err)
 	}
 	f.clk.Advance(ClaimLock)
@@ -483,7 +484,7 @@ func TestClaimLock(t *testing.T) {
 		t.Errorf("release by non-holder: %v", err)
 	}
 	must(t, "Release", f.svc.Release(ctx, e.ID, v2))
-	_, err = f.svc.Approve(ctx, e.ID, v1)
+	_, err = f.svc.Approve(ctx, e.ID, v1, passAll)
 	must(t, "Approve", err)
 }
 
@@ -635,7 +636,7 @@ func TestE056Validity(t *testing.T) {
 	f.clk.Set(leap)
 	e := f.queued(t)
 	ver := f.operator(t, "ver1", RoleVerifier)
-	idn, err := f.svc.Approve(t.Context(), e.ID, ver)
+	idn, err := f.svc.Approve(t.Context(), e.ID, ver, passAll)
 	must(t, "Approve", err)
 	if idn.Attributes["expirationDate"] != "2030-02-28" || idn.Status != storage.IdentityPending ||
 		!regexp.MustCompile(`^TEST[A-Z0-9]{10}$`).MatchString(idn.Attributes["spidCode"]) {
@@ -714,7 +715,7 @@ func testActivationLink(t *testing.T, newFixture func(*testing.T) *fixture, f *f
 	ctx := t.Context()
 	e := f.queued(t)
 	ver := f.operator(t, "ver1", RoleVerifier)
-	idn, err := f.svc.Approve(ctx, e.ID, ver)
+	idn, err := f.svc.Approve(ctx, e.ID, ver, passAll)
 	must(t, "Approve", err)
 	m := f.mails.last(t)
 	if !strings.Contains(m.Text, "https://idp.example.it/activate?token=") || m.To != "mario.rossi@example.it" {
@@ -787,7 +788,7 @@ func testActivationLink(t *testing.T, newFixture func(*testing.T) *fixture, f *f
 	g := newFixture(t)
 	e2 := g.queued(t)
 	v2 := g.operator(t, "ver1", RoleVerifier)
-	_, err = g.svc.Approve(ctx, e2.ID, v2)
+	_, err = g.svc.Approve(ctx, e2.ID, v2, passAll)
 	must(t, "Approve", err)
 	tok2 := tokenFrom(t, g.mails.last(t).Text)
 	g.clk.Advance(ActivationLinkTTL - time.Minute)
@@ -805,7 +806,7 @@ func TestActivationCodeOfOtherPurpose(t *testing.T) {
 	ctx := t.Context()
 	e := f.queued(t)
 	ver := f.operator(t, "ver1", RoleVerifier)
-	idn, err := f.svc.Approve(ctx, e.ID, ver)
+	idn, err := f.svc.Approve(ctx, e.ID, ver, passAll)
 	must(t, "Approve", err)
 	tok := tokenFrom(t, f.mails.last(t).Text)
 	must(t, "send login code", f.svc.SMS.Send(ctx, activationTx(TokenHash(tok)), idn.ID, "+393331234567", otp.PurposeLogin))
@@ -827,7 +828,7 @@ func TestE036VideoNeedsRecording(t *testing.T) {
 	_, err := f.svc.Recognise(ctx, e.ID, video, map[string]bool{"document_shown": true, "face_match": true})
 	must(t, "Recognise", err)
 	ver := f.operator(t, "ver1", RoleVerifier)
-	if _, err := f.svc.Approve(ctx, e.ID, ver); !errors.Is(err, ErrNotReady) {
+	if _, err := f.svc.Approve(ctx, e.ID, ver, passAll); !errors.Is(err, ErrNotReady) {
 		t.Errorf("approval without recording: %v", err)
 	}
 	if f.state(t, e.ID) != StateAwaitingProcessing {
@@ -876,7 +877,7 @@ func TestTransitionsAudited(t *testing.T) {
 	ctx := t.Context()
 	e := f.queued(t)
 	ver := f.operator(t, "ver1", RoleVerifier)
-	_, err := f.svc.Approve(ctx, e.ID, ver)
+	_, err := f.svc.Approve(ctx, e.ID, ver, passAll)
 	must(t, "Approve", err)
 	evs, _ := f.st.ListAudit(ctx, 0, 1000)
 	var got []string
@@ -904,7 +905,7 @@ func TestNewActivationLink(t *testing.T) {
 	ctx := t.Context()
 	e := f.queued(t)
 	ver := f.operator(t, "ver1", RoleVerifier)
-	_, err := f.svc.Approve(ctx, e.ID, ver)
+	_, err := f.svc.Approve(ctx, e.ID, ver, passAll)
 	must(t, "Approve", err)
 	f.clk.Advance(ActivationLinkTTL + time.Hour)
 	if err := f.svc.SendNewLinkCode(ctx, "NOSUCHCODE"); !errors.Is(err, ErrLinkInvalid) {
@@ -945,5 +946,42 @@ func TestRecheckSampling(t *testing.T) {
 	}
 	if n < 850 || n > 1150 { // 1000 expected, σ ≈ 31
 		t.Errorf("%d of 20000 sampled, want about 1000", n)
+	}
+}
+
+// §6.4: approval needs every §6.1 checklist item passed; the checklist is
+// kept with who and when. Face match applies to in-person and video paths,
+// company representation to professional_legal only.
+func TestApprovalNeedsVerifierChecklist(t *testing.T) {
+	if slices.Contains(VerifierChecklist(PathCNS, TypePersonal), "face_match") ||
+		!slices.Contains(VerifierChecklist(PathShop, TypePersonal), "face_match") ||
+		!slices.Contains(VerifierChecklist(PathCNS, TypeProfessionalLegal), "company_representation") {
+		t.Error("checklist does not depend on path and type as §6.1 says")
+	}
+	f := newFixture(t)
+	ctx := t.Context()
+	e := f.queued(t)
+	ver := f.operator(t, "ver1", RoleVerifier)
+	partial := map[string]bool{}
+	for _, i := range VerifierChecklist(PathVideo, TypePersonal) {
+		partial[i] = true
+	}
+	partial["face_match"] = false
+	if _, err := f.svc.Approve(ctx, e.ID, ver, partial); !errors.Is(err, ErrNotReady) || !strings.Contains(err.Error(), "face_match") {
+		t.Errorf("failed item: %v", err)
+	}
+	delete(partial, "face_match")
+	delete(partial, "no_duplicate")
+	if _, err := f.svc.Approve(ctx, e.ID, ver, partial); !errors.Is(err, ErrNotReady) || !strings.Contains(err.Error(), "face_match, no_duplicate") {
+		t.Errorf("missing items: %v", err)
+	}
+	if f.state(t, e.ID) != StateAwaitingProcessing {
+		t.Fatal("state changed")
+	}
+	_, err := f.svc.Approve(ctx, e.ID, ver, passAll)
+	must(t, "Approve", err)
+	_, r, _ := f.svc.Get(ctx, e.ID)
+	if r.Verification == nil || r.Verification.By != ver || !r.Verification.At.Equal(t0) || !r.Verification.Items["tax_registry_confirmed"] {
+		t.Errorf("verification %+v", r.Verification)
 	}
 }
