@@ -972,7 +972,7 @@ func TestApprovalNeedsVerifierChecklist(t *testing.T) {
 	}
 	delete(partial, "face_match")
 	delete(partial, "no_duplicate")
-	if _, err := f.svc.Approve(ctx, e.ID, ver, partial); !errors.Is(err, ErrNotReady) || !strings.Contains(err.Error(), "face_match, no_duplicate") {
+	if _, err := f.svc.Approve(ctx, e.ID, ver, partial); !errors.Is(err, ErrNotReady) || !strings.Contains(err.Error(), "no_duplicate, face_match") {
 		t.Errorf("missing items: %v", err)
 	}
 	if f.state(t, e.ID) != StateAwaitingProcessing {
