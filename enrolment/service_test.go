@@ -985,3 +985,64 @@ func TestApprovalNeedsVerifierChecklist(t *testing.T) {
 		t.Errorf("verification %+v", r.Verification)
 	}
 }
+
+// Professional identities: type 3 with its VAT number, type 4 with the
+// company's data; both valid one year (E056), attributes in release form.
+func TestProfessionalIdentities(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	a, d := mario()
+	a.IvaCode = "12345670017"
+	e, err := f.svc.Start(ctx, TypeProfessional, PathCNS, "")
+	must(t, "Start", err)
+	must(t, "SetApplicant", f.svc.SetApplicant(ctx, e.ID, a, d, nil))
+	_, r, _ := f.svc.Get(ctx, e.ID)
+	if r.Applicant.IvaCode != "VATIT-12345670017" {
+		t.Errorf("ivaCode stored as %q", r.Applicant.IvaCode)
+	}
+	bad := a
+	bad.IvaCode = "12345670018"
+	if err := f.svc.SetApplicant(ctx, e.ID, bad, d, nil); err == nil || !strings.Contains(err.Error(), "ivaCode") {
+		t.Errorf("bad partita IVA: %v", err)
+	}
+
+	e4, err := f.svc.Start(ctx, TypeProfessionalLegal, PathCNS, "")
+	must(t, "Start", err)
+	if err := f.svc.SetApplicant(ctx, e4.ID, a, d, nil); err == nil || !strings.Contains(err.Error(), "company") {
+		t.Errorf("type 4 without company: %v", err)
+	}
+
+	// Through approval: a fresh fixture per type so the CF is not a duplicate.
+	for _, tc := range []struct {
+		typ     string
+		company *Company
+		want    storage.IdentityType
+	}{
+		{TypeProfessional, nil, storage.IdentityProfessional},
+		{TypeProfessionalLegal, &Company{Name: "Rossi Srl", FiscalNumber: "12345670017", IvaCode: "12345670017"}, storage.IdentityProfessionalForLegal},
+	} {
+		g := newFixture(t)
+		e, err := g.svc.Start(ctx, tc.typ, PathCNS, "")
+		must(t, "Start", err)
+		must(t, "SetApplicant", g.svc.SetApplicant(ctx, e.ID, a, d, tc.company))
+		must(t, "SendEmailLink", g.svc.SendEmailLink(ctx, e.ID))
+		_, err = g.svc.ConfirmEmail(ctx, tokenFrom(t, g.mails.last(t).Text))
+		must(t, "ConfirmEmail", err)
+		must(t, "SendMobileCode", g.svc.SendMobileCode(ctx, e.ID))
+		must(t, "ConfirmMobile", g.svc.ConfirmMobile(ctx, e.ID, g.phone.lastCode(t)))
+		must(t, "AcceptConsents", g.svc.AcceptConsents(ctx, e.ID, Consents{PrivacyVersion: "1", TermsVersion: "1", Declaration: true}, "192.0.2.9"))
+		must(t, "SendSignCode", g.svc.SendSignCode(ctx, e.ID))
+		_, err = g.svc.Submit(ctx, e.ID, g.phone.lastCode(t))
+		must(t, "Submit", err)
+		_, err = g.svc.Recognise(ctx, e.ID, "system", map[string]bool{"certificate_chain": true, "cf_match": true})
+		must(t, "Recognise", err)
+		idn, err := g.svc.Approve(ctx, e.ID, g.operator(t, "ver", RoleVerifier), passAll)
+		must(t, "Approve "+tc.typ, err)
+		if idn.Type != tc.want || idn.Attributes["expirationDate"] != "2027-11-20" || idn.Attributes["ivaCode"] != "VATIT-12345670017" {
+			t.Errorf("%s: type %d attributes %v", tc.typ, idn.Type, idn.Attributes)
+		}
+		if tc.company != nil && (idn.Attributes["companyName"] != "Rossi Srl" || idn.Attributes["companyFiscalNumber"] == "") {
+			t.Errorf("company attributes %v", idn.Attributes)
+		}
+	}
+}
