@@ -504,6 +504,7 @@ func (s *Service) Cancel(ctx context.Context, id string, confirmed bool) error {
 			if State(e.State) == StateAwaitingPayment && !confirmed {
 				return fmt.Errorf("cancelling a request awaiting payment needs confirmation: %w", ErrNotReady)
 			}
+			retire(r, now)
 			return nil
 		}})
 	return err

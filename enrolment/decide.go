@@ -533,6 +533,7 @@ func (s *Service) timeout(ctx context.Context, id string, from, to State, after 
 			if State(e.State) != from || !now.After(r.StateSince.Add(after)) {
 				return errMovedMeanwhile
 			}
+			retire(r, now)
 			return nil
 		}})
 	if errors.Is(err, ErrTransition) {

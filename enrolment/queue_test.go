@@ -126,24 +126,9 @@ func pngBytes(t *testing.T) []byte {
 func TestE020UploadRefusedStoresNothing(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
-	key, err := datakey.GenerateKey()
-	must(t, "GenerateKey", err)
-	sealer, err := datakey.New(key)
-	must(t, "datakey.New", err)
-	dir := t.TempDir()
-	f.svc.Evidence = &evidence.Store{Dir: dir, Sealer: sealer}
+	blobs := f.withEvidence(t)
 	a, d := mario()
 	e := f.draft(t, PathShop, a, d)
-	blobs := func() int {
-		n := 0
-		filepath.WalkDir(dir, func(_ string, de os.DirEntry, _ error) error {
-			if de != nil && !de.IsDir() {
-				n++
-			}
-			return nil
-		})
-		return n
-	}
 	if _, err := f.svc.Upload(ctx, e.ID, "document_front", "image/png", "applicant", strings.NewReader("MZ\x90\x00 not an image"), 0); err == nil {
 		t.Error("executable accepted as a document image")
 	}
@@ -190,5 +175,77 @@ func TestRefusedInputAuditedWithoutValues(t *testing.T) {
 	}
 	if strings.Contains(last.Details["error"], "RSSMRA") {
 		t.Errorf("audit carries the CF: %q", last.Details["error"])
+	}
+}
+
+// withEvidence gives the fixture a real encrypted evidence store and
+// returns a counter of the blob files in it.
+func (f *fixture) withEvidence(t *testing.T) func() int {
+	t.Helper()
+	key, err := datakey.GenerateKey()
+	must(t, "GenerateKey", err)
+	sealer, err := datakey.New(key)
+	must(t, "datakey.New", err)
+	dir := t.TempDir()
+	f.svc.Evidence = &evidence.Store{Dir: dir, Sealer: sealer, Now: f.clk.Now}
+	return func() int {
+		n := 0
+		filepath.WalkDir(dir, func(_ string, de os.DirEntry, _ error) error {
+			if de != nil && !de.IsDir() {
+				n++
+			}
+			return nil
+		})
+		return n
+	}
+}
+
+// E096 for requests without an identity: evidence of a cancelled draft is
+// deleted 30 days later, of a closed request 24 months after closing; an
+// item on legal hold stays; each deletion is audited.
+func TestE096EvidenceRetention(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	blobs := f.withEvidence(t)
+	a, d := mario()
+	e := f.draft(t, PathShop, a, d)
+	_, err := f.svc.Upload(ctx, e.ID, "document_front", "", "applicant", bytes.NewReader(pngBytes(t)), 0)
+	must(t, "Upload", err)
+	held, err := f.svc.Upload(ctx, e.ID, "document_back", "", "applicant", bytes.NewReader(pngBytes(t)), 0)
+	must(t, "Upload", err)
+	must(t, "legal hold", f.st.UpdateEnrolment(ctx, e.ID, func(x storage.Enrolment) (storage.Enrolment, error) {
+		r, _ := Decode(x.Data)
+		for i := range r.Evidence {
+			r.Evidence[i].LegalHold = r.Evidence[i].ID == held.ID
+		}
+		x.Data = r.encode()
+		return x, nil
+	}))
+	must(t, "Cancel", f.svc.Cancel(ctx, e.ID, false))
+	_, r, _ := f.svc.Get(ctx, e.ID)
+	for _, it := range r.Evidence {
+		if it.RetentionClass != evidence.ClassDrafts || !it.RetainUntil.Equal(t0.AddDate(0, 0, 30)) {
+			t.Errorf("item %s: class %s until %v", it.Kind, it.RetentionClass, it.RetainUntil)
+		}
+	}
+	f.clk.Advance(29 * 24 * time.Hour)
+	if n, err := f.svc.SweepEvidence(ctx); n != 0 || err != nil {
+		t.Fatalf("swept %d early (%v)", n, err)
+	}
+	f.clk.Set(t0.AddDate(0, 0, 30))
+	n, err := f.svc.SweepEvidence(ctx)
+	must(t, "SweepEvidence", err)
+	if n != 1 || blobs() != 1 {
+		t.Errorf("deleted %d, %d blobs left; want 1 and 1 (legal hold)", n, blobs())
+	}
+	_, r, _ = f.svc.Get(ctx, e.ID)
+	if len(r.Evidence) != 1 || r.Evidence[0].ID != held.ID {
+		t.Errorf("references left %+v", r.Evidence)
+	}
+	if !slices.Contains(f.auditActions(t), "evidence.delete:success") {
+		t.Error("deletion not audited")
+	}
+	if n, _ := f.svc.SweepEvidence(ctx); n != 0 {
+		t.Errorf("second sweep deleted %d", n)
 	}
 }
