@@ -50,7 +50,7 @@ func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(e.Code)
 	b.WriteString(": ")
-	b.WriteString(e.Message("en"))
+	b.WriteString(strings.TrimSuffix(e.Message("en"), "."))
 	if e.Detail != "" {
 		b.WriteString(" (")
 		b.WriteString(e.Detail)

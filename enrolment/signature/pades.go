@@ -49,6 +49,16 @@ func (v *Verifier) VerifyPAdES(ctx context.Context, file []byte, issued Issued) 
 	if !bytes.HasPrefix(file, []byte("%PDF-")) {
 		return rep, rep.fail(CheckParse, refuse(CodeMalformed, "not a PDF file", nil))
 	}
+	// The file must be our form plus one incremental update. Checking that
+	// before any parsing keeps arbitrary bytes away from the PDF reader, and
+	// the update, the only part the uploader wrote, is screened for the
+	// shapes that make that reader hang or exhaust memory.
+	if !bytes.HasPrefix(file, issued.Form) {
+		return rep, rep.fail(CheckContent, refuse(CodeContentMismatch, "the file does not start with the issued form", nil))
+	}
+	if perr := screenUpdate(file[len(issued.Form):]); perr != nil {
+		return rep, rep.fail(CheckParse, refuse(CodeMalformed, "", perr))
+	}
 	rdr, perr := pdf.NewReader(bytes.NewReader(file), int64(len(file)))
 	if perr != nil {
 		return rep, rep.fail(CheckParse, refuse(CodeMalformed, "unreadable PDF", perr))
@@ -84,6 +94,9 @@ func (v *Verifier) VerifyPAdES(ctx context.Context, file []byte, issued Issued) 
 	rep.pass(CheckContent, fmt.Sprintf("form is the first %d bytes of the signed range", len(issued.Form)))
 	rep.pass(CheckUnchangedPages, "")
 
+	if perr := screenBER(cmsDER); perr != nil {
+		return rep, rep.fail(CheckParse, refuse(CodeMalformed, "signature is not a CMS SignedData structure", perr))
+	}
 	p7, perr := pkcs7.Parse(cmsDER)
 	if perr != nil {
 		return rep, rep.fail(CheckParse, refuse(CodeMalformed, "signature is not a CMS SignedData structure", perr))

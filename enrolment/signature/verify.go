@@ -199,6 +199,9 @@ func parseCMS(b []byte) (*pkcs7.PKCS7, error) {
 	if len(b) == 0 {
 		return nil, errors.New("empty file")
 	}
+	if err := screenBER(b); err != nil {
+		return nil, err
+	}
 	p7, err := pkcs7.Parse(b)
 	if err != nil {
 		return nil, err

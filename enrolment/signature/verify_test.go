@@ -433,7 +433,7 @@ func TestE031DifferentDocument(t *testing.T) {
 	})
 	t.Run("PAdES content appended after the signature", func(t *testing.T) {
 		signed := pades(t, e.form, s, padesOpts{})
-		signed = append(signed, []byte("% appended\n")...)
+		signed = append(signed, []byte("% appended\n%%EOF\n")...)
 		rep, err := e.v.VerifyPAdES(context.Background(), signed, e.issued)
 		wantRefused(t, rep, err, ErrMalformed)
 	})

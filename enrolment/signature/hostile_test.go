@@ -1,0 +1,98 @@
+package signature
+
+import (
+	"bytes"
+	"context"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// Inputs that made the parsing libraries hang, allocate without bound or
+// overflow the stack before the screens existed. Each must be refused fast.
+func TestHostileInputs(t *testing.T) {
+	e := newEnv(t)
+	s := e.signer(t, signerOpts{})
+	signed := pades(t, e.form, s, padesOpts{contentSize: 2048})
+	last := bytes.LastIndex(signed, []byte("xref\n0 1"))
+	withUpdate := func(update string) []byte {
+		out := append([]byte{}, e.form...)
+		return append(out, update...)
+	}
+	cases := []struct {
+		name  string
+		cades bool
+		in    []byte
+	}{
+		// 8 MB of nested indefinite-length headers: fatal stack overflow
+		// in pkcs7's recursive BER-to-DER conversion.
+		{"CAdES nested BER", true, bytes.Repeat([]byte{0x30, 0x80}, 4_000_000)},
+		{"CAdES nested BER in base64", true, []byte(b64(bytes.Repeat([]byte{0x30, 0x80}, 100_000)))},
+		// An xref subsection starting at object 99,999,999: the PDF reader
+		// grows its table one entry at a time up to it.
+		{"PDF huge xref subsection", false, append(append([]byte{}, signed[:last]...),
+			[]byte("xref\n99999999 1\n0000000000 65535 f \ntrailer\n<< /Size 3 /Root 1 0 R >>\nstartxref\n"+strconv.Itoa(last)+"\n%%EOF\n")...)},
+		{"PDF deep nesting", false, append(append(append([]byte{}, signed[:last]...), bytes.Repeat([]byte("["), 1_000_000)...), signed[last:]...)},
+		// No %%EOF at the end: the reader searches backwards quadratically.
+		{"PDF without final EOF", false, append(append([]byte{}, signed...), bytes.Repeat([]byte("x"), 1<<20)...)},
+		{"PDF huge /Size", false, withUpdate("trailer\n<< /Size 4000000000 >>\n%%EOF\n")},
+		{"PDF wide xref stream", false, withUpdate("9 0 obj\n<< /Type /XRef /W [1 99 1] >>\nstream\nx\nendstream\nendobj\n%%EOF\n")},
+		{"PDF object stream", false, withUpdate("9 0 obj\n<< /Type /ObjStm /N 1 >>\nstream\nx\nendstream\nendobj\n%%EOF\n")},
+		{"PDF oversized update", false, withUpdate(string(bytes.Repeat([]byte(" "), maxUpdate+1)) + "%%EOF\n")},
+		{"PDF unterminated string", false, withUpdate("9 0 obj\n(abc\n%%EOF\n")},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			var err error
+			if tc.cades {
+				_, err = e.v.VerifyCAdES(context.Background(), tc.in, e.issued)
+			} else {
+				_, err = e.v.VerifyPAdES(context.Background(), tc.in, e.issued)
+			}
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if d := time.Since(start); d > 2*time.Second {
+				t.Fatalf("took %v", d)
+			}
+		})
+	}
+}
+
+func b64(b []byte) string {
+	const enc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	var out []byte
+	for i := 0; i+2 < len(b); i += 3 {
+		n := int(b[i])<<16 | int(b[i+1])<<8 | int(b[i+2])
+		out = append(out, enc[n>>18&63], enc[n>>12&63], enc[n>>6&63], enc[n&63])
+	}
+	return string(out)
+}
+
+func TestScreenBER(t *testing.T) {
+	e := newEnv(t)
+	p7m := cades(t, e.form, e.signer(t, signerOpts{}))
+	if err := screenBER(p7m); err != nil {
+		t.Fatalf("a real SignedData: %v", err)
+	}
+	// Indefinite lengths at a sane depth are BER, and fine.
+	if err := screenBER([]byte{0x30, 0x80, 0x04, 0x01, 0x41, 0x30, 0x80, 0x00, 0x00, 0x00, 0x00}); err != nil {
+		t.Fatalf("indefinite lengths: %v", err)
+	}
+	for name, in := range map[string][]byte{
+		"empty":                   {},
+		"truncated":               p7m[:len(p7m)-1],
+		"header only":             {0x30},
+		"length beyond the data":  {0x30, 0x84, 0x7f, 0xff, 0xff, 0xff},
+		"length of 5 bytes":       {0x30, 0x85, 0, 0, 0, 0, 1, 0},
+		"indefinite primitive":    {0x04, 0x80, 0x00, 0x00},
+		"child overruns parent":   {0x30, 0x02, 0x04, 0x02, 0x41, 0x42},
+		"unterminated indefinite": {0x30, 0x80, 0x04, 0x01, 0x41},
+		"too deep":                bytes.Repeat([]byte{0x30, 0x80}, maxBERDepth+1),
+	} {
+		if err := screenBER(in); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

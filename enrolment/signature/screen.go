@@ -1,0 +1,205 @@
+package signature
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+)
+
+// Bounds on the incremental update a signing tool appends to the form.
+const (
+	maxUpdate  = 4 << 20 // signature, fields, an appearance image at most
+	maxObjects = 100000  // object numbers and xref sizes
+	maxNesting = 32      // arrays and dictionaries inside each other
+)
+
+var (
+	reSize  = regexp.MustCompile(`/Size\s+(\d+)`)
+	reArray = regexp.MustCompile(`/(W|Index)\s*\[([^\]]*)\]`)
+	reInt   = regexp.MustCompile(`\d+`)
+)
+
+// screenUpdate refuses an incremental update that could make the PDF reader
+// (github.com/digitorus/pdf) loop or allocate without bound: huge object
+// numbers in xref subsections or /Size, wide xref-stream fields, deep
+// nesting (the reader recurses), object streams (they would hide objects
+// from this screen), a missing final %%EOF (the reader then scans backwards
+// quadratically), or an oversized update.
+func screenUpdate(u []byte) error {
+	if len(u) == 0 {
+		return errors.New("the file is the unsigned form")
+	}
+	if len(u) > maxUpdate {
+		return fmt.Errorf("the signature update is %d bytes, more than %d", len(u), maxUpdate)
+	}
+	if !bytes.HasSuffix(bytes.TrimRight(u, "\r\n\t "), []byte("%%EOF")) {
+		return errors.New("the file does not end with %%EOF")
+	}
+	if bytes.Contains(u, []byte("/ObjStm")) {
+		return errors.New("object streams in the signature update are not accepted")
+	}
+	for _, m := range reSize.FindAllSubmatch(u, -1) {
+		if !small(m[1], maxObjects) {
+			return errors.New("/Size out of range")
+		}
+	}
+	for _, m := range reArray.FindAllSubmatch(u, -1) {
+		limit := maxObjects
+		if string(m[1]) == "W" {
+			limit = 8
+		}
+		for _, n := range reInt.FindAll(m[2], -1) {
+			if !small(n, limit) {
+				return fmt.Errorf("/%s out of range", m[1])
+			}
+		}
+	}
+	return scanStructure(u)
+}
+
+func small(digits []byte, limit int) bool {
+	if len(digits) > 9 {
+		return false
+	}
+	n, err := strconv.Atoi(string(digits))
+	return err == nil && n <= limit
+}
+
+// scanStructure walks the update's tokens loosely: it skips comments,
+// strings and stream data, bounds nesting, and checks every xref
+// subsection header "first count".
+func scanStructure(u []byte) error {
+	depth := 0
+	for i := 0; i < len(u); {
+		c := u[i]
+		switch {
+		case c == '%':
+			for i < len(u) && u[i] != '\n' && u[i] != '\r' {
+				i++
+			}
+		case c == '(':
+			j, err := skipLiteral(u, i)
+			if err != nil {
+				return err
+			}
+			i = j
+		case c == '<' && i+1 < len(u) && u[i+1] == '<':
+			depth++
+			i += 2
+		case c == '>' && i+1 < len(u) && u[i+1] == '>':
+			depth--
+			i += 2
+		case c == '<':
+			j := bytes.IndexByte(u[i:], '>')
+			if j < 0 {
+				return errors.New("unterminated hex string")
+			}
+			i += j + 1
+		case c == '[':
+			depth++
+			i++
+		case c == ']':
+			depth--
+			i++
+		case hasKeyword(u, i, "stream"):
+			j := bytes.Index(u[i:], []byte("endstream"))
+			if j < 0 {
+				return errors.New("unterminated stream")
+			}
+			i += j + len("endstream")
+		case hasKeyword(u, i, "xref"):
+			j, err := checkXref(u, i+len("xref"))
+			if err != nil {
+				return err
+			}
+			i = j
+		default:
+			i++
+		}
+		if depth > maxNesting {
+			return errors.New("objects nested too deeply")
+		}
+	}
+	return nil
+}
+
+// hasKeyword reports whether the keyword kw starts at u[i] as a whole token
+// ("stream" but not "endstream", "xref" but not "startxref").
+func hasKeyword(u []byte, i int, kw string) bool {
+	if !bytes.HasPrefix(u[i:], []byte(kw)) {
+		return false
+	}
+	if i > 0 && isRegular(u[i-1]) {
+		return false
+	}
+	j := i + len(kw)
+	return j >= len(u) || !isRegular(u[j])
+}
+
+func isRegular(c byte) bool {
+	switch c {
+	case ' ', '\t', '\r', '\n', '\f', 0, '(', ')', '<', '>', '[', ']', '{', '}', '/', '%':
+		return false
+	}
+	return true
+}
+
+func skipLiteral(u []byte, i int) (int, error) {
+	level := 0
+	for ; i < len(u); i++ {
+		switch u[i] {
+		case '\\':
+			i++
+		case '(':
+			level++
+		case ')':
+			level--
+			if level == 0 {
+				return i + 1, nil
+			}
+		}
+	}
+	return 0, errors.New("unterminated string")
+}
+
+// checkXref reads the subsections of a cross-reference table starting at
+// u[i] up to "trailer" and returns the index after it.
+func checkXref(u []byte, i int) (int, error) {
+	fields := func() ([]byte, bool) {
+		for i < len(u) && (u[i] == ' ' || u[i] == '\r' || u[i] == '\n' || u[i] == '\t') {
+			i++
+		}
+		j := i
+		for j < len(u) && u[j] != ' ' && u[j] != '\r' && u[j] != '\n' && u[j] != '\t' {
+			j++
+		}
+		tok := u[i:j]
+		i = j
+		return tok, len(tok) > 0
+	}
+	for {
+		tok, ok := fields()
+		if !ok {
+			return 0, errors.New("cross-reference table without trailer")
+		}
+		if string(tok) == "trailer" {
+			return i, nil
+		}
+		cnt, ok := fields()
+		if !ok || !small(tok, maxObjects) || !small(cnt, maxObjects) {
+			return 0, errors.New("cross-reference subsection out of range")
+		}
+		first, _ := strconv.Atoi(string(tok))
+		n, _ := strconv.Atoi(string(cnt))
+		if first+n > maxObjects {
+			return 0, errors.New("cross-reference subsection out of range")
+		}
+		for k := 0; k < 3*n; k++ {
+			if _, ok := fields(); !ok {
+				return 0, errors.New("truncated cross-reference table")
+			}
+		}
+	}
+}
