@@ -12,7 +12,9 @@ const (
 	PageMethod   = "method"   // P02, MethodPage
 	PagePush     = "push"     // P04, PushPage
 	PageActivate = "activate" // app activation inside a login, ActivatePage
-	PageDevices  = "devices"  // the citizen's devices, DevicesPage
+	// PageActivateOffer offers the activation (or nr20), ActivateOfferPage.
+	PageActivateOffer = "activate-offer"
+	PageDevices       = "devices" // the citizen's devices, DevicesPage
 )
 
 // Form fields and "op" values of the level-2 pages.
@@ -30,6 +32,7 @@ func init() {
 	pages[PageMethod] = pageSpec{"layout.html", reflect.TypeFor[MethodPage]()}
 	pages[PagePush] = pageSpec{"layout.html", reflect.TypeFor[PushPage]()}
 	pages[PageActivate] = pageSpec{"layout.html", reflect.TypeFor[ActivatePage]()}
+	pages[PageActivateOffer] = pageSpec{"layout.html", reflect.TypeFor[ActivateOfferPage]()}
 	pages[PageDevices] = pageSpec{"layout.html", reflect.TypeFor[DevicesPage]()}
 }
 
@@ -84,6 +87,20 @@ type ActivatePage struct {
 	DeviceName     string
 	Failed         bool
 	AttemptsLeft   int
+}
+
+// ActivateOfferPage follows the password of a level-2 login when the
+// identity has no active app but a registered mobile. The first form posts
+// FieldCSRF and FieldOp=OpSubmit to Action (which sends the SMS code); the
+// second posts the signed nr20 Response to the SP (SPAction, SPFields), as
+// P07 does, for a citizen who does not want to activate now.
+type ActivateOfferPage struct {
+	Service
+	CSRF       string
+	Action     string
+	PhoneLast3 string
+	SPAction   string
+	SPFields   []Field
 }
 
 // Device is one row of the device list.

@@ -33,6 +33,9 @@ func level2Samples() []struct {
 			[]string{`src="data:image/png;base64,iVBORw0KGgo="`, `ABCD-EFGH-JKMN`, `name="device_name"`, `autocomplete="one-time-code"`, `inputmode="numeric"`}},
 		{"activate-failed", PageActivate, ActivatePage{Service: svc, CSRF: "tok", Action: "/a", QR: qr, Secret: "X", AppClaimed: true, Failed: true, AttemptsLeft: 2},
 			[]string{`aria-invalid="true"`, `id="otp-error"`}},
+		{"activate-offer", PageActivateOffer, ActivateOfferPage{Service: svc, CSRF: "tok", Action: "/login/activate/start?flow=x", PhoneLast3: "567",
+			SPAction: "https://sp.example.it/acs", SPFields: []Field{{"SAMLResponse", "PHg+"}, {"RelayState", "r"}}},
+			[]string{`567`, `action="https://sp.example.it/acs"`, `name="SAMLResponse" value="PHg&#43;"`}},
 		{"devices", PageDevices, DevicesPage{CSRF: "tok", Action: "/account/devices", Name: "Mario Rossi", Revoked: "Vecchio",
 			Devices: []Device{{ID: "d1", Name: "Telefono", Kind: "totp", Status: "active", Created: when, LastUsed: when},
 				{ID: "d2", Kind: "push", Status: "revoked", Created: when}}},
@@ -66,8 +69,9 @@ func TestLevel2Pages(t *testing.T) {
 				}
 				checkCSPClean(t, s.name, body)
 				for _, f := range reForm.FindAllStringSubmatch(body, -1) {
-					if !strings.Contains(f[2], `name="csrf_token" value="tok"`) {
-						t.Errorf("form to %s without CSRF field", f[1])
+					toSP := strings.HasPrefix(f[1], "https://sp.example.it/")
+					if hasCSRF := strings.Contains(f[2], `name="csrf_token"`); toSP == hasCSRF {
+						t.Errorf("form to %s: CSRF field %v", f[1], hasCSRF)
 					}
 				}
 				for _, w := range s.want {
