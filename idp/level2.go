@@ -49,7 +49,9 @@ const (
 	PathLoginPushStart = "/login/push/start" // POST: send a push request
 	PathLoginPushDone  = "/login/push/done"  // POST: P04 ("Ho confermato", other method, cancel)
 	PathLoginActivate  = "/login/activate"   // POST: app activation (first code)
-	PathDevices        = "/account/devices"  // GET/POST: the citizen's devices
+	// PathLoginActivateStart: POST, the citizen accepts the activation offer.
+	PathLoginActivateStart = "/login/activate/start"
+	PathDevices            = "/account/devices" // GET/POST: the citizen's devices
 )
 
 func (p *IdP) registerLevel2(mux *http.ServeMux) {
@@ -60,6 +62,7 @@ func (p *IdP) registerLevel2(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+PathLoginPushStart, p.pushStart)
 	mux.HandleFunc("POST "+PathLoginPushDone, p.pushDone)
 	mux.HandleFunc("POST "+PathLoginActivate, p.postActivate)
+	mux.HandleFunc("POST "+PathLoginActivateStart, p.activateStart)
 	mux.HandleFunc("GET "+PathDevices, p.devicesPage)
 	mux.HandleFunc("POST "+PathDevices, p.revokeDevice)
 }
@@ -131,6 +134,10 @@ func (p *IdP) showSecondFactor(w http.ResponseWriter, r *http.Request, sp *metad
 		id, err := p.o.Store.GetIdentity(ctx, f.Identity)
 		if err != nil {
 			p.fail(w, r, templates.ReasonUnavailable)
+			return
+		}
+		if !p.smsSent(ctx, f) {
+			p.showOffer(w, r, sp, f, id)
 			return
 		}
 		p.showSMS(w, r, sp, f, id, templates.OTPPage{CanResend: true}, http.StatusOK)

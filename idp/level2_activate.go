@@ -13,6 +13,7 @@ import (
 	"github.com/spid-idp/spid-idp/idp/appapi"
 	"github.com/spid-idp/spid-idp/idp/otp"
 	"github.com/spid-idp/spid-idp/idp/push"
+	"github.com/spid-idp/spid-idp/idp/response"
 	"github.com/spid-idp/spid-idp/idp/spid"
 	"github.com/spid-idp/spid-idp/metadata"
 	"github.com/spid-idp/spid-idp/storage"
@@ -30,19 +31,70 @@ const (
 	defaultDevice = "App"
 )
 
-// startActivation sends the SMS code and shows the page to type it; no
-// registered mobile (or no SMS sender) leaves only nr20.
+// startActivation offers a citizen without an active app to activate one
+// now (an SMS code to the registered mobile first) or to go back to the SP
+// with nr20. Nothing is sent before the citizen asks: a password alone does
+// not make the IdP send SMS. No registered mobile (or no SMS sender) leaves
+// only nr20.
 func (p *IdP) startActivation(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState, id storage.Identity) {
-	ctx := r.Context()
 	mobile := mobileOf(id)
 	if p.o.Level2.SMS == nil || mobile == "" {
 		p.spAnomaly(w, r, sp, f, spid.NrLevelUnavailable, "no active second-factor device and no mobile to activate one")
 		return
 	}
 	f.Step, f.Device = stepActivate, ""
-	err := p.o.Level2.SMS.Send(ctx, f.ID, id.ID, mobile, otp.PurposeActivateApp)
+	p.showOffer(w, r, sp, f, id)
+}
+
+// showOffer renders the activation offer with the nr20 Response ready for
+// the citizen who goes back instead.
+func (p *IdP) showOffer(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState, id storage.Identity) {
+	ctx := r.Context()
+	xml, err := p.o.Builder.Error(response.ErrorResponse{InResponseTo: f.RequestID, Destination: f.ACS, Anomaly: spid.NrLevelUnavailable})
+	if err != nil {
+		p.o.Log.ErrorContext(ctx, "building error Response", "err", err)
+		p.fail(w, r, templates.ReasonInternal)
+		return
+	}
+	// The Response is in the citizen's hands from now on: log it as sent.
+	if err := p.o.Audit.Record(ctx, storageEvent(id.ID, "sso.response", sp.EntityID, audit.Failure, map[string]string{
+		"anomaly": spid.NrLevelUnavailable.String(), "reason": "no active device; activation offered",
+		"in_response_to": f.RequestID, "flow": f.ID})); err != nil {
+		p.fail(w, r, templates.ReasonUnavailable)
+		return
+	}
+	sealed, ok := p.sealOrFail(w, r, f)
+	if !ok {
+		return
+	}
+	form := response.PostForm(f.ACS, "SAMLResponse", xml, f.RelayState)
+	page := templates.ActivateOfferPage{Service: p.service(sp, f, templates.Lang(r)), CSRF: p.csrfToken(f),
+		Action: flowURL(PathLoginActivateStart, sealed), PhoneLast3: lastDigits(mobileOf(id), 3),
+		SPAction: form.Action, SPFields: fields(form)}
+	page.Self = flowURL(PathLogin, sealed)
+	p.render(w, r, http.StatusOK, templates.PageActivateOffer, page)
+}
+
+// activateStart sends the SMS code the citizen asked for on the offer.
+func (p *IdP) activateStart(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	f, sp, ok := p.openSecond(w, r, stepActivate)
+	if !ok {
+		return
+	}
+	if f.Device != "" || p.o.Level2.SMS == nil {
+		p.fail(w, r, templates.ReasonBadRequest)
+		return
+	}
+	id, err := p.o.Store.GetIdentity(ctx, f.Identity)
+	if err != nil {
+		p.fail(w, r, templates.ReasonUnavailable)
+		return
+	}
+	mobile := mobileOf(id)
+	err = p.o.Level2.SMS.Send(ctx, f.ID, id.ID, mobile, otp.PurposeActivateApp)
 	if errors.Is(err, otp.ErrTooManySends) {
-		p.spAnomaly(w, r, sp, f, spid.NrLevelUnavailable, "no active device; SMS limit reached for the activation")
+		p.showSMS(w, r, sp, f, id, templates.OTPPage{}, http.StatusTooManyRequests)
 		return
 	} else if err != nil {
 		p.o.Log.ErrorContext(ctx, "sending activation SMS", "identity", id.ID, "err", err)
@@ -55,6 +107,13 @@ func (p *IdP) startActivation(w http.ResponseWriter, r *http.Request, sp *metada
 		return
 	}
 	p.showSMS(w, r, sp, f, id, templates.OTPPage{CanResend: true}, http.StatusOK)
+}
+
+// smsSent reports whether an SMS code is out for the flow (otp.SMSCodes
+// keeps it under "sms:" + the transaction ID).
+func (p *IdP) smsSent(ctx context.Context, f *flowState) bool {
+	_, _, err := p.o.Eph.GetValue(ctx, "sms:"+f.ID)
+	return err == nil
 }
 
 // showSMS renders P03 for the SMS code.

@@ -48,6 +48,12 @@ func (c *captureSMS) Send(_ context.Context, m sms.Message) error {
 	return nil
 }
 
+func (c *captureSMS) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.msgs)
+}
+
 var smsCodeRE = regexp.MustCompile(`#(\d{6})\s*$`)
 
 // last returns the code of the newest message and how many were sent.

@@ -490,7 +490,11 @@ func TestL2PushRetryAndLimit(t *testing.T) {
 func TestL2ActivationInLogin(t *testing.T) {
 	h := newL2Harness(t)
 	b := h.browser()
-	p := b.startL2(h.A, 2)
+	offer := b.startL2(h.A, 2)
+	if !strings.Contains(offer.Body, "567") || h.SMS.count() != 0 {
+		t.Fatalf("activation offer: %d SMS sent before the citizen asked; page:\n%s", h.SMS.count(), offer.Body)
+	}
+	p := b.submit(offer, PathLoginActivateStart, op(templates.OpSubmit))
 	to, smsCode, _ := h.SMS.last(t)
 	if to != "+393331234567" || !strings.Contains(p.Body, "567") {
 		t.Fatalf("activation SMS to %q; page:\n%s", to, p.Body)
@@ -559,12 +563,45 @@ func TestL2ActivationInLogin(t *testing.T) {
 func TestL2ActivationCancelled(t *testing.T) {
 	h := newL2Harness(t)
 	b := h.browser()
-	p := b.startL2(h.A, 2)
+	p := b.submit(b.startL2(h.A, 2), PathLoginActivateStart, op(templates.OpSubmit))
 	_, code, _ := h.SMS.last(t)
 	act := b.submit(p, PathLoginOTP, submitOTP(code))
 	wantAnomaly(t, b.samlOutcome(b.submit(act, PathLoginActivate, op(templates.OpCancel)), h.A), spid.NrCancelled)
 	if devs, _ := h.Store.ListDevices(context.Background(), citizenID); len(devs) != 0 {
 		t.Fatalf("pending device kept after cancel: %+v", devs)
+	}
+}
+
+func TestL2ActivationDeclined(t *testing.T) {
+	h := newL2Harness(t)
+	b := h.browser()
+	offer := b.startL2(h.A, 2)
+	// Going back to the service: the SP reads nr20, nothing was sent.
+	wantAnomaly(t, b.samlOutcome(offer, h.A), spid.NrLevelUnavailable)
+	if h.SMS.count() != 0 {
+		t.Fatal("an SMS was sent without the citizen asking")
+	}
+	// The offer survives a language switch without sending anything.
+	m := langLinkRE.FindStringSubmatch(offer.Body)
+	if m == nil {
+		t.Fatal("no language link on the offer")
+	}
+	if en := b.get(h.Base + strings.ReplaceAll(m[1], "&amp;", "&")); !strings.Contains(en.Body, PathLoginActivateStart) || h.SMS.count() != 0 {
+		t.Fatalf("offer in English: %d\n%s", en.Status, en.Body)
+	}
+	// SMS limits: three sends per transaction (S071).
+	p := b.submit(offer, PathLoginActivateStart, op(templates.OpSubmit))
+	p = b.submit(p, PathLoginOTP, op(templates.OpResend))
+	p = b.submit(p, PathLoginOTP, op(templates.OpResend))
+	if !strings.Contains(p.Body, `value="resend"`) {
+		t.Fatal("resend not offered within the limit")
+	}
+	p = b.submit(p, PathLoginOTP, op(templates.OpResend))
+	if p.Status != http.StatusTooManyRequests || strings.Contains(p.Body, `value="resend"`) {
+		t.Fatalf("4th SMS: status %d", p.Status)
+	}
+	if _, _, n := h.SMS.last(t); n != otp.MaxSendsPerTx {
+		t.Fatalf("%d SMS sent, want %d", n, otp.MaxSendsPerTx)
 	}
 }
 
