@@ -428,12 +428,22 @@ func (s *Service) Submit(ctx context.Context, id, smsCode string) (storage.Enrol
 	if err := s.SMS.VerifyFor(ctx, smsTx("sign", id), smsPurposeSign, smsCode); err != nil {
 		return e, s.refused(ctx, applicantActor, "enrolment.submit", id, fmt.Errorf("confirmation code: %w", err))
 	}
-	e, r, err = s.update(ctx, id, change{action: "enrolment.submit", actor: applicantActor, to: StateAwaitingRecognition,
+	to, price := StateAwaitingRecognition, int64(0)
+	if s.Price != nil {
+		price = s.Price(e.Path, e.IdentityType)
+	}
+	if price > 0 {
+		to = StateAwaitingPayment
+	}
+	e, r, err = s.update(ctx, id, change{action: "enrolment.submit", actor: applicantActor, to: to,
 		apply: func(e *storage.Enrolment, r *Request, now time.Time) error {
 			if err := readyToSubmit(*e, r); err != nil {
 				return err
 			}
 			r.RequestSignedAt = now
+			if price > 0 {
+				r.Payment = &Payment{Amount: price, State: "pending"}
+			}
 			return nil
 		}})
 	if err != nil {
@@ -441,7 +451,7 @@ func (s *Service) Submit(ctx context.Context, id, smsCode string) (storage.Enrol
 	}
 	return e, s.send(ctx, mail.Message{To: r.Applicant.Email,
 		Subject: "SPID: richiesta " + FormatCode(e.Code) + " ricevuta / request received",
-		Text:    submittedText(e.Code, e.Path)}, "submission")
+		Text:    submittedText(e.Code, e.Path, r.Payment)}, "submission")
 }
 
 // checkDuplicates is E023 and E024: one open request and one identity per
@@ -508,4 +518,26 @@ func (s *Service) Cancel(ctx context.Context, id string, confirmed bool) error {
 			return nil
 		}})
 	return err
+}
+
+// Payment methods of §3.1.
+var paymentMethods = []string{"card", "paypal", "transfer"}
+
+// Pay records the payment of a request awaiting it (the payment provider's
+// confirmation, or an operator matching a bank transfer by the request
+// code) and moves it on to recognition.
+func (s *Service) Pay(ctx context.Context, id, actor, method, reference string) (storage.Enrolment, error) {
+	if !slices.Contains(paymentMethods, method) {
+		return storage.Enrolment{}, fmt.Errorf("payment method: one of %s", strings.Join(paymentMethods, ", "))
+	}
+	e, _, err := s.update(ctx, id, change{action: "enrolment.pay", actor: actor, to: StateAwaitingRecognition,
+		details: map[string]string{"method": method, "reference": oneLine(reference, 64)},
+		apply: func(e *storage.Enrolment, r *Request, now time.Time) error {
+			if r.Payment == nil {
+				return fmt.Errorf("no payment is due: %w", ErrNotReady)
+			}
+			r.Payment.State, r.Payment.Method, r.Payment.Reference, r.Payment.PaidAt = "paid", method, oneLine(reference, 64), now
+			return nil
+		}})
+	return e, err
 }

@@ -32,7 +32,7 @@ If you did not ask for a SPID identity, ignore this message.
 `, FormatCode(code), link, mailRule)
 }
 
-func submittedText(code, path string) string {
+func submittedText(code, path string, pay *Payment) string {
 	next := map[string][2]string{
 		PathVideo:     {"prenota la sessione video con l'operatore", "book the video session with an operator"},
 		PathShop:      {"presentati in un punto vendita convenzionato con il documento e questo codice", "visit a partner shop with your document and this code"},
@@ -43,6 +43,11 @@ func submittedText(code, path string) string {
 	}[path]
 	if next[0] == "" {
 		next = [2]string{"completa il riconoscimento", "complete recognition"}
+	}
+	if pay != nil && pay.State == "pending" {
+		amount := fmt.Sprintf("%d,%02d EUR", pay.Amount/100, pay.Amount%100)
+		next = [2]string{"paga " + amount + " (per bonifico indica il codice richiesta nella causale), poi " + next[0],
+			"pay " + amount + " (for a bank transfer, give the request code as the reference), then " + next[1]}
 	}
 	return fmt.Sprintf(`Abbiamo ricevuto la tua richiesta di identità SPID.
 

@@ -77,6 +77,15 @@ type Consent struct {
 	IP      string    `json:"ip"`
 }
 
+// Payment of a paid offer (§3.1).
+type Payment struct {
+	Amount    int64     `json:"amount"` // euro cents
+	State     string    `json:"state"`  // pending, paid
+	Method    string    `json:"method,omitempty"`
+	Reference string    `json:"reference,omitempty"` // provider transaction or bank transfer reference
+	PaidAt    time.Time `json:"paid_at,omitzero"`
+}
+
 // Recognition is who recognised the applicant and how (§3.1).
 type Recognition struct {
 	By        string          `json:"by"` // operator ID, or "system"
@@ -114,6 +123,7 @@ type Request struct {
 	Consents        []Consent `json:"consents,omitempty"`
 	RequestSignedAt time.Time `json:"request_signed_at,omitzero"`
 
+	Payment     *Payment        `json:"payment,omitempty"`
 	Recognition *Recognition    `json:"recognition,omitempty"`
 	Evidence    []evidence.Item `json:"evidence,omitempty"` // references; the blobs are in the evidence store
 

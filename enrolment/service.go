@@ -102,6 +102,10 @@ type Service struct {
 	// Evidence keeps uploads (Upload); optional for callers that store
 	// items themselves and call AddEvidence.
 	Evidence *evidence.Store
+	// Price is what a request costs in euro cents, by path and identity
+	// type; nil or 0 means free. Paid requests wait in awaiting_payment
+	// after submission (§6.5).
+	Price func(path, identityType string) int64
 	// SPIDCodePrefix is the provider's 4-letter code (idp.spid_code_prefix).
 	SPIDCodePrefix string
 	// PasswordParams hash the password chosen at activation.

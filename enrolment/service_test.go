@@ -1046,3 +1046,46 @@ func TestProfessionalIdentities(t *testing.T) {
 		}
 	}
 }
+
+// Paid offers wait in awaiting_payment after submission (§6.5); payment
+// moves them on to recognition; an unpaid request is never recognised.
+func TestPaidOfferAwaitsPayment(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	f.svc.Price = func(path, _ string) int64 {
+		if path == PathVideo {
+			return 1990
+		}
+		return 0
+	}
+	a, d := mario()
+	e := f.submitted(t, PathVideo, a, d)
+	if State(e.State) != StateAwaitingPayment {
+		t.Fatalf("state %s", e.State)
+	}
+	if m := f.mails.last(t).Text; !strings.Contains(m, "19,90 EUR") || !strings.Contains(m, FormatCode(e.Code)) {
+		t.Errorf("submission e-mail: %q", m)
+	}
+	video := f.operator(t, "video1", RoleVideoOperator)
+	if _, err := f.svc.Recognise(ctx, e.ID, video, map[string]bool{"ok": true}); !errors.Is(err, ErrTransition) {
+		t.Errorf("recognition before payment: %v", err)
+	}
+	if _, err := f.svc.Pay(ctx, e.ID, "system", "cash", "x"); err == nil {
+		t.Error("unknown payment method accepted")
+	}
+	got, err := f.svc.Pay(ctx, e.ID, "system", "card", "psp-123")
+	must(t, "Pay", err)
+	_, r, _ := f.svc.Get(ctx, e.ID)
+	if State(got.State) != StateAwaitingRecognition || r.Payment.State != "paid" || r.Payment.Method != "card" || !r.Payment.PaidAt.Equal(t0) {
+		t.Errorf("after payment: %s %+v", got.State, r.Payment)
+	}
+	if _, err := f.svc.Pay(ctx, e.ID, "system", "card", "psp-124"); !errors.Is(err, ErrTransition) {
+		t.Errorf("paid twice: %v", err)
+	}
+	// Free paths skip the payment state.
+	g := newFixture(t)
+	g.svc.Price = f.svc.Price
+	if e := g.submitted(t, PathShop, a, d); State(e.State) != StateAwaitingRecognition {
+		t.Errorf("free path: %s", e.State)
+	}
+}
