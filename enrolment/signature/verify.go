@@ -209,6 +209,12 @@ func parseCMS(b []byte) (*pkcs7.PKCS7, error) {
 	if p7 == nil {
 		return nil, errors.New("no CMS content")
 	}
+	// Our reading of eContent replaces the library's, which stops at the
+	// first segment of streamed content; the digest is then checked over
+	// the same bytes that are compared with the form.
+	if c, err := encapsulatedContent(b); err == nil {
+		p7.Content = c
+	}
 	return p7, nil
 }
 
