@@ -1,0 +1,280 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spid-idp/spid-idp/audit"
+	"github.com/spid-idp/spid-idp/storage"
+)
+
+// LeaseName is the lease every scheduler node takes before a run.
+const LeaseName = "lifecycle-scheduler"
+
+// DefaultLeaseTTL bounds how long a crashed node keeps others from running;
+// a live node extends the lease after every batch.
+const DefaultLeaseTTL = 5 * time.Minute
+
+const batchSize = 200
+
+// schedulerActor is the actor of timed transitions in the audit log.
+var schedulerActor = Actor{ID: "system:scheduler", Role: RoleSystem}
+
+// ErrLeaseLost: another node took the lease during a run (this node
+// stalled longer than the TTL); the run stops at once.
+var ErrLeaseLost = errors.New("lifecycle: scheduler lease lost")
+
+// Scheduler applies the timed transitions of §8: reactivation at day 30,
+// expiry and inactivity revocation, document-expiry suspension, the
+// 90/30/10/1-day notices, expired four-eyes proposals, deletion of the
+// disabled password hash 90 days after revocation.
+//
+// RunOnce is idempotent and catches up: it handles everything due at Now
+// whenever it last ran. Two nodes are kept apart twice: the lease lets one
+// run at a time, and each record is re-checked and changed inside its own
+// locked read-modify-write, so even a node that lost its lease mid-run
+// cannot apply a transition or mark a notice twice.
+type Scheduler struct {
+	Store    Store
+	Leases   storage.Leases
+	Audit    *audit.Logger
+	Notifier Notifier
+	Now      func() time.Time
+	Holder   string // this node's name in the lease (host:pid)
+	Policy   Policy
+	LeaseTTL time.Duration // 0: DefaultLeaseTTL
+}
+
+// Report says what a run did.
+type Report struct {
+	Skipped          bool   // another node holds the lease
+	Holder           string // this node
+	Examined         int
+	Reactivated      int
+	Blocked          int // reactivations refused by the AVV10 checks
+	Suspended        int // document expired
+	Revoked          int // contract expired or inactivity
+	Notices          int
+	ProposalsExpired int
+	PasswordsDeleted int
+	Errors           []string
+}
+
+// String is the one-paragraph summary `spid-idp lifecycle run` prints.
+func (r Report) String() string {
+	if r.Skipped {
+		return "skipped: another node holds the scheduler lease"
+	}
+	s := fmt.Sprintf("examined %d; reactivated %d, reactivation blocked %d, suspended %d, revoked %d; notices %d; proposals expired %d; password hashes deleted %d",
+		r.Examined, r.Reactivated, r.Blocked, r.Suspended, r.Revoked, r.Notices, r.ProposalsExpired, r.PasswordsDeleted)
+	if len(r.Errors) > 0 {
+		s += fmt.Sprintf("; %d error(s):\n  %s", len(r.Errors), strings.Join(r.Errors, "\n  "))
+	}
+	return s
+}
+
+func (sc *Scheduler) service() *Service {
+	return &Service{Store: sc.Store, Audit: sc.Audit, Notifier: sc.Notifier, Now: sc.Now, Policy: sc.Policy}
+}
+
+// RunOnce takes the lease and handles every record due now. It returns a
+// Skipped report, without error, when another node holds the lease. Errors
+// on single records are collected in the report (and returned joined) and
+// do not stop the run.
+func (sc *Scheduler) RunOnce(ctx context.Context) (Report, error) {
+	rep := Report{Holder: sc.Holder}
+	if sc.Holder == "" {
+		return rep, errors.New("lifecycle: scheduler without a holder name")
+	}
+	ttl := sc.LeaseTTL
+	if ttl <= 0 {
+		ttl = DefaultLeaseTTL
+	}
+	ok, err := sc.Leases.TryAcquire(ctx, LeaseName, sc.Holder, ttl)
+	if err != nil {
+		return rep, err
+	}
+	if !ok {
+		rep.Skipped = true
+		return rep, nil
+	}
+	defer func() { _ = sc.Leases.Release(context.WithoutCancel(ctx), LeaseName, sc.Holder) }()
+
+	svc := sc.service()
+	now := svc.now()
+	var errs []error
+	after := ""
+	for {
+		batch, err := sc.Store.ListDueLifecycles(ctx, now, after, batchSize)
+		if err != nil {
+			return rep, errors.Join(append(errs, err)...)
+		}
+		for _, l := range batch {
+			after = l.IdentityID
+			rep.Examined++
+			if err := svc.tick(ctx, l.IdentityID, now, &rep); err != nil {
+				errs = append(errs, err)
+				rep.Errors = append(rep.Errors, err.Error())
+			}
+		}
+		if len(batch) < batchSize {
+			break
+		}
+		if ok, err := sc.Leases.TryAcquire(ctx, LeaseName, sc.Holder, ttl); err != nil || !ok {
+			return rep, errors.Join(append(errs, ErrLeaseLost, err)...)
+		}
+	}
+	return rep, errors.Join(errs...)
+}
+
+// tick applies to one record whatever is due at now, in one locked
+// read-modify-write; the record's conditions are re-read there, so a
+// second scheduler finds nothing left to do.
+func (s *Service) tick(ctx context.Context, identityID string, now time.Time, rep *Report) error {
+	p := s.policy()
+	var effects []effect
+	var counts Report
+	err := s.Store.UpdateLifecycle(ctx, identityID, func(l storage.IdentityLifecycle, id storage.Identity) (storage.IdentityLifecycle, storage.Identity, error) {
+		effects, counts = nil, Report{}
+		reconcile(&l, id)
+		add := func(e effect) { effects = append(effects, e) }
+		from := l.State
+		transition := func(action string, details map[string]string) {
+			details["from"], details["to"], details["role"] = string(from), string(l.State), string(RoleSystem)
+			add(effect{action: action, details: details})
+		}
+
+		if pr := l.Pending; pr != nil && !now.Before(pr.ProposedAt.Add(p.ProposalTTL)) {
+			l.Pending = nil
+			counts.ProposalsExpired++
+			add(effect{action: "lifecycle.proposal_expired", details: map[string]string{
+				"event": pr.Action, "cause": pr.Cause, "proposer": pr.ProposedBy, "proposed_at": pr.ProposedAt.Format(time.RFC3339)}})
+		}
+
+		switch l.State {
+		case storage.IdentityRevoked:
+			if r := l.Revocation; r != nil && !now.Before(r.EffectiveAt.Add(p.PasswordKeep)) && !containsKey(l.NoticesSent, keyPasswordDeleted) {
+				l.NoticesSent = append(l.NoticesSent, keyPasswordDeleted)
+				counts.PasswordsDeleted++
+				add(effect{action: "lifecycle.password_deleted", deletePassword: true, details: map[string]string{"revoked_at": r.EffectiveAt.Format(time.RFC3339)}})
+			}
+		case storage.IdentityActive, storage.IdentitySuspended:
+			inact := p.InactivityDeadline(l)
+			doc, hasDoc := DocumentExpiry(id)
+			pruneNotices(&l, map[string]time.Time{prefixExpiry: l.ValidUntil, prefixInactivity: inact,
+				prefixDocument: docTarget(doc, hasDoc)})
+
+			// Revocation deadlines first: nothing else matters after them.
+			cause, deadline := Cause(""), time.Time{}
+			if !l.ValidUntil.IsZero() && !now.Before(l.ValidUntil) {
+				cause, deadline = CauseContractExpired, l.ValidUntil
+			}
+			if !inact.IsZero() && !now.Before(inact) && (cause == "" || inact.Before(deadline)) {
+				cause, deadline = CauseInactivity, inact
+			}
+			if cause != "" {
+				fx := s.revoke(&l, storage.IdentityRevoked, cause, deadline, now, []string{schedulerActor.ID})
+				counts.Revoked++
+				transition("lifecycle.revoke", map[string]string{"cause": string(cause), "channel": string(ChannelSystem),
+					"deadline": deadline.Format(time.RFC3339)})
+				effects = append(effects, fx...)
+				break
+			}
+
+			if susp := l.Suspension; l.State == storage.IdentitySuspended && susp != nil && susp.Blocked == "" && timedSuspension(susp) && !now.Before(susp.Until) {
+				if reason := reactivationBlock(l, id, now); reason != "" {
+					susp.Blocked = reason
+					counts.Blocked++
+					add(effect{action: "lifecycle.reactivation_blocked", details: map[string]string{"reason": reason, "cause": susp.Cause},
+						notice: &Notice{Kind: NoticeReactivationBlocked, Reason: reason, Date: now, SMS: true}})
+				} else {
+					l.State, l.Suspension = storage.IdentityActive, nil
+					counts.Reactivated++
+					transition("lifecycle.reactivate", map[string]string{"cause": string(CauseHolderRequest),
+						"channel": string(ChannelSystem), "checks": "document,contacts,complaint,proposal"})
+					add(effect{notice: &Notice{Kind: NoticeReactivated, Date: now, SMS: true}})
+				}
+			}
+
+			if l.State == storage.IdentityActive && hasDoc && !now.Before(doc) {
+				l.State = storage.IdentitySuspended
+				l.Suspension = &storage.Suspension{Cause: string(CauseDocumentExpired), Channel: string(ChannelSystem),
+					RequestedBy: schedulerActor.ID, StartedAt: now, ContactsDigest: contactsDigest(id)}
+				counts.Suspended++
+				transition("lifecycle.suspend", map[string]string{"cause": string(CauseDocumentExpired), "channel": string(ChannelSystem),
+					"document_expiry": doc.AddDate(0, 0, -1).Format(time.DateOnly)})
+				add(effect{notice: &Notice{Kind: NoticeSuspended, Cause: CauseDocumentExpired, Date: doc.AddDate(0, 0, -1), SMS: true}})
+			}
+
+			notice := func(kind NoticeKind, prefix string, days []int, target time.Time, sms bool) {
+				if n := dueNotice(&l, prefix, days, target, now); n > 0 {
+					counts.Notices++
+					add(effect{notice: &Notice{Kind: kind, Date: target, DaysLeft: n, SMS: sms}, unmark: noticeKey(prefix, n, target)})
+				}
+			}
+			notice(NoticeExpiry, prefixExpiry, p.NoticeDays, l.ValidUntil, true)
+			notice(NoticeInactivity, prefixInactivity, p.NoticeDays, inact, true)
+			if l.State == storage.IdentityActive && hasDoc {
+				notice(NoticeDocumentExpiry, prefixDocument, p.DocumentNoticeDays, doc.AddDate(0, 0, -1), false)
+			}
+		}
+		l.NextDueAt = p.nextDue(l, id)
+		if !l.NextDueAt.After(now) {
+			// Never hand the record back as due at the same instant: the
+			// next run looks again.
+			l.NextDueAt = now.Add(time.Minute)
+		}
+		if len(effects) > 0 {
+			l.UpdatedAt = now
+		}
+		return l, id, nil
+	})
+	if err != nil {
+		return fmt.Errorf("lifecycle of %s: %w", identityID, err)
+	}
+	rep.Reactivated += counts.Reactivated
+	rep.Blocked += counts.Blocked
+	rep.Suspended += counts.Suspended
+	rep.Revoked += counts.Revoked
+	rep.Notices += counts.Notices
+	rep.ProposalsExpired += counts.ProposalsExpired
+	rep.PasswordsDeleted += counts.PasswordsDeleted
+	return s.apply(ctx, identityID, schedulerActor, effects)
+}
+
+func docTarget(doc time.Time, ok bool) time.Time {
+	if !ok {
+		return time.Time{}
+	}
+	return doc.AddDate(0, 0, -1)
+}
+
+func containsKey(keys []string, k string) bool {
+	for _, x := range keys {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+// reactivationBlock applies the AVV10 checks of §8.3 before the day-30
+// reactivation and returns why it cannot happen, "" when it can.
+func reactivationBlock(l storage.IdentityLifecycle, id storage.Identity, now time.Time) string {
+	s := l.Suspension
+	switch {
+	case s.PoliceReportID != "":
+		return "complaint_under_review"
+	case l.Pending != nil && Event(l.Pending.Action) == EventRevoke:
+		return "revocation_pending"
+	case s.ContactsDigest != "" && s.ContactsDigest != contactsDigest(id):
+		return "contacts_changed"
+	}
+	if exp, ok := DocumentExpiry(id); ok && !now.Before(exp) {
+		return "document_expired"
+	}
+	return ""
+}
