@@ -4,6 +4,7 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"regexp"
 	"sort"
@@ -27,16 +28,38 @@ var i18nFS embed.FS
 // catalog maps a message key to its text; {name} marks a placeholder.
 type catalog map[string]string
 
+// loadCatalogs reads i18n/<lang>.json and every i18n/<lang>.<part>.json
+// (one file per area: enrolment, console, ...), refusing a key defined twice.
 func loadCatalogs() (map[string]catalog, error) {
 	out := map[string]catalog{}
 	for _, lang := range Languages {
-		b, err := i18nFS.ReadFile("i18n/" + lang + ".json")
+		files, err := fs.Glob(i18nFS, "i18n/"+lang+".json")
 		if err != nil {
-			return nil, fmt.Errorf("templates: catalogue %s: %w", lang, err)
+			return nil, err
 		}
-		var c catalog
-		if err := json.Unmarshal(b, &c); err != nil {
-			return nil, fmt.Errorf("templates: catalogue %s: %w", lang, err)
+		parts, err := fs.Glob(i18nFS, "i18n/"+lang+".*.json")
+		if err != nil {
+			return nil, err
+		}
+		c := catalog{}
+		for _, f := range append(files, parts...) {
+			b, err := i18nFS.ReadFile(f)
+			if err != nil {
+				return nil, fmt.Errorf("templates: catalogue %s: %w", f, err)
+			}
+			var part catalog
+			if err := json.Unmarshal(b, &part); err != nil {
+				return nil, fmt.Errorf("templates: catalogue %s: %w", f, err)
+			}
+			for k, v := range part {
+				if _, dup := c[k]; dup {
+					return nil, fmt.Errorf("templates: catalogue %s: key %q defined twice", f, k)
+				}
+				c[k] = v
+			}
+		}
+		if len(files) == 0 {
+			return nil, fmt.Errorf("templates: catalogue i18n/%s.json missing", lang)
 		}
 		out[lang] = c
 	}
