@@ -79,6 +79,13 @@ func TestCAdESFromOpenSSL(t *testing.T) {
 			if rep.SignerCF != cf {
 				t.Fatalf("signer CF %q", rep.SignerCF)
 			}
+			if strings.HasPrefix(tc.name, "CAdES-BES") {
+				for _, c := range rep.Checks {
+					if c.Name == CheckSigningCert && !strings.HasPrefix(c.Detail, "present") {
+						t.Fatalf("OpenSSL's -cades output carries signing-certificate-v2: %q", c.Detail)
+					}
+				}
+			}
 		})
 	}
 }

@@ -282,6 +282,16 @@ func (v *Verifier) checkSigner(ctx context.Context, rep *Report, p7 *pkcs7.PKCS7
 	}
 	rep.pass(CheckSignature, "")
 
+	present, err := signingCertMatches(p7, leaf)
+	if err != nil {
+		return rep.fail(CheckSigningCert, refuse(CodeInvalid, "", err))
+	}
+	if present {
+		rep.pass(CheckSigningCert, "present, names the signer's certificate")
+	} else {
+		rep.pass(CheckSigningCert, "absent (plain PKCS#7 signature)")
+	}
+
 	inter := x509.NewCertPool()
 	if v.Intermediates != nil {
 		inter = v.Intermediates.Clone()

@@ -713,7 +713,6 @@ func TestOtherDigest(t *testing.T) {
 	if _, err := e.v.VerifyCAdES(context.Background(), p7m, e.issued); err != nil {
 		t.Fatal(err)
 	}
-	_ = crypto.SHA512
 }
 
 func FuzzVerifyCAdES(f *testing.F) {
@@ -752,4 +751,62 @@ func FuzzVerifyPAdES(f *testing.F) {
 			t.Fatalf("accepted without passing every check: %+v", rep)
 		}
 	})
+}
+
+// The ESS signing-certificate attribute, when present, must name the
+// signer's certificate (certificate substitution otherwise goes unseen).
+func TestSigningCertificateAttribute(t *testing.T) {
+	e := newEnv(t)
+	s := e.signer(t, signerOpts{})
+	other := e.signer(t, signerOpts{})
+	type certIDv2 struct {
+		HashAlgorithm pkix.AlgorithmIdentifier
+		CertHash      []byte
+	}
+	type certIDv2Default struct{ CertHash []byte }
+	type certIDv1 struct{ CertHash []byte }
+	sum := func(h crypto.Hash, c *x509.Certificate) []byte { d := h.New(); d.Write(c.Raw); return d.Sum(nil) }
+	sha512 := pkix.AlgorithmIdentifier{Algorithm: asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 3}}
+	sign := func(attr pkcs7.Attribute) []byte {
+		sd, _ := pkcs7.NewSignedData(e.form)
+		sd.SetDigestAlgorithm(pkcs7.OIDDigestAlgorithmSHA256)
+		if err := sd.AddSignerChain(s.cert, s.key, s.chain, pkcs7.SignerInfoConfig{ExtraSignedAttributes: []pkcs7.Attribute{attr}}); err != nil {
+			t.Fatal(err)
+		}
+		b, err := sd.Finish()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	v2 := func(id any) pkcs7.Attribute {
+		return pkcs7.Attribute{Type: oidSigningCertificateV2, Value: struct{ Certs []any }{[]any{id}}}
+	}
+	for _, tc := range []struct {
+		name string
+		attr pkcs7.Attribute
+		ok   bool
+	}{
+		{"v2 SHA-256 by default", v2(certIDv2Default{sum(crypto.SHA256, s.cert)}), true},
+		{"v2 SHA-512", v2(certIDv2{sha512, sum(crypto.SHA512, s.cert)}), true},
+		{"v1 SHA-1", pkcs7.Attribute{Type: oidSigningCertificate, Value: struct{ Certs []certIDv1 }{[]certIDv1{{sum(crypto.SHA1, s.cert)}}}}, true},
+		{"v2 naming another certificate", v2(certIDv2Default{sum(crypto.SHA256, other.cert)}), false},
+		{"v1 naming another certificate", pkcs7.Attribute{Type: oidSigningCertificate, Value: struct{ Certs []certIDv1 }{[]certIDv1{{sum(crypto.SHA1, other.cert)}}}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rep, err := e.v.VerifyCAdES(context.Background(), sign(tc.attr), e.issued)
+			if !tc.ok {
+				wantRefused(t, rep, err, ErrInvalid)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range rep.Checks {
+				if c.Name == CheckSigningCert && !strings.HasPrefix(c.Detail, "present") {
+					t.Fatalf("check detail %q", c.Detail)
+				}
+			}
+		})
+	}
 }
