@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -41,6 +42,29 @@ func TestHostileInputs(t *testing.T) {
 		{"PDF oversized update", false, withUpdate(string(bytes.Repeat([]byte(" "), maxUpdate+1)) + "%%EOF\n")},
 		{"PDF unterminated string", false, withUpdate("9 0 obj\n(abc\n%%EOF\n")},
 	}
+	// A second signature dictionary, outside the AcroForm, whose /Contents
+	// is a long run of nested BER headers: pdfsign would hand it to pkcs7.
+	nested := bytes.Repeat([]byte{0x30, 0x80}, 40_000)
+	cases = append(cases, struct {
+		name  string
+		cades bool
+		in    []byte
+	}{"PDF hidden signature with a long string", false, pades(t, e.form, s, padesOpts{
+		extra: "<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /adbe.pkcs7.detached /ByteRange [0 1 2 3] /Contents <" + hexString(nested) + "> >>",
+	})})
+	reason := map[string]string{
+		"CAdES nested BER":                        "nested too deeply",
+		"CAdES nested BER in base64":              "nested too deeply",
+		"PDF huge xref subsection":                "cross-reference subsection out of range",
+		"PDF deep nesting":                        "objects nested too deeply",
+		"PDF without final EOF":                   "does not end with %%EOF",
+		"PDF huge /Size":                          "/Size out of range",
+		"PDF wide xref stream":                    "/W out of range",
+		"PDF object stream":                       "object streams",
+		"PDF oversized update":                    "signature update is",
+		"PDF unterminated string":                 "unterminated string",
+		"PDF hidden signature with a long string": "long string outside",
+	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			start := time.Now()
@@ -52,6 +76,9 @@ func TestHostileInputs(t *testing.T) {
 			}
 			if err == nil {
 				t.Fatal("accepted")
+			}
+			if want := reason[tc.name]; !strings.Contains(err.Error(), want) {
+				t.Fatalf("refused for another reason: %v, want %q", err, want)
 			}
 			if d := time.Since(start); d > 2*time.Second {
 				t.Fatalf("took %v", d)
@@ -94,5 +121,24 @@ func TestScreenBER(t *testing.T) {
 		if err := screenBER(in); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+func hexString(b []byte) string {
+	const digits = "0123456789abcdef"
+	out := make([]byte, 0, 2*len(b))
+	for _, c := range b {
+		out = append(out, digits[c>>4], digits[c&15])
+	}
+	return string(out)
+}
+
+// A signature that reserves more than maxString for its own /Contents is
+// still accepted: only other long strings are refused.
+func TestPAdESLargeReservedContents(t *testing.T) {
+	e := newEnv(t)
+	signed := pades(t, e.form, e.signer(t, signerOpts{}), padesOpts{contentSize: maxString})
+	if rep, err := e.v.VerifyPAdES(context.Background(), signed, e.issued); err != nil {
+		t.Fatalf("%v\n%+v", err, rep.Checks)
 	}
 }

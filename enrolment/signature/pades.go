@@ -56,7 +56,8 @@ func (v *Verifier) VerifyPAdES(ctx context.Context, file []byte, issued Issued) 
 	if !bytes.HasPrefix(file, issued.Form) {
 		return rep, rep.fail(CheckContent, refuse(CodeContentMismatch, "the file does not start with the issued form", nil))
 	}
-	if perr := screenUpdate(file[len(issued.Form):]); perr != nil {
+	long, perr := screenUpdate(file[len(issued.Form):])
+	if perr != nil {
 		return rep, rep.fail(CheckParse, refuse(CodeMalformed, "", perr))
 	}
 	rdr, perr := pdf.NewReader(bytes.NewReader(file), int64(len(file)))
@@ -82,6 +83,11 @@ func (v *Verifier) VerifyPAdES(ctx context.Context, file []byte, issued Issued) 
 	br, cmsDER, perr := byteRange(sig, file)
 	if perr != nil {
 		return rep, rep.fail(CheckParse, refuse(CodeMalformed, "", perr))
+	}
+	for _, l := range long {
+		if int64(len(issued.Form)+l.start) != br[1] || int64(len(issued.Form)+l.end) != br[2] {
+			return rep, rep.fail(CheckParse, refuse(CodeMalformed, "a long string outside the signature's contents", nil))
+		}
 	}
 	// The first signed range must start with the form: what the signer
 	// signed is our form plus the update that adds the signature.

@@ -13,7 +13,14 @@ const (
 	maxUpdate  = 4 << 20 // signature, fields, an appearance image at most
 	maxObjects = 100000  // object numbers and xref sizes
 	maxNesting = 32      // arrays and dictionaries inside each other
+	// maxString bounds every string of the update but the signature's own
+	// /Contents: pdfsign hands any signature dictionary's /Contents to
+	// pkcs7, whose recursive BER decoding must not see megabytes.
+	maxString = 64 << 10
 )
+
+// span is a byte range [start, end) of the update.
+type span struct{ start, end int }
 
 var (
 	reSize  = regexp.MustCompile(`/Size\s+(\d+)`)
@@ -27,22 +34,25 @@ var (
 // nesting (the reader recurses), object streams (they would hide objects
 // from this screen), a missing final %%EOF (the reader then scans backwards
 // quadratically), or an oversized update.
-func screenUpdate(u []byte) error {
+//
+// It returns the strings longer than maxString, which the caller allows only
+// for the signature's /Contents.
+func screenUpdate(u []byte) ([]span, error) {
 	if len(u) == 0 {
-		return errors.New("the file is the unsigned form")
+		return nil, errors.New("the file is the unsigned form")
 	}
 	if len(u) > maxUpdate {
-		return fmt.Errorf("the signature update is %d bytes, more than %d", len(u), maxUpdate)
+		return nil, fmt.Errorf("the signature update is %d bytes, more than %d", len(u), maxUpdate)
 	}
 	if !bytes.HasSuffix(bytes.TrimRight(u, "\r\n\t "), []byte("%%EOF")) {
-		return errors.New("the file does not end with %%EOF")
+		return nil, errors.New("the file does not end with %%EOF")
 	}
 	if bytes.Contains(u, []byte("/ObjStm")) {
-		return errors.New("object streams in the signature update are not accepted")
+		return nil, errors.New("object streams in the signature update are not accepted")
 	}
 	for _, m := range reSize.FindAllSubmatch(u, -1) {
 		if !small(m[1], maxObjects) {
-			return errors.New("/Size out of range")
+			return nil, errors.New("/Size out of range")
 		}
 	}
 	for _, m := range reArray.FindAllSubmatch(u, -1) {
@@ -52,7 +62,7 @@ func screenUpdate(u []byte) error {
 		}
 		for _, n := range reInt.FindAll(m[2], -1) {
 			if !small(n, limit) {
-				return fmt.Errorf("/%s out of range", m[1])
+				return nil, fmt.Errorf("/%s out of range", m[1])
 			}
 		}
 	}
@@ -70,8 +80,9 @@ func small(digits []byte, limit int) bool {
 // scanStructure walks the update's tokens loosely: it skips comments,
 // strings and stream data, bounds nesting, and checks every xref
 // subsection header "first count".
-func scanStructure(u []byte) error {
+func scanStructure(u []byte) ([]span, error) {
 	depth := 0
+	var long []span
 	for i := 0; i < len(u); {
 		c := u[i]
 		switch {
@@ -82,7 +93,10 @@ func scanStructure(u []byte) error {
 		case c == '(':
 			j, err := skipLiteral(u, i)
 			if err != nil {
-				return err
+				return nil, err
+			}
+			if j-i > maxString {
+				long = append(long, span{i, j})
 			}
 			i = j
 		case c == '<' && i+1 < len(u) && u[i+1] == '<':
@@ -94,7 +108,10 @@ func scanStructure(u []byte) error {
 		case c == '<':
 			j := bytes.IndexByte(u[i:], '>')
 			if j < 0 {
-				return errors.New("unterminated hex string")
+				return nil, errors.New("unterminated hex string")
+			}
+			if j+1 > maxString {
+				long = append(long, span{i, i + j + 1})
 			}
 			i += j + 1
 		case c == '[':
@@ -106,23 +123,23 @@ func scanStructure(u []byte) error {
 		case hasKeyword(u, i, "stream"):
 			j := bytes.Index(u[i:], []byte("endstream"))
 			if j < 0 {
-				return errors.New("unterminated stream")
+				return nil, errors.New("unterminated stream")
 			}
 			i += j + len("endstream")
 		case hasKeyword(u, i, "xref"):
 			j, err := checkXref(u, i+len("xref"))
 			if err != nil {
-				return err
+				return nil, err
 			}
 			i = j
 		default:
 			i++
 		}
 		if depth > maxNesting {
-			return errors.New("objects nested too deeply")
+			return nil, errors.New("objects nested too deeply")
 		}
 	}
-	return nil
+	return long, nil
 }
 
 // hasKeyword reports whether the keyword kw starts at u[i] as a whole token

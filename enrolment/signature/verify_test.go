@@ -175,6 +175,7 @@ type padesOpts struct {
 	replaceContent []byte // shadow attack: redefine page 1's content stream
 	extraAnnot     bool   // add a text annotation to page 1
 	contentSize    int    // bytes reserved for the CMS (default 8192)
+	extra          string // body of one more object in the update
 }
 
 // pades signs form the way PDF signing tools do: an incremental update that
@@ -208,6 +209,9 @@ func pades(t testing.TB, form []byte, s signer, o padesOpts) []byte {
 		obj(annotObj, "<< /Type /Annot /Subtype /FreeText /Rect [50 700 300 720] /Contents (name: Luigi) /DA (/Helv 10 Tf) >>")
 	}
 	obj(6, fmt.Sprintf("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 3 0 R /F2 4 0 R >> >> /Contents 7 0 R /Annots [%s] >>", annots))
+	if o.extra != "" {
+		obj(annotObj+1, o.extra)
+	}
 	if o.replaceContent != nil {
 		offsets[7] = b.Len()
 		fmt.Fprintf(&b, "7 0 obj\n<< /Length %d >>\nstream\n%s\nendstream\nendobj\n", len(o.replaceContent), o.replaceContent)
@@ -232,7 +236,7 @@ func pades(t testing.TB, form []byte, s signer, o padesOpts) []byte {
 	for _, k := range nums {
 		fmt.Fprintf(&b, "%d 1\n%010d 00000 n \n", k, offsets[k])
 	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R /Info 5 0 R /Prev %s >>\nstartxref\n%d\n%%%%EOF\n", annotObj+1, prev[1], xref)
+	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R /Info 5 0 R /Prev %s >>\nstartxref\n%d\n%%%%EOF\n", annotObj+2, prev[1], xref)
 
 	out := b.Bytes()
 	br := fmt.Sprintf("/ByteRange [0 %010d %010d %010d]", holeStart, holeEnd, len(out)-holeEnd)
