@@ -21,13 +21,16 @@ import (
 // Config is the whole configuration. Every field is plain data; secrets use
 // Secret or Key so that printing or logging them shows "[redacted]".
 type Config struct {
-	Server   Server   `yaml:"server" doc:"HTTP listener, TLS and reverse-proxy settings."`
-	Log      Log      `yaml:"log" doc:"Application log."`
-	DataDir  string   `yaml:"data_dir" default:"./data" doc:"Directory for the IdP's own files (SQLite database, demo keys). Created by the server if missing."`
-	Storage  Storage  `yaml:"storage" doc:"Database for identities, sessions and the audit log."`
-	Cache    Cache    `yaml:"cache" doc:"Short-lived shared state (replay cache, rate limits, login transactions)."`
-	IdP      IdP      `yaml:"idp" doc:"SAML identity-provider settings."`
-	Security Security `yaml:"security" doc:"Password hashing, lockout and encryption at rest."`
+	Server    Server    `yaml:"server" doc:"HTTP listener, TLS and reverse-proxy settings."`
+	Log       Log       `yaml:"log" doc:"Application log."`
+	DataDir   string    `yaml:"data_dir" default:"./data" doc:"Directory for the IdP's own files (SQLite database, demo keys). Created by the server if missing."`
+	Storage   Storage   `yaml:"storage" doc:"Database for identities, sessions and the audit log."`
+	Cache     Cache     `yaml:"cache" doc:"Short-lived shared state (replay cache, rate limits, login transactions)."`
+	IdP       IdP       `yaml:"idp" doc:"SAML identity-provider settings."`
+	Security  Security  `yaml:"security" doc:"Password hashing, lockout and encryption at rest."`
+	Mail      Mail      `yaml:"mail" doc:"Outgoing e-mail (activation links, outcomes, notices)."`
+	SMS       SMS       `yaml:"sms" doc:"Outgoing SMS (one-time codes)."`
+	Enrolment Enrolment `yaml:"enrolment" doc:"Identity requests: recognition paths, evidence, the verification clock."`
 
 	// Demo is true when Load was given no file: loopback HTTP, local SQLite,
 	// generated keys. Never set from YAML or the environment.
@@ -203,6 +206,51 @@ type Lockout struct {
 	MaxFailures int           `yaml:"max_failures" default:"5" doc:"Consecutive failed logins that lock the account."`
 	Window      time.Duration `yaml:"window" default:"24h" doc:"Failures older than this no longer count."`
 	Duration    time.Duration `yaml:"duration" default:"30m" doc:"How long the account stays locked."`
+}
+
+// Mail configures the e-mail sender.
+type Mail struct {
+	Driver    string `yaml:"driver" default:"outbox" doc:"outbox (one .eml file per message under outbox_dir: demo and tests) or smtp."`
+	From      string `yaml:"from" defaultdoc:"\"<idp.name> <noreply@<base_url host>>\"" doc:"Sender address of every message."`
+	OutboxDir string `yaml:"outbox_dir" defaultdoc:"<data_dir>/outbox/mail" doc:"Directory of the outbox driver."`
+	SMTP      SMTP   `yaml:"smtp" doc:"SMTP relay (driver smtp)."`
+}
+
+// SMTP configures the SMTP relay.
+type SMTP struct {
+	Host     string `yaml:"host" doc:"Relay host. Required with driver smtp."`
+	Port     int    `yaml:"port" default:"0" doc:"Port; 0 picks 587 (starttls), 465 (tls) or 25 (none)."`
+	Username string `yaml:"username" doc:"AUTH user name, if any."`
+	Password Secret `yaml:"password" doc:"AUTH password, if any."`
+	TLS      string `yaml:"tls" default:"starttls" doc:"starttls, tls (implicit) or none (loopback relays only)."`
+}
+
+// SMS configures the SMS sender.
+type SMS struct {
+	Driver    string  `yaml:"driver" default:"outbox" doc:"outbox (one file per message under outbox_dir: demo and tests) or http (a generic HTTP gateway)."`
+	OutboxDir string  `yaml:"outbox_dir" defaultdoc:"<data_dir>/outbox/sms" doc:"Directory of the outbox driver."`
+	HTTP      SMSHTTP `yaml:"http" doc:"HTTP gateway (driver http)."`
+}
+
+// SMSHTTP configures a generic HTTP SMS gateway.
+type SMSHTTP struct {
+	URL          string `yaml:"url" doc:"https:// endpoint the JSON body is POSTed to. Required with driver http."`
+	Header       string `yaml:"header" default:"Authorization" doc:"Header carrying the token."`
+	Token        Secret `yaml:"token" doc:"Value of that header (e.g. \"Bearer ...\")."`
+	BodyTemplate string `yaml:"body_template" default:"{\"to\":\"{{.To}}\",\"text\":\"{{.Text}}\"}" doc:"Go text/template of the JSON body; .To and .Text arrive JSON-escaped, so put them inside quotes."`
+}
+
+// Enrolment configures identity requests.
+type Enrolment struct {
+	Responsible        string   `yaml:"responsible" defaultdoc:"demo: a placeholder; otherwise required" doc:"The person responsible for identity verification (DPCM art. 7 c.1), shown in the console and in outcome e-mails."`
+	EvidenceDir        string   `yaml:"evidence_dir" defaultdoc:"<data_dir>/evidence" doc:"Encrypted evidence store (document scans, signed forms, recordings)."`
+	ExtraClosedDays    []string `yaml:"extra_closed_days" doc:"Closing days beyond the national holidays, \"MM-DD\" every year or \"YYYY-MM-DD\" once (e.g. the patron saint)."`
+	OfficeHours        string   `yaml:"office_hours" doc:"Count the 48 working hours only within \"HH:MM-HH:MM\" (Europe/Rome); empty: 24-hour working days (the spec's default)."`
+	CNSListen          string   `yaml:"cns_listen" doc:"host:port of the TLS listener asking for CNS/CIE client certificates; empty: the CNS/CIE path is off."`
+	CNSCAFile          string   `yaml:"cns_ca_file" doc:"PEM bundle of the CNS and CIE issuing CAs. Required when cns_listen is set."`
+	SignatureTrustFile string   `yaml:"signature_trust_file" doc:"PEM bundle of the qualified CAs accepted on the signature path; empty: the signature path is off."`
+	RequireQC          bool     `yaml:"require_qc" default:"true" doc:"Require the QcCompliance statement in signer certificates (signature path)."`
+	Price              int      `yaml:"price_cents" default:"0" doc:"Price of a new identity in euro cents; 0: free (no payment step)."`
 }
 
 // Secret is a configuration string that must never be shown: String,

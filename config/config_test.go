@@ -87,6 +87,7 @@ func newFixture(t *testing.T) *fixture {
 		"SPID_IDP_IDP_SESSION_COOKIE_KEY=" + cookieKeyB64,
 		"SPID_IDP_SECURITY_DATA_KEY=" + dataKeyB64,
 		"SPID_IDP_IDP_SPID_CODE_PREFIX=EXID",
+		"SPID_IDP_ENROLMENT_RESPONSIBLE=Maria Bianchi",
 	}}
 }
 
@@ -513,6 +514,7 @@ func TestEnvFileIndirection(t *testing.T) {
 		"SPID_IDP_IDP_SESSION_COOKIE_KEY_FILE=" + write("cookie", cookieKeyB64+"\n"),
 		"SPID_IDP_SECURITY_DATA_KEY_FILE=" + write("data", dataKeyB64),
 		"SPID_IDP_IDP_SPID_CODE_PREFIX=EXID",
+		"SPID_IDP_ENROLMENT_RESPONSIBLE=Maria Bianchi",
 		// An option whose own name ends in _FILE: the plain variable sets it…
 		"SPID_IDP_SERVER_TLS_CERT_FILE=" + filepath.Join(f.dir, "tls.crt"),
 		// …and _FILE_FILE reads the path from a file.
@@ -788,6 +790,8 @@ func TestExampleValidates(t *testing.T) {
 		"SPID_IDP_IDP_SIGNING_CERT_FILE=" + filepath.Join(f.dir, "signing.crt"),
 		"SPID_IDP_IDP_SIGNING_EXTRA_CERT_FILES=" + filepath.Join(f.dir, "next.crt"),
 		"SPID_IDP_IDP_SP_METADATA_DIR=" + filepath.Join(f.dir, "sp"),
+		"SPID_IDP_ENROLMENT_CNS_CA_FILE=" + filepath.Join(f.dir, "signing.crt"),
+		"SPID_IDP_ENROLMENT_SIGNATURE_TRUST_FILE=" + filepath.Join(f.dir, "signing.crt"),
 	}
 	c := mustLoad(t, path, env)
 	if c.Storage.Driver != "postgres" || c.Cache.Driver != "redis" || c.Log.Format != "json" || c.IdP.Metadata.ValidFor != 30*24*time.Hour {

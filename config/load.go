@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -205,6 +206,18 @@ func fillComputed(c *Config) {
 	if c.Storage.SQLite.Path == "" {
 		c.Storage.SQLite.Path = filepath.Join(c.DataDir, "spid-idp.db")
 	}
+	if c.Mail.OutboxDir == "" {
+		c.Mail.OutboxDir = filepath.Join(c.DataDir, "outbox", "mail")
+	}
+	if c.SMS.OutboxDir == "" {
+		c.SMS.OutboxDir = filepath.Join(c.DataDir, "outbox", "sms")
+	}
+	if c.Enrolment.EvidenceDir == "" {
+		c.Enrolment.EvidenceDir = filepath.Join(c.DataDir, "evidence")
+	}
+	if c.Demo && c.Enrolment.Responsible == "" {
+		c.Enrolment.Responsible = "Responsabile della verifica (demo)"
+	}
 	if c.IdP.SPMetadataDir == "" {
 		c.IdP.SPMetadataDir = filepath.Join(c.DataDir, "sp-metadata")
 	}
@@ -246,6 +259,13 @@ func fillComputed(c *Config) {
 		if c.IdP.Name == "" {
 			c.IdP.Name = "SPID IdP"
 		}
+	}
+	if c.Mail.From == "" {
+		host := "localhost"
+		if u, err := url.Parse(c.Server.BaseURL); err == nil && u.Hostname() != "" {
+			host = u.Hostname()
+		}
+		c.Mail.From = c.IdP.Name + " <noreply@" + host + ">"
 	}
 }
 

@@ -55,6 +55,51 @@ func validate(c *Config, ps *problemSet) {
 	v.cache()
 	v.idp()
 	v.security()
+	v.senders()
+	v.enrolment()
+}
+
+func (v *validator) senders() {
+	m := &v.c.Mail
+	v.oneOf("mail.driver", m.Driver, "outbox", "smtp")
+	v.oneOf("mail.smtp.tls", m.SMTP.TLS, "starttls", "tls", "none")
+	if m.Driver == "smtp" && m.SMTP.Host == "" {
+		v.ps.addRelated("mail.smtp.host", "mail.driver", "is required when mail.driver is smtp")
+	}
+	if m.SMTP.Port < 0 || m.SMTP.Port > 65535 {
+		v.add("mail.smtp.port", "must be between 0 and 65535, got %d", m.SMTP.Port)
+	}
+	sm := &v.c.SMS
+	v.oneOf("sms.driver", sm.Driver, "outbox", "http")
+	if sm.Driver == "http" {
+		if sm.HTTP.URL == "" {
+			v.ps.addRelated("sms.http.url", "sms.driver", "is required when sms.driver is http")
+		} else {
+			v.absURL("sms.http.url", sm.HTTP.URL, !v.c.Demo)
+		}
+	}
+}
+
+func (v *validator) enrolment() {
+	e := &v.c.Enrolment
+	if e.Responsible == "" {
+		v.add("enrolment.responsible", "is required outside demo mode: the person responsible for identity verification")
+	}
+	if e.CNSListen != "" {
+		v.hostPort("enrolment.cns_listen", e.CNSListen, true)
+		if e.CNSCAFile == "" {
+			v.ps.addRelated("enrolment.cns_ca_file", "enrolment.cns_listen", "is required when enrolment.cns_listen is set")
+		}
+	}
+	if e.CNSCAFile != "" {
+		v.fileExists("enrolment.cns_ca_file", e.CNSCAFile)
+	}
+	if e.SignatureTrustFile != "" {
+		v.fileExists("enrolment.signature_trust_file", e.SignatureTrustFile)
+	}
+	if e.Price < 0 {
+		v.add("enrolment.price_cents", "must be 0 or more, got %d", e.Price)
+	}
 }
 
 type validator struct {

@@ -136,6 +136,8 @@ func prodEnv(t *testing.T) (*demoEnv, string) {
 	cfg := strings.ReplaceAll(`server:
   base_url: https://idp.example.it
 data_dir: DIR
+enrolment:
+  responsible: Maria Bianchi
 idp:
   spid_code_prefix: PROV
   organization:
