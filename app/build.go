@@ -18,6 +18,7 @@ import (
 	"github.com/spid-idp/spid-idp/audit"
 	"github.com/spid-idp/spid-idp/config"
 	"github.com/spid-idp/spid-idp/idp"
+	"github.com/spid-idp/spid-idp/idp/appapi"
 	"github.com/spid-idp/spid-idp/idp/authnrequest"
 	"github.com/spid-idp/spid-idp/idp/binding"
 	"github.com/spid-idp/spid-idp/idp/password"
@@ -100,6 +101,10 @@ func Build(ctx context.Context, cfg *config.Config, b *Backends, log *slog.Logge
 	if len(cfg.IdP.Session.PreviousCookieKey) > 0 {
 		cookieKeys = append(cookieKeys, cfg.IdP.Session.PreviousCookieKey)
 	}
+	level2, appAPI, err := buildLevel2(cfg, b, a.Audit, log)
+	if err != nil {
+		return nil, err
+	}
 	a.IdP, err = idp.New(idp.Options{
 		EntityID: cfg.IdP.EntityID, BaseURL: base,
 		Store: b.Store, Eph: b.Eph, SPs: registryLookup{a.SPs}, Checker: checker, Builder: builder,
@@ -113,12 +118,16 @@ func Build(ctx context.Context, cfg *config.Config, b *Backends, log *slog.Logge
 		SessionLifetime: cfg.IdP.Session.Lifetime, SessionIdle: cfg.IdP.Session.IdleTimeout,
 		ConsentTimeout: cfg.IdP.ConsentTimeout,
 		Metadata:       a.metadataSource(),
+		Level2:         level2,
 	})
 	if err != nil {
 		return nil, err
 	}
 	a.Mux = http.NewServeMux()
 	a.IdP.Register(a.Mux)
+	if appAPI != nil {
+		a.Mux.Handle(appapi.Prefix, appAPI)
+	}
 	a.Mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, idp.PathSession, http.StatusFound)
 	})

@@ -1,0 +1,113 @@
+package app
+
+import (
+	"context"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spid-idp/spid-idp/conformance"
+	"github.com/spid-idp/spid-idp/demo"
+	"github.com/spid-idp/spid-idp/idp/otp"
+	"github.com/spid-idp/spid-idp/notify/sms"
+	"github.com/spid-idp/spid-idp/storage"
+)
+
+// The conformance suite's level-2 cases against the demo IdP, with the demo
+// citizen's TOTP device.
+func TestLevel2Conformance(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the conformance suite")
+	}
+	a, ts, info := tlsApp(t, nil)
+	ctx := context.Background()
+	if err := a.EnsureDemoDevice(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.EnsureDemoDevice(ctx); err != nil { // idempotent
+		t.Fatal(err)
+	}
+	opt := suiteOptions(t, a, ts, info, "login-l2-redirect", "login-l2-post", "sso-l2-no-session", "slo-l2")
+	opt.Credentials.TOTPSecret = DemoTOTPSecret()
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	rep, err := conformance.Run(ctx, opt)
+	if err != nil {
+		t.Fatalf("suite: %v", err)
+	}
+	ran := 0
+	for _, r := range rep.Rows {
+		ran++
+		if r.Status != conformance.Pass {
+			t.Errorf("%s %s: %s %s", r.ID, r.Case, r.Status, r.Reason)
+		}
+	}
+	if ran == 0 {
+		t.Fatal("no level-2 case ran")
+	}
+	if t.Failed() {
+		t.Log(reportTable(rep))
+	}
+}
+
+var secretRE = regexp.MustCompile(`<code>([A-Z2-7]+)</code>`)
+
+// A citizen without an app activates one during a level-2 login from the
+// demo SP, with the SMS code read from the demo outbox, and the SP gets
+// SpidL2; the next level-2 login uses the new app.
+func TestLevel2ActivationFromOutbox(t *testing.T) {
+	a, ts, info := testApp(t)
+	br := newBrowser(t)
+	home := br.get(ts.URL + "/demo-sp/")
+	login := br.submit(home, "/demo-sp/login", url.Values{"level": {"2"}})
+	offer := br.submit(login, "/login", url.Values{"username": {info.Username}, "password": {info.Password}, "op": {"submit"}})
+	smsPage := br.submit(offer, "/login/activate/start", url.Values{"op": {"submit"}})
+	if !strings.Contains(smsPage.body, `autocomplete="one-time-code"`) {
+		t.Fatalf("no SMS code page: %d\n%s", smsPage.status, smsPage.body)
+	}
+	outbox := sms.Outbox{Dir: SMSOutboxDir(a.Config)}
+	msg, err := outbox.Last("+393331234567")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(msg.Path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("outbox file mode: %v %v", fi, err)
+	}
+	code := regexp.MustCompile(`#(\d{6})`).FindStringSubmatch(msg.Text)
+	if code == nil {
+		t.Fatalf("no code in %q", msg.Text)
+	}
+	act := br.submit(smsPage, "/login/otp", url.Values{"otp": {code[1]}, "op": {"submit"}})
+	m := secretRE.FindStringSubmatch(act.body)
+	if m == nil {
+		t.Fatalf("no activation page: %d\n%s", act.status, act.body)
+	}
+	seed, err := otp.DecodeSeed(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	consent := br.submit(act, "/login/activate", url.Values{"otp": {otp.Code(seed, time.Now())}, "device_name": {"Telefono"}, "op": {"submit"}})
+	transfer := br.submit(consent, "/consent", url.Values{"op": {"accept"}})
+	result := br.submit(transfer, "/demo-sp/acs", nil)
+	if !strings.Contains(result.body, "SPID livello 2") {
+		t.Fatalf("demo SP result:\n%s", result.body)
+	}
+	id, err := a.Backends.Store.GetIdentityByUsername(context.Background(), demo.CitizenUsername)
+	if err != nil {
+		t.Fatal(err)
+	}
+	devs, err := a.Backends.Store.ListDevices(context.Background(), id.ID)
+	if err != nil || len(devs) != 1 || devs[0].Status != storage.DeviceActive || devs[0].Name != "Telefono" {
+		t.Fatalf("devices: %+v %v", devs, err)
+	}
+	// The demo device is not added next to an active one.
+	if err := a.EnsureDemoDevice(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if devs, _ := a.Backends.Store.ListDevices(context.Background(), id.ID); len(devs) != 1 {
+		t.Fatalf("EnsureDemoDevice added a device to a citizen who has one: %d", len(devs))
+	}
+}
