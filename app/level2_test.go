@@ -2,13 +2,17 @@ package app
 
 import (
 	"context"
+	"fmt"
+	"html"
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/spid-idp/spid-idp/authapp"
 	"github.com/spid-idp/spid-idp/conformance"
 	"github.com/spid-idp/spid-idp/demo"
 	"github.com/spid-idp/spid-idp/idp/otp"
@@ -110,4 +114,78 @@ func TestLevel2ActivationFromOutbox(t *testing.T) {
 	if devs, _ := a.Backends.Store.ListDevices(context.Background(), id.ID); len(devs) != 1 {
 		t.Fatalf("EnsureDemoDevice added a device to a citizen who has one: %d", len(devs))
 	}
+}
+
+var (
+	activationCodeRE = regexp.MustCompile(`class="activation-code">([0-9A-Z-]+)<`)
+	pushNumberRE     = regexp.MustCompile(`<span aria-hidden="true">(\d+)</span>`)
+	pollURLRE        = regexp.MustCompile(`data-push-poll="([^"]+)"`)
+)
+
+// The reference app end to end: activated from the activation page of a
+// level-2 login (SMS code from the outbox, activation code typed into the
+// app, first code from the app), then a second level-2 login approved by
+// push with number matching.
+func TestLevel2ReferenceAppPush(t *testing.T) {
+	a, ts, info := testApp(t)
+	ctx := context.Background()
+	br := newBrowser(t)
+	creds := url.Values{"username": {info.Username}, "password": {info.Password}, "op": {"submit"}}
+	start := func() page {
+		home := br.get(ts.URL + "/demo-sp/")
+		return br.submit(br.submit(home, "/demo-sp/login", url.Values{"level": {"2"}}), "/login", creds)
+	}
+	finish := func(consent page) {
+		t.Helper()
+		transfer := br.submit(consent, "/consent", url.Values{"op": {"accept"}})
+		if result := br.submit(transfer, "/demo-sp/acs", nil); !strings.Contains(result.body, "SPID livello 2") {
+			t.Fatalf("demo SP result:\n%s", result.body)
+		}
+	}
+
+	smsPage := br.submit(start(), "/login/activate/start", url.Values{"op": {"submit"}})
+	msg, err := sms.Outbox{Dir: SMSOutboxDir(a.Config)}.Last("+393331234567")
+	if err != nil {
+		t.Fatal(err)
+	}
+	act := br.submit(smsPage, "/login/otp", url.Values{"otp": {regexp.MustCompile(`#(\d{6})`).FindStringSubmatch(msg.Text)[1]}, "op": {"submit"}})
+	m := activationCodeRE.FindStringSubmatch(act.body)
+	if m == nil {
+		t.Fatalf("no activation code on the page:\n%s", act.body)
+	}
+	app := &authapp.Client{}
+	st, err := app.Activate(ctx, ts.URL, m[1], "Telefono di prova")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, err := st.OTP(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	finish(br.submit(act, "/login/activate", url.Values{"otp": {code}, "op": {"submit"}}))
+
+	// Second login: the app is a push device, so P02 offers push first.
+	choice := start()
+	p04 := br.submit(choice, "/login/method", url.Values{"op": {"push"}})
+	nm := pushNumberRE.FindStringSubmatch(p04.body)
+	if nm == nil {
+		t.Fatalf("no push page:\n%s", p04.body)
+	}
+	var number int
+	fmt.Sscan(nm[1], &number)
+	chs, err := app.Challenges(ctx, st, 0)
+	if err != nil || len(chs) != 1 {
+		t.Fatalf("app challenges: %v %v", chs, err)
+	}
+	if !slices.Contains(chs[0].Options[:], number) || chs[0].Level != 2 {
+		t.Fatalf("challenge in the app: %+v, page number %d", chs[0], number)
+	}
+	if err := app.Approve(ctx, st, chs[0].ID, number); err != nil {
+		t.Fatal(err)
+	}
+	poll := br.get(ts.URL + html.UnescapeString(pollURLRE.FindStringSubmatch(p04.body)[1]))
+	if !strings.Contains(poll.body, `"approved"`) {
+		t.Fatalf("poll: %d %s", poll.status, poll.body)
+	}
+	finish(br.submit(p04, "/login/push/done", url.Values{"op": {"submit"}}))
 }
