@@ -28,10 +28,10 @@ func init() {
 	register("user suspend", "suspend an identity (--cause required); logins get anomaly nr23", func(ctx context.Context, e env, args []string) int {
 		return runUserStatus(ctx, e, args, "suspend")
 	})
-	register("user revoke", "revoke an identity for good (--cause and --yes required)", func(ctx context.Context, e env, args []string) int {
+	register("user revoke", "propose (--cause --yes) or approve (--approve) the revocation of an identity: four eyes", func(ctx context.Context, e env, args []string) int {
 		return runUserStatus(ctx, e, args, "revoke")
 	})
-	register("user activate", "reactivate a suspended identity", func(ctx context.Context, e env, args []string) int {
+	register("user activate", "reactivate a suspended identity (proposal, then --approve by another operator)", func(ctx context.Context, e env, args []string) int {
 		return runUserStatus(ctx, e, args, "activate")
 	})
 }
@@ -498,109 +498,5 @@ func runUserUnlock(ctx context.Context, e env, args []string) int {
 	if id.Status != storage.IdentityActive {
 		fmt.Fprintf(e.stdout, "note: the identity is %s; it still cannot log in\n", id.Status)
 	}
-	return exitOK
-}
-
-// Causes of enrolment-lifecycle.md §8.2 an operator may give.
-var (
-	suspendCauses = []string{"holder_request", "idp_suspicious_activity", "document_expired", "lockout_escalation"}
-	revokeCauses  = []string{"holder_request", "illicit_use", "idp_fraud_confirmed", "death", "legal_person_extinct",
-		"representation_ended", "inactivity", "contract_expired"}
-)
-
-// transition checks a status change against enrolment-lifecycle.md §8.1:
-// revoked is final; only an active identity is suspended; only a
-// suspended one is reactivated.
-func transition(op string, from storage.IdentityStatus) (storage.IdentityStatus, error) {
-	switch op {
-	case "suspend":
-		if from == storage.IdentityActive {
-			return storage.IdentitySuspended, nil
-		}
-	case "activate":
-		if from == storage.IdentitySuspended {
-			return storage.IdentityActive, nil
-		}
-	case "revoke":
-		if from != storage.IdentityRevoked {
-			return storage.IdentityRevoked, nil
-		}
-	}
-	return "", fmt.Errorf("cannot %s an identity that is %s", op, from)
-}
-
-func runUserStatus(ctx context.Context, e env, args []string, op string) int {
-	fs := newFlagSet("user "+op, e)
-	path := configFlag(fs, e)
-	var causes []string
-	var cause *string
-	yes := new(bool)
-	switch op {
-	case "suspend":
-		causes = suspendCauses
-	case "revoke":
-		causes = revokeCauses
-		yes = fs.Bool("yes", false, "confirm: revocation is final, the identity, its username and spidCode are never usable again")
-	}
-	if causes != nil {
-		cause = fs.String("cause", "", "why: "+strings.Join(causes, ", ")+" (required)")
-	}
-	rest, err := parseInterspersed(fs, args)
-	if err != nil {
-		return exitUsage
-	}
-	if len(rest) != 1 {
-		fmt.Fprintf(e.stderr, "usage: spid-idp user %s [-c FILE] %sUSERNAME\n", op, map[string]string{"suspend": "--cause CAUSE ", "revoke": "--cause CAUSE --yes "}[op])
-		return exitUsage
-	}
-	if cause != nil {
-		valid := false
-		for _, c := range causes {
-			valid = valid || *cause == c
-		}
-		if !valid {
-			fmt.Fprintf(e.stderr, "spid-idp user %s: --cause must be one of %s\n", op, strings.Join(causes, ", "))
-			return exitUsage
-		}
-	}
-	if op == "revoke" && !*yes {
-		fmt.Fprintln(e.stderr, "spid-idp user revoke: revocation is final; add --yes to confirm")
-		return exitUsage
-	}
-	a, code, ok := openAdmin(ctx, e, *path)
-	if !ok {
-		return code
-	}
-	defer a.close()
-	action := "user." + op
-	id, ok := lookupUser(ctx, a, "user "+op, rest[0])
-	if !ok {
-		return a.fail(ctx, action, "", map[string]string{"username": strings.ToLower(rest[0]), "error": "not found"})
-	}
-	var from, to storage.IdentityStatus
-	err = a.store.UpdateIdentity(ctx, id.ID, func(cur storage.Identity) (storage.Identity, error) {
-		from = cur.Status
-		next, err := transition(op, cur.Status)
-		if err != nil {
-			return cur, err
-		}
-		to = next
-		cur.Status, cur.UpdatedAt = next, time.Now().UTC()
-		return cur, nil
-	})
-	details := map[string]string{"username": id.Username, "from": string(from)}
-	if cause != nil {
-		details["cause"] = *cause
-	}
-	if err != nil {
-		fmt.Fprintf(e.stderr, "spid-idp user %s: %v\n", op, err)
-		details["error"] = err.Error()
-		return a.fail(ctx, action, id.ID, details)
-	}
-	details["to"] = string(to)
-	if code := a.success(ctx, action, id.ID, details); code != exitOK {
-		return code
-	}
-	fmt.Fprintf(e.stdout, "%s: %s -> %s\n", id.Username, from, to)
 	return exitOK
 }

@@ -282,48 +282,73 @@ func TestUserShowPasswdUnlockStatus(t *testing.T) {
 		t.Errorf("unlock audit %v", ev.Details)
 	}
 
-	// Status transitions of enrolment-lifecycle.md §8.1.
+	// Status transitions of enrolment-lifecycle.md §8.1, through package
+	// lifecycle: suspension at once, revocation and reactivation by one
+	// operator and approval by another (security.md E.2).
 	status := func() storage.IdentityStatus { i, _ := d.identity("mrossi"); return i.Status }
+	as := func(user string, args ...string) result {
+		saved := d.environ
+		d.environ = nil
+		for _, kv := range saved {
+			if !strings.HasPrefix(kv, "USER=") {
+				d.environ = append(d.environ, kv)
+			}
+		}
+		d.environ = append(d.environ, "USER="+user)
+		defer func() { d.environ = saved }()
+		return d.run(args...)
+	}
 	for _, step := range []struct {
+		user string
 		args []string
 		code int
 		want storage.IdentityStatus
 	}{
-		{[]string{"user", "suspend", "mrossi"}, exitUsage, storage.IdentityActive},                       // no cause
-		{[]string{"user", "suspend", "--cause", "boredom", "mrossi"}, exitUsage, storage.IdentityActive}, // unknown cause
-		{[]string{"user", "activate", "mrossi"}, exitFailure, storage.IdentityActive},                    // not suspended
-		{[]string{"user", "suspend", "mrossi", "--cause", "holder_request"}, exitOK, storage.IdentitySuspended},
-		{[]string{"user", "suspend", "--cause", "holder_request", "mrossi"}, exitFailure, storage.IdentitySuspended},
-		{[]string{"user", "activate", "mrossi"}, exitOK, storage.IdentityActive},
-		{[]string{"user", "revoke", "--cause", "death", "mrossi"}, exitUsage, storage.IdentityActive}, // no --yes
-		{[]string{"user", "revoke", "--cause", "death", "--yes", "mrossi"}, exitOK, storage.IdentityRevoked},
-		{[]string{"user", "activate", "mrossi"}, exitFailure, storage.IdentityRevoked}, // final
-		{[]string{"user", "revoke", "--cause", "death", "--yes", "mrossi"}, exitFailure, storage.IdentityRevoked},
+		{"tester", []string{"user", "suspend", "mrossi"}, exitUsage, storage.IdentityActive},                           // no cause
+		{"tester", []string{"user", "suspend", "--cause", "boredom", "mrossi"}, exitUsage, storage.IdentityActive},     // unknown cause
+		{"tester", []string{"user", "activate", "mrossi"}, exitFailure, storage.IdentityActive},                        // not suspended
+		{"tester", []string{"user", "activate", "--approve", "--reject", "mrossi"}, exitUsage, storage.IdentityActive}, // both
+		{"tester", []string{"user", "suspend", "mrossi", "--cause", "holder_request"}, exitOK, storage.IdentitySuspended},
+		{"tester", []string{"user", "suspend", "--cause", "holder_request", "mrossi"}, exitFailure, storage.IdentitySuspended},
+		{"tester", []string{"user", "activate", "mrossi"}, exitOK, storage.IdentitySuspended},                   // proposed
+		{"tester", []string{"user", "activate", "--approve", "mrossi"}, exitFailure, storage.IdentitySuspended}, // own proposal
+		{"other", []string{"user", "activate", "--approve", "mrossi"}, exitOK, storage.IdentityActive},
+		{"tester", []string{"user", "revoke", "--cause", "death", "mrossi"}, exitUsage, storage.IdentityActive}, // no --yes
+		{"tester", []string{"user", "revoke", "--cause", "death", "--yes", "mrossi"}, exitOK, storage.IdentityActive},
+		{"tester", []string{"user", "revoke", "--approve", "mrossi"}, exitFailure, storage.IdentityActive},
+		{"other", []string{"user", "revoke", "--approve", "mrossi"}, exitOK, storage.IdentityRevoked},
+		{"tester", []string{"user", "activate", "mrossi"}, exitFailure, storage.IdentityRevoked}, // final
+		{"tester", []string{"user", "revoke", "--cause", "death", "--yes", "mrossi"}, exitFailure, storage.IdentityRevoked},
 	} {
-		r := d.run(step.args...)
+		r := as(step.user, step.args...)
 		if r.code != step.code {
-			t.Fatalf("%v: exit %d, want %d: %s", step.args, r.code, step.code, r.stderr)
+			t.Fatalf("%s %v: exit %d, want %d: %s", step.user, step.args, r.code, step.code, r.stderr)
 		}
 		if s := status(); s != step.want {
-			t.Fatalf("%v: status %s, want %s", step.args, s, step.want)
+			t.Fatalf("%s %v: status %s, want %s", step.user, step.args, s, step.want)
 		}
 	}
-	if ev := d.wantAudit("user.suspend", id.ID, "failure"); ev.Details["cause"] != "holder_request" {
+	if ev := d.wantAudit("lifecycle.suspend", id.ID, "denied"); ev.Details["cause"] != "holder_request" || ev.Details["from"] != "suspended" {
 		t.Errorf("suspend audit %v", ev.Details)
 	}
-	if ev := d.wantAudit("user.revoke", id.ID, "failure"); ev.Details["from"] != "revoked" {
+	if ev := d.wantAudit("lifecycle.propose", id.ID, "denied"); ev.Details["from"] != "revoked" {
 		t.Errorf("revoke audit %v", ev.Details)
+	}
+	ev, _ := d.lastAudit("lifecycle.approve")
+	if ev.Actor != "operator:other" || ev.Details["proposer"] != "operator:tester" || ev.Details["cause"] != "death" || ev.Outcome != "success" {
+		t.Errorf("approval audit %+v", ev)
 	}
 	evs := d.auditLog()
 	var ok int
 	for _, ev := range evs {
-		if ev.Target == id.ID && ev.Outcome == "success" {
+		if ev.Target == id.ID && ev.Outcome == "success" && strings.HasPrefix(ev.Actor, "operator:") && ev.Action != "lifecycle.notice" {
 			ok++
 		}
 	}
-	// add, passwd ×2, unlock, suspend, activate, revoke
-	if ok != 7 {
-		t.Errorf("%d successful operator records for the identity, want 7", ok)
+	// add, passwd ×2, unlock, suspend, activate proposed and approved,
+	// revoke proposed and approved
+	if ok != 9 {
+		t.Errorf("%d successful operator records for the identity, want 9", ok)
 	}
 
 	for _, args := range [][]string{{"user", "show", "nobody"}, {"user", "unlock", "nobody"}, {"user", "activate", "nobody"}} {
