@@ -224,6 +224,9 @@ func (p *IdP) factorSucceeded(w http.ResponseWriter, r *http.Request, sp *metada
 		p.fail(w, r, templates.ReasonUnavailable)
 		return
 	}
+	if m := details["method"]; m == templates.OpPush || m == templates.OpTOTP {
+		p.rememberMethod(ctx, id.ID, m)
+	}
 	if id.Status != storage.IdentityActive {
 		p.spAnomaly(w, r, sp, f, spid.NrSuspendedRevoked, "identity is "+string(id.Status))
 		return
@@ -268,6 +271,33 @@ func (p *IdP) cancelOp(w http.ResponseWriter, r *http.Request, sp *metadata.SP, 
 		p.dropPending(r.Context(), f)
 	}
 	p.spAnomaly(w, r, sp, f, spid.NrCancelled, "cancelled by the user on the "+where+" page")
+}
+
+// ---- the citizen's last method (ui.md P02: pre-select it) ----
+
+const methodMemory = 180 * 24 * time.Hour
+
+func methodKey(identityID string) string { return "l2method:" + identityID }
+
+// rememberMethod keeps the method of the last level-2 login; losing it
+// (cache restart) only changes which button P02 puts first.
+func (p *IdP) rememberMethod(ctx context.Context, identityID, method string) {
+	err := p.o.Eph.CreateValue(ctx, methodKey(identityID), []byte(method), p.now().Add(methodMemory))
+	if errors.Is(err, storage.ErrAlreadyExists) {
+		err = p.o.Eph.UpdateValue(ctx, methodKey(identityID), func([]byte) ([]byte, error) { return []byte(method), nil })
+	}
+	if err != nil {
+		p.o.Log.WarnContext(ctx, "remembering the second-factor method", "err", err)
+	}
+}
+
+// preferredMethod is the method P02 pre-selects: the last one used, push
+// otherwise.
+func (p *IdP) preferredMethod(ctx context.Context, identityID string) string {
+	if v, _, err := p.o.Eph.GetValue(ctx, methodKey(identityID)); err == nil && string(v) == templates.OpTOTP {
+		return templates.OpTOTP
+	}
+	return templates.OpPush
 }
 
 // ---- flow resets (push denial) ----

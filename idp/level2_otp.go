@@ -47,7 +47,7 @@ func (p *IdP) showMethod(w http.ResponseWriter, r *http.Request, sp *metadata.SP
 		return
 	}
 	page := templates.MethodPage{Service: p.service(sp, f, templates.Lang(r)), CSRF: p.csrfToken(f),
-		Action: flowURL(PathLoginMethod, sealed), Preferred: templates.OpPush}
+		Action: flowURL(PathLoginMethod, sealed), Preferred: p.preferredMethod(r.Context(), f.Identity)}
 	page.Self = flowURL(PathLoginMethod, sealed)
 	p.render(w, r, http.StatusOK, templates.PageMethod, page)
 }

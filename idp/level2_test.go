@@ -680,3 +680,19 @@ func TestDevicesPage(t *testing.T) {
 }
 
 func regexpMust(s string) *regexp.Regexp { return regexp.MustCompile(s) }
+
+func TestL2MethodRemembered(t *testing.T) {
+	h := newL2Harness(t)
+	_, seed, _ := h.addPushDevice(citizenID)
+	primary := regexpMust(`btn-primary" type="submit" name="op" value="([a-z]+)"`)
+	b := h.browser()
+	p := b.startL2(h.A, 2)
+	if m := primary.FindStringSubmatch(p.Body); m == nil || m[1] != templates.OpPush {
+		t.Fatalf("P02 pre-selects %v, want push", m)
+	}
+	p = b.submit(p, PathLoginMethod, op(templates.OpTOTP))
+	b.accept(b.submit(p, PathLoginOTP, submitOTP(h.code(seed))), h.A)
+	if m := primary.FindStringSubmatch(b.startL2(h.A, 2).Body); m == nil || m[1] != templates.OpTOTP {
+		t.Fatalf("after a code login P02 pre-selects %v, want totp", m)
+	}
+}
