@@ -37,7 +37,10 @@ func TestHostileInputs(t *testing.T) {
 		// No %%EOF at the end: the reader searches backwards quadratically.
 		{"PDF without final EOF", false, append(append([]byte{}, signed...), bytes.Repeat([]byte("x"), 1<<20)...)},
 		{"PDF huge /Size", false, withUpdate("trailer\n<< /Size 4000000000 >>\n%%EOF\n")},
-		{"PDF wide xref stream", false, withUpdate("9 0 obj\n<< /Type /XRef /W [1 99 1] >>\nstream\nx\nendstream\nendobj\n%%EOF\n")},
+		{"PDF wide xref stream", false, withUpdate("9 0 obj\n<< /Type /XRef /Index [9 1] /W [1 99 1] >>\nstream\nx\nendstream\nendobj\n%%EOF\n")},
+		{"PDF xref stream without /Index", false, withUpdate("9 0 obj\n<< /Type /XRef /Size 9 /W [1 2 1] >>\nstream\nx\nendstream\nendobj\n%%EOF\n")},
+		{"PDF xref stream with many entries", false, withUpdate("9 0 obj\n<< /Type /XRef /Size 9 /Index [9 100 200 100] /W [1 2 1] >>\nstream\nx\nendstream\nendobj\n%%EOF\n")},
+		{"PDF xref table with many entries", false, withUpdate("xref\n9 200\n" + strings.Repeat("0000000010 00000 n \n", 200) + "trailer\n<< /Size 209 >>\nstartxref\n0\n%%EOF\n")},
 		{"PDF object stream", false, withUpdate("9 0 obj\n<< /Type /ObjStm /N 1 >>\nstream\nx\nendstream\nendobj\n%%EOF\n")},
 		{"PDF oversized update", false, withUpdate(string(bytes.Repeat([]byte(" "), maxUpdate+1)) + "%%EOF\n")},
 		{"PDF unterminated string", false, withUpdate("9 0 obj\n(abc\n%%EOF\n")},
@@ -52,7 +55,30 @@ func TestHostileInputs(t *testing.T) {
 	}{"PDF hidden signature with a long string", false, pades(t, e.form, s, padesOpts{
 		extra: "<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /adbe.pkcs7.detached /ByteRange [0 1 2 3] /Contents <" + hexString(nested) + "> >>",
 	})})
+	// Stream data inside an array is tokenised by the reader: a screen that
+	// skipped it would let deep nesting through.
+	cases = append(cases, struct {
+		name  string
+		cades bool
+		in    []byte
+	}{"PDF stream inside an array", false, pades(t, e.form, s, padesOpts{
+		extra: "[ << >> stream\n" + strings.Repeat("[", 100_000) + "\nendstream ]",
+	})})
+	// A page tree whose /Kids points at itself: the reader's Page(i) would
+	// loop forever.
+	cases = append(cases, struct {
+		name  string
+		cades bool
+		in    []byte
+	}{"PDF cyclic page tree", false, pades(t, e.form, s, padesOpts{
+		redefine: map[int]string{2: "<< /Type /Pages /Kids [2 0 R] /Count 1 >>"},
+	})})
 	reason := map[string]string{
+		"PDF cyclic page tree":                    "page tree too large or cyclic",
+		"PDF xref stream without /Index":          "without /Index",
+		"PDF xref stream with many entries":       "too many objects",
+		"PDF xref table with many entries":        "too many objects",
+		"PDF stream inside an array":              "stream keyword inside",
 		"CAdES nested BER":                        "nested too deeply",
 		"CAdES nested BER in base64":              "nested too deeply",
 		"PDF huge xref subsection":                "cross-reference subsection out of range",

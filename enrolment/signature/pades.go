@@ -221,24 +221,34 @@ func samePages(form []byte, signed *pdf.Reader) error {
 	if err != nil {
 		return fmt.Errorf("issued form unreadable: %w", err)
 	}
-	n := orig.NumPage()
-	if got := signed.NumPage(); got != n {
-		return fmt.Errorf("the signed document has %d pages, the form %d", got, n)
+	want, err := pageList(orig)
+	if err != nil {
+		return fmt.Errorf("issued form: %w", err)
 	}
-	for i := 1; i <= n; i++ {
-		a, err := dumpPage(orig.Page(i).V)
+	got, err := pageList(signed)
+	if err != nil {
+		return err
+	}
+	if len(got) != len(want) {
+		return fmt.Errorf("the signed document has %d pages, the form %d", len(got), len(want))
+	}
+	for i := range want {
+		a, err := dumpPage(want[i])
 		if err != nil {
 			return err
 		}
-		pg := signed.Page(i).V
+		pg := got[i]
 		b, err := dumpPage(pg)
 		if err != nil {
 			return err
 		}
 		if !bytes.Equal(a, b) {
-			return fmt.Errorf("page %d differs from the issued form", i)
+			return fmt.Errorf("page %d differs from the issued form", i+1)
 		}
 		annots := pg.Key("Annots")
+		if annots.Len() > maxFields {
+			return fmt.Errorf("page %d has too many annotations", i+1)
+		}
 		for j := 0; j < annots.Len(); j++ {
 			an := annots.Index(j)
 			ft := an.Key("FT")
@@ -246,11 +256,47 @@ func samePages(form []byte, signed *pdf.Reader) error {
 				ft = an.Key("Parent").Key("FT")
 			}
 			if an.Key("Subtype").Name() != "Widget" || ft.Name() != "Sig" {
-				return fmt.Errorf("page %d has an annotation that is not a signature field", i)
+				return fmt.Errorf("page %d has an annotation that is not a signature field", i+1)
 			}
 		}
 	}
 	return nil
+}
+
+// maxPages bounds the page tree walk; the form has a handful of pages.
+const maxPages = 1000
+
+// pageList walks the page tree in order. The reader's own Page(i) loops
+// forever on a /Kids cycle, which an uploaded update can create; this walk
+// is bounded in nodes and depth instead.
+func pageList(r *pdf.Reader) ([]pdf.Value, error) {
+	var out []pdf.Value
+	budget := 4 * maxPages
+	var walk func(node pdf.Value, depth int) error
+	walk = func(node pdf.Value, depth int) error {
+		budget--
+		if budget < 0 || depth > 16 || len(out) > maxPages {
+			return errors.New("page tree too large or cyclic")
+		}
+		switch node.Key("Type").Name() {
+		case "Page":
+			out = append(out, node)
+		case "Pages":
+			kids := node.Key("Kids")
+			for i := 0; i < kids.Len(); i++ {
+				if err := walk(kids.Index(i), depth+1); err != nil {
+					return err
+				}
+			}
+		default:
+			return errors.New("page tree node of unknown type")
+		}
+		return nil
+	}
+	if err := walk(r.Trailer().Key("Root").Key("Pages"), 0); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func dumpPage(v pdf.Value) ([]byte, error) {

@@ -10,9 +10,14 @@ import (
 
 // Bounds on the incremental update a signing tool appends to the form.
 const (
-	maxUpdate  = 4 << 20 // signature, fields, an appearance image at most
+	maxUpdate  = 2 << 20 // signature, fields, an appearance image at most
 	maxObjects = 100000  // object numbers and xref sizes
-	maxNesting = 32      // arrays and dictionaries inside each other
+	// maxUpdateEntries bounds the cross-reference entries the update adds
+	// (a signature adds about five objects; revocation data some more).
+	// pdfsign resolves every entry, and each resolution may parse up to
+	// the rest of the file, so this bounds the parsing work too.
+	maxUpdateEntries = 128
+	maxNesting       = 32 // arrays and dictionaries inside each other
 	// maxString bounds every string of the update but the signature's own
 	// /Contents: pdfsign hands any signature dictionary's /Contents to
 	// pkcs7, whose recursive BER decoding must not see megabytes.
@@ -55,16 +60,29 @@ func screenUpdate(u []byte) ([]span, error) {
 			return nil, errors.New("/Size out of range")
 		}
 	}
+	indexed := 0
 	for _, m := range reArray.FindAllSubmatch(u, -1) {
 		limit := maxObjects
 		if string(m[1]) == "W" {
 			limit = 8
 		}
-		for _, n := range reInt.FindAll(m[2], -1) {
+		for k, n := range reInt.FindAll(m[2], -1) {
 			if !small(n, limit) {
 				return nil, fmt.Errorf("/%s out of range", m[1])
 			}
+			if string(m[1]) == "Index" && k%2 == 1 {
+				c, _ := strconv.Atoi(string(n))
+				indexed += c
+			}
 		}
+	}
+	// A cross-reference stream without /Index covers every object number
+	// up to /Size; in an update it must list the objects it adds.
+	if bytes.Contains(u, []byte("/XRef")) && !bytes.Contains(u, []byte("/Index")) {
+		return nil, errors.New("cross-reference stream without /Index")
+	}
+	if indexed > maxUpdateEntries {
+		return nil, errors.New("too many objects in the signature update")
 	}
 	return scanStructure(u)
 }
@@ -81,7 +99,7 @@ func small(digits []byte, limit int) bool {
 // strings and stream data, bounds nesting, and checks every xref
 // subsection header "first count".
 func scanStructure(u []byte) ([]span, error) {
-	depth := 0
+	depth, entries := 0, 0
 	var long []span
 	for i := 0; i < len(u); {
 		c := u[i]
@@ -121,13 +139,19 @@ func scanStructure(u []byte) ([]span, error) {
 			depth--
 			i++
 		case hasKeyword(u, i, "stream"):
+			// A stream is an indirect object: its dictionary closes at the
+			// top level. The reader tokenises "stream" data found anywhere
+			// else, so skipping it here would hide what it parses.
+			if depth != 0 {
+				return nil, errors.New("stream keyword inside an array or dictionary")
+			}
 			j := bytes.Index(u[i:], []byte("endstream"))
 			if j < 0 {
 				return nil, errors.New("unterminated stream")
 			}
 			i += j + len("endstream")
 		case hasKeyword(u, i, "xref"):
-			j, err := checkXref(u, i+len("xref"))
+			j, err := checkXref(u, i+len("xref"), &entries)
 			if err != nil {
 				return nil, err
 			}
@@ -182,8 +206,9 @@ func skipLiteral(u []byte, i int) (int, error) {
 }
 
 // checkXref reads the subsections of a cross-reference table starting at
-// u[i] up to "trailer" and returns the index after it.
-func checkXref(u []byte, i int) (int, error) {
+// u[i] up to "trailer" and returns the index after it; entries accumulates
+// the entries of every table of the update.
+func checkXref(u []byte, i int, entries *int) (int, error) {
 	fields := func() ([]byte, bool) {
 		for i < len(u) && (u[i] == ' ' || u[i] == '\r' || u[i] == '\n' || u[i] == '\t') {
 			i++
@@ -212,6 +237,9 @@ func checkXref(u []byte, i int) (int, error) {
 		n, _ := strconv.Atoi(string(cnt))
 		if first+n > maxObjects {
 			return 0, errors.New("cross-reference subsection out of range")
+		}
+		if *entries += n; *entries > maxUpdateEntries {
+			return 0, errors.New("too many objects in the signature update")
 		}
 		for k := 0; k < 3*n; k++ {
 			if _, ok := fields(); !ok {

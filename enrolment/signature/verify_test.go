@@ -172,10 +172,11 @@ func cades(t testing.TB, content []byte, s signer) []byte {
 }
 
 type padesOpts struct {
-	replaceContent []byte // shadow attack: redefine page 1's content stream
-	extraAnnot     bool   // add a text annotation to page 1
-	contentSize    int    // bytes reserved for the CMS (default 8192)
-	extra          string // body of one more object in the update
+	replaceContent []byte         // shadow attack: redefine page 1's content stream
+	extraAnnot     bool           // add a text annotation to page 1
+	contentSize    int            // bytes reserved for the CMS (default 8192)
+	extra          string         // body of one more object in the update
+	redefine       map[int]string // objects of the form redefined by the update
 }
 
 // pades signs form the way PDF signing tools do: an incremental update that
@@ -211,6 +212,9 @@ func pades(t testing.TB, form []byte, s signer, o padesOpts) []byte {
 	obj(6, fmt.Sprintf("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 3 0 R /F2 4 0 R >> >> /Contents 7 0 R /Annots [%s] >>", annots))
 	if o.extra != "" {
 		obj(annotObj+1, o.extra)
+	}
+	for num, body := range o.redefine {
+		obj(num, body)
 	}
 	if o.replaceContent != nil {
 		offsets[7] = b.Len()
