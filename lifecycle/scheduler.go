@@ -46,6 +46,17 @@ type Scheduler struct {
 	Holder   string // this node's name in the lease (host:pid)
 	Policy   Policy
 	LeaseTTL time.Duration // 0: DefaultLeaseTTL
+	// Jobs are other timed duties (evidence retention, token clean-up) run
+	// after the lifecycle pass under the same lease, so they too run on
+	// one node at a time.
+	Jobs []Job
+}
+
+// Job is a timed duty run by the scheduler. Run returns a one-line summary
+// for the report; it must be idempotent, like the lifecycle pass.
+type Job struct {
+	Name string
+	Run  func(ctx context.Context, now time.Time) (string, error)
 }
 
 // Report says what a run did.
@@ -60,6 +71,7 @@ type Report struct {
 	Notices          int
 	ProposalsExpired int
 	PasswordsDeleted int
+	Jobs             []string // "name: summary" of each Job
 	Errors           []string
 }
 
@@ -70,6 +82,9 @@ func (r Report) String() string {
 	}
 	s := fmt.Sprintf("examined %d; reactivated %d, reactivation blocked %d, suspended %d, revoked %d; notices %d; proposals expired %d; password hashes deleted %d",
 		r.Examined, r.Reactivated, r.Blocked, r.Suspended, r.Revoked, r.Notices, r.ProposalsExpired, r.PasswordsDeleted)
+	for _, j := range r.Jobs {
+		s += "\n" + j
+	}
 	if len(r.Errors) > 0 {
 		s += fmt.Sprintf("; %d error(s):\n  %s", len(r.Errors), strings.Join(r.Errors, "\n  "))
 	}
@@ -127,7 +142,42 @@ func (sc *Scheduler) RunOnce(ctx context.Context) (Report, error) {
 			return rep, errors.Join(append(errs, ErrLeaseLost, err)...)
 		}
 	}
+	for _, j := range sc.Jobs {
+		if ok, err := sc.Leases.TryAcquire(ctx, LeaseName, sc.Holder, ttl); err != nil || !ok {
+			return rep, errors.Join(append(errs, ErrLeaseLost, err)...)
+		}
+		sum, err := j.Run(ctx, now)
+		if err != nil {
+			err = fmt.Errorf("job %s: %w", j.Name, err)
+			errs = append(errs, err)
+			rep.Errors = append(rep.Errors, err.Error())
+		}
+		rep.Jobs = append(rep.Jobs, j.Name+": "+sum)
+	}
 	return rep, errors.Join(errs...)
+}
+
+// Loop runs RunOnce at once and then every interval until ctx ends,
+// handing each report to report (which may be nil). Every node of a
+// cluster can run it: the lease keeps the runs apart, and a node that
+// was down catches up on its first pass.
+func (sc *Scheduler) Loop(ctx context.Context, interval time.Duration, report func(Report, error)) {
+	if interval <= 0 {
+		interval = time.Minute
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		rep, err := sc.RunOnce(ctx)
+		if report != nil && ctx.Err() == nil {
+			report(rep, err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // tick applies to one record whatever is due at now, in one locked

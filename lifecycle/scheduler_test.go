@@ -2,9 +2,11 @@ package lifecycle_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -246,4 +248,47 @@ func TestSchedulerLease(t *testing.T) {
 func postgresSchema(t *testing.T) string {
 	t.Helper()
 	return testSchema(t, testenv.Postgres(t))
+}
+
+// Jobs run under the lease after the lifecycle pass, and their errors are
+// reported without stopping the others; Loop runs at once and stops with
+// its context.
+func TestSchedulerJobsAndLoop(t *testing.T) {
+	e := newEnv(t)
+	var ran []string
+	e.sched.Jobs = []lifecycle.Job{
+		{Name: "broken", Run: func(context.Context, time.Time) (string, error) {
+			ran = append(ran, "broken")
+			return "", errors.New("disk full")
+		}},
+		{Name: "retention", Run: func(_ context.Context, now time.Time) (string, error) {
+			ran = append(ran, "retention")
+			return "deleted 0 items at " + now.Format(time.DateOnly), nil
+		}},
+	}
+	e.clock.Set(t0)
+	rep, err := e.sched.RunOnce(t.Context())
+	if err == nil || len(rep.Errors) != 1 || !slices.Equal(ran, []string{"broken", "retention"}) {
+		t.Fatalf("report %+v, err %v, ran %v", rep, err, ran)
+	}
+	if s := rep.String(); !strings.Contains(s, "retention: deleted 0 items at 2026-11-25") || !strings.Contains(s, "disk full") {
+		t.Errorf("report text:\n%s", s)
+	}
+
+	e.sched.Jobs = nil
+	ctx, cancel := context.WithCancel(t.Context())
+	reports := make(chan lifecycle.Report, 4)
+	done := make(chan struct{})
+	go func() {
+		e.sched.Loop(ctx, time.Hour, func(r lifecycle.Report, err error) {
+			if err != nil {
+				t.Errorf("loop run: %v", err)
+			}
+			reports <- r
+		})
+		close(done)
+	}()
+	<-reports // the first pass runs at once
+	cancel()
+	<-done
 }
