@@ -17,6 +17,7 @@ import (
 
 	"github.com/spid-idp/spid-idp/audit"
 	"github.com/spid-idp/spid-idp/config"
+	"github.com/spid-idp/spid-idp/enrolment"
 	"github.com/spid-idp/spid-idp/idp"
 	"github.com/spid-idp/spid-idp/idp/appapi"
 	"github.com/spid-idp/spid-idp/idp/authnrequest"
@@ -44,6 +45,9 @@ type App struct {
 	Server     *server.Server
 	Mux        *http.ServeMux
 	Argon2     password.Params
+	// Enrolment handles identity requests (recognition, verification,
+	// activation).
+	Enrolment *enrolment.Service
 }
 
 // registryLookup adapts the SP registry to the lookup the IdP uses.
@@ -121,6 +125,9 @@ func Build(ctx context.Context, cfg *config.Config, b *Backends, log *slog.Logge
 		Level2:         level2,
 	})
 	if err != nil {
+		return nil, err
+	}
+	if a.Enrolment, err = NewEnrolment(cfg, b, a.Audit, log); err != nil {
 		return nil, err
 	}
 	a.Mux = http.NewServeMux()
