@@ -63,6 +63,7 @@ type Job struct {
 type Report struct {
 	Skipped          bool   // another node holds the lease
 	Holder           string // this node
+	Adopted          int    // identities that got their lifecycle in this run
 	Examined         int
 	Reactivated      int
 	Blocked          int // reactivations refused by the AVV10 checks
@@ -80,8 +81,8 @@ func (r Report) String() string {
 	if r.Skipped {
 		return "skipped: another node holds the scheduler lease"
 	}
-	s := fmt.Sprintf("examined %d; reactivated %d, reactivation blocked %d, suspended %d, revoked %d; notices %d; proposals expired %d; password hashes deleted %d",
-		r.Examined, r.Reactivated, r.Blocked, r.Suspended, r.Revoked, r.Notices, r.ProposalsExpired, r.PasswordsDeleted)
+	s := fmt.Sprintf("adopted %d, examined %d; reactivated %d, reactivation blocked %d, suspended %d, revoked %d; notices %d; proposals expired %d; password hashes deleted %d",
+		r.Adopted, r.Examined, r.Reactivated, r.Blocked, r.Suspended, r.Revoked, r.Notices, r.ProposalsExpired, r.PasswordsDeleted)
 	for _, j := range r.Jobs {
 		s += "\n" + j
 	}
@@ -121,6 +122,26 @@ func (sc *Scheduler) RunOnce(ctx context.Context) (Report, error) {
 	svc := sc.service()
 	now := svc.now()
 	var errs []error
+	// Identities issued without a lifecycle (older versions, user add,
+	// enrolment) get one first, so their deadlines are watched too.
+	for after := ""; ; {
+		ids, err := sc.Store.ListIdentitiesWithoutLifecycle(ctx, after, batchSize)
+		if err != nil {
+			return rep, err
+		}
+		for _, id := range ids {
+			after = id.ID
+			if _, err := svc.adopt(ctx, id); err != nil {
+				errs = append(errs, err)
+				rep.Errors = append(rep.Errors, err.Error())
+				continue
+			}
+			rep.Adopted++
+		}
+		if len(ids) < batchSize {
+			break
+		}
+	}
 	after := ""
 	for {
 		batch, err := sc.Store.ListDueLifecycles(ctx, now, after, batchSize)

@@ -292,3 +292,39 @@ func TestSchedulerJobsAndLoop(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// Identities issued without a lifecycle (user add, older versions,
+// enrolment) are adopted by the scheduler: valid until the day after their
+// expirationDate, inactivity counted from adoption, pending ones left to
+// enrolment.
+func TestSchedulerAdoptsIdentities(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	old := storage.Identity{ID: "old", Username: "old", Type: storage.IdentityCitizen, Status: storage.IdentityActive,
+		CreatedAt: t0.AddDate(-3, 0, 0), Attributes: map[string]string{"expirationDate": "2027-01-31"}}
+	pending := storage.Identity{ID: "pending", Username: "pending", Type: storage.IdentityCitizen, Status: storage.IdentityPending,
+		CreatedAt: t0}
+	for _, id := range []storage.Identity{old, pending} {
+		if err := e.st.CreateIdentity(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep := e.runAt(t0)
+	if rep.Adopted != 1 || rep.Revoked != 0 {
+		t.Fatalf("report %+v", rep)
+	}
+	l := e.state("old", storage.IdentityActive)
+	rome, _ := time.LoadLocation("Europe/Rome")
+	if want := time.Date(2027, 2, 1, 0, 0, 0, 0, rome); !l.ValidUntil.Equal(want) || !l.LastAuthAt.Equal(t0) {
+		t.Errorf("adopted: valid until %v (want %v), last auth %v", l.ValidUntil, want, l.LastAuthAt)
+	}
+	if _, err := e.st.GetLifecycle(ctx, "pending"); err == nil {
+		t.Error("a pending identity was adopted")
+	}
+	if rep := e.runAt(t0.Add(time.Hour)); rep.Adopted != 0 {
+		t.Errorf("adopted again: %+v", rep)
+	}
+	// The contract end it had is kept: revoked on 1 February 2027.
+	e.runAt(time.Date(2027, 2, 1, 0, 0, 0, 0, rome))
+	e.state("old", storage.IdentityRevoked)
+}

@@ -65,14 +65,22 @@ func (s *Service) Get(ctx context.Context, identityID string) (storage.IdentityL
 	if err != nil {
 		return storage.IdentityLifecycle{}, err
 	}
+	return s.adopt(ctx, id)
+}
+
+// adopt gives an existing identity its lifecycle: valid from its creation,
+// until the day after its expirationDate attribute (none when absent). Its
+// past use is unknown, so inactivity counts from now: adopting an old
+// identity never revokes it on the spot.
+func (s *Service) adopt(ctx context.Context, id storage.Identity) (storage.IdentityLifecycle, error) {
 	if id.Status == storage.IdentityPending {
-		return storage.IdentityLifecycle{}, fmt.Errorf("%w: identity %s is not activated yet", ErrTransition, identityID)
+		return storage.IdentityLifecycle{}, fmt.Errorf("%w: identity %s is not activated yet", ErrTransition, id.ID)
 	}
 	var until time.Time
 	if d, err := time.ParseInLocation("2006-01-02", id.Attributes["expirationDate"], rome()); err == nil {
 		until = d.AddDate(0, 0, 1) // valid through the whole expiry date
 	}
-	return s.start(ctx, id, id.CreatedAt, until)
+	return s.start(ctx, id, id.CreatedAt, until, s.now())
 }
 
 // Start creates the lifecycle of an identity that has just been activated,
@@ -83,16 +91,16 @@ func (s *Service) Start(ctx context.Context, identityID string, validFrom, valid
 	if err != nil {
 		return storage.IdentityLifecycle{}, err
 	}
-	return s.start(ctx, id, validFrom, validUntil)
+	return s.start(ctx, id, validFrom, validUntil, time.Time{})
 }
 
-func (s *Service) start(ctx context.Context, id storage.Identity, validFrom, validUntil time.Time) (storage.IdentityLifecycle, error) {
+func (s *Service) start(ctx context.Context, id storage.Identity, validFrom, validUntil, lastAuth time.Time) (storage.IdentityLifecycle, error) {
 	now := s.now()
 	if validFrom.IsZero() {
 		validFrom = now
 	}
 	l := storage.IdentityLifecycle{IdentityID: id.ID, State: id.Status, ValidFrom: validFrom, ValidUntil: validUntil,
-		CreatedAt: now, UpdatedAt: now}
+		LastAuthAt: lastAuth, CreatedAt: now, UpdatedAt: now}
 	l.NextDueAt = s.policy().nextDue(l, id)
 	err := s.Store.CreateLifecycle(ctx, l)
 	if errors.Is(err, storage.ErrAlreadyExists) {

@@ -82,6 +82,10 @@ type Lifecycles interface {
 	// zero or not after now and whose IdentityID sorts after after, ordered
 	// by IdentityID (a scheduler pages through with after = the last ID).
 	ListDueLifecycles(ctx context.Context, now time.Time, after string, limit int) ([]IdentityLifecycle, error)
+	// ListIdentitiesWithoutLifecycle returns up to limit identities, other
+	// than pending_activation ones, that have no lifecycle yet and whose ID
+	// sorts after after, ordered by ID: the scheduler gives them one.
+	ListIdentitiesWithoutLifecycle(ctx context.Context, after string, limit int) ([]Identity, error)
 }
 
 // Leases are named, time-limited locks shared by every process using the

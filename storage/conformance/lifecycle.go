@@ -35,6 +35,7 @@ func RunLifecycles(t *testing.T, newStore func(t *testing.T) LifecycleStore) {
 		{"LifecycleConcurrentUpdate", lifeTestConcurrentUpdate},
 		{"LifecycleListDue", lifeTestListDue},
 		{"LifecycleCascade", lifeTestCascade},
+		{"LifecycleMissing", lifeTestMissing},
 		{"LeaseExclusive", lifeTestLeaseExclusive},
 		{"LeaseExpiry", lifeTestLeaseExpiry},
 		{"LeaseConcurrent", lifeTestLeaseConcurrent},
@@ -461,5 +462,44 @@ func lifeTestLeaseErrors(t *testing.T, s LifecycleStore) {
 	}
 	if !lifeAcquire(t, s, "x", "a", time.Minute) {
 		t.Error("refused calls left the lease taken")
+	}
+}
+
+func lifeTestMissing(t *testing.T, s LifecycleStore) {
+	ctx := t.Context()
+	for n := 1; n <= 5; n++ {
+		id := lifeIdentity(t, s, n)
+		switch n {
+		case 2:
+			storeMust(t, "CreateLifecycle", s.CreateLifecycle(ctx, storage.IdentityLifecycle{IdentityID: id.ID, State: storage.IdentityActive}))
+		case 4:
+			storeMust(t, "UpdateIdentity", s.UpdateIdentity(ctx, id.ID, func(i storage.Identity) (storage.Identity, error) {
+				i.Status = storage.IdentityPending
+				return i, nil
+			}))
+		}
+	}
+	ids := func(after string, limit int) []string {
+		got, err := s.ListIdentitiesWithoutLifecycle(ctx, after, limit)
+		storeMust(t, "ListIdentitiesWithoutLifecycle", err)
+		var out []string
+		for _, i := range got {
+			out = append(out, i.ID)
+		}
+		return out
+	}
+	if got := ids("", 10); !slices.Equal(got, []string{"id-001", "id-003", "id-005"}) {
+		t.Errorf("without lifecycle = %v", got)
+	}
+	if got := ids("id-001", 1); !slices.Equal(got, []string{"id-003"}) {
+		t.Errorf("page after id-001 = %v", got)
+	}
+	got, err := s.ListIdentitiesWithoutLifecycle(ctx, "", 1)
+	storeMust(t, "ListIdentitiesWithoutLifecycle", err)
+	if len(got) == 1 {
+		storeCheckIdentity(t, got[0], storeIdentity(1))
+	}
+	if _, err := s.ListIdentitiesWithoutLifecycle(ctx, "", 0); err == nil {
+		t.Error("limit 0 accepted")
 	}
 }

@@ -284,6 +284,40 @@ func (s *Store) ListDueLifecycles(ctx context.Context, now time.Time, after stri
 	return out, nil
 }
 
+// ListIdentitiesWithoutLifecycle returns identities (not pending
+// activation) with no lifecycle row, by ID, after the cursor.
+func (s *Store) ListIdentitiesWithoutLifecycle(ctx context.Context, after string, limit int) ([]storage.Identity, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("list identities without lifecycle: limit must be positive, got %d", limit)
+	}
+	if !storable(after) {
+		return nil, errors.New("list identities without lifecycle: cursor contains NUL or invalid UTF-8")
+	}
+	cols := make([]string, len(identities.cols))
+	for i, c := range identities.cols {
+		cols[i] = "i." + c
+	}
+	query := s.q("SELECT " + strings.Join(cols, ", ") + " FROM identities i LEFT JOIN lifecycles l ON l.identity_id = i.id" +
+		" WHERE l.identity_id IS NULL AND i.status <> ? AND i.id > ? ORDER BY i.id LIMIT ?")
+	rows, err := s.db.QueryContext(ctx, query, string(storage.IdentityPending), after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list identities without lifecycle: %w", err)
+	}
+	defer rows.Close()
+	var out []storage.Identity
+	for rows.Next() {
+		var id storage.Identity
+		if err := rows.Scan(identities.dests(&id)...); err != nil {
+			return nil, fmt.Errorf("list identities without lifecycle: %w", err)
+		}
+		out = append(out, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list identities without lifecycle: %w", err)
+	}
+	return out, nil
+}
+
 // TryAcquire takes or extends the lease in one upsert: the row is written
 // only when absent, expired or already the holder's, so of several
 // processes exactly one sees a row affected. Expiry uses this process's
