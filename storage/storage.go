@@ -111,6 +111,8 @@ type Store interface {
 	Enrolments
 	Operators
 	Tokens
+	Lifecycles
+	Leases
 
 	CreateIdentity(ctx context.Context, id Identity) error
 	GetIdentity(ctx context.Context, id string) (Identity, error)
