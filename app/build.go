@@ -26,6 +26,7 @@ import (
 	"github.com/spid-idp/spid-idp/idp/regulation"
 	"github.com/spid-idp/spid-idp/idp/response"
 	"github.com/spid-idp/spid-idp/keys"
+	"github.com/spid-idp/spid-idp/lifecycle"
 	"github.com/spid-idp/spid-idp/metadata"
 	"github.com/spid-idp/spid-idp/server"
 	"github.com/spid-idp/spid-idp/templates"
@@ -48,6 +49,8 @@ type App struct {
 	// Enrolment handles identity requests (recognition, verification,
 	// activation).
 	Enrolment *enrolment.Service
+	// Lifecycle applies suspension, revocation, renewal (people's requests).
+	Lifecycle *lifecycle.Service
 }
 
 // registryLookup adapts the SP registry to the lookup the IdP uses.
@@ -78,6 +81,11 @@ func Build(ctx context.Context, cfg *config.Config, b *Backends, log *slog.Logge
 		return nil, fmt.Errorf("signing certificate: %w", err)
 	}
 	a.Audit = NewAuditLogger(b.Store, log)
+	notifier, err := LifecycleNotifier(cfg, log.With("component", "lifecycle"))
+	if err != nil {
+		return nil, err
+	}
+	a.Lifecycle = &lifecycle.Service{Store: b.Store, Audit: a.Audit, Notifier: notifier}
 	a.SPs = metadata.NewRegistry(b.Store, metadata.RegistryOptions{
 		Parse:  metadata.ParseOptions{Production: !cfg.Demo},
 		Logger: log.With("component", "sp-registry"),
@@ -120,9 +128,10 @@ func Build(ctx context.Context, cfg *config.Config, b *Backends, log *slog.Logge
 		Argon2:          a.Argon2,
 		CookieKeys:      cookieKeys,
 		SessionLifetime: cfg.IdP.Session.Lifetime, SessionIdle: cfg.IdP.Session.IdleTimeout,
-		ConsentTimeout: cfg.IdP.ConsentTimeout,
-		Metadata:       a.metadataSource(),
-		Level2:         level2,
+		ConsentTimeout:  cfg.IdP.ConsentTimeout,
+		Metadata:        a.metadataSource(),
+		OnAuthenticated: a.recordAuth,
+		Level2:          level2,
 	})
 	if err != nil {
 		return nil, err

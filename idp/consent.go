@@ -139,6 +139,9 @@ func (p *IdP) consent(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, templates.ReasonUnavailable)
 		return
 	}
+	if p.o.OnAuthenticated != nil {
+		p.o.OnAuthenticated(ctx, id.ID, p.now())
+	}
 	form := response.PostForm(f.ACS, "SAMLResponse", xml, f.RelayState)
 	p.render(w, r, http.StatusOK, templates.PageTransfer, templates.TransferPage{
 		SPName: spName(sp, templates.Lang(r)), Action: form.Action, Fields: fields(form)})

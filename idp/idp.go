@@ -79,6 +79,11 @@ type Options struct {
 	SessionIdle     time.Duration // SSO session idle timeout
 	ConsentTimeout  time.Duration // request received → consent, else nr21
 
+	// OnAuthenticated, if set, hears of every authentication that reached an
+	// SP (the lifecycle's last_auth_at, inactivity); errors are the
+	// callee's to log.
+	OnAuthenticated func(ctx context.Context, identityID string, at time.Time)
+
 	// Metadata returns the current signed IdP metadata.
 	Metadata func() ([]byte, error)
 

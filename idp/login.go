@@ -164,7 +164,11 @@ func (p *IdP) login(w http.ResponseWriter, r *http.Request) {
 
 	id, cred, known := p.lookup(ctx, username)
 	var good bool
-	if known {
+	if known && cred.PasswordHash == "" {
+		// No password any more (cleared after revocation): same cost and
+		// answer as an unknown identifier.
+		password.DummyVerify(p.o.Argon2, pw)
+	} else if known {
 		var err error
 		good, err = password.Verify(cred.PasswordHash, pw)
 		if err != nil && !errors.Is(err, password.ErrPasswordLong) {

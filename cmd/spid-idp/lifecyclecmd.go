@@ -5,15 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spid-idp/spid-idp/app"
 	"github.com/spid-idp/spid-idp/config"
 	"github.com/spid-idp/spid-idp/lifecycle"
-	"github.com/spid-idp/spid-idp/notify/mail"
-	"github.com/spid-idp/spid-idp/notify/sms"
 	"github.com/spid-idp/spid-idp/storage"
 )
 
@@ -41,12 +38,20 @@ func (a *admin) lifecycleStore() (lifecycleStore, error) {
 // directory: the durable queue a mail or SMS relay delivers from (§9), so a
 // run never loses a notice for want of a gateway.
 func lifecycleNotifier(e env, cfg *config.Config) lifecycle.Notifier {
-	log := quietLogger(e)
-	return lifecycle.MailSMS{
-		Mail: mail.Outbox{Dir: filepath.Join(cfg.DataDir, "outbox", "mail"), Log: log},
-		SMS:  sms.Outbox{Dir: app.SMSOutboxDir(cfg), Log: log},
+	n, err := app.LifecycleNotifier(cfg, quietLogger(e))
+	if err != nil {
+		// The configuration was validated; a sender that cannot be built
+		// here is reported and the notices wait for the server's run.
+		fmt.Fprintf(e.stderr, "spid-idp: notices not sent: %v\n", err)
+		return noSender{err}
 	}
+	return n
 }
+
+// noSender fails every notice, so the scheduler keeps it for a later run.
+type noSender struct{ err error }
+
+func (n noSender) Notify(context.Context, lifecycle.Notice) error { return n.err }
 
 // lifecycleService is the service the user commands act through, as the
 // operator running the command. A shell operator has a supervisor's powers,

@@ -69,6 +69,9 @@ func runServe(ctx context.Context, e env, args []string) int {
 		// changed or removed are picked up while running.
 		go a.SPs.WatchDir(ctx, cfg.IdP.SPMetadataDir, 30*time.Second)
 	}
+	// Timed duties (lifecycle, enrolment timers, retention): every node runs
+	// the loop, a lease in the database lets one at a time do the work.
+	go a.RunScheduler(ctx, time.Minute)
 	if err := a.Server.ListenAndServe(ctx); err != nil {
 		fmt.Fprintf(e.stderr, "spid-idp: %v\n", err)
 		return exitFailure

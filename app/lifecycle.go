@@ -1,0 +1,73 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/spid-idp/spid-idp/config"
+	"github.com/spid-idp/spid-idp/lifecycle"
+	"github.com/spid-idp/spid-idp/storage"
+)
+
+// LifecycleNotifier sends lifecycle notices (suspension, expiry, ...) through
+// the configured mail and SMS senders.
+func LifecycleNotifier(cfg *config.Config, log *slog.Logger) (lifecycle.Notifier, error) {
+	m, err := MailSender(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	s, err := SMSSender(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	return lifecycle.MailSMS{Mail: m, SMS: s}, nil
+}
+
+// recordAuth keeps the lifecycle's last authentication (inactivity) up to
+// date; an identity the scheduler has not adopted yet is skipped quietly.
+func (a *App) recordAuth(ctx context.Context, identityID string, at time.Time) {
+	if err := a.Lifecycle.RecordAuth(ctx, identityID, at); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		a.Log.WarnContext(ctx, "recording last authentication", "identity", identityID, "err", err)
+	}
+}
+
+// Scheduler runs the timed duties — lifecycle transitions and notices,
+// enrolment timers, evidence retention, expired tokens — on one node at a
+// time (a lease in the database).
+func (a *App) Scheduler() *lifecycle.Scheduler {
+	host, _ := os.Hostname()
+	st := a.Backends.Store
+	return &lifecycle.Scheduler{
+		Store: st, Leases: st, Audit: a.Audit, Notifier: a.Lifecycle.Notifier,
+		Holder: fmt.Sprintf("%s:%d", host, os.Getpid()),
+		Jobs: []lifecycle.Job{
+			{Name: "enrolment-timers", Run: func(ctx context.Context, _ time.Time) (string, error) {
+				n, err := a.Enrolment.RunTimers(ctx)
+				return fmt.Sprintf("%d requests moved by their timers", n), err
+			}},
+			{Name: "evidence-retention", Run: func(ctx context.Context, _ time.Time) (string, error) {
+				n, err := a.Enrolment.SweepEvidence(ctx)
+				return fmt.Sprintf("%d evidence items deleted", n), err
+			}},
+			{Name: "expired-tokens", Run: func(ctx context.Context, now time.Time) (string, error) {
+				n, err := st.DeleteExpiredTokens(ctx, now)
+				return fmt.Sprintf("%d expired tokens deleted", n), err
+			}},
+		},
+	}
+}
+
+// RunScheduler runs the scheduler every interval until ctx ends.
+func (a *App) RunScheduler(ctx context.Context, interval time.Duration) {
+	a.Scheduler().Loop(ctx, interval, func(r lifecycle.Report, err error) {
+		if err != nil {
+			a.Log.Error("scheduler run", "err", err, "report", r.String())
+			return
+		}
+		a.Log.Info("scheduler run", "report", r.String())
+	})
+}
