@@ -73,7 +73,24 @@ func TestHostileInputs(t *testing.T) {
 	}{"PDF cyclic page tree", false, pades(t, e.form, s, padesOpts{
 		redefine: map[int]string{2: "<< /Type /Pages /Kids [2 0 R] /Count 1 >>"},
 	})})
+	// One large object resolved many times was the remaining amplification:
+	// objects are bounded in size and may not nest.
+	cases = append(cases, struct {
+		name  string
+		cades bool
+		in    []byte
+	}{"PDF large object", false, pades(t, e.form, s, padesOpts{
+		extra: "[" + strings.Repeat("0 ", 800_000) + "]",
+	})}, struct {
+		name  string
+		cades bool
+		in    []byte
+	}{"PDF nested object definitions", false, pades(t, e.form, s, padesOpts{
+		extra: "[ 99 0 obj 1 endobj ]",
+	})})
 	reason := map[string]string{
+		"PDF large object":                        "object too large",
+		"PDF nested object definitions":           "object definition inside another",
 		"PDF cyclic page tree":                    "page tree too large or cyclic",
 		"PDF xref stream without /Index":          "without /Index",
 		"PDF xref stream with many entries":       "too many objects",

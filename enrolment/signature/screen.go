@@ -17,7 +17,11 @@ const (
 	// pdfsign resolves every entry, and each resolution may parse up to
 	// the rest of the file, so this bounds the parsing work too.
 	maxUpdateEntries = 128
-	maxNesting       = 32 // arrays and dictionaries inside each other
+	// maxObjectBytes bounds one object definition of the update, stream
+	// data and the signature's /Contents aside: the reader parses an object
+	// whole each time it is resolved.
+	maxObjectBytes = 64 << 10
+	maxNesting     = 32 // arrays and dictionaries inside each other
 	// maxString bounds every string of the update but the signature's own
 	// /Contents: pdfsign hands any signature dictionary's /Contents to
 	// pkcs7, whose recursive BER decoding must not see megabytes.
@@ -101,6 +105,9 @@ func small(digits []byte, limit int) bool {
 func scanStructure(u []byte) ([]span, error) {
 	depth, entries := 0, 0
 	var long []span
+	// Object definitions: objects do not nest, and each is small once its
+	// stream data and long strings are set aside.
+	inObj, objStart, objSkipped := false, 0, 0
 	for i := 0; i < len(u); {
 		c := u[i]
 		switch {
@@ -115,6 +122,7 @@ func scanStructure(u []byte) ([]span, error) {
 			}
 			if j-i > maxString {
 				long = append(long, span{i, j})
+				objSkipped += j - i
 			}
 			i = j
 		case c == '<' && i+1 < len(u) && u[i+1] == '<':
@@ -130,6 +138,7 @@ func scanStructure(u []byte) ([]span, error) {
 			}
 			if j+1 > maxString {
 				long = append(long, span{i, i + j + 1})
+				objSkipped += j + 1
 			}
 			i += j + 1
 		case c == '[':
@@ -150,6 +159,19 @@ func scanStructure(u []byte) ([]span, error) {
 				return nil, errors.New("unterminated stream")
 			}
 			i += j + len("endstream")
+			objSkipped += j
+		case hasKeyword(u, i, "obj"):
+			if inObj {
+				return nil, errors.New("object definition inside another")
+			}
+			inObj, objStart, objSkipped = true, i, 0
+			i += len("obj")
+		case hasKeyword(u, i, "endobj"):
+			if inObj && i-objStart-objSkipped > maxObjectBytes {
+				return nil, errors.New("object too large in the signature update")
+			}
+			inObj = false
+			i += len("endobj")
 		case hasKeyword(u, i, "xref"):
 			j, err := checkXref(u, i+len("xref"), &entries)
 			if err != nil {
