@@ -308,8 +308,10 @@ func tail(s string) string {
 }
 
 // TLSConfig returns a copy of base (or a new config) for the dedicated CNS
-// listener: it requires a client certificate but does not verify it, so that
-// Verify can decide and the page can explain a refusal; TLS 1.2 at least.
+// listener: it asks for a client certificate but neither requires nor
+// verifies it, so that Verify decides and the page can explain a refusal —
+// including "no card inserted", which a handshake failure could not;
+// TLS 1.2 at least.
 func TLSConfig(base *tls.Config) *tls.Config {
 	var c *tls.Config
 	if base != nil {
@@ -317,7 +319,7 @@ func TLSConfig(base *tls.Config) *tls.Config {
 	} else {
 		c = &tls.Config{}
 	}
-	c.ClientAuth = tls.RequireAnyClientCert
+	c.ClientAuth = tls.RequestClientCert
 	if c.MinVersion < tls.VersionTLS12 {
 		c.MinVersion = tls.VersionTLS12
 	}

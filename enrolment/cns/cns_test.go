@@ -344,13 +344,13 @@ func TestE029Evidence(t *testing.T) {
 
 func TestTLSConfig(t *testing.T) {
 	c := TLSConfig(&tls.Config{MinVersion: tls.VersionTLS10, ServerName: "cns.example"})
-	if c.ClientAuth != tls.RequireAnyClientCert || c.MinVersion != tls.VersionTLS12 || c.ServerName != "cns.example" {
+	if c.ClientAuth != tls.RequestClientCert || c.MinVersion != tls.VersionTLS12 || c.ServerName != "cns.example" {
 		t.Fatalf("TLSConfig: ClientAuth %v MinVersion %x ServerName %q", c.ClientAuth, c.MinVersion, c.ServerName)
 	}
 	if c := TLSConfig(&tls.Config{MinVersion: tls.VersionTLS13}); c.MinVersion != tls.VersionTLS13 {
 		t.Fatal("TLSConfig lowered MinVersion")
 	}
-	if c := TLSConfig(nil); c.ClientAuth != tls.RequireAnyClientCert {
+	if c := TLSConfig(nil); c.ClientAuth != tls.RequestClientCert {
 		t.Fatal("TLSConfig(nil)")
 	}
 }
@@ -455,9 +455,13 @@ func TestEndToEndTLS(t *testing.T) {
 			}
 		})
 	}
-	t.Run("no certificate: handshake refused", func(t *testing.T) {
-		if _, _, err := get(client()); err == nil {
-			t.Fatal("a client without a certificate must not get a response")
+	t.Run("no certificate explained by the page", func(t *testing.T) {
+		status, body, err := get(client())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status != 403 || !strings.HasPrefix(body, CodeNoCertificate) {
+			t.Fatalf("got %d %q, want 403 %s…", status, body, CodeNoCertificate)
 		}
 	})
 }
