@@ -21,6 +21,22 @@ type TicketMessage struct {
 	Attachments []string // evidence item IDs
 }
 
+// TicketAttachment is an evidence item attached to a ticket, with what the
+// evidence store needs to open it again (evidence.Item's fields).
+type TicketAttachment struct {
+	EvidenceID string
+	Kind       string
+	FileName   string // as the uploader named it, for display only
+	MediaType  string // sniffed
+	Size       int64
+	SHA256     string
+	UploadedBy string
+	CreatedAt  time.Time
+	// RetentionClass is "tickets" or "complaints" (§12.4); the period runs
+	// from the ticket's closing.
+	RetentionClass string
+}
+
 // Ticket is a trouble ticket or a formal complaint (§11). The columns are
 // what the desk searches and orders on; the rest travels as JSON, so adding
 // a field needs no migration.
@@ -35,9 +51,9 @@ type Ticket struct {
 	Product   string
 	Subject   string
 	Message   string
-	// Attachments are evidence item IDs of what the requester sent (a
-	// scanned letter for complaints registered by an agent).
-	Attachments  []string
+	// Attachments are what the requester sent (a scanned letter for a
+	// complaint registered by an agent), stored as evidence items.
+	Attachments  []TicketAttachment
 	ContactEmail string
 	ContactName  string
 	IdentityID   string // "" when the requester is not known as a holder

@@ -36,7 +36,10 @@ func careTicket(n int, kind string) storage.Ticket {
 	return storage.Ticket{
 		ID: fmt.Sprintf("tk-%03d", n), Reference: fmt.Sprintf("R-%05d", n), Kind: kind, State: "received",
 		Channel: "web", Product: "SPID", Subject: "Accesso", Message: "Non riesco ad accedere\nàèìòù",
-		Attachments: []string{"ev-1", "ev-2"}, ContactEmail: "mario@example.it", ContactName: "Mario",
+		Attachments: []storage.TicketAttachment{
+			{EvidenceID: "ev-1", Kind: "complaint_letter", FileName: "lettera.pdf", MediaType: "application/pdf", Size: 1234,
+				SHA256: "ab", UploadedBy: "requester", CreatedAt: at, RetentionClass: "complaints"},
+			{EvidenceID: "ev-2", FileName: "foto.png"}}, ContactEmail: "mario@example.it", ContactName: "Mario",
 		Thread:   []storage.TicketMessage{{At: at, Author: "requester", Kind: "request", Text: "ciao", Attachments: []string{"ev-1"}}},
 		OpenedAt: at, UpdatedAt: at,
 	}
@@ -61,9 +64,15 @@ func careNorm(t storage.Ticket) storage.Ticket {
 		th = nil
 	}
 	t.Thread = th
-	if len(t.Attachments) == 0 {
-		t.Attachments = nil
+	as := make([]storage.TicketAttachment, len(t.Attachments))
+	for i, a := range t.Attachments {
+		a.CreatedAt = n(a.CreatedAt)
+		as[i] = a
 	}
+	if len(as) == 0 {
+		as = nil
+	}
+	t.Attachments = as
 	return t
 }
 
@@ -146,6 +155,7 @@ func careTestErrors(t *testing.T, s storage.Tickets) {
 		"no state":     func(v *storage.Ticket) { v.State = "" },
 		"NUL message":  func(v *storage.Ticket) { v.Message = "a\x00b" },
 		"bad UTF-8":    func(v *storage.Ticket) { v.Thread[0].Text = "\xff" },
+		"NUL filename": func(v *storage.Ticket) { v.Attachments[0].FileName = "a\x00" },
 	}
 	for name, mut := range bad {
 		v := careTicket(9, storage.TicketKindTicket)

@@ -15,32 +15,36 @@ var _ storage.Tickets = (*Store)(nil)
 
 // ticketData is the part of a ticket kept as one JSON document.
 type ticketData struct {
-	Category        string                  `json:"category,omitempty"`
-	Level           int                     `json:"level,omitempty"`
-	Product         string                  `json:"product,omitempty"`
-	Subject         string                  `json:"subject,omitempty"`
-	Message         string                  `json:"message,omitempty"`
-	Attachments     []string                `json:"attachments,omitempty"`
-	ContactEmail    string                  `json:"contact_email,omitempty"`
-	ContactName     string                  `json:"contact_name,omitempty"`
-	Thread          []storage.TicketMessage `json:"thread,omitempty"`
-	Analysis        string                  `json:"analysis,omitempty"`
-	Resolution      string                  `json:"resolution,omitempty"`
-	ExpectedTime    string                  `json:"expected_time,omitempty"`
-	IndemnityDue    bool                    `json:"indemnity_due,omitempty"`
-	IndemnityAmount string                  `json:"indemnity_amount,omitempty"`
-	AssignedAt      string                  `json:"assigned_at,omitempty"`
+	Category        string                     `json:"category,omitempty"`
+	Level           int                        `json:"level,omitempty"`
+	Product         string                     `json:"product,omitempty"`
+	Subject         string                     `json:"subject,omitempty"`
+	Message         string                     `json:"message,omitempty"`
+	Attachments     []storage.TicketAttachment `json:"attachments,omitempty"`
+	ContactEmail    string                     `json:"contact_email,omitempty"`
+	ContactName     string                     `json:"contact_name,omitempty"`
+	Thread          []storage.TicketMessage    `json:"thread,omitempty"`
+	Analysis        string                     `json:"analysis,omitempty"`
+	Resolution      string                     `json:"resolution,omitempty"`
+	ExpectedTime    string                     `json:"expected_time,omitempty"`
+	IndemnityDue    bool                       `json:"indemnity_due,omitempty"`
+	IndemnityAmount string                     `json:"indemnity_amount,omitempty"`
+	AssignedAt      string                     `json:"assigned_at,omitempty"`
 }
 
 // ticketBlob encodes the JSON part of t. Thread times are kept in UTC to the
 // microsecond, like every column.
 func (s *Store) ticketBlob(t storage.Ticket) []byte {
 	d := ticketData{Category: t.Category, Level: t.Level, Product: t.Product, Subject: t.Subject,
-		Message: t.Message, Attachments: t.Attachments, ContactEmail: t.ContactEmail,
+		Message: t.Message, ContactEmail: t.ContactEmail,
 		ContactName: t.ContactName, Analysis: t.Analysis, Resolution: t.Resolution,
 		ExpectedTime: t.ExpectedTime, IndemnityDue: t.IndemnityDue, IndemnityAmount: t.IndemnityAmount}
 	if !t.AssignedAt.IsZero() {
 		d.AssignedAt = t.AssignedAt.UTC().Truncate(time.Microsecond).Format(textTime)
+	}
+	for _, a := range t.Attachments {
+		a.CreatedAt = a.CreatedAt.UTC().Truncate(time.Microsecond)
+		d.Attachments = append(d.Attachments, a)
 	}
 	for _, m := range t.Thread {
 		m.At = m.At.UTC().Truncate(time.Microsecond)
@@ -79,6 +83,9 @@ func (d ticketDataDest) Scan(src any) error {
 	for i := range t.Thread {
 		t.Thread[i].At = t.Thread[i].At.UTC()
 	}
+	for i := range t.Attachments {
+		t.Attachments[i].CreatedAt = t.Attachments[i].CreatedAt.UTC()
+	}
 	if x.AssignedAt != "" {
 		if err := (timeDest{&t.AssignedAt}).parse(x.AssignedAt); err != nil {
 			return err
@@ -96,8 +103,12 @@ func checkTicket(v storage.Ticket) error {
 	case v.State == "":
 		return errors.New("empty state")
 	}
-	for _, s := range append([]string{v.Product, v.Subject, v.Message, v.Category, v.ContactEmail, v.ContactName,
-		v.Analysis, v.Resolution, v.ExpectedTime, v.IndemnityAmount}, v.Attachments...) {
+	texts := []string{v.Product, v.Subject, v.Message, v.Category, v.ContactEmail, v.ContactName,
+		v.Analysis, v.Resolution, v.ExpectedTime, v.IndemnityAmount}
+	for _, a := range v.Attachments {
+		texts = append(texts, a.EvidenceID, a.Kind, a.FileName, a.MediaType, a.SHA256, a.UploadedBy, a.RetentionClass)
+	}
+	for _, s := range texts {
 		if !storable(s) {
 			return errors.New("text contains NUL or invalid UTF-8")
 		}
