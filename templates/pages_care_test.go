@@ -26,7 +26,7 @@ func TestCarePages(t *testing.T) {
 		{PageCareDesk, CareDeskPage{CareFrame: frame, Complaints: []CareRow{row}, Tickets: []CareRow{{Reference: "TT-1", State: "received", Channel: "web", Link: "/l"}}},
 			[]string{"badge-at_risk", "in scadenza", "&lt;script&gt;", "&lt;b&gt;fatto"}},
 		{PageCareTicket, CareTicketPage{CareFrame: frame, Row: row, Action: "/a", CanComplain: true, ADRBody: "Corecom",
-			Thread: []CareMessage{{At: at, Author: "requester", Kind: "request", Text: "testo"}},
+			Thread:      []CareMessage{{At: at, Author: "requester", Kind: "request", Text: "testo"}},
 			Attachments: []CareAttachment{{Name: "scan.pdf", Link: "/att", MediaType: "application/pdf", Size: 10}}},
 			[]string{`name="analysis"`, "Corecom", "scan.pdf"}},
 		{PageCareTicket, CareTicketPage{CareFrame: frame, Row: CareRow{Reference: "TT-1", State: "received", Channel: "web"}, Action: "/a",
