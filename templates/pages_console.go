@@ -1,0 +1,169 @@
+package templates
+
+import (
+	"reflect"
+	"time"
+)
+
+// Operator console pages (ui.md §9): the back office of enrolment. They
+// are registered here so the console stays out of pages.go.
+const (
+	PageConsoleLogin     = "console-login"     // ConsoleLoginPage
+	PageConsoleQueue     = "console-queue"     // ConsoleQueuePage
+	PageConsoleRequest   = "console-request"   // ConsoleRequestPage
+	PageConsoleFind      = "console-find"      // ConsoleFindPage
+	PageConsoleRecognise = "console-recognise" // ConsoleRecognisePage
+	PageConsoleMessage   = "console-message"   // ConsoleMessagePage
+)
+
+func init() {
+	pages[PageConsoleLogin] = pageSpec{"layout.html", reflect.TypeFor[ConsoleLoginPage]()}
+	pages[PageConsoleQueue] = pageSpec{"layout.html", reflect.TypeFor[ConsoleQueuePage]()}
+	pages[PageConsoleRequest] = pageSpec{"layout.html", reflect.TypeFor[ConsoleRequestPage]()}
+	pages[PageConsoleFind] = pageSpec{"layout.html", reflect.TypeFor[ConsoleFindPage]()}
+	pages[PageConsoleRecognise] = pageSpec{"layout.html", reflect.TypeFor[ConsoleRecognisePage]()}
+	pages[PageConsoleMessage] = pageSpec{"layout.html", reflect.TypeFor[ConsoleMessagePage]()}
+}
+
+// ConsoleFrame is what every signed-in console page shows: who is signed
+// in, the logout form, and a notice or error of the last action.
+type ConsoleFrame struct {
+	Operator string // username; "" on the login page
+	Roles    []string
+	CSRF     string
+	Logout   string // action of the logout form
+	Home     string
+	Notice   string // plain text, escaped
+	Error    string // plain text, escaped
+	// Responsible is the person responsible for identity verification
+	// (DPCM art. 7 c.1), shown in the console.
+	Responsible string
+}
+
+// ConsoleLoginPage is the operator login: FieldCSRF, FieldUsername,
+// FieldPassword posted to Action.
+type ConsoleLoginPage struct {
+	ConsoleFrame
+	Action   string
+	Username string
+	Failed   bool
+	Throttle bool
+}
+
+// ConsoleQueueRow is one request of the verification queue (ui.md §9.1).
+type ConsoleQueueRow struct {
+	Code      string
+	Link      string
+	State     string
+	Path      string
+	Type      string
+	QueuedAt  time.Time
+	Deadline  time.Time
+	Status    string // on_time, at_risk, late, paused
+	ClaimedBy string
+	Recheck   bool
+}
+
+// ConsoleQueuePage lists the queue, most urgent first.
+type ConsoleQueuePage struct {
+	ConsoleFrame
+	Rows                   []ConsoleQueueRow
+	OnTime, AtRisk, Late   int
+	Paused                 int
+	FindLink               string // for operators who also recognise
+	ReadOnly               bool   // auditor
+	AgentFind, CanDecide   bool
+	SupervisorRecheckCount int
+}
+
+// ConsoleField is one labelled value.
+type ConsoleField struct{ Label, Value string }
+
+// ConsoleEvidence is one evidence item with its open form.
+type ConsoleEvidence struct {
+	ID, Kind, MediaType, SHA256 string
+	Label                       string // the kind, in words
+	Size                        int64
+	Created                     time.Time
+	UploadedBy                  string
+	Open                        string // action of the open form ("" when the operator may not open it)
+	NeedsSupervisor             bool
+}
+
+// ConsoleCheck is a checklist item; Done and At for ticked items.
+type ConsoleCheck struct {
+	Key   string
+	Label string
+	Done  bool
+	At    time.Time
+}
+
+// ConsoleOption is a value of a select or a checkbox list.
+type ConsoleOption struct{ Value, Label, Hint string }
+
+// ConsoleRequestPage is the case page (ui.md §9.2).
+type ConsoleRequestPage struct {
+	ConsoleFrame
+	Code, State, StateLabel, Path, Type string
+	Status                              string
+	QueuedAt, Deadline                  time.Time
+	ClaimedBy                           string
+	ClaimedByMe                         bool
+	RecognisedBy                        string
+	RecognisedAt                        time.Time
+	Applicant                           []ConsoleField
+	Document                            []ConsoleField
+	Recognition                         []ConsoleCheck
+	Evidence                            []ConsoleEvidence
+	AccessReasons                       []ConsoleOption
+	Checklist                           []ConsoleOption // §6.1 items to tick
+	Reasons                             []ConsoleOption // rejection codes with corrective actions
+	DocumentsRequested                  []string
+	Decided                             string // outcome once decided
+
+	// Actions; "" hides the form.
+	Claim, Release, Approve, Reject, AskDocuments, DocumentsReceived string
+	// Blocked explains why the decision buttons are disabled (four eyes,
+	// claim by someone else, read-only role, state); "" when enabled.
+	Blocked string
+	Queue   string
+}
+
+// ConsoleFindPage is the only lookup agents have: exact code + last 4 CF
+// characters (E039).
+type ConsoleFindPage struct {
+	ConsoleFrame
+	Action   string
+	Code     string
+	NotFound bool
+}
+
+// ConsoleRecognisePage is the in-person (shop, counter) or video
+// recognition of one request.
+type ConsoleRecognisePage struct {
+	ConsoleFrame
+	Code, Path   string
+	Video        bool
+	Applicant    []ConsoleField
+	Document     []ConsoleField
+	Checklist    []ConsoleCheck
+	Tick         string // action of the per-item tick form (video)
+	Upload       string
+	UploadKinds  []ConsoleOption
+	Uploaded     []ConsoleEvidence
+	SendOTP      string
+	CheckOTP     string
+	OTPSent      bool
+	OTPConfirmed bool
+	Confirm      string
+	Missing      []string // what still blocks the confirmation
+	Form         string   // link to the printable adhesion form ("" when none)
+}
+
+// ConsoleMessagePage is a short outcome or refusal page.
+type ConsoleMessagePage struct {
+	ConsoleFrame
+	Title string
+	Text  string
+	Back  string
+}
