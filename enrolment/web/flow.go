@@ -1,0 +1,462 @@
+package web
+
+import (
+	"errors"
+	"mime/multipart"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/spid-idp/spid-idp/enrolment"
+	"github.com/spid-idp/spid-idp/enrolment/fiscalcode"
+	"github.com/spid-idp/spid-idp/evidence"
+	"github.com/spid-idp/spid-idp/identity"
+	"github.com/spid-idp/spid-idp/idp/csrf"
+	"github.com/spid-idp/spid-idp/storage"
+	"github.com/spid-idp/spid-idp/templates"
+)
+
+// Routes returns the handler of /enrol/… and /activate.
+func (h *Handler) Routes() http.Handler {
+	m := http.NewServeMux()
+	m.HandleFunc("GET "+PathStart+"{$}", h.start)
+	m.HandleFunc("POST "+PathStart+"{$}", h.start)
+	m.HandleFunc(PathData, h.data)
+	m.HandleFunc(PathEmail, h.email)
+	m.HandleFunc(PathVerifyEmail, h.verifyEmail)
+	m.HandleFunc(PathMobile, h.mobile)
+	m.HandleFunc(PathConsents, h.consents)
+	m.HandleFunc(PathSubmit, h.submit)
+	m.HandleFunc("GET "+PathDone, h.done)
+	m.HandleFunc("GET "+PathForm, h.form)
+	m.HandleFunc("POST "+PathSigned, h.signed)
+	m.HandleFunc(PathActivate, h.activate)
+	return m
+}
+
+// paths offered: those whose machinery is configured.
+func (h *Handler) paths() []string {
+	var ps []string
+	if h.CNSBase != "" && h.CNS != nil {
+		ps = append(ps, enrolment.PathCNS)
+	}
+	if h.Signature != nil {
+		ps = append(ps, enrolment.PathSignature)
+	}
+	return append(ps, enrolment.PathVideo, enrolment.PathShop, enrolment.PathCounter)
+}
+
+func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
+	st, err := h.ensureState(w, r)
+	if err != nil {
+		h.fail(w, r, "start", err)
+		return
+	}
+	p := templates.EnrolPage{Step: templates.EnrolStepStart, Action: PathStart, Paths: h.paths()}
+	if r.Method == http.MethodPost {
+		if !h.checkPost(r, st) {
+			h.forbidden(w, r)
+			return
+		}
+		path, typ := r.PostFormValue("path"), r.PostFormValue("identity_type")
+		if !slices.Contains(p.Paths, path) {
+			p.Errors = []string{h.t(r, "Scegli una modalità di riconoscimento.", "Choose a recognition method.")}
+		} else if e, err := h.Service.Start(r.Context(), typ, path, enrolment.OrderNew); err != nil {
+			p.Errors = problems(err)
+		} else {
+			st.Request = e.ID
+			if err := h.writeState(w, st); err != nil {
+				h.fail(w, r, "start", err)
+				return
+			}
+			http.Redirect(w, r, PathData, http.StatusSeeOther)
+			return
+		}
+	}
+	p.CSRF = csrf.Token(h.csrf, st.Nonce)
+	h.render(w, r, statusFor(p), p)
+}
+
+func statusFor(p templates.EnrolPage) int {
+	if len(p.Errors) > 0 {
+		return http.StatusUnprocessableEntity
+	}
+	return http.StatusOK
+}
+
+func (h *Handler) t(r *http.Request, it, en string) string {
+	if lang(r) == "en" {
+		return en
+	}
+	return it
+}
+
+// problems lists an error for the page: Problems one by one, anything
+// else as its text.
+func problems(err error) []string {
+	var ps identity.Problems
+	if errors.As(err, &ps) {
+		return []string(ps)
+	}
+	return []string{err.Error()}
+}
+
+// current loads the browser's request; ok false when there is none (the
+// page has been answered).
+func (h *Handler) current(w http.ResponseWriter, r *http.Request) (state, storage.Enrolment, *enrolment.Request, bool) {
+	st := h.readState(r)
+	if st.Request == "" {
+		h.noRequest(w, r)
+		return st, storage.Enrolment{}, nil, false
+	}
+	e, req, err := h.Service.Get(r.Context(), st.Request)
+	if errors.Is(err, storage.ErrNotFound) {
+		h.noRequest(w, r)
+		return st, e, nil, false
+	} else if err != nil {
+		h.fail(w, r, "load", err)
+		return st, e, nil, false
+	}
+	if r.Method == http.MethodPost && !h.checkPost(r, st) {
+		h.forbidden(w, r)
+		return st, e, nil, false
+	}
+	return st, e, req, true
+}
+
+func (h *Handler) page(st state, e storage.Enrolment, step, action string) templates.EnrolPage {
+	return templates.EnrolPage{Step: step, Action: action, CSRF: csrf.Token(h.csrf, st.Nonce),
+		Code: enrolment.FormatCode(e.Code), Path: e.Path, IdentityType: e.IdentityType, State: e.State}
+}
+
+var dataFields = []string{"name", "family_name", "fiscal_number", "date_of_birth", "place_of_birth", "county_of_birth",
+	"gender", "email", "mobile_phone", "address", "iva_code", "doc_type", "doc_number", "doc_issuer", "doc_issue_date", "doc_expiry_date"}
+
+// data is personal data, document and scans. The fiscal code gets the §4
+// message of its first defect in the page's language; the rest of the
+// checks are the Service's.
+func (h *Handler) data(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost {
+		r.Body = http.MaxBytesReader(w, r.Body, 2*h.MaxUpload+maxFormBytes)
+		if err := r.ParseMultipartForm(maxFormBytes); err != nil && !errors.Is(err, http.ErrNotMultipart) {
+			h.render(w, r, http.StatusRequestEntityTooLarge, templates.EnrolPage{Step: templates.EnrolStepMessage,
+				Title: h.t(r, "File troppo grande", "File too large"),
+				Text:  h.t(r, "Ogni scansione può essere al massimo di 10 MB.", "Each scan may be at most 10 MB.")})
+			return
+		}
+		if r.MultipartForm != nil {
+			defer r.MultipartForm.RemoveAll()
+		}
+	}
+	st, e, req, ok := h.current(w, r)
+	if !ok {
+		return
+	}
+	if enrolment.State(e.State) != enrolment.StateDraft {
+		http.Redirect(w, r, PathDone, http.StatusSeeOther)
+		return
+	}
+	p := h.page(st, e, templates.EnrolStepData, PathData)
+	p.Values = map[string]string{}
+	if r.Method != http.MethodPost {
+		if a := req.Applicant; a != nil {
+			p.Values = map[string]string{"name": a.Name, "family_name": a.FamilyName, "fiscal_number": a.FiscalNumber,
+				"date_of_birth": a.DateOfBirth, "place_of_birth": a.PlaceOfBirth, "county_of_birth": a.CountyOfBirth,
+				"gender": a.Gender, "email": a.Email, "mobile_phone": a.MobilePhone, "address": a.Address, "iva_code": a.IvaCode}
+		}
+		h.render(w, r, http.StatusOK, p)
+		return
+	}
+	for _, f := range dataFields {
+		p.Values[f] = strings.TrimSpace(r.PostFormValue(f))
+	}
+	v := p.Values
+	a := enrolment.Applicant{Name: v["name"], FamilyName: v["family_name"], FiscalNumber: v["fiscal_number"],
+		DateOfBirth: v["date_of_birth"], PlaceOfBirth: strings.ToUpper(v["place_of_birth"]), CountyOfBirth: strings.ToUpper(v["county_of_birth"]),
+		Gender: v["gender"], Email: v["email"], MobilePhone: v["mobile_phone"], Address: v["address"], IvaCode: v["iva_code"]}
+	d := enrolment.Document{Type: v["doc_type"], Number: v["doc_number"], Issuer: v["doc_issuer"],
+		IssueDate: v["doc_issue_date"], ExpiryDate: v["doc_expiry_date"]}
+	l := lang(r)
+	var cfMsg string
+	cf := strings.TrimPrefix(strings.ToUpper(a.FiscalNumber), "TINIT-")
+	if err := fiscalcode.Validate(cf); err != nil && cf != "" {
+		var fe fiscalcode.Error
+		if errors.As(err, &fe) {
+			cfMsg = h.t(r, "Codice fiscale: ", "Fiscal code: ") + fe.Message(l)
+		}
+	}
+	if err := h.Service.SetApplicant(r.Context(), e.ID, a, d, nil); err != nil {
+		for _, s := range problems(err) {
+			// The Service's own text of a CF defect is replaced by the
+			// translated one.
+			if cfMsg != "" && strings.HasPrefix(s, "fiscalNumber: ") {
+				continue
+			}
+			p.Errors = append(p.Errors, s)
+		}
+		if cfMsg != "" {
+			p.Errors = append([]string{cfMsg}, p.Errors...)
+		}
+		h.render(w, r, http.StatusUnprocessableEntity, p)
+		return
+	}
+	for _, kind := range []string{evidence.KindDocumentFront, evidence.KindDocumentBack} {
+		if msg := h.upload(r, e.ID, kind); msg != "" {
+			p.Errors = append(p.Errors, msg)
+		}
+	}
+	if len(p.Errors) > 0 {
+		h.render(w, r, http.StatusUnprocessableEntity, p)
+		return
+	}
+	if req.EmailVerified != "" && req.EmailVerified == strings.TrimSpace(a.Email) {
+		http.Redirect(w, r, PathMobile, http.StatusSeeOther)
+		return
+	}
+	if err := h.Service.SendEmailLink(r.Context(), e.ID); err != nil {
+		h.fail(w, r, "email link", err)
+		return
+	}
+	http.Redirect(w, r, PathEmail, http.StatusSeeOther)
+}
+
+// upload stores one optional scan; it returns the message for the page
+// when the file is refused (nothing is kept then).
+func (h *Handler) upload(r *http.Request, id, kind string) string {
+	if r.MultipartForm == nil || len(r.MultipartForm.File[kind]) == 0 {
+		return ""
+	}
+	fh := r.MultipartForm.File[kind][0]
+	if fh.Size == 0 {
+		return ""
+	}
+	return h.store(r, id, kind, fh)
+}
+
+func (h *Handler) store(r *http.Request, id, kind string, fh *multipart.FileHeader) string {
+	if fh.Size > h.MaxUpload {
+		h.audit(r.Context(), "enrolment.upload", id, map[string]string{"kind": kind, "error": "too large"})
+		return h.t(r, "Il file «"+fh.Filename+"» supera i 10 MB.", "The file “"+fh.Filename+"” is larger than 10 MB.")
+	}
+	f, err := fh.Open()
+	if err != nil {
+		return h.t(r, "Il file «"+fh.Filename+"» non è leggibile.", "The file “"+fh.Filename+"” cannot be read.")
+	}
+	defer f.Close()
+	_, err = h.Service.Upload(r.Context(), id, kind, fh.Header.Get("Content-Type"), "applicant", f, h.MaxUpload)
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, evidence.ErrTooLarge):
+		h.audit(r.Context(), "enrolment.upload", id, map[string]string{"kind": kind, "error": "too large"})
+		return h.t(r, "Il file «"+fh.Filename+"» supera i 10 MB.", "The file “"+fh.Filename+"” is larger than 10 MB.")
+	case errors.Is(err, evidence.ErrMediaType), errors.Is(err, evidence.ErrEmpty):
+		h.audit(r.Context(), "enrolment.upload", id, map[string]string{"kind": kind, "error": "media type"})
+		return h.t(r, "Il file «"+fh.Filename+"» non è un JPEG, PNG o PDF.", "The file “"+fh.Filename+"” is not a JPEG, PNG or PDF.")
+	}
+	h.Log.Error("upload", "kind", kind, "error", err)
+	return h.t(r, "Il file «"+fh.Filename+"» non è stato salvato: riprova.", "The file “"+fh.Filename+"” was not saved: please try again.")
+}
+
+// email waits for the e-mailed link; "continue" moves on once it is used.
+func (h *Handler) email(w http.ResponseWriter, r *http.Request) {
+	st, e, req, ok := h.current(w, r)
+	if !ok {
+		return
+	}
+	if req.Applicant == nil {
+		http.Redirect(w, r, PathData, http.StatusSeeOther)
+		return
+	}
+	verified := req.EmailVerified != "" && req.EmailVerified == req.Applicant.Email
+	if verified {
+		h.toMobile(w, r, e, req)
+		return
+	}
+	p := h.page(st, e, templates.EnrolStepEmail, PathEmail)
+	p.Contact = mask(req.Applicant.Email)
+	if r.Method == http.MethodPost {
+		if r.PostFormValue("op") != "resend" {
+			p.Errors = []string{h.t(r, "L'indirizzo non è ancora confermato: apri il link che ti abbiamo inviato.",
+				"The address is not confirmed yet: open the link we sent you.")}
+		} else if err := h.Service.SendEmailLink(r.Context(), e.ID); err != nil {
+			p.Errors = problems(err)
+		} else {
+			p.Notice = h.t(r, "Link inviato di nuovo.", "Link sent again.")
+		}
+	}
+	h.render(w, r, statusFor(p), p)
+}
+
+// toMobile sends the mobile code once and moves to its page.
+func (h *Handler) toMobile(w http.ResponseWriter, r *http.Request, e storage.Enrolment, req *enrolment.Request) {
+	if req.MobileVerified != "" && req.MobileVerified == req.Applicant.MobilePhone {
+		http.Redirect(w, r, PathConsents, http.StatusSeeOther)
+		return
+	}
+	if err := h.Service.SendMobileCode(r.Context(), e.ID); err != nil {
+		h.fail(w, r, "mobile code", err)
+		return
+	}
+	http.Redirect(w, r, PathMobile, http.StatusSeeOther)
+}
+
+// verifyEmail is the e-mailed link. GET only shows a button (mail
+// scanners follow links); the POST uses the token.
+func (h *Handler) verifyEmail(w http.ResponseWriter, r *http.Request) {
+	st, err := h.ensureState(w, r)
+	if err != nil {
+		h.fail(w, r, "verify email", err)
+		return
+	}
+	token := r.URL.Query().Get("token")
+	if r.Method != http.MethodPost {
+		h.render(w, r, http.StatusOK, templates.EnrolPage{Step: templates.EnrolStepEmail + "-confirm",
+			Action: PathVerifyEmail + "?token=" + token, CSRF: csrf.Token(h.csrf, st.Nonce)})
+		return
+	}
+	if !h.checkPost(r, st) {
+		h.forbidden(w, r)
+		return
+	}
+	e, err := h.Service.ConfirmEmail(r.Context(), token)
+	if err != nil {
+		h.message(w, r, http.StatusGone,
+			[2]string{"Link non valido", "Il link è scaduto o è già stato usato: chiedine uno nuovo dalla pagina della richiesta."},
+			[2]string{"Link not valid", "The link has expired or was already used: ask for a new one from the request page."})
+		return
+	}
+	if st.Request == e.ID {
+		_, req, err := h.Service.Get(r.Context(), e.ID)
+		if err != nil {
+			h.fail(w, r, "verify email", err)
+			return
+		}
+		h.toMobile(w, r, e, req)
+		return
+	}
+	h.message(w, r, http.StatusOK,
+		[2]string{"Indirizzo confermato", "Grazie: torna alla pagina della richiesta per continuare."},
+		[2]string{"Address confirmed", "Thank you: go back to the request page to continue."})
+}
+
+func (h *Handler) mobile(w http.ResponseWriter, r *http.Request) {
+	st, e, req, ok := h.current(w, r)
+	if !ok {
+		return
+	}
+	if req.Applicant == nil {
+		http.Redirect(w, r, PathData, http.StatusSeeOther)
+		return
+	}
+	p := h.page(st, e, templates.EnrolStepMobile, PathMobile)
+	p.Contact = mask(req.Applicant.MobilePhone)
+	if r.Method == http.MethodPost {
+		if r.PostFormValue("op") == "resend" {
+			if err := h.Service.SendMobileCode(r.Context(), e.ID); err != nil {
+				p.Errors = problems(err)
+			} else {
+				p.Notice = h.t(r, "Codice inviato di nuovo.", "Code sent again.")
+			}
+		} else if err := h.Service.ConfirmMobile(r.Context(), e.ID, strings.TrimSpace(r.PostFormValue("otp"))); err != nil {
+			p.Errors = []string{h.t(r, "Il codice non è corretto o è scaduto.", "The code is wrong or has expired.")}
+		} else {
+			http.Redirect(w, r, PathConsents, http.StatusSeeOther)
+			return
+		}
+	}
+	h.render(w, r, statusFor(p), p)
+}
+
+func (h *Handler) consents(w http.ResponseWriter, r *http.Request) {
+	st, e, _, ok := h.current(w, r)
+	if !ok {
+		return
+	}
+	p := h.page(st, e, templates.EnrolStepConsents, PathConsents)
+	if r.Method == http.MethodPost {
+		c := enrolment.Consents{Declaration: r.PostFormValue("declaration") == "1",
+			VideoRecording: r.PostFormValue("video_recording") == "1", AccessNotifications: "email"}
+		if r.PostFormValue("privacy") == "1" {
+			c.PrivacyVersion = PrivacyVersion
+		}
+		if r.PostFormValue("terms") == "1" {
+			c.TermsVersion = TermsVersion
+		}
+		if err := h.Service.AcceptConsents(r.Context(), e.ID, c, clientIP(r)); err != nil {
+			p.Errors = problems(err)
+		} else if err := h.Service.SendSignCode(r.Context(), e.ID); err != nil {
+			p.Errors = problems(err)
+		} else {
+			http.Redirect(w, r, PathSubmit, http.StatusSeeOther)
+			return
+		}
+	}
+	h.render(w, r, statusFor(p), p)
+}
+
+// submit confirms the request with the SMS code (E025).
+func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
+	st, e, req, ok := h.current(w, r)
+	if !ok {
+		return
+	}
+	if enrolment.State(e.State) != enrolment.StateDraft {
+		http.Redirect(w, r, PathDone, http.StatusSeeOther)
+		return
+	}
+	p := h.page(st, e, templates.EnrolStepSubmit, PathSubmit)
+	if req.MobileVerified != "" {
+		p.Contact = mask(req.MobileVerified)
+	}
+	if r.Method == http.MethodPost {
+		if r.PostFormValue("op") == "resend" {
+			if err := h.Service.SendSignCode(r.Context(), e.ID); err != nil {
+				p.Errors = problems(err)
+			} else {
+				p.Notice = h.t(r, "Codice inviato di nuovo.", "Code sent again.")
+			}
+		} else if _, err := h.Service.Submit(r.Context(), e.ID, strings.TrimSpace(r.PostFormValue("otp"))); err != nil {
+			if errors.Is(err, enrolment.ErrDuplicate) || errors.Is(err, enrolment.ErrNotReady) {
+				p.Errors = problems(err)
+			} else {
+				p.Errors = []string{h.t(r, "Il codice non è corretto o è scaduto.", "The code is wrong or has expired.")}
+			}
+		} else {
+			http.Redirect(w, r, PathDone, http.StatusSeeOther)
+			return
+		}
+	}
+	h.render(w, r, statusFor(p), p)
+}
+
+// done shows the code and what to do next on the request's path.
+func (h *Handler) done(w http.ResponseWriter, r *http.Request) {
+	st, e, _, ok := h.current(w, r)
+	if !ok {
+		return
+	}
+	switch enrolment.State(e.State) {
+	case enrolment.StateDraft:
+		http.Redirect(w, r, PathData, http.StatusSeeOther)
+		return
+	case enrolment.StateAwaitingRecognition:
+	default:
+		p := h.page(st, e, templates.EnrolStepRecognised, "")
+		h.render(w, r, http.StatusOK, p)
+		return
+	}
+	p := h.page(st, e, templates.EnrolStepDone, "")
+	switch e.Path {
+	case enrolment.PathSignature:
+		p.FormURL, p.UploadAction = PathForm, PathSigned
+	case enrolment.PathCNS:
+		link, err := h.cnsLink(e.ID, st.Nonce)
+		if err != nil {
+			h.fail(w, r, "cns link", err)
+			return
+		}
+		p.CNSURL = link
+	}
+	h.render(w, r, http.StatusOK, p)
+}

@@ -1,0 +1,60 @@
+package templates
+
+import "reflect"
+
+// Citizen enrolment and activation pages (ui.md, enrolment-lifecycle.md
+// §5): one page type whose Step selects the form shown, so every step
+// shares the frame, the error summary and the request code header.
+const PageEnrol = "enrol-step" // EnrolPage
+
+// Steps of EnrolPage.
+const (
+	EnrolStepStart      = "start"      // identity type and path
+	EnrolStepData       = "data"       // personal data, document, scans
+	EnrolStepEmail      = "email"      // e-mail link sent
+	EnrolStepMobile     = "mobile"     // SMS code for the mobile number
+	EnrolStepConsents   = "consents"   // privacy, terms, art. 76 declaration
+	EnrolStepSubmit     = "submit"     // SMS code that confirms the request
+	EnrolStepDone       = "done"       // request code, next steps by path
+	EnrolStepRecognised = "recognised" // CNS / signature accepted
+	EnrolStepActivate   = "activate"   // SMS code, username, password
+	EnrolStepActivated  = "activated"  // identity active
+	EnrolStepMessage    = "message"    // a plain message (link invalid, ...)
+)
+
+func init() {
+	pages[PageEnrol] = pageSpec{"layout.html", reflect.TypeFor[EnrolPage]()}
+}
+
+// EnrolPage is every step of the citizen flow. Forms post FieldCSRF with
+// CSRF to Action (and, on the data step, multipart scans).
+type EnrolPage struct {
+	Step   string
+	Action string
+	CSRF   string
+	// Code is the request code, formatted for reading (XXXXX-XXXXX).
+	Code         string
+	Path         string
+	IdentityType string
+	State        string
+	// Values refill the data form after an error.
+	Values map[string]string
+	// Errors are shown in the error summary, already in the page's
+	// language where a translation exists.
+	Errors []string
+	Notice string
+	// Paths offered on the start step (the CNS path only with its
+	// listener, the signature path only with a trust list).
+	Paths []string
+	// Masked contact the code or link went to.
+	Contact string
+	// Signature path: the form to download and where to upload it.
+	FormURL      string
+	UploadAction string
+	// CNS path: the link to the dedicated TLS listener.
+	CNSURL string
+	// LoginURL: where a newly active identity can log in.
+	LoginURL string
+	// Title and Text of the message step.
+	Title, Text string
+}
