@@ -75,7 +75,8 @@ func newEnv(t *testing.T) *env {
 func (e *env) blobs(t *testing.T) int {
 	n := 0
 	_ = filepath.WalkDir(e.evidence, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && !strings.Contains(p, "tmp") {
+		rel, _ := filepath.Rel(e.evidence, p)
+		if err == nil && !d.IsDir() && !strings.Contains(rel, "tmp") {
 			n++
 		}
 		return nil
