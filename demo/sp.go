@@ -4,27 +4,23 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
-	"encoding/base64"
 	"fmt"
 	"html"
 	"log/slog"
 	"net/http"
-	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/beevik/etree"
 	"github.com/gorilla/securecookie"
 
 	"github.com/spid-idp/spid-idp/idp/binding"
 	"github.com/spid-idp/spid-idp/idp/csrf"
 	"github.com/spid-idp/spid-idp/idp/response"
 	"github.com/spid-idp/spid-idp/idp/spid"
+	"github.com/spid-idp/spid-idp/internal/spclient"
 	"github.com/spid-idp/spid-idp/keys"
 	"github.com/spid-idp/spid-idp/metadata"
 	"github.com/spid-idp/spid-idp/templates"
-	"github.com/spid-idp/spid-idp/xmlsig"
 )
 
 // Prefix is where the demo SP lives on the IdP's own server.
@@ -172,24 +168,10 @@ func (sp *SP) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, u, http.StatusFound)
 }
 
-// authnRequest is a SPID AuthnRequest for the HTTP-Redirect binding (the
-// query string carries the signature, the XML none).
+// authnRequest is a SPID AuthnRequest for the HTTP-Redirect binding.
 func (sp *SP) authnRequest(id string, level spid.Level) []byte {
-	force := ""
-	if level > spid.L1 {
-		force = ` ForceAuthn="true"`
-	}
-	var b bytes.Buffer
-	fmt.Fprintf(&b, `<samlp:AuthnRequest xmlns:samlp="%s" xmlns:saml="%s" ID="%s" Version="2.0" IssueInstant="%s" Destination="%s"%s AssertionConsumerServiceIndex="0" AttributeConsumingServiceIndex="0">`,
-		spid.NSProtocol, spid.NSAssertion, id, sp.now().UTC().Format("2006-01-02T15:04:05.000Z"), html.EscapeString(sp.idpSSO), force)
-	fmt.Fprintf(&b, `<saml:Issuer Format="%s" NameQualifier="%s">%s</saml:Issuer>`, spid.NameIDEntity, html.EscapeString(sp.EntityID), html.EscapeString(sp.EntityID))
-	fmt.Fprintf(&b, `<samlp:NameIDPolicy Format="%s"/>`, spid.NameIDTransient)
-	fmt.Fprintf(&b, `<samlp:RequestedAuthnContext Comparison="minimum"><saml:AuthnContextClassRef>%s</saml:AuthnContextClassRef></samlp:RequestedAuthnContext>`, level.ClassRef())
-	b.WriteString(`</samlp:AuthnRequest>`)
-	return b.Bytes()
+	return spclient.AuthnRequest(spclient.Request{ID: id, Issuer: sp.EntityID, Destination: sp.idpSSO, Level: level, Now: sp.now()})
 }
-
-var errorCode = regexp.MustCompile(`^ErrorCode nr(\d{2})$`)
 
 // acs receives the Response, checks it and shows the result.
 func (sp *SP) acs(w http.ResponseWriter, r *http.Request) {
@@ -221,73 +203,15 @@ func (sp *SP) acs(w http.ResponseWriter, r *http.Request) {
 
 func (sp *SP) check(_ context.Context, b64, wantID string) (templates.DemoResultPage, error) {
 	page := templates.DemoResultPage{SPName: SPName}
-	raw, err := base64.StdEncoding.DecodeString(b64)
-	if err != nil || len(raw) == 0 {
-		return page, fmt.Errorf("SAMLResponse is not base64")
+	res, err := spclient.Check(b64, spclient.Expect{InResponseTo: wantID, Destination: sp.base + "/acs",
+		Audience: sp.EntityID, IdPCerts: []*x509.Certificate{sp.idpCert.Cert}})
+	page.StatusCode, page.StatusMessage, page.Code = res.StatusCode, res.StatusMessage, res.Code
+	if err != nil {
+		return page, err
 	}
-	doc := etree.NewDocument()
-	if err := doc.ReadFromBytes(raw); err != nil || doc.Root() == nil {
-		return page, fmt.Errorf("SAMLResponse is not XML")
-	}
-	root := doc.Root()
-	// TODO(xmlsig): verify the Response signature too once xmlsig accepts a
-	// signed child element; the Assertion, which carries the identity, is
-	// verified below.
-	if root.FindElement("./Assertion") == nil {
-		if err := xmlsig.Verify(root, []*x509.Certificate{sp.idpCert.Cert}); err != nil {
-			return page, fmt.Errorf("Response signature: %w", err)
-		}
-	}
-	if wantID == "" || root.SelectAttrValue("InResponseTo", "") != wantID {
-		return page, fmt.Errorf("InResponseTo does not match the request this browser sent")
-	}
-	if root.SelectAttrValue("Destination", "") != sp.base+"/acs" {
-		return page, fmt.Errorf("Destination is not this ACS")
-	}
-	status := root.FindElement("./Status/StatusCode")
-	if status == nil {
-		return page, fmt.Errorf("no Status")
-	}
-	page.StatusCode = status.SelectAttrValue("Value", "")
-	if sub := status.FindElement("./StatusCode"); sub != nil {
-		page.StatusCode += " / " + sub.SelectAttrValue("Value", "")
-	}
-	if msg := root.FindElement("./Status/StatusMessage"); msg != nil {
-		page.StatusMessage = msg.Text()
-		if m := errorCode.FindStringSubmatch(page.StatusMessage); m != nil {
-			n, _ := strconv.Atoi(m[1])
-			page.Code = spid.Anomaly(n)
-		}
-	}
-	if status.SelectAttrValue("Value", "") != spid.StatusSuccess {
-		return page, nil
-	}
-	as := root.FindElement("./Assertion")
-	if as == nil {
-		return page, fmt.Errorf("success without Assertion")
-	}
-	if err := xmlsig.Verify(as, []*x509.Certificate{sp.idpCert.Cert}); err != nil {
-		return page, fmt.Errorf("Assertion signature: %w", err)
-	}
-	if aud := as.FindElement("./Conditions/AudienceRestriction/Audience"); aud == nil || aud.Text() != sp.EntityID {
-		return page, fmt.Errorf("Audience is not this SP")
-	}
-	page.Success = true
-	if n := as.FindElement("./Subject/NameID"); n != nil {
-		page.NameID = n.Text()
-	}
-	if st := as.FindElement("./AuthnStatement"); st != nil {
-		page.SessionIndex = st.SelectAttrValue("SessionIndex", "")
-		if c := st.FindElement("./AuthnContext/AuthnContextClassRef"); c != nil {
-			page.Level, _ = spid.LevelFromClassRef(c.Text())
-		}
-	}
-	for _, a := range as.FindElements("./AttributeStatement/Attribute") {
-		v := ""
-		if av := a.FindElement("./AttributeValue"); av != nil {
-			v = av.Text()
-		}
-		page.Attributes = append(page.Attributes, templates.Attribute{Name: a.SelectAttrValue("Name", ""), Value: v})
+	page.Success, page.NameID, page.SessionIndex, page.Level = res.Success, res.NameID, res.SessionIndex, res.Level
+	for _, a := range res.Attributes {
+		page.Attributes = append(page.Attributes, templates.Attribute{Name: a.Name, Value: a.Value})
 	}
 	return page, nil
 }

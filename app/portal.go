@@ -1,0 +1,57 @@
+package app
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/spid-idp/spid-idp/idp"
+	"github.com/spid-idp/spid-idp/keys"
+	"github.com/spid-idp/spid-idp/portal"
+	"github.com/spid-idp/spid-idp/templates"
+)
+
+// SetupPortal adds the citizen's personal area under /account/: a SPID
+// service provider of this same IdP with its own key (kept under
+// data_dir/keys), its signed metadata registered in the SP registry
+// (source "portal"), logging citizens in at level 2. Build calls it once
+// a.Mux exists.
+func (a *App) SetupPortal(ctx context.Context) (*portal.Portal, error) {
+	cfg := a.Config
+	base := cfg.Server.BaseURL
+	dir := filepath.Join(cfg.DataDir, "keys")
+	pair, _, err := keys.LoadOrGenerate(filepath.Join(dir, "portal-sp.key"), filepath.Join(dir, "portal-sp.crt"), keys.GenerateOptions{
+		Profile: keys.ProfileSPPublic, Bits: 2048, CommonName: portal.Name, Locality: "Roma",
+		OrganizationIdentifier: "PA:IT-portal", OrganizationName: cfg.IdP.Name,
+		EntityID: base + portal.Prefix, ValidFor: 2 * 365 * 24 * time.Hour,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("portal SP key: %w", err)
+	}
+	pages, err := templates.New(templates.WithBrand(cfg.IdP.Name))
+	if err != nil {
+		return nil, fmt.Errorf("portal templates: %w", err)
+	}
+	mailer, err := MailSender(cfg, a.Log.With("component", "portal-mail"))
+	if err != nil {
+		return nil, err
+	}
+	// Certificates published for rollover are accepted too.
+	certs := append([]*x509.Certificate{a.Keys.Cert}, a.ExtraCerts...)
+	p, err := portal.New(portal.Options{
+		BaseURL: base, IdPSSO: base + idp.PathSSORedirect, Pair: pair, IdPCerts: certs,
+		Store: a.Backends.Store, Eph: a.Backends.Eph, Lifecycle: a.Lifecycle, Audit: a.Audit,
+		Pages: pages, Mailer: mailer, Argon2: a.Argon2,
+		CSRFKey: derive32(cfg.IdP.Session.CookieKey, "portal"), Log: a.Log.With("component", "portal"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := a.SPs.Add(ctx, p.Metadata(), "portal"); err != nil {
+		return nil, fmt.Errorf("registering the portal SP: %w", err)
+	}
+	p.Register(a.Mux)
+	return p, nil
+}

@@ -1,0 +1,210 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spid-idp/spid-idp/demo"
+	"github.com/spid-idp/spid-idp/idp/otp"
+	"github.com/spid-idp/spid-idp/lifecycle"
+	"github.com/spid-idp/spid-idp/portal"
+	"github.com/spid-idp/spid-idp/storage"
+)
+
+// portalApp is a demo IdP with the personal area mounted.
+func portalApp(t *testing.T) (*App, string, DemoInfo) {
+	t.Helper()
+	a, ts, info := testApp(t)
+	if _, err := a.SetupPortal(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return a, ts.URL, info
+}
+
+// resetTOTP lets the demo citizen's device accept a code of the current
+// step again (each step is single use), so a test may log in twice.
+func resetTOTP(t *testing.T, a *App) {
+	t.Helper()
+	err := a.Backends.Store.UpdateDevice(context.Background(), demoDeviceID, func(d storage.Device) (storage.Device, error) {
+		d.LastStep = 0
+		return d, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// portalLogin logs the demo citizen into the personal area at level 2 with
+// password and authenticator code, and returns the portal's home page.
+func portalLogin(t *testing.T, a *App, br *browser, base string, info DemoInfo, pw string) page {
+	t.Helper()
+	resetTOTP(t, a)
+	seed, err := otp.DecodeSeed(DemoTOTPSecret())
+	if err != nil {
+		t.Fatal(err)
+	}
+	idpLogin := br.submit(br.get(base+portal.PathHome), portal.PathLogin, nil)
+	if !strings.Contains(idpLogin.url.Path, "/sso/redirect") {
+		t.Fatalf("portal did not send an AuthnRequest: %s\n%s", idpLogin.url, idpLogin.body)
+	}
+	otpPage := br.submit(idpLogin, "/login", url.Values{"username": {info.Username}, "password": {pw}, "op": {"submit"}})
+	consent := br.submit(otpPage, "/login/otp", url.Values{"otp": {otp.Code(seed, time.Now())}, "op": {"submit"}})
+	transfer := br.submit(consent, "/consent", url.Values{"op": {"accept"}})
+	return br.submit(transfer, portal.PathACS, nil)
+}
+
+func demoL1Login(t *testing.T, br *browser, base string, info DemoInfo) page {
+	t.Helper()
+	login := br.submit(br.get(base+demo.Prefix+"/"), demo.Prefix+"/login", url.Values{"level": {"1"}})
+	if !strings.Contains(login.body, `name="password"`) {
+		// SSO session reused: straight to consent.
+		return br.submit(br.submit(login, "/consent", url.Values{"op": {"accept"}}), demo.Prefix+"/acs", nil)
+	}
+	next := br.submit(login, "/login", url.Values{"username": {info.Username}, "password": {info.Password}, "op": {"submit"}})
+	if !strings.Contains(next.body, `value="accept"`) {
+		if strings.Contains(next.body, demo.Prefix+"/acs") {
+			// An anomaly page (nr19–nr23): the citizen goes back to the SP.
+			return br.submit(next, demo.Prefix+"/acs", nil)
+		}
+		return next
+	}
+	return br.submit(br.submit(next, "/consent", url.Values{"op": {"accept"}}), demo.Prefix+"/acs", nil)
+}
+
+// TestPortalEndToEnd: level-2 login at the portal, the access history
+// shows the demo SP login, password change, suspension (the demo SP then
+// gets nr23), reactivation by two supervisors, and the login works again.
+func TestPortalEndToEnd(t *testing.T) {
+	a, base, info := portalApp(t)
+	ctx := context.Background()
+
+	// A login at the demo SP, in another browser, to appear in the history.
+	if res := demoL1Login(t, newBrowser(t), base, info); !strings.Contains(res.body, "DEMO0000000001") {
+		t.Fatalf("demo SP login failed:\n%s", res.body)
+	}
+
+	br := newBrowser(t)
+	home := portalLogin(t, a, br, base, info, info.Password)
+	if home.status != http.StatusOK || !strings.Contains(home.body, "Mario Rossi") {
+		t.Fatalf("portal home after login: %d %s\n%s", home.status, home.url, home.body)
+	}
+	if !strings.Contains(home.body, base+demo.Prefix) || !strings.Contains(home.body, base+portal.Prefix) {
+		t.Errorf("access history lacks the demo SP or portal login:\n%s", home.body)
+	}
+
+	// Download my data: attributes, the device without secrets, the history.
+	res, err := br.c.Get(base + portal.PathData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var exp portal.Export
+	if err := json.NewDecoder(res.Body).Decode(&exp); err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if exp.Identity.Attributes["spidCode"] != "DEMO0000000001" || len(exp.Devices) == 0 || len(exp.History) < 2 {
+		t.Errorf("export: %+v", exp)
+	}
+
+	// Change the password; the old one no longer works at the IdP.
+	const newPW = "Nuova-Parola-2027!"
+	done := br.submit(home, portal.PathPassword, url.Values{"current_password": {info.Password}, "new_password": {newPW}})
+	if done.status != http.StatusOK || done.url.Query().Get("done") != "password" {
+		t.Fatalf("password change: %d %s\n%s", done.status, done.url, done.body)
+	}
+	info.Password = newPW
+
+	// Suspend: the portal session ends and the demo SP login gets nr23.
+	out := br.submit(done, portal.PathSuspend, url.Values{"confirm": {"yes"}})
+	if out.url.Query().Get("done") != "suspended" || strings.Contains(out.body, "Mario Rossi") {
+		t.Fatalf("suspension: %s\n%s", out.url, out.body)
+	}
+	l, err := a.Lifecycle.Get(ctx, demoIdentityID(t, a))
+	if err != nil || l.State != storage.IdentitySuspended {
+		t.Fatalf("state after suspension: %v %v", l.State, err)
+	}
+	if res := demoL1Login(t, newBrowser(t), base, info); !strings.Contains(res.body, "ErrorCode nr23") {
+		t.Fatalf("demo SP login of a suspended identity did not fail with nr23:\n%s", res.body)
+	}
+
+	// Reactivation is customer care's: two supervisors (four eyes).
+	id := demoIdentityID(t, a)
+	if _, err := a.Lifecycle.Propose(ctx, id, lifecycle.ProposalRequest{Actor: lifecycle.Actor{ID: "operator:anna", Role: lifecycle.RoleSupervisor},
+		Event: lifecycle.EventReactivate, Channel: lifecycle.ChannelDesk}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Lifecycle.Approve(ctx, id, lifecycle.Actor{ID: "operator:bruno", Role: lifecycle.RoleSupervisor}); err != nil {
+		t.Fatal(err)
+	}
+	if res := demoL1Login(t, newBrowser(t), base, info); !strings.Contains(res.body, "DEMO0000000001") {
+		t.Fatalf("demo SP login after reactivation:\n%s", res.body)
+	}
+}
+
+func demoIdentityID(t *testing.T, a *App) string {
+	t.Helper()
+	id, err := a.Backends.Store.GetIdentityByUsername(context.Background(), demo.CitizenUsername)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id.ID
+}
+
+// TestPortalBadInput: each refusal leaves the identity as it was.
+func TestPortalBadInput(t *testing.T) {
+	a, base, info := portalApp(t)
+	ctx := context.Background()
+	br := newBrowser(t)
+	home := portalLogin(t, a, br, base, info, info.Password)
+	if !strings.Contains(home.body, "Mario Rossi") {
+		t.Fatalf("login failed:\n%s", home.body)
+	}
+	other := addCitizen(t, a, "lucia.verdi@example.org", "Lucia-Verdi-2026!", map[string]string{
+		"spidCode": "DEMO0000000002", "name": "Lucia", "familyName": "Verdi"})
+	cred0, _ := a.Backends.Store.GetCredential(ctx, demoIdentityID(t, a))
+
+	cases := []struct {
+		name   string
+		action string
+		form   url.Values
+		status int
+	}{
+		{"wrong current password", portal.PathPassword, url.Values{"current_password": {"nope"}, "new_password": {"Nuova-Parola-2027!"}}, http.StatusBadRequest},
+		{"too short", portal.PathPassword, url.Values{"current_password": {info.Password}, "new_password": {"Ab1!"}}, http.StatusBadRequest},
+		{"contains the name", portal.PathPassword, url.Values{"current_password": {info.Password}, "new_password": {"Mario-Rossi-2027!"}}, http.StatusBadRequest},
+		{"same as current", portal.PathPassword, url.Values{"current_password": {info.Password}, "new_password": {info.Password}}, http.StatusBadRequest},
+		{"forged CSRF", portal.PathSuspend, url.Values{"csrf_token": {"forged"}, "confirm": {"yes"}}, http.StatusForbidden},
+		{"another identity", portal.PathSuspend, url.Values{"identity": {other.ID}, "confirm": {"yes"}}, http.StatusForbidden},
+		{"not confirmed", portal.PathSuspend, url.Values{}, http.StatusBadRequest},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := br.submit(home, c.action, c.form)
+			if got.status != c.status {
+				t.Fatalf("status %d, want %d\n%s", got.status, c.status, got.body)
+			}
+		})
+	}
+	cred1, _ := a.Backends.Store.GetCredential(ctx, demoIdentityID(t, a))
+	if cred1.PasswordHash != cred0.PasswordHash {
+		t.Error("a refused form changed the password")
+	}
+	for _, id := range []string{demoIdentityID(t, a), other.ID} {
+		if l, err := a.Lifecycle.Get(ctx, id); err != nil || l.State != storage.IdentityActive {
+			t.Errorf("%s: state %v %v after refused forms", id, l.State, err)
+		}
+	}
+
+	// Without a session (another browser), forms go back to the login.
+	anon := newBrowser(t)
+	req, _ := http.NewRequest("POST", base+portal.PathSuspend, strings.NewReader("confirm=yes"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if got := anon.do(req); strings.Contains(got.body, "Mario") || got.url.Query().Get("done") != "expired" {
+		t.Fatalf("form without session: %s\n%s", got.url, got.body)
+	}
+}

@@ -1,0 +1,499 @@
+// Package portal is the citizen's personal area ("Area personale", ui.md §8)
+// under /account/. The citizen logs in with their own SPID credentials at
+// level 2: the portal is a SPID service provider of this same IdP, with its
+// own key and signed metadata, and the identity it manages is only ever the
+// one named by the verified Assertion (spidCode), kept in a server-side
+// session.
+package portal
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spid-idp/spid-idp/audit"
+	"github.com/spid-idp/spid-idp/identity"
+	"github.com/spid-idp/spid-idp/idp/csrf"
+	"github.com/spid-idp/spid-idp/idp/password"
+	"github.com/spid-idp/spid-idp/idp/response"
+	"github.com/spid-idp/spid-idp/idp/spid"
+	"github.com/spid-idp/spid-idp/keys"
+	"github.com/spid-idp/spid-idp/lifecycle"
+	"github.com/spid-idp/spid-idp/metadata"
+	"github.com/spid-idp/spid-idp/notify/mail"
+	"github.com/spid-idp/spid-idp/storage"
+	"github.com/spid-idp/spid-idp/templates"
+)
+
+// Prefix is where the portal lives on the IdP's server; also its entityID
+// path.
+const Prefix = "/account"
+
+// Name is the portal's OrganizationDisplayName / service name.
+const Name = "Area personale"
+
+// Paths under Prefix.
+const (
+	PathHome     = Prefix + "/"
+	PathLogin    = Prefix + "/login"
+	PathACS      = Prefix + "/acs"
+	PathMetadata = Prefix + "/metadata"
+	PathPassword = Prefix + "/password"
+	PathSuspend  = Prefix + "/suspend"
+	PathRevoke   = Prefix + "/revoke"
+	PathRenew    = Prefix + "/renew"
+	PathData     = Prefix + "/data"
+	PathLogout   = Prefix + "/logout"
+	// PathDevices is the IdP's own device page (package idp), linked.
+	PathDevices = Prefix + "/devices"
+	// PathTicket is the care desk's citizen form (package care), linked.
+	PathTicket = "/care/tickets/new"
+)
+
+// IdleTimeout ends a portal session without requests.
+const IdleTimeout = 15 * time.Minute
+
+// maxSession bounds a portal session whatever the activity.
+const maxSession = 8 * time.Hour
+
+// historyPage is the number of access-history lines per page.
+const historyPage = 20
+
+// Mailer sends the e-mail notices.
+type Mailer interface {
+	Send(ctx context.Context, m mail.Message) error
+}
+
+// Options configure the portal.
+type Options struct {
+	BaseURL   string    // the IdP's public URL
+	IdPSSO    string    // the IdP's HTTP-Redirect SSO endpoint
+	Pair      keys.Pair // the portal's own SP key
+	IdPCerts  []*x509.Certificate
+	Store     storage.Store
+	Eph       storage.Ephemeral
+	Lifecycle *lifecycle.Service
+	Audit     *audit.Logger
+	Pages     *templates.Renderer
+	Mailer    Mailer // nil: no e-mail notices
+	Argon2    password.Params
+	CSRFKey   []byte // at least 32 bytes
+	Log       *slog.Logger
+	Now       func() time.Time
+}
+
+// Portal is the personal area.
+type Portal struct {
+	o        Options
+	entityID string
+	signer   *response.Builder
+	metadata []byte
+	secure   bool
+}
+
+// New builds the portal and its signed metadata.
+func New(o Options) (*Portal, error) {
+	switch {
+	case o.Store == nil || o.Eph == nil || o.Lifecycle == nil || o.Audit == nil || o.Pages == nil:
+		return nil, errors.New("portal: store, ephemeral store, lifecycle, audit and pages are required")
+	case len(o.CSRFKey) < 32:
+		return nil, errors.New("portal: CSRF key shorter than 32 bytes")
+	case len(o.IdPCerts) == 0:
+		return nil, errors.New("portal: no IdP certificate to verify Responses")
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	base := strings.TrimRight(o.BaseURL, "/")
+	p := &Portal{o: o, entityID: base + Prefix, secure: strings.HasPrefix(base, "https://")}
+	p.signer = &response.Builder{EntityID: p.entityID, Signing: o.Pair}
+	attrs := []metadata.RequestedAttribute{{Name: "spidCode"}, {Name: "name"}, {Name: "familyName"}}
+	md, err := metadata.BuildSP(metadata.SPOptions{
+		EntityID: p.entityID, Signing: o.Pair,
+		ACS: []string{base + PathACS},
+		SLO: []metadata.Endpoint{{Binding: spid.BindingRedirect, Location: base + Prefix + "/slo"}},
+		AttributeServices: []metadata.AttributeService{{Index: 0, IsDefault: true,
+			ServiceName: map[string]string{"it": Name, "en": "Personal area"}, Attributes: attrs}},
+		Organization: map[string]metadata.Organization{
+			"it": {Name: Name, DisplayName: Name, URL: base + PathHome},
+			"en": {Name: "Personal area", DisplayName: "Personal area", URL: base + PathHome},
+		},
+		Contact: metadata.Contact{Public: true, IPACode: "portal", Email: "assistenza@example.org", Telephone: "+390600000000"},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("portal metadata: %w", err)
+	}
+	p.metadata = md
+	return p, nil
+}
+
+// EntityID is the portal's SP entityID.
+func (p *Portal) EntityID() string { return p.entityID }
+
+// Metadata is the portal's signed SP metadata, registered at the IdP.
+func (p *Portal) Metadata() []byte { return p.metadata }
+
+// Register adds the portal's routes to mux (not /account/devices, which the
+// IdP serves).
+func (p *Portal) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET "+Prefix+"/{$}", p.home)
+	mux.HandleFunc("GET "+Prefix, func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, PathHome, http.StatusFound) })
+	mux.HandleFunc("GET "+PathMetadata, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/samlmetadata+xml")
+		w.Write(p.metadata)
+	})
+	mux.HandleFunc("POST "+PathLogin, p.login)
+	mux.HandleFunc("POST "+PathACS, p.acs)
+	mux.HandleFunc("POST "+PathPassword, p.withSession(p.changePassword))
+	mux.HandleFunc("POST "+PathSuspend, p.withSession(p.suspend))
+	mux.HandleFunc("POST "+PathRevoke, p.withSession(p.revoke))
+	mux.HandleFunc("POST "+PathRenew, p.withSession(p.renew))
+	mux.HandleFunc("POST "+PathLogout, p.withSession(p.logout))
+	mux.HandleFunc("GET "+PathData, p.data)
+}
+
+func (p *Portal) render(w http.ResponseWriter, r *http.Request, status int, page templates.PortalHomePage) {
+	page.DevicesURL, page.TicketURL, page.DataURL = PathDevices, PathTicket, PathData
+	if err := p.o.Pages.Render(w, status, templates.PagePortalHome, templates.Lang(r), page); err != nil {
+		p.o.Log.ErrorContext(r.Context(), "portal page", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+	}
+}
+
+func (p *Portal) record(ctx context.Context, actor, action, target, outcome string, details map[string]string) error {
+	return p.o.Audit.Record(ctx, storage.AuditEvent{Actor: actor, Action: action, Target: target, Outcome: outcome, Details: details})
+}
+
+// home shows the personal area, or the login invitation without a session.
+func (p *Portal) home(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	s, ok := p.session(r)
+	if !ok {
+		b := p.browser(w, r)
+		p.render(w, r, http.StatusOK, templates.PortalHomePage{LoginAction: PathLogin,
+			CSRF: csrf.Token(p.o.CSRFKey, "login:"+b), Notice: noticeParam(r)})
+		return
+	}
+	page, err := p.homePage(ctx, s, r)
+	if err != nil {
+		p.o.Log.ErrorContext(ctx, "portal home", "err", err)
+		http.Error(w, "service unavailable, retry later", http.StatusServiceUnavailable)
+		return
+	}
+	page.Notice = noticeParam(r)
+	p.render(w, r, http.StatusOK, page)
+}
+
+// notices that a redirect may carry in ?done=.
+var notices = map[string]bool{"password": true, "suspended": true, "revoke": true, "renewed": true,
+	"loggedout": true, "expired": true, "loginfailed": true, "unknown": true}
+
+func noticeParam(r *http.Request) string {
+	if n := r.URL.Query().Get("done"); notices[n] {
+		return n
+	}
+	return ""
+}
+
+func (p *Portal) homePage(ctx context.Context, s *session, r *http.Request) (templates.PortalHomePage, error) {
+	id, err := p.o.Store.GetIdentity(ctx, s.IdentityID)
+	if err != nil {
+		return templates.PortalHomePage{}, fmt.Errorf("identity: %w", err)
+	}
+	page := templates.PortalHomePage{Name: strings.TrimSpace(id.Attributes["name"] + " " + id.Attributes["familyName"]),
+		CSRF: csrf.Token(p.o.CSRFKey, s.ID), State: string(id.Status)}
+	if l, err := p.o.Lifecycle.Get(ctx, id.ID); err == nil {
+		page.State, page.ValidUntil = string(l.State), l.ValidUntil
+		now := p.o.Now()
+		// 90 days: the renewal window of lifecycle's default policy; the
+		// service decides in the end.
+		page.CanRenew = !l.ValidUntil.IsZero() && now.Before(l.ValidUntil) && now.After(l.ValidUntil.AddDate(0, 0, -90))
+	}
+	n, _ := strconv.Atoi(r.URL.Query().Get("page"))
+	if n < 1 {
+		n = 1
+	}
+	hist, more, err := History(ctx, p.o.Store, id.ID, (n-1)*historyPage, historyPage)
+	if err != nil {
+		return page, err
+	}
+	page.History = hist
+	if n > 1 {
+		page.PrevPage = n - 1
+	}
+	if more {
+		page.NextPage = n + 1
+	}
+	return page, nil
+}
+
+// History returns the identity's access history (the IdP's "sso.response"
+// audit records), newest first, skipping skip lines and returning at most
+// limit; more says older lines exist.
+//
+// The audit log has no index by actor, so this reads the chain: fine for a
+// personal area, to be replaced by an indexed query if the log grows large.
+func History(ctx context.Context, st storage.Store, identityID string, skip, limit int) ([]templates.PortalAccess, bool, error) {
+	var all []templates.PortalAccess
+	var after int64
+	for {
+		evs, err := st.ListAudit(ctx, after, 1000)
+		if err != nil {
+			return nil, false, fmt.Errorf("reading the audit log: %w", err)
+		}
+		for _, e := range evs {
+			after = e.Seq
+			if e.Action != "sso.response" || e.Actor != identityID {
+				continue
+			}
+			all = append(all, templates.PortalAccess{Time: e.Time, SP: e.Target, Level: e.Details["level"],
+				IP: firstOf(e.Details, "client_ip", "ip"), Success: e.Outcome == audit.Success, Anomaly: e.Details["anomaly"]})
+		}
+		if len(evs) < 1000 {
+			break
+		}
+	}
+	// newest first
+	for i, j := 0, len(all)-1; i < j; i, j = i+1, j-1 {
+		all[i], all[j] = all[j], all[i]
+	}
+	if skip >= len(all) {
+		return nil, false, nil
+	}
+	end := min(skip+limit, len(all))
+	return all[skip:end], end < len(all), nil
+}
+
+func firstOf(m map[string]string, keys ...string) string {
+	for _, k := range keys {
+		if v := m[k]; v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// formOK checks the CSRF token of a posted form against the session.
+func (p *Portal) formOK(w http.ResponseWriter, r *http.Request, s *session) bool {
+	if err := r.ParseForm(); err != nil || !csrf.Valid(p.o.CSRFKey, s.ID, r.PostForm.Get(templates.FieldCSRF)) {
+		_ = p.record(r.Context(), s.IdentityID, "portal.form", s.IdentityID, audit.Denied, map[string]string{"path": r.URL.Path, "reason": "csrf"})
+		http.Error(w, "form expired or forged: go back, reload the page and retry", http.StatusForbidden)
+		return false
+	}
+	// A form naming an identity must name the session's own: the session is
+	// the only subject, whatever the form says.
+	if v, ok := r.PostForm[templates.FieldIdentity]; ok && (len(v) != 1 || v[0] != s.IdentityID) {
+		_ = p.record(r.Context(), s.IdentityID, "portal.form", s.IdentityID, audit.Denied, map[string]string{"path": r.URL.Path, "reason": "another identity named"})
+		http.Error(w, "you can act only on your own identity", http.StatusForbidden)
+		return false
+	}
+	return true
+}
+
+func (p *Portal) redirectDone(w http.ResponseWriter, r *http.Request, notice string) {
+	http.Redirect(w, r, PathHome+"?done="+notice, http.StatusSeeOther)
+}
+
+// refused re-shows the home page with the reasons.
+func (p *Portal) refused(w http.ResponseWriter, r *http.Request, s *session, status int, problems []string) {
+	page, err := p.homePage(r.Context(), s, r)
+	if err != nil {
+		http.Error(w, "service unavailable, retry later", http.StatusServiceUnavailable)
+		return
+	}
+	page.Problems = problems
+	p.render(w, r, status, page)
+}
+
+func (p *Portal) changePassword(w http.ResponseWriter, r *http.Request, s *session) {
+	ctx := r.Context()
+	cur, next := r.PostForm.Get(templates.FieldCurrentPassword), r.PostForm.Get(templates.FieldNewPassword)
+	id, err := p.o.Store.GetIdentity(ctx, s.IdentityID)
+	if err != nil {
+		http.Error(w, "service unavailable, retry later", http.StatusServiceUnavailable)
+		return
+	}
+	cred, err := p.o.Store.GetCredential(ctx, id.ID)
+	if err != nil {
+		http.Error(w, "service unavailable, retry later", http.StatusServiceUnavailable)
+		return
+	}
+	deny := func(reason string, problems []string) {
+		_ = p.record(ctx, id.ID, "portal.password", id.ID, audit.Failure, map[string]string{"reason": reason})
+		p.refused(w, r, s, http.StatusBadRequest, problems)
+	}
+	if ok, err := password.Verify(cred.PasswordHash, cur); err != nil || !ok {
+		deny("wrong current password", []string{"The current password is wrong."})
+		return
+	}
+	if probs := identity.CheckPassword(next, id.Username, id.Attributes); len(probs) > 0 {
+		deny("policy", probs)
+		return
+	}
+	// The store keeps only the current hash: that is the history we can check.
+	if same, _ := password.Verify(cred.PasswordHash, next); same {
+		deny("reused", []string{"The new password must differ from the current one."})
+		return
+	}
+	hash, err := password.Hash(next, p.o.Argon2)
+	if err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	now := p.o.Now().UTC()
+	if err := p.o.Store.UpdateCredential(ctx, id.ID, func(c storage.Credential) (storage.Credential, error) {
+		c.PasswordHash, c.UpdatedAt, c.FailedAttempts = hash, now, 0
+		return c, nil
+	}); err != nil {
+		http.Error(w, "service unavailable, retry later", http.StatusServiceUnavailable)
+		return
+	}
+	_ = p.record(ctx, id.ID, "portal.password", id.ID, audit.Success, nil)
+	p.mail(ctx, id, "SPID: password cambiata / password changed",
+		"La password della tua identità SPID è stata cambiata dall'area personale. Se non sei stato tu, sospendi subito l'identità o contatta l'assistenza.\n\n"+
+			"The password of your SPID identity was changed from the personal area. If it was not you, suspend the identity at once or contact customer care.\n")
+	p.redirectDone(w, r, "password")
+}
+
+func (p *Portal) mail(ctx context.Context, id storage.Identity, subject, text string) {
+	to := id.Attributes["email"]
+	if p.o.Mailer == nil || to == "" {
+		return
+	}
+	if err := p.o.Mailer.Send(ctx, mail.Message{To: to, Subject: subject, Text: text}); err != nil {
+		p.o.Log.WarnContext(ctx, "portal notice not sent", "identity", id.ID, "err", err)
+	}
+}
+
+func (p *Portal) holder(s *session) lifecycle.Actor {
+	return lifecycle.Actor{ID: s.IdentityID, Role: lifecycle.RoleHolder}
+}
+
+func confirmed(r *http.Request) bool { return r.PostForm.Get(templates.FieldConfirm) == "yes" }
+
+func (p *Portal) suspend(w http.ResponseWriter, r *http.Request, s *session) {
+	if !confirmed(r) {
+		p.refused(w, r, s, http.StatusBadRequest, []string{"Tick the confirmation box to suspend your identity."})
+		return
+	}
+	_, err := p.o.Lifecycle.Suspend(r.Context(), s.IdentityID, lifecycle.SuspendRequest{Actor: p.holder(s),
+		Cause: lifecycle.CauseHolderRequest, Channel: lifecycle.ChannelPortal})
+	if err != nil {
+		// lifecycle has audited the refusal.
+		p.refused(w, r, s, http.StatusConflict, []string{err.Error()})
+		return
+	}
+	// The identity may no longer be used: the portal session ends too.
+	p.endSession(w, r, s)
+	p.redirectDone(w, r, "suspended")
+}
+
+func (p *Portal) revoke(w http.ResponseWriter, r *http.Request, s *session) {
+	if !confirmed(r) {
+		p.refused(w, r, s, http.StatusBadRequest, []string{"Tick the confirmation box to ask for revocation."})
+		return
+	}
+	_, err := p.o.Lifecycle.Propose(r.Context(), s.IdentityID, lifecycle.ProposalRequest{Actor: p.holder(s),
+		Event: lifecycle.EventRevoke, Cause: lifecycle.CauseHolderRequest, Channel: lifecycle.ChannelPortal})
+	if err != nil {
+		p.refused(w, r, s, http.StatusConflict, []string{err.Error()})
+		return
+	}
+	p.redirectDone(w, r, "revoke")
+}
+
+func (p *Portal) renew(w http.ResponseWriter, r *http.Request, s *session) {
+	if _, err := p.o.Lifecycle.Renew(r.Context(), s.IdentityID, p.holder(s)); err != nil {
+		p.refused(w, r, s, http.StatusConflict, []string{err.Error()})
+		return
+	}
+	p.redirectDone(w, r, "renewed")
+}
+
+func (p *Portal) logout(w http.ResponseWriter, r *http.Request, s *session) {
+	_ = p.record(r.Context(), s.IdentityID, "portal.logout", s.IdentityID, audit.Success, nil)
+	p.endSession(w, r, s)
+	p.redirectDone(w, r, "loggedout")
+}
+
+// Export is the "download my data" document.
+type Export struct {
+	Identity   ExportIdentity           `json:"identity"`
+	Lifecycle  *ExportLifecycle         `json:"lifecycle,omitempty"`
+	Devices    []ExportDevice           `json:"devices"`
+	History    []templates.PortalAccess `json:"access_history"`
+	ExportedAt time.Time                `json:"exported_at"`
+}
+
+// ExportIdentity is the identity without credentials.
+type ExportIdentity struct {
+	Username   string            `json:"username"`
+	Type       string            `json:"type"`
+	Status     string            `json:"status"`
+	Attributes map[string]string `json:"attributes"`
+	CreatedAt  time.Time         `json:"created_at"`
+}
+
+// ExportLifecycle is the state and validity.
+type ExportLifecycle struct {
+	State      string    `json:"state"`
+	ValidUntil time.Time `json:"valid_until"`
+}
+
+// ExportDevice is a device without its sealed secret or key.
+type ExportDevice struct {
+	Name       string    `json:"name"`
+	Kind       string    `json:"kind"`
+	Status     string    `json:"status"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastUsedAt time.Time `json:"last_used_at"`
+}
+
+// data is GET /account/data: the holder's data as a JSON download.
+func (p *Portal) data(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	s, ok := p.session(r)
+	if !ok {
+		http.Redirect(w, r, PathHome+"?done=expired", http.StatusSeeOther)
+		return
+	}
+	id, err := p.o.Store.GetIdentity(ctx, s.IdentityID)
+	if err != nil {
+		http.Error(w, "service unavailable, retry later", http.StatusServiceUnavailable)
+		return
+	}
+	out := Export{Identity: ExportIdentity{Username: id.Username, Type: fmt.Sprint(id.Type), Status: string(id.Status),
+		Attributes: id.Attributes, CreatedAt: id.CreatedAt}, ExportedAt: p.o.Now().UTC(), Devices: []ExportDevice{}}
+	if l, err := p.o.Lifecycle.Get(ctx, id.ID); err == nil {
+		out.Lifecycle = &ExportLifecycle{State: string(l.State), ValidUntil: l.ValidUntil}
+	}
+	devs, err := p.o.Store.ListDevices(ctx, id.ID)
+	if err != nil {
+		http.Error(w, "service unavailable, retry later", http.StatusServiceUnavailable)
+		return
+	}
+	for _, d := range devs {
+		out.Devices = append(out.Devices, ExportDevice{Name: d.Name, Kind: string(d.Kind), Status: string(d.Status), CreatedAt: d.CreatedAt, LastUsedAt: d.LastUsedAt})
+	}
+	if out.History, _, err = History(ctx, p.o.Store, id.ID, 0, 1<<30); err != nil {
+		http.Error(w, "service unavailable, retry later", http.StatusServiceUnavailable)
+		return
+	}
+	_ = p.record(ctx, id.ID, "portal.export", id.ID, audit.Success, nil)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Disposition", `attachment; filename="spid-data.json"`)
+	w.Header().Set("Cache-Control", "no-store")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(out)
+}

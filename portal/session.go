@@ -1,0 +1,217 @@
+package portal
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spid-idp/spid-idp/audit"
+	"github.com/spid-idp/spid-idp/idp/csrf"
+	"github.com/spid-idp/spid-idp/idp/response"
+	"github.com/spid-idp/spid-idp/idp/spid"
+	"github.com/spid-idp/spid-idp/internal/spclient"
+	"github.com/spid-idp/spid-idp/storage"
+	"github.com/spid-idp/spid-idp/templates"
+)
+
+const (
+	sessionCookie = "portal_session"
+	browserCookie = "portal_browser"
+	// requestTTL bounds the time between the AuthnRequest and the Response.
+	requestTTL = 10 * time.Minute
+)
+
+// session is the server-side portal session: the cookie holds only ID.
+type session struct {
+	ID         string    `json:"-"`
+	IdentityID string    `json:"identity"`
+	Level      int       `json:"level"`
+	Created    time.Time `json:"created"`
+	LastSeen   time.Time `json:"last_seen"`
+}
+
+func sessionKey(id string) string { return "portal:session:" + id }
+func requestKey(id string) string { return "portal:request:" + id }
+
+// pending is a sent AuthnRequest, bound to the browser that sent it.
+type pending struct {
+	Browser string `json:"browser"`
+}
+
+func newID() string { return strings.TrimLeft(response.RandomID(), "_") }
+
+func (p *Portal) cookie(name, value string, maxAge int) *http.Cookie {
+	return &http.Cookie{Name: name, Value: value, Path: Prefix, HttpOnly: true, Secure: p.secure,
+		SameSite: http.SameSiteLaxMode, MaxAge: maxAge}
+}
+
+// browser identifies the browser before login (CSRF of the login form,
+// binding of the AuthnRequest to who sent it).
+func (p *Portal) browser(w http.ResponseWriter, r *http.Request) string {
+	if c, err := r.Cookie(browserCookie); err == nil && len(c.Value) == 32 {
+		return c.Value
+	}
+	v := newID()
+	http.SetCookie(w, p.cookie(browserCookie, v, 0))
+	return v
+}
+
+// session returns the live session of r, refreshing its idle timer.
+func (p *Portal) session(r *http.Request) (*session, bool) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || len(c.Value) != 32 {
+		return nil, false
+	}
+	ctx := r.Context()
+	now := p.o.Now()
+	var s session
+	err = p.o.Eph.UpdateValue(ctx, sessionKey(c.Value), func(b []byte) ([]byte, error) {
+		if err := json.Unmarshal(b, &s); err != nil {
+			return nil, err
+		}
+		if now.Sub(s.LastSeen) > IdleTimeout {
+			return nil, errIdle
+		}
+		s.LastSeen = now
+		return json.Marshal(s)
+	})
+	if err != nil {
+		if errors.Is(err, errIdle) {
+			_ = p.o.Eph.DeleteValue(ctx, sessionKey(c.Value))
+		}
+		return nil, false
+	}
+	s.ID = c.Value
+	return &s, true
+}
+
+var errIdle = errors.New("portal session idle too long")
+
+func (p *Portal) endSession(w http.ResponseWriter, r *http.Request, s *session) {
+	_ = p.o.Eph.DeleteValue(r.Context(), sessionKey(s.ID))
+	http.SetCookie(w, p.cookie(sessionCookie, "", -1))
+}
+
+// withSession runs h for a POST with a live session and a valid form.
+func (p *Portal) withSession(h func(http.ResponseWriter, *http.Request, *session)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s, ok := p.session(r)
+		if !ok {
+			http.Redirect(w, r, PathHome+"?done=expired", http.StatusSeeOther)
+			return
+		}
+		if !p.formOK(w, r, s) {
+			return
+		}
+		h(w, r, s)
+	}
+}
+
+// login sends a signed AuthnRequest for SpidL2 (ForceAuthn) to the IdP.
+func (p *Portal) login(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	b := p.browser(w, r)
+	if err := r.ParseForm(); err != nil || !csrf.Valid(p.o.CSRFKey, "login:"+b, r.PostForm.Get(templates.FieldCSRF)) {
+		http.Error(w, "form expired, go back and retry", http.StatusForbidden)
+		return
+	}
+	id := response.RandomID()
+	val, _ := json.Marshal(pending{Browser: b})
+	if err := p.o.Eph.CreateValue(ctx, requestKey(id), val, p.o.Now().Add(requestTTL)); err != nil {
+		http.Error(w, "service unavailable, retry later", http.StatusServiceUnavailable)
+		return
+	}
+	xml := spclient.AuthnRequest(spclient.Request{ID: id, Issuer: p.entityID, Destination: p.o.IdPSSO, Level: spid.L2, Now: p.o.Now()})
+	u, err := p.signer.RedirectURL(p.o.IdPSSO, xml, "SAMLRequest", "")
+	if err != nil {
+		p.o.Log.ErrorContext(ctx, "portal AuthnRequest", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	http.Redirect(w, r, u, http.StatusFound)
+}
+
+// acs receives the Response, checks it, and opens the portal session for
+// the identity whose spidCode the Assertion carries.
+func (p *Portal) acs(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return
+	}
+	fail := func(reason string, details map[string]string) {
+		if details == nil {
+			details = map[string]string{}
+		}
+		details["reason"] = reason
+		_ = p.record(ctx, "anonymous", "portal.login", p.entityID, audit.Failure, details)
+		p.o.Log.InfoContext(ctx, "portal login refused", "reason", reason)
+		http.Redirect(w, r, PathHome+"?done=loginfailed", http.StatusSeeOther)
+	}
+	b64 := r.PostForm.Get("SAMLResponse")
+	inResp := peekInResponseTo(b64)
+	// One use only: the pending request is consumed whatever follows, so a
+	// replayed Response finds nothing.
+	raw, _, err := p.o.Eph.GetValue(ctx, requestKey(inResp))
+	if inResp == "" || err != nil {
+		fail("no pending request for this Response (replayed or expired)", nil)
+		return
+	}
+	_ = p.o.Eph.DeleteValue(ctx, requestKey(inResp))
+	var pend pending
+	c, cerr := r.Cookie(browserCookie)
+	if json.Unmarshal(raw, &pend) != nil || cerr != nil || subtle.ConstantTimeCompare([]byte(c.Value), []byte(pend.Browser)) != 1 {
+		fail("Response delivered to another browser", nil)
+		return
+	}
+	res, err := spclient.Check(b64, spclient.Expect{InResponseTo: inResp, Destination: strings.TrimSuffix(p.entityID, Prefix) + PathACS,
+		Audience: p.entityID, IdPCerts: p.o.IdPCerts})
+	if err != nil {
+		fail(err.Error(), nil)
+		return
+	}
+	if !res.Success {
+		fail("error Response", map[string]string{"status": res.StatusCode, "anomaly": res.Code.String()})
+		return
+	}
+	if res.Level < spid.L2 {
+		fail("level below SpidL2", map[string]string{"level": strconv.Itoa(int(res.Level))})
+		return
+	}
+	code := res.Attr("spidCode")
+	id, err := p.findBySPIDCode(r, code)
+	if err != nil {
+		fail("no identity with the asserted spidCode", map[string]string{"spid_code": code})
+		return
+	}
+	now := p.o.Now()
+	s := session{ID: newID(), IdentityID: id.ID, Level: int(res.Level), Created: now, LastSeen: now}
+	val, _ := json.Marshal(s)
+	if err := p.o.Eph.CreateValue(ctx, sessionKey(s.ID), val, now.Add(maxSession)); err != nil {
+		http.Error(w, "service unavailable, retry later", http.StatusServiceUnavailable)
+		return
+	}
+	_ = p.record(ctx, id.ID, "portal.login", id.ID, audit.Success, map[string]string{"level": strconv.Itoa(int(res.Level))})
+	http.SetCookie(w, p.cookie(sessionCookie, s.ID, 0))
+	http.Redirect(w, r, PathHome, http.StatusSeeOther)
+}
+
+func (p *Portal) findBySPIDCode(r *http.Request, code string) (storage.Identity, error) {
+	if code == "" {
+		return storage.Identity{}, storage.ErrNotFound
+	}
+	all, err := p.o.Store.ListIdentities(r.Context())
+	if err != nil {
+		return storage.Identity{}, err
+	}
+	for _, id := range all {
+		if id.Attributes["spidCode"] == code {
+			return id, nil
+		}
+	}
+	return storage.Identity{}, storage.ErrNotFound
+}
