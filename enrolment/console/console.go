@@ -131,6 +131,7 @@ func (c *Console) Handler() (http.Handler, error) {
 	mux.HandleFunc("GET /console/find", c.auth(c.findPage))
 	mux.HandleFunc("POST /console/find", c.auth(c.find))
 	mux.HandleFunc("GET /console/recognise/{id}", c.auth(c.recognisePage))
+	mux.HandleFunc("GET /console/recognise/{id}/form", c.auth(c.adhesionForm))
 	mux.HandleFunc("POST /console/recognise/{id}/{action}", c.auth(c.recognise))
 	return mux, nil
 }

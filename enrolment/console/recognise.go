@@ -2,14 +2,18 @@ package console
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spid-idp/spid-idp/audit"
 	"github.com/spid-idp/spid-idp/enrolment"
+	"github.com/spid-idp/spid-idp/enrolment/signature"
 	"github.com/spid-idp/spid-idp/evidence"
 	"github.com/spid-idp/spid-idp/idp/otp"
 	"github.com/spid-idp/spid-idp/storage"
@@ -131,6 +135,9 @@ func (c *Console) recognisePage(w http.ResponseWriter, r *http.Request, o *opera
 	p := templates.ConsoleRecognisePage{ConsoleFrame: c.frameWith(o, r), Code: enrolment.FormatCode(e.Code), Path: e.Path, Video: video,
 		Upload: base + "upload", SendOTP: base + "otp-send", CheckOTP: base + "otp-check", Confirm: base + "confirm", Tick: base + "tick",
 		OTPSent: !st.OTPSentAt.IsZero(), OTPConfirmed: !st.OTPOKAt.IsZero()}
+	if !video {
+		p.Form = base + "form"
+	}
 	p.Applicant, p.Document = applicantFields(req, o.lang, true)
 	items := InPersonChecklist()
 	if video {
@@ -372,4 +379,54 @@ func joinShort(s []string) string {
 		out += x
 	}
 	return out
+}
+
+// adhesionForm is the form the applicant signs by hand at the shop or
+// counter (§5.5): every attribute, the consents' versions and the SHA-256
+// of the request as stored, so the scan of the signed paper names exactly
+// what was confirmed.
+func (c *Console) adhesionForm(w http.ResponseWriter, r *http.Request, o *operatorCtx) {
+	e, req, ok := c.found(w, r, o)
+	if !ok {
+		return
+	}
+	if e.Path == enrolment.PathVideo || req.Applicant == nil {
+		http.NotFound(w, r)
+		return
+	}
+	a := req.Applicant
+	attrs := map[string]string{"name": a.Name, "familyName": a.FamilyName, "fiscalNumber": "TINIT-" + a.FiscalNumber,
+		"dateOfBirth": a.DateOfBirth, "placeOfBirth": a.PlaceOfBirth, "gender": a.Gender, "email": a.Email, "mobilePhone": a.MobilePhone}
+	if d := req.Document; d != nil {
+		attrs["idCard"] = strings.Join([]string{d.Type, d.Number, d.Issuer, d.IssueDate, d.ExpiryDate}, " ")
+	}
+	for k, v := range attrs {
+		if strings.TrimSpace(v) == "" {
+			delete(attrs, k)
+		}
+	}
+	var privacy, terms string
+	for _, cs := range req.Consents {
+		switch cs.Kind {
+		case "privacy":
+			privacy = cs.Version
+		case "terms":
+			terms = cs.Version
+		}
+	}
+	sum := sha256.Sum256(e.Data)
+	pdf, err := signature.Form(signature.FormData{Code: enrolment.FormatCode(e.Code), Attributes: attrs,
+		Declaration:  "Il richiedente dichiara che i dati sono veri (art. 76 DPR 445/2000) e firma di proprio pugno davanti all'operatore. / The applicant declares the data true and signs by hand before the operator.",
+		TermsVersion: terms, PrivacyVersion: privacy, RequestHash: hex.EncodeToString(sum[:]), IssuedAt: c.now()})
+	if err != nil {
+		c.fail(w, err)
+		return
+	}
+	c.record(r.Context(), o.op.ID, "console.adhesion_form", e.ID, audit.Success, map[string]string{"sha256": hex.EncodeToString(sum[:])})
+	h := w.Header()
+	h.Set("Content-Type", "application/pdf")
+	h.Set("Content-Disposition", `attachment; filename="modulo-`+e.Code+`.pdf"`)
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	_, _ = w.Write(pdf)
 }
