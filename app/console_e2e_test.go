@@ -53,23 +53,23 @@ func TestConsoleEndToEnd(t *testing.T) {
 		return regexp.MustCompile(`\b[0-9]{6}\b`).FindString(m.Text)
 	}
 	e, err := svc.Start(ctx, enrolment.TypePersonal, enrolment.PathShop, "")
-	must(t, err)
-	must(t, svc.SetApplicant(ctx, e.ID, enrolment.Applicant{Name: "Maria", FamilyName: "Bianchi", FiscalNumber: "BNCMRA85T41F205Z",
+	cmust(t, err)
+	cmust(t, svc.SetApplicant(ctx, e.ID, enrolment.Applicant{Name: "Maria", FamilyName: "Bianchi", FiscalNumber: "BNCMRA85T41F205Z",
 		DateOfBirth: "1985-12-01", PlaceOfBirth: "F205", CountyOfBirth: "MI", Gender: "F", Email: "maria.bianchi@example.it",
 		MobilePhone: "+393339876543"}, enrolment.Document{Type: "cartaIdentita", Number: "CA99999ZZ", Issuer: "ComuneMilano",
 		IssueDate: "2022-01-10", ExpiryDate: "2032-01-10"}, nil))
-	must(t, svc.SendEmailLink(ctx, e.ID))
+	cmust(t, svc.SendEmailLink(ctx, e.ID))
 	m, err := mails.Last("maria.bianchi@example.it")
-	must(t, err)
+	cmust(t, err)
 	link, _ := url.Parse(regexp.MustCompile(`https?://\S+verify-email\S*`).FindString(m.Text))
 	_, err = svc.ConfirmEmail(ctx, link.Query().Get("token"))
-	must(t, err)
-	must(t, svc.SendMobileCode(ctx, e.ID))
-	must(t, svc.ConfirmMobile(ctx, e.ID, code()))
-	must(t, svc.AcceptConsents(ctx, e.ID, enrolment.Consents{PrivacyVersion: "1", TermsVersion: "1", Declaration: true}, "127.0.0.1"))
-	must(t, svc.SendSignCode(ctx, e.ID))
+	cmust(t, err)
+	cmust(t, svc.SendMobileCode(ctx, e.ID))
+	cmust(t, svc.ConfirmMobile(ctx, e.ID, code()))
+	cmust(t, svc.AcceptConsents(ctx, e.ID, enrolment.Consents{PrivacyVersion: "1", TermsVersion: "1", Declaration: true}, "127.0.0.1"))
+	cmust(t, svc.SendSignCode(ctx, e.ID))
 	e, err = svc.Submit(ctx, e.ID, code())
-	must(t, err)
+	cmust(t, err)
 
 	agent := newBrowser(t)
 	p := consoleLogin(agent, ts.URL, "agent")
@@ -91,7 +91,7 @@ func TestConsoleEndToEnd(t *testing.T) {
 	}
 
 	res, err := http.Get(ts.URL + "/metrics")
-	must(t, err)
+	cmust(t, err)
 	body, _ := io.ReadAll(res.Body)
 	res.Body.Close()
 	if !strings.Contains(string(body), `spid_enrolment_requests{status="on_time"} 1`) {
@@ -109,13 +109,13 @@ func TestConsoleEndToEnd(t *testing.T) {
 		t.Fatalf("approve: %s", p.url)
 	}
 	m, err = mails.Last("maria.bianchi@example.it")
-	must(t, err)
+	cmust(t, err)
 	if !strings.Contains(m.Text, "/activate?token=") {
 		t.Errorf("activation e-mail: %s", m.Text)
 	}
 }
 
-func must(t *testing.T, err error) {
+func cmust(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -130,7 +130,7 @@ func consoleLogin(b *browser, base, user string) page {
 
 func consoleCSP(t *testing.T, u string) string {
 	res, err := http.Get(u)
-	must(t, err)
+	cmust(t, err)
 	res.Body.Close()
 	return res.Header.Get("Content-Security-Policy")
 }
