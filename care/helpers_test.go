@@ -50,7 +50,7 @@ var (
 	web   = care.Actor{ID: "requester"}
 )
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "idp.db"))
 	if err != nil {
@@ -72,7 +72,7 @@ func newEnv(t *testing.T) *env {
 }
 
 // blobs counts files in the evidence directory.
-func (e *env) blobs(t *testing.T) int {
+func (e *env) blobs(t testing.TB) int {
 	n := 0
 	_ = filepath.WalkDir(e.evidence, func(p string, d fs.DirEntry, err error) error {
 		rel, _ := filepath.Rel(e.evidence, p)

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -216,6 +217,9 @@ func checkText(field, v string, limit int, required bool) error {
 		return fmt.Errorf("%w: %s is not valid text", ErrInvalid, field)
 	case utf8.RuneCountInString(v) > limit:
 		return fmt.Errorf("%w: %s is longer than %d characters", ErrInvalid, field, limit)
+	case limit <= MaxShort && strings.IndexFunc(v, unicode.IsControl) >= 0:
+		// One-line fields end up in e-mail headers and file names.
+		return fmt.Errorf("%w: %s contains a line break or control character", ErrInvalid, field)
 	}
 	return nil
 }

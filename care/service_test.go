@@ -249,6 +249,7 @@ func TestBadRequests(t *testing.T) {
 		"header break": func(r *care.Request) { r.ContactEmail = "a@b.it\r\nBcc: c@d.it" },
 		"long subject": func(r *care.Request) { r.Subject = strings.Repeat("a", 201) },
 		"NUL":          func(r *care.Request) { r.Message = "a\x00" },
+		"subject CRLF": func(r *care.Request) { r.Subject = "a\r\nBcc: x@y.it" },
 		"bad channel":  func(r *care.Request) { r.Channel = "fax" },
 		"bad kind":     func(r *care.Request) { r.Kind = "praise" },
 	} {
