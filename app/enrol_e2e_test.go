@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"html"
 	"io"
 	"math/big"
@@ -460,4 +461,132 @@ func TestEnrolCNSPathEndToEnd(t *testing.T) {
 		t.Fatalf("after CNS: %s %+v", e.State, r.Recognition)
 	}
 	approveAndActivate(t, a, base, p, e)
+}
+
+func TestEnrolBadInputs(t *testing.T) {
+	a, base := enrolApp(t, nil)
+	p := newApplicant(t, 4)
+	br := newBrowser(t)
+	start := br.get(base + "/enrol/")
+	data := br.submit(start, "/enrol/", url.Values{"identity_type": {"personal"}, "path": {"shop"}})
+	if data.url.Path != "/enrol/data" {
+		t.Fatalf("start: %s %d", data.url, data.status)
+	}
+	badCF := p.cf[:15] + string("ABCDEFGHIJKLMNOPQRSTUVWXYZ"[(strings.IndexByte("ABCDEFGHIJKLMNOPQRSTUVWXYZ", p.cf[15])+1)%26])
+	cfErr := fiscalcode.Validate(badCF)
+	var fe fiscalcode.Error
+	if !errors.As(cfErr, &fe) {
+		t.Fatalf("test CF %s not refused: %v", badCF, cfErr)
+	}
+	with := func(k, v string) url.Values {
+		f := p.form()
+		f.Set(k, v)
+		return f
+	}
+	cases := []struct {
+		name   string
+		lang   string
+		form   url.Values
+		status int
+		want   string
+	}{
+		{"invalid CF (it)", "it", with("fiscal_number", badCF), 422, fe.Message("it")},
+		{"invalid CF (en)", "en", with("fiscal_number", badCF), 422, fe.Message("en")},
+		{"CF not matching the name", "it", with("name", "Giovanna"), 422, "Il nome non corrisponde al codice fiscale."},
+		{"CF not matching the sex", "en", with("gender", "M"), 422, "The sex does not match the fiscal code."},
+		{"expired document", "it", with("doc_expiry_date", time.Now().AddDate(0, 0, -1).Format(time.DateOnly)), 422, "expired"},
+	}
+	for _, tc := range cases {
+		pg := br.get(base + "/enrol/data?lang=" + tc.lang)
+		res := br.postMultipart(pg, "/enrol/data", tc.form, nil)
+		if res.status != tc.status || !strings.Contains(html.UnescapeString(res.body), tc.want) {
+			t.Errorf("%s: %d, want %d with %q\n%s", tc.name, res.status, tc.status, tc.want, res.body)
+		}
+	}
+	e, r := currentDraft(t, a, p.cf, false)
+	if r.Applicant != nil {
+		t.Fatalf("refused data were stored: %+v", r.Applicant)
+	}
+	if !auditHas(t, a, "enrolment.applicant", e.ID, "invalid") {
+		t.Error("no audit record of the refused data")
+	}
+
+	// Live check, in the language asked.
+	res, err := http.Get(base + "/enrol/check-cf?lang=en&fiscal_number=" + badCF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(body), fe.Message("en")) {
+		t.Errorf("live check: %s", body)
+	}
+
+	// Uploads: wrong type, then too large (the server's body limit).
+	pg := br.get(base + "/enrol/data?lang=it")
+	wrong := br.postMultipart(pg, "/enrol/data", p.form(), map[string][2]string{"document_front": {"doc.txt", "just some text, not an image"}})
+	if wrong.status != 422 || !strings.Contains(html.UnescapeString(wrong.body), "non è un JPEG, PNG o PDF") {
+		t.Errorf("wrong type: %d\n%s", wrong.status, wrong.body)
+	}
+	if !auditHas(t, a, "enrolment.upload", e.ID, "media type") {
+		t.Error("no audit record of the refused upload")
+	}
+	big := br.postMultipart(pg, "/enrol/data", p.form(), map[string][2]string{"document_front": {"big.png", "\x89PNG\r\n\x1a\n" + strings.Repeat("x", 11<<20)}})
+	if big.status != http.StatusRequestEntityTooLarge {
+		t.Errorf("too large: %d", big.status)
+	}
+	if _, r := currentDraft(t, a, p.cf, true); len(r.Evidence) != 0 {
+		t.Errorf("refused uploads kept: %+v", r.Evidence)
+	}
+
+	// A form without its CSRF token is refused.
+	req, _ := http.NewRequest("POST", base+"/enrol/consents", strings.NewReader("privacy=1&terms=1&declaration=1"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if got := br.do(req); got.status != http.StatusForbidden {
+		t.Errorf("no CSRF token: %d", got.status)
+	}
+	// Cross-site posts are refused even with the token.
+	req, _ = http.NewRequest("POST", base+"/enrol/", strings.NewReader("path=shop&identity_type=personal&csrf_token="+url.QueryEscape(csrfRE.FindStringSubmatch(start.body)[1])))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	if got := br.do(req); got.status != http.StatusForbidden {
+		t.Errorf("cross-site post: %d", got.status)
+	}
+	// Another browser has no request.
+	if got := newBrowser(t).get(base + "/enrol/done"); got.status != http.StatusNotFound {
+		t.Errorf("foreign browser: %d", got.status)
+	}
+
+	// The shop path, completed: the request waits for recognition and the
+	// page says what to do.
+	done := capture(t, a, base, newBrowser(t), newApplicant(t, 5), enrolment.PathShop)
+	if !strings.Contains(html.UnescapeString(done.body), "punto vendita") {
+		t.Errorf("shop instructions missing:\n%s", done.body)
+	}
+	if e, _ := requestByCode(t, a, done); e.State != string(enrolment.StateAwaitingRecognition) {
+		t.Errorf("shop request: %s", e.State)
+	}
+}
+
+// currentDraft finds the only request for cf, or (no CF stored yet) the
+// newest draft.
+func currentDraft(t *testing.T, a *App, cf string, byCF bool) (storage.Enrolment, *enrolment.Request) {
+	t.Helper()
+	ctx := context.Background()
+	var list []storage.Enrolment
+	var err error
+	if byCF {
+		list, err = a.Backends.Store.ListEnrolmentsByFiscalNumber(ctx, cf)
+	} else {
+		list, err = a.Backends.Store.ListEnrolments(ctx, []string{string(enrolment.StateDraft)})
+	}
+	if err != nil || len(list) == 0 {
+		t.Fatalf("requests: %v %d", err, len(list))
+	}
+	e := list[len(list)-1]
+	e, r, err := a.Enrolment.Get(ctx, e.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, r
 }

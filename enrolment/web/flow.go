@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/spid-idp/spid-idp/enrolment"
-	"github.com/spid-idp/spid-idp/enrolment/fiscalcode"
 	"github.com/spid-idp/spid-idp/evidence"
 	"github.com/spid-idp/spid-idp/identity"
 	"github.com/spid-idp/spid-idp/idp/csrf"
@@ -22,6 +21,7 @@ func (h *Handler) Routes() http.Handler {
 	m.HandleFunc("GET "+PathStart+"{$}", h.start)
 	m.HandleFunc("POST "+PathStart+"{$}", h.start)
 	m.HandleFunc(PathData, h.data)
+	m.HandleFunc("GET "+PathCheckCF, h.checkCF)
 	m.HandleFunc(PathEmail, h.email)
 	m.HandleFunc(PathVerifyEmail, h.verifyEmail)
 	m.HandleFunc(PathMobile, h.mobile)
@@ -176,26 +176,13 @@ func (h *Handler) data(w http.ResponseWriter, r *http.Request) {
 		Gender: v["gender"], Email: v["email"], MobilePhone: v["mobile_phone"], Address: v["address"], IvaCode: v["iva_code"]}
 	d := enrolment.Document{Type: v["doc_type"], Number: v["doc_number"], Issuer: v["doc_issuer"],
 		IssueDate: v["doc_issue_date"], ExpiryDate: v["doc_expiry_date"]}
-	l := lang(r)
-	var cfMsg string
-	cf := strings.TrimPrefix(strings.ToUpper(a.FiscalNumber), "TINIT-")
-	if err := fiscalcode.Validate(cf); err != nil && cf != "" {
-		var fe fiscalcode.Error
-		if errors.As(err, &fe) {
-			cfMsg = h.t(r, "Codice fiscale: ", "Fiscal code: ") + fe.Message(l)
-		}
-	}
+	cfMsgs, replaced := cfFindings(lang(r), v)
 	if err := h.Service.SetApplicant(r.Context(), e.ID, a, d, nil); err != nil {
+		p.Errors = cfMsgs
 		for _, s := range problems(err) {
-			// The Service's own text of a CF defect is replaced by the
-			// translated one.
-			if cfMsg != "" && strings.HasPrefix(s, "fiscalNumber: ") {
-				continue
+			if !replaced[s] {
+				p.Errors = append(p.Errors, s)
 			}
-			p.Errors = append(p.Errors, s)
-		}
-		if cfMsg != "" {
-			p.Errors = append([]string{cfMsg}, p.Errors...)
 		}
 		h.render(w, r, http.StatusUnprocessableEntity, p)
 		return
