@@ -274,3 +274,60 @@ func TestMasking(t *testing.T) {
 		t.Errorf("MaskMobile = %q", got)
 	}
 }
+
+// §12.4: a closed ticket's content and attachments go after 24 months, an
+// answered complaint's after 10 years; nothing before.
+func TestSweepRetention(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	r := request(storage.TicketKindTicket)
+	r.Uploads = []care.Upload{{Name: "a.pdf", Body: bytes.NewReader(pdf)}}
+	tk, err := e.desk.File(ctx, web, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{care.StateOpen, care.StateSolutionReady} {
+		if _, err := e.desk.Move(ctx, agent, tk.ID, s, "information", 0, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.desk.AnswerTicket(ctx, agent, tk.ID, "ok"); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := e.desk.File(ctx, web, request(storage.TicketKindComplaint))
+	if _, err := e.desk.AnswerComplaint(ctx, agent, c.ID, care.ComplaintAnswer{Analysis: "a", Resolution: "r"}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Add(8 * 24 * time.Hour)
+	if _, err := e.desk.CloseSolved(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Add(23 * 30 * 24 * time.Hour)
+	if n, err := e.desk.SweepRetention(ctx); n != 0 || err != nil {
+		t.Fatalf("purged before 24 months: %d %v", n, err)
+	}
+	e.clock.Add(60 * 24 * time.Hour)
+	if n, err := e.desk.SweepRetention(ctx); n != 1 || err != nil {
+		t.Fatalf("after 24 months: %d %v", n, err)
+	}
+	got, _ := e.store.GetTicket(ctx, tk.ID)
+	if got.ContactEmail != "" || got.Message != "" || len(got.Attachments) != 0 || got.Reference != tk.Reference {
+		t.Errorf("after purge: %+v", got)
+	}
+	if e.blobs(t) != 0 {
+		t.Error("attachment blob kept")
+	}
+	if got, _ := e.store.GetTicket(ctx, c.ID); got.ContactEmail == "" {
+		t.Error("complaint purged before 10 years")
+	}
+	e.clock.Add(10 * 366 * 24 * time.Hour)
+	if n, _ := e.desk.SweepRetention(ctx); n != 1 {
+		t.Errorf("complaint after 10 years: %d", n)
+	}
+	if n, _ := e.desk.SweepRetention(ctx); n != 0 {
+		t.Errorf("second sweep purged %d", n)
+	}
+	if len(e.audits(t, "care.retention.purge")) != 2 {
+		t.Error("purges not audited")
+	}
+}
