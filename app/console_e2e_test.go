@@ -18,11 +18,11 @@ import (
 	"github.com/spid-idp/spid-idp/storage"
 )
 
-// The console in the assembled IdP (SQLite, outboxes, the server's
-// middleware): a shop agent recognises a request, a verifier approves it,
-// the activation e-mail lands in the outbox, and /metrics counts the queue.
-func TestConsoleEndToEnd(t *testing.T) {
-	a, ts, _ := testApp(t)
+// consoleRecognised mounts the console, stores an agent and a verifier,
+// runs a citizen's shop request through the service and the agent's
+// recognition through the console: the request awaits processing.
+func consoleRecognised(t *testing.T, a *App, base string) storage.Enrolment {
+	t.Helper()
 	if _, err := a.MountConsole(); err != nil {
 		t.Fatal(err)
 	}
@@ -72,12 +72,12 @@ func TestConsoleEndToEnd(t *testing.T) {
 	cmust(t, err)
 
 	agent := newBrowser(t)
-	p := consoleLogin(agent, ts.URL, "agent")
+	p := consoleLogin(agent, base, "agent")
 	p = agent.submit(p, "/console/find", url.Values{"code": {e.Code}, "cf_suffix": {"205Z"}})
 	if p.status != http.StatusOK || !strings.Contains(p.body, "Bianchi") {
 		t.Fatalf("find: %d", p.status)
 	}
-	if csp := consoleCSP(t, ts.URL+"/console/login"); !strings.Contains(csp, "frame-ancestors 'none'") || strings.Contains(csp, "unsafe-inline") {
+	if csp := consoleCSP(t, base+"/console/login"); !strings.Contains(csp, "frame-ancestors 'none'") || strings.Contains(csp, "unsafe-inline") {
 		t.Errorf("console CSP %q", csp)
 	}
 	for _, k := range []string{"document_front", "document_back", "adhesion_form_signed"} {
@@ -89,6 +89,18 @@ func TestConsoleEndToEnd(t *testing.T) {
 	if p.status != http.StatusOK {
 		t.Fatalf("confirm: %d\n%s", p.status, p.body)
 	}
+
+	return e
+}
+
+// The console in the assembled IdP (SQLite, outboxes, the server's
+// middleware): a shop agent recognises a request, a verifier approves it,
+// the activation e-mail lands in the outbox, and /metrics counts the queue.
+func TestConsoleEndToEnd(t *testing.T) {
+	a, ts, _ := testApp(t)
+	e := consoleRecognised(t, a, ts.URL)
+	mails := mail.Outbox{Dir: a.Config.Mail.OutboxDir}
+	var p page
 
 	res, err := http.Get(ts.URL + "/metrics")
 	cmust(t, err)
@@ -108,7 +120,7 @@ func TestConsoleEndToEnd(t *testing.T) {
 	if !strings.Contains(p.url.RawQuery, "ok=approved") {
 		t.Fatalf("approve: %s", p.url)
 	}
-	m, err = mails.Last("maria.bianchi@example.it")
+	m, err := mails.Last("maria.bianchi@example.it")
 	cmust(t, err)
 	if !strings.Contains(m.Text, "/activate?token=") {
 		t.Errorf("activation e-mail: %s", m.Text)

@@ -1,0 +1,73 @@
+package app
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/spid-idp/spid-idp/enrolment"
+	"github.com/spid-idp/spid-idp/internal/testenv"
+	"github.com/spid-idp/spid-idp/notify/mail"
+)
+
+// TestBrowserConsoleApproval approves a recognised request in headless
+// Chromium, with the real CSP and cookies: login, queue, case page, every
+// checklist box ticked, "Approva", and the activation e-mail in the outbox.
+func TestBrowserConsoleApproval(t *testing.T) {
+	chrome := testenv.Browser(t)
+	a, ts, _ := testApp(t)
+	e := consoleRecognised(t, a, ts.URL)
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chrome),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, cancel = context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+
+	actions := []chromedp.Action[chromedp.Void]{
+		chromedp.Navigate(ts.URL + "/console/login"),
+		chromedp.WaitVisible(`#username`),
+		chromedp.SendKeys(`#username`, "vera"),
+		chromedp.SendKeys(`#password`, "Console-vera-2026"),
+		chromedp.Click(`button[name="op"][value="submit"]`),
+		chromedp.WaitVisible(`table.console-table`),
+		chromedp.Click(`a[href="/console/requests/` + e.ID + `"]`),
+		chromedp.WaitVisible(`form[action$="/approve"]`),
+	}
+	for _, item := range enrolment.VerifierChecklist(e.Path, e.IdentityType) {
+		actions = append(actions, chromedp.Click(`#chk-`+item))
+	}
+	actions = append(actions,
+		chromedp.Click(`form[action$="/approve"] button[type="submit"]`),
+		chromedp.WaitVisible(`.alert-success`),
+	)
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		t.Fatalf("browser flow: %v", err)
+	}
+	notice, err := chromedp.Run(ctx, chromedp.Text(`.alert-success`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(notice, "approvata") && !strings.Contains(notice, "approved") {
+		t.Errorf("notice %q", notice)
+	}
+	m, err := mail.Outbox{Dir: a.Config.Mail.OutboxDir}.Last("maria.bianchi@example.it")
+	cmust(t, err)
+	if !strings.Contains(m.Text, "/activate?token=") {
+		t.Errorf("activation e-mail: %s", m.Text)
+	}
+}
