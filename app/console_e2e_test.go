@@ -3,8 +3,8 @@ package app
 import (
 	"io"
 	"mime/multipart"
-	"net/textproto"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"regexp"
 	"strings"
