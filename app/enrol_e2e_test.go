@@ -494,7 +494,8 @@ func TestEnrolBadInputs(t *testing.T) {
 		{"invalid CF (en)", "en", with("fiscal_number", badCF), 422, fe.Message("en")},
 		{"CF not matching the name", "it", with("name", "Giovanna"), 422, "Il nome non corrisponde al codice fiscale."},
 		{"CF not matching the sex", "en", with("gender", "M"), 422, "The sex does not match the fiscal code."},
-		{"expired document", "it", with("doc_expiry_date", time.Now().AddDate(0, 0, -1).Format(time.DateOnly)), 422, "expired"},
+		{"expired document", "it", with("doc_expiry_date", time.Now().AddDate(0, 0, -1).Format(time.DateOnly)), 422, "Documento: il documento è scaduto"},
+		{"missing surname", "en", with("family_name", ""), 422, "familyName: required"},
 	}
 	for _, tc := range cases {
 		pg := br.get(base + "/enrol/data?lang=" + tc.lang)

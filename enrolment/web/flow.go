@@ -62,7 +62,7 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 		if !slices.Contains(p.Paths, path) {
 			p.Errors = []string{h.t(r, "Scegli una modalità di riconoscimento.", "Choose a recognition method.")}
 		} else if e, err := h.Service.Start(r.Context(), typ, path, enrolment.OrderNew); err != nil {
-			p.Errors = problems(err)
+			p.Errors = localiseAll(lang(r), problems(err))
 		} else {
 			st.Request = e.ID
 			if err := h.writeState(w, st); err != nil {
@@ -181,7 +181,7 @@ func (h *Handler) data(w http.ResponseWriter, r *http.Request) {
 		p.Errors = cfMsgs
 		for _, s := range problems(err) {
 			if !replaced[s] {
-				p.Errors = append(p.Errors, s)
+				p.Errors = append(p.Errors, localise(lang(r), s))
 			}
 		}
 		h.render(w, r, http.StatusUnprocessableEntity, p)
@@ -346,7 +346,7 @@ func (h *Handler) mobile(w http.ResponseWriter, r *http.Request) {
 				p.Notice = h.t(r, "Codice inviato di nuovo.", "Code sent again.")
 			}
 		} else if err := h.Service.ConfirmMobile(r.Context(), e.ID, strings.TrimSpace(r.PostFormValue("otp"))); err != nil {
-			p.Errors = []string{h.t(r, "Il codice non è corretto o è scaduto.", "The code is wrong or has expired.")}
+			p.Errors = []string{codeMessage(lang(r), err)}
 		} else {
 			http.Redirect(w, r, PathConsents, http.StatusSeeOther)
 			return
@@ -371,7 +371,7 @@ func (h *Handler) consents(w http.ResponseWriter, r *http.Request) {
 			c.TermsVersion = TermsVersion
 		}
 		if err := h.Service.AcceptConsents(r.Context(), e.ID, c, clientIP(r)); err != nil {
-			p.Errors = problems(err)
+			p.Errors = localiseAll(lang(r), problems(err))
 		} else if err := h.Service.SendSignCode(r.Context(), e.ID); err != nil {
 			p.Errors = problems(err)
 		} else {
@@ -404,10 +404,10 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 				p.Notice = h.t(r, "Codice inviato di nuovo.", "Code sent again.")
 			}
 		} else if _, err := h.Service.Submit(r.Context(), e.ID, strings.TrimSpace(r.PostFormValue("otp"))); err != nil {
-			if errors.Is(err, enrolment.ErrDuplicate) || errors.Is(err, enrolment.ErrNotReady) {
+			if errors.Is(err, enrolment.ErrNotReady) {
 				p.Errors = problems(err)
 			} else {
-				p.Errors = []string{h.t(r, "Il codice non è corretto o è scaduto.", "The code is wrong or has expired.")}
+				p.Errors = []string{codeMessage(lang(r), err)}
 			}
 		} else {
 			http.Redirect(w, r, PathDone, http.StatusSeeOther)

@@ -342,9 +342,12 @@ func (h *Handler) activate(w http.ResponseWriter, r *http.Request) {
 				linkGone()
 				return
 			case errors.As(err, &ps):
-				p.Errors = []string(ps)
+				p.Errors = localiseAll(lang(r), ps)
+			case isCodeError(err):
+				p.Errors = []string{codeMessage(lang(r), err)}
 			default:
-				p.Errors = []string{h.t(r, "Il codice SMS non è corretto o è scaduto.", "The SMS code is wrong or has expired.")}
+				h.fail(w, r, "activate", err)
+				return
 			}
 		}
 	}

@@ -195,3 +195,17 @@ func FuzzCFFindings(f *testing.F) {
 			"date_of_birth": birth, "gender": "M", "place_of_birth": "H501"})
 	})
 }
+
+func TestLocalise(t *testing.T) {
+	for _, tc := range []struct{ lang, in, want string }{
+		{"it", "idCard: the document has expired", "Documento: il documento è scaduto"},
+		{"it", "familyName: required", "Cognome: obbligatorio"},
+		{"it", "password: something new", "Password: something new"},
+		{"en", "idCard: the document has expired", "idCard: the document has expired"},
+		{"it", "no colon here", "no colon here"},
+	} {
+		if got := localise(tc.lang, tc.in); got != tc.want {
+			t.Errorf("localise(%s, %q) = %q, want %q", tc.lang, tc.in, got, tc.want)
+		}
+	}
+}
