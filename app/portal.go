@@ -38,12 +38,26 @@ func (a *App) SetupPortal(ctx context.Context) (*portal.Portal, error) {
 	if err != nil {
 		return nil, err
 	}
+	smsSender, err := SMSSender(cfg, a.Log.With("component", "portal-sms"))
+	if err != nil {
+		return nil, err
+	}
 	// Certificates published for rollover are accepted too.
 	certs := append([]*x509.Certificate{a.Keys.Cert}, a.ExtraCerts...)
 	p, err := portal.New(portal.Options{
 		BaseURL: base, IdPSSO: base + idp.PathSSORedirect, Pair: pair, IdPCerts: certs,
 		Store: a.Backends.Store, Eph: a.Backends.Eph, Lifecycle: a.Lifecycle, Audit: a.Audit,
-		Pages: pages, Mailer: mailer, Argon2: a.Argon2,
+		Pages: pages, Mailer: mailer, Argon2: a.Argon2, SMS: SMSCodes(cfg, a.Backends, smsSender),
+		SPName: func(ctx context.Context, entityID, lang string) string {
+			sp, err := a.SPs.Get(ctx, entityID)
+			if err != nil {
+				return ""
+			}
+			if n := sp.DisplayName[lang]; n != "" {
+				return n
+			}
+			return sp.DisplayName["it"]
+		},
 		CSRFKey: derive32(cfg.IdP.Session.CookieKey, "portal"), Log: a.Log.With("component", "portal"),
 	})
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,8 @@ import (
 	"github.com/spid-idp/spid-idp/demo"
 	"github.com/spid-idp/spid-idp/idp/otp"
 	"github.com/spid-idp/spid-idp/lifecycle"
+	"github.com/spid-idp/spid-idp/notify/mail"
+	"github.com/spid-idp/spid-idp/notify/sms"
 	"github.com/spid-idp/spid-idp/portal"
 	"github.com/spid-idp/spid-idp/storage"
 )
@@ -93,7 +96,7 @@ func TestPortalEndToEnd(t *testing.T) {
 	if home.status != http.StatusOK || !strings.Contains(home.body, "Mario Rossi") {
 		t.Fatalf("portal home after login: %d %s\n%s", home.status, home.url, home.body)
 	}
-	if !strings.Contains(home.body, base+demo.Prefix) || !strings.Contains(home.body, base+portal.Prefix) {
+	if !strings.Contains(home.body, "<td>"+demo.SPName+"</td>") || !strings.Contains(home.body, "<td>"+portal.Name+"</td>") {
 		t.Errorf("access history lacks the demo SP or portal login:\n%s", home.body)
 	}
 
@@ -118,6 +121,9 @@ func TestPortalEndToEnd(t *testing.T) {
 		t.Fatalf("password change: %d %s\n%s", done.status, done.url, done.body)
 	}
 	info.Password = newPW
+	if m, err := (mail.Outbox{Dir: a.Config.Mail.OutboxDir}).Last(demo.CitizenUsername); err != nil || !strings.Contains(m.Subject, "password") {
+		t.Errorf("no password-change notice: %+v %v", m, err)
+	}
 
 	// Suspend: the portal session ends and the demo SP login gets nr23.
 	out := br.submit(done, portal.PathSuspend, url.Values{"confirm": {"yes"}})
@@ -206,5 +212,101 @@ func TestPortalBadInput(t *testing.T) {
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if got := anon.do(req); strings.Contains(got.body, "Mario") || got.url.Query().Get("done") != "expired" {
 		t.Fatalf("form without session: %s\n%s", got.url, got.body)
+	}
+}
+
+// TestPortalContacts: a new e-mail address through the link sent to it
+// (one use), a new mobile number through the SMS code sent to it, each with
+// a notice to the old contact.
+func TestPortalContacts(t *testing.T) {
+	a, base, info := portalApp(t)
+	ctx := context.Background()
+	br := newBrowser(t)
+	home := portalLogin(t, a, br, base, info, info.Password)
+	mails := mail.Outbox{Dir: a.Config.Mail.OutboxDir}
+
+	if got := br.submit(home, portal.PathEmail, url.Values{"email": {"not an address"}}); got.status != http.StatusBadRequest {
+		t.Fatalf("bad address: %d", got.status)
+	}
+	sent := br.submit(home, portal.PathEmail, url.Values{"email": {"mario.nuovo@example.org"}})
+	if sent.url.Query().Get("done") != "emailsent" {
+		t.Fatalf("e-mail change: %s\n%s", sent.url, sent.body)
+	}
+	m, err := mails.Last("mario.nuovo@example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := regexp.MustCompile(`http\S+/account/email/confirm\?t=\w+`).FindString(m.Text)
+	if link == "" {
+		t.Fatalf("no link in %q", m.Text)
+	}
+	if got := br.get(link); got.url.Query().Get("done") != "email" {
+		t.Fatalf("link: %s", got.url)
+	}
+	if got := br.get(link); got.url.Query().Get("done") != "linkexpired" {
+		t.Fatalf("link used twice: %s", got.url)
+	}
+	id, _ := a.Backends.Store.GetIdentityByUsername(ctx, demo.CitizenUsername)
+	if id.Attributes["email"] != "mario.nuovo@example.org" {
+		t.Fatalf("email attribute %q", id.Attributes["email"])
+	}
+	if old, err := mails.Last(demo.CitizenUsername); err != nil || !strings.Contains(old.Subject, "e-mail") {
+		t.Errorf("no notice to the old address: %+v %v", old, err)
+	}
+
+	home = br.get(base + portal.PathHome)
+	if got := br.submit(home, portal.PathMobile, url.Values{"mobile": {"333 12"}}); got.status != http.StatusBadRequest {
+		t.Fatalf("bad number: %d", got.status)
+	}
+	codePage := br.submit(home, portal.PathMobile, url.Values{"mobile": {"+393479876543"}})
+	if codePage.url.Query().Get("done") != "mobilesent" || !strings.Contains(codePage.body, portal.PathMobileConfirm) {
+		t.Fatalf("mobile change: %s\n%s", codePage.url, codePage.body)
+	}
+	if got := br.submit(codePage, portal.PathMobileConfirm, url.Values{"otp": {"000000"}}); got.status != http.StatusBadRequest {
+		t.Fatalf("wrong code: %d", got.status)
+	}
+	sm, err := sms.Outbox{Dir: SMSOutboxDir(a.Config)}.Last("+393479876543")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := regexp.MustCompile(`#(\d{6})`).FindStringSubmatch(sm.Text)
+	if code == nil {
+		t.Fatalf("no code in %q", sm.Text)
+	}
+	if got := br.submit(codePage, portal.PathMobileConfirm, url.Values{"otp": {code[1]}}); got.url.Query().Get("done") != "mobile" {
+		t.Fatalf("code refused: %s\n%s", got.url, got.body)
+	}
+	id, _ = a.Backends.Store.GetIdentityByUsername(ctx, demo.CitizenUsername)
+	if id.Attributes["mobilePhone"] != "+393479876543" {
+		t.Fatalf("mobilePhone %q", id.Attributes["mobilePhone"])
+	}
+	if old, err := (sms.Outbox{Dir: SMSOutboxDir(a.Config)}).Last("+393331234567"); err != nil || !strings.Contains(old.Text, "cambiato") {
+		t.Errorf("no notice to the old number: %+v %v", old, err)
+	}
+	if _, _, err := a.Backends.Eph.GetValue(ctx, portal.MobileCooldownKey(id.ID)); err != nil {
+		t.Errorf("no 24-hour cool-down recorded: %v", err)
+	}
+}
+
+// TestPortalResponseReplay: the Response that opened a session cannot open
+// another one (the pending request is used up), nor can it be posted from
+// another browser.
+func TestPortalResponseReplay(t *testing.T) {
+	a, base, info := portalApp(t)
+	resetTOTP(t, a)
+	seed, _ := otp.DecodeSeed(DemoTOTPSecret())
+	br := newBrowser(t)
+	idpLogin := br.submit(br.get(base+portal.PathHome), portal.PathLogin, nil)
+	otpPage := br.submit(idpLogin, "/login", url.Values{"username": {info.Username}, "password": {info.Password}, "op": {"submit"}})
+	consent := br.submit(otpPage, "/login/otp", url.Values{"otp": {otp.Code(seed, time.Now())}, "op": {"submit"}})
+	transfer := br.submit(consent, "/consent", url.Values{"op": {"accept"}})
+
+	// Another browser posting the Response first: refused, and the request is spent.
+	thief := newBrowser(t)
+	if got := thief.submit(transfer, portal.PathACS, nil); strings.Contains(got.body, "Mario Rossi") || got.url.Query().Get("done") != "loginfailed" {
+		t.Fatalf("Response accepted from another browser: %s", got.url)
+	}
+	if got := br.submit(transfer, portal.PathACS, nil); strings.Contains(got.body, "Mario Rossi") {
+		t.Fatal("a replayed Response opened a session")
 	}
 }

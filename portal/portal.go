@@ -21,6 +21,7 @@ import (
 	"github.com/spid-idp/spid-idp/audit"
 	"github.com/spid-idp/spid-idp/identity"
 	"github.com/spid-idp/spid-idp/idp/csrf"
+	"github.com/spid-idp/spid-idp/idp/otp"
 	"github.com/spid-idp/spid-idp/idp/password"
 	"github.com/spid-idp/spid-idp/idp/response"
 	"github.com/spid-idp/spid-idp/idp/spid"
@@ -51,6 +52,11 @@ const (
 	PathRenew    = Prefix + "/renew"
 	PathData     = Prefix + "/data"
 	PathLogout   = Prefix + "/logout"
+	PathEmail    = Prefix + "/email"
+	// PathEmailConfirm is the link sent to a new e-mail address.
+	PathEmailConfirm  = Prefix + "/email/confirm"
+	PathMobile        = Prefix + "/mobile"
+	PathMobileConfirm = Prefix + "/mobile/confirm"
 	// PathDevices is the IdP's own device page (package idp), linked.
 	PathDevices = Prefix + "/devices"
 	// PathTicket is the care desk's citizen form (package care), linked.
@@ -60,8 +66,12 @@ const (
 // IdleTimeout ends a portal session without requests.
 const IdleTimeout = 15 * time.Minute
 
-// maxSession bounds a portal session whatever the activity.
-const maxSession = 8 * time.Hour
+// maxSession bounds a portal session whatever the activity (ui.md §8.2).
+const maxSession = time.Hour
+
+// recentAuth: changes of password or contacts, suspension and revocation
+// need a level-2 authentication this recent (ui.md §8.2).
+const recentAuth = 5 * time.Minute
 
 // historyPage is the number of access-history lines per page.
 const historyPage = 20
@@ -83,10 +93,16 @@ type Options struct {
 	Audit     *audit.Logger
 	Pages     *templates.Renderer
 	Mailer    Mailer // nil: no e-mail notices
-	Argon2    password.Params
-	CSRFKey   []byte // at least 32 bytes
-	Log       *slog.Logger
-	Now       func() time.Time
+	// SMS sends the code to a new mobile number (and, through its Sender,
+	// the notice to the old one); nil: mobile change unavailable.
+	SMS *otp.SMSCodes
+	// SPName is the display name of an SP for the access history (ui.md
+	// §8.2: never raw entityIDs only); nil or "" shows the entityID.
+	SPName  func(ctx context.Context, entityID, lang string) string
+	Argon2  password.Params
+	CSRFKey []byte // at least 32 bytes
+	Log     *slog.Logger
+	Now     func() time.Time
 }
 
 // Portal is the personal area.
@@ -154,9 +170,13 @@ func (p *Portal) Register(mux *http.ServeMux) {
 	})
 	mux.HandleFunc("POST "+PathLogin, p.login)
 	mux.HandleFunc("POST "+PathACS, p.acs)
-	mux.HandleFunc("POST "+PathPassword, p.withSession(p.changePassword))
-	mux.HandleFunc("POST "+PathSuspend, p.withSession(p.suspend))
-	mux.HandleFunc("POST "+PathRevoke, p.withSession(p.revoke))
+	mux.HandleFunc("POST "+PathPassword, p.withSession(p.fresh(p.changePassword)))
+	mux.HandleFunc("POST "+PathSuspend, p.withSession(p.fresh(p.suspend)))
+	mux.HandleFunc("POST "+PathRevoke, p.withSession(p.fresh(p.revoke)))
+	mux.HandleFunc("POST "+PathEmail, p.withSession(p.fresh(p.changeEmail)))
+	mux.HandleFunc("GET "+PathEmailConfirm, p.confirmEmail)
+	mux.HandleFunc("POST "+PathMobile, p.withSession(p.fresh(p.changeMobile)))
+	mux.HandleFunc("POST "+PathMobileConfirm, p.withSession(p.fresh(p.confirmMobile)))
 	mux.HandleFunc("POST "+PathRenew, p.withSession(p.renew))
 	mux.HandleFunc("POST "+PathLogout, p.withSession(p.logout))
 	mux.HandleFunc("GET "+PathData, p.data)
@@ -196,7 +216,8 @@ func (p *Portal) home(w http.ResponseWriter, r *http.Request) {
 
 // notices that a redirect may carry in ?done=.
 var notices = map[string]bool{"password": true, "suspended": true, "revoke": true, "renewed": true,
-	"loggedout": true, "expired": true, "loginfailed": true, "unknown": true}
+	"loggedout": true, "expired": true, "loginfailed": true, "reauth": true,
+	"emailsent": true, "email": true, "linkexpired": true, "mobilesent": true, "mobile": true}
 
 func noticeParam(r *http.Request) string {
 	if n := r.URL.Query().Get("done"); notices[n] {
@@ -227,7 +248,18 @@ func (p *Portal) homePage(ctx context.Context, s *session, r *http.Request) (tem
 	if err != nil {
 		return page, err
 	}
+	for i := range hist {
+		if p.o.SPName != nil {
+			if n := p.o.SPName(ctx, hist[i].SP, templates.Lang(r)); n != "" {
+				hist[i].SP = n
+			}
+		}
+	}
 	page.History = hist
+	if _, _, err := p.o.Eph.GetValue(ctx, mobileKey(s.ID)); err == nil {
+		page.MobileCodeSent = true
+	}
+	page.Email, page.Mobile = id.Attributes["email"], id.Attributes["mobilePhone"]
 	if n > 1 {
 		page.PrevPage = n - 1
 	}

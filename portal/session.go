@@ -111,6 +111,20 @@ func (p *Portal) withSession(h func(http.ResponseWriter, *http.Request, *session
 	}
 }
 
+// fresh lets h run only within recentAuth of the level-2 login; otherwise
+// the session ends and the citizen is asked to log in again.
+func (p *Portal) fresh(h func(http.ResponseWriter, *http.Request, *session)) func(http.ResponseWriter, *http.Request, *session) {
+	return func(w http.ResponseWriter, r *http.Request, s *session) {
+		if p.o.Now().Sub(s.Created) > recentAuth {
+			_ = p.record(r.Context(), s.IdentityID, "portal.form", s.IdentityID, audit.Denied, map[string]string{"path": r.URL.Path, "reason": "authentication older than 5 minutes"})
+			p.endSession(w, r, s)
+			http.Redirect(w, r, PathHome+"?done=reauth", http.StatusSeeOther)
+			return
+		}
+		h(w, r, s)
+	}
+}
+
 // login sends a signed AuthnRequest for SpidL2 (ForceAuthn) to the IdP.
 func (p *Portal) login(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()

@@ -17,6 +17,8 @@ const (
 	FieldNewPassword     = "new_password"
 	FieldConfirm         = "confirm"
 	FieldIdentity        = "identity"
+	FieldEmail           = "email"
+	FieldMobile          = "mobile"
 )
 
 func init() {
@@ -43,6 +45,10 @@ type PortalHomePage struct {
 	ValidUntil time.Time
 	CanRenew   bool
 	History    []PortalAccess
+	// Email and Mobile are the registered contacts; MobileCodeSent shows
+	// the form for the code sent to a new number.
+	Email, Mobile  string
+	MobileCodeSent bool
 	// PrevPage, NextPage are history page numbers, 0 when there is none.
 	PrevPage, NextPage int
 	DevicesURL         string
