@@ -1,0 +1,112 @@
+package app
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/spid-idp/spid-idp/internal/testenv"
+)
+
+// TestBrowserEnrolShop fills in a request for the shop path in headless
+// Chromium, under the real CSP: the live fiscal-code check (static
+// enrol.js) reports a wrong check character, then the request goes through
+// e-mail link, SMS codes and consents to the page with the code and the
+// instructions for the shop.
+func TestBrowserEnrolShop(t *testing.T) {
+	chrome := testenv.Browser(t)
+	a, base := enrolApp(t, nil)
+	p := newApplicant(t, 6)
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chrome), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+
+	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			loc, _ := chromedp.Run(ctx, chromedp.Location())
+			body, _ := chromedp.Run(ctx, chromedp.Text(`main`))
+			t.Fatalf("%s: %v (at %s)\n%s", what, err, loc, body)
+		}
+	}
+	step("start",
+		chromedp.Navigate(base+"/enrol/"),
+		chromedp.Click(`#path-shop`),
+		chromedp.Click(`button[type="submit"]`),
+		chromedp.WaitVisible(`#fiscal_number`),
+	)
+	wrong := p.cf[:15] + map[bool]string{true: "B", false: "A"}[p.cf[15] == 'A']
+	step("fill in",
+		chromedp.SendKeys(`#name`, p.name),
+		chromedp.SendKeys(`#family_name`, p.surname),
+		chromedp.SetValue(`#date_of_birth`, p.birth),
+		chromedp.SendKeys(`#place_of_birth`, p.place),
+		chromedp.SendKeys(`#county_of_birth`, p.county),
+		chromedp.SetValue(`#gender`, p.gender),
+		chromedp.SendKeys(`#email`, p.email),
+		chromedp.SendKeys(`#mobile_phone`, p.mobile),
+		chromedp.SendKeys(`#doc_number`, "CA12345AB"),
+		chromedp.SendKeys(`#doc_issuer`, "ComuneMilano"),
+		chromedp.SetValue(`#doc_issue_date`, time.Now().AddDate(-2, 0, 0).Format(time.DateOnly)),
+		chromedp.SetValue(`#doc_expiry_date`, time.Now().AddDate(5, 0, 0).Format(time.DateOnly)),
+		chromedp.SendKeys(`#fiscal_number`, wrong),
+		chromedp.Click(`#address`), // leaving the field runs the check
+	)
+	var live string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		live, _ = chromedp.Run(ctx, chromedp.Text(`#cf-live`))
+		if live != "" {
+			break
+		}
+	}
+	// The page's language follows the browser's (headless Chromium: en).
+	if !strings.Contains(live, "Codice fiscale") && !strings.Contains(live, "Fiscal code") {
+		t.Fatalf("live check said %q", live)
+	}
+	step("correct the code and send",
+		chromedp.SetValue(`#fiscal_number`, p.cf),
+		chromedp.Click(`form button[type="submit"]`),
+		chromedp.WaitVisible(`button[value="continue"]`),
+	)
+	link := verifyLinkRE.FindString(lastMail(t, a, p.email))
+	step("confirm the e-mail",
+		chromedp.Navigate(link),
+		chromedp.Click(`form button[type="submit"]`),
+		chromedp.WaitVisible(`#otp`),
+	)
+	step("mobile code",
+		chromedp.SendKeys(`#otp`, lastSMSCode(t, a, p.mobile)),
+		chromedp.Click(`button[value="confirm"]`),
+		chromedp.WaitVisible(`#declaration`),
+	)
+	step("consents",
+		chromedp.Click(`#privacy`), chromedp.Click(`#terms`), chromedp.Click(`#declaration`),
+		chromedp.Click(`form button[type="submit"]`),
+		chromedp.WaitVisible(`#otp`),
+	)
+	step("confirm the request",
+		chromedp.SendKeys(`#otp`, lastSMSCode(t, a, p.mobile)),
+		chromedp.Click(`button[value="confirm"]`),
+		chromedp.WaitVisible(`#request-code`),
+	)
+	text, err := chromedp.Run(ctx, chromedp.Text(`main`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text, "punto vendita") && !strings.Contains(text, "partner shop") {
+		t.Errorf("done page:\n%s", text)
+	}
+}
