@@ -208,7 +208,8 @@ func capture(t *testing.T, a *App, base string, br *browser, p applicant, path s
 		t.Fatalf("after start: %s %d\n%s", data.url, data.status, data.body)
 	}
 	png := "\x89PNG\r\n\x1a\n" + strings.Repeat("\x00", 64)
-	email := br.postMultipart(data, "/enrol/data", p.form(), map[string][2]string{"document_front": {"front.png", png}})
+	email := br.postMultipart(data, "/enrol/data", p.form(), map[string][2]string{"document_front": {"front.png", png},
+		"document_back": {"back.png", png}, "taxcode_front": {"ts.png", png}})
 	if email.url.Path != "/enrol/email" {
 		t.Fatalf("after data: %s %d\n%s", email.url, email.status, email.body)
 	}
@@ -590,4 +591,25 @@ func currentDraft(t *testing.T, a *App, cf string, byCF bool) (storage.Enrolment
 		t.Fatal(err)
 	}
 	return e, r
+}
+
+// TestEnrolScansRequired: on the video path nobody sees the originals in
+// person, so the data page needs the three images; those already sent
+// count on the next attempt.
+func TestEnrolScansRequired(t *testing.T) {
+	_, base := enrolApp(t, nil)
+	p := newApplicant(t, 7)
+	br := newBrowser(t)
+	data := br.submit(br.get(base+"/enrol/?lang=en"), "/enrol/", url.Values{"identity_type": {"personal"}, "path": {"video"}})
+	png := "\x89PNG\r\n\x1a\n" + strings.Repeat("\x00", 64)
+	res := br.postMultipart(data, "/enrol/data", p.form(), map[string][2]string{"document_front": {"f.png", png}})
+	body := html.UnescapeString(res.body)
+	if res.status != 422 || strings.Contains(body, "front of the document") ||
+		!strings.Contains(body, "back of the document") || !strings.Contains(body, "health card") {
+		t.Fatalf("missing scans: %d\n%s", res.status, res.body)
+	}
+	res = br.postMultipart(res, "/enrol/data", p.form(), map[string][2]string{"document_back": {"b.png", png}, "taxcode_front": {"t.png", png}})
+	if res.url.Path != "/enrol/email" {
+		t.Fatalf("with every scan: %s %d\n%s", res.url, res.status, res.body)
+	}
 }

@@ -141,7 +141,7 @@ func (h *Handler) data(w http.ResponseWriter, r *http.Request) {
 		if err := r.ParseMultipartForm(maxFormBytes); err != nil && !errors.Is(err, http.ErrNotMultipart) {
 			h.render(w, r, http.StatusRequestEntityTooLarge, templates.EnrolPage{Step: templates.EnrolStepMessage,
 				Title: h.t(r, "File troppo grande", "File too large"),
-				Text:  h.t(r, "Ogni scansione può essere al massimo di 10 MB.", "Each scan may be at most 10 MB.")})
+				Text:  h.t(r, "Le scansioni inviate sono troppo grandi: riducine la dimensione e riprova.", "The scans sent are too large: make them smaller and try again.")})
 			return
 		}
 		if r.MultipartForm != nil {
@@ -187,9 +187,23 @@ func (h *Handler) data(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, http.StatusUnprocessableEntity, p)
 		return
 	}
-	for _, kind := range []string{evidence.KindDocumentFront, evidence.KindDocumentBack} {
+	for _, kind := range scanKinds {
 		if msg := h.upload(r, e.ID, kind); msg != "" {
 			p.Errors = append(p.Errors, msg)
+		}
+	}
+	if len(p.Errors) == 0 && scansRequired[e.Path] {
+		// The online paths collect the images here (§5.1, §5.7); shop and
+		// counter agents scan the originals themselves.
+		_, cur, err := h.Service.Get(r.Context(), e.ID)
+		if err != nil {
+			h.fail(w, r, "data", err)
+			return
+		}
+		for _, kind := range scanKinds {
+			if !cur.HasEvidence(kind) {
+				p.Errors = append(p.Errors, scanMissing(lang(r), kind))
+			}
 		}
 	}
 	if len(p.Errors) > 0 {
@@ -363,7 +377,7 @@ func (h *Handler) consents(w http.ResponseWriter, r *http.Request) {
 	p := h.page(st, e, templates.EnrolStepConsents, PathConsents)
 	if r.Method == http.MethodPost {
 		c := enrolment.Consents{Declaration: r.PostFormValue("declaration") == "1",
-			VideoRecording: r.PostFormValue("video_recording") == "1", AccessNotifications: "email"}
+			VideoRecording: r.PostFormValue("video_recording") == "1", AccessNotifications: r.PostFormValue("access_notifications")}
 		if r.PostFormValue("privacy") == "1" {
 			c.PrivacyVersion = PrivacyVersion
 		}
@@ -446,4 +460,21 @@ func (h *Handler) done(w http.ResponseWriter, r *http.Request) {
 		p.CNSURL = link
 	}
 	h.render(w, r, http.StatusOK, p)
+}
+
+// scanKinds are the images of the data page.
+var scanKinds = []string{evidence.KindDocumentFront, evidence.KindDocumentBack, evidence.KindTaxcodeFront}
+
+// scansRequired: the paths where nobody sees the originals in person.
+var scansRequired = map[string]bool{enrolment.PathCNS: true, enrolment.PathCIE: true,
+	enrolment.PathSignature: true, enrolment.PathVideo: true}
+
+func scanMissing(lang, kind string) string {
+	switch kind {
+	case evidence.KindDocumentFront:
+		return pick(lang, "Carica la scansione del fronte del documento.", "Upload the scan of the front of the document.")
+	case evidence.KindDocumentBack:
+		return pick(lang, "Carica la scansione del retro del documento.", "Upload the scan of the back of the document.")
+	}
+	return pick(lang, "Carica la scansione della tessera sanitaria o del codice fiscale.", "Upload the scan of the health card or fiscal-code card.")
 }
