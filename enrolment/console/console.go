@@ -343,6 +343,10 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_ = c.UserLimiter.Reset(ctx, regulation.UserKey(username))
+	// A session from before this login ends: the new one has a fresh ID.
+	if old, err := r.Cookie(c.cookieName()); err == nil && old.Value != "" {
+		_ = c.Eph.DeleteValue(ctx, sessionKey(old.Value))
+	}
 	id, err := randomID()
 	if err != nil {
 		c.fail(w, err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spid-idp/spid-idp/enrolment"
 	"github.com/spid-idp/spid-idp/evidence"
+	"github.com/spid-idp/spid-idp/storage"
 )
 
 // Asking for documents pauses the clock (§6.2); their return puts the
@@ -91,5 +92,36 @@ func TestAdhesionFormForAgent(t *testing.T) {
 	p := b.get("/console/recognise/" + e.ID + "/form")
 	if p.status != http.StatusOK || !strings.HasPrefix(p.body, "%PDF-") || p.header.Get("Cache-Control") != "no-store" {
 		t.Errorf("form: %d %q", p.status, p.body[:min(len(p.body), 8)])
+	}
+}
+
+// A disabled operator is out at the next request; a new login gets a new
+// session ID and the old one stops working.
+func TestDisabledOperatorAndFreshSession(t *testing.T) {
+	f := newFixture(t)
+	f.operator(t, "vera", enrolment.RoleVerifier)
+	b := f.browser(t)
+	b.login("vera")
+	u, _ := url.Parse(f.srv.URL)
+	first := b.c.Jar.Cookies(u)
+	b.login("vera")
+	second := b.c.Jar.Cookies(u)
+	if len(first) == 0 || len(second) == 0 || first[0].Value == second[0].Value {
+		t.Fatal("login kept the session ID")
+	}
+	stale := f.browser(t)
+	stale.c.Jar.SetCookies(u, first)
+	if p := stale.get("/console/queue"); !strings.HasSuffix(p.url.Path, "/console/login") {
+		t.Errorf("the replaced session still works: %s", p.url)
+	}
+	must(t, "disable", f.st.UpdateOperator(t.Context(), "op-vera", func(o storage.Operator) (storage.Operator, error) {
+		o.Status = storage.OperatorDisabled
+		return o, nil
+	}))
+	if p := b.get("/console/queue"); !strings.HasSuffix(p.url.Path, "/console/login") {
+		t.Errorf("disabled operator still in: %s", p.url)
+	}
+	if p := b.login("vera"); p.status != http.StatusUnauthorized {
+		t.Errorf("disabled operator logged in: %d", p.status)
 	}
 }
