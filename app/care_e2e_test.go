@@ -126,9 +126,7 @@ func TestCareEndToEnd(t *testing.T) {
 	if filed.status != 200 || ref == "" {
 		t.Fatalf("ticket: %d\n%s", filed.status, filed.body)
 	}
-	if m, err := outbox.Last("lucia@example.org"); err != nil || !strings.Contains(m.Text, ref) {
-		t.Fatalf("acknowledgement: %v", err)
-	}
+	careConfirm(t, citizen, outbox, "lucia@example.org", ref)
 	// The same form again (replay) is refused.
 	if again := carePost(t, citizen, form, "/care/tickets/new", map[string]string{"email": "lucia@example.org",
 		"subject": "x", "message": "y"}, nil); again.status != http.StatusForbidden {
@@ -169,6 +167,7 @@ func TestCareEndToEnd(t *testing.T) {
 	if cref == "" {
 		t.Fatalf("complaint: %d\n%s", cfiled.status, cfiled.body)
 	}
+	careConfirm(t, citizen, outbox, "lucia@example.org", cref)
 	due := h.Desk.Now().In(romeLoc(t)).AddDate(0, 0, 14).Format("02/01/2006")
 	desk = agent.get(base + "/console/care/")
 	if !strings.Contains(desk.body, cref) || !strings.Contains(desk.body, due+" 23:59") || !strings.Contains(desk.body, "badge-on_time") {
@@ -261,6 +260,23 @@ func TestCareEndToEnd(t *testing.T) {
 		if !seen[want] {
 			t.Errorf("no audit record %s", want)
 		}
+	}
+}
+
+// careConfirm opens the confirmation link of an unverified filing (E110)
+// and checks the acknowledgement with the reference.
+func careConfirm(t *testing.T, br *browser, outbox mail.Outbox, to, ref string) {
+	t.Helper()
+	m, err := outbox.Last(to)
+	if err != nil || !strings.Contains(m.Text, ref) {
+		t.Fatalf("confirmation e-mail: %v", err)
+	}
+	link := regexp.MustCompile(`http://\S+/care/confirm\?\S+`).FindString(m.Text)
+	if p := br.get(link); p.status != 200 || !strings.Contains(p.body, ref) {
+		t.Fatalf("confirm %q: %d", link, p.status)
+	}
+	if m, err = outbox.Last(to); err != nil || !strings.Contains(m.Subject, ref) || strings.Contains(m.Text, "/care/confirm") {
+		t.Fatalf("acknowledgement: %v %+v", err, m.Message)
 	}
 }
 

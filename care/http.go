@@ -28,6 +28,7 @@ const (
 	PathTicketForm    = "/care/tickets/new"
 	PathComplaintForm = "/care/complaints/new"
 	PathFiled         = "/care/filed"
+	PathConfirm       = "/care/confirm"
 	PathDesk          = "/console/care/"
 	PathDeskTicket    = "/console/care/tickets/"
 	PathDeskRegister  = "/console/care/complaints/register"
@@ -85,6 +86,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+PathComplaintForm, h.form(storage.TicketKindComplaint))
 	mux.HandleFunc("POST "+PathComplaintForm, h.submit(storage.TicketKindComplaint))
 	mux.HandleFunc("GET "+PathFiled, h.filed)
+	mux.HandleFunc("GET "+PathConfirm, h.confirm)
 	mux.HandleFunc("GET "+PathDesk+"{$}", h.desk(h.deskHome))
 	mux.HandleFunc("GET "+PathDeskTicket+"{id}", h.desk(h.ticketPage))
 	mux.HandleFunc("POST "+PathDeskTicket+"{id}", h.desk(h.ticketPost))
@@ -305,7 +307,7 @@ func (h *Handler) file(w http.ResponseWriter, r *http.Request, kind string, by A
 	}
 	req := Request{Kind: kind, Channel: "web", Product: r.PostFormValue("product"), Subject: r.PostFormValue("subject"),
 		Message: r.PostFormValue("message"), ContactEmail: strings.TrimSpace(r.PostFormValue("email")),
-		ContactName: r.PostFormValue("name"), Uploads: ups}
+		ContactName: r.PostFormValue("name"), Uploads: ups, Unverified: !desk}
 	if desk {
 		req.Channel = r.PostFormValue("channel")
 		if req.Channel != "pec" && req.Channel != "letter" {
@@ -331,6 +333,11 @@ func (h *Handler) file(w http.ResponseWriter, r *http.Request, kind string, by A
 		http.Redirect(w, r, PathDeskTicket+t.ID+"?notice=filed", http.StatusSeeOther)
 		return
 	}
+	link := h.Origin + PathConfirm + "?" + url.Values{"id": {t.ID}, "sig": {csrf.Token(h.CSRFKey, "care-confirm|"+t.ID)}}.Encode()
+	if err := h.Desk.MailConfirmation(r.Context(), t, link); err != nil {
+		fail(err)
+		return
+	}
 	b := h.browser(w, r)
 	q := url.Values{"ref": {t.Reference}, "sig": {csrf.Token(h.CSRFKey, b+"|care-filed|"+t.Reference)}}
 	http.Redirect(w, r, PathFiled+"?"+q.Encode(), http.StatusSeeOther)
@@ -348,6 +355,34 @@ func (h *Handler) filed(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		http.NotFound(w, r)
 		return
+	}
+	h.render(w, r, http.StatusOK, templates.PageCareFiled, templates.CareFiledPage{Reference: t.Reference,
+		Complaint: t.Kind == storage.TicketKindComplaint, Deadline: t.DeadlineAt, Pending: t.State == StateEmailPending})
+}
+
+// confirm is the e-mail link of an unverified filing (E110).
+func (h *Handler) confirm(w http.ResponseWriter, r *http.Request) {
+	id := r.URL.Query().Get("id")
+	if !csrf.Valid(h.CSRFKey, "care-confirm|"+id, r.URL.Query().Get("sig")) {
+		_ = h.Desk.record(r.Context(), "requester", "care.confirm", "", audit.Denied, map[string]string{"reason": "bad link"})
+		http.NotFound(w, r)
+		return
+	}
+	t, err := h.Desk.Confirm(r.Context(), id)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		http.NotFound(w, r)
+		return
+	case errors.Is(err, ErrLinkExpired):
+		p := h.blankForm(w, r, storage.TicketKindTicket, false, "")
+		p.ErrorKey = "care.err.expired"
+		h.render(w, r, http.StatusGone, templates.PageCareForm, p)
+		return
+	case err != nil && t.ID == "":
+		h.serverError(w, r, err)
+		return
+	case err != nil:
+		h.log().WarnContext(r.Context(), "care: acknowledgement", "reference", t.Reference, "err", err)
 	}
 	h.render(w, r, http.StatusOK, templates.PageCareFiled, templates.CareFiledPage{Reference: t.Reference,
 		Complaint: t.Kind == storage.TicketKindComplaint, Deadline: t.DeadlineAt})

@@ -72,6 +72,8 @@ func (w *site) get(path string) (int, string) {
 	return res.StatusCode, string(b)
 }
 
+var linkRE = regexp.MustCompile(`http://[^\s]+/care/confirm\?[^\s]+`)
+
 var hiddenRE = regexp.MustCompile(`<input type="hidden" name="([^"]*)" value="([^"]*)"`)
 
 func hidden(body string) map[string]string {
@@ -131,9 +133,24 @@ func TestWebTicketToAnswer(t *testing.T) {
 		t.Fatalf("filed: %d %s\n%s", status, at, page)
 	}
 	ref := regexp.MustCompile(`TT-2026-[0-9A-Z]{8}`).FindString(page)
+	// E110: the ticket waits for the e-mail link; the desk does not see it.
 	m, err := e.outbox.Last("mario.rossi@example.it")
 	if err != nil || !strings.Contains(m.Text, ref) {
-		t.Fatalf("acknowledgement: %v", err)
+		t.Fatalf("confirmation e-mail: %v", err)
+	}
+	w.as("agent")
+	if _, desk := w.get(care.PathDesk); strings.Contains(desk, ref) {
+		t.Fatal("unconfirmed ticket in the queue")
+	}
+	confirm := linkRE.FindString(m.Text)
+	if status, body := w.get(strings.TrimPrefix(confirm, w.ts.URL)); status != 200 || !strings.Contains(body, ref) {
+		t.Fatalf("confirm: %d", status)
+	}
+	if status, _ := w.get(strings.TrimPrefix(confirm, w.ts.URL) + "x"); status != http.StatusNotFound {
+		t.Errorf("forged link: %d", status)
+	}
+	if m, _ = e.outbox.Last("mario.rossi@example.it"); !strings.Contains(m.Subject, ref) || strings.Contains(m.Text, "/care/confirm") {
+		t.Errorf("acknowledgement after confirming: %+v", m.Message)
 	}
 	// Replay of the same form: refused, nothing stored.
 	status, _, _ = w.postMultipart(care.PathTicketForm, f, nil)
@@ -210,6 +227,25 @@ func TestWebTicketToAnswer(t *testing.T) {
 	res.Body.Close()
 	if !bytes.Equal(got, pdf) || !strings.HasPrefix(res.Header.Get("Content-Disposition"), "attachment") {
 		t.Errorf("attachment: %q %q", res.Header.Get("Content-Disposition"), got)
+	}
+}
+
+// An unopened link expires after 24 hours; the ticket never enters the queue.
+func TestWebConfirmExpires(t *testing.T) {
+	e := newEnv(t)
+	w := newWeb(t, e)
+	_, body := w.get(care.PathComplaintForm)
+	if status, _, _ := w.postMultipart(care.PathComplaintForm, formFields(body), nil); status != 200 {
+		t.Fatalf("complaint: %d", status)
+	}
+	m, _ := e.outbox.Last("mario.rossi@example.it")
+	e.clock.Add(25 * time.Hour)
+	if status, _ := w.get(strings.TrimPrefix(linkRE.FindString(m.Text), w.ts.URL)); status != http.StatusGone {
+		t.Errorf("expired link: %d", status)
+	}
+	l, _ := e.store.ListTickets(t.Context(), storage.TicketFilter{})
+	if len(l) != 1 || l[0].State != care.StateEmailPending || !l[0].DeadlineAt.IsZero() {
+		t.Errorf("after an expired link: %+v", l)
 	}
 }
 

@@ -72,3 +72,12 @@ func complaintAnswerText(t storage.Ticket, brand, adr string) mail.Message {
 	fmt.Fprintf(&b, "\n\n%s\n", brand)
 	return mail.Message{Subject: fmt.Sprintf("%s: risposta al reclamo %s", brand, t.Reference), Text: b.String()}
 }
+
+func confirmText(t storage.Ticket, link, brand string) mail.Message {
+	it, en := kindName(t)
+	var b strings.Builder
+	fmt.Fprintf(&b, "Per inviare la tua %s (%s) apri questo link entro 24 ore:\n%s\n", it, t.Reference, link)
+	fmt.Fprintf(&b, "Se non l'hai chiesta tu, ignora questo messaggio.\n\n")
+	fmt.Fprintf(&b, "To send your %s (%s) open this link within 24 hours:\n%s\nIf you did not ask for it, ignore this message.\n\n%s\n", en, t.Reference, link, brand)
+	return mail.Message{Subject: fmt.Sprintf("%s: conferma la %s %s", brand, it, t.Reference), Text: b.String()}
+}

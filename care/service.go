@@ -38,6 +38,13 @@ const (
 	StateClosed           = "closed"
 )
 
+// StateEmailPending: filed through the public form, waiting for the
+// requester to open the e-mail link (E110); the desk does not see it.
+const StateEmailPending = "email_pending"
+
+// EmailLinkTTL is how long the confirmation link works (§13).
+const EmailLinkTTL = 24 * time.Hour
+
 // Complaint states (§11.4): assigned at filing (the deadline runs from
 // then), answered when the answer is e-mailed, closed afterwards.
 const (
@@ -187,6 +194,9 @@ type Request struct {
 	Uploads      []Upload
 	// ReceivedAt is when a PEC or letter arrived; zero: now.
 	ReceivedAt time.Time
+	// Unverified: the requester is not signed in; the ticket waits in
+	// StateEmailPending until Confirm (E110) and no acknowledgement is sent.
+	Unverified bool
 }
 
 // crockford is the alphabet of references: no I, L, O, U to misread.
@@ -333,7 +343,9 @@ func (s *Service) File(ctx context.Context, by Actor, r Request) (storage.Ticket
 		Category: r.Category, Product: r.Product, Subject: r.Subject, Message: r.Message, Attachments: atts,
 		ContactEmail: r.ContactEmail, ContactName: r.ContactName, IdentityID: r.IdentityID,
 		OpenedAt: opened, UpdatedAt: now}
-	if r.Kind == storage.TicketKindComplaint {
+	if r.Unverified {
+		t.State = StateEmailPending
+	} else if r.Kind == storage.TicketKindComplaint {
 		// A complaint is assigned to the desk when it is registered: the
 		// 14 days run from then (§11.4).
 		t.State, t.AssignedAt, t.DeadlineAt = StateAssigned, opened, Deadline(opened)
@@ -354,10 +366,63 @@ func (s *Service) File(ctx context.Context, by Actor, r Request) (storage.Ticket
 	if !t.DeadlineAt.IsZero() {
 		details["deadline"] = t.DeadlineAt.Format(time.RFC3339)
 	}
+	if r.Unverified {
+		details["state"] = StateEmailPending
+	}
 	if err := s.record(ctx, by.ID, "care.file", t.ID, audit.Success, details); err != nil {
 		return t, err
 	}
+	if r.Unverified {
+		return t, nil // the caller e-mails the confirmation link
+	}
 	return t, s.mail(ctx, t, "ack", ackText(t, s.Brand))
+}
+
+// ErrLinkExpired: the confirmation link is older than EmailLinkTTL.
+var ErrLinkExpired = errors.New("care: confirmation link expired")
+
+// Confirm is the requester opening the e-mail link: the ticket enters the
+// queue (a complaint is assigned and its 14 days start) and the
+// acknowledgement with the reference is e-mailed. Confirming twice is
+// harmless.
+func (s *Service) Confirm(ctx context.Context, id string) (storage.Ticket, error) {
+	now := s.now()
+	confirmed := false
+	var out storage.Ticket
+	err := s.Store.UpdateTicket(ctx, id, func(t storage.Ticket) (storage.Ticket, error) {
+		confirmed, out = false, t
+		if t.State != StateEmailPending {
+			return t, errSkip
+		}
+		if now.Sub(t.OpenedAt) > EmailLinkTTL {
+			return t, ErrLinkExpired
+		}
+		t.State, t.OpenedAt, t.UpdatedAt = StateReceived, now, now
+		if t.Kind == storage.TicketKindComplaint {
+			t.State, t.AssignedAt, t.DeadlineAt = StateAssigned, now, Deadline(now)
+		}
+		confirmed, out = true, t
+		return t, nil
+	})
+	if errors.Is(err, errSkip) {
+		return out, nil
+	}
+	if err != nil {
+		_ = s.record(ctx, "requester", "care.confirm", id, audit.Failure, map[string]string{"reason": err.Error()})
+		return storage.Ticket{}, err
+	}
+	if !confirmed {
+		return out, nil
+	}
+	if err := s.record(ctx, "requester", "care.confirm", id, audit.Success, map[string]string{"reference": out.Reference}); err != nil {
+		return out, err
+	}
+	return out, s.mail(ctx, out, "ack", ackText(out, s.Brand))
+}
+
+// MailConfirmation e-mails the link that confirms an unverified filing.
+func (s *Service) MailConfirmation(ctx context.Context, t storage.Ticket, link string) error {
+	return s.mail(ctx, t, "confirmation", confirmText(t, link, s.Brand))
 }
 
 func (s *Service) record(ctx context.Context, actor, action, target, outcome string, d map[string]string) error {

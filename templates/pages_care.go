@@ -57,6 +57,8 @@ type CareFiledPage struct {
 	Reference string
 	Complaint bool
 	Deadline  time.Time // zero for tickets
+	// Pending: the request waits for the e-mail link to be opened.
+	Pending bool
 }
 
 // CareRow is one ticket or complaint in a list.
