@@ -137,7 +137,7 @@ var dataFields = []string{"name", "family_name", "fiscal_number", "date_of_birth
 // checks are the Service's.
 func (h *Handler) data(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPost {
-		r.Body = http.MaxBytesReader(w, r.Body, 2*h.MaxUpload+maxFormBytes)
+		r.Body = http.MaxBytesReader(w, r.Body, int64(len(scanKinds))*h.MaxUpload+maxFormBytes)
 		if err := r.ParseMultipartForm(maxFormBytes); err != nil && !errors.Is(err, http.ErrNotMultipart) {
 			h.render(w, r, http.StatusRequestEntityTooLarge, templates.EnrolPage{Step: templates.EnrolStepMessage,
 				Title: h.t(r, "File troppo grande", "File too large"),

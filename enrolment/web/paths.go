@@ -220,7 +220,21 @@ func (h *Handler) cnsRequest(tok string) (id, session string, ok bool) {
 func (h *Handler) CNSHandler() http.Handler {
 	m := http.NewServeMux()
 	m.HandleFunc("GET "+PathCNS, h.cnsRecognise)
-	return m
+	// The pages' own CSS and images, which the main listener serves
+	// elsewhere (another origin from here).
+	m.Handle("GET /static/", templates.Static())
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// This listener sits outside the main server's middleware: the
+		// same page-security headers (ui.md §11), and no request bodies.
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'none'; frame-ancestors 'none'; base-uri 'none'")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("Strict-Transport-Security", "max-age=31536000")
+		r.Body = http.MaxBytesReader(w, r.Body, 0)
+		m.ServeHTTP(w, r)
+	})
 }
 
 func (h *Handler) cnsRecognise(w http.ResponseWriter, r *http.Request) {

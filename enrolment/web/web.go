@@ -277,3 +277,17 @@ func hashHex(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:8])
 }
+
+// BodyLimits are the request-body limits the upload pages need, by path,
+// for a server that caps bodies below them (server.Options.MaxBodyBytes):
+// the three scans of the data page, or the signed file, plus the form.
+// maxUpload 0 means the default 10 MiB.
+func BodyLimits(maxUpload int64) map[string]int64 {
+	if maxUpload <= 0 {
+		maxUpload = defaultMaxScan
+	}
+	return map[string]int64{
+		PathData:   int64(len(scanKinds))*maxUpload + maxFormBytes,
+		PathSigned: maxUpload + maxFormBytes,
+	}
+}

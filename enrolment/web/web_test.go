@@ -209,3 +209,21 @@ func TestLocalise(t *testing.T) {
 		}
 	}
 }
+
+func TestCNSHandlerHeadersAndStatic(t *testing.T) {
+	h := newHandler(t, key(1))
+	rec := httptest.NewRecorder()
+	h.CNSHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/static/idp.css", nil))
+	if rec.Code != 200 || rec.Header().Get("X-Frame-Options") != "DENY" || !strings.Contains(rec.Header().Get("Content-Security-Policy"), "default-src 'self'") {
+		t.Fatalf("static on the CNS listener: %d %v", rec.Code, rec.Header())
+	}
+	// No certificate (plain HTTP here) and no valid link: a page, not a crash.
+	rec = httptest.NewRecorder()
+	h.CNSHandler().ServeHTTP(rec, httptest.NewRequest("GET", PathCNS+"?t=forged", nil))
+	if rec.Code != http.StatusGone {
+		t.Fatalf("forged link: %d", rec.Code)
+	}
+	if got := BodyLimits(0)[PathData]; got < 30<<20 {
+		t.Errorf("data page limit %d", got)
+	}
+}
