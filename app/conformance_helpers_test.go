@@ -19,16 +19,11 @@ func tlsApp(t *testing.T, wrap func(a *App, next http.Handler) http.Handler) (*A
 	return startApp(t, appOpts{TLS: true, Wrap: wrap})
 }
 
-// demoTOTPSecret is the base32 TOTP seed of the demo citizen, or "" while it
-// has no TOTP device. With "" the suite skips its SpidL2 cases.
-//
-// HOOK (level 2): once idp/otp and second-factor devices exist and the demo
-// citizen is given a TOTP device, return its seed here (e.g. from DemoInfo or
-// by enrolling one through the store in tlsApp); the SpidL2 login, SSO and
-// SLO cases then run and must pass like the others.
+// demoTOTPSecret is the base32 TOTP seed of the demo citizen's device, so
+// the suite's SpidL2 cases run like the others.
 func demoTOTPSecret(a *App, info DemoInfo) string {
-	_, _ = a, info
-	return ""
+	_ = a
+	return info.TOTPSecret
 }
 
 // suiteOptions is how the tests point the conformance suite at our IdP:

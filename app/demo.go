@@ -16,6 +16,9 @@ import (
 type DemoInfo struct {
 	IdPURL, MetadataURL, DemoSPURL string
 	Username, Password             string
+	// TOTPSecret is the demo citizen's authenticator seed (base32): add it
+	// to any authenticator app, or let the conformance suite compute codes.
+	TOTPSecret string
 }
 
 // SetupDemo adds demo mode's citizen and service provider: the SP is served
@@ -24,6 +27,9 @@ func (a *App) SetupDemo(ctx context.Context) (DemoInfo, error) {
 	cfg := a.Config
 	if _, err := demo.EnsureCitizen(ctx, a.Backends.Store, a.Argon2); err != nil {
 		return DemoInfo{}, err
+	}
+	if err := a.EnsureDemoDevice(ctx); err != nil {
+		return DemoInfo{}, fmt.Errorf("demo citizen's app: %w", err)
 	}
 	base := cfg.Server.BaseURL
 	dir := filepath.Join(cfg.DataDir, "keys")
@@ -49,5 +55,5 @@ func (a *App) SetupDemo(ctx context.Context) (DemoInfo, error) {
 	}
 	sp.Register(a.Mux)
 	return DemoInfo{IdPURL: base, MetadataURL: base + idp.PathMetadata, DemoSPURL: base + demo.Prefix + "/",
-		Username: demo.CitizenUsername, Password: demo.CitizenPassword}, nil
+		Username: demo.CitizenUsername, Password: demo.CitizenPassword, TOTPSecret: DemoTOTPSecret()}, nil
 }

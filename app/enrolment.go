@@ -3,14 +3,12 @@ package app
 import (
 	"fmt"
 	"log/slog"
-	"net/url"
 
 	"github.com/spid-idp/spid-idp/audit"
 	"github.com/spid-idp/spid-idp/config"
 	"github.com/spid-idp/spid-idp/enrolment"
 	"github.com/spid-idp/spid-idp/enrolment/workinghours"
 	"github.com/spid-idp/spid-idp/evidence"
-	"github.com/spid-idp/spid-idp/idp/otp"
 	"github.com/spid-idp/spid-idp/keys/datakey"
 )
 
@@ -60,11 +58,7 @@ func NewEnrolment(cfg *config.Config, b *Backends, auditLog *audit.Logger, log *
 		SPIDCodePrefix: cfg.IdP.SPIDCodePrefix, PasswordParams: Argon2Params(cfg),
 		BaseURL: cfg.Server.BaseURL, Responsible: cfg.Enrolment.Responsible, Log: log,
 	}
-	host := ""
-	if u, err := url.Parse(cfg.Server.BaseURL); err == nil {
-		host = u.Host
-	}
-	svc.SMS = &otp.SMSCodes{Values: b.Eph, Sender: smsSender, Host: host, Counters: b.Eph}
+	svc.SMS = SMSCodes(cfg, b, smsSender)
 	if len(cfg.Security.DataKey) > 0 {
 		sealer, err := datakey.New(cfg.Security.DataKey)
 		if err != nil {

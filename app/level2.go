@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
-	"path/filepath"
 	"time"
 
 	"github.com/spid-idp/spid-idp/audit"
@@ -18,7 +16,6 @@ import (
 	"github.com/spid-idp/spid-idp/idp/otp"
 	"github.com/spid-idp/spid-idp/idp/push"
 	"github.com/spid-idp/spid-idp/keys/datakey"
-	"github.com/spid-idp/spid-idp/notify/sms"
 	"github.com/spid-idp/spid-idp/storage"
 )
 
@@ -38,13 +35,11 @@ func buildLevel2(cfg *config.Config, b *Backends, auditLog *audit.Logger, log *s
 		return idp.Level2{}, nil, fmt.Errorf("security.data_key: %w", err)
 	}
 	l2 := idp.Level2{Sealer: sealer, Issuer: cfg.IdP.Name}
-	if sender := smsSender(cfg, log); sender != nil {
-		host := ""
-		if u, err := url.Parse(cfg.Server.BaseURL); err == nil {
-			host = u.Host
-		}
-		l2.SMS = &otp.SMSCodes{Values: b.Eph, Sender: sender, Host: host, Counters: b.Eph}
+	sender, err := SMSSender(cfg, log)
+	if err != nil {
+		return idp.Level2{}, nil, err
 	}
+	l2.SMS = SMSCodes(cfg, b, sender)
 	l2.Push = &push.Service{Values: b.Eph, Devices: b.Store, Sealer: sealer, Audit: auditLog}
 	api, err := appapi.New(appapi.Config{
 		Push: l2.Push, Devices: b.Store, Values: b.Eph, Ephemeral: b.Eph, Sealer: sealer, Audit: auditLog,
@@ -56,22 +51,8 @@ func buildLevel2(cfg *config.Config, b *Backends, auditLog *audit.Logger, log *s
 	return l2, api, nil
 }
 
-// smsSender is the demo outbox (one file per message under the data
-// directory, read by the citizen or a test). Outside demo mode there is no
-// SMS gateway configuration yet, so activation during login is off and a
-// citizen without an app gets nr20.
-func smsSender(cfg *config.Config, log *slog.Logger) otp.Sender {
-	if !cfg.Demo {
-		log.Warn("no SMS gateway configured: app activation by SMS during login is disabled")
-		return nil
-	}
-	dir := SMSOutboxDir(cfg)
-	log.Info("SMS codes are written to the outbox, not sent", "dir", dir)
-	return sms.Outbox{Dir: dir, Log: log}
-}
-
-// SMSOutboxDir is where the demo writes SMS messages.
-func SMSOutboxDir(cfg *config.Config) string { return filepath.Join(cfg.DataDir, "outbox", "sms") }
+// SMSOutboxDir is where the outbox driver writes SMS messages.
+func SMSOutboxDir(cfg *config.Config) string { return cfg.SMS.OutboxDir }
 
 // demoSeedBase32 is the demo citizen's TOTP seed in base32. DEMO ONLY:
 // it is public (printed in the banner, written here), so any identity

@@ -64,6 +64,7 @@ var secretRE = regexp.MustCompile(`<code>([A-Z2-7]+)</code>`)
 // SpidL2; the next level-2 login uses the new app.
 func TestLevel2ActivationFromOutbox(t *testing.T) {
 	a, ts, info := testApp(t)
+	withoutDevices(t, a, "demo-citizen")
 	br := newBrowser(t)
 	home := br.get(ts.URL + "/demo-sp/")
 	login := br.submit(home, "/demo-sp/login", url.Values{"level": {"2"}})
@@ -128,6 +129,7 @@ var (
 // push with number matching.
 func TestLevel2ReferenceAppPush(t *testing.T) {
 	a, ts, info := testApp(t)
+	withoutDevices(t, a, "demo-citizen")
 	ctx := context.Background()
 	br := newBrowser(t)
 	creds := url.Values{"username": {info.Username}, "password": {info.Password}, "op": {"submit"}}
@@ -188,4 +190,20 @@ func TestLevel2ReferenceAppPush(t *testing.T) {
 		t.Fatalf("poll: %d %s", poll.status, poll.body)
 	}
 	finish(br.submit(p04, "/login/push/done", url.Values{"op": {"submit"}}))
+}
+
+// withoutDevices deletes an identity's second-factor devices (demo mode
+// gives the demo citizen one), for tests of a citizen without an app.
+func withoutDevices(t *testing.T, a *App, identityID string) {
+	t.Helper()
+	ctx := context.Background()
+	ds, err := a.Backends.Store.ListDevices(ctx, identityID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range ds {
+		if err := a.Backends.Store.DeleteDevice(ctx, d.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

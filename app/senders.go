@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/url"
 
 	"github.com/spid-idp/spid-idp/config"
+	"github.com/spid-idp/spid-idp/idp/otp"
 	"github.com/spid-idp/spid-idp/notify/mail"
 	"github.com/spid-idp/spid-idp/notify/sms"
 )
@@ -50,4 +52,14 @@ func SMSSender(cfg *config.Config, log *slog.Logger) (SMSer, error) {
 		return nil, fmt.Errorf("sms.http: %w", err)
 	}
 	return g, nil
+}
+
+// SMSCodes issues and checks SMS one-time codes through sender; the login
+// host ends every text ("@host #code") so browsers autofill it only there.
+func SMSCodes(cfg *config.Config, b *Backends, sender SMSer) *otp.SMSCodes {
+	host := ""
+	if u, err := url.Parse(cfg.Server.BaseURL); err == nil {
+		host = u.Host
+	}
+	return &otp.SMSCodes{Values: b.Eph, Sender: sender, Host: host, Counters: b.Eph}
 }

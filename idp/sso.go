@@ -126,7 +126,7 @@ func (p *IdP) requestRefused(w http.ResponseWriter, r *http.Request, e *authnreq
 		p.renderAnomalyPage(w, r, e.Anomaly)
 		return
 	}
-	p.deliverError(w, r, e.SP, e.ACS.Location, e.InResponseTo, e.RelayState, e.Anomaly)
+	p.deliverError(w, r, e.SP, e.ACS.Location, e.InResponseTo, e.RelayState, e.Anomaly, 0)
 }
 
 // userAnomaly shows a user-bound anomaly page and records it.
@@ -154,13 +154,14 @@ func (p *IdP) spAnomaly(w http.ResponseWriter, r *http.Request, sp *metadata.SP,
 		// The SP still gets its answer: refusing it would not undo anything.
 		p.o.Log.ErrorContext(ctx, "audit of an SP-bound anomaly", "err", err)
 	}
-	p.deliverError(w, r, sp, f.ACS, f.RequestID, f.RelayState, code)
+	p.deliverError(w, r, sp, f.ACS, f.RequestID, f.RelayState, code, spid.Level(f.Level))
 }
 
 // deliverError signs an error Response and hands it to the browser for the
 // SP: an explanation page with a button for the anomalies the citizen should
 // read about (nr19–nr23, nr30), an auto-submitting interstitial otherwise.
-func (p *IdP) deliverError(w http.ResponseWriter, r *http.Request, sp *metadata.SP, acs, inResponseTo, relayState string, code spid.Anomaly) {
+// level is the requested level, quoted by the nr20 page (0 when unknown).
+func (p *IdP) deliverError(w http.ResponseWriter, r *http.Request, sp *metadata.SP, acs, inResponseTo, relayState string, code spid.Anomaly, level spid.Level) {
 	xml, err := p.o.Builder.Error(response.ErrorResponse{InResponseTo: inResponseTo, Destination: acs, Anomaly: code})
 	if err != nil {
 		p.o.Log.ErrorContext(r.Context(), "building error Response", "err", err)
@@ -172,7 +173,7 @@ func (p *IdP) deliverError(w http.ResponseWriter, r *http.Request, sp *metadata.
 	switch code {
 	case spid.NrCredentialsExhausted, spid.NrLevelUnavailable, spid.NrTimeout, spid.NrSuspendedRevoked, spid.NrIdentityType:
 		p.render(w, r, http.StatusOK, templates.PageAnomaly, templates.AnomalyPage{
-			SPName: name, Code: code, Action: form.Action, Fields: fields(form)})
+			SPName: name, Code: code, Level: level, Action: form.Action, Fields: fields(form)})
 	default:
 		p.render(w, r, http.StatusOK, templates.PageTransfer, templates.TransferPage{
 			SPName: name, Action: form.Action, Fields: fields(form), Code: code})

@@ -58,10 +58,12 @@ func runServe(ctx context.Context, e env, args []string) int {
    Demo SP        %s   ← open this and press "Entra con SPID"
    Demo citizen   username %s
                   password %s
+                  level-2 app seed %s  (add it to an authenticator app,
+                  or run: spid-idp app otp after "spid-idp app activate")
    Health         %s/healthz  %s/readyz  %s/metrics
   ==================================================================
 
-`, cfg.DataDir, info.IdPURL, info.MetadataURL, info.DemoSPURL, info.Username, info.Password,
+`, cfg.DataDir, info.IdPURL, info.MetadataURL, info.DemoSPURL, info.Username, info.Password, info.TOTPSecret,
 			info.IdPURL, info.IdPURL, info.IdPURL)
 	}
 	if st, err := os.Stat(cfg.IdP.SPMetadataDir); err == nil && st.IsDir() {
