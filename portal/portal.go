@@ -236,9 +236,12 @@ func (p *Portal) homePage(ctx context.Context, s *session, r *http.Request) (tem
 	if l, err := p.o.Lifecycle.Get(ctx, id.ID); err == nil {
 		page.State, page.ValidUntil = string(l.State), l.ValidUntil
 		now := p.o.Now()
-		// 90 days: the renewal window of lifecycle's default policy; the
-		// service decides in the end.
-		page.CanRenew = !l.ValidUntil.IsZero() && now.Before(l.ValidUntil) && now.After(l.ValidUntil.AddDate(0, 0, -90))
+		// The service decides in the end; this only offers the button.
+		win := p.o.Lifecycle.Policy.RenewalWindow
+		if win <= 0 {
+			win = lifecycle.DefaultPolicy().RenewalWindow
+		}
+		page.CanRenew = !l.ValidUntil.IsZero() && now.Before(l.ValidUntil) && !now.Before(l.ValidUntil.Add(-win))
 	}
 	n, _ := strconv.Atoi(r.URL.Query().Get("page"))
 	if n < 1 {

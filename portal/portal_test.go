@@ -253,3 +253,32 @@ func FuzzPeekInResponseTo(f *testing.F) {
 		}
 	})
 }
+
+// The holder's revocation request is the first half of a four-eyes
+// action; renewal outside the window is refused with the dates.
+func TestRevocationRequestAndRenewalWindow(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.citizen(t, "a1", "Anna")
+	if _, err := e.p.o.Lifecycle.Start(ctx, "a1", e.clock().AddDate(-1, 0, 0), e.clock().AddDate(1, 0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	c := e.login(t, "a1")
+	if w := e.do("POST", PathRevoke, c, url.Values{"csrf_token": {e.token(c)}}); w.Code != http.StatusBadRequest {
+		t.Fatalf("unconfirmed revocation: %d", w.Code)
+	}
+	w := e.do("POST", PathRevoke, c, url.Values{"csrf_token": {e.token(c)}, "confirm": {"yes"}})
+	if w.Code != http.StatusSeeOther || !strings.Contains(w.Header().Get("Location"), "done=revoke") {
+		t.Fatalf("revocation request: %d %s\n%s", w.Code, w.Header().Get("Location"), w.Body)
+	}
+	l, err := e.p.o.Lifecycle.Get(ctx, "a1")
+	if err != nil || l.State != storage.IdentityActive || l.Pending == nil || l.Pending.ProposedBy != "a1" {
+		t.Fatalf("after the request: %+v %v", l, err)
+	}
+	if w := e.do("POST", PathRenew, c, url.Values{"csrf_token": {e.token(c)}}); w.Code != http.StatusConflict || !strings.Contains(w.Body.String(), "renewal") {
+		t.Fatalf("renewal a year early: %d\n%s", w.Code, w.Body)
+	}
+	if w := e.do("GET", PathHome, c, nil); strings.Contains(w.Body.String(), PathRenew) {
+		t.Error("renew button offered outside the window")
+	}
+}
