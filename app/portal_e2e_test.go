@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -23,8 +24,11 @@ import (
 func portalApp(t *testing.T) (*App, string, DemoInfo) {
 	t.Helper()
 	a, ts, info := testApp(t)
-	if _, err := a.SetupPortal(context.Background()); err != nil {
-		t.Fatal(err)
+	// Build may already mount it; mounting twice would panic.
+	if _, pattern := a.Mux.Handler(httptest.NewRequest("GET", portal.PathMetadata, nil)); pattern == "" {
+		if _, err := a.SetupPortal(context.Background()); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return a, ts.URL, info
 }
@@ -133,6 +137,10 @@ func TestPortalEndToEnd(t *testing.T) {
 	l, err := a.Lifecycle.Get(ctx, demoIdentityID(t, a))
 	if err != nil || l.State != storage.IdentitySuspended {
 		t.Fatalf("state after suspension: %v %v", l.State, err)
+	}
+	// In the same browser too: its SSO session is not reused.
+	if res := demoL1Login(t, br, base, info); !strings.Contains(res.body, "ErrorCode nr23") {
+		t.Fatalf("the SSO session of a suspended identity was reused:\n%s", res.body)
 	}
 	if res := demoL1Login(t, newBrowser(t), base, info); !strings.Contains(res.body, "ErrorCode nr23") {
 		t.Fatalf("demo SP login of a suspended identity did not fail with nr23:\n%s", res.body)

@@ -85,6 +85,7 @@ type Mailer interface {
 type Options struct {
 	BaseURL   string    // the IdP's public URL
 	IdPSSO    string    // the IdP's HTTP-Redirect SSO endpoint
+	IdPSLO    string    // the IdP's HTTP-Redirect SLO endpoint; default BaseURL + "/slo/redirect"
 	Pair      keys.Pair // the portal's own SP key
 	IdPCerts  []*x509.Certificate
 	Store     storage.Store
@@ -131,13 +132,16 @@ func New(o Options) (*Portal, error) {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	base := strings.TrimRight(o.BaseURL, "/")
+	if o.IdPSLO == "" {
+		o.IdPSLO = base + "/slo/redirect"
+	}
 	p := &Portal{o: o, entityID: base + Prefix, secure: strings.HasPrefix(base, "https://")}
 	p.signer = &response.Builder{EntityID: p.entityID, Signing: o.Pair}
 	attrs := []metadata.RequestedAttribute{{Name: "spidCode"}, {Name: "name"}, {Name: "familyName"}}
 	md, err := metadata.BuildSP(metadata.SPOptions{
 		EntityID: p.entityID, Signing: o.Pair,
 		ACS: []string{base + PathACS},
-		SLO: []metadata.Endpoint{{Binding: spid.BindingRedirect, Location: base + Prefix + "/slo"}},
+		SLO: []metadata.Endpoint{{Binding: spid.BindingRedirect, Location: base + PathSLO}},
 		AttributeServices: []metadata.AttributeService{{Index: 0, IsDefault: true,
 			ServiceName: map[string]string{"it": Name, "en": "Personal area"}, Attributes: attrs}},
 		Organization: map[string]metadata.Organization{
@@ -180,6 +184,7 @@ func (p *Portal) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+PathRenew, p.withSession(p.renew))
 	mux.HandleFunc("POST "+PathLogout, p.withSession(p.logout))
 	mux.HandleFunc("GET "+PathData, p.data)
+	mux.HandleFunc("GET "+PathSLO, p.slo)
 }
 
 func (p *Portal) render(w http.ResponseWriter, r *http.Request, status int, page templates.PortalHomePage) {

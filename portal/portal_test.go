@@ -19,6 +19,7 @@ import (
 	"github.com/spid-idp/spid-idp/idp/password"
 	"github.com/spid-idp/spid-idp/keys"
 	"github.com/spid-idp/spid-idp/lifecycle"
+	"github.com/spid-idp/spid-idp/metadata"
 	"github.com/spid-idp/spid-idp/storage"
 	"github.com/spid-idp/spid-idp/storage/memory"
 	"github.com/spid-idp/spid-idp/storage/sqlite"
@@ -280,5 +281,35 @@ func TestRevocationRequestAndRenewalWindow(t *testing.T) {
 	}
 	if w := e.do("GET", PathHome, c, nil); strings.Contains(w.Body.String(), PathRenew) {
 		t.Error("renew button offered outside the window")
+	}
+}
+
+// The portal's metadata passes the registry's production checks, so the
+// portal can be registered outside demo mode.
+func TestMetadataPassesProductionChecks(t *testing.T) {
+	e := newEnv(t)
+	const prod = "https://idp.example.org"
+	pair, err := keys.Generate(keys.GenerateOptions{Profile: keys.ProfileSPPublic, Bits: 2048, CommonName: Name, Locality: "Roma",
+		OrganizationIdentifier: "PA:IT-portal", OrganizationName: "IdP", EntityID: prod + Prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := e.p.o
+	o.BaseURL, o.Pair = prod, pair
+	p, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := metadata.ParseSPMetadata(p.Metadata(), metadata.ParseOptions{Production: true}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSLORefusesUnverifiedMessages(t *testing.T) {
+	e := newEnv(t)
+	for _, q := range []string{"", "?SAMLRequest=bm90", "?SAMLRequest=bm90&SigAlg=x&Signature=eA%3D%3D"} {
+		if w := e.do("GET", PathSLO+q, nil, nil); w.Code != http.StatusBadRequest {
+			t.Errorf("%q: %d", q, w.Code)
+		}
 	}
 }
