@@ -103,6 +103,9 @@ func TestPortalEndToEnd(t *testing.T) {
 	if !strings.Contains(home.body, "<td>"+demo.SPName+"</td>") || !strings.Contains(home.body, "<td>"+portal.Name+"</td>") {
 		t.Errorf("access history lacks the demo SP or portal login:\n%s", home.body)
 	}
+	if !strings.Contains(home.body, "<td>127.0.0.1</td>") || !strings.Contains(home.body, "<td>2</td>") {
+		t.Errorf("access history lacks the client IP or the level:\n%s", home.body)
+	}
 
 	// Download my data: attributes, the device without secrets, the history.
 	res, err := br.c.Get(base + portal.PathData)
