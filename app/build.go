@@ -16,8 +16,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/spid-idp/spid-idp/audit"
+	"github.com/spid-idp/spid-idp/care"
 	"github.com/spid-idp/spid-idp/config"
 	"github.com/spid-idp/spid-idp/enrolment"
+	"github.com/spid-idp/spid-idp/enrolment/console"
+	"github.com/spid-idp/spid-idp/enrolment/web"
 	"github.com/spid-idp/spid-idp/idp"
 	"github.com/spid-idp/spid-idp/idp/appapi"
 	"github.com/spid-idp/spid-idp/idp/authnrequest"
@@ -51,6 +54,11 @@ type App struct {
 	Enrolment *enrolment.Service
 	// Lifecycle applies suspension, revocation, renewal (people's requests).
 	Lifecycle *lifecycle.Service
+	// Console and Care are the back office, mounted by MountBackOffice.
+	Console *console.Console
+	Care    *care.Handler
+
+	enrolWeb *web.Handler // the citizen enrolment pages, built once
 }
 
 // registryLookup adapts the SP registry to the lookup the IdP uses.
@@ -143,6 +151,9 @@ func Build(ctx context.Context, cfg *config.Config, b *Backends, log *slog.Logge
 	}
 	a.Mux = http.NewServeMux()
 	a.IdP.Register(a.Mux)
+	if err := a.MountEnrolment(); err != nil {
+		return nil, err
+	}
 	if appAPI != nil {
 		a.Mux.Handle(appapi.Prefix, appAPI)
 	}
@@ -161,6 +172,7 @@ func Build(ctx context.Context, cfg *config.Config, b *Backends, log *slog.Logge
 		ReadTimeout:       cfg.Server.ReadTimeout, WriteTimeout: cfg.Server.WriteTimeout,
 		IdleTimeout: cfg.Server.IdleTimeout, ShutdownTimeout: cfg.Server.ShutdownTimeout,
 		MaxBodyBytes: cfg.Server.MaxBodyBytes, MaxHeaderBytes: cfg.Server.MaxHeaderBytes,
+		BodyLimits:    uploadLimits(),
 		TLSMinVersion: tlsVersion(cfg.Server.TLS.MinVersion),
 		HSTS:          isHTTPS(base), FormAction: formAction,
 		Logger: log, Registry: prometheus.NewRegistry(), Ready: b.Ready, App: a.Mux,

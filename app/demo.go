@@ -31,6 +31,9 @@ func (a *App) SetupDemo(ctx context.Context) (DemoInfo, error) {
 	if err := a.EnsureDemoDevice(ctx); err != nil {
 		return DemoInfo{}, fmt.Errorf("demo citizen's app: %w", err)
 	}
+	if err := demo.EnsureOperators(ctx, a.Backends.Store, a.Argon2); err != nil {
+		return DemoInfo{}, err
+	}
 	base := cfg.Server.BaseURL
 	dir := filepath.Join(cfg.DataDir, "keys")
 	pair, _, err := keys.LoadOrGenerate(filepath.Join(dir, "demo-sp.key"), filepath.Join(dir, "demo-sp.crt"), keys.GenerateOptions{

@@ -31,6 +31,8 @@ type appOpts struct {
 	ProductionArgon bool
 	// Wrap, if set, sits between the network and the IdP's handler.
 	Wrap func(a *App, next http.Handler) http.Handler
+	// Configure, if set, changes the loaded configuration before Build.
+	Configure func(cfg *config.Config)
 }
 
 // startApp starts a demo-mode IdP (demo SP and citizen included) on a
@@ -59,6 +61,9 @@ func startApp(tb testing.TB, o appOpts) (*App, *httptest.Server, DemoInfo) {
 	}
 	if err := cfg.EnsureDemoKeys(); err != nil {
 		tb.Fatal(err)
+	}
+	if o.Configure != nil {
+		o.Configure(cfg)
 	}
 	ctx := context.Background()
 	b, err := OpenBackends(ctx, cfg)

@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/spid-idp/spid-idp/demo"
@@ -23,9 +22,6 @@ import (
 	"github.com/spid-idp/spid-idp/enrolment/web"
 	"github.com/spid-idp/spid-idp/templates"
 )
-
-// enrolWeb keeps each App's citizen handler (App has no field for it).
-var enrolWeb sync.Map // *App → *web.Handler
 
 // MountEnrolment builds the citizen enrolment pages and mounts them on
 // a.Mux under /enrol/ and /activate. Build calls it once a.Enrolment and
@@ -51,8 +47,8 @@ func (a *App) EnrolmentHandler() (http.Handler, error) {
 }
 
 func (a *App) enrolmentWeb() (*web.Handler, error) {
-	if v, ok := enrolWeb.Load(a); ok {
-		return v.(*web.Handler), nil
+	if a.enrolWeb != nil {
+		return a.enrolWeb, nil
 	}
 	cfg := a.Config
 	if a.Enrolment == nil {
@@ -97,8 +93,8 @@ func (a *App) enrolmentWeb() (*web.Handler, error) {
 	if err := h.Init(); err != nil {
 		return nil, err
 	}
-	v, _ := enrolWeb.LoadOrStore(a, h)
-	return v.(*web.Handler), nil
+	a.enrolWeb = h
+	return h, nil
 }
 
 // cnsBase is the CNS listener's public address: the IdP's host name with

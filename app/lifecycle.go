@@ -57,6 +57,7 @@ func (a *App) Scheduler() *lifecycle.Scheduler {
 				n, err := st.DeleteExpiredTokens(ctx, now)
 				return fmt.Sprintf("%d expired tokens deleted", n), err
 			}},
+			a.careJob(),
 		},
 	}
 }

@@ -71,3 +71,40 @@ func EnsureCitizen(ctx context.Context, st storage.Store, params password.Params
 	}
 	return true, nil
 }
+
+// OperatorPassword is the password of every demo operator, printed at
+// start-up with their usernames.
+const OperatorPassword = "Demo-Operator-2026"
+
+// Operators are the demo back-office accounts: one per role, so every
+// console page can be tried (the verifier must not be the agent who
+// recognised a request: four eyes).
+var Operators = []struct {
+	Username string
+	Roles    []string
+	ShopID   string
+}{
+	{"verificatore", []string{"verifier"}, ""},
+	{"supervisore", []string{"supervisor"}, ""},
+	{"tabaccheria", []string{"shop_agent"}, "DEMO-SHOP-1"},
+	{"sportello", []string{"counter_operator"}, "DEMO-COUNTER-1"},
+	{"video", []string{"video_operator"}, ""},
+	{"assistenza", []string{"care_agent"}, ""},
+}
+
+// EnsureOperators creates the demo operators that do not exist yet.
+func EnsureOperators(ctx context.Context, st storage.Store, params password.Params) error {
+	hash, err := password.Hash(OperatorPassword, params)
+	if err != nil {
+		return fmt.Errorf("demo operators: %w", err)
+	}
+	now := time.Now().UTC()
+	for _, o := range Operators {
+		err := st.CreateOperator(ctx, storage.Operator{ID: "demo-op-" + o.Username, Username: o.Username, Name: o.Username,
+			Roles: o.Roles, PasswordHash: hash, ShopID: o.ShopID, Status: storage.OperatorActive, CreatedAt: now, UpdatedAt: now})
+		if err != nil && !errors.Is(err, storage.ErrAlreadyExists) {
+			return fmt.Errorf("demo operator %s: %w", o.Username, err)
+		}
+	}
+	return nil
+}

@@ -76,7 +76,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			h.Set("Cache-Control", "no-store")
 		}
 		if r.Body != nil {
-			r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
+			r.Body = http.MaxBytesReader(w, r.Body, s.bodyLimit(r.URL.Path))
 		}
 
 		rec := &recorder{ResponseWriter: w}
@@ -167,4 +167,16 @@ func (s *Server) clientIP(r *http.Request, trusted bool) string {
 		}
 	}
 	return a.String()
+}
+
+// bodyLimit is the body cap for path: MaxBodyBytes, or the BodyLimits entry
+// with the longest prefix of path.
+func (s *Server) bodyLimit(path string) int64 {
+	limit, best := s.opts.MaxBodyBytes, -1
+	for prefix, n := range s.opts.BodyLimits {
+		if len(prefix) > best && strings.HasPrefix(path, prefix) {
+			limit, best = n, len(prefix)
+		}
+	}
+	return limit
 }

@@ -36,7 +36,10 @@ type Options struct {
 	IdleTimeout             time.Duration
 	ShutdownTimeout         time.Duration
 	MaxBodyBytes            int64
-	MaxHeaderBytes          int
+	// BodyLimits raises MaxBodyBytes for upload routes: the longest path
+	// prefix that matches wins (document scans, signed files, recordings).
+	BodyLimits     map[string]int64
+	MaxHeaderBytes int
 	// TLSMinVersion is tls.VersionTLS12 (default) or tls.VersionTLS13.
 	TLSMinVersion uint16
 	// HSTS sends Strict-Transport-Security: set when the public URL is https

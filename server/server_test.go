@@ -215,3 +215,26 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatal("server still accepting after shutdown")
 	}
 }
+
+func TestBodyLimitsPerRoute(t *testing.T) {
+	s := newTest(t, Options{MaxBodyBytes: 10, BodyLimits: map[string]int64{"/upload/": 1000, "/upload/small": 20},
+		App: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if _, err := io.ReadAll(r.Body); err != nil {
+				http.Error(w, "too large", http.StatusRequestEntityTooLarge)
+			}
+		})})
+	for _, tt := range []struct {
+		path string
+		size int
+		want int
+	}{
+		{"/form", 11, 413}, {"/form", 10, 200},
+		{"/upload/scan", 1000, 200}, {"/upload/scan", 1001, 413},
+		{"/upload/small", 21, 413}, {"/upload/small", 20, 200},
+	} {
+		res := do(t, s.Handler(), httptest.NewRequest("POST", tt.path, strings.NewReader(strings.Repeat("x", tt.size))))
+		if res.StatusCode != tt.want {
+			t.Errorf("%s with %d bytes: %d, want %d", tt.path, tt.size, res.StatusCode, tt.want)
+		}
+	}
+}

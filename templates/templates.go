@@ -79,9 +79,9 @@ func defaultOptions() Options {
 	return Options{
 		Brand: "SPID IdP",
 		Links: Links{
-			Enrol:         "/enrol",
+			Enrol:         "/enrol/",
 			Forgot:        "/recover",
-			Help:          "/help",
+			Help:          "/care/tickets/new",
 			Privacy:       "/privacy",
 			Accessibility: "/accessibility",
 			Portal:        "/account",

@@ -2,11 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spid-idp/spid-idp/app"
+	"github.com/spid-idp/spid-idp/demo"
 )
 
 func init() {
@@ -42,6 +46,10 @@ func runServe(ctx context.Context, e env, args []string) int {
 		fmt.Fprintf(e.stderr, "spid-idp: %v\n", err)
 		return exitFailure
 	}
+	if err := a.MountBackOffice(); err != nil {
+		fmt.Fprintf(e.stderr, "spid-idp: %v\n", err)
+		return exitFailure
+	}
 	if cfg.Demo {
 		info, err := a.SetupDemo(ctx)
 		if err != nil {
@@ -60,16 +68,36 @@ func runServe(ctx context.Context, e env, args []string) int {
                   password %s
                   level-2 app seed %s  (add it to an authenticator app,
                   or run: spid-idp app otp after "spid-idp app activate")
+   Get SPID       %s/enrol/          (request an identity)
+   Back office    %s/console/        operators %s
+                  password %s for each
+   Customer care  %s/care/tickets/new
    Health         %s/healthz  %s/readyz  %s/metrics
   ==================================================================
 
 `, cfg.DataDir, info.IdPURL, info.MetadataURL, info.DemoSPURL, info.Username, info.Password, info.TOTPSecret,
+			info.IdPURL, info.IdPURL, demoOperators(), demo.OperatorPassword, info.IdPURL,
 			info.IdPURL, info.IdPURL, info.IdPURL)
 	}
 	if st, err := os.Stat(cfg.IdP.SPMetadataDir); err == nil && st.IsDir() {
 		// The directory is a second source of trusted SPs: files added,
 		// changed or removed are picked up while running.
 		go a.SPs.WatchDir(ctx, cfg.IdP.SPMetadataDir, 30*time.Second)
+	}
+	cns, err := a.CNSServer()
+	if err != nil {
+		fmt.Fprintf(e.stderr, "spid-idp: %v\n", err)
+		return exitFailure
+	}
+	if cns != nil {
+		// The CNS/CIE path's own TLS listener, asking for the card's certificate.
+		go func() {
+			if err := cns.ListenAndServeTLS("", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("CNS listener stopped", "addr", cns.Addr, "err", err)
+			}
+		}()
+		defer cns.Shutdown(context.Background())
+		log.Info("CNS/CIE listener started", "addr", cns.Addr)
 	}
 	// Timed duties (lifecycle, enrolment timers, retention): every node runs
 	// the loop, a lease in the database lets one at a time do the work.
@@ -80,4 +108,12 @@ func runServe(ctx context.Context, e env, args []string) int {
 	}
 	log.Info("stopped")
 	return exitOK
+}
+
+func demoOperators() string {
+	names := make([]string, len(demo.Operators))
+	for i, o := range demo.Operators {
+		names[i] = o.Username
+	}
+	return strings.Join(names, ", ")
 }

@@ -449,3 +449,17 @@ func redirect(w http.ResponseWriter, r *http.Request, to, kind, key string) {
 	}
 	http.Redirect(w, r, to, http.StatusSeeOther)
 }
+
+// Operator is the signed-in, active operator of r's console session; other
+// back-office areas (the care desk) authenticate through it.
+func (c *Console) Operator(r *http.Request) (storage.Operator, bool) {
+	sess, err := c.loadSession(r)
+	if err != nil {
+		return storage.Operator{}, false
+	}
+	op, err := c.Store.GetOperator(r.Context(), sess.OperatorID)
+	if err != nil || op.Status != storage.OperatorActive {
+		return storage.Operator{}, false
+	}
+	return op, true
+}

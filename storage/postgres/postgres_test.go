@@ -198,7 +198,7 @@ func TestLeastPrivilegeRole(t *testing.T) {
 		"CREATE ROLE " + role + " LOGIN",
 		"GRANT USAGE ON SCHEMA " + schema + " TO " + role,
 		"GRANT SELECT ON migrations TO " + role,
-		"GRANT SELECT, INSERT, UPDATE, DELETE ON identities, credentials, devices, service_providers, enrolments, operators, tokens, lifecycles, leases TO " + role,
+		"GRANT SELECT, INSERT, UPDATE, DELETE ON identities, credentials, devices, service_providers, enrolments, operators, tokens, lifecycles, leases, tickets TO " + role,
 		"GRANT SELECT, INSERT ON audit_events TO " + role,
 	} {
 		if _, err := admin.Exec(stmt); err != nil {
