@@ -66,8 +66,8 @@ func runServe(ctx context.Context, e env, args []string) int {
    Demo SP        %s   ← open this and press "Entra con SPID"
    Demo citizen   username %s
                   password %s
-                  level-2 app seed %s  (add it to an authenticator app,
-                  or run: spid-idp app otp after "spid-idp app activate")
+                  level-2 app seed %s
+                  (add it to an authenticator app for level-2 codes)
    Get SPID       %s/enrol/          (request an identity)
    Back office    %s/console/        operators %s
                   password %s for each
