@@ -1,9 +1,6 @@
 package signature
 
-import (
-	"errors"
-	"strings"
-)
+import "github.com/spid-idp/spid-idp/enrolment/refusal"
 
 // Error codes: stable identifiers for the audit log and the upload page.
 const (
@@ -23,14 +20,12 @@ const (
 	CodeMisconfigured   = "sig.misconfigured"
 )
 
-// Error is a refusal of an uploaded signed form. Code says which check
-// failed, Detail what exactly (for the audit record), Err the cause.
+// Error is a refusal of an uploaded signed form (see refusal.Error).
 // errors.Is(err, ErrUntrusted) and friends compare the Code only.
-type Error struct {
-	Code   string
-	Detail string
-	Err    error
-}
+type Error = refusal.Error[messages]
+
+// messages is this package's catalogue for refusal.Error.
+type messages struct{}
 
 // Sentinels for errors.Is.
 var (
@@ -50,88 +45,53 @@ var (
 	ErrMisconfigured   = &Error{Code: CodeMisconfigured}
 )
 
-func (e *Error) Error() string {
-	var b strings.Builder
-	b.WriteString(e.Code)
-	b.WriteString(": ")
-	b.WriteString(strings.TrimSuffix(e.Message("en"), "."))
-	if e.Detail != "" {
-		b.WriteString(" (")
-		b.WriteString(e.Detail)
-		b.WriteString(")")
-	}
-	if e.Err != nil {
-		b.WriteString(": ")
-		b.WriteString(e.Err.Error())
-	}
-	return b.String()
-}
-
-func (e *Error) Unwrap() error { return e.Err }
-
-// Is matches another *Error with the same Code.
-func (e *Error) Is(target error) bool {
-	var t *Error
-	if !errors.As(target, &t) {
-		return false
-	}
-	return t.Code == e.Code
-}
-
-// Message is the text for the applicant: Italian unless lang starts with "en".
-func (e *Error) Message(lang string) string {
-	en := strings.HasPrefix(strings.ToLower(lang), "en")
-	pick := func(it, eng string) string {
-		if en {
-			return eng
-		}
-		return it
-	}
-	switch e.Code {
+// Text is the Italian and English message for code.
+func (messages) Text(code string) (it, en string) {
+	switch code {
 	case CodeMalformed:
-		return pick("Il file non è un documento firmato leggibile (CAdES .p7m o PDF firmato PAdES).",
-			"The file is not a readable signed document (CAdES .p7m or PAdES-signed PDF).")
+		return "Il file non è un documento firmato leggibile (CAdES .p7m o PDF firmato PAdES).",
+			"The file is not a readable signed document (CAdES .p7m or PAdES-signed PDF)."
 	case CodeSigners:
-		return pick("Il documento deve portare una sola firma, la tua.",
-			"The document must carry exactly one signature, yours.")
+		return "Il documento deve portare una sola firma, la tua.",
+			"The document must carry exactly one signature, yours."
 	case CodeContentMismatch:
-		return pick("Il documento firmato non è il modulo emesso per questa richiesta, o è stato modificato: scarica di nuovo il modulo e firmalo senza modificarlo.",
-			"The signed document is not the form issued for this request, or it was changed: download the form again and sign it without changes.")
+		return "Il documento firmato non è il modulo emesso per questa richiesta, o è stato modificato: scarica di nuovo il modulo e firmalo senza modificarlo.",
+			"The signed document is not the form issued for this request, or it was changed: download the form again and sign it without changes."
 	case CodeInvalid:
-		return pick("La firma non è valida.",
-			"The signature does not verify.")
+		return "La firma non è valida.",
+			"The signature does not verify."
 	case CodeNoSigningTime:
-		return pick("La firma non indica la data e l'ora in cui è stata apposta.",
-			"The signature does not state when it was made.")
+		return "La firma non indica la data e l'ora in cui è stata apposta.",
+			"The signature does not state when it was made."
 	case CodeSignerValidity:
-		return pick("Il certificato di firma era scaduto o non ancora valido al momento della firma.",
-			"The signing certificate was expired or not yet valid when the document was signed.")
+		return "Il certificato di firma era scaduto o non ancora valido al momento della firma.",
+			"The signing certificate was expired or not yet valid when the document was signed."
 	case CodeUntrusted:
-		return pick("Il certificato di firma non è stato emesso da un prestatore di servizi fiduciari qualificato riconosciuto.",
-			"The signing certificate was not issued by a recognised qualified trust service provider.")
+		return "Il certificato di firma non è stato emesso da un prestatore di servizi fiduciari qualificato riconosciuto.",
+			"The signing certificate was not issued by a recognised qualified trust service provider."
 	case CodeWrongUsage:
-		return pick("Il certificato non è abilitato alla firma.",
-			"The certificate is not enabled for signing.")
+		return "Il certificato non è abilitato alla firma.",
+			"The certificate is not enabled for signing."
 	case CodeNoQC:
-		return pick("Il certificato di firma non è un certificato qualificato.",
-			"The signing certificate is not a qualified certificate.")
+		return "Il certificato di firma non è un certificato qualificato.",
+			"The signing certificate is not a qualified certificate."
 	case CodeRevoked:
-		return pick("Il certificato di firma risulta revocato o sospeso, oppure non è stato possibile verificarne lo stato.",
-			"The signing certificate is revoked or suspended, or its status could not be checked.")
+		return "Il certificato di firma risulta revocato o sospeso, oppure non è stato possibile verificarne lo stato.",
+			"The signing certificate is revoked or suspended, or its status could not be checked."
 	case CodeSigningWindow:
-		return pick("La firma deve essere apposta dopo l'emissione del modulo ed entro 30 giorni: scarica un nuovo modulo e firmalo.",
-			"The form must be signed after it was issued and within 30 days: download a new form and sign it.")
+		return "La firma deve essere apposta dopo l'emissione del modulo ed entro 30 giorni: scarica un nuovo modulo e firmalo.",
+			"The form must be signed after it was issued and within 30 days: download a new form and sign it."
 	case CodeNoFiscalCode:
-		return pick("Il certificato di firma non riporta un codice fiscale valido.",
-			"The signing certificate carries no valid fiscal code.")
+		return "Il certificato di firma non riporta un codice fiscale valido.",
+			"The signing certificate carries no valid fiscal code."
 	case CodeMismatch:
-		return pick("Il codice fiscale del firmatario non corrisponde a quello della richiesta.",
-			"The signer's fiscal code does not match the one in the request.")
+		return "Il codice fiscale del firmatario non corrisponde a quello della richiesta.",
+			"The signer's fiscal code does not match the one in the request."
 	case CodeMisconfigured:
-		return pick("Servizio temporaneamente non disponibile.",
-			"Service temporarily unavailable.")
+		return "Servizio temporaneamente non disponibile.",
+			"Service temporarily unavailable."
 	}
-	return pick("Documento firmato non accettato.", "Signed document not accepted.")
+	return "Documento firmato non accettato.", "Signed document not accepted."
 }
 
 func refuse(code, detail string, err error) *Error {
