@@ -3,9 +3,7 @@ package mail
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +17,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/spid-idp/spid-idp/notify/outbox"
 )
 
 // Outbox "sends" a message by writing it to Dir as an RFC 5322 file (.eml),
@@ -61,23 +61,8 @@ func (o Outbox) Send(ctx context.Context, m Message) error {
 	if _, err := msg.WriteTo(&buf); err != nil {
 		return fmt.Errorf("mail outbox: render: %w", err)
 	}
-	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
-		return fmt.Errorf("mail outbox: %w", err)
-	}
-	var rnd [6]byte
-	if _, err := rand.Read(rnd[:]); err != nil {
-		return fmt.Errorf("mail outbox: %w", err)
-	}
-	// Time first so names sort in sending order; the random part keeps two
-	// messages of the same nanosecond apart.
-	name := t.Format("20060102T150405.000000000Z") + "-" + hex.EncodeToString(rnd[:])
-	final := filepath.Join(o.Dir, name+outboxExt)
-	tmp := filepath.Join(o.Dir, "."+name+".tmp")
-	if err := writeNew(tmp, buf.Bytes()); err != nil {
-		return fmt.Errorf("mail outbox: %w", err)
-	}
-	if err := os.Rename(tmp, final); err != nil {
-		os.Remove(tmp)
+	final, err := outbox.Write(o.Dir, outboxExt, t, buf.Bytes())
+	if err != nil {
 		return fmt.Errorf("mail outbox: %w", err)
 	}
 	log := o.Log
@@ -86,26 +71,6 @@ func (o Outbox) Send(ctx context.Context, m Message) error {
 	}
 	log.InfoContext(ctx, "mail written to outbox", "path", final, "to_domain", Domain(m.To))
 	return nil
-}
-
-// writeNew creates path (which must not exist), writes data and flushes it
-// to disk before the caller renames it into place.
-func writeNew(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
-	}
-	return err
 }
 
 // Received is a message read back from an outbox file.

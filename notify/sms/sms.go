@@ -6,8 +6,6 @@ package sms
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +14,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/spid-idp/spid-idp/notify/outbox"
 )
 
 // Message is one SMS: To is the number in E.164 form (+39…).
@@ -64,25 +64,10 @@ func (o Outbox) Send(ctx context.Context, m Message) error {
 	if o.Dir == "" {
 		return errors.New("sms outbox: no directory configured")
 	}
-	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
-		return fmt.Errorf("sms outbox: %w", err)
-	}
-	var rnd [6]byte
-	if _, err := rand.Read(rnd[:]); err != nil {
-		return fmt.Errorf("sms outbox: %w", err)
-	}
 	now := time.Now().UTC()
-	// Time first so names sort in sending order; the random part keeps two
-	// messages in one nanosecond apart.
-	name := now.Format("20060102T150405.000000000Z") + "-" + hex.EncodeToString(rnd[:])
-	final := filepath.Join(o.Dir, name+outboxExt)
-	tmp := filepath.Join(o.Dir, "."+name+".tmp")
 	body := "To: " + oneLine(m.To) + "\nDate: " + now.Format(time.RFC3339Nano) + "\n\n" + m.Text + "\n"
-	if err := writeNew(tmp, []byte(body)); err != nil {
-		return fmt.Errorf("sms outbox: %w", err)
-	}
-	if err := os.Rename(tmp, final); err != nil {
-		os.Remove(tmp)
+	final, err := outbox.Write(o.Dir, outboxExt, now, []byte(body))
+	if err != nil {
 		return fmt.Errorf("sms outbox: %w", err)
 	}
 	log := o.Log
@@ -90,23 +75,6 @@ func (o Outbox) Send(ctx context.Context, m Message) error {
 		log = slog.Default()
 	}
 	log.InfoContext(ctx, "SMS written to outbox", "path", final, "to", Mask(m.To))
-	return nil
-}
-
-func writeNew(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(path)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(path)
-		return err
-	}
 	return nil
 }
 
