@@ -226,7 +226,7 @@ func (c *Checker) Check(ctx context.Context, r *http.Request, bindingName string
 	if acsReason != "" {
 		base.ACS, _ = sp.DefaultACS()
 	}
-	if id, ok := attr(root, "ID"); ok && validID(id) {
+	if id, ok := binding.Attr(root, "ID"); ok && validID(id) {
 		base.InResponseTo = id
 	}
 	fail := func(a spid.Anomaly, step, reason string, cause error) (*Request, error) {
@@ -236,7 +236,7 @@ func (c *Checker) Check(ctx context.Context, r *http.Request, bindingName string
 	}
 
 	// Step 6: Version.
-	if v, ok := attr(root, "Version"); !ok {
+	if v, ok := binding.Attr(root, "Version"); !ok {
 		return fail(spid.NrVersion, StepVersion, "Version is missing", nil)
 	} else if v != "2.0" {
 		return fail(spid.NrVersion, StepVersion, fmt.Sprintf("Version is %q, want 2.0", v), nil)
@@ -244,7 +244,7 @@ func (c *Checker) Check(ctx context.Context, r *http.Request, bindingName string
 
 	// Step 7: ID, and replay (only now that the signature is good, so
 	// unsigned junk cannot fill the cache or burn an SP's IDs).
-	id, ok := attr(root, "ID")
+	id, ok := binding.Attr(root, "ID")
 	switch {
 	case !ok || id == "":
 		return fail(spid.NrID, StepID, "ID is missing", nil)
@@ -264,7 +264,7 @@ func (c *Checker) Check(ctx context.Context, r *http.Request, bindingName string
 	}
 
 	// Step 8: IssueInstant.
-	ii, ok := attr(root, "IssueInstant")
+	ii, ok := binding.Attr(root, "IssueInstant")
 	if !ok {
 		return fail(spid.NrIssueInstant, StepIssueInstant, "IssueInstant is missing", nil)
 	}
@@ -279,7 +279,7 @@ func (c *Checker) Check(ctx context.Context, r *http.Request, bindingName string
 	req.IssueInstant = t
 
 	// Step 9: Destination.
-	dest, ok := attr(root, "Destination")
+	dest, ok := binding.Attr(root, "Destination")
 	if !ok || dest == "" {
 		return fail(spid.NrDestination, StepDestination, "Destination is missing", nil)
 	}
@@ -290,7 +290,7 @@ func (c *Checker) Check(ctx context.Context, r *http.Request, bindingName string
 
 	// Step 10: IsPassive. Only true is an anomaly; a non-boolean is a
 	// schema error, reported at step 15.
-	if v, ok := attr(root, "IsPassive"); ok {
+	if v, ok := binding.Attr(root, "IsPassive"); ok {
 		if b, err := parseBool(v); err == nil && b {
 			return fail(spid.NrIsPassive, StepIsPassive, "IsPassive is true", nil)
 		}
@@ -313,7 +313,7 @@ func (c *Checker) Check(ctx context.Context, r *http.Request, bindingName string
 	}
 
 	// Step 14: AttributeConsumingServiceIndex.
-	if v, ok := attr(root, "AttributeConsumingServiceIndex"); ok {
+	if v, ok := binding.Attr(root, "AttributeConsumingServiceIndex"); ok {
 		i, err := parseUnsignedShort(v)
 		if err != nil {
 			return fail(spid.NrAttrConsumingIndex, StepAttributeIndex,
@@ -372,10 +372,10 @@ func (c *Checker) issuer(ctx context.Context, root *etree.Element) (*metadata.SP
 	if entityID == "" {
 		return bad("Issuer is empty", nil)
 	}
-	if f, _ := attr(iss[0], "Format"); f != spid.NameIDEntity {
+	if f, _ := binding.Attr(iss[0], "Format"); f != spid.NameIDEntity {
 		return bad(fmt.Sprintf("Issuer Format is %q, want %s", f, spid.NameIDEntity), nil)
 	}
-	nq, ok := attr(iss[0], "NameQualifier")
+	nq, ok := binding.Attr(iss[0], "NameQualifier")
 	if !ok || !isURI(nq) {
 		return bad("Issuer NameQualifier is missing or not a URI", nil)
 	}
@@ -403,7 +403,7 @@ func (c *Checker) ourDestination(d string) bool {
 
 // authnContext runs step 11, filling req.Level and req.Comparison.
 func authnContext(root *etree.Element, req *Request) string {
-	racs := children(root, spid.NSProtocol, "RequestedAuthnContext")
+	racs := binding.Children(root, spid.NSProtocol, "RequestedAuthnContext")
 	switch len(racs) {
 	case 0:
 		return "RequestedAuthnContext is missing"
@@ -412,10 +412,10 @@ func authnContext(root *etree.Element, req *Request) string {
 		return "more than one RequestedAuthnContext"
 	}
 	rac := racs[0]
-	if len(children(rac, spid.NSAssertion, "AuthnContextDeclRef")) > 0 {
+	if len(binding.Children(rac, spid.NSAssertion, "AuthnContextDeclRef")) > 0 {
 		return "AuthnContextDeclRef is not allowed; send one SPID AuthnContextClassRef"
 	}
-	refs := children(rac, spid.NSAssertion, "AuthnContextClassRef")
+	refs := binding.Children(rac, spid.NSAssertion, "AuthnContextClassRef")
 	if len(refs) != 1 {
 		return fmt.Sprintf("%d AuthnContextClassRef elements, want exactly one", len(refs))
 	}
@@ -431,7 +431,7 @@ func authnContext(root *etree.Element, req *Request) string {
 		}
 		return fmt.Sprintf("AuthnContextClassRef %q is not a SPID level", v)
 	}
-	cmp, ok := attr(rac, "Comparison")
+	cmp, ok := binding.Attr(rac, "Comparison")
 	if !ok {
 		cmp = ComparisonExact // SAML default
 	}
@@ -444,9 +444,9 @@ func authnContext(root *etree.Element, req *Request) string {
 
 // resolveACS runs the ACS rules of §3.4; reason is "" on success.
 func resolveACS(root *etree.Element, sp *metadata.SP) (metadata.Endpoint, string) {
-	idx, hasIdx := attr(root, "AssertionConsumerServiceIndex")
-	u, hasURL := attr(root, "AssertionConsumerServiceURL")
-	pb, hasPB := attr(root, "ProtocolBinding")
+	idx, hasIdx := binding.Attr(root, "AssertionConsumerServiceIndex")
+	u, hasURL := binding.Attr(root, "AssertionConsumerServiceURL")
+	pb, hasPB := binding.Attr(root, "ProtocolBinding")
 	switch {
 	case hasIdx && (hasURL || hasPB):
 		return metadata.Endpoint{}, "AssertionConsumerServiceIndex is sent together with AssertionConsumerServiceURL or ProtocolBinding"
@@ -479,7 +479,7 @@ func resolveACS(root *etree.Element, sp *metadata.SP) (metadata.Endpoint, string
 
 // nameIDPolicy runs step 13. AllowCreate is never an error (RT-err 17).
 func nameIDPolicy(root *etree.Element) string {
-	ps := children(root, spid.NSProtocol, "NameIDPolicy")
+	ps := binding.Children(root, spid.NSProtocol, "NameIDPolicy")
 	switch len(ps) {
 	case 0:
 		return "NameIDPolicy is missing"
@@ -487,7 +487,7 @@ func nameIDPolicy(root *etree.Element) string {
 	default:
 		return "more than one NameIDPolicy"
 	}
-	f, ok := attr(ps[0], "Format")
+	f, ok := binding.Attr(ps[0], "Format")
 	if !ok {
 		return "NameIDPolicy Format is missing"
 	}
@@ -572,24 +572,4 @@ func isURI(s string) bool {
 	}
 	u, err := url.Parse(s)
 	return err == nil && u.Scheme != ""
-}
-
-// attr returns an unqualified attribute of el.
-func attr(el *etree.Element, key string) (string, bool) {
-	for _, a := range el.Attr {
-		if a.Space == "" && a.Key == key {
-			return a.Value, true
-		}
-	}
-	return "", false
-}
-
-func children(el *etree.Element, ns, local string) []*etree.Element {
-	var out []*etree.Element
-	for _, c := range el.ChildElements() {
-		if binding.Is(c, ns, local) {
-			out = append(out, c)
-		}
-	}
-	return out
 }

@@ -58,7 +58,7 @@ func schema(root *etree.Element, req *Request) string {
 		}
 	}
 	for _, k := range []string{"ForceAuthn", "IsPassive"} {
-		if v, ok := attr(root, k); ok {
+		if v, ok := binding.Attr(root, k); ok {
 			b, err := parseBool(v)
 			if err != nil {
 				return fmt.Sprintf("%s %q is not a boolean", k, v)
@@ -180,10 +180,10 @@ func subject(el *etree.Element, req *Request) string {
 		}
 	}
 	id := kids[0]
-	if f, _ := attr(id, "Format"); f != nameIDUnspecified11 && f != nameIDUnspecified20 {
+	if f, _ := binding.Attr(id, "Format"); f != nameIDUnspecified11 && f != nameIDUnspecified20 {
 		return fmt.Sprintf("Subject NameID Format %q must be unspecified", f)
 	}
-	if nq, _ := attr(id, "NameQualifier"); strings.TrimSpace(nq) == "" {
+	if nq, _ := binding.Attr(id, "NameQualifier"); strings.TrimSpace(nq) == "" {
 		return "Subject NameID has no NameQualifier"
 	}
 	v, err := binding.Text(id)
@@ -208,7 +208,7 @@ func nameIDPolicyShape(el *etree.Element) string {
 
 func conditions(el *etree.Element) string {
 	for _, k := range []string{"NotBefore", "NotOnOrAfter"} {
-		v, ok := attr(el, k)
+		v, ok := binding.Attr(el, k)
 		if !ok {
 			return fmt.Sprintf("Conditions without %s", k)
 		}
@@ -228,7 +228,7 @@ func conditions(el *etree.Element) string {
 }
 
 func requestedAuthnContextShape(el *etree.Element) string {
-	if v, ok := attr(el, "Comparison"); ok {
+	if v, ok := binding.Attr(el, "Comparison"); ok {
 		switch v {
 		case ComparisonExact, ComparisonMinimum, ComparisonBetter, ComparisonMaximum:
 		default:
@@ -246,7 +246,7 @@ func requestedAuthnContextShape(el *etree.Element) string {
 // scoping: SPID reserves Scoping; if sent, ProxyCount must be 0 and any
 // RequesterID is ignored.
 func scoping(el *etree.Element) string {
-	if v, _ := attr(el, "ProxyCount"); strings.TrimSpace(v) != "0" {
+	if v, _ := binding.Attr(el, "ProxyCount"); strings.TrimSpace(v) != "0" {
 		return fmt.Sprintf("Scoping ProxyCount is %q, must be 0", v)
 	}
 	for _, c := range el.ChildElements() {

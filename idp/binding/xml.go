@@ -207,3 +207,27 @@ func Text(el *etree.Element) (string, error) {
 func Is(el *etree.Element, ns, local string) bool {
 	return el != nil && el.Tag == local && el.NamespaceURI() == ns
 }
+
+// Attr returns the unqualified attribute key of el: SAML protocol
+// attributes carry no namespace, so a prefixed one with the same local name
+// is another attribute and never matches.
+func Attr(el *etree.Element, key string) (string, bool) {
+	for _, a := range el.Attr {
+		if a.Space == "" && a.Key == key {
+			return a.Value, true
+		}
+	}
+	return "", false
+}
+
+// Children returns el's child elements that are local in namespace ns, in
+// document order.
+func Children(el *etree.Element, ns, local string) []*etree.Element {
+	var out []*etree.Element
+	for _, c := range el.ChildElements() {
+		if Is(c, ns, local) {
+			out = append(out, c)
+		}
+	}
+	return out
+}

@@ -149,3 +149,24 @@ func TestText(t *testing.T) {
 		t.Fatalf("Text(e) = %q, %v", s, err)
 	}
 }
+
+func TestAttrAndChildren(t *testing.T) {
+	doc, err := Parse([]byte(`<p:R xmlns:p="urn:p" xmlns:q="urn:q" q:Version="9" Version="2.0" ID="_a"><p:C>1</p:C><q:C>2</q:C><p:D/><p:C>3</p:C></p:R>`), 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := doc.Root()
+	if v, ok := Attr(root, "Version"); !ok || v != "2.0" {
+		t.Errorf("Attr(Version) = %q, %v; want the unqualified 2.0", v, ok)
+	}
+	if _, ok := Attr(root, "Destination"); ok {
+		t.Error("Attr found a missing attribute")
+	}
+	var got []string
+	for _, c := range Children(root, "urn:p", "C") {
+		got = append(got, c.Text())
+	}
+	if strings.Join(got, ",") != "1,3" {
+		t.Errorf("Children(urn:p C) = %v, want [1 3]", got)
+	}
+}

@@ -215,7 +215,7 @@ func (c *Checker) Check(ctx context.Context, r *http.Request, bindingName string
 // are page errors; Format and NameQualifier are checked after the
 // signature and answered to the SP (C169).
 func (c *Checker) issuer(ctx context.Context, root *etree.Element) (*etree.Element, *metadata.SP, *Error) {
-	iss := children(root, spid.NSAssertion, "Issuer")
+	iss := binding.Children(root, spid.NSAssertion, "Issuer")
 	if len(iss) != 1 {
 		return nil, nil, page(StepIssuer, fmt.Sprintf("%d Issuer elements, want one", len(iss)), nil)
 	}
@@ -253,17 +253,17 @@ func (c *Checker) ourDestination(d string) bool {
 // ID and replay, IssueInstant, Destination. fail builds the error.
 func (c *Checker) common(ctx context.Context, root, issuer *etree.Element, sp *metadata.SP, kind string, now time.Time,
 	fail func(step, sub, reason string, cause error) error) (id string, issued time.Time, dest string, err error) {
-	if f, _ := attr(issuer, "Format"); f != spid.NameIDEntity {
+	if f, _ := binding.Attr(issuer, "Format"); f != spid.NameIDEntity {
 		return "", time.Time{}, "", fail(StepIssuerFormat, spid.StatusRequestUnsupported,
 			fmt.Sprintf("Issuer Format is %q, want %s", f, spid.NameIDEntity), nil)
 	}
-	if nq, _ := attr(issuer, "NameQualifier"); strings.TrimSpace(nq) == "" {
+	if nq, _ := binding.Attr(issuer, "NameQualifier"); strings.TrimSpace(nq) == "" {
 		return "", time.Time{}, "", fail(StepIssuerFormat, spid.StatusRequestUnsupported, "Issuer NameQualifier is missing", nil)
 	}
-	if v, _ := attr(root, "Version"); v != "2.0" {
+	if v, _ := binding.Attr(root, "Version"); v != "2.0" {
 		return "", time.Time{}, "", fail(StepVersion, spid.StatusRequestUnsupported, fmt.Sprintf("Version is %q, want 2.0", v), nil)
 	}
-	id, _ = attr(root, "ID")
+	id, _ = binding.Attr(root, "ID")
 	if !authnrequest.ValidID(id) {
 		return "", time.Time{}, "", fail(StepID, spid.StatusRequestUnsupported, fmt.Sprintf("ID %q is missing or not a valid xs:ID", id), nil)
 	}
@@ -274,7 +274,7 @@ func (c *Checker) common(ctx context.Context, root, issuer *etree.Element, sp *m
 		}
 		return "", time.Time{}, "", page(StepID, "the replay cache is unavailable", err)
 	}
-	ii, _ := attr(root, "IssueInstant")
+	ii, _ := binding.Attr(root, "IssueInstant")
 	issued, perr := authnrequest.ParseUTC(ii)
 	if perr != nil {
 		return "", time.Time{}, "", fail(StepIssueInstant, spid.StatusRequestDenied, fmt.Sprintf("IssueInstant %q is missing or not UTC", ii), perr)
@@ -282,30 +282,11 @@ func (c *Checker) common(ctx context.Context, root, issuer *etree.Element, sp *m
 	if issued.Before(now.Add(-past)) || issued.After(now.Add(future)) {
 		return "", time.Time{}, "", fail(StepIssueInstant, spid.StatusRequestDenied, fmt.Sprintf("IssueInstant %s is outside the accepted window", ii), nil)
 	}
-	dest, _ = attr(root, "Destination")
+	dest, _ = binding.Attr(root, "Destination")
 	if dest == "" || !c.ourDestination(dest) {
 		return "", time.Time{}, "", fail(StepDestination, spid.StatusRequestUnsupported, fmt.Sprintf("Destination %q is not this IdP", dest), nil)
 	}
 	return id, issued, dest, nil
-}
-
-func attr(el *etree.Element, key string) (string, bool) {
-	for _, a := range el.Attr {
-		if a.Space == "" && a.Key == key {
-			return a.Value, true
-		}
-	}
-	return "", false
-}
-
-func children(el *etree.Element, ns, local string) []*etree.Element {
-	var out []*etree.Element
-	for _, c := range el.ChildElements() {
-		if binding.Is(c, ns, local) {
-			out = append(out, c)
-		}
-	}
-	return out
 }
 
 // schemaOrder checks that root's children follow order (each at most

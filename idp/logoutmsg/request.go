@@ -26,7 +26,7 @@ var logoutRequestOrder = []slot{
 func (c *Checker) request(ctx context.Context, m *binding.Message, issuer *etree.Element, sp *metadata.SP, now time.Time) (*Request, error) {
 	root := m.Root
 	base := Error{Respond: true, Status: spid.StatusRequester, SP: sp, RelayState: m.RelayState}
-	if id, _ := attr(root, "ID"); authnrequest.ValidID(id) {
+	if id, _ := binding.Attr(root, "ID"); authnrequest.ValidID(id) {
 		base.InResponseTo = id
 	}
 	fail := func(step, sub, reason string, cause error) error {
@@ -41,7 +41,7 @@ func (c *Checker) request(ctx context.Context, m *binding.Message, issuer *etree
 	req := &Request{ID: id, IssueInstant: issued, Destination: dest, SP: sp, RelayState: m.RelayState,
 		HasRelayState: m.HasRelayState, Binding: m.Binding, XML: m.XML}
 
-	if v, ok := attr(root, "NotOnOrAfter"); ok {
+	if v, ok := binding.Attr(root, "NotOnOrAfter"); ok {
 		t, err := authnrequest.ParseUTC(v)
 		if err != nil {
 			return nil, fail(StepNotOnOrAfter, spid.StatusRequestDenied, fmt.Sprintf("NotOnOrAfter %q is not UTC", v), err)
@@ -51,17 +51,17 @@ func (c *Checker) request(ctx context.Context, m *binding.Message, issuer *etree
 		}
 		req.NotOnOrAfter = t
 	}
-	req.Reason, _ = attr(root, "Reason")
+	req.Reason, _ = binding.Attr(root, "Reason")
 
-	ids := children(root, spid.NSAssertion, "NameID")
+	ids := binding.Children(root, spid.NSAssertion, "NameID")
 	if len(ids) != 1 {
 		return nil, fail(StepNameID, spid.StatusRequestUnsupported, "the request must carry exactly one saml:NameID (BaseID and EncryptedID are not supported)", nil)
 	}
 	nid := ids[0]
-	if f, _ := attr(nid, "Format"); f != spid.NameIDTransient {
+	if f, _ := binding.Attr(nid, "Format"); f != spid.NameIDTransient {
 		return nil, fail(StepNameID, spid.StatusRequestUnsupported, fmt.Sprintf("NameID Format is %q, want %s", f, spid.NameIDTransient), nil)
 	}
-	nq, _ := attr(nid, "NameQualifier")
+	nq, _ := binding.Attr(nid, "NameQualifier")
 	if strings.TrimSpace(nq) != c.IdPEntityID {
 		return nil, fail(StepNameID, spid.StatusRequestUnsupported, fmt.Sprintf("NameID NameQualifier is %q, want this IdP", nq), nil)
 	}
@@ -74,7 +74,7 @@ func (c *Checker) request(ctx context.Context, m *binding.Message, issuer *etree
 	}
 	req.NameQualifier = strings.TrimSpace(nq)
 
-	for _, si := range children(root, spid.NSProtocol, "SessionIndex") {
+	for _, si := range binding.Children(root, spid.NSProtocol, "SessionIndex") {
 		text, err := binding.Text(si)
 		if err != nil {
 			return nil, fail(StepSessionIndex, spid.StatusRequestUnsupported, "SessionIndex is malformed", err)

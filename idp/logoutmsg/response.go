@@ -36,33 +36,33 @@ func (c *Checker) response(ctx context.Context, m *binding.Message, issuer *etre
 	resp := &Response{ID: id, IssueInstant: issued, Destination: dest, SP: sp, RelayState: m.RelayState,
 		HasRelayState: m.HasRelayState, Binding: m.Binding, XML: m.XML}
 
-	irt, _ := attr(root, "InResponseTo")
+	irt, _ := binding.Attr(root, "InResponseTo")
 	if !authnrequest.ValidID(irt) {
 		return nil, fail(StepInResponseTo, "", fmt.Sprintf("InResponseTo %q is missing or not a valid xs:ID", irt), nil)
 	}
 	resp.InResponseTo = irt
 
-	sts := children(root, spid.NSProtocol, "Status")
+	sts := binding.Children(root, spid.NSProtocol, "Status")
 	if len(sts) != 1 {
 		return nil, fail(StepStatus, "", "the response must carry exactly one Status", nil)
 	}
-	codes := children(sts[0], spid.NSProtocol, "StatusCode")
+	codes := binding.Children(sts[0], spid.NSProtocol, "StatusCode")
 	if len(codes) != 1 {
 		return nil, fail(StepStatus, "", "Status must carry exactly one StatusCode", nil)
 	}
-	top, _ := attr(codes[0], "Value")
+	top, _ := binding.Attr(codes[0], "Value")
 	if !strings.HasPrefix(top, "urn:oasis:names:tc:SAML:2.0:status:") {
 		return nil, fail(StepStatus, "", fmt.Sprintf("StatusCode %q is not a SAML status", top), nil)
 	}
 	resp.Status = top
-	switch subs := children(codes[0], spid.NSProtocol, "StatusCode"); len(subs) {
+	switch subs := binding.Children(codes[0], spid.NSProtocol, "StatusCode"); len(subs) {
 	case 0:
 	case 1:
-		resp.SubStatus, _ = attr(subs[0], "Value")
+		resp.SubStatus, _ = binding.Attr(subs[0], "Value")
 	default:
 		return nil, fail(StepStatus, "", "more than one nested StatusCode", nil)
 	}
-	if msgs := children(sts[0], spid.NSProtocol, "StatusMessage"); len(msgs) == 1 {
+	if msgs := binding.Children(sts[0], spid.NSProtocol, "StatusMessage"); len(msgs) == 1 {
 		if t, err := binding.Text(msgs[0]); err == nil {
 			resp.StatusMessage = strings.TrimSpace(t)
 		}
