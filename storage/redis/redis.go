@@ -276,6 +276,20 @@ func (s *Store) watched(ctx context.Context, key string, txn func(tx *goredis.Tx
 	return fmt.Errorf("still conflicting after %d attempts", maxUpdateAttempts)
 }
 
+// updateOutcome is the result of a watched update of a what: fnErr, the
+// caller's own error, comes back as is (per the contract); any other failure
+// is wrapped.
+func updateOutcome(what string, err, fnErr error) error {
+	switch {
+	case err == nil:
+		return nil
+	case fnErr != nil:
+		return fnErr
+	default:
+		return fmt.Errorf("redis: update %s: %w", what, err)
+	}
+}
+
 // UpdateSession implements storage.Ephemeral with an optimistic transaction
 // (see watched), so fn may be called more than once. The key's TTL follows
 // the ExpiresAt fn returns (unchanged ExpiresAt keeps the remaining
@@ -312,27 +326,13 @@ func (s *Store) UpdateSession(ctx context.Context, id string, fn func(storage.Se
 		})
 		return err
 	})
-	switch {
-	case err == nil:
-		return nil
-	case fnErr != nil:
-		return fnErr // as is, per the contract
-	default:
-		return fmt.Errorf("redis: update session: %w", err)
-	}
+	return updateOutcome("session", err, fnErr)
 }
 
 // DeleteSession implements storage.Ephemeral; ErrNotFound if Redis holds no
 // such session.
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
-	n, err := s.client.Del(ctx, s.sessionKey(id)).Result()
-	if err != nil {
-		return fmt.Errorf("redis: delete session: %w", err)
-	}
-	if n == 0 {
-		return fmt.Errorf("redis: delete session: %w", storage.ErrNotFound)
-	}
-	return nil
+	return s.deleteOne(ctx, s.sessionKey(id), "session")
 }
 
 // InsertRequestID implements storage.Ephemeral with SET NX: Redis runs
@@ -494,25 +494,23 @@ func (s *Store) UpdateValue(ctx context.Context, key string, fn func([]byte) ([]
 		}
 		return err
 	})
-	switch {
-	case err == nil:
-		return nil
-	case fnErr != nil:
-		return fnErr // as is, per the contract
-	default:
-		return fmt.Errorf("redis: update value: %w", err)
-	}
+	return updateOutcome("value", err, fnErr)
 }
 
 // DeleteValue implements storage.Values; ErrNotFound if Redis holds no such
 // value.
 func (s *Store) DeleteValue(ctx context.Context, key string) error {
-	n, err := s.client.Del(ctx, s.valueKey(key)).Result()
+	return s.deleteOne(ctx, s.valueKey(key), "value")
+}
+
+// deleteOne deletes rkey; ErrNotFound if Redis did not hold it.
+func (s *Store) deleteOne(ctx context.Context, rkey, what string) error {
+	n, err := s.client.Del(ctx, rkey).Result()
 	if err != nil {
-		return fmt.Errorf("redis: delete value: %w", err)
+		return fmt.Errorf("redis: delete %s: %w", what, err)
 	}
 	if n == 0 {
-		return fmt.Errorf("redis: delete value: %w", storage.ErrNotFound)
+		return fmt.Errorf("redis: delete %s: %w", what, storage.ErrNotFound)
 	}
 	return nil
 }
