@@ -62,24 +62,8 @@ func (s *Store) ListAudit(ctx context.Context, afterSeq int64, limit int) ([]sto
 	if limit <= 0 {
 		return nil, fmt.Errorf("list audit: limit must be positive, got %d", limit)
 	}
-	rows, err := s.db.QueryContext(ctx,
+	return scanRows(ctx, s, "list audit", auditDests,
 		s.q("SELECT "+auditCols+" FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?"), afterSeq, limit)
-	if err != nil {
-		return nil, fmt.Errorf("list audit: %w", err)
-	}
-	defer rows.Close()
-	var out []storage.AuditEvent
-	for rows.Next() {
-		var ev storage.AuditEvent
-		if err := rows.Scan(auditDests(&ev)...); err != nil {
-			return nil, fmt.Errorf("list audit: %w", err)
-		}
-		out = append(out, ev)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list audit: %w", err)
-	}
-	return out, nil
 }
 
 // storableAudit replaces what not every database can store in text (NUL,

@@ -208,21 +208,5 @@ func (s *Store) UpdateTicket(ctx context.Context, id string, fn func(storage.Tic
 
 // listRaw is listWhere for a condition that carries its own ORDER BY.
 func listRaw[T any](ctx context.Context, s *Store, t *table[T], cond string, args ...any) ([]T, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(t.selectFrom()+" WHERE "+cond), args...)
-	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", t.name, err)
-	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		var v T
-		if err := rows.Scan(t.dests(&v)...); err != nil {
-			return nil, fmt.Errorf("list %s: %w", t.name, err)
-		}
-		out = append(out, v)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list %s: %w", t.name, err)
-	}
-	return out, nil
+	return t.query(ctx, s, t.selectFrom()+" WHERE "+cond, args...)
 }

@@ -92,23 +92,7 @@ func (s *Store) UpdateEnrolment(ctx context.Context, id string, fn func(storage.
 
 // listWhere is table.list with an arbitrary condition (placeholders as ?).
 func listWhere[T any](ctx context.Context, s *Store, t *table[T], where string, args ...any) ([]T, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(t.selectFrom()+" WHERE "+where+" ORDER BY "+t.orderBy), args...)
-	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", t.name, err)
-	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		var v T
-		if err := rows.Scan(t.dests(&v)...); err != nil {
-			return nil, fmt.Errorf("list %s: %w", t.name, err)
-		}
-		out = append(out, v)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list %s: %w", t.name, err)
-	}
-	return out, nil
+	return t.query(ctx, s, t.selectFrom()+" WHERE "+where+" ORDER BY "+t.orderBy, args...)
 }
 
 var operators = table[storage.Operator]{

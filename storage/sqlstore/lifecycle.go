@@ -265,23 +265,7 @@ func (s *Store) ListDueLifecycles(ctx context.Context, now time.Time, after stri
 	}
 	query := s.q(lifecycles.selectFrom() +
 		" WHERE (next_due_at IS NULL OR next_due_at <= ?) AND identity_id > ? ORDER BY identity_id LIMIT ?")
-	rows, err := s.db.QueryContext(ctx, query, s.timeArg(now), after, limit)
-	if err != nil {
-		return nil, fmt.Errorf("list due lifecycles: %w", err)
-	}
-	defer rows.Close()
-	var out []storage.IdentityLifecycle
-	for rows.Next() {
-		var l storage.IdentityLifecycle
-		if err := rows.Scan(lifecycles.dests(&l)...); err != nil {
-			return nil, fmt.Errorf("list due lifecycles: %w", err)
-		}
-		out = append(out, l)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list due lifecycles: %w", err)
-	}
-	return out, nil
+	return scanRows(ctx, s, "list due lifecycles", lifecycles.dests, query, s.timeArg(now), after, limit)
 }
 
 // ListIdentitiesWithoutLifecycle returns identities (not pending
@@ -299,23 +283,7 @@ func (s *Store) ListIdentitiesWithoutLifecycle(ctx context.Context, after string
 	}
 	query := s.q("SELECT " + strings.Join(cols, ", ") + " FROM identities i LEFT JOIN lifecycles l ON l.identity_id = i.id" +
 		" WHERE l.identity_id IS NULL AND i.status <> ? AND i.id > ? ORDER BY i.id LIMIT ?")
-	rows, err := s.db.QueryContext(ctx, query, string(storage.IdentityPending), after, limit)
-	if err != nil {
-		return nil, fmt.Errorf("list identities without lifecycle: %w", err)
-	}
-	defer rows.Close()
-	var out []storage.Identity
-	for rows.Next() {
-		var id storage.Identity
-		if err := rows.Scan(identities.dests(&id)...); err != nil {
-			return nil, fmt.Errorf("list identities without lifecycle: %w", err)
-		}
-		out = append(out, id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list identities without lifecycle: %w", err)
-	}
-	return out, nil
+	return scanRows(ctx, s, "list identities without lifecycle", identities.dests, query, string(storage.IdentityPending), after, limit)
 }
 
 // TryAcquire takes or extends the lease in one upsert: the row is written

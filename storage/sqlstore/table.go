@@ -93,21 +93,33 @@ func (t *table[T]) list(ctx context.Context, s *Store, col, val string) ([]T, er
 		}
 		query, args = query+" WHERE "+col+" = ?", []any{val}
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(query+" ORDER BY "+t.orderBy), args...)
+	return t.query(ctx, s, query+" ORDER BY "+t.orderBy, args...)
+}
+
+// query returns the rows of t that query (a SELECT of t's columns, with
+// placeholders as ?) finds.
+func (t *table[T]) query(ctx context.Context, s *Store, query string, args ...any) ([]T, error) {
+	return scanRows(ctx, s, "list "+t.name, t.dests, s.q(query), args...)
+}
+
+// scanRows runs query (already rewritten by s.q) and scans every row it
+// returns with dests; label opens every error.
+func scanRows[T any](ctx context.Context, s *Store, label string, dests func(*T) []any, query string, args ...any) ([]T, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", t.name, err)
+		return nil, fmt.Errorf("%s: %w", label, err)
 	}
 	defer rows.Close()
 	var out []T
 	for rows.Next() {
 		var v T
-		if err := rows.Scan(t.dests(&v)...); err != nil {
-			return nil, fmt.Errorf("list %s: %w", t.name, err)
+		if err := rows.Scan(dests(&v)...); err != nil {
+			return nil, fmt.Errorf("%s: %w", label, err)
 		}
 		out = append(out, v)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list %s: %w", t.name, err)
+		return nil, fmt.Errorf("%s: %w", label, err)
 	}
 	return out, nil
 }
