@@ -62,18 +62,13 @@ func (s *Store) ticketBlob(t storage.Ticket) []byte {
 type ticketDataDest struct{ t *storage.Ticket }
 
 func (d ticketDataDest) Scan(src any) error {
-	var b []byte
-	switch v := src.(type) {
-	case string:
-		b = []byte(v)
-	case []byte:
-		b = v
-	default:
-		return fmt.Errorf("sqlstore: cannot scan %T into ticket data", src)
-	}
 	var x ticketData
-	if err := json.Unmarshal(b, &x); err != nil {
-		return fmt.Errorf("sqlstore: stored ticket data: %w", err)
+	null, err := scanJSON(src, &x, "ticket data")
+	if err != nil {
+		return err
+	}
+	if null {
+		return fmt.Errorf("sqlstore: cannot scan %T into ticket data", src)
 	}
 	t := d.t
 	t.Category, t.Level, t.Product, t.Subject, t.Message = x.Category, x.Level, x.Product, x.Subject, x.Message

@@ -107,21 +107,13 @@ func normaliseTimes(v any) any {
 type jsonDest[T any] struct{ p **T }
 
 func (d jsonDest[T]) Scan(src any) error {
-	var b []byte
-	switch v := src.(type) {
-	case nil:
-		*d.p = nil
-		return nil
-	case string:
-		b = []byte(v)
-	case []byte:
-		b = v
-	default:
-		return fmt.Errorf("sqlstore: cannot scan %T into %T", src, *d.p)
-	}
 	v := new(T)
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("sqlstore: stored %T: %w", v, err)
+	null, err := scanJSON(src, v, fmt.Sprintf("%T", v))
+	if err != nil {
+		return err
+	}
+	if null {
+		v = nil
 	}
 	*d.p = v
 	return nil
@@ -138,23 +130,11 @@ func noticesArg(n []string) string {
 type noticesDest struct{ n *[]string }
 
 func (d noticesDest) Scan(src any) error {
-	var b []byte
-	switch v := src.(type) {
-	case nil:
-		*d.n = nil
-		return nil
-	case string:
-		b = []byte(v)
-	case []byte:
-		b = v
-	default:
-		return fmt.Errorf("sqlstore: cannot scan %T into notices", src)
-	}
 	var n []string
-	if err := json.Unmarshal(b, &n); err != nil {
-		return fmt.Errorf("sqlstore: stored notices: %w", err)
+	if _, err := scanJSON(src, &n, "notices"); err != nil {
+		return err
 	}
-	if len(n) == 0 {
+	if len(n) == 0 { // NULL or []
 		n = nil
 	}
 	*d.n = n

@@ -77,24 +77,33 @@ func (d timeDest) parse(v string) error {
 type mapDest struct{ m *map[string]string }
 
 func (d mapDest) Scan(src any) error {
+	var m map[string]string
+	if _, err := scanJSON(src, &m, "JSON map"); err != nil {
+		return err
+	}
+	*d.m = m // nil for NULL
+	return nil
+}
+
+// scanJSON decodes a JSON column as the drivers return it (text or bytes)
+// into dst; null reports SQL NULL, leaving dst untouched. into names the
+// destination in errors.
+func scanJSON(src, dst any, into string) (null bool, err error) {
 	var b []byte
 	switch v := src.(type) {
 	case nil:
-		*d.m = nil
-		return nil
+		return true, nil
 	case string:
 		b = []byte(v)
 	case []byte:
 		b = v
 	default:
-		return fmt.Errorf("sqlstore: cannot scan %T into a map", src)
+		return false, fmt.Errorf("sqlstore: cannot scan %T into %s", src, into)
 	}
-	var m map[string]string
-	if err := json.Unmarshal(b, &m); err != nil {
-		return fmt.Errorf("sqlstore: stored JSON map: %w", err)
+	if err := json.Unmarshal(b, dst); err != nil {
+		return false, fmt.Errorf("sqlstore: stored %s: %w", into, err)
 	}
-	*d.m = m
-	return nil
+	return false, nil
 }
 
 func nowUTC() time.Time { return time.Now().UTC() }
