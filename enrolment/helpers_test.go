@@ -2,9 +2,6 @@ package enrolment
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -134,32 +131,8 @@ func newFixture(t *testing.T) *fixture {
 // in a schema of its own dropped at the end; skipped when unset.
 func newPostgresFixture(t *testing.T) *fixture {
 	t.Helper()
-	dsn := testenv.Postgres(t)
-	suffix := make([]byte, 6)
-	_, _ = rand.Read(suffix)
-	schema := "spid_enrol_" + hex.EncodeToString(suffix)
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	admin, err := sql.Open("pgx", u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := admin.ExecContext(t.Context(), "CREATE SCHEMA "+schema); err != nil {
-		admin.Close()
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-		admin.Close()
-	})
-	st, err := postgres.Open(t.Context(), u.String(), 20)
+	dsn, _ := testenv.PostgresSchema(t, "spid_enrol_")
+	st, err := postgres.Open(t.Context(), dsn, 20)
 	if err != nil {
 		t.Fatalf("postgres.Open: %v", err)
 	}

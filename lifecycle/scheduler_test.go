@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/spid-idp/spid-idp/audit"
-	"github.com/spid-idp/spid-idp/internal/testenv"
 	"github.com/spid-idp/spid-idp/lifecycle"
 	"github.com/spid-idp/spid-idp/storage"
 	"github.com/spid-idp/spid-idp/storage/postgres"
@@ -247,7 +246,7 @@ func TestSchedulerLease(t *testing.T) {
 
 func postgresSchema(t *testing.T) string {
 	t.Helper()
-	return testSchema(t, testenv.Postgres(t))
+	return testSchema(t)
 }
 
 // Jobs run under the lease after the lifecycle pass, and their errors are

@@ -1,7 +1,6 @@
 package postgres_test
 
 import (
-	"context"
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
@@ -26,26 +25,7 @@ const envDSN = "SPID_TEST_POSTGRES"
 // and returns the DSN that selects it plus an admin handle on it.
 func testSchema(tb testing.TB) (string, *sql.DB) {
 	tb.Helper()
-	dsn := testenv.Postgres(tb)
-	suffix := make([]byte, 6)
-	_, _ = rand.Read(suffix)
-	schema := "spid_test_" + hex.EncodeToString(suffix)
-	withPath := dsnWithSearchPath(tb, dsn, schema)
-	admin, err := sql.Open("pgx", withPath)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if _, err := admin.ExecContext(tb.Context(), "CREATE SCHEMA "+schema); err != nil {
-		admin.Close()
-		tb.Fatalf("create schema: %v", err)
-	}
-	tb.Cleanup(func() {
-		if _, err := admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			tb.Errorf("drop schema %s: %v", schema, err)
-		}
-		admin.Close()
-	})
-	return withPath, admin
+	return testenv.PostgresSchema(tb, "spid_test_")
 }
 
 func dsnWithSearchPath(tb testing.TB, dsn, schema string) string {
