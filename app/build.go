@@ -154,6 +154,9 @@ func Build(ctx context.Context, cfg *config.Config, b *Backends, log *slog.Logge
 	if err := a.MountEnrolment(); err != nil {
 		return nil, err
 	}
+	if _, err := a.SetupPortal(ctx); err != nil {
+		return nil, fmt.Errorf("personal area: %w", err)
+	}
 	if appAPI != nil {
 		a.Mux.Handle(appapi.Prefix, appAPI)
 	}
