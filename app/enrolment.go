@@ -9,7 +9,6 @@ import (
 	"github.com/spid-idp/spid-idp/enrolment"
 	"github.com/spid-idp/spid-idp/enrolment/workinghours"
 	"github.com/spid-idp/spid-idp/evidence"
-	"github.com/spid-idp/spid-idp/keys/datakey"
 )
 
 // Calendar is the verification clock's working-time calendar (spec §6.3)
@@ -60,9 +59,9 @@ func NewEnrolment(cfg *config.Config, b *Backends, auditLog *audit.Logger, log *
 	}
 	svc.SMS = SMSCodes(cfg, b, smsSender)
 	if len(cfg.Security.DataKey) > 0 {
-		sealer, err := datakey.New(cfg.Security.DataKey)
+		sealer, err := DataSealer(cfg)
 		if err != nil {
-			return nil, fmt.Errorf("security.data_key: %w", err)
+			return nil, err
 		}
 		svc.Evidence = &evidence.Store{Dir: cfg.Enrolment.EvidenceDir, Sealer: sealer}
 	}

@@ -19,6 +19,22 @@ import (
 	"github.com/spid-idp/spid-idp/storage"
 )
 
+// DataSealer is the sealer for secrets at rest: it seals with
+// security.data_key and also opens values sealed with
+// security.previous_data_key, so a rotation in progress
+// (spid-idp keys rotate-data-key) breaks no login and no evidence file.
+func DataSealer(cfg *config.Config) (*datakey.Sealer, error) {
+	var previous [][]byte
+	if len(cfg.Security.PreviousDataKey) > 0 {
+		previous = append(previous, cfg.Security.PreviousDataKey)
+	}
+	sealer, err := datakey.New(cfg.Security.DataKey, previous...)
+	if err != nil {
+		return nil, fmt.Errorf("security.data_key / previous_data_key: %w", err)
+	}
+	return sealer, nil
+}
+
 // buildLevel2 assembles the second factors from the configuration: the data
 // key that seals TOTP seeds and device keys, the SMS sender for activation
 // codes, push approval and the app API (to mount at appapi.Prefix). Without
@@ -30,9 +46,9 @@ func buildLevel2(cfg *config.Config, b *Backends, auditLog *audit.Logger, log *s
 		log.Warn("security.data_key is not set: level 2 is disabled (SpidL2 requests get nr20)")
 		return idp.Level2{}, nil, nil
 	}
-	sealer, err := datakey.New(cfg.Security.DataKey)
+	sealer, err := DataSealer(cfg)
 	if err != nil {
-		return idp.Level2{}, nil, fmt.Errorf("security.data_key: %w", err)
+		return idp.Level2{}, nil, err
 	}
 	l2 := idp.Level2{Sealer: sealer, Issuer: cfg.IdP.Name}
 	sender, err := SMSSender(cfg, log)
@@ -88,9 +104,9 @@ func (a *App) EnsureDemoDevice(ctx context.Context) error {
 			return nil
 		}
 	}
-	sealer, err := datakey.New(a.Config.Security.DataKey)
+	sealer, err := DataSealer(a.Config)
 	if err != nil {
-		return fmt.Errorf("security.data_key: %w", err)
+		return err
 	}
 	seed, err := otp.DecodeSeed(demoSeedBase32)
 	if err != nil {

@@ -185,6 +185,7 @@ type Security struct {
 	Throttle         Throttle `yaml:"throttle" doc:"Rate limit on login attempts, per client network and per username, whoever the user is (credential stuffing)."`
 	LoginMaxFailures int      `yaml:"login_max_failures" default:"3" doc:"Failed password or OTP attempts allowed within one login transaction before the SP gets nr19."`
 	DataKey          Key      `yaml:"data_key" defaultdoc:"demo: generated into <data_dir>/keys/data.key" doc:"Base64 of exactly 32 random bytes: AES-256 key for secrets at rest (TOTP seeds). Must differ from the cookie key. Required outside demo mode."`
+	PreviousDataKey  Key      `yaml:"previous_data_key" doc:"The data key being retired: values sealed with it still open. To rotate, set data_key to a new key and this to the old one, run spid-idp keys rotate-data-key, then remove this."`
 }
 
 // Throttle limits login attempts.

@@ -610,6 +610,8 @@ func TestValidationRules(t *testing.T) {
 		{"data key size", []string{"SPID_IDP_SECURITY_DATA_KEY=" + base64.StdEncoding.EncodeToString(make([]byte, 64))}, "security.data_key", "must be base64 of exactly 32 bytes, got a value that decodes to 64 bytes"},
 		{"data key equals cookie key", []string{"SPID_IDP_SECURITY_DATA_KEY=" + cookieKeyB64}, "security.data_key", "must differ from idp.session.cookie_key"},
 		{"previous key equals current", []string{"SPID_IDP_IDP_SESSION_PREVIOUS_COOKIE_KEY=" + cookieKeyB64}, "idp.session.previous_cookie_key", "must differ"},
+		{"previous data key equals current", []string{"SPID_IDP_SECURITY_PREVIOUS_DATA_KEY=" + dataKeyB64}, "security.previous_data_key", "must differ from security.data_key"},
+		{"previous data key size", []string{"SPID_IDP_SECURITY_PREVIOUS_DATA_KEY=" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{'p'}, 16))}, "security.previous_data_key", "must be base64 of exactly 32 bytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -389,6 +389,12 @@ func (v *validator) security() {
 	if len(s.DataKey) > 0 && subtle.ConstantTimeCompare(s.DataKey, v.c.IdP.Session.CookieKey) == 1 {
 		v.add("security.data_key", "must differ from idp.session.cookie_key (each key has one job), got the same value")
 	}
+	if len(s.PreviousDataKey) > 0 {
+		v.key("security.previous_data_key", s.PreviousDataKey, dataKeyBytes, true)
+		if subtle.ConstantTimeCompare(s.PreviousDataKey, s.DataKey) == 1 {
+			v.add("security.previous_data_key", "must differ from security.data_key (it is the key being retired), got the same value")
+		}
+	}
 }
 
 // key checks key material; the message gives its length, never its bytes.

@@ -56,16 +56,56 @@ const minSeedSize = 16
 func EncodeSeed(seed []byte) string { return b32.EncodeToString(seed) }
 
 // DecodeSeed reads a base32 seed as EncodeSeed writes it, also accepting
-// lower case, spaces and padding as people copy them (user import).
+// lower case, spaces and padding as people copy them.
 func DecodeSeed(s string) ([]byte, error) {
-	s = strings.ToUpper(strings.Join(strings.Fields(s), ""))
-	s = strings.TrimRight(s, "=")
-	seed, err := b32.DecodeString(s)
+	seed, err := decodeBase32(s)
 	if err != nil {
-		return nil, errors.New("otp: seed is not valid base32")
+		return nil, err
 	}
 	if len(seed) < minSeedSize {
 		return nil, fmt.Errorf("otp: seed of %d bits is too short (RFC 4226 §4 asks for at least 128)", 8*len(seed))
+	}
+	return seed, nil
+}
+
+const (
+	// minImportedSeedSize is the 80-bit seed (16 base32 characters) that
+	// many authenticator apps and older systems issued.
+	minImportedSeedSize = 10
+	// maxImportedSeedSize: HMAC-SHA-1 hashes longer keys first, so more
+	// adds nothing; a longer value is a pasting mistake.
+	maxImportedSeedSize = 64
+)
+
+// DecodeImportedSeed reads a seed carried over from a previous system
+// (spid-idp user add --totp-secret, user import). It accepts seeds from 80
+// bits: refusing them would force every migrated citizen to re-enrol their
+// app, while the codes themselves are no weaker (6 digits either way). Seeds
+// this IdP generates are always NewSeed's 160 bits; never use this for
+// anything but provisioning.
+func DecodeImportedSeed(s string) ([]byte, error) {
+	seed, err := decodeBase32(s)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case len(seed) < minImportedSeedSize:
+		return nil, fmt.Errorf("otp: seed of %d bits is too short (at least 80 bits, 16 base32 characters)", 8*len(seed))
+	case len(seed) > maxImportedSeedSize:
+		return nil, fmt.Errorf("otp: seed of %d bits is too long (at most %d)", 8*len(seed), 8*maxImportedSeedSize)
+	}
+	return seed, nil
+}
+
+func decodeBase32(s string) ([]byte, error) {
+	s = strings.ToUpper(strings.Join(strings.Fields(s), ""))
+	s = strings.TrimRight(s, "=")
+	if s == "" {
+		return nil, errors.New("otp: seed is empty")
+	}
+	seed, err := b32.DecodeString(s)
+	if err != nil {
+		return nil, errors.New("otp: seed is not valid base32")
 	}
 	return seed, nil
 }

@@ -329,3 +329,40 @@ func BenchmarkCheck(b *testing.B) {
 		}
 	}
 }
+
+func TestDecodeImportedSeed(t *testing.T) {
+	// An 80-bit seed as authenticator apps show it: refused for new
+	// devices, accepted for migration, and its codes are the ones the
+	// citizen's app already shows (RFC 6238 with the same seed).
+	const legacy = "JBSWY3DPEHPK3PXP"
+	if _, err := DecodeSeed(legacy); err == nil {
+		t.Fatal("DecodeSeed accepted an 80-bit seed")
+	}
+	seed, err := DecodeImportedSeed("jbsw y3dp ehpk 3pxp")
+	if err != nil || len(seed) != 10 {
+		t.Fatalf("DecodeImportedSeed: %x %v", seed, err)
+	}
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	want, err := totp.GenerateCodeCustom(legacy, now, totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := Code(seed, now); got != want {
+		t.Fatalf("Code = %s, want %s", got, want)
+	}
+	if long, err := DecodeImportedSeed(EncodeSeed(bytes.Repeat([]byte{7}, 20))); err != nil || len(long) != 20 {
+		t.Fatalf("160-bit seed: %v", err)
+	}
+	for _, tt := range []struct{ in, msg string }{
+		{"", "empty"},
+		{"   ", "empty"},
+		{"not base32!", "not valid base32"},
+		{"JBSWY3DPEHPK3P", "too short"}, // 70 bits
+		{EncodeSeed(make([]byte, 65)), "too long"},
+	} {
+		_, err := DecodeImportedSeed(tt.in)
+		if err == nil || !strings.Contains(err.Error(), tt.msg) {
+			t.Errorf("DecodeImportedSeed(%q) = %v, want an error about %q", tt.in, err, tt.msg)
+		}
+	}
+}
