@@ -1,0 +1,360 @@
+package app
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/spid-idp/spid-idp/config"
+	"github.com/spid-idp/spid-idp/demo"
+	"github.com/spid-idp/spid-idp/enrolment"
+	"github.com/spid-idp/spid-idp/internal/testenv"
+	"github.com/spid-idp/spid-idp/storage"
+)
+
+// The enrolment paths end to end in headless Chromium, under the real CSP
+// and cookies: the citizen's request, the recognition (signed form upload
+// or the shop agent's console), the verifier's decision in the console, the
+// activation link and the first login at the demo SP. The CNS path needs a
+// client certificate in Chromium and is covered over HTTP by
+// TestEnrolCNSPathEndToEnd.
+
+// pathsRun is one browser (one Chromium) with isolated sessions for the
+// citizen and each operator.
+type pathsRun struct {
+	t    *testing.T
+	a    *App
+	base string
+	root context.Context
+	dir  string // scan files for the upload inputs
+}
+
+func newPathsRun(t *testing.T, setup func(cfg *config.Config)) *pathsRun {
+	t.Helper()
+	chrome := testenv.Browser(t)
+	a, base := enrolApp(t, setup)
+	if err := a.MountBackOffice(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := browserTab(t, chrome, 150*time.Second)
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatal(err)
+	}
+	r := &pathsRun{t: t, a: a, base: base, root: ctx, dir: t.TempDir()}
+	r.file("scan.png", "\x89PNG\r\n\x1a\n"+strings.Repeat("\x00", 64))
+	r.file("scan.jpg", "\xff\xd8\xff\xe0\x00\x10JFIF\x00"+strings.Repeat("scan", 40))
+	return r
+}
+
+// file writes a file to upload and returns its path.
+func (r *pathsRun) file(name, content string) string {
+	p := filepath.Join(r.dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		r.t.Fatal(err)
+	}
+	return p
+}
+
+// session is a tab in a browser context of its own (its own cookies).
+func (r *pathsRun) session() context.Context {
+	ctx, cancel := chromedp.NewContext(r.root, chromedp.WithNewBrowserContext())
+	r.t.Cleanup(cancel)
+	return ctx
+}
+
+// step runs actions and fails with the page's location and text.
+func (r *pathsRun) step(ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
+	r.t.Helper()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		loc, _ := chromedp.Run(ctx, chromedp.Location())
+		body, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
+		r.t.Fatalf("%s: %v (at %s)\n%s", what, err, loc, body)
+	}
+}
+
+// submit clicks sel and waits, boundedly, for the next page to load: the
+// old page's window carries a mark the new one lacks.
+func (r *pathsRun) submit(ctx context.Context, what, sel string) {
+	r.t.Helper()
+	r.step(ctx, what, chromedp.Evaluate[chromedp.Void](`window.__old = true`), chromedp.Click(sel))
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		done, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__old !== true && document.readyState === "complete"`))
+		if err == nil && done {
+			return
+		}
+	}
+	loc, _ := chromedp.Run(ctx, chromedp.Location())
+	r.t.Fatalf("%s: no new page after clicking %s (at %s)", what, sel, loc)
+}
+
+func (r *pathsRun) text(ctx context.Context) string {
+	r.t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return s
+}
+
+// request runs the citizen's part in the browser up to the done page and
+// returns the stored request.
+func (r *pathsRun) request(ctx context.Context, p applicant, path string) storage.Enrolment {
+	r.t.Helper()
+	png := filepath.Join(r.dir, "scan.png")
+	r.step(ctx, "start",
+		chromedp.Navigate(r.base+"/enrol/"),
+		chromedp.Click(`#path-`+path),
+		chromedp.Click(`button[type="submit"]`),
+		chromedp.WaitVisible(`#fiscal_number`),
+	)
+	r.step(ctx, "fill in",
+		chromedp.SendKeys(`#name`, p.name),
+		chromedp.SendKeys(`#family_name`, p.surname),
+		chromedp.SetValue(`#date_of_birth`, p.birth),
+		chromedp.SendKeys(`#place_of_birth`, p.place),
+		chromedp.SendKeys(`#county_of_birth`, p.county),
+		chromedp.SetValue(`#gender`, p.gender),
+		chromedp.SendKeys(`#email`, p.email),
+		chromedp.SendKeys(`#mobile_phone`, p.mobile),
+		chromedp.SendKeys(`#doc_number`, "CA12345AB"),
+		chromedp.SendKeys(`#doc_issuer`, "ComuneMilano"),
+		chromedp.SetValue(`#doc_issue_date`, time.Now().AddDate(-2, 0, 0).Format(time.DateOnly)),
+		chromedp.SetValue(`#doc_expiry_date`, time.Now().AddDate(5, 0, 0).Format(time.DateOnly)),
+		chromedp.SetValue(`#fiscal_number`, p.cf),
+		chromedp.SetUploadFiles(`#document_front`, []string{png}),
+		chromedp.SetUploadFiles(`#document_back`, []string{png}),
+		chromedp.SetUploadFiles(`#taxcode_front`, []string{png}),
+		chromedp.Click(`form button[type="submit"]`),
+		chromedp.WaitVisible(`button[value="continue"]`),
+	)
+	link := verifyLinkRE.FindString(lastMail(r.t, r.a, p.email))
+	if link == "" {
+		r.t.Fatal("no verification link in the e-mail")
+	}
+	r.step(ctx, "confirm the e-mail",
+		chromedp.Navigate(link),
+		chromedp.Click(`form button[type="submit"]`),
+		chromedp.WaitVisible(`#otp`),
+	)
+	r.step(ctx, "mobile code",
+		chromedp.SendKeys(`#otp`, lastSMSCode(r.t, r.a, p.mobile)),
+		chromedp.Click(`button[value="confirm"]`),
+		chromedp.WaitVisible(`#declaration`),
+	)
+	r.step(ctx, "consents",
+		chromedp.Click(`#privacy`), chromedp.Click(`#terms`), chromedp.Click(`#declaration`),
+		chromedp.Click(`form button[type="submit"]`),
+		chromedp.WaitVisible(`#otp`),
+	)
+	// The code shows on every step once assigned: wait for the page.
+	r.step(ctx, "confirm the request", chromedp.SendKeys(`#otp`, lastSMSCode(r.t, r.a, p.mobile)))
+	r.submit(ctx, "confirm the request", `button[value="confirm"]`)
+	if loc, _ := chromedp.Run(ctx, chromedp.Location()); !strings.Contains(loc, "/enrol/done") {
+		r.t.Fatalf("after submit: at %s\n%s", loc, r.text(ctx))
+	}
+	shown, err := chromedp.Run(ctx, chromedp.Text(`#request-code`))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	e, err := r.a.Backends.Store.GetEnrolmentByCode(context.Background(), strings.ReplaceAll(strings.TrimSpace(shown), "-", ""))
+	if err != nil {
+		r.t.Fatalf("request %q: %v", shown, err)
+	}
+	e = r.get(e.ID)
+	if e.State != string(enrolment.StateAwaitingRecognition) || e.Path != path {
+		r.t.Fatalf("after submit: %s on %s", e.State, e.Path)
+	}
+	return e
+}
+
+// get reads the request through the service.
+func (r *pathsRun) get(id string) storage.Enrolment {
+	r.t.Helper()
+	e, _, err := r.a.Enrolment.Get(context.Background(), id)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return e
+}
+
+// consoleLogin signs an operator in, in a session of their own.
+func (r *pathsRun) consoleLogin(user string) context.Context {
+	r.t.Helper()
+	ctx := r.session()
+	r.step(ctx, "console login as "+user,
+		chromedp.Navigate(r.base+"/console/login"),
+		chromedp.WaitVisible(`#username`),
+		chromedp.SendKeys(`#username`, user),
+		chromedp.SendKeys(`#password`, demo.OperatorPassword),
+	)
+	r.submit(ctx, "console login as "+user, `button[name="op"][value="submit"]`)
+	if loc, _ := chromedp.Run(ctx, chromedp.Location()); strings.HasSuffix(loc, "/console/login") {
+		r.t.Fatalf("%s not signed in:\n%s", user, r.text(ctx))
+	}
+	return ctx
+}
+
+// openCase opens the request from the verifier's queue.
+func (r *pathsRun) openCase(ctx context.Context, e storage.Enrolment) {
+	r.t.Helper()
+	r.step(ctx, "queue",
+		chromedp.Navigate(r.base+"/console/queue"),
+		chromedp.WaitVisible(`table.console-table`),
+	)
+	r.submit(ctx, "open the case", `a[href="/console/requests/`+e.ID+`"]`)
+}
+
+// approve ticks the verifier's checklist and approves.
+func (r *pathsRun) approve(e storage.Enrolment) {
+	r.t.Helper()
+	ctx := r.consoleLogin("verificatore")
+	r.openCase(ctx, e)
+	var ticks []chromedp.Action[chromedp.Void]
+	for _, item := range enrolment.VerifierChecklist(e.Path, e.IdentityType) {
+		ticks = append(ticks, chromedp.Click(`#chk-`+item))
+	}
+	r.step(ctx, "checklist", ticks...)
+	r.submit(ctx, "approve", `form[action$="/approve"] button[type="submit"]`)
+	if got := r.get(e.ID); got.State != string(enrolment.StateApproved) {
+		r.t.Fatalf("after approval: %s\n%s", got.State, r.text(ctx))
+	}
+}
+
+// activate opens the e-mailed link in the citizen's browser, asks for the
+// SMS code, chooses the credentials, then logs in at the demo SP (level 1)
+// and checks the attributes the SP received.
+func (r *pathsRun) activate(ctx context.Context, p applicant, username string) {
+	r.t.Helper()
+	link := activateLinkRE.FindString(lastMail(r.t, r.a, p.email))
+	if link == "" {
+		r.t.Fatal("no activation link in the e-mail")
+	}
+	r.step(ctx, "activation page", chromedp.Navigate(link), chromedp.WaitVisible(`#username`))
+	r.submit(ctx, "send the code", `button[value="resend"]`)
+	const pw = "Tr0mbone!Viola#27"
+	r.step(ctx, "credentials",
+		chromedp.SendKeys(`#otp`, lastSMSCode(r.t, r.a, p.mobile)),
+		chromedp.SendKeys(`#username`, username),
+		chromedp.SendKeys(`#password`, pw),
+	)
+	r.submit(ctx, "activate", `button[value="confirm"]`)
+	if txt := r.text(ctx); !strings.Contains(txt, username) {
+		r.t.Fatalf("activation:\n%s", txt)
+	}
+
+	r.step(ctx, "demo SP login",
+		chromedp.Navigate(r.base+"/demo-sp/"),
+		chromedp.Click(`button[name="level"][value="1"]`),
+		chromedp.WaitVisible(`#username`),
+		chromedp.SendKeys(`#username`, username),
+		chromedp.SendKeys(`#password`, pw),
+		chromedp.Click(`button[name="op"][value="submit"]`),
+		chromedp.WaitVisible(`button[name="op"][value="accept"]`),
+		chromedp.Click(`button[name="op"][value="accept"]`),
+		chromedp.WaitVisible(`body.demo .meta-list`),
+	)
+	result := r.text(ctx)
+	for _, want := range []string{"TINIT-" + p.cf, p.name, p.surname, p.email} {
+		if !strings.Contains(result, want) {
+			r.t.Errorf("the SP's page lacks %q:\n%s", want, result)
+		}
+	}
+}
+
+// agentRecognise is the shop agent's part: find the request by code and
+// fiscal-code suffix, upload the scans, send the applicant the SMS code and
+// type it, tick the in-person checks and confirm.
+func (r *pathsRun) agentRecognise(e storage.Enrolment, p applicant) {
+	r.t.Helper()
+	ctx := r.consoleLogin("tabaccheria")
+	r.step(ctx, "find page", chromedp.Navigate(r.base+"/console/find"), chromedp.WaitVisible(`#cf_suffix`),
+		chromedp.SendKeys(`#code`, enrolment.FormatCode(e.Code)),
+		chromedp.SendKeys(`#cf_suffix`, p.cf[12:]),
+	)
+	r.submit(ctx, "find", `form[action="/console/find"] button[type="submit"]`)
+	if loc, _ := chromedp.Run(ctx, chromedp.Location()); !strings.Contains(loc, "/console/recognise/"+e.ID) {
+		r.t.Fatalf("find: at %s\n%s", loc, r.text(ctx))
+	}
+	jpg := filepath.Join(r.dir, "scan.jpg")
+	for _, kind := range []string{"document_front", "document_back", "adhesion_form_signed"} {
+		r.step(ctx, "upload "+kind, chromedp.SetValue(`#kind`, kind), chromedp.SetUploadFiles(`#file`, []string{jpg}))
+		r.submit(ctx, "upload "+kind, `form[action$="/upload"] button[type="submit"]`)
+		if loc, _ := chromedp.Run(ctx, chromedp.Location()); !strings.Contains(loc, "ok=uploaded") {
+			r.t.Fatalf("upload %s: at %s\n%s", kind, loc, r.text(ctx))
+		}
+	}
+	r.submit(ctx, "send the code", `form[action$="/otp-send"] button[type="submit"]`)
+	r.step(ctx, "type the code", chromedp.WaitVisible(`#otp`), chromedp.SendKeys(`#otp`, lastSMSCode(r.t, r.a, p.mobile)))
+	r.submit(ctx, "check the code", `form[action$="/otp-check"] button[type="submit"]`)
+	ids, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](
+		`Array.from(document.querySelectorAll('form[action$="/confirm"] input[type=checkbox]')).map(c => c.id)`))
+	if err != nil || len(ids) == 0 {
+		r.t.Fatalf("in-person checks: %v %v\n%s", ids, err, r.text(ctx))
+	}
+	var ticks []chromedp.Action[chromedp.Void]
+	for _, id := range ids {
+		ticks = append(ticks, chromedp.Click(`#`+id))
+	}
+	r.step(ctx, "in-person checks", ticks...)
+	r.submit(ctx, "confirm", `form[action$="/confirm"] button[type="submit"]`)
+	if got := r.get(e.ID); got.State != string(enrolment.StateAwaitingProcessing) {
+		r.t.Fatalf("after the shop's recognition: %s\n%s", got.State, r.text(ctx))
+	}
+}
+
+func TestEnrolPathsBrowserSignature(t *testing.T) {
+	root := newTestCA(t, "Test Qualified CA")
+	r := newPathsRun(t, func(cfg *config.Config) {
+		cfg.Enrolment.SignatureTrustFile = root.pemFile(t)
+		cfg.Enrolment.RequireQC = false
+	})
+	p := newApplicant(t, 8)
+	citizen := r.session()
+	e := r.request(citizen, p, enrolment.PathSignature)
+
+	// The form the page links to, fetched with the page's own cookies.
+	href, err := chromedp.Run(citizen, chromedp.Evaluate[string](`document.querySelector('a[download]').href`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b64, err := chromedp.Run(citizen, chromedp.Evaluate[string](fmt.Sprintf(`fetch(%q, {credentials: "same-origin"})
+		.then(r => { if (!r.ok) throw new Error("status " + r.status); return r.arrayBuffer(); })
+		.then(b => { let s = ""; for (const c of new Uint8Array(b)) s += String.fromCharCode(c); return btoa(s); })`, href),
+		chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("download %s: %v", href, err)
+	}
+	form, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil || !strings.HasPrefix(string(form), "%PDF") {
+		t.Fatalf("form: %v %.20q", err, form)
+	}
+	cert, key := root.leaf(t, p.cf, x509.KeyUsageContentCommitment)
+	signed := r.file("richiesta.pdf.p7m", string(signP7M(t, form, cert, key, root.cert)))
+	r.step(citizen, "choose the signed file", chromedp.SetUploadFiles(`#signed`, []string{signed}))
+	r.submit(citizen, "upload the signed file", `form[enctype="multipart/form-data"] button[type="submit"]`)
+	got := r.get(e.ID)
+	if got.State != string(enrolment.StateAwaitingProcessing) {
+		t.Fatalf("after the signed upload: %s\n%s", got.State, r.text(citizen))
+	}
+
+	r.approve(got)
+	r.activate(r.session(), p, "giulia.firma")
+}
+
+func TestEnrolPathsBrowserShop(t *testing.T) {
+	r := newPathsRun(t, nil)
+	p := newApplicant(t, 9)
+	citizen := r.session()
+	e := r.request(citizen, p, enrolment.PathShop)
+	r.agentRecognise(e, p)
+	r.approve(r.get(e.ID))
+	r.activate(citizen, p, "giulia.negozio")
+}
