@@ -21,22 +21,7 @@ func TestBrowserDemoLogin(t *testing.T) {
 	chrome := testenv.Browser(t)
 	_, ts, info := testApp(t)
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chrome),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
+	ctx := browserTab(t, chrome, 60*time.Second)
 
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(ts.URL+"/demo-sp/"),
@@ -75,4 +60,28 @@ func TestBrowserDemoLogin(t *testing.T) {
 			t.Errorf("the SP's page lacks %q:\n%s", want, result)
 		}
 	}
+}
+
+// browserTab starts the headless Chromium at chrome for one test, with a
+// profile of its own and no background traffic, and returns a tab whose
+// context ends after timeout. Everything is closed at the test's cleanup.
+func browserTab(t *testing.T, chrome string, timeout time.Duration) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chrome),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(cancel)
+	ctx, cancel = context.WithTimeout(ctx, timeout)
+	t.Cleanup(cancel)
+	return ctx
 }
