@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"net/http"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -14,33 +13,6 @@ import (
 	"github.com/spid-idp/spid-idp/idp/regulation"
 	"github.com/spid-idp/spid-idp/storage"
 )
-
-// ssoURLLevel is ssoURL for a chosen level: the demo SP's signed
-// AuthnRequest as the IdP URL it redirects to, made outside the timer.
-func ssoURLLevel(tb testing.TB, br *browser, base, level string) string {
-	tb.Helper()
-	home := br.get(base + "/demo-sp/")
-	m := formRE.FindStringSubmatch(home.body)
-	if m == nil {
-		tb.Fatal("no form on the demo SP's home")
-	}
-	v := url.Values{"level": {level}}
-	for _, in := range inputRE.FindAllStringSubmatch(m[2], -1) {
-		v.Set(in[1], in[2])
-	}
-	c := *br.c
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	res, err := c.PostForm(base+"/demo-sp/login", v)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	res.Body.Close()
-	loc := res.Header.Get("Location")
-	if loc == "" {
-		tb.Fatalf("demo SP did not redirect: %d", res.StatusCode)
-	}
-	return loc
-}
 
 // BenchmarkLoginL2 is BenchmarkLoginL1's measurement with the second
 // factor: AuthnRequest, password, then a TOTP code through to the consent

@@ -16,17 +16,24 @@ func benchApp(b *testing.B) (*App, *httptest.Server, DemoInfo) {
 	return startApp(b, appOpts{ProductionArgon: true})
 }
 
-// ssoURL has the demo SP make a signed AuthnRequest and returns the IdP URL
-// it redirects to, without following it: the request is built outside the
-// measured time.
+// ssoURL has the demo SP make a signed level-1 AuthnRequest and returns
+// the IdP URL it redirects to, without following it: the request is built
+// outside the measured time.
 func ssoURL(tb testing.TB, br *browser, base string) string {
+	tb.Helper()
+	return ssoURLLevel(tb, br, base, "1")
+}
+
+// ssoURLLevel is ssoURL for a chosen level: the demo SP's signed
+// AuthnRequest as the IdP URL it redirects to, made outside the timer.
+func ssoURLLevel(tb testing.TB, br *browser, base, level string) string {
 	tb.Helper()
 	home := br.get(base + "/demo-sp/")
 	m := formRE.FindStringSubmatch(home.body)
 	if m == nil {
 		tb.Fatal("no form on the demo SP's home")
 	}
-	v := url.Values{"level": {"1"}}
+	v := url.Values{"level": {level}}
 	for _, in := range inputRE.FindAllStringSubmatch(m[2], -1) {
 		v.Set(in[1], in[2])
 	}
