@@ -15,6 +15,7 @@ import (
 	"github.com/spid-idp/spid-idp/evidence"
 	"github.com/spid-idp/spid-idp/idp/otp"
 	"github.com/spid-idp/spid-idp/idp/password"
+	"github.com/spid-idp/spid-idp/internal/testclock"
 	"github.com/spid-idp/spid-idp/internal/testenv"
 	"github.com/spid-idp/spid-idp/notify/mail"
 	"github.com/spid-idp/spid-idp/notify/sms"
@@ -28,24 +29,7 @@ var _ Calendar = (*workinghours.Calendar)(nil)
 var _ SMSSender = (*otp.SMSCodes)(nil)
 
 // clock is the fixtures' shared time, moved by tests.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
-func (c *clock) Advance(d time.Duration) { c.Set(c.Now().Add(d)) }
+type clock = testclock.Clock
 
 // mailbox captures what the Service hands to the mail sender.
 type mailbox struct {
@@ -142,7 +126,7 @@ func newPostgresFixture(t *testing.T) *fixture {
 
 func newFixtureOn(t *testing.T, st storage.Store) *fixture {
 	t.Helper()
-	clk := &clock{t: t0}
+	clk := testclock.New(t0)
 	eph := memory.New(memory.WithClock(clk.Now))
 	t.Cleanup(func() { eph.Close() })
 	ph := &phone{}

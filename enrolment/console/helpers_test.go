@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 	"github.com/spid-idp/spid-idp/evidence"
 	"github.com/spid-idp/spid-idp/idp/otp"
 	"github.com/spid-idp/spid-idp/idp/password"
+	"github.com/spid-idp/spid-idp/internal/testclock"
 	"github.com/spid-idp/spid-idp/keys/datakey"
 	"github.com/spid-idp/spid-idp/notify/mail"
 	"github.com/spid-idp/spid-idp/notify/sms"
@@ -32,22 +32,8 @@ import (
 	"github.com/spid-idp/spid-idp/templates"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
+// clock is the fixtures' shared time, moved by tests.
+type clock = testclock.Clock
 
 var romeLoc, _ = time.LoadLocation("Europe/Rome")
 
@@ -75,7 +61,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	clk := &clock{t: t0}
+	clk := testclock.New(t0)
 	eph := memory.New(memory.WithClock(clk.Now))
 	t.Cleanup(func() { eph.Close() })
 	key, err := datakey.GenerateKey()

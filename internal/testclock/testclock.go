@@ -1,0 +1,40 @@
+// Package testclock is a clock that tests set and move by hand, safe for
+// the concurrent readers (handlers, stores, schedulers) a fixture wires it
+// into.
+package testclock
+
+import (
+	"sync"
+	"time"
+)
+
+// Clock reads the time it was last set to. Pass its Now method wherever
+// code under test takes a func() time.Time.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// New returns a Clock stopped at t.
+func New(t time.Time) *Clock { return &Clock{t: t} }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Set stops the clock at t.
+func (c *Clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
+// Advance moves the clock by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
