@@ -14,13 +14,15 @@ import (
 
 	"github.com/spid-idp/spid-idp/app"
 	"github.com/spid-idp/spid-idp/identity"
+	"github.com/spid-idp/spid-idp/idp/otp"
 	"github.com/spid-idp/spid-idp/idp/password"
+	"github.com/spid-idp/spid-idp/keys/datakey"
 	"github.com/spid-idp/spid-idp/metadata"
 	"github.com/spid-idp/spid-idp/storage"
 )
 
 func init() {
-	register("user add", "provision a SPID identity with its attributes and password (printed once when generated)", runUserAdd)
+	register("user add", "provision a SPID identity with its attributes and password (printed once when generated); --totp-secret migrates an authenticator app", runUserAdd)
 	register("user list", "list the identities", runUserList)
 	register("user show", "show an identity's attributes, status and lock state", runUserShow)
 	register("user passwd", "set an identity's password (--password-file or --password-stdin)", runUserPasswd)
@@ -140,6 +142,8 @@ func runUserAdd(ctx context.Context, e env, args []string) int {
 	prefix := fs.String("spid-code-prefix", "", "the provider's 4-letter code for generated spidCodes (default idp.spid_code_prefix)")
 	pwFile := fs.String("password-file", "", "read the password from the first line of `FILE`")
 	pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
+	totpSecret := fs.String("totp-secret", "", "for migrating an identity from a previous system only: the `BASE32` seed (at least 80 bits) of the citizen's authenticator app, stored sealed as an active TOTP device so the app keeps working; new devices are activated by the citizen")
+	totpName := fs.String("totp-device-name", "", "name of the migrated TOTP device (default \""+importedDeviceName+"\"); needs --totp-secret")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -172,6 +176,21 @@ func runUserAdd(ctx context.Context, e env, args []string) int {
 		return exitUsage
 	}
 	generated := pw == ""
+	var seed []byte
+	if *totpSecret != "" {
+		if seed, err = otp.DecodeImportedSeed(*totpSecret); err != nil {
+			fmt.Fprintf(e.stderr, "spid-idp user add: --totp-secret: %s\n", strings.TrimPrefix(err.Error(), "otp: "))
+			return exitUsage
+		}
+	} else if *totpName != "" {
+		fmt.Fprintln(e.stderr, "spid-idp user add: --totp-device-name needs --totp-secret")
+		return exitUsage
+	}
+	devName, err := checkDeviceName(*totpName)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "spid-idp user add: --totp-device-name: %v\n", err)
+		return exitUsage
+	}
 
 	a, code, ok := openAdmin(ctx, e, *path)
 	if !ok {
@@ -180,6 +199,17 @@ func runUserAdd(ctx context.Context, e env, args []string) int {
 	defer a.close()
 	if *prefix == "" {
 		*prefix = a.cfg.IdP.SPIDCodePrefix
+	}
+	var sealer *datakey.Sealer
+	if seed != nil {
+		if len(a.cfg.Security.DataKey) == 0 {
+			fmt.Fprintln(e.stderr, "spid-idp user add: --totp-secret: security.data_key is not set, so the seed cannot be stored")
+			return exitUsage
+		}
+		if sealer, err = app.DataSealer(a.cfg); err != nil {
+			fmt.Fprintf(e.stderr, "spid-idp user add: %v\n", err)
+			return exitUsage
+		}
 	}
 	pwSource := map[bool]string{true: "stdin", false: "file"}[*pwStdin]
 	if generated {
@@ -208,11 +238,28 @@ func runUserAdd(ctx context.Context, e env, args []string) int {
 	}
 	details["spid_code"] = id.Attributes["spidCode"]
 	details["type"] = fmt.Sprint(int(id.Type))
+	var dev storage.Device
+	if seed != nil {
+		if dev, err = createTOTPDevice(ctx, a.store, sealer, id.ID, devName, seed, id.CreatedAt); err != nil {
+			// All or nothing: an identity without the device the operator
+			// asked for would leave the citizen at level 1 unnoticed.
+			if derr := a.store.DeleteIdentity(ctx, id.ID); derr != nil {
+				err = errors.Join(err, fmt.Errorf("removing the identity %s: %w", id.ID, derr))
+			}
+			fmt.Fprintf(e.stderr, "spid-idp user add: %v\n", err)
+			details["error"] = "store"
+			return a.fail(ctx, "user.add", "", details)
+		}
+		details["app_device"] = dev.ID // "otp" would be scrubbed as a secret word
+	}
 	if code := a.success(ctx, "user.add", id.ID, details); code != exitOK {
 		return code
 	}
 	fmt.Fprintf(e.stdout, "created identity %s: username %s, spidCode %s, type %d, status %s\n",
 		id.ID, id.Username, id.Attributes["spidCode"], id.Type, id.Status)
+	if seed != nil {
+		fmt.Fprintf(e.stdout, "active TOTP device %s (%q) with the migrated seed\n", dev.ID, dev.Name)
+	}
 	if generated {
 		fmt.Fprintf(e.stdout, "password (shown only now, hand it over securely): %s\n", pw)
 	}
