@@ -14,7 +14,6 @@ import (
 	netmail "net/mail"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -93,22 +92,12 @@ func (o Outbox) Last(to string) (Received, error) {
 	if err != nil {
 		return Received{}, err
 	}
-	entries, err := os.ReadDir(o.Dir)
+	paths, err := outbox.Newest(o.Dir, outboxExt)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return Received{}, ErrEmpty
-		}
 		return Received{}, fmt.Errorf("mail outbox: %w", err)
 	}
-	var names []string
-	for _, e := range entries {
-		if e.Type().IsRegular() && strings.HasSuffix(e.Name(), outboxExt) {
-			names = append(names, e.Name())
-		}
-	}
-	sort.Sort(sort.Reverse(sort.StringSlice(names)))
-	for _, n := range names {
-		r, err := ReadFile(filepath.Join(o.Dir, n))
+	for _, p := range paths {
+		r, err := ReadFile(p)
 		if err != nil {
 			return Received{}, err
 		}

@@ -6,8 +6,11 @@ package outbox
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 	"time"
 )
 
@@ -56,4 +59,29 @@ func writeNew(path string, data []byte) error {
 		os.Remove(path)
 	}
 	return err
+}
+
+// Newest lists the paths of the delivered files (ending in ext) in dir,
+// newest first, as Write names them. A missing dir holds no messages.
+// Files still being written are not listed.
+func Newest(dir, ext string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var names []string
+	for _, e := range entries {
+		if e.Type().IsRegular() && strings.HasSuffix(e.Name(), ext) {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(names)))
+	paths := make([]string, len(names))
+	for i, n := range names {
+		paths[i] = filepath.Join(dir, n)
+	}
+	return paths, nil
 }

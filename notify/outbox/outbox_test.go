@@ -53,3 +53,32 @@ func TestWriteNoDir(t *testing.T) {
 		t.Error("want an error when the directory cannot be made")
 	}
 }
+
+func TestNewest(t *testing.T) {
+	dir := t.TempDir()
+	if got, err := Newest(filepath.Join(dir, "missing"), ".msg"); err != nil || got != nil {
+		t.Errorf("missing dir: %v, %v; want no messages", got, err)
+	}
+	base := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	var want []string
+	for i := range 3 {
+		p, err := Write(dir, ".msg", base.Add(time.Duration(i)*time.Second), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append([]string{p}, want...)
+	}
+	// Neither a file being written nor another kind of message is listed.
+	for _, n := range []string{".20261125T110000.000000000Z-000000000000.tmp", "20261125T110000.000000000Z-000000000000.sms"} {
+		if err := os.WriteFile(filepath.Join(dir, n), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := Newest(dir, ".msg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("Newest = %v, want %v", got, want)
+	}
+}

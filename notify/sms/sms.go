@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -88,22 +87,12 @@ type OutboxEntry struct {
 // Last returns the newest message in the outbox addressed to to, so a test
 // or the demo instructions can read the code. ErrEmpty when there is none.
 func (o Outbox) Last(to string) (OutboxEntry, error) {
-	entries, err := os.ReadDir(o.Dir)
+	paths, err := outbox.Newest(o.Dir, outboxExt)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return OutboxEntry{}, ErrEmpty
-		}
 		return OutboxEntry{}, fmt.Errorf("sms outbox: %w", err)
 	}
-	var names []string
-	for _, e := range entries {
-		if e.Type().IsRegular() && strings.HasSuffix(e.Name(), outboxExt) {
-			names = append(names, e.Name())
-		}
-	}
-	sort.Sort(sort.Reverse(sort.StringSlice(names)))
-	for _, n := range names {
-		e, err := readEntry(filepath.Join(o.Dir, n))
+	for _, p := range paths {
+		e, err := readEntry(p)
 		if err != nil {
 			return OutboxEntry{}, err
 		}
