@@ -231,20 +231,32 @@ func (p *IdP) pendingDevice(ctx context.Context, f *flowState) (storage.Device, 
 	return d, nil
 }
 
+// pendingSeed loads the flow's pending device and opens its seed. On
+// failure it logs (lost names the missing-device case) and answers with the
+// error page, and ok is false.
+func (p *IdP) pendingSeed(w http.ResponseWriter, r *http.Request, f *flowState, lost string) (d storage.Device, seed []byte, ok bool) {
+	ctx := r.Context()
+	d, err := p.pendingDevice(ctx, f)
+	if err != nil {
+		p.o.Log.InfoContext(ctx, lost, "device", f.Device, "err", err)
+		p.fail(w, r, templates.ReasonFlowExpired)
+		return d, nil, false
+	}
+	seed, err = p.openSeed(ctx, d)
+	if err != nil {
+		p.o.Log.ErrorContext(ctx, "device seed does not open", "device", d.ID, "err", err)
+		p.fail(w, r, templates.ReasonInternal)
+		return d, nil, false
+	}
+	return d, seed, true
+}
+
 // showActivation renders the activation page: QR, key, app activation code
 // (until an app claims the device) and the first-code form.
 func (p *IdP) showActivation(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState, id storage.Identity, page templates.ActivatePage) {
 	ctx := r.Context()
-	d, err := p.pendingDevice(ctx, f)
-	if err != nil {
-		p.o.Log.InfoContext(ctx, "activation page without its pending device", "device", f.Device, "err", err)
-		p.fail(w, r, templates.ReasonFlowExpired)
-		return
-	}
-	seed, err := p.openSeed(ctx, d)
-	if err != nil {
-		p.o.Log.ErrorContext(ctx, "device seed does not open", "device", d.ID, "err", err)
-		p.fail(w, r, templates.ReasonInternal)
+	d, seed, ok := p.pendingSeed(w, r, f, "activation page without its pending device")
+	if !ok {
 		return
 	}
 	uri := otp.URI(p.issuer(), id.Username, seed)
@@ -310,19 +322,11 @@ func (p *IdP) postActivate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := deviceName(r.PostForm.Get(templates.FieldDeviceName))
-	d, err := p.pendingDevice(ctx, f)
-	if err != nil {
-		p.o.Log.InfoContext(ctx, "activation without its pending device", "device", f.Device, "err", err)
-		p.fail(w, r, templates.ReasonFlowExpired)
+	d, seed, ok := p.pendingSeed(w, r, f, "activation without its pending device")
+	if !ok {
 		return
 	}
-	seed, err := p.openSeed(ctx, d)
-	if err != nil {
-		p.o.Log.ErrorContext(ctx, "device seed does not open", "device", d.ID, "err", err)
-		p.fail(w, r, templates.ReasonInternal)
-		return
-	}
-	ok, err = otp.Accept(ctx, p.o.Store, d.ID, seed, formCode(r), p.now())
+	ok, err := otp.Accept(ctx, p.o.Store, d.ID, seed, formCode(r), p.now())
 	if err != nil {
 		p.o.Log.ErrorContext(ctx, "accepting first code", "device", d.ID, "err", err)
 		p.fail(w, r, templates.ReasonUnavailable)
