@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/spid-idp/spid-idp/app"
 	"github.com/spid-idp/spid-idp/idp/push"
 	"github.com/spid-idp/spid-idp/keys/datakey"
 	"github.com/spid-idp/spid-idp/storage"
@@ -43,11 +42,7 @@ func runRotateDataKey(ctx context.Context, e env, args []string) int {
 		return code
 	}
 	defer a.close()
-	if len(a.cfg.Security.DataKey) == 0 {
-		fmt.Fprintln(e.stderr, "spid-idp keys rotate-data-key: security.data_key is not set")
-		return exitUsage
-	}
-	sealer, err := app.DataSealer(a.cfg)
+	sealer, err := a.dataSealer()
 	if err != nil {
 		fmt.Fprintf(e.stderr, "spid-idp keys rotate-data-key: %v\n", err)
 		return exitUsage

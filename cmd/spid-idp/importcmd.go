@@ -103,12 +103,10 @@ func runUserImport(ctx context.Context, e env, args []string) int {
 	if *prefix == "" {
 		*prefix = a.cfg.IdP.SPIDCodePrefix
 	}
-	var sealer *datakey.Sealer
-	if len(a.cfg.Security.DataKey) > 0 {
-		if sealer, err = app.DataSealer(a.cfg); err != nil {
-			fmt.Fprintf(e.stderr, "spid-idp user import: %v\n", err)
-			return exitUsage
-		}
+	sealer, err := a.dataSealer()
+	if err != nil && !errors.Is(err, errNoDataKey) {
+		fmt.Fprintf(e.stderr, "spid-idp user import: %v\n", err)
+		return exitUsage
 	}
 	existing, err := a.store.ListIdentities(ctx)
 	if err != nil {
@@ -489,4 +487,19 @@ func createTOTPDevice(ctx context.Context, st storage.Devices, sealer *datakey.S
 		return storage.Device{}, fmt.Errorf("creating the TOTP device: %w", err)
 	}
 	return d, nil
+}
+
+var errNoDataKey = errors.New("security.data_key is not set")
+
+// dataSealer is the sealer the server uses: in demo mode the key comes
+// from <data_dir>/keys/data.key, as at serve start-up (created there if
+// the server never ran).
+func (a *admin) dataSealer() (*datakey.Sealer, error) {
+	if err := a.cfg.EnsureDemoKeys(); err != nil {
+		return nil, err
+	}
+	if len(a.cfg.Security.DataKey) == 0 {
+		return nil, errNoDataKey
+	}
+	return app.DataSealer(a.cfg)
 }

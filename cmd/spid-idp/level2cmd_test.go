@@ -147,6 +147,25 @@ func TestUserAddTOTPSecret(t *testing.T) {
 	}
 }
 
+// In demo mode the commands seal with the key the server generates and
+// reads (<data_dir>/keys/data.key), not with none.
+func TestUserAddTOTPSecretDemoKey(t *testing.T) {
+	d := newDemoEnv(t)
+	d.runStdin(testPassword+"\n", addArgs("mario", testCF, "--password-stdin", "--totp-secret", legacySeed)...)
+	devs := d.devices("mario")
+	if len(devs) != 1 {
+		t.Fatalf("%d devices", len(devs))
+	}
+	cfg := d.config()
+	if err := cfg.EnsureDemoKeys(); err != nil {
+		t.Fatal(err)
+	}
+	d.wantCodeAccepted(devs[0], cfg.Security.DataKey, legacySeedBytes(t))
+	if r := d.mustRun("keys", "rotate-data-key"); !strings.Contains(r.stdout, "devices 1: re-sealed 0") {
+		t.Errorf("rotation with nothing to do: %s", r.stdout)
+	}
+}
+
 func mapValues(m map[string]string) []string {
 	out := make([]string, 0, len(m))
 	for _, v := range m {

@@ -202,12 +202,8 @@ func runUserAdd(ctx context.Context, e env, args []string) int {
 	}
 	var sealer *datakey.Sealer
 	if seed != nil {
-		if len(a.cfg.Security.DataKey) == 0 {
-			fmt.Fprintln(e.stderr, "spid-idp user add: --totp-secret: security.data_key is not set, so the seed cannot be stored")
-			return exitUsage
-		}
-		if sealer, err = app.DataSealer(a.cfg); err != nil {
-			fmt.Fprintf(e.stderr, "spid-idp user add: %v\n", err)
+		if sealer, err = a.dataSealer(); err != nil {
+			fmt.Fprintf(e.stderr, "spid-idp user add: --totp-secret: %v\n", err)
 			return exitUsage
 		}
 	}
