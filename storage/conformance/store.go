@@ -612,7 +612,7 @@ func storeTestDeviceCRUD(t *testing.T, s storage.Store) {
 	push := storeDevice(2, id.ID)
 	push.Kind, push.Status = storage.DevicePush, storage.DeviceActive
 	push.PublicKey = []byte("0Y0\x13\x06\a*\x86H\xce=\x02\x01\x06\b*\x86H\xce=\x03\x01\x07\x03B\x00\x04")
-	push.LastStep, push.FailedAttempts, push.KeyVersion = 59_012_345, 2, 3
+	push.LastStep, push.FailedAttempts, push.KeyVersion = 59_012_345, 2, 3_372_499_388 // data-key IDs are uint32
 	push.LastUsedAt = storeT0.Add(30 * time.Minute)
 	sameTime := storeDevice(1, id.ID)
 	sameTime.CreatedAt = totp.CreatedAt
