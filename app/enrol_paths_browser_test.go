@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -70,10 +71,21 @@ func (r *pathsRun) session() context.Context {
 	return ctx
 }
 
-// step runs actions and fails with the page's location and text.
+// step runs actions, for 30 seconds at most, and fails with the page's location and text.
 func (r *pathsRun) step(ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
 	r.t.Helper()
-	if err := chromedp.Do(ctx, actions...); err != nil {
+	// A context.WithTimeout child of the tab stalls chromedp v0.23's
+	// actions, so the bound is a timer; the tab's own deadline and the
+	// test's cleanup end whatever is left.
+	done := make(chan error, 1)
+	go func() { done <- chromedp.Do(ctx, actions...) }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(30 * time.Second):
+		err = errors.New("no result within 30 seconds")
+	}
+	if err != nil {
 		loc, _ := chromedp.Run(ctx, chromedp.Location())
 		body, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
 		r.t.Fatalf("%s: %v (at %s)\n%s", what, err, loc, body)
@@ -357,4 +369,46 @@ func TestEnrolPathsBrowserShop(t *testing.T) {
 	r.agentRecognise(e, p)
 	r.approve(r.get(e.ID))
 	r.activate(citizen, p, "giulia.negozio")
+}
+
+// TestEnrolPathsBrowserRejected: the verifier rejects a recognised request
+// with two reasons (one naming the field to correct) and an internal note;
+// the e-mail lists each reason with its corrective action, in Italian and
+// English, and never the note.
+func TestEnrolPathsBrowserRejected(t *testing.T) {
+	r := newPathsRun(t, nil)
+	p := newApplicant(t, 0)
+	e := r.request(r.session(), p, enrolment.PathShop)
+	r.agentRecognise(e, p)
+
+	ctx := r.consoleLogin("verificatore")
+	r.openCase(ctx, r.get(e.ID))
+	const note = "nota interna 7Q2"
+	r.step(ctx, "reasons",
+		chromedp.Click(`#rs-document_illegible`),
+		chromedp.Click(`#rs-data_mismatch`),
+		chromedp.SendKeys(`#mismatch_field`, "luogo di nascita"),
+		chromedp.SendKeys(`#note`, note),
+	)
+	r.submit(ctx, "reject", `form[action$="/reject"] button[type="submit"]`)
+	if loc, _ := chromedp.Run(ctx, chromedp.Location()); !strings.Contains(loc, "ok=rejected") {
+		t.Fatalf("reject: at %s\n%s", loc, r.text(ctx))
+	}
+	if got := r.get(e.ID); got.State != string(enrolment.StateRejected) {
+		t.Fatalf("after rejection: %s", got.State)
+	}
+	m := lastMail(t, r.a, p.email)
+	for _, rs := range []enrolment.Reason{{Code: "document_illegible"}, {Code: "data_mismatch", Field: "luogo di nascita"}} {
+		for _, lang := range []string{"it", "en"} {
+			if want := rs.Title(lang) + ": " + rs.CorrectiveAction(lang); !strings.Contains(m, want) {
+				t.Errorf("rejection e-mail lacks %q:\n%s", want, m)
+			}
+		}
+	}
+	if !strings.Contains(m, enrolment.FormatCode(e.Code)) || strings.Contains(m, note) {
+		t.Errorf("rejection e-mail (code %s, no internal note):\n%s", enrolment.FormatCode(e.Code), m)
+	}
+	if strings.Contains(m, "/activate?token=") {
+		t.Errorf("rejection e-mail carries an activation link:\n%s", m)
+	}
 }
