@@ -22,8 +22,8 @@ import (
 )
 
 // The enrolment paths end to end in headless Chromium, under the real CSP
-// and cookies: the citizen's request, the recognition (signed form upload
-// or the shop agent's console), the verifier's decision in the console, the
+// and cookies: the citizen's request, the recognition (signed form upload,
+// the shop agent's console, the video operator's checklist), the verifier's decision in the console, the
 // activation link and the first login at the demo SP. The CNS path needs a
 // client certificate in Chromium and is covered over HTTP by
 // TestEnrolCNSPathEndToEnd.
@@ -161,11 +161,14 @@ func (r *pathsRun) request(ctx context.Context, p applicant, path string) storag
 		chromedp.Click(`button[value="confirm"]`),
 		chromedp.WaitVisible(`#declaration`),
 	)
-	r.step(ctx, "consents",
-		chromedp.Click(`#privacy`), chromedp.Click(`#terms`), chromedp.Click(`#declaration`),
+	consents := []chromedp.Action[chromedp.Void]{chromedp.Click(`#privacy`), chromedp.Click(`#terms`), chromedp.Click(`#declaration`)}
+	if path == enrolment.PathVideo {
+		consents = append(consents, chromedp.Click(`#video_recording`))
+	}
+	r.step(ctx, "consents", append(consents,
 		chromedp.Click(`form button[type="submit"]`),
 		chromedp.WaitVisible(`#otp`),
-	)
+	)...)
 	// The code shows on every step once assigned: wait for the page.
 	r.step(ctx, "confirm the request", chromedp.SendKeys(`#otp`, lastSMSCode(r.t, r.a, p.mobile)))
 	r.submit(ctx, "confirm the request", `button[value="confirm"]`)
@@ -411,4 +414,56 @@ func TestEnrolPathsBrowserRejected(t *testing.T) {
 	if strings.Contains(m, "/activate?token=") {
 		t.Errorf("rejection e-mail carries an activation link:\n%s", m)
 	}
+}
+
+// TestEnrolPathsBrowserVideo: the video operator runs the console's session
+// checklist (the WebRTC call itself is out of scope: the page says so),
+// types the code the applicant reads aloud, uploads the recording and
+// confirms; the verifier approves; activation and login at the demo SP.
+func TestEnrolPathsBrowserVideo(t *testing.T) {
+	r := newPathsRun(t, nil)
+	p := newApplicant(t, 7)
+	citizen := r.session()
+	e := r.request(citizen, p, enrolment.PathVideo)
+
+	ctx := r.consoleLogin("video")
+	r.step(ctx, "find page", chromedp.Navigate(r.base+"/console/find"), chromedp.WaitVisible(`#cf_suffix`),
+		chromedp.SendKeys(`#code`, enrolment.FormatCode(e.Code)),
+		chromedp.SendKeys(`#cf_suffix`, p.cf[12:]),
+	)
+	r.submit(ctx, "find", `form[action="/console/find"] button[type="submit"]`)
+	if !strings.Contains(r.text(ctx), "WebRTC") {
+		t.Errorf("the video page does not say the call itself is out of scope:\n%s", r.text(ctx))
+	}
+	r.submit(ctx, "send the code", `form[action$="/otp-send"] button[type="submit"]`)
+	r.step(ctx, "type the code", chromedp.WaitVisible(`#otp`), chromedp.SendKeys(`#otp`, lastSMSCode(r.t, r.a, p.mobile)))
+	r.submit(ctx, "check the code", `form[action$="/otp-check"] button[type="submit"]`)
+	rec := r.file("sessione.webm", "\x1a\x45\xdf\xa3"+strings.Repeat("\x42", 600))
+	r.step(ctx, "recording", chromedp.SetValue(`#kind`, "video_recording"), chromedp.SetUploadFiles(`#file`, []string{rec}))
+	r.submit(ctx, "upload the recording", `form[action$="/upload"] button[type="submit"]`)
+	if loc, _ := chromedp.Run(ctx, chromedp.Location()); !strings.Contains(loc, "ok=uploaded") {
+		t.Fatalf("recording upload: at %s\n%s", loc, r.text(ctx))
+	}
+	// Each checklist item is ticked (and time-stamped) on its own.
+	for i := 0; ; i++ {
+		left, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('form[action$="/tick"]').length`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if left == 0 {
+			break
+		}
+		if i > 20 {
+			t.Fatalf("checklist never done:\n%s", r.text(ctx))
+		}
+		r.submit(ctx, "tick", `form[action$="/tick"] button[type="submit"]`)
+	}
+	r.submit(ctx, "confirm", `form[action$="/confirm"] button[type="submit"]`)
+	got, req, err := r.a.Enrolment.Get(context.Background(), e.ID)
+	if err != nil || got.State != string(enrolment.StateAwaitingProcessing) || !req.HasEvidence("video_recording") ||
+		req.Recognition == nil || req.Recognition.By != "demo-op-video" {
+		t.Fatalf("after the video session: %s %v %+v\n%s", got.State, err, req.Recognition, r.text(ctx))
+	}
+	r.approve(r.get(e.ID))
+	r.activate(citizen, p, "giulia.video")
 }
