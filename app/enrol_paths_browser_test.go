@@ -289,7 +289,13 @@ func (r *pathsRun) activate(ctx context.Context, p applicant, username string) {
 // type it, tick the in-person checks and confirm.
 func (r *pathsRun) agentRecognise(e storage.Enrolment, p applicant) {
 	r.t.Helper()
-	ctx := r.consoleLogin("tabaccheria")
+	r.inPerson("tabaccheria", e, p)
+}
+
+// inPerson is the in-person recognition by agent (shop or counter).
+func (r *pathsRun) inPerson(agent string, e storage.Enrolment, p applicant) {
+	r.t.Helper()
+	ctx := r.consoleLogin(agent)
 	r.step(ctx, "find page", chromedp.Navigate(r.base+"/console/find"), chromedp.WaitVisible(`#cf_suffix`),
 		chromedp.SendKeys(`#code`, enrolment.FormatCode(e.Code)),
 		chromedp.SendKeys(`#cf_suffix`, p.cf[12:]),
@@ -321,7 +327,7 @@ func (r *pathsRun) agentRecognise(e storage.Enrolment, p applicant) {
 	r.step(ctx, "in-person checks", ticks...)
 	r.submit(ctx, "confirm", `form[action$="/confirm"] button[type="submit"]`)
 	if got := r.get(e.ID); got.State != string(enrolment.StateAwaitingProcessing) {
-		r.t.Fatalf("after the shop's recognition: %s\n%s", got.State, r.text(ctx))
+		r.t.Fatalf("after %s's recognition: %s\n%s", agent, got.State, r.text(ctx))
 	}
 }
 
@@ -372,6 +378,18 @@ func TestEnrolPathsBrowserShop(t *testing.T) {
 	r.agentRecognise(e, p)
 	r.approve(r.get(e.ID))
 	r.activate(citizen, p, "giulia.negozio")
+}
+
+// TestEnrolPathsBrowserCounter: the registration counter's operator
+// recognises the applicant in person, like the shop.
+func TestEnrolPathsBrowserCounter(t *testing.T) {
+	r := newPathsRun(t, nil)
+	p := newApplicant(t, 5)
+	citizen := r.session()
+	e := r.request(citizen, p, enrolment.PathCounter)
+	r.inPerson("sportello", e, p)
+	r.approve(r.get(e.ID))
+	r.activate(citizen, p, "giulia.sportello")
 }
 
 // TestEnrolPathsBrowserRejected: the verifier rejects a recognised request
