@@ -88,6 +88,9 @@ func TestBrowserEnrolShop(t *testing.T) {
 	step("confirm the request",
 		chromedp.SendKeys(`#otp`, lastSMSCode(t, a, p.mobile)),
 		chromedp.Click(`button[value="confirm"]`),
+		// #request-code is on every step once the code exists: wait for
+		// the code field to go (the done page has loaded) first.
+		chromedp.WaitNotPresent(`#otp`),
 		chromedp.WaitVisible(`#request-code`),
 	)
 	text, err := chromedp.Run(ctx, chromedp.Text(`main`))
