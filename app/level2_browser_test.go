@@ -48,6 +48,9 @@ func TestBrowserLevel2(t *testing.T) {
 			chromedp.SendKeys(`#username`, info.Username),
 			chromedp.SendKeys(`#password`, info.Password),
 			chromedp.Click(`button[name="op"][value="submit"]`),
+			// The next pages have submit buttons too: wait for the login
+			// page to go before anything looks for one.
+			chromedp.WaitNotPresent(`#password`),
 		)
 	}
 	// atSPWithLevel2 accepts the consent and checks the SP's result page.
