@@ -352,21 +352,38 @@ func (h *Handler) mobile(w http.ResponseWriter, r *http.Request) {
 	}
 	p := h.page(st, e, templates.EnrolStepMobile, PathMobile)
 	p.Contact = mask(req.Applicant.MobilePhone)
-	if r.Method == http.MethodPost {
-		if r.PostFormValue("op") == "resend" {
-			if err := h.Service.SendMobileCode(r.Context(), e.ID); err != nil {
-				p.Errors = problems(err)
-			} else {
-				p.Notice = h.t(r, "Codice inviato di nuovo.", "Code sent again.")
-			}
-		} else if err := h.Service.ConfirmMobile(r.Context(), e.ID, strings.TrimSpace(r.PostFormValue("otp"))); err != nil {
-			p.Errors = []string{codeMessage(lang(r), err)}
-		} else {
-			http.Redirect(w, r, PathConsents, http.StatusSeeOther)
-			return
-		}
+	if r.Method == http.MethodPost && h.codeStep(w, r, &p,
+		func() error { return h.Service.SendMobileCode(r.Context(), e.ID) },
+		func(code string) error { return h.Service.ConfirmMobile(r.Context(), e.ID, code) },
+		PathConsents) {
+		return
 	}
 	h.render(w, r, statusFor(p), p)
+}
+
+// codeStep handles the post of a page that asks for an SMS code: "resend"
+// sends a new one, otherwise the code is checked and, when right, the
+// browser goes on to next (true: answered). Errors land on the page.
+func (h *Handler) codeStep(w http.ResponseWriter, r *http.Request, p *templates.EnrolPage,
+	resend func() error, verify func(code string) error, next string) bool {
+	if r.PostFormValue("op") == "resend" {
+		if err := resend(); err != nil {
+			p.Errors = problems(err)
+		} else {
+			p.Notice = h.t(r, "Codice inviato di nuovo.", "Code sent again.")
+		}
+		return false
+	}
+	if err := verify(strings.TrimSpace(r.PostFormValue("otp"))); err != nil {
+		if errors.Is(err, enrolment.ErrNotReady) {
+			p.Errors = problems(err)
+		} else {
+			p.Errors = []string{codeMessage(lang(r), err)}
+		}
+		return false
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+	return true
 }
 
 func (h *Handler) consents(w http.ResponseWriter, r *http.Request) {
@@ -410,23 +427,11 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 	if req.MobileVerified != "" {
 		p.Contact = mask(req.MobileVerified)
 	}
-	if r.Method == http.MethodPost {
-		if r.PostFormValue("op") == "resend" {
-			if err := h.Service.SendSignCode(r.Context(), e.ID); err != nil {
-				p.Errors = problems(err)
-			} else {
-				p.Notice = h.t(r, "Codice inviato di nuovo.", "Code sent again.")
-			}
-		} else if _, err := h.Service.Submit(r.Context(), e.ID, strings.TrimSpace(r.PostFormValue("otp"))); err != nil {
-			if errors.Is(err, enrolment.ErrNotReady) {
-				p.Errors = problems(err)
-			} else {
-				p.Errors = []string{codeMessage(lang(r), err)}
-			}
-		} else {
-			http.Redirect(w, r, PathDone, http.StatusSeeOther)
-			return
-		}
+	if r.Method == http.MethodPost && h.codeStep(w, r, &p,
+		func() error { return h.Service.SendSignCode(r.Context(), e.ID) },
+		func(code string) error { _, err := h.Service.Submit(r.Context(), e.ID, code); return err },
+		PathDone) {
+		return
 	}
 	h.render(w, r, statusFor(p), p)
 }
