@@ -37,22 +37,10 @@ func TestBrowserEnrolShop(t *testing.T) {
 		chromedp.WaitVisible(`#fiscal_number`),
 	)
 	wrong := p.cf[:15] + map[bool]string{true: "B", false: "A"}[p.cf[15] == 'A']
-	step("fill in",
-		chromedp.SendKeys(`#name`, p.name),
-		chromedp.SendKeys(`#family_name`, p.surname),
-		chromedp.SetValue(`#date_of_birth`, p.birth),
-		chromedp.SendKeys(`#place_of_birth`, p.place),
-		chromedp.SendKeys(`#county_of_birth`, p.county),
-		chromedp.SetValue(`#gender`, p.gender),
-		chromedp.SendKeys(`#email`, p.email),
-		chromedp.SendKeys(`#mobile_phone`, p.mobile),
-		chromedp.SendKeys(`#doc_number`, "CA12345AB"),
-		chromedp.SendKeys(`#doc_issuer`, "ComuneMilano"),
-		chromedp.SetValue(`#doc_issue_date`, time.Now().AddDate(-2, 0, 0).Format(time.DateOnly)),
-		chromedp.SetValue(`#doc_expiry_date`, time.Now().AddDate(5, 0, 0).Format(time.DateOnly)),
+	step("fill in", append(fillApplicant(p),
 		chromedp.SendKeys(`#fiscal_number`, wrong),
 		chromedp.Click(`#address`), // leaving the field runs the check
-	)
+	)...)
 	var live string
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		live, _ = chromedp.Run(ctx, chromedp.Text(`#cf-live`))
@@ -99,5 +87,24 @@ func TestBrowserEnrolShop(t *testing.T) {
 	}
 	if !strings.Contains(text, "punto vendita") && !strings.Contains(text, "partner shop") {
 		t.Errorf("done page:\n%s", text)
+	}
+}
+
+// fillApplicant types p's personal and document data on the request page
+// (everything but the fiscal code and the scans).
+func fillApplicant(p applicant) []chromedp.Action[chromedp.Void] {
+	return []chromedp.Action[chromedp.Void]{
+		chromedp.SendKeys(`#name`, p.name),
+		chromedp.SendKeys(`#family_name`, p.surname),
+		chromedp.SetValue(`#date_of_birth`, p.birth),
+		chromedp.SendKeys(`#place_of_birth`, p.place),
+		chromedp.SendKeys(`#county_of_birth`, p.county),
+		chromedp.SetValue(`#gender`, p.gender),
+		chromedp.SendKeys(`#email`, p.email),
+		chromedp.SendKeys(`#mobile_phone`, p.mobile),
+		chromedp.SendKeys(`#doc_number`, "CA12345AB"),
+		chromedp.SendKeys(`#doc_issuer`, "ComuneMilano"),
+		chromedp.SetValue(`#doc_issue_date`, time.Now().AddDate(-2, 0, 0).Format(time.DateOnly)),
+		chromedp.SetValue(`#doc_expiry_date`, time.Now().AddDate(5, 0, 0).Format(time.DateOnly)),
 	}
 }

@@ -127,26 +127,14 @@ func (r *pathsRun) request(ctx context.Context, p applicant, path string) storag
 		chromedp.Click(`button[type="submit"]`),
 		chromedp.WaitVisible(`#fiscal_number`),
 	)
-	r.step(ctx, "fill in",
-		chromedp.SendKeys(`#name`, p.name),
-		chromedp.SendKeys(`#family_name`, p.surname),
-		chromedp.SetValue(`#date_of_birth`, p.birth),
-		chromedp.SendKeys(`#place_of_birth`, p.place),
-		chromedp.SendKeys(`#county_of_birth`, p.county),
-		chromedp.SetValue(`#gender`, p.gender),
-		chromedp.SendKeys(`#email`, p.email),
-		chromedp.SendKeys(`#mobile_phone`, p.mobile),
-		chromedp.SendKeys(`#doc_number`, "CA12345AB"),
-		chromedp.SendKeys(`#doc_issuer`, "ComuneMilano"),
-		chromedp.SetValue(`#doc_issue_date`, time.Now().AddDate(-2, 0, 0).Format(time.DateOnly)),
-		chromedp.SetValue(`#doc_expiry_date`, time.Now().AddDate(5, 0, 0).Format(time.DateOnly)),
+	r.step(ctx, "fill in", append(fillApplicant(p),
 		chromedp.SetValue(`#fiscal_number`, p.cf),
 		chromedp.SetUploadFiles(`#document_front`, []string{png}),
 		chromedp.SetUploadFiles(`#document_back`, []string{png}),
 		chromedp.SetUploadFiles(`#taxcode_front`, []string{png}),
 		chromedp.Click(`form button[type="submit"]`),
 		chromedp.WaitVisible(`button[value="continue"]`),
-	)
+	)...)
 	link := verifyLinkRE.FindString(lastMail(r.t, r.a, p.email))
 	if link == "" {
 		r.t.Fatal("no verification link in the e-mail")
