@@ -269,7 +269,11 @@ func (f *fakeIdP) sso(binding string) http.HandlerFunc {
 			return
 		}
 		tx.level = levelOf(refs[0].Text())
-		cmp, _ := attr(root.SelectElement("RequestedAuthnContext"), "Comparison")
+		cmp, hasCmp := attr(root.SelectElement("RequestedAuthnContext"), "Comparison")
+		if !hasCmp && f.defect != "comparison-default" {
+			fail(12)
+			return
+		}
 		force, _ := attr(root, "ForceAuthn")
 		txID := randomID()
 		f.mu.Lock()

@@ -144,6 +144,7 @@ func TestInjectedDefectsCaught(t *testing.T) {
 		{"consent-ignored", "consent-refused", "C147"},
 		{"sso-no-reuse", "sso", "C157"},
 		{"force-ignored", "sso", "C158"},
+		{"comparison-default", "comparison-missing", "C074"},
 	} {
 		t.Run(d.defect, func(t *testing.T) {
 			rep, _ := runAgainst(t, d.defect, d.caseName)

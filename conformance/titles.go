@@ -69,7 +69,7 @@ var checklistTitles = map[string]string{
 	"C071": "obsolete or empty class reference → nr12",
 	"C072": "non-SPID class reference → nr12",
 	"C073": "two class references → nr12",
-	"C074": "Comparison absent is processed as exact",
+	"C074": "Comparison absent → nr12",
 	"C075": "better than SpidL3 → nr12",
 	"C076": "unknown ACS index → nr16 at the default ACS",
 	"C077": "ACS index with URL → nr16",

@@ -431,9 +431,14 @@ func authnContext(root *etree.Element, req *Request) string {
 		}
 		return fmt.Sprintf("AuthnContextClassRef %q is not a SPID level", v)
 	}
+	// C074: SAML core defaults an absent Comparison to exact, and we once
+	// followed it; AgID's IdP test tool (spid-saml-check-idp, case 2.10.2)
+	// expects the request refused, and it files the case with the other
+	// RequestedAuthnContext defects, which the anomaly table maps to nr12.
+	// An empty or unknown value stays a schema error (nr08, step 15).
 	cmp, ok := binding.Attr(rac, "Comparison")
 	if !ok {
-		cmp = ComparisonExact // SAML default
+		return "RequestedAuthnContext has no Comparison attribute"
 	}
 	if level == spid.L3 && cmp == ComparisonBetter {
 		return "nothing is better than SpidL3"

@@ -253,12 +253,6 @@ func TestCheckAccepts(t *testing.T) {
 			e.SetText("https://sp.")
 			e.CreateCData("example.it")
 		})},
-		"Comparison absent is exact (C074)": {mutate: onChild("RequestedAuthnContext", func(e *etree.Element) { e.RemoveAttr("Comparison") }),
-			check: func(t *testing.T, r *Request) {
-				if r.Comparison != ComparisonExact {
-					t.Errorf("Comparison = %q", r.Comparison)
-				}
-			}},
 		"SpidL1 maximum": {mutate: all(onChild("RequestedAuthnContext", func(e *etree.Element) { e.CreateAttr("Comparison", "maximum") }),
 			onChild("AuthnContextClassRef", func(e *etree.Element) { e.SetText(spid.ClassSpidL1) })),
 			check: func(t *testing.T, r *Request) {
@@ -487,6 +481,13 @@ func TestCheckRejects(t *testing.T) {
 		"empty RequestedAuthnContext": {mutate: onChild("RequestedAuthnContext", func(e *etree.Element) {
 			e.RemoveChild(find(e, "AuthnContextClassRef"))
 		}), anomaly: spid.NrAuthnContext, step: StepAuthnContext},
+		// AgID's IdP test tool (spid-saml-check-idp 2.10.2) expects this refused.
+		"Comparison absent (C074)": {mutate: onChild("RequestedAuthnContext", func(e *etree.Element) { e.RemoveAttr("Comparison") }),
+			anomaly: spid.NrAuthnContext, step: StepAuthnContext, check: func(t *testing.T, e *Error) {
+				if _, sub := e.Anomaly.Status(); sub != spid.StatusNoAuthnContext {
+					t.Errorf("sub-status %s", sub)
+				}
+			}},
 		"SpidL3 better (C075)": {mutate: all(onChild("AuthnContextClassRef", func(e *etree.Element) { e.SetText(spid.ClassSpidL3) }),
 			onChild("RequestedAuthnContext", func(e *etree.Element) { e.CreateAttr("Comparison", "better") })),
 			anomaly: spid.NrAuthnContext, step: StepAuthnContext},
