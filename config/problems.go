@@ -84,8 +84,8 @@ func (s *problemSet) add(path, format string, args ...any) {
 	base, _, _ := strings.Cut(path, "[") // list items share their list's variable
 	if env, ok := s.envs[base]; ok {
 		p.Env = env
-	} else {
-		p.Line = s.lines[path]
+	} else if p.Line = s.lines[path]; p.Line == 0 {
+		p.Line = s.lines[base] // an item written inline: its list's line
 	}
 	s.list = append(s.list, p)
 }

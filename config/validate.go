@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spid-idp/spid-idp/enrolment/workinghours"
 	"github.com/spid-idp/spid-idp/keys"
 )
 
@@ -100,6 +101,18 @@ func (v *validator) enrolment() {
 	if e.Price < 0 {
 		v.add("enrolment.price_cents", "must be 0 or more, got %d", e.Price)
 	}
+	// The verification clock reads these at start-up (app.Calendar) with
+	// the same parsers, so what passes here is what serve accepts.
+	for i, d := range e.ExtraClosedDays {
+		if _, err := workinghours.ParseDate(d); err != nil {
+			v.add(fmt.Sprintf("enrolment.extra_closed_days[%d]", i), "must be a day as \"MM-DD\" (every year) or \"YYYY-MM-DD\" (once), got %q, which does not exist", clip(d))
+		}
+	}
+	if e.OfficeHours != "" {
+		if _, err := workinghours.ParseOfficeHours(e.OfficeHours); err != nil {
+			v.add("enrolment.office_hours", "must be \"HH:MM-HH:MM\" with the start before the end, e.g. \"08:30-19:00\", got %q", clip(e.OfficeHours))
+		}
+	}
 }
 
 type validator struct {
@@ -137,6 +150,11 @@ func (v *validator) server() {
 			v.add("server.base_url", "must not contain a query, fragment or user name, got %q", clip(s.BaseURL))
 		case !v.c.Demo && u.Scheme != "https":
 			v.add("server.base_url", "must be an https:// URL outside demo mode, got %q", clip(s.BaseURL))
+		case !v.c.Demo && u.Port() != "":
+			// The personal area is an SP whose entityID and endpoints are
+			// built from base_url, and SP metadata may not name a port in
+			// production (the same rule serve applies when it registers it).
+			v.add("server.base_url", "must not carry an explicit port outside demo mode: SPs and the personal area's own SP metadata need https:// on the default port, got %q", clip(s.BaseURL))
 		}
 	}
 	v.hostPort("server.listen", s.Listen, true)
@@ -185,6 +203,11 @@ func (v *validator) storage() {
 	v.oneOf("storage.driver", s.Driver, "sqlite", "postgres")
 	switch s.Driver {
 	case "sqlite":
+		// A database URL in the file path would create a file named after
+		// it and run on SQLite without a word: say which driver it needs.
+		if scheme, _, ok := strings.Cut(s.SQLite.Path, "://"); ok && (knownSchemes[strings.ToLower(scheme)] || strings.HasPrefix(strings.ToLower(scheme), "postgres")) {
+			v.add("storage.sqlite.path", "is a %s:// address but storage.driver is %q; set storage.driver to postgres and the address in storage.postgres.dsn", strings.ToLower(scheme), s.Driver)
+		}
 		if s.Postgres.DSN != "" {
 			v.add("storage.postgres.dsn", "is set but storage.driver is %q; set storage.driver to postgres, or remove the dsn", s.Driver)
 		}
