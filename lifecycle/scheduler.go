@@ -14,9 +14,13 @@ import (
 // LeaseName is the lease every scheduler node takes before a run.
 const LeaseName = "lifecycle-scheduler"
 
-// DefaultLeaseTTL bounds how long a crashed node keeps others from running;
-// a live node extends the lease after every batch.
-const DefaultLeaseTTL = 5 * time.Minute
+// DefaultLeaseTTL bounds how long a crashed node keeps others from running.
+// A live node renews the lease every third of it while it runs (the
+// heartbeat), so a long run never outlives its lease, and a node that dies
+// is replaced once the TTL has passed: the other nodes' loops, skipped
+// meanwhile, try again every half TTL. With Loop's one-minute interval a
+// dead holder is replaced within a minute (max(interval, 1.5 × TTL)).
+const DefaultLeaseTTL = 30 * time.Second
 
 const batchSize = 200
 
@@ -118,6 +122,54 @@ func (sc *Scheduler) RunOnce(ctx context.Context) (Report, error) {
 		return rep, nil
 	}
 	defer func() { _ = sc.Leases.Release(context.WithoutCancel(ctx), LeaseName, sc.Holder) }()
+	// The heartbeat stops (deferred after Release, so it runs before it)
+	// before the lease is given up, so it cannot take it back afterwards.
+	ctx, lost := context.WithCancelCause(ctx)
+	beat := make(chan struct{})
+	go sc.heartbeat(ctx, lost, ttl, beat)
+	defer func() { lost(nil); <-beat }()
+	rep, err = sc.run(ctx, rep, ttl)
+	if errors.Is(context.Cause(ctx), ErrLeaseLost) && !errors.Is(err, ErrLeaseLost) {
+		err = errors.Join(err, ErrLeaseLost)
+	}
+	return rep, err
+}
+
+// heartbeat renews the lease every third of ttl until ctx ends. When the
+// lease is taken by another node, or cannot be renewed before it would
+// expire (database unreachable), it cancels the run with ErrLeaseLost:
+// past that point another node may be running too.
+func (sc *Scheduler) heartbeat(ctx context.Context, lost context.CancelCauseFunc, ttl time.Duration, done chan<- struct{}) {
+	defer close(done)
+	every := max(ttl/3, time.Millisecond)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	held := time.Now() // the lease was just taken
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		rctx, cancel := context.WithTimeout(ctx, every)
+		ok, err := sc.Leases.TryAcquire(rctx, LeaseName, sc.Holder, ttl)
+		cancel()
+		switch {
+		case err == nil && ok:
+			held = time.Now()
+		case err == nil && !ok:
+			lost(ErrLeaseLost)
+			return
+		case time.Since(held) >= ttl-every:
+			// Renewals keep failing and the next could come too late.
+			lost(fmt.Errorf("%w: renewing: %w", ErrLeaseLost, err))
+			return
+		}
+	}
+}
+
+// run is the body of RunOnce, under the lease.
+func (sc *Scheduler) run(ctx context.Context, rep Report, ttl time.Duration) (Report, error) {
 
 	svc := sc.service()
 	now := svc.now()
@@ -186,17 +238,27 @@ func (sc *Scheduler) Loop(ctx context.Context, interval time.Duration, report fu
 	if interval <= 0 {
 		interval = time.Minute
 	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
+	ttl := sc.LeaseTTL
+	if ttl <= 0 {
+		ttl = DefaultLeaseTTL
+	}
+	// A skipped run comes back after half a TTL rather than a whole
+	// interval: if the holder died, its lease runs out within a TTL and
+	// this node takes over soon after, not an interval later.
+	retry := min(interval, max(ttl/2, time.Millisecond))
 	for {
 		rep, err := sc.RunOnce(ctx)
 		if report != nil && ctx.Err() == nil {
 			report(rep, err)
 		}
+		wait := interval
+		if rep.Skipped && err == nil {
+			wait = retry
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-time.After(wait):
 		}
 	}
 }
