@@ -85,6 +85,12 @@ func OpenBackends(ctx context.Context, cfg *config.Config) (*Backends, error) {
 	default:
 		b.Eph = memory.New()
 	}
+	// Single-use marks live in the database, not the cache: a Redis that
+	// restarts empty (or a restarted single node's memory) must not make an
+	// answered AuthnRequest or consent form valid again.
+	if su, ok := st.(storage.SingleUse); ok {
+		b.Eph = storage.DurableSingleUse(b.Eph, su)
+	}
 	return b, nil
 }
 

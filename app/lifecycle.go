@@ -58,6 +58,14 @@ func (a *App) Scheduler() *lifecycle.Scheduler {
 				return fmt.Sprintf("%d expired tokens deleted", n), err
 			}},
 			a.careJob(),
+			{Name: "expired-single-use", Run: func(ctx context.Context, _ time.Time) (string, error) {
+				su, ok := st.(storage.SingleUse)
+				if !ok {
+					return "no durable single-use marks", nil
+				}
+				n, err := su.DeleteExpiredRequestIDs(ctx, time.Now()) // marks expire on the wall clock
+				return fmt.Sprintf("%d expired single-use marks deleted", n), err
+			}},
 		},
 	}
 }

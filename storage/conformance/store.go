@@ -54,6 +54,7 @@ func RunStore(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"TokenExpiry", storeTestTokenExpiry},
 		{"TimesUTC", storeTestTimesUTC},
 		{"Ping", storeTestPing},
+		{"SingleUseMarks", storeTestSingleUse},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, newStore(t)) })
