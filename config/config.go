@@ -122,10 +122,36 @@ type IdP struct {
 	Signing           Signing       `yaml:"signing" doc:"Key and certificate that sign responses and metadata."`
 	Metadata          Metadata      `yaml:"metadata" doc:"The IdP's own published metadata."`
 	SPMetadataDir     string        `yaml:"sp_metadata_dir" defaultdoc:"<data_dir>/sp-metadata" doc:"Directory of trusted SP metadata files (*.xml). Must exist outside demo mode."`
+	SPSources         []SPSource    `yaml:"sp_sources" doc:"Federation SP lists: aggregated SAML metadata (EntitiesDescriptor) signed by the federation operator, loaded at start and every refresh (also by spid-idp sp sync). Each item is a mapping with url or file, certificate (PEM of the operator's signing certificate) and refresh (default 1h); in the environment variable, items are LOCATION|CERTIFICATE|REFRESH separated by commas."`
 	Request           Request       `yaml:"request" doc:"Limits applied to incoming AuthnRequest and LogoutRequest messages."`
 	Session           Session       `yaml:"session" doc:"SpidL1 single-sign-on session and cookies."`
 	AssertionLifetime time.Duration `yaml:"assertion_lifetime" default:"5m" doc:"Validity of issued assertions (Conditions and SubjectConfirmationData NotOnOrAfter)."`
 	ConsentTimeout    time.Duration `yaml:"consent_timeout" default:"10m" doc:"Time allowed from receiving an AuthnRequest to the user's consent; later the SP gets nr21."`
+}
+
+// SPSource is one federation SP list (idp.sp_sources item).
+type SPSource struct {
+	URL         string        `yaml:"url"`
+	File        string        `yaml:"file"`
+	Certificate string        `yaml:"certificate"`
+	Refresh     time.Duration `yaml:"refresh"`
+}
+
+// DefaultSPSourceRefresh is how often an SP list is reloaded unless its
+// refresh says otherwise.
+const DefaultSPSourceRefresh = time.Hour
+
+// Location is the URL or the file, whichever is set.
+func (s SPSource) Location() string {
+	if s.URL != "" {
+		return s.URL
+	}
+	return s.File
+}
+
+// String is the environment form, LOCATION|CERTIFICATE|REFRESH.
+func (s SPSource) String() string {
+	return s.Location() + "|" + s.Certificate + "|" + s.Refresh.String()
 }
 
 // Localized is a text published per language.

@@ -792,6 +792,7 @@ func TestExampleValidates(t *testing.T) {
 		"SPID_IDP_IDP_SIGNING_CERT_FILE=" + filepath.Join(f.dir, "signing.crt"),
 		"SPID_IDP_IDP_SIGNING_EXTRA_CERT_FILES=" + filepath.Join(f.dir, "next.crt"),
 		"SPID_IDP_IDP_SP_METADATA_DIR=" + filepath.Join(f.dir, "sp"),
+		"SPID_IDP_IDP_SP_SOURCES=https://registry.spid.example/sp-metadata.xml|" + filepath.Join(f.dir, "signing.crt") + "|1h",
 		"SPID_IDP_ENROLMENT_CNS_CA_FILE=" + filepath.Join(f.dir, "signing.crt"),
 		"SPID_IDP_ENROLMENT_SIGNATURE_TRUST_FILE=" + filepath.Join(f.dir, "signing.crt"),
 	}
@@ -1103,6 +1104,59 @@ func TestLongValuesClipped(t *testing.T) {
 	for _, line := range strings.Split(err.Error(), "\n") {
 		if len(line) > 400 {
 			t.Errorf("line of %d bytes: %.120s…", len(line), line)
+		}
+	}
+}
+
+// TestSPSources: idp.sp_sources items as YAML mappings or in the
+// environment form; each mistake is reported with its item's path.
+func TestSPSources(t *testing.T) {
+	f := newFixture(t)
+	doc := f.minimal() + strings.ReplaceAll(`  sp_sources:
+    - url: https://registry.example.it/sp.xml
+      certificate: DIR/signing.crt
+    - file: DIR/signing.crt
+      certificate: DIR/next.crt
+      refresh: 30m
+`, "DIR", f.dir)
+	c := mustLoad(t, f.write(t, doc), f.env)
+	want := []SPSource{
+		{URL: "https://registry.example.it/sp.xml", Certificate: filepath.Join(f.dir, "signing.crt"), Refresh: time.Hour},
+		{File: filepath.Join(f.dir, "signing.crt"), Certificate: filepath.Join(f.dir, "next.crt"), Refresh: 30 * time.Minute},
+	}
+	if !reflect.DeepEqual(c.IdP.SPSources, want) {
+		t.Errorf("sp_sources = %+v, want %+v", c.IdP.SPSources, want)
+	}
+	env := append(append([]string{}, f.env...), "SPID_IDP_IDP_SP_SOURCES=https://r.example.it/a.xml|"+filepath.Join(f.dir, "signing.crt")+"|2h")
+	c = mustLoad(t, f.write(t, f.minimal()), env)
+	if len(c.IdP.SPSources) != 1 || c.IdP.SPSources[0].Refresh != 2*time.Hour || c.IdP.SPSources[0].URL != "https://r.example.it/a.xml" {
+		t.Errorf("from the environment: %+v", c.IdP.SPSources)
+	}
+
+	bad := f.minimal() + `  sp_sources:
+    - url: http://registry.example.it/sp.xml
+      file: /x.xml
+    - url: ftp://x
+      certificate: /missing.crt
+      refresh: 10s
+    - file: /missing.xml
+      certifcate: /x
+`
+	var lines []string
+	for _, p := range problems(t, f.write(t, bad), f.env) {
+		lines = append(lines, p.String())
+	}
+	got := strings.Join(lines, "\n")
+	for _, w := range []string{
+		"idp.sp_sources[0]: must set exactly one of url and file",
+		"idp.sp_sources[0].certificate: is required",
+		`idp.sp_sources[1].url: must be an http(s) URL, got "ftp://x"`,
+		`idp.sp_sources[1].certificate: names a file that does not exist`,
+		"idp.sp_sources[1].refresh: must be at least 1m",
+		"idp.sp_sources[2].certifcate: unknown key, did you mean `certificate`?",
+	} {
+		if !strings.Contains(got, w) {
+			t.Errorf("no %q in:\n%s", w, got)
 		}
 	}
 }

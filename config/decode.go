@@ -212,7 +212,7 @@ func (d *decoder) hint(sec *field, key string) string {
 }
 
 func (d *decoder) leaf(val *yaml.Node, fv reflect.Value, f *field) {
-	if f.typ == prefixesType || f.typ == stringsType {
+	if f.typ == prefixesType || f.typ == stringsType || f.typ == sourcesType {
 		if val.Kind != yaml.SequenceNode {
 			d.ps.addAt(f.path, val.Line, "must be a list, got %s", kindName(val))
 			return
@@ -224,6 +224,13 @@ func (d *decoder) leaf(val *yaml.Node, fv reflect.Value, f *field) {
 			item = resolve(item)
 			p := fmt.Sprintf("%s[%d]", f.path, i)
 			d.ps.lines[p] = item.Line
+			if f.typ == sourcesType && item.Kind == yaml.MappingNode {
+				// A mistake inside an item is reported where it is and the
+				// rest of the item is still validated, so every problem of
+				// the list shows at once.
+				out = reflect.Append(out, reflect.ValueOf(d.spSource(item, p)))
+				continue
+			}
 			if item.Kind != yaml.ScalarNode || item.Tag == "!!null" {
 				d.ps.addAt(p, item.Line, "must be a single value, got %s", kindName(item))
 				bad = true
@@ -254,4 +261,38 @@ func (d *decoder) leaf(val *yaml.Node, fv reflect.Value, f *field) {
 		return
 	}
 	fv.Set(v)
+}
+
+// spSource reads one idp.sp_sources item written as a mapping.
+func (d *decoder) spSource(m *yaml.Node, path string) SPSource {
+	src := SPSource{Refresh: DefaultSPSourceRefresh}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], resolve(m.Content[i+1])
+		if v.Kind != yaml.ScalarNode {
+			d.ps.addAt(path+"."+k.Value, v.Line, "must be a single value, got %s", kindName(v))
+			continue
+		}
+		switch k.Value {
+		case "url":
+			src.URL = v.Value
+		case "file":
+			src.File = v.Value
+		case "certificate":
+			src.Certificate = v.Value
+		case "refresh":
+			dur, err := parseDuration(v.Value)
+			if err != nil {
+				d.ps.addAt(path+".refresh", v.Line, "must be a duration like \"1h\", got %q", clip(v.Value))
+				continue
+			}
+			src.Refresh = dur
+		default:
+			hint := ""
+			if s := suggest(k.Value, []string{"url", "file", "certificate", "refresh"}); s != "" {
+				hint = fmt.Sprintf(", did you mean `%s`?", s)
+			}
+			d.ps.addAt(path+"."+k.Value, k.Line, "unknown key%s (want url or file, certificate, refresh)", hint)
+		}
+	}
+	return src
 }

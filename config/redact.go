@@ -51,6 +51,17 @@ func redactLeaf(v reflect.Value, f *field) any {
 		return out
 	case []string:
 		return append([]string{}, x...)
+	case []SPSource:
+		out := make([]map[string]string, len(x))
+		for i, s := range x {
+			out[i] = map[string]string{"certificate": s.Certificate, "refresh": s.Refresh.String()}
+			if s.URL != "" {
+				out[i]["url"] = redactURLUser(s.URL)
+			} else {
+				out[i]["file"] = s.File
+			}
+		}
+		return out
 	}
 	return v.Interface()
 }
@@ -112,4 +123,13 @@ func mapToValue(m map[string]any, sec *field) slog.Value {
 		attrs = append(attrs, slog.Any("demo", d))
 	}
 	return slog.GroupValue(attrs...)
+}
+
+// redactURLUser hides a password in a URL.
+func redactURLUser(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return redacted
+	}
+	return u.Redacted()
 }

@@ -47,6 +47,7 @@ var (
 	keyType      = reflect.TypeFor[Key]()
 	prefixesType = reflect.TypeFor[[]netip.Prefix]()
 	stringsType  = reflect.TypeFor[[]string]()
+	sourcesType  = reflect.TypeFor[[]SPSource]()
 )
 
 type schemaT struct {
@@ -137,7 +138,7 @@ func parserFor(f *field) parser {
 			}
 			return reflect.ValueOf(Key(b)), ""
 		}
-	case t == prefixesType, t == stringsType:
+	case t == prefixesType, t == stringsType, t == sourcesType:
 		return parserForList(f)
 	}
 	switch t.Kind() {
@@ -183,6 +184,9 @@ func parserForList(f *field) parser {
 func elemParser(t reflect.Type) parser {
 	if t == prefixesType {
 		return parsePrefix
+	}
+	if t == sourcesType {
+		return parseSPSource
 	}
 	return func(s string) (reflect.Value, string) { return reflect.ValueOf(s), "" }
 }
@@ -300,4 +304,27 @@ func decodeBase64(s string) ([]byte, bool) {
 		}
 	}
 	return nil, false
+}
+
+// parseSPSource reads LOCATION|CERTIFICATE[|REFRESH]: a URL (with ://) or a
+// file, the PEM certificate, and an optional refresh interval.
+func parseSPSource(s string) (reflect.Value, string) {
+	parts := strings.Split(s, "|")
+	if len(parts) < 2 || len(parts) > 3 {
+		return reflect.Value{}, fmt.Sprintf("must be LOCATION|CERTIFICATE or LOCATION|CERTIFICATE|REFRESH, got %q", clip(s))
+	}
+	src := SPSource{Certificate: strings.TrimSpace(parts[1]), Refresh: DefaultSPSourceRefresh}
+	if loc := strings.TrimSpace(parts[0]); strings.Contains(loc, "://") {
+		src.URL = loc
+	} else {
+		src.File = loc
+	}
+	if len(parts) == 3 && strings.TrimSpace(parts[2]) != "" {
+		d, err := parseDuration(parts[2])
+		if err != nil {
+			return reflect.Value{}, fmt.Sprintf("refresh must be a duration like \"1h\", got %q", clip(parts[2]))
+		}
+		src.Refresh = d
+	}
+	return reflect.ValueOf(src), ""
 }

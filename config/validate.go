@@ -358,6 +358,31 @@ func (v *validator) idp() {
 	if !demo {
 		v.dirExists("idp.sp_metadata_dir", p.SPMetadataDir)
 	}
+	for i, src := range p.SPSources {
+		path := fmt.Sprintf("idp.sp_sources[%d]", i)
+		switch {
+		case (src.URL == "") == (src.File == ""):
+			v.add(path, "must set exactly one of url and file")
+		case src.URL != "":
+			u, err := url.Parse(src.URL)
+			switch {
+			case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+				v.add(path+".url", "must be an http(s) URL, got %q", clip(src.URL))
+			case !demo && u.Scheme != "https":
+				v.add(path+".url", "must be https:// outside demo mode, got %q", clip(src.URL))
+			}
+		default:
+			v.fileExists(path+".file", src.File)
+		}
+		if src.Certificate == "" {
+			v.add(path+".certificate", "is required: the PEM certificate the federation operator signs the list with")
+		} else {
+			v.fileExists(path+".certificate", src.Certificate)
+		}
+		if src.Refresh < time.Minute {
+			v.add(path+".refresh", "must be at least 1m, got %s", src.Refresh)
+		}
+	}
 
 	r := &p.Request
 	if r.MaxRelayState < minRelayState || r.MaxRelayState > maxRelayState {

@@ -451,10 +451,19 @@ func (p *parser) checkACS(d *etree.Element, sp *SP) {
 		}
 		b, _ := attr(a, "Binding")
 		loc, _ := attr(a, "Location")
-		if b != spid.BindingPOST {
+		switch {
+		case b == spid.BindingPOST:
+		case b == spid.BindingRedirect && !isDef:
+			// The IdP answers only by POST, but spid-sp-test tolerates a
+			// Redirect ACS and AgID's own IdP test tool publishes one at
+			// index 1: keep it, so a request naming it gets nr16 rather
+			// than the whole SP being refused.
+			p.warn(CheckACS, "AssertionConsumerService %d: Binding HTTP-Redirect cannot be answered; a request that selects it gets nr16", idx)
+		default:
 			p.fail(CheckACS, "AssertionConsumerService %d: Binding %q, want HTTP-POST (the IdP answers only by POST)", idx, b)
+			continue
 		}
-		if !p.checkURL(CheckACS, fmt.Sprintf("AssertionConsumerService %d Location", idx), loc) || b != spid.BindingPOST {
+		if !p.checkURL(CheckACS, fmt.Sprintf("AssertionConsumerService %d Location", idx), loc) {
 			continue
 		}
 		sp.ACS = append(sp.ACS, Endpoint{Binding: b, Location: loc, Index: idx, IsDefault: isDef})

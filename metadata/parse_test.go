@@ -256,8 +256,11 @@ func TestParseSPRejects(t *testing.T) {
 		{name: "ACS userinfo", opts: func(t *testing.T, o *metadatatest.Options) {
 			o.Mutate = setAttr("./md:SPSSODescriptor/md:AssertionConsumerService[@index='0']", "Location", "https://evil@sp.example.it/acs")
 		}, check: metadata.CheckACS},
-		{name: "ACS Redirect binding", opts: func(t *testing.T, o *metadatatest.Options) {
-			o.Mutate = setAttr("./md:SPSSODescriptor/md:AssertionConsumerService[@index='1']", "Binding", spid.BindingRedirect)
+		{name: "default ACS with the Redirect binding", opts: func(t *testing.T, o *metadatatest.Options) {
+			o.Mutate = setAttr("./md:SPSSODescriptor/md:AssertionConsumerService[@index='0']", "Binding", spid.BindingRedirect)
+		}, check: metadata.CheckACS},
+		{name: "ACS with an unknown binding", opts: func(t *testing.T, o *metadatatest.Options) {
+			o.Mutate = setAttr("./md:SPSSODescriptor/md:AssertionConsumerService[@index='1']", "Binding", "urn:oasis:names:tc:SAML:2.0:bindings:PAOS")
 		}, check: metadata.CheckACS},
 		{name: "ACS bad index", opts: func(t *testing.T, o *metadatatest.Options) {
 			o.Mutate = setAttr("./md:SPSSODescriptor/md:AssertionConsumerService[@index='1']", "index", "70000")
@@ -482,6 +485,27 @@ func TestParseSPWarnings(t *testing.T) {
 		if !strings.Contains(got, w+": ") {
 			t.Errorf("no %s warning in:\n%s", w, got)
 		}
+	}
+}
+
+// TestParseSPKeepsRedirectACS: AgID's IdP test tool publishes an extra ACS
+// with the HTTP-Redirect binding at index 1; the SP is accepted with a
+// warning and the entry kept with its binding (a request naming it gets
+// nr16 from the request checker).
+func TestParseSPKeepsRedirectACS(t *testing.T) {
+	data := build(t, metadatatest.Options{Mutate: setAttr("./md:SPSSODescriptor/md:AssertionConsumerService[@index='1']", "Binding", spid.BindingRedirect)})
+	md, err := metadata.ParseSPMetadata(data, metadata.ParseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ep, ok := md.SP.ACSByIndex(1); !ok || ep.Binding != spid.BindingRedirect {
+		t.Errorf("ACS 1 = %+v %v, want kept with HTTP-Redirect", ep, ok)
+	}
+	if ep, ok := md.SP.DefaultACS(); !ok || ep.Binding != spid.BindingPOST {
+		t.Errorf("default ACS = %+v", ep)
+	}
+	if got := strings.Join(md.Warnings, "\n"); !strings.Contains(got, metadata.CheckACS+": AssertionConsumerService 1: Binding HTTP-Redirect") {
+		t.Errorf("warnings %q", got)
 	}
 }
 

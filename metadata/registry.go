@@ -317,18 +317,20 @@ func (r *Registry) loadFile(ctx context.Context, name string) (entityID, status 
 	return id, "updated", nil
 }
 
-func readLimited(name string) ([]byte, error) {
+func readLimited(name string) ([]byte, error) { return readFileLimited(name, MaxMetadataSize) }
+
+func readFileLimited(name string, limit int64) ([]byte, error) {
 	f, err := os.Open(name)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxMetadataSize+1))
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(data) > MaxMetadataSize {
-		return nil, fmt.Errorf("larger than %d bytes", MaxMetadataSize)
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("larger than %d bytes", limit)
 	}
 	return data, nil
 }
@@ -418,6 +420,10 @@ func (r *Registry) logDirResult(dir string, res DirResult, err error) {
 // when the registry runs with the production profile. client nil means a
 // client with a 30-second timeout.
 func (r *Registry) FetchURL(ctx context.Context, rawURL string, client *http.Client) ([]byte, error) {
+	return r.fetch(ctx, rawURL, client, MaxMetadataSize)
+}
+
+func (r *Registry) fetch(ctx context.Context, rawURL string, client *http.Client, limit int64) ([]byte, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		return nil, fmt.Errorf("metadata: %q is not an http(s) URL", rawURL)
@@ -456,12 +462,12 @@ func (r *Registry) FetchURL(ctx context.Context, rawURL string, client *http.Cli
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("metadata: fetch %s: HTTP %s", u.Redacted(), resp.Status)
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxMetadataSize+1))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("metadata: fetch %s: %w", u.Redacted(), err)
 	}
-	if len(data) > MaxMetadataSize {
-		return nil, fmt.Errorf("metadata: fetch %s: body larger than %d bytes", u.Redacted(), MaxMetadataSize)
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("metadata: fetch %s: body larger than %d bytes", u.Redacted(), limit)
 	}
 	return data, nil
 }

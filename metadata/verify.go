@@ -117,12 +117,19 @@ var (
 // first child of the root, with one Reference to the root's ID, RSA-SHA2
 // and SHA-2 digests only. Together with goxmldsig this rules out signature
 // wrapping: the only signed element is the root itself.
+//
+// An aggregate (EntitiesDescriptor) holds entities that carry signatures of
+// their own; there only the root's own children count, and the entities'
+// signatures are checked one by one afterwards.
 func checkSignatureShape(root *etree.Element) error {
 	id, _ := attr(root, "ID")
 	if id == "" {
-		return errors.New("EntityDescriptor has no ID attribute to sign")
+		return fmt.Errorf("%s has no ID attribute to sign", root.Tag)
 	}
 	all := descendants(root, spid.NSDSig, "Signature")
+	if root.Tag == "EntitiesDescriptor" {
+		all = children(root, spid.NSDSig, "Signature")
+	}
 	switch len(all) {
 	case 0:
 		return errors.New("no enveloped ds:Signature")
@@ -132,7 +139,7 @@ func checkSignatureShape(root *etree.Element) error {
 	}
 	sig := all[0]
 	if first := root.ChildElements(); first[0] != sig {
-		return errors.New("ds:Signature is not the first child of EntityDescriptor")
+		return fmt.Errorf("ds:Signature is not the first child of %s", root.Tag)
 	}
 	si := children(sig, spid.NSDSig, "SignedInfo")
 	if len(si) != 1 {
@@ -153,7 +160,7 @@ func checkSignatureShape(root *etree.Element) error {
 		return fmt.Errorf("%d References, want exactly 1", len(refs))
 	}
 	if uri, _ := attr(refs[0], "URI"); uri != "#"+id {
-		return fmt.Errorf("Reference URI %q does not point at the EntityDescriptor ID %q", uri, id)
+		return fmt.Errorf("Reference URI %q does not point at the %s ID %q", uri, root.Tag, id)
 	}
 	dm := children(refs[0], spid.NSDSig, "DigestMethod")
 	if len(dm) != 1 || !allowedDigests[mustAttr(dm[0], "Algorithm")] {

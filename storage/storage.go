@@ -70,6 +70,10 @@ type SPStatus string
 const (
 	SPActive   SPStatus = "active"
 	SPDisabled SPStatus = "disabled"
+	// SPWithdrawn is disabled by a federation sync because the SP left the
+	// federation's list; unlike SPDisabled (an operator's decision) the
+	// sync re-activates it when it comes back.
+	SPWithdrawn SPStatus = "withdrawn"
 )
 
 // ServiceProvider is a registered SP. The metadata XML is kept verbatim
@@ -130,6 +134,12 @@ type Store interface {
 	ListServiceProviders(ctx context.Context) ([]ServiceProvider, error)
 	UpdateServiceProvider(ctx context.Context, entityID string, fn func(ServiceProvider) (ServiceProvider, error)) error
 	DeleteServiceProvider(ctx context.Context, entityID string) error
+	// SyncServiceProviders applies a federation sync in one transaction:
+	// fn gets every registered SP and returns the rows to write, each
+	// created or, when its entityID exists, replacing metadata, status,
+	// source and UpdatedAt (CreatedAt is kept). Either every row is written
+	// or none; an error from fn aborts the sync and is returned as is.
+	SyncServiceProviders(ctx context.Context, fn func(current []ServiceProvider) ([]ServiceProvider, error)) error
 
 	// AppendAudit stores ev as the next record of the chain, setting Seq,
 	// PrevHash and Hash atomically, and returns the stored record.

@@ -84,6 +84,10 @@ func runServe(ctx context.Context, e env, args []string) int {
 		// changed or removed are picked up while running.
 		go a.SPs.WatchDir(ctx, cfg.IdP.SPMetadataDir, 30*time.Second)
 	}
+	if err := a.WatchSPSources(ctx); err != nil {
+		fmt.Fprintf(e.stderr, "spid-idp: %v\n", err)
+		return exitFailure
+	}
 	cns, err := a.CNSServer()
 	if err != nil {
 		fmt.Fprintf(e.stderr, "spid-idp: %v\n", err)

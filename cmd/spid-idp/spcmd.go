@@ -529,3 +529,99 @@ func operatorName(e env) string {
 	}
 	return "unknown"
 }
+
+func init() {
+	register("sp sync", "load the federation's signed SP list (--source URL|FILE --certificate PEM, or every idp.sp_sources entry): adds, updates and withdraws SPs in one transaction", runSPSync)
+}
+
+func runSPSync(ctx context.Context, e env, args []string) int {
+	fs := newFlagSet("sp sync", e)
+	path := configFlag(fs, e)
+	src := fs.String("source", "", "the federation's aggregated metadata (EntitiesDescriptor): a `FILE` or an http(s) URL; default every idp.sp_sources entry")
+	certFile := fs.String("certificate", "", "PEM `FILE` with the federation operator's signing certificate (required with --source)")
+	timeout := fs.Duration("timeout", 5*time.Minute, "time limit for downloading the aggregate")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(e.stderr, "spid-idp sp sync: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
+	if (*src == "") != (*certFile == "") {
+		fmt.Fprintln(e.stderr, "spid-idp sp sync: --source and --certificate go together")
+		return exitUsage
+	}
+	a, code, ok := openAdmin(ctx, e, *path)
+	if !ok {
+		return code
+	}
+	defer a.close()
+	reg := newRegistry(a)
+	type job struct{ location, cert string }
+	var jobs []job
+	if *src != "" {
+		jobs = append(jobs, job{*src, *certFile})
+	} else {
+		for _, s := range a.cfg.IdP.SPSources {
+			jobs = append(jobs, job{s.Location(), s.Certificate})
+		}
+	}
+	if len(jobs) == 0 {
+		fmt.Fprintln(e.stderr, "spid-idp sp sync: no --source given and idp.sp_sources is empty")
+		return exitUsage
+	}
+	status := exitOK
+	for _, j := range jobs {
+		if c := syncOne(ctx, e, a, reg, j.location, j.cert, *timeout); c != exitOK {
+			status = c
+		}
+	}
+	return status
+}
+
+// syncOne syncs one source and audits it. Rejected entities are listed but
+// do not fail the command: the others were loaded.
+func syncOne(ctx context.Context, e env, a *admin, reg *metadata.Registry, location, certFile string, timeout time.Duration) int {
+	details := map[string]string{"source": redactURL(location)}
+	certs, err := metadata.LoadCertificates(certFile)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "spid-idp sp sync: %v\n", err)
+		details["error"] = "federation certificate unreadable"
+		return a.fail(ctx, "sp.sync", "", details)
+	}
+	res, err := reg.SyncSource(ctx, metadata.FederationSource{Location: location, Certs: certs, Client: &http.Client{Timeout: timeout}})
+	if err != nil {
+		fmt.Fprintf(e.stderr, "spid-idp sp sync: %s: %v (nothing changed)\n", redactURL(location), err)
+		details["error"] = oneLine(err.Error())
+		return a.fail(ctx, "sp.sync", "", details)
+	}
+	details["summary"] = res.Summary()
+	for k, v := range map[string][]string{"added": res.Added, "updated": res.Updated, "withdrawn": res.Withdrawn,
+		"reactivated": res.Reactivated, "rejected": res.FailedIDs()} {
+		if len(v) > 0 {
+			details[k] = strings.Join(v, " ")
+		}
+	}
+	if code := a.success(ctx, "sp.sync", "", details); code != exitOK {
+		return code
+	}
+	fmt.Fprintf(e.stdout, "%s: %s\n", redactURL(location), res.Summary())
+	for _, group := range []struct {
+		verb string
+		ids  []string
+	}{{"added", res.Added}, {"updated", res.Updated}, {"withdrawn", res.Withdrawn}, {"reactivated", res.Reactivated}} {
+		for _, id := range group.ids {
+			fmt.Fprintf(e.stdout, "  %s %s\n", group.verb, oneLine(id))
+			for _, w := range res.Warnings[id] {
+				fmt.Fprintf(e.stdout, "    warning: %s\n", oneLine(w))
+			}
+		}
+	}
+	for _, id := range res.FailedIDs() {
+		fmt.Fprintf(e.stdout, "  rejected %s (last good copy kept):\n", oneLine(id))
+		for _, l := range failureLines(res.Failed[id]) {
+			fmt.Fprintf(e.stdout, "    %s\n", oneLine(l))
+		}
+	}
+	return exitOK
+}

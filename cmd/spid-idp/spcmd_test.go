@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/pem"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -9,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/beevik/etree"
 
@@ -316,4 +319,74 @@ func TestProductionMode(t *testing.T) {
 	if id, _ := d.identity("lbianchi"); !strings.HasPrefix(id.Attributes["spidCode"], "EXID") {
 		t.Errorf("spidCode %q", id.Attributes["spidCode"])
 	}
+}
+
+// TestSPSync: `sp sync` loads a federation aggregate signed by the
+// operator: good entities are registered (the AgID test tool's SP with its
+// Redirect ACS included, with a warning), a bad one is reported without
+// blocking the others, a tampered aggregate changes nothing, and an SP
+// dropped from the list is withdrawn.
+func TestSPSync(t *testing.T) {
+	d := newDemoEnv(t)
+	fed := metadatatest.NewPair(t, "https://federation.example.it")
+	certFile := writeTemp(t, "federation.crt", pemCert(fed))
+	a, _ := metadatatest.NewSP(t, metadatatest.Options{EntityID: "https://a.example.it"})
+	tool, _ := metadatatest.NewSP(t, metadatatest.Options{EntityID: "https://tool.example.it", Mutate: func(r *etree.Element) {
+		r.FindElement("./md:SPSSODescriptor/md:AssertionConsumerService[@index='1']").CreateAttr("Binding", "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect")
+	}})
+	bad, _ := metadatatest.NewSP(t, metadatatest.Options{EntityID: "https://bad.example.it", Mutate: func(r *etree.Element) {
+		r.FindElement("./md:SPSSODescriptor").CreateAttr("AuthnRequestsSigned", "false")
+	}})
+	agg := metadatatest.Aggregate(t, fed, time.Time{}, a, bad, tool)
+
+	// Tampered: one byte of an entity changed after the operator signed.
+	tampered := writeTemp(t, "tampered.xml", bytes.Replace(agg, []byte("https://a.example.it/acs"), []byte("https://a.example.it/acx"), 1))
+	r := d.run("sp", "sync", "--source", tampered, "--certificate", certFile)
+	if r.code != exitFailure || !strings.Contains(r.stderr, "signature") || !strings.Contains(r.stderr, "nothing changed") {
+		t.Fatalf("tampered aggregate: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if _, err := d.spRecord("https://a.example.it"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("SP stored from a tampered aggregate: %v", err)
+	}
+	d.wantAudit("sp.sync", "", "failure")
+
+	// Served over HTTP like a registry.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write(agg) }))
+	defer srv.Close()
+	r = d.mustRun("sp", "sync", "--source", srv.URL+"/sp.xml", "--certificate", certFile)
+	for _, want := range []string{
+		"2 added, 0 updated, 0 unchanged, 0 withdrawn, 0 reactivated, 1 rejected",
+		"added https://a.example.it", "added https://tool.example.it",
+		"warning: acs: AssertionConsumerService 1: Binding HTTP-Redirect cannot be answered",
+		"rejected https://bad.example.it (last good copy kept):", "authn-requests-signed:",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("sp sync output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	ev := d.wantAudit("sp.sync", "", "success")
+	if ev.Details["rejected"] != "https://bad.example.it" || ev.Details["added"] != "https://a.example.it https://tool.example.it" {
+		t.Errorf("audit details %v", ev.Details)
+	}
+	rec, err := d.spRecord("https://tool.example.it")
+	if err != nil || rec.Status != storage.SPActive || rec.Source != metadata.SourceFederationPrefix+srv.URL+"/sp.xml" {
+		t.Fatalf("tool SP %+v %v", rec, err)
+	}
+
+	// Next publication drops a: withdrawn, no longer trusted.
+	agg = metadatatest.Aggregate(t, fed, time.Time{}, tool)
+	r = d.mustRun("sp", "sync", "--source", srv.URL+"/sp.xml", "--certificate", certFile)
+	if !strings.Contains(r.stdout, "withdrawn https://a.example.it") {
+		t.Errorf("second sync:\n%s", r.stdout)
+	}
+	if rec, _ := d.spRecord("https://a.example.it"); rec.Status != storage.SPWithdrawn {
+		t.Errorf("a is %s, want withdrawn", rec.Status)
+	}
+	if r := d.run("sp", "sync", "--source", srv.URL); r.code != exitUsage {
+		t.Errorf("--source without --certificate: exit %d", r.code)
+	}
+}
+
+func pemCert(p keys.Pair) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.Cert.Raw})
 }

@@ -4,6 +4,9 @@ import (
 	"context"
 	"testing"
 
+	"github.com/beevik/etree"
+
+	"github.com/spid-idp/spid-idp/idp/spid"
 	"github.com/spid-idp/spid-idp/metadata"
 	"github.com/spid-idp/spid-idp/metadata/metadatatest"
 )
@@ -37,5 +40,38 @@ func TestCheckWithParsedMetadata(t *testing.T) {
 				t.Fatalf("got %+v", e)
 			}
 		})
+	}
+}
+
+// TestRedirectACSFromMetadataIsNr16: an SP whose metadata has a Redirect ACS
+// at index 1 (as AgID's IdP test tool publishes) is registered, and a
+// request that selects that ACS, by index or by URL, gets nr16.
+func TestRedirectACSFromMetadataIsNr16(t *testing.T) {
+	f := newFixture(t)
+	redirectACS := spA + "/acs/1"
+	xml, pair := metadatatest.NewSP(t, metadatatest.Options{EntityID: spA, Mutate: func(r *etree.Element) {
+		r.FindElement("./md:SPSSODescriptor/md:AssertionConsumerService[@index='1']").CreateAttr("Binding", spid.BindingRedirect)
+	}})
+	sp, err := metadata.ParseSP(xml, metadata.ParseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := *f.checker
+	c.SPs = spMap{spA: sp}
+	for name, mut := range map[string]func(*etree.Element){
+		"index": setAttr("AssertionConsumerServiceIndex", "1"),
+		"url": all(delAttr("AssertionConsumerServiceIndex"), setAttr("AssertionConsumerServiceURL", redirectACS),
+			setAttr("ProtocolBinding", spid.BindingPOST)),
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := c.Check(context.Background(), send(t, spid.BindingPOST, f.request(t, mut), "", &pair), spid.BindingPOST)
+			if e := asError(t, err); e.Anomaly != spid.NrACS {
+				t.Fatalf("got %+v, want nr16", e)
+			}
+		})
+	}
+	// The POST ACS at index 0 still works.
+	if _, err := c.Check(context.Background(), send(t, spid.BindingPOST, f.request(t, setAttr("AssertionConsumerServiceIndex", "0")), "", &pair), spid.BindingPOST); err != nil {
+		t.Fatal(err)
 	}
 }

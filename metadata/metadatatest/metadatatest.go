@@ -181,3 +181,35 @@ func Build(opts Options) ([]byte, keys.Pair, error) {
 	out, err := metadata.SignElement(root, signer)
 	return out, pair, err
 }
+
+// Aggregate wraps the given EntityDescriptor documents in one
+// md:EntitiesDescriptor signed by the federation operator's pair, as a
+// federation publishes its SP list. validUntil zero leaves it out.
+func Aggregate(t testing.TB, fed keys.Pair, validUntil time.Time, entities ...[]byte) []byte {
+	t.Helper()
+	b, err := BuildAggregate(fed, validUntil, entities...)
+	if err != nil {
+		t.Fatalf("metadatatest: %v", err)
+	}
+	return b
+}
+
+// BuildAggregate is Aggregate without a testing.TB.
+func BuildAggregate(fed keys.Pair, validUntil time.Time, entities ...[]byte) ([]byte, error) {
+	root := etree.NewElement("md:EntitiesDescriptor")
+	root.CreateAttr("xmlns:md", spid.NSMetadata)
+	root.CreateAttr("xmlns:ds", spid.NSDSig)
+	root.CreateAttr("ID", "_federation"+strconv.FormatInt(time.Now().UnixNano(), 10))
+	root.CreateAttr("Name", "https://federation.example.it")
+	if !validUntil.IsZero() {
+		root.CreateAttr("validUntil", metadata.FormatTime(validUntil))
+	}
+	for _, e := range entities {
+		doc := etree.NewDocument()
+		if err := doc.ReadFromBytes(e); err != nil {
+			return nil, err
+		}
+		root.AddChild(doc.Root())
+	}
+	return metadata.SignElement(root, fed)
+}

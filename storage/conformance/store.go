@@ -28,6 +28,7 @@ func RunStore(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"CredentialErrors", storeTestCredentialErrors},
 		{"ServiceProviderCRUD", storeTestServiceProviderCRUD},
 		{"ServiceProviderErrors", storeTestServiceProviderErrors},
+		{"ServiceProviderSync", storeTestServiceProviderSync},
 		{"UpdateFnErrorAborts", storeTestUpdateFnErrorAborts},
 		{"UpdateKeepsKey", storeTestUpdateKeepsKey},
 		{"ConcurrentUpdateCredential", storeTestConcurrentUpdateCredential},
@@ -453,6 +454,64 @@ func storeTestServiceProviderErrors(t *testing.T, s storage.Store) {
 	storeMust(t, "ListServiceProviders", err)
 	if len(list) != 1 {
 		t.Errorf("ListServiceProviders = %d SPs, want 1", len(list))
+	}
+}
+
+// storeTestServiceProviderSync: a sync sees every SP, creates, replaces and
+// withdraws in one go, keeps CreatedAt, and writes nothing when fn fails or
+// when one row cannot be stored.
+func storeTestServiceProviderSync(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	a, b := storeSP(1), storeSP(2)
+	storeMust(t, "CreateServiceProvider a", s.CreateServiceProvider(ctx, a))
+	storeMust(t, "CreateServiceProvider b", s.CreateServiceProvider(ctx, b))
+	later := storeT0.Add(time.Hour)
+	c := storeSP(3)
+	c.Source, c.CreatedAt, c.UpdatedAt = "federation", later, later
+	newA := a
+	newA.MetadataXML, newA.Source, newA.UpdatedAt = []byte("<renewed/>"), "federation", later
+	newA.CreatedAt = later // must be ignored: the row exists
+	wb := b
+	wb.Status, wb.UpdatedAt = storage.SPWithdrawn, later
+	storeMust(t, "SyncServiceProviders", s.SyncServiceProviders(ctx, func(cur []storage.ServiceProvider) ([]storage.ServiceProvider, error) {
+		if len(cur) != 2 || cur[0].EntityID != a.EntityID || cur[1].EntityID != b.EntityID {
+			t.Errorf("sync saw %d SPs, want a and b in order", len(cur))
+		}
+		return []storage.ServiceProvider{newA, wb, c}, nil
+	}))
+	wantA := newA
+	wantA.CreatedAt = a.CreatedAt
+	for _, want := range []storage.ServiceProvider{wantA, wb, c} {
+		got, err := s.GetServiceProvider(ctx, want.EntityID)
+		storeMust(t, "GetServiceProvider after sync", err)
+		storeCheckSP(t, got, want)
+		storeSameTime(t, "UpdatedAt", got.UpdatedAt, want.UpdatedAt)
+	}
+
+	// fn's error aborts everything, unchanged.
+	d := storeSP(4)
+	err := s.SyncServiceProviders(ctx, func([]storage.ServiceProvider) ([]storage.ServiceProvider, error) {
+		return []storage.ServiceProvider{d}, storeErrAbort
+	})
+	if err != storeErrAbort {
+		t.Errorf("SyncServiceProviders with failing fn = %v, want the caller's error as is", err)
+	}
+	// One bad row (an empty entityID) rolls back the good ones before it.
+	bad := storeSP(5)
+	bad.EntityID = ""
+	gone := newA
+	gone.Status = storage.SPWithdrawn
+	err = s.SyncServiceProviders(ctx, func([]storage.ServiceProvider) ([]storage.ServiceProvider, error) {
+		return []storage.ServiceProvider{d, gone, bad}, nil
+	})
+	if err == nil {
+		t.Error("SyncServiceProviders stored an SP with an empty entityID")
+	}
+	_, err = s.GetServiceProvider(ctx, d.EntityID)
+	storeWantErr(t, "GetServiceProvider of a row from an aborted sync", err, storage.ErrNotFound)
+	got, _ := s.GetServiceProvider(ctx, a.EntityID)
+	if got.Status != storage.SPActive {
+		t.Errorf("status of a after an aborted sync = %q, want it unchanged", got.Status)
 	}
 }
 

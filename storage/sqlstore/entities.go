@@ -2,9 +2,11 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/spid-idp/spid-idp/storage"
 )
@@ -140,6 +142,65 @@ func (s *Store) UpdateServiceProvider(ctx context.Context, entityID string, fn f
 // DeleteServiceProvider removes an SP registration.
 func (s *Store) DeleteServiceProvider(ctx context.Context, entityID string) error {
 	return serviceProviders.delete(ctx, s, entityID)
+}
+
+// SyncServiceProviders reads every SP under a write lock, lets fn decide
+// and upserts what it returns, all in one transaction.
+func (s *Store) SyncServiceProviders(ctx context.Context, fn func([]storage.ServiceProvider) ([]storage.ServiceProvider, error)) error {
+	t := &serviceProviders
+	selectSQL := s.q(t.selectFrom() + " ORDER BY " + t.orderBy + s.f.ForUpdate)
+	upsertSQL := s.q("INSERT INTO " + t.name + " (" + strings.Join(t.cols, ", ") + ") VALUES (?" +
+		strings.Repeat(", ?", len(t.cols)-1) + ") ON CONFLICT (entity_id) DO UPDATE SET " +
+		"metadata_xml = excluded.metadata_xml, status = excluded.status, source = excluded.source, updated_at = excluded.updated_at")
+	var fnErr error
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		fnErr = nil
+		cur, err := scanTx(ctx, tx, selectSQL, t.dests)
+		if err != nil {
+			return err
+		}
+		rows, err := fn(cur)
+		if err != nil {
+			fnErr = err
+			return err
+		}
+		for _, v := range rows {
+			args := t.args(s, v)
+			if err := t.validate(v, args); err != nil {
+				return fmt.Errorf("%s %q: %w", t.what, v.EntityID, err)
+			}
+			if _, err := tx.ExecContext(ctx, upsertSQL, args...); err != nil {
+				return fmt.Errorf("%s %q: %w", t.what, v.EntityID, err)
+			}
+		}
+		return nil
+	})
+	switch {
+	case err == nil:
+		return nil
+	case fnErr != nil:
+		return fnErr
+	default:
+		return fmt.Errorf("sync service providers: %w", err)
+	}
+}
+
+// scanTx is scanRows inside a transaction.
+func scanTx[T any](ctx context.Context, tx *sql.Tx, query string, dests func(*T) []any) ([]T, error) {
+	rows, err := tx.QueryContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		var v T
+		if err := rows.Scan(dests(&v)...); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }
 
 func quote(s string) string { return strconv.Quote(s) }

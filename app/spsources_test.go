@@ -1,0 +1,80 @@
+package app
+
+import (
+	"context"
+	"encoding/pem"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/spid-idp/spid-idp/config"
+	"github.com/spid-idp/spid-idp/metadata/metadatatest"
+	"github.com/spid-idp/spid-idp/storage"
+)
+
+// TestWatchSPSources: the running server loads the federation's list from
+// idp.sp_sources and picks up the next publication on its own: an SP that
+// leaves is withdrawn and refused, one that joins can log in. Every round
+// is audited.
+func TestWatchSPSources(t *testing.T) {
+	dir := t.TempDir()
+	fed := metadatatest.NewPair(t, "https://federation.example.it")
+	certFile := filepath.Join(dir, "federation.crt")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: fed.Cert.Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	list := filepath.Join(dir, "federation.xml")
+	a1, _ := metadatatest.NewSP(t, metadatatest.Options{EntityID: "https://a.example.it"})
+	b1, _ := metadatatest.NewSP(t, metadatatest.Options{EntityID: "https://b.example.it"})
+	write := func(entities ...[]byte) {
+		tmp := list + ".tmp"
+		if err := os.WriteFile(tmp, metadatatest.Aggregate(t, fed, time.Time{}, entities...), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, list); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(a1)
+	a, _, _ := startApp(t, appOpts{Configure: func(c *config.Config) {
+		// Below the validator's 1m floor: the test drives Build directly.
+		c.IdP.SPSources = []config.SPSource{{File: list, Certificate: certFile, Refresh: 50 * time.Millisecond}}
+	}})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := a.WatchSPSources(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("never: %s", what)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitFor("a registered", func() bool { _, err := a.SPs.Get(ctx, "https://a.example.it"); return err == nil })
+	write(b1)
+	waitFor("b registered", func() bool { _, err := a.SPs.Get(ctx, "https://b.example.it"); return err == nil })
+	waitFor("a withdrawn", func() bool {
+		rec, err := a.Backends.Store.GetServiceProvider(ctx, "https://a.example.it")
+		return err == nil && rec.Status == storage.SPWithdrawn
+	})
+	cancel()
+	evs, err := a.Backends.Store.ListAudit(context.Background(), 0, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, ev := range evs {
+		if ev.Action == "sp.sync" && ev.Actor == "system" && ev.Outcome == "success" && ev.Details["source"] == list {
+			n++
+		}
+	}
+	if n < 2 {
+		t.Errorf("%d sp.sync audit records, want one per round", n)
+	}
+}
