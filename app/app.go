@@ -76,6 +76,7 @@ func OpenBackends(ctx context.Context, cfg *config.Config) (*Backends, error) {
 	case "redis":
 		r := cfg.Cache.Redis
 		eph, err := redis.Open(ctx, redis.Options{Addr: r.Addr, Username: r.Username, Password: string(r.Password),
+			SentinelAddrs: r.SentinelAddrs, MasterName: r.MasterName, SentinelPassword: string(r.SentinelPassword),
 			DB: r.DB, KeyPrefix: r.KeyPrefix, TLS: r.TLS})
 		if err != nil {
 			st.Close()

@@ -255,14 +255,31 @@ func (v *validator) cache() {
 	v.oneOf("cache.driver", cc.Driver, "memory", "redis")
 	switch cc.Driver {
 	case "redis":
-		if cc.Redis.Addr == "" {
+		r := &cc.Redis
+		switch {
+		case len(r.SentinelAddrs) > 0:
+			if r.Addr != "" {
+				v.add("cache.redis.addr", "is set together with cache.redis.sentinel_addrs; remove it: the Sentinels name the primary")
+			}
+			for i, a := range r.SentinelAddrs {
+				v.hostPort(fmt.Sprintf("cache.redis.sentinel_addrs[%d]", i), a, false)
+			}
+			if r.MasterName == "" {
+				v.ps.addRelated("cache.redis.master_name", "cache.redis.sentinel_addrs", "is required when cache.redis.sentinel_addrs is set: the name the Sentinels monitor")
+			}
+		case r.MasterName != "":
+			v.ps.addRelated("cache.redis.sentinel_addrs", "cache.redis.master_name", "is required when cache.redis.master_name is set: the Sentinels to ask for the primary")
+		case r.Addr == "":
 			v.ps.addRelated("cache.redis.addr", "cache.driver", "is required when cache.driver is redis")
-		} else {
-			v.hostPort("cache.redis.addr", cc.Redis.Addr, false)
+		default:
+			v.hostPort("cache.redis.addr", r.Addr, false)
 		}
 	case "memory":
 		if cc.Redis.Addr != "" {
 			v.add("cache.redis.addr", "is set but cache.driver is %q; set cache.driver to redis, or remove the address", cc.Driver)
+		}
+		if len(cc.Redis.SentinelAddrs) > 0 {
+			v.add("cache.redis.sentinel_addrs", "is set but cache.driver is %q; set cache.driver to redis, or remove the addresses", cc.Driver)
 		}
 	}
 	if cc.Redis.DB < 0 {

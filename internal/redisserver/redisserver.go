@@ -208,3 +208,70 @@ func (s *Server) waitPing(limit time.Duration) error {
 	}
 	return err
 }
+
+// Group is a primary, one replica and three Sentinels (quorum 2) watching
+// the primary under MasterName: the smallest set that fails over.
+type Group struct {
+	MasterName string
+	Primary    *Server
+	Replica    *Server
+	Sentinels  []*Server
+}
+
+// StartGroup starts a Group and waits until every Sentinel knows the
+// replica, so that killing the primary leads to a failover.
+func StartGroup(tb testing.TB, masterName string) *Group {
+	tb.Helper()
+	g := &Group{MasterName: masterName, Primary: Start(tb)}
+	_, port, _ := net.SplitHostPort(g.Primary.Addr())
+	g.Replica = Start(tb, "replicaof 127.0.0.1 "+port)
+	for range 3 {
+		g.Sentinels = append(g.Sentinels, StartSentinel(tb, masterName, g.Primary.Addr(), 2))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, s := range g.Sentinels {
+		if err := poll(ctx, func() bool {
+			got, err := s.Do(ctx, "SENTINEL", "REPLICAS", masterName)
+			return err == nil && got == "*1"
+		}); err != nil {
+			tb.Fatalf("Sentinel %s never saw the replica: %v", s.Addr(), err)
+		}
+	}
+	return g
+}
+
+// SentinelAddrs are the Sentinels' host:port.
+func (g *Group) SentinelAddrs() []string {
+	var out []string
+	for _, s := range g.Sentinels {
+		out = append(out, s.Addr())
+	}
+	return out
+}
+
+// Sync waits until the replica has every write the primary acknowledged
+// (WAIT), so a failover that follows loses nothing.
+func (g *Group) Sync(tb testing.TB) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := poll(ctx, func() bool {
+		got, err := g.Primary.Do(ctx, "WAIT", "1", "500")
+		return err == nil && got == ":1"
+	}); err != nil {
+		tb.Fatalf("the replica did not acknowledge the primary's writes: %v", err)
+	}
+}
+
+// poll runs cond every 100 ms until it holds or ctx ends.
+func poll(ctx context.Context, cond func() bool) error {
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return nil
+}

@@ -28,9 +28,15 @@ import (
 	"github.com/spid-idp/spid-idp/storage"
 )
 
-// Options says where Redis is and how to reach it.
+// Options says where Redis is and how to reach it: one server (Addr), or
+// the Sentinels that know the current primary of MasterName.
 type Options struct {
-	Addr     string // host:port
+	Addr string // host:port; unused with SentinelAddrs
+	// SentinelAddrs (host:port each) and MasterName select Redis Sentinel:
+	// the client asks the Sentinels for the primary and follows failovers.
+	SentinelAddrs    []string
+	MasterName       string
+	SentinelPassword string // for the Sentinels' own AUTH, if they require one
 	Username string // ACL user; empty for the default user
 	Password string
 	DB       int
@@ -47,8 +53,12 @@ func (o Options) String() string {
 	if o.Password != "" {
 		pw = "set"
 	}
-	return fmt.Sprintf("redis{addr=%s user=%q password=%s db=%d prefix=%q tls=%t pool=%d}",
-		o.Addr, o.Username, pw, o.DB, o.KeyPrefix, o.TLS, o.PoolSize)
+	where := "addr=" + o.Addr
+	if len(o.SentinelAddrs) > 0 {
+		where = fmt.Sprintf("sentinels=%v master=%q", o.SentinelAddrs, o.MasterName)
+	}
+	return fmt.Sprintf("redis{%s user=%q password=%s db=%d prefix=%q tls=%t pool=%d}",
+		where, o.Username, pw, o.DB, o.KeyPrefix, o.TLS, o.PoolSize)
 }
 
 // GoString keeps %#v from printing the password either.
@@ -78,6 +88,9 @@ const maxUpdateAttempts = 500
 // Open connects to Redis and pings it, so a wrong address or password fails
 // at start-up rather than on the first login.
 func Open(ctx context.Context, opts Options) (*Store, error) {
+	if len(opts.SentinelAddrs) > 0 {
+		return openSentinel(ctx, opts)
+	}
 	if opts.Addr == "" {
 		return nil, errors.New("redis: open: empty address")
 	}
@@ -85,11 +98,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redis: open: address %q is not host:port: %w", opts.Addr, err)
 	}
-	if opts.DB < 0 {
-		return nil, fmt.Errorf("redis: open %s: negative DB %d", opts.Addr, opts.DB)
-	}
-	if opts.PoolSize < 0 {
-		return nil, fmt.Errorf("redis: open %s: negative pool size %d", opts.Addr, opts.PoolSize)
+	if err := checkOptions(opts); err != nil {
+		return nil, fmt.Errorf("redis: open %s: %w", opts.Addr, err)
 	}
 	ro := &goredis.Options{
 		Addr:     opts.Addr,
@@ -101,12 +111,60 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if opts.TLS {
 		ro.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host}
 	}
-	client := goredis.NewClient(ro)
+	// go-redis errors carry the address and the server's reply, never the
+	// password; the message is built here so that stays true.
+	return connect(ctx, goredis.NewClient(ro), fmt.Sprintf("%s (db %d, tls %t)", opts.Addr, opts.DB, opts.TLS), opts)
+}
+
+// openSentinel connects through Redis Sentinel: the failover client asks
+// the Sentinels for MasterName's primary, and when they promote a replica
+// it drops its connections and follows the new primary.
+func openSentinel(ctx context.Context, opts Options) (*Store, error) {
+	if opts.MasterName == "" {
+		return nil, errors.New("redis: open: Sentinel addresses without a master name")
+	}
+	for _, a := range opts.SentinelAddrs {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return nil, fmt.Errorf("redis: open: Sentinel address %q is not host:port: %w", a, err)
+		}
+	}
+	if err := checkOptions(opts); err != nil {
+		return nil, fmt.Errorf("redis: open master %q: %w", opts.MasterName, err)
+	}
+	fo := &goredis.FailoverOptions{
+		MasterName:       opts.MasterName,
+		SentinelAddrs:    opts.SentinelAddrs,
+		SentinelPassword: opts.SentinelPassword,
+		Username:         opts.Username,
+		Password:         opts.Password,
+		DB:               opts.DB,
+		PoolSize:         opts.PoolSize,
+	}
+	if opts.TLS {
+		// The primary's name changes with each failover: go-redis checks
+		// the certificate against the host it dials.
+		fo.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	where := fmt.Sprintf("master %q via Sentinels %v (db %d, tls %t)", opts.MasterName, opts.SentinelAddrs, opts.DB, opts.TLS)
+	return connect(ctx, goredis.NewFailoverClient(fo), where, opts)
+}
+
+func checkOptions(opts Options) error {
+	if opts.DB < 0 {
+		return fmt.Errorf("negative DB %d", opts.DB)
+	}
+	if opts.PoolSize < 0 {
+		return fmt.Errorf("negative pool size %d", opts.PoolSize)
+	}
+	return nil
+}
+
+// connect pings through client, so a wrong address or password fails at
+// start-up rather than on the first login.
+func connect(ctx context.Context, client *goredis.Client, where string, opts Options) (*Store, error) {
 	if err := client.Ping(ctx).Err(); err != nil {
 		_ = client.Close()
-		// go-redis errors carry the address and the server's reply, never the
-		// password; the message is built here so that stays true.
-		return nil, fmt.Errorf("redis: connect to %s (db %d, tls %t): %w", opts.Addr, opts.DB, opts.TLS, err)
+		return nil, fmt.Errorf("redis: connect to %s: %w", where, err)
 	}
 	return &Store{client: client, prefix: opts.KeyPrefix, now: time.Now}, nil
 }
