@@ -104,17 +104,17 @@ type Cache struct {
 
 // Redis configures the Redis client.
 type Redis struct {
-	Addr      string `yaml:"addr" doc:"host:port of the Redis server. Required with driver redis, unless sentinel_addrs is set."`
+	Addr string `yaml:"addr" doc:"host:port of the Redis server. Required with driver redis, unless sentinel_addrs is set."`
 	// Sentinel: the Sentinels name the current primary and the client
 	// follows it through failovers.
 	SentinelAddrs    []string `yaml:"sentinel_addrs" doc:"host:port of each Redis Sentinel. Set with master_name instead of addr: the IdP asks the Sentinels for the primary and follows it through failovers."`
 	MasterName       string   `yaml:"master_name" doc:"Name of the primary as the Sentinels monitor it (their 'sentinel monitor' name). Required with sentinel_addrs."`
 	SentinelPassword Secret   `yaml:"sentinel_password" doc:"Password of the Sentinels themselves, if they require one (password is the data nodes')."`
-	Username  string `yaml:"username" doc:"ACL user name, if any."`
-	Password  Secret `yaml:"password" doc:"Password, if any."`
-	DB        int    `yaml:"db" default:"0" doc:"Database number."`
-	KeyPrefix string `yaml:"key_prefix" default:"spid-idp:" doc:"Prefix of every key, so one Redis can serve several applications."`
-	TLS       bool   `yaml:"tls" default:"false" doc:"Connect with TLS (system roots)."`
+	Username         string   `yaml:"username" doc:"ACL user name, if any."`
+	Password         Secret   `yaml:"password" doc:"Password, if any."`
+	DB               int      `yaml:"db" default:"0" doc:"Database number."`
+	KeyPrefix        string   `yaml:"key_prefix" default:"spid-idp:" doc:"Prefix of every key, so one Redis can serve several applications."`
+	TLS              bool     `yaml:"tls" default:"false" doc:"Connect with TLS (system roots)."`
 }
 
 // IdP holds the SAML identity-provider settings.

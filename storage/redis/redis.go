@@ -37,9 +37,9 @@ type Options struct {
 	SentinelAddrs    []string
 	MasterName       string
 	SentinelPassword string // for the Sentinels' own AUTH, if they require one
-	Username string // ACL user; empty for the default user
-	Password string
-	DB       int
+	Username         string // ACL user; empty for the default user
+	Password         string
+	DB               int
 	// KeyPrefix is put before every key, e.g. "spid-idp:", so the IdP can
 	// share a Redis with other applications.
 	KeyPrefix string
