@@ -59,6 +59,11 @@ type Credential struct {
 	IdentityID     string
 	PasswordHash   string // PHC string, argon2id
 	FailedAttempts int
+	// FactorFailures is how many of FailedAttempts were wrong second-factor
+	// answers (app codes, push denials, wrong numbers): a right password
+	// alone must not wipe them (security.md C.4), only a completed level-2
+	// authentication does.
+	FactorFailures int
 	LastFailureAt  time.Time // zero when never failed
 	LockedUntil    time.Time // zero when not locked
 	UpdatedAt      time.Time

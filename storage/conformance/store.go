@@ -142,9 +142,10 @@ func storeCheckIdentity(t *testing.T, got, want storage.Identity) {
 
 func storeCheckCredential(t *testing.T, got, want storage.Credential) {
 	t.Helper()
-	if got.IdentityID != want.IdentityID || got.PasswordHash != want.PasswordHash || got.FailedAttempts != want.FailedAttempts {
-		t.Errorf("credential = {%q %q %d}, want {%q %q %d}", got.IdentityID, got.PasswordHash, got.FailedAttempts,
-			want.IdentityID, want.PasswordHash, want.FailedAttempts)
+	if got.IdentityID != want.IdentityID || got.PasswordHash != want.PasswordHash || got.FailedAttempts != want.FailedAttempts ||
+		got.FactorFailures != want.FactorFailures {
+		t.Errorf("credential = {%q %q %d %d}, want {%q %q %d %d}", got.IdentityID, got.PasswordHash, got.FailedAttempts, got.FactorFailures,
+			want.IdentityID, want.PasswordHash, want.FailedAttempts, want.FactorFailures)
 	}
 	storeSameTime(t, "LastFailureAt", got.LastFailureAt, want.LastFailureAt)
 	storeSameTime(t, "LockedUntil", got.LockedUntil, want.LockedUntil)
@@ -355,19 +356,20 @@ func storeTestCredentialCRUD(t *testing.T, s storage.Store) {
 	lock := storeT0.Add(15 * time.Minute)
 	storeMust(t, "UpdateCredential", s.UpdateCredential(ctx, id.ID, func(got storage.Credential) (storage.Credential, error) {
 		got.FailedAttempts = 5
+		got.FactorFailures = 3
 		got.LastFailureAt = storeT0
 		got.LockedUntil = lock
 		return got, nil
 	}))
 	want := c
-	want.FailedAttempts, want.LastFailureAt, want.LockedUntil = 5, storeT0, lock
+	want.FailedAttempts, want.FactorFailures, want.LastFailureAt, want.LockedUntil = 5, 3, storeT0, lock
 	got, err = s.GetCredential(ctx, id.ID)
 	storeMust(t, "GetCredential after update", err)
 	storeCheckCredential(t, got, want)
 
 	// Unlocking sets the times back to zero, which must read back as zero.
 	storeMust(t, "UpdateCredential reset", s.UpdateCredential(ctx, id.ID, func(got storage.Credential) (storage.Credential, error) {
-		got.FailedAttempts, got.LastFailureAt, got.LockedUntil = 0, time.Time{}, time.Time{}
+		got.FailedAttempts, got.FactorFailures, got.LastFailureAt, got.LockedUntil = 0, 0, time.Time{}, time.Time{}
 		return got, nil
 	}))
 	got, err = s.GetCredential(ctx, id.ID)

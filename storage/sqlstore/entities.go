@@ -40,16 +40,16 @@ var identities = table[storage.Identity]{
 var credentials = table[storage.Credential]{
 	name:    "credentials",
 	what:    "credential",
-	cols:    []string{"identity_id", "password_hash", "failed_attempts", "last_failure_at", "locked_until", "updated_at"},
+	cols:    []string{"identity_id", "password_hash", "failed_attempts", "last_failure_at", "locked_until", "updated_at", "factor_failures"},
 	orderBy: "identity_id",
 	parent:  "identity",
 	args: func(s *Store, v storage.Credential) []any {
 		return []any{v.IdentityID, v.PasswordHash, int64(v.FailedAttempts),
-			s.timeArg(v.LastFailureAt), s.timeArg(v.LockedUntil), s.timeArg(v.UpdatedAt)}
+			s.timeArg(v.LastFailureAt), s.timeArg(v.LockedUntil), s.timeArg(v.UpdatedAt), int64(v.FactorFailures)}
 	},
 	dests: func(v *storage.Credential) []any {
 		return []any{&v.IdentityID, &v.PasswordHash, &v.FailedAttempts,
-			timeDest{&v.LastFailureAt}, timeDest{&v.LockedUntil}, timeDest{&v.UpdatedAt}}
+			timeDest{&v.LastFailureAt}, timeDest{&v.LockedUntil}, timeDest{&v.UpdatedAt}, &v.FactorFailures}
 	},
 }
 
