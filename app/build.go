@@ -125,6 +125,10 @@ func Build(ctx context.Context, cfg *config.Config, b *Backends, log *slog.Logge
 	if err != nil {
 		return nil, err
 	}
+	alerts, err := securityAlerts(cfg, log)
+	if err != nil {
+		return nil, err
+	}
 	a.IdP, err = idp.New(idp.Options{
 		EntityID: cfg.IdP.EntityID, BaseURL: base,
 		Store: b.Store, Eph: b.Eph, SPs: registryLookup{a.SPs}, Checker: checker, Builder: builder,
@@ -134,6 +138,7 @@ func Build(ctx context.Context, cfg *config.Config, b *Backends, log *slog.Logge
 		LoginLimiter: &regulation.Limiter{Eph: b.Eph, Max: cfg.Security.Throttle.MaxAttempts,
 			Window: cfg.Security.Throttle.Window, Prefix: "login:"},
 		FailureDelay:    &regulation.Delay{},
+		Alerts:          alerts,
 		MaxFailures:     cfg.Security.LoginMaxFailures,
 		Argon2:          a.Argon2,
 		CookieKeys:      cookieKeys,

@@ -12,10 +12,12 @@ import (
 	"github.com/spid-idp/spid-idp/config"
 	"github.com/spid-idp/spid-idp/demo"
 	"github.com/spid-idp/spid-idp/idp"
+	"github.com/spid-idp/spid-idp/idp/alert"
 	"github.com/spid-idp/spid-idp/idp/appapi"
 	"github.com/spid-idp/spid-idp/idp/otp"
 	"github.com/spid-idp/spid-idp/idp/push"
 	"github.com/spid-idp/spid-idp/keys/datakey"
+	"github.com/spid-idp/spid-idp/portal"
 	"github.com/spid-idp/spid-idp/storage"
 )
 
@@ -65,6 +67,17 @@ func buildLevel2(cfg *config.Config, b *Backends, auditLog *audit.Logger, log *s
 		return idp.Level2{}, nil, fmt.Errorf("app API: %w", err)
 	}
 	return l2, api, nil
+}
+
+// securityAlerts e-mails owners when their credentials lock or a push
+// request is refused in the app, through the configured mail sender; the
+// links point to the personal area and to the care desk's form.
+func securityAlerts(cfg *config.Config, log *slog.Logger) (idp.Alerter, error) {
+	m, err := MailSender(cfg, log.With("component", "security-alerts"))
+	if err != nil {
+		return nil, err
+	}
+	return alert.Mailer{Mail: m, BaseURL: cfg.Server.BaseURL, PersonalArea: portal.Prefix + "/", Report: portal.PathTicket}, nil
 }
 
 // SMSOutboxDir is where the outbox driver writes SMS messages.

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/gorilla/securecookie"
@@ -68,6 +69,10 @@ type Options struct {
 	// unknown identifier and a wrong password answer alike (security.md
 	// C.3); nil disables it (tests).
 	FailureDelay *regulation.Delay
+	// Alerts e-mails the owner when the credentials lock and when a push
+	// request is refused in the app (see lockout.go); nil: nobody is told
+	// (tests that do not look).
+	Alerts Alerter
 	// MaxFailures failed attempts within one login flow end it with nr19.
 	MaxFailures int
 	Argon2      password.Params
@@ -106,6 +111,7 @@ type IdP struct {
 	origin  string
 	logout  *logoutmsg.Checker
 	chains  []securecookie.Codec // seal the Single Logout chain cookie
+	alerts  sync.WaitGroup       // e-mails to owners still being sent
 }
 
 // New checks the options and builds the handlers.
@@ -161,6 +167,10 @@ func New(o Options) (*IdP, error) {
 	p.chains = p.newChainCodecs()
 	if p.dummy, err = password.DummyHash(o.Argon2); err != nil {
 		return nil, fmt.Errorf("idp: %w", err)
+	}
+	if o.Level2.Push != nil {
+		// A refusal in the app counts when it is made (lockout.go).
+		o.Level2.Push.OnRefused = p.pushRefused
 	}
 	return p, nil
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/spid-idp/spid-idp/audit"
+	"github.com/spid-idp/spid-idp/idp/alert"
 	"github.com/spid-idp/spid-idp/idp/otp"
 	"github.com/spid-idp/spid-idp/idp/push"
 	"github.com/spid-idp/spid-idp/idp/spid"
@@ -175,6 +176,10 @@ func (p *IdP) openSecond(w http.ResponseWriter, r *http.Request, steps ...string
 		p.fail(w, r, templates.ReasonBadRequest)
 		return nil, nil, false
 	}
+	if p.refuseLocked(w, r, sp, f) {
+		// Locked since the password step: no code is even looked at.
+		return nil, nil, false
+	}
 	for _, s := range steps {
 		if f.Step == s {
 			return f, sp, true
@@ -212,6 +217,13 @@ func (p *IdP) factorSucceeded(w http.ResponseWriter, r *http.Request, sp *metada
 		p.fail(w, r, templates.ReasonUnavailable)
 		return
 	}
+	// A lock made meanwhile (a parallel wrong code, a refusal in the app)
+	// wins over this right answer.
+	if p.refuseLocked(w, r, sp, f) {
+		return
+	}
+	// The authentication is complete at level 2: every failure is
+	// forgotten, second-factor ones included.
 	if err := p.o.Regulator.Succeed(ctx, id.ID); err != nil {
 		p.o.Log.ErrorContext(ctx, "resetting failure counter", "err", err)
 	}
@@ -236,7 +248,8 @@ func (p *IdP) factorSucceeded(w http.ResponseWriter, r *http.Request, sp *metada
 
 // factorFailed records a failed second-factor attempt for the account lock
 // and the flow (nr19 after MaxFailures, as on P01) and returns the attempts
-// left; at the limit it has answered the SP and returns ok=false.
+// left; when the failure locked the credentials (nr23) or the flow is at
+// its limit (nr19) it has answered the SP and returns ok=false.
 func (p *IdP) factorFailed(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState, action string, details map[string]string) (left int, ok bool) {
 	ctx := r.Context()
 	d := map[string]string{"flow": f.ID, "sp": f.SP}
@@ -247,9 +260,28 @@ func (p *IdP) factorFailed(w http.ResponseWriter, r *http.Request, sp *metadata.
 		p.fail(w, r, templates.ReasonUnavailable)
 		return 0, false
 	}
-	if _, _, err := p.o.Regulator.Fail(ctx, f.Identity); err != nil {
+	fl, err := p.o.Regulator.FailFactor(ctx, f.Identity)
+	if err != nil {
 		p.o.Log.ErrorContext(ctx, "recording failed second factor", "err", err)
+		p.fail(w, r, templates.ReasonUnavailable)
+		return 0, false
 	}
+	if !fl.LockedUntil.IsZero() {
+		// This failure locked the credentials (or they already were).
+		if err := p.lockedNow(ctx, f.Identity, alert.FactorLock, fl, f.ID, f.SP); err != nil {
+			p.fail(w, r, templates.ReasonUnavailable)
+			return 0, false
+		}
+		p.cancelChallenge(ctx, f)
+		p.spAnomaly(w, r, sp, f, spid.NrSuspendedRevoked, "credentials locked after repeated second-factor failures")
+		return 0, false
+	}
+	return p.flowFailed(w, r, sp, f)
+}
+
+// flowFailed counts a failure for the flow only: nr19 after MaxFailures.
+func (p *IdP) flowFailed(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState) (left int, ok bool) {
+	ctx := r.Context()
 	n, err := p.o.Eph.Incr(ctx, "flowfail:"+f.ID, p.o.ConsentTimeout)
 	if err != nil {
 		p.o.Log.ErrorContext(ctx, "counting flow failures", "err", err)

@@ -10,6 +10,7 @@ import (
 	"github.com/spid-idp/spid-idp/idp/push"
 	"github.com/spid-idp/spid-idp/idp/spid"
 	"github.com/spid-idp/spid-idp/metadata"
+	"github.com/spid-idp/spid-idp/server/requestctx"
 	"github.com/spid-idp/spid-idp/storage"
 	"github.com/spid-idp/spid-idp/templates"
 )
@@ -26,7 +27,8 @@ func (p *IdP) startPush(w http.ResponseWriter, r *http.Request, sp *metadata.SP,
 	p.cancelChallenge(ctx, f)
 	f.Challenge = ""
 	// The app shows the SP in Italian, as the SMS and the pages do by default.
-	ch, err := svc.Create(ctx, f.Identity, f.ID, spName(sp, "it"), int(spid.L2))
+	ch, err := svc.CreateFor(ctx, push.Login{IdentityID: f.Identity, FlowID: f.ID, SP: f.SP,
+		SPName: spName(sp, "it"), Level: int(spid.L2), ClientIP: requestctx.ClientIP(ctx)})
 	switch {
 	case errors.Is(err, push.ErrTooManyPushes):
 		p.showPush(w, r, sp, f, templates.PushPage{TooMany: true}, http.StatusTooManyRequests)
@@ -145,7 +147,16 @@ func (p *IdP) pushDone(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	switch r.PostForm.Get(templates.FieldOp) {
+	op := r.PostForm.Get(templates.FieldOp)
+	if op != templates.OpCancel && f.Challenge != "" && p.o.Level2.Push != nil {
+		// A request refused in the app ends this second step whatever the
+		// page asks next (a new request, a code): say so first.
+		if ch, err := p.o.Level2.Push.Status(ctx, f.Challenge, f.ID); err == nil && ch.Status == push.StatusDenied {
+			p.pushDenied(w, r, sp, f, ch)
+			return
+		}
+	}
+	switch op {
 	case templates.OpCancel:
 		p.cancelOp(w, r, sp, f, "push")
 		return
@@ -199,10 +210,12 @@ func (p *IdP) pushDone(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// pushDenied: "Non sono stato io" or a wrong number in the app. It counts as
-// a failure and sends the citizen back to P01 (ui.md P04): every page of
-// this second step sealed so far stops working, so the password is needed
-// again (security.md C.10: a denial ends the attempt).
+// pushDenied: "Non sono stato io" or a wrong number in the app. The
+// refusal was counted toward the lock and audited when the app answered
+// (pushRefused); here it counts once for this flow (nr19) and sends the
+// citizen back to P01 (ui.md P04) with what happened, not the wrong-password
+// text: every page of this second step sealed so far stops working, so the
+// password is needed again (security.md C.10: a denial ends the attempt).
 func (p *IdP) pushDenied(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState, ch push.Challenge) {
 	ctx := r.Context()
 	if err := p.setFlowReset(ctx, f); err != nil {
@@ -210,12 +223,24 @@ func (p *IdP) pushDenied(w http.ResponseWriter, r *http.Request, sp *metadata.SP
 		p.fail(w, r, templates.ReasonUnavailable)
 		return
 	}
-	left, ok := p.factorFailed(w, r, sp, f, "login.push", map[string]string{"method": "push", "challenge": ch.ID,
-		"reason": ch.Reason, "device": ch.DecidedBy})
-	if !ok {
+	left := 0
+	err := p.o.Eph.InsertRequestID(ctx, "pushfail:"+ch.ID, ch.Expires.Add(time.Hour))
+	switch {
+	case err == nil:
+		var ok bool
+		if left, ok = p.flowFailed(w, r, sp, f); !ok {
+			return
+		}
+	case !errors.Is(err, storage.ErrAlreadyExists):
+		p.o.Log.ErrorContext(ctx, "marking push refusal", "err", err)
+		p.fail(w, r, templates.ReasonUnavailable)
 		return
+	}
+	notice := templates.LoginNoticePushDenied
+	if ch.Reason == push.ReasonWrongNumber {
+		notice = templates.LoginNoticeWrongNumber
 	}
 	back := *f
 	back.Identity, back.Step, back.Device, back.Challenge, back.AuthnInstant = "", stepPassword, "", "", 0
-	p.showLogin(w, r, sp, &back, templates.LoginPage{Failed: true, AttemptsLeft: left})
+	p.showLogin(w, r, sp, &back, templates.LoginPage{Notice: notice, AttemptsLeft: left})
 }

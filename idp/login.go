@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spid-idp/spid-idp/audit"
+	"github.com/spid-idp/spid-idp/idp/alert"
 	"github.com/spid-idp/spid-idp/idp/authnrequest"
 	"github.com/spid-idp/spid-idp/idp/csrf"
 	"github.com/spid-idp/spid-idp/idp/password"
@@ -56,7 +57,7 @@ func (p *IdP) showLogin(w http.ResponseWriter, r *http.Request, sp *metadata.SP,
 	page.Action = PathLogin + "?" + fieldFlow + "=" + sealed
 	page.Self = page.Action
 	status := http.StatusOK
-	if page.Failed {
+	if page.Failed || page.Notice != "" {
 		status = http.StatusUnauthorized
 	}
 	p.render(w, r, status, templates.PageLogin, page)
@@ -206,8 +207,12 @@ func (p *IdP) login(w http.ResponseWriter, r *http.Request) {
 	actor := "anonymous"
 	if known {
 		actor = id.ID
-		if _, _, err := p.o.Regulator.Fail(ctx, id.ID); err != nil {
+		fl, err := p.o.Regulator.FailPassword(ctx, id.ID)
+		if err != nil {
 			p.o.Log.ErrorContext(ctx, "recording failed login", "err", err)
+		} else if err := p.lockedNow(ctx, id.ID, alert.PasswordLock, fl, f.ID, f.SP); err != nil {
+			p.fail(w, r, templates.ReasonUnavailable)
+			return
 		}
 	} else {
 		details["username_unknown"] = "true"
@@ -283,9 +288,6 @@ func (p *IdP) lookup(ctx context.Context, username string) (storage.Identity, st
 // flow to consent.
 func (p *IdP) loginSucceeded(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState, id storage.Identity, cred storage.Credential, pw string) {
 	ctx := r.Context()
-	if err := p.o.Regulator.Succeed(ctx, id.ID); err != nil {
-		p.o.Log.ErrorContext(ctx, "resetting failure counter", "err", err)
-	}
 	p.rehash(ctx, id.ID, cred, pw)
 	fa := withActor(f, id.ID)
 	if id.Status != storage.IdentityActive {
@@ -297,7 +299,9 @@ func (p *IdP) loginSucceeded(w http.ResponseWriter, r *http.Request, sp *metadat
 		return
 	}
 	if pol, _, _ := authnrequest.Policy(spid.Level(f.Level), f.Comparison); !pol.Allows(spid.L1) {
-		// The password was right; the request needs a second factor.
+		// The password was right; the request needs a second factor. The
+		// failure count stays: only the completed level 2 resets it, or
+		// wrong codes could be guessed forever a few per login (S070).
 		if err := p.o.Audit.Record(ctx, storageEvent(id.ID, "login.password", f.SP, audit.Success,
 			map[string]string{"flow": f.ID, "level": "1", "next": "second factor"})); err != nil {
 			p.fail(w, r, templates.ReasonUnavailable)
@@ -306,6 +310,11 @@ func (p *IdP) loginSucceeded(w http.ResponseWriter, r *http.Request, sp *metadat
 		f.Identity, f.Step = id.ID, stepSecond
 		p.secondFactor(w, r, sp, f, id)
 		return
+	}
+	// A completed level-1 authentication: wrong passwords are forgotten,
+	// wrong second-factor answers are not (regulation.SucceedPassword).
+	if err := p.o.Regulator.SucceedPassword(ctx, id.ID); err != nil {
+		p.o.Log.ErrorContext(ctx, "resetting failure counter", "err", err)
 	}
 	f.Identity, f.Performed, f.AuthnInstant, f.Step = id.ID, int(spid.L1), p.now().UnixMilli(), stepConsent
 	if err := p.o.Audit.Record(ctx, storageEvent(id.ID, "login.password", f.SP, audit.Success,

@@ -23,6 +23,7 @@ import (
 	"github.com/spid-idp/spid-idp/idp/csrf"
 	"github.com/spid-idp/spid-idp/idp/otp"
 	"github.com/spid-idp/spid-idp/idp/password"
+	"github.com/spid-idp/spid-idp/idp/push"
 	"github.com/spid-idp/spid-idp/idp/response"
 	"github.com/spid-idp/spid-idp/idp/spid"
 	"github.com/spid-idp/spid-idp/keys"
@@ -278,8 +279,9 @@ func (p *Portal) homePage(ctx context.Context, s *session, r *http.Request) (tem
 }
 
 // History returns the identity's access history (the IdP's "sso.response"
-// audit records), newest first, skipping skip lines and returning at most
-// limit; more says older lines exist.
+// audit records, and the push requests the owner refused in the app),
+// newest first, skipping skip lines and returning at most limit; more says
+// older lines exist.
 //
 // The audit log has no index by actor, so this reads the chain: fine for a
 // personal area, to be replaced by an indexed query if the log grows large.
@@ -293,11 +295,18 @@ func History(ctx context.Context, st storage.Store, identityID string, skip, lim
 		}
 		for _, e := range evs {
 			after = e.Seq
-			if e.Action != "sso.response" || e.Actor != identityID {
+			if e.Actor != identityID {
 				continue
 			}
-			all = append(all, templates.PortalAccess{Time: e.Time, SP: e.Target, Level: e.Details["level"],
-				IP: firstOf(e.Details, "client_ip", "ip"), Success: e.Outcome == audit.Success, Anomaly: e.Details["anomaly"]})
+			switch {
+			case e.Action == "sso.response":
+				all = append(all, templates.PortalAccess{Time: e.Time, SP: e.Target, Level: e.Details["level"],
+					IP: firstOf(e.Details, "client_ip", "ip"), Success: e.Outcome == audit.Success, Anomaly: e.Details["anomaly"]})
+			case e.Action == "login.push" && e.Outcome == audit.Failure && e.Details["reason"] == push.ReasonUserDenied:
+				// "Non sono stato io": the owner must find it here (C.10).
+				all = append(all, templates.PortalAccess{Time: e.Time, SP: e.Target, Level: e.Details["level"],
+					IP: firstOf(e.Details, "client_ip", "ip"), Denied: true})
+			}
 		}
 		if len(evs) < 1000 {
 			break

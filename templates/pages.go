@@ -89,12 +89,23 @@ type LoginPage struct {
 	// Failed shows the generic "wrong username or password" summary (the
 	// same text whatever was wrong, security.md §C.3).
 	Failed bool
+	// Notice, instead of the generic summary, says why the citizen is back
+	// at P01 after the password was right: the push request was refused in
+	// the app (LoginNoticePushDenied) or approved with another number
+	// (LoginNoticeWrongNumber).
+	Notice string
 	// AttemptsLeft > 0 shows the attempts left in this flow after a failure.
 	AttemptsLeft int
 	// ForgotURL overrides Options.Links.Forgot (for example to carry the
 	// flow so P09 can offer "back to login").
 	ForgotURL string
 }
+
+// LoginPage.Notice values.
+const (
+	LoginNoticePushDenied  = "push_denied"
+	LoginNoticeWrongNumber = "push_wrong_number"
+)
 
 // OTPPage is P03, the one-time code form (level 2). The form posts
 // FieldCSRF, FieldOTP and FieldOp (OpSubmit, OpResend or OpCancel) to Action.

@@ -64,4 +64,7 @@ type PortalAccess struct {
 	IP      string
 	Success bool
 	Anomaly string // "nr19" ... when the login failed
+	// Denied: the owner refused this login in the app ("Non sono stato
+	// io"), security.md C.10.
+	Denied bool
 }

@@ -92,6 +92,20 @@ type Challenge struct {
 	Status     string    `json:"status"`
 	DecidedBy  string    `json:"decided_by,omitempty"` // device ID
 	Reason     string    `json:"reason,omitempty"`     // Reason* when not approved
+	// SP (entity ID) and ClientIP (the login browser's address) let a
+	// refusal be recorded where the owner's access history finds it; the
+	// app never sees them.
+	SP       string `json:"sp,omitempty"`
+	ClientIP string `json:"client_ip,omitempty"`
+}
+
+// Login describes the login a challenge is created for (CreateFor).
+type Login struct {
+	IdentityID, FlowID string
+	SP                 string // entity ID
+	SPName             string // shown in the app
+	Level              int
+	ClientIP           string
 }
 
 // Service creates and decides challenges. Values, Devices and Sealer are
@@ -106,6 +120,12 @@ type Service struct {
 	Limit  int
 	Window time.Duration
 	TTL    time.Duration // life of a challenge (60 s)
+	// OnRefused, if set, hears of every challenge refused in the app
+	// ("Non sono stato io" or a wrong number) once, when it is decided, so
+	// the refusal counts toward the identity's lock and the owner is told
+	// even if the login page never asks again. Its error is returned by
+	// Decide (the decision itself stays recorded).
+	OnRefused func(ctx context.Context, c Challenge) error
 }
 
 func (s *Service) now() time.Time {
@@ -164,6 +184,13 @@ func DecisionMessage(challengeID, decision string, number int) []byte {
 // with ErrNoDevice when the identity has no active push device and with
 // ErrTooManyPushes past the limit; a refused push is audited.
 func (s *Service) Create(ctx context.Context, identityID, flowID, spName string, level int) (Challenge, error) {
+	return s.CreateFor(ctx, Login{IdentityID: identityID, FlowID: flowID, SPName: spName, Level: level})
+}
+
+// CreateFor is Create with the SP's entity ID and the browser's address
+// kept in the challenge (see Challenge.SP).
+func (s *Service) CreateFor(ctx context.Context, l Login) (Challenge, error) {
+	identityID, flowID, spName, level := l.IdentityID, l.FlowID, l.SPName, l.Level
 	if identityID == "" || flowID == "" {
 		return Challenge{}, errors.New("push: create: identity and flow are required")
 	}
@@ -183,7 +210,7 @@ func (s *Service) Create(ctx context.Context, identityID, flowID, spName string,
 	now := s.now()
 	c := Challenge{
 		IdentityID: identityID, FlowID: flowID, DeviceIDs: ids, SPName: spName, Level: level,
-		Created: now, Expires: now.Add(s.ttl()), Status: StatusPending,
+		Created: now, Expires: now.Add(s.ttl()), Status: StatusPending, SP: l.SP, ClientIP: l.ClientIP,
 	}
 	if c.ID, err = randomID(); err != nil {
 		return Challenge{}, err
@@ -359,6 +386,11 @@ func (s *Service) Decide(ctx context.Context, deviceID, challengeID string, appr
 	}
 	if aerr := s.record(ctx, d.IdentityID, "push.decide", challengeID, outcome, details); aerr != nil {
 		result = errors.Join(result, aerr)
+	}
+	if final.Status == StatusDenied && s.OnRefused != nil {
+		if herr := s.OnRefused(ctx, final); herr != nil {
+			result = errors.Join(result, fmt.Errorf("push: decide: %w", herr))
+		}
 	}
 	return result
 }

@@ -14,7 +14,14 @@
 //     lock costs the same time.
 //  4. Wrong password → Regulator.Fail (unless locked), generic error on P01.
 //  5. Right password but locked (or identity suspended) → nr23.
-//  6. Right password, not locked → Regulator.Succeed.
+//  6. Right password, not locked: at level 1 (the authentication is
+//     complete) → Regulator.SucceedPassword; at level 2 nothing yet.
+//  7. Wrong second factor (app code, push denial, wrong number) →
+//     Regulator.FailFactor; right one → Regulator.Succeed.
+//
+// A right password never clears the wrong second-factor answers: otherwise
+// whoever knows the password could guess codes forever, a few per login
+// (security.md C.4, S070).
 package regulation
 
 import (
@@ -102,38 +109,75 @@ func (r *Regulator) Check(ctx context.Context, identityID string) (locked bool, 
 	return false, time.Time{}, nil
 }
 
-// Fail records a failed attempt atomically. It returns how many attempts
+// Failure is what recording a failed attempt did.
+type Failure struct {
+	// AttemptsLeft before the next lock (0 when this failure locked, or
+	// when the credential was already locked).
+	AttemptsLeft int
+	// LockedNow: this failure locked the credential, until LockedUntil.
+	LockedNow   bool
+	LockedUntil time.Time
+	// Failures counted toward the lock, second-factor ones included.
+	Failures int
+}
+
+// Fail records a wrong password atomically. It returns how many attempts
 // remain before the next lock, and whether this failure locked the
 // credential. A failure while already locked changes nothing (the lock is
 // not extended, so an attacker cannot keep the owner out indefinitely by
 // guessing during the lock).
 func (r *Regulator) Fail(ctx context.Context, identityID string) (attemptsLeft int, lockedNow bool, err error) {
+	f, err := r.record(ctx, identityID, false)
+	return f.AttemptsLeft, f.LockedNow, err
+}
+
+// FailPassword is Fail with the whole outcome (the lock's end, for the
+// notice to the owner).
+func (r *Regulator) FailPassword(ctx context.Context, identityID string) (Failure, error) {
+	return r.record(ctx, identityID, false)
+}
+
+// FailFactor records a wrong second-factor answer: an app code, a push
+// denied in the app or approved with the wrong number. It counts toward
+// the same lock as passwords, and only Succeed (a completed level-2
+// authentication) forgets it.
+func (r *Regulator) FailFactor(ctx context.Context, identityID string) (Failure, error) {
+	return r.record(ctx, identityID, true)
+}
+
+func (r *Regulator) record(ctx context.Context, identityID string, factor bool) (Failure, error) {
 	now := r.now()
 	max := r.maxFailures()
-	err = r.Store.UpdateCredential(ctx, identityID, func(c storage.Credential) (storage.Credential, error) {
+	var f Failure
+	err := r.Store.UpdateCredential(ctx, identityID, func(c storage.Credential) (storage.Credential, error) {
 		// fn may run more than once: derive everything from c.
-		attemptsLeft, lockedNow = 0, false
+		f = Failure{Failures: c.FailedAttempts}
 		if now.Before(c.LockedUntil) {
+			f.LockedUntil = c.LockedUntil
 			return c, nil
 		}
 		if !c.LastFailureAt.IsZero() && now.Sub(c.LastFailureAt) > r.window() {
-			c.FailedAttempts = 0
+			c.FailedAttempts, c.FactorFailures = 0, 0
 		}
 		c.FailedAttempts++
+		if factor {
+			c.FactorFailures++
+		}
 		c.LastFailureAt = now
 		if c.FailedAttempts%max == 0 {
 			c.LockedUntil = now.Add(r.lockFor(c.FailedAttempts / max))
-			lockedNow = true
+			f.LockedNow, f.LockedUntil = true, c.LockedUntil
 		} else {
-			attemptsLeft = max - c.FailedAttempts%max
+			f.AttemptsLeft = max - c.FailedAttempts%max
 		}
+		f.Failures = c.FailedAttempts
 		c.UpdatedAt = now
 		return c, nil
 	})
 	if err != nil {
-		return 0, false, fmt.Errorf("regulation: recording failure of %s: %w", identityID, err)
+		return Failure{}, fmt.Errorf("regulation: recording failure of %s: %w", identityID, err)
 	}
-	return attemptsLeft, lockedNow, nil
+	return f, nil
 }
 
 // lockFor is the duration of the n-th lock (n ≥ 1).
@@ -145,11 +189,25 @@ func (r *Regulator) lockFor(n int) time.Duration {
 	return min(d, max)
 }
 
-// Succeed resets the failure count after a successful login. It does not
+// Succeed resets the failure count after an authentication completed with
+// every factor the request needed, second factors included. It does not
 // lift a lock still running (a correct password during a lock is answered
 // with nr23, not a login); an expired lock is cleared. Nothing is written
 // when there is nothing to reset.
 func (r *Regulator) Succeed(ctx context.Context, identityID string) error {
+	return r.reset(ctx, identityID, false)
+}
+
+// SucceedPassword resets the count after a level-1 authentication (the
+// password was all the request needed): wrong passwords are forgotten, the
+// wrong second-factor answers still count. Otherwise someone who knows the
+// password could clear the code failures with a level-1 login between two
+// rounds of guesses.
+func (r *Regulator) SucceedPassword(ctx context.Context, identityID string) error {
+	return r.reset(ctx, identityID, true)
+}
+
+func (r *Regulator) reset(ctx context.Context, identityID string, keepFactor bool) error {
 	now := r.now()
 	c, err := r.Store.GetCredential(ctx, identityID)
 	if err != nil {
@@ -158,12 +216,21 @@ func (r *Regulator) Succeed(ctx context.Context, identityID string) error {
 	if c.FailedAttempts == 0 && c.LastFailureAt.IsZero() && c.LockedUntil.IsZero() {
 		return nil
 	}
+	if keepFactor && c.FailedAttempts == c.FactorFailures && c.LockedUntil.IsZero() {
+		return nil // nothing a password can clear
+	}
 	err = r.Store.UpdateCredential(ctx, identityID, func(c storage.Credential) (storage.Credential, error) {
 		if now.Before(c.LockedUntil) {
 			return c, nil
 		}
-		c.FailedAttempts = 0
-		c.LastFailureAt = time.Time{}
+		if keepFactor && c.FactorFailures > 0 && (c.LastFailureAt.IsZero() || now.Sub(c.LastFailureAt) <= r.window()) {
+			// Keep only the second-factor failures (and the lock count
+			// they imply: FailedAttempts/MaxFailures locks so far).
+			c.FailedAttempts = c.FactorFailures
+		} else {
+			c.FailedAttempts, c.FactorFailures = 0, 0
+			c.LastFailureAt = time.Time{}
+		}
 		c.LockedUntil = time.Time{}
 		c.UpdatedAt = now
 		return c, nil
@@ -179,7 +246,7 @@ func (r *Regulator) Succeed(ctx context.Context, identityID string) error {
 func (r *Regulator) Unlock(ctx context.Context, identityID string) error {
 	now := r.now()
 	err := r.Store.UpdateCredential(ctx, identityID, func(c storage.Credential) (storage.Credential, error) {
-		c.FailedAttempts = 0
+		c.FailedAttempts, c.FactorFailures = 0, 0
 		c.LastFailureAt = time.Time{}
 		c.LockedUntil = time.Time{}
 		c.UpdatedAt = now

@@ -364,3 +364,55 @@ func TestKeys(t *testing.T) {
 		t.Errorf("UserKey = %s", got)
 	}
 }
+
+// S070: wrong second-factor answers lock like wrong passwords, and a right
+// password (a level-1 login) does not clear them; only a completed level-2
+// authentication does.
+func TestS070FactorFailuresSurvivePassword(t *testing.T) {
+	ctx := context.Background()
+	r, st, clk := setup()
+	for i := range 4 {
+		f, err := r.FailFactor(ctx, "alice")
+		if err != nil || f.LockedNow || f.AttemptsLeft != 4-i {
+			t.Fatalf("factor failure %d: %+v %v", i+1, f, err)
+		}
+		// A level-1 login in between forgets nothing of the codes.
+		if err := r.SucceedPassword(ctx, "alice"); err != nil {
+			t.Fatal(err)
+		}
+		clk.add(time.Minute)
+	}
+	if c := st.creds["alice"]; c.FailedAttempts != 4 || c.FactorFailures != 4 {
+		t.Fatalf("after 4 codes and 4 level-1 logins: %+v", c)
+	}
+	f, err := r.FailFactor(ctx, "alice")
+	if err != nil || !f.LockedNow || !f.LockedUntil.Equal(clk.now().Add(30*time.Minute)) || f.Failures != 5 {
+		t.Fatalf("5th wrong code: %+v %v, want a 30-minute lock", f, err)
+	}
+}
+
+func TestSucceedPasswordForgetsOnlyPasswords(t *testing.T) {
+	ctx := context.Background()
+	r, st, _ := setup()
+	r.Fail(ctx, "alice")
+	r.Fail(ctx, "alice")
+	r.FailFactor(ctx, "alice")
+	if err := r.SucceedPassword(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if c := st.creds["alice"]; c.FailedAttempts != 1 || c.FactorFailures != 1 || c.LastFailureAt.IsZero() {
+		t.Fatalf("after a level-1 login: %+v, want the one code failure kept", c)
+	}
+	if err := r.Succeed(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if c := st.creds["alice"]; c.FailedAttempts != 0 || c.FactorFailures != 0 || !c.LastFailureAt.IsZero() {
+		t.Fatalf("after a level-2 login: %+v, want all forgotten", c)
+	}
+	// Passwords only: a level-1 login clears everything.
+	r.Fail(ctx, "bob")
+	r.SucceedPassword(ctx, "bob")
+	if c := st.creds["bob"]; c.FailedAttempts != 0 || !c.LastFailureAt.IsZero() {
+		t.Fatalf("bob after a level-1 login: %+v", c)
+	}
+}
