@@ -235,7 +235,7 @@ type Argon2 struct {
 
 // Lockout configures the temporary account lock.
 type Lockout struct {
-	MaxFailures int           `yaml:"max_failures" default:"5" doc:"Consecutive failed logins that lock the account."`
+	MaxFailures int           `yaml:"max_failures" default:"5" doc:"Consecutive failures that lock the account: wrong passwords, wrong app codes and push requests refused in the app alike, across logins. Only a completed authentication resets the count (a right password alone never clears second-factor failures); each lock is e-mailed to the owner."`
 	Window      time.Duration `yaml:"window" default:"24h" doc:"Failures older than this no longer count."`
 	Duration    time.Duration `yaml:"duration" default:"30m" doc:"How long the account stays locked."`
 }

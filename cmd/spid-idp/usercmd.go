@@ -396,6 +396,9 @@ func runUserShow(ctx context.Context, e env, args []string) int {
 			fmt.Fprintf(w, "  hash         UNREADABLE: %v\n", err)
 		}
 		fmt.Fprintf(w, "  failures     %d", c.FailedAttempts)
+		if c.FactorFailures > 0 {
+			fmt.Fprintf(w, ", %d of them second-factor", c.FactorFailures)
+		}
 		if !c.LastFailureAt.IsZero() {
 			fmt.Fprintf(w, " (last %s)", c.LastFailureAt.UTC().Format(time.RFC3339))
 		}
@@ -522,7 +525,7 @@ func runUserUnlock(ctx context.Context, e env, args []string) int {
 	var before storage.Credential
 	err = a.store.UpdateCredential(ctx, id.ID, func(c storage.Credential) (storage.Credential, error) {
 		before = c
-		c.FailedAttempts, c.LastFailureAt, c.LockedUntil = 0, time.Time{}, time.Time{}
+		c.FailedAttempts, c.FactorFailures, c.LastFailureAt, c.LockedUntil = 0, 0, time.Time{}, time.Time{}
 		c.UpdatedAt = time.Now().UTC()
 		return c, nil
 	})

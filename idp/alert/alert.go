@@ -134,7 +134,7 @@ Per segnalarci l'accaduto scrivi all'assistenza: %s
 
 Se invece eri tu e hai risposto per errore, non devi fare nulla: puoi accedere di nuovo.
 `, day(e.At), hour(e.At), e.SP, area, report)
-		en = fmt.Sprintf(`On %s at %s (Italian time) you answered "It wasn't me" in the app to a request to sign in to the service "%s". No sign-in took place.
+		en = fmt.Sprintf(`On %s at %s (Italian time) you answered "Non sono stato io" ("It wasn't me") in the app to a request to sign in to the service "%s". No sign-in took place.
 
 The app gets a request only after the right password: if it was not you signing in, someone knows your password. Change it now in your personal area, where you can also suspend your identity: %s
 To report what happened, write to customer care: %s

@@ -1,0 +1,83 @@
+package alert
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spid-idp/spid-idp/notify/mail"
+)
+
+type capture struct{ msgs []mail.Message }
+
+func (c *capture) Send(_ context.Context, m mail.Message) error {
+	c.msgs = append(c.msgs, m)
+	return nil
+}
+
+func TestRender(t *testing.T) {
+	m := Mailer{BaseURL: "https://idp.example.it/", PersonalArea: "/account/", Report: "/care/tickets/new"}
+	// 14:05 UTC in July is 16:05 in Rome (CEST); in January 15:05 (CET).
+	summer := time.Date(2026, 7, 3, 14, 5, 0, 0, time.UTC)
+	winter := time.Date(2026, 1, 3, 14, 5, 0, 0, time.UTC)
+	for _, c := range []struct {
+		name string
+		e    Event
+		want []string
+		not  []string
+	}{
+		{"password lock", Event{Kind: PasswordLock, At: summer, Until: summer.Add(30 * time.Minute)},
+			[]string{"Il 03/07/2026 alle 16:05 (ora italiana)", "il 03/07/2026 alle 16:35", "On 03/07/2026 at 16:05 (Italian time)",
+				"on 03/07/2026 at 16:35", "password è stata inserita in modo errato", "https://idp.example.it/account/",
+				"https://idp.example.it/care/tickets/new", "bloccato"},
+			[]string{"Non sono stato io", "conosce la tua password"}},
+		{"code lock", Event{Kind: FactorLock, At: winter, Until: winter.Add(time.Hour)},
+			[]string{"Il 03/01/2026 alle 15:05", "il 03/01/2026 alle 16:05", "dopo la password corretta", "qualcuno conosce la tua password",
+				"someone knows your password"},
+			nil},
+		{"push denied", Event{Kind: PushDenied, At: winter, SP: "Comune di Prova"},
+			[]string{"Il 03/01/2026 alle 15:05", "«Non sono stato io»", "«Comune di Prova»", "It wasn't me", "\"Comune di Prova\"",
+				"sospendere la tua identità", "https://idp.example.it/account/"},
+			[]string{"blocco"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			subject, body := m.Render(c.e)
+			if subject == "" || strings.ContainsAny(subject, "\r\n") {
+				t.Fatalf("subject %q", subject)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(body, w) {
+					t.Errorf("body lacks %q:\n%s", w, body)
+				}
+			}
+			for _, w := range c.not {
+				if strings.Contains(body, w) {
+					t.Errorf("body has %q:\n%s", w, body)
+				}
+			}
+			if it, en := strings.Index(body, "Il "), strings.Index(body, "On "); it < 0 || en < 0 || it > en {
+				t.Errorf("Italian should come first by default:\n%s", body)
+			}
+		})
+	}
+	_, body := m.Render(Event{Kind: PasswordLock, At: summer, Until: summer, Lang: "en"})
+	if strings.Index(body, "On ") > strings.Index(body, "Il ") {
+		t.Errorf("Lang en: English should come first:\n%s", body)
+	}
+}
+
+func TestSend(t *testing.T) {
+	c := &capture{}
+	m := Mailer{Mail: c, BaseURL: "https://idp.example.it"}
+	if err := m.Send(context.Background(), Event{Kind: PushDenied, At: time.Now()}); !errors.Is(err, ErrNoAddress) {
+		t.Fatalf("no address: %v", err)
+	}
+	if err := m.Send(context.Background(), Event{Kind: PushDenied, Email: "mario@example.it", At: time.Now(), SP: "X"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.msgs) != 1 || c.msgs[0].To != "mario@example.it" || !strings.Contains(c.msgs[0].Subject, "rifiutata") {
+		t.Fatalf("sent: %+v", c.msgs)
+	}
+}
