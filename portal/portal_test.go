@@ -313,3 +313,33 @@ func TestSLORefusesUnverifiedMessages(t *testing.T) {
 		}
 	}
 }
+
+// A push request the owner refused in the app ("Non sono stato io") is in
+// the access history (security.md C.10); wrong numbers and other people's
+// refusals are not.
+func TestHistoryListsPushDenials(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	al := &audit.Logger{Store: e.st}
+	for _, ev := range []storage.AuditEvent{
+		{Actor: "a1", Action: "login.push", Target: "sp-denied", Outcome: audit.Failure,
+			Details: map[string]string{"reason": "user_denied", "level": "2", "client_ip": "192.0.2.7"}},
+		{Actor: "a1", Action: "login.push", Target: "sp-wrong", Outcome: audit.Failure, Details: map[string]string{"reason": "wrong_number"}},
+		{Actor: "b2", Action: "login.push", Target: "sp-other", Outcome: audit.Failure, Details: map[string]string{"reason": "user_denied"}},
+		{Actor: "a1", Action: "sso.response", Target: "sp-ok", Outcome: audit.Success, Details: map[string]string{"level": "1"}},
+	} {
+		if err := al.Record(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _, err := History(ctx, e.st, "a1", 0, 20)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("history: %+v %v, want the login and the denial", got, err)
+	}
+	if d := got[1]; !d.Denied || d.Success || d.SP != "sp-denied" || d.IP != "192.0.2.7" || d.Level != "2" {
+		t.Errorf("denial line: %+v", d)
+	}
+	if got[0].Denied || !got[0].Success {
+		t.Errorf("login line: %+v", got[0])
+	}
+}
