@@ -122,6 +122,10 @@ type Store interface {
 	Tokens
 	Lifecycles
 	Leases
+	SharedValues
+	Revisions
+	Imports
+	Blobs
 
 	CreateIdentity(ctx context.Context, id Identity) error
 	GetIdentity(ctx context.Context, id string) (Identity, error)

@@ -57,6 +57,7 @@ func RunStore(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"Ping", storeTestPing},
 		{"SingleUseMarks", storeTestSingleUse},
 	}
+	tests = append(tests, clusterTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, newStore(t)) })
 	}

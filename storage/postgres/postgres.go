@@ -7,7 +7,7 @@
 //
 //	GRANT USAGE ON SCHEMA <schema> TO <app>;
 //	GRANT SELECT ON migrations TO <app>;
-//	GRANT SELECT, INSERT, UPDATE, DELETE ON identities, credentials, devices, service_providers, enrolments, operators, tokens, lifecycles, leases, tickets TO <app>;
+//	GRANT SELECT, INSERT, UPDATE, DELETE ON identities, credentials, devices, service_providers, enrolments, operators, tokens, lifecycles, leases, tickets, shared_values, revisions, blobs, blob_chunks TO <app>;
 //	GRANT SELECT, INSERT ON audit_events TO <app>;
 //
 // Open only reads the migrations table when the schema is up to date. The

@@ -29,31 +29,51 @@ func (s *Store) AppendAudit(ctx context.Context, ev storage.AuditEvent) (storage
 	ev = storableAudit(ev)
 	var rec storage.AuditEvent
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		if s.f.AuditLock != "" {
-			if _, err := tx.ExecContext(ctx, s.f.AuditLock); err != nil {
-				return fmt.Errorf("lock: %w", err)
-			}
+		recs, err := s.appendAuditTx(ctx, tx, []storage.AuditEvent{ev})
+		if err == nil {
+			rec = recs[0]
 		}
-		var prev storage.AuditEvent // ChainAudit needs only its Seq and Hash
-		err := tx.QueryRowContext(ctx, "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").
-			Scan(&prev.Seq, &prev.Hash)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			rec = storage.ChainAudit(nil, ev)
-		case err != nil:
-			return fmt.Errorf("read last record: %w", err)
-		default:
-			rec = storage.ChainAudit(&prev, ev)
-		}
-		_, err = tx.ExecContext(ctx, s.q("INSERT INTO audit_events ("+auditCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
-			rec.Seq, s.timeArg(rec.Time), rec.Actor, rec.Action, rec.Target, rec.Outcome,
-			rec.RequestID, jsonArg(rec.Details), rec.PrevHash, rec.Hash)
 		return err
 	})
 	if err != nil {
 		return storage.AuditEvent{}, fmt.Errorf("append audit %q: %w", ev.Action, err)
 	}
 	return rec, nil
+}
+
+// appendAuditTx chains evs (already storable, times set) after the last
+// record inside tx, holding the flavour's AuditLock until tx ends, and
+// inserts them.
+func (s *Store) appendAuditTx(ctx context.Context, tx *sql.Tx, evs []storage.AuditEvent) ([]storage.AuditEvent, error) {
+	if s.f.AuditLock != "" {
+		if _, err := tx.ExecContext(ctx, s.f.AuditLock); err != nil {
+			return nil, fmt.Errorf("lock: %w", err)
+		}
+	}
+	var prev storage.AuditEvent // ChainAudit needs only its Seq and Hash
+	var last *storage.AuditEvent
+	err := tx.QueryRowContext(ctx, "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").
+		Scan(&prev.Seq, &prev.Hash)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return nil, fmt.Errorf("read last record: %w", err)
+	default:
+		last = &prev
+	}
+	out := make([]storage.AuditEvent, len(evs))
+	insert := s.q("INSERT INTO audit_events (" + auditCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+	for i, ev := range evs {
+		rec := storage.ChainAudit(last, ev)
+		if _, err := tx.ExecContext(ctx, insert,
+			rec.Seq, s.timeArg(rec.Time), rec.Actor, rec.Action, rec.Target, rec.Outcome,
+			rec.RequestID, jsonArg(rec.Details), rec.PrevHash, rec.Hash); err != nil {
+			return nil, err
+		}
+		out[i] = rec
+		last = &out[i]
+	}
+	return out, nil
 }
 
 // ListAudit returns up to limit records with Seq > afterSeq, in order. The

@@ -58,6 +58,9 @@ var serviceProviders = table[storage.ServiceProvider]{
 	what:    "service provider",
 	cols:    []string{"entity_id", "metadata_xml", "status", "source", "created_at", "updated_at"},
 	orderBy: "entity_id",
+	changed: func(ctx context.Context, s *Store, tx *sql.Tx) error {
+		return s.bumpRevision(ctx, tx, revisionSPs)
+	},
 	args: func(s *Store, v storage.ServiceProvider) []any {
 		return []any{v.EntityID, bytesArg(v.MetadataXML), string(v.Status), v.Source,
 			s.timeArg(v.CreatedAt), s.timeArg(v.UpdatedAt)}

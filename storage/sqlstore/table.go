@@ -26,6 +26,30 @@ type table[T any] struct {
 	dests  func(v *T) []any          // scan destinations in cols order
 	// check, when set, refuses values that must never be stored.
 	check func(v T) error
+	// changed, when set, runs in the transaction of every create, update
+	// and delete (the SP registry bumps its revision there).
+	changed func(ctx context.Context, s *Store, tx *sql.Tx) error
+}
+
+// insert adds v inside tx; the caller maps the error (constraintErr).
+func (t *table[T]) insert(ctx context.Context, s *Store, tx *sql.Tx, v T) error {
+	args := t.args(s, v)
+	if err := t.validate(v, args); err != nil {
+		return fmt.Errorf("create %s %q: %w", t.what, args[0], err)
+	}
+	query := "INSERT INTO " + t.name + " (" + strings.Join(t.cols, ", ") + ") VALUES (?" +
+		strings.Repeat(", ?", len(t.cols)-1) + ")"
+	if _, err := tx.ExecContext(ctx, s.q(query), args...); err != nil {
+		return fmt.Errorf("create %s %q: %w", t.what, args[0], s.constraintErr(err, t.parent))
+	}
+	return t.afterChange(ctx, s, tx)
+}
+
+func (t *table[T]) afterChange(ctx context.Context, s *Store, tx *sql.Tx) error {
+	if t.changed == nil {
+		return nil
+	}
+	return t.changed(ctx, s, tx)
 }
 
 func (t *table[T]) selectFrom() string {
@@ -59,8 +83,10 @@ func (t *table[T]) create(ctx context.Context, s *Store, v T) error {
 	query := "INSERT INTO " + t.name + " (" + strings.Join(t.cols, ", ") + ") VALUES (?" +
 		strings.Repeat(", ?", len(t.cols)-1) + ")"
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, s.q(query), args...)
-		return err
+		if _, err := tx.ExecContext(ctx, s.q(query), args...); err != nil {
+			return err
+		}
+		return t.afterChange(ctx, s, tx)
 	})
 	if err != nil {
 		return fmt.Errorf("create %s %q: %w", t.what, key, s.constraintErr(err, t.parent))
@@ -152,8 +178,10 @@ func (t *table[T]) update(ctx context.Context, s *Store, key string, fn func(T) 
 		if err := t.validate(v, args); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, updateSQL, append(args[written:], key)...)
-		return err
+		if _, err := tx.ExecContext(ctx, updateSQL, append(args[written:], key)...); err != nil {
+			return err
+		}
+		return t.afterChange(ctx, s, tx)
 	})
 	switch {
 	case err == nil:
@@ -175,8 +203,10 @@ func (t *table[T]) delete(ctx context.Context, s *Store, key string) error {
 		if err != nil {
 			return err
 		}
-		n, err = res.RowsAffected()
-		return err
+		if n, err = res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		return t.afterChange(ctx, s, tx)
 	})
 	if err == nil && n == 0 {
 		err = storage.ErrNotFound
