@@ -126,7 +126,7 @@ type IdP struct {
 	Contact           Contact       `yaml:"contact" doc:"md:ContactPerson (contactType other) published in the IdP metadata."`
 	Signing           Signing       `yaml:"signing" doc:"Key and certificate that sign responses and metadata."`
 	Metadata          Metadata      `yaml:"metadata" doc:"The IdP's own published metadata."`
-	SPMetadataDir     string        `yaml:"sp_metadata_dir" defaultdoc:"<data_dir>/sp-metadata" doc:"Directory of trusted SP metadata files (*.xml). Must exist outside demo mode."`
+	SPMetadataDir     string        `yaml:"sp_metadata_dir" defaultdoc:"<data_dir>/sp-metadata" doc:"Directory of SP metadata files (*.xml) imported into the shared SP registry at start and whenever they change. Removing a file does not remove its SP (spid-idp sp disable/remove does). Must exist outside demo mode."`
 	SPSources         []SPSource    `yaml:"sp_sources" doc:"Federation SP lists: aggregated SAML metadata (EntitiesDescriptor) signed by the federation operator, loaded at start and every refresh (also by spid-idp sp sync). Each item is a mapping with url or file, certificate (PEM of the operator's signing certificate) and refresh (default 1h); in the environment variable, items are LOCATION|CERTIFICATE|REFRESH separated by commas."`
 	Request           Request       `yaml:"request" doc:"Limits applied to incoming AuthnRequest and LogoutRequest messages."`
 	Session           Session       `yaml:"session" doc:"SpidL1 single-sign-on session and cookies."`

@@ -217,6 +217,55 @@ func (r *Registry) List(ctx context.Context) ([]Entry, error) {
 	return out, nil
 }
 
+// DefaultRevisionPoll is how often WatchRevision asks the store whether
+// the registry changed: a change made on one node (or by the command
+// line) reaches every node's cache within about this time.
+const DefaultRevisionPoll = time.Second
+
+// WatchRevision drops the parsed SPs cached in memory whenever the store's
+// SP revision changes, polling it every interval (<= 0:
+// DefaultRevisionPoll) until ctx ends, and returns ctx's error.
+//
+// Why a poll of the database rather than a pub/sub message: the revision
+// is bumped in the transaction of the change itself, by whoever makes it
+// (another node, or the sp command that opens only the database), so no
+// change can be missed or arrive before it is visible, and a node that
+// was cut off catches up on its first successful read. It costs one
+// primary-key read per node per second. While the store cannot be read,
+// the cache TTL still bounds staleness.
+func (r *Registry) WatchRevision(ctx context.Context, interval time.Duration) error {
+	if interval <= 0 {
+		interval = DefaultRevisionPoll
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	var last int64
+	for {
+		rctx, cancel := context.WithTimeout(ctx, interval)
+		rev, err := r.store.ServiceProviderRevision(rctx)
+		cancel()
+		switch {
+		case err != nil:
+			if ctx.Err() == nil {
+				r.log.Warn("SP registry revision unreadable; cached SPs expire by their TTL", "error", err)
+			}
+		case rev != last:
+			if last != 0 {
+				r.log.Info("SP registry changed; cache dropped", "revision", rev)
+			}
+			r.mu.Lock()
+			clear(r.cache)
+			r.mu.Unlock()
+			last = rev
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
 // dirFile is what WatchDir compares between polls.
 type dirFile struct {
 	modTime time.Time
@@ -225,15 +274,19 @@ type dirFile struct {
 
 // DirResult reports what LoadDir did.
 type DirResult struct {
-	Added, Updated, Unchanged, Removed []string // entityIDs
-	Failed                             map[string]error
+	Added, Updated, Unchanged []string // entityIDs
+	Failed                    map[string]error
 }
 
 // LoadDir registers or refreshes the SP of every *.xml file in dir (source
 // "directory"). A file that fails the checks leaves the last good copy in
-// place. SPs that came from the directory and whose file is gone are
-// removed, but only when every file in the directory loaded, so that a
-// broken file never makes its SP vanish.
+// place.
+//
+// The registry in the store is the single source of truth and the
+// directory only an import source: an SP whose file is missing stays
+// registered. Each node of a cluster has its own directory, and a node
+// whose directory is empty or behind must not remove SPs another node
+// imported; removal is explicit (spid-idp sp disable / sp remove).
 func (r *Registry) LoadDir(ctx context.Context, dir string) (DirResult, error) {
 	r.dirMu.Lock()
 	defer r.dirMu.Unlock()
@@ -264,20 +317,6 @@ func (r *Registry) LoadDir(ctx context.Context, dir string) (DirResult, error) {
 			res.Updated = append(res.Updated, id)
 		default:
 			res.Unchanged = append(res.Unchanged, id)
-		}
-	}
-	if len(res.Failed) == 0 {
-		recs, err := r.store.ListServiceProviders(ctx)
-		if err != nil {
-			return res, fmt.Errorf("metadata: list SPs: %w", err)
-		}
-		for _, rec := range recs {
-			if rec.Source == SourceDirectory && !present[rec.EntityID] {
-				if err := r.Remove(ctx, rec.EntityID); err != nil && !errors.Is(err, storage.ErrNotFound) {
-					return res, err
-				}
-				res.Removed = append(res.Removed, rec.EntityID)
-			}
 		}
 	}
 	var errs []error
@@ -403,9 +442,6 @@ func (r *Registry) logDirResult(dir string, res DirResult, err error) {
 	}
 	for _, id := range res.Updated {
 		r.log.Info("SP metadata updated from directory", "dir", dir, "entity_id", id)
-	}
-	for _, id := range res.Removed {
-		r.log.Info("SP removed: its metadata file is gone", "dir", dir, "entity_id", id)
 	}
 	for f, ferr := range res.Failed {
 		r.log.Warn("SP metadata file rejected; last good copy kept", "file", f, "error", ferr)

@@ -170,11 +170,11 @@ func TestRegistryLoadDir(t *testing.T) {
 		t.Fatalf("second load %+v %v", res, err)
 	}
 
-	// A broken update keeps the last good copy, and blocks removals.
+	// A broken update keeps the last good copy.
 	writeFile(t, filepath.Join(dir, "a.xml"), []byte("<broken"))
 	os.Remove(filepath.Join(dir, "b.xml"))
 	res, err = r.LoadDir(ctx, dir)
-	if err == nil || len(res.Failed) != 1 || len(res.Removed) != 0 {
+	if err == nil || len(res.Failed) != 1 {
 		t.Fatalf("broken load %+v %v", res, err)
 	}
 	if _, err := r.Get(ctx, spID); err != nil {
@@ -184,11 +184,12 @@ func TestRegistryLoadDir(t *testing.T) {
 		t.Fatalf("SP removed while another file was broken: %v", err)
 	}
 
-	// Fixed: a is updated, b (file gone) removed.
+	// Fixed: a is updated; b (file gone) stays registered, as the store
+	// is the source of truth (TestRegistryLoadDirNeverRemoves).
 	a2 := build(t, metadatatest.Options{DisplayName: "Nuovo nome"})
 	writeFile(t, filepath.Join(dir, "a.xml"), a2)
 	res, err = r.LoadDir(ctx, dir)
-	if err != nil || len(res.Updated) != 1 || len(res.Removed) != 1 || res.Removed[0] != "https://b.example.it" {
+	if err != nil || len(res.Updated) != 1 {
 		t.Fatalf("fixed load %+v %v", res, err)
 	}
 	if sp, err := r.Get(ctx, spID); err != nil || sp.DisplayName["it"] != "Nuovo nome" {
@@ -208,6 +209,83 @@ func TestRegistryLoadDir(t *testing.T) {
 	if _, err := r.LoadDir(ctx, filepath.Join(dir, "missing")); err == nil {
 		t.Error("missing directory accepted")
 	}
+}
+
+// Two nodes share the store, each with its own directory: node B starts
+// with an empty directory (or its file was deleted) and must not remove
+// the SP node A imported. Only an explicit removal removes it.
+func TestRegistryLoadDirNeverRemoves(t *testing.T) {
+	ctx := context.Background()
+	nodeA, st := newRegistry(t, metadata.RegistryOptions{})
+	nodeB := metadata.NewRegistry(st, metadata.RegistryOptions{Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil))})
+	dirA, dirB := t.TempDir(), t.TempDir()
+	writeFile(t, filepath.Join(dirA, "sp.xml"), build(t, metadatatest.Options{}))
+	if _, err := nodeA.LoadDir(ctx, dirA); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nodeB.LoadDir(ctx, dirB); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nodeB.Get(ctx, spID); err != nil {
+		t.Fatalf("node B's empty directory removed the SP node A imported: %v", err)
+	}
+	os.Remove(filepath.Join(dirA, "sp.xml"))
+	if _, err := nodeA.LoadDir(ctx, dirA); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.GetServiceProvider(ctx, spID); err != nil {
+		t.Fatalf("a deleted file removed the SP: %v", err)
+	}
+	if err := nodeA.Remove(ctx, spID); err != nil {
+		t.Fatalf("explicit removal: %v", err)
+	}
+}
+
+// A change made through one node's registry (or straight in the store, as
+// the sp command does) reaches the other node's cache within 5 seconds,
+// although the cache TTL is an hour.
+func TestRegistryWatchRevisionPropagates(t *testing.T) {
+	ctx := context.Background()
+	nodeA, st := newRegistry(t, metadata.RegistryOptions{CacheTTL: time.Hour})
+	nodeB := metadata.NewRegistry(st, metadata.RegistryOptions{CacheTTL: time.Hour, Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil))})
+	if _, err := nodeA.Add(ctx, build(t, metadatatest.Options{}), "cli"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nodeB.Get(ctx, spID); err != nil { // now cached on B
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- nodeB.WatchRevision(wctx, 100*time.Millisecond) }()
+	defer func() {
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("WatchRevision returned %v", err)
+		}
+	}()
+	waitFor := func(what string, ok func() bool) time.Duration {
+		t.Helper()
+		start := time.Now()
+		for !ok() {
+			if time.Since(start) > 5*time.Second {
+				t.Fatalf("%s: not seen by the other node within 5 s", what)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		return time.Since(start)
+	}
+	if err := nodeA.SetStatus(ctx, spID, storage.SPDisabled); err != nil {
+		t.Fatal(err)
+	}
+	d := waitFor("disable", func() bool { _, err := nodeB.Get(ctx, spID); return errors.Is(err, storage.ErrNotFound) })
+	t.Logf("disable seen by the other node after %v", d)
+	if err := st.UpdateServiceProvider(ctx, spID, func(cur storage.ServiceProvider) (storage.ServiceProvider, error) {
+		cur.Status = storage.SPActive
+		return cur, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("enable", func() bool { _, err := nodeB.Get(ctx, spID); return err == nil })
 }
 
 func TestRegistryWatchDir(t *testing.T) {

@@ -79,6 +79,9 @@ func runServe(ctx context.Context, e env, args []string) int {
 			info.IdPURL, info.IdPURL, demoOperators(), demo.OperatorPassword, info.IdPURL,
 			info.IdPURL, info.IdPURL, info.IdPURL)
 	}
+	// Registry changes made by another node or by the sp command reach
+	// this node's cache within about a second.
+	go a.SPs.WatchRevision(ctx, 0)
 	if st, err := os.Stat(cfg.IdP.SPMetadataDir); err == nil && st.IsDir() {
 		// The directory is a second source of trusted SPs: files added,
 		// changed or removed are picked up while running.
