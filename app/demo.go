@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"time"
 
 	"github.com/spid-idp/spid-idp/demo"
@@ -35,8 +34,7 @@ func (a *App) SetupDemo(ctx context.Context) (DemoInfo, error) {
 		return DemoInfo{}, err
 	}
 	base := cfg.Server.BaseURL
-	dir := filepath.Join(cfg.DataDir, "keys")
-	pair, _, err := keys.LoadOrGenerate(filepath.Join(dir, "demo-sp.key"), filepath.Join(dir, "demo-sp.crt"), keys.GenerateOptions{
+	pair, err := a.SharedSPKey(ctx, "demo-sp", keys.GenerateOptions{
 		Profile: keys.ProfileSPPublic, Bits: 2048, CommonName: demo.SPName, Locality: "Roma",
 		OrganizationIdentifier: "PA:IT-demo", OrganizationName: "Ente dimostrativo",
 		EntityID: base + demo.Prefix, ValidFor: 2 * 365 * 24 * time.Hour,
@@ -53,7 +51,7 @@ func (a *App) SetupDemo(ctx context.Context) (DemoInfo, error) {
 	if err != nil {
 		return DemoInfo{}, err
 	}
-	if _, err := a.SPs.Add(ctx, sp.Metadata(), "demo"); err != nil {
+	if err := a.registerOwnSP(ctx, sp.Metadata(), "demo"); err != nil {
 		return DemoInfo{}, fmt.Errorf("registering the demo SP: %w", err)
 	}
 	sp.Register(a.Mux)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/x509"
 	"fmt"
-	"path/filepath"
 	"time"
 
 	"github.com/spid-idp/spid-idp/idp"
@@ -14,15 +13,14 @@ import (
 )
 
 // SetupPortal adds the citizen's personal area under /account/: a SPID
-// service provider of this same IdP with its own key (kept under
-// data_dir/keys), its signed metadata registered in the SP registry
-// (source "portal"), logging citizens in at level 2. Build calls it once
-// a.Mux exists.
+// service provider of this same IdP with its own key (kept in the store,
+// shared by every node: SharedSPKey), its signed metadata registered in
+// the SP registry (source "portal"), logging citizens in at level 2. Build
+// calls it once a.Mux exists.
 func (a *App) SetupPortal(ctx context.Context) (*portal.Portal, error) {
 	cfg := a.Config
 	base := cfg.Server.BaseURL
-	dir := filepath.Join(cfg.DataDir, "keys")
-	pair, _, err := keys.LoadOrGenerate(filepath.Join(dir, "portal-sp.key"), filepath.Join(dir, "portal-sp.crt"), keys.GenerateOptions{
+	pair, err := a.SharedSPKey(ctx, "portal", keys.GenerateOptions{
 		Profile: keys.ProfileSPPublic, Bits: 2048, CommonName: portal.Name, Locality: "Roma",
 		OrganizationIdentifier: "PA:IT-portal", OrganizationName: cfg.IdP.Name,
 		EntityID: base + portal.Prefix, ValidFor: 2 * 365 * 24 * time.Hour,
@@ -63,7 +61,7 @@ func (a *App) SetupPortal(ctx context.Context) (*portal.Portal, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := a.SPs.Add(ctx, p.Metadata(), "portal"); err != nil {
+	if err := a.registerOwnSP(ctx, p.Metadata(), "portal"); err != nil {
 		return nil, fmt.Errorf("registering the portal SP: %w", err)
 	}
 	p.Register(a.Mux)
