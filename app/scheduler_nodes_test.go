@@ -3,6 +3,8 @@ package app
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"io"
 	"log/slog"
@@ -34,6 +36,10 @@ func schedulerNode(t *testing.T, dsn, redisAddr, prefix string) *App {
 		"SPID_IDP_CACHE_DRIVER=redis",
 		"SPID_IDP_CACHE_REDIS_ADDR=" + redisAddr,
 		"SPID_IDP_CACHE_REDIS_KEY_PREFIX=" + prefix,
+		// The keys every node of a cluster shares (the personal area's SP
+		// key in the database is sealed with the data key).
+		"SPID_IDP_IDP_SESSION_COOKIE_KEY=" + sharedTestKey(prefix, "cookie"),
+		"SPID_IDP_SECURITY_DATA_KEY=" + sharedTestKey(prefix, "data"),
 		"SPID_IDP_SECURITY_ARGON2_MEMORY_KIB=19456", "SPID_IDP_SECURITY_ARGON2_TIME=2", "SPID_IDP_SECURITY_ARGON2_THREADS=1",
 	}
 	cfg, err := config.Load("", env)
@@ -60,6 +66,13 @@ func schedulerNode(t *testing.T, dsn, redisAddr, prefix string) *App {
 		t.Fatal(err)
 	}
 	return a
+}
+
+// sharedTestKey is a base64 32-byte key that all nodes of one test derive
+// alike.
+func sharedTestKey(prefix, purpose string) string {
+	sum := sha256.Sum256([]byte(prefix + purpose))
+	return base64.StdEncoding.EncodeToString(sum[:])
 }
 
 // TestSchedulerTwoNodes: two nodes on one PostgreSQL and one Redis run the

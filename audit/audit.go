@@ -37,10 +37,11 @@ type Logger struct {
 // mistake must not turn the audit trail into a password store.
 var secretWords = []string{"password", "passwd", "otp", "secret", "token", "cookie", "session_key", "samlresponse", "key"}
 
-// Record appends ev, filling Time and RequestID from the context when unset
-// and dropping any detail whose key looks like a secret. A failure to write
-// the audit log is returned: callers treat it as a failure of the action.
-func (l *Logger) Record(ctx context.Context, ev storage.AuditEvent) error {
+// Prepare completes ev as Record stores it (time, request ID, client IP,
+// secrets scrubbed from the details), for callers that store records
+// themselves in a transaction with other writes
+// (storage.Imports.ImportIdentities).
+func (l *Logger) Prepare(ctx context.Context, ev storage.AuditEvent) storage.AuditEvent {
 	now := time.Now
 	if l.Now != nil {
 		now = l.Now
@@ -60,6 +61,14 @@ func (l *Logger) Record(ctx context.Context, ev storage.AuditEvent) error {
 		}
 	}
 	ev.Details = scrub(ev.Details)
+	return ev
+}
+
+// Record appends ev, filling Time and RequestID from the context when unset
+// and dropping any detail whose key looks like a secret. A failure to write
+// the audit log is returned: callers treat it as a failure of the action.
+func (l *Logger) Record(ctx context.Context, ev storage.AuditEvent) error {
+	ev = l.Prepare(ctx, ev)
 	stored, err := l.Store.AppendAudit(ctx, ev)
 	if err != nil {
 		if l.Log != nil {

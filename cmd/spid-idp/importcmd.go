@@ -140,15 +140,19 @@ func runUserImport(ctx context.Context, e env, args []string) int {
 		a.fail(ctx, "user.import", "", map[string]string{"file": base, "row": fmt.Sprint(b.row),
 			"username": strings.ToLower(oneLine(b.username)), "error": "invalid input, skipped"})
 	}
-	imported, noPassword := 0, 0
+	// One transaction for every row and its audit record: a crash or kill
+	// at any moment leaves either the whole file imported, each identity
+	// with its record, or nothing (then simply run the import again).
+	batch := make([]storage.ImportedIdentity, 0, len(plans))
+	noPassword := 0
 	for _, p := range plans {
-		if err := writeImport(ctx, a.store, sealer, p); err != nil {
+		item, err := importItem(sealer, p)
+		if err != nil {
 			fmt.Fprintf(e.stderr, "spid-idp user import: row %d (%s): %v\n", p.row, p.identity.Username, err)
-			fmt.Fprintf(e.stderr, "spid-idp user import: stopped; %d row(s) before it were imported, this one and the rest were not\n", imported)
+			fmt.Fprintf(e.stderr, "spid-idp user import: nothing imported\n")
 			return a.fail(ctx, "user.import", "", map[string]string{"file": base, "row": fmt.Sprint(p.row),
-				"username": p.identity.Username, "error": "store"})
+				"username": p.identity.Username, "error": "device"})
 		}
-		imported++
 		details := map[string]string{"file": base, "row": fmt.Sprint(p.row), "username": p.identity.Username,
 			"spid_code": p.identity.Attributes["spidCode"], "type": fmt.Sprint(int(p.identity.Type)),
 			"credential_source": "imported hash", "app_device": strconv.FormatBool(p.seed != nil)}
@@ -156,9 +160,17 @@ func runUserImport(ctx context.Context, e env, args []string) int {
 			details["credential_source"] = "none"
 			noPassword++
 		}
-		if code := a.success(ctx, "user.import", p.identity.ID, details); code != exitOK {
-			return code
-		}
+		item.Audit = a.audit.Prepare(ctx, storage.AuditEvent{Actor: a.actor, Action: "user.import",
+			Target: p.identity.ID, Outcome: "success", Details: details})
+		batch = append(batch, item)
+	}
+	if _, err := a.store.ImportIdentities(ctx, batch); err != nil {
+		fmt.Fprintf(e.stderr, "spid-idp user import: %v\n", err)
+		fmt.Fprintf(e.stderr, "spid-idp user import: nothing imported (the import is all or nothing)\n")
+		return a.fail(ctx, "user.import", "", map[string]string{"file": base, "rows": fmt.Sprint(len(plans)), "error": "store"})
+	}
+	imported := len(batch)
+	for _, p := range plans {
 		fmt.Fprintf(e.stdout, "imported %s: username %s, spidCode %s%s\n", p.identity.ID, p.identity.Username,
 			p.identity.Attributes["spidCode"], map[bool]string{true: ", TOTP device", false: ""}[p.seed != nil])
 	}
@@ -175,7 +187,9 @@ Migrates identities from a previous identity provider. Every row is checked
 first (the same rules as user add, plus uniqueness within the file and
 against the store); every problem is listed with its row number, and by
 default nothing is written when any row is invalid. Each imported identity
-is active and gets its own audit record.
+is active and gets its own audit record. The import is one transaction:
+every row with its audit record is written, or (on any failure, or if the
+command is killed) none is, and the import can simply be run again.
 
 JSON: an array of objects
   {"username": "mario.rossi", "type": 1,
@@ -439,36 +453,38 @@ func checkDeviceName(s string) (string, error) {
 	return s, nil
 }
 
-// writeImport creates one planned identity, its credential and device; on
-// a failure it removes what it created, so a row is all or nothing.
-func writeImport(ctx context.Context, st storage.Store, sealer *datakey.Sealer, p importPlan) error {
-	if err := st.CreateIdentity(ctx, p.identity); err != nil {
-		return fmt.Errorf("creating the identity: %w", err)
+// importItem is what the import writes for one planned row.
+func importItem(sealer *datakey.Sealer, p importPlan) (storage.ImportedIdentity, error) {
+	item := storage.ImportedIdentity{Identity: p.identity}
+	if p.hash != "" {
+		item.Credential = &storage.Credential{IdentityID: p.identity.ID, PasswordHash: p.hash, UpdatedAt: p.identity.CreatedAt}
 	}
-	err := func() error {
-		if p.hash != "" {
-			if err := st.CreateCredential(ctx, storage.Credential{IdentityID: p.identity.ID, PasswordHash: p.hash, UpdatedAt: p.identity.CreatedAt}); err != nil {
-				return fmt.Errorf("creating the credential: %w", err)
-			}
+	if p.seed != nil {
+		d, err := newTOTPDevice(sealer, p.identity.ID, p.devName, p.seed, p.identity.CreatedAt)
+		if err != nil {
+			return item, err
 		}
-		if p.seed != nil {
-			if _, err := createTOTPDevice(ctx, st, sealer, p.identity.ID, p.devName, p.seed, p.identity.CreatedAt); err != nil {
-				return err
-			}
-		}
-		return nil
-	}()
-	if err != nil {
-		if derr := st.DeleteIdentity(ctx, p.identity.ID); derr != nil {
-			err = errors.Join(err, fmt.Errorf("removing the half-created identity %s: %w", p.identity.ID, derr))
-		}
+		item.Devices = []storage.Device{d}
 	}
-	return err
+	return item, nil
 }
 
 // createTOTPDevice stores an active TOTP device holding seed, sealed to
 // the identity and the device as the login's OTP check expects.
 func createTOTPDevice(ctx context.Context, st storage.Devices, sealer *datakey.Sealer, identityID, name string, seed []byte, now time.Time) (storage.Device, error) {
+	d, err := newTOTPDevice(sealer, identityID, name, seed, now)
+	if err != nil {
+		return storage.Device{}, err
+	}
+	if err := st.CreateDevice(ctx, d); err != nil {
+		return storage.Device{}, fmt.Errorf("creating the TOTP device: %w", err)
+	}
+	return d, nil
+}
+
+// newTOTPDevice is the active TOTP device holding seed, sealed, not yet
+// stored.
+func newTOTPDevice(sealer *datakey.Sealer, identityID, name string, seed []byte, now time.Time) (storage.Device, error) {
 	if sealer == nil {
 		return storage.Device{}, errors.New("security.data_key is not set: a TOTP seed cannot be stored")
 	}
@@ -481,12 +497,8 @@ func createTOTPDevice(ctx context.Context, st storage.Devices, sealer *datakey.S
 	if err != nil {
 		return storage.Device{}, fmt.Errorf("sealing the TOTP seed: %w", err)
 	}
-	d := storage.Device{ID: id, IdentityID: identityID, Name: name, Kind: storage.DeviceTOTP, Status: storage.DeviceActive,
-		Secret: sealed, KeyVersion: int(sealer.CurrentKeyID()), CreatedAt: now, UpdatedAt: now}
-	if err := st.CreateDevice(ctx, d); err != nil {
-		return storage.Device{}, fmt.Errorf("creating the TOTP device: %w", err)
-	}
-	return d, nil
+	return storage.Device{ID: id, IdentityID: identityID, Name: name, Kind: storage.DeviceTOTP, Status: storage.DeviceActive,
+		Secret: sealed, KeyVersion: int(sealer.CurrentKeyID()), CreatedAt: now, UpdatedAt: now}, nil
 }
 
 var errNoDataKey = errors.New("security.data_key is not set")
