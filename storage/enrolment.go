@@ -65,8 +65,43 @@ type Operator struct {
 	PasswordHash string   // PHC string, argon2id
 	ShopID       string   // the shop or counter of an agent; empty otherwise
 	Status       string   // OperatorActive or OperatorDisabled
+	// SecondFactor holds the operator's passkeys and TOTP authenticators
+	// and the one-time code a supervisor issued to enrol the first one
+	// (security.md E.1).
+	SecondFactor OperatorFactors
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+}
+
+// Kinds of operator second factor.
+const (
+	FactorWebAuthn = "webauthn" // a passkey or security key
+	FactorTOTP     = "totp"     // an authenticator app, for operators without a passkey
+)
+
+// OperatorFactor is one registered second factor. Secret is sealed with the
+// data key, bound to the operator and the factor (keys/datakey): the TOTP
+// seed, or the WebAuthn credential with its public key and sign count, so
+// a database writer can neither read a seed nor plant a key of their own.
+type OperatorFactor struct {
+	ID         string    `json:"id"`
+	Kind       string    `json:"kind"` // FactorWebAuthn or FactorTOTP
+	Name       string    `json:"name"`
+	Secret     []byte    `json:"secret"`
+	KeyVersion int64     `json:"key_version"`        // data-key ID that sealed Secret
+	LastStep   int64     `json:"last_step,omitzero"` // TOTP: last accepted time step (no replay)
+	CreatedAt  time.Time `json:"created_at"`
+	LastUsedAt time.Time `json:"last_used_at,omitzero"`
+}
+
+// OperatorFactors is an operator's second-factor state. The enrolment code
+// is stored as the hex SHA-256 of the code, never the code itself.
+type OperatorFactors struct {
+	Factors          []OperatorFactor `json:"factors,omitempty"`
+	EnrolCodeHash    string           `json:"enrol_code_hash,omitempty"`
+	EnrolCodeExpires time.Time        `json:"enrol_code_expires,omitzero"`
+	EnrolCodeTries   int              `json:"enrol_code_tries,omitempty"`
+	EnrolCodeBy      string           `json:"enrol_code_by,omitempty"` // who issued it, for the audit trail
 }
 
 // Operators stores back-office accounts, with Store's conventions.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -203,6 +204,18 @@ func storeCheckOperator(t *testing.T, got, want storage.Operator) {
 		!slices.Equal(got.Roles, want.Roles) {
 		t.Errorf("operator = %+v, want %+v", got, want)
 	}
+	gf, wf := got.SecondFactor, want.SecondFactor
+	if gf.EnrolCodeHash != wf.EnrolCodeHash || gf.EnrolCodeTries != wf.EnrolCodeTries || gf.EnrolCodeBy != wf.EnrolCodeBy ||
+		!gf.EnrolCodeExpires.Equal(wf.EnrolCodeExpires) || len(gf.Factors) != len(wf.Factors) {
+		t.Errorf("operator second factor = %+v, want %+v", gf, wf)
+	}
+	for i := range min(len(gf.Factors), len(wf.Factors)) {
+		g, w := gf.Factors[i], wf.Factors[i]
+		if g.ID != w.ID || g.Kind != w.Kind || g.Name != w.Name || !bytes.Equal(g.Secret, w.Secret) || g.KeyVersion != w.KeyVersion ||
+			g.LastStep != w.LastStep || !g.CreatedAt.Equal(w.CreatedAt) || !g.LastUsedAt.Equal(w.LastUsedAt) {
+			t.Errorf("operator factor %d = %+v, want %+v", i, g, w)
+		}
+	}
 	storeSameTime(t, "CreatedAt", got.CreatedAt, want.CreatedAt)
 	storeSameTime(t, "UpdatedAt", got.UpdatedAt, want.UpdatedAt)
 }
@@ -226,12 +239,20 @@ func storeTestOperatorCRUD(t *testing.T, s storage.Store) {
 	}
 
 	later := storeT0.Add(time.Hour)
+	// The second factor round-trips: a sealed secret with bytes of every
+	// value, a key version above 2^31, the enrolment code's state.
+	sf := storage.OperatorFactors{EnrolCodeHash: strings.Repeat("ab", 32), EnrolCodeExpires: later.Add(72 * time.Hour),
+		EnrolCodeTries: 2, EnrolCodeBy: "supervisor-1", Factors: []storage.OperatorFactor{
+			{ID: "f1", Kind: storage.FactorTOTP, Name: "App", Secret: []byte{0, 1, 0xfe, 0xff, '"'}, KeyVersion: 0xfedcba98,
+				LastStep: 59_000_000, CreatedAt: storeT0, LastUsedAt: later},
+			{ID: "f2", Kind: storage.FactorWebAuthn, Name: "Chiave", Secret: []byte("sealed"), KeyVersion: 7, CreatedAt: storeT0}}}
 	storeMust(t, "UpdateOperator", s.UpdateOperator(ctx, a.ID, func(o storage.Operator) (storage.Operator, error) {
 		o.Status, o.Roles, o.UpdatedAt, o.ID = storage.OperatorDisabled, nil, later, "moved"
+		o.SecondFactor = sf
 		return o, nil
 	}))
 	want := a
-	want.Status, want.Roles, want.UpdatedAt = storage.OperatorDisabled, nil, later
+	want.Status, want.Roles, want.UpdatedAt, want.SecondFactor = storage.OperatorDisabled, nil, later, sf
 	got, err = s.GetOperator(ctx, a.ID)
 	storeMust(t, "GetOperator after update", err)
 	storeCheckOperator(t, got, want)

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -99,17 +100,55 @@ var operators = table[storage.Operator]{
 	name: "operators",
 	what: "operator",
 	cols: []string{"id", "username", "name", "roles", "password_hash", "shop_id", "status",
-		"created_at", "updated_at"},
+		"created_at", "updated_at", "second_factor"},
 	orderBy: "username",
 	check:   checkOperator,
 	args: func(s *Store, v storage.Operator) []any {
 		return []any{v.ID, v.Username, v.Name, strings.Join(v.Roles, ","), v.PasswordHash, v.ShopID, v.Status,
-			s.timeArg(v.CreatedAt), s.timeArg(v.UpdatedAt)}
+			s.timeArg(v.CreatedAt), s.timeArg(v.UpdatedAt), factorsArg(v.SecondFactor)}
 	},
 	dests: func(v *storage.Operator) []any {
 		return []any{&v.ID, &v.Username, &v.Name, rolesDest{&v.Roles}, &v.PasswordHash, &v.ShopID, &v.Status,
-			timeDest{&v.CreatedAt}, timeDest{&v.UpdatedAt}}
+			timeDest{&v.CreatedAt}, timeDest{&v.UpdatedAt}, factorsDest{&v.SecondFactor}}
 	},
+}
+
+// factorsArg is the second_factor column: a JSON document, NULL when the
+// operator has neither a factor nor an enrolment code.
+func factorsArg(f storage.OperatorFactors) any {
+	if len(f.Factors) == 0 && f.EnrolCodeHash == "" {
+		return nil
+	}
+	b, err := json.Marshal(f)
+	if err != nil {
+		return nil // cannot happen: plain fields only
+	}
+	return b
+}
+
+// factorsDest scans the second_factor column.
+type factorsDest struct{ f *storage.OperatorFactors }
+
+func (d factorsDest) Scan(src any) error {
+	*d.f = storage.OperatorFactors{}
+	var b []byte
+	switch x := src.(type) {
+	case nil:
+		return nil
+	case string:
+		b = []byte(x)
+	case []byte:
+		b = x
+	default:
+		return fmt.Errorf("sqlstore: cannot scan %T into an operator's second factor", src)
+	}
+	if len(b) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(b, d.f); err != nil {
+		return fmt.Errorf("sqlstore: operator second factor: %w", err)
+	}
+	return nil
 }
 
 // checkOperator refuses what would not read back the same: a role with a
