@@ -5,10 +5,12 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/spid-idp/spid-idp/enrolment/console"
 	"github.com/spid-idp/spid-idp/idp/regulation"
+	"github.com/spid-idp/spid-idp/opfactor"
 	"github.com/spid-idp/spid-idp/templates"
 )
 
@@ -23,6 +25,10 @@ func (a *App) MountConsole() (*console.Console, error) {
 	if err != nil {
 		return nil, fmt.Errorf("console templates: %w", err)
 	}
+	factors, err := a.OperatorFactors()
+	if err != nil {
+		return nil, err
+	}
 	// A key of its own for the console's CSRF tokens, derived from the
 	// cookie key, so no token of the login flow is valid here.
 	mac := hmac.New(sha256.New, a.Config.IdP.Session.CookieKey)
@@ -33,6 +39,7 @@ func (a *App) MountConsole() (*console.Console, error) {
 		IPLimiter:   &regulation.Limiter{Eph: a.Backends.Eph, Max: 30, Window: time.Minute, Prefix: "console-login-ip:"},
 		UserLimiter: &regulation.Limiter{Eph: a.Backends.Eph, Max: 10, Window: 15 * time.Minute, Prefix: "console-login-user:"},
 		Responsible: a.Config.Enrolment.Responsible, Log: a.Log.With("component", "console"),
+		Factors:     factors,
 	}
 	h, err := c.Handler()
 	if err != nil {
@@ -43,4 +50,33 @@ func (a *App) MountConsole() (*console.Console, error) {
 		return nil, fmt.Errorf("console metrics: %w", err)
 	}
 	return c, nil
+}
+
+// OperatorFactors is the operators' second factor (security.md E.1):
+// secrets sealed with the data key; passkeys for the console's origin,
+// which must be a domain name (on an IP address, as the demo's
+// http://127.0.0.1:8080, operators use TOTP only).
+func (a *App) OperatorFactors() (*opfactor.Service, error) {
+	if len(a.Config.Security.DataKey) == 0 {
+		return nil, errors.New("operators' second factor: security.data_key is not set")
+	}
+	sealer, err := DataSealer(a.Config)
+	if err != nil {
+		return nil, err
+	}
+	f := &opfactor.Service{Store: a.Backends.Store, Sealer: sealer, Issuer: a.Config.IdP.Name}
+	origin := a.Config.Server.BaseURL
+	if u, err := url.Parse(origin); err == nil {
+		origin = u.Scheme + "://" + u.Host
+	}
+	rp, err := opfactor.NewRelyingParty(origin, a.Config.IdP.Name)
+	switch {
+	case err == nil:
+		f.RP = rp
+	case errors.Is(err, opfactor.ErrNoPasskeys):
+		a.Log.Warn("operators' passkeys are off: the console's address is not a domain name; operators use TOTP", "base_url", a.Config.Server.BaseURL)
+	default:
+		return nil, fmt.Errorf("operators' passkeys: %w", err)
+	}
+	return f, nil
 }

@@ -28,10 +28,13 @@ func TestBrowserConsoleApproval(t *testing.T) {
 		chromedp.SendKeys(`#username`, "vera"),
 		chromedp.SendKeys(`#password`, "Console-vera-2026"),
 		chromedp.Click(`button[name="op"][value="submit"]`),
+	}
+	actions = append(actions, browserFactor(operatorCode(t, a, "op-vera", testOperatorSeed))...)
+	actions = append(actions,
 		chromedp.WaitVisible(`table.console-table`),
 		chromedp.Click(`a[href="/console/requests/` + e.ID + `"]`),
 		chromedp.WaitVisible(`form[action$="/approve"]`),
-	}
+	)
 	for _, item := range enrolment.VerifierChecklist(e.Path, e.IdentityType) {
 		actions = append(actions, chromedp.Click(`#chk-`+item))
 	}

@@ -40,6 +40,7 @@ func consoleRecognised(t *testing.T, a *App, base string) storage.Enrolment {
 			Roles: op.roles, PasswordHash: h, Status: storage.OperatorActive, CreatedAt: now, UpdatedAt: now}); err != nil {
 			t.Fatal(err)
 		}
+		giveOperatorTOTP(t, a, "op-"+op.user)
 	}
 	// The citizen's part, through the service.
 	svc := a.Enrolment
@@ -72,7 +73,7 @@ func consoleRecognised(t *testing.T, a *App, base string) storage.Enrolment {
 	cmust(t, err)
 
 	agent := newBrowser(t)
-	p := consoleLogin(agent, base, "agent")
+	p := consoleLogin(a, agent, base, "agent")
 	p = agent.submit(p, "/console/find", url.Values{"code": {e.Code}, "cf_suffix": {"205Z"}})
 	if p.status != http.StatusOK || !strings.Contains(p.body, "Bianchi") {
 		t.Fatalf("find: %d", p.status)
@@ -111,7 +112,7 @@ func TestConsoleEndToEnd(t *testing.T) {
 	}
 
 	vera := newBrowser(t)
-	p = consoleLogin(vera, ts.URL, "vera")
+	p = consoleLogin(a, vera, ts.URL, "vera")
 	if !strings.Contains(p.body, enrolment.FormatCode(e.Code)) {
 		t.Fatalf("queue lacks the request:\n%s", p.body)
 	}
@@ -134,10 +135,16 @@ func cmust(t *testing.T, err error) {
 	}
 }
 
-func consoleLogin(b *browser, base, user string) page {
+// consoleLogin signs a test operator in: password, then the authenticator
+// app's code on the second-factor page.
+func consoleLogin(a *App, b *browser, base, user string) page {
 	b.t.Helper()
 	p := b.get(base + "/console/login")
-	return b.submit(p, "/console/login", url.Values{"username": {user}, "password": {"Console-" + user + "-2026"}})
+	p = b.submit(p, "/console/login", url.Values{"username": {user}, "password": {"Console-" + user + "-2026"}})
+	if !strings.HasSuffix(p.url.Path, "/console/factor") {
+		b.t.Fatalf("console password for %s: %d %s", user, p.status, p.url)
+	}
+	return b.submit(p, "/console/factor/totp", url.Values{"otp": {operatorCode(b.t, a, "op-"+user, testOperatorSeed)}})
 }
 
 func consoleCSP(t *testing.T, u string) string {

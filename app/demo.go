@@ -2,12 +2,16 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/spid-idp/spid-idp/demo"
 	"github.com/spid-idp/spid-idp/idp"
+	"github.com/spid-idp/spid-idp/idp/otp"
 	"github.com/spid-idp/spid-idp/keys"
+	"github.com/spid-idp/spid-idp/opfactor"
+	"github.com/spid-idp/spid-idp/storage"
 	"github.com/spid-idp/spid-idp/templates"
 )
 
@@ -18,7 +22,54 @@ type DemoInfo struct {
 	// TOTPSecret is the demo citizen's authenticator seed (base32): add it
 	// to any authenticator app, or let the conformance suite compute codes.
 	TOTPSecret string
+	// OperatorTOTPSecret is every demo operator's second factor (base32).
+	OperatorTOTPSecret string
 }
+
+// demoOperatorSeedBase32 is the demo operators' TOTP seed. DEMO ONLY: it is
+// public, so in demo mode the console's second factor protects nothing.
+const demoOperatorSeedBase32 = "MRSW23ZNN5YGK4TBORXXE4ZNN5XGY6JB"
+
+// DemoOperatorTOTPSecret is the demo operators' authenticator seed.
+func DemoOperatorTOTPSecret() string { return demoOperatorSeedBase32 }
+
+// EnsureDemoOperatorFactors gives every demo operator without a second
+// factor a TOTP factor with DemoOperatorTOTPSecret. Demo mode only.
+func (a *App) EnsureDemoOperatorFactors(ctx context.Context) error {
+	if !a.Config.Demo {
+		return errors.New("the demo operators' factor exists in demo mode only")
+	}
+	sealer, err := DataSealer(a.Config)
+	if err != nil {
+		return err
+	}
+	seed, err := otp.DecodeSeed(demoOperatorSeedBase32)
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	for _, o := range demo.Operators {
+		id := "demo-op-" + o.Username
+		sealed, err := sealer.Seal(seed, opfactor.AD(id, "demo-totp"))
+		if err != nil {
+			return err
+		}
+		err = a.Backends.Store.UpdateOperator(ctx, id, func(op storage.Operator) (storage.Operator, error) {
+			if opfactor.Has(op, "") {
+				return op, errDemoHasFactor
+			}
+			op.SecondFactor.Factors = []storage.OperatorFactor{{ID: "demo-totp", Kind: storage.FactorTOTP, Name: "App demo",
+				Secret: sealed, KeyVersion: int64(sealer.CurrentKeyID()), CreatedAt: now}}
+			return op, nil
+		})
+		if err != nil && !errors.Is(err, errDemoHasFactor) && !errors.Is(err, storage.ErrNotFound) {
+			return fmt.Errorf("demo operator %s: %w", o.Username, err)
+		}
+	}
+	return nil
+}
+
+var errDemoHasFactor = errors.New("already has a factor")
 
 // SetupDemo adds demo mode's citizen and service provider: the SP is served
 // under /demo-sp/ by this same server and registered as trusted.
@@ -32,6 +83,9 @@ func (a *App) SetupDemo(ctx context.Context) (DemoInfo, error) {
 	}
 	if err := demo.EnsureOperators(ctx, a.Backends.Store, a.Argon2); err != nil {
 		return DemoInfo{}, err
+	}
+	if err := a.EnsureDemoOperatorFactors(ctx); err != nil {
+		return DemoInfo{}, fmt.Errorf("demo operators' second factor: %w", err)
 	}
 	base := cfg.Server.BaseURL
 	pair, err := a.SharedSPKey(ctx, "demo-sp", keys.GenerateOptions{
@@ -56,5 +110,6 @@ func (a *App) SetupDemo(ctx context.Context) (DemoInfo, error) {
 	}
 	sp.Register(a.Mux)
 	return DemoInfo{IdPURL: base, MetadataURL: base + idp.PathMetadata, DemoSPURL: base + demo.Prefix + "/",
-		Username: demo.CitizenUsername, Password: demo.CitizenPassword, TOTPSecret: DemoTOTPSecret()}, nil
+		Username: demo.CitizenUsername, Password: demo.CitizenPassword, TOTPSecret: DemoTOTPSecret(),
+		OperatorTOTPSecret: DemoOperatorTOTPSecret()}, nil
 }

@@ -78,7 +78,7 @@ func TestLifecycleBrowser(t *testing.T) {
 	// 3. Customer care finds the identity, checks its state and proposes
 	// the reactivation; the proposer's own approval is refused.
 	agent := newTab(150 * time.Second)
-	lbConsoleLogin(t, agent, base, "assistenza")
+	lbConsoleLogin(t, a, agent, base, "assistenza")
 	lookup := base + "/console/care/identity?q=" + url.QueryEscape(info.Username)
 	lbSteps(t, agent, "care lookup",
 		chromedp.Navigate(lookup),
@@ -105,7 +105,7 @@ func TestLifecycleBrowser(t *testing.T) {
 
 	// 4. The supervisor approves: the identity is active again.
 	supervisor := newTab(60 * time.Second)
-	lbConsoleLogin(t, supervisor, base, "supervisore")
+	lbConsoleLogin(t, a, supervisor, base, "supervisore")
 	lbSteps(t, supervisor, "approval",
 		chromedp.Navigate(lookup),
 		chromedp.WaitVisible(`button[name="op"][value="approve"]`),
@@ -245,8 +245,9 @@ func lbPageText(ctx context.Context) string {
 	return s
 }
 
-// lbConsoleLogin signs an operator in to the console with the demo password.
-func lbConsoleLogin(t *testing.T, ctx context.Context, base, username string) {
+// lbConsoleLogin signs an operator in to the console with the demo password
+// and the demo operators' authenticator code.
+func lbConsoleLogin(t *testing.T, a *App, ctx context.Context, base, username string) {
 	t.Helper()
 	lbSteps(t, ctx, "console login as "+username,
 		chromedp.Navigate(base+"/console/login"),
@@ -256,6 +257,7 @@ func lbConsoleLogin(t *testing.T, ctx context.Context, base, username string) {
 		chromedp.Click(`button[name="op"][value="submit"]`),
 		chromedp.WaitNotPresent(`#password`),
 	)
+	lbSteps(t, ctx, "second factor of "+username, browserFactor(demoOperatorCode(t, a, username))...)
 }
 
 // lbDemoSPLogin logs the demo citizen in at the demo SP at level 1 in a

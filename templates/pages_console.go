@@ -1,6 +1,7 @@
 package templates
 
 import (
+	"html/template"
 	"reflect"
 	"time"
 )
@@ -14,6 +15,7 @@ const (
 	PageConsoleFind      = "console-find"      // ConsoleFindPage
 	PageConsoleRecognise = "console-recognise" // ConsoleRecognisePage
 	PageConsoleMessage   = "console-message"   // ConsoleMessagePage
+	PageConsoleFactor    = "console-factor"    // ConsoleFactorPage
 )
 
 func init() {
@@ -23,6 +25,26 @@ func init() {
 	pages[PageConsoleFind] = pageSpec{"layout.html", reflect.TypeFor[ConsoleFindPage]()}
 	pages[PageConsoleRecognise] = pageSpec{"layout.html", reflect.TypeFor[ConsoleRecognisePage]()}
 	pages[PageConsoleMessage] = pageSpec{"layout.html", reflect.TypeFor[ConsoleMessagePage]()}
+	pages[PageConsoleFactor] = pageSpec{"layout.html", reflect.TypeFor[ConsoleFactorPage]()}
+}
+
+// ConsoleFactorPage is the operator's second factor after the password
+// (security.md E.1). Mode "verify" asks for a registered factor, "code" for
+// the supervisor's enrolment code, "enrol" offers to register a passkey or
+// a TOTP app, "none" says to ask a supervisor for a code.
+type ConsoleFactorPage struct {
+	ConsoleFrame
+	Mode     string
+	ErrorKey string // catalogue key of the refusal, "" for none
+	// PasskeyOptions is the WebAuthn options JSON for the page's script
+	// ("" when passkeys are unavailable); PasskeyAction receives the
+	// browser's answer in the field "credential".
+	PasskeyOptions, PasskeyAction string
+	HasPasskey, HasTOTP           bool
+	TOTPAction, CodeAction        string
+	// QR (a data: URL) and Secret set up a TOTP app in mode "enrol".
+	QR     template.URL
+	Secret string
 }
 
 // ConsoleFrame is what every signed-in console page shows: who is signed

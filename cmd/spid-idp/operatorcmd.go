@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/spid-idp/spid-idp/enrolment"
 	"github.com/spid-idp/spid-idp/identity"
 	"github.com/spid-idp/spid-idp/idp/password"
+	"github.com/spid-idp/spid-idp/opfactor"
 	"github.com/spid-idp/spid-idp/storage"
 )
 
@@ -21,6 +23,32 @@ func init() {
 	register("operator add", "create a back-office operator with roles (password printed once when generated)", runOperatorAdd)
 	register("operator list", "list the back-office operators and their roles", runOperatorList)
 	register("operator disable", "disable an operator account (kept for the audit trail)", runOperatorDisable)
+	register("operator reset-factor", "remove an operator's second factors and print a new one-time enrolment code", runOperatorResetFactor)
+}
+
+// issueEnrolCode gives the operator a one-time code to enrol a second
+// factor (a passkey or an authenticator app) at the first console login,
+// audited as operator.factor_code. reset also removes the factors held.
+func issueEnrolCode(ctx context.Context, a *admin, op storage.Operator, reset bool, reason string) (string, error) {
+	svc := &opfactor.Service{Store: a.store}
+	code, err := svc.IssueEnrolCode(ctx, op.ID, a.actor, reset)
+	details := map[string]string{"username": op.Username, "reset": strconv.FormatBool(reset),
+		"factors_removed": "0", "expires_in": opfactor.EnrolCodeTTL.String()}
+	if reset {
+		details["factors_removed"] = strconv.Itoa(len(op.SecondFactor.Factors))
+	}
+	if reason != "" {
+		details["reason"] = reason
+	}
+	if err != nil {
+		details["error"] = err.Error()
+		_ = a.audit.Record(ctx, storage.AuditEvent{Actor: a.actor, Action: "operator.factor_code", Target: op.ID, Outcome: "failure", Details: details})
+		return "", err
+	}
+	if err := a.audit.Record(ctx, storage.AuditEvent{Actor: a.actor, Action: "operator.factor_code", Target: op.ID, Outcome: "success", Details: details}); err != nil {
+		return "", fmt.Errorf("audit: %w", err)
+	}
+	return code, nil
 }
 
 func runOperatorAdd(ctx context.Context, e env, args []string) int {
@@ -110,6 +138,12 @@ func runOperatorAdd(ctx context.Context, e env, args []string) int {
 		return code
 	}
 	fmt.Fprintf(e.stdout, "created operator %s: username %s, roles %s\n", op.ID, user, strings.Join(rs, ", "))
+	enrol, err := issueEnrolCode(ctx, a, op, false, "")
+	if err != nil {
+		fmt.Fprintf(e.stderr, "spid-idp operator add: enrolment code: %v (issue one with spid-idp operator reset-factor)\n", err)
+		return exitFailure
+	}
+	fmt.Fprintf(e.stdout, "second-factor enrolment code (one use, valid %s, shown only now): %s\n", opfactor.EnrolCodeTTL, enrol)
 	if generated {
 		fmt.Fprintf(e.stdout, "password (shown only now, hand it over securely): %s\n", pw)
 	}
@@ -141,13 +175,13 @@ func runOperatorList(ctx context.Context, e env, args []string) int {
 		return exitOK
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "USERNAME\tNAME\tROLES\tSHOP\tSTATUS")
+	fmt.Fprintln(tw, "USERNAME\tNAME\tROLES\tSHOP\tSTATUS\tSECOND FACTOR")
 	for _, o := range ops {
 		shop := o.ShopID
 		if shop == "" {
 			shop = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", oneLine(o.Username), oneLine(o.Name), strings.Join(o.Roles, ","), oneLine(shop), o.Status)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", oneLine(o.Username), oneLine(o.Name), strings.Join(o.Roles, ","), oneLine(shop), o.Status, factorSummary(o))
 	}
 	tw.Flush()
 	return exitOK
@@ -197,5 +231,71 @@ func runOperatorDisable(ctx context.Context, e env, args []string) int {
 		return code
 	}
 	fmt.Fprintf(e.stdout, "operator %s disabled\n", op.Username)
+	return exitOK
+}
+
+// factorSummary says what second factor an operator holds: "passkey x2,
+// app", "enrolment code waiting", or "none".
+func factorSummary(o storage.Operator) string {
+	n := map[string]int{}
+	for _, f := range o.SecondFactor.Factors {
+		n[f.Kind]++
+	}
+	var parts []string
+	if k := n[storage.FactorWebAuthn]; k > 0 {
+		parts = append(parts, "passkey"+map[bool]string{true: " x" + strconv.Itoa(k)}[k > 1])
+	}
+	if k := n[storage.FactorTOTP]; k > 0 {
+		parts = append(parts, "app"+map[bool]string{true: " x" + strconv.Itoa(k)}[k > 1])
+	}
+	if o.SecondFactor.EnrolCodeHash != "" {
+		parts = append(parts, "enrolment code waiting")
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// runOperatorResetFactor is the supervisor's answer to a lost key or
+// phone: the operator's factors go, and a new one-time code lets them
+// enrol a new factor at the next login (after the password).
+func runOperatorResetFactor(ctx context.Context, e env, args []string) int {
+	fs := newFlagSet("operator reset-factor", e)
+	path := configFlag(fs, e)
+	reason := fs.String("reason", "", "why, for the audit log (required)")
+	rest, err := parseInterspersed(fs, args)
+	if err != nil {
+		return exitUsage
+	}
+	if len(rest) != 1 || strings.TrimSpace(*reason) == "" {
+		fmt.Fprintln(e.stderr, "usage: spid-idp operator reset-factor [-c FILE] --reason TEXT USERNAME")
+		return exitUsage
+	}
+	a, code, ok := openAdmin(ctx, e, *path)
+	if !ok {
+		return code
+	}
+	defer a.close()
+	user := strings.ToLower(rest[0])
+	op, err := a.store.GetOperatorByUsername(ctx, user)
+	if errors.Is(err, storage.ErrNotFound) {
+		fmt.Fprintf(e.stderr, "spid-idp operator reset-factor: no operator with username %q\n", rest[0])
+		return a.fail(ctx, "operator.factor_code", "", map[string]string{"username": user, "error": "not found"})
+	} else if err != nil {
+		fmt.Fprintf(e.stderr, "spid-idp operator reset-factor: %v\n", err)
+		return exitFailure
+	}
+	if op.Status != storage.OperatorActive {
+		fmt.Fprintf(e.stderr, "spid-idp operator reset-factor: operator %s is %s\n", op.Username, op.Status)
+		return a.fail(ctx, "operator.factor_code", op.ID, map[string]string{"username": op.Username, "error": "operator " + op.Status})
+	}
+	enrol, err := issueEnrolCode(ctx, a, op, true, oneLine(strings.TrimSpace(*reason)))
+	if err != nil {
+		fmt.Fprintf(e.stderr, "spid-idp operator reset-factor: %v\n", err)
+		return exitFailure
+	}
+	fmt.Fprintf(e.stdout, "operator %s: %d second factor(s) removed\n", op.Username, len(op.SecondFactor.Factors))
+	fmt.Fprintf(e.stdout, "enrolment code (one use, valid %s, shown only now, hand it over in person): %s\n", opfactor.EnrolCodeTTL, enrol)
 	return exitOK
 }

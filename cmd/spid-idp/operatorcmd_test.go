@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/spid-idp/spid-idp/idp/password"
+	"github.com/spid-idp/spid-idp/opfactor"
 	"github.com/spid-idp/spid-idp/storage"
 )
 
@@ -111,5 +114,72 @@ func TestOperatorAddRefusals(t *testing.T) {
 	}
 	if r := d.mustRun("operator", "list"); !strings.Contains(r.stdout, "no operators") {
 		t.Errorf("refused adds stored something: %q", r.stdout)
+	}
+}
+
+// operator add prints the one-time enrolment code of the second factor;
+// reset-factor removes the factors and prints a new code, the old one
+// void (security.md E.1). Both audited.
+func TestOperatorEnrolCodeAndResetFactor(t *testing.T) {
+	d := newDemoEnv(t)
+	pwFile := writeTemp(t, "pw", []byte(testPassword+"\n"))
+	r := d.mustRun("operator", "add", "--username", "marta", "--name", "Marta Blu", "--roles", "verifier", "--password-file", pwFile)
+	codeRE := regexp.MustCompile(`enrolment code \(one use, valid 72h0m0s, shown only now[^)]*\): ([A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4})`)
+	m := codeRE.FindStringSubmatch(r.stdout)
+	if m == nil {
+		t.Fatalf("no enrolment code in %q", r.stdout)
+	}
+	first := m[1]
+	op := d.operator("marta")
+	if op.SecondFactor.EnrolCodeHash == "" || strings.Contains(op.SecondFactor.EnrolCodeHash, first) {
+		t.Fatalf("stored %+v", op.SecondFactor)
+	}
+	d.wantAudit("operator.factor_code", op.ID, "success")
+	if r := d.mustRun("operator", "list"); !strings.Contains(r.stdout, "enrolment code waiting") {
+		t.Errorf("list:\n%s", r.stdout)
+	}
+	// A factor registered meanwhile, then lost: the reset removes it.
+	d.withStore(func(st storage.Store) {
+		if err := st.UpdateOperator(context.Background(), op.ID, func(o storage.Operator) (storage.Operator, error) {
+			o.SecondFactor.Factors = []storage.OperatorFactor{{ID: "f1", Kind: storage.FactorWebAuthn, Secret: []byte("x")}}
+			return o, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if r := d.run("operator", "reset-factor", "marta"); r.code != exitUsage {
+		t.Errorf("reset without reason: %d", r.code)
+	}
+	r = d.mustRun("operator", "reset-factor", "--reason", "key lost, ticket 42", "Marta")
+	m = codeRE.FindStringSubmatch(r.stdout)
+	if m == nil || m[1] == first || !strings.Contains(r.stdout, "1 second factor(s) removed") {
+		t.Fatalf("reset output %q", r.stdout)
+	}
+	op = d.operator("marta")
+	if len(op.SecondFactor.Factors) != 0 {
+		t.Errorf("factors kept: %+v", op.SecondFactor.Factors)
+	}
+	d.withStore(func(st storage.Store) {
+		svc := &opfactor.Service{Store: st}
+		if err := svc.RedeemEnrolCode(context.Background(), op.ID, first); !errors.Is(err, opfactor.ErrWrongCode) {
+			t.Errorf("the first code after the reset: %v", err)
+		}
+		if err := svc.RedeemEnrolCode(context.Background(), op.ID, m[1]); err != nil {
+			t.Errorf("the new code: %v", err)
+		}
+	})
+	found := false
+	d.withStore(func(st storage.Store) {
+		evs, _ := st.ListAudit(context.Background(), 0, 10000)
+		for _, ev := range evs {
+			found = found || ev.Action == "operator.factor_code" && ev.Details["reset"] == "true" && ev.Details["reason"] == "key lost, ticket 42" &&
+				ev.Details["factors_removed"] == "1"
+		}
+	})
+	if !found {
+		t.Error("no audit record of the reset")
+	}
+	if r := d.run("operator", "reset-factor", "--reason", "x", "nobody"); r.code != exitFailure {
+		t.Errorf("unknown operator: %d", r.code)
 	}
 }

@@ -70,13 +70,14 @@ func runServe(ctx context.Context, e env, args []string) int {
                   (add it to an authenticator app for level-2 codes)
    Get SPID       %s/enrol/          (request an identity)
    Back office    %s/console/        operators %s
-                  password %s for each
+                  password %s for each,
+                  second factor: authenticator app seed %s
    Customer care  %s/care/tickets/new
    Health         %s/healthz  %s/readyz  %s/metrics
   ==================================================================
 
 `, cfg.DataDir, info.IdPURL, info.MetadataURL, info.DemoSPURL, info.Username, info.Password, info.TOTPSecret,
-			info.IdPURL, info.IdPURL, demoOperators(), demo.OperatorPassword, info.IdPURL,
+			info.IdPURL, info.IdPURL, demoOperators(), demo.OperatorPassword, info.OperatorTOTPSecret, info.IdPURL,
 			info.IdPURL, info.IdPURL, info.IdPURL)
 	}
 	// Registry changes made by another node or by the sp command reach

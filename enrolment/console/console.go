@@ -26,6 +26,7 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,6 +35,7 @@ import (
 	"github.com/spid-idp/spid-idp/idp/csrf"
 	"github.com/spid-idp/spid-idp/idp/password"
 	"github.com/spid-idp/spid-idp/idp/regulation"
+	"github.com/spid-idp/spid-idp/opfactor"
 	"github.com/spid-idp/spid-idp/storage"
 	"github.com/spid-idp/spid-idp/templates"
 )
@@ -43,9 +45,12 @@ const Prefix = "/console/"
 
 // Times of the console.
 const (
-	SessionLifetime = 8 * time.Hour    // one working shift
-	SessionIdle     = 30 * time.Minute // signed out after this long without a request
-	ticketTTL       = time.Minute      // an evidence-open grant, used once
+	SessionLifetime = 8 * time.Hour    // one working shift, however active
+	SessionIdle     = 15 * time.Minute // signed out after this long without a request (security.md E.1)
+	// PreFactorLifetime bounds the half-open session between the password
+	// and the second factor (or the enrolment of the first factor).
+	PreFactorLifetime = 10 * time.Minute
+	ticketTTL         = time.Minute // an evidence-open grant, used once
 )
 
 // Console serves /console/. Service, Store, Eph, Pages, Audit and CSRFKey
@@ -65,6 +70,12 @@ type Console struct {
 	// Argon2 is the parameter set of the dummy hash that keeps an unknown
 	// username as slow as a wrong password.
 	Argon2 password.Params
+	// Factors checks and registers the operators' second factors; every
+	// sign-in needs one (security.md E.1). Required.
+	Factors *opfactor.Service
+	// FactorLimiter caps second-factor attempts per operator. Nil: 10 per
+	// 15 minutes.
+	FactorLimiter *regulation.Limiter
 	// Limits on login attempts: per client network and per username
 	// (counted whether or not the user exists). Nil: defaults.
 	IPLimiter, UserLimiter *regulation.Limiter
@@ -100,6 +111,12 @@ func (c *Console) Handler() (http.Handler, error) {
 	if c.Service == nil || c.Store == nil || c.Eph == nil || c.Pages == nil || c.Audit == nil {
 		return nil, errors.New("console: Service, Store, Eph, Pages and Audit are required")
 	}
+	if c.Factors == nil || c.Factors.Sealer == nil || c.Factors.Store == nil {
+		return nil, errors.New("console: the operators' second factor (Factors, with a data key) is required")
+	}
+	if c.FactorLimiter == nil {
+		c.FactorLimiter = &regulation.Limiter{Eph: c.Eph, Max: 10, Window: 15 * time.Minute, Prefix: "console-factor-user:"}
+	}
 	if len(c.CSRFKey) < csrf.MinSecretLen {
 		return nil, fmt.Errorf("console: CSRF key shorter than %d bytes", csrf.MinSecretLen)
 	}
@@ -121,7 +138,9 @@ func (c *Console) Handler() (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /console/login", c.loginPage)
 	mux.HandleFunc("POST /console/login", c.login)
-	mux.HandleFunc("POST /console/logout", c.auth(c.logout))
+	mux.HandleFunc("POST /console/logout", c.pre(c.logout))
+	mux.HandleFunc("GET /console/factor", c.pre(c.factorPage))
+	mux.HandleFunc("POST /console/factor/{step}", c.pre(c.factorPost))
 	mux.HandleFunc("GET /console/{$}", c.auth(c.home))
 	mux.HandleFunc("GET /console/queue", c.auth(c.queue))
 	mux.HandleFunc("GET /console/requests/{id}", c.auth(c.request))
@@ -144,6 +163,18 @@ type session struct {
 	Username   string    `json:"username"`
 	Created    time.Time `json:"created"`
 	Seen       time.Time `json:"seen"`
+	// Factor is the kind of second factor the operator passed; "" while
+	// the session waits for it (only the factor pages answer then).
+	Factor string `json:"factor,omitempty"`
+	// EnrolOK: the supervisor's enrolment code was accepted in this
+	// half-open session, so a first factor may be registered.
+	EnrolOK bool `json:"enrol_ok,omitempty"`
+	// Ceremony is the WebAuthn registration or login in progress.
+	Ceremony []byte `json:"ceremony,omitempty"`
+	// PendingTOTP is a TOTP seed shown for enrolment, sealed.
+	PendingTOTP *pendingTOTP `json:"pending_totp,omitempty"`
+	// Tries counts refused second-factor answers in this session.
+	Tries int `json:"tries,omitempty"`
 	// Found are the requests the agent opened by code + CF suffix; an agent
 	// sees no other request.
 	Found map[string]time.Time `json:"found,omitempty"`
@@ -159,6 +190,8 @@ type recState struct {
 	OTPOKAt   time.Time            `json:"otp_ok_at,omitzero"`
 	Ticks     map[string]time.Time `json:"ticks,omitempty"`
 }
+
+var errSessionExpired = errors.New("console: session expired")
 
 func sessionKey(id string) string {
 	h := sha256.Sum256([]byte(id))
@@ -194,13 +227,28 @@ func (o *operatorCtx) can(a enrolment.Action) bool { return enrolment.Can(o.op.R
 type handler func(w http.ResponseWriter, r *http.Request, o *operatorCtx)
 
 // auth loads the session (idle and absolute limits), re-reads the operator
-// (a disabled account is out at once), and checks CSRF on every post.
+// (a disabled account is out at once), and checks CSRF on every post. A
+// session still waiting for the second factor goes to the factor page.
 func (c *Console) auth(h handler) http.HandlerFunc {
+	return c.session(true, h)
+}
+
+// pre is auth for the pages of the second factor and logout: a half-open
+// session is enough.
+func (c *Console) pre(h handler) http.HandlerFunc {
+	return c.session(false, h)
+}
+
+func (c *Console) session(full bool, h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		lang := templates.SetLang(w, r)
 		sess, err := c.loadSession(r)
 		if err != nil {
 			http.Redirect(w, r, "/console/login", http.StatusSeeOther)
+			return
+		}
+		if full && sess.Factor == "" {
+			http.Redirect(w, r, "/console/factor", http.StatusSeeOther)
 			return
 		}
 		op, err := c.Store.GetOperator(r.Context(), sess.OperatorID)
@@ -229,17 +277,33 @@ func (c *Console) loadSession(r *http.Request) (*session, error) {
 	key := sessionKey(ck.Value)
 	now := c.now()
 	var s session
+	var expired string
 	err = c.Eph.UpdateValue(r.Context(), key, func(b []byte) ([]byte, error) {
 		s = session{}
 		if err := json.Unmarshal(b, &s); err != nil {
 			return nil, err
 		}
-		if now.Sub(s.Seen) > SessionIdle || now.Sub(s.Created) > SessionLifetime {
-			return nil, storage.ErrNotFound
+		switch {
+		case s.Factor == "" && now.Sub(s.Created) > PreFactorLifetime:
+			expired = "second factor not given in time"
+		case now.Sub(s.Created) > SessionLifetime:
+			expired = "absolute limit"
+		case now.Sub(s.Seen) > SessionIdle:
+			expired = "idle"
+		}
+		if expired != "" {
+			return nil, errSessionExpired
 		}
 		s.Seen = now
 		return json.Marshal(s)
 	})
+	if errors.Is(err, errSessionExpired) {
+		// Out for good: the record goes, and the audit log says why.
+		_ = c.Eph.DeleteValue(r.Context(), key)
+		c.record(r.Context(), s.OperatorID, "console.session_expired", s.OperatorID, audit.Success,
+			map[string]string{"reason": expired, "ip": clientIP(r)})
+		return nil, storage.ErrNotFound
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -256,6 +320,7 @@ func (c *Console) saveSession(ctx context.Context, s *session, fn func(*session)
 			return nil, err
 		}
 		fn(&cur)
+		cur.ID = s.ID // not in the JSON: keep it for the next save
 		*s = cur
 		return json.Marshal(cur)
 	})
@@ -343,25 +408,41 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_ = c.UserLimiter.Reset(ctx, regulation.UserKey(username))
-	// A session from before this login ends: the new one has a fresh ID.
-	if old, err := r.Cookie(c.cookieName()); err == nil && old.Value != "" {
-		_ = c.Eph.DeleteValue(ctx, sessionKey(old.Value))
+	// The password opens a half-open session: only the second-factor pages
+	// answer it, for PreFactorLifetime.
+	now := c.now()
+	if err := c.startSession(w, r, session{OperatorID: op.ID, Username: op.Username, Created: now, Seen: now}, now.Add(PreFactorLifetime)); err != nil {
+		c.fail(w, err)
+		return
+	}
+	c.record(ctx, op.ID, "console.login.password", op.ID, audit.Success, map[string]string{"username": op.Username,
+		"roles": strings.Join(op.Roles, ","), "factors": strconv.Itoa(len(op.SecondFactor.Factors)), "ip": clientIP(r)})
+	http.SetCookie(w, &http.Cookie{Name: c.preName(), Path: "/", MaxAge: -1, Secure: c.secure(), HttpOnly: true})
+	http.Redirect(w, r, "/console/factor", http.StatusSeeOther)
+}
+
+// startSession stores s under a fresh ID and sets the cookie; a session of
+// the browser from before ends, so no ID outlives a change of privilege
+// (session fixation).
+func (c *Console) startSession(w http.ResponseWriter, r *http.Request, s session, expires time.Time) error {
+	if old, err := r.Cookie(c.cookieName()); err == nil && old.Value != "" && len(old.Value) <= 64 {
+		_ = c.Eph.DeleteValue(r.Context(), sessionKey(old.Value))
 	}
 	id, err := randomID()
 	if err != nil {
-		c.fail(w, err)
-		return
+		return err
 	}
-	now := c.now()
-	b, _ := json.Marshal(session{OperatorID: op.ID, Username: op.Username, Created: now, Seen: now})
-	if err := c.Eph.CreateValue(ctx, sessionKey(id), b, now.Add(SessionLifetime)); err != nil {
-		c.fail(w, err)
-		return
+	b, err := json.Marshal(s)
+	if err != nil {
+		return fmt.Errorf("console: session: %w", err)
 	}
-	c.record(ctx, op.ID, "console.login", op.ID, audit.Success, map[string]string{"username": op.Username, "roles": strings.Join(op.Roles, ","), "ip": clientIP(r)})
-	http.SetCookie(w, &http.Cookie{Name: c.preName(), Path: "/", MaxAge: -1, Secure: c.secure(), HttpOnly: true})
+	// The record outlives its limit a little, so a late request finds it,
+	// is refused by loadSession and leaves an audit record of the expiry.
+	if err := c.Eph.CreateValue(r.Context(), sessionKey(id), b, expires.Add(SessionIdle)); err != nil {
+		return err
+	}
 	http.SetCookie(w, &http.Cookie{Name: c.cookieName(), Value: id, Path: "/", HttpOnly: true, Secure: c.secure(), SameSite: http.SameSiteLaxMode})
-	http.Redirect(w, r, "/console/", http.StatusSeeOther)
+	return nil
 }
 
 func (c *Console) logout(w http.ResponseWriter, r *http.Request, o *operatorCtx) {
@@ -454,7 +535,7 @@ func redirect(w http.ResponseWriter, r *http.Request, to, kind, key string) {
 // back-office areas (the care desk) authenticate through it.
 func (c *Console) Operator(r *http.Request) (storage.Operator, bool) {
 	sess, err := c.loadSession(r)
-	if err != nil {
+	if err != nil || sess.Factor == "" {
 		return storage.Operator{}, false
 	}
 	op, err := c.Store.GetOperator(r.Context(), sess.OperatorID)

@@ -83,8 +83,10 @@ func TestShopRecognitionQueueAndApproval(t *testing.T) {
 		t.Errorf("four-eyes reason not shown:\n%s", p.body)
 	}
 	p = a.submit(p, "/approve", url.Values{"check": enrolment.VerifierChecklist(e.Path, e.IdentityType)})
-	if !strings.Contains(p.url.RawQuery, "err=four_eyes") || f.state(t, e.ID) != string(enrolment.StateAwaitingProcessing) {
-		t.Errorf("recogniser's approval: %s, state %s", p.url, f.state(t, e.ID))
+	// S090: the same person deciding is a 403 with a page in words, no redirect.
+	if p.status != http.StatusForbidden || !strings.Contains(p.body, "Azione non consentita") || p.url.RawQuery != "" ||
+		f.state(t, e.ID) != string(enrolment.StateAwaitingProcessing) {
+		t.Errorf("recogniser's approval: %d %s, state %s", p.status, p.url, f.state(t, e.ID))
 	}
 
 	// Approval needs every item of §6.1.
@@ -369,8 +371,9 @@ func TestEvidenceAccess(t *testing.T) {
 	}
 }
 
-// §2: agents do not browse or decide; auditors only read.
-func TestRoles(t *testing.T) {
+// §2: agents do not browse or decide; auditors only read. S089: every
+// forbidden action answers 403 with a page in words, never a 303.
+func TestRolesS089(t *testing.T) {
 	f := newFixture(t)
 	f.operator(t, "agent", enrolment.RoleShopAgent)
 	f.operator(t, "agent2", enrolment.RoleShopAgent)
@@ -388,8 +391,9 @@ func TestRoles(t *testing.T) {
 	target, v := ag.form(ag.get("/console/find"), "/console/find")
 	_ = target
 	v.Set("check", "cf_valid")
-	if p := ag.post(f.srv.URL+"/console/requests/"+e.ID+"/approve", v); !strings.Contains(p.url.RawQuery, "err=forbidden") {
-		t.Errorf("agent approve: %s", p.url)
+	if p := ag.postNoFollow(f.srv.URL+"/console/requests/"+e.ID+"/approve", v); p.status != http.StatusForbidden ||
+		!strings.Contains(p.body, "Il tuo ruolo non consente questa azione") || p.header.Get("Location") != "" {
+		t.Errorf("agent approve: %d %q", p.status, p.header.Get("Location"))
 	}
 
 	au := f.browser(t)
@@ -403,8 +407,11 @@ func TestRoles(t *testing.T) {
 	}
 	_, hv := au.form(p, "/console/logout")
 	hv.Set("check", "cf_valid")
-	if p := au.post(f.srv.URL+"/console/requests/"+e.ID+"/approve", hv); !strings.Contains(p.url.RawQuery, "err=forbidden") {
-		t.Errorf("auditor approve: %s", p.url)
+	for _, action := range []string{"approve", "claim", "reject", "received"} {
+		if p := au.postNoFollow(f.srv.URL+"/console/requests/"+e.ID+"/"+action, hv); p.status != http.StatusForbidden ||
+			!strings.Contains(p.body, "Azione non consentita") {
+			t.Errorf("auditor %s: %d %q", action, p.status, p.header.Get("Location"))
+		}
 	}
 	if f.state(t, e.ID) != string(enrolment.StateAwaitingProcessing) {
 		t.Errorf("state changed to %s", f.state(t, e.ID))

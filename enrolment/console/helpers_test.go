@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"html"
+	"log/slog"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -26,6 +27,7 @@ import (
 	"github.com/spid-idp/spid-idp/keys/datakey"
 	"github.com/spid-idp/spid-idp/notify/mail"
 	"github.com/spid-idp/spid-idp/notify/sms"
+	"github.com/spid-idp/spid-idp/opfactor"
 	"github.com/spid-idp/spid-idp/storage"
 	"github.com/spid-idp/spid-idp/storage/memory"
 	"github.com/spid-idp/spid-idp/storage/sqlite"
@@ -51,7 +53,11 @@ type fixture struct {
 	phones  sms.Outbox
 	srv     *httptest.Server
 	console *Console
+	factors *opfactor.Service
 }
+
+// totpSeed is every fixture operator's authenticator seed.
+var totpSeed = bytes.Repeat([]byte("operator-seed-20"), 2)
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
@@ -88,9 +94,10 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	srv := httptest.NewUnstartedServer(nil)
+	factors := &opfactor.Service{Store: st, Sealer: sealer, Issuer: "IdP di prova", Now: clk.Now}
 	c := &Console{Service: svc, Store: st, Eph: eph, Pages: pages, Audit: al,
 		CSRFKey: bytes.Repeat([]byte("k"), 32), Origin: "http://" + srv.Listener.Addr().String(),
-		Argon2: testParams, Responsible: "Dott.ssa Anna Verdi", Now: clk.Now}
+		Argon2: testParams, Responsible: "Dott.ssa Anna Verdi", Now: clk.Now, Factors: factors, Log: slog.Default()}
 	h, err := c.Handler()
 	if err != nil {
 		t.Fatal(err)
@@ -100,7 +107,7 @@ func newFixture(t *testing.T) *fixture {
 	srv.Config.Handler = mux
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &fixture{svc: svc, st: st, clk: clk, mails: mails, phones: phones, srv: srv, console: c}
+	return &fixture{svc: svc, st: st, clk: clk, mails: mails, phones: phones, srv: srv, console: c, factors: factors}
 }
 
 // operator stores an active operator with a real password hash.
@@ -116,10 +123,31 @@ func (f *fixture) operator(t *testing.T, username string, roles ...enrolment.Rol
 	}
 	o := storage.Operator{ID: "op-" + username, Username: username, Name: username, Roles: rs, PasswordHash: h,
 		Status: storage.OperatorActive, ShopID: "shop-1", CreatedAt: f.clk.Now(), UpdatedAt: f.clk.Now()}
+	// An authenticator app with totpSeed, as if enrolled earlier.
+	sealed, err := f.factors.Sealer.Seal(totpSeed, opfactor.AD(o.ID, "totp-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.SecondFactor.Factors = []storage.OperatorFactor{{ID: "totp-1", Kind: storage.FactorTOTP, Name: "App", Secret: sealed,
+		KeyVersion: int64(f.factors.Sealer.CurrentKeyID()), CreatedAt: f.clk.Now()}}
 	if err := f.st.CreateOperator(t.Context(), o); err != nil {
 		t.Fatal(err)
 	}
 	return o
+}
+
+// freshCode is the operator's current app code, made usable again: the
+// fixture's clock stands still, so a second login in the same 30 seconds
+// would otherwise replay the code (which the console rightly refuses).
+func (f *fixture) freshCode(t *testing.T, operatorID string) string {
+	t.Helper()
+	must(t, "forget the last TOTP step", f.st.UpdateOperator(t.Context(), operatorID, func(o storage.Operator) (storage.Operator, error) {
+		for i := range o.SecondFactor.Factors {
+			o.SecondFactor.Factors[i].LastStep = 0
+		}
+		return o, nil
+	}))
+	return otp.Code(totpSeed, f.clk.Now())
 }
 
 var linkRE = regexp.MustCompile(`https://idp\.example\.it/\S+`)
@@ -277,6 +305,22 @@ func (b *browser) post(target string, v url.Values) page {
 	return b.do(req)
 }
 
+// postNoFollow posts without following a redirect: the answer itself.
+func (b *browser) postNoFollow(target string, v url.Values) page {
+	b.t.Helper()
+	c := *b.c
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	req, _ := http.NewRequest("POST", target, strings.NewReader(v.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	res, err := c.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	return page{status: res.StatusCode, url: res.Request.URL, body: string(body), header: res.Header}
+}
+
 // submit posts the form of p ending with action, hidden fields plus extra.
 func (b *browser) submit(p page, action string, extra url.Values) page {
 	b.t.Helper()
@@ -307,10 +351,22 @@ func (b *browser) upload(p page, kind string, content []byte, contentType string
 	return b.do(req)
 }
 
-func (b *browser) login(username string) page {
+// password is the first step of the login: it ends on the second-factor
+// page, or on the refusal.
+func (b *browser) password(username string) page {
 	b.t.Helper()
 	p := b.get("/console/login")
 	return b.submit(p, "/console/login", url.Values{"username": {username}, "password": {"Password-" + username + "-1"}})
+}
+
+// login signs the operator in: password, then the authenticator app's code.
+func (b *browser) login(username string) page {
+	b.t.Helper()
+	p := b.password(username)
+	if !strings.HasSuffix(p.url.Path, "/console/factor") {
+		return p
+	}
+	return b.submit(p, "/console/factor/totp", url.Values{"otp": {b.f.freshCode(b.t, "op-"+username)}})
 }
 
 func jpeg(tag string) []byte {

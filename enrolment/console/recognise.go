@@ -359,6 +359,9 @@ func (c *Console) confirm(w http.ResponseWriter, r *http.Request, o *operatorCtx
 		return
 	}
 	if _, err := c.Service.Recognise(ctx, e.ID, o.op.ID, checks); err != nil {
+		if c.forbidden(w, r, o, err, "/console/recognise/"+e.ID) {
+			return
+		}
 		redirect(w, r, "/console/recognise/"+e.ID, "err", errKey(err))
 		return
 	}

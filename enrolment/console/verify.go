@@ -61,6 +61,26 @@ func notice(lang, key string) string {
 	return n[0]
 }
 
+// forbidden answers a refusal of rights (the role lacks the action, or
+// the four-eyes rule: the same person may not decide) with 403 and a page
+// in words, never a redirect that a script would follow as a success
+// (security.md E.1–E.2). It reports whether it answered.
+func (c *Console) forbidden(w http.ResponseWriter, r *http.Request, o *operatorCtx, err error, back string) bool {
+	key := ""
+	switch {
+	case errors.Is(err, enrolment.ErrForbidden):
+		key = "forbidden"
+	case errors.Is(err, enrolment.ErrFourEyes):
+		key = "four_eyes"
+	default:
+		return false
+	}
+	f := c.frame(o)
+	c.render(w, http.StatusForbidden, templates.PageConsoleMessage, o.lang, templates.ConsoleMessagePage{ConsoleFrame: f,
+		Title: msg(o.lang, "Azione non consentita", "Action not allowed"), Text: notice(o.lang, key), Back: back})
+	return true
+}
+
 // errKey maps a Service error to a notice key.
 func errKey(err error) string {
 	switch {
@@ -278,6 +298,17 @@ func (c *Console) decide(w http.ResponseWriter, r *http.Request, o *operatorCtx)
 	ctx := r.Context()
 	id, action := r.PathValue("id"), r.PathValue("action")
 	page := "/console/requests/" + id
+	// The role first: a role without the action gets 403 whatever the
+	// form says (S089); the Service checks again and audits.
+	need := enrolment.ActDecide
+	if action == "claim" || action == "release" {
+		need = enrolment.ActClaim
+	}
+	if !o.can(need) {
+		c.record(ctx, o.op.ID, "enrolment."+oneLine(action, 20), id, audit.Denied, map[string]string{"reason": "role"})
+		c.forbidden(w, r, o, enrolment.ErrForbidden, page)
+		return
+	}
 	var err error
 	ok := ""
 	switch action {
@@ -340,6 +371,9 @@ func (c *Console) decide(w http.ResponseWriter, r *http.Request, o *operatorCtx)
 	if err != nil {
 		if c.Log != nil {
 			c.Log.Info("console: action refused", "action", action, "request", id, "err", err)
+		}
+		if c.forbidden(w, r, o, err, page) {
+			return
 		}
 		redirect(w, r, page, "err", errKey(err))
 		return
