@@ -39,7 +39,7 @@ func (a *App) MountConsole() (*console.Console, error) {
 		IPLimiter:   &regulation.Limiter{Eph: a.Backends.Eph, Max: 30, Window: time.Minute, Prefix: "console-login-ip:"},
 		UserLimiter: &regulation.Limiter{Eph: a.Backends.Eph, Max: 10, Window: 15 * time.Minute, Prefix: "console-login-user:"},
 		Responsible: a.Config.Enrolment.Responsible, Log: a.Log.With("component", "console"),
-		Factors:     factors,
+		Factors: factors,
 	}
 	h, err := c.Handler()
 	if err != nil {

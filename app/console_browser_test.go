@@ -32,7 +32,7 @@ func TestBrowserConsoleApproval(t *testing.T) {
 	actions = append(actions, browserFactor(operatorCode(t, a, "op-vera", testOperatorSeed))...)
 	actions = append(actions,
 		chromedp.WaitVisible(`table.console-table`),
-		chromedp.Click(`a[href="/console/requests/` + e.ID + `"]`),
+		chromedp.Click(`a[href="/console/requests/`+e.ID+`"]`),
 		chromedp.WaitVisible(`form[action$="/approve"]`),
 	)
 	for _, item := range enrolment.VerifierChecklist(e.Path, e.IdentityType) {
