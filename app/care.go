@@ -41,7 +41,13 @@ func (a *App) SetupCare(auth care.OperatorAuth) (*care.Handler, error) {
 	if a.Enrolment != nil {
 		svc.Evidence = a.Enrolment.Evidence // nil without a data key: attachments are then refused
 	}
-	desk := &care.Desk{Service: svc, Identities: a.Backends.Store, Lifecycle: a.Lifecycle}
+	// Callers are verified by a code sent to the identity's registered
+	// mobile through the IdP's SMS sender (ui.md §10, E074).
+	sender, err := SMSSender(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	desk := &care.Desk{Service: svc, Identities: a.Backends.Store, Lifecycle: a.Lifecycle, Codes: SMSCodes(cfg, a.Backends, sender)}
 	origin := cfg.Server.BaseURL
 	if u, err := url.Parse(origin); err == nil {
 		origin = u.Scheme + "://" + u.Host

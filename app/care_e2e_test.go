@@ -15,6 +15,7 @@ import (
 
 	"github.com/spid-idp/spid-idp/demo"
 	"github.com/spid-idp/spid-idp/notify/mail"
+	"github.com/spid-idp/spid-idp/notify/sms"
 	"github.com/spid-idp/spid-idp/storage"
 )
 
@@ -200,7 +201,7 @@ func TestCareEndToEnd(t *testing.T) {
 	// 5. Without the role: a verifier is refused at the desk.
 	verifier := newBrowser(t)
 	careSignIn(t, verifier, base, "vito")
-	if p := verifier.get(base + "/console/care/"); p.status != http.StatusForbidden {
+	if p := verifier.get(base + "/console/care/"); p.status != http.StatusForbidden || !strings.Contains(p.body, "Azione non consentita") {
 		t.Errorf("verifier at the desk: %d", p.status)
 	}
 
@@ -211,14 +212,29 @@ func TestCareEndToEnd(t *testing.T) {
 		t.Fatalf("lookup:\n%s", look.body)
 	}
 	act := regexp.MustCompile(`action="(/console/care/identity/[^"]+)"`).FindStringSubmatch(look.body)[1]
-	unverified := agent.submit(look, act, url.Values{"op": {"suspend"}, "channel": {"phone"}})
+	// The old tick-box is gone: a phone request without the code, or with
+	// the form's former "verified" field, is refused.
+	unverified := agent.submit(look, act, url.Values{"op": {"suspend"}, "channel": {"phone"}, "verified": {"1"}})
 	if !strings.Contains(unverified.url.RawQuery, "error=unverified") {
 		t.Fatalf("suspension without verification: %s", unverified.url)
 	}
 	if res := careLogin(t, base, info); !strings.Contains(res.body, "DEMO0000000001") {
 		t.Fatalf("login before suspension:\n%s", res.body)
 	}
-	susp := agent.submit(look, act, url.Values{"op": {"suspend"}, "channel": {"phone"}, "verified": {"1"}})
+	sent := agent.submit(look, act, url.Values{"op": {"send_code"}})
+	if !strings.Contains(sent.url.RawQuery, "notice=code_sent") || !strings.Contains(sent.body, `name="caller_code"`) {
+		t.Fatalf("caller code: %s\n%s", sent.url, sent.body)
+	}
+	id, err := a.Backends.Store.GetIdentityByUsername(context.Background(), info.Username)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := sms.Outbox{Dir: SMSOutboxDir(a.Config)}.Last(id.Attributes["mobilePhone"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	callerCode := regexp.MustCompile(`\b[0-9]{6}\b`).FindString(text.Text)
+	susp := agent.submit(sent, act, url.Values{"op": {"suspend"}, "channel": {"phone"}, "caller_code": {callerCode}})
 	if !strings.Contains(susp.url.RawQuery, "notice=done") {
 		t.Fatalf("suspension: %s\n%s", susp.url, susp.body)
 	}
@@ -229,8 +245,8 @@ func TestCareEndToEnd(t *testing.T) {
 	if !strings.Contains(prop.url.RawQuery, "notice=done") {
 		t.Fatalf("proposal: %s", prop.url)
 	}
-	if self := agent.submit(prop, act, url.Values{"op": {"approve"}}); !strings.Contains(self.url.RawQuery, "error=") {
-		t.Fatalf("the proposer approved: %s", self.url)
+	if self := agent.submit(prop, act, url.Values{"op": {"approve"}}); self.status != http.StatusForbidden || !strings.Contains(self.body, "Azione non consentita") {
+		t.Fatalf("the proposer approved: %d %s", self.status, self.url)
 	}
 	if res := careLogin(t, base, info); !strings.Contains(res.body, "ErrorCode nr23") {
 		t.Fatal("reactivated by one person")
@@ -255,7 +271,8 @@ func TestCareEndToEnd(t *testing.T) {
 		seen[ev.Action+"/"+ev.Outcome] = true
 	}
 	for _, want := range []string{"care.file/success", "care.file/denied", "care.ticket.move/success", "care.ticket.answer/success",
-		"care.desk/denied", "care.identity.lookup/success", "lifecycle.suspend/success", "lifecycle.propose/success",
+		"care.desk/denied", "care.identity.lookup/success", "care.caller.code_sent/success", "care.caller.verify/success",
+		"care.identity.suspend/denied", "lifecycle.suspend/success", "lifecycle.propose/success",
 		"lifecycle.approve/success"} {
 		if !seen[want] {
 			t.Errorf("no audit record %s", want)

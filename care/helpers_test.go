@@ -13,10 +13,13 @@ import (
 	"github.com/spid-idp/spid-idp/audit"
 	"github.com/spid-idp/spid-idp/care"
 	"github.com/spid-idp/spid-idp/evidence"
+	"github.com/spid-idp/spid-idp/idp/otp"
 	"github.com/spid-idp/spid-idp/keys/datakey"
 	"github.com/spid-idp/spid-idp/lifecycle"
 	"github.com/spid-idp/spid-idp/notify/mail"
+	"github.com/spid-idp/spid-idp/notify/sms"
 	"github.com/spid-idp/spid-idp/storage"
+	"github.com/spid-idp/spid-idp/storage/memory"
 	"github.com/spid-idp/spid-idp/storage/sqlite"
 	"github.com/spid-idp/spid-idp/storage/sqlstore"
 )
@@ -36,6 +39,7 @@ func (c *clock) Add(d time.Duration) {
 
 type env struct {
 	store    *sqlstore.Store
+	phones   sms.Outbox
 	desk     *care.Desk
 	outbox   mail.Outbox
 	evidence string
@@ -66,8 +70,12 @@ func newEnv(t testing.TB) *env {
 	al := &audit.Logger{Store: st, Now: c.Now}
 	svc := &care.Service{Store: st, Evidence: &evidence.Store{Dir: e.evidence, Sealer: sealer, Now: c.Now},
 		Mail: e.outbox, Audit: al, Now: c.Now, Brand: "Test IdP", ADRBody: "Camera di conciliazione di Roma"}
+	e.phones = sms.Outbox{Dir: t.TempDir()}
+	eph := memory.New(memory.WithClock(c.Now))
+	t.Cleanup(func() { eph.Close() })
 	e.desk = &care.Desk{Service: svc, Identities: st,
-		Lifecycle: &lifecycle.Service{Store: st, Audit: al, Now: c.Now}}
+		Lifecycle: &lifecycle.Service{Store: st, Audit: al, Now: c.Now},
+		Codes:     &otp.SMSCodes{Values: eph, Sender: e.phones, Host: "idp.example.it", Now: c.Now, Counters: eph}}
 	return e
 }
 

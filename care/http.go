@@ -427,7 +427,7 @@ func (h *Handler) desk(next deskHandler) http.HandlerFunc {
 		d := deskCtx{op: op, actor: Actor{ID: op.ID, Roles: op.Roles}, browser: h.browser(w, r)}
 		if !d.actor.has(deskRoles...) {
 			_ = h.Desk.record(r.Context(), op.ID, "care.desk", r.URL.Path, audit.Denied, map[string]string{"reason": "no care role"})
-			http.Error(w, msg(r, "Non autorizzato.", "Not allowed."), http.StatusForbidden)
+			h.forbidden(w, r, d, msg(r, "Il tuo ruolo non ha accesso all'assistenza clienti.", "Your role has no access to customer care."), "/console/")
 			return
 		}
 		if r.Method == http.MethodPost && !strings.HasPrefix(r.URL.Path, PathDeskRegister) {
@@ -542,7 +542,7 @@ func (h *Handler) ticketPost(w http.ResponseWriter, r *http.Request, d deskCtx) 
 	case errors.Is(err, ErrInvalid), errors.Is(err, ErrTransition):
 		h.showTicket(w, r, d, http.StatusBadRequest, err.Error())
 	case errors.Is(err, ErrForbidden):
-		http.Error(w, msg(r, "Non autorizzato.", "Not allowed."), http.StatusForbidden)
+		h.forbidden(w, r, d, msg(r, "Il tuo ruolo non consente questa azione.", "Your role does not allow this action."), PathDeskTicket+id)
 	default:
 		// The answer was stored but its e-mail failed, or the store failed.
 		h.showTicket(w, r, d, http.StatusInternalServerError, err.Error())
@@ -602,19 +602,34 @@ func (h *Handler) identityPage(w http.ResponseWriter, r *http.Request, d deskCtx
 			return
 		}
 	}
-	if e := r.URL.Query().Get("error"); e != "" {
-		p.Error = identityErrors[e]
+	e := r.URL.Query().Get("error")
+	if m, ok := identityErrors[e]; ok {
+		p.Error = msg(r, m[0], m[1])
 	}
+	if r.URL.Query().Get("notice") == "code_sent" {
+		p.Notice = msg(r, "Codice inviato al cellulare registrato: chiedi al chiamante di leggertelo.",
+			"Code sent to the registered mobile: ask the caller to read it to you.")
+	}
+	// The code field shows while a code waits: just sent, or a wrong entry
+	// with tries left.
+	p.CodeSent = r.URL.Query().Get("notice") == "code_sent" || e == "code_wrong"
 	h.render(w, r, http.StatusOK, templates.PageCareIdentity, p)
 }
 
 // identityErrors are the refusals shown after a redirect (fixed texts, so
-// the query string cannot inject any).
-var identityErrors = map[string]string{
-	"unverified": "Verifica prima il chiamante (OTP a un contatto registrato) / Verify the caller first (OTP to a registered contact).",
-	"foureyes":   "Serve una seconda persona, supervisore / A second person, a supervisor, must approve.",
-	"forbidden":  "Non autorizzato / Not allowed.",
-	"state":      "Operazione non possibile nello stato attuale / Not possible in the current state.",
+// the query string cannot inject any), Italian and English.
+var identityErrors = map[string][2]string{
+	"unverified": {"Verifica prima il chiamante: invia il codice al cellulare registrato e scrivi quello che ti legge.",
+		"Verify the caller first: send the code to the registered mobile and type what they read to you."},
+	"code_wrong": {"Il codice non corrisponde: chiedi al chiamante di rileggerlo (al terzo errore il codice non vale più).",
+		"The code does not match: ask the caller to read it again (after the third error the code is void)."},
+	"code_void": {"Nessun codice valido: è scaduto, già usato o annullato dopo troppi errori. Inviane uno nuovo.",
+		"No valid code: it expired, was used or was voided after too many errors. Send a new one."},
+	"no_mobile": {"L'identità non ha un cellulare registrato: la richiesta va fatta per PEC o e-mail firmata.",
+		"The identity has no registered mobile: the request must come by PEC or signed e-mail."},
+	"code_limit": {"Troppi codici inviati per questa identità: riprova più tardi.",
+		"Too many codes sent for this identity: try again later."},
+	"state": {"Operazione non possibile nello stato attuale.", "Not possible in the current state."},
 }
 
 func (h *Handler) identityPost(w http.ResponseWriter, r *http.Request, d deskCtx) {
@@ -624,9 +639,16 @@ func (h *Handler) identityPost(w http.ResponseWriter, r *http.Request, d deskCtx
 		http.NotFound(w, r)
 		return
 	}
+	q := url.Values{"q": {ident.Username}}
 	switch r.PostFormValue(templates.FieldOp) {
+	case "send_code":
+		if _, err = h.Desk.SendCallerCode(r.Context(), d.actor, id); err == nil {
+			q.Set("notice", "code_sent")
+			http.Redirect(w, r, PathDeskIdentity+"?"+q.Encode(), http.StatusSeeOther)
+			return
+		}
 	case "suspend":
-		_, err = h.Desk.Suspend(r.Context(), d.actor, id, r.PostFormValue("channel"), r.PostFormValue("verified") != "")
+		_, err = h.Desk.Suspend(r.Context(), d.actor, id, r.PostFormValue("channel"), r.PostFormValue("caller_code"))
 	case "propose":
 		_, err = h.Desk.ProposeReactivation(r.Context(), d.actor, id)
 	case "approve":
@@ -634,18 +656,42 @@ func (h *Handler) identityPost(w http.ResponseWriter, r *http.Request, d deskCtx
 	default:
 		err = ErrInvalid
 	}
-	q := url.Values{"q": {ident.Username}}
 	switch {
 	case err == nil:
 		q.Set("notice", "done")
-	case errors.Is(err, lifecycle.ErrOriginNotVerified):
-		q.Set("error", "unverified")
-	case errors.Is(err, lifecycle.ErrFourEyes):
-		q.Set("error", "foureyes")
 	case errors.Is(err, ErrForbidden), errors.Is(err, lifecycle.ErrForbidden):
-		q.Set("error", "forbidden")
+		h.forbidden(w, r, d, msg(r, "Il tuo ruolo non consente questa azione.", "Your role does not allow this action."),
+			PathDeskIdentity+"?"+q.Encode())
+		return
+	case errors.Is(err, lifecycle.ErrFourEyes):
+		h.forbidden(w, r, d, msg(r, "Serve una seconda persona: un supervisore diverso da chi ha proposto deve approvare.",
+			"A second person must approve: a supervisor other than the proposer."), PathDeskIdentity+"?"+q.Encode())
+		return
+	case errors.Is(err, ErrCodeWrong):
+		q.Set("error", "code_wrong")
+	case errors.Is(err, ErrCodeVoid):
+		q.Set("error", "code_void")
+	case errors.Is(err, ErrCallerNotVerified), errors.Is(err, lifecycle.ErrOriginNotVerified):
+		q.Set("error", "unverified")
+	case errors.Is(err, ErrNoMobile):
+		q.Set("error", "no_mobile")
+	case errors.Is(err, ErrTooManyCodes):
+		q.Set("error", "code_limit")
+	case errors.Is(err, ErrInvalid), errors.Is(err, lifecycle.ErrTransition):
+		q.Set("error", "state")
 	default:
+		if !errors.Is(err, storage.ErrNotFound) {
+			h.serverError(w, r, err)
+			return
+		}
 		q.Set("error", "state")
 	}
 	http.Redirect(w, r, PathDeskIdentity+"?"+q.Encode(), http.StatusSeeOther)
+}
+
+// forbidden answers a refusal of rights with 403 and a page in words,
+// never a redirect (S089).
+func (h *Handler) forbidden(w http.ResponseWriter, r *http.Request, d deskCtx, text, back string) {
+	h.render(w, r, http.StatusForbidden, templates.PageCareMessage, templates.CareMessagePage{CareFrame: d.frame(h, r),
+		Title: msg(r, "Azione non consentita", "Action not allowed"), Text: text, Back: back})
 }

@@ -2,10 +2,12 @@ package care
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/spid-idp/spid-idp/audit"
+	"github.com/spid-idp/spid-idp/idp/otp"
 	"github.com/spid-idp/spid-idp/lifecycle"
 	"github.com/spid-idp/spid-idp/storage"
 )
@@ -56,11 +58,97 @@ func MaskMobile(m string) string {
 	return "*******" + m[len(m)-3:]
 }
 
+// CallerCodes sends and checks the one-time code that verifies a caller
+// (otp.SMSCodes): single use, 5 minutes, 3 wrong entries void it, a new
+// send voids the previous code.
+type CallerCodes interface {
+	Send(ctx context.Context, txID, identityID, mobile, purpose string) error
+	VerifyFor(ctx context.Context, txID, purpose, code string) error
+}
+
 // Desk adds identity actions to the ticket service.
 type Desk struct {
 	*Service
 	Identities Identities
 	Lifecycle  *lifecycle.Service
+	// Codes verifies callers by SMS to the registered mobile (ui.md §10,
+	// E074). Without it no phone request can be verified.
+	Codes CallerCodes
+}
+
+// Refusals of the caller check.
+var (
+	// ErrCallerNotVerified: a phone request without a right code.
+	ErrCallerNotVerified = errors.New("care: caller not verified")
+	// ErrCodeWrong: the code typed is not the one sent.
+	ErrCodeWrong = errors.New("care: wrong caller code")
+	// ErrCodeVoid: no code waiting (never sent, used, expired or voided
+	// by wrong entries): send a new one.
+	ErrCodeVoid = errors.New("care: no valid caller code")
+	// ErrNoMobile: the identity has no registered mobile to send to.
+	ErrNoMobile = errors.New("care: no registered mobile")
+	// ErrTooManyCodes: the send limits are reached.
+	ErrTooManyCodes = errors.New("care: too many caller codes sent")
+)
+
+// callerTx binds a caller code to the agent and the identity: a code sent
+// by one agent is no good to another, nor for another identity.
+func callerTx(operatorID, identityID string) string {
+	return "care-caller:" + operatorID + ":" + identityID
+}
+
+// SendCallerCode sends a one-time code to the identity's registered mobile
+// (never a number the caller gives): the caller reads it back to the agent.
+// It returns the masked number, for the agent to name.
+func (d *Desk) SendCallerCode(ctx context.Context, by Actor, identityID string) (string, error) {
+	if !by.has(deskRoles...) {
+		_ = d.record(ctx, by.ID, "care.caller.code_sent", identityID, audit.Denied, nil)
+		return "", ErrForbidden
+	}
+	if d.Codes == nil {
+		return "", errors.New("care: no SMS sender for caller codes")
+	}
+	id, err := d.Identities.GetIdentity(ctx, identityID)
+	if err != nil {
+		return "", fmt.Errorf("care: identity: %w", err)
+	}
+	mobile := strings.TrimSpace(id.Attributes["mobilePhone"])
+	if mobile == "" {
+		_ = d.record(ctx, by.ID, "care.caller.code_sent", identityID, audit.Failure, map[string]string{"error": "no registered mobile"})
+		return "", ErrNoMobile
+	}
+	err = d.Codes.Send(ctx, callerTx(by.ID, identityID), identityID, mobile, otp.PurposeCareVerification)
+	if err != nil {
+		_ = d.record(ctx, by.ID, "care.caller.code_sent", identityID, audit.Failure, map[string]string{"error": err.Error()})
+		if errors.Is(err, otp.ErrTooManySends) {
+			return "", ErrTooManyCodes
+		}
+		return "", fmt.Errorf("care: caller code: %w", err)
+	}
+	masked := MaskMobile(mobile)
+	return masked, d.record(ctx, by.ID, "care.caller.code_sent", identityID, audit.Success, map[string]string{"to": masked})
+}
+
+// verifyCaller checks the code the caller read out; every outcome is
+// audited.
+func (d *Desk) verifyCaller(ctx context.Context, by Actor, identityID, code string) error {
+	code = strings.TrimSpace(code)
+	if d.Codes == nil || code == "" {
+		_ = d.record(ctx, by.ID, "care.caller.verify", identityID, audit.Failure, map[string]string{"error": "no code typed"})
+		return ErrCallerNotVerified
+	}
+	err := d.Codes.VerifyFor(ctx, callerTx(by.ID, identityID), otp.PurposeCareVerification, code)
+	if err == nil {
+		return d.record(ctx, by.ID, "care.caller.verify", identityID, audit.Success, nil)
+	}
+	_ = d.record(ctx, by.ID, "care.caller.verify", identityID, audit.Failure, map[string]string{"error": err.Error()})
+	switch {
+	case errors.Is(err, otp.ErrWrongCode):
+		return fmt.Errorf("%w: %w", ErrCallerNotVerified, ErrCodeWrong)
+	case errors.Is(err, otp.ErrNoCode), errors.Is(err, otp.ErrExpired), errors.Is(err, otp.ErrTooManyTries):
+		return fmt.Errorf("%w: %w", ErrCallerNotVerified, ErrCodeVoid)
+	}
+	return fmt.Errorf("care: caller code: %w", err)
 }
 
 // Find looks an identity up by username or fiscal code (with or without
@@ -111,11 +199,13 @@ func (d *Desk) byFiscal(ctx context.Context, q string) (storage.Identity, error)
 	return storage.Identity{}, storage.ErrNotFound
 }
 
-// Suspend suspends an identity on the holder's request received by phone
-// (verified caller), PEC or signed e-mail (§8.2–8.3, E074). verified is
-// the agent's statement that the caller passed the OTP check on a
-// registered contact; the lifecycle refuses a phone request without it.
-func (d *Desk) Suspend(ctx context.Context, by Actor, identityID, channel string, verified bool) (storage.IdentityLifecycle, error) {
+// Suspend suspends an identity on the holder's request received by phone,
+// PEC or signed e-mail (§8.2–8.3, E074). A phone request needs code: the
+// one-time code SendCallerCode sent to the registered mobile, as the
+// caller read it out, checked here (single use, 5 minutes, 3 tries); the
+// agent's word is never enough. PEC and signed e-mail carry their own
+// proof of origin.
+func (d *Desk) Suspend(ctx context.Context, by Actor, identityID, channel, code string) (storage.IdentityLifecycle, error) {
 	role, ok := d.role(by, lifecycle.RoleCareAgent, lifecycle.RoleSupervisor)
 	if !ok {
 		_ = d.record(ctx, by.ID, "care.identity.suspend", identityID, audit.Denied, map[string]string{"channel": channel})
@@ -125,9 +215,17 @@ func (d *Desk) Suspend(ctx context.Context, by Actor, identityID, channel string
 	if ch != lifecycle.ChannelPhone && ch != lifecycle.ChannelPEC && ch != lifecycle.ChannelSignedEmail {
 		return storage.IdentityLifecycle{}, fmt.Errorf("%w: channel %q", ErrInvalid, channel)
 	}
+	verified := false
+	if ch == lifecycle.ChannelPhone {
+		if err := d.verifyCaller(ctx, by, identityID, code); err != nil {
+			_ = d.record(ctx, by.ID, "care.identity.suspend", identityID, audit.Denied, map[string]string{"channel": channel, "reason": "caller not verified"})
+			return storage.IdentityLifecycle{}, err
+		}
+		verified = true
+	}
 	return d.Lifecycle.Suspend(ctx, identityID, lifecycle.SuspendRequest{
 		Actor: lifecycle.Actor{ID: by.ID, Role: role}, Cause: lifecycle.CauseHolderRequest,
-		Channel: ch, OriginVerified: verified && ch == lifecycle.ChannelPhone})
+		Channel: ch, OriginVerified: verified})
 }
 
 // ProposeReactivation is the first half of a reactivation (the holder

@@ -14,6 +14,7 @@ const (
 	PageCareDesk     = "care-desk"     // CareDeskPage: ticket queue and complaints
 	PageCareTicket   = "care-ticket"   // CareTicketPage: one ticket or complaint
 	PageCareIdentity = "care-identity" // CareIdentityPage: lookup, suspension, reactivation
+	PageCareMessage  = "care-message"  // CareMessagePage: a refusal in words (403)
 )
 
 func init() {
@@ -22,6 +23,7 @@ func init() {
 	pages[PageCareDesk] = pageSpec{"layout.html", reflect.TypeFor[CareDeskPage]()}
 	pages[PageCareTicket] = pageSpec{"layout.html", reflect.TypeFor[CareTicketPage]()}
 	pages[PageCareIdentity] = pageSpec{"layout.html", reflect.TypeFor[CareIdentityPage]()}
+	pages[PageCareMessage] = pageSpec{"layout.html", reflect.TypeFor[CareMessagePage]()}
 }
 
 // CareFrame is the top of every desk page: who is signed in and the
@@ -135,6 +137,9 @@ type CareTicketPage struct {
 // proposal ("propose") and approval ("approve"), posted to Action.
 type CareIdentityPage struct {
 	CareFrame
+	// CodeSent: a caller code went to the registered mobile; the suspension
+	// form for a phone request then asks for it.
+	CodeSent bool
 	Search       string
 	Query        string
 	Searched     bool
@@ -150,4 +155,11 @@ type CareIdentityPage struct {
 	Pending      string    // waiting four-eyes action
 	PendingBy    string
 	Back         string
+}
+
+// CareMessagePage tells an operator, in words, why the desk refused
+// (a role without the right, the four-eyes rule), with a way back.
+type CareMessagePage struct {
+	CareFrame
+	Title, Text, Back string
 }
