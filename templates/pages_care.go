@@ -139,7 +139,7 @@ type CareIdentityPage struct {
 	CareFrame
 	// CodeSent: a caller code went to the registered mobile; the suspension
 	// form for a phone request then asks for it.
-	CodeSent bool
+	CodeSent     bool
 	Search       string
 	Query        string
 	Searched     bool
