@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/spid-idp/spid-idp/idp/push"
 	"github.com/spid-idp/spid-idp/keys/datakey"
+	"github.com/spid-idp/spid-idp/opfactor"
 	"github.com/spid-idp/spid-idp/storage"
 )
 
@@ -48,6 +50,13 @@ func runRotateDataKey(ctx context.Context, e env, args []string) int {
 		return exitUsage
 	}
 	r, err := rotateDataKey(ctx, a.store, sealer)
+	// Operators' passkeys and TOTP seeds (opfactor) are sealed with the
+	// same key: left behind, the operators would be locked out once the
+	// old key goes.
+	var ops rotation
+	if err == nil {
+		ops, err = rotateOperatorFactors(ctx, a.store, sealer)
+	}
 	details := map[string]string{
 		// Key IDs are public hashes, but detail names holding "key" are
 		// dropped by the audit logger: these name what sealed the rows.
@@ -60,8 +69,13 @@ func runRotateDataKey(ctx context.Context, e env, args []string) int {
 	if len(a.cfg.Security.PreviousDataKey) > 0 {
 		details["previously_under"] = fmt.Sprintf("%08x", datakey.KeyID(a.cfg.Security.PreviousDataKey))
 	}
+	details["operator_factors"], details["operator_factors_resealed"] = fmt.Sprint(ops.devices), fmt.Sprint(ops.resealed)
+	details["failed"] = fmt.Sprint(len(r.failed) + len(ops.failed))
 	fmt.Fprintf(e.stdout, "devices %d: re-sealed %d, already under key %08x %d, failed %d\n",
 		r.devices, r.resealed, sealer.CurrentKeyID(), r.current, len(r.failed))
+	fmt.Fprintf(e.stdout, "operator factors %d: re-sealed %d, already under key %08x %d, failed %d\n",
+		ops.devices, ops.resealed, sealer.CurrentKeyID(), ops.current, len(ops.failed))
+	r.failed = append(r.failed, ops.failed...)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "spid-idp keys rotate-data-key: %v (the rows re-sealed so far stay re-sealed; run it again)\n", err)
 		details["error"] = "store"
@@ -167,4 +181,46 @@ func reseal(s *datakey.Sealer, sealed, ad []byte) ([]byte, error) {
 		return nil, err
 	}
 	return s.Seal(plain, ad)
+}
+
+// rotateOperatorFactors re-seals every operator's second-factor secret
+// under the current key, with the same binding to operator and factor.
+func rotateOperatorFactors(ctx context.Context, st storage.Store, sealer *datakey.Sealer) (rotation, error) {
+	var r rotation
+	ops, err := st.ListOperators(ctx)
+	if err != nil {
+		return r, fmt.Errorf("listing operators: %w", err)
+	}
+	cur := sealer.CurrentKeyID()
+	for _, op := range ops {
+		var failed []string
+		var resealed, current int
+		err := st.UpdateOperator(ctx, op.ID, func(o storage.Operator) (storage.Operator, error) {
+			failed, resealed, current = nil, 0, 0
+			fs := slices.Clone(o.SecondFactor.Factors)
+			for i, f := range fs {
+				if id, err := datakey.SealedKeyID(f.Secret); err == nil && id == cur && f.KeyVersion == int64(cur) {
+					current++
+					continue
+				}
+				v, err := reseal(sealer, f.Secret, opfactor.AD(o.ID, f.ID))
+				if err != nil {
+					failed = append(failed, fmt.Sprintf("operator %s factor %s: %v", o.Username, f.ID, err))
+					continue
+				}
+				fs[i].Secret, fs[i].KeyVersion = v, int64(cur)
+				resealed++
+			}
+			o.SecondFactor.Factors = fs
+			return o, nil
+		})
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return r, fmt.Errorf("operator %s: %w", op.Username, err)
+		}
+		r.devices += resealed + current + len(failed)
+		r.resealed += resealed
+		r.current += current
+		r.failed = append(r.failed, failed...)
+	}
+	return r, nil
 }

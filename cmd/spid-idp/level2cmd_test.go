@@ -19,6 +19,7 @@ import (
 	"github.com/spid-idp/spid-idp/idp/password"
 	"github.com/spid-idp/spid-idp/idp/push"
 	"github.com/spid-idp/spid-idp/keys/datakey"
+	"github.com/spid-idp/spid-idp/opfactor"
 	"github.com/spid-idp/spid-idp/storage"
 )
 
@@ -522,4 +523,45 @@ func FuzzImportParse(f *testing.F) {
 			t.Fatalf("%d rows gave %d plans and %d problems", len(rows), len(plans), len(bad))
 		}
 	})
+}
+
+// Operators' second-factor secrets move to the new key too (S095: still
+// bound to their operator and factor), or the operators would be locked
+// out once the old key is removed.
+func TestRotateDataKeyOperatorFactors(t *testing.T) {
+	d := newDemoEnv(t)
+	d.setEnv("SPID_IDP_SECURITY_DATA_KEY", b64(keyA))
+	seed := bytes.Repeat([]byte{5}, 20)
+	d.withStore(func(st storage.Store) {
+		s, _ := datakey.New(keyA)
+		sealed, _ := s.Seal(seed, opfactor.AD("op-1", "f-1"))
+		now := time.Now().UTC()
+		if err := st.CreateOperator(context.Background(), storage.Operator{ID: "op-1", Username: "vera", Name: "Vera", Roles: []string{"verifier"},
+			PasswordHash: "x", Status: storage.OperatorActive, CreatedAt: now, UpdatedAt: now,
+			SecondFactor: storage.OperatorFactors{Factors: []storage.OperatorFactor{{ID: "f-1", Kind: storage.FactorTOTP, Secret: sealed,
+				KeyVersion: int64(s.CurrentKeyID()), LastStep: 3, CreatedAt: now}}}}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	d.setEnv("SPID_IDP_SECURITY_DATA_KEY", b64(keyB))
+	d.setEnv("SPID_IDP_SECURITY_PREVIOUS_DATA_KEY", b64(keyA))
+	r := d.mustRun("keys", "rotate-data-key")
+	if !strings.Contains(r.stdout, "operator factors 1: re-sealed 1") {
+		t.Fatalf("rotation: %s", r.stdout)
+	}
+	if ev := d.wantAudit("keys.rotate_data_key", "", "success"); ev.Details["operator_factors_resealed"] != "1" {
+		t.Errorf("audit %v", ev.Details)
+	}
+	f := d.operator("vera").SecondFactor.Factors[0]
+	onlyB, _ := datakey.New(keyB)
+	got, _, err := onlyB.Open(f.Secret, opfactor.AD("op-1", "f-1"))
+	if err != nil || !bytes.Equal(got, seed) || f.KeyVersion != int64(datakey.KeyID(keyB)) || f.LastStep != 3 {
+		t.Fatalf("after rotation: %v %+v", err, f)
+	}
+	if _, _, err := onlyB.Open(f.Secret, opfactor.AD("op-2", "f-1")); err == nil {
+		t.Error("the re-sealed seed opens for another operator")
+	}
+	if r := d.mustRun("keys", "rotate-data-key"); !strings.Contains(r.stdout, "operator factors 1: re-sealed 0") {
+		t.Errorf("second run: %s", r.stdout)
+	}
 }
