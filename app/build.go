@@ -21,6 +21,7 @@ import (
 	"github.com/spid-idp/spid-idp/enrolment"
 	"github.com/spid-idp/spid-idp/enrolment/console"
 	"github.com/spid-idp/spid-idp/enrolment/web"
+	"github.com/spid-idp/spid-idp/identity/pwrules"
 	"github.com/spid-idp/spid-idp/idp"
 	"github.com/spid-idp/spid-idp/idp/appapi"
 	"github.com/spid-idp/spid-idp/idp/authnrequest"
@@ -73,6 +74,13 @@ func Argon2Params(cfg *config.Config) password.Params {
 	p := password.Default
 	p.Time, p.MemoryKiB, p.Threads = cfg.Security.Argon2.Time, cfg.Security.Argon2.MemoryKiB, cfg.Security.Argon2.Threads
 	return p
+}
+
+// PasswordRules converts the configured password history and lifetime.
+func PasswordRules(cfg *config.Config) pwrules.Policy {
+	p := pwrules.Default()
+	p.HistoryCount, p.HistoryMonths, p.MaxAge = cfg.Security.Password.History, cfg.Security.Password.HistoryMonths, cfg.Security.Password.MaxAge
+	return p.WithDefaults()
 }
 
 // Build assembles the IdP over opened backends. The caller owns b.

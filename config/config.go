@@ -213,6 +213,7 @@ type Session struct {
 type Security struct {
 	Argon2           Argon2   `yaml:"argon2" doc:"argon2id parameters for password hashes (RFC 9106 second recommended option by default)."`
 	Lockout          Lockout  `yaml:"lockout" doc:"Temporary account lock after repeated failed logins."`
+	Password         Password `yaml:"password" doc:"Citizens' password rules: reuse and lifetime (enrolment-lifecycle.md §7.2)."`
 	Throttle         Throttle `yaml:"throttle" doc:"Rate limit on login attempts, per client network and per username, whoever the user is (credential stuffing)."`
 	LoginMaxFailures int      `yaml:"login_max_failures" default:"3" doc:"Failed password or OTP attempts allowed within one login transaction before the SP gets nr19."`
 	DataKey          Key      `yaml:"data_key" defaultdoc:"demo: generated into <data_dir>/keys/data.key" doc:"Base64 of exactly 32 random bytes: AES-256 key for secrets at rest (TOTP seeds). Must differ from the cookie key. Required outside demo mode."`
@@ -231,6 +232,14 @@ type Argon2 struct {
 	Time      uint32 `yaml:"time" default:"2" doc:"Passes over memory (t); 2 costs about 50 ms per hash on a 2-core machine (RFC 9106 suggests 3 with 64 MiB)."`
 	MemoryKiB uint32 `yaml:"memory_kib" default:"65536" doc:"Memory in KiB (m); at least 19456 (19 MiB)."`
 	Threads   uint8  `yaml:"threads" default:"4" doc:"Parallelism (p)."`
+}
+
+// Password configures the history and lifetime rules of citizens'
+// passwords; the composition rules are fixed by the spec.
+type Password struct {
+	History       int           `yaml:"history" default:"5" doc:"A new password must differ from this many earlier ones (and the current one)."`
+	HistoryMonths int           `yaml:"history_months" default:"15" doc:"A new password must also differ from every password used within this many months."`
+	MaxAge        time.Duration `yaml:"max_age" default:"4320h" doc:"Password lifetime (180 days): reminders are e-mailed 7 and 2 days before; after it the next login asks for a new password before it completes."`
 }
 
 // Lockout configures the temporary account lock.

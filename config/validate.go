@@ -444,6 +444,15 @@ func (v *validator) security() {
 	if s.Lockout.MaxFailures < 1 {
 		v.add("security.lockout.max_failures", "must be at least 1, got %d", s.Lockout.MaxFailures)
 	}
+	if s.Password.History < 1 || s.Password.History > 24 {
+		v.add("security.password.history", "must be 1 to 24, got %d", s.Password.History)
+	}
+	if s.Password.HistoryMonths < 1 || s.Password.HistoryMonths > 120 {
+		v.add("security.password.history_months", "must be 1 to 120, got %d", s.Password.HistoryMonths)
+	}
+	if s.Password.MaxAge < 10*24*time.Hour {
+		v.add("security.password.max_age", "must be at least 240h (10 days, longer than the 7-day reminder), got %s", s.Password.MaxAge)
+	}
 	if s.Throttle.MaxAttempts < 1 {
 		v.add("security.throttle.max_attempts", "must be at least 1, got %d", s.Throttle.MaxAttempts)
 	}

@@ -65,7 +65,7 @@ func EnsureCitizen(ctx context.Context, st storage.Store, params password.Params
 	if err := st.CreateIdentity(ctx, id); err != nil && !errors.Is(err, storage.ErrAlreadyExists) {
 		return false, fmt.Errorf("demo citizen: %w", err)
 	}
-	err = st.CreateCredential(ctx, storage.Credential{IdentityID: id.ID, PasswordHash: hash, UpdatedAt: now})
+	err = st.CreateCredential(ctx, storage.Credential{IdentityID: id.ID, PasswordHash: hash, PasswordSetAt: now, UpdatedAt: now})
 	if err != nil && !errors.Is(err, storage.ErrAlreadyExists) {
 		return false, fmt.Errorf("demo citizen credential: %w", err)
 	}

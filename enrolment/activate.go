@@ -94,7 +94,7 @@ func (s *Service) Activate(ctx context.Context, token, smsCode, username, pw str
 		return cur, nil
 	})
 	if err == nil {
-		err = s.Store.CreateCredential(ctx, storage.Credential{IdentityID: idn.ID, PasswordHash: hash, UpdatedAt: now})
+		err = s.Store.CreateCredential(ctx, storage.Credential{IdentityID: idn.ID, PasswordHash: hash, PasswordSetAt: now, UpdatedAt: now})
 		if err != nil {
 			// Back to pending, so the link given back below works again.
 			err = errors.Join(err, s.Store.UpdateIdentity(ctx, idn.ID, func(cur storage.Identity) (storage.Identity, error) {

@@ -193,7 +193,7 @@ func Provision(ctx context.Context, st storage.Store, u NewUser, spidPrefix stri
 	} else if err != nil {
 		return storage.Identity{}, fmt.Errorf("creating the identity: %w", err)
 	}
-	if err := st.CreateCredential(ctx, storage.Credential{IdentityID: id.ID, PasswordHash: hash, UpdatedAt: now}); err != nil {
+	if err := st.CreateCredential(ctx, storage.Credential{IdentityID: id.ID, PasswordHash: hash, PasswordSetAt: now, UpdatedAt: now}); err != nil {
 		// Do not leave an identity nobody can log in to.
 		if derr := st.DeleteIdentity(ctx, id.ID); derr != nil {
 			err = errors.Join(err, fmt.Errorf("removing the half-created identity %s: %w", id.ID, derr))

@@ -20,6 +20,7 @@ import (
 
 	"github.com/spid-idp/spid-idp/audit"
 	"github.com/spid-idp/spid-idp/identity"
+	"github.com/spid-idp/spid-idp/identity/pwrules"
 	"github.com/spid-idp/spid-idp/idp/csrf"
 	"github.com/spid-idp/spid-idp/idp/otp"
 	"github.com/spid-idp/spid-idp/idp/password"
@@ -100,11 +101,13 @@ type Options struct {
 	SMS *otp.SMSCodes
 	// SPName is the display name of an SP for the access history (ui.md
 	// §8.2: never raw entityIDs only); nil or "" shows the entityID.
-	SPName  func(ctx context.Context, entityID, lang string) string
-	Argon2  password.Params
-	CSRFKey []byte // at least 32 bytes
-	Log     *slog.Logger
-	Now     func() time.Time
+	SPName func(ctx context.Context, entityID, lang string) string
+	Argon2 password.Params
+	// PasswordRules are the history and lifetime rules (zero: the spec's).
+	PasswordRules pwrules.Policy
+	CSRFKey       []byte // at least 32 bytes
+	Log           *slog.Logger
+	Now           func() time.Time
 }
 
 // Portal is the personal area.
@@ -389,21 +392,15 @@ func (p *Portal) changePassword(w http.ResponseWriter, r *http.Request, s *sessi
 		deny("policy", probs)
 		return
 	}
-	// The store keeps only the current hash: that is the history we can check.
-	if same, _ := password.Verify(cred.PasswordHash, next); same {
-		deny("reused", []string{"The new password must differ from the current one."})
+	// History and write in one step (E062): not the current password, not
+	// one of the last N, not one used within the configured months.
+	err = p.o.PasswordRules.Change(ctx, p.o.Store, id.ID, next, p.o.Argon2, p.o.Now().UTC())
+	switch {
+	case errors.Is(err, pwrules.ErrReused):
+		deny("reused", []string{pwrules.ReusedMessage(templates.Lang(r))})
 		return
-	}
-	hash, err := password.Hash(next, p.o.Argon2)
-	if err != nil {
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
-	now := p.o.Now().UTC()
-	if err := p.o.Store.UpdateCredential(ctx, id.ID, func(c storage.Credential) (storage.Credential, error) {
-		c.PasswordHash, c.UpdatedAt, c.FailedAttempts = hash, now, 0
-		return c, nil
-	}); err != nil {
+	case err != nil:
+		p.o.Log.ErrorContext(ctx, "portal password change", "identity", id.ID, "err", err)
 		http.Error(w, "service unavailable, retry later", http.StatusServiceUnavailable)
 		return
 	}

@@ -66,7 +66,24 @@ type Credential struct {
 	FactorFailures int
 	LastFailureAt  time.Time // zero when never failed
 	LockedUntil    time.Time // zero when not locked
-	UpdatedAt      time.Time
+	// PasswordSetAt is when the current password was chosen; its maximum
+	// age counts from here (enrolment-lifecycle.md §3.6). Zero for a
+	// credential stored before the date was kept: the age rule then
+	// counts from UpdatedAt.
+	PasswordSetAt time.Time
+	// PasswordHistory holds earlier passwords, newest first, as argon2id
+	// PHC strings (never the password), so a new password can be checked
+	// against them (§7.2: not the last 5, nor one used in 15 months).
+	PasswordHistory []PasswordUse
+	UpdatedAt       time.Time
+}
+
+// PasswordUse is one earlier password of a credential: its hash, when it
+// was chosen and when it was replaced.
+type PasswordUse struct {
+	Hash      string    `json:"hash"`
+	SetAt     time.Time `json:"set_at"`
+	RetiredAt time.Time `json:"retired_at"`
 }
 
 // SPStatus says whether a registered service provider may use the IdP.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spid-idp/spid-idp/app"
 	"github.com/spid-idp/spid-idp/identity"
+	"github.com/spid-idp/spid-idp/identity/pwrules"
 	"github.com/spid-idp/spid-idp/idp/otp"
 	"github.com/spid-idp/spid-idp/idp/password"
 	"github.com/spid-idp/spid-idp/keys/datakey"
@@ -469,30 +470,24 @@ func runUserPasswd(ctx context.Context, e env, args []string) int {
 		}
 		return a.fail(ctx, "user.passwd", id.ID, map[string]string{"error": "password policy"})
 	}
-	hash, err := password.Hash(pw, app.Argon2Params(a.cfg))
-	if err != nil {
-		fmt.Fprintf(e.stderr, "spid-idp user passwd: %v\n", err)
-		return exitFailure
-	}
 	now := time.Now().UTC()
-	errSame := errors.New("the new password is the current one")
-	err = a.store.UpdateCredential(ctx, id.ID, func(c storage.Credential) (storage.Credential, error) {
-		if same, _ := password.Verify(c.PasswordHash, pw); same {
-			return c, errSame
-		}
-		c.PasswordHash, c.UpdatedAt = hash, now
-		return c, nil
-	})
+	// The history rules hold for an operator too (E062): the citizen's
+	// earlier passwords are refused whoever sets the new one.
+	err = app.PasswordRules(a.cfg).Change(ctx, a.store, id.ID, pw, app.Argon2Params(a.cfg), now)
 	if errors.Is(err, storage.ErrNotFound) {
 		// An identity without a credential (a failed import): create it.
-		err = a.store.CreateCredential(ctx, storage.Credential{IdentityID: id.ID, PasswordHash: hash, UpdatedAt: now})
+		var hash string
+		if hash, err = password.Hash(pw, app.Argon2Params(a.cfg)); err == nil {
+			err = a.store.CreateCredential(ctx, storage.Credential{IdentityID: id.ID, PasswordHash: hash, PasswordSetAt: now, UpdatedAt: now})
+		}
 	}
 	if err != nil {
-		fmt.Fprintf(e.stderr, "spid-idp user passwd: %v\n", err)
 		reason := "store"
-		if errors.Is(err, errSame) {
-			reason = "password policy"
+		if errors.Is(err, pwrules.ErrReused) {
+			reason = "password history"
+			err = errors.New(pwrules.ReusedMessage("en"))
 		}
+		fmt.Fprintf(e.stderr, "spid-idp user passwd: %v\n", err)
 		return a.fail(ctx, "user.passwd", id.ID, map[string]string{"error": reason})
 	}
 	if code := a.success(ctx, "user.passwd", id.ID, map[string]string{"username": id.Username}); code != exitOK {

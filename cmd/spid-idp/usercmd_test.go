@@ -239,10 +239,27 @@ func TestUserShowPasswdUnlockStatus(t *testing.T) {
 	}
 	_, c = d.identity("mrossi")
 	wantPassword(t, c, pw3)
-	if r := d.runStdin(pw3+"\n", "user", "passwd", "--password-stdin", "mrossi"); r.code != exitFailure || !strings.Contains(r.stderr, "is the current one") {
+	if r := d.runStdin(pw3+"\n", "user", "passwd", "--password-stdin", "mrossi"); r.code != exitFailure || !strings.Contains(r.stderr, "used this password before") {
 		t.Errorf("same password: exit %d %s", r.code, r.stderr)
 	}
 	d.wantAudit("user.passwd", id.ID, "failure")
+	// E062: the first and second passwords are in the history, refused too;
+	// the stored hash stays pw3 and the history keeps hashes only.
+	for _, old := range []string{testPassword, pw2} {
+		if r := d.runStdin(old+"\n", "user", "passwd", "--password-stdin", "mrossi"); r.code != exitFailure || !strings.Contains(r.stderr, "used this password before") {
+			t.Errorf("earlier password: exit %d %s", r.code, r.stderr)
+		}
+	}
+	_, c = d.identity("mrossi")
+	wantPassword(t, c, pw3)
+	if len(c.PasswordHistory) != 2 || c.PasswordSetAt.IsZero() {
+		t.Errorf("history %d entries, set at %v; want 2 and a date", len(c.PasswordHistory), c.PasswordSetAt)
+	}
+	for _, u := range c.PasswordHistory {
+		if !strings.HasPrefix(u.Hash, "$argon2id$") {
+			t.Errorf("history entry %q is not an argon2id hash", u.Hash)
+		}
+	}
 	for _, bad := range [][]string{
 		{"user", "passwd", "mrossi"},
 		{"user", "passwd", "--password-stdin", "--password-file", pwFile, "mrossi"},

@@ -26,6 +26,7 @@ func RunStore(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"OddTextLookups", storeTestOddTextLookups},
 		{"CredentialCRUD", storeTestCredentialCRUD},
 		{"CredentialErrors", storeTestCredentialErrors},
+		{"PasswordHistory", storeTestPasswordHistory},
 		{"ServiceProviderCRUD", storeTestServiceProviderCRUD},
 		{"ServiceProviderErrors", storeTestServiceProviderErrors},
 		{"ServiceProviderSync", storeTestServiceProviderSync},
@@ -141,6 +142,64 @@ func storeCheckIdentity(t *testing.T, got, want storage.Identity) {
 	storeSameTime(t, "UpdatedAt", got.UpdatedAt, want.UpdatedAt)
 }
 
+// storeTestPasswordHistory: the date the password was set and the earlier
+// hashes with their dates survive a round trip, in order, through create
+// and read-modify-write, and a history can be emptied again.
+func storeTestPasswordHistory(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	id := storeIdentity(1)
+	storeMust(t, "CreateIdentity", s.CreateIdentity(ctx, id))
+	c := storage.Credential{IdentityID: id.ID, PasswordHash: "$argon2id$v=19$m=65536,t=2,p=4$YWFhYWFhYWE$Y3VycmVudA",
+		PasswordSetAt: storeT0, UpdatedAt: storeT0}
+	storeMust(t, "CreateCredential", s.CreateCredential(ctx, c))
+	got, err := s.GetCredential(ctx, id.ID)
+	storeMust(t, "GetCredential", err)
+	if got.PasswordHistory != nil {
+		t.Errorf("new credential has history %v, want none", got.PasswordHistory)
+	}
+	storeCheckCredential(t, got, c)
+
+	// Rome times with nanoseconds: stored as UTC instants to the microsecond.
+	older := time.Date(2024, 3, 31, 2, 30, 0, 123456789, storeRome())
+	later := storeT0.Add(24 * time.Hour)
+	hist := []storage.PasswordUse{
+		{Hash: c.PasswordHash, SetAt: storeT0, RetiredAt: later},
+		{Hash: "$argon2id$v=19$m=65536,t=2,p=4$YmJiYmJiYmI$b2xkZXI", SetAt: older, RetiredAt: storeT0},
+	}
+	storeMust(t, "UpdateCredential", s.UpdateCredential(ctx, id.ID, func(got storage.Credential) (storage.Credential, error) {
+		got.PasswordHash, got.PasswordSetAt, got.UpdatedAt = "$argon2id$v=19$m=65536,t=2,p=4$Y2NjY2NjY2M$bmV3", later, later
+		got.PasswordHistory = append([]storage.PasswordUse(nil), hist...)
+		return got, nil
+	}))
+	want := c
+	want.PasswordHash, want.PasswordSetAt, want.UpdatedAt, want.PasswordHistory = "$argon2id$v=19$m=65536,t=2,p=4$Y2NjY2NjY2M$bmV3", later, later, hist
+	got, err = s.GetCredential(ctx, id.ID)
+	storeMust(t, "GetCredential after update", err)
+	storeCheckCredential(t, got, want)
+	if got.PasswordHistory[1].SetAt.Location() != time.UTC {
+		t.Errorf("history time read back in %v, want UTC", got.PasswordHistory[1].SetAt.Location())
+	}
+
+	// An update that does not touch the history keeps it (lockout counters).
+	storeMust(t, "UpdateCredential counters", s.UpdateCredential(ctx, id.ID, func(got storage.Credential) (storage.Credential, error) {
+		got.FailedAttempts = 2
+		return got, nil
+	}))
+	got, err = s.GetCredential(ctx, id.ID)
+	storeMust(t, "GetCredential after counters", err)
+	want.FailedAttempts = 2
+	storeCheckCredential(t, got, want)
+
+	storeMust(t, "UpdateCredential clear", s.UpdateCredential(ctx, id.ID, func(got storage.Credential) (storage.Credential, error) {
+		got.PasswordHistory, got.PasswordSetAt = nil, time.Time{}
+		return got, nil
+	}))
+	got, err = s.GetCredential(ctx, id.ID)
+	storeMust(t, "GetCredential after clear", err)
+	want.PasswordHistory, want.PasswordSetAt = nil, time.Time{}
+	storeCheckCredential(t, got, want)
+}
+
 func storeCheckCredential(t *testing.T, got, want storage.Credential) {
 	t.Helper()
 	if got.IdentityID != want.IdentityID || got.PasswordHash != want.PasswordHash || got.FailedAttempts != want.FailedAttempts ||
@@ -151,6 +210,19 @@ func storeCheckCredential(t *testing.T, got, want storage.Credential) {
 	storeSameTime(t, "LastFailureAt", got.LastFailureAt, want.LastFailureAt)
 	storeSameTime(t, "LockedUntil", got.LockedUntil, want.LockedUntil)
 	storeSameTime(t, "UpdatedAt", got.UpdatedAt, want.UpdatedAt)
+	storeSameTime(t, "PasswordSetAt", got.PasswordSetAt, want.PasswordSetAt)
+	if len(got.PasswordHistory) != len(want.PasswordHistory) {
+		t.Errorf("PasswordHistory has %d entries, want %d", len(got.PasswordHistory), len(want.PasswordHistory))
+		return
+	}
+	for i, g := range got.PasswordHistory {
+		w := want.PasswordHistory[i]
+		if g.Hash != w.Hash {
+			t.Errorf("PasswordHistory[%d].Hash = %q, want %q", i, g.Hash, w.Hash)
+		}
+		storeSameTime(t, fmt.Sprintf("PasswordHistory[%d].SetAt", i), g.SetAt, w.SetAt)
+		storeSameTime(t, fmt.Sprintf("PasswordHistory[%d].RetiredAt", i), g.RetiredAt, w.RetiredAt)
+	}
 }
 
 func storeCheckSP(t *testing.T, got, want storage.ServiceProvider) {

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -38,18 +39,21 @@ var identities = table[storage.Identity]{
 }
 
 var credentials = table[storage.Credential]{
-	name:    "credentials",
-	what:    "credential",
-	cols:    []string{"identity_id", "password_hash", "failed_attempts", "last_failure_at", "locked_until", "updated_at", "factor_failures"},
+	name: "credentials",
+	what: "credential",
+	cols: []string{"identity_id", "password_hash", "failed_attempts", "last_failure_at", "locked_until", "updated_at", "factor_failures",
+		"password_set_at", "password_history"},
 	orderBy: "identity_id",
 	parent:  "identity",
 	args: func(s *Store, v storage.Credential) []any {
 		return []any{v.IdentityID, v.PasswordHash, int64(v.FailedAttempts),
-			s.timeArg(v.LastFailureAt), s.timeArg(v.LockedUntil), s.timeArg(v.UpdatedAt), int64(v.FactorFailures)}
+			s.timeArg(v.LastFailureAt), s.timeArg(v.LockedUntil), s.timeArg(v.UpdatedAt), int64(v.FactorFailures),
+			s.timeArg(v.PasswordSetAt), historyArg(v.PasswordHistory)}
 	},
 	dests: func(v *storage.Credential) []any {
 		return []any{&v.IdentityID, &v.PasswordHash, &v.FailedAttempts,
-			timeDest{&v.LastFailureAt}, timeDest{&v.LockedUntil}, timeDest{&v.UpdatedAt}, &v.FactorFailures}
+			timeDest{&v.LastFailureAt}, timeDest{&v.LockedUntil}, timeDest{&v.UpdatedAt}, &v.FactorFailures,
+			timeDest{&v.PasswordSetAt}, historyDest{&v.PasswordHistory}}
 	},
 }
 
@@ -207,3 +211,31 @@ func scanTx[T any](ctx context.Context, tx *sql.Tx, query string, dests func(*T)
 }
 
 func quote(s string) string { return strconv.Quote(s) }
+
+// historyArg encodes the password history as JSON text, times in UTC to
+// the microsecond like every other column; nil becomes [].
+func historyArg(h []storage.PasswordUse) string {
+	out := make([]storage.PasswordUse, len(h))
+	for i, u := range h {
+		out[i] = storage.PasswordUse{Hash: u.Hash, SetAt: utcMicro(u.SetAt), RetiredAt: utcMicro(u.RetiredAt)}
+	}
+	b, _ := json.Marshal(out) // strings and times always marshal
+	return string(b)
+}
+
+type historyDest struct{ h *[]storage.PasswordUse }
+
+func (d historyDest) Scan(src any) error {
+	var h []storage.PasswordUse
+	if _, err := scanJSON(src, &h, "password history"); err != nil {
+		return err
+	}
+	for i := range h {
+		h[i].SetAt, h[i].RetiredAt = utcMicro(h[i].SetAt), utcMicro(h[i].RetiredAt)
+	}
+	if len(h) == 0 { // NULL or []
+		h = nil
+	}
+	*d.h = h
+	return nil
+}
