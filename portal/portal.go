@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -117,6 +118,7 @@ type Portal struct {
 	signer   *response.Builder
 	metadata []byte
 	secure   bool
+	origin   string // scheme://host[:port] of BaseURL, for the cross-site check
 }
 
 // New builds the portal and its signed metadata.
@@ -140,6 +142,9 @@ func New(o Options) (*Portal, error) {
 		o.IdPSLO = base + "/slo/redirect"
 	}
 	p := &Portal{o: o, entityID: base + Prefix, secure: strings.HasPrefix(base, "https://")}
+	if u, err := url.Parse(base); err == nil {
+		p.origin = u.Scheme + "://" + u.Host
+	}
 	p.signer = &response.Builder{EntityID: p.entityID, Signing: o.Pair}
 	attrs := []metadata.RequestedAttribute{{Name: "spidCode"}, {Name: "name"}, {Name: "familyName"}}
 	md, err := metadata.BuildSP(metadata.SPOptions{

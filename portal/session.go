@@ -99,6 +99,9 @@ func (p *Portal) endSession(w http.ResponseWriter, r *http.Request, s *session) 
 // withSession runs h for a POST with a live session and a valid form.
 func (p *Portal) withSession(h func(http.ResponseWriter, *http.Request, *session)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if !p.sameSite(w, r) {
+			return
+		}
 		s, ok := p.session(r)
 		if !ok {
 			http.Redirect(w, r, PathHome+"?done=expired", http.StatusSeeOther)
@@ -109,6 +112,23 @@ func (p *Portal) withSession(h func(http.ResponseWriter, *http.Request, *session
 		}
 		h(w, r, s)
 	}
+}
+
+// sameSite refuses a form post that the browser says another site made it
+// send (Sec-Fetch-Site, Origin), with the same check as the login, consent
+// and console forms (security.md C.8, S080); the CSRF token stays the first
+// defence. The ACS is exempt: the IdP's Response arrives there by design.
+func (p *Portal) sameSite(w http.ResponseWriter, r *http.Request) bool {
+	err := csrf.CheckOrigin(r, p.origin)
+	if err == nil {
+		return true
+	}
+	_ = p.record(r.Context(), "anonymous", "portal.form", p.entityID, audit.Denied, map[string]string{"path": r.URL.Path, "reason": "cross-site post"})
+	p.o.Log.InfoContext(r.Context(), "cross-site portal post refused", "path", r.URL.Path, "err", err)
+	if err := p.o.Pages.RenderError(w, templates.Lang(r), templates.ErrorPage{Reason: templates.ReasonForbidden}); err != nil {
+		http.Error(w, "forbidden", http.StatusForbidden)
+	}
+	return false
 }
 
 // fresh lets h run only within recentAuth of the level-2 login; otherwise
@@ -128,6 +148,9 @@ func (p *Portal) fresh(h func(http.ResponseWriter, *http.Request, *session)) fun
 // login sends a signed AuthnRequest for SpidL2 (ForceAuthn) to the IdP.
 func (p *Portal) login(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	if !p.sameSite(w, r) {
+		return
+	}
 	b := p.browser(w, r)
 	if err := r.ParseForm(); err != nil || !csrf.Valid(p.o.CSRFKey, "login:"+b, r.PostForm.Get(templates.FieldCSRF)) {
 		http.Error(w, "form expired, go back and retry", http.StatusForbidden)
