@@ -177,9 +177,9 @@ func Build(ctx context.Context, cfg *config.Config, b *Backends, log *slog.Logge
 		http.Redirect(w, r, idp.PathSession, http.StatusFound)
 	})
 
-	formAction := []string{"https:"}
-	if cfg.Demo {
-		formAction = append(formAction, "http:")
+	metricsAddr := cfg.Server.MetricsListen
+	if metricsAddr == config.MetricsOnSite {
+		metricsAddr = ""
 	}
 	srvOpts := server.Options{
 		Addr: cfg.Server.Listen, TLSCertFile: cfg.Server.TLS.CertFile, TLSKeyFile: cfg.Server.TLS.KeyFile,
@@ -190,13 +190,17 @@ func Build(ctx context.Context, cfg *config.Config, b *Backends, log *slog.Logge
 		MaxBodyBytes: cfg.Server.MaxBodyBytes, MaxHeaderBytes: cfg.Server.MaxHeaderBytes,
 		BodyLimits:    uploadLimits(),
 		TLSMinVersion: tlsVersion(cfg.Server.TLS.MinVersion),
-		HSTS:          isHTTPS(base), FormAction: formAction,
+		HSTS:          isHTTPS(base),
+		MetricsAddr:   metricsAddr, MetricsToken: string(cfg.Server.MetricsToken),
 		Logger: log, Registry: prometheus.NewRegistry(), Ready: b.Ready, App: a.Mux,
 		Unavailable: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			_ = pages.RenderError(w, templates.Lang(r), templates.ErrorPage{Reason: templates.ReasonUnavailable})
 		}),
 		Failure: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			_ = pages.RenderError(w, templates.Lang(r), templates.ErrorPage{Reason: templates.ReasonInternal})
+		}),
+		TooLarge: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_ = pages.RenderError(w, templates.Lang(r), templates.ErrorPage{Reason: templates.ReasonTooLarge})
 		}),
 	}
 	if a.Server, err = server.New(srvOpts); err != nil {

@@ -50,7 +50,13 @@ type Server struct {
 	ShutdownTimeout   time.Duration  `yaml:"shutdown_timeout" default:"15s" doc:"Grace period for in-flight requests on shutdown."`
 	MaxHeaderBytes    int            `yaml:"max_header_bytes" unit:"bytes" default:"16KiB" doc:"Largest accepted request header block, which also bounds HTTP-Redirect query strings (larger: 431)."`
 	MaxBodyBytes      int64          `yaml:"max_body_bytes" unit:"bytes" default:"128KiB" doc:"Largest accepted request body (larger: 413)."`
+	MetricsListen     string         `yaml:"metrics_listen" defaultdoc:"demo: site; otherwise 127.0.0.1:9090" doc:"host:port of the operations listener (plain HTTP) serving /metrics and /debug/pprof/, kept off the public one; site serves /metrics on the public listener (then metrics_token is required outside demo mode) and the profiler nowhere."`
+	MetricsToken      Secret         `yaml:"metrics_token" doc:"Bearer token /metrics and /debug/pprof/ ask for (Authorization: Bearer ...), at least 32 characters; empty: none (the operations listener must then be reachable only by the scraper)."`
 }
+
+// MetricsOnSite is the server.metrics_listen value that keeps /metrics on
+// the public listener.
+const MetricsOnSite = "site"
 
 // TLS names the certificate and key when the IdP terminates TLS itself.
 type TLS struct {

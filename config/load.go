@@ -245,6 +245,14 @@ func fillComputed(c *Config) {
 			org.URL.IT = c.Server.BaseURL
 		}
 	}
+	if c.Server.MetricsListen == "" {
+		// Demo mode keeps /metrics where `make run` has always shown it;
+		// production moves it to loopback, away from the public listener.
+		c.Server.MetricsListen = "127.0.0.1:9090"
+		if c.Demo {
+			c.Server.MetricsListen = MetricsOnSite
+		}
+	}
 	c.Server.BaseURL = strings.TrimRight(c.Server.BaseURL, "/")
 	if c.IdP.EntityID == "" {
 		c.IdP.EntityID = c.Server.BaseURL

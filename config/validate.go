@@ -185,8 +185,31 @@ func (v *validator) server() {
 	if s.MaxBodyBytes < 4096 {
 		v.add("server.max_body_bytes", "must be at least 4096 (4KiB), got %d", s.MaxBodyBytes)
 	}
+	v.metrics()
 	if s.ReadHeaderTimeout > s.ReadTimeout && s.ReadTimeout > 0 {
 		v.add("server.read_header_timeout", "must not exceed server.read_timeout (%s), got %s", s.ReadTimeout, s.ReadHeaderTimeout)
+	}
+}
+
+// metrics checks where /metrics and the profiler are served: never on the
+// public listener of a production server without a token.
+func (v *validator) metrics() {
+	s := &v.c.Server
+	if s.MetricsToken != "" && len(s.MetricsToken) < 32 {
+		v.add("server.metrics_token", "must be at least 32 characters (openssl rand -base64 32), got %d", len(s.MetricsToken))
+	}
+	if strings.ContainsAny(string(s.MetricsToken), " \t\r\n") {
+		v.add("server.metrics_token", "must not contain spaces or line breaks")
+	}
+	if s.MetricsListen == MetricsOnSite {
+		if !v.c.Demo && s.MetricsToken == "" {
+			v.ps.addRelated("server.metrics_token", "server.metrics_listen", "is required when server.metrics_listen is site outside demo mode (else /metrics is public); or give metrics_listen a private host:port")
+		}
+		return
+	}
+	v.hostPort("server.metrics_listen", s.MetricsListen, true)
+	if s.MetricsListen == s.Listen {
+		v.add("server.metrics_listen", "must differ from server.listen (%s); write site to serve /metrics on the public listener", clip(s.Listen))
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/spid-idp/spid-idp/idp/response"
 	"github.com/spid-idp/spid-idp/idp/spid"
 	"github.com/spid-idp/spid-idp/metadata"
+	"github.com/spid-idp/spid-idp/server/csp"
 	"github.com/spid-idp/spid-idp/storage"
 	"github.com/spid-idp/spid-idp/templates"
 )
@@ -143,6 +144,7 @@ func (p *IdP) consent(w http.ResponseWriter, r *http.Request) {
 		p.o.OnAuthenticated(ctx, id.ID, p.now())
 	}
 	form := response.PostForm(f.ACS, "SAMLResponse", xml, f.RelayState)
+	csp.AllowFormTo(w.Header(), form.Action)
 	p.render(w, r, http.StatusOK, templates.PageTransfer, templates.TransferPage{
 		SPName: spName(sp, templates.Lang(r)), Action: form.Action, Fields: fields(form)})
 }

@@ -203,6 +203,7 @@ type page struct {
 	URL      *url.URL
 	Location string
 	Body     string
+	Header   http.Header
 }
 
 func (h *harness) browser() *browser {
@@ -227,7 +228,7 @@ func (b *browser) do(req *http.Request) page {
 	}
 	defer res.Body.Close()
 	body, _ := io.ReadAll(res.Body)
-	return page{Status: res.StatusCode, URL: res.Request.URL, Location: res.Header.Get("Location"), Body: string(body)}
+	return page{Status: res.StatusCode, URL: res.Request.URL, Location: res.Header.Get("Location"), Body: string(body), Header: res.Header}
 }
 
 func (b *browser) get(u string) page {

@@ -16,6 +16,7 @@ import (
 	"github.com/spid-idp/spid-idp/idp/response"
 	"github.com/spid-idp/spid-idp/idp/spid"
 	"github.com/spid-idp/spid-idp/metadata"
+	"github.com/spid-idp/spid-idp/server/csp"
 	"github.com/spid-idp/spid-idp/storage"
 	"github.com/spid-idp/spid-idp/templates"
 )
@@ -68,6 +69,7 @@ func (p *IdP) showOffer(w http.ResponseWriter, r *http.Request, sp *metadata.SP,
 		return
 	}
 	form := response.PostForm(f.ACS, "SAMLResponse", xml, f.RelayState)
+	csp.AllowFormTo(w.Header(), form.Action)
 	page := templates.ActivateOfferPage{Service: p.service(sp, f, templates.Lang(r)), CSRF: p.csrfToken(f),
 		Action: flowURL(PathLoginActivateStart, sealed), PhoneLast3: lastDigits(mobileOf(id), 3),
 		SPAction: form.Action, SPFields: fields(form)}

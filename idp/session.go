@@ -9,6 +9,7 @@ import (
 
 	"github.com/spid-idp/spid-idp/idp/csrf"
 	"github.com/spid-idp/spid-idp/idp/spid"
+	"github.com/spid-idp/spid-idp/server/csp"
 	"github.com/spid-idp/spid-idp/storage"
 	"github.com/spid-idp/spid-idp/templates"
 )
@@ -85,6 +86,7 @@ func (p *IdP) sessionPage(w http.ResponseWriter, r *http.Request) {
 			page.Name = id.Attributes["name"] + " " + id.Attributes["familyName"]
 			page.Level, page.Since = spid.Level(s.Level), s.AuthnInstant
 			seen := map[string]bool{}
+			var slo []string
 			for _, part := range s.Participants {
 				if seen[part.SPEntityID] {
 					continue
@@ -93,9 +95,17 @@ func (p *IdP) sessionPage(w http.ResponseWriter, r *http.Request) {
 				name := part.SPEntityID
 				if sp, err := p.o.SPs.LookupSP(ctx, part.SPEntityID); err == nil {
 					name = spName(sp, templates.Lang(r))
+					if ep, ok := sloEndpoint(sp, spid.BindingRedirect); ok && ep.Binding == spid.BindingRedirect {
+						slo = append(slo, ep.Location)
+					}
 				}
 				page.Services = append(page.Services, name)
 			}
+			// "Sign out of every service" answers with a redirect to the
+			// first SP's SingleLogoutService, and browsers hold the redirect
+			// of a form post to the form-action of the page that posted:
+			// this page may reach exactly the SLO services of its session.
+			csp.AllowFormTo(w.Header(), slo...)
 		}
 	}
 	p.render(w, r, http.StatusOK, templates.PageSession, page)

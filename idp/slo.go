@@ -17,6 +17,7 @@ import (
 	"github.com/spid-idp/spid-idp/idp/response"
 	"github.com/spid-idp/spid-idp/idp/spid"
 	"github.com/spid-idp/spid-idp/metadata"
+	"github.com/spid-idp/spid-idp/server/csp"
 	"github.com/spid-idp/spid-idp/storage"
 	"github.com/spid-idp/spid-idp/templates"
 )
@@ -125,6 +126,7 @@ func (p *IdP) sloRequest(w http.ResponseWriter, r *http.Request, req *logoutmsg.
 	ctx := r.Context()
 	sp := req.SP
 	details := map[string]string{"in_response_to": req.ID, "name_id": req.NameID, "binding": req.Binding}
+	p.warnLongRelayState(ctx, sp.EntityID, req.RelayState)
 	answer := func(top, sub, outcome, why string) {
 		details["status"], details["reason"] = statusText(top, sub), why
 		p.record(ctx, "slo.request", sp.EntityID, outcome, details)
@@ -370,6 +372,7 @@ func (p *IdP) deliver(w http.ResponseWriter, r *http.Request, sp *metadata.SP, b
 		return
 	}
 	form := response.PostForm(dest, param, xml, relayState)
+	csp.AllowFormTo(w.Header(), form.Action)
 	p.render(w, r, http.StatusOK, templates.PageTransfer, templates.TransferPage{
 		SPName: spName(sp, templates.Lang(r)), Action: form.Action, Fields: fields(form)})
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/spid-idp/spid-idp/idp/response"
 	"github.com/spid-idp/spid-idp/idp/spid"
 	"github.com/spid-idp/spid-idp/metadata"
+	"github.com/spid-idp/spid-idp/server/csp"
 	"github.com/spid-idp/spid-idp/storage"
 	"github.com/spid-idp/spid-idp/templates"
 )
@@ -50,6 +51,7 @@ func (p *IdP) sso(w http.ResponseWriter, r *http.Request) {
 	}
 	p.o.Log.InfoContext(ctx, "AuthnRequest accepted", "sp", req.SP.EntityID, "request_id", req.ID,
 		"level", int(req.Level), "comparison", req.Comparison, "binding", binding, "flow", f.ID)
+	p.warnLongRelayState(ctx, req.SP.EntityID, req.RelayState)
 
 	pol, code, ok := authnrequest.Policy(req.Level, req.Comparison)
 	if !ok {
@@ -65,6 +67,21 @@ func (p *IdP) sso(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	p.showLogin(w, r, req.SP, f, templates.LoginPage{})
+}
+
+// bindingRelayState is the RelayState length the SAML bindings allow (SAML
+// 2.0 Bindings §3.4.3, §3.5.3).
+const bindingRelayState = 80
+
+// warnLongRelayState logs, with the SP, a RelayState over the bindings'
+// 80 bytes: SPID lets it through up to idp.request.max_relay_state (S056,
+// security.md A.14), but the SP's operator should hear that it breaks the
+// rule. The value itself is never logged.
+func (p *IdP) warnLongRelayState(ctx context.Context, sp, relayState string) {
+	if n := len(relayState); n > bindingRelayState {
+		p.o.Log.WarnContext(ctx, "RelayState longer than the 80 bytes the SAML bindings allow: accepted and returned unchanged",
+			"sp", sp, "bytes", n)
+	}
 }
 
 // reusableSession returns the SpidL1 session of this browser when spec §7.1
@@ -169,6 +186,7 @@ func (p *IdP) deliverError(w http.ResponseWriter, r *http.Request, sp *metadata.
 		return
 	}
 	form := response.PostForm(acs, "SAMLResponse", xml, relayState)
+	csp.AllowFormTo(w.Header(), form.Action)
 	name := spName(sp, templates.Lang(r))
 	switch code {
 	case spid.NrCredentialsExhausted, spid.NrLevelUnavailable, spid.NrTimeout, spid.NrSuspendedRevoked, spid.NrIdentityType:

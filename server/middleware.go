@@ -1,6 +1,9 @@
 package server
 
 import (
+	"context"
+	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -9,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spid-idp/spid-idp/server/csp"
 	"github.com/spid-idp/spid-idp/server/requestctx"
 )
 
@@ -20,21 +24,57 @@ type recorder struct {
 	http.ResponseWriter
 	code  int
 	bytes int64
+	// body is the request body's guard: when the handler hit the body limit
+	// and then answers an error, the answer becomes 413 (tooLarge).
+	body     *limitedBody
+	tooLarge func(w http.ResponseWriter)
+	// swallow drops the handler's own error page once 413 was sent instead.
+	swallow bool
 }
 
 func (r *recorder) WriteHeader(code int) {
-	if r.code == 0 {
-		r.code = code
+	if r.code != 0 {
+		return // a second call is a handler bug; net/http would only log it
 	}
+	if code >= 400 && r.body != nil && r.body.exceeded && r.tooLarge != nil {
+		// The handler read past the body limit (a chunked body, or one that
+		// lied about its length) and reports it as whatever error it knows —
+		// nr04, a bad form: the client is told the truth instead (S033).
+		r.swallow = true
+		r.code = http.StatusRequestEntityTooLarge
+		// The handler's own page may have set its length already.
+		r.ResponseWriter.Header().Del("Content-Length")
+		r.tooLarge(r.ResponseWriter)
+		return
+	}
+	r.code = code
 	r.ResponseWriter.WriteHeader(code)
 }
 
 func (r *recorder) Write(b []byte) (int, error) {
 	if r.code == 0 {
-		r.code = http.StatusOK
+		r.WriteHeader(http.StatusOK)
+	}
+	if r.swallow {
+		return len(b), nil
 	}
 	n, err := r.ResponseWriter.Write(b)
 	r.bytes += int64(n)
+	return n, err
+}
+
+// limitedBody is http.MaxBytesReader that remembers it was tripped.
+type limitedBody struct {
+	io.ReadCloser
+	exceeded bool
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		b.exceeded = true
+	}
 	return n, err
 }
 
@@ -48,7 +88,7 @@ func (r *recorder) Flush() {
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 func (s *Server) middleware(next http.Handler) http.Handler {
-	csp := s.csp()
+	policy := csp.Policy()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		trusted := s.fromTrustedProxy(r)
@@ -62,7 +102,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 
 		h := w.Header()
 		h.Set("X-Request-ID", id)
-		h.Set("Content-Security-Policy", csp)
+		h.Set(csp.Header, policy)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		// SAML messages travel in query strings: never leak them to other sites.
@@ -70,16 +110,25 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
 		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
 		if s.opts.HSTS {
-			h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+			// Two years, the value browsers' preload lists ask for (S082).
+			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
 		}
 		if !strings.HasPrefix(r.URL.Path, "/static/") {
 			h.Set("Cache-Control", "no-store")
 		}
-		if r.Body != nil {
-			r.Body = http.MaxBytesReader(w, r.Body, s.bodyLimit(r.URL.Path))
+		rec := &recorder{ResponseWriter: w, tooLarge: s.tooLarge(r)}
+		if r.Body != nil && r.Body != http.NoBody {
+			limit := s.bodyLimit(r.URL.Path)
+			if r.ContentLength > limit {
+				// Announced too large: answer before reading a byte (S033).
+				s.log.WarnContext(ctx, "request body over the limit", "path", r.URL.Path, "length", r.ContentLength, "limit", limit)
+				rec.tooLarge(rec)
+				s.logRequest(ctx, r, rec, start)
+				return
+			}
+			rec.body = &limitedBody{ReadCloser: http.MaxBytesReader(w, r.Body, limit)}
+			r.Body = rec.body
 		}
-
-		rec := &recorder{ResponseWriter: w}
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
@@ -94,29 +143,41 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 					}
 				}
 			}
-			route := r.Pattern
-			if route == "" {
-				route = "unmatched"
-			}
-			code := rec.code
-			if code == 0 {
-				code = http.StatusOK
-			}
-			elapsed := time.Since(start)
-			s.requests.WithLabelValues(route, r.Method, strconv.Itoa(code)).Inc()
-			s.duration.WithLabelValues(route).Observe(elapsed.Seconds())
-			// The path only: query strings carry SAML messages and RelayState.
-			s.log.InfoContext(ctx, "http", "method", r.Method, "path", r.URL.Path, "status", code,
-				"bytes", rec.bytes, "duration_ms", elapsed.Milliseconds(), "client", requestctx.ClientIP(ctx))
+			s.logRequest(ctx, r, rec, start)
 		}()
 		next.ServeHTTP(rec, r)
 	})
 }
 
-func (s *Server) csp() string {
-	forms := append([]string{"'self'"}, s.opts.FormAction...)
-	return "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
-		"object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action " + strings.Join(forms, " ")
+// logRequest counts the request in the metrics and writes the access log.
+func (s *Server) logRequest(ctx context.Context, r *http.Request, rec *recorder, start time.Time) {
+	route := r.Pattern
+	if route == "" {
+		route = "unmatched"
+	}
+	code := rec.code
+	if code == 0 {
+		code = http.StatusOK
+	}
+	elapsed := time.Since(start)
+	s.requests.WithLabelValues(route, r.Method, strconv.Itoa(code)).Inc()
+	s.duration.WithLabelValues(route).Observe(elapsed.Seconds())
+	// The path only: query strings carry SAML messages and RelayState.
+	s.log.InfoContext(ctx, "http", "method", r.Method, "path", r.URL.Path, "status", code,
+		"bytes", rec.bytes, "duration_ms", elapsed.Milliseconds(), "client", requestctx.ClientIP(ctx))
+}
+
+// tooLarge answers 413 with the configured page (or plain text), closing
+// the connection so the rest of the body is not read.
+func (s *Server) tooLarge(r *http.Request) func(w http.ResponseWriter) {
+	return func(w http.ResponseWriter) {
+		w.Header().Set("Connection", "close")
+		if s.opts.TooLarge != nil {
+			s.opts.TooLarge.ServeHTTP(w, r)
+			return
+		}
+		http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+	}
 }
 
 func remoteAddr(r *http.Request) (netip.Addr, bool) {

@@ -8,6 +8,8 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
 	"crypto/tls"
 	"encoding/hex"
 	"errors"
@@ -15,6 +17,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	"strings"
 	"sync/atomic"
@@ -45,10 +48,14 @@ type Options struct {
 	// HSTS sends Strict-Transport-Security: set when the public URL is https
 	// (TLS here or at a proxy).
 	HSTS bool
-	// FormAction lists extra CSP form-action sources: responses are POSTed
-	// to SPs' ACS URLs, so "https:" is needed (and "http:" in demo mode).
-	FormAction []string
-	Logger     *slog.Logger
+	// MetricsAddr is the host:port of the operations listener serving
+	// /metrics and /debug/pprof/ (issue 11 item 6, issue 14 item 6); empty
+	// serves /metrics on the public listener and pprof nowhere.
+	MetricsAddr string
+	// MetricsToken, when set, is the bearer token /metrics and pprof ask
+	// for (Authorization: Bearer <token>), on whichever listener.
+	MetricsToken string
+	Logger       *slog.Logger
 	// Registry receives the server's metrics; Go and process collectors are
 	// added to it. A new registry is made when nil.
 	Registry *prometheus.Registry
@@ -64,6 +71,9 @@ type Options struct {
 	Unavailable http.Handler
 	// Failure renders the page shown after a panic; nil gives plain text.
 	Failure http.Handler
+	// TooLarge renders the 413 page for a body over its limit; nil gives
+	// plain text.
+	TooLarge http.Handler
 }
 
 // Server is the IdP's HTTP server.
@@ -72,6 +82,7 @@ type Server struct {
 	log      *slog.Logger
 	reg      *prometheus.Registry
 	handler  http.Handler
+	ops      http.Handler // the operations listener's handler, nil without one
 	ready    atomic.Bool
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
@@ -141,7 +152,22 @@ func New(o Options) (*Server, error) {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
+	metrics := s.bearer(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
+	if o.MetricsAddr == "" {
+		mux.Handle("GET /metrics", metrics)
+	} else {
+		// /metrics and the profiler stay off the public listener: per-route
+		// counts and queue sizes help an attacker, and a profile costs CPU
+		// anyone could spend.
+		ops := http.NewServeMux()
+		ops.Handle("GET /metrics", metrics)
+		ops.Handle("/debug/pprof/", s.bearer(http.HandlerFunc(pprof.Index)))
+		ops.Handle("/debug/pprof/cmdline", s.bearer(http.HandlerFunc(pprof.Cmdline)))
+		ops.Handle("/debug/pprof/profile", s.bearer(http.HandlerFunc(pprof.Profile)))
+		ops.Handle("/debug/pprof/symbol", s.bearer(http.HandlerFunc(pprof.Symbol)))
+		ops.Handle("/debug/pprof/trace", s.bearer(http.HandlerFunc(pprof.Trace)))
+		s.ops = ops
+	}
 	mux.Handle("/", s.gate(o.App))
 	s.handler = s.middleware(mux)
 	return s, nil
@@ -149,6 +175,29 @@ func New(o Options) (*Server, error) {
 
 // Handler is the complete handler, for tests and for embedding.
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// MetricsHandler is the operations listener's handler (/metrics,
+// /debug/pprof/), nil when Options.MetricsAddr is empty.
+func (s *Server) MetricsHandler() http.Handler { return s.ops }
+
+// bearer asks for MetricsToken when one is configured; the comparison takes
+// the same time whatever the guess.
+func (s *Server) bearer(next http.Handler) http.Handler {
+	if s.opts.MetricsToken == "" {
+		return next
+	}
+	want := sha256.Sum256([]byte(s.opts.MetricsToken))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		got := sha256.Sum256([]byte(tok))
+		if !ok || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+			http.Error(w, "a bearer token is required", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
 
 // Registry is the metrics registry, for other packages' collectors.
 func (s *Server) Registry() *prometheus.Registry { return s.reg }
@@ -215,7 +264,23 @@ func (s *Server) probe(ctx context.Context) {
 
 // Serve listens on ln until ctx is cancelled, then shuts down gracefully:
 // no new connections, in-flight requests get ShutdownTimeout to finish.
+// With Options.MetricsAddr set it also listens there for the operations
+// endpoints.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	var opsLn net.Listener
+	if s.ops != nil {
+		var err error
+		if opsLn, err = net.Listen("tcp", s.opts.MetricsAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("server: metrics listener on %s: %w", s.opts.MetricsAddr, err)
+		}
+	}
+	return s.serve(ctx, ln, opsLn)
+}
+
+// serve runs the public listener and, when opsLn is not nil, the
+// operations one, until ctx ends or either fails.
+func (s *Server) serve(ctx context.Context, ln, opsLn net.Listener) error {
 	srv := &http.Server{
 		Handler:           s.handler,
 		ReadTimeout:       s.opts.ReadTimeout,
@@ -227,11 +292,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	servers := []*http.Server{srv}
 	pctx, stopProbe := context.WithCancel(ctx)
 	defer stopProbe()
 	go s.probe(pctx)
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() {
 		if s.opts.TLSCertFile != "" {
 			errc <- srv.ServeTLS(ln, s.opts.TLSCertFile, s.opts.TLSKeyFile)
@@ -239,24 +305,51 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			errc <- srv.Serve(ln)
 		}
 	}()
+	if opsLn != nil {
+		// Plain HTTP on a private address (or behind the token): Prometheus
+		// scrapes it from inside the network. A CPU profile runs for 30 s by
+		// default, hence the longer write timeout.
+		ops := &http.Server{
+			Handler:           s.ops,
+			ReadHeaderTimeout: s.opts.ReadHeaderTimeout,
+			ReadTimeout:       s.opts.ReadTimeout,
+			WriteTimeout:      2 * time.Minute,
+			IdleTimeout:       s.opts.IdleTimeout,
+			MaxHeaderBytes:    s.opts.MaxHeaderBytes,
+			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+			BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		}
+		servers = append(servers, ops)
+		s.log.Info("metrics listener started", "addr", opsLn.Addr().String())
+		go func() { errc <- ops.Serve(opsLn) }()
+	}
+	var first error
 	select {
 	case err := <-errc:
-		return fmt.Errorf("server: %w", err)
+		first = fmt.Errorf("server: %w", err)
 	case <-ctx.Done():
+		s.log.Info("shutting down", "grace", s.opts.ShutdownTimeout)
 	}
-	s.log.Info("shutting down", "grace", s.opts.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("server: graceful shutdown: %w", err)
+	for _, x := range servers {
+		if err := x.Shutdown(sctx); err != nil && first == nil {
+			first = fmt.Errorf("server: graceful shutdown: %w", err)
+		}
 	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("server: %w", err)
+	if first != nil {
+		return first
+	}
+	for range servers {
+		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("server: %w", err)
+		}
 	}
 	return nil
 }
 
-// ListenAndServe listens on Options.Addr and serves until ctx ends.
+// ListenAndServe listens on Options.Addr (and Options.MetricsAddr) and
+// serves until ctx ends.
 func (s *Server) ListenAndServe(ctx context.Context) error {
 	ln, err := net.Listen("tcp", s.opts.Addr)
 	if err != nil {

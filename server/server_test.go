@@ -92,13 +92,13 @@ func TestOperationalEndpoints(t *testing.T) {
 
 func TestSecurityHeadersAndRequestID(t *testing.T) {
 	var seen string
-	s := newTest(t, Options{HSTS: true, FormAction: []string{"https:"}, App: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s := newTest(t, Options{HSTS: true, App: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		seen = requestctx.ID(r.Context())
 	})})
 	res := do(t, s.Handler(), httptest.NewRequest("GET", "/x", nil))
 	h := res.Header
 	csp := h.Get("Content-Security-Policy")
-	for _, want := range []string{"frame-ancestors 'none'", "script-src 'self'", "form-action 'self' https:"} {
+	for _, want := range []string{"frame-ancestors 'none'", "script-src 'self'", "form-action 'self'"} {
 		if !strings.Contains(csp, want) {
 			t.Errorf("CSP %q lacks %q", csp, want)
 		}
@@ -108,7 +108,7 @@ func TestSecurityHeadersAndRequestID(t *testing.T) {
 	}
 	for k, v := range map[string]string{
 		"Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
-		"Cache-Control": "no-store", "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+		"Cache-Control": "no-store", "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
 	} {
 		if h.Get(k) != v {
 			t.Errorf("%s = %q, want %q", k, h.Get(k), v)

@@ -176,6 +176,7 @@ const (
 	ReasonNotFound        ErrorReason = "notfound"    // 404
 	ReasonFlowExpired     ErrorReason = "expired"     // 400: flow unknown, expired or cookie missing
 	ReasonTooManyRequests ErrorReason = "toomany"     // 429
+	ReasonTooLarge        ErrorReason = "toolarge"    // 413: request body over its limit
 	ReasonInternal        ErrorReason = "internal"    // 500
 	ReasonUnavailable     ErrorReason = "unavailable" // 503
 )
@@ -203,6 +204,8 @@ func (p ErrorPage) Status() int {
 		return http.StatusNotFound
 	case ReasonTooManyRequests:
 		return http.StatusTooManyRequests
+	case ReasonTooLarge:
+		return http.StatusRequestEntityTooLarge
 	case ReasonUnavailable:
 		return http.StatusServiceUnavailable
 	case ReasonBadRequest, ReasonFlowExpired:

@@ -90,7 +90,7 @@ var allAnomalies = []spid.Anomaly{
 	spid.NrCancelled, spid.NrIdentityType,
 }
 
-var allReasons = []ErrorReason{ReasonBadRequest, ReasonForbidden, ReasonNotFound, ReasonFlowExpired, ReasonTooManyRequests, ReasonInternal, ReasonUnavailable}
+var allReasons = []ErrorReason{ReasonBadRequest, ReasonForbidden, ReasonNotFound, ReasonFlowExpired, ReasonTooManyRequests, ReasonTooLarge, ReasonInternal, ReasonUnavailable}
 
 func render(t testing.TB, r *Renderer, page, lang string, status int, data any) (*http.Response, string) {
 	t.Helper()
@@ -364,6 +364,9 @@ func TestAnomalyAndErrorPages(t *testing.T) {
 	}
 	if st := (ErrorPage{Reason: ReasonTooManyRequests}).Status(); st != 429 {
 		t.Errorf("toomany status %d", st)
+	}
+	if st := (ErrorPage{Reason: ReasonTooLarge}).Status(); st != 413 {
+		t.Errorf("toolarge status %d", st)
 	}
 	if st := (ErrorPage{}).Status(); st != 500 {
 		t.Errorf("empty error status %d", st)
