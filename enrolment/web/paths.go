@@ -227,11 +227,11 @@ func (h *Handler) CNSHandler() http.Handler {
 		// This listener sits outside the main server's middleware: the
 		// same page-security headers (ui.md §11), and no request bodies.
 		hd := w.Header()
-		hd.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'none'; frame-ancestors 'none'; base-uri 'none'")
+		hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'none'; frame-ancestors 'none'; base-uri 'none'")
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("X-Frame-Options", "DENY")
 		hd.Set("Referrer-Policy", "no-referrer")
-		hd.Set("Strict-Transport-Security", "max-age=31536000")
+		hd.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
 		r.Body = http.MaxBytesReader(w, r.Body, 0)
 		m.ServeHTTP(w, r)
 	})

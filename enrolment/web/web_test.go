@@ -214,7 +214,8 @@ func TestCNSHandlerHeadersAndStatic(t *testing.T) {
 	h := newHandler(t, key(1))
 	rec := httptest.NewRecorder()
 	h.CNSHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/static/idp.css", nil))
-	if rec.Code != 200 || rec.Header().Get("X-Frame-Options") != "DENY" || !strings.Contains(rec.Header().Get("Content-Security-Policy"), "default-src 'self'") {
+	if rec.Code != 200 || rec.Header().Get("X-Frame-Options") != "DENY" || !strings.Contains(rec.Header().Get("Content-Security-Policy"), "default-src 'none'") ||
+		rec.Header().Get("Strict-Transport-Security") != "max-age=63072000; includeSubDomains" {
 		t.Fatalf("static on the CNS listener: %d %v", rec.Code, rec.Header())
 	}
 	// No certificate (plain HTTP here) and no valid link: a page, not a crash.
