@@ -63,7 +63,9 @@ func NewEnrolment(cfg *config.Config, b *Backends, auditLog *audit.Logger, log *
 		if err != nil {
 			return nil, err
 		}
-		svc.Evidence = &evidence.Store{Dir: cfg.Enrolment.EvidenceDir, Sealer: sealer}
+		// Blobs in the database, shared by every node; evidence_dir is
+		// only read for items stored there by earlier versions.
+		svc.Evidence = &evidence.Store{Blobs: b.Store, Dir: cfg.Enrolment.EvidenceDir, Sealer: sealer}
 	}
 	if p := int64(cfg.Enrolment.Price); p > 0 {
 		svc.Price = func(string, string) int64 { return p }

@@ -290,7 +290,7 @@ type SMSHTTP struct {
 // Enrolment configures identity requests.
 type Enrolment struct {
 	Responsible        string   `yaml:"responsible" defaultdoc:"demo: a placeholder; otherwise required" doc:"The person responsible for identity verification (DPCM art. 7 c.1), shown in the console and in outcome e-mails."`
-	EvidenceDir        string   `yaml:"evidence_dir" defaultdoc:"<data_dir>/evidence" doc:"Encrypted evidence store (document scans, signed forms, recordings)."`
+	EvidenceDir        string   `yaml:"evidence_dir" defaultdoc:"<data_dir>/evidence" doc:"Where earlier versions kept the encrypted evidence (document scans, signed forms, recordings) as files: still read and swept, never written. New evidence is kept, encrypted, in the database every node shares."`
 	ExtraClosedDays    []string `yaml:"extra_closed_days" doc:"Closing days beyond the national holidays, \"MM-DD\" every year or \"YYYY-MM-DD\" once (e.g. the patron saint)."`
 	OfficeHours        string   `yaml:"office_hours" doc:"Count the 48 working hours only within \"HH:MM-HH:MM\" (Europe/Rome); empty: 24-hour working days (the spec's default)."`
 	CNSListen          string   `yaml:"cns_listen" doc:"host:port of the TLS listener asking for CNS/CIE client certificates; empty: the CNS/CIE path is off."`

@@ -1,6 +1,7 @@
 // Package evidence keeps the evidence of recognition and of the identity's
 // life (document scans, signed forms, recordings, checklists, registry
-// answers) encrypted at rest on the filesystem (spec enrolment-lifecycle
+// answers) encrypted at rest, in the database every node shares
+// (storage.Blobs) or, without one, on the filesystem (spec enrolment-lifecycle
 // §3.7, §5.7, §12.4; security.md E.4).
 //
 // Every item has its own random AES-256 key, wrapped by the master key
@@ -28,11 +29,10 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spid-idp/spid-idp/keys/datakey"
+	"github.com/spid-idp/spid-idp/storage"
 )
 
 // Evidence kinds (spec §3.7).
@@ -129,18 +129,21 @@ type Item struct {
 	LegalHold   bool // never deleted while set
 }
 
-// Store keeps blobs under Dir as <Dir>/<first 2 hex of ID>/<ID>, files 0600
-// in directories 0700. Sealer holds the master key(s). Safe for
-// concurrent use.
+// Store keeps blobs in Blobs when set: in the database, as chunks, so an
+// item uploaded through one node of a cluster opens on every other.
+// Without Blobs it keeps them under Dir as <Dir>/<first 2 hex of ID>/<ID>,
+// files 0600 in directories 0700 (one machine only). Sealer holds the
+// master key(s). Safe for concurrent use.
 type Store struct {
+	Blobs  storage.Blobs
 	Dir    string
 	Sealer *datakey.Sealer
 	Now    func() time.Time // nil: time.Now
 }
 
 func (s *Store) check() error {
-	if s == nil || s.Dir == "" {
-		return errors.New("evidence: no directory configured")
+	if s == nil || s.Blobs == nil && s.Dir == "" {
+		return errors.New("evidence: no blob store or directory configured")
 	}
 	if s.Sealer == nil {
 		return errors.New("evidence: no master key configured")
@@ -154,9 +157,6 @@ func (s *Store) now() time.Time {
 	}
 	return time.Now()
 }
-
-// path is where the blob of id lives; the caller has validated id.
-func (s *Store) path(id string) string { return filepath.Join(s.Dir, id[:2], id) }
 
 // validID accepts only what newID makes, so an ID read from a tampered row
 // cannot point outside Dir.
@@ -240,20 +240,14 @@ func (s *Store) Put(ctx context.Context, kind, mediaType string, r io.Reader, ma
 	if err != nil {
 		return Item{}, err
 	}
-	shard := filepath.Join(s.Dir, id[:2])
-	if err := os.MkdirAll(shard, 0o700); err != nil {
-		return Item{}, fmt.Errorf("evidence: %w", err)
-	}
-	tmp := filepath.Join(shard, "."+id+".tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := s.backend().create(ctx, id)
 	if err != nil {
-		return Item{}, fmt.Errorf("evidence: %w", err)
+		return Item{}, err
 	}
 	stored := false
 	defer func() {
 		if !stored {
-			f.Close()
-			os.Remove(tmp)
+			f.abort()
 		}
 	}()
 	if err := writeHeader(f, wrapped); err != nil {
@@ -276,17 +270,10 @@ func (s *Store) Put(ctx context.Context, kind, mediaType string, r io.Reader, ma
 	if err := sw.Close(); err != nil {
 		return Item{}, fmt.Errorf("evidence: write: %w", err)
 	}
-	if err := f.Sync(); err != nil {
-		return Item{}, fmt.Errorf("evidence: write: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return Item{}, fmt.Errorf("evidence: write: %w", err)
-	}
-	if err := os.Rename(tmp, s.path(id)); err != nil {
-		return Item{}, fmt.Errorf("evidence: %w", err)
+	if err := f.commit(); err != nil {
+		return Item{}, err
 	}
 	stored = true
-	syncDir(shard)
 	return Item{
 		ID:             id,
 		Kind:           kind,
@@ -376,12 +363,9 @@ func (s *Store) Open(ctx context.Context, it Item) (io.ReadCloser, error) {
 	if err != nil || len(want) != sha256.Size {
 		return nil, fmt.Errorf("evidence: item %s: recorded SHA-256 is not 64 hex characters", it.ID)
 	}
-	f, err := os.Open(s.path(it.ID))
+	f, err := s.backend().open(ctx, it.ID)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("%w: %s", ErrNotFound, it.ID)
-		}
-		return nil, fmt.Errorf("evidence: %w", err)
+		return nil, err
 	}
 	rd, err := s.openBlob(ctx, f, it.ID, want, it.Size)
 	if err != nil {
@@ -392,7 +376,7 @@ func (s *Store) Open(ctx context.Context, it Item) (io.ReadCloser, error) {
 }
 
 // openBlob reads the header of f and returns the decrypting reader.
-func (s *Store) openBlob(ctx context.Context, f *os.File, id string, sum []byte, size int64) (*openReader, error) {
+func (s *Store) openBlob(ctx context.Context, f io.ReadCloser, id string, sum []byte, size int64) (*openReader, error) {
 	wrapped, err := readHeader(f)
 	if err != nil {
 		return nil, err
@@ -445,11 +429,7 @@ func (s *Store) Delete(ctx context.Context, it Item) error {
 	if !validID(it.ID) {
 		return fmt.Errorf("evidence: invalid item ID %q", it.ID)
 	}
-	if err := os.Remove(s.path(it.ID)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("evidence: delete %s: %w", it.ID, err)
-	}
-	syncDir(filepath.Join(s.Dir, it.ID[:2]))
-	return nil
+	return s.backend().remove(ctx, it.ID)
 }
 
 // CleanTemp removes the partial files of uploads interrupted by a crash
@@ -460,43 +440,5 @@ func (s *Store) CleanTemp(ctx context.Context, before time.Time) (int, error) {
 	if err := s.check(); err != nil {
 		return 0, err
 	}
-	shards, err := os.ReadDir(s.Dir)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return 0, nil
-		}
-		return 0, fmt.Errorf("evidence: %w", err)
-	}
-	removed := 0
-	var errs []error
-	for _, sh := range shards {
-		if !sh.IsDir() || len(sh.Name()) != 2 {
-			continue
-		}
-		if err := ctx.Err(); err != nil {
-			return removed, fmt.Errorf("evidence: clean: %w", err)
-		}
-		dir := filepath.Join(s.Dir, sh.Name())
-		entries, err := os.ReadDir(dir)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("evidence: clean: %w", err))
-			continue
-		}
-		for _, e := range entries {
-			name := e.Name()
-			if !e.Type().IsRegular() || !strings.HasPrefix(name, ".") || !strings.HasSuffix(name, ".tmp") {
-				continue
-			}
-			info, err := e.Info()
-			if err != nil || !info.ModTime().Before(before) {
-				continue
-			}
-			if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
-				errs = append(errs, fmt.Errorf("evidence: clean: %w", err))
-				continue
-			}
-			removed++
-		}
-	}
-	return removed, errors.Join(errs...)
+	return s.backend().cleanTemp(ctx, before)
 }

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"os"
 
 	"github.com/spid-idp/spid-idp/keys/datakey"
 )
@@ -123,7 +122,7 @@ func (s *sealWriter) Close() error { return s.flush(true) }
 // plaintext; at the end it checks the recorded size and SHA-256.
 type openReader struct {
 	ctx     context.Context
-	f       *os.File
+	f       io.ReadCloser
 	r       *bufio.Reader
 	aead    cipher.AEAD
 	in      []byte
@@ -137,7 +136,7 @@ type openReader struct {
 	got     int64
 }
 
-func newOpenReader(ctx context.Context, f *os.File, aead cipher.AEAD, sum []byte, size int64) *openReader {
+func newOpenReader(ctx context.Context, f io.ReadCloser, aead cipher.AEAD, sum []byte, size int64) *openReader {
 	return &openReader{
 		ctx: ctx, f: f, r: bufio.NewReaderSize(f, chunkSize+tagSize+1), aead: aead,
 		in: make([]byte, chunkSize+tagSize), sum: sha256.New(), wantSum: sum, want: size,

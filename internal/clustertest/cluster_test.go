@@ -138,6 +138,23 @@ func TestCluster(t *testing.T) {
 	}
 	c.auditVerify("after the cross-node flows")
 
+	// Registry changes made by the sp command reach both nodes within 5 s
+	// (their caches held the SP a moment before).
+	for _, step := range []struct {
+		cmd    string
+		accept bool
+	}{{"disable", false}, {"enable", true}} {
+		for i := range c.nodes {
+			if got := c.spAccepted(i); got == step.accept {
+				t.Fatalf("before sp %s: %s accepts=%v already", step.cmd, c.nodes[i].name, got)
+			}
+		}
+		c.cli("sp", step.cmd, c.base+demo.Prefix)
+		took := c.untilAll(5*time.Second, func(i int) bool { return c.spAccepted(i) == step.accept })
+		figures["sp "+step.cmd+": seen by both nodes"] = took.Round(time.Millisecond).String()
+	}
+	c.auditVerify("after sp disable and enable")
+
 	// 2. Redis stopped, then started again empty (no persistence). A
 	// consent form shown before the loss must not give a second Response.
 	pending := c.browser()
@@ -350,6 +367,59 @@ func tail(b []byte, n int) string {
 	return string(b)
 }
 
+// cli runs a spid-idp command on the shared database, as an operator on
+// any host would; it must succeed.
+func (c *cluster) cli(args ...string) string {
+	c.t.Helper()
+	cmd := exec.Command(c.bin, args...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + c.t.TempDir(), "SPID_IDP_DATA_DIR=" + c.t.TempDir(),
+		"SPID_IDP_STORAGE_DRIVER=postgres", "SPID_IDP_STORAGE_POSTGRES_DSN=" + c.directDSN, "USER=tester"}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		c.t.Fatalf("spid-idp %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// spAccepted asks node i directly whether it takes a fresh AuthnRequest
+// of the demo SP (made through the balancer): the login page, or a
+// refusal.
+func (c *cluster) spAccepted(i int) bool {
+	c.t.Helper()
+	br := c.browser()
+	br.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	sent := br.submit(br.get(c.base+demo.Prefix+"/"), demo.Prefix+"/login", url.Values{"level": {"1"}})
+	loc, err := url.Parse(sent.header.Get("Location"))
+	if err != nil || sent.status != http.StatusFound {
+		c.t.Fatalf("demo SP login: %d %q", sent.status, sent.header.Get("Location"))
+	}
+	loc.Scheme, loc.Host = "http", c.nodes[i].addr
+	p := br.get(loc.String())
+	return p.status == http.StatusOK && strings.Contains(p.body, `name="password"`)
+}
+
+// untilAll waits until ok holds for every live node, and fails the test
+// if that takes longer than limit.
+func (c *cluster) untilAll(limit time.Duration, ok func(i int) bool) time.Duration {
+	c.t.Helper()
+	start := time.Now()
+	for {
+		all := true
+		for i := range c.nodes {
+			if !ok(i) {
+				all = false
+			}
+		}
+		if all {
+			return time.Since(start)
+		}
+		if time.Since(start) > limit {
+			c.t.Fatalf("not every node saw the change within %v", limit)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // auditVerify runs `spid-idp audit verify` on the shared database.
 func (c *cluster) auditVerify(when string) {
 	c.t.Helper()
@@ -505,6 +575,7 @@ type browser struct {
 type page struct {
 	status int
 	url    *url.URL
+	header http.Header
 	body   string
 }
 
@@ -553,7 +624,7 @@ func (b *browser) do(req *http.Request) page {
 	}
 	defer res.Body.Close()
 	body, _ := io.ReadAll(res.Body)
-	return page{status: res.StatusCode, url: res.Request.URL, body: string(body)}
+	return page{status: res.StatusCode, url: res.Request.URL, header: res.Header, body: string(body)}
 }
 
 func (b *browser) get(u string) page {
