@@ -48,7 +48,8 @@ type Backends struct {
 func OpenStore(ctx context.Context, cfg *config.Config) (storage.Store, error) {
 	switch cfg.Storage.Driver {
 	case "postgres":
-		s, err := postgres.Open(ctx, string(cfg.Storage.Postgres.DSN), cfg.Storage.Postgres.MaxConns)
+		s, err := postgres.OpenWith(ctx, string(cfg.Storage.Postgres.DSN), postgres.Options{
+			MaxConns: cfg.Storage.Postgres.MaxConns, Timeout: cfg.Storage.Postgres.Timeout})
 		if err != nil {
 			return nil, err
 		}
@@ -77,7 +78,7 @@ func OpenBackends(ctx context.Context, cfg *config.Config) (*Backends, error) {
 		r := cfg.Cache.Redis
 		eph, err := redis.Open(ctx, redis.Options{Addr: r.Addr, Username: r.Username, Password: string(r.Password),
 			SentinelAddrs: r.SentinelAddrs, MasterName: r.MasterName, SentinelPassword: string(r.SentinelPassword),
-			DB: r.DB, KeyPrefix: r.KeyPrefix, TLS: r.TLS})
+			DB: r.DB, KeyPrefix: r.KeyPrefix, TLS: r.TLS, Timeout: r.Timeout})
 		if err != nil {
 			st.Close()
 			return nil, err
@@ -95,15 +96,19 @@ func OpenBackends(ctx context.Context, cfg *config.Config) (*Backends, error) {
 	return b, nil
 }
 
-// Ready makes a round trip to both backends.
+// Ready makes a round trip to both backends, at the same time, so a
+// probe waits for the slower one only.
 func (b *Backends) Ready(ctx context.Context) error {
+	cache := make(chan error, 1)
+	go func() { cache <- b.Eph.Ping(ctx) }()
+	var errs []error
 	if err := b.Store.Ping(ctx); err != nil {
-		return fmt.Errorf("database: %w", err)
+		errs = append(errs, fmt.Errorf("database: %w", err))
 	}
-	if err := b.Eph.Ping(ctx); err != nil {
-		return fmt.Errorf("cache: %w", err)
+	if err := <-cache; err != nil {
+		errs = append(errs, fmt.Errorf("cache: %w", err))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // Close closes both backends.

@@ -100,6 +100,9 @@ type SQLite struct {
 type Postgres struct {
 	DSN      Secret `yaml:"dsn" doc:"Connection string, postgres://user:password@host:5432/db?sslmode=verify-full or key=value form. Required with driver postgres."`
 	MaxConns int    `yaml:"max_conns" default:"10" doc:"Largest number of pooled connections."`
+	// Timeout keeps a frozen database from holding requests: past it the
+	// IdP answers 503 (with Retry-After) rather than waiting on TCP.
+	Timeout time.Duration `yaml:"timeout" default:"2s" doc:"Longest wait on the database: connecting (unless the DSN sets connect_timeout), getting a usable connection, and each reply during a statement. Past it the operation fails and the IdP answers 503."`
 }
 
 // Cache selects and configures the short-lived shared store.
@@ -121,6 +124,8 @@ type Redis struct {
 	DB               int      `yaml:"db" default:"0" doc:"Database number."`
 	KeyPrefix        string   `yaml:"key_prefix" default:"spid-idp:" doc:"Prefix of every key, so one Redis can serve several applications."`
 	TLS              bool     `yaml:"tls" default:"false" doc:"Connect with TLS (system roots)."`
+	// Timeout keeps a frozen Redis from holding requests (503 instead).
+	Timeout time.Duration `yaml:"timeout" default:"1s" doc:"Longest wait for one Redis command, connecting and retry included. Past it the operation fails and the IdP answers 503."`
 }
 
 // IdP holds the SAML identity-provider settings.

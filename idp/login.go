@@ -158,12 +158,28 @@ func (p *IdP) login(w http.ResponseWriter, r *http.Request) {
 	if len(username) > maxUsernameLen {
 		username = username[:maxUsernameLen]
 	}
-	if !p.allowAttempt(ctx, username) {
+	allowed, err := p.allowAttempt(ctx, username)
+	if err != nil {
+		// The throttle's store is out: that is an outage (503), not the
+		// citizen's fault (429), and nothing is counted.
+		p.o.Log.ErrorContext(ctx, "login throttle", "err", err)
+		p.fail(w, r, templates.ReasonUnavailable)
+		return
+	}
+	if !allowed {
 		p.render(w, r, http.StatusTooManyRequests, templates.PageError, templates.ErrorPage{Reason: templates.ReasonTooManyRequests})
 		return
 	}
 
-	id, cred, known := p.lookup(ctx, username)
+	id, cred, known, err := p.lookup(ctx, username)
+	if err != nil {
+		// An identity that could not be read is not an unknown one: no
+		// "wrong credentials", no failure counted, no audit record of a
+		// failed login.
+		p.o.Log.ErrorContext(ctx, "identity lookup", "err", err)
+		p.fail(w, r, templates.ReasonUnavailable)
+		return
+	}
 	var good bool
 	if known && cred.PasswordHash == "" {
 		// No password any more (cleared after revocation): same cost and
@@ -242,12 +258,12 @@ func withActor(f *flowState, actor string) *flowState {
 	return &c
 }
 
-// allowAttempt applies the per-address and per-username throttles. A
-// throttle error fails open for availability only if storage is fine.
-func (p *IdP) allowAttempt(ctx context.Context, username string) bool {
+// allowAttempt applies the per-address and per-username throttles; an
+// error means the throttle could not be consulted (an outage).
+func (p *IdP) allowAttempt(ctx context.Context, username string) (bool, error) {
 	l := p.o.LoginLimiter
 	if l == nil {
-		return true
+		return true, nil
 	}
 	keys := []string{regulation.UserKey(username)}
 	if a, err := netip.ParseAddr(requestctx.ClientIP(ctx)); err == nil {
@@ -255,33 +271,34 @@ func (p *IdP) allowAttempt(ctx context.Context, username string) bool {
 	}
 	for _, k := range keys {
 		ok, err := l.Allow(ctx, k)
-		if err != nil {
-			p.o.Log.ErrorContext(ctx, "login throttle", "err", err)
-			return false
-		}
-		if !ok {
-			return false
+		if err != nil || !ok {
+			return false, err
 		}
 	}
-	return true
+	return true, nil
 }
 
-func (p *IdP) lookup(ctx context.Context, username string) (storage.Identity, storage.Credential, bool) {
+// lookup finds the identity and credential of username; known is false
+// for an unknown username, err is set when the store could not tell.
+func (p *IdP) lookup(ctx context.Context, username string) (storage.Identity, storage.Credential, bool, error) {
 	if username == "" {
-		return storage.Identity{}, storage.Credential{}, false
+		return storage.Identity{}, storage.Credential{}, false, nil
 	}
 	id, err := p.o.Store.GetIdentityByUsername(ctx, username)
+	if errors.Is(err, storage.ErrNotFound) {
+		return storage.Identity{}, storage.Credential{}, false, nil
+	}
 	if err != nil {
-		if !errors.Is(err, storage.ErrNotFound) {
-			p.o.Log.ErrorContext(ctx, "identity lookup", "err", err)
-		}
-		return storage.Identity{}, storage.Credential{}, false
+		return storage.Identity{}, storage.Credential{}, false, err
 	}
 	cred, err := p.o.Store.GetCredential(ctx, id.ID)
-	if err != nil {
-		return storage.Identity{}, storage.Credential{}, false
+	if errors.Is(err, storage.ErrNotFound) {
+		return storage.Identity{}, storage.Credential{}, false, nil
 	}
-	return id, cred, true
+	if err != nil {
+		return storage.Identity{}, storage.Credential{}, false, err
+	}
+	return id, cred, true, nil
 }
 
 // loginSucceeded applies the checks that need the identity, then moves the

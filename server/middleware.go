@@ -28,10 +28,19 @@ type recorder struct {
 	// and then answers an error, the answer becomes 413 (tooLarge).
 	body     *limitedBody
 	tooLarge func(w http.ResponseWriter)
-	// swallow drops the handler's own error page once 413 was sent instead.
+	// swallow drops the handler's own page once another answer (413, the
+	// 503 page) was sent instead.
 	swallow bool
+	// With srv set, a dependency outage reaches the client the same way
+	// whichever handler met it (see WriteHeader).
+	srv *Server
+	req *http.Request
 }
 
+// WriteHeader also makes every dependency outage answer the same way — 503,
+// Retry-After and the page in words: a 500 answered while a backend does
+// not answer the readiness check becomes that 503, a plain-text 503 gets
+// the page, and every 503 carries Retry-After and has readiness rechecked.
 func (r *recorder) WriteHeader(code int) {
 	if r.code != 0 {
 		return // a second call is a handler bug; net/http would only log it
@@ -47,8 +56,41 @@ func (r *recorder) WriteHeader(code int) {
 		r.tooLarge(r.ResponseWriter)
 		return
 	}
+	if r.srv != nil {
+		switch {
+		case code == http.StatusInternalServerError && r.srv.backendDown(r.req.Context()):
+			r.unavailable()
+			return
+		case code == http.StatusServiceUnavailable && r.srv.opts.Unavailable != nil &&
+			strings.HasPrefix(r.Header().Get("Content-Type"), "text/plain") && r.req.URL.Path != "/readyz":
+			r.unavailable()
+			return
+		case code == http.StatusServiceUnavailable:
+			if r.Header().Get("Retry-After") == "" {
+				r.Header().Set("Retry-After", retryAfter)
+			}
+			r.srv.recheck()
+		}
+	}
 	r.code = code
 	r.ResponseWriter.WriteHeader(code)
+}
+
+// unavailable answers with the server's 503 page instead of what the
+// handler started.
+func (r *recorder) unavailable() {
+	r.swallow = true
+	r.code = http.StatusServiceUnavailable
+	h := r.Header()
+	h.Del("Content-Length")
+	h.Set("Retry-After", retryAfter)
+	out := &recorder{ResponseWriter: r.ResponseWriter}
+	if r.srv.opts.Unavailable != nil {
+		r.srv.opts.Unavailable.ServeHTTP(out, r.req)
+	} else {
+		http.Error(out, "service temporarily unavailable, retry later", http.StatusServiceUnavailable)
+	}
+	r.bytes += out.bytes
 }
 
 func (r *recorder) Write(b []byte) (int, error) {
@@ -116,7 +158,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		if !strings.HasPrefix(r.URL.Path, "/static/") {
 			h.Set("Cache-Control", "no-store")
 		}
-		rec := &recorder{ResponseWriter: w, tooLarge: s.tooLarge(r)}
+		rec := &recorder{ResponseWriter: w, tooLarge: s.tooLarge(r), srv: s, req: r}
 		if r.Body != nil && r.Body != http.NoBody {
 			limit := s.bodyLimit(r.URL.Path)
 			if r.ContentLength > limit {

@@ -64,6 +64,9 @@ type Options struct {
 	// ReadyInterval is how often the background probe refreshes the state
 	// that gates application requests (default 5s).
 	ReadyInterval time.Duration
+	// ReadyTimeout bounds one readiness check (default 800ms), so /readyz
+	// answers within a second even when a backend hangs.
+	ReadyTimeout time.Duration
 	// App serves everything but the operational endpoints.
 	App http.Handler
 	// Unavailable renders the page shown while a backend is down; nil gives
@@ -84,6 +87,7 @@ type Server struct {
 	handler  http.Handler
 	ops      http.Handler // the operations listener's handler, nil without one
 	ready    atomic.Bool
+	probing  atomic.Bool // a recheck after an application 503 is running
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 }
@@ -107,6 +111,7 @@ func New(o Options) (*Server, error) {
 	def(&o.IdleTimeout, 120*time.Second)
 	def(&o.ShutdownTimeout, 20*time.Second)
 	def(&o.ReadyInterval, 5*time.Second)
+	def(&o.ReadyTimeout, 800*time.Millisecond)
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = 256 << 10
 	}
@@ -204,19 +209,82 @@ func (s *Server) Registry() *prometheus.Registry { return s.reg }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	if s.opts.Ready != nil {
-		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
-		defer cancel()
-		if err := s.opts.Ready(ctx); err != nil {
-			s.ready.Store(false)
-			s.log.WarnContext(r.Context(), "not ready", "err", err)
-			w.WriteHeader(http.StatusServiceUnavailable)
-			fmt.Fprintln(w, "not ready: a storage backend is unreachable")
-			return
-		}
+	if err := s.check(r.Context()); err != nil {
+		s.setReady(err)
+		s.log.WarnContext(r.Context(), "not ready", "err", err)
+		w.Header().Set("Retry-After", retryAfter)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, "not ready: a storage backend is unreachable")
+		return
 	}
-	s.ready.Store(true)
+	s.setReady(nil)
 	fmt.Fprintln(w, "ready")
+}
+
+// retryAfter is what 503 answers tell clients to wait, in seconds: about
+// two probe intervals.
+const retryAfter = "10"
+
+// errCheckTimeout: a backend did not answer the readiness check in time.
+var errCheckTimeout = errors.New("readiness check timed out")
+
+// check runs the Ready probe within ReadyTimeout. It returns when the
+// timeout passes even if a backend ignores its context.
+func (s *Server) check(ctx context.Context) error {
+	if s.opts.Ready == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.ReadyTimeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.opts.Ready(ctx) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return errCheckTimeout
+	}
+}
+
+// setReady records the outcome of a check, logging the transitions.
+func (s *Server) setReady(err error) {
+	was := s.ready.Swap(err == nil)
+	switch {
+	case err != nil && was:
+		s.log.Error("storage unreachable: answering 503 until it is back", "err", err)
+	case err == nil && !was:
+		s.log.Info("storage reachable again: serving requests")
+	}
+}
+
+// backendDown reports whether a backend is down, checking at once (within
+// ReadyTimeout) unless the last check already said so: an application
+// error answered while a dependency is out is an outage, not a fault.
+func (s *Server) backendDown(ctx context.Context) bool {
+	if s.opts.Ready == nil {
+		return false
+	}
+	if !s.ready.Load() {
+		return true
+	}
+	err := s.check(context.WithoutCancel(ctx))
+	if err != nil {
+		s.setReady(err)
+	}
+	return err != nil
+}
+
+// recheck runs one check in the background after the application answered
+// 503, so the gate closes for the requests that follow without waiting for
+// the next probe.
+func (s *Server) recheck() {
+	if s.opts.Ready == nil || !s.probing.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		defer s.probing.Store(false)
+		s.setReady(s.check(context.Background()))
+	}()
 }
 
 // gate answers 503 while the last readiness probe failed, so a citizen sees
@@ -224,7 +292,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 func (s *Server) gate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !s.ready.Load() && !strings.HasPrefix(r.URL.Path, "/static/") {
-			w.Header().Set("Retry-After", "10")
+			w.Header().Set("Retry-After", retryAfter)
 			if s.opts.Unavailable != nil {
 				s.opts.Unavailable.ServeHTTP(w, r)
 				return
@@ -244,16 +312,7 @@ func (s *Server) probe(ctx context.Context) {
 	t := time.NewTicker(s.opts.ReadyInterval)
 	defer t.Stop()
 	for {
-		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		err := s.opts.Ready(pctx)
-		cancel()
-		was := s.ready.Swap(err == nil)
-		switch {
-		case err != nil && was:
-			s.log.Error("storage unreachable: answering 503 until it is back", "err", err)
-		case err == nil && !was:
-			s.log.Info("storage reachable again: serving requests")
-		}
+		s.setReady(s.check(ctx))
 		select {
 		case <-ctx.Done():
 			return

@@ -24,6 +24,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -76,11 +77,31 @@ func classify(err error) sqlstore.ErrorClass {
 	return sqlstore.ErrOther
 }
 
+// Options tune the pool.
+type Options struct {
+	// MaxConns is the pool size; DefaultMaxConns when <= 0.
+	MaxConns int
+	// Timeout, when positive, bounds every wait on the server once the
+	// schema is up to date: connecting (unless the DSN sets
+	// connect_timeout), taking a usable connection from the pool, and each
+	// wait for the server's next bytes during a statement. A server that
+	// stops answering (frozen, partitioned) then fails an operation within
+	// about Timeout, and the IdP answers 503, instead of after TCP's
+	// minutes. Migrations at Open are not bounded: they may be long.
+	Timeout time.Duration
+}
+
 // Open connects to the PostgreSQL database named by dsn (URL or key=value
 // form; a search_path parameter selects the schema), with at most maxConns
 // connections (DefaultMaxConns when maxConns <= 0), and brings the schema up
 // to date. Errors name the server and database but never the password.
 func Open(ctx context.Context, dsn string, maxConns int) (*sqlstore.Store, error) {
+	return OpenWith(ctx, dsn, Options{MaxConns: maxConns})
+}
+
+// OpenWith is Open with every pool option.
+func OpenWith(ctx context.Context, dsn string, o Options) (*sqlstore.Store, error) {
+	maxConns := o.MaxConns
 	secrets := dsnSecrets(dsn)
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
@@ -91,6 +112,22 @@ func Open(ctx context.Context, dsn string, maxConns int) (*sqlstore.Store, error
 	secrets = append(secrets, cfg.Password)
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = defaultConnectTimeout
+		if o.Timeout > 0 {
+			cfg.ConnectTimeout = o.Timeout
+		}
+	}
+	// Every connection's reads and writes get a deadline of o.Timeout,
+	// switched on once the migrations are done.
+	bounded := new(atomic.Bool)
+	if o.Timeout > 0 {
+		dial := cfg.DialFunc
+		cfg.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dial(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &deadlineConn{Conn: c, d: o.Timeout, on: bounded}, nil
+		}
 	}
 	if maxConns <= 0 {
 		maxConns = DefaultMaxConns
@@ -112,7 +149,36 @@ func Open(ctx context.Context, dsn string, maxConns int) (*sqlstore.Store, error
 		_ = db.Close()
 		return nil, &openError{msg: "postgres: " + where + ": " + scrub(err.Error(), secrets), err: err}
 	}
+	if o.Timeout > 0 {
+		bounded.Store(true)
+		s.SetCheckoutTimeout(o.Timeout)
+	}
 	return s, nil
+}
+
+// deadlineConn gives each read and write on the server connection a
+// deadline of d from its start, while on is set: the wait for one reply
+// (or for room to send) is bounded, however long a transaction lasts in
+// all. pgx's own cancellation (a deadline in the past) still interrupts a
+// read in progress.
+type deadlineConn struct {
+	net.Conn
+	d  time.Duration
+	on *atomic.Bool
+}
+
+func (c *deadlineConn) Read(b []byte) (int, error) {
+	if c.on.Load() {
+		_ = c.Conn.SetReadDeadline(time.Now().Add(c.d))
+	}
+	return c.Conn.Read(b)
+}
+
+func (c *deadlineConn) Write(b []byte) (int, error) {
+	if c.on.Load() {
+		_ = c.Conn.SetWriteDeadline(time.Now().Add(c.d))
+	}
+	return c.Conn.Write(b)
 }
 
 // openError shows a message with secrets removed and still lets callers test

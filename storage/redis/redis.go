@@ -45,7 +45,14 @@ type Options struct {
 	KeyPrefix string
 	TLS       bool // connect with TLS 1.2 or later, verifying the server's certificate
 	PoolSize  int  // 0 means the go-redis default (10 per CPU)
+	// Timeout bounds each command, retries and dialling included
+	// (DefaultTimeout when 0): a Redis that stops answering fails the
+	// command within it, and the IdP answers 503, instead of hanging.
+	Timeout time.Duration
 }
+
+// DefaultTimeout is Options.Timeout when unset.
+const DefaultTimeout = time.Second
 
 // String describes the options without the password, so they can be logged.
 func (o Options) String() string {
@@ -101,12 +108,18 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err := checkOptions(opts); err != nil {
 		return nil, fmt.Errorf("redis: open %s: %w", opts.Addr, err)
 	}
+	t := timeout(opts)
 	ro := &goredis.Options{
 		Addr:     opts.Addr,
 		Username: opts.Username,
 		Password: opts.Password,
 		DB:       opts.DB,
 		PoolSize: opts.PoolSize,
+		// One retry (a pooled connection that died with a restart), no
+		// dial retries: the command's deadline (see bound) covers it all.
+		MaxRetries: 1, DialerRetries: 1,
+		DialTimeout: t, ReadTimeout: t, WriteTimeout: t, PoolTimeout: t,
+		ContextTimeoutEnabled: true,
 	}
 	if opts.TLS {
 		ro.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host}
@@ -139,6 +152,9 @@ func openSentinel(ctx context.Context, opts Options) (*Store, error) {
 		Password:         opts.Password,
 		DB:               opts.DB,
 		PoolSize:         opts.PoolSize,
+		MaxRetries:       1, DialerRetries: 1,
+		DialTimeout: timeout(opts), ReadTimeout: timeout(opts), WriteTimeout: timeout(opts), PoolTimeout: timeout(opts),
+		ContextTimeoutEnabled: true,
 	}
 	if opts.TLS {
 		// The primary's name changes with each failover: go-redis checks
@@ -147,6 +163,36 @@ func openSentinel(ctx context.Context, opts Options) (*Store, error) {
 	}
 	where := fmt.Sprintf("master %q via Sentinels %v (db %d, tls %t)", opts.MasterName, opts.SentinelAddrs, opts.DB, opts.TLS)
 	return connect(ctx, goredis.NewFailoverClient(fo), where, opts)
+}
+
+func timeout(opts Options) time.Duration {
+	if opts.Timeout > 0 {
+		return opts.Timeout
+	}
+	return DefaultTimeout
+}
+
+// bound gives every command (and pipeline, and transaction) a deadline of
+// d unless the caller's is sooner: with ContextTimeoutEnabled, go-redis
+// then stops waiting, retrying and dialling when it passes.
+type bound struct{ d time.Duration }
+
+func (b bound) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+
+func (b bound) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		ctx, cancel := context.WithTimeout(ctx, b.d)
+		defer cancel()
+		return next(ctx, cmd)
+	}
+}
+
+func (b bound) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		ctx, cancel := context.WithTimeout(ctx, b.d)
+		defer cancel()
+		return next(ctx, cmds)
+	}
 }
 
 func checkOptions(opts Options) error {
@@ -162,6 +208,7 @@ func checkOptions(opts Options) error {
 // connect pings through client, so a wrong address or password fails at
 // start-up rather than on the first login.
 func connect(ctx context.Context, client *goredis.Client, where string, opts Options) (*Store, error) {
+	client.AddHook(bound{d: timeout(opts)})
 	if err := client.Ping(ctx).Err(); err != nil {
 		_ = client.Close()
 		return nil, fmt.Errorf("redis: connect to %s: %w", where, err)

@@ -22,6 +22,32 @@ type Store struct {
 	// the flavour has a single writer; a channel rather than a mutex so a
 	// cancelled context stops the wait.
 	writer chan struct{}
+	// checkout bounds taking a connection from the pool (dial, or the
+	// liveness ping of an idle one) when positive; see SetCheckoutTimeout.
+	checkout time.Duration
+}
+
+// SetCheckoutTimeout bounds how long an operation may wait for a usable
+// connection: a database that stopped answering then fails the operation
+// after d instead of after every pooled connection's ping and a dial have
+// each timed out in turn. The statements themselves are not bounded here
+// (a long import keeps its transaction); the driver bounds each wait for
+// the server (see postgres.Options.Timeout). Call it before use.
+func (s *Store) SetCheckoutTimeout(d time.Duration) { s.checkout = d }
+
+// conn takes a connection from the pool within the checkout timeout. The
+// caller closes it, which returns it to the pool.
+func (s *Store) conn(ctx context.Context) (*sql.Conn, error) {
+	if s.checkout <= 0 {
+		return s.db.Conn(ctx)
+	}
+	cctx, cancel := context.WithTimeout(ctx, s.checkout)
+	defer cancel()
+	c, err := s.db.Conn(cctx)
+	if err != nil && ctx.Err() == nil && cctx.Err() != nil {
+		return nil, fmt.Errorf("no usable connection within %s: %w", s.checkout, err)
+	}
+	return c, err
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -46,6 +72,11 @@ func New(ctx context.Context, db *sql.DB, f Flavor) (*Store, error) {
 // Ping makes a round trip to the database.
 func (s *Store) Ping(ctx context.Context) error {
 	var one int
+	if s.checkout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.checkout)
+		defer cancel()
+	}
 	if err := s.db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
 		return fmt.Errorf("%s: ping: %w", s.f.Name, err)
 	}
@@ -82,7 +113,12 @@ func (s *Store) writeOnce(ctx context.Context, fn func(tx *sql.Tx) error) (err e
 			return ctx.Err()
 		}
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	c, err := s.conn(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: begin: %w", s.f.Name, err)
+	}
+	defer c.Close()
+	tx, err := c.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("%s: begin: %w", s.f.Name, err)
 	}

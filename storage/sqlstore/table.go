@@ -102,7 +102,12 @@ func (t *table[T]) get(ctx context.Context, s *Store, col, val, label string) (T
 		// Nothing stored can match, and PostgreSQL would fail the query.
 		return v, fmt.Errorf("get %s %s: %w", t.what, label, storage.ErrNotFound)
 	}
-	row := s.db.QueryRowContext(ctx, s.q(t.selectFrom()+" WHERE "+col+" = ?"), val)
+	c, err := s.conn(ctx)
+	if err != nil {
+		return v, fmt.Errorf("get %s %s: %w", t.what, label, err)
+	}
+	defer c.Close()
+	row := c.QueryRowContext(ctx, s.q(t.selectFrom()+" WHERE "+col+" = ?"), val)
 	if err := row.Scan(t.dests(&v)...); err != nil {
 		return v, fmt.Errorf("get %s %s: %w", t.what, label, notFoundIfNoRows(err))
 	}
@@ -131,7 +136,12 @@ func (t *table[T]) query(ctx context.Context, s *Store, query string, args ...an
 // scanRows runs query (already rewritten by s.q) and scans every row it
 // returns with dests; label opens every error.
 func scanRows[T any](ctx context.Context, s *Store, label string, dests func(*T) []any, query string, args ...any) ([]T, error) {
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	c, err := s.conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", label, err)
+	}
+	defer c.Close()
+	rows, err := c.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", label, err)
 	}
