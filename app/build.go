@@ -32,6 +32,7 @@ import (
 	"github.com/spid-idp/spid-idp/keys"
 	"github.com/spid-idp/spid-idp/lifecycle"
 	"github.com/spid-idp/spid-idp/metadata"
+	"github.com/spid-idp/spid-idp/register"
 	"github.com/spid-idp/spid-idp/server"
 	"github.com/spid-idp/spid-idp/templates"
 )
@@ -58,6 +59,11 @@ type App struct {
 	// Console and Care are the back office, mounted by MountBackOffice.
 	Console *console.Console
 	Care    *care.Handler
+	// Register is the transaction register; RegisterQueue writes the
+	// messages whose answer does not wait for them. Close the queue after
+	// the server has stopped and before the backends.
+	Register      *register.Register
+	RegisterQueue *register.Queue
 
 	enrolWeb *web.Handler // the citizen enrolment pages, built once
 }
@@ -137,10 +143,19 @@ func Build(ctx context.Context, cfg *config.Config, b *Backends, log *slog.Logge
 	if err != nil {
 		return nil, err
 	}
+	// The transaction register, sealed under the data key like the other
+	// secrets at rest; the caller closes its queue after the server stops.
+	regSealer, err := DataSealer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	a.Register = &register.Register{Store: b.Store, Sealer: regSealer, Log: log.With("component", "register")}
+	a.RegisterQueue = a.Register.NewQueue()
 	a.IdP, err = idp.New(idp.Options{
 		EntityID: cfg.IdP.EntityID, BaseURL: base,
 		Store: b.Store, Eph: b.Eph, SPs: registryLookup{a.SPs}, Checker: checker, Builder: builder,
 		Pages: pages, Audit: a.Audit, Log: log.With("component", "idp"),
+		Register: a.Register, RegisterQueue: a.RegisterQueue,
 		Regulator: &regulation.Regulator{Store: b.Store, MaxFailures: cfg.Security.Lockout.MaxFailures,
 			Window: cfg.Security.Lockout.Window, Duration: cfg.Security.Lockout.Duration},
 		LoginLimiter: &regulation.Limiter{Eph: b.Eph, Max: cfg.Security.Throttle.MaxAttempts,

@@ -75,6 +75,7 @@ func startApp(tb testing.TB, o appOpts) (*App, *httptest.Server, DemoInfo) {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	tb.Cleanup(a.RegisterQueue.Close) // before the backends close
 	info, err := a.SetupDemo(ctx)
 	if err != nil {
 		tb.Fatal(err)

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/spid-idp/spid-idp/config"
 	"github.com/spid-idp/spid-idp/lifecycle"
+	"github.com/spid-idp/spid-idp/register"
 	"github.com/spid-idp/spid-idp/storage"
 )
 
@@ -58,6 +60,14 @@ func (a *App) Scheduler() *lifecycle.Scheduler {
 				return fmt.Sprintf("%d expired tokens deleted", n), err
 			}},
 			a.careJob(),
+			{Name: "register-retention", Run: func(ctx context.Context, now time.Time) (string, error) {
+				n, err := a.Register.Sweep(ctx, now)
+				if err == nil && n > 0 {
+					err = a.Audit.Record(ctx, storage.AuditEvent{Actor: "system", Action: "register.retention", Outcome: "success",
+						Details: map[string]string{"deleted": strconv.FormatInt(n, 10), "months": strconv.Itoa(register.RetentionMonths)}})
+				}
+				return fmt.Sprintf("%d transaction register records older than %d months deleted", n, register.RetentionMonths), err
+			}},
 			{Name: "expired-single-use", Run: func(ctx context.Context, _ time.Time) (string, error) {
 				su, ok := st.(storage.SingleUse)
 				if !ok {

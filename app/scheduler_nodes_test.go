@@ -59,6 +59,7 @@ func schedulerNode(t *testing.T, dsn, redisAddr, prefix string) *App {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(a.RegisterQueue.Close)
 	// The demo citizen alone (no SetupDemo): sealing their TOTP device
 	// fails on PostgreSQL whenever the data-key ID exceeds int4 (devices.
 	// key_version is INTEGER), which is not what this test is about.

@@ -132,11 +132,14 @@ func (p *IdP) consent(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, templates.ReasonInternal)
 		return
 	}
-	// The transaction log (spec §7.5): who, which request, which assertion.
-	if err := p.o.Audit.Record(ctx, storageEvent(id.ID, "sso.response", sp.EntityID, audit.Success, map[string]string{
+	// The audit event (who, which request, which assertion) and the
+	// register record of the Response exactly as sent (spec §7.5), in one
+	// commit; the Response leaves only once both are durable.
+	ev := storageEvent(id.ID, "sso.response", sp.EntityID, audit.Success, map[string]string{
 		"spid_code": id.Attributes["spidCode"], "in_response_to": f.RequestID, "name_id": nameID,
 		"level": strconv.Itoa(f.Performed), "reused_session": strconv.FormatBool(f.Session != ""), "flow": f.ID,
-	})); err != nil {
+	})
+	if err := p.responseSent(ctx, &ev, sp.EntityID, id.Attributes["spidCode"], f.RequestID, xml); err != nil {
 		p.fail(w, r, templates.ReasonUnavailable)
 		return
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/spid-idp/spid-idp/idp/regulation"
 	"github.com/spid-idp/spid-idp/idp/response"
 	"github.com/spid-idp/spid-idp/metadata"
+	"github.com/spid-idp/spid-idp/register"
 	"github.com/spid-idp/spid-idp/storage"
 	"github.com/spid-idp/spid-idp/templates"
 )
@@ -60,6 +61,12 @@ type Options struct {
 	Pages   *templates.Renderer
 	Audit   *audit.Logger
 	Log     *slog.Logger
+	// Register is the transaction register (spec §7.5): a Response is
+	// answered only once its record is durable; requests and logout
+	// messages go through RegisterQueue. Both nil: nothing is recorded
+	// (unit tests of other parts).
+	Register      *register.Register
+	RegisterQueue *register.Queue
 
 	// Regulator locks credentials after repeated failures (across flows);
 	// LoginLimiter throttles attempts per client address and per username.

@@ -18,6 +18,7 @@ import (
 	"github.com/spid-idp/spid-idp/idp/spid"
 	"github.com/spid-idp/spid-idp/metadata"
 	"github.com/spid-idp/spid-idp/server/csp"
+	"github.com/spid-idp/spid-idp/register"
 	"github.com/spid-idp/spid-idp/storage"
 	"github.com/spid-idp/spid-idp/templates"
 )
@@ -125,6 +126,7 @@ func (p *IdP) sloParam(r *http.Request) (string, error) {
 func (p *IdP) sloRequest(w http.ResponseWriter, r *http.Request, req *logoutmsg.Request) {
 	ctx := r.Context()
 	sp := req.SP
+	p.received(ctx, register.KindLogoutRequest, req.Binding, sp.EntityID, req.ID, req.ID, req.XML)
 	details := map[string]string{"in_response_to": req.ID, "name_id": req.NameID, "binding": req.Binding}
 	p.warnLongRelayState(ctx, sp.EntityID, req.RelayState)
 	answer := func(top, sub, outcome, why string) {
@@ -355,6 +357,7 @@ func (p *IdP) answerLogout(w http.ResponseWriter, r *http.Request, sp *metadata.
 		p.fail(w, r, templates.ReasonInternal)
 		return
 	}
+	p.sentQueued(ctx, register.KindLogoutResponse, ep.Binding, sp.EntityID, inResponseTo, xml)
 	p.deliver(w, r, sp, ep.Binding, dest, binding.ParamResponse, xml, relayState)
 }
 

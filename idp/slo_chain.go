@@ -15,6 +15,7 @@ import (
 	"github.com/spid-idp/spid-idp/idp/logoutmsg"
 	"github.com/spid-idp/spid-idp/idp/response"
 	"github.com/spid-idp/spid-idp/idp/spid"
+	"github.com/spid-idp/spid-idp/register"
 	"github.com/spid-idp/spid-idp/storage"
 	"github.com/spid-idp/spid-idp/templates"
 )
@@ -223,6 +224,7 @@ func (p *IdP) nextHop(w http.ResponseWriter, r *http.Request, c *sloChain, parts
 			break
 		}
 		p.o.Log.InfoContext(ctx, "logout: LogoutRequest sent", "sp", sp.EntityID, "request_id", id, "chain", c.ID)
+		p.sentQueued(ctx, register.KindLogoutRequest, ep.Binding, sp.EntityID, id, xml)
 		p.deliver(w, r, sp, ep.Binding, ep.Location, binding.ParamRequest, xml, "")
 		return
 	}
@@ -237,6 +239,9 @@ func (p *IdP) nextHop(w http.ResponseWriter, r *http.Request, c *sloChain, parts
 // other SPs and the initiator.
 func (p *IdP) sloResponse(w http.ResponseWriter, r *http.Request, res *logoutmsg.Response, refused *logoutmsg.Error) {
 	ctx := r.Context()
+	if res != nil {
+		p.received(ctx, register.KindLogoutResponse, res.Binding, res.SP.EntityID, res.InResponseTo, res.ID, res.XML)
+	}
 	c, ok := p.openChain(r)
 	if !ok || c.Cur < 0 || c.Out == "" {
 		p.o.Log.InfoContext(ctx, "LogoutResponse outside a logout in progress")

@@ -11,6 +11,7 @@ import (
 	"github.com/spid-idp/spid-idp/idp/spid"
 	"github.com/spid-idp/spid-idp/metadata"
 	"github.com/spid-idp/spid-idp/server/csp"
+	"github.com/spid-idp/spid-idp/register"
 	"github.com/spid-idp/spid-idp/storage"
 	"github.com/spid-idp/spid-idp/templates"
 )
@@ -35,6 +36,10 @@ func (p *IdP) sso(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		p.requestRefused(w, r, ae)
+		return
+	}
+	if !p.received(ctx, register.KindAuthnRequest, req.Binding, req.SP.EntityID, req.ID, req.ID, req.XML) {
+		p.fail(w, r, templates.ReasonUnavailable)
 		return
 	}
 	browser, err := p.cookies.browserID(w, r)
@@ -143,7 +148,10 @@ func (p *IdP) requestRefused(w http.ResponseWriter, r *http.Request, e *authnreq
 		p.renderAnomalyPage(w, r, e.Anomaly)
 		return
 	}
-	p.deliverError(w, r, e.SP, e.ACS.Location, e.InResponseTo, e.RelayState, e.Anomaly, 0)
+	// Authentic but refused: the request and its error Response are both
+	// transactions of the register.
+	p.received(ctx, register.KindAuthnRequest, e.Binding, e.SP.EntityID, e.InResponseTo, e.InResponseTo, e.XML)
+	p.deliverError(w, r, e.SP, e.ACS.Location, e.InResponseTo, e.RelayState, e.Anomaly, 0, "")
 }
 
 // userAnomaly shows a user-bound anomaly page and records it.
@@ -171,18 +179,29 @@ func (p *IdP) spAnomaly(w http.ResponseWriter, r *http.Request, sp *metadata.SP,
 		// The SP still gets its answer: refusing it would not undo anything.
 		p.o.Log.ErrorContext(ctx, "audit of an SP-bound anomaly", "err", err)
 	}
-	p.deliverError(w, r, sp, f.ACS, f.RequestID, f.RelayState, code, spid.Level(f.Level))
+	spidCode := ""
+	if f.Identity != "" {
+		if id, err := p.o.Store.GetIdentity(ctx, f.Identity); err == nil {
+			spidCode = id.Attributes["spidCode"]
+		}
+	}
+	p.deliverError(w, r, sp, f.ACS, f.RequestID, f.RelayState, code, spid.Level(f.Level), spidCode)
 }
 
 // deliverError signs an error Response and hands it to the browser for the
 // SP: an explanation page with a button for the anomalies the citizen should
 // read about (nr19–nr23, nr30), an auto-submitting interstitial otherwise.
 // level is the requested level, quoted by the nr20 page (0 when unknown).
-func (p *IdP) deliverError(w http.ResponseWriter, r *http.Request, sp *metadata.SP, acs, inResponseTo, relayState string, code spid.Anomaly, level spid.Level) {
+// spidCode names the citizen when the flow knows who it was ("" otherwise).
+func (p *IdP) deliverError(w http.ResponseWriter, r *http.Request, sp *metadata.SP, acs, inResponseTo, relayState string, code spid.Anomaly, level spid.Level, spidCode string) {
 	xml, err := p.o.Builder.Error(response.ErrorResponse{InResponseTo: inResponseTo, Destination: acs, Anomaly: code})
 	if err != nil {
 		p.o.Log.ErrorContext(r.Context(), "building error Response", "err", err)
 		p.fail(w, r, templates.ReasonInternal)
+		return
+	}
+	if err := p.responseSent(r.Context(), nil, sp.EntityID, spidCode, inResponseTo, xml); err != nil {
+		p.fail(w, r, templates.ReasonUnavailable)
 		return
 	}
 	form := response.PostForm(acs, "SAMLResponse", xml, relayState)

@@ -143,6 +143,7 @@ type Store interface {
 	Revisions
 	Imports
 	Blobs
+	Register
 
 	CreateIdentity(ctx context.Context, id Identity) error
 	GetIdentity(ctx context.Context, id string) (Identity, error)

@@ -46,6 +46,9 @@ func runServe(ctx context.Context, e env, args []string) int {
 		fmt.Fprintf(e.stderr, "spid-idp: %v\n", err)
 		return exitFailure
 	}
+	// Deferred after b.Close, so it runs first: queued register records
+	// are written before the database closes.
+	defer a.RegisterQueue.Close()
 	if err := a.MountBackOffice(); err != nil {
 		fmt.Fprintf(e.stderr, "spid-idp: %v\n", err)
 		return exitFailure

@@ -138,6 +138,10 @@ type Error struct {
 	InResponseTo string
 	RelayState   string
 	Err          error // underlying cause, if any
+	// XML and Binding are the authentic request as received (SP-bound
+	// errors only), for the transaction register.
+	XML     []byte
+	Binding string
 }
 
 func (e *Error) Error() string {
@@ -222,7 +226,7 @@ func (c *Checker) Check(ctx context.Context, r *http.Request, bindingName string
 	// From here on the request is authentic: errors go to the SP.
 	req := &Request{SP: sp, RelayState: m.RelayState, HasRelayState: m.HasRelayState, Binding: bindingName, XML: m.XML}
 	acs, acsReason := resolveACS(root, sp)
-	base := &Error{SP: sp, RelayState: m.RelayState, ACS: acs}
+	base := &Error{SP: sp, RelayState: m.RelayState, ACS: acs, XML: m.XML, Binding: bindingName}
 	if acsReason != "" {
 		base.ACS, _ = sp.DefaultACS()
 	}

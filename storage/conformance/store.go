@@ -59,6 +59,7 @@ func RunStore(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"SingleUseMarks", storeTestSingleUse},
 	}
 	tests = append(tests, clusterTests...)
+	tests = append(tests, registerTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, newStore(t)) })
 	}

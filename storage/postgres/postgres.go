@@ -57,6 +57,8 @@ var flavor = sqlstore.Flavor{
 	Types:         sqlstore.Types{Time: "TIMESTAMPTZ", JSON: "JSONB", Blob: "BYTEA", Int64: "BIGINT"},
 	ForUpdate:     " FOR UPDATE",
 	AuditLock:     auditLock,
+	// One partition per month (register_ensure_month).
+	PartitionedRegister: true,
 	MigrationLock: migrationLock,
 	Classify:      classify,
 }

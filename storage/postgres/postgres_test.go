@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
@@ -180,6 +181,10 @@ func TestLeastPrivilegeRole(t *testing.T) {
 		"GRANT SELECT ON migrations TO " + role,
 		"GRANT SELECT, INSERT, UPDATE, DELETE ON identities, credentials, devices, service_providers, enrolments, operators, tokens, lifecycles, leases, tickets TO " + role,
 		"GRANT SELECT, INSERT ON audit_events TO " + role,
+		// The register: append and read only; partitions and retention
+		// go through the owner's functions.
+		"GRANT SELECT, INSERT ON register_records TO " + role,
+		"GRANT SELECT, UPDATE ON register_head TO " + role,
 	} {
 		if _, err := admin.Exec(stmt); err != nil {
 			t.Fatalf("%s: %v", stmt, err)
@@ -213,12 +218,22 @@ func TestLeastPrivilegeRole(t *testing.T) {
 		t.Errorf("CreateDevice as %s: %v", role, err)
 	}
 
+	old := time.Date(2020, 1, 10, 0, 0, 0, 0, time.UTC)
+	if _, err := s.AppendRegister(ctx, []storage.RegisterRecord{{Time: old, Kind: "Response", Sealed: []byte{1}},
+		{Time: time.Now(), Kind: "Response", Sealed: []byte{2}}}, nil); err != nil {
+		t.Errorf("AppendRegister as %s (a new month's partition): %v", role, err)
+	}
+	if n, err := s.DeleteRegisterBefore(ctx, old.AddDate(0, 2, 0)); err != nil || n != 1 {
+		t.Errorf("DeleteRegisterBefore as %s: %d, %v", role, n, err)
+	}
+
 	raw, err := sql.Open("pgx", dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer raw.Close()
-	for _, stmt := range []string{"DELETE FROM audit_events", "DROP TRIGGER audit_events_no_update_delete ON audit_events"} {
+	for _, stmt := range []string{"DELETE FROM audit_events", "DROP TRIGGER audit_events_no_update_delete ON audit_events",
+		"DELETE FROM register_records", "UPDATE register_records SET spid_code = 'x'"} {
 		if _, err := raw.ExecContext(ctx, stmt); err == nil || !strings.Contains(err.Error(), "must be owner") && !strings.Contains(err.Error(), "permission denied") {
 			t.Errorf("%s as %s: err = %v, want a permission error", stmt, role, err)
 		}

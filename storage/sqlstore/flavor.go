@@ -39,6 +39,11 @@ type Flavor struct {
 	// (so two of them never read the same last record); empty when write
 	// transactions are already serialised.
 	AuditLock string
+	// PartitionedRegister: the register is partitioned by month; the
+	// month's partition is made by register_ensure_month before an append,
+	// and retention goes through register_delete_before (both run as the
+	// schema owner).
+	PartitionedRegister bool
 	// MigrationLock does the same for concurrent migrators.
 	MigrationLock string
 	// SingleWriter makes the store run one write transaction at a time in
