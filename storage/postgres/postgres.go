@@ -52,15 +52,15 @@ const (
 
 // flavor is the PostgreSQL dialect of sqlstore.
 var flavor = sqlstore.Flavor{
-	Name:          "postgres",
-	Numbered:      true,
-	Types:         sqlstore.Types{Time: "TIMESTAMPTZ", JSON: "JSONB", Blob: "BYTEA", Int64: "BIGINT"},
-	ForUpdate:     " FOR UPDATE",
-	AuditLock:     auditLock,
+	Name:      "postgres",
+	Numbered:  true,
+	Types:     sqlstore.Types{Time: "TIMESTAMPTZ", JSON: "JSONB", Blob: "BYTEA", Int64: "BIGINT"},
+	ForUpdate: " FOR UPDATE",
+	AuditLock: auditLock,
 	// One partition per month (register_ensure_month).
 	PartitionedRegister: true,
-	MigrationLock: migrationLock,
-	Classify:      classify,
+	MigrationLock:       migrationLock,
+	Classify:            classify,
 }
 
 func classify(err error) sqlstore.ErrorClass {
