@@ -3,13 +3,17 @@ package app
 import (
 	"context"
 	"encoding/pem"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/spid-idp/spid-idp/config"
+	"github.com/spid-idp/spid-idp/demo"
 	"github.com/spid-idp/spid-idp/metadata/metadatatest"
+	"github.com/spid-idp/spid-idp/register"
 	"github.com/spid-idp/spid-idp/storage"
 )
 
@@ -76,5 +80,42 @@ func TestWatchSPSources(t *testing.T) {
 	}
 	if n < 2 {
 		t.Errorf("%d sp.sync audit records, want one per round", n)
+	}
+}
+
+// TestRegisterRecordsLogout: after a login and a Single Logout at the demo
+// SP, the register holds the four messages, and the logout ones open to the
+// XML that travelled.
+func TestRegisterRecordsLogout(t *testing.T) {
+	a, ts, info := testApp(t)
+	br := newBrowser(t)
+	login := br.submit(br.get(ts.URL+"/demo-sp/"), "/demo-sp/login", url.Values{"level": {"1"}})
+	consent := br.submit(login, "/login", url.Values{"username": {info.Username}, "password": {info.Password}, "op": {"submit"}})
+	result := br.submit(br.submit(consent, "/consent", url.Values{"op": {"accept"}}), "/demo-sp/acs", nil)
+	out := br.submit(result, "/demo-sp/logout", nil)
+	if out.url.Path != "/demo-sp/slo" {
+		t.Fatalf("logout did not complete: %s", out.url)
+	}
+	ctx := context.Background()
+	if err := a.RegisterQueue.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := a.Register.Search(ctx, register.Query{SP: a.Config.Server.BaseURL + demo.Prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, m := range msgs {
+		kinds = append(kinds, m.Kind+"/"+m.Direction)
+		if !strings.Contains(string(m.XML), m.Kind) {
+			t.Errorf("%s record does not open to a %s: %.80s", m.Kind, m.Kind, m.XML)
+		}
+	}
+	want := "AuthnRequest/received Response/sent LogoutRequest/received LogoutResponse/sent"
+	if strings.Join(kinds, " ") != want {
+		t.Errorf("register holds %v, want %s", kinds, want)
+	}
+	if _, err := register.Verify(ctx, a.Backends.Store); err != nil {
+		t.Error(err)
 	}
 }
