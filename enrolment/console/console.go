@@ -459,6 +459,10 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request, o *operatorCtx) {
 		http.Redirect(w, r, "/console/queue", http.StatusSeeOther)
 	case o.can(enrolment.ActRecognise):
 		http.Redirect(w, r, "/console/find", http.StatusSeeOther)
+	case o.can(enrolment.ActSuspendCare):
+		// Care agents work at the desk (package care, mounted under
+		// /console/care/ with this console's session).
+		http.Redirect(w, r, "/console/care/", http.StatusSeeOther)
 	default:
 		c.message(w, r, http.StatusForbidden, o, msg(o.lang, "Nessuna funzione", "Nothing to do here"),
 			msg(o.lang, "Il tuo ruolo non ha funzioni nella console di registrazione.", "Your role has no functions in the enrolment console."))

@@ -223,3 +223,21 @@ func TestConsoleSessionIdleAndAbsoluteTimeouts(t *testing.T) {
 		}
 	}
 }
+
+// A care agent signed in goes to the care desk, not to a 403.
+func TestConsoleHomeSendsCareAgentsToTheDesk(t *testing.T) {
+	f := newFixture(t)
+	f.operator(t, "carla", enrolment.RoleCareAgent)
+	b := f.browser(t)
+	b.login("carla")
+	c := *b.c
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	res, err := c.Get(f.srv.URL + "/console/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/console/care/" {
+		t.Errorf("care agent's home: %d %q", res.StatusCode, res.Header.Get("Location"))
+	}
+}
