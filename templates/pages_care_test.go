@@ -35,7 +35,7 @@ func TestCarePages(t *testing.T) {
 		{PageCareIdentity, CareIdentityPage{CareFrame: frame, Search: "/s", Searched: true, Found: true, Action: "/i", State: "active",
 			Username: "mario", FiscalNumber: "RSSMRA******501X", Mobile: "*******567"}, []string{`value="send_code"`, "*******567", `value="suspend"`}},
 		{PageCareIdentity, CareIdentityPage{CareFrame: frame, Search: "/s", Searched: true, Found: true, Action: "/i", State: "active",
-			CodeSent: true}, []string{`name="caller_code"`, `autocomplete="off"`, "Verifica il codice e sospendi"}},
+			CodeSent: true}, []string{`name="caller_code"`, `autocomplete="one-time-code"`, "Verifica il codice e sospendi"}},
 		{PageCareMessage, CareMessagePage{CareFrame: frame, Title: "Azione non consentita", Text: "Il tuo ruolo non consente", Back: "/b"},
 			[]string{"Azione non consentita", `href="/b"`}},
 		{PageCareIdentity, CareIdentityPage{CareFrame: frame, Search: "/s", Searched: true, Found: true, Action: "/i", State: "suspended",

@@ -16,6 +16,7 @@ const (
 	PageConsoleRecognise = "console-recognise" // ConsoleRecognisePage
 	PageConsoleMessage   = "console-message"   // ConsoleMessagePage
 	PageConsoleFactor    = "console-factor"    // ConsoleFactorPage
+	PageConsoleOperators = "console-operators" // ConsoleOperatorsPage
 )
 
 func init() {
@@ -26,6 +27,23 @@ func init() {
 	pages[PageConsoleRecognise] = pageSpec{"layout.html", reflect.TypeFor[ConsoleRecognisePage]()}
 	pages[PageConsoleMessage] = pageSpec{"layout.html", reflect.TypeFor[ConsoleMessagePage]()}
 	pages[PageConsoleFactor] = pageSpec{"layout.html", reflect.TypeFor[ConsoleFactorPage]()}
+	pages[PageConsoleOperators] = pageSpec{"layout.html", reflect.TypeFor[ConsoleOperatorsPage]()}
+}
+
+// ConsoleOperatorRow is one operator on the supervisor's page: Action
+// (empty for the supervisor's own row and disabled accounts) takes
+// "reason" and issues a new enrolment code.
+type ConsoleOperatorRow struct {
+	Username, Name, Factors, Action string
+}
+
+// ConsoleOperatorsPage lists the operators' second factors for a
+// supervisor; Code is an enrolment code just issued for CodeFor, shown
+// once.
+type ConsoleOperatorsPage struct {
+	ConsoleFrame
+	Rows          []ConsoleOperatorRow
+	Code, CodeFor string
 }
 
 // ConsoleFactorPage is the operator's second factor after the password
@@ -55,8 +73,10 @@ type ConsoleFrame struct {
 	CSRF     string
 	Logout   string // action of the logout form
 	Home     string
-	Notice   string // plain text, escaped
-	Error    string // plain text, escaped
+	// OperatorsPage links supervisors to the operators' second factors.
+	OperatorsPage string
+	Notice        string // plain text, escaped
+	Error         string // plain text, escaped
 	// Responsible is the person responsible for identity verification
 	// (DPCM art. 7 c.1), shown in the console.
 	Responsible string

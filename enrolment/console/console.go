@@ -141,6 +141,8 @@ func (c *Console) Handler() (http.Handler, error) {
 	mux.HandleFunc("POST /console/logout", c.pre(c.logout))
 	mux.HandleFunc("GET /console/factor", c.pre(c.factorPage))
 	mux.HandleFunc("POST /console/factor/{step}", c.pre(c.factorPost))
+	mux.HandleFunc("GET "+pathOperators, c.auth(c.operatorsPage))
+	mux.HandleFunc("POST "+pathOperators+"/{id}/reset-factor", c.auth(c.resetFactor))
 	mux.HandleFunc("GET /console/{$}", c.auth(c.home))
 	mux.HandleFunc("GET /console/queue", c.auth(c.queue))
 	mux.HandleFunc("GET /console/requests/{id}", c.auth(c.request))
@@ -327,8 +329,12 @@ func (c *Console) saveSession(ctx context.Context, s *session, fn func(*session)
 }
 
 func (c *Console) frame(o *operatorCtx) templates.ConsoleFrame {
-	return templates.ConsoleFrame{Operator: o.op.Username, Roles: o.op.Roles, CSRF: csrf.Token(c.CSRFKey, o.sess.ID),
+	f := templates.ConsoleFrame{Operator: o.op.Username, Roles: o.op.Roles, CSRF: csrf.Token(c.CSRFKey, o.sess.ID),
 		Logout: "/console/logout", Home: "/console/", Responsible: c.Responsible}
+	if o.sess.Factor != "" && o.has(enrolment.RoleSupervisor) {
+		f.OperatorsPage = pathOperators
+	}
+	return f
 }
 
 // --- login ---

@@ -241,3 +241,70 @@ func TestConsoleHomeSendsCareAgentsToTheDesk(t *testing.T) {
 		t.Errorf("care agent's home: %d %q", res.StatusCode, res.Header.Get("Location"))
 	}
 }
+
+// A supervisor issues a new enrolment code from the console (a lost key):
+// the factors go, the code is shown once and works; nobody else may, and
+// a supervisor never resets their own factor (S089: 403 with a page).
+func TestConsoleSupervisorResetsAFactor(t *testing.T) {
+	f := newFixture(t)
+	f.operator(t, "sara", enrolment.RoleSupervisor)
+	f.operator(t, "vera", enrolment.RoleVerifier)
+	v := f.browser(t)
+	p := v.login("vera")
+	if strings.Contains(p.body, `href="/console/operators"`) {
+		t.Error("a verifier is offered the operators' page")
+	}
+	if p := v.get("/console/operators"); p.status != http.StatusForbidden || !strings.Contains(p.body, "Azione non consentita") {
+		t.Errorf("verifier on the operators' page: %d", p.status)
+	}
+	_, hv := v.form(v.get("/console/queue"), "/console/logout")
+	hv.Set("reason", "x")
+	if p := v.postNoFollow(f.srv.URL+"/console/operators/op-sara/reset-factor", hv); p.status != http.StatusForbidden {
+		t.Errorf("verifier resetting: %d", p.status)
+	}
+	s := f.browser(t)
+	s.login("sara")
+	p = s.get("/console/operators")
+	if p.status != http.StatusOK || !strings.Contains(p.body, "app ×1") || strings.Contains(p.body, "/console/operators/op-sara/reset-factor") {
+		t.Fatalf("operators' page:\n%s", p.body)
+	}
+	if p := s.submit(p, "/console/operators/op-vera/reset-factor", url.Values{"reason": {""}}); p.status != http.StatusBadRequest {
+		t.Errorf("reset without a reason: %d", p.status)
+	}
+	p = s.submit(s.get("/console/operators"), "/console/operators/op-vera/reset-factor", url.Values{"reason": {"telefono perso, ticket 7"}})
+	m := regexp.MustCompile(`<code class="totp-secret">([A-Z2-9-]{14})</code>`).FindStringSubmatch(p.body)
+	if p.status != http.StatusOK || m == nil {
+		t.Fatalf("reset: %d\n%s", p.status, p.body)
+	}
+	op, _ := f.st.GetOperator(t.Context(), "op-vera")
+	if len(op.SecondFactor.Factors) != 0 || op.SecondFactor.EnrolCodeBy != "op-sara" {
+		t.Fatalf("after reset: %+v", op.SecondFactor)
+	}
+	// The code shown works for vera's enrolment.
+	nb := f.browser(t)
+	nb.password("vera")
+	if p := nb.submit(nb.get("/console/factor"), "/console/factor/code", url.Values{"enrol_code": {m[1]}}); !strings.Contains(p.body, "Codice accettato") {
+		t.Errorf("the issued code: %d", p.status)
+	}
+	// Own factor: refused.
+	_, sv := s.form(s.get("/console/operators"), "/console/logout")
+	sv.Set("reason", "x")
+	if p := s.postNoFollow(f.srv.URL+"/console/operators/op-sara/reset-factor", sv); p.status != http.StatusForbidden {
+		t.Errorf("own reset: %d", p.status)
+	}
+	var ok, denied int
+	for _, ev := range f.audits(t, "operator.factor_code") {
+		switch ev.Outcome {
+		case "success":
+			ok++
+			if ev.Actor != "op-sara" || ev.Details["reason"] != "telefono perso, ticket 7" {
+				t.Errorf("audit %+v", ev)
+			}
+		case "denied":
+			denied++
+		}
+	}
+	if ok != 1 || denied != 2 {
+		t.Errorf("audit: %d issued, %d denied", ok, denied)
+	}
+}
