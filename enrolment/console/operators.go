@@ -116,4 +116,3 @@ func (c *Console) resetFactor(w http.ResponseWriter, r *http.Request, o *operato
 	// a URL or be shown again by a reload).
 	c.renderOperators(w, r, o, http.StatusOK, code, target.Username, "")
 }
-
