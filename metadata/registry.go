@@ -240,23 +240,31 @@ func (r *Registry) WatchRevision(ctx context.Context, interval time.Duration) er
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	var last int64
+	failing := false // log a store outage once, not every interval
 	for {
 		rctx, cancel := context.WithTimeout(ctx, interval)
 		rev, err := r.store.ServiceProviderRevision(rctx)
 		cancel()
 		switch {
 		case err != nil:
-			if ctx.Err() == nil {
+			if ctx.Err() == nil && !failing {
 				r.log.Warn("SP registry revision unreadable; cached SPs expire by their TTL", "error", err)
 			}
-		case rev != last:
-			if last != 0 {
-				r.log.Info("SP registry changed; cache dropped", "revision", rev)
+			failing = true
+		default:
+			if failing {
+				failing = false
+				r.log.Info("SP registry revision readable again")
 			}
-			r.mu.Lock()
-			clear(r.cache)
-			r.mu.Unlock()
-			last = rev
+			if rev != last {
+				if last != 0 {
+					r.log.Info("SP registry changed; cache dropped", "revision", rev)
+				}
+				r.mu.Lock()
+				clear(r.cache)
+				r.mu.Unlock()
+				last = rev
+			}
 		}
 		select {
 		case <-ctx.Done():
