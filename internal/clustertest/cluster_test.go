@@ -443,6 +443,7 @@ func (c *cluster) otpCode() string {
 
 // answer is one response the client saw.
 type answer struct {
+	what       string // method and path
 	status     int
 	retryAfter string
 	took       time.Duration
@@ -478,20 +479,20 @@ func (c *cluster) probeOutage(d time.Duration) string {
 		switch {
 		case a.err != nil:
 			key = "error"
-			c.outageGap("outage: request failed without an answer after %v: %v", a.took, a.err)
+			c.outageGap("outage: %s failed without an answer after %v: %v", a.what, a.took, a.err)
 		case a.badCreds:
 			key += "+wrong-credentials"
 			c.outageGap("outage: the right password was answered \"wrong credentials\"")
 		case a.status >= 500 && a.status != http.StatusServiceUnavailable:
-			c.outageGap("outage: answered %d, want 503", a.status)
+			c.outageGap("outage: %s answered %d, want 503", a.what, a.status)
 		case a.status == http.StatusTooManyRequests:
-			c.outageGap("outage: answered 429, want 503")
+			c.outageGap("outage: %s answered 429, want 503", a.what)
 		case a.status == http.StatusServiceUnavailable && a.retryAfter == "":
 			key += "-no-retry-after"
-			c.outageGap("outage: 503 without Retry-After")
+			c.outageGap("outage: %s: 503 without Retry-After", a.what)
 		}
 		if a.took > maxOutageWait {
-			c.outageGap("outage: a request waited %v (limit %v)", a.took.Round(time.Millisecond), maxOutageWait)
+			c.outageGap("outage: %s waited %v (limit %v)", a.what, a.took.Round(time.Millisecond), maxOutageWait)
 		}
 		tally[key]++
 	}
@@ -591,7 +592,7 @@ type roundTripper struct{ b *browser }
 func (rt roundTripper) RoundTrip(r *http.Request) (*http.Response, error) {
 	start := time.Now()
 	res, err := http.DefaultTransport.RoundTrip(r)
-	a := answer{took: time.Since(start), err: err}
+	a := answer{what: r.Method + " " + r.URL.Path, took: time.Since(start), err: err}
 	if err == nil {
 		if n := res.Header.Get("X-Test-Node"); n != "" {
 			rt.b.nodes[n] = true
