@@ -119,3 +119,40 @@ func TestRegisterRecordsLogout(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestSchedulerDeletesOldRegisterRecords: the scheduler's
+// register-retention job deletes records older than 24 months, keeps the
+// newer ones, and audits the deletion.
+func TestSchedulerDeletesOldRegisterRecords(t *testing.T) {
+	a, _, _ := testApp(t)
+	ctx := context.Background()
+	old := register.Entry{Time: time.Now().AddDate(-2, -1, 0), Kind: register.KindResponse, Direction: register.Sent,
+		SP: "https://sp.example.it", SPIDCode: "DEMO0000000001", RequestID: "_old", MessageID: "_r1", Message: []byte("<old/>")}
+	recent := old
+	recent.Time, recent.RequestID = time.Now().AddDate(-1, -11, 0), "_recent"
+	if err := a.Register.Record(ctx, nil, old, recent); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := a.Scheduler().RunOnce(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(rep.String(), "register-retention: 1 transaction register records older than 24 months deleted") {
+		t.Errorf("report: %s", rep.String())
+	}
+	left, err := a.Register.Search(ctx, register.Query{SPIDCodes: []string{"DEMO0000000001"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 1 || left[0].RequestID != "_recent" {
+		t.Errorf("left %d records", len(left))
+	}
+	evs, _ := a.Backends.Store.ListAudit(ctx, 0, 10000)
+	found := false
+	for _, ev := range evs {
+		found = found || ev.Action == "register.retention" && ev.Details["deleted"] == "1"
+	}
+	if !found {
+		t.Error("no register.retention audit record")
+	}
+}
