@@ -4,8 +4,12 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/spid-idp/spid-idp/notify/sms"
 
 	"github.com/spid-idp/spid-idp/identity/pwrules"
 	"github.com/spid-idp/spid-idp/idp/password"
@@ -13,7 +17,8 @@ import (
 )
 
 // auditOutcome reports whether an audit record of action for target with
-// outcome exists whose detail key holds value.
+// outcome exists (target: the record's target or actor) whose detail key
+// holds value.
 func auditOutcome(t *testing.T, a *App, action, target, outcome, key, value string) bool {
 	t.Helper()
 	evs, err := a.Backends.Store.ListAudit(context.Background(), 0, 100000)
@@ -21,7 +26,7 @@ func auditOutcome(t *testing.T, a *App, action, target, outcome, key, value stri
 		t.Fatal(err)
 	}
 	for _, ev := range evs {
-		if ev.Action == action && ev.Target == target && ev.Outcome == outcome && (key == "" || ev.Details[key] == value) {
+		if ev.Action == action && (ev.Target == target || ev.Actor == target) && ev.Outcome == outcome && (key == "" || ev.Details[key] == value) {
 			return true
 		}
 	}
@@ -72,3 +77,88 @@ func TestPortalPasswordHistory(t *testing.T) {
 }
 
 func htmlEsc(s string) string { return strings.ReplaceAll(s, "'", "&#39;") }
+
+// changeMobile changes the demo citizen's mobile in the personal area
+// (fresh level-2 login, code to the new number), as a fraudster holding
+// the password and the old phone, or a SIM-swapper, would.
+func changeMobile(t *testing.T, a *App, base string, info DemoInfo, number string) {
+	t.Helper()
+	br := newBrowser(t)
+	home := portalLogin(t, a, br, base, info, info.Password)
+	codePage := br.submit(home, portal.PathMobile, url.Values{"mobile": {number}})
+	if codePage.url.Query().Get("done") != "mobilesent" {
+		t.Fatalf("mobile change: %s\n%s", codePage.url, codePage.body)
+	}
+	sm, err := sms.Outbox{Dir: SMSOutboxDir(a.Config)}.Last(number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := regexp.MustCompile(`#(\d{6})`).FindStringSubmatch(sm.Text)
+	if code == nil {
+		t.Fatalf("no code in %q", sm.Text)
+	}
+	if got := br.submit(codePage, portal.PathMobileConfirm, url.Values{"otp": {code[1]}}); got.url.Query().Get("done") != "mobile" {
+		t.Fatalf("code refused: %s\n%s", got.url, got.body)
+	}
+}
+
+// TestS086MobileCooldownAtLogin (security.md C.12, S086): after a mobile
+// change the new number receives no activation code at login for 24
+// hours. The citizen without an app who needs level 2 sees, instead of
+// "activate the app now", until when (dd/mm/yyyy HH:MM, Italian time) and
+// the way back to the service (nr20); asking anyway sends nothing; every
+// refusal is audited. Once the 24 hours have passed the code goes out.
+// The old code recorded the cool-down and sent the code at once.
+func TestS086MobileCooldownAtLogin(t *testing.T) {
+	a, base, info := portalApp(t)
+	ctx := context.Background()
+	const newNumber = "+393479876543"
+	changeMobile(t, a, base, info, newNumber)
+	id := demoIdentityID(t, a)
+	withoutDevices(t, a, id)
+	outbox := sms.Outbox{Dir: SMSOutboxDir(a.Config)}
+	before, err := outbox.Last(newNumber)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	br := newBrowser(t)
+	login := br.submit(br.get(base+"/demo-sp/"), "/demo-sp/login", url.Values{"level": {"2"}})
+	offer := br.submit(login, "/login", url.Values{"username": {info.Username}, "password": {info.Password}, "op": {"submit"}})
+	if strings.Contains(offer.body, "/login/activate/start") {
+		t.Errorf("the offer still proposes to send a code to the new number:\n%s", offer.body)
+	}
+	if !regexp.MustCompile(`\d{2}/\d{2}/\d{4}\D+\d{2}:\d{2}`).MatchString(offer.body) || !strings.Contains(offer.body, "24") || !strings.Contains(offer.body, "/demo-sp/acs") {
+		t.Errorf("the offer does not say until when codes are held back, or lacks the way back:\n%s", offer.body)
+	}
+	if last, _ := outbox.Last(newNumber); last.Path != before.Path {
+		t.Errorf("an SMS went to the new number during the cool-down: %q", last.Text)
+	}
+	if !auditOutcome(t, a, "device.activation.sms", id, "denied", "reason", "mobile cool-down") {
+		t.Error("the held-back code is not audited")
+	}
+	back := br.submit(offer, "/demo-sp/acs", nil)
+	if !strings.Contains(back.body, "nr20") && !strings.Contains(back.body, "ErrorCode nr20") {
+		t.Errorf("going back does not give the SP nr20:\n%s", back.body)
+	}
+
+	// 24 hours later (the change dated 25 hours ago): the code goes out.
+	key := portal.MobileCooldownKey(id)
+	if err := a.Backends.Eph.DeleteValue(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	past := time.Now().Add(-25 * time.Hour).UTC().Format(time.RFC3339)
+	if err := a.Backends.Eph.CreateValue(ctx, key, []byte(past), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	br2 := newBrowser(t)
+	login = br2.submit(br2.get(base+"/demo-sp/"), "/demo-sp/login", url.Values{"level": {"2"}})
+	offer = br2.submit(login, "/login", url.Values{"username": {info.Username}, "password": {info.Password}, "op": {"submit"}})
+	smsPage := br2.submit(offer, "/login/activate/start", url.Values{"op": {"submit"}})
+	if !strings.Contains(smsPage.body, `autocomplete="one-time-code"`) {
+		t.Fatalf("after the cool-down no SMS code page: %d\n%s", smsPage.status, smsPage.body)
+	}
+	if last, _ := outbox.Last(newNumber); last.Path == before.Path {
+		t.Error("after the cool-down no code went to the new number")
+	}
+}

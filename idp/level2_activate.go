@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"net/http"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/spid-idp/spid-idp/audit"
@@ -73,6 +74,23 @@ func (p *IdP) showOffer(w http.ResponseWriter, r *http.Request, sp *metadata.SP,
 	page := templates.ActivateOfferPage{Service: p.service(sp, f, templates.Lang(r)), CSRF: p.csrfToken(f),
 		Action: flowURL(PathLoginActivateStart, sealed), PhoneLast3: lastDigits(mobileOf(id), 3),
 		SPAction: form.Action, SPFields: fields(form)}
+	// A mobile changed less than 24 hours ago gets no activation code
+	// (security.md C.12, S086): say until when, offer only the way back.
+	until, err := otp.Cooldown(ctx, p.o.Eph, id.ID)
+	if err != nil {
+		p.o.Log.ErrorContext(ctx, "reading the mobile cool-down", "err", err)
+		p.fail(w, r, templates.ReasonUnavailable)
+		return
+	}
+	if until.After(p.now()) {
+		if err := p.o.Audit.Record(ctx, storageEvent(id.ID, "device.activation.sms", f.SP, audit.Denied, map[string]string{
+			"flow": f.ID, "reason": "mobile cool-down", "until": until.UTC().Format(time.RFC3339)})); err != nil {
+			p.fail(w, r, templates.ReasonUnavailable)
+			return
+		}
+		local := until.In(romeLoc)
+		page.CooldownDate, page.CooldownTime = local.Format("02/01/2006"), local.Format("15:04")
+	}
 	page.Self = flowURL(PathLogin, sealed)
 	p.render(w, r, http.StatusOK, templates.PageActivateOffer, page)
 }
@@ -95,7 +113,10 @@ func (p *IdP) activateStart(w http.ResponseWriter, r *http.Request) {
 	}
 	mobile := mobileOf(id)
 	err = p.o.Level2.SMS.Send(ctx, f.ID, id.ID, mobile, otp.PurposeActivateApp)
-	if errors.Is(err, otp.ErrTooManySends) {
+	if errors.Is(err, otp.ErrMobileCooldown) {
+		p.showOffer(w, r, sp, f, id) // says until when, audits the refusal
+		return
+	} else if errors.Is(err, otp.ErrTooManySends) {
 		p.showSMS(w, r, sp, f, id, templates.OTPPage{}, http.StatusTooManyRequests)
 		return
 	} else if err != nil {
@@ -148,7 +169,10 @@ func (p *IdP) postSMS(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f
 	}
 	if r.PostForm.Get(templates.FieldOp) == templates.OpResend {
 		err := p.o.Level2.SMS.Send(ctx, f.ID, id.ID, mobileOf(id), otp.PurposeActivateApp)
-		if errors.Is(err, otp.ErrTooManySends) {
+		if errors.Is(err, otp.ErrMobileCooldown) {
+			p.showOffer(w, r, sp, f, id)
+			return
+		} else if errors.Is(err, otp.ErrTooManySends) {
 			p.showSMS(w, r, sp, f, id, templates.OTPPage{}, http.StatusTooManyRequests)
 			return
 		} else if err != nil {
@@ -399,3 +423,11 @@ func deviceName(s string) string {
 	}
 	return strings.TrimSpace(s)
 }
+
+// romeLoc is Italian time, for dates shown to the citizen.
+var romeLoc = func() *time.Location {
+	if l, err := time.LoadLocation("Europe/Rome"); err == nil {
+		return l
+	}
+	return time.FixedZone("CET", 3600) // no tzdata: right in winter
+}()

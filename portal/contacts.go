@@ -26,14 +26,14 @@ const (
 	// mobileCodeTTL bounds the wait for the SMS code sent to a new number.
 	mobileCodeTTL = 10 * time.Minute
 	// MobileCooldown: the new number receives no login codes for this long
-	// (security.md C.12).
-	MobileCooldown = 24 * time.Hour
+	// (enforced by otp.SMSCodes.Send, S086).
+	MobileCooldown = otp.MobileCooldown
 )
 
 // MobileCooldownKey is the Values key present (until the cool-down ends)
-// after a mobile change; the login's SMS step should send no code while it
-// exists.
-func MobileCooldownKey(identityID string) string { return "contact-cooldown:mobile:" + identityID }
+// after a mobile change; otp.SMSCodes.Send sends no login or activation
+// code while it exists.
+func MobileCooldownKey(identityID string) string { return otp.MobileCooldownKey(identityID) }
 
 func emailKey(token string) string      { return "portal:email:" + token }
 func mobileKey(sessionID string) string { return "portal:mobile:" + sessionID }

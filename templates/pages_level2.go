@@ -101,6 +101,11 @@ type ActivateOfferPage struct {
 	PhoneLast3 string
 	SPAction   string
 	SPFields   []Field
+	// CooldownDate and CooldownTime, when set (dd/mm/yyyy and HH:MM,
+	// Italian time), say the mobile was changed less than 24 hours ago: no
+	// code can be sent to it before then (security.md C.12, S086), so
+	// activation is not offered.
+	CooldownDate, CooldownTime string
 }
 
 // Device is one row of the device list.

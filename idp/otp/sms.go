@@ -63,6 +63,52 @@ var purposeText = map[string]string{
 	PurposeCareVerification: "per farti riconoscere dall'assistenza",
 }
 
+// MobileCooldown is how long after a change of the registered mobile the
+// new number receives no codes that log in or activate a credential
+// (security.md C.12, S086): a SIM swapped by a fraudster together with a
+// contact change must not become a second factor at once.
+const MobileCooldown = 24 * time.Hour
+
+// MobileCooldownKey is the Values key that exists, holding the RFC 3339
+// time of the change, until the cool-down of identityID's new mobile ends.
+func MobileCooldownKey(identityID string) string { return "contact-cooldown:mobile:" + identityID }
+
+// cooling are the purposes refused during the cool-down: the codes that
+// sign in or turn the phone into a credential. Verifying the new number
+// itself, care verification and the rest still work.
+var cooling = map[string]bool{PurposeLogin: true, PurposeActivateApp: true, PurposeActivateIdentity: true, PurposeRecoverPassword: true}
+
+// CooldownError is returned by Send while the mobile cool-down runs; Until
+// is when codes can be sent again. errors.Is(err, ErrMobileCooldown).
+type CooldownError struct{ Until time.Time }
+
+func (e *CooldownError) Error() string {
+	return "otp: the mobile number was changed less than 24 hours ago; codes resume at " + e.Until.UTC().Format(time.RFC3339)
+}
+
+// Is makes errors.Is(err, ErrMobileCooldown) true.
+func (e *CooldownError) Is(target error) bool { return target == ErrMobileCooldown }
+
+// ErrMobileCooldown: see CooldownError.
+var ErrMobileCooldown = errors.New("otp: mobile cool-down")
+
+// Cooldown reports when identityID's mobile cool-down ends, zero when none
+// runs. A storage error is returned as is: callers refuse (fail closed).
+func Cooldown(ctx context.Context, v storage.Values, identityID string) (time.Time, error) {
+	data, _, err := v.GetValue(ctx, MobileCooldownKey(identityID))
+	if errors.Is(err, storage.ErrNotFound) {
+		return time.Time{}, nil
+	} else if err != nil {
+		return time.Time{}, fmt.Errorf("otp: mobile cool-down: %w", err)
+	}
+	changed, err := time.Parse(time.RFC3339, string(data))
+	if err != nil {
+		// Unreadable: the key exists, so the cool-down runs; count a full one.
+		changed = time.Now()
+	}
+	return changed.Add(MobileCooldown), nil
+}
+
 var (
 	// ErrTooManySends: a send limit is reached (per transaction, per
 	// identity per day, or the installation's hourly cap).
@@ -159,6 +205,15 @@ func (s *SMSCodes) Send(ctx context.Context, txID, identityID, mobile, purpose s
 	}
 	if strings.TrimSpace(mobile) == "" {
 		return errors.New("otp: send SMS code: no registered mobile number")
+	}
+	if cooling[purpose] && identityID != "" {
+		until, err := Cooldown(ctx, s.Values, identityID)
+		if err != nil {
+			return err
+		}
+		if until.After(s.now()) {
+			return &CooldownError{Until: until}
+		}
 	}
 	// Count before sending: failed deliveries count too, or a broken
 	// gateway would let a script retry for ever.

@@ -420,3 +420,37 @@ func FuzzSMSVerify(f *testing.F) {
 		}
 	})
 }
+
+// S086: during the 24 hours after a mobile change no login or activation
+// code goes out to the identity; verifying a number or care still does;
+// another identity is not affected; at the end codes go out again.
+func TestSMSMobileCooldown(t *testing.T) {
+	ctx := context.Background()
+	s, box, c := newCodes(t)
+	changed := c.Now()
+	if err := s.Values.CreateValue(ctx, MobileCooldownKey("id-1"), []byte(changed.Format(time.RFC3339)), changed.Add(MobileCooldown)); err != nil {
+		t.Fatal(err)
+	}
+	for _, purpose := range []string{PurposeLogin, PurposeActivateApp, PurposeActivateIdentity, PurposeRecoverPassword} {
+		err := s.Send(ctx, "tx-"+purpose, "id-1", mobile, purpose)
+		var ce *CooldownError
+		if !errors.Is(err, ErrMobileCooldown) || !errors.As(err, &ce) || !ce.Until.Equal(changed.Add(MobileCooldown)) {
+			t.Errorf("%s during the cool-down: %v, want ErrMobileCooldown until %v", purpose, err, changed.Add(MobileCooldown))
+		}
+	}
+	if box.count() != 0 {
+		t.Fatalf("%d SMS sent during the cool-down", box.count())
+	}
+	for _, purpose := range []string{PurposeVerifyMobile, PurposeCareVerification} {
+		if err := s.Send(ctx, "tx-"+purpose, "id-1", mobile, purpose); err != nil {
+			t.Errorf("%s during the cool-down: %v", purpose, err)
+		}
+	}
+	if err := s.Send(ctx, "tx-other", "id-2", mobile, PurposeActivateApp); err != nil {
+		t.Errorf("another identity: %v", err)
+	}
+	c.Advance(MobileCooldown)
+	if err := s.Send(ctx, "tx-after", "id-1", mobile, PurposeActivateApp); err != nil {
+		t.Errorf("after 24 hours: %v", err)
+	}
+}
