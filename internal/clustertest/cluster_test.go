@@ -39,21 +39,28 @@ const citizenSPIDCode = "DEMO0000000001"
 // The issue's limits: no request waits more than 3 s during an outage.
 const maxOutageWait = 3 * time.Second
 
-// requireOutageAnswers makes the answers during an outage (503 with
-// Retry-After within 3 s, /readyz within 1 s; never 500, 429, a hang or
-// "wrong credentials") fail the test. They are issue 13 item 4, built
-// apart from this test: until it is on main they are logged as GAP lines
-// with the figures, so main stays green. Set it to true when item 4 lands.
-const requireOutageAnswers = false
+// The answers during an outage (issue 13 item 4) are required: 503 with
+// Retry-After, never 500, 429, a hang or "wrong credentials", and /readyz
+// within 1 s. One limit is not met yet and is logged as a GAP line with
+// the figures instead of failing: a frozen PostgreSQL holds GET
+// /sso/redirect about 6 s (three times storage.postgres.timeout) where the issue
+// allows 3 s. Set requireOutageWait when that is fixed.
+const requireOutageWait = false
 
 // outageGap reports an answer the issue forbids during an outage.
 func (c *cluster) outageGap(format string, args ...any) {
 	c.t.Helper()
-	if requireOutageAnswers {
+	c.t.Errorf(format, args...)
+}
+
+// outageWaitGap reports a request that waited longer than maxOutageWait.
+func (c *cluster) outageWaitGap(format string, args ...any) {
+	c.t.Helper()
+	if requireOutageWait {
 		c.t.Errorf(format, args...)
 		return
 	}
-	c.t.Logf("GAP (issue 13 item 4 not on main yet): "+format, args...)
+	c.t.Logf("GAP (issue 13: no request waits more than 3 s): "+format, args...)
 }
 
 // node is one `spid-idp serve` process.
@@ -492,7 +499,7 @@ func (c *cluster) probeOutage(d time.Duration) string {
 			c.outageGap("outage: %s: 503 without Retry-After", a.what)
 		}
 		if a.took > maxOutageWait {
-			c.outageGap("outage: %s waited %v (limit %v)", a.what, a.took.Round(time.Millisecond), maxOutageWait)
+			c.outageWaitGap("outage: %s waited %v (limit %v)", a.what, a.took.Round(time.Millisecond), maxOutageWait)
 		}
 		tally[key]++
 	}
