@@ -549,12 +549,17 @@ func storeTestServiceProviderSync(t *testing.T, s storage.Store) {
 	newA.CreatedAt = later // must be ignored: the row exists
 	wb := b
 	wb.Status, wb.UpdatedAt = storage.SPWithdrawn, later
+	rev0, err := s.ServiceProviderRevision(ctx)
+	storeMust(t, "ServiceProviderRevision", err)
 	storeMust(t, "SyncServiceProviders", s.SyncServiceProviders(ctx, func(cur []storage.ServiceProvider) ([]storage.ServiceProvider, error) {
 		if len(cur) != 2 || cur[0].EntityID != a.EntityID || cur[1].EntityID != b.EntityID {
 			t.Errorf("sync saw %d SPs, want a and b in order", len(cur))
 		}
 		return []storage.ServiceProvider{newA, wb, c}, nil
 	}))
+	if rev1, err := s.ServiceProviderRevision(ctx); err != nil || rev1 <= rev0 {
+		t.Errorf("SP revision %d after a sync that wrote, was %d (%v): other nodes would serve stale SPs", rev1, rev0, err)
+	}
 	wantA := newA
 	wantA.CreatedAt = a.CreatedAt
 	for _, want := range []storage.ServiceProvider{wantA, wb, c} {
@@ -566,7 +571,7 @@ func storeTestServiceProviderSync(t *testing.T, s storage.Store) {
 
 	// fn's error aborts everything, unchanged.
 	d := storeSP(4)
-	err := s.SyncServiceProviders(ctx, func([]storage.ServiceProvider) ([]storage.ServiceProvider, error) {
+	err = s.SyncServiceProviders(ctx, func([]storage.ServiceProvider) ([]storage.ServiceProvider, error) {
 		return []storage.ServiceProvider{d}, storeErrAbort
 	})
 	if err != storeErrAbort {

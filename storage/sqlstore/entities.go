@@ -180,6 +180,10 @@ func (s *Store) SyncServiceProviders(ctx context.Context, fn func([]storage.Serv
 				return fmt.Errorf("%s %q: %w", t.what, v.EntityID, err)
 			}
 		}
+		if len(rows) > 0 && t.changed != nil {
+			// Every node drops its cached SPs (metadata.WatchRevision).
+			return t.changed(ctx, s, tx)
+		}
 		return nil
 	})
 	switch {
