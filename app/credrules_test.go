@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spid-idp/spid-idp/demo"
+	"github.com/spid-idp/spid-idp/idp/otp"
 	"github.com/spid-idp/spid-idp/notify/sms"
 
 	"github.com/spid-idp/spid-idp/identity/pwrules"
@@ -161,4 +163,86 @@ func TestS086MobileCooldownAtLogin(t *testing.T) {
 	if last, _ := outbox.Last(newNumber); last.Path == before.Path {
 		t.Error("after the cool-down no code went to the new number")
 	}
+}
+
+// TestDeviceAddedRemovedEmails (enrolment-lifecycle.md §7.4): activating
+// an authenticator app during a level-2 login, and removing it from the
+// device page, each e-mail the owner, in Italian and English, naming the
+// app and the time as dd/mm/yyyy HH:MM (Italian time); each notice is
+// audited. The old code sent neither.
+func TestDeviceAddedRemovedEmails(t *testing.T) {
+	a, ts, info := testApp(t)
+	ctx := context.Background()
+	id := demoIdentityID(t, a)
+	withoutDevices(t, a, id)
+	br := newBrowser(t)
+	login := br.submit(br.get(ts.URL+"/demo-sp/"), "/demo-sp/login", url.Values{"level": {"2"}})
+	offer := br.submit(login, "/login", url.Values{"username": {info.Username}, "password": {info.Password}, "op": {"submit"}})
+	smsPage := br.submit(offer, "/login/activate/start", url.Values{"op": {"submit"}})
+	msg, err := sms.Outbox{Dir: SMSOutboxDir(a.Config)}.Last("+393331234567")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := regexpSMSCode.FindStringSubmatch(msg.Text)
+	if code == nil {
+		t.Fatalf("no code in %q", msg.Text)
+	}
+	act := br.submit(smsPage, "/login/otp", url.Values{"otp": {code[1]}, "op": {"submit"}})
+	m := secretRE.FindStringSubmatch(act.body)
+	if m == nil {
+		t.Fatalf("no activation page: %d\n%s", act.status, act.body)
+	}
+	seed, err := otp.DecodeSeed(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	consent := br.submit(act, "/login/activate", url.Values{"otp": {otp.Code(seed, time.Now())}, "device_name": {"Telefono di Mario"}, "op": {"submit"}})
+	br.submit(br.submit(consent, "/consent", url.Values{"op": {"accept"}}), "/demo-sp/acs", nil)
+
+	stamp := regexp.MustCompile(`Il \d{2}/\d{2}/\d{4} alle \d{2}:\d{2} \(ora italiana\)`)
+	stampEN := regexp.MustCompile(`On \d{2}/\d{2}/\d{4} at \d{2}:\d{2} \(Italian time\)`)
+	added := waitMail(t, a, demo.CitizenUsername, "nuova app")
+	for _, want := range []string{"«Telefono di Mario» è stata attivata", `"Telefono di Mario" was activated`, "sospendi subito"} {
+		if !strings.Contains(added.Text, want) {
+			t.Errorf("device-added e-mail lacks %q:\n%s", want, added.Text)
+		}
+	}
+	if !stamp.MatchString(added.Text) || !stampEN.MatchString(added.Text) {
+		t.Errorf("device-added e-mail lacks the dd/mm/yyyy HH:MM time in both languages:\n%s", added.Text)
+	}
+
+	devs, err := a.Backends.Store.ListDevices(ctx, id)
+	if err != nil || len(devs) != 1 {
+		t.Fatalf("devices: %+v %v", devs, err)
+	}
+	// The device page needs an SSO session: a level-1 login makes one.
+	if res := demoL1Login(t, br, ts.URL, info); !strings.Contains(res.body, "DEMO0000000001") {
+		t.Fatalf("level-1 login:\n%s", res.body)
+	}
+	list := br.get(ts.URL + "/account/devices")
+	done := br.submit(list, "/account/devices", url.Values{"op": {"revoke"}, "device": {devs[0].ID}})
+	if done.status != http.StatusOK {
+		t.Fatalf("revoking: %d\n%s", done.status, done.body)
+	}
+	removed := waitMail(t, a, demo.CitizenUsername, "rimossa")
+	if !strings.Contains(removed.Text, "«Telefono di Mario» è stata rimossa") || !strings.Contains(removed.Text, `"Telefono di Mario" was removed`) ||
+		!stamp.MatchString(removed.Text) || !stampEN.MatchString(removed.Text) {
+		t.Errorf("device-removed e-mail:\n%s", removed.Text)
+	}
+	for _, kind := range []string{"device_added", "device_removed"} {
+		if !waitAudit(t, a, "alert.email", id, "success", "kind", kind) {
+			t.Errorf("the %s e-mail is not audited", kind)
+		}
+	}
+}
+
+// waitAudit waits for auditOutcome to hold: notices are audited once sent.
+func waitAudit(t *testing.T, a *App, action, target, outcome, key, value string) bool {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if auditOutcome(t, a, action, target, outcome, key, value) {
+			return true
+		}
+	}
+	return false
 }

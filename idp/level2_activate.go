@@ -11,6 +11,7 @@ import (
 	"unicode"
 
 	"github.com/spid-idp/spid-idp/audit"
+	"github.com/spid-idp/spid-idp/idp/alert"
 	"github.com/spid-idp/spid-idp/idp/appapi"
 	"github.com/spid-idp/spid-idp/idp/otp"
 	"github.com/spid-idp/spid-idp/idp/push"
@@ -372,6 +373,7 @@ func (p *IdP) postActivate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var kind storage.DeviceKind
+	var added string
 	err = p.o.Store.UpdateDevice(ctx, d.ID, func(x storage.Device) (storage.Device, error) {
 		if x.Status != storage.DevicePending || x.IdentityID != f.Identity {
 			return x, errors.New("device no longer pending")
@@ -383,7 +385,7 @@ func (p *IdP) postActivate(w http.ResponseWriter, r *http.Request) {
 		case x.Name == "":
 			x.Name = defaultDevice
 		}
-		kind = x.Kind
+		kind, added = x.Kind, x.Name
 		return x, nil
 	})
 	if err != nil {
@@ -396,6 +398,8 @@ func (p *IdP) postActivate(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, templates.ReasonUnavailable)
 		return
 	}
+	p.tellOwner(ctx, f.Identity, alert.Event{Kind: alert.DeviceAdded, At: p.now(), Device: added,
+		Push: kind == storage.DevicePush, Lang: templates.Lang(r)})
 	p.factorSucceeded(w, r, sp, f, "login.otp", map[string]string{"device": d.ID, "method": "activation"})
 }
 

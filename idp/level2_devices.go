@@ -6,6 +6,7 @@ import (
 	"net/url"
 
 	"github.com/spid-idp/spid-idp/audit"
+	"github.com/spid-idp/spid-idp/idp/alert"
 	"github.com/spid-idp/spid-idp/idp/csrf"
 	"github.com/spid-idp/spid-idp/storage"
 	"github.com/spid-idp/spid-idp/templates"
@@ -78,12 +79,15 @@ func (p *IdP) revokeDevice(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	devID := r.PostForm.Get(templates.FieldDevice)
+	var removed *storage.Device // set when this request removed it
 	err := p.o.Store.UpdateDevice(ctx, devID, func(d storage.Device) (storage.Device, error) {
+		removed = nil
 		if d.IdentityID != s.IdentityID {
 			return d, storage.ErrNotFound // another identity's device is no business of this session
 		}
 		if d.Status != storage.DeviceRevoked {
 			d.Status, d.UpdatedAt = storage.DeviceRevoked, p.now()
+			removed = &d
 		}
 		return d, nil
 	})
@@ -100,6 +104,10 @@ func (p *IdP) revokeDevice(w http.ResponseWriter, r *http.Request) {
 		map[string]string{"by": "holder", "session": "sso"})); err != nil {
 		p.fail(w, r, templates.ReasonUnavailable)
 		return
+	}
+	if removed != nil {
+		p.tellOwner(ctx, s.IdentityID, alert.Event{Kind: alert.DeviceRemoved, At: removed.UpdatedAt, Device: removed.Name,
+			Push: removed.Kind == storage.DevicePush, Lang: templates.Lang(r)})
 	}
 	http.Redirect(w, r, PathDevices+"?revoked="+url.QueryEscape(devID), http.StatusSeeOther)
 }

@@ -1,5 +1,6 @@
 // Package alert tells the owner of an identity, by e-mail, what happened to
-// it during a login attempt that was not theirs to see: the credentials
+// it that they must know of: an authenticator app added or removed, or,
+// during a login attempt that was not theirs to see, the credentials
 // locked after repeated wrong passwords or second-factor codes
 // (security.md C.2, C.4), or a push request answered "Non sono stato io"
 // in the app (C.10). A victim can be locked out but must know it, and know
@@ -32,6 +33,11 @@ const (
 	FactorLock Kind = "factor_lock"
 	// PushDenied: the owner answered "Non sono stato io" in the app.
 	PushDenied Kind = "push_denied"
+	// DeviceAdded and DeviceRemoved: an authenticator app (codes or push)
+	// was activated on, or removed from, the identity
+	// (enrolment-lifecycle.md §7.4: each addition or removal is e-mailed).
+	DeviceAdded   Kind = "device_added"
+	DeviceRemoved Kind = "device_removed"
 )
 
 // Event is one thing to tell the owner.
@@ -41,6 +47,10 @@ type Event struct {
 	At    time.Time // when it happened
 	Until time.Time // end of the lock (locks only)
 	SP    string    // the service of the login (push denial), display name
+	// Device is the name the owner gave the app (device notices), and
+	// Push whether it approves sign-in requests rather than showing codes.
+	Device string
+	Push   bool
 	// Lang is the owner's language if known ("en" puts English first).
 	Lang string
 }
@@ -141,6 +151,40 @@ To report what happened, write to customer care: %s
 
 If it was you and you answered by mistake, there is nothing to do: you can sign in again.
 `, day(e.At), hour(e.At), e.SP, area, report)
+	case DeviceAdded, DeviceRemoved:
+		whatIT, whatEN := "l'app di autenticazione", "the authenticator app"
+		if e.Push {
+			whatIT, whatEN = "l'app per le richieste di accesso", "the app for sign-in requests"
+		}
+		if e.Device != "" {
+			whatIT += " «" + e.Device + "»"
+			whatEN += ` "` + e.Device + `"`
+		}
+		if e.Kind == DeviceAdded {
+			subject = "SPID: nuova app di autenticazione / new authenticator app"
+			it = fmt.Sprintf(`Il %s alle %s (ora italiana) %s è stata attivata sulla tua identità SPID: da ora puoi usarla per accedere con SPID livello 2.
+
+Se non sei stato tu, qualcuno conosce la tua password e ha ricevuto il codice SMS: sospendi subito la tua identità dalla tua area personale, dove puoi anche rimuovere l'app: %s
+Per segnalarci l'accaduto scrivi all'assistenza: %s
+`, day(e.At), hour(e.At), whatIT, area, report)
+			en = fmt.Sprintf(`On %s at %s (Italian time) %s was activated on your SPID identity: from now on it can be used to sign in at SPID level 2.
+
+If it was not you, someone knows your password and received the SMS code: suspend your identity at once in your personal area, where you can also remove the app: %s
+To report what happened, write to customer care: %s
+`, day(e.At), hour(e.At), whatEN, area, report)
+		} else {
+			subject = "SPID: app di autenticazione rimossa / authenticator app removed"
+			it = fmt.Sprintf(`Il %s alle %s (ora italiana) %s è stata rimossa dalla tua identità SPID: non può più essere usata per accedere.
+
+Se non sei stato tu, qualcuno ha accesso alla tua identità: sospendila subito dalla tua area personale: %s
+Per segnalarci l'accaduto scrivi all'assistenza: %s
+`, day(e.At), hour(e.At), whatIT, area, report)
+			en = fmt.Sprintf(`On %s at %s (Italian time) %s was removed from your SPID identity: it can no longer be used to sign in.
+
+If it was not you, someone has access to your identity: suspend it at once in your personal area: %s
+To report what happened, write to customer care: %s
+`, day(e.At), hour(e.At), whatEN, area, report)
+		}
 	default:
 		subject = "SPID: avviso di sicurezza / security notice"
 		it = fmt.Sprintf("Il %s alle %s (ora italiana) è successo qualcosa di insolito sulla tua identità SPID. Controlla la tua area personale: %s\nPer segnalarci l'accaduto: %s\n",

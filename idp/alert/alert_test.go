@@ -81,3 +81,26 @@ func TestSend(t *testing.T) {
 		t.Fatalf("sent: %+v", c.msgs)
 	}
 }
+
+// Device notices: both languages, the app's name, push or codes, the time
+// as dd/mm/yyyy HH:MM Italian time (18:05 UTC on 7 Dec is 19:05 in Rome).
+func TestRenderDeviceNotices(t *testing.T) {
+	m := Mailer{BaseURL: "https://idp.example.it", PersonalArea: "/account", Report: "/care/tickets/new"}
+	at := time.Date(2026, 12, 7, 18, 5, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		e    Event
+		want []string
+	}{
+		{Event{Kind: DeviceAdded, At: at, Device: "Telefono"}, []string{"nuova app", "Il 07/12/2026 alle 19:05 (ora italiana) l'app di autenticazione «Telefono» è stata attivata",
+			`On 07/12/2026 at 19:05 (Italian time) the authenticator app "Telefono" was activated`, "https://idp.example.it/account"}},
+		{Event{Kind: DeviceRemoved, At: at, Device: "Tablet", Push: true}, []string{"rimossa", "l'app per le richieste di accesso «Tablet» è stata rimossa",
+			`the app for sign-in requests "Tablet" was removed`, "https://idp.example.it/care/tickets/new"}},
+	} {
+		subject, body := m.Render(tc.e)
+		for _, w := range tc.want {
+			if !strings.Contains(subject+"\n"+body, w) {
+				t.Errorf("%s: lacks %q:\n%s\n%s", tc.e.Kind, w, subject, body)
+			}
+		}
+	}
+}
