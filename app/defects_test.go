@@ -538,7 +538,7 @@ func defects() []defect {
 			mutate: edit(func(m *message) {
 				m.find("Assertion/AuthnStatement/AuthnContext/AuthnContextClassRef").SetText("https://www.spid.gov.it/SpidL2")
 			})}),
-		success(defect{name: "SpidL2 for an exact SpidL1 request", only: []string{"accept-no-comparison"}, wantID: "C133", wantCheck: "level",
+		success(defect{name: "SpidL2 for an exact SpidL1 request", only: []string{"login-l1-exact"}, wantID: "C133", wantCheck: "level",
 			mutate: edit(func(m *message) {
 				m.find("Assertion/AuthnStatement/AuthnContext/AuthnContextClassRef").SetText("https://www.spid.gov.it/SpidL2")
 			})}),

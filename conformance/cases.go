@@ -448,6 +448,8 @@ func allCases() []caseDef {
 			authnSpec{Binding: bindingRedirect, Level: 2, Comparison: "exact"}, 0, "C100"),
 		loginCase("login-l2-post", "SpidL2 login over HTTP-POST (exact)", true,
 			authnSpec{Binding: bindingPOST, Level: 2, Comparison: "exact", RelayState: "post-rs"}, 0),
+		loginCase("login-l1-exact", "SpidL1 login over HTTP-Redirect (exact)", false,
+			authnSpec{Binding: bindingRedirect, Level: 1, Comparison: "exact"}, 0, "C133"),
 		loginCase("login-acs-url", "ACS chosen by URL + HTTP-POST ProtocolBinding", false,
 			authnSpec{Binding: bindingPOST, ACSIndex: omit, ACSURL: "acs1", ProtoBinding: bindingPOST}, 1, "C085"),
 		loginCase("login-no-attr-index", "no AttributeConsumingServiceIndex: no AttributeStatement", false,
