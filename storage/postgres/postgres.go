@@ -41,14 +41,11 @@ const DefaultMaxConns = 10
 // connect_timeout, so an unreachable server fails start-up promptly.
 const defaultConnectTimeout = 10 * time.Second
 
-// Serialising appenders with a transaction-scoped advisory lock needs only
-// the INSERT and SELECT privileges the IdP's role has on the audit table
-// (LOCK TABLE in a blocking mode would need UPDATE). The key is derived from
-// the schema so independent schemas in one database do not contend.
-const (
-	auditLock     = "SELECT pg_advisory_xact_lock(hashtextextended('spid-idp/audit_events/' || COALESCE(current_schema(), ''), 0))"
-	migrationLock = "SELECT pg_advisory_xact_lock(hashtextextended('spid-idp/migrations/' || COALESCE(current_schema(), ''), 0))"
-)
+// Concurrent migrators serialise on a transaction-scoped advisory lock,
+// keyed by the schema so independent schemas in one database do not
+// contend. Audit appenders take no lock: sqlstore batches them and relies
+// on the table's unique seq and prev_hash to refuse a fork.
+const migrationLock = "SELECT pg_advisory_xact_lock(hashtextextended('spid-idp/migrations/' || COALESCE(current_schema(), ''), 0))"
 
 // flavor is the PostgreSQL dialect of sqlstore.
 var flavor = sqlstore.Flavor{
@@ -56,7 +53,6 @@ var flavor = sqlstore.Flavor{
 	Numbered:  true,
 	Types:     sqlstore.Types{Time: "TIMESTAMPTZ", JSON: "JSONB", Blob: "BYTEA", Int64: "BIGINT"},
 	ForUpdate: " FOR UPDATE",
-	AuditLock: auditLock,
 	// One partition per month (register_ensure_month).
 	PartitionedRegister: true,
 	MigrationLock:       migrationLock,

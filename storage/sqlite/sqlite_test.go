@@ -150,6 +150,12 @@ func BenchmarkAppendAudit(b *testing.B) {
 	conformance.BenchAppendAudit(b, s)
 }
 
+// BenchmarkAuditAppend: appends per second with 1, 4 and 16 writers.
+func BenchmarkAuditAppend(b *testing.B) {
+	s, _ := openTemp(b)
+	conformance.BenchAuditWriters(b, s)
+}
+
 func BenchmarkGetIdentity(b *testing.B) {
 	s, _ := openTemp(b)
 	conformance.BenchGetIdentity(b, s)

@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -19,61 +21,255 @@ func auditDests(ev *storage.AuditEvent) []any {
 		&ev.RequestID, mapDest{&ev.Details}, &ev.PrevHash, &ev.Hash}
 }
 
-// AppendAudit chains ev after the last record and inserts it, in one
-// transaction that excludes every other appender (the flavour's AuditLock or
-// single writer), so the chain never forks. A zero Time is set to now.
+// AppendAudit chains ev after the last record and stores it. A zero Time is
+// set to now. It returns once the record is committed (durable).
+//
+// Concurrent appends are committed together (group commit, see auditQueue):
+// the cost of a commit — an fsync, a network round trip — is paid once per
+// batch rather than once per record, so the more writers there are, the
+// more records each commit carries.
 func (s *Store) AppendAudit(ctx context.Context, ev storage.AuditEvent) (storage.AuditEvent, error) {
 	if ev.Time.IsZero() {
 		ev.Time = time.Now()
 	}
 	ev = storableAudit(ev)
-	var rec storage.AuditEvent
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		recs, err := s.appendAuditTx(ctx, tx, []storage.AuditEvent{ev})
-		if err == nil {
-			rec = recs[0]
-		}
-		return err
-	})
-	if err != nil {
-		return storage.AuditEvent{}, fmt.Errorf("append audit %q: %w", ev.Action, err)
+	req := &auditReq{ctx: ctx, ev: ev, done: make(chan struct{})}
+	s.audit.enqueue(s, req)
+	select {
+	case <-req.done:
+	case <-ctx.Done():
+		// The batch may still commit the record; the caller treats the
+		// action as failed either way, as with any cancelled write.
+		return storage.AuditEvent{}, fmt.Errorf("append audit %q: %w", ev.Action, ctx.Err())
 	}
-	return rec, nil
+	if req.err != nil {
+		return storage.AuditEvent{}, fmt.Errorf("append audit %q: %w", ev.Action, req.err)
+	}
+	return req.rec, nil
 }
 
-// appendAuditTx chains evs (already storable, times set) after the last
-// record inside tx, holding the flavour's AuditLock until tx ends, and
-// inserts them.
-func (s *Store) appendAuditTx(ctx context.Context, tx *sql.Tx, evs []storage.AuditEvent) ([]storage.AuditEvent, error) {
-	if s.f.AuditLock != "" {
-		if _, err := tx.ExecContext(ctx, s.f.AuditLock); err != nil {
-			return nil, fmt.Errorf("lock: %w", err)
+// auditQueue gathers the appends of one Store into batches. One flusher
+// goroutine at a time (started when the first record arrives, gone when
+// the queue is empty) takes everything queued, up to maxAuditBatch, and
+// commits it as consecutive records of the one chain in a single INSERT.
+//
+// No lock is held across round trips. Where write transactions exclude
+// each other (SQLite) the batch reads the last record and inserts inside
+// one transaction. Elsewhere (PostgreSQL, several nodes) the flusher
+// remembers the last record it wrote and inserts after it in one
+// autocommit statement; the primary key on seq and the unique prev_hash
+// make a concurrent append by another node fail that statement instead of
+// forking the chain, and the flusher then reads the new last record and
+// chains the batch again. The chain format is unchanged: `audit verify`
+// checks one sequence, whichever node wrote each record.
+type auditQueue struct {
+	mu       sync.Mutex
+	pending  []*auditReq
+	flushing bool
+	// tail is the last record known to be in the table (only its Seq and
+	// Hash are used); tailKnown false means it must be read first.
+	tail      storage.AuditEvent
+	tailKnown bool
+}
+
+type auditReq struct {
+	ctx  context.Context
+	ev   storage.AuditEvent
+	rec  storage.AuditEvent
+	err  error
+	done chan struct{}
+}
+
+const (
+	// maxAuditBatch bounds one INSERT (10 parameters a record; PostgreSQL
+	// takes at most 65,535 parameters, SQLite 32,766).
+	maxAuditBatch = 256
+	// maxAuditConflicts bounds how often a batch is re-chained after
+	// another node appended first; every conflict means that node made
+	// progress, so this is reached only by a pathological storm.
+	maxAuditConflicts = 50
+	// auditFlushTimeout bounds one batch: it runs on behalf of many
+	// requests, so no single request's context governs it.
+	auditFlushTimeout = 30 * time.Second
+)
+
+func (q *auditQueue) enqueue(s *Store, req *auditReq) {
+	q.mu.Lock()
+	q.pending = append(q.pending, req)
+	start := !q.flushing
+	q.flushing = true
+	q.mu.Unlock()
+	if start {
+		go q.run(s)
+	}
+}
+
+// run flushes batches until the queue is empty.
+func (q *auditQueue) run(s *Store) {
+	for {
+		q.mu.Lock()
+		n := min(len(q.pending), maxAuditBatch)
+		if n == 0 {
+			q.flushing = false
+			q.mu.Unlock()
+			return
+		}
+		batch := make([]*auditReq, 0, n)
+		for _, r := range q.pending[:n] {
+			if err := r.ctx.Err(); err != nil {
+				r.err = err
+				close(r.done)
+				continue
+			}
+			batch = append(batch, r)
+		}
+		q.pending = append(q.pending[:0], q.pending[n:]...)
+		q.mu.Unlock()
+		if len(batch) > 0 {
+			q.flush(s, batch)
 		}
 	}
-	var prev storage.AuditEvent // ChainAudit needs only its Seq and Hash
-	var last *storage.AuditEvent
-	err := tx.QueryRowContext(ctx, "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").
-		Scan(&prev.Seq, &prev.Hash)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-	case err != nil:
-		return nil, fmt.Errorf("read last record: %w", err)
-	default:
-		last = &prev
+}
+
+func (q *auditQueue) flush(s *Store, batch []*auditReq) {
+	ctx, cancel := context.WithTimeout(context.Background(), auditFlushTimeout)
+	defer cancel()
+	evs := make([]storage.AuditEvent, len(batch))
+	for i, r := range batch {
+		evs[i] = r.ev
 	}
-	out := make([]storage.AuditEvent, len(evs))
-	insert := s.q("INSERT INTO audit_events (" + auditCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-	for i, ev := range evs {
-		rec := storage.ChainAudit(last, ev)
-		if _, err := tx.ExecContext(ctx, insert,
-			rec.Seq, s.timeArg(rec.Time), rec.Actor, rec.Action, rec.Target, rec.Outcome,
-			rec.RequestID, jsonArg(rec.Details), rec.PrevHash, rec.Hash); err != nil {
+	recs, err := q.commit(ctx, s, evs)
+	for i, r := range batch {
+		if err != nil {
+			r.err = err
+		} else {
+			r.rec = recs[i]
+		}
+		close(r.done)
+	}
+}
+
+// commit stores evs as the next records of the chain and returns them.
+func (q *auditQueue) commit(ctx context.Context, s *Store, evs []storage.AuditEvent) ([]storage.AuditEvent, error) {
+	if s.writer != nil {
+		var recs []storage.AuditEvent
+		err := s.write(ctx, func(tx *sql.Tx) error {
+			var err error
+			recs, err = s.appendAuditTx(ctx, tx, evs)
+			return err
+		})
+		return recs, err
+	}
+	c, err := s.conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	for conflicts := 0; ; conflicts++ {
+		if !q.tailKnown {
+			prev, err := lastAudit(ctx, c)
+			if err != nil {
+				return nil, err
+			}
+			q.tail, q.tailKnown = storage.AuditEvent{}, true
+			if prev != nil {
+				q.tail = *prev
+			}
+		}
+		var prev *storage.AuditEvent
+		if q.tail.Seq > 0 {
+			prev = &q.tail
+		}
+		recs := chainAudit(prev, evs)
+		err := s.insertAudit(ctx, c, recs)
+		if err == nil {
+			q.tail = recs[len(recs)-1]
+			return recs, nil
+		}
+		q.tailKnown = false
+		class := s.f.classify(err)
+		if (class != ErrUnique && class != ErrRetry) || conflicts == maxAuditConflicts {
 			return nil, err
 		}
-		out[i] = rec
-		last = &out[i]
+		// Another node appended first: let it finish its run of batches
+		// rather than collide with it again at once.
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(time.Duration(rand.Int64N(int64(time.Millisecond) * int64(1+min(conflicts, 10))))):
+		}
 	}
-	return out, nil
+}
+
+// errAuditRace: another appender took the sequence numbers a transaction
+// had chained its records to; write runs the transaction again.
+var errAuditRace = errors.New("another node appended to the audit log first")
+
+// appendAuditTx chains evs (already storable, times set) after the last
+// record inside tx and inserts them, for writes whose audit records must
+// commit with them (an identity import). It takes no lock: should another
+// appender commit first, the unique seq refuses the insert and the whole
+// transaction is run again (errAuditRace).
+func (s *Store) appendAuditTx(ctx context.Context, tx *sql.Tx, evs []storage.AuditEvent) ([]storage.AuditEvent, error) {
+	prev, err := lastAudit(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	recs := chainAudit(prev, evs)
+	for i := 0; i < len(recs); i += maxAuditBatch {
+		if err := s.insertAudit(ctx, tx, recs[i:min(i+maxAuditBatch, len(recs))]); err != nil {
+			if s.f.classify(err) == ErrUnique {
+				return nil, fmt.Errorf("%w: %w", errAuditRace, err)
+			}
+			return nil, err
+		}
+	}
+	return recs, nil
+}
+
+type queryExecer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// lastAudit returns the last record (nil when the log is empty).
+func lastAudit(ctx context.Context, db queryExecer) (*storage.AuditEvent, error) {
+	var prev storage.AuditEvent // ChainAudit needs only its Seq and Hash
+	err := db.QueryRowContext(ctx, "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").Scan(&prev.Seq, &prev.Hash)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("read last record: %w", err)
+	}
+	return &prev, nil
+}
+
+// chainAudit chains evs, in order, after prev.
+func chainAudit(prev *storage.AuditEvent, evs []storage.AuditEvent) []storage.AuditEvent {
+	recs := make([]storage.AuditEvent, len(evs))
+	for i, ev := range evs {
+		recs[i] = storage.ChainAudit(prev, ev)
+		prev = &recs[i]
+	}
+	return recs
+}
+
+// insertAudit inserts recs in one statement: all or none.
+func (s *Store) insertAudit(ctx context.Context, db queryExecer, recs []storage.AuditEvent) error {
+	var q strings.Builder
+	q.WriteString("INSERT INTO audit_events (" + auditCols + ") VALUES ")
+	args := make([]any, 0, 10*len(recs))
+	for i, rec := range recs {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		args = append(args, rec.Seq, s.timeArg(rec.Time), rec.Actor, rec.Action, rec.Target, rec.Outcome,
+			rec.RequestID, jsonArg(rec.Details), rec.PrevHash, rec.Hash)
+	}
+	_, err := db.ExecContext(ctx, s.q(q.String()), args...)
+	return err
 }
 
 // ListAudit returns up to limit records with Seq > afterSeq, in order. The

@@ -35,10 +35,6 @@ type Flavor struct {
 	// stays locked until commit; empty where write transactions already
 	// exclude each other.
 	ForUpdate string
-	// AuditLock runs first in the append transaction and serialises appenders
-	// (so two of them never read the same last record); empty when write
-	// transactions are already serialised.
-	AuditLock string
 	// PartitionedRegister: the register is partitioned by month; the
 	// month's partition is made by register_ensure_month before an append,
 	// and retention goes through register_delete_before (both run as the

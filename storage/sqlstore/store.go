@@ -25,6 +25,8 @@ type Store struct {
 	// checkout bounds taking a connection from the pool (dial, or the
 	// liveness ping of an idle one) when positive; see SetCheckoutTimeout.
 	checkout time.Duration
+	// audit batches concurrent audit appends (group commit).
+	audit auditQueue
 }
 
 // SetCheckoutTimeout bounds how long an operation may wait for a usable
@@ -93,7 +95,7 @@ func (s *Store) q(query string) string { return s.f.rebind(query) }
 func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	for attempt := 1; ; attempt++ {
 		err := s.writeOnce(ctx, fn)
-		if err == nil || attempt == maxAttempts || s.f.classify(err) != ErrRetry {
+		if err == nil || attempt == maxAttempts || (s.f.classify(err) != ErrRetry && !errors.Is(err, errAuditRace)) {
 			return err
 		}
 		select {
