@@ -710,3 +710,31 @@ func TestNoticeRetriedAfterFailure(t *testing.T) {
 		t.Errorf("last notice audit %+v", ev)
 	}
 }
+
+// TestRecordAuthCoalesces: logins closer together than AuthResolution leave
+// the stored last authentication (and so both rows) as they are; a later
+// one moves it, and an older one never does.
+func TestRecordAuthCoalesces(t *testing.T) {
+	e := newEnv(t)
+	id := e.identity(1, "")
+	first := t0.Add(day)
+	cases := []struct {
+		name string
+		at   time.Time
+		want time.Time
+	}{
+		{"first login", first, first},
+		{"a minute later", first.Add(time.Minute), first},
+		{"just within the resolution", first.Add(lifecycle.AuthResolution), first},
+		{"older", first.Add(-time.Hour), first},
+		{"past the resolution", first.Add(lifecycle.AuthResolution + time.Second), first.Add(lifecycle.AuthResolution + time.Second)},
+	}
+	for _, tc := range cases {
+		if err := e.svc.RecordAuth(t.Context(), id, tc.at); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := e.life(id).LastAuthAt; !got.Equal(tc.want) {
+			t.Errorf("%s: last auth %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

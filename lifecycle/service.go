@@ -524,12 +524,24 @@ func addYears(t time.Time, years int) time.Time {
 	return time.Date(y+years, m, d, r.Hour(), r.Minute(), r.Second(), r.Nanosecond(), rome()).UTC()
 }
 
+// AuthResolution is how far apart two authentications must be for the
+// later one to be written as the last authentication. Inactivity is
+// counted in months and its notices in days, so an hour is far below what
+// it can tell apart, and a citizen moving between services (one SSO
+// Response each) costs one read per login instead of rewriting two rows.
+const AuthResolution = time.Hour
+
 // RecordAuth notes a successful authentication (SAML at any level or the
 // portal), which moves the inactivity deadline (§8.4). Only later instants
-// count. Not audited: the transaction register has the login.
+// count, and only when at least AuthResolution after the recorded one. Not
+// audited: the transaction register has the login.
 func (s *Service) RecordAuth(ctx context.Context, identityID string, at time.Time) error {
-	if _, err := s.Get(ctx, identityID); err != nil {
+	l, err := s.Get(ctx, identityID)
+	if err != nil {
 		return err
+	}
+	if l.State != storage.IdentityPending && !at.After(l.LastAuthAt.Add(AuthResolution)) {
+		return nil // nothing would change but the instant, by less than the resolution
 	}
 	return s.Store.UpdateLifecycle(ctx, identityID, func(l storage.IdentityLifecycle, id storage.Identity) (storage.IdentityLifecycle, storage.Identity, error) {
 		reconcile(&l, id)
