@@ -33,6 +33,8 @@ type appOpts struct {
 	Wrap func(a *App, next http.Handler) http.Handler
 	// Configure, if set, changes the loaded configuration before Build.
 	Configure func(cfg *config.Config)
+	// LogTo, if set, receives the IdP's log (text, info and above).
+	LogTo io.Writer
 }
 
 // startApp starts a demo-mode IdP (demo SP and citizen included) on a
@@ -71,7 +73,11 @@ func startApp(tb testing.TB, o appOpts) (*App, *httptest.Server, DemoInfo) {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { b.Close() })
-	a, err := Build(ctx, cfg, b, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	logTo := o.LogTo
+	if logTo == nil {
+		logTo = io.Discard
+	}
+	a, err := Build(ctx, cfg, b, slog.New(slog.NewTextHandler(logTo, nil)))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -54,7 +54,8 @@ func (p *IdP) sso(w http.ResponseWriter, r *http.Request) {
 		ACS: req.ACS.Location, AttrIndex: req.AttributeIndex, Level: int(req.Level), Comparison: req.Comparison,
 		ForceAuthn: req.ForceAuthn, Purpose: req.Purpose, RelayState: req.RelayState,
 	}
-	p.o.Log.InfoContext(ctx, "AuthnRequest accepted", "sp", req.SP.EntityID, "request_id", req.ID,
+	// Debug: the Response's audit record (info) names the same request.
+	p.o.Log.DebugContext(ctx, "AuthnRequest accepted", "sp", req.SP.EntityID, "request_id", req.ID,
 		"level", int(req.Level), "comparison", req.Comparison, "binding", binding, "flow", f.ID)
 	p.warnLongRelayState(ctx, req.SP.EntityID, req.RelayState)
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -205,8 +206,17 @@ func (s *Server) logRequest(ctx context.Context, r *http.Request, rec *recorder,
 	s.requests.WithLabelValues(route, r.Method, strconv.Itoa(code)).Inc()
 	s.duration.WithLabelValues(route).Observe(elapsed.Seconds())
 	// The path only: query strings carry SAML messages and RelayState.
-	s.log.InfoContext(ctx, "http", "method", r.Method, "path", r.URL.Path, "status", code,
-		"bytes", rec.bytes, "duration_ms", elapsed.Milliseconds(), "client", requestctx.ClientIP(ctx))
+	// Answered requests are counted above and their outcomes are in the
+	// audit log (one info line per authentication), so their line is
+	// debug; refused and failed ones stay at info.
+	level := slog.LevelDebug
+	if code >= 400 {
+		level = slog.LevelInfo
+	}
+	if s.log.Enabled(ctx, level) {
+		s.log.Log(ctx, level, "http", "method", r.Method, "path", r.URL.Path, "status", code,
+			"bytes", rec.bytes, "duration_ms", elapsed.Milliseconds(), "client", requestctx.ClientIP(ctx))
+	}
 }
 
 // tooLarge answers 413 with the configured page (or plain text), closing
