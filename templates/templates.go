@@ -23,6 +23,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spid-idp/spid-idp/idp/spid"
@@ -200,8 +201,14 @@ func (r *Renderer) Render(w http.ResponseWriter, status int, page string, lang s
 	if l, ok := vw.Page.(leveled); ok {
 		vw.Level = l.headerLevel()
 	}
-	var buf bytes.Buffer
-	if err := r.sets[lang][page].ExecuteTemplate(&buf, spec.layout, vw); err != nil {
+	buf := renderBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= maxPooledBuffer {
+			buf.Reset()
+			renderBuffers.Put(buf)
+		}
+	}()
+	if err := r.sets[lang][page].ExecuteTemplate(buf, spec.layout, vw); err != nil {
 		return fmt.Errorf("templates: rendering %s (%s): %w", page, lang, err)
 	}
 	h := w.Header()
@@ -213,6 +220,14 @@ func (r *Renderer) Render(w http.ResponseWriter, status int, page string, lang s
 	_, err := w.Write(buf.Bytes())
 	return err
 }
+
+// renderBuffers keeps page buffers between requests (a page with a signed
+// Response is tens of KiB, grown step by step each time otherwise); an
+// unusually large one is left to the collector.
+var (
+	renderBuffers   = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+	maxPooledBuffer = 256 << 10
+)
 
 // RenderError renders p with its own status (ErrorPage.Status).
 func (r *Renderer) RenderError(w http.ResponseWriter, lang string, p ErrorPage) error {

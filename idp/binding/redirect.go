@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -89,12 +90,19 @@ func strictBase64(name, s string) ([]byte, error) {
 	return b, nil
 }
 
+// inflaters reuses DEFLATE readers: each holds a 32 KiB window that would
+// otherwise be allocated for every request.
+var inflaters = sync.Pool{New: func() any { return flate.NewReader(bytes.NewReader(nil)) }}
+
 // inflate undoes raw DEFLATE (RFC 1951, no zlib or gzip header) reading at
 // most max+1 bytes, so a bomb fails as soon as it crosses the limit (A.10).
 func inflate(b []byte, max int) ([]byte, error) {
 	in := bytes.NewReader(b) // an io.ByteReader: flate reads no further than its stream
-	fr := flate.NewReader(in)
-	defer fr.Close()
+	fr := inflaters.Get().(io.ReadCloser)
+	defer inflaters.Put(fr)
+	if err := fr.(flate.Resetter).Reset(in, nil); err != nil {
+		return nil, fmt.Errorf("%w: SAML message is not raw DEFLATE: %v", ErrMalformed, err)
+	}
 	out, err := io.ReadAll(io.LimitReader(fr, int64(max)+1))
 	if err != nil {
 		return nil, fmt.Errorf("%w: SAML message is not raw DEFLATE: %v", ErrMalformed, err)
