@@ -18,6 +18,7 @@ import (
 	"github.com/spid-idp/spid-idp/audit"
 	"github.com/spid-idp/spid-idp/care"
 	"github.com/spid-idp/spid-idp/config"
+	"github.com/spid-idp/spid-idp/demo"
 	"github.com/spid-idp/spid-idp/enrolment"
 	"github.com/spid-idp/spid-idp/enrolment/console"
 	"github.com/spid-idp/spid-idp/enrolment/web"
@@ -66,6 +67,7 @@ type App struct {
 	RegisterQueue *register.Queue
 
 	enrolWeb *web.Handler // the citizen enrolment pages, built once
+	demoSP   *demo.SP     // set by SetupDemo
 }
 
 // registryLookup adapts the SP registry to the lookup the IdP uses.

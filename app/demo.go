@@ -109,6 +109,7 @@ func (a *App) SetupDemo(ctx context.Context) (DemoInfo, error) {
 		return DemoInfo{}, fmt.Errorf("registering the demo SP: %w", err)
 	}
 	sp.Register(a.Mux)
+	a.demoSP = sp
 	return DemoInfo{IdPURL: base, MetadataURL: base + idp.PathMetadata, DemoSPURL: base + demo.Prefix + "/",
 		Username: demo.CitizenUsername, Password: demo.CitizenPassword, TOTPSecret: DemoTOTPSecret(),
 		OperatorTOTPSecret: DemoOperatorTOTPSecret()}, nil

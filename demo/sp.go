@@ -168,6 +168,13 @@ func (sp *SP) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, u, http.StatusFound)
 }
 
+// RequestURL is the IdP URL of a new signed AuthnRequest for level, as
+// login redirects to, without the state cookie: load generators and
+// benchmarks make their requests with it ahead of the measurement.
+func (sp *SP) RequestURL(level spid.Level) (string, error) {
+	return sp.signer.RedirectURL(sp.idpSSO, sp.authnRequest(response.RandomID(), level), "SAMLRequest", "demo")
+}
+
 // authnRequest is a SPID AuthnRequest for the HTTP-Redirect binding.
 func (sp *SP) authnRequest(id string, level spid.Level) []byte {
 	return spclient.AuthnRequest(spclient.Request{ID: id, Issuer: sp.EntityID, Destination: sp.idpSSO, Level: level, Now: sp.now()})

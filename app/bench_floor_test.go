@@ -1,0 +1,447 @@
+package app
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/spid-idp/spid-idp/config"
+	"github.com/spid-idp/spid-idp/idp/password"
+	"github.com/spid-idp/spid-idp/idp/spid"
+	"github.com/spid-idp/spid-idp/internal/testenv"
+)
+
+// BenchmarkFloor measures the IdP against its physical floor, in one run
+// and on one machine state, on SQLite (demo mode) and on PostgreSQL + Redis:
+//
+//   - sso/s: SSO reuse through the real HTTP server (signed AuthnRequest
+//     GET → consent page → consent POST → signed Response page), next to
+//     2rsa/s, two RSA signatures with the IdP's own key (what a Response
+//     must cost at least). sso-ratio is their quotient (goal ≥ 0.85).
+//   - login/s: a level-1 password login (AuthnRequest GET → password POST
+//     → consent page), next to argon2/s, one argon2id verification with the
+//     configured parameters. login-ratio is their quotient (goal ≥ 0.92).
+//   - p50-ms, p99-ms: SSO latency at a constant arrival rate of 70% of the
+//     sso/s just measured, counted from each request's scheduled start so
+//     queueing shows (goal p99 ≤ 3 × p50, p99/p50).
+//   - load1: the machine's one-minute load average when the run started.
+//
+// Each path and its floor alternate in windows of the same length with
+// the same concurrency (SPID_BENCH_ROUNDS rounds of SPID_BENCH_WINDOW,
+// default 3 × 2s, 4 concurrent users), so whatever else the machine runs
+// weighs on both alike: the ratios are the figures to compare, the rates
+// depend on the machine. Signed AuthnRequests are made between windows,
+// and each user logs in afresh before each SSO window (outside it), so
+// neither the demo SP's signing nor a long session's growth is measured.
+func BenchmarkFloor(b *testing.B) {
+	for _, be := range []struct {
+		name      string
+		configure func(testing.TB) func(*config.Config)
+	}{
+		{"sqlite", func(testing.TB) func(*config.Config) { return nil }},
+		{"postgres+redis", sharedBackends},
+	} {
+		b.Run(be.name, func(b *testing.B) {
+			configure := be.configure(b)
+			a, ts, info := startApp(b, appOpts{ProductionArgon: true, Configure: configure})
+			runFloor(b, a, ts.URL, info)
+		})
+	}
+}
+
+// sharedBackends configures PostgreSQL (a schema of its own) and Redis (a
+// key prefix of its own), as a multi-node deployment runs.
+func sharedBackends(tb testing.TB) func(*config.Config) {
+	dsn, _ := testenv.PostgresSchema(tb, "bench_floor_")
+	addr := testenv.Redis(tb)
+	suffix := make([]byte, 6)
+	_, _ = rand.Read(suffix)
+	prefix := "spid-bench-" + hex.EncodeToString(suffix) + ":"
+	return func(cfg *config.Config) {
+		cfg.Storage.Driver, cfg.Storage.Postgres.DSN = "postgres", config.Secret(dsn)
+		cfg.Cache.Driver, cfg.Cache.Redis.Addr, cfg.Cache.Redis.KeyPrefix = "redis", addr, prefix
+	}
+}
+
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
+
+func envDuration(name string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(os.Getenv(name)); err == nil && d > 0 {
+		return d
+	}
+	return def
+}
+
+func loadAverage() float64 {
+	raw, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f, _ := strconv.ParseFloat(strings.Fields(string(raw))[0], 64)
+	return f
+}
+
+func runFloor(b *testing.B, a *App, base string, info DemoInfo) {
+	rounds := envInt("SPID_BENCH_ROUNDS", 3)
+	window := envDuration("SPID_BENCH_WINDOW", 2*time.Second)
+	const users = 4
+	b.ReportMetric(loadAverage(), "load1")
+
+	lg := &loadGen{a: a, base: base, info: info}
+	sso := make([]*loadClient, users)
+	for i := range sso {
+		sso[i] = newLoadClient()
+	}
+	logins := make([]*loadClient, users)
+	for i := range logins {
+		logins[i] = newLoadClient()
+	}
+	digest := sha256.Sum256([]byte("floor"))
+	twoRSA := func(int) error {
+		for range 2 {
+			if _, err := rsa.SignPKCS1v15(rand.Reader, a.Keys.Key, crypto.SHA256, digest[:]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	hash, err := password.Hash(info.Password, a.Argon2)
+	if err != nil {
+		b.Fatal(err)
+	}
+	argon := func(int) error {
+		if ok, err := password.Verify(hash, info.Password); !ok || err != nil {
+			return fmt.Errorf("argon2id verify: %v %v", ok, err)
+		}
+		return nil
+	}
+
+	var ssoRate, rsaRate, loginRate, argonRate rate
+	ssoEstimate, loginEstimate := 200.0, 20.0
+	for range rounds {
+		for _, c := range sso {
+			if err := lg.login(c, true); err != nil {
+				b.Fatal(err)
+			}
+		}
+		urls := lg.requests(b, spid.L1, int(ssoEstimate*window.Seconds()*2)+50)
+		r := closedLoop(users, window, func(w int) error { return lg.sso(sso[w], urls) })
+		if r.err != nil {
+			b.Fatal(r.err)
+		}
+		ssoRate.add(r)
+		ssoEstimate = r.perSecond()
+		if r = closedLoop(users, window, twoRSA); r.err != nil {
+			b.Fatal(r.err)
+		}
+		rsaRate.add(r)
+
+		urls = lg.requests(b, spid.L1, int(loginEstimate*window.Seconds()*2)+20)
+		r = closedLoop(users, window, func(w int) error { return lg.passwordLogin(logins[w], urls) })
+		if r.err != nil {
+			b.Fatal(r.err)
+		}
+		loginRate.add(r)
+		loginEstimate = r.perSecond()
+		if r = closedLoop(users, window, argon); r.err != nil {
+			b.Fatal(r.err)
+		}
+		argonRate.add(r)
+	}
+	b.ReportMetric(ssoRate.perSecond(), "sso/s")
+	b.ReportMetric(rsaRate.perSecond(), "2rsa/s")
+	b.ReportMetric(ssoRate.perSecond()/rsaRate.perSecond(), "sso-ratio")
+	b.ReportMetric(loginRate.perSecond(), "login/s")
+	b.ReportMetric(argonRate.perSecond(), "argon2/s")
+	b.ReportMetric(loginRate.perSecond()/argonRate.perSecond(), "login-ratio")
+
+	// Latency at 70% of the closed-loop maximum, arrivals at a constant
+	// rate (a request's latency counts from when it was due, so a backlog
+	// shows as latency rather than as a slower arrival rate).
+	target := 0.7 * ssoRate.perSecond()
+	span := time.Duration(rounds) * window
+	n := int(target * span.Seconds())
+	// Eight users are plenty at 70% (a backlog needs no more to show)
+	// and cost eight logins to set up: the four of the SSO windows and
+	// four more.
+	clients := make(chan *loadClient, 2*users)
+	for _, c := range sso {
+		clients <- c
+	}
+	for range users {
+		c := newLoadClient()
+		if err := lg.login(c, true); err != nil {
+			b.Fatal(err)
+		}
+		clients <- c
+	}
+	urls := lg.requests(b, spid.L1, n)
+	lat := make([]time.Duration, n)
+	var wg sync.WaitGroup
+	var failed atomic.Value
+	interval := time.Duration(float64(time.Second) / target)
+	start := time.Now()
+	for i := range n {
+		due := start.Add(time.Duration(i) * interval)
+		time.Sleep(time.Until(due))
+		wg.Go(func() {
+			c := <-clients
+			defer func() { clients <- c }()
+			if err := lg.sso(c, urls); err != nil {
+				failed.Store(err)
+			}
+			lat[i] = time.Since(due)
+		})
+	}
+	wg.Wait()
+	if err, _ := failed.Load().(error); err != nil {
+		b.Fatal(err)
+	}
+	slices.Sort(lat)
+	p50, p99 := lat[len(lat)/2], lat[len(lat)*99/100]
+	b.ReportMetric(float64(p50.Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
+	b.ReportMetric(float64(p99)/float64(p50), "p99/p50")
+}
+
+// rate accumulates completed operations over measured time.
+type rate struct {
+	n       int
+	elapsed time.Duration
+	err     error
+}
+
+func (r *rate) add(o rate) { r.n += o.n; r.elapsed += o.elapsed }
+
+func (r rate) perSecond() float64 {
+	if r.elapsed <= 0 {
+		return 0
+	}
+	return float64(r.n) / r.elapsed.Seconds()
+}
+
+// closedLoop runs op on users workers, each starting its next operation
+// as soon as the last one ends, until d has passed.
+func closedLoop(users int, d time.Duration, op func(worker int) error) rate {
+	var (
+		n    atomic.Int64
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		fail error
+	)
+	start := time.Now()
+	end := start.Add(d)
+	for w := range users {
+		wg.Go(func() {
+			for time.Now().Before(end) {
+				if err := op(w); err != nil {
+					mu.Lock()
+					fail = err
+					mu.Unlock()
+					return
+				}
+				n.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	return rate{n: int(n.Load()), elapsed: time.Since(start), err: fail}
+}
+
+// loadGen drives the demo IdP as browsers would, returning errors (the
+// browser helper of the tests stops the test instead, which a worker
+// goroutine must not do).
+type loadGen struct {
+	a    *App
+	base string
+	info DemoInfo
+}
+
+type loadClient struct{ c *http.Client }
+
+// loadTransport keeps a connection per client alive (the default keeps two
+// idle connections per host, so the others would reconnect each time).
+var loadTransport = &http.Transport{MaxIdleConnsPerHost: 256, MaxIdleConns: 256}
+
+func newLoadClient() *loadClient {
+	jar, _ := cookiejar.New(nil)
+	return &loadClient{c: &http.Client{Jar: jar, Transport: loadTransport}}
+}
+
+// requests makes n signed AuthnRequest URLs of the demo SP, on both cores.
+func (lg *loadGen) requests(tb testing.TB, level spid.Level, n int) chan string {
+	out := make(chan string, n)
+	var wg sync.WaitGroup
+	var fail atomic.Value
+	for range 2 {
+		wg.Go(func() {
+			for {
+				if len(out) >= n-1 {
+					return
+				}
+				u, err := lg.a.demoSP.RequestURL(level)
+				if err != nil {
+					fail.Store(err)
+					return
+				}
+				select {
+				case out <- u:
+				default:
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err, _ := fail.Load().(error); err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}
+
+var errNoRequests = errors.New("benchmark ran out of prepared AuthnRequests")
+
+func next(urls chan string) (string, error) {
+	select {
+	case u := <-urls:
+		return u, nil
+	default:
+		return "", errNoRequests
+	}
+}
+
+// login opens a fresh SSO session for c (password, consent, Response),
+// dropping any older one.
+func (lg *loadGen) login(c *loadClient, fresh bool) error {
+	if fresh {
+		jar, _ := cookiejar.New(nil)
+		c.c.Jar = jar
+	}
+	u, err := lg.a.demoSP.RequestURL(spid.L1)
+	if err != nil {
+		return err
+	}
+	p, err := c.get(u)
+	if err != nil {
+		return err
+	}
+	if p, err = c.submit(p, "/login", url.Values{"username": {lg.info.Username}, "password": {lg.info.Password}, "op": {"submit"}}); err != nil {
+		return err
+	}
+	if p, err = c.submit(p, "/consent", url.Values{"op": {"accept"}}); err != nil {
+		return err
+	}
+	if !strings.Contains(p.body, "SAMLResponse") {
+		return fmt.Errorf("login: no Response (%d)", p.status)
+	}
+	return nil
+}
+
+// sso is one SSO reuse: AuthnRequest → consent page → Response page.
+func (lg *loadGen) sso(c *loadClient, urls chan string) error {
+	u, err := next(urls)
+	if err != nil {
+		return err
+	}
+	p, err := c.get(u)
+	if err != nil {
+		return err
+	}
+	if p, err = c.submit(p, "/consent", url.Values{"op": {"accept"}}); err != nil {
+		return err
+	}
+	if !strings.Contains(p.body, "SAMLResponse") {
+		return fmt.Errorf("SSO: no Response (%d)", p.status)
+	}
+	return nil
+}
+
+// passwordLogin is AuthnRequest → login page → password → consent page.
+func (lg *loadGen) passwordLogin(c *loadClient, urls chan string) error {
+	u, err := next(urls)
+	if err != nil {
+		return err
+	}
+	p, err := c.get(u)
+	if err != nil {
+		return err
+	}
+	p, err = c.submit(p, "/login", url.Values{"username": {lg.info.Username}, "password": {lg.info.Password}, "op": {"submit"}})
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(p.body, `value="accept"`) {
+		return fmt.Errorf("login: no consent page (%d)", p.status)
+	}
+	return nil
+}
+
+func (c *loadClient) do(req *http.Request) (page, error) {
+	res, err := c.c.Do(req.WithContext(context.Background()))
+	if err != nil {
+		return page{}, err
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	return page{status: res.StatusCode, url: res.Request.URL, body: string(body)}, err
+}
+
+func (c *loadClient) get(u string) (page, error) {
+	req, err := http.NewRequest("GET", u, nil)
+	if err != nil {
+		return page{}, err
+	}
+	return c.do(req)
+}
+
+// submit posts the first form of p whose action contains action, with its
+// hidden fields plus extra.
+func (c *loadClient) submit(p page, action string, extra url.Values) (page, error) {
+	for _, m := range formRE.FindAllStringSubmatch(p.body, -1) {
+		act := html.UnescapeString(m[1])
+		if !strings.Contains(act, action) {
+			continue
+		}
+		v := url.Values{}
+		for _, in := range inputRE.FindAllStringSubmatch(m[2], -1) {
+			v.Set(html.UnescapeString(in[1]), html.UnescapeString(in[2]))
+		}
+		for k, vs := range extra {
+			v[k] = vs
+		}
+		target, err := p.url.Parse(act)
+		if err != nil {
+			return page{}, err
+		}
+		req, err := http.NewRequest("POST", target.String(), strings.NewReader(v.Encode()))
+		if err != nil {
+			return page{}, err
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		return c.do(req)
+	}
+	return page{}, fmt.Errorf("no form with action %q on %s (status %d)", action, p.url, p.status)
+}
