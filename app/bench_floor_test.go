@@ -406,7 +406,7 @@ func (c *loadClient) do(req *http.Request) (page, error) {
 	}
 	defer res.Body.Close()
 	body, err := io.ReadAll(res.Body)
-	return page{status: res.StatusCode, url: res.Request.URL, body: string(body)}, err
+	return page{status: res.StatusCode, url: res.Request.URL, body: string(body), header: res.Header}, err
 }
 
 func (c *loadClient) get(u string) (page, error) {

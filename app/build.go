@@ -27,6 +27,7 @@ import (
 	"github.com/spid-idp/spid-idp/idp/appapi"
 	"github.com/spid-idp/spid-idp/idp/authnrequest"
 	"github.com/spid-idp/spid-idp/idp/binding"
+	"github.com/spid-idp/spid-idp/idp/hashgate"
 	"github.com/spid-idp/spid-idp/idp/password"
 	"github.com/spid-idp/spid-idp/idp/regulation"
 	"github.com/spid-idp/spid-idp/idp/response"
@@ -52,6 +53,8 @@ type App struct {
 	Server     *server.Server
 	Mux        *http.ServeMux
 	Argon2     password.Params
+	// HashGate bounds concurrent password hashing (security.hashing).
+	HashGate *hashgate.Gate
 	// Enrolment handles identity requests (recognition, verification,
 	// activation).
 	Enrolment *enrolment.Service
@@ -137,6 +140,11 @@ func Build(ctx context.Context, cfg *config.Config, b *Backends, log *slog.Logge
 	if len(cfg.IdP.Session.PreviousCookieKey) > 0 {
 		cookieKeys = append(cookieKeys, cfg.IdP.Session.PreviousCookieKey)
 	}
+	limit := cfg.Security.Hashing.MaxConcurrent
+	if limit == 0 {
+		limit = hashgate.DefaultLimit(a.Argon2.MemoryKiB)
+	}
+	a.HashGate = hashgate.New(limit, cfg.Security.Hashing.MaxWait)
 	level2, appAPI, err := buildLevel2(cfg, b, a.Audit, log)
 	if err != nil {
 		return nil, err
@@ -166,6 +174,7 @@ func Build(ctx context.Context, cfg *config.Config, b *Backends, log *slog.Logge
 		Alerts:          alerts,
 		MaxFailures:     cfg.Security.LoginMaxFailures,
 		Argon2:          a.Argon2,
+		HashGate:        a.HashGate,
 		CookieKeys:      cookieKeys,
 		SessionLifetime: cfg.IdP.Session.Lifetime, SessionIdle: cfg.IdP.Session.IdleTimeout,
 		ConsentTimeout:  cfg.IdP.ConsentTimeout,
@@ -222,6 +231,9 @@ func Build(ctx context.Context, cfg *config.Config, b *Backends, log *slog.Logge
 	}
 	if a.Server, err = server.New(srvOpts); err != nil {
 		return nil, err
+	}
+	if err := a.Server.Registry().Register(a.HashGate); err != nil {
+		return nil, fmt.Errorf("password hashing metrics: %w", err)
 	}
 	return a, nil
 }

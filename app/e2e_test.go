@@ -120,6 +120,7 @@ type page struct {
 	status int
 	url    *url.URL
 	body   string
+	header http.Header
 }
 
 func (b *browser) do(req *http.Request) page {

@@ -226,6 +226,7 @@ type Security struct {
 	Lockout          Lockout  `yaml:"lockout" doc:"Temporary account lock after repeated failed logins."`
 	Password         Password `yaml:"password" doc:"Citizens' password rules: reuse and lifetime (enrolment-lifecycle.md §7.2)."`
 	Throttle         Throttle `yaml:"throttle" doc:"Rate limit on login attempts, per client network and per username, whoever the user is (credential stuffing)."`
+	Hashing          Hashing  `yaml:"hashing" doc:"Bound on the password hashes computed at once: each takes security.argon2.memory_kib of memory, so a login storm must wait rather than exhaust it."`
 	LoginMaxFailures int      `yaml:"login_max_failures" default:"3" doc:"Failed password or OTP attempts allowed within one login transaction before the SP gets nr19."`
 	DataKey          Key      `yaml:"data_key" defaultdoc:"demo: generated into <data_dir>/keys/data.key" doc:"Base64 of exactly 32 random bytes: AES-256 key for secrets at rest (TOTP seeds). Must differ from the cookie key. Required outside demo mode."`
 	PreviousDataKey  Key      `yaml:"previous_data_key" doc:"The data key being retired: values sealed with it still open. To rotate, set data_key to a new key and this to the old one, run spid-idp keys rotate-data-key, then remove this."`
@@ -235,6 +236,12 @@ type Security struct {
 type Throttle struct {
 	MaxAttempts int           `yaml:"max_attempts" default:"30" doc:"Login attempts allowed per client /24 (IPv6 /64) and per username in each window; more get 429."`
 	Window      time.Duration `yaml:"window" default:"1m" doc:"Length of the throttle window."`
+}
+
+// Hashing bounds concurrent password hashing.
+type Hashing struct {
+	MaxConcurrent int           `yaml:"max_concurrent" default:"0" doc:"Password hashes computed at once; 0 derives it: one per CPU core, and no more than a quarter of the memory available (cgroup limit, else RAM) holds. Beyond it, checks queue."`
+	MaxWait       time.Duration `yaml:"max_wait" default:"2s" doc:"Longest a queued password check waits for a slot; past it the page answers 503 with Retry-After (the password counts as not checked, never as wrong)."`
 }
 
 // Argon2 holds argon2id parameters, typed as golang.org/x/crypto/argon2

@@ -479,6 +479,9 @@ func (v *validator) security() {
 	if s.Throttle.MaxAttempts < 1 {
 		v.add("security.throttle.max_attempts", "must be at least 1, got %d", s.Throttle.MaxAttempts)
 	}
+	if s.Hashing.MaxConcurrent < 0 {
+		v.add("security.hashing.max_concurrent", "must be 0 (derived) or more, got %d", s.Hashing.MaxConcurrent)
+	}
 	if s.LoginMaxFailures < 1 {
 		v.add("security.login_max_failures", "must be at least 1, got %d", s.LoginMaxFailures)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/spid-idp/spid-idp/audit"
 	"github.com/spid-idp/spid-idp/idp/authnrequest"
+	"github.com/spid-idp/spid-idp/idp/hashgate"
 	"github.com/spid-idp/spid-idp/idp/logoutmsg"
 	"github.com/spid-idp/spid-idp/idp/password"
 	"github.com/spid-idp/spid-idp/idp/regulation"
@@ -83,6 +84,9 @@ type Options struct {
 	// MaxFailures failed attempts within one login flow end it with nr19.
 	MaxFailures int
 	Argon2      password.Params
+	// HashGate bounds the password checks computed at once (nil: no
+	// bound); a check that finds no slot in time is answered 503.
+	HashGate *hashgate.Gate
 
 	// CookieKeys: the first authenticates and encrypts, all are accepted.
 	CookieKeys [][]byte

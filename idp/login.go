@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/spid-idp/spid-idp/idp/alert"
 	"github.com/spid-idp/spid-idp/idp/authnrequest"
 	"github.com/spid-idp/spid-idp/idp/csrf"
+	"github.com/spid-idp/spid-idp/idp/hashgate"
 	"github.com/spid-idp/spid-idp/idp/password"
 	"github.com/spid-idp/spid-idp/idp/regulation"
 	"github.com/spid-idp/spid-idp/idp/spid"
@@ -181,21 +183,31 @@ func (p *IdP) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var good bool
-	if known && cred.PasswordHash == "" {
-		// No password any more (cleared after revocation): same cost and
-		// answer as an unknown identifier.
-		password.DummyVerify(p.o.Argon2, pw)
-	} else if known {
-		var err error
-		good, err = password.Verify(cred.PasswordHash, pw)
-		if err != nil && !errors.Is(err, password.ErrPasswordLong) {
-			p.o.Log.ErrorContext(ctx, "stored password hash unreadable", "identity", id.ID, "err", err)
-			good = false
+	gateErr := p.o.HashGate.Do(ctx, func() {
+		if known && cred.PasswordHash == "" {
+			// No password any more (cleared after revocation): same cost and
+			// answer as an unknown identifier.
+			password.DummyVerify(p.o.Argon2, pw)
+		} else if known {
+			var err error
+			good, err = password.Verify(cred.PasswordHash, pw)
+			if err != nil && !errors.Is(err, password.ErrPasswordLong) {
+				p.o.Log.ErrorContext(ctx, "stored password hash unreadable", "identity", id.ID, "err", err)
+				good = false
+			}
+		} else {
+			// Same work as a real check, so timing does not reveal whether the
+			// identifier exists (security.md C.3).
+			password.DummyVerify(p.o.Argon2, pw)
 		}
-	} else {
-		// Same work as a real check, so timing does not reveal whether the
-		// identifier exists (security.md C.3).
-		password.DummyVerify(p.o.Argon2, pw)
+	})
+	if gateErr != nil {
+		// The password was not checked: nothing is counted against the
+		// credential or the flow, and the same form can be sent again.
+		p.o.Log.WarnContext(ctx, "password check not run", "err", gateErr)
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfter(p.o.HashGate)))
+		p.fail(w, r, templates.ReasonUnavailable)
+		return
 	}
 
 	if known && good {
@@ -248,6 +260,12 @@ func (p *IdP) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.showLogin(w, r, sp, f, templates.LoginPage{Username: username, Failed: true, AttemptsLeft: p.o.MaxFailures - int(n)})
+}
+
+// retryAfter is the Retry-After, in seconds, of a login shed because every
+// hashing slot was taken: about one more wait.
+func retryAfter(g *hashgate.Gate) int {
+	return max(1, int(g.MaxWait().Round(time.Second)/time.Second))
 }
 
 func withActor(f *flowState, actor string) *flowState {
