@@ -2,6 +2,8 @@ package sqlite_test
 
 import (
 	"database/sql"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -207,5 +209,62 @@ func TestTwoStoresOneFile(t *testing.T) {
 			t.Fatalf("chain broken at record %d", i+1)
 		}
 		prev = ev.Hash
+	}
+}
+
+// TestGroupCommitIsolatesWriters: writes arriving together share one
+// transaction (group commit), yet each succeeds or fails on its own — a
+// writer refused for a duplicate leaves nothing behind, and every other
+// writer's row is there, whatever batch it fell in.
+func TestGroupCommitIsolatesWriters(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx := t.Context()
+	const n = 120
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			// Every third writer reuses the username of the writer before
+			// it: of each such pair exactly one may win.
+			user := fmt.Sprintf("user%03d", i)
+			if i%3 == 2 {
+				user = fmt.Sprintf("user%03d", i-1)
+			}
+			errs[i] = s.CreateIdentity(ctx, storage.Identity{ID: fmt.Sprintf("id-%03d", i), Username: user,
+				Type: storage.IdentityCitizen, Status: storage.IdentityActive})
+			if i%10 == 0 {
+				_, err := s.AppendAudit(ctx, storage.AuditEvent{Actor: "system", Action: "test", Target: user})
+				if err != nil {
+					t.Errorf("AppendAudit: %v", err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		pair := i%3 != 0 // i%3 == 1 and 2 share a username
+		id, gerr := s.GetIdentity(ctx, fmt.Sprintf("id-%03d", i))
+		switch {
+		case err == nil && gerr != nil:
+			t.Errorf("writer %d succeeded but its row is missing: %v", i, gerr)
+		case err != nil && !pair:
+			t.Errorf("writer %d with a unique username failed: %v", i, err)
+		case err != nil && !errors.Is(err, storage.ErrAlreadyExists):
+			t.Errorf("writer %d: %v, want ErrAlreadyExists", i, err)
+		case err != nil && gerr == nil:
+			t.Errorf("writer %d failed but left its row (%s)", i, id.Username)
+		}
+	}
+	for i := 1; i < n; i += 3 {
+		if (errs[i] == nil) == (errs[i+1] == nil) {
+			t.Errorf("writers %d and %d on one username: errors %v, %v; want exactly one to win", i, i+1, errs[i], errs[i+1])
+		}
+	}
+	evs, err := s.ListAudit(ctx, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != n/10 {
+		t.Errorf("%d audit records, want %d", len(evs), n/10)
 	}
 }

@@ -28,15 +28,7 @@ func (s *Store) InsertRequestID(ctx context.Context, key string, expiresAt time.
 	query := s.q("INSERT INTO single_use (mark, expires_at) VALUES (?, ?) " +
 		"ON CONFLICT (mark) DO UPDATE SET expires_at = excluded.expires_at " +
 		"WHERE single_use.expires_at <= ?")
-	var n int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, query, key, s.timeArg(expiresAt.UTC()), s.timeArg(now))
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
+	n, err := s.writeOne(ctx, query, key, s.timeArg(expiresAt.UTC()), s.timeArg(now))
 	if err != nil {
 		return fmt.Errorf("insert request ID: %w", err)
 	}

@@ -27,6 +27,8 @@ type Store struct {
 	checkout time.Duration
 	// audit batches concurrent audit appends (group commit).
 	audit auditQueue
+	// wq batches concurrent write transactions when there is one writer.
+	wq writeQueue
 }
 
 // SetCheckoutTimeout bounds how long an operation may wait for a usable
@@ -95,7 +97,7 @@ func (s *Store) q(query string) string { return s.f.rebind(query) }
 func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	for attempt := 1; ; attempt++ {
 		err := s.writeOnce(ctx, fn)
-		if err == nil || attempt == maxAttempts || (s.f.classify(err) != ErrRetry && !errors.Is(err, errAuditRace)) {
+		if err == nil || attempt == maxAttempts || !s.rerun(err) {
 			return err
 		}
 		select {
@@ -106,14 +108,15 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 }
 
+// rerun reports whether a failed write transaction should run again: the
+// database asked for it, or it lost a race it can win on a second try.
+func (s *Store) rerun(err error) bool {
+	return s.f.classify(err) == ErrRetry || errors.Is(err, errBatchAborted) || errors.Is(err, errAuditRace)
+}
+
 func (s *Store) writeOnce(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
 	if s.writer != nil {
-		select {
-		case s.writer <- struct{}{}:
-			defer func() { <-s.writer }()
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+		return s.writeGrouped(ctx, fn)
 	}
 	c, err := s.conn(ctx)
 	if err != nil {
@@ -136,6 +139,40 @@ func (s *Store) writeOnce(ctx context.Context, fn func(tx *sql.Tx) error) (err e
 		return fmt.Errorf("%s: commit: %w", s.f.Name, err)
 	}
 	return nil
+}
+
+// writeOne runs one statement as a transaction of its own and returns the
+// rows it affected. Where the database runs a lone statement atomically
+// (PostgreSQL autocommit) that is one round trip instead of three (BEGIN,
+// the statement, COMMIT); single-writer flavours go through write and its
+// group commit.
+func (s *Store) writeOne(ctx context.Context, query string, args ...any) (int64, error) {
+	var n int64
+	if s.writer != nil {
+		err := s.write(ctx, func(tx *sql.Tx) error {
+			res, err := tx.ExecContext(ctx, query, args...)
+			if err != nil {
+				return err
+			}
+			n, err = res.RowsAffected()
+			return err
+		})
+		return n, err
+	}
+	for attempt := 1; ; attempt++ {
+		res, err := s.db.ExecContext(ctx, query, args...)
+		if err == nil {
+			return res.RowsAffected()
+		}
+		if attempt == maxAttempts || s.f.classify(err) != ErrRetry {
+			return 0, err
+		}
+		select {
+		case <-ctx.Done():
+			return 0, err
+		case <-time.After(time.Duration(attempt*attempt) * 5 * time.Millisecond):
+		}
+	}
 }
 
 // notFoundIfNoRows turns sql.ErrNoRows into storage.ErrNotFound.

@@ -1,0 +1,151 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+)
+
+// writeQueue is the group commit of single-writer flavours (SQLite): the
+// write transactions that queue up while one commits run together as one
+// transaction, each inside a savepoint of its own, so they share one commit
+// — one fsync — instead of paying one each, one after the other. A writer's
+// error undoes only its own statements; the others still commit.
+type writeQueue struct {
+	mu      sync.Mutex
+	pending []*writeJob
+	running bool
+	batches atomic.Int64 // transactions run, for tests
+}
+
+type writeJob struct {
+	ctx  context.Context
+	fn   func(*sql.Tx) error
+	err  error
+	done chan struct{}
+}
+
+// maxWriteBatch bounds how many write transactions share one commit.
+const maxWriteBatch = 64
+
+// errBatchAborted is given to the writers of a batch that another writer's
+// failure rolled back entirely (SQLite rolls back the whole transaction on
+// some errors, an interrupted statement among them); write runs them again.
+var errBatchAborted = errors.New("write batch rolled back by another writer's failure")
+
+// writeGrouped queues fn and returns once its batch is committed or failed.
+// It does not return early when ctx ends: fn sees ctx and fails on its
+// own, and returning earlier would hide whether fn's writes committed.
+func (s *Store) writeGrouped(ctx context.Context, fn func(*sql.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	job := &writeJob{ctx: ctx, fn: fn, done: make(chan struct{})}
+	q := &s.wq
+	q.mu.Lock()
+	q.pending = append(q.pending, job)
+	start := !q.running
+	q.running = true
+	q.mu.Unlock()
+	if start {
+		go s.runWrites()
+	}
+	<-job.done
+	return job.err
+}
+
+// runWrites commits batches until the queue is empty.
+func (s *Store) runWrites() {
+	q := &s.wq
+	for {
+		q.mu.Lock()
+		n := min(len(q.pending), maxWriteBatch)
+		if n == 0 {
+			q.running = false
+			q.mu.Unlock()
+			return
+		}
+		batch := make([]*writeJob, n)
+		copy(batch, q.pending)
+		q.pending = append(q.pending[:0], q.pending[n:]...)
+		q.mu.Unlock()
+		s.commitBatch(batch)
+		for _, j := range batch {
+			close(j.done)
+		}
+	}
+}
+
+func (s *Store) commitBatch(batch []*writeJob) {
+	// The transaction belongs to the whole batch: no one writer's context
+	// may roll it back.
+	ctx := context.Background()
+	s.wq.batches.Add(1)
+	s.writer <- struct{}{}
+	defer func() { <-s.writer }()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		for _, j := range batch {
+			j.err = fmt.Errorf("%s: begin: %w", s.f.Name, err)
+		}
+		return
+	}
+	// abort rolls everything back: the writers not yet failed on their own
+	// run again.
+	abort := func(cause error) {
+		_ = tx.Rollback()
+		for _, j := range batch {
+			if j.err == nil {
+				j.err = fmt.Errorf("%w: %w", errBatchAborted, cause)
+			}
+		}
+	}
+	if len(batch) == 1 {
+		// Alone: exactly the plain transaction, no savepoint.
+		j := batch[0]
+		if j.err = j.fn(tx); j.err != nil {
+			_ = tx.Rollback()
+			return
+		}
+		if err := tx.Commit(); err != nil {
+			j.err = fmt.Errorf("%s: commit: %w", s.f.Name, err)
+		}
+		return
+	}
+	committed := 0
+	for _, j := range batch {
+		if j.err = j.ctx.Err(); j.err != nil {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
+			abort(err)
+			return
+		}
+		if j.err = j.fn(tx); j.err != nil {
+			if _, err := tx.ExecContext(ctx, "ROLLBACK TO w"); err != nil {
+				abort(j.err)
+				return
+			}
+		} else {
+			committed++
+		}
+		if _, err := tx.ExecContext(ctx, "RELEASE w"); err != nil {
+			abort(err)
+			return
+		}
+	}
+	if committed == 0 {
+		_ = tx.Rollback()
+		return
+	}
+	if err := tx.Commit(); err != nil {
+		for _, j := range batch {
+			if j.err == nil {
+				j.err = fmt.Errorf("%s: commit: %w", s.f.Name, err)
+			}
+		}
+	}
+}
