@@ -6,7 +6,9 @@ import (
 )
 
 // WriteForTest runs fn as a write transaction, as the store's methods do.
-func (s *Store) WriteForTest(ctx context.Context, fn func(*sql.Tx) error) error { return s.write(ctx, fn) }
+func (s *Store) WriteForTest(ctx context.Context, fn func(*sql.Tx) error) error {
+	return s.write(ctx, fn)
+}
 
 // WriteBatches is how many write transactions the group commit has run.
 func (s *Store) WriteBatches() int64 { return s.wq.batches.Load() }
