@@ -86,7 +86,15 @@ func (s *Store) commitBatch(batch []*writeJob) {
 	s.wq.batches.Add(1)
 	s.writer <- struct{}{}
 	defer func() { <-s.writer }()
-	tx, err := s.db.BeginTx(ctx, nil)
+	c, err := s.conn(ctx)
+	if err != nil {
+		for _, j := range batch {
+			j.err = fmt.Errorf("%s: begin: %w", s.f.Name, err)
+		}
+		return
+	}
+	defer c.Close()
+	tx, err := c.BeginTx(ctx, nil)
 	if err != nil {
 		for _, j := range batch {
 			j.err = fmt.Errorf("%s: begin: %w", s.f.Name, err)

@@ -160,7 +160,7 @@ func (s *Store) writeOne(ctx context.Context, query string, args ...any) (int64,
 		return n, err
 	}
 	for attempt := 1; ; attempt++ {
-		res, err := s.db.ExecContext(ctx, query, args...)
+		res, err := s.execConn(ctx, query, args...)
 		if err == nil {
 			return res.RowsAffected()
 		}
@@ -173,6 +173,17 @@ func (s *Store) writeOne(ctx context.Context, query string, args ...any) (int64,
 		case <-time.After(time.Duration(attempt*attempt) * 5 * time.Millisecond):
 		}
 	}
+}
+
+// execConn runs one statement on a connection taken within the checkout
+// timeout.
+func (s *Store) execConn(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	c, err := s.conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	return c.ExecContext(ctx, query, args...)
 }
 
 // notFoundIfNoRows turns sql.ErrNoRows into storage.ErrNotFound.
