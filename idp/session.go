@@ -21,35 +21,35 @@ import (
 func (p *IdP) joinSession(w http.ResponseWriter, r *http.Request, f *flowState, authnInstant time.Time, sp, nameID string) (string, error) {
 	ctx := r.Context()
 	now := p.now()
-	expires := func(s storage.Session) time.Time {
-		e := now.Add(p.o.SessionIdle)
-		if hard := s.AuthnInstant.Add(p.o.SessionLifetime); hard.Before(e) {
-			e = hard
-		}
-		return e
+	// Idle timeout, never past the absolute lifetime from the authentication.
+	expires := now.Add(p.o.SessionIdle)
+	if hard := authnInstant.Add(p.o.SessionLifetime); hard.Before(expires) {
+		expires = hard
 	}
 	if f.Session != "" {
 		index := p.index.seal(f.Session)
-		err := p.o.Eph.UpdateSession(ctx, f.Session, func(s storage.Session) (storage.Session, error) {
-			s.Participants = append(s.Participants, storage.SessionParticipant{
-				SPEntityID: sp, NameID: nameID, SessionIndex: index, IssuedAt: now})
-			s.ExpiresAt = expires(s)
-			return s, nil
-		})
+		// One entry per SP, written alone: the session does not grow with
+		// each Response to the same SP (issue 14).
+		err := p.o.Eph.AddParticipant(ctx, f.Session, storage.SessionParticipant{
+			SPEntityID: sp, NameID: nameID, SessionIndex: index, IssuedAt: now}, expires)
 		if err == nil {
 			return index, nil
 		}
-		if !errors.Is(err, storage.ErrNotFound) {
+		if !errors.Is(err, storage.ErrNotFound) && !errors.Is(err, storage.ErrSessionFull) {
 			return "", fmt.Errorf("joining session: %w", err)
 		}
-		// The session ended while the citizen was on the consent page: open
-		// a new one, the authentication itself is still fresh enough.
+		// The session ended while the citizen was on the consent page, or
+		// it already names as many SPs as a session may: open a new one,
+		// the authentication itself is still fresh enough.
 	}
 	sid := randomHex(32)
 	index := p.index.seal(sid)
 	s := storage.Session{ID: sid, IdentityID: f.Identity, Level: int(spid.L1), AuthnInstant: authnInstant, CreatedAt: now,
+		ExpiresAt: expires, Epoch: f.Epoch,
 		Participants: []storage.SessionParticipant{{SPEntityID: sp, NameID: nameID, SessionIndex: index, IssuedAt: now}}}
-	s.ExpiresAt = expires(s)
+	if !now.Before(s.ExpiresAt) {
+		return "", fmt.Errorf("opening session: the authentication is older than the session lifetime")
+	}
 	if err := p.o.Eph.CreateSession(ctx, s); err != nil {
 		return "", fmt.Errorf("opening session: %w", err)
 	}

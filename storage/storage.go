@@ -11,6 +11,9 @@ package storage
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -50,8 +53,16 @@ type Identity struct {
 	// Attributes are keyed by SPID attribute name (spidCode, name, familyName,
 	// fiscalNumber, email, ...) and hold the value exactly as it is asserted.
 	Attributes map[string]string
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// SessionEpoch advances each time every session of the identity must
+	// end at once: a lifecycle transition (suspension, revocation, expiry,
+	// reactivation), a password change or reset, a device revoked. A
+	// session records the epoch it was opened at and is void once the
+	// identity's differs. It lives with the identity in the durable store,
+	// so a change made by any node, or by the command line while the server
+	// keeps its sessions in process memory, takes effect at once everywhere.
+	SessionEpoch int64
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }
 
 // Credential is the password of an identity and the counters that protect it.
@@ -180,7 +191,10 @@ type Store interface {
 }
 
 // SessionParticipant is an SP that received an assertion in an SSO session;
-// Single Logout has to reach each of them.
+// Single Logout has to reach each of them. A session holds one participant
+// per SP, the latest assertion to it: SLO sends each SP one LogoutRequest
+// naming the NameID and SessionIndex it was last given, so older entries
+// would only make the session grow with every Response (issue 14).
 type SessionParticipant struct {
 	SPEntityID   string
 	NameID       string // the transient NameID sent to that SP
@@ -196,7 +210,49 @@ type Session struct {
 	AuthnInstant time.Time
 	CreatedAt    time.Time
 	ExpiresAt    time.Time
+	// Epoch is the identity's SessionEpoch when the citizen authenticated;
+	// the session is void once the identity's has moved on (the caller
+	// compares, the store only keeps it).
+	Epoch int64
+	// Participants come back ordered by SPEntityID, at most one per SP and
+	// at most MaxSessionParticipants.
 	Participants []SessionParticipant
+}
+
+// MaxSessionParticipants caps the SPs of one SSO session. A citizen uses a
+// handful of services in a session's hours; 64 leaves ample room while
+// bounding a session at a few tens of kilobytes, so that nobody can inflate
+// their own session (each entry is a few hundred bytes) into something every
+// read of it pays for.
+const MaxSessionParticipants = 64
+
+// ErrSessionFull is returned when an SP would join a session that already
+// holds MaxSessionParticipants others.
+var ErrSessionFull = errors.New("storage: session has the most participants it may hold")
+
+// SortParticipants puts ps in the order every backend returns them: by
+// SPEntityID.
+func SortParticipants(ps []SessionParticipant) {
+	slices.SortFunc(ps, func(a, b SessionParticipant) int { return strings.Compare(a.SPEntityID, b.SPEntityID) })
+}
+
+// CheckParticipants reports a participant list a session may not hold:
+// two entries for one SP, an empty SP, or more than MaxSessionParticipants.
+func CheckParticipants(ps []SessionParticipant) error {
+	if len(ps) > MaxSessionParticipants {
+		return fmt.Errorf("%d participants: %w", len(ps), ErrSessionFull)
+	}
+	seen := make(map[string]bool, len(ps))
+	for _, p := range ps {
+		if p.SPEntityID == "" {
+			return errors.New("participant without an SP entityID")
+		}
+		if seen[p.SPEntityID] {
+			return fmt.Errorf("two participants for SP %q", p.SPEntityID)
+		}
+		seen[p.SPEntityID] = true
+	}
+	return nil
 }
 
 // Ephemeral keeps short-lived data that expires by itself.
@@ -207,7 +263,16 @@ type Ephemeral interface {
 	CreateSession(ctx context.Context, s Session) error
 	// GetSession returns ErrNotFound for an unknown or expired session.
 	GetSession(ctx context.Context, id string) (Session, error)
+	// UpdateSession rewrites the whole session; the result must pass
+	// CheckParticipants. Per-Response joins use AddParticipant instead.
 	UpdateSession(ctx context.Context, id string, fn func(Session) (Session, error)) error
+	// AddParticipant records an assertion to p.SPEntityID in the session,
+	// replacing that SP's previous entry, and moves the session's expiry to
+	// expiresAt (which must be in the future). It writes only that entry
+	// and the expiry, so its cost does not grow with the session.
+	// ErrNotFound for an unknown or expired session; ErrSessionFull when a
+	// new SP would exceed MaxSessionParticipants (the session is unchanged).
+	AddParticipant(ctx context.Context, id string, p SessionParticipant, expiresAt time.Time) error
 	DeleteSession(ctx context.Context, id string) error
 
 	// InsertRequestID remembers key until expiresAt. Exactly one of several

@@ -52,6 +52,12 @@ func RunEphemeral(t *testing.T, newEph func(t *testing.T) storage.Ephemeral) {
 		{"Session/UpdateKeepsID", ephTestSessionUpdateKeepsID},
 		{"Session/ConcurrentUpdate", ephTestSessionConcurrentUpdate},
 		{"Session/TimesUTC", ephTestSessionTimesUTC},
+		{"Session/Epoch", ephTestSessionEpoch},
+		{"Session/OneEntryPerSP", ephTestSessionOneEntryPerSP},
+		{"Session/ParticipantsOrdered", ephTestSessionParticipantsOrdered},
+		{"Session/Cap", ephTestSessionCap},
+		{"Session/AddParticipantInvalid", ephTestSessionAddParticipantInvalid},
+		{"Session/ConcurrentAdd", ephTestSessionConcurrentAdd},
 		{"RequestID/FirstOneWins", ephTestRequestIDFirstWins},
 		{"RequestID/IndependentKeys", ephTestRequestIDIndependent},
 		{"RequestID/InvalidInput", ephTestRequestIDInvalid},
@@ -83,6 +89,7 @@ func RunEphemeral(t *testing.T, newEph func(t *testing.T) storage.Ephemeral) {
 		{"Session", ephTestExpirySession},
 		{"SessionUpdateShortens", ephTestExpiryUpdateShortens},
 		{"SessionUpdateExtends", ephTestExpiryUpdateExtends},
+		{"SessionAddParticipant", ephTestExpiryAddParticipant},
 		{"RequestID", ephTestExpiryRequestID},
 		{"CounterWindow", ephTestExpiryCounter},
 		{"Value", ephTestExpiryValue},
@@ -112,6 +119,7 @@ func ephSession(id string) storage.Session {
 		ID:           id,
 		IdentityID:   "identity-" + id,
 		Level:        1,
+		Epoch:        3,
 		AuthnInstant: now.Add(-time.Minute),
 		CreatedAt:    now.Add(-time.Minute),
 		ExpiresAt:    now.Add(time.Hour),
@@ -143,9 +151,9 @@ func ephTimeEqual(a, b time.Time) bool {
 // ephTimeTolerance, nil and empty Participants alike.
 func ephCheckSession(t *testing.T, got, want storage.Session) {
 	t.Helper()
-	if got.ID != want.ID || got.IdentityID != want.IdentityID || got.Level != want.Level {
-		t.Errorf("session = {ID:%q IdentityID:%q Level:%d}, want {ID:%q IdentityID:%q Level:%d}",
-			got.ID, got.IdentityID, got.Level, want.ID, want.IdentityID, want.Level)
+	if got.ID != want.ID || got.IdentityID != want.IdentityID || got.Level != want.Level || got.Epoch != want.Epoch {
+		t.Errorf("session = {ID:%q IdentityID:%q Level:%d Epoch:%d}, want {ID:%q IdentityID:%q Level:%d Epoch:%d}",
+			got.ID, got.IdentityID, got.Level, got.Epoch, want.ID, want.IdentityID, want.Level, want.Epoch)
 	}
 	for _, f := range []struct {
 		name      string

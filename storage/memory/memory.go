@@ -47,7 +47,7 @@ type Store struct {
 	sweepEvery time.Duration
 
 	mu         sync.RWMutex
-	sessions   map[string]storage.Session
+	sessions   map[string]*memSession
 	requestIDs map[string]time.Time // key -> expiry
 	counters   map[string]counter
 	values     map[string]entry
@@ -78,7 +78,7 @@ func New(opts ...Option) *Store {
 	s := &Store{
 		now:        time.Now,
 		sweepEvery: DefaultSweepInterval,
-		sessions:   make(map[string]storage.Session),
+		sessions:   make(map[string]*memSession),
 		requestIDs: make(map[string]time.Time),
 		counters:   make(map[string]counter),
 		values:     make(map[string]entry),
@@ -116,7 +116,7 @@ func (s *Store) sweep() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for id, sess := range s.sessions {
-		if expired(sess.ExpiresAt, now) {
+		if expired(sess.meta.ExpiresAt, now) {
 			delete(s.sessions, id)
 		}
 	}
@@ -141,23 +141,46 @@ func (s *Store) sweep() {
 // expiry instant itself already counts as expired.
 func expired(exp, now time.Time) bool { return !now.Before(exp) }
 
-// cloneSession returns a deep copy with every time in UTC, so the store
-// never aliases a caller's Participants slice and times read back the same
-// way from every backend.
-func cloneSession(s storage.Session) storage.Session {
+// memSession is a stored session: its fixed part, and its participants
+// keyed by SP, so a join replaces one entry in place instead of copying the
+// whole session (the memory counterpart of the Redis hash).
+type memSession struct {
+	meta  storage.Session // Participants always nil
+	parts map[string]storage.SessionParticipant
+}
+
+func utcParticipant(p storage.SessionParticipant) storage.SessionParticipant {
+	p.IssuedAt = p.IssuedAt.UTC()
+	return p
+}
+
+// newMemSession copies s with every time in UTC, so the store never aliases
+// a caller's Participants slice and times read back the same way from every
+// backend.
+func newMemSession(s storage.Session) *memSession {
+	m := &memSession{parts: make(map[string]storage.SessionParticipant, len(s.Participants))}
+	for _, p := range s.Participants {
+		m.parts[p.SPEntityID] = utcParticipant(p)
+	}
 	s.AuthnInstant = s.AuthnInstant.UTC()
 	s.CreatedAt = s.CreatedAt.UTC()
 	s.ExpiresAt = s.ExpiresAt.UTC()
-	if len(s.Participants) == 0 {
-		s.Participants = nil
+	s.Participants = nil
+	m.meta = s
+	return m
+}
+
+// session returns a copy of m, participants ordered by SP.
+func (m *memSession) session() storage.Session {
+	s := m.meta
+	if len(m.parts) == 0 {
 		return s
 	}
-	ps := make([]storage.SessionParticipant, len(s.Participants))
-	for i, p := range s.Participants {
-		p.IssuedAt = p.IssuedAt.UTC()
-		ps[i] = p
+	s.Participants = make([]storage.SessionParticipant, 0, len(m.parts))
+	for _, p := range m.parts {
+		s.Participants = append(s.Participants, p)
 	}
-	s.Participants = ps
+	storage.SortParticipants(s.Participants)
 	return s
 }
 
@@ -169,16 +192,19 @@ func (s *Store) CreateSession(ctx context.Context, sess storage.Session) error {
 	if sess.ID == "" {
 		return errors.New("memory: create session: empty ID")
 	}
+	if err := storage.CheckParticipants(sess.Participants); err != nil {
+		return fmt.Errorf("memory: create session: %w", err)
+	}
 	now := s.now()
 	if expired(sess.ExpiresAt, now) {
 		return fmt.Errorf("memory: create session: expiry %s is not in the future", sess.ExpiresAt.UTC().Format(time.RFC3339Nano))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if old, ok := s.sessions[sess.ID]; ok && !expired(old.ExpiresAt, now) {
+	if old, ok := s.sessions[sess.ID]; ok && !expired(old.meta.ExpiresAt, now) {
 		return fmt.Errorf("memory: create session: %w", storage.ErrAlreadyExists)
 	}
-	s.sessions[sess.ID] = cloneSession(sess)
+	s.sessions[sess.ID] = newMemSession(sess)
 	return nil
 }
 
@@ -189,12 +215,12 @@ func (s *Store) GetSession(ctx context.Context, id string) (storage.Session, err
 	}
 	now := s.now()
 	s.mu.RLock()
+	defer s.mu.RUnlock()
 	sess, ok := s.sessions[id]
-	s.mu.RUnlock()
-	if !ok || expired(sess.ExpiresAt, now) {
+	if !ok || expired(sess.meta.ExpiresAt, now) {
 		return storage.Session{}, fmt.Errorf("memory: get session: %w", storage.ErrNotFound)
 	}
-	return cloneSession(sess), nil
+	return sess.session(), nil
 }
 
 // UpdateSession implements storage.Ephemeral. fn runs under the store's lock,
@@ -208,17 +234,47 @@ func (s *Store) UpdateSession(ctx context.Context, id string, fn func(storage.Se
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sess, ok := s.sessions[id]
-	if !ok || expired(sess.ExpiresAt, s.now()) {
+	if !ok || expired(sess.meta.ExpiresAt, s.now()) {
 		return fmt.Errorf("memory: update session: %w", storage.ErrNotFound)
 	}
-	updated, err := fn(cloneSession(sess))
+	updated, err := fn(sess.session())
 	if err != nil {
 		return err
 	}
 	if updated.ID != id {
 		return errors.New("memory: update session: the update changed the session ID")
 	}
-	s.sessions[id] = cloneSession(updated)
+	if err := storage.CheckParticipants(updated.Participants); err != nil {
+		return fmt.Errorf("memory: update session: %w", err)
+	}
+	s.sessions[id] = newMemSession(updated)
+	return nil
+}
+
+// AddParticipant implements storage.Ephemeral: one map entry and the expiry
+// change, whatever the session's size.
+func (s *Store) AddParticipant(ctx context.Context, id string, p storage.SessionParticipant, expiresAt time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if p.SPEntityID == "" {
+		return errors.New("memory: add participant: empty SP entityID")
+	}
+	now := s.now()
+	if expired(expiresAt, now) {
+		return fmt.Errorf("memory: add participant: expiry %s is not in the future", expiresAt.UTC().Format(time.RFC3339Nano))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, ok := s.sessions[id]
+	if !ok || expired(sess.meta.ExpiresAt, now) {
+		return fmt.Errorf("memory: add participant: %w", storage.ErrNotFound)
+	}
+	if _, known := sess.parts[p.SPEntityID]; !known && len(sess.parts) >= storage.MaxSessionParticipants {
+		return fmt.Errorf("memory: add participant: %w", storage.ErrSessionFull)
+	}
+	sess.parts[p.SPEntityID] = utcParticipant(p)
+	sess.meta.ExpiresAt = expiresAt.UTC()
 	return nil
 }
 
@@ -236,7 +292,7 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 		return fmt.Errorf("memory: delete session: %w", storage.ErrNotFound)
 	}
 	delete(s.sessions, id)
-	if expired(sess.ExpiresAt, now) {
+	if expired(sess.meta.ExpiresAt, now) {
 		return fmt.Errorf("memory: delete session: %w", storage.ErrNotFound)
 	}
 	return nil

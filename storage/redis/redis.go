@@ -20,6 +20,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -218,10 +220,12 @@ func connect(ctx context.Context, client *goredis.Client, where string, opts Opt
 
 // sessionKey hashes the session ID: the ID is the bearer secret in the
 // citizen's cookie, and whoever can list keys (MONITOR, SCAN, a backup)
-// must not learn it.
+// must not learn it. "sso:" rather than the "session:" of the single-JSON
+// encoding before it: such an old key reads as no session (the citizen logs
+// in again) instead of a type error, and expires on its own.
 func (s *Store) sessionKey(id string) string {
 	sum := sha256.Sum256([]byte(id))
-	return s.prefix + "session:" + hex.EncodeToString(sum[:])
+	return s.prefix + "sso:" + hex.EncodeToString(sum[:])
 }
 
 func (s *Store) requestIDKey(key string) string { return s.prefix + "reqid:" + key }
@@ -231,45 +235,78 @@ func (s *Store) counterKey(key string) string   { return s.prefix + "counter:" +
 // is for), so callers put no secret in a value's key.
 func (s *Store) valueKey(key string) string { return s.prefix + "value:" + key }
 
-// sessionRecord is the stored JSON form of a session. It has its own field
-// names so a Go rename cannot silently orphan stored sessions, and it leaves
-// out the ID, which the key already (hashed) identifies.
+// A session is a Redis hash, so that a Response to one more SP writes one
+// field instead of re-encoding the whole session (issue 14: a session that
+// grew with every Response made each read and write cost more):
+//
+//	m        the fixed part, JSON (sessionRecord)
+//	x        the expiry, Unix microseconds, so the scripts can compare it
+//	p:<SP>   one field per participant, JSON (participantRecord)
+//
+// Field names are the stored contract: a Go rename cannot orphan sessions.
+const (
+	fieldMeta    = "m"
+	fieldExpiry  = "x"
+	fieldPartPfx = "p:"
+	// sessionFixedFields counts the fields that are not participants.
+	sessionFixedFields = 2
+)
+
+// sessionRecord is the fixed part of a session. It leaves out the ID, which
+// the key already (hashed) identifies, and the expiry (field x).
 type sessionRecord struct {
-	IdentityID   string              `json:"identity_id"`
-	Level        int                 `json:"level"`
-	AuthnInstant time.Time           `json:"authn_instant"`
-	CreatedAt    time.Time           `json:"created_at"`
-	ExpiresAt    time.Time           `json:"expires_at"`
-	Participants []participantRecord `json:"participants,omitempty"`
+	IdentityID   string    `json:"identity_id"`
+	Level        int       `json:"level"`
+	AuthnInstant time.Time `json:"authn_instant"`
+	CreatedAt    time.Time `json:"created_at"`
+	Epoch        int64     `json:"epoch,omitempty"`
 }
 
+// participantRecord is one participant; its SP is in the field name.
 type participantRecord struct {
-	SPEntityID   string    `json:"sp_entity_id"`
 	NameID       string    `json:"name_id"`
 	SessionIndex string    `json:"session_index,omitempty"`
 	IssuedAt     time.Time `json:"issued_at"`
 }
 
-func encodeSession(s storage.Session) ([]byte, error) {
-	r := sessionRecord{
+func encodeParticipant(p storage.SessionParticipant) (string, error) {
+	b, err := json.Marshal(participantRecord{NameID: p.NameID, SessionIndex: p.SessionIndex, IssuedAt: p.IssuedAt.UTC()})
+	return string(b), err
+}
+
+// encodeSession returns the hash fields of s as field, value pairs.
+func encodeSession(s storage.Session) ([]any, error) {
+	meta, err := json.Marshal(sessionRecord{
 		IdentityID:   s.IdentityID,
 		Level:        s.Level,
 		AuthnInstant: s.AuthnInstant.UTC(),
 		CreatedAt:    s.CreatedAt.UTC(),
-		ExpiresAt:    s.ExpiresAt.UTC(),
+		Epoch:        s.Epoch,
+	})
+	if err != nil {
+		return nil, err
 	}
+	out := make([]any, 0, 2*(sessionFixedFields+len(s.Participants)))
+	out = append(out, fieldMeta, string(meta), fieldExpiry, strconv.FormatInt(s.ExpiresAt.UnixMicro(), 10))
 	for _, p := range s.Participants {
-		r.Participants = append(r.Participants, participantRecord{
-			SPEntityID: p.SPEntityID, NameID: p.NameID, SessionIndex: p.SessionIndex, IssuedAt: p.IssuedAt.UTC(),
-		})
+		v, err := encodeParticipant(p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, fieldPartPfx+p.SPEntityID, v)
 	}
-	return json.Marshal(r)
+	return out, nil
 }
 
-func decodeSession(id string, data []byte) (storage.Session, error) {
+// decodeSession reads the hash fields of a stored session.
+func decodeSession(id string, fields map[string]string) (storage.Session, error) {
 	var r sessionRecord
-	if err := json.Unmarshal(data, &r); err != nil {
-		return storage.Session{}, err
+	if err := json.Unmarshal([]byte(fields[fieldMeta]), &r); err != nil {
+		return storage.Session{}, fmt.Errorf("field %s: %w", fieldMeta, err)
+	}
+	x, err := strconv.ParseInt(fields[fieldExpiry], 10, 64)
+	if err != nil {
+		return storage.Session{}, fmt.Errorf("field %s: %w", fieldExpiry, err)
 	}
 	s := storage.Session{
 		ID:           id,
@@ -277,13 +314,23 @@ func decodeSession(id string, data []byte) (storage.Session, error) {
 		Level:        r.Level,
 		AuthnInstant: r.AuthnInstant.UTC(),
 		CreatedAt:    r.CreatedAt.UTC(),
-		ExpiresAt:    r.ExpiresAt.UTC(),
+		ExpiresAt:    time.UnixMicro(x).UTC(),
+		Epoch:        r.Epoch,
 	}
-	for _, p := range r.Participants {
+	for f, v := range fields {
+		sp, ok := strings.CutPrefix(f, fieldPartPfx)
+		if !ok {
+			continue
+		}
+		var p participantRecord
+		if err := json.Unmarshal([]byte(v), &p); err != nil {
+			return storage.Session{}, fmt.Errorf("participant field: %w", err)
+		}
 		s.Participants = append(s.Participants, storage.SessionParticipant{
-			SPEntityID: p.SPEntityID, NameID: p.NameID, SessionIndex: p.SessionIndex, IssuedAt: p.IssuedAt.UTC(),
+			SPEntityID: sp, NameID: p.NameID, SessionIndex: p.SessionIndex, IssuedAt: p.IssuedAt.UTC(),
 		})
 	}
+	storage.SortParticipants(s.Participants)
 	return s, nil
 }
 
@@ -298,24 +345,37 @@ func (s *Store) ttlUntil(exp time.Time) time.Duration {
 	return (d + time.Millisecond - 1).Truncate(time.Millisecond)
 }
 
+// createSessionScript writes a new session hash unless the key exists, in
+// one atomic step (the hash counterpart of SET NX PX).
+var createSessionScript = goredis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1
+`)
+
 // CreateSession implements storage.Ephemeral.
 func (s *Store) CreateSession(ctx context.Context, sess storage.Session) error {
 	if sess.ID == "" {
 		return errors.New("redis: create session: empty ID")
 	}
+	if err := storage.CheckParticipants(sess.Participants); err != nil {
+		return fmt.Errorf("redis: create session: %w", err)
+	}
 	ttl := s.ttlUntil(sess.ExpiresAt)
 	if ttl <= 0 {
 		return fmt.Errorf("redis: create session: expiry %s is not in the future", sess.ExpiresAt.UTC().Format(time.RFC3339Nano))
 	}
-	data, err := encodeSession(sess)
+	fields, err := encodeSession(sess)
 	if err != nil {
 		return fmt.Errorf("redis: create session: encode: %w", err)
 	}
-	ok, err := s.client.SetNX(ctx, s.sessionKey(sess.ID), data, ttl).Result()
+	args := append([]any{ttl.Milliseconds()}, fields...)
+	ok, err := createSessionScript.Run(ctx, s.client, []string{s.sessionKey(sess.ID)}, args...).Int()
 	if err != nil {
 		return fmt.Errorf("redis: create session: %w", err)
 	}
-	if !ok {
+	if ok == 0 {
 		return fmt.Errorf("redis: create session: %w", storage.ErrAlreadyExists)
 	}
 	return nil
@@ -324,14 +384,14 @@ func (s *Store) CreateSession(ctx context.Context, sess storage.Session) error {
 // getSession reads and decodes a live session through c (the client or a
 // transaction watching the key). Errors name no session ID: it is a secret.
 func (s *Store) getSession(ctx context.Context, c goredis.Cmdable, id string) (storage.Session, error) {
-	data, err := c.Get(ctx, s.sessionKey(id)).Bytes()
-	if errors.Is(err, goredis.Nil) {
-		return storage.Session{}, storage.ErrNotFound
-	}
+	fields, err := c.HGetAll(ctx, s.sessionKey(id)).Result()
 	if err != nil {
 		return storage.Session{}, err
 	}
-	sess, err := decodeSession(id, data)
+	if len(fields) == 0 {
+		return storage.Session{}, storage.ErrNotFound
+	}
+	sess, err := decodeSession(id, fields)
 	if err != nil {
 		return storage.Session{}, fmt.Errorf("stored session is corrupt: %w", err)
 	}
@@ -416,22 +476,66 @@ func (s *Store) UpdateSession(ctx context.Context, id string, fn func(storage.Se
 		if updated.ID != id {
 			return errors.New("the update changed the session ID")
 		}
-		data, err := encodeSession(updated)
+		if err := storage.CheckParticipants(updated.Participants); err != nil {
+			return err
+		}
+		fields, err := encodeSession(updated)
 		if err != nil {
 			return fmt.Errorf("encode: %w", err)
 		}
 		ttl := s.ttlUntil(updated.ExpiresAt)
 		_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-			if ttl <= 0 {
-				p.Del(ctx, key)
-			} else {
-				p.Set(ctx, key, data, ttl)
+			p.Del(ctx, key)
+			if ttl > 0 {
+				p.HSet(ctx, key, fields...)
+				p.PExpire(ctx, key, ttl)
 			}
 			return nil
 		})
 		return err
 	})
 	return updateOutcome("session", err, fnErr)
+}
+
+// addParticipantScript sets one participant field and the expiry of a live
+// session in one atomic step: -1 when the session is gone or past its
+// expiry, -2 when a new SP would exceed the cap.
+var addParticipantScript = goredis.NewScript(`
+local x = redis.call('HGET', KEYS[1], 'x')
+if not x or tonumber(x) <= tonumber(ARGV[1]) then return -1 end
+if redis.call('HEXISTS', KEYS[1], ARGV[2]) == 0 and redis.call('HLEN', KEYS[1]) - tonumber(ARGV[3]) >= tonumber(ARGV[4]) then return -2 end
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[5], 'x', ARGV[6])
+redis.call('PEXPIRE', KEYS[1], ARGV[7])
+return 1
+`)
+
+// AddParticipant implements storage.Ephemeral with one script: one field
+// and the expiry are written, in one round trip, whatever the session's
+// size.
+func (s *Store) AddParticipant(ctx context.Context, id string, p storage.SessionParticipant, expiresAt time.Time) error {
+	if p.SPEntityID == "" {
+		return errors.New("redis: add participant: empty SP entityID")
+	}
+	ttl := s.ttlUntil(expiresAt)
+	if ttl <= 0 {
+		return fmt.Errorf("redis: add participant: expiry %s is not in the future", expiresAt.UTC().Format(time.RFC3339Nano))
+	}
+	v, err := encodeParticipant(p)
+	if err != nil {
+		return fmt.Errorf("redis: add participant: encode: %w", err)
+	}
+	n, err := addParticipantScript.Run(ctx, s.client, []string{s.sessionKey(id)},
+		s.now().UnixMicro(), fieldPartPfx+p.SPEntityID, sessionFixedFields, storage.MaxSessionParticipants,
+		v, expiresAt.UnixMicro(), ttl.Milliseconds()).Int()
+	switch {
+	case err != nil:
+		return fmt.Errorf("redis: add participant: %w", err)
+	case n == -1:
+		return fmt.Errorf("redis: add participant: %w", storage.ErrNotFound)
+	case n == -2:
+		return fmt.Errorf("redis: add participant: %w", storage.ErrSessionFull)
+	}
+	return nil
 }
 
 // DeleteSession implements storage.Ephemeral; ErrNotFound if Redis holds no

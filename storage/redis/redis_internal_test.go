@@ -30,43 +30,59 @@ func TestTTLUntil(t *testing.T) {
 	}
 }
 
+// asFields turns encodeSession's field, value pairs into what HGETALL gives.
+func asFields(t testing.TB, pairs []any) map[string]string {
+	t.Helper()
+	m := make(map[string]string, len(pairs)/2)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		m[pairs[i].(string)] = pairs[i+1].(string)
+	}
+	return m
+}
+
 func TestSessionRecordRoundTrip(t *testing.T) {
 	rome := time.FixedZone("CET", 3600)
 	in := storage.Session{
-		ID: "id", IdentityID: "identity", Level: 2,
+		ID: "id", IdentityID: "identity", Level: 2, Epoch: 7,
 		AuthnInstant: time.Date(2026, 1, 2, 3, 4, 5, 6, rome),
 		CreatedAt:    time.Date(2026, 1, 2, 3, 4, 5, 7, rome),
-		ExpiresAt:    time.Date(2026, 1, 2, 4, 4, 5, 8, rome),
-		Participants: []storage.SessionParticipant{{SPEntityID: "sp", NameID: "n", SessionIndex: "i", IssuedAt: time.Date(2026, 1, 2, 3, 4, 6, 9, rome)}},
+		ExpiresAt:    time.Date(2026, 1, 2, 4, 4, 5, 8000, rome),
+		Participants: []storage.SessionParticipant{
+			{SPEntityID: "sp", NameID: "n", SessionIndex: "i", IssuedAt: time.Date(2026, 1, 2, 3, 4, 6, 9, rome)},
+			{SPEntityID: "https://a.example/sp:x", NameID: "m", IssuedAt: time.Date(2026, 1, 2, 3, 4, 7, 0, rome)},
+		},
 	}
 	data, err := encodeSession(in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := decodeSession("id", data)
+	out, err := decodeSession("id", asFields(t, data))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := in
 	want.AuthnInstant, want.CreatedAt, want.ExpiresAt = in.AuthnInstant.UTC(), in.CreatedAt.UTC(), in.ExpiresAt.UTC()
-	want.Participants = []storage.SessionParticipant{in.Participants[0]}
-	want.Participants[0].IssuedAt = in.Participants[0].IssuedAt.UTC()
+	// By SP, whatever order they were written in.
+	want.Participants = []storage.SessionParticipant{in.Participants[1], in.Participants[0]}
+	want.Participants[0].IssuedAt = in.Participants[1].IssuedAt.UTC()
+	want.Participants[1].IssuedAt = in.Participants[0].IssuedAt.UTC()
 	if !reflect.DeepEqual(out, want) {
 		t.Errorf("round trip:\n got %+v\nwant %+v", out, want)
 	}
 }
 
-// FuzzDecodeSession feeds arbitrary stored bytes to the decoder: it must
+// FuzzDecodeSession feeds arbitrary stored fields to the decoder: it must
 // never panic, and whatever it accepts and can re-encode must come back
 // unchanged.
 func FuzzDecodeSession(f *testing.F) {
-	f.Add([]byte(`{"identity_id":"i","level":1,"authn_instant":"2026-01-02T03:04:05.000000006Z","created_at":"2026-01-02T03:04:05Z","expires_at":"2026-01-02T04:04:05Z","participants":[{"sp_entity_id":"sp","name_id":"n","issued_at":"2026-01-02T03:04:06+01:00"}]}`))
-	f.Add([]byte(`{}`))
-	f.Add([]byte(`{"participants":null}`))
-	f.Add([]byte(`{"expires_at":"not a time"}`))
-	f.Add([]byte(`[`))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		s, err := decodeSession("id", data)
+	f.Add([]byte(`{"identity_id":"i","level":1,"authn_instant":"2026-01-02T03:04:05.000000006Z","created_at":"2026-01-02T03:04:05Z","epoch":3}`),
+		"1767326645000000", "sp", []byte(`{"name_id":"n","issued_at":"2026-01-02T03:04:06+01:00"}`))
+	f.Add([]byte(`{}`), "0", "", []byte(`{}`))
+	f.Add([]byte(`{"created_at":"not a time"}`), "x", "sp", []byte(`[`))
+	f.Add([]byte(`[`), "-1", "p:", []byte(`null`))
+	f.Fuzz(func(t *testing.T, meta []byte, expiry, sp string, part []byte) {
+		fields := map[string]string{fieldMeta: string(meta), fieldExpiry: expiry, fieldPartPfx + sp: string(part)}
+		s, err := decodeSession("id", fields)
 		if err != nil {
 			return
 		}
@@ -76,7 +92,7 @@ func FuzzDecodeSession(f *testing.F) {
 			// past 9999 in UTC, which JSON cannot carry: an error, not a panic.
 			return
 		}
-		s2, err := decodeSession("id", again)
+		s2, err := decodeSession("id", asFields(t, again))
 		if err != nil {
 			t.Fatalf("decode of a re-encoded record: %v", err)
 		}
