@@ -40,6 +40,10 @@ type flowState struct {
 	AuthnInstant int64  `json:"ain,omitempty"` // unix ms
 	// Session is the SSO session reused for this flow (L1 only), if any.
 	Session string `json:"s,omitempty"`
+	// Epoch is the identity's SessionEpoch read before the credentials
+	// were checked (or the reused session's): consent refuses the flow and
+	// a new session is void if the identity's sessions were ended since.
+	Epoch int64 `json:"ep,omitempty"`
 
 	// Level 2: the step reached ("" or "password", "second", "activate",
 	// "consent") and the device / push challenge in use.

@@ -363,6 +363,7 @@ func (s *Service) tick(ctx context.Context, identityID string, now time.Time, re
 		if len(effects) > 0 {
 			l.UpdatedAt = now
 		}
+		endSessionsOnTransition(from, l, &id)
 		return l, id, nil
 	})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spid-idp/spid-idp/audit"
+	"github.com/spid-idp/spid-idp/sessions"
 	"github.com/spid-idp/spid-idp/storage"
 )
 
@@ -141,6 +142,7 @@ func (s *Service) change(ctx context.Context, identityID string, a Actor, action
 		if effects, err = fn(&l, &id, now); err != nil {
 			return l, id, err
 		}
+		endSessionsOnTransition(from, l, &id)
 		l.UpdatedAt = now
 		l.NextDueAt = s.policy().nextDue(l, id)
 		out = l
@@ -155,6 +157,18 @@ func (s *Service) change(ctx context.Context, identityID string, a Actor, action
 		return out, err
 	}
 	return out, s.apply(ctx, identityID, a, effects)
+}
+
+// endSessionsOnTransition ends every session of the identity when its state
+// changes (suspension, revocation, expiry, and reactivation too: sessions
+// from before a suspension must not come back with it), in the same
+// transaction as the change, so no node sees the new state with the old
+// sessions still good. Both the requested changes and the scheduler's go
+// through here.
+func endSessionsOnTransition(from storage.IdentityStatus, l storage.IdentityLifecycle, id *storage.Identity) {
+	if l.State != from {
+		sessions.Advance(id)
+	}
 }
 
 // reconcile adopts an activation done outside the lifecycle (enrolment

@@ -56,6 +56,7 @@ func RunStore(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"TokenConcurrentConsume", storeTestTokenConcurrentConsume},
 		{"TokenExpiry", storeTestTokenExpiry},
 		{"TimesUTC", storeTestTimesUTC},
+		{"IdentitySessionEpoch", storeTestIdentitySessionEpoch},
 		{"Ping", storeTestPing},
 		{"SingleUseMarks", storeTestSingleUse},
 	}
@@ -135,9 +136,9 @@ func storeSameMap(t *testing.T, field string, got, want map[string]string) {
 
 func storeCheckIdentity(t *testing.T, got, want storage.Identity) {
 	t.Helper()
-	if got.ID != want.ID || got.Username != want.Username || got.Type != want.Type || got.Status != want.Status {
-		t.Errorf("identity = {%q %q %d %q}, want {%q %q %d %q}", got.ID, got.Username, got.Type, got.Status,
-			want.ID, want.Username, want.Type, want.Status)
+	if got.ID != want.ID || got.Username != want.Username || got.Type != want.Type || got.Status != want.Status || got.SessionEpoch != want.SessionEpoch {
+		t.Errorf("identity = {%q %q %d %q epoch %d}, want {%q %q %d %q epoch %d}", got.ID, got.Username, got.Type, got.Status, got.SessionEpoch,
+			want.ID, want.Username, want.Type, want.Status, want.SessionEpoch)
 	}
 	storeSameMap(t, "Attributes", got.Attributes, want.Attributes)
 	storeSameTime(t, "CreatedAt", got.CreatedAt, want.CreatedAt)
@@ -1438,5 +1439,60 @@ func BenchGetIdentity(b *testing.B, s storage.Store) {
 		if _, err := s.GetIdentity(ctx, id.ID); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// storeTestIdentitySessionEpoch: the epoch that ends an identity's sessions
+// is kept by every write of the identity, concurrent advances are none of
+// them lost, and the lifecycle update (which advances it on a transition)
+// stores it with the state.
+func storeTestIdentitySessionEpoch(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	a := storeIdentity(1)
+	a.SessionEpoch = 5
+	storeMust(t, "CreateIdentity", s.CreateIdentity(ctx, a))
+	got, err := s.GetIdentity(ctx, a.ID)
+	storeMust(t, "GetIdentity", err)
+	storeCheckIdentity(t, got, a)
+
+	const n = 20
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			if err := s.UpdateIdentity(ctx, a.ID, func(id storage.Identity) (storage.Identity, error) {
+				id.SessionEpoch++
+				return id, nil
+			}); err != nil {
+				t.Errorf("UpdateIdentity: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	got, err = s.GetIdentityByUsername(ctx, a.Username)
+	storeMust(t, "GetIdentityByUsername", err)
+	if got.SessionEpoch != 5+n {
+		t.Errorf("epoch after %d concurrent advances = %d, want %d", n, got.SessionEpoch, 5+n)
+	}
+	// An update that leaves it alone keeps it.
+	storeMust(t, "UpdateIdentity", s.UpdateIdentity(ctx, a.ID, func(id storage.Identity) (storage.Identity, error) {
+		id.Attributes["email"] = "other@example.it"
+		return id, nil
+	}))
+	list, err := s.ListIdentities(ctx)
+	storeMust(t, "ListIdentities", err)
+	if len(list) != 1 || list[0].SessionEpoch != 5+n {
+		t.Errorf("ListIdentities = %+v, want the one identity at epoch %d", list, 5+n)
+	}
+
+	storeMust(t, "CreateLifecycle", s.CreateLifecycle(ctx, storage.IdentityLifecycle{IdentityID: a.ID, State: storage.IdentityActive}))
+	storeMust(t, "UpdateLifecycle", s.UpdateLifecycle(ctx, a.ID, func(l storage.IdentityLifecycle, id storage.Identity) (storage.IdentityLifecycle, storage.Identity, error) {
+		l.State = storage.IdentitySuspended
+		id.SessionEpoch++
+		return l, id, nil
+	}))
+	got, err = s.GetIdentity(ctx, a.ID)
+	storeMust(t, "GetIdentity after UpdateLifecycle", err)
+	if got.SessionEpoch != 6+n || got.Status != storage.IdentitySuspended {
+		t.Errorf("after UpdateLifecycle: epoch %d, status %s; want %d, suspended", got.SessionEpoch, got.Status, 6+n)
 	}
 }

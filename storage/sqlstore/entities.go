@@ -15,7 +15,7 @@ import (
 var identities = table[storage.Identity]{
 	name:    "identities",
 	what:    "identity",
-	cols:    []string{"id", "username", "identity_type", "status", "attributes", "created_at", "updated_at"},
+	cols:    []string{"id", "username", "identity_type", "status", "attributes", "session_epoch", "created_at", "updated_at"},
 	orderBy: "username",
 	check: func(v storage.Identity) error {
 		if v.Username == "" {
@@ -29,11 +29,11 @@ var identities = table[storage.Identity]{
 		return nil
 	},
 	args: func(s *Store, v storage.Identity) []any {
-		return []any{v.ID, v.Username, int64(v.Type), string(v.Status), jsonArg(v.Attributes),
+		return []any{v.ID, v.Username, int64(v.Type), string(v.Status), jsonArg(v.Attributes), v.SessionEpoch,
 			s.timeArg(v.CreatedAt), s.timeArg(v.UpdatedAt)}
 	},
 	dests: func(v *storage.Identity) []any {
-		return []any{&v.ID, &v.Username, &v.Type, &v.Status, mapDest{&v.Attributes},
+		return []any{&v.ID, &v.Username, &v.Type, &v.Status, mapDest{&v.Attributes}, &v.SessionEpoch,
 			timeDest{&v.CreatedAt}, timeDest{&v.UpdatedAt}}
 	},
 }
