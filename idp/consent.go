@@ -102,6 +102,19 @@ func (p *IdP) consent(w http.ResponseWriter, r *http.Request) {
 		p.spAnomaly(w, r, sp, f, spid.NrSuspendedRevoked, "identity is "+string(id.Status))
 		return
 	}
+	if id.SessionEpoch != f.Epoch {
+		// The identity's sessions were ended after this flow checked its
+		// credentials (password changed, device revoked, suspended and
+		// reactivated): what it proved no longer holds, so it answers
+		// nothing and opens no session. The citizen starts again.
+		p.o.Log.InfoContext(ctx, "flow outlived the end of the identity's sessions", "flow", f.ID)
+		if err := p.o.Audit.Record(ctx, storageEvent(id.ID, "sso.consent", f.SP, audit.Denied,
+			map[string]string{"flow": f.ID, "reason": "sessions of the identity ended during the flow"})); err != nil {
+			p.o.Log.ErrorContext(ctx, "audit", "err", err)
+		}
+		p.fail(w, r, templates.ReasonFlowExpired)
+		return
+	}
 	attrs, err := response.AttributesFor(id, requested(sp, f))
 	if err != nil {
 		p.o.Log.ErrorContext(ctx, "attributes of identity", "err", err)

@@ -8,6 +8,7 @@ import (
 	"github.com/spid-idp/spid-idp/audit"
 	"github.com/spid-idp/spid-idp/idp/alert"
 	"github.com/spid-idp/spid-idp/idp/csrf"
+	"github.com/spid-idp/spid-idp/sessions"
 	"github.com/spid-idp/spid-idp/storage"
 	"github.com/spid-idp/spid-idp/templates"
 )
@@ -28,14 +29,9 @@ func (p *IdP) devicesPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	page := templates.DevicesPage{CSRF: p.devicesCSRF(browser), Action: PathDevices}
-	s, ok := p.currentSession(ctx, r)
+	_, id, ok := p.currentSession(ctx, r)
 	if !ok {
 		p.render(w, r, http.StatusOK, templates.PageDevices, page)
-		return
-	}
-	id, err := p.o.Store.GetIdentity(ctx, s.IdentityID)
-	if err != nil {
-		p.fail(w, r, templates.ReasonUnavailable)
 		return
 	}
 	devs, err := p.o.Store.ListDevices(ctx, id.ID)
@@ -73,7 +69,7 @@ func (p *IdP) revokeDevice(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, templates.ReasonForbidden)
 		return
 	}
-	s, ok := p.currentSession(ctx, r)
+	s, _, ok := p.currentSession(ctx, r)
 	if !ok || r.PostForm.Get(templates.FieldOp) != templates.OpRevoke {
 		p.fail(w, r, templates.ReasonForbidden)
 		return
@@ -108,6 +104,25 @@ func (p *IdP) revokeDevice(w http.ResponseWriter, r *http.Request) {
 	if removed != nil {
 		p.tellOwner(ctx, s.IdentityID, alert.Event{Kind: alert.DeviceRemoved, At: removed.UpdatedAt, Device: removed.Name,
 			Push: removed.Kind == storage.DevicePush, Lang: templates.Lang(r)})
+	}
+	// Whoever holds a session made with that device loses it: every
+	// session of the identity ends. The one revoking stays signed in: it
+	// moves to the new epoch, keeping its ID so the SessionIndexes its
+	// SPs hold still name it for logout.
+	epoch, err := sessions.End(ctx, p.o.Store, s.IdentityID)
+	if err == nil {
+		err = p.o.Eph.UpdateSession(ctx, s.ID, func(cur storage.Session) (storage.Session, error) {
+			cur.Epoch = epoch
+			return cur, nil
+		})
+		if errors.Is(err, storage.ErrNotFound) {
+			err = nil // ended meanwhile: nothing to keep
+		}
+	}
+	if err != nil {
+		p.o.Log.ErrorContext(ctx, "ending sessions after a device revocation", "err", err)
+		p.fail(w, r, templates.ReasonUnavailable)
+		return
 	}
 	http.Redirect(w, r, PathDevices+"?revoked="+url.QueryEscape(devID), http.StatusSeeOther)
 }

@@ -324,6 +324,10 @@ func (p *IdP) lookup(ctx context.Context, username string) (storage.Identity, st
 func (p *IdP) loginSucceeded(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState, id storage.Identity, cred storage.Credential, pw string) {
 	ctx := r.Context()
 	p.rehash(ctx, id.ID, cred, pw)
+	// id was read before the password was checked: if the identity's
+	// sessions are ended from now on (password changed meanwhile, device
+	// revoked, suspended), consent sees the epoch moved and stops the flow.
+	f.Epoch = id.SessionEpoch
 	fa := withActor(f, id.ID)
 	if id.Status != storage.IdentityActive {
 		p.spAnomaly(w, r, sp, fa, spid.NrSuspendedRevoked, "identity is "+string(id.Status))

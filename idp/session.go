@@ -10,6 +10,7 @@ import (
 	"github.com/spid-idp/spid-idp/idp/csrf"
 	"github.com/spid-idp/spid-idp/idp/spid"
 	"github.com/spid-idp/spid-idp/server/csp"
+	"github.com/spid-idp/spid-idp/sessions"
 	"github.com/spid-idp/spid-idp/storage"
 	"github.com/spid-idp/spid-idp/templates"
 )
@@ -59,17 +60,23 @@ func (p *IdP) joinSession(w http.ResponseWriter, r *http.Request, f *flowState, 
 	return index, nil
 }
 
-// currentSession returns the browser's live SSO session.
-func (p *IdP) currentSession(ctx context.Context, r *http.Request) (storage.Session, bool) {
+// currentSession returns the browser's live SSO session and its identity:
+// none when the session has expired, or its identity is not active or has
+// had its sessions ended since (sessions.Valid).
+func (p *IdP) currentSession(ctx context.Context, r *http.Request) (storage.Session, storage.Identity, bool) {
 	sid := p.cookies.get(r, ssoCookie)
 	if sid == "" {
-		return storage.Session{}, false
+		return storage.Session{}, storage.Identity{}, false
 	}
 	s, err := p.o.Eph.GetSession(ctx, sid)
 	if err != nil || !p.now().Before(s.ExpiresAt) {
-		return storage.Session{}, false
+		return storage.Session{}, storage.Identity{}, false
 	}
-	return s, true
+	id, err := p.o.Store.GetIdentity(ctx, s.IdentityID)
+	if err != nil || !sessions.Valid(id, s.Epoch) {
+		return storage.Session{}, storage.Identity{}, false
+	}
+	return s, id, true
 }
 
 // sessionPage is P10: who is signed in and which services got their data.
@@ -81,32 +88,25 @@ func (p *IdP) sessionPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	page := templates.SessionPage{CSRF: csrf.Token(p.csrfKey, browser+"|session"), Action: PathLogout}
-	if s, ok := p.currentSession(ctx, r); ok {
-		if id, err := p.o.Store.GetIdentity(ctx, s.IdentityID); err == nil {
-			page.Name = id.Attributes["name"] + " " + id.Attributes["familyName"]
-			page.Level, page.Since = spid.Level(s.Level), s.AuthnInstant
-			seen := map[string]bool{}
-			var slo []string
-			for _, part := range s.Participants {
-				if seen[part.SPEntityID] {
-					continue
+	if s, id, ok := p.currentSession(ctx, r); ok {
+		page.Name = id.Attributes["name"] + " " + id.Attributes["familyName"]
+		page.Level, page.Since = spid.Level(s.Level), s.AuthnInstant
+		var slo []string
+		for _, part := range s.Participants { // one per SP
+			name := part.SPEntityID
+			if sp, err := p.o.SPs.LookupSP(ctx, part.SPEntityID); err == nil {
+				name = spName(sp, templates.Lang(r))
+				if ep, ok := sloEndpoint(sp, spid.BindingRedirect); ok && ep.Binding == spid.BindingRedirect {
+					slo = append(slo, ep.Location)
 				}
-				seen[part.SPEntityID] = true
-				name := part.SPEntityID
-				if sp, err := p.o.SPs.LookupSP(ctx, part.SPEntityID); err == nil {
-					name = spName(sp, templates.Lang(r))
-					if ep, ok := sloEndpoint(sp, spid.BindingRedirect); ok && ep.Binding == spid.BindingRedirect {
-						slo = append(slo, ep.Location)
-					}
-				}
-				page.Services = append(page.Services, name)
 			}
-			// "Sign out of every service" answers with a redirect to the
-			// first SP's SingleLogoutService, and browsers hold the redirect
-			// of a form post to the form-action of the page that posted:
-			// this page may reach exactly the SLO services of its session.
-			csp.AllowFormTo(w.Header(), slo...)
+			page.Services = append(page.Services, name)
 		}
+		// "Sign out of every service" answers with a redirect to the
+		// first SP's SingleLogoutService, and browsers hold the redirect
+		// of a form post to the form-action of the page that posted:
+		// this page may reach exactly the SLO services of its session.
+		csp.AllowFormTo(w.Header(), slo...)
 	}
 	p.render(w, r, http.StatusOK, templates.PageSession, page)
 }

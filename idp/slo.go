@@ -306,7 +306,7 @@ func (p *IdP) idpLogout(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, templates.ReasonForbidden)
 		return
 	}
-	sess, ok := p.currentSession(ctx, r)
+	sess, _, ok := p.currentSession(ctx, r)
 	if !ok {
 		// Nothing to end (already logged out, or expired): say so plainly.
 		p.cookies.clear(w, ssoCookie)

@@ -12,6 +12,7 @@ import (
 	"github.com/spid-idp/spid-idp/metadata"
 	"github.com/spid-idp/spid-idp/register"
 	"github.com/spid-idp/spid-idp/server/csp"
+	"github.com/spid-idp/spid-idp/sessions"
 	"github.com/spid-idp/spid-idp/storage"
 	"github.com/spid-idp/spid-idp/templates"
 )
@@ -67,7 +68,7 @@ func (p *IdP) sso(w http.ResponseWriter, r *http.Request) {
 	}
 	if pol.SSOAllowed(req.ForceAuthn) {
 		if sess, id, ok := p.reusableSession(ctx, r, f); ok {
-			f.Identity, f.Performed, f.AuthnInstant, f.Session = sess.IdentityID, sess.Level, sess.AuthnInstant.UnixMilli(), sess.ID
+			f.Identity, f.Performed, f.AuthnInstant, f.Session, f.Epoch = sess.IdentityID, sess.Level, sess.AuthnInstant.UnixMilli(), sess.ID, sess.Epoch
 			p.showConsent(w, r, req.SP, f, id)
 			return
 		}
@@ -92,7 +93,8 @@ func (p *IdP) warnLongRelayState(ctx context.Context, sp, relayState string) {
 
 // reusableSession returns the SpidL1 session of this browser when spec §7.1
 // lets it answer the flow: a live L1 session of an active identity whose
-// type suits the request's Purpose.
+// sessions have not been ended since (sessions.Valid), whose type suits the
+// request's Purpose.
 func (p *IdP) reusableSession(ctx context.Context, r *http.Request, f *flowState) (storage.Session, storage.Identity, bool) {
 	sid := p.cookies.get(r, ssoCookie)
 	if sid == "" {
@@ -107,7 +109,7 @@ func (p *IdP) reusableSession(ctx context.Context, r *http.Request, f *flowState
 		return storage.Session{}, storage.Identity{}, false
 	}
 	id, err := p.o.Store.GetIdentity(ctx, sess.IdentityID)
-	if err != nil || id.Status != storage.IdentityActive || !purposeAllows(f.Purpose, id.Type) {
+	if err != nil || !sessions.Valid(id, sess.Epoch) || !purposeAllows(f.Purpose, id.Type) {
 		return storage.Session{}, storage.Identity{}, false
 	}
 	return sess, id, true

@@ -32,6 +32,7 @@ import (
 	"github.com/spid-idp/spid-idp/lifecycle"
 	"github.com/spid-idp/spid-idp/metadata"
 	"github.com/spid-idp/spid-idp/notify/mail"
+	"github.com/spid-idp/spid-idp/sessions"
 	"github.com/spid-idp/spid-idp/storage"
 	"github.com/spid-idp/spid-idp/templates"
 )
@@ -409,7 +410,18 @@ func (p *Portal) changePassword(w http.ResponseWriter, r *http.Request, s *sessi
 		http.Error(w, "service unavailable, retry later", http.StatusServiceUnavailable)
 		return
 	}
-	_ = p.record(ctx, id.ID, "portal.password", id.ID, audit.Success, nil)
+	// Whoever else holds a session of this identity (who may have known the
+	// old password) loses it; the citizen changing it stays signed in here.
+	epoch, err := sessions.End(ctx, p.o.Store, id.ID)
+	if err == nil {
+		err = p.keep(r, s, epoch)
+	}
+	if err != nil {
+		p.o.Log.ErrorContext(ctx, "ending sessions after a password change", "identity", id.ID, "err", err)
+		http.Error(w, "service unavailable, retry later", http.StatusServiceUnavailable)
+		return
+	}
+	_ = p.record(ctx, id.ID, "portal.password", id.ID, audit.Success, map[string]string{"sessions": "ended"})
 	p.mail(ctx, id, "SPID: password cambiata / password changed",
 		"La password della tua identità SPID è stata cambiata dall'area personale. Se non sei stato tu, sospendi subito l'identità o contatta l'assistenza.\n\n"+
 			"The password of your SPID identity was changed from the personal area. If it was not you, suspend the identity at once or contact customer care.\n")

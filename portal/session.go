@@ -14,6 +14,7 @@ import (
 	"github.com/spid-idp/spid-idp/idp/response"
 	"github.com/spid-idp/spid-idp/idp/spid"
 	"github.com/spid-idp/spid-idp/internal/spclient"
+	"github.com/spid-idp/spid-idp/sessions"
 	"github.com/spid-idp/spid-idp/storage"
 	"github.com/spid-idp/spid-idp/templates"
 )
@@ -32,6 +33,9 @@ type session struct {
 	Level      int       `json:"level"`
 	Created    time.Time `json:"created"`
 	LastSeen   time.Time `json:"last_seen"`
+	// Epoch is the identity's SessionEpoch at login: the session is void
+	// once the identity's sessions have been ended (package sessions).
+	Epoch int64 `json:"epoch,omitempty"`
 }
 
 func sessionKey(id string) string { return "portal:session:" + id }
@@ -85,8 +89,31 @@ func (p *Portal) session(r *http.Request) (*session, bool) {
 		}
 		return nil, false
 	}
+	// Suspension, revocation, a password change or a revoked device end
+	// the session on every node at once: the identity's epoch has moved.
+	id, err := p.o.Store.GetIdentity(ctx, s.IdentityID)
+	if err != nil || !sessions.Valid(id, s.Epoch) {
+		if err == nil {
+			_ = p.o.Eph.DeleteValue(ctx, sessionKey(c.Value))
+		}
+		return nil, false
+	}
 	s.ID = c.Value
 	return &s, true
+}
+
+// keep moves the session s to epoch, after this very session ended every
+// session of its identity (a password change): the citizen acting stays
+// signed in, every other session of the identity is void.
+func (p *Portal) keep(r *http.Request, s *session, epoch int64) error {
+	return p.o.Eph.UpdateValue(r.Context(), sessionKey(s.ID), func(b []byte) ([]byte, error) {
+		var cur session
+		if err := json.Unmarshal(b, &cur); err != nil {
+			return nil, err
+		}
+		cur.Epoch = epoch
+		return json.Marshal(cur)
+	})
 }
 
 var errIdle = errors.New("portal session idle too long")
@@ -226,7 +253,11 @@ func (p *Portal) acs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := p.o.Now()
-	s := session{ID: newID(), IdentityID: id.ID, Level: int(res.Level), Created: now, LastSeen: now}
+	if id.Status != storage.IdentityActive {
+		fail("identity not active", map[string]string{"status": string(id.Status)})
+		return
+	}
+	s := session{ID: newID(), IdentityID: id.ID, Level: int(res.Level), Created: now, LastSeen: now, Epoch: id.SessionEpoch}
 	val, _ := json.Marshal(s)
 	if err := p.o.Eph.CreateValue(ctx, sessionKey(s.ID), val, now.Add(maxSession)); err != nil {
 		http.Error(w, "service unavailable, retry later", http.StatusServiceUnavailable)

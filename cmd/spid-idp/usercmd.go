@@ -19,6 +19,7 @@ import (
 	"github.com/spid-idp/spid-idp/idp/password"
 	"github.com/spid-idp/spid-idp/keys/datakey"
 	"github.com/spid-idp/spid-idp/metadata"
+	"github.com/spid-idp/spid-idp/sessions"
 	"github.com/spid-idp/spid-idp/storage"
 )
 
@@ -490,7 +491,13 @@ func runUserPasswd(ctx context.Context, e env, args []string) int {
 		fmt.Fprintf(e.stderr, "spid-idp user passwd: %v\n", err)
 		return a.fail(ctx, "user.passwd", id.ID, map[string]string{"error": reason})
 	}
-	if code := a.success(ctx, "user.passwd", id.ID, map[string]string{"username": id.Username}); code != exitOK {
+	// Whoever holds a session of the identity (who may have known the old
+	// password) loses it, on every node.
+	if _, err := sessions.End(ctx, a.store, id.ID); err != nil {
+		fmt.Fprintf(e.stderr, "spid-idp user passwd: password changed, but %v\n", err)
+		return a.fail(ctx, "user.passwd", id.ID, map[string]string{"error": "sessions not ended"})
+	}
+	if code := a.success(ctx, "user.passwd", id.ID, map[string]string{"username": id.Username, "sessions": "ended"}); code != exitOK {
 		return code
 	}
 	fmt.Fprintf(e.stdout, "password of %s changed\n", id.Username)
