@@ -80,9 +80,9 @@ func twoNodes(t *testing.T) (nodes [2]*App, ts *httptest.Server, route func(int)
 
 // l1Login signs the browser in at SpidL1 through the demo SP and returns
 // the SP's result page.
-func l1Login(t *testing.T, br *browser, ts *httptest.Server, info DemoInfo) page {
+func l1Login(t *testing.T, br *browser, base string, info DemoInfo) page {
 	t.Helper()
-	login := br.submit(br.get(ts.URL+"/demo-sp/"), "/demo-sp/login", url.Values{"level": {"1"}})
+	login := br.submit(br.get(base+"/demo-sp/"), "/demo-sp/login", url.Values{"level": {"1"}})
 	consent := br.submit(login, "/login", url.Values{"username": {info.Username}, "password": {info.Password}, "op": {"submit"}})
 	result := br.submit(br.submit(consent, "/consent", url.Values{"op": {"accept"}}), "/demo-sp/acs", nil)
 	if !strings.Contains(result.body, "Mario") {
@@ -94,9 +94,9 @@ func l1Login(t *testing.T, br *browser, ts *httptest.Server, info DemoInfo) page
 // ssoAsksPassword reports whether a new SpidL1 request from the browser is
 // met by the password form (true) rather than by the consent page of a
 // reused session.
-func ssoAsksPassword(t *testing.T, br *browser, ts *httptest.Server) bool {
+func ssoAsksPassword(t *testing.T, br *browser, base string) bool {
 	t.Helper()
-	p := br.submit(br.get(ts.URL+"/demo-sp/"), "/demo-sp/login", url.Values{"level": {"1"}})
+	p := br.submit(br.get(base+"/demo-sp/"), "/demo-sp/login", url.Values{"level": {"1"}})
 	return strings.Contains(p.body, `name="password"`)
 }
 
@@ -112,7 +112,7 @@ func TestSessionsEndWithTheIdentityAcrossNodes(t *testing.T) {
 	br := newBrowser(t)
 
 	route(0)
-	l1Login(t, br, ts, info)
+	l1Login(t, br, ts.URL, info)
 	route(1)
 	if p := br.get(ts.URL + "/session"); !strings.Contains(p.body, "Mario") {
 		t.Fatalf("node 1 does not see the session opened on node 0:\n%s", p.body)
@@ -139,15 +139,15 @@ func TestSessionsEndWithTheIdentityAcrossNodes(t *testing.T) {
 	}
 	for i := range nodes {
 		route(i)
-		if !ssoAsksPassword(t, br, ts) {
+		if !ssoAsksPassword(t, br, ts.URL) {
 			t.Errorf("node %d: after reactivation a level-1 request reused the session from before the suspension", i)
 		}
 	}
 	// Logging in again works and opens a new session, seen by both nodes.
 	route(0)
-	l1Login(t, br, ts, info)
+	l1Login(t, br, ts.URL, info)
 	route(1)
-	if ssoAsksPassword(t, br, ts) {
+	if ssoAsksPassword(t, br, ts.URL) {
 		t.Error("the session opened after reactivation is not reused on the other node")
 	}
 }
