@@ -83,7 +83,13 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%s: load migrations: %w", s.f.Name, err)
 	}
-	if s.upToDate(ctx, len(ms)) {
+	noops := 0
+	for _, m := range ms {
+		if m.sql == "" {
+			noops++
+		}
+	}
+	if s.upToDate(ctx, len(ms), noops) {
 		return nil
 	}
 	for _, m := range ms {
@@ -99,10 +105,15 @@ func (s *Store) migrate(ctx context.Context) error {
 // then a role without the right to create tables (as production should run)
 // can open the store. Any doubt, a missing table included, says no and
 // leaves the decision to the locked path.
-func (s *Store) upToDate(ctx context.Context, known int) bool {
-	var n, latest int
-	err := s.db.QueryRowContext(ctx, "SELECT COUNT(*), COALESCE(MAX(num), 0) FROM migrations").Scan(&n, &latest)
-	return err == nil && n == known && latest == known
+//
+// Migration numbers are handed out ahead of landing, so a database may have
+// recorded a number as a no-op (a gap when it was migrated) that this
+// program fills: more recorded no-ops than this program has also says no.
+func (s *Store) upToDate(ctx context.Context, known, noops int) bool {
+	var n, latest, recordedNoops int
+	err := s.db.QueryRowContext(ctx, "SELECT COUNT(*), COALESCE(MAX(num), 0), "+
+		"COALESCE(SUM(CASE WHEN name = 'noop' THEN 1 ELSE 0 END), 0) FROM migrations").Scan(&n, &latest, &recordedNoops)
+	return err == nil && n == known && latest == known && recordedNoops == noops
 }
 
 func (s *Store) applyMigration(ctx context.Context, tx *sql.Tx, m migration, known int) error {
@@ -131,7 +142,20 @@ func (s *Store) applyMigration(ctx context.Context, tx *sql.Tx, m migration, kno
 		return fmt.Errorf("database schema is at migration %d, this program knows only up to %d", latest, known)
 	}
 	if applied > 0 {
-		return nil
+		var name string
+		if err := tx.QueryRowContext(ctx, s.q("SELECT name FROM migrations WHERE num = ?"), m.num).Scan(&name); err != nil {
+			return err
+		}
+		if name != "noop" || m.sql == "" {
+			return nil
+		}
+		// Recorded as a gap by a program that did not have this migration
+		// yet (a later number landed first): apply it now.
+		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, s.q("UPDATE migrations SET name = ?, applied_at = ? WHERE num = ?"), m.name, s.timeArg(nowUTC()), m.num)
+		return err
 	}
 	if m.sql != "" {
 		if _, err := tx.ExecContext(ctx, m.sql); err != nil {

@@ -57,3 +57,44 @@ func TestUpgradeAddsDevices(t *testing.T) {
 		t.Errorf("device outlived its identity after the upgrade: err = %v", err)
 	}
 }
+
+// TestUpgradeFillsARecordedGap: migration numbers are handed out before
+// they land, so a database migrated while 0009 was a gap recorded it as a
+// no-op. Opening it with the program that has 0009 applies it: identities
+// get their session epoch column.
+func TestUpgradeFillsARecordedGap(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "idp.db")
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("sqlite", path+"?_pragma=foreign_keys(1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{"ALTER TABLE identities DROP COLUMN session_epoch", "UPDATE migrations SET name = 'noop' WHERE num = 9"} {
+		if _, err := raw.ExecContext(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	if err := raw.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err = sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatalf("open a database that recorded 0009 as a gap: %v", err)
+	}
+	defer s.Close()
+	id := storage.Identity{ID: "id-1", Username: "mario@example.it", Type: storage.IdentityCitizen, Status: storage.IdentityActive, SessionEpoch: 2}
+	if err := s.CreateIdentity(ctx, id); err != nil {
+		t.Fatalf("CreateIdentity after the upgrade: %v", err)
+	}
+	if got, err := s.GetIdentity(ctx, id.ID); err != nil || got.SessionEpoch != 2 {
+		t.Errorf("GetIdentity after the upgrade = epoch %d, %v; want 2", got.SessionEpoch, err)
+	}
+}
