@@ -17,6 +17,7 @@ import (
 	"github.com/spid-idp/spid-idp/idp/csrf"
 	"github.com/spid-idp/spid-idp/idp/response"
 	"github.com/spid-idp/spid-idp/idp/spid"
+	"github.com/spid-idp/spid-idp/internal/hostcookie"
 	"github.com/spid-idp/spid-idp/internal/spclient"
 	"github.com/spid-idp/spid-idp/keys"
 	"github.com/spid-idp/spid-idp/metadata"
@@ -115,12 +116,23 @@ func (sp *SP) Register(mux *http.ServeMux) {
 
 const stateCookie = "demo_sp_state"
 
+// cookie is a demo SP cookie: __Host- prefixed and Secure over https, so
+// Path=/ (the prefix requires it; the names are the demo SP's own).
+func (sp *SP) cookie(name, value string, maxAge int) *http.Cookie {
+	return &http.Cookie{Name: sp.cookieName(name), Value: value, Path: "/", HttpOnly: true, Secure: sp.secure(),
+		SameSite: http.SameSiteLaxMode, MaxAge: maxAge}
+}
+
+func (sp *SP) secure() bool { return strings.HasPrefix(sp.base, "https://") }
+
+func (sp *SP) cookieName(name string) string { return hostcookie.Name(name, sp.secure()) }
+
 func (sp *SP) browser(w http.ResponseWriter, r *http.Request) string {
-	if c, err := r.Cookie("demo_sp_browser"); err == nil && len(c.Value) == 32 {
+	if c, err := r.Cookie(sp.cookieName("demo_sp_browser")); err == nil && len(c.Value) == 32 {
 		return c.Value
 	}
 	v := strings.TrimLeft(response.RandomID(), "_")
-	http.SetCookie(w, &http.Cookie{Name: "demo_sp_browser", Value: v, Path: Prefix, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, sp.cookie("demo_sp_browser", v, 0))
 	return v
 }
 
@@ -158,7 +170,7 @@ func (sp *SP) login(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: stateCookie, Value: enc, Path: Prefix, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, sp.cookie(stateCookie, enc, 0))
 	u, err := sp.signer.RedirectURL(sp.idpSSO, xml, "SAMLRequest", "demo")
 	if err != nil {
 		sp.log.ErrorContext(r.Context(), "demo SP request", "err", err)
@@ -188,10 +200,10 @@ func (sp *SP) acs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var want string
-	if c, err := r.Cookie(stateCookie); err == nil {
+	if c, err := r.Cookie(sp.cookieName(stateCookie)); err == nil {
 		_ = sp.state.Decode(stateCookie, c.Value, &want)
 	}
-	http.SetCookie(w, &http.Cookie{Name: stateCookie, Value: "", Path: Prefix, MaxAge: -1})
+	http.SetCookie(w, sp.cookie(stateCookie, "", -1))
 	page, err := sp.check(ctx, r.PostForm.Get("SAMLResponse"), want)
 	if err != nil {
 		sp.log.InfoContext(ctx, "demo SP refused a Response", "err", err)
@@ -201,7 +213,7 @@ func (sp *SP) acs(w http.ResponseWriter, r *http.Request) {
 	if page.Success && page.SessionIndex != "" {
 		// An SpidL1 session at the IdP: offer Single Logout.
 		if enc, err := sp.state.Encode(sessionCookie, spSession{NameID: page.NameID, SessionIndex: page.SessionIndex}); err == nil {
-			http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: enc, Path: Prefix, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+			http.SetCookie(w, sp.cookie(sessionCookie, enc, 0))
 			page.CSRF, page.LogoutAction = csrf.Token(sp.csrfKey, sp.browser(w, r)), Prefix+"/logout"
 		}
 	}
@@ -238,7 +250,7 @@ func (sp *SP) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var s spSession
-	c, err := r.Cookie(sessionCookie)
+	c, err := r.Cookie(sp.cookieName(sessionCookie))
 	if err != nil || sp.state.Decode(sessionCookie, c.Value, &s) != nil {
 		http.Redirect(w, r, Prefix+"/", http.StatusFound)
 		return
@@ -258,9 +270,9 @@ func (sp *SP) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if enc, err := sp.state.Encode(stateCookie, id); err == nil {
-		http.SetCookie(w, &http.Cookie{Name: stateCookie, Value: enc, Path: Prefix, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+		http.SetCookie(w, sp.cookie(stateCookie, enc, 0))
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: Prefix, MaxAge: -1})
+	http.SetCookie(w, sp.cookie(sessionCookie, "", -1))
 	http.Redirect(w, r, u, http.StatusFound)
 }
 
@@ -280,10 +292,10 @@ func (sp *SP) slo(w http.ResponseWriter, r *http.Request) {
 	}
 	if msg.Param == binding.ParamResponse {
 		var want string
-		if c, err := r.Cookie(stateCookie); err == nil {
+		if c, err := r.Cookie(sp.cookieName(stateCookie)); err == nil {
 			_ = sp.state.Decode(stateCookie, c.Value, &want)
 		}
-		http.SetCookie(w, &http.Cookie{Name: stateCookie, Value: "", Path: Prefix, MaxAge: -1})
+		http.SetCookie(w, sp.cookie(stateCookie, "", -1))
 		outcome := "partial"
 		if st := msg.Root.FindElement("./Status/StatusCode"); st != nil && st.SelectAttrValue("Value", "") == spid.StatusSuccess &&
 			want != "" && msg.Root.SelectAttrValue("InResponseTo", "") == want {
@@ -295,7 +307,7 @@ func (sp *SP) slo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The IdP propagates a logout: forget our session and confirm.
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: Prefix, MaxAge: -1})
+	http.SetCookie(w, sp.cookie(sessionCookie, "", -1))
 	xml, err := sp.signer.LogoutResponse(response.LogoutResponse{
 		InResponseTo: msg.Root.SelectAttrValue("ID", ""), Destination: sp.idpSLO(), Unsigned: true})
 	if err == nil {

@@ -11,10 +11,13 @@ import (
 	"time"
 
 	"github.com/gorilla/securecookie"
+
+	"github.com/spid-idp/spid-idp/internal/hostcookie"
 )
 
 // Cookie names. The browser cookie binds forms (CSRF) and flows to one
-// browser; the SSO cookie holds the SpidL1 session ID.
+// browser; the SSO cookie holds the SpidL1 session ID. Over https each
+// name takes the __Host- prefix (package hostcookie).
 const (
 	browserCookie = "spid_browser"
 	ssoCookie     = "spid_sso"
@@ -38,12 +41,15 @@ func newCookieJar(secure bool, maxAge time.Duration, masters ...[]byte) *cookieJ
 	return j
 }
 
+// name is the name the cookie has on this listener.
+func (j *cookieJar) name(name string) string { return hostcookie.Name(name, j.secure) }
+
 func (j *cookieJar) set(w http.ResponseWriter, name, value string, sameSite http.SameSite) error {
 	enc, err := securecookie.EncodeMulti(name, value, j.codecs[0])
 	if err != nil {
 		return fmt.Errorf("idp: encoding cookie %s: %w", name, err)
 	}
-	http.SetCookie(w, &http.Cookie{Name: name, Value: enc, Path: "/", HttpOnly: true, Secure: j.secure,
+	http.SetCookie(w, &http.Cookie{Name: j.name(name), Value: enc, Path: "/", HttpOnly: true, Secure: j.secure,
 		SameSite: sameSite, MaxAge: int(j.maxAge / time.Second)})
 	return nil
 }
@@ -51,7 +57,7 @@ func (j *cookieJar) set(w http.ResponseWriter, name, value string, sameSite http
 // get returns the cookie's value; a missing, tampered or expired cookie
 // gives "" (the caller treats it as absent).
 func (j *cookieJar) get(r *http.Request, name string) string {
-	c, err := r.Cookie(name)
+	c, err := r.Cookie(j.name(name))
 	if err != nil {
 		return ""
 	}
@@ -63,7 +69,7 @@ func (j *cookieJar) get(r *http.Request, name string) string {
 }
 
 func (j *cookieJar) clear(w http.ResponseWriter, name string) {
-	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", HttpOnly: true, Secure: j.secure, MaxAge: -1})
+	http.SetCookie(w, &http.Cookie{Name: j.name(name), Value: "", Path: "/", HttpOnly: true, Secure: j.secure, MaxAge: -1})
 }
 
 // ssoSameSite: SPs POST AuthnRequests cross-site, and only SameSite=None
@@ -81,6 +87,14 @@ func (j *cookieJar) browserID(w http.ResponseWriter, r *http.Request) (string, e
 	if id := j.get(r, browserCookie); id != "" {
 		return id, nil
 	}
+	return j.newBrowserID(w)
+}
+
+// newBrowserID gives the browser a new ID, whatever it had. Each
+// authentication step calls it (password, second factor, SSO session
+// creation: security.md C.6, S075), so an ID known to someone else before
+// the login (a planted cookie, S076) binds nothing after it.
+func (j *cookieJar) newBrowserID(w http.ResponseWriter) (string, error) {
 	id := randomHex(16)
 	return id, j.set(w, browserCookie, id, j.ssoSameSite())
 }

@@ -227,6 +227,9 @@ func (p *IdP) factorSucceeded(w http.ResponseWriter, r *http.Request, sp *metada
 	if err := p.o.Regulator.Succeed(ctx, id.ID); err != nil {
 		p.o.Log.ErrorContext(ctx, "resetting failure counter", "err", err)
 	}
+	if !p.rotateBrowser(w, r, f) {
+		return
+	}
 	f.Performed, f.AuthnInstant, f.Step, f.Challenge = int(spid.L2), p.now().UnixMilli(), stepConsent, ""
 	d := map[string]string{"flow": f.ID, "level": "2"}
 	for k, v := range details {

@@ -328,6 +328,9 @@ func (p *IdP) loginSucceeded(w http.ResponseWriter, r *http.Request, sp *metadat
 	// sessions are ended from now on (password changed meanwhile, device
 	// revoked, suspended), consent sees the epoch moved and stops the flow.
 	f.Epoch = id.SessionEpoch
+	if !p.rotateBrowser(w, r, f) {
+		return
+	}
 	fa := withActor(f, id.ID)
 	if id.Status != storage.IdentityActive {
 		p.spAnomaly(w, r, sp, fa, spid.NrSuspendedRevoked, "identity is "+string(id.Status))

@@ -57,7 +57,25 @@ func (p *IdP) joinSession(w http.ResponseWriter, r *http.Request, f *flowState, 
 	if err := p.cookies.set(w, ssoCookie, sid, p.cookies.ssoSameSite()); err != nil {
 		return "", err
 	}
+	// A new session, a new browser ID too (S075).
+	if _, err := p.cookies.newBrowserID(w); err != nil {
+		return "", err
+	}
 	return index, nil
+}
+
+// rotateBrowser gives the browser a new ID after an authentication step
+// and binds the flow to it (the pages that follow seal f again, with CSRF
+// tokens for the new ID). On failure it has answered.
+func (p *IdP) rotateBrowser(w http.ResponseWriter, r *http.Request, f *flowState) bool {
+	id, err := p.cookies.newBrowserID(w)
+	if err != nil {
+		p.o.Log.ErrorContext(r.Context(), "browser cookie", "err", err)
+		p.fail(w, r, templates.ReasonInternal)
+		return false
+	}
+	f.Browser = id
+	return true
 }
 
 // currentSession returns the browser's live SSO session and its identity:

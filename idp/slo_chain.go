@@ -43,8 +43,10 @@ import (
 
 const (
 	sloCookie = "spid_slo"
-	// sloCookiePath limits the chain cookie to the SLO endpoints.
-	sloCookiePath = "/slo"
+	// sloCookiePath is "/": the __Host- prefix (over https) requires it,
+	// and that keeps a sibling host from planting a chain; the cookie lives
+	// only for the chain's two minutes.
+	sloCookiePath = "/"
 	// sloDeadline caps the whole front-channel walk (spec §6.5).
 	sloDeadline = 2 * time.Minute
 	// sloRecordGrace keeps the record a little past the deadline, so a
@@ -112,7 +114,7 @@ func (p *IdP) saveChain(w http.ResponseWriter, c *sloChain) error {
 	if len(v) > maxChainCookie {
 		return fmt.Errorf("idp: logout chain of %d SPs does not fit a cookie (%d bytes)", len(c.SPs), len(v))
 	}
-	http.SetCookie(w, &http.Cookie{Name: sloCookie, Value: v, Path: sloCookiePath, HttpOnly: true,
+	http.SetCookie(w, &http.Cookie{Name: p.cookies.name(sloCookie), Value: v, Path: sloCookiePath, HttpOnly: true,
 		Secure: p.cookies.secure, SameSite: p.cookies.ssoSameSite(), MaxAge: int((sloDeadline + sloRecordGrace) / time.Second)})
 	return nil
 }
@@ -120,7 +122,7 @@ func (p *IdP) saveChain(w http.ResponseWriter, c *sloChain) error {
 // openChain returns the browser's chain in progress; a missing, tampered
 // or malformed cookie is no chain.
 func (p *IdP) openChain(r *http.Request) (*sloChain, bool) {
-	ck, err := r.Cookie(sloCookie)
+	ck, err := r.Cookie(p.cookies.name(sloCookie))
 	if err != nil {
 		return nil, false
 	}
@@ -135,7 +137,7 @@ func (p *IdP) openChain(r *http.Request) (*sloChain, bool) {
 }
 
 func (p *IdP) clearChain(w http.ResponseWriter) {
-	http.SetCookie(w, &http.Cookie{Name: sloCookie, Value: "", Path: sloCookiePath, HttpOnly: true, Secure: p.cookies.secure, MaxAge: -1})
+	http.SetCookie(w, &http.Cookie{Name: p.cookies.name(sloCookie), Value: "", Path: sloCookiePath, HttpOnly: true, Secure: p.cookies.secure, MaxAge: -1})
 }
 
 // startChain begins propagating to parts (the initiator excluded).

@@ -13,6 +13,7 @@ import (
 	"github.com/spid-idp/spid-idp/idp/csrf"
 	"github.com/spid-idp/spid-idp/idp/response"
 	"github.com/spid-idp/spid-idp/idp/spid"
+	"github.com/spid-idp/spid-idp/internal/hostcookie"
 	"github.com/spid-idp/spid-idp/internal/spclient"
 	"github.com/spid-idp/spid-idp/sessions"
 	"github.com/spid-idp/spid-idp/storage"
@@ -48,15 +49,19 @@ type pending struct {
 
 func newID() string { return strings.TrimLeft(response.RandomID(), "_") }
 
+// cookie is a portal cookie: __Host- prefixed over https, hence Path=/
+// (the prefix requires it; the names are the portal's own).
 func (p *Portal) cookie(name, value string, maxAge int) *http.Cookie {
-	return &http.Cookie{Name: name, Value: value, Path: Prefix, HttpOnly: true, Secure: p.secure,
+	return &http.Cookie{Name: p.cookieName(name), Value: value, Path: "/", HttpOnly: true, Secure: p.secure,
 		SameSite: http.SameSiteLaxMode, MaxAge: maxAge}
 }
+
+func (p *Portal) cookieName(name string) string { return hostcookie.Name(name, p.secure) }
 
 // browser identifies the browser before login (CSRF of the login form,
 // binding of the AuthnRequest to who sent it).
 func (p *Portal) browser(w http.ResponseWriter, r *http.Request) string {
-	if c, err := r.Cookie(browserCookie); err == nil && len(c.Value) == 32 {
+	if c, err := r.Cookie(p.cookieName(browserCookie)); err == nil && len(c.Value) == 32 {
 		return c.Value
 	}
 	v := newID()
@@ -66,7 +71,7 @@ func (p *Portal) browser(w http.ResponseWriter, r *http.Request) string {
 
 // session returns the live session of r, refreshing its idle timer.
 func (p *Portal) session(r *http.Request) (*session, bool) {
-	c, err := r.Cookie(sessionCookie)
+	c, err := r.Cookie(p.cookieName(sessionCookie))
 	if err != nil || len(c.Value) != 32 {
 		return nil, false
 	}
@@ -227,7 +232,7 @@ func (p *Portal) acs(w http.ResponseWriter, r *http.Request) {
 	}
 	_ = p.o.Eph.DeleteValue(ctx, requestKey(inResp))
 	var pend pending
-	c, cerr := r.Cookie(browserCookie)
+	c, cerr := r.Cookie(p.cookieName(browserCookie))
 	if json.Unmarshal(raw, &pend) != nil || cerr != nil || subtle.ConstantTimeCompare([]byte(c.Value), []byte(pend.Browser)) != 1 {
 		fail("Response delivered to another browser", nil)
 		return
@@ -265,6 +270,8 @@ func (p *Portal) acs(w http.ResponseWriter, r *http.Request) {
 	}
 	_ = p.record(ctx, id.ID, "portal.login", id.ID, audit.Success, map[string]string{"level": strconv.Itoa(int(res.Level))})
 	http.SetCookie(w, p.cookie(sessionCookie, s.ID, 0))
+	// A new browser ID after login: one planted before it binds nothing.
+	http.SetCookie(w, p.cookie(browserCookie, newID(), 0))
 	http.Redirect(w, r, PathHome, http.StatusSeeOther)
 }
 

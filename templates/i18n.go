@@ -19,8 +19,14 @@ var Languages = []string{"it", "en"}
 const DefaultLanguage = "it"
 
 // LangCookie is the first-party, non-essential cookie that remembers the
-// language chosen with the switch (ui.md §6).
-const LangCookie = "lang"
+// language chosen with the switch (ui.md §6). It is always Secure, so it
+// always carries the __Host- prefix (ui.md §11): a browser stores it from
+// https and from localhost, as it did the Secure cookie before.
+const LangCookie = "__Host-lang"
+
+// oldLangCookie is the name the cookie had before the prefix; still read,
+// so a choice made before the upgrade is kept until it is set again.
+const oldLangCookie = "lang"
 
 //go:embed i18n/*.json
 var i18nFS embed.FS
@@ -113,8 +119,10 @@ func Lang(r *http.Request) string {
 	if l := r.URL.Query().Get("lang"); supported(l) {
 		return l
 	}
-	if c, err := r.Cookie(LangCookie); err == nil && supported(c.Value) {
-		return c.Value
+	for _, name := range []string{LangCookie, oldLangCookie} {
+		if c, err := r.Cookie(name); err == nil && supported(c.Value) {
+			return c.Value
+		}
 	}
 	if l := fromAcceptLanguage(r.Header.Get("Accept-Language")); l != "" {
 		return l

@@ -32,6 +32,7 @@ import (
 	"github.com/spid-idp/spid-idp/enrolment/cns"
 	"github.com/spid-idp/spid-idp/enrolment/signature"
 	"github.com/spid-idp/spid-idp/idp/csrf"
+	"github.com/spid-idp/spid-idp/internal/hostcookie"
 	"github.com/spid-idp/spid-idp/storage"
 	"github.com/spid-idp/spid-idp/templates"
 )
@@ -136,7 +137,7 @@ type state struct {
 }
 
 func (h *Handler) readState(r *http.Request) state {
-	c, err := r.Cookie(cookieName)
+	c, err := r.Cookie(hostcookie.Name(cookieName, h.Secure))
 	if err != nil {
 		return state{}
 	}
@@ -157,7 +158,7 @@ func (h *Handler) writeState(w http.ResponseWriter, st state) error {
 		return fmt.Errorf("enrolment/web: cookie: %w", err)
 	}
 	// Lax: the e-mailed link is a top-level navigation from elsewhere.
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: enc, Path: "/", HttpOnly: true, Secure: h.Secure,
+	http.SetCookie(w, &http.Cookie{Name: hostcookie.Name(cookieName, h.Secure), Value: enc, Path: "/", HttpOnly: true, Secure: h.Secure,
 		SameSite: http.SameSiteLaxMode, MaxAge: int(cookieMaxAge / time.Second)})
 	return nil
 }
@@ -191,8 +192,12 @@ func lang(r *http.Request) string {
 	if l := r.URL.Query().Get("lang"); l == "en" || l == "it" {
 		return l
 	}
-	if c, err := r.Cookie(langCookie); err == nil && (c.Value == "en" || c.Value == "it") {
-		return c.Value
+	// Either name: the prefixed one over https, the bare one in demo mode
+	// (a language is no secret worth telling the listeners apart for).
+	for _, name := range []string{hostcookie.Prefix + langCookie, langCookie} {
+		if c, err := r.Cookie(name); err == nil && (c.Value == "en" || c.Value == "it") {
+			return c.Value
+		}
 	}
 	if strings.HasPrefix(strings.ToLower(r.Header.Get("Accept-Language")), "en") {
 		return "en"
@@ -212,7 +217,7 @@ func clientIP(r *http.Request) string {
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, p templates.EnrolPage) {
 	l := lang(r)
 	if q := r.URL.Query().Get("lang"); q == "en" || q == "it" {
-		http.SetCookie(w, &http.Cookie{Name: langCookie, Value: q, Path: "/", HttpOnly: true, Secure: h.Secure,
+		http.SetCookie(w, &http.Cookie{Name: hostcookie.Name(langCookie, h.Secure), Value: q, Path: "/", HttpOnly: true, Secure: h.Secure,
 			SameSite: http.SameSiteLaxMode, MaxAge: int(cookieMaxAge / time.Second)})
 	}
 	if err := h.Pages.Render(w, status, templates.PageEnrol, l, p); err != nil {
