@@ -190,8 +190,9 @@ func (p *IdP) sloRequest(w http.ResponseWriter, r *http.Request, req *logoutmsg.
 	}
 	var others []storage.SessionParticipant
 	for _, part := range sess.Participants {
-		// The initiator ends its own sessions; every other assertion of the
-		// session, even a second one to the same SP, gets its own request.
+		// The initiator ends its own session; every other SP of the session
+		// gets one request, for the latest assertion it was given (the
+		// session keeps one entry per SP).
 		if part.SPEntityID != sp.EntityID {
 			others = append(others, part)
 		}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -358,4 +359,48 @@ func BenchmarkCreateValue(b *testing.B) {
 func BenchmarkGetValue(b *testing.B) {
 	s, _, _ := newTestStore(b)
 	conformance.BenchGetValue(b, s)
+}
+
+// TestSessionSizeConstantUnderSSO (issue 14 item 5): 2,000 joins of one SP
+// leave the session hash at its fixed fields and one participant, and the
+// key's memory where it was after the first join: a join rewrites one field,
+// the session does not grow.
+func TestSessionSizeConstantUnderSSO(t *testing.T) {
+	s, raw, prefix := newTestStore(t)
+	ctx := t.Context()
+	now := time.Now()
+	sess := storage.Session{ID: "sso-load", IdentityID: "i", Level: 1, AuthnInstant: now, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	if err := s.CreateSession(ctx, sess); err != nil {
+		t.Fatal(err)
+	}
+	join := func(i int) {
+		t.Helper()
+		p := storage.SessionParticipant{SPEntityID: "https://sp.example.it/metadata", NameID: fmt.Sprintf("_%040d", i),
+			SessionIndex: fmt.Sprintf("_%080d", i), IssuedAt: time.Now()}
+		if err := s.AddParticipant(ctx, sess.ID, p, time.Now().Add(time.Hour)); err != nil {
+			t.Fatalf("AddParticipant %d: %v", i, err)
+		}
+	}
+	join(0)
+	keys := scanKeys(t, raw, prefix)
+	if len(keys) != 1 {
+		t.Fatalf("keys = %q, want the session alone", keys)
+	}
+	before, err := raw.MemoryUsage(ctx, keys[0]).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < 2000; i++ {
+		join(i)
+	}
+	if n := raw.HLen(ctx, keys[0]).Val(); n != 3 { // m, x and the SP
+		t.Errorf("after 2,000 joins of one SP the hash has %d fields, want 3", n)
+	}
+	after, err := raw.MemoryUsage(ctx, keys[0]).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after != before {
+		t.Errorf("session key uses %d bytes after 2,000 joins, %d after the first", after, before)
+	}
 }
