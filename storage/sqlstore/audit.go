@@ -87,7 +87,7 @@ const (
 	// maxAuditConflicts bounds how often a batch is re-chained after
 	// another node appended first; every conflict means that node made
 	// progress, so this is reached only by a pathological storm.
-	maxAuditConflicts = 50
+	maxAuditConflicts = 1000
 	// auditFlushTimeout bounds one batch: it runs on behalf of many
 	// requests, so no single request's context governs it.
 	auditFlushTimeout = 30 * time.Second
@@ -188,6 +188,11 @@ func (q *auditQueue) commit(ctx context.Context, s *Store, evs []storage.AuditEv
 		}
 		q.tailKnown = false
 		class := s.f.classify(err)
+		if class == ErrUnique && conflicts < maxAuditConflicts {
+			// Another node appended first. Read its tail and try again at
+			// once: sleeping would only let its next batches through first.
+			continue
+		}
 		if (class != ErrUnique && class != ErrRetry) || conflicts == maxAuditConflicts {
 			return nil, err
 		}
