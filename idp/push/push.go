@@ -16,7 +16,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/x509"
-	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -515,13 +515,14 @@ func reasonOf(err error) string {
 	return "error"
 }
 
-// randomID is 128 random bits, URL-safe.
+// randomID is 128 random bits in hex: URL-safe, and never starting with
+// "-", which a command line would take for a flag (spid-idp app approve ID).
 func randomID() (string, error) {
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", fmt.Errorf("push: random: %w", err)
 	}
-	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+	return hex.EncodeToString(b[:]), nil
 }
 
 // numbers draws the two-digit number and two distinct decoys, shuffled.
