@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
 // Inputs that made the parsing libraries hang, allocate without bound or
@@ -110,7 +109,10 @@ func TestHostileInputs(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			start := time.Now()
+			// No wall-clock bound here (it failed under -race on a loaded
+			// machine): the expected reason proves the screen refused the
+			// input before the expensive parse, and a hang hits go test's
+			// timeout.
 			var err error
 			if tc.cades {
 				_, err = e.v.VerifyCAdES(context.Background(), tc.in, e.issued)
@@ -122,9 +124,6 @@ func TestHostileInputs(t *testing.T) {
 			}
 			if want := reason[tc.name]; !strings.Contains(err.Error(), want) {
 				t.Fatalf("refused for another reason: %v, want %q", err, want)
-			}
-			if d := time.Since(start); d > 2*time.Second {
-				t.Fatalf("took %v", d)
 			}
 		})
 	}
