@@ -187,41 +187,56 @@ func runOperatorList(ctx context.Context, e env, args []string) int {
 	return exitOK
 }
 
-func runOperatorDisable(ctx context.Context, e env, args []string) int {
-	fs := newFlagSet("operator disable", e)
+// operatorCommand parses "[-c FILE] --reason TEXT USERNAME" for the
+// commands that act on one operator, opens the store and finds the
+// operator; a missing one is audited as a failure of event. When ok is
+// false, code is the exit code; otherwise the caller closes a.
+func operatorCommand(ctx context.Context, e env, args []string, name, event string) (a *admin, op storage.Operator, reason string, code int, ok bool) {
+	fs := newFlagSet("operator "+name, e)
 	path := configFlag(fs, e)
-	reason := fs.String("reason", "", "why, for the audit log (required)")
+	why := fs.String("reason", "", "why, for the audit log (required)")
 	rest, err := parseInterspersed(fs, args)
 	if err != nil {
-		return exitUsage
+		return nil, op, "", exitUsage, false
 	}
-	if len(rest) != 1 || strings.TrimSpace(*reason) == "" {
-		fmt.Fprintln(e.stderr, "usage: spid-idp operator disable [-c FILE] --reason TEXT USERNAME")
-		return exitUsage
+	if len(rest) != 1 || strings.TrimSpace(*why) == "" {
+		fmt.Fprintf(e.stderr, "usage: spid-idp operator %s [-c FILE] --reason TEXT USERNAME\n", name)
+		return nil, op, "", exitUsage, false
 	}
-	a, code, ok := openAdmin(ctx, e, *path)
+	a, code, ok = openAdmin(ctx, e, *path)
+	if !ok {
+		return nil, op, "", code, false
+	}
+	user := strings.ToLower(rest[0])
+	op, err = a.store.GetOperatorByUsername(ctx, user)
+	if errors.Is(err, storage.ErrNotFound) {
+		fmt.Fprintf(e.stderr, "spid-idp operator %s: no operator with username %q\n", name, rest[0])
+		code = a.fail(ctx, event, "", map[string]string{"username": user, "error": "not found"})
+		a.close()
+		return nil, op, "", code, false
+	} else if err != nil {
+		fmt.Fprintf(e.stderr, "spid-idp operator %s: %v\n", name, err)
+		a.close()
+		return nil, op, "", exitFailure, false
+	}
+	return a, op, strings.TrimSpace(*why), exitOK, true
+}
+
+func runOperatorDisable(ctx context.Context, e env, args []string) int {
+	a, op, reason, code, ok := operatorCommand(ctx, e, args, "disable", "operator.disable")
 	if !ok {
 		return code
 	}
 	defer a.close()
-	user := strings.ToLower(rest[0])
-	op, err := a.store.GetOperatorByUsername(ctx, user)
-	if errors.Is(err, storage.ErrNotFound) {
-		fmt.Fprintf(e.stderr, "spid-idp operator disable: no operator with username %q\n", rest[0])
-		return a.fail(ctx, "operator.disable", "", map[string]string{"username": user, "error": "not found"})
-	} else if err != nil {
-		fmt.Fprintf(e.stderr, "spid-idp operator disable: %v\n", err)
-		return exitFailure
-	}
 	errAlready := errors.New("already disabled")
-	err = a.store.UpdateOperator(ctx, op.ID, func(o storage.Operator) (storage.Operator, error) {
+	err := a.store.UpdateOperator(ctx, op.ID, func(o storage.Operator) (storage.Operator, error) {
 		if o.Status == storage.OperatorDisabled {
 			return o, errAlready
 		}
 		o.Status, o.UpdatedAt = storage.OperatorDisabled, time.Now().UTC()
 		return o, nil
 	})
-	details := map[string]string{"username": op.Username, "reason": strings.TrimSpace(*reason)}
+	details := map[string]string{"username": op.Username, "reason": reason}
 	if err != nil {
 		fmt.Fprintf(e.stderr, "spid-idp operator disable: %s: %v\n", op.Username, err)
 		details["error"] = err.Error()
@@ -261,36 +276,16 @@ func factorSummary(o storage.Operator) string {
 // phone: the operator's factors go, and a new one-time code lets them
 // enrol a new factor at the next login (after the password).
 func runOperatorResetFactor(ctx context.Context, e env, args []string) int {
-	fs := newFlagSet("operator reset-factor", e)
-	path := configFlag(fs, e)
-	reason := fs.String("reason", "", "why, for the audit log (required)")
-	rest, err := parseInterspersed(fs, args)
-	if err != nil {
-		return exitUsage
-	}
-	if len(rest) != 1 || strings.TrimSpace(*reason) == "" {
-		fmt.Fprintln(e.stderr, "usage: spid-idp operator reset-factor [-c FILE] --reason TEXT USERNAME")
-		return exitUsage
-	}
-	a, code, ok := openAdmin(ctx, e, *path)
+	a, op, reason, code, ok := operatorCommand(ctx, e, args, "reset-factor", "operator.factor_code")
 	if !ok {
 		return code
 	}
 	defer a.close()
-	user := strings.ToLower(rest[0])
-	op, err := a.store.GetOperatorByUsername(ctx, user)
-	if errors.Is(err, storage.ErrNotFound) {
-		fmt.Fprintf(e.stderr, "spid-idp operator reset-factor: no operator with username %q\n", rest[0])
-		return a.fail(ctx, "operator.factor_code", "", map[string]string{"username": user, "error": "not found"})
-	} else if err != nil {
-		fmt.Fprintf(e.stderr, "spid-idp operator reset-factor: %v\n", err)
-		return exitFailure
-	}
 	if op.Status != storage.OperatorActive {
 		fmt.Fprintf(e.stderr, "spid-idp operator reset-factor: operator %s is %s\n", op.Username, op.Status)
 		return a.fail(ctx, "operator.factor_code", op.ID, map[string]string{"username": op.Username, "error": "operator " + op.Status})
 	}
-	enrol, err := issueEnrolCode(ctx, a, op, true, oneLine(strings.TrimSpace(*reason)))
+	enrol, err := issueEnrolCode(ctx, a, op, true, oneLine(reason))
 	if err != nil {
 		fmt.Fprintf(e.stderr, "spid-idp operator reset-factor: %v\n", err)
 		return exitFailure
