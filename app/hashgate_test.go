@@ -57,7 +57,15 @@ func TestLoginStormBoundedMemory(t *testing.T) {
 	// Two 19 MiB hashes live at once; the collector may let the heap reach
 	// about twice what is live, and the 200 connections need buffers.
 	const hash = 19456 << 10
-	if limit := base + 4*stormSlots*hash + 64<<20; peak > limit {
+	allowance := int64(4*stormSlots*hash + 64<<20)
+	if raceDetector {
+		// The race detector's shadow memory roughly triples what the same
+		// heap costs in RSS (679 MiB seen against 530 allowed); unbounded,
+		// the 200 hashes would still need several GiB, so the test keeps
+		// telling the two apart.
+		allowance *= 3
+	}
+	if limit := base + allowance; peak > limit {
 		t.Errorf("peak RSS %d MiB, above the %d MiB the hashing bound allows", peak>>20, limit>>20)
 	}
 }
