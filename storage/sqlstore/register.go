@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spid-idp/spid-idp/storage"
@@ -19,10 +18,6 @@ func registerDests(r *storage.RegisterRecord) []any {
 	return []any{&r.Seq, timeDest{&r.Time}, &r.Kind, &r.Direction, &r.Binding, &r.SPEntityID, &r.SPIDCode,
 		&r.RequestID, &r.MessageID, &r.ClientIP, &r.Sealed, &r.PrevHash, &r.Hash}
 }
-
-// months remembers the partitions this process has made sure of, so the
-// hot path calls register_ensure_month once a month, not per append.
-var months sync.Map // keyed by store and month
 
 // AppendRegister chains recs after the register's head and inserts them,
 // with ev appended to the audit log in the same transaction when not nil.
@@ -92,14 +87,14 @@ func (s *Store) AppendRegister(ctx context.Context, recs []storage.RegisterRecor
 
 func (s *Store) ensureMonths(ctx context.Context, recs []storage.RegisterRecord) error {
 	for _, r := range recs {
-		key := fmt.Sprintf("%p/%s", s, r.Time.UTC().Format("200601"))
-		if _, ok := months.Load(key); ok {
+		key := r.Time.UTC().Format("200601")
+		if _, ok := s.months.Load(key); ok {
 			continue
 		}
 		if _, err := s.db.ExecContext(ctx, s.q("SELECT register_ensure_month(?)"), s.timeArg(r.Time)); err != nil {
 			return fmt.Errorf("register partition for %s: %w", r.Time.UTC().Format("2006-01"), err)
 		}
-		months.Store(key, true)
+		s.months.Store(key, true)
 	}
 	return nil
 }
@@ -182,7 +177,7 @@ func (s *Store) DeleteRegisterBefore(ctx context.Context, before time.Time) (int
 	}
 	if s.f.PartitionedRegister {
 		// Dropped partitions may be needed again by a clock set back.
-		months.Range(func(k, _ any) bool { months.Delete(k); return true })
+		s.months.Range(func(k, _ any) bool { s.months.Delete(k); return true })
 	}
 	return n, nil
 }

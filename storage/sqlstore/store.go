@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/spid-idp/spid-idp/storage"
@@ -29,6 +30,11 @@ type Store struct {
 	audit auditQueue
 	// wq batches concurrent write transactions when there is one writer.
 	wq writeQueue
+	// months remembers the register partitions this store has made sure
+	// of, so the hot path calls register_ensure_month once a month, not per
+	// append. Per store, not global: a global keyed by the store's address
+	// was fooled by a new store allocated where a closed one had been.
+	months sync.Map
 }
 
 // SetCheckoutTimeout bounds how long an operation may wait for a usable
