@@ -6,7 +6,7 @@ LDFLAGS  := -X main.version=$(VERSION)
 PKGS     := ./...
 FUZZTIME ?= 20s
 
-.PHONY: help build run test bench fuzz lint clean
+.PHONY: help build run test bench fuzz lint clean axe screenshots
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -34,6 +34,15 @@ fuzz: ## run every fuzz target for FUZZTIME each
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+
+axe: ## install axe-core from npm into .axe/ for the browser tests' accessibility checks (not shipped)
+	npm install --prefix .axe --no-save --no-audit --no-fund axe-core@4
+
+screenshots: axe ## every page at 1280 and 390 px wide into ./screenshots (runs the browser tests)
+	mkdir -p screenshots
+	SPID_TEST_BROWSER=1 SPID_TEST_SCREENSHOTS=$(CURDIR)/screenshots SPID_SCREENSHOT_DIR=$(CURDIR)/screenshots \
+	  $(GO) test -count=1 -timeout 30m -run 'Browser|Screenshots' ./app/ ./templates/
+	@echo "screenshots: $$(ls screenshots | wc -l) files in ./screenshots"
 
 clean: ## remove build output (keeps ./data)
 	rm -rf bin
