@@ -10,6 +10,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/spid-idp/spid-idp/internal/browsertest"
 	"github.com/spid-idp/spid-idp/internal/testenv"
 )
 
@@ -23,17 +24,29 @@ func TestBrowserDemoLogin(t *testing.T) {
 
 	ctx := browserTab(t, chrome, 60*time.Second)
 
+	if err := chromedp.Do(ctx, chromedp.Navigate(ts.URL+"/demo-sp/")); err != nil {
+		t.Fatal(err)
+	}
+	browsertest.Page(t, ctx, "demo-sp-home")
 	err := chromedp.Do(ctx,
-		chromedp.Navigate(ts.URL+"/demo-sp/"),
 		chromedp.Click(`button[name="level"][value="1"]`),
 		chromedp.WaitVisible(`#username`),
+	)
+	if err != nil {
+		t.Fatalf("browser flow: %v", err)
+	}
+	browsertest.Page(t, ctx, "login-level1")
+	err = chromedp.Do(ctx,
 		chromedp.SendKeys(`#username`, info.Username),
 		chromedp.SendKeys(`#password`, info.Password),
 		chromedp.Click(`button[name="op"][value="submit"]`),
 		chromedp.WaitVisible(`button[name="op"][value="accept"]`),
-		chromedp.Click(`button[name="op"][value="accept"]`),
 	)
 	if err != nil {
+		t.Fatalf("browser flow: %v", err)
+	}
+	browsertest.Page(t, ctx, "consent")
+	if err := chromedp.Do(ctx, chromedp.Click(`button[name="op"][value="accept"]`)); err != nil {
 		t.Fatalf("browser flow: %v", err)
 	}
 	// The transfer page submits itself through /static/autosubmit.js.
@@ -44,6 +57,7 @@ func TestBrowserDemoLogin(t *testing.T) {
 	if err != nil || !strings.HasSuffix(loc, "/demo-sp/acs") {
 		t.Fatalf("result page at %q (%v), want the SP's ACS", loc, err)
 	}
+	browsertest.Page(t, ctx, "demo-sp-result")
 	result, err := chromedp.Run(ctx, chromedp.Text(`main`))
 	if err != nil {
 		t.Fatal(err)
@@ -62,26 +76,10 @@ func TestBrowserDemoLogin(t *testing.T) {
 	}
 }
 
-// browserTab starts the headless Chromium at chrome for one test, with a
-// profile of its own and no background traffic, and returns a tab whose
-// context ends after timeout. Everything is closed at the test's cleanup.
+// browserTab opens a headless Chromium tab for one test (see
+// browsertest.Tab); chrome is the binary testenv.Browser found.
 func browserTab(t *testing.T, chrome string, timeout time.Duration) context.Context {
 	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chrome),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancel)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(cancel)
-	ctx, cancel = context.WithTimeout(ctx, timeout)
-	t.Cleanup(cancel)
-	return ctx
+	_ = chrome
+	return browsertest.Tab(t, timeout)
 }
