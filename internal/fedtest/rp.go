@@ -1,0 +1,117 @@
+package fedtest
+
+import (
+	"crypto/rsa"
+	"fmt"
+	"net/http"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/spid-idp/spid-idp/federation"
+)
+
+// RP is a relying party of the test federation: its entity configuration
+// and the core keys it signs requests and decrypts userinfo with.
+type RP struct {
+	*federation.Entity
+	Name        string
+	RedirectURI string
+	Sig         federation.Signer
+	Enc         *rsa.PrivateKey
+	EncKID      string
+	// Extra claims merged into openid_relying_party (tests: defects).
+	Extra map[string]any
+	// Callback, if set, handles GET /callback (the demo RP's page).
+	Callback http.HandlerFunc
+}
+
+// NewRP makes a relying party whose keys are name-fed, name-sig and
+// name-enc of ks, below superior.
+func NewRP(ks *KeySource, name, id, display, superior string) (*RP, error) {
+	load := func(suffix string) (*rsa.PrivateKey, error) {
+		k, err := ks.Key(name + "-" + suffix)
+		if err != nil {
+			return nil, fmt.Errorf("fedtest: %w", err)
+		}
+		return k, nil
+	}
+	fed, err := load("fed")
+	if err != nil {
+		return nil, err
+	}
+	sig, err := load("sig")
+	if err != nil {
+		return nil, err
+	}
+	enc, err := load("enc")
+	if err != nil {
+		return nil, err
+	}
+	fs, err := federation.NewSigner(fed, jose.RS256)
+	if err != nil {
+		return nil, err
+	}
+	ss, err := federation.NewSigner(sig, jose.RS256)
+	if err != nil {
+		return nil, err
+	}
+	ekid, err := federation.Thumbprint(&enc.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	rp := &RP{Name: display, RedirectURI: id + "/callback", Sig: ss, Enc: enc, EncKID: ekid}
+	rp.Entity = &federation.Entity{ID: id, Keys: []federation.Signer{fs}, AuthorityHints: []string{superior}}
+	rp.Entity.Metadata = rp.metadata
+	return rp, nil
+}
+
+// CoreJWKS are the RP's signing and encryption public keys.
+func (rp *RP) CoreJWKS() jose.JSONWebKeySet {
+	return jose.JSONWebKeySet{Keys: []jose.JSONWebKey{
+		rp.Sig.Public(),
+		{Key: &rp.Enc.PublicKey, KeyID: rp.EncKID, Use: "enc", Algorithm: string(jose.RSA_OAEP)},
+	}}
+}
+
+func (rp *RP) metadata() map[string]map[string]any {
+	m := map[string]any{
+		"client_id":                       rp.ID,
+		"client_registration_types":       []any{"automatic"},
+		"client_name":                     rp.Name,
+		"redirect_uris":                   []any{rp.RedirectURI},
+		"response_types":                  []any{"code"},
+		"grant_types":                     []any{"authorization_code", "refresh_token"},
+		"token_endpoint_auth_method":      "private_key_jwt",
+		"id_token_signed_response_alg":    "RS256",
+		"userinfo_signed_response_alg":    "RS256",
+		"userinfo_encrypted_response_alg": "RSA-OAEP",
+		"userinfo_encrypted_response_enc": "A256CBC-HS512",
+		"jwks":                            rp.CoreJWKS(),
+		"contacts":                        []any{"rp@example.invalid"},
+	}
+	for k, v := range rp.Extra {
+		if v == nil {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+	}
+	return map[string]map[string]any{
+		federation.TypeFederationEntity: {"organization_name": rp.Name, "homepage_uri": rp.ID, "contacts": "rp@example.invalid"},
+		federation.TypeRelyingParty:     m,
+	}
+}
+
+// Handler serves the RP's entity configuration and callback.
+func (rp *RP) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+federation.WellKnownPath, rp.ServeConfiguration)
+	mux.HandleFunc("GET /callback", func(w http.ResponseWriter, r *http.Request) {
+		if rp.Callback == nil {
+			http.NotFound(w, r)
+			return
+		}
+		rp.Callback(w, r)
+	})
+	return mux
+}
