@@ -7,6 +7,7 @@ import (
 
 	"github.com/spid-idp/spid-idp/enrolment/console"
 	"github.com/spid-idp/spid-idp/enrolment/web"
+	"github.com/spid-idp/spid-idp/idp/appapi"
 	"github.com/spid-idp/spid-idp/lifecycle"
 )
 
@@ -18,6 +19,16 @@ func uploadLimits() map[string]int64 {
 	limits[console.Prefix] = 256 << 20 // video recordings
 	limits["/care/"] = 32 << 20        // three attachments of 10 MB
 	return limits
+}
+
+// longRequests are the paths without server.request_timeout: the uploads
+// (a recording takes its time to store) and the app's long poll.
+func longRequests() []string {
+	out := []string{appapi.Prefix}
+	for p := range uploadLimits() {
+		out = append(out, p)
+	}
+	return out
 }
 
 // MountBackOffice mounts the operator console (enrolment verification,

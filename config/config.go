@@ -48,6 +48,7 @@ type Server struct {
 	WriteTimeout      time.Duration  `yaml:"write_timeout" default:"30s" doc:"Time allowed to write a response."`
 	IdleTimeout       time.Duration  `yaml:"idle_timeout" default:"60s" doc:"How long an idle keep-alive connection stays open."`
 	ShutdownTimeout   time.Duration  `yaml:"shutdown_timeout" default:"15s" doc:"Grace period for in-flight requests on shutdown."`
+	RequestTimeout    time.Duration  `yaml:"request_timeout" default:"2500ms" doc:"Deadline of every page's dependency waits together (uploads and the app's long poll excepted): a request that runs out of it while PostgreSQL or Redis does not answer gets the 503 page, so none waits much longer."`
 	MaxHeaderBytes    int            `yaml:"max_header_bytes" unit:"bytes" default:"16KiB" doc:"Largest accepted request header block, which also bounds HTTP-Redirect query strings (larger: 431)."`
 	MaxBodyBytes      int64          `yaml:"max_body_bytes" unit:"bytes" default:"128KiB" doc:"Largest accepted request body (larger: 413)."`
 	MetricsListen     string         `yaml:"metrics_listen" defaultdoc:"demo: site; otherwise 127.0.0.1:9090" doc:"host:port of the operations listener (plain HTTP) serving /metrics and /debug/pprof/, kept off the public one; site serves /metrics on the public listener (then metrics_token is required outside demo mode) and the profiler nowhere."`

@@ -36,6 +36,8 @@ type recorder struct {
 	// whichever handler met it (see WriteHeader).
 	srv *Server
 	req *http.Request
+	// deadline is the request's RequestTimeout deadline, zero without one.
+	deadline time.Time
 }
 
 // WriteHeader also makes every dependency outage answer the same way — 503,
@@ -59,6 +61,13 @@ func (r *recorder) WriteHeader(code int) {
 	}
 	if r.srv != nil {
 		switch {
+		case code >= 500 && code != http.StatusServiceUnavailable && r.outOfTime():
+			// The request's time ran out while it waited on a dependency:
+			// that is an outage whatever the last probe said, and checking
+			// now would only make the client wait longer.
+			r.srv.recheck()
+			r.unavailable()
+			return
 		case code == http.StatusInternalServerError && r.srv.backendDown(r.req.Context()):
 			r.unavailable()
 			return
@@ -75,6 +84,12 @@ func (r *recorder) WriteHeader(code int) {
 	}
 	r.code = code
 	r.ResponseWriter.WriteHeader(code)
+}
+
+// outOfTime reports whether the request's own deadline (RequestTimeout)
+// has passed.
+func (r *recorder) outOfTime() bool {
+	return !r.deadline.IsZero() && !time.Now().Before(r.deadline)
 }
 
 // unavailable answers with the server's 503 page instead of what the
@@ -160,6 +175,14 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			h.Set("Cache-Control", "no-store")
 		}
 		rec := &recorder{ResponseWriter: w, tooLarge: s.tooLarge(r), srv: s, req: r}
+		if d := s.requestTimeout(r.URL.Path); d > 0 {
+			rec.deadline = start.Add(d)
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(ctx, rec.deadline)
+			defer cancel()
+			r = r.WithContext(ctx)
+			rec.req = r
+		}
 		if r.Body != nil && r.Body != http.NoBody {
 			limit := s.bodyLimit(r.URL.Path)
 			if r.ContentLength > limit {
@@ -280,6 +303,25 @@ func (s *Server) clientIP(r *http.Request, trusted bool) string {
 		}
 	}
 	return a.String()
+}
+
+// requestTimeout is the deadline RequestTimeout gives a request for path:
+// none for the operational endpoints (/readyz bounds itself), static
+// files and the LongRequests prefixes.
+func (s *Server) requestTimeout(path string) time.Duration {
+	if s.opts.RequestTimeout <= 0 || strings.HasPrefix(path, "/static/") {
+		return 0
+	}
+	switch path {
+	case "/readyz", "/healthz", "/metrics":
+		return 0
+	}
+	for _, p := range s.opts.LongRequests {
+		if strings.HasPrefix(path, p) {
+			return 0
+		}
+	}
+	return s.opts.RequestTimeout
 }
 
 // bodyLimit is the body cap for path: MaxBodyBytes, or the BodyLimits entry

@@ -67,6 +67,17 @@ type Options struct {
 	// ReadyTimeout bounds one readiness check (default 800ms), so /readyz
 	// answers within a second even when a backend hangs.
 	ReadyTimeout time.Duration
+	// RequestTimeout, when positive, is every application request's
+	// deadline, inherited by each storage and cache call through the
+	// request's context: however many dependency waits a handler makes in
+	// turn, together they end by then, and a handler that fails because
+	// the time ran out answers the 503 page at once (issue 13: no request
+	// waits more than 3 s during an outage).
+	RequestTimeout time.Duration
+	// LongRequests are path prefixes RequestTimeout does not apply to: long
+	// polls and uploads, which wait by design (each dependency wait in them
+	// is still bounded by the storage timeouts).
+	LongRequests []string
 	// App serves everything but the operational endpoints.
 	App http.Handler
 	// Unavailable renders the page shown while a backend is down; nil gives

@@ -157,26 +157,56 @@ func OpenWith(ctx context.Context, dsn string, o Options) (*sqlstore.Store, erro
 // deadlineConn gives each read and write on the server connection a
 // deadline of d from its start, while on is set: the wait for one reply
 // (or for room to send) is bounded, however long a transaction lasts in
-// all. pgx's own cancellation (a deadline in the past) still interrupts a
-// read in progress.
+// all. A deadline pgx sets itself (its cancellation when the caller's
+// context ends: the request's deadline, a deadline in the past) is kept
+// when sooner, so a statement started just as the context ended does not
+// wait d again.
 type deadlineConn struct {
 	net.Conn
 	d  time.Duration
 	on *atomic.Bool
+	// set is the deadline pgx last set (unix nanoseconds), 0 for none.
+	set atomic.Int64
+}
+
+func (c *deadlineConn) bound() time.Time {
+	t := time.Now().Add(c.d)
+	if s := c.set.Load(); s != 0 && s < t.UnixNano() {
+		return time.Unix(0, s)
+	}
+	return t
 }
 
 func (c *deadlineConn) Read(b []byte) (int, error) {
 	if c.on.Load() {
-		_ = c.Conn.SetReadDeadline(time.Now().Add(c.d))
+		_ = c.Conn.SetReadDeadline(c.bound())
 	}
 	return c.Conn.Read(b)
 }
 
 func (c *deadlineConn) Write(b []byte) (int, error) {
 	if c.on.Load() {
-		_ = c.Conn.SetWriteDeadline(time.Now().Add(c.d))
+		_ = c.Conn.SetWriteDeadline(c.bound())
 	}
 	return c.Conn.Write(b)
+}
+
+func (c *deadlineConn) remember(t time.Time) {
+	if t.IsZero() {
+		c.set.Store(0)
+		return
+	}
+	c.set.Store(t.UnixNano())
+}
+
+func (c *deadlineConn) SetDeadline(t time.Time) error {
+	c.remember(t)
+	return c.Conn.SetDeadline(t)
+}
+
+func (c *deadlineConn) SetReadDeadline(t time.Time) error {
+	c.remember(t)
+	return c.Conn.SetReadDeadline(t)
 }
 
 // openError shows a message with secrets removed and still lets callers test
