@@ -32,6 +32,7 @@ import (
 	"github.com/spid-idp/spid-idp/idp/regulation"
 	"github.com/spid-idp/spid-idp/idp/response"
 	"github.com/spid-idp/spid-idp/keys"
+	"github.com/spid-idp/spid-idp/legal"
 	"github.com/spid-idp/spid-idp/lifecycle"
 	"github.com/spid-idp/spid-idp/metadata"
 	"github.com/spid-idp/spid-idp/register"
@@ -70,6 +71,7 @@ type App struct {
 	RegisterQueue *register.Queue
 
 	enrolWeb *web.Handler // the citizen enrolment pages, built once
+	legal    *legal.Texts // the legal texts, loaded once
 	demoSP   *demo.SP     // set by SetupDemo
 }
 
@@ -190,6 +192,9 @@ func Build(ctx context.Context, cfg *config.Config, b *Backends, log *slog.Logge
 	}
 	a.Mux = http.NewServeMux()
 	a.IdP.Register(a.Mux)
+	if err := a.MountLegal(pages); err != nil {
+		return nil, err
+	}
 	if err := a.MountEnrolment(); err != nil {
 		return nil, err
 	}

@@ -72,6 +72,9 @@ func (a *App) enrolmentWeb() (*web.Handler, error) {
 	if cfg.Demo {
 		h.LoginURL = base + demo.Prefix + "/"
 	}
+	if h.Legal, err = a.LegalTexts(); err != nil {
+		return nil, err
+	}
 	if f := cfg.Enrolment.SignatureTrustFile; f != "" {
 		pool, err := certPool(f)
 		if err != nil {

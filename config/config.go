@@ -31,6 +31,8 @@ type Config struct {
 	Mail      Mail      `yaml:"mail" doc:"Outgoing e-mail (activation links, outcomes, notices)."`
 	SMS       SMS       `yaml:"sms" doc:"Outgoing SMS (one-time codes)."`
 	Enrolment Enrolment `yaml:"enrolment" doc:"Identity requests: recognition paths, evidence, the verification clock."`
+	Legal     Legal     `yaml:"legal" doc:"Privacy notice, accessibility statement and terms of service (/privacy, /accessibility, /terms)."`
+	Recovery  Recovery  `yaml:"recovery" doc:"Credential recovery (/recover): forgotten username or password, lost app."`
 
 	// Demo is true when Load was given no file: loopback HTTP, local SQLite,
 	// generated keys. Never set from YAML or the environment.
@@ -311,6 +313,20 @@ type Enrolment struct {
 	SignatureTrustFile string   `yaml:"signature_trust_file" doc:"PEM bundle of the qualified CAs accepted on the signature path; empty: the signature path is off."`
 	RequireQC          bool     `yaml:"require_qc" default:"true" doc:"Require the QcCompliance statement in signer certificates (signature path)."`
 	Price              int      `yaml:"price_cents" default:"0" doc:"Price of a new identity in euro cents; 0: free (no payment step)."`
+}
+
+// Legal configures the texts a citizen reads and accepts.
+type Legal struct {
+	Dir        string `yaml:"dir" doc:"Directory of the operator's own texts: privacy.it.txt, privacy.en.txt, accessibility.it.txt, accessibility.en.txt, terms.it.txt, terms.en.txt (a missing file keeps the built-in text). Format: first line \"# Title\", blank-line-separated blocks, \"## \" headings, \"- \" list items; placeholders {controller}, {controller_url}, {dpo}, {care}, {updated}, {responsible}. Each consent records a hash of the text accepted."`
+	DPOContact string `yaml:"dpo_contact" doc:"How to reach the data-protection officer (an e-mail or postal address), printed in the privacy notice; empty: the notice points to customer care."`
+	Updated    string `yaml:"updated" default:"2026-12-07" doc:"Date of the texts (YYYY-MM-DD), printed in them as the date of the last update."`
+}
+
+// Recovery configures the self-service recovery of credentials.
+type Recovery struct {
+	LinkTTL     time.Duration `yaml:"link_ttl" default:"30m" doc:"Validity of the single-use password-reset link sent by e-mail."`
+	MaxRequests int           `yaml:"max_requests" default:"5" doc:"Recovery requests accepted per fiscal code and per client address within window; more are answered as usual but nothing is sent."`
+	Window      time.Duration `yaml:"window" default:"1h" doc:"Period over which max_requests is counted."`
 }
 
 // Secret is a configuration string that must never be shown: String,

@@ -799,6 +799,7 @@ func TestExampleValidates(t *testing.T) {
 		"SPID_IDP_IDP_SP_SOURCES=https://registry.spid.example/sp-metadata.xml|" + filepath.Join(f.dir, "signing.crt") + "|1h",
 		"SPID_IDP_ENROLMENT_CNS_CA_FILE=" + filepath.Join(f.dir, "signing.crt"),
 		"SPID_IDP_ENROLMENT_SIGNATURE_TRUST_FILE=" + filepath.Join(f.dir, "signing.crt"),
+		"SPID_IDP_LEGAL_DIR=" + f.dir,
 	}
 	c := mustLoad(t, path, env)
 	if c.Storage.Driver != "postgres" || c.Cache.Driver != "redis" || c.Log.Format != "json" || c.IdP.Metadata.ValidFor != 30*24*time.Hour {

@@ -58,6 +58,19 @@ func validate(c *Config, ps *problemSet) {
 	v.security()
 	v.senders()
 	v.enrolment()
+	v.legal()
+}
+
+func (v *validator) legal() {
+	if d := v.c.Legal.Dir; d != "" {
+		v.dirExists("legal.dir", d)
+	}
+	if _, err := time.Parse(time.DateOnly, v.c.Legal.Updated); err != nil {
+		v.add("legal.updated", "must be a date as YYYY-MM-DD, got %q", clip(v.c.Legal.Updated))
+	}
+	if v.c.Recovery.MaxRequests < 1 {
+		v.add("recovery.max_requests", "must be 1 or more, got %d", v.c.Recovery.MaxRequests)
+	}
 }
 
 func (v *validator) senders() {

@@ -41,6 +41,7 @@ type Links struct {
 	Help          string
 	Privacy       string
 	Accessibility string // accessibility statement
+	Terms         string // terms of service
 	// Portal is the self-service portal address, shown as plain text on
 	// nr20/nr23 pages (a link would abandon the SP's flow).
 	Portal string
@@ -72,6 +73,7 @@ func WithLinks(l Links) Option {
 		set(&o.Links.Help, l.Help)
 		set(&o.Links.Privacy, l.Privacy)
 		set(&o.Links.Accessibility, l.Accessibility)
+		set(&o.Links.Terms, l.Terms)
 		set(&o.Links.Portal, l.Portal)
 	}
 }
@@ -85,6 +87,7 @@ func defaultOptions() Options {
 			Help:          "/care/tickets/new",
 			Privacy:       "/privacy",
 			Accessibility: "/accessibility",
+			Terms:         "/terms",
 			Portal:        "/account",
 		},
 	}

@@ -386,6 +386,17 @@ func (h *Handler) codeStep(w http.ResponseWriter, r *http.Request, p *templates.
 	return true
 }
 
+// legalVersion is the version of the text kind the applicant was shown.
+func (h *Handler) legalVersion(kind, lang, fallback string) string {
+	if h.Legal == nil {
+		return fallback
+	}
+	if v := h.Legal.Version(kind, lang); v != "" {
+		return v
+	}
+	return fallback
+}
+
 func (h *Handler) consents(w http.ResponseWriter, r *http.Request) {
 	st, e, _, ok := h.current(w, r)
 	if !ok {
@@ -396,10 +407,10 @@ func (h *Handler) consents(w http.ResponseWriter, r *http.Request) {
 		c := enrolment.Consents{Declaration: r.PostFormValue("declaration") == "1",
 			VideoRecording: r.PostFormValue("video_recording") == "1", AccessNotifications: r.PostFormValue("access_notifications")}
 		if r.PostFormValue("privacy") == "1" {
-			c.PrivacyVersion = PrivacyVersion
+			c.PrivacyVersion = h.legalVersion("privacy", lang(r), PrivacyVersion)
 		}
 		if r.PostFormValue("terms") == "1" {
-			c.TermsVersion = TermsVersion
+			c.TermsVersion = h.legalVersion("terms", lang(r), TermsVersion)
 		}
 		if err := h.Service.AcceptConsents(r.Context(), e.ID, c, clientIP(r)); err != nil {
 			p.Errors = localiseAll(lang(r), problems(err))

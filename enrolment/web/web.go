@@ -55,7 +55,7 @@ const (
 )
 
 // Versions of the documents the applicant accepts (recorded with each
-// consent, E021).
+// consent, E021) when the Handler has no Legal texts (tests).
 const (
 	PrivacyVersion = "2026-01"
 	TermsVersion   = "2026-01"
@@ -93,7 +93,13 @@ type Handler struct {
 	// LoginURL is offered once an identity is active (the demo SP's home
 	// in demo mode).
 	LoginURL string
-	Log      *slog.Logger
+	// Legal gives the version (hash) of the privacy notice and terms in the
+	// language the applicant read them, recorded with the consent; nil
+	// records PrivacyVersion and TermsVersion.
+	Legal interface {
+		Version(kind, lang string) string
+	}
+	Log *slog.Logger
 
 	codecs []securecookie.Codec
 	csrf   []byte
