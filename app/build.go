@@ -195,6 +195,9 @@ func Build(ctx context.Context, cfg *config.Config, b *Backends, log *slog.Logge
 	if err := a.MountLegal(pages); err != nil {
 		return nil, err
 	}
+	if err := a.MountRecovery(pages); err != nil {
+		return nil, fmt.Errorf("credential recovery: %w", err)
+	}
 	if err := a.MountEnrolment(); err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -46,6 +47,9 @@ func (p *IdP) service(sp *metadata.SP, f *flowState, lang string) templates.Serv
 	return s
 }
 
+// pathRecover is credential recovery (package recovery, mounted by app).
+const pathRecover = "/recover"
+
 // showLogin renders P01 for the flow; page carries the failure state.
 func (p *IdP) showLogin(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState, page templates.LoginPage) {
 	sealed, err := p.flows.seal(f)
@@ -58,6 +62,8 @@ func (p *IdP) showLogin(w http.ResponseWriter, r *http.Request, sp *metadata.SP,
 	page.CSRF = p.csrfToken(f)
 	page.Action = PathLogin + "?" + fieldFlow + "=" + sealed
 	page.Self = page.Action
+	// P09 offers "back to login" into this same flow (ui.md P09).
+	page.ForgotURL = pathRecover + "?back=" + url.QueryEscape(page.Action)
 	status := http.StatusOK
 	if page.Failed || page.Notice != "" {
 		status = http.StatusUnauthorized
