@@ -1,6 +1,7 @@
 package app
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -97,13 +98,18 @@ func fillApplicant(p applicant) []chromedp.Action[chromedp.Void] {
 		chromedp.SendKeys(`#name`, p.name),
 		chromedp.SendKeys(`#family_name`, p.surname),
 		chromedp.SetValue(`#date_of_birth`, p.birth),
-		chromedp.SendKeys(`#place_of_birth`, p.place),
-		chromedp.SendKeys(`#county_of_birth`, p.county),
+		// The place by name: the page's suggestions fill the cadastral
+		// code and the province.
+		chromedp.SendKeys(`#place_name`, p.placeName),
+		chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`new Promise((ok, no) => { let n = 0; const t = setInterval(() => {
+			if (document.getElementById("place_of_birth").value === %q && document.getElementById("county_of_birth").value === %q) { clearInterval(t); ok(); }
+			else if (++n > 200) { clearInterval(t); no(new Error("place of birth not filled from the suggestions")); } }, 50); })`, p.place, p.county),
+			chromedp.EvalAwaitPromise),
 		chromedp.SetValue(`#gender`, p.gender),
 		chromedp.SendKeys(`#email`, p.email),
 		chromedp.SendKeys(`#mobile_phone`, p.mobile),
 		chromedp.SendKeys(`#doc_number`, "CA12345AB"),
-		chromedp.SendKeys(`#doc_issuer`, "ComuneMilano"),
+		chromedp.SendKeys(`#doc_issuer`, "Comune di Milano"),
 		chromedp.SetValue(`#doc_issue_date`, time.Now().AddDate(-2, 0, 0).Format(time.DateOnly)),
 		chromedp.SetValue(`#doc_expiry_date`, time.Now().AddDate(5, 0, 0).Format(time.DateOnly)),
 	}

@@ -38,7 +38,7 @@ import (
 
 // applicant is a person unknown to the demo data (no duplicate).
 type applicant struct {
-	name, surname, cf, birth, place, county, gender, email, mobile string
+	name, surname, cf, birth, place, placeName, county, gender, email, mobile string
 }
 
 func newApplicant(t *testing.T, n int) applicant {
@@ -49,7 +49,7 @@ func newApplicant(t *testing.T, n int) applicant {
 		t.Fatal(err)
 	}
 	return applicant{name: "Giulia", surname: "Bianchi", cf: cf, birth: birth.Format(time.DateOnly), place: "F205",
-		county: "MI", gender: "F", email: "giulia" + string(rune('a'+n)) + "@example.org",
+		placeName: "Milano", county: "MI", gender: "F", email: "giulia" + string(rune('a'+n)) + "@example.org",
 		mobile: "+39333765432" + string(rune('0'+n))}
 }
 
@@ -490,8 +490,13 @@ func TestEnrolBadInputs(t *testing.T) {
 		{"invalid CF (en)", "en", with("fiscal_number", badCF), 422, fe.Message("en")},
 		{"CF not matching the name", "it", with("name", "Giovanna"), 422, "Il nome non corrisponde al codice fiscale."},
 		{"CF not matching the sex", "en", with("gender", "M"), 422, "The sex does not match the fiscal code."},
-		{"expired document", "it", with("doc_expiry_date", time.Now().AddDate(0, 0, -1).Format(time.DateOnly)), 422, "Documento: il documento è scaduto"},
-		{"missing surname", "en", with("family_name", ""), 422, "familyName: required"},
+		{"expired document", "it", with("doc_expiry_date", time.Now().AddDate(0, 0, -1).Format(time.DateOnly)), 422, "Il documento è scaduto: serve un documento valido."},
+		{"missing surname", "en", with("family_name", ""), 422, "Please fill in “Surname”."},
+		{"no sex chosen", "it", with("gender", ""), 422, "Compila il campo «Sesso»."},
+		{"unknown place", "it", with("place_name", "Atlantide"), 422, "Non troviamo il luogo di nascita «Atlantide»"},
+		{"ambiguous place", "en", with("place_name", "Castro"), 422, "Several places are called “Castro”: pick the right one among “Castro (BG)”, “Castro (LE)”."},
+		{"bad e-mail", "en", with("email", "giulia@"), 422, "Enter a valid e-mail address"},
+		{"bad mobile", "it", with("mobile_phone", "12"), 422, "Scrivi il numero di cellulare con il prefisso internazionale"},
 	}
 	for _, tc := range cases {
 		pg := br.get(base + "/enrol/data?lang=" + tc.lang)

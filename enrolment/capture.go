@@ -102,6 +102,9 @@ func checkApplicant(a Applicant, d Document, c *Company, identityType string, no
 	attrs := a.attributes()
 	if d.Type != "" || d.Number != "" {
 		d.Number = strings.ToUpper(strings.ReplaceAll(d.Number, " ", ""))
+		if name := strings.Join(strings.Fields(d.Issuer), " "); name != "" {
+			d.IssuerName, d.Issuer = name, IssuerToken(name)
+		}
 		attrs["idCard"] = strings.Join([]string{d.Type, d.Number, d.Issuer, d.IssueDate, d.ExpiryDate}, " ")
 	}
 	if c != nil {
@@ -454,6 +457,47 @@ func (s *Service) Submit(ctx context.Context, id, smsCode string) (storage.Enrol
 		Text:    submittedText(e.Code, e.Path, r.Payment)}, "submission")
 }
 
+// InUse says which of the applicant's data another request or identity
+// already holds, so the form can say what to do (recover the credentials,
+// follow the open request, use a contact of one's own). It wraps
+// ErrDuplicate.
+type InUse struct {
+	// Field is fiscalNumber, email or mobilePhone.
+	Field string
+	// Identity: an identity holds it; otherwise an open request does
+	// (its code in Code).
+	Identity bool
+	Code     string
+}
+
+func (u *InUse) Error() string {
+	switch {
+	case u.Field == "fiscalNumber" && u.Identity:
+		return "an identity of the same type exists for this fiscal code"
+	case u.Field == "fiscalNumber":
+		return "request " + FormatCode(u.Code) + " of the same type is open for this fiscal code"
+	case u.Field == "email":
+		return "the e-mail address belongs to another person's identity"
+	}
+	return "the mobile number belongs to another person's identity"
+}
+
+func (u *InUse) Unwrap() error { return ErrDuplicate }
+
+// CheckInUse is the duplicate check of E023 and E024 run as soon as the
+// applicant's data are in (the data step), so nobody verifies an e-mail
+// and a mobile for a request that cannot go on. Submit runs it again.
+func (s *Service) CheckInUse(ctx context.Context, id string) error {
+	e, r, err := s.Get(ctx, id)
+	if err != nil {
+		return fmt.Errorf("request %s: %w", id, err)
+	}
+	if r.Applicant == nil {
+		return fmt.Errorf("request %s: %w", id, ErrNotReady)
+	}
+	return s.checkDuplicates(ctx, e, r)
+}
+
 // checkDuplicates is E023 and E024: one open request and one identity per
 // type per CF; e-mail and mobile not bound to another person's identity.
 func (s *Service) checkDuplicates(ctx context.Context, e storage.Enrolment, r *Request) error {
@@ -463,7 +507,7 @@ func (s *Service) checkDuplicates(ctx context.Context, e storage.Enrolment, r *R
 	}
 	for _, o := range others {
 		if o.ID != e.ID && o.IdentityType == e.IdentityType && open(State(o.State)) {
-			return fmt.Errorf("request %s of the same type is open for this fiscal code: %w", FormatCode(o.Code), ErrDuplicate)
+			return &InUse{Field: "fiscalNumber", Code: o.Code}
 		}
 	}
 	ids, err := s.Store.ListIdentities(ctx)
@@ -477,15 +521,15 @@ func (s *Service) checkDuplicates(ctx context.Context, e storage.Enrolment, r *R
 		}
 		if id.Attributes["fiscalNumber"] == cf {
 			if id.Type == spidType(e.IdentityType) {
-				return fmt.Errorf("an identity of the same type exists for this fiscal code: %w", ErrDuplicate)
+				return &InUse{Field: "fiscalNumber", Identity: true}
 			}
 			continue
 		}
 		if id.Attributes["email"] != "" && strings.EqualFold(id.Attributes["email"], r.Applicant.Email) {
-			return fmt.Errorf("the e-mail address belongs to another person's identity: %w", ErrDuplicate)
+			return &InUse{Field: "email", Identity: true}
 		}
 		if m := id.Attributes["mobilePhone"]; m != "" && strings.TrimPrefix(m, "+") == strings.TrimPrefix(r.Applicant.MobilePhone, "+") {
-			return fmt.Errorf("the mobile number belongs to another person's identity: %w", ErrDuplicate)
+			return &InUse{Field: "mobilePhone", Identity: true}
 		}
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/spid-idp/spid-idp/evidence"
 )
@@ -53,9 +54,11 @@ type Applicant struct {
 
 // Document is the identity document of §3.3.
 type Document struct {
-	Type       string `json:"type"`
-	Number     string `json:"number"`
-	Issuer     string `json:"issuer"`
+	Type   string `json:"type"`
+	Number string `json:"number"`
+	Issuer string `json:"issuer"` // token released in idCard: ComuneRoma
+	// IssuerName is the issuer as the applicant typed it ("Comune di Roma").
+	IssuerName string `json:"issuer_name,omitempty"`
 	IssueDate  string `json:"issue_date"`  // YYYY-MM-DD
 	ExpiryDate string `json:"expiry_date"` // YYYY-MM-DD
 }
@@ -202,3 +205,31 @@ func NormaliseCode(s string) string {
 
 // crockford is Crockford's base32 alphabet: no I, L, O, U.
 const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+// issuerSkip are the articles, prepositions and conjunctions the idCard
+// issuer token leaves out (§3.3: "Comune di Roma" → ComuneRoma).
+var issuerSkip = map[string]bool{"il": true, "lo": true, "la": true, "i": true, "gli": true, "le": true, "l": true,
+	"di": true, "del": true, "dello": true, "della": true, "dei": true, "degli": true, "delle": true, "dell": true, "d": true,
+	"a": true, "al": true, "allo": true, "alla": true, "ai": true, "agli": true, "alle": true, "all": true, "ad": true,
+	"da": true, "dal": true, "dallo": true, "dalla": true, "dai": true, "dagli": true, "dalle": true, "dall": true,
+	"in": true, "nel": true, "nello": true, "nella": true, "nei": true, "negli": true, "nelle": true, "nell": true,
+	"su": true, "sul": true, "sulla": true, "per": true, "con": true, "e": true, "ed": true, "o": true}
+
+// IssuerToken is the one-word issuer of the idCard attribute (§3.3): the
+// words of name without articles, prepositions and conjunctions, each
+// capitalised and joined ("Ministero dell'Economia e delle Finanze" →
+// MinisteroEconomiaFinanze). A name that is already one token is kept.
+func IssuerToken(name string) string {
+	var b strings.Builder
+	for _, w := range strings.FieldsFunc(name, func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
+	}) {
+		if issuerSkip[strings.ToLower(w)] && b.Len() > 0 {
+			continue
+		}
+		rs := []rune(w)
+		rs[0] = unicode.ToUpper(rs[0])
+		b.WriteString(string(rs))
+	}
+	return b.String()
+}

@@ -42,7 +42,14 @@ type EnrolPage struct {
 	// Errors are shown in the error summary, already in the page's
 	// language where a translation exists.
 	Errors []string
-	Notice string
+	// Actions are links shown under the errors: where to go instead
+	// (recover the credentials, see the open request).
+	Actions []EnrolLink
+	Notice  string
+	// Scans already kept with the draft, by kind (document_front, ...):
+	// a short description of the file, so the applicant need not upload
+	// it again after an error.
+	Scans map[string]string
 	// Paths offered on the start step (the CNS path only with its
 	// listener, the signature path only with a trust list).
 	Paths []string
@@ -58,3 +65,6 @@ type EnrolPage struct {
 	// Title and Text of the message step.
 	Title, Text string
 }
+
+// EnrolLink is a link offered on an enrolment page.
+type EnrolLink struct{ Href, Text string }

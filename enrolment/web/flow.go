@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"mime/multipart"
 	"net/http"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"github.com/spid-idp/spid-idp/evidence"
 	"github.com/spid-idp/spid-idp/identity"
 	"github.com/spid-idp/spid-idp/idp/csrf"
+	"github.com/spid-idp/spid-idp/places"
 	"github.com/spid-idp/spid-idp/storage"
 	"github.com/spid-idp/spid-idp/templates"
 )
@@ -22,6 +24,7 @@ func (h *Handler) Routes() http.Handler {
 	m.HandleFunc("POST "+PathStart+"{$}", h.start)
 	m.HandleFunc(PathData, h.data)
 	m.HandleFunc("GET "+PathCheckCF, h.checkCF)
+	m.HandleFunc("GET "+PathPlaces, h.suggestPlaces)
 	m.HandleFunc(PathEmail, h.email)
 	m.HandleFunc(PathVerifyEmail, h.verifyEmail)
 	m.HandleFunc(PathMobile, h.mobile)
@@ -62,7 +65,7 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 		if !slices.Contains(p.Paths, path) {
 			p.Errors = []string{h.t(r, "Scegli una modalità di riconoscimento.", "Choose a recognition method.")}
 		} else if e, err := h.Service.Start(r.Context(), typ, path, enrolment.OrderNew); err != nil {
-			p.Errors = localiseAll(lang(r), problems(err))
+			p.Errors = citizenAll(lang(r), problems(err))
 		} else {
 			st.Request = e.ID
 			if err := h.writeState(w, st); err != nil {
@@ -129,12 +132,15 @@ func (h *Handler) page(st state, e storage.Enrolment, step, action string) templ
 		Code: enrolment.FormatCode(e.Code), Path: e.Path, IdentityType: e.IdentityType, State: e.State}
 }
 
-var dataFields = []string{"name", "family_name", "fiscal_number", "date_of_birth", "place_of_birth", "county_of_birth",
+var dataFields = []string{"name", "family_name", "fiscal_number", "date_of_birth", "place_name", "place_of_birth", "county_of_birth",
 	"gender", "email", "mobile_phone", "address", "iva_code", "doc_type", "doc_number", "doc_issuer", "doc_issue_date", "doc_expiry_date"}
 
-// data is personal data, document and scans. The fiscal code gets the §4
-// message of its first defect in the page's language; the rest of the
-// checks are the Service's.
+// data is personal data, document and scans. The scans are kept with the
+// draft first, whatever else is wrong, so an error never asks for them
+// again; the place of birth is resolved from its name; every message is a
+// sentence for the applicant in the page's language; and the fiscal code,
+// e-mail and mobile are checked against other requests and identities
+// here, before any e-mail or SMS is sent.
 func (h *Handler) data(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPost {
 		r.Body = http.MaxBytesReader(w, r.Body, int64(len(scanKinds))*h.MaxUpload+maxFormBytes)
@@ -152,17 +158,19 @@ func (h *Handler) data(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if enrolment.State(e.State) != enrolment.StateDraft {
+	if !editable(e, req, h.now()) {
 		http.Redirect(w, r, PathDone, http.StatusSeeOther)
 		return
 	}
+	l := lang(r)
 	p := h.page(st, e, templates.EnrolStepData, PathData)
 	p.Values = map[string]string{}
 	if r.Method != http.MethodPost {
-		if a := req.Applicant; a != nil {
-			p.Values = map[string]string{"name": a.Name, "family_name": a.FamilyName, "fiscal_number": a.FiscalNumber,
-				"date_of_birth": a.DateOfBirth, "place_of_birth": a.PlaceOfBirth, "county_of_birth": a.CountyOfBirth,
-				"gender": a.Gender, "email": a.Email, "mobile_phone": a.MobilePhone, "address": a.Address, "iva_code": a.IvaCode}
+		p.Values = h.storedValues(req, l)
+		p.Scans = scansKept(req, l)
+		if enrolment.State(e.State) == enrolment.StateRejected {
+			p.Notice = h.t(r, "Correggi i dati indicati nell'e-mail e continua: le scansioni già caricate restano valide se non le sostituisci.",
+				"Correct the data named in the e-mail and continue: the scans already uploaded stay unless you replace them.")
 		}
 		h.render(w, r, http.StatusOK, p)
 		return
@@ -170,39 +178,62 @@ func (h *Handler) data(w http.ResponseWriter, r *http.Request) {
 	for _, f := range dataFields {
 		p.Values[f] = strings.TrimSpace(r.PostFormValue(f))
 	}
-	v := p.Values
-	a := enrolment.Applicant{Name: v["name"], FamilyName: v["family_name"], FiscalNumber: v["fiscal_number"],
-		DateOfBirth: v["date_of_birth"], PlaceOfBirth: strings.ToUpper(v["place_of_birth"]), CountyOfBirth: strings.ToUpper(v["county_of_birth"]),
-		Gender: v["gender"], Email: v["email"], MobilePhone: v["mobile_phone"], Address: v["address"], IvaCode: v["iva_code"]}
-	d := enrolment.Document{Type: v["doc_type"], Number: v["doc_number"], Issuer: v["doc_issuer"],
-		IssueDate: v["doc_issue_date"], ExpiryDate: v["doc_expiry_date"]}
-	cfMsgs, replaced := cfFindings(lang(r), v)
-	if err := h.Service.SetApplicant(r.Context(), e.ID, a, d, nil); err != nil {
-		p.Errors = cfMsgs
-		for _, s := range problems(err) {
-			if !replaced[s] {
-				p.Errors = append(p.Errors, localise(lang(r), s))
-			}
-		}
-		h.render(w, r, http.StatusUnprocessableEntity, p)
-		return
-	}
+	// The scans first: kept with the draft even if the rest is refused.
 	for _, kind := range scanKinds {
 		if msg := h.upload(r, e.ID, kind); msg != "" {
 			p.Errors = append(p.Errors, msg)
 		}
 	}
+	v := p.Values
+	placeMsg := h.resolvePlace(l, v)
+	a := enrolment.Applicant{Name: v["name"], FamilyName: v["family_name"], FiscalNumber: v["fiscal_number"],
+		DateOfBirth: v["date_of_birth"], PlaceOfBirth: strings.ToUpper(v["place_of_birth"]), CountyOfBirth: strings.ToUpper(v["county_of_birth"]),
+		Gender: v["gender"], Email: v["email"], MobilePhone: v["mobile_phone"], Address: v["address"], IvaCode: v["iva_code"]}
+	d := enrolment.Document{Type: v["doc_type"], Number: v["doc_number"], Issuer: v["doc_issuer"],
+		IssueDate: v["doc_issue_date"], ExpiryDate: v["doc_expiry_date"]}
+	cfMsgs, replaced := cfFindings(l, v)
+	err := h.Service.SetApplicant(r.Context(), e.ID, a, d, nil)
+	_, cur, gerr := h.Service.Get(r.Context(), e.ID)
+	if gerr != nil {
+		h.fail(w, r, "data", gerr)
+		return
+	}
+	p.Scans = scansKept(cur, l)
+	if err != nil || placeMsg != "" {
+		var msgs []string
+		if placeMsg != "" {
+			msgs = append(msgs, placeMsg)
+		}
+		msgs = append(msgs, cfMsgs...)
+		// An empty field is reported once, as empty, not also as wrong.
+		empty := map[string]bool{}
+		for _, s := range problems(err) {
+			if f, t, _ := strings.Cut(s, ": "); t == "required" {
+				empty[f] = true
+			}
+		}
+		for _, s := range problems(err) {
+			if f, t, _ := strings.Cut(s, ": "); empty[f] && t != "required" {
+				continue
+			}
+			if replaced[s] || (placeMsg != "" && (strings.HasPrefix(s, "placeOfBirth:") || strings.HasPrefix(s, "countyOfBirth:"))) {
+				continue
+			}
+			msgs = append(msgs, citizen(l, s))
+		}
+		if err == nil {
+			msgs = msgs[:1]
+		}
+		p.Errors = append(citizenDedup(msgs), p.Errors...)
+		h.render(w, r, http.StatusUnprocessableEntity, p)
+		return
+	}
 	if len(p.Errors) == 0 && scansRequired[e.Path] {
 		// The online paths collect the images here (§5.1, §5.7); shop and
 		// counter agents scan the originals themselves.
-		_, cur, err := h.Service.Get(r.Context(), e.ID)
-		if err != nil {
-			h.fail(w, r, "data", err)
-			return
-		}
 		for _, kind := range scanKinds {
 			if !cur.HasEvidence(kind) {
-				p.Errors = append(p.Errors, scanMissing(lang(r), kind))
+				p.Errors = append(p.Errors, scanMissing(l, kind))
 			}
 		}
 	}
@@ -210,7 +241,21 @@ func (h *Handler) data(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, http.StatusUnprocessableEntity, p)
 		return
 	}
-	if req.EmailVerified != "" && req.EmailVerified == strings.TrimSpace(a.Email) {
+	if err := h.Service.CheckInUse(r.Context(), e.ID); err != nil {
+		msg, link, ok := h.inUse(l, err)
+		if !ok {
+			h.fail(w, r, "duplicates", err)
+			return
+		}
+		p.Errors, p.Actions = []string{msg}, []templates.EnrolLink{link}
+		h.render(w, r, http.StatusConflict, p)
+		return
+	}
+	if enrolment.State(e.State) == enrolment.StateRejected {
+		http.Redirect(w, r, PathCorrect, http.StatusSeeOther)
+		return
+	}
+	if req.EmailVerified != "" && req.EmailVerified == cur.Applicant.Email {
 		http.Redirect(w, r, PathMobile, http.StatusSeeOther)
 		return
 	}
@@ -219,6 +264,96 @@ func (h *Handler) data(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, PathEmail, http.StatusSeeOther)
+}
+
+func citizenDedup(ms []string) []string {
+	seen := map[string]bool{}
+	out := ms[:0]
+	for _, m := range ms {
+		if !seen[m] {
+			seen[m] = true
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// storedValues refill the form from the request.
+func (h *Handler) storedValues(req *enrolment.Request, l string) map[string]string {
+	v := map[string]string{}
+	if a := req.Applicant; a != nil {
+		v = map[string]string{"name": a.Name, "family_name": a.FamilyName, "fiscal_number": a.FiscalNumber,
+			"date_of_birth": a.DateOfBirth, "place_of_birth": a.PlaceOfBirth, "county_of_birth": a.CountyOfBirth,
+			"gender": a.Gender, "email": a.Email, "mobile_phone": a.MobilePhone, "address": a.Address, "iva_code": a.IvaCode}
+		if t, err := places.Default(); err == nil && a.PlaceOfBirth != "" {
+			if p, ok := t.Lookup(a.PlaceOfBirth, a.DateOfBirth); ok {
+				v["place_name"] = p.Label(l)
+			}
+		}
+	}
+	if d := req.Document; d != nil {
+		v["doc_type"], v["doc_number"], v["doc_issue_date"], v["doc_expiry_date"] = d.Type, d.Number, d.IssueDate, d.ExpiryDate
+		v["doc_issuer"] = d.IssuerName
+		if v["doc_issuer"] == "" {
+			v["doc_issuer"] = d.Issuer
+		}
+	}
+	return v
+}
+
+// resolvePlace turns the typed place of birth into its cadastral code and
+// province (v place_of_birth, county_of_birth), using the birth date to
+// pick the name in use then. It returns the message when it cannot.
+func (h *Handler) resolvePlace(l string, v map[string]string) string {
+	name := v["place_name"]
+	t, err := places.Default()
+	if err != nil {
+		h.Log.Error("places table", "error", err)
+		return "" // the Service still checks the code's shape
+	}
+	if name == "" {
+		// A client that posts the code itself (no name typed).
+		name = v["place_of_birth"]
+	}
+	if name == "" {
+		v["place_of_birth"], v["county_of_birth"] = "", ""
+		return templates.Text(l, "enrolform.err.required", "field", templates.Text(l, "enrolform.place.name"))
+	}
+	p, err := t.Resolve(name, v["date_of_birth"])
+	var amb *places.Ambiguous
+	switch {
+	case err == nil:
+		v["place_of_birth"], v["county_of_birth"], v["place_name"] = p.Code, p.Province, p.Label(l)
+		return ""
+	case errors.As(err, &amb):
+		labels := make([]string, 0, len(amb.Candidates))
+		for _, c := range amb.Candidates {
+			labels = append(labels, pick(l, "«"+c.Label(l)+"»", "“"+c.Label(l)+"”"))
+		}
+		slices.Sort(labels)
+		v["place_of_birth"], v["county_of_birth"] = "", ""
+		return templates.Text(l, "enrolform.err.place.ambiguous", "place", name, "list", strings.Join(labels, ", "))
+	}
+	v["place_of_birth"], v["county_of_birth"] = "", ""
+	return templates.Text(l, "enrolform.err.place.unknown", "place", name)
+}
+
+// scansKept describes the scans the request already holds, by kind (the
+// latest of each).
+func scansKept(req *enrolment.Request, l string) map[string]string {
+	out := map[string]string{}
+	for _, it := range req.Evidence {
+		if !slices.Contains(scanKinds, it.Kind) {
+			continue
+		}
+		kind := strings.ToUpper(strings.TrimPrefix(it.MediaType, "image/"))
+		if it.MediaType == "application/pdf" {
+			kind = "PDF"
+		}
+		size := fmt.Sprintf("%d kB", (it.Size+1023)/1024)
+		out[it.Kind] = kind + ", " + size + ", " + it.CreatedAt.In(rome).Format("02/01/2006 15:04")
+	}
+	return out
 }
 
 // upload stores one optional scan; it returns the message for the page
@@ -413,7 +548,7 @@ func (h *Handler) consents(w http.ResponseWriter, r *http.Request) {
 			c.TermsVersion = h.legalVersion("terms", lang(r), TermsVersion)
 		}
 		if err := h.Service.AcceptConsents(r.Context(), e.ID, c, clientIP(r)); err != nil {
-			p.Errors = localiseAll(lang(r), problems(err))
+			p.Errors = citizenAll(lang(r), problems(err))
 		} else if err := h.Service.SendSignCode(r.Context(), e.ID); err != nil {
 			p.Errors = problems(err)
 		} else {

@@ -50,6 +50,12 @@ const (
 	PathForm        = "/enrol/form.pdf"
 	PathSigned      = "/enrol/signed"
 	PathActivate    = "/activate"
+	PathPlaces      = "/enrol/places"  // suggestions for the place of birth
+	PathStatus      = "/enrol/status"  // a request's status by code and fiscal code
+	PathCorrect     = "/enrol/correct" // confirm a corrected request after a rejection
+	// PathRecover is where someone who already has SPID recovers the
+	// credentials.
+	PathRecover = "/recover"
 	// PathCNS is served by CNSHandler on the dedicated TLS listener.
 	PathCNS = "/enrol/cns"
 )
