@@ -216,6 +216,71 @@ func TestAuditTwoNodes(t *testing.T) {
 	}
 }
 
+// TestRegisterTwoNodes: two nodes appending register records, some with
+// their audit event, and audit events alone, all at once, leave both chains
+// unbroken and complete: a node whose remembered register head is stale
+// writes nothing and chains its batch again.
+func TestRegisterTwoNodes(t *testing.T) {
+	a, admin := openTest(t)
+	nodes := []*sqlstore.Store{a, openSibling(t, admin)}
+	const perWriter, writers = 12, 6
+	var wg sync.WaitGroup
+	for n, s := range nodes {
+		for w := range writers {
+			wg.Go(func() {
+				for i := range perWriter {
+					tag := fmt.Sprintf("n%d-w%d-%d", n, w, i)
+					rec := storage.RegisterRecord{Kind: "Response", Direction: "sent", Binding: "b", SPEntityID: "sp",
+						RequestID: tag, MessageID: tag, Sealed: []byte(tag)}
+					ev := storage.AuditEvent{Actor: "system", Action: "test", Target: tag}
+					var err error
+					switch i % 3 {
+					case 0:
+						_, err = s.AppendRegister(t.Context(), []storage.RegisterRecord{rec}, &ev)
+					case 1:
+						_, err = s.AppendRegister(t.Context(), []storage.RegisterRecord{rec}, nil)
+					default:
+						_, err = s.AppendAudit(t.Context(), ev)
+					}
+					if err != nil {
+						t.Errorf("append %s: %v", tag, err)
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	total := len(nodes) * writers * perWriter
+	recs, err := a.ListRegister(t.Context(), 0, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := total * 2 / 3; len(recs) != want {
+		t.Fatalf("%d register records, want %d", len(recs), want)
+	}
+	prev := ""
+	for i, r := range recs {
+		if r.Seq != int64(i+1) || r.PrevHash != prev || storage.RegisterHash(r) != r.Hash {
+			t.Fatalf("register chain broken at record %d", i+1)
+		}
+		prev = r.Hash
+	}
+	evs, err := a.ListAudit(t.Context(), 0, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := total * 2 / 3; len(evs) != want {
+		t.Fatalf("%d audit records, want %d", len(evs), want)
+	}
+	prev = ""
+	for i, ev := range evs {
+		if ev.Seq != int64(i+1) || ev.PrevHash != prev || storage.AuditHash(ev) != ev.Hash {
+			t.Fatalf("audit chain broken at record %d", i+1)
+		}
+		prev = ev.Hash
+	}
+}
+
 func BenchmarkGetIdentity(b *testing.B) {
 	s, _ := openTest(b)
 	conformance.BenchGetIdentity(b, s)

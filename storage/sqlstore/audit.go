@@ -33,56 +33,66 @@ func (s *Store) AppendAudit(ctx context.Context, ev storage.AuditEvent) (storage
 		ev.Time = time.Now()
 	}
 	ev = storableAudit(ev)
-	req := &auditReq{ctx: ctx, ev: ev, done: make(chan struct{})}
-	s.audit.enqueue(s, req)
-	select {
-	case <-req.done:
-	case <-ctx.Done():
-		// The batch may still commit the record; the caller treats the
-		// action as failed either way, as with any cancelled write.
-		return storage.AuditEvent{}, fmt.Errorf("append audit %q: %w", ev.Action, ctx.Err())
-	}
-	if req.err != nil {
-		return storage.AuditEvent{}, fmt.Errorf("append audit %q: %w", ev.Action, req.err)
+	req := &auditReq{ctx: ctx, ev: &ev}
+	if err := s.audit.append(ctx, s, req); err != nil {
+		return storage.AuditEvent{}, fmt.Errorf("append audit %q: %w", ev.Action, err)
 	}
 	return req.rec, nil
 }
 
-// auditQueue gathers the appends of one Store into batches. One flusher
-// goroutine at a time (started when the first record arrives, gone when
-// the queue is empty) takes everything queued, up to maxAuditBatch, and
-// commits it as consecutive records of the one chain in a single INSERT.
+// auditQueue gathers the appends of one Store to its two hash chains, the
+// audit log and the transaction register, into batches. One flusher
+// goroutine at a time (started when the first request arrives, gone when
+// the queue is empty) takes everything queued, up to maxAuditBatch records
+// of each chain, and commits it as consecutive records of the chains in one
+// write: the register record of a Response and its audit event, and every
+// other request queued meanwhile, share one commit.
 //
 // No lock is held across round trips. Where write transactions exclude
-// each other (SQLite) the batch reads the last record and inserts inside
+// each other (SQLite) the batch reads the chains' heads and inserts inside
 // one transaction. Elsewhere (PostgreSQL, several nodes) the flusher
-// remembers the last record it wrote and inserts after it in one
-// autocommit statement; the primary key on seq and the unique prev_hash
-// make a concurrent append by another node fail that statement instead of
-// forking the chain, and the flusher then reads the new last record and
-// chains the batch again. The chain format is unchanged: `audit verify`
-// checks one sequence, whichever node wrote each record.
+// remembers the heads it last wrote and commits the batch in one
+// autocommit statement: the audit records go in after the remembered last
+// one, where the primary key on seq and the unique prev_hash make a
+// concurrent append by another node fail the statement instead of forking
+// the chain; the register records go in only if register_head still holds
+// the remembered head, which the same statement moves on (a compare and
+// swap, row-locked only while the statement runs). On either conflict
+// nothing is written, and the flusher reads the heads again and chains the
+// batch afresh. The chain formats are unchanged: `audit verify` and the
+// register's verification check one sequence each, whichever node wrote
+// each record.
 type auditQueue struct {
 	mu       sync.Mutex
 	pending  []*auditReq
 	flushing bool
-	// tail is the last record known to be in the table (only its Seq and
-	// Hash are used); tailKnown false means it must be read first.
+	// tail is the last audit record known to be in the table (only its Seq
+	// and Hash are used); tailKnown false means it must be read first.
 	tail      storage.AuditEvent
 	tailKnown bool
+	// regSeq, regHash: register_head as this store last wrote or read it.
+	regSeq   int64
+	regHash  string
+	regKnown bool
 }
 
+// auditReq is one caller's append: an audit event, register records, or
+// both (committed together or not at all).
 type auditReq struct {
 	ctx  context.Context
-	ev   storage.AuditEvent
+	ev   *storage.AuditEvent // nil: register records only
+	regs []storage.RegisterRecord
 	rec  storage.AuditEvent
+	out  []storage.RegisterRecord
 	err  error
 	done chan struct{}
 }
 
 const (
-	// maxAuditBatch bounds one INSERT (10 parameters a record; PostgreSQL
-	// takes at most 65,535 parameters, SQLite 32,766).
+	// maxAuditBatch bounds the records of each chain in one batch, and so
+	// one statement's parameters (10 an audit record, 13 a register
+	// record; PostgreSQL takes at most 65,535 parameters, SQLite 32,766).
+	// A single request over it is written alone, in a transaction.
 	maxAuditBatch = 256
 	// maxAuditConflicts bounds how often a batch is re-chained after
 	// another node appended first; every conflict means that node made
@@ -93,7 +103,11 @@ const (
 	auditFlushTimeout = 30 * time.Second
 )
 
-func (q *auditQueue) enqueue(s *Store, req *auditReq) {
+// append queues req and waits until its batch is committed or failed, or
+// ctx ends (the batch may still commit it then; the caller treats the
+// action as failed either way, as with any cancelled write).
+func (q *auditQueue) append(ctx context.Context, s *Store, req *auditReq) error {
+	req.done = make(chan struct{})
 	q.mu.Lock()
 	q.pending = append(q.pending, req)
 	start := !q.flushing
@@ -102,13 +116,29 @@ func (q *auditQueue) enqueue(s *Store, req *auditReq) {
 	if start {
 		go q.run(s)
 	}
+	select {
+	case <-req.done:
+		return req.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // run flushes batches until the queue is empty.
 func (q *auditQueue) run(s *Store) {
 	for {
 		q.mu.Lock()
-		n := min(len(q.pending), maxAuditBatch)
+		n, evs, regs := 0, 0, 0
+		for _, r := range q.pending {
+			e := 0
+			if r.ev != nil {
+				e = 1
+			}
+			if n > 0 && (evs+e > maxAuditBatch || regs+len(r.regs) > maxAuditBatch) {
+				break
+			}
+			n, evs, regs = n+1, evs+e, regs+len(r.regs)
+		}
 		if n == 0 {
 			q.flushing = false
 			q.mu.Unlock()
@@ -134,59 +164,103 @@ func (q *auditQueue) run(s *Store) {
 func (q *auditQueue) flush(s *Store, batch []*auditReq) {
 	ctx, cancel := context.WithTimeout(context.Background(), auditFlushTimeout)
 	defer cancel()
-	evs := make([]storage.AuditEvent, len(batch))
-	for i, r := range batch {
-		evs[i] = r.ev
+	var evs []storage.AuditEvent
+	var regs []storage.RegisterRecord
+	for _, r := range batch {
+		if r.ev != nil {
+			evs = append(evs, *r.ev)
+		}
+		regs = append(regs, r.regs...)
 	}
-	recs, err := q.commit(ctx, s, evs)
-	for i, r := range batch {
-		if err != nil {
+	recs, out, err := q.commit(ctx, s, evs, regs)
+	for _, r := range batch {
+		switch {
+		case err != nil:
 			r.err = err
-		} else {
-			r.rec = recs[i]
+		default:
+			if r.ev != nil {
+				r.rec, recs = recs[0], recs[1:]
+			}
+			r.out, out = out[:len(r.regs):len(r.regs)], out[len(r.regs):]
 		}
 		close(r.done)
 	}
 }
 
-// commit stores evs as the next records of the chain and returns them.
-func (q *auditQueue) commit(ctx context.Context, s *Store, evs []storage.AuditEvent) ([]storage.AuditEvent, error) {
-	if s.writer != nil {
+// commit stores evs and regs as the next records of their chains and
+// returns them chained.
+func (q *auditQueue) commit(ctx context.Context, s *Store, evs []storage.AuditEvent, regs []storage.RegisterRecord) ([]storage.AuditEvent, []storage.RegisterRecord, error) {
+	if s.writer != nil || len(evs) > maxAuditBatch || len(regs) > maxAuditBatch {
+		// One transaction: reads the heads, locking register_head where
+		// transactions do not already exclude each other.
+		q.tailKnown, q.regKnown = false, false
 		var recs []storage.AuditEvent
+		var out []storage.RegisterRecord
 		err := s.write(ctx, func(tx *sql.Tx) error {
 			var err error
-			recs, err = s.appendAuditTx(ctx, tx, evs)
+			if out, err = s.appendRegisterTx(ctx, tx, regs); err != nil {
+				return err
+			}
+			if len(evs) > 0 {
+				recs, err = s.appendAuditTx(ctx, tx, evs)
+			}
 			return err
 		})
-		return recs, err
+		return recs, out, err
 	}
 	c, err := s.conn(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer c.Close()
 	for conflicts := 0; ; conflicts++ {
-		if !q.tailKnown {
+		if len(evs) > 0 && !q.tailKnown {
 			prev, err := lastAudit(ctx, c)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			q.tail, q.tailKnown = storage.AuditEvent{}, true
 			if prev != nil {
 				q.tail = *prev
 			}
 		}
+		if len(regs) > 0 && !q.regKnown {
+			if err := c.QueryRowContext(ctx, "SELECT seq, hash FROM register_head WHERE id = 1").Scan(&q.regSeq, &q.regHash); err != nil {
+				return nil, nil, fmt.Errorf("read register head: %w", err)
+			}
+			q.regKnown = true
+		}
 		var prev *storage.AuditEvent
 		if q.tail.Seq > 0 {
 			prev = &q.tail
 		}
 		recs := chainAudit(prev, evs)
-		err := s.insertAudit(ctx, c, recs)
-		if err == nil {
-			q.tail = recs[len(recs)-1]
-			return recs, nil
+		out := chainRegister(q.regSeq, q.regHash, regs)
+		swapped := true
+		var err error
+		if len(out) == 0 {
+			err = s.insertAudit(ctx, c, recs)
+		} else {
+			swapped, err = s.insertChains(ctx, c, recs, q.regSeq, q.regHash, out)
 		}
-		q.tailKnown = false
+		if err == nil && swapped {
+			if len(recs) > 0 {
+				q.tail = recs[len(recs)-1]
+			}
+			if len(out) > 0 {
+				q.regSeq, q.regHash = out[len(out)-1].Seq, out[len(out)-1].Hash
+			}
+			return recs, out, nil
+		}
+		if err == nil {
+			// Another node moved the register on: nothing was written.
+			q.regKnown = false
+			if conflicts < maxAuditConflicts {
+				continue
+			}
+			return nil, nil, errors.New("register head kept moving: too many conflicting appends")
+		}
+		q.tailKnown, q.regKnown = false, false
 		class := s.f.classify(err)
 		if class == ErrUnique && conflicts < maxAuditConflicts {
 			// Another node appended first. Read its tail and try again at
@@ -194,13 +268,13 @@ func (q *auditQueue) commit(ctx context.Context, s *Store, evs []storage.AuditEv
 			continue
 		}
 		if (class != ErrUnique && class != ErrRetry) || conflicts == maxAuditConflicts {
-			return nil, err
+			return nil, nil, err
 		}
-		// Another node appended first: let it finish its run of batches
+		// The database asked for a retry: let the other writer finish
 		// rather than collide with it again at once.
 		select {
 		case <-ctx.Done():
-			return nil, err
+			return nil, nil, err
 		case <-time.After(time.Duration(rand.Int64N(int64(time.Millisecond) * int64(1+min(conflicts, 10))))):
 		}
 	}
@@ -270,11 +344,15 @@ func (s *Store) insertAudit(ctx context.Context, db queryExecer, recs []storage.
 			q.WriteString(", ")
 		}
 		q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-		args = append(args, rec.Seq, s.timeArg(rec.Time), rec.Actor, rec.Action, rec.Target, rec.Outcome,
-			rec.RequestID, jsonArg(rec.Details), rec.PrevHash, rec.Hash)
+		args = append(args, auditArgs(s, rec)...)
 	}
 	_, err := db.ExecContext(ctx, s.q(q.String()), args...)
 	return err
+}
+
+func auditArgs(s *Store, rec storage.AuditEvent) []any {
+	return []any{rec.Seq, s.timeArg(rec.Time), rec.Actor, rec.Action, rec.Target, rec.Outcome,
+		rec.RequestID, jsonArg(rec.Details), rec.PrevHash, rec.Hash}
 }
 
 // ListAudit returns up to limit records with Seq > afterSeq, in order. The

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,13 +21,16 @@ func registerDests(r *storage.RegisterRecord) []any {
 }
 
 // AppendRegister chains recs after the register's head and inserts them,
-// with ev appended to the audit log in the same transaction when not nil.
-// register_head is locked for the transaction, so the chain never forks.
+// with ev appended to the audit log in the same commit when not nil. It
+// goes through the store's chain appender (see auditQueue): concurrent
+// appends share one commit, and the register's head is moved by compare and
+// swap, so the chain never forks and no lock outlives a statement.
 func (s *Store) AppendRegister(ctx context.Context, recs []storage.RegisterRecord, ev *storage.AuditEvent) ([]storage.RegisterRecord, error) {
 	if len(recs) == 0 && ev == nil {
 		return nil, nil
 	}
 	now := time.Now()
+	recs = slices.Clone(recs)
 	for i := range recs {
 		if recs[i].Time.IsZero() {
 			recs[i].Time = now
@@ -41,48 +45,127 @@ func (s *Store) AppendRegister(ctx context.Context, recs []storage.RegisterRecor
 			return nil, err
 		}
 	}
-	var aev storage.AuditEvent
+	req := &auditReq{ctx: ctx, regs: recs}
 	if ev != nil {
-		aev = *ev
+		aev := *ev
 		if aev.Time.IsZero() {
 			aev.Time = now
 		}
 		aev = storableAudit(aev)
+		req.ev = &aev
 	}
-	var out []storage.RegisterRecord
-	insert := s.q("INSERT INTO register_records (" + registerCols + ") VALUES (?" + strings.Repeat(", ?", 12) + ")")
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		out = out[:0]
-		if len(recs) > 0 {
-			var seq int64
-			var hash string
-			if err := tx.QueryRowContext(ctx, "SELECT seq, hash FROM register_head WHERE id = 1"+s.f.ForUpdate).Scan(&seq, &hash); err != nil {
-				return fmt.Errorf("read register head: %w", err)
-			}
-			for _, r := range recs {
-				r = storage.ChainRegister(seq, hash, r)
-				if _, err := tx.ExecContext(ctx, insert, r.Seq, s.timeArg(r.Time), r.Kind, r.Direction, r.Binding,
-					r.SPEntityID, r.SPIDCode, r.RequestID, r.MessageID, r.ClientIP, bytesArg(r.Sealed), r.PrevHash, r.Hash); err != nil {
-					return err
-				}
-				seq, hash = r.Seq, r.Hash
-				out = append(out, r)
-			}
-			if _, err := tx.ExecContext(ctx, s.q("UPDATE register_head SET seq = ?, hash = ? WHERE id = 1"), seq, hash); err != nil {
-				return err
-			}
-		}
-		if ev != nil {
-			if _, err := s.appendAuditTx(ctx, tx, []storage.AuditEvent{aev}); err != nil {
-				return fmt.Errorf("audit: %w", err)
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	if err := s.audit.append(ctx, s, req); err != nil {
 		return nil, fmt.Errorf("append register: %w", err)
 	}
+	return req.out, nil
+}
+
+// chainRegister chains recs, in order, after (seq, hash).
+func chainRegister(seq int64, hash string, recs []storage.RegisterRecord) []storage.RegisterRecord {
+	out := make([]storage.RegisterRecord, len(recs))
+	for i, r := range recs {
+		out[i] = storage.ChainRegister(seq, hash, r)
+		seq, hash = out[i].Seq, out[i].Hash
+	}
+	return out
+}
+
+// appendRegisterTx chains recs after register_head inside tx, locking it
+// for the transaction where write transactions do not already exclude each
+// other, and inserts them.
+func (s *Store) appendRegisterTx(ctx context.Context, tx *sql.Tx, recs []storage.RegisterRecord) ([]storage.RegisterRecord, error) {
+	if len(recs) == 0 {
+		return nil, nil
+	}
+	var seq int64
+	var hash string
+	if err := tx.QueryRowContext(ctx, "SELECT seq, hash FROM register_head WHERE id = 1"+s.f.ForUpdate).Scan(&seq, &hash); err != nil {
+		return nil, fmt.Errorf("read register head: %w", err)
+	}
+	out := chainRegister(seq, hash, recs)
+	insert := s.q("INSERT INTO register_records (" + registerCols + ") VALUES (?" + strings.Repeat(", ?", 12) + ")")
+	for _, r := range out {
+		if _, err := tx.ExecContext(ctx, insert, registerArgs(s, r)...); err != nil {
+			return nil, err
+		}
+	}
+	last := out[len(out)-1]
+	if _, err := tx.ExecContext(ctx, s.q("UPDATE register_head SET seq = ?, hash = ? WHERE id = 1"), last.Seq, last.Hash); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+func registerArgs(s *Store, r storage.RegisterRecord) []any {
+	return []any{r.Seq, s.timeArg(r.Time), r.Kind, r.Direction, r.Binding, r.SPEntityID, r.SPIDCode,
+		r.RequestID, r.MessageID, r.ClientIP, bytesArg(r.Sealed), r.PrevHash, r.Hash}
+}
+
+// insertChains writes register records regs (chained after prevSeq,
+// prevHash) and audit records evs in one statement, which commits all of
+// them only if register_head still holds (prevSeq, prevHash), moving it to
+// the last of regs. swapped false: the head had moved, nothing was
+// written. For flavours whose statements may modify several tables
+// (PostgreSQL); the values carry casts because a VALUES list outside an
+// INSERT does not take its columns' types.
+func (s *Store) insertChains(ctx context.Context, db queryExecer, evs []storage.AuditEvent, prevSeq int64, prevHash string, regs []storage.RegisterRecord) (swapped bool, err error) {
+	t := s.f.Types
+	regTypes := []string{t.Int64, t.Time, "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", t.Blob, "TEXT", "TEXT"}
+	auditTypes := []string{t.Int64, t.Time, "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", t.JSON, "TEXT", "TEXT"}
+	var b strings.Builder
+	args := make([]any, 0, 4+13*len(regs)+10*len(evs))
+	param := func(v any, typ string) {
+		args = append(args, v)
+		b.WriteString("CAST(? AS " + typ + ")")
+	}
+	values := func(rows [][]any, types []string) {
+		b.WriteString(" SELECT * FROM (VALUES ")
+		for i, row := range rows {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(")
+			for j, v := range row {
+				if j > 0 {
+					b.WriteString(", ")
+				}
+				param(v, types[j])
+			}
+			b.WriteString(")")
+		}
+		b.WriteString(") v WHERE EXISTS (SELECT 1 FROM h)")
+	}
+	last := regs[len(regs)-1]
+	b.WriteString("WITH h AS (UPDATE register_head SET seq = ")
+	param(last.Seq, t.Int64)
+	b.WriteString(", hash = ")
+	param(last.Hash, "TEXT")
+	b.WriteString(" WHERE id = 1 AND seq = ")
+	param(prevSeq, t.Int64)
+	b.WriteString(" AND hash = ")
+	param(prevHash, "TEXT")
+	b.WriteString(" RETURNING id), r AS (INSERT INTO register_records (" + registerCols + ")")
+	rows := make([][]any, len(regs))
+	for i, r := range regs {
+		rows[i] = registerArgs(s, r)
+	}
+	values(rows, regTypes)
+	b.WriteString(")")
+	if len(evs) > 0 {
+		b.WriteString(", a AS (INSERT INTO audit_events (" + auditCols + ")")
+		rows = make([][]any, len(evs))
+		for i, ev := range evs {
+			rows[i] = auditArgs(s, ev)
+		}
+		values(rows, auditTypes)
+		b.WriteString(")")
+	}
+	b.WriteString(" SELECT COUNT(*) FROM h")
+	var n int
+	if err := db.QueryRowContext(ctx, s.q(b.String()), args...).Scan(&n); err != nil {
+		return false, err
+	}
+	return n == 1, nil
 }
 
 func (s *Store) ensureMonths(ctx context.Context, recs []storage.RegisterRecord) error {
