@@ -174,32 +174,42 @@ func openSibling(tb testing.TB, admin *sql.DB) *sqlstore.Store {
 	return other
 }
 
-// TestAuditTwoNodes: two nodes appending at once, each batching its own
-// writers, leave one unbroken chain with every record in it: a conflict
-// between their batches is retried, never a fork or a loss.
-func TestAuditTwoNodes(t *testing.T) {
+// appendOnTwoNodes runs writers goroutines on each of two stores sharing
+// the test schema (two IdP nodes), each calling fn per times with a tag of
+// its own, and returns the first store.
+func appendOnTwoNodes(t *testing.T, writers, per int, fn func(s *sqlstore.Store, i int, tag string) error) *sqlstore.Store {
 	a, admin := openTest(t)
-	nodes := []*sqlstore.Store{a, openSibling(t, admin)}
-	const perNode, writers = 150, 8
 	var wg sync.WaitGroup
-	for n, s := range nodes {
+	for n, s := range []*sqlstore.Store{a, openSibling(t, admin)} {
 		for w := range writers {
 			wg.Go(func() {
-				for i := range perNode / writers {
-					ev := storage.AuditEvent{Actor: "system", Action: "test", Target: fmt.Sprintf("n%d-w%d-%d", n, w, i)}
-					if _, err := s.AppendAudit(t.Context(), ev); err != nil {
-						t.Errorf("AppendAudit: %v", err)
+				for i := range per {
+					tag := fmt.Sprintf("n%d-w%d-%d", n, w, i)
+					if err := fn(s, i, tag); err != nil {
+						t.Errorf("append %s: %v", tag, err)
 					}
 				}
 			})
 		}
 	}
 	wg.Wait()
+	return a
+}
+
+// TestAuditTwoNodes: two nodes appending at once, each batching its own
+// writers, leave one unbroken chain with every record in it: a conflict
+// between their batches is retried, never a fork or a loss.
+func TestAuditTwoNodes(t *testing.T) {
+	const perNode, writers, nodes = 150, 8, 2
+	a := appendOnTwoNodes(t, writers, perNode/writers, func(s *sqlstore.Store, _ int, tag string) error {
+		_, err := s.AppendAudit(t.Context(), storage.AuditEvent{Actor: "system", Action: "test", Target: tag})
+		return err
+	})
 	evs, err := a.ListAudit(t.Context(), 0, 10000)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := len(nodes) * writers * (perNode / writers)
+	want := nodes * writers * (perNode / writers)
 	if len(evs) != want {
 		t.Fatalf("%d records after %d appends", len(evs), want)
 	}
@@ -221,36 +231,23 @@ func TestAuditTwoNodes(t *testing.T) {
 // unbroken and complete: a node whose remembered register head is stale
 // writes nothing and chains its batch again.
 func TestRegisterTwoNodes(t *testing.T) {
-	a, admin := openTest(t)
-	nodes := []*sqlstore.Store{a, openSibling(t, admin)}
-	const perWriter, writers = 12, 6
-	var wg sync.WaitGroup
-	for n, s := range nodes {
-		for w := range writers {
-			wg.Go(func() {
-				for i := range perWriter {
-					tag := fmt.Sprintf("n%d-w%d-%d", n, w, i)
-					rec := storage.RegisterRecord{Kind: "Response", Direction: "sent", Binding: "b", SPEntityID: "sp",
-						RequestID: tag, MessageID: tag, Sealed: []byte(tag)}
-					ev := storage.AuditEvent{Actor: "system", Action: "test", Target: tag}
-					var err error
-					switch i % 3 {
-					case 0:
-						_, err = s.AppendRegister(t.Context(), []storage.RegisterRecord{rec}, &ev)
-					case 1:
-						_, err = s.AppendRegister(t.Context(), []storage.RegisterRecord{rec}, nil)
-					default:
-						_, err = s.AppendAudit(t.Context(), ev)
-					}
-					if err != nil {
-						t.Errorf("append %s: %v", tag, err)
-					}
-				}
-			})
+	const perWriter, writers, nodes = 12, 6, 2
+	a := appendOnTwoNodes(t, writers, perWriter, func(s *sqlstore.Store, i int, tag string) error {
+		rec := storage.RegisterRecord{Kind: "Response", Direction: "sent", Binding: "b", SPEntityID: "sp",
+			RequestID: tag, MessageID: tag, Sealed: []byte(tag)}
+		ev := storage.AuditEvent{Actor: "system", Action: "test", Target: tag}
+		var err error
+		switch i % 3 {
+		case 0:
+			_, err = s.AppendRegister(t.Context(), []storage.RegisterRecord{rec}, &ev)
+		case 1:
+			_, err = s.AppendRegister(t.Context(), []storage.RegisterRecord{rec}, nil)
+		default:
+			_, err = s.AppendAudit(t.Context(), ev)
 		}
-	}
-	wg.Wait()
-	total := len(nodes) * writers * perWriter
+		return err
+	})
+	total := nodes * writers * perWriter
 	recs, err := a.ListRegister(t.Context(), 0, 10000)
 	if err != nil {
 		t.Fatal(err)
