@@ -115,6 +115,10 @@ func (p *IdP) consent(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, templates.ReasonFlowExpired)
 		return
 	}
+	if f.Ext != "" {
+		p.externalDone(w, r, f, id)
+		return
+	}
 	attrs, err := response.AttributesFor(id, requested(sp, f))
 	if err != nil {
 		p.o.Log.ErrorContext(ctx, "attributes of identity", "err", err)

@@ -50,6 +50,12 @@ type flowState struct {
 	Step      string `json:"st,omitempty"`
 	Device    string `json:"dv,omitempty"`
 	Challenge string `json:"ch,omitempty"`
+
+	// External front end (external.go): its handle, the relying party's
+	// name and the attributes to release. Empty for SAML.
+	Ext      string   `json:"x,omitempty"`
+	ExtName  string   `json:"xn,omitempty"`
+	ExtAttrs []string `json:"xa,omitempty"`
 }
 
 // Flow steps.

@@ -123,6 +123,8 @@ type IdP struct {
 	logout  *logoutmsg.Checker
 	chains  []securecookie.Codec // seal the Single Logout chain cookie
 	alerts  sync.WaitGroup       // e-mails to owners still being sent
+	// external answers the flows of an external front end (external.go).
+	external ExternalFinisher
 }
 
 // New checks the options and builds the handlers.

@@ -198,7 +198,7 @@ func (p *IdP) viewOpen(w http.ResponseWriter, r *http.Request) (*flowState, *met
 		p.fail(w, r, templates.ReasonFlowExpired)
 		return nil, nil, false
 	}
-	sp, err := p.o.SPs.LookupSP(r.Context(), f.SP)
+	sp, err := p.flowSP(r.Context(), f)
 	if err != nil {
 		p.fail(w, r, templates.ReasonFlowExpired)
 		return nil, nil, false

@@ -100,7 +100,7 @@ func (p *IdP) openFlow(w http.ResponseWriter, r *http.Request) (*flowState, *met
 		p.fail(w, r, templates.ReasonForbidden)
 		return nil, nil, false
 	}
-	sp, err := p.o.SPs.LookupSP(ctx, f.SP)
+	sp, err := p.flowSP(ctx, f)
 	if err != nil {
 		p.o.Log.WarnContext(ctx, "SP of a flow is no longer trusted", "sp", f.SP, "err", err)
 		p.fail(w, r, templates.ReasonFlowExpired)
@@ -123,7 +123,7 @@ func (p *IdP) viewFlow(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, templates.ReasonFlowExpired)
 		return
 	}
-	sp, err := p.o.SPs.LookupSP(ctx, f.SP)
+	sp, err := p.flowSP(ctx, f)
 	if err != nil {
 		p.fail(w, r, templates.ReasonFlowExpired)
 		return

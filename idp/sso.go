@@ -172,6 +172,10 @@ func (p *IdP) renderAnomalyPage(w http.ResponseWriter, r *http.Request, code spi
 
 // spAnomaly ends a flow with an SP-bound anomaly and records it.
 func (p *IdP) spAnomaly(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState, code spid.Anomaly, reason string) {
+	if f.Ext != "" {
+		p.externalRefused(w, r, f, code, reason)
+		return
+	}
 	ctx := r.Context()
 	actor := f.Identity
 	if actor == "" {

@@ -1,0 +1,151 @@
+package idp
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/spid-idp/spid-idp/audit"
+	"github.com/spid-idp/spid-idp/idp/authnrequest"
+	"github.com/spid-idp/spid-idp/idp/spid"
+	"github.com/spid-idp/spid-idp/metadata"
+	"github.com/spid-idp/spid-idp/storage"
+	"github.com/spid-idp/spid-idp/templates"
+)
+
+// External front ends (the OpenID Provider) hand the IdP a login to run on
+// the same pages as SAML: credentials, level 2, consent, lockout, audit.
+// The flow carries an opaque handle; at its end the IdP calls back the
+// front end, which answers its relying party. This is the narrow seam
+// until the flow engine leaves idp/ (issue 16, item 6).
+
+// ExternalLogin is a login asked for by an external front end.
+type ExternalLogin struct {
+	// Handle names the front end's pending request; it comes back in the
+	// outcome.
+	Handle string
+	// Client is the relying party's id and Name what the pages show.
+	Client, Name string
+	// Level is the minimum level (performed may be higher).
+	Level spid.Level
+	// ForceAuthn: never reuse the SpidL1 session.
+	ForceAuthn bool
+	// Attributes are the SAML attributes whose values will be released,
+	// listed on the consent page.
+	Attributes []metadata.RequestedAttribute
+}
+
+// ExternalAuthentication is a completed, consented login.
+type ExternalAuthentication struct {
+	Identity     storage.Identity
+	Level        spid.Level
+	AuthnInstant time.Time
+	// SessionReused is true when an SpidL1 SSO session answered.
+	SessionReused bool
+}
+
+// ExternalFinisher is the front end's side of the seam.
+type ExternalFinisher interface {
+	// ExternalDone answers the relying party after consent.
+	ExternalDone(w http.ResponseWriter, r *http.Request, handle string, a ExternalAuthentication)
+	// ExternalRefused answers it after a refusal, with the SPID anomaly the
+	// SAML side would have sent (nr19–nr25) and a reason for the log.
+	ExternalRefused(w http.ResponseWriter, r *http.Request, handle string, code spid.Anomaly, reason string)
+}
+
+// SetExternal installs the external front end; call it before serving.
+func (p *IdP) SetExternal(f ExternalFinisher) { p.external = f }
+
+// StartExternal begins a login for an external front end: the SpidL1
+// session when the level allows it, else the login page.
+func (p *IdP) StartExternal(w http.ResponseWriter, r *http.Request, req ExternalLogin) {
+	ctx := r.Context()
+	browser, err := p.cookies.browserID(w, r)
+	if err != nil {
+		p.o.Log.ErrorContext(ctx, "browser cookie", "err", err)
+		p.fail(w, r, templates.ReasonInternal)
+		return
+	}
+	zero := 0
+	f := &flowState{
+		ID: randomHex(16), Browser: browser, Created: p.now().UnixMilli(),
+		SP: req.Client, RequestID: req.Handle, RequestIssueInstant: p.now().UnixMilli(),
+		Level: int(req.Level), Comparison: "minimum", ForceAuthn: req.ForceAuthn,
+		AttrIndex: &zero, Ext: req.Handle, ExtName: req.Name, ExtAttrs: attributeNames(req.Attributes),
+	}
+	sp := externalSP(f)
+	pol, code, ok := authnrequest.Policy(req.Level, f.Comparison)
+	if !ok {
+		p.spAnomaly(w, r, sp, f, code, "no level this IdP performs satisfies the request")
+		return
+	}
+	if pol.SSOAllowed(req.ForceAuthn) {
+		if sess, id, ok := p.reusableSession(ctx, r, f); ok {
+			f.Identity, f.Performed, f.AuthnInstant, f.Session, f.Epoch = sess.IdentityID, sess.Level, sess.AuthnInstant.UnixMilli(), sess.ID, sess.Epoch
+			p.showConsent(w, r, sp, f, id)
+			return
+		}
+	}
+	p.showLogin(w, r, sp, f, templates.LoginPage{})
+}
+
+func attributeNames(as []metadata.RequestedAttribute) []string {
+	out := make([]string, len(as))
+	for i, a := range as {
+		out[i] = a.Name
+	}
+	return out
+}
+
+// externalSP describes the relying party of an external flow in the shape
+// the pages use: its name and one attribute service with the attributes
+// to be released.
+func externalSP(f *flowState) *metadata.SP {
+	as := metadata.AttributeService{Index: 0, IsDefault: true, ServiceName: map[string]string{"it": f.ExtName}}
+	for _, a := range f.ExtAttrs {
+		as.Attributes = append(as.Attributes, metadata.RequestedAttribute{Name: a})
+	}
+	return &metadata.SP{EntityID: f.SP, DisplayName: map[string]string{"it": f.ExtName},
+		AttributeServices: []metadata.AttributeService{as}}
+}
+
+// flowSP is the service provider of a flow: the registry's for SAML, the
+// description carried by the flow for an external front end.
+func (p *IdP) flowSP(ctx context.Context, f *flowState) (*metadata.SP, error) {
+	if f.Ext != "" {
+		return externalSP(f), nil
+	}
+	return p.o.SPs.LookupSP(ctx, f.SP)
+}
+
+// externalRefused ends an external flow with an anomaly.
+func (p *IdP) externalRefused(w http.ResponseWriter, r *http.Request, f *flowState, code spid.Anomaly, reason string) {
+	actor := f.Identity
+	if actor == "" {
+		actor = "anonymous"
+	}
+	if err := p.o.Audit.Record(r.Context(), storageEvent(actor, "oidc.authorization", f.SP, audit.Failure, map[string]string{
+		"anomaly": code.String(), "reason": reason, "flow": f.ID})); err != nil {
+		p.o.Log.ErrorContext(r.Context(), "audit of an external anomaly", "err", err)
+	}
+	if p.external == nil {
+		p.fail(w, r, templates.ReasonInternal)
+		return
+	}
+	p.external.ExternalRefused(w, r, f.Ext, code, reason)
+}
+
+// externalDone hands a consented external flow to its front end. SSO
+// sessions are reused but not opened or joined by external flows yet:
+// Single Logout would otherwise look for a SAML SP of that id.
+func (p *IdP) externalDone(w http.ResponseWriter, r *http.Request, f *flowState, id storage.Identity) {
+	if p.external == nil {
+		p.fail(w, r, templates.ReasonInternal)
+		return
+	}
+	if p.o.OnAuthenticated != nil {
+		p.o.OnAuthenticated(r.Context(), id.ID, p.now())
+	}
+	p.external.ExternalDone(w, r, f.Ext, ExternalAuthentication{Identity: id, Level: spid.Level(f.Performed),
+		AuthnInstant: time.UnixMilli(f.AuthnInstant).UTC(), SessionReused: f.Session != ""})
+}
