@@ -151,6 +151,10 @@ func (r *Resolver) Refresh(ctx context.Context, subject, entityType string) (c *
 
 func (r *Resolver) resolve(ctx context.Context, subject, entityType string) (*Chain, error) {
 	now := r.now()
+	if _, err := r.Fetcher.CheckURL(subject); err != nil {
+		// Not an entity id we may contact: the subject is wrong, not away.
+		return nil, NewError(CodeInvalidClient, "the subject is not an acceptable entity id", err)
+	}
 	leaf, err := r.entityConfiguration(ctx, subject)
 	if err != nil {
 		if errors.Is(err, ErrUnreachable) {

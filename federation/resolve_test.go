@@ -412,3 +412,14 @@ func TestF030_RevokedMarkFailsAtRefresh(t *testing.T) {
 		})
 	}
 }
+
+func TestF027_SubjectNotAnEntityID(t *testing.T) {
+	h := newHarness(t)
+	for _, sub := range []string{"x", "ftp://fed.test/rp", "http://fed.test/rp#frag"} {
+		_, fe := h.resolve(t, sub)
+		wantCode(t, fe, federation.CodeInvalidClient)
+	}
+	if n := len(h.rec.paths()); n != 0 {
+		t.Fatalf("%d fetches for subjects that are not entity ids", n)
+	}
+}

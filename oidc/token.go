@@ -1,0 +1,285 @@
+package oidc
+
+import (
+	"crypto/sha256"
+	"crypto/sha512"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"hash"
+	"net/http"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/google/uuid"
+
+	"github.com/spid-idp/spid-idp/audit"
+	"github.com/spid-idp/spid-idp/federation"
+	"github.com/spid-idp/spid-idp/storage"
+)
+
+// ClientAssertionType is the only client assertion type (spec §0).
+const ClientAssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+// accessRecord is what an access token stands for; it lives in the shared
+// cache as long as the token, and revoking removes it.
+type accessRecord struct {
+	ClientID string   `json:"c"`
+	Identity string   `json:"i"`
+	Sub      string   `json:"s"`
+	Claims   []string `json:"cl"`
+	Scope    []string `json:"sc"`
+}
+
+// authenticateClient applies spec §4.1 for the endpoint at aud. It answers
+// the error itself and returns nil on failure.
+func (p *Provider) authenticateClient(w http.ResponseWriter, r *http.Request, aud string) *Client {
+	ctx := r.Context()
+	id := r.PostForm.Get("client_id")
+	if id == "" {
+		writeTokenError(w, ErrInvalidRequest)
+		return nil
+	}
+	cl, fe := p.client(ctx, id)
+	if fe != nil {
+		p.o.Log.InfoContext(ctx, "client not trusted", "client", id, "err", fe)
+		if fe.Code == federation.CodeTemporarilyUnavailable {
+			writeTokenError(w, ErrTemporarilyUnavailable)
+		} else {
+			writeTokenError(w, ErrInvalidClient)
+		}
+		return nil
+	}
+	reason := p.checkAssertion(r, cl, aud)
+	if reason != "" {
+		p.o.Log.InfoContext(ctx, "client assertion refused", "client", id, "reason", reason)
+		p.audit(ctx, id, "oidc.client_auth", aud, audit.Denied, map[string]string{"reason": reason})
+		writeTokenError(w, ErrInvalidClient)
+		return nil
+	}
+	return cl
+}
+
+// checkAssertion returns why the client assertion fails, "" when it holds.
+func (p *Provider) checkAssertion(r *http.Request, cl *Client, aud string) string {
+	if r.PostForm.Get("client_assertion_type") != ClientAssertionType {
+		return "client_assertion_type missing or wrong"
+	}
+	a := r.PostForm.Get("client_assertion")
+	if a == "" {
+		return "client_assertion missing"
+	}
+	v, err := federation.Verify(a, cl.SigKeys)
+	if err != nil {
+		if fresh := p.refreshClient(r.Context(), cl.ID); fresh != nil {
+			v, err = federation.Verify(a, fresh.SigKeys)
+		}
+	}
+	if err != nil {
+		return "signature: " + err.Error()
+	}
+	if v.Alg != "RS256" && v.Alg != "RS512" {
+		return "algorithm " + v.Alg + " not allowed"
+	}
+	var c map[string]any
+	if json.Unmarshal(v.Payload, &c) != nil {
+		return "payload not a JSON object"
+	}
+	if s, _ := c["iss"].(string); s != cl.ID {
+		return "iss differs from client_id"
+	}
+	if s, _ := c["sub"].(string); s != cl.ID {
+		return "sub differs from iss"
+	}
+	if !audHas(c["aud"], aud) {
+		return "aud does not name this endpoint"
+	}
+	now := p.now()
+	iat, ok := numeric(c["iat"])
+	if !ok || time.Unix(iat, 0).After(now.Add(federation.Skew)) {
+		return "iat missing, not a number or in the future"
+	}
+	exp, ok := numeric(c["exp"])
+	if !ok || !now.Before(time.Unix(exp, 0)) {
+		return "exp missing, not a number or past"
+	}
+	jti, _ := c["jti"].(string)
+	if len(jti) < 16 {
+		return "jti missing or shorter than 16 characters"
+	}
+	err = p.o.Eph.InsertRequestID(r.Context(), "oidc:ca:"+cl.ID+":"+jti, time.Unix(exp, 0))
+	if errors.Is(err, storage.ErrAlreadyExists) {
+		return "jti replayed"
+	} else if err != nil {
+		return "replay cache: " + err.Error()
+	}
+	return ""
+}
+
+// token is the token endpoint (spec §4), checks in the order of §4.2.
+func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeJSONError(w, http.StatusMethodNotAllowed, ErrInvalidRequest)
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		writeTokenError(w, ErrInvalidRequest)
+		return
+	}
+	cl := p.authenticateClient(w, r, p.endpoint(PathToken))
+	if cl == nil {
+		return
+	}
+	switch r.PostForm.Get("grant_type") {
+	case "":
+		writeTokenError(w, ErrInvalidRequest)
+	case "authorization_code":
+		p.codeGrant(w, r, cl)
+	case "refresh_token":
+		// No refresh token is issued yet: whatever is presented is unknown.
+		writeTokenError(w, ErrInvalidGrant)
+	default:
+		writeTokenError(w, ErrUnsupportedGrantType)
+	}
+}
+
+func (p *Provider) codeGrant(w http.ResponseWriter, r *http.Request, cl *Client) {
+	ctx := r.Context()
+	code, verifier, redirect := r.PostForm.Get("code"), r.PostForm.Get("code_verifier"), r.PostForm.Get("redirect_uri")
+	if code == "" || verifier == "" || redirect == "" {
+		writeTokenError(w, ErrInvalidRequest)
+		return
+	}
+	if _, err := uuid.Parse(code); err != nil {
+		writeTokenError(w, ErrInvalidGrant)
+		return
+	}
+	// Mark the code used in one step: of two concurrent exchanges one
+	// wins; a later one finds it used and revokes what the first got.
+	var g codeGrant
+	reused := false
+	err := p.o.Eph.UpdateValue(ctx, "oidc:code:"+code, func(b []byte) ([]byte, error) {
+		if err := json.Unmarshal(b, &g); err != nil {
+			return nil, err
+		}
+		if g.Used {
+			reused = true
+			return b, nil
+		}
+		g.Used, g.AccessJTI = true, uuid.NewString()
+		return json.Marshal(g)
+	})
+	if errors.Is(err, storage.ErrNotFound) {
+		writeTokenError(w, ErrInvalidGrant)
+		return
+	}
+	if err != nil {
+		p.o.Log.ErrorContext(ctx, "authorization code", "err", err)
+		writeTokenError(w, ErrTemporarilyUnavailable)
+		return
+	}
+	if reused {
+		// RFC 6749 §4.1.2: what the code already gave is revoked.
+		_ = p.o.Eph.DeleteValue(ctx, "oidc:at:"+g.AccessJTI)
+		p.audit(ctx, g.Identity, "oidc.token", cl.ID, audit.Denied, map[string]string{"reason": "authorization code reused; its access token revoked"})
+		writeTokenError(w, ErrInvalidGrant)
+		return
+	}
+	switch {
+	case g.Req.ClientID != cl.ID:
+		writeTokenError(w, ErrInvalidGrant)
+		return
+	case !pkceMatches(verifier, g.Req.CodeChallenge):
+		writeTokenError(w, ErrInvalidGrant)
+		return
+	case redirect != g.Req.RedirectURI:
+		writeTokenError(w, ErrInvalidGrant)
+		return
+	}
+	p.issue(w, r, cl, g)
+}
+
+// pkceMatches: BASE64URL(SHA256(verifier)) = challenge, verifier 43–128
+// unreserved characters (RFC 7636).
+func pkceMatches(verifier, challenge string) bool {
+	if len(verifier) < 43 || len(verifier) > 128 {
+		return false
+	}
+	for i := 0; i < len(verifier); i++ {
+		c := verifier[i]
+		if !(base64url(string(c)) || c == '.' || c == '~') {
+			return false
+		}
+	}
+	sum := sha256.Sum256([]byte(verifier))
+	got := base64.RawURLEncoding.EncodeToString(sum[:])
+	return subtle.ConstantTimeCompare([]byte(got), []byte(challenge)) == 1
+}
+
+// issue signs the access and ID tokens of a code grant (spec §4.4).
+func (p *Provider) issue(w http.ResponseWriter, r *http.Request, cl *Client, g codeGrant) {
+	ctx := r.Context()
+	now := p.now()
+	iat := now.Unix()
+	sub := p.pairwise(cl.ID, g.Identity)
+	key := p.o.CoreKeys[0]
+	scope := joinScope(g.Req.Scope)
+	at, err := key.Sign("at+jwt", map[string]any{
+		"iss": p.o.Issuer, "sub": sub, "aud": cl.ID, "client_id": cl.ID, "scope": scope,
+		"iat": iat, "exp": iat + int64(AccessTokenLifetime/time.Second), "jti": g.AccessJTI, "nonce": g.Req.Nonce,
+	})
+	if err != nil {
+		p.o.Log.ErrorContext(ctx, "signing access token", "err", err)
+		writeTokenError(w, ErrServerError)
+		return
+	}
+	idKey := key
+	idKey.Alg = cl.IDTokenAlg
+	idJTI := uuid.NewString()
+	idt, err := idKey.Sign("", map[string]any{
+		"iss": p.o.Issuer, "sub": sub, "aud": cl.ID, "acr": acrOf(spidLevel(g.Level)), "at_hash": atHash(at, cl.IDTokenAlg),
+		"iat": iat, "nbf": iat, "exp": iat + int64(IDTokenLifetime/time.Second), "jti": idJTI, "nonce": g.Req.Nonce,
+	})
+	if err != nil {
+		p.o.Log.ErrorContext(ctx, "signing ID token", "err", err)
+		writeTokenError(w, ErrServerError)
+		return
+	}
+	rec, _ := json.Marshal(accessRecord{ClientID: cl.ID, Identity: g.Identity, Sub: sub, Claims: g.Req.Claims, Scope: g.Req.Scope})
+	if err := p.o.Eph.CreateValue(ctx, "oidc:at:"+g.AccessJTI, rec, now.Add(AccessTokenLifetime)); err != nil {
+		p.o.Log.ErrorContext(ctx, "storing access token", "err", err)
+		writeTokenError(w, ErrTemporarilyUnavailable)
+		return
+	}
+	p.audit(ctx, g.Identity, "oidc.token", cl.ID, audit.Success, map[string]string{
+		"access_token_jti": g.AccessJTI, "id_token_jti": idJTI, "level": acrOf(spidLevel(g.Level))})
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	_ = json.NewEncoder(w).Encode(map[string]any{"access_token": at, "token_type": "Bearer",
+		"expires_in": int(AccessTokenLifetime / time.Second), "id_token": idt})
+}
+
+func joinScope(s []string) string {
+	out := ""
+	for i, x := range s {
+		if i > 0 {
+			out += " "
+		}
+		out += x
+	}
+	return out
+}
+
+// atHash is the left half of the token's hash for alg (OIDC Core 3.1.3.6).
+func atHash(token string, alg jose.SignatureAlgorithm) string {
+	var h hash.Hash = sha256.New()
+	if alg == jose.RS512 || alg == jose.PS512 || alg == jose.ES512 {
+		h = sha512.New()
+	}
+	h.Write([]byte(token))
+	sum := h.Sum(nil)
+	return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2])
+}
