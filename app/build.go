@@ -31,10 +31,12 @@ import (
 	"github.com/spid-idp/spid-idp/idp/password"
 	"github.com/spid-idp/spid-idp/idp/regulation"
 	"github.com/spid-idp/spid-idp/idp/response"
+	"github.com/spid-idp/spid-idp/internal/fedtest"
 	"github.com/spid-idp/spid-idp/keys"
 	"github.com/spid-idp/spid-idp/legal"
 	"github.com/spid-idp/spid-idp/lifecycle"
 	"github.com/spid-idp/spid-idp/metadata"
+	"github.com/spid-idp/spid-idp/oidc"
 	"github.com/spid-idp/spid-idp/register"
 	"github.com/spid-idp/spid-idp/server"
 	"github.com/spid-idp/spid-idp/templates"
@@ -70,7 +72,11 @@ type App struct {
 	Register      *register.Register
 	RegisterQueue *register.Queue
 
+	// OIDC is the OpenID Provider (nil unless oidc.enabled).
+	OIDC *oidc.Provider
+
 	enrolWeb *web.Handler // the citizen enrolment pages, built once
+	demoFed  *fedtest.Federation
 	legal    *legal.Texts // the legal texts, loaded once
 	demoSP   *demo.SP     // set by SetupDemo
 }
@@ -197,6 +203,9 @@ func Build(ctx context.Context, cfg *config.Config, b *Backends, log *slog.Logge
 	}
 	if err := a.MountRecovery(pages); err != nil {
 		return nil, fmt.Errorf("credential recovery: %w", err)
+	}
+	if err := a.SetupOIDC(ctx, pages); err != nil {
+		return nil, fmt.Errorf("openid provider: %w", err)
 	}
 	if err := a.MountEnrolment(); err != nil {
 		return nil, err

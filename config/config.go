@@ -31,6 +31,7 @@ type Config struct {
 	Mail      Mail      `yaml:"mail" doc:"Outgoing e-mail (activation links, outcomes, notices)."`
 	SMS       SMS       `yaml:"sms" doc:"Outgoing SMS (one-time codes)."`
 	Enrolment Enrolment `yaml:"enrolment" doc:"Identity requests: recognition paths, evidence, the verification clock."`
+	OIDC      OIDC      `yaml:"oidc" doc:"OpenID Provider in the SPID OpenID Connect Federation, beside SAML."`
 	Legal     Legal     `yaml:"legal" doc:"Privacy notice, accessibility statement and terms of service (/privacy, /accessibility, /terms)."`
 	Recovery  Recovery  `yaml:"recovery" doc:"Credential recovery (/recover): forgotten username or password, lost app."`
 
@@ -355,4 +356,29 @@ func redactedOrEmpty(n int) string {
 		return ""
 	}
 	return redacted
+}
+
+// OIDC configures the OpenID Provider and its place in the federation.
+type OIDC struct {
+	Enabled bool   `yaml:"enabled" defaultdoc:"demo: true (with the built-in test federation); otherwise false" doc:"Serve the OpenID Provider (entity configuration, authorization, token, userinfo)."`
+	Issuer  string `yaml:"issuer" defaultdoc:"<server.base_url>/oidc/op" doc:"Entity id of the OpenID Provider: an https:// URL (http in demo mode) without query or trailing slash, under server.base_url so the IdP serves it."`
+	// Keys: federation keys sign our entity configuration; core keys
+	// sign tokens and userinfo (spec §1.3, they should differ).
+	FederationKeyFile string     `yaml:"federation_key_file" defaultdoc:"demo: <data_dir>/keys/oidc-federation.key" doc:"PEM RSA private key (at least 2048 bits) that signs the entity configuration; its public key is the one registered with the trust anchor."`
+	SigningKeyFiles   []string   `yaml:"signing_key_files" defaultdoc:"demo: <data_dir>/keys/oidc-signing.key" doc:"PEM RSA private keys (at least 2048 bits) that sign tokens and userinfo. All are published; the first signs. List the next key second while the trust anchor learns it, then first."`
+	PairwiseKey       Key        `yaml:"pairwise_key" defaultdoc:"demo: derived from security.data_key" doc:"Base64 of at least 32 random bytes that make each relying party's pairwise subject. Never change it: every sub would change. Required when oidc.enabled outside demo mode."`
+	Federation        Federation `yaml:"federation" doc:"Trust anchors, authority hints, trust marks and the federation_entity metadata."`
+}
+
+// Federation is the OpenID Federation part of the OIDC settings.
+type Federation struct {
+	TrustAnchors     []string `yaml:"trust_anchors" doc:"Trust anchors, each ENTITY_ID|JWKS_FILE: the anchor's entity id and a JSON file with its pinned public keys (a JWK set), the only keys its statements are accepted with. Required when oidc.enabled outside demo mode."`
+	AuthorityHints   []string `yaml:"authority_hints" doc:"Superiors named in our entity configuration; production lists https://registry.spid.gov.it and https://registry-test.spid.gov.it."`
+	TrustMarksFile   string   `yaml:"trust_marks_file" doc:"JSON file with the trust marks the anchor issued to us, as an array of {\"id\": ..., \"trust_mark\": ...}."`
+	RPTrustMarks     []string `yaml:"rp_trust_marks" default:"/openid_relying_party/public/,/openid_relying_party/private/" doc:"Trust mark ids, after the anchor's entity id, of which a relying party must hold one before anything else about it is fetched."`
+	OrganizationName string   `yaml:"organization_name" defaultdoc:"idp.organization.name.it" doc:"federation_entity organization_name."`
+	HomepageURI      string   `yaml:"homepage_uri" defaultdoc:"idp.organization.url.it" doc:"federation_entity homepage_uri."`
+	PolicyURI        string   `yaml:"policy_uri" defaultdoc:"demo: <server.base_url>/privacy; otherwise required when oidc.enabled" doc:"federation_entity policy_uri: the privacy policy."`
+	LogoURI          string   `yaml:"logo_uri" defaultdoc:"demo: <server.base_url>/static/logo.svg; otherwise required when oidc.enabled" doc:"federation_entity logo_uri: an SVG (the URL must end in .svg)."`
+	Contacts         []string `yaml:"contacts" defaultdoc:"idp.contact.email" doc:"federation_entity contacts: e-mail or PEC addresses, at least one."`
 }

@@ -268,6 +268,7 @@ func fillComputed(c *Config) {
 			c.IdP.Name = "SPID IdP"
 		}
 	}
+	fillOIDC(c)
 	if c.Mail.From == "" {
 		host := "localhost"
 		if u, err := url.Parse(c.Server.BaseURL); err == nil && u.Hostname() != "" {
@@ -370,4 +371,40 @@ func loadOrCreateKey(dir, name string) (Key, error) {
 		return nil, err
 	}
 	return Key(b), nil
+}
+
+// fillOIDC sets the OIDC defaults that follow from other options.
+func fillOIDC(c *Config) {
+	o := &c.OIDC
+	if c.Demo {
+		o.Enabled = true
+		if o.FederationKeyFile == "" {
+			o.FederationKeyFile = filepath.Join(c.DataDir, "keys", "oidc-federation.key")
+		}
+		if len(o.SigningKeyFiles) == 0 {
+			o.SigningKeyFiles = []string{filepath.Join(c.DataDir, "keys", "oidc-signing.key")}
+		}
+		if o.Federation.PolicyURI == "" {
+			o.Federation.PolicyURI = c.Server.BaseURL + "/privacy"
+		}
+		if o.Federation.LogoURI == "" {
+			o.Federation.LogoURI = c.Server.BaseURL + "/static/logo.svg"
+		}
+	}
+	if o.Issuer == "" {
+		o.Issuer = c.Server.BaseURL + "/oidc/op"
+	}
+	f := &o.Federation
+	if f.OrganizationName == "" {
+		f.OrganizationName = c.IdP.Organization.Name.IT
+	}
+	if f.HomepageURI == "" {
+		f.HomepageURI = c.IdP.Organization.URL.IT
+	}
+	if len(f.Contacts) == 0 && c.IdP.Contact.Email != "" {
+		f.Contacts = []string{c.IdP.Contact.Email}
+	}
+	if len(f.Contacts) == 0 && c.Demo {
+		f.Contacts = []string{"demo@example.invalid"}
+	}
 }

@@ -58,6 +58,7 @@ func validate(c *Config, ps *problemSet) {
 	v.security()
 	v.senders()
 	v.enrolment()
+	v.oidc()
 	v.legal()
 }
 
@@ -70,6 +71,77 @@ func (v *validator) legal() {
 	}
 	if v.c.Recovery.MaxRequests < 1 {
 		v.add("recovery.max_requests", "must be 1 or more, got %d", v.c.Recovery.MaxRequests)
+	}
+}
+
+func (v *validator) oidc() {
+	o := &v.c.OIDC
+	if !o.Enabled {
+		return
+	}
+	if o.Issuer != "" {
+		v.absURL("oidc.issuer", o.Issuer, !v.c.Demo)
+		if u, err := url.Parse(o.Issuer); err == nil && (u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(o.Issuer, "/")) {
+			v.add("oidc.issuer", "must have no query, fragment or trailing slash, got %q", clip(o.Issuer))
+		}
+		if base := strings.TrimRight(v.c.Server.BaseURL, "/"); base != "" && !strings.HasPrefix(o.Issuer, base+"/") {
+			v.add("oidc.issuer", "must be under server.base_url (%s/...), got %q", clip(base), clip(o.Issuer))
+		}
+	}
+	if v.c.Demo {
+		return // the demo federation supplies the rest
+	}
+	v.key("oidc.pairwise_key", o.PairwiseKey, 32, false)
+	if o.FederationKeyFile == "" {
+		v.add("oidc.federation_key_file", "is required when oidc.enabled is true")
+	} else {
+		v.fileExists("oidc.federation_key_file", o.FederationKeyFile)
+	}
+	if len(o.SigningKeyFiles) == 0 {
+		v.add("oidc.signing_key_files", "is required when oidc.enabled is true: at least one key file")
+	}
+	for i, f := range o.SigningKeyFiles {
+		v.fileExists(fmt.Sprintf("oidc.signing_key_files[%d]", i), f)
+		if f == o.FederationKeyFile {
+			v.add(fmt.Sprintf("oidc.signing_key_files[%d]", i), "must differ from oidc.federation_key_file (federation and core keys are separate)")
+		}
+	}
+	f := &o.Federation
+	if len(f.TrustAnchors) == 0 {
+		v.add("oidc.federation.trust_anchors", "is required when oidc.enabled is true: at least one ENTITY_ID|JWKS_FILE")
+	}
+	for i, ta := range f.TrustAnchors {
+		path := fmt.Sprintf("oidc.federation.trust_anchors[%d]", i)
+		id, file, ok := strings.Cut(ta, "|")
+		if !ok || id == "" || file == "" {
+			v.add(path, "must be ENTITY_ID|JWKS_FILE, got %q", clip(ta))
+			continue
+		}
+		v.absURL(path, id, true)
+		v.fileExists(path, file)
+	}
+	for i, h := range f.AuthorityHints {
+		v.absURL(fmt.Sprintf("oidc.federation.authority_hints[%d]", i), h, true)
+	}
+	if f.TrustMarksFile != "" {
+		v.fileExists("oidc.federation.trust_marks_file", f.TrustMarksFile)
+	}
+	if f.PolicyURI == "" {
+		v.add("oidc.federation.policy_uri", "is required when oidc.enabled is true")
+	}
+	v.absURL("oidc.federation.policy_uri", f.PolicyURI, true)
+	if f.LogoURI == "" || !strings.HasSuffix(f.LogoURI, ".svg") {
+		v.add("oidc.federation.logo_uri", "must be the https:// URL of an SVG logo ending in .svg, got %q", clip(f.LogoURI))
+	} else {
+		v.absURL("oidc.federation.logo_uri", f.LogoURI, true)
+	}
+	if len(f.Contacts) == 0 {
+		v.add("oidc.federation.contacts", "needs at least one e-mail address (defaults to idp.contact.email)")
+	}
+	for i, c := range f.Contacts {
+		if _, err := mail.ParseAddress(c); err != nil {
+			v.add(fmt.Sprintf("oidc.federation.contacts[%d]", i), "must be an e-mail address, got %q", clip(c))
+		}
 	}
 }
 

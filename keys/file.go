@@ -32,6 +32,20 @@ func Load(keyFile, certFile string) (Pair, error) {
 	return p, nil
 }
 
+// LoadKey reads a PEM RSA private key without a certificate (the OpenID
+// Provider's keys are published as JWKs, not certificates).
+func LoadKey(file string) (*rsa.PrivateKey, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("keys: %w", err)
+	}
+	k, err := parseKey(b)
+	if err != nil {
+		return nil, fmt.Errorf("keys: %s: %w", file, err)
+	}
+	return k, nil
+}
+
 // Parse is Load on in-memory PEM data.
 func Parse(keyPEM, certPEM []byte) (Pair, error) {
 	key, err := parseKey(keyPEM)
