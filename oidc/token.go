@@ -9,6 +9,7 @@ import (
 	"errors"
 	"hash"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -225,7 +226,7 @@ func (p *Provider) issue(w http.ResponseWriter, r *http.Request, cl *Client, g c
 	iat := now.Unix()
 	sub := p.pairwise(cl.ID, g.Identity)
 	key := p.o.CoreKeys[0]
-	scope := joinScope(g.Req.Scope)
+	scope := strings.Join(g.Req.Scope, " ")
 	at, err := key.Sign("at+jwt", map[string]any{
 		"iss": p.o.Issuer, "sub": sub, "aud": cl.ID, "client_id": cl.ID, "scope": scope,
 		"iat": iat, "exp": iat + int64(AccessTokenLifetime/time.Second), "jti": g.AccessJTI, "nonce": g.Req.Nonce,
@@ -260,17 +261,6 @@ func (p *Provider) issue(w http.ResponseWriter, r *http.Request, cl *Client, g c
 	w.Header().Set("Pragma", "no-cache")
 	_ = json.NewEncoder(w).Encode(map[string]any{"access_token": at, "token_type": "Bearer",
 		"expires_in": int(AccessTokenLifetime / time.Second), "id_token": idt})
-}
-
-func joinScope(s []string) string {
-	out := ""
-	for i, x := range s {
-		if i > 0 {
-			out += " "
-		}
-		out += x
-	}
-	return out
 }
 
 // atHash is the left half of the token's hash for alg (OIDC Core 3.1.3.6).
