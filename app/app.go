@@ -12,11 +12,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/spid-idp/spid-idp/audit"
 	"github.com/spid-idp/spid-idp/config"
 	"github.com/spid-idp/spid-idp/keys"
+	"github.com/spid-idp/spid-idp/notify/queue"
 	"github.com/spid-idp/spid-idp/server/requestctx"
 	"github.com/spid-idp/spid-idp/storage"
 	"github.com/spid-idp/spid-idp/storage/memory"
@@ -42,6 +44,11 @@ func NewLogger(cfg config.Log, w *os.File) *slog.Logger {
 type Backends struct {
 	Store storage.Store
 	Eph   storage.Ephemeral
+
+	// The mail/SMS queue over Store, made by the first sender (Outbox).
+	outboxOnce sync.Once
+	outbox     *queue.Queue
+	outboxErr  error
 }
 
 // OpenStore opens the durable store the configuration names.

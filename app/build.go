@@ -116,7 +116,7 @@ func Build(ctx context.Context, cfg *config.Config, b *Backends, log *slog.Logge
 		return nil, fmt.Errorf("signing certificate: %w", err)
 	}
 	a.Audit = NewAuditLogger(b.Store, log)
-	notifier, err := LifecycleNotifier(cfg, log.With("component", "lifecycle"))
+	notifier, err := LifecycleNotifier(cfg, b, log.With("component", "lifecycle"))
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +157,7 @@ func Build(ctx context.Context, cfg *config.Config, b *Backends, log *slog.Logge
 	if err != nil {
 		return nil, err
 	}
-	alerts, err := securityAlerts(cfg, log)
+	alerts, err := securityAlerts(cfg, b, log)
 	if err != nil {
 		return nil, err
 	}
@@ -252,6 +252,14 @@ func Build(ctx context.Context, cfg *config.Config, b *Backends, log *slog.Logge
 	}
 	if err := a.Server.Registry().Register(a.HashGate); err != nil {
 		return nil, fmt.Errorf("password hashing metrics: %w", err)
+	}
+	// The mail/SMS queue's depth and counters (serve runs its worker).
+	if q, err := b.Outbox(cfg, log); err != nil {
+		return nil, err
+	} else if q != nil {
+		if err := a.Server.Registry().Register(q); err != nil {
+			return nil, fmt.Errorf("outbox metrics: %w", err)
+		}
 	}
 	return a, nil
 }

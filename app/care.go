@@ -33,7 +33,7 @@ func (a *App) SetupCare(auth care.OperatorAuth) (*care.Handler, error) {
 		return nil, fmt.Errorf("care templates: %w", err)
 	}
 	log := a.Log.With("component", "care")
-	mailer, err := MailSender(cfg, log)
+	mailer, err := MailSender(cfg, a.Backends, log)
 	if err != nil {
 		return nil, err
 	}
@@ -43,7 +43,7 @@ func (a *App) SetupCare(auth care.OperatorAuth) (*care.Handler, error) {
 	}
 	// Callers are verified by a code sent to the identity's registered
 	// mobile through the IdP's SMS sender (ui.md §10, E074).
-	sender, err := SMSSender(cfg, log)
+	sender, err := SMSSender(cfg, a.Backends, log)
 	if err != nil {
 		return nil, err
 	}

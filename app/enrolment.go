@@ -40,11 +40,11 @@ func Calendar(cfg *config.Config) (*workinghours.Calendar, error) {
 // hour calendar and the encrypted evidence store.
 func NewEnrolment(cfg *config.Config, b *Backends, auditLog *audit.Logger, log *slog.Logger) (*enrolment.Service, error) {
 	log = log.With("component", "enrolment")
-	mailer, err := MailSender(cfg, log)
+	mailer, err := MailSender(cfg, b, log)
 	if err != nil {
 		return nil, err
 	}
-	smsSender, err := SMSSender(cfg, log)
+	smsSender, err := SMSSender(cfg, b, log)
 	if err != nil {
 		return nil, err
 	}

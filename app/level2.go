@@ -53,7 +53,7 @@ func buildLevel2(cfg *config.Config, b *Backends, auditLog *audit.Logger, log *s
 		return idp.Level2{}, nil, err
 	}
 	l2 := idp.Level2{Sealer: sealer, Issuer: cfg.IdP.Name}
-	sender, err := SMSSender(cfg, log)
+	sender, err := SMSSender(cfg, b, log)
 	if err != nil {
 		return idp.Level2{}, nil, err
 	}
@@ -72,8 +72,8 @@ func buildLevel2(cfg *config.Config, b *Backends, auditLog *audit.Logger, log *s
 // securityAlerts e-mails owners when their credentials lock or a push
 // request is refused in the app, through the configured mail sender; the
 // links point to the personal area and to the care desk's form.
-func securityAlerts(cfg *config.Config, log *slog.Logger) (idp.Alerter, error) {
-	m, err := MailSender(cfg, log.With("component", "security-alerts"))
+func securityAlerts(cfg *config.Config, b *Backends, log *slog.Logger) (idp.Alerter, error) {
+	m, err := MailSender(cfg, b, log.With("component", "security-alerts"))
 	if err != nil {
 		return nil, err
 	}

@@ -17,12 +17,12 @@ import (
 
 // LifecycleNotifier sends lifecycle notices (suspension, expiry, ...) through
 // the configured mail and SMS senders.
-func LifecycleNotifier(cfg *config.Config, log *slog.Logger) (lifecycle.Notifier, error) {
-	m, err := MailSender(cfg, log)
+func LifecycleNotifier(cfg *config.Config, b *Backends, log *slog.Logger) (lifecycle.Notifier, error) {
+	m, err := MailSender(cfg, b, log)
 	if err != nil {
 		return nil, err
 	}
-	s, err := SMSSender(cfg, log)
+	s, err := SMSSender(cfg, b, log)
 	if err != nil {
 		return nil, err
 	}

@@ -32,11 +32,11 @@ func (a *App) SetupPortal(ctx context.Context) (*portal.Portal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("portal templates: %w", err)
 	}
-	mailer, err := MailSender(cfg, a.Log.With("component", "portal-mail"))
+	mailer, err := MailSender(cfg, a.Backends, a.Log.With("component", "portal-mail"))
 	if err != nil {
 		return nil, err
 	}
-	smsSender, err := SMSSender(cfg, a.Log.With("component", "portal-sms"))
+	smsSender, err := SMSSender(cfg, a.Backends, a.Log.With("component", "portal-sms"))
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,9 @@ import (
 	"github.com/spid-idp/spid-idp/config"
 	"github.com/spid-idp/spid-idp/idp/otp"
 	"github.com/spid-idp/spid-idp/notify/mail"
+	"github.com/spid-idp/spid-idp/notify/queue"
 	"github.com/spid-idp/spid-idp/notify/sms"
+	"github.com/spid-idp/spid-idp/storage"
 )
 
 // Mailer sends e-mail (notify/mail's Outbox and SMTP).
@@ -22,9 +24,65 @@ type SMSer interface {
 	Send(ctx context.Context, m sms.Message) error
 }
 
-// MailSender is the configured e-mail sender: the outbox directory (demo,
+// MailSender is how the application sends e-mail: through the durable
+// queue in shared storage (notify/queue), which hands each message to the
+// configured gateway (mailGateway) and retries it until delivered; the
+// gateway itself when there is no queue (a store without one, or no data
+// key to seal messages with: only in tests).
+func MailSender(cfg *config.Config, b *Backends, log *slog.Logger) (Mailer, error) {
+	q, err := b.Outbox(cfg, log)
+	switch {
+	case err != nil:
+		return nil, err
+	case q != nil:
+		return q.Mailer(), nil
+	}
+	return mailGateway(cfg, log)
+}
+
+// SMSSender is MailSender for SMS.
+func SMSSender(cfg *config.Config, b *Backends, log *slog.Logger) (SMSer, error) {
+	q, err := b.Outbox(cfg, log)
+	switch {
+	case err != nil:
+		return nil, err
+	case q != nil:
+		return q.SMSer(), nil
+	}
+	return smsGateway(cfg, log)
+}
+
+// Outbox is the message queue of b's store over the configured gateways,
+// made once; nil without a queue (see MailSender). serve runs its worker
+// and registers it in /metrics.
+func (b *Backends) Outbox(cfg *config.Config, log *slog.Logger) (*queue.Queue, error) {
+	if b == nil {
+		return nil, nil
+	}
+	b.outboxOnce.Do(func() {
+		store, ok := b.Store.(storage.MessageQueue)
+		if !ok || len(cfg.Security.DataKey) == 0 {
+			return
+		}
+		log = log.With("component", "outbox")
+		q := &queue.Queue{Store: store, Log: log}
+		if q.Sealer, b.outboxErr = DataSealer(cfg); b.outboxErr != nil {
+			return
+		}
+		if q.Mail, b.outboxErr = mailGateway(cfg, log); b.outboxErr != nil {
+			return
+		}
+		if q.SMS, b.outboxErr = smsGateway(cfg, log); b.outboxErr != nil {
+			return
+		}
+		b.outbox = q
+	})
+	return b.outbox, b.outboxErr
+}
+
+// mailGateway is the configured e-mail gateway: the outbox directory (demo,
 // tests) or an SMTP relay.
-func MailSender(cfg *config.Config, log *slog.Logger) (Mailer, error) {
+func mailGateway(cfg *config.Config, log *slog.Logger) (Mailer, error) {
 	m := cfg.Mail
 	if m.Driver != "smtp" {
 		log.Info("e-mail is written to the outbox, not sent", "dir", m.OutboxDir)
@@ -38,9 +96,9 @@ func MailSender(cfg *config.Config, log *slog.Logger) (Mailer, error) {
 	return s, nil
 }
 
-// SMSSender is the configured SMS sender: the outbox directory (demo,
+// smsGateway is the configured SMS gateway: the outbox directory (demo,
 // tests) or a generic HTTP gateway.
-func SMSSender(cfg *config.Config, log *slog.Logger) (SMSer, error) {
+func smsGateway(cfg *config.Config, log *slog.Logger) (SMSer, error) {
 	s := cfg.SMS
 	if s.Driver != "http" {
 		log.Info("SMS are written to the outbox, not sent", "dir", s.OutboxDir)

@@ -34,11 +34,11 @@ func (a *admin) lifecycleStore() (lifecycleStore, error) {
 	return ls, nil
 }
 
-// lifecycleNotifier writes notices to the outbox directories under the data
-// directory: the durable queue a mail or SMS relay delivers from (§9), so a
-// run never loses a notice for want of a gateway.
-func lifecycleNotifier(e env, cfg *config.Config) lifecycle.Notifier {
-	n, err := app.LifecycleNotifier(cfg, quietLogger(e))
+// lifecycleNotifier sends notices through the durable queue in the shared
+// store (§9): tried at once, and retried by the servers' workers when the
+// gateway fails, so a run never loses a notice for want of a gateway.
+func lifecycleNotifier(e env, cfg *config.Config, store storage.Store) lifecycle.Notifier {
+	n, err := app.LifecycleNotifier(cfg, &app.Backends{Store: store}, quietLogger(e))
 	if err != nil {
 		// The configuration was validated; a sender that cannot be built
 		// here is reported and the notices wait for the server's run.
@@ -61,7 +61,7 @@ func (a *admin) lifecycleService() (*lifecycle.Service, lifecycle.Actor, error) 
 	if err != nil {
 		return nil, lifecycle.Actor{}, err
 	}
-	return &lifecycle.Service{Store: ls, Audit: a.audit, Notifier: lifecycleNotifier(a.e, a.cfg)},
+	return &lifecycle.Service{Store: ls, Audit: a.audit, Notifier: lifecycleNotifier(a.e, a.cfg, a.store)},
 		lifecycle.Actor{ID: a.actor, Role: lifecycle.RoleSupervisor}, nil
 }
 
@@ -88,7 +88,7 @@ func runLifecycleRun(ctx context.Context, e env, args []string) int {
 		return exitFailure
 	}
 	host, _ := os.Hostname()
-	sc := &lifecycle.Scheduler{Store: ls, Leases: ls, Audit: a.audit, Notifier: lifecycleNotifier(a.e, a.cfg),
+	sc := &lifecycle.Scheduler{Store: ls, Leases: ls, Audit: a.audit, Notifier: lifecycleNotifier(a.e, a.cfg, a.store),
 		Holder: fmt.Sprintf("%s:%d:cli", host, os.Getpid())}
 	rep, err := sc.RunOnce(ctx)
 	fmt.Fprintln(e.stdout, rep)

@@ -113,6 +113,12 @@ func runServe(ctx context.Context, e env, args []string) int {
 	// Timed duties (lifecycle, enrolment timers, retention): every node runs
 	// the loop, a lease in the database lets one at a time do the work.
 	go a.RunScheduler(ctx, time.Minute)
+	// E-mail and SMS waiting in the shared queue (a failed delivery, a
+	// node that died while sending): every node's worker claims what is
+	// due, under a lease.
+	if q, err := a.Backends.Outbox(cfg, log); err == nil && q != nil {
+		go q.Run(ctx)
+	}
 	if err := a.Server.ListenAndServe(ctx); err != nil {
 		fmt.Fprintf(e.stderr, "spid-idp: %v\n", err)
 		return exitFailure

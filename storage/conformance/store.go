@@ -59,6 +59,7 @@ func RunStore(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"IdentitySessionEpoch", storeTestIdentitySessionEpoch},
 		{"Ping", storeTestPing},
 		{"SingleUseMarks", storeTestSingleUse},
+		{"MessageQueue", storeTestMessageQueue},
 	}
 	tests = append(tests, clusterTests...)
 	tests = append(tests, registerTests...)
