@@ -14,11 +14,11 @@ import (
 func (a *App) MountRecovery(pages *templates.Renderer) error {
 	cfg := a.Config
 	log := a.Log.With("component", "recovery")
-	mailer, err := MailSender(cfg, log)
+	mailer, err := MailSender(cfg, a.Backends, log)
 	if err != nil {
 		return err
 	}
-	smsSender, err := SMSSender(cfg, log)
+	smsSender, err := SMSSender(cfg, a.Backends, log)
 	if err != nil {
 		return err
 	}
