@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -14,15 +13,12 @@ import (
 	"github.com/spid-idp/spid-idp/storage"
 )
 
-// Mailer sends e-mail (notify/mail's Outbox and SMTP).
-type Mailer interface {
-	Send(ctx context.Context, m mail.Message) error
-}
+// Mailer sends e-mail: the queue, or a gateway (notify/mail's Outbox and
+// SMTP).
+type Mailer = queue.MailSender
 
-// SMSer sends SMS (notify/sms's Outbox and HTTP gateway).
-type SMSer interface {
-	Send(ctx context.Context, m sms.Message) error
-}
+// SMSer sends SMS: the queue, or a gateway (notify/sms's Outbox and HTTP).
+type SMSer = queue.SMSSender
 
 // MailSender is how the application sends e-mail: through the durable
 // queue in shared storage (notify/queue), which hands each message to the
