@@ -9,8 +9,12 @@ GO=${GO:-go}
 failed=""
 ran=0
 start=$(date +%s)
-for pkg in $($GO list ${PKGS:-./...}); do
-	for f in $($GO test -list '^Fuzz' "$pkg" 2>/dev/null | grep '^Fuzz'); do
+# Only packages whose tests declare a fuzz target: `go test -list` would build
+# every test binary of the module just to find none in most.
+for pkg in $($GO list -f '{{.ImportPath}} {{.Dir}}' ${PKGS:-./...} | while read -r ip dir; do
+	grep -qs '^func Fuzz' "$dir"/*_test.go && echo "$ip"
+done); do
+	for f in $(cd "$($GO list -f '{{.Dir}}' "$pkg")" && grep -h '^func Fuzz' *_test.go | sed 's/^func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do
 		ran=$((ran + 1))
 		echo "== $pkg $f ($FUZZTIME)"
 		# The last progress line carries the totals of the run.
