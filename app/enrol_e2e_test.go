@@ -288,19 +288,33 @@ func approveAndActivate(t *testing.T, a *App, base string, p applicant, e storag
 	if act.status != 200 {
 		t.Fatalf("activation page: %d\n%s", act.status, act.body)
 	}
+	// The SMS button comes first, alone; the fields come with the code.
+	if strings.Contains(act.body, `name="password"`) || !strings.Contains(act.body, `class="btn btn-primary" type="submit" name="op" value="resend"`) {
+		t.Fatalf("activation page does not start with the SMS button:\n%s", act.body)
+	}
 	sent := br.submit(act, "/activate", url.Values{"op": {"resend"}})
-	// A weak password first: the policy's message, the link still usable.
-	weak := br.submit(sent, "/activate", url.Values{"op": {"confirm"}, "otp": {lastSMSCode(t, a, p.mobile)},
-		"username": {"giulia.b"}, "password": {"short"}})
-	if weak.status != http.StatusUnprocessableEntity || !strings.Contains(weak.body, "password") {
+	if !strings.Contains(sent.body, `name="repeat"`) {
+		t.Fatalf("no repeat-password field:\n%s", sent.body)
+	}
+	code := lastSMSCode(t, a, p.mobile)
+	// A weak password first: the policy's message in Italian, the link and
+	// the SMS code still usable, the code kept in the form.
+	weak := br.submit(sent, "/activate", url.Values{"op": {"confirm"}, "otp": {code},
+		"username": {"giulia.b"}, "password": {"short"}, "repeat": {"short"}})
+	if weak.status != http.StatusUnprocessableEntity || !strings.Contains(weak.body, "La password deve avere da 8 a 64 caratteri") ||
+		!strings.Contains(weak.body, `value="`+code+`"`) {
 		t.Fatalf("weak password: %d\n%s", weak.status, weak.body)
 	}
-	sent = br.submit(weak, "/activate", url.Values{"op": {"resend"}})
 	const pw = "Tr0mbone!Viola#27"
-	ok := br.submit(sent, "/activate", url.Values{"op": {"confirm"}, "otp": {lastSMSCode(t, a, p.mobile)},
-		"username": {"giulia.b"}, "password": {pw}})
-	if ok.status != 200 || !strings.Contains(ok.body, "giulia.b") || !strings.Contains(ok.body, "/demo-sp/") {
-		t.Fatalf("activation: %d\n%s", ok.status, ok.body)
+	mismatch := br.submit(weak, "/activate", url.Values{"op": {"confirm"}, "otp": {code},
+		"username": {"giulia.b"}, "password": {pw}, "repeat": {pw + "?"}})
+	if mismatch.status != http.StatusUnprocessableEntity || !strings.Contains(mismatch.body, "non coincidono") {
+		t.Fatalf("mismatch: %d\n%s", mismatch.status, mismatch.body)
+	}
+	ok := br.submit(mismatch, "/activate", url.Values{"op": {"confirm"}, "otp": {code},
+		"username": {"giulia.b"}, "password": {pw}, "repeat": {pw}})
+	if ok.status != 200 || !strings.Contains(ok.body, "giulia.b") || !strings.Contains(ok.body, "/demo-sp/") || !strings.Contains(ok.body, `href="/account/"`) {
+		t.Fatalf("activation with the same code: %d\n%s", ok.status, ok.body)
 	}
 	again := br.get(link)
 	if again.status != http.StatusGone {

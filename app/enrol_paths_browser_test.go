@@ -243,13 +243,16 @@ func (r *pathsRun) activate(ctx context.Context, p applicant, username string) {
 	if link == "" {
 		r.t.Fatal("no activation link in the e-mail")
 	}
-	r.step(ctx, "activation page", chromedp.Navigate(link), chromedp.WaitVisible(`#username`))
+	// The SMS button comes first, alone; the fields come with the code.
+	r.step(ctx, "activation page", chromedp.Navigate(link), chromedp.WaitVisible(`button[value="resend"]`))
 	r.submit(ctx, "send the code", `button[value="resend"]`)
 	const pw = "Tr0mbone!Viola#27"
 	r.step(ctx, "credentials",
+		chromedp.WaitVisible(`#username`),
 		chromedp.SendKeys(`#otp`, lastSMSCode(r.t, r.a, p.mobile)),
 		chromedp.SendKeys(`#username`, username),
 		chromedp.SendKeys(`#password`, pw),
+		chromedp.SendKeys(`#repeat`, pw),
 	)
 	r.submit(ctx, "activate", `button[value="confirm"]`)
 	if txt := r.text(ctx); !strings.Contains(txt, username) {

@@ -20,6 +20,7 @@ import (
 	"github.com/spid-idp/spid-idp/enrolment/cns"
 	"github.com/spid-idp/spid-idp/enrolment/signature"
 	"github.com/spid-idp/spid-idp/enrolment/web"
+	"github.com/spid-idp/spid-idp/portal"
 	"github.com/spid-idp/spid-idp/templates"
 )
 
@@ -72,6 +73,7 @@ func (a *App) enrolmentWeb() (*web.Handler, error) {
 	if cfg.Demo {
 		h.LoginURL = base + demo.Prefix + "/"
 	}
+	h.AccountURL = portal.Prefix + "/"
 	if h.Legal, err = a.LegalTexts(); err != nil {
 		return nil, err
 	}

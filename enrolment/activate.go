@@ -48,16 +48,14 @@ func (s *Service) SendActivationCode(ctx context.Context, token string) error {
 // Activate completes §7.1: with the SMS code sent for this link, the holder
 // chooses a username and a password (§7.2); the identity becomes active
 // with its credential and the link is used up (E058). Invalid choices are
-// identity.Problems and leave the link usable.
+// identity.Problems and leave the link and the SMS code usable.
 func (s *Service) Activate(ctx context.Context, token, smsCode, username, pw string) (storage.Identity, error) {
 	t, idn, err := s.pendingIdentity(ctx, token)
 	if err != nil {
 		return idn, err
 	}
-	if err := s.SMS.VerifyFor(ctx, activationTx(t.Hash), PurposeActivate, smsCode); err != nil {
-		_ = s.record(ctx, idn.ID, "identity.activate", idn.ID, audit.Failure, map[string]string{"error": "sms code"})
-		return idn, fmt.Errorf("activation: SMS code: %w", err)
-	}
+	// The choices first: a refused username or password must not spend the
+	// SMS code the holder has just typed (issue 12).
 	username = strings.ToLower(strings.TrimSpace(username))
 	var ps identity.Problems
 	if !identity.UsernameRE.MatchString(username) || strings.HasPrefix(username, pendingUsernameHead) {
@@ -70,6 +68,10 @@ func (s *Service) Activate(ctx context.Context, token, smsCode, username, pw str
 	ps = append(ps, identity.CheckPassword(pw, username, idn.Attributes)...)
 	if len(ps) > 0 {
 		return idn, ps
+	}
+	if err := s.SMS.VerifyFor(ctx, activationTx(t.Hash), PurposeActivate, smsCode); err != nil {
+		_ = s.record(ctx, idn.ID, "identity.activate", idn.ID, audit.Failure, map[string]string{"error": "sms code"})
+		return idn, fmt.Errorf("activation: SMS code: %w", err)
 	}
 	params := s.PasswordParams
 	if params == (password.Params{}) {

@@ -738,19 +738,16 @@ func testActivationLink(t *testing.T, newFixture func(*testing.T) *fixture, f *f
 	}
 	must(t, "SendActivationCode", f.svc.SendActivationCode(ctx, tok))
 	code := f.phone.lastCode(t)
-	// Weak password: refused with its rule, the link stays usable.
+	// Weak password, reserved username: refused with the rule, the link
+	// and the SMS code stay usable (issue 12: the code is not spent).
 	_, err = f.svc.Activate(ctx, tok, code, "mario.rossi", "Mario-1980-x")
 	var ps identity.Problems
 	if !errors.As(err, &ps) || !slices.Contains(ps, identity.PasswordPersonal) {
 		t.Errorf("personal data in password: %v", err)
 	}
-	must(t, "SendActivationCode", f.svc.SendActivationCode(ctx, tok))
-	code = f.phone.lastCode(t)
 	if _, err := f.svc.Activate(ctx, tok, code, "pending.x", "Str0ng-Passw0rd!"); err == nil {
 		t.Error("reserved username accepted")
 	}
-	must(t, "SendActivationCode", f.svc.SendActivationCode(ctx, tok))
-	code = f.phone.lastCode(t)
 	const pw = "Str0ng-Passw0rd!"
 	got, err := f.svc.Activate(ctx, tok, code, "Mario.Rossi", pw)
 	must(t, "Activate", err)

@@ -64,6 +64,11 @@ type EnrolPage struct {
 	LoginURL string
 	// Title and Text of the message step.
 	Title, Text string
+	// CodeSent: the activation SMS was sent, so the activation step shows
+	// the code, username and password fields (before: only the button).
+	CodeSent bool
+	// AccountURL is the personal area, offered once the identity is active.
+	AccountURL string
 }
 
 // EnrolLink is a link offered on an enrolment page.

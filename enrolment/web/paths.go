@@ -334,6 +334,7 @@ func (h *Handler) activate(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		p.Values["username"] = strings.TrimSpace(r.PostFormValue("username"))
+		p.CodeSent = true
 		if r.PostFormValue("op") == "resend" {
 			if err := h.Service.SendActivationCode(r.Context(), token); errors.Is(err, enrolment.ErrLinkInvalid) {
 				linkGone()
@@ -343,20 +344,31 @@ func (h *Handler) activate(w http.ResponseWriter, r *http.Request) {
 			} else {
 				p.Notice = h.t(r, "Codice inviato.", "Code sent.")
 			}
+		} else if code := strings.TrimSpace(r.PostFormValue("otp")); r.PostFormValue("password") != r.PostFormValue("repeat") {
+			// Checked before the code, which stays usable.
+			p.Values["otp"] = code
+			p.Errors = []string{h.t(r, "Le due password non coincidono: scrivi la stessa password nei due campi.",
+				"The two passwords differ: enter the same password in both fields.")}
 		} else {
-			idn, err := h.Service.Activate(r.Context(), token, strings.TrimSpace(r.PostFormValue("otp")),
-				p.Values["username"], r.PostFormValue("password"))
+			idn, err := h.Service.Activate(r.Context(), token, code, p.Values["username"], r.PostFormValue("password"))
 			var ps identity.Problems
 			switch {
 			case err == nil:
 				h.render(w, r, http.StatusOK, templates.EnrolPage{Step: templates.EnrolStepActivated,
-					Values: map[string]string{"username": idn.Username}, LoginURL: h.LoginURL})
+					Values: map[string]string{"username": idn.Username}, LoginURL: h.LoginURL, AccountURL: h.AccountURL})
 				return
 			case errors.Is(err, enrolment.ErrLinkInvalid):
 				linkGone()
 				return
 			case errors.As(err, &ps):
-				p.Errors = localiseAll(lang(r), ps)
+				p.Values["otp"] = code // not spent on a refused choice
+				for _, pr := range ps {
+					if m, ok := identity.PasswordMessage(lang(r), pr); ok {
+						p.Errors = append(p.Errors, m)
+					} else {
+						p.Errors = append(p.Errors, localise(lang(r), pr))
+					}
+				}
 			case isCodeError(err):
 				p.Errors = []string{codeMessage(lang(r), err)}
 			default:

@@ -99,6 +99,9 @@ type Handler struct {
 	// LoginURL is offered once an identity is active (the demo SP's home
 	// in demo mode).
 	LoginURL string
+	// AccountURL is the personal area, offered once an identity is active
+	// ("/account/" when empty).
+	AccountURL string
 	// Legal gives the version (hash) of the privacy notice and terms in the
 	// language the applicant read them, recorded with the consent; nil
 	// records PrivacyVersion and TermsVersion.
