@@ -157,6 +157,11 @@ func (r *Resolver) resolve(ctx context.Context, subject, entityType string) (*Ch
 	}
 	leaf, err := r.entityConfiguration(ctx, subject)
 	if err != nil {
+		var se *StatusError
+		if errors.As(err, &se) && se.Status >= 400 && se.Status < 500 {
+			// A definite answer: there is no such entity there.
+			return nil, NewError(CodeInvalidClient, "the subject publishes no entity configuration", err)
+		}
 		if errors.Is(err, ErrUnreachable) {
 			return nil, NewError(CodeTemporarilyUnavailable, "entity configuration of the subject cannot be fetched", err)
 		}

@@ -367,6 +367,11 @@ func TestF035_ExpiredSubordinateStatement(t *testing.T) {
 func TestF035_UnreachableEntities(t *testing.T) {
 	h := newHarness(t)
 	_, fe := h.resolve(t, base+"/no-such-rp")
+	wantCode(t, fe, federation.CodeInvalidClient)
+	h.mux.HandleFunc("GET /down/.well-known/openid-federation", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "maintenance", http.StatusServiceUnavailable)
+	})
+	_, fe = h.resolve(t, base+"/down")
 	wantCode(t, fe, federation.CodeTemporarilyUnavailable)
 	h.fed.RP1.AuthorityHints = []string{base + "/no-such-authority"}
 	h.fed.RP1.Invalidate()
