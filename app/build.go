@@ -37,6 +37,7 @@ import (
 	"github.com/spid-idp/spid-idp/lifecycle"
 	"github.com/spid-idp/spid-idp/metadata"
 	"github.com/spid-idp/spid-idp/oidc"
+	"github.com/spid-idp/spid-idp/portal"
 	"github.com/spid-idp/spid-idp/register"
 	"github.com/spid-idp/spid-idp/server"
 	"github.com/spid-idp/spid-idp/templates"
@@ -53,6 +54,8 @@ type App struct {
 	Audit      *audit.Logger
 	SPs        *metadata.Registry
 	IdP        *idp.IdP
+	// Portal is the citizen's personal area.
+	Portal *portal.Portal
 	Server     *server.Server
 	Mux        *http.ServeMux
 	Argon2     password.Params
@@ -187,6 +190,13 @@ func Build(ctx context.Context, cfg *config.Config, b *Backends, log *slog.Logge
 		SessionLifetime: cfg.IdP.Session.Lifetime, SessionIdle: cfg.IdP.Session.IdleTimeout,
 		ConsentTimeout:  cfg.IdP.ConsentTimeout,
 		Metadata:        a.metadataSource(),
+		OwnService:      func(entityID string) bool { return entityID == base+portal.Prefix },
+		PersonalArea: func(r *http.Request) (string, func(int64) error, bool) {
+			if a.Portal == nil {
+				return "", nil, false
+			}
+			return a.Portal.Holder(r)
+		},
 		OnAuthenticated: a.recordAuth,
 		Level2:          level2,
 	})
@@ -210,7 +220,7 @@ func Build(ctx context.Context, cfg *config.Config, b *Backends, log *slog.Logge
 	if err := a.MountEnrolment(); err != nil {
 		return nil, err
 	}
-	if _, err := a.SetupPortal(ctx); err != nil {
+	if a.Portal, err = a.SetupPortal(ctx); err != nil {
 		return nil, fmt.Errorf("personal area: %w", err)
 	}
 	if appAPI != nil {

@@ -25,6 +25,7 @@ import (
 
 // Paths of the citizen's forms and of the desk.
 const (
+	PathHome          = "/care/"
 	PathTicketForm    = "/care/tickets/new"
 	PathComplaintForm = "/care/complaints/new"
 	PathFiled         = "/care/filed"
@@ -39,6 +40,12 @@ const (
 // session); the desk trusts it and checks roles itself.
 type OperatorAuth interface {
 	Operator(r *http.Request) (storage.Operator, bool)
+}
+
+// logoutForm is the console's logout, offered on every desk page when the
+// console session provides it.
+type logoutForm interface {
+	LogoutToken(r *http.Request) string
 }
 
 // Ephemeral is what the forms need of the short-lived store: the
@@ -81,6 +88,11 @@ func (h *Handler) cookieName() string {
 
 // Register mounts every route on mux.
 func (h *Handler) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET "+PathHome+"{$}", func(w http.ResponseWriter, r *http.Request) {
+		h.render(w, r, http.StatusOK, templates.PageCareHome, templates.CareHomePage{
+			Ticket: PathTicketForm, Complaint: PathComplaintForm, Portal: "/account/"})
+	})
+	mux.HandleFunc("GET /care", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, PathHome, http.StatusFound) })
 	mux.HandleFunc("GET "+PathTicketForm, h.form(storage.TicketKindTicket))
 	mux.HandleFunc("POST "+PathTicketForm, h.submit(storage.TicketKindTicket))
 	mux.HandleFunc("GET "+PathComplaintForm, h.form(storage.TicketKindComplaint))
@@ -145,7 +157,11 @@ func (h *Handler) blankForm(w http.ResponseWriter, r *http.Request, kind string,
 	if desk {
 		action = PathDeskRegister
 	}
-	return templates.CareFormPage{CareFrame: templates.CareFrame{Operator: op, CSRF: h.formToken(b+"|"+op, formID)},
+	f := templates.CareFrame{Operator: op, CSRF: h.formToken(b+"|"+op, formID)}
+	if desk {
+		f = h.bar(r, f)
+	}
+	return templates.CareFormPage{CareFrame: f,
 		Action: action, FormID: formID, Complaint: kind == storage.TicketKindComplaint, Desk: desk}
 }
 
@@ -396,12 +412,24 @@ type deskCtx struct {
 }
 
 func (d deskCtx) frame(h *Handler, r *http.Request) templates.CareFrame {
-	f := templates.CareFrame{Operator: d.op.Username, CSRF: csrf.Token(h.CSRFKey, d.browser+"|care-desk|"+d.op.ID)}
+	f := h.bar(r, templates.CareFrame{Operator: d.op.Username, CSRF: csrf.Token(h.CSRFKey, d.browser+"|care-desk|"+d.op.ID)})
 	switch r.URL.Query().Get("notice") {
 	case "filed":
 		f.Notice = msg(r, "Registrato.", "Registered.")
 	case "done":
 		f.Notice = msg(r, "Fatto.", "Done.")
+	}
+	return f
+}
+
+// bar adds the desk's navigation to f: the desk's home, the console's and
+// the console's logout.
+func (h *Handler) bar(r *http.Request, f templates.CareFrame) templates.CareFrame {
+	f.Desk, f.Console = PathDesk, "/console/"
+	if l, ok := h.Auth.(logoutForm); ok {
+		if tok := l.LogoutToken(r); tok != "" {
+			f.Logout, f.LogoutCSRF = "/console/logout", tok
+		}
 	}
 	return f
 }

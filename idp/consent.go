@@ -30,6 +30,14 @@ func requested(sp *metadata.SP, f *flowState) []metadata.RequestedAttribute {
 
 // showConsent renders P05 with exactly the attributes the Response will carry.
 func (p *IdP) showConsent(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState, id storage.Identity) {
+	if p.o.OwnService != nil && p.o.OwnService(sp.EntityID) {
+		// The IdP's own personal area: the citizen's data stay with the
+		// provider that holds them, so there is nothing to authorise.
+		if p.markAnswered(w, r, f) {
+			p.answer(w, r, sp, f)
+		}
+		return
+	}
 	attrs, err := response.AttributesFor(id, requested(sp, f))
 	if err != nil {
 		p.o.Log.ErrorContext(r.Context(), "attributes of identity", "identity", id.ID, "err", err)
@@ -59,7 +67,6 @@ func (p *IdP) showConsent(w http.ResponseWriter, r *http.Request, sp *metadata.S
 
 // consent handles P05: accept sends the Response, deny nr22, cancel nr25.
 func (p *IdP) consent(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
 	f, sp, ok := p.openFlow(w, r)
 	if !ok {
 		return
@@ -68,16 +75,7 @@ func (p *IdP) consent(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, templates.ReasonBadRequest)
 		return
 	}
-	// A flow answers the SP once: a form posted twice, or an old copy of
-	// it replayed, finds the mark and stops here.
-	err := p.o.Eph.InsertRequestID(ctx, "flowdone:"+f.ID, f.created().Add(p.o.ConsentTimeout+2*time.Hour))
-	if errors.Is(err, storage.ErrAlreadyExists) {
-		p.o.Log.InfoContext(ctx, "flow already answered", "flow", f.ID)
-		p.fail(w, r, templates.ReasonFlowExpired)
-		return
-	} else if err != nil {
-		p.o.Log.ErrorContext(ctx, "marking flow", "err", err)
-		p.fail(w, r, templates.ReasonUnavailable)
+	if !p.markAnswered(w, r, f) {
 		return
 	}
 	switch r.PostForm.Get(templates.FieldOp) {
@@ -92,6 +90,30 @@ func (p *IdP) consent(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, templates.ReasonBadRequest)
 		return
 	}
+	p.answer(w, r, sp, f)
+}
+
+// markAnswered marks the flow answered; false (with the page sent) when it
+// was already: a form posted twice, or an old copy of it replayed, stops
+// here, since a flow answers the SP once.
+func (p *IdP) markAnswered(w http.ResponseWriter, r *http.Request, f *flowState) bool {
+	ctx := r.Context()
+	err := p.o.Eph.InsertRequestID(ctx, "flowdone:"+f.ID, f.created().Add(p.o.ConsentTimeout+2*time.Hour))
+	if errors.Is(err, storage.ErrAlreadyExists) {
+		p.o.Log.InfoContext(ctx, "flow already answered", "flow", f.ID)
+		p.fail(w, r, templates.ReasonFlowExpired)
+		return false
+	} else if err != nil {
+		p.o.Log.ErrorContext(ctx, "marking flow", "err", err)
+		p.fail(w, r, templates.ReasonUnavailable)
+		return false
+	}
+	return true
+}
+
+// answer sends the success Response of an authenticated, consented flow.
+func (p *IdP) answer(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState) {
+	ctx := r.Context()
 	id, err := p.o.Store.GetIdentity(ctx, f.Identity)
 	if err != nil {
 		p.o.Log.ErrorContext(ctx, "identity of flow", "err", err)

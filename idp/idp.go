@@ -100,6 +100,16 @@ type Options struct {
 	// callee's to log.
 	OnAuthenticated func(ctx context.Context, identityID string, at time.Time)
 
+	// OwnService, if set, tells the IdP's own services (the personal
+	// area): they get the Response without the consent page, since no
+	// data leave the provider that holds them.
+	OwnService func(entityID string) bool
+
+	// PersonalArea, if set, tells the identity signed in to the personal
+	// area in r (with keep, moving that session to a new epoch), so the
+	// devices page works from there without an SSO session.
+	PersonalArea func(r *http.Request) (identityID string, keep func(epoch int64) error, ok bool)
+
 	// Metadata returns the current signed IdP metadata.
 	Metadata func() ([]byte, error)
 

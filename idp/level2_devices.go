@@ -1,6 +1,7 @@
 package idp
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -28,8 +29,8 @@ func (p *IdP) devicesPage(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, templates.ReasonInternal)
 		return
 	}
-	page := templates.DevicesPage{CSRF: p.devicesCSRF(browser), Action: PathDevices}
-	_, id, ok := p.currentSession(ctx, r)
+	page := templates.DevicesPage{CSRF: p.devicesCSRF(browser), Action: PathDevices, Back: "/account/"}
+	id, _, ok := p.devicesHolder(ctx, r)
 	if !ok {
 		p.render(w, r, http.StatusOK, templates.PageDevices, page)
 		return
@@ -52,6 +53,41 @@ func (p *IdP) devicesPage(w http.ResponseWriter, r *http.Request) {
 	p.render(w, r, http.StatusOK, templates.PageDevices, page)
 }
 
+// keeper moves the session the devices page was used with to a new epoch.
+type keeper struct {
+	kind string // "sso" or "personal_area", for the audit record
+	fn   func(epoch int64) error
+}
+
+// devicesHolder is the identity whose devices the page shows: the SSO
+// session's, or else the personal area's (its own level-2 login).
+func (p *IdP) devicesHolder(ctx context.Context, r *http.Request) (storage.Identity, keeper, bool) {
+	if s, id, ok := p.currentSession(ctx, r); ok {
+		return id, keeper{kind: "sso", fn: func(epoch int64) error {
+			err := p.o.Eph.UpdateSession(ctx, s.ID, func(cur storage.Session) (storage.Session, error) {
+				cur.Epoch = epoch
+				return cur, nil
+			})
+			if errors.Is(err, storage.ErrNotFound) {
+				err = nil // ended meanwhile: nothing to keep
+			}
+			return err
+		}}, true
+	}
+	if p.o.PersonalArea == nil {
+		return storage.Identity{}, keeper{}, false
+	}
+	idID, keep, ok := p.o.PersonalArea(r)
+	if !ok {
+		return storage.Identity{}, keeper{}, false
+	}
+	id, err := p.o.Store.GetIdentity(ctx, idID)
+	if err != nil {
+		return storage.Identity{}, keeper{}, false
+	}
+	return id, keeper{kind: "personal_area", fn: keep}, true
+}
+
 // revokeDevice is POST /account/devices: revoke one of the session
 // identity's devices, then show the list again (Post/Redirect/Get).
 func (p *IdP) revokeDevice(w http.ResponseWriter, r *http.Request) {
@@ -69,7 +105,7 @@ func (p *IdP) revokeDevice(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, templates.ReasonForbidden)
 		return
 	}
-	s, _, ok := p.currentSession(ctx, r)
+	holder, keep, ok := p.devicesHolder(ctx, r)
 	if !ok || r.PostForm.Get(templates.FieldOp) != templates.OpRevoke {
 		p.fail(w, r, templates.ReasonForbidden)
 		return
@@ -78,7 +114,7 @@ func (p *IdP) revokeDevice(w http.ResponseWriter, r *http.Request) {
 	var removed *storage.Device // set when this request removed it
 	err := p.o.Store.UpdateDevice(ctx, devID, func(d storage.Device) (storage.Device, error) {
 		removed = nil
-		if d.IdentityID != s.IdentityID {
+		if d.IdentityID != holder.ID {
 			return d, storage.ErrNotFound // another identity's device is no business of this session
 		}
 		if d.Status != storage.DeviceRevoked {
@@ -88,7 +124,7 @@ func (p *IdP) revokeDevice(w http.ResponseWriter, r *http.Request) {
 		return d, nil
 	})
 	if errors.Is(err, storage.ErrNotFound) {
-		_ = p.o.Audit.Record(ctx, storageEvent(s.IdentityID, "device.revoke", devID, audit.Denied, map[string]string{"reason": "not a device of the identity"}))
+		_ = p.o.Audit.Record(ctx, storageEvent(holder.ID, "device.revoke", devID, audit.Denied, map[string]string{"reason": "not a device of the identity"}))
 		p.fail(w, r, templates.ReasonNotFound)
 		return
 	} else if err != nil {
@@ -96,28 +132,22 @@ func (p *IdP) revokeDevice(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, templates.ReasonUnavailable)
 		return
 	}
-	if err := p.o.Audit.Record(ctx, storageEvent(s.IdentityID, "device.revoke", devID, audit.Success,
-		map[string]string{"by": "holder", "session": "sso"})); err != nil {
+	if err := p.o.Audit.Record(ctx, storageEvent(holder.ID, "device.revoke", devID, audit.Success,
+		map[string]string{"by": "holder", "session": keep.kind})); err != nil {
 		p.fail(w, r, templates.ReasonUnavailable)
 		return
 	}
 	if removed != nil {
-		p.tellOwner(ctx, s.IdentityID, alert.Event{Kind: alert.DeviceRemoved, At: removed.UpdatedAt, Device: removed.Name,
+		p.tellOwner(ctx, holder.ID, alert.Event{Kind: alert.DeviceRemoved, At: removed.UpdatedAt, Device: removed.Name,
 			Push: removed.Kind == storage.DevicePush, Lang: templates.Lang(r)})
 	}
 	// Whoever holds a session made with that device loses it: every
 	// session of the identity ends. The one revoking stays signed in: it
 	// moves to the new epoch, keeping its ID so the SessionIndexes its
 	// SPs hold still name it for logout.
-	epoch, err := sessions.End(ctx, p.o.Store, s.IdentityID)
+	epoch, err := sessions.End(ctx, p.o.Store, holder.ID)
 	if err == nil {
-		err = p.o.Eph.UpdateSession(ctx, s.ID, func(cur storage.Session) (storage.Session, error) {
-			cur.Epoch = epoch
-			return cur, nil
-		})
-		if errors.Is(err, storage.ErrNotFound) {
-			err = nil // ended meanwhile: nothing to keep
-		}
+		err = keep.fn(epoch)
 	}
 	if err != nil {
 		p.o.Log.ErrorContext(ctx, "ending sessions after a device revocation", "err", err)

@@ -65,6 +65,8 @@ const (
 	PathDevices = Prefix + "/devices"
 	// PathTicket is the care desk's citizen form (package care), linked.
 	PathTicket = "/care/tickets/new"
+	// PathCare is customer care's landing page (package care).
+	PathCare = "/care/"
 )
 
 // IdleTimeout ends a portal session without requests.
@@ -198,7 +200,7 @@ func (p *Portal) Register(mux *http.ServeMux) {
 }
 
 func (p *Portal) render(w http.ResponseWriter, r *http.Request, status int, page templates.PortalHomePage) {
-	page.DevicesURL, page.TicketURL, page.DataURL = PathDevices, PathTicket, PathData
+	page.DevicesURL, page.TicketURL, page.DataURL, page.CareURL = PathDevices, PathTicket, PathData, PathCare
 	if err := p.o.Pages.Render(w, status, templates.PagePortalHome, templates.Lang(r), page); err != nil {
 		p.o.Log.ErrorContext(r.Context(), "portal page", "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
@@ -250,6 +252,9 @@ func (p *Portal) homePage(ctx context.Context, s *session, r *http.Request) (tem
 		CSRF: csrf.Token(p.o.CSRFKey, s.ID), State: string(id.Status)}
 	if l, err := p.o.Lifecycle.Get(ctx, id.ID); err == nil {
 		page.State, page.ValidUntil = string(l.State), l.ValidUntil
+		if l.State == storage.IdentitySuspended && l.Suspension != nil {
+			page.Cause, page.Until = l.Suspension.Cause, l.Suspension.Until
+		}
 		now := p.o.Now()
 		// The service decides in the end; this only offers the button.
 		win := p.o.Lifecycle.Policy.RenewalWindow
@@ -307,14 +312,27 @@ func History(ctx context.Context, st storage.Store, identityID string, skip, lim
 			if e.Actor != identityID {
 				continue
 			}
+			ip := firstOf(e.Details, "client_ip", "ip")
 			switch {
 			case e.Action == "sso.response":
-				all = append(all, templates.PortalAccess{Time: e.Time, SP: e.Target, Level: e.Details["level"],
-					IP: firstOf(e.Details, "client_ip", "ip"), Success: e.Outcome == audit.Success, Anomaly: e.Details["anomaly"]})
+				a := templates.PortalAccess{Time: e.Time, SP: e.Target, Level: e.Details["level"],
+					IP: ip, Success: e.Outcome == audit.Success, Anomaly: e.Details["anomaly"]}
+				if !a.Success && knownReasons[a.Anomaly] {
+					a.Reason = a.Anomaly
+				}
+				all = append(all, a)
 			case e.Action == "login.push" && e.Outcome == audit.Failure && e.Details["reason"] == push.ReasonUserDenied:
 				// "Non sono stato io": the owner must find it here (C.10).
 				all = append(all, templates.PortalAccess{Time: e.Time, SP: e.Target, Level: e.Details["level"],
-					IP: firstOf(e.Details, "client_ip", "ip"), Denied: true})
+					IP: ip, Denied: true})
+			case e.Action == "login.push" && e.Outcome == audit.Failure && e.Details["reason"] == push.ReasonWrongNumber:
+				all = append(all, templates.PortalAccess{Time: e.Time, SP: e.Target, Level: e.Details["level"],
+					IP: ip, Reason: "wrong_number"})
+			case e.Action == "login.password" && e.Outcome == audit.Failure:
+				// A wrong password typed with this identity's username.
+				all = append(all, templates.PortalAccess{Time: e.Time, SP: e.Target, IP: ip, Reason: "password"})
+			case e.Action == "login.otp" && e.Outcome == audit.Failure:
+				all = append(all, templates.PortalAccess{Time: e.Time, SP: e.Target, Level: "2", IP: ip, Reason: "otp"})
 			}
 		}
 		if len(evs) < 1000 {
@@ -331,6 +349,11 @@ func History(ctx context.Context, st storage.Store, identityID string, skip, lim
 	end := min(skip+limit, len(all))
 	return all[skip:end], end < len(all), nil
 }
+
+// knownReasons are the failures the access history names in words
+// ("portal.reason.*"); any other shows as a plain failure.
+var knownReasons = map[string]bool{"nr19": true, "nr20": true, "nr21": true, "nr22": true, "nr23": true,
+	"nr25": true, "nr30": true, "password": true, "otp": true, "wrong_number": true}
 
 func firstOf(m map[string]string, keys ...string) string {
 	for _, k := range keys {

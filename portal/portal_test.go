@@ -314,9 +314,9 @@ func TestSLORefusesUnverifiedMessages(t *testing.T) {
 	}
 }
 
-// A push request the owner refused in the app ("Non sono stato io") is in
-// the access history (security.md C.10); wrong numbers and other people's
-// refusals are not.
+// Every attempt is in the access history (security.md C.10, issue 12): a
+// push request the owner refused in the app ("Non sono stato io"), a wrong
+// number approved, a wrong password; other people's are not.
 func TestHistoryListsPushDenials(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
@@ -327,19 +327,26 @@ func TestHistoryListsPushDenials(t *testing.T) {
 		{Actor: "a1", Action: "login.push", Target: "sp-wrong", Outcome: audit.Failure, Details: map[string]string{"reason": "wrong_number"}},
 		{Actor: "b2", Action: "login.push", Target: "sp-other", Outcome: audit.Failure, Details: map[string]string{"reason": "user_denied"}},
 		{Actor: "a1", Action: "sso.response", Target: "sp-ok", Outcome: audit.Success, Details: map[string]string{"level": "1"}},
+		{Actor: "a1", Action: "login.password", Target: "sp-pw", Outcome: audit.Failure, Details: map[string]string{"flow": "f"}},
 	} {
 		if err := al.Record(ctx, ev); err != nil {
 			t.Fatal(err)
 		}
 	}
 	got, _, err := History(ctx, e.st, "a1", 0, 20)
-	if err != nil || len(got) != 2 {
-		t.Fatalf("history: %+v %v, want the login and the denial", got, err)
+	if err != nil || len(got) != 4 {
+		t.Fatalf("history: %+v %v, want the wrong password, the login, the wrong number and the denial", got, err)
 	}
-	if d := got[1]; !d.Denied || d.Success || d.SP != "sp-denied" || d.IP != "192.0.2.7" || d.Level != "2" {
+	if d := got[3]; !d.Denied || d.Success || d.SP != "sp-denied" || d.IP != "192.0.2.7" || d.Level != "2" {
 		t.Errorf("denial line: %+v", d)
 	}
-	if got[0].Denied || !got[0].Success {
-		t.Errorf("login line: %+v", got[0])
+	if w := got[2]; w.Success || w.Denied || w.Reason != "wrong_number" || w.SP != "sp-wrong" {
+		t.Errorf("wrong-number line: %+v", w)
+	}
+	if got[1].Denied || !got[1].Success {
+		t.Errorf("login line: %+v", got[1])
+	}
+	if p := got[0]; p.Success || p.Reason != "password" || p.SP != "sp-pw" {
+		t.Errorf("wrong-password line: %+v", p)
 	}
 }

@@ -110,6 +110,17 @@ func (p *Portal) session(r *http.Request) (*session, bool) {
 // keep moves the session s to epoch, after this very session ended every
 // session of its identity (a password change): the citizen acting stays
 // signed in, every other session of the identity is void.
+// Holder is the identity signed in to the personal area in r, with keep
+// moving that session to a new session epoch (so a change it makes does
+// not end it); ok is false without a live session.
+func (p *Portal) Holder(r *http.Request) (identityID string, keep func(epoch int64) error, ok bool) {
+	s, ok := p.session(r)
+	if !ok {
+		return "", nil, false
+	}
+	return s.IdentityID, func(epoch int64) error { return p.keep(r, s, epoch) }, true
+}
+
 func (p *Portal) keep(r *http.Request, s *session, epoch int64) error {
 	return p.o.Eph.UpdateValue(r.Context(), sessionKey(s.ID), func(b []byte) ([]byte, error) {
 		var cur session

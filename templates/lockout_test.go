@@ -47,3 +47,28 @@ func TestPortalHistoryDenied(t *testing.T) {
 		}
 	}
 }
+
+// The personal area says states, causes and failures in words, never the
+// codes (issue 12).
+func TestPortalInWords(t *testing.T) {
+	r := newRenderer(t)
+	at := time.Date(2026, 12, 7, 18, 0, 0, 0, time.UTC)
+	page := PortalHomePage{Name: "Mario Rossi", CSRF: "tok", State: "suspended", Cause: "holder_request", Until: at,
+		History: []PortalAccess{
+			{Time: at, SP: "Comune", Level: "2", Reason: "wrong_number"},
+			{Time: at, SP: "Comune", Reason: "password"},
+			{Time: at, SP: "Comune", Level: "1", Reason: "nr20", Anomaly: "nr20"},
+		}}
+	_, body := render(t, r, PagePortalHome, "it", http.StatusOK, page)
+	for _, want := range []string{"sospesa", "su tua richiesta", "fino al 07/12/2026 19:00", "password errata",
+		"un numero diverso", "livello di sicurezza non disponibile", `class="btn btn-danger"`, `data-label="Esito"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("no %q in the personal area", want)
+		}
+	}
+	for _, raw := range []string{">suspended<", "holder_request", "nr20<", "wrong_number<"} {
+		if strings.Contains(body, raw) {
+			t.Errorf("raw code %q shown", raw)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 // citizen's assistance and complaint forms and the care desk. Registered
 // here so the care work stays out of pages.go.
 const (
+	PageCareHome     = "care-home"     // CareHomePage: the citizen's entry to assistance and complaints
 	PageCareForm     = "care-form"     // CareFormPage: assistance, complaint, or desk registration
 	PageCareFiled    = "care-filed"    // CareFiledPage: the reference after filing
 	PageCareDesk     = "care-desk"     // CareDeskPage: ticket queue and complaints
@@ -18,6 +19,7 @@ const (
 )
 
 func init() {
+	pages[PageCareHome] = pageSpec{"layout.html", reflect.TypeFor[CareHomePage]()}
 	pages[PageCareForm] = pageSpec{"layout.html", reflect.TypeFor[CareFormPage]()}
 	pages[PageCareFiled] = pageSpec{"layout.html", reflect.TypeFor[CareFiledPage]()}
 	pages[PageCareDesk] = pageSpec{"layout.html", reflect.TypeFor[CareDeskPage]()}
@@ -26,11 +28,23 @@ func init() {
 	pages[PageCareMessage] = pageSpec{"layout.html", reflect.TypeFor[CareMessagePage]()}
 }
 
+// CareHomePage is /care/: what customer care does, with the assistance
+// request and the formal complaint, and how a suspended identity is
+// reactivated.
+type CareHomePage struct {
+	Ticket, Complaint string // the two forms
+	Portal            string // the personal area
+}
+
 // CareFrame is the top of every desk page: who is signed in and the
 // outcome of the last action (plain text, escaped).
 type CareFrame struct {
 	Operator string
 	CSRF     string
+	// Desk and Console link the desk's home and the console's; Logout
+	// (with LogoutCSRF) is the console's logout form, "" when unknown.
+	Desk, Console      string
+	Logout, LogoutCSRF string
 	Notice   string
 	Error    string
 }

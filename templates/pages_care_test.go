@@ -17,6 +17,11 @@ func TestCarePages(t *testing.T) {
 		data any
 		want []string
 	}{
+		{PageCareHome, CareHomePage{Ticket: "/care/tickets/new", Complaint: "/care/complaints/new", Portal: "/account/"},
+			[]string{`href="/care/tickets/new"`, `href="/care/complaints/new"`, "Presenta un reclamo", "Chiedi la riattivazione"}},
+		{PageCareDesk, CareDeskPage{CareFrame: CareFrame{Operator: "agent1", CSRF: "tok", Desk: "/console/care/", Console: "/console/",
+			Logout: "/console/logout", LogoutCSRF: "tok"}},
+			[]string{`action="/console/logout"`, "Esci", `href="/console/care/"`}},
 		{PageCareForm, CareFormPage{CareFrame: CareFrame{CSRF: "tok"}, Action: "/care/tickets/new", FormID: "f1", ErrorKey: "care.err.attachment"},
 			[]string{`enctype="multipart/form-data"`, `name="form_id" value="f1"`, "Nulla è stato salvato"}},
 		{PageCareForm, CareFormPage{CareFrame: frame, Action: "/console/care/complaints/register", FormID: "f2", Complaint: true, Desk: true},

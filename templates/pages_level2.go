@@ -128,4 +128,6 @@ type DevicesPage struct {
 	Devices []Device
 	// Revoked names the device just revoked, for the confirmation.
 	Revoked string
+	// Back is the personal area (also where to log in without a session).
+	Back string
 }

@@ -43,6 +43,10 @@ type PortalHomePage struct {
 	// window is open.
 	State      string
 	ValidUntil time.Time
+	// Cause and Until describe a suspension (lifecycle cause code, end of
+	// a timed one; zero when none).
+	Cause string
+	Until time.Time
 	CanRenew   bool
 	History    []PortalAccess
 	// Email and Mobile are the registered contacts; MobileCodeSent shows
@@ -54,6 +58,7 @@ type PortalHomePage struct {
 	DevicesURL         string
 	TicketURL          string
 	DataURL            string
+	CareURL            string
 }
 
 // PortalAccess is one line of the access history.
@@ -67,4 +72,8 @@ type PortalAccess struct {
 	// Denied: the owner refused this login in the app ("Non sono stato
 	// io"), security.md C.10.
 	Denied bool
+	// Reason is the suffix of a "portal.reason.*" key saying in words why
+	// an attempt failed ("password", "otp", "wrong_number", "nr19", ...);
+	// "" for a success or an unnamed failure.
+	Reason string `json:",omitempty"`
 }

@@ -165,6 +165,8 @@ type view struct {
 	Links Links
 	Level spid.Level // header logo variant; 0 = plain SPID logo
 	Page  any
+	// BackOffice: a console or care-desk page, laid out wide.
+	BackOffice bool
 	// LangBase prefixes the language links: "?" normally, or the page's own
 	// URL plus "&" when the page belongs to a flow that a bare "?lang=" would
 	// lose (see SelfURL).
@@ -172,6 +174,19 @@ type view struct {
 }
 
 // selfer is a page that knows the GET URL that shows it again.
+// backOffice tells the operators' pages (console, care desk), laid out
+// wide for their tables, from the citizen's narrow card.
+func backOffice(page string, data any) bool {
+	if f, ok := data.(CareFormPage); ok {
+		return f.Desk
+	}
+	switch page {
+	case PageConsoleLogin, PageCareHome, PageCareForm, PageCareFiled:
+		return false
+	}
+	return strings.HasPrefix(page, "console-") || strings.HasPrefix(page, "care-")
+}
+
 type selfer interface{ selfURL() string }
 
 type leveled interface{ headerLevel() spid.Level }
@@ -201,6 +216,7 @@ func (r *Renderer) Render(w http.ResponseWriter, status int, page string, lang s
 	if s, ok := vw.Page.(selfer); ok && s.selfURL() != "" {
 		vw.LangBase = s.selfURL() + "&"
 	}
+	vw.BackOffice = backOffice(page, vw.Page)
 	if l, ok := vw.Page.(leveled); ok {
 		vw.Level = l.headerLevel()
 	}

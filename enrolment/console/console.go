@@ -543,6 +543,17 @@ func redirect(w http.ResponseWriter, r *http.Request, to, kind, key string) {
 
 // Operator is the signed-in, active operator of r's console session; other
 // back-office areas (the care desk) authenticate through it.
+// LogoutToken is the CSRF token of the console's logout form for the
+// session of r, so pages mounted beside the console (the care desk) offer
+// the same logout ("" without a session).
+func (c *Console) LogoutToken(r *http.Request) string {
+	sess, err := c.loadSession(r)
+	if err != nil {
+		return ""
+	}
+	return csrf.Token(c.CSRFKey, sess.ID)
+}
+
 func (c *Console) Operator(r *http.Request) (storage.Operator, bool) {
 	sess, err := c.loadSession(r)
 	if err != nil || sess.Factor == "" {
