@@ -13,19 +13,22 @@ import (
 
 	"github.com/spid-idp/spid-idp/demo"
 	"github.com/spid-idp/spid-idp/idp/otp"
+	"github.com/spid-idp/spid-idp/internal/browsertest"
 	"github.com/spid-idp/spid-idp/internal/testenv"
 	"github.com/spid-idp/spid-idp/notify/mail"
 	"github.com/spid-idp/spid-idp/storage"
 )
 
-// TestLifecycleBrowser walks the lifecycle of issue 8 in headless Chromium,
-// with the real CSP, cookies and console login: the citizen suspends their
-// identity in the personal area (level 2); the demo SP then gets nr23;
-// customer care ("assistenza") proposes the reactivation, the proposer
-// cannot approve it, a supervisor ("supervisore") does; the demo SP login
-// works again; a complaint filed on the web form shows on the desk with
-// its 14-day deadline.
-func TestLifecycleBrowser(t *testing.T) {
+// TestJourneySuspensionAndReactivation walks suspension and reactivation
+// as the people do it, in headless Chromium with the real CSP, cookies and
+// console login: the citizen logs in to the personal area (level 2, no
+// consent page), opens the devices page and comes back, suspends; is told
+// how to reactivate and reaches customer care's request form; the demo SP
+// then gets nr23; the care agent lands on the desk, finds the identity and
+// proposes the reactivation, the proposer cannot approve it, a supervisor
+// ("supervisore") does; the demo SP login works again. Every page passes
+// axe at 1280 and 390 px.
+func TestJourneySuspensionAndReactivation(t *testing.T) {
 	chrome := testenv.Browser(t)
 	a, base, info := portalApp(t)
 	if err := a.MountBackOffice(); err != nil {
@@ -41,8 +44,9 @@ func TestLifecycleBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	lbSteps(t, citizen, "personal area", chromedp.Navigate(base+"/account/"), chromedp.WaitVisible(`form[action$="/account/login"]`))
+	browsertest.Page(t, citizen, "portal-login")
 	lbSteps(t, citizen, "personal area login",
-		chromedp.Navigate(base+"/account/"),
 		chromedp.Click(`form[action$="/account/login"] button[type="submit"]`),
 		chromedp.WaitVisible(`#username`),
 		chromedp.SendKeys(`#username`, info.Username),
@@ -56,9 +60,27 @@ func TestLifecycleBrowser(t *testing.T) {
 	lbSteps(t, citizen, "authenticator code",
 		chromedp.SendKeys(`#otp`, otp.Code(seed, time.Now())),
 		chromedp.Click(`button[name="op"][value="submit"]`),
-		chromedp.WaitVisible(`button[name="op"][value="accept"]`),
-		chromedp.Click(`button[name="op"][value="accept"]`),
-		// The transfer page posts itself back to the portal.
+		// No consent for the IdP's own personal area: the transfer page
+		// posts itself back to the portal.
+		chromedp.WaitVisible(`form[action="/account/suspend"]`),
+	)
+	browsertest.Page(t, citizen, "portal-home")
+	if text := lbPageText(citizen); !strings.Contains(text, "attiva") && !strings.Contains(text, "active") {
+		t.Errorf("the personal area does not give the state:\n%s", text)
+	}
+	// The devices page, reached from the personal area with its login,
+	// with a way back.
+	lbSteps(t, citizen, "devices",
+		chromedp.Click(`a[href="/account/devices"]`),
+		chromedp.WaitVisible(`a.back-link`),
+	)
+	browsertest.Page(t, citizen, "portal-devices")
+	if text := lbPageText(citizen); !strings.Contains(text, "Aggiungi un dispositivo") && !strings.Contains(text, "Add a device") ||
+		strings.Contains(text, "accedi all'area personale") || strings.Contains(text, "log in to the personal area") {
+		t.Errorf("devices page without the personal area's session or without \"add a device\":\n%s", text)
+	}
+	lbSteps(t, citizen, "suspend",
+		chromedp.Click(`a.back-link`),
 		chromedp.WaitVisible(`form[action="/account/suspend"]`),
 		chromedp.Click(`form[action="/account/suspend"] input[name="confirm"]`),
 		chromedp.Click(`form[action="/account/suspend"] button[type="submit"]`),
@@ -69,6 +91,22 @@ func TestLifecycleBrowser(t *testing.T) {
 		t.Errorf("after the suspension the portal is at %s", loc)
 	}
 	lbWantState(t, a, id, storage.IdentitySuspended)
+	browsertest.Page(t, citizen, "portal-suspended")
+	// Told how to reactivate, and led there: customer care's landing page,
+	// then the request form.
+	if text := lbPageText(citizen); !strings.Contains(text, "30 giorni") && !strings.Contains(text, "30 days") {
+		t.Errorf("the suspended citizen is not told how the reactivation works:\n%s", text)
+	}
+	lbSteps(t, citizen, "to customer care",
+		chromedp.Click(`.alert a[href="/care/"]`),
+		chromedp.WaitVisible(`a[href="/care/complaints/new"]`),
+	)
+	browsertest.Page(t, citizen, "care-home")
+	lbSteps(t, citizen, "reactivation request form",
+		chromedp.Click(`p a[href="/care/tickets/new"]`),
+		chromedp.WaitVisible(`#subject`),
+	)
+	browsertest.Page(t, citizen, "care-ticket-form")
 
 	// 2. The demo SP login (level 1) fails with nr23.
 	if res := lbDemoSPLogin(t, newTab(60*time.Second), base, info); !strings.Contains(res, "nr23") {
@@ -79,11 +117,18 @@ func TestLifecycleBrowser(t *testing.T) {
 	// the reactivation; the proposer's own approval is refused.
 	agent := newTab(150 * time.Second)
 	lbConsoleLogin(t, a, agent, base, "assistenza")
+	// A care agent lands on the care desk, with the logout at hand.
+	lbSteps(t, agent, "landing", chromedp.WaitVisible(`form[action="/console/logout"]`))
+	if loc := lbLocation(t, agent); !strings.HasSuffix(loc, "/console/care/") {
+		t.Errorf("the care agent landed on %s, want the care desk", loc)
+	}
+	browsertest.Page(t, agent, "care-desk")
 	lookup := base + "/console/care/identity?q=" + url.QueryEscape(info.Username)
 	lbSteps(t, agent, "care lookup",
 		chromedp.Navigate(lookup),
 		chromedp.WaitVisible(`button[name="op"][value="propose"]`),
 	)
+	browsertest.Page(t, agent, "care-identity")
 	if st := lbText(t, agent, `.identity-state`); !strings.Contains(strings.ToLower(st), "sospes") && !strings.Contains(strings.ToLower(st), "suspend") {
 		t.Errorf("the desk shows the state %q, want suspended", st)
 	}
@@ -102,6 +147,7 @@ func TestLifecycleBrowser(t *testing.T) {
 	if text := lbPageText(agent); !strings.Contains(text, "Azione non consentita") && !strings.Contains(text, "Action not allowed") {
 		t.Fatalf("the proposer approved their own proposal: at %s\n%s", lbLocation(t, agent), text)
 	}
+	browsertest.Page(t, agent, "care-message")
 	lbWantState(t, a, id, storage.IdentitySuspended)
 
 	// 4. The supervisor approves: the identity is active again.
@@ -124,13 +170,29 @@ func TestLifecycleBrowser(t *testing.T) {
 		t.Fatalf("demo SP login after the reactivation:\n%s", res)
 	}
 
-	// 6. A complaint on the web form, confirmed from its e-mail, is on
-	// the desk with its deadline 14 days on (end of day, Rome time).
+}
+
+// TestJourneyComplaint is a citizen's formal complaint as a person files
+// it: customer care's landing page, the complaint form, the reference, the
+// confirmation link in the e-mail; then the agent's desk shows it with its
+// 14-day deadline (end of day, Rome time) and the complaint's page. Every
+// page passes axe.
+func TestJourneyComplaint(t *testing.T) {
+	chrome := testenv.Browser(t)
+	a, base, _ := portalApp(t)
+	if err := a.MountBackOffice(); err != nil {
+		t.Fatal(err)
+	}
+	newTab := lbBrowserPeople(t, chrome)
 	const email = "giulia.verdi@example.org"
-	complainant := newTab(60 * time.Second)
+	complainant := newTab(90 * time.Second)
+	lbSteps(t, complainant, "customer care", chromedp.Navigate(base+"/care/"), chromedp.WaitVisible(`a[href="/care/complaints/new"]`))
 	lbSteps(t, complainant, "complaint form",
-		chromedp.Navigate(base+"/care/complaints/new"),
+		chromedp.Click(`.nav-list a[href="/care/complaints/new"]`),
 		chromedp.WaitVisible(`#email`),
+	)
+	browsertest.Page(t, complainant, "care-complaint-form")
+	lbSteps(t, complainant, "complaint form",
 		chromedp.SendKeys(`#email`, email),
 		chromedp.SendKeys(`#name`, "Giulia Verdi"),
 		chromedp.SendKeys(`#subject`, "Accesso non riuscito"),
@@ -138,6 +200,7 @@ func TestLifecycleBrowser(t *testing.T) {
 		chromedp.Click(`form[action$="/care/complaints/new"] button[type="submit"]`),
 		chromedp.WaitVisible(`.reference`),
 	)
+	browsertest.Page(t, complainant, "care-filed")
 	ref := strings.TrimSpace(lbText(t, complainant, `.reference`))
 	if !regexp.MustCompile(`^RC-\d{4}-[0-9A-Z]{8}$`).MatchString(ref) {
 		t.Fatalf("complaint reference %q", ref)
@@ -155,7 +218,10 @@ func TestLifecycleBrowser(t *testing.T) {
 		chromedp.Navigate(link),
 		chromedp.WaitVisible(`.reference`),
 	)
+	browsertest.Page(t, complainant, "care-confirmed")
 
+	agent := newTab(120 * time.Second)
+	lbConsoleLogin(t, a, agent, base, "assistenza")
 	due := filedAt.In(romeLoc(t)).AddDate(0, 0, 14).Format("02/01/2006") + " 23:59"
 	lbSteps(t, agent, "desk", chromedp.Navigate(base+"/console/care/"), chromedp.WaitVisible(`h1`))
 	// The complaint's row on the desk: its cells and its deadline class.
@@ -174,6 +240,14 @@ func TestLifecycleBrowser(t *testing.T) {
 	if row.Class != "deadline-on_time" {
 		t.Errorf("complaint row class %q, want deadline-on_time", row.Class)
 	}
+	browsertest.Page(t, agent, "care-desk-complaint")
+	href, err := chromedp.Run(agent, chromedp.Evaluate[string](fmt.Sprintf(
+		`[...document.querySelectorAll("tbody tr td a")].find(a => a.textContent.trim() === %q).href`, ref)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lbSteps(t, agent, "the complaint's page", chromedp.Navigate(href), chromedp.WaitVisible(`textarea#analysis`))
+	browsertest.Page(t, agent, "care-complaint")
 }
 
 // lbBrowserPeople starts one headless Chromium and returns a function that
