@@ -56,9 +56,9 @@ type App struct {
 	IdP        *idp.IdP
 	// Portal is the citizen's personal area.
 	Portal *portal.Portal
-	Server     *server.Server
-	Mux        *http.ServeMux
-	Argon2     password.Params
+	Server *server.Server
+	Mux    *http.ServeMux
+	Argon2 password.Params
 	// HashGate bounds concurrent password hashing (security.hashing).
 	HashGate *hashgate.Gate
 	// Enrolment handles identity requests (recognition, verification,
@@ -188,9 +188,9 @@ func Build(ctx context.Context, cfg *config.Config, b *Backends, log *slog.Logge
 		HashGate:        a.HashGate,
 		CookieKeys:      cookieKeys,
 		SessionLifetime: cfg.IdP.Session.Lifetime, SessionIdle: cfg.IdP.Session.IdleTimeout,
-		ConsentTimeout:  cfg.IdP.ConsentTimeout,
-		Metadata:        a.metadataSource(),
-		OwnService:      func(entityID string) bool { return entityID == base+portal.Prefix },
+		ConsentTimeout: cfg.IdP.ConsentTimeout,
+		Metadata:       a.metadataSource(),
+		OwnService:     func(entityID string) bool { return entityID == base+portal.Prefix },
 		PersonalArea: func(r *http.Request) (string, func(int64) error, bool) {
 			if a.Portal == nil {
 				return "", nil, false
