@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -316,6 +317,10 @@ func TestSniff(t *testing.T) {
 		{"truncated", "\x30\x82\x10", "application/octet-stream"},
 		{"bad length", "\x30\x85\x00\x00\x00\x00\x10" + oid, "application/octet-stream"},
 		{"pdf", "%PDF-1.4", "application/pdf"},
+		{"p7m as base64", base64.StdEncoding.EncodeToString([]byte("\x30\x82\x10\x00" + oid + "\xa0\x80\x30\x80\x02\x01")), TypeP7M},
+		{"p7m as PEM", "-----BEGIN PKCS7-----\r\n" + base64.StdEncoding.EncodeToString([]byte("\x30\x80"+oid+"\xa0\x80\x30\x80\x02\x01\x01\x31")) + "\r\n", TypeP7M},
+		{"base64 of a certificate", base64.StdEncoding.EncodeToString([]byte("\x30\x82\x03\x00\x30\x82\x02\x00\xa0\x03\x02\x01\x02\x02\x01")), "text/plain; charset=utf-8"},
+		{"plain text", "Buongiorno, allego il modulo.", "text/plain; charset=utf-8"},
 	}
 	for _, tc := range tests {
 		if got := Sniff([]byte(tc.head)); got != tc.want {

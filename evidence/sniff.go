@@ -2,6 +2,7 @@ package evidence
 
 import (
 	"bytes"
+	"encoding/base64"
 	"mime"
 	"net/http"
 	"strings"
@@ -21,12 +22,45 @@ const sniffLen = 512
 
 // Sniff names the media type of content from its first bytes, ignoring
 // whatever the uploader claimed: net/http.DetectContentType, plus CMS
-// SignedData (.p7m), which the standard library does not recognise.
+// SignedData (.p7m), which the standard library does not recognise, in DER
+// or BER and in the PEM and base64 text forms some signing tools write.
 func Sniff(head []byte) string {
-	if isSignedData(head) {
+	if isSignedData(head) || isSignedDataText(head) {
 		return TypeP7M
 	}
 	return http.DetectContentType(head)
+}
+
+// pemSignedData are the PEM labels signing tools put on a .p7m.
+var pemSignedData = []string{"-----BEGIN PKCS7-----", "-----BEGIN CMS-----", "-----BEGIN PKCS #7 SIGNED DATA-----"}
+
+// isSignedDataText reports whether head is the start of a PEM-armoured or
+// bare base64 SignedData: the first base64 characters decode to its start.
+func isSignedDataText(head []byte) bool {
+	t := bytes.TrimLeft(head, " \t\r\n")
+	for _, l := range pemSignedData {
+		if bytes.HasPrefix(t, []byte(l)) {
+			t = t[len(l):]
+			break
+		}
+	}
+	var b64 []byte
+	for _, c := range t {
+		switch {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '+', c == '/':
+			b64 = append(b64, c)
+		case c == ' ', c == '\t', c == '\r', c == '\n':
+		default:
+			// The end of the head (or of the text): judge what came so far.
+			c = 0
+		}
+		if c == 0 || len(b64) >= 64 {
+			break
+		}
+	}
+	b64 = b64[:len(b64)/4*4]
+	d, err := base64.StdEncoding.DecodeString(string(b64))
+	return err == nil && isSignedData(d)
 }
 
 // signedDataOID is the DER encoding of the OID 1.2.840.113549.1.7.2 (id-signedData)

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/spid-idp/spid-idp/enrolment/fiscalcode"
+	"github.com/spid-idp/spid-idp/revocation"
 )
 
 // Verifier checks client certificates. Roots is required; the rest optional.
@@ -33,12 +34,10 @@ type Verifier struct {
 	Intermediates *x509.CertPool
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
-	// CheckRevocation, when set, is called for every certificate of the
-	// verified chain but the root, with its issuer (OCSP or CRL). It must
-	// return an error when the certificate is revoked or its status cannot
-	// be established. Optional here; the production configuration requires
-	// it (spec §5.2 [DEC]).
-	CheckRevocation func(ctx context.Context, cert, issuer *x509.Certificate) error
+	// Revocation, when set, checks every certificate of the verified chain
+	// but the root, with its issuer (OCSP, then CRL), now. Optional here;
+	// the application always sets it (spec §5.2 [DEC]).
+	Revocation revocation.Checker
 }
 
 // Result is an accepted certificate.
@@ -51,6 +50,9 @@ type Result struct {
 	Issuer     string // leaf issuer DN
 	// Chain is the verified chain, leaf first, ending at one of Roots.
 	Chain []*x509.Certificate
+	// Revocation is the status of each certificate of Chain but the root
+	// (empty when no checker is configured).
+	Revocation []revocation.Result
 }
 
 // ChainPEM is the verified chain as concatenated PEM blocks, leaf first: the
@@ -153,11 +155,16 @@ func (v *Verifier) Verify(ctx context.Context, chain []*x509.Certificate) (Resul
 		return Result{}, refuse(CodeWrongUsage, usageDetail(leaf), nil)
 	}
 
-	if v.CheckRevocation != nil {
-		for i := 0; i+1 < len(verified); i++ {
-			if err := v.CheckRevocation(ctx, verified[i], verified[i+1]); err != nil {
-				return Result{}, refuse(CodeRevoked, "serial "+serialHex(verified[i]), err)
+	var rev []revocation.Result
+	if v.Revocation != nil {
+		var err error
+		rev, err = revocation.CheckChain(ctx, v.Revocation, verified, now)
+		if err != nil {
+			code := CodeRevoked
+			if !errors.Is(err, revocation.ErrRevoked) {
+				code = CodeRevocationUnavailable
 			}
+			return Result{Revocation: rev}, refuse(code, "serial "+rev[len(rev)-1].Serial, err)
 		}
 	}
 
@@ -171,6 +178,7 @@ func (v *Verifier) Verify(ctx context.Context, chain []*x509.Certificate) (Resul
 		Serial:     serialHex(leaf),
 		Issuer:     leaf.Issuer.String(),
 		Chain:      verified,
+		Revocation: rev,
 	}, nil
 }
 

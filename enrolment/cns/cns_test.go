@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -18,6 +19,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spid-idp/spid-idp/internal/testpki"
+	"github.com/spid-idp/spid-idp/revocation"
 )
 
 // now is the fixed clock of the tests.
@@ -261,30 +265,32 @@ func TestRevocationHook(t *testing.T) {
 	leaf, _ := newLeaf(t, p.inter, leafOpts{serialNumber: "TINIT-" + cf})
 	var seen []string
 	v := *p.v
-	v.CheckRevocation = func(ctx context.Context, c, issuer *x509.Certificate) error {
+	fail := revocation.ErrRevoked
+	v.Revocation = revocation.CheckerFunc(func(ctx context.Context, c, issuer *x509.Certificate, at time.Time) (revocation.Result, error) {
 		seen = append(seen, c.Subject.CommonName+"<"+issuer.Subject.CommonName)
-		if c.Equal(leaf) {
-			return errors.New("ocsp: revoked")
+		if c.Equal(leaf) && fail != nil {
+			return revocation.Result{Serial: "AB"}, fmt.Errorf("ocsp: %w", fail)
 		}
-		return nil
-	}
+		return revocation.Result{Status: revocation.Good}, nil
+	})
 	_, err := v.Verify(context.Background(), []*x509.Certificate{leaf, p.inter.cert})
-	if !errors.Is(err, ErrRevoked) || !strings.Contains(err.Error(), "ocsp: revoked") {
-		t.Fatalf("Verify = %v, want ErrRevoked wrapping the hook's error", err)
+	if !errors.Is(err, ErrRevoked) || !strings.Contains(err.Error(), "ocsp: certificate revoked") {
+		t.Fatalf("Verify = %v, want ErrRevoked wrapping the checker's error", err)
 	}
 	if len(seen) != 1 || seen[0] != "Mario Rossi<Test CNS Issuing CA" {
 		t.Fatalf("hook calls: %v", seen)
 	}
-	seen = nil
-	v.CheckRevocation = func(ctx context.Context, c, issuer *x509.Certificate) error {
-		seen = append(seen, c.Subject.CommonName)
-		return nil
+	fail = revocation.ErrUnavailable
+	if _, err := v.Verify(context.Background(), []*x509.Certificate{leaf, p.inter.cert}); !errors.Is(err, ErrRevocationUnavailable) {
+		t.Fatalf("status unavailable: %v", err)
 	}
-	if _, err := v.Verify(context.Background(), []*x509.Certificate{leaf, p.inter.cert}); err != nil {
+	seen, fail = nil, nil
+	res, err := v.Verify(context.Background(), []*x509.Certificate{leaf, p.inter.cert})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if len(seen) != 2 {
-		t.Fatalf("the leaf and the intermediate must be checked, the root not: %v", seen)
+	if len(seen) != 2 || len(res.Revocation) != 2 {
+		t.Fatalf("the leaf and the intermediate must be checked, the root not: %v, %d results", seen, len(res.Revocation))
 	}
 }
 
@@ -464,4 +470,38 @@ func TestEndToEndTLS(t *testing.T) {
 			t.Fatalf("got %d %q, want 403 %s…", status, body, CodeNoCertificate)
 		}
 	})
+}
+
+// TestCardRevocationLive checks cards against a local CA's OCSP responder
+// and CRL: a revoked card is refused (OCSP down, so the CRL decides), a
+// good one is accepted with the status in the result.
+func TestCardRevocationLive(t *testing.T) {
+	ca := testpki.New(t, testpki.Options{Name: "Live CNS CA"})
+	v := &Verifier{Roots: ca.Pool(), Revocation: &revocation.Client{}}
+	card := func() *x509.Certificate {
+		c, _ := ca.Person(cf, time.Now().Add(-time.Hour), time.Now().AddDate(1, 0, 0), x509.KeyUsageDigitalSignature, x509.ExtKeyUsageClientAuth)
+		return c
+	}
+	good := card()
+	res, err := v.Verify(context.Background(), []*x509.Certificate{good})
+	if err != nil || len(res.Revocation) != 1 || res.Revocation[0].Status != revocation.Good || res.Revocation[0].Method != "ocsp" {
+		t.Fatalf("good card: %v %+v", err, res.Revocation)
+	}
+	revoked := card()
+	ca.Revoke(revoked, time.Now().Add(-time.Minute))
+	ca.SetOCSP(testpki.Broken)
+	crlHits := ca.CRLHits()
+	if _, err := v.Verify(context.Background(), []*x509.Certificate{revoked}); !errors.Is(err, ErrRevoked) {
+		t.Fatalf("revoked card: %v", err)
+	}
+	if ca.CRLHits() == crlHits {
+		t.Fatal("the CRL was not fetched")
+	}
+	ca.SetCRL(testpki.Broken)
+	if _, err := v.Verify(context.Background(), []*x509.Certificate{card()}); !errors.Is(err, ErrRevocationUnavailable) {
+		t.Fatalf("no source: %v", err)
+	}
+	if it, en := (&Error{Code: CodeRevocationUnavailable}).Message("it"), (&Error{Code: CodeRevocationUnavailable}).Message("en"); it == en || !strings.Contains(en, "could not be checked") {
+		t.Fatalf("messages %q / %q", it, en)
+	}
 }

@@ -4,17 +4,23 @@ import "github.com/spid-idp/spid-idp/enrolment/refusal"
 
 // Error codes: stable identifiers for the audit log and the error page.
 const (
-	CodeNoCertificate  = "cns.no_certificate"
-	CodeUnknownCA      = "cns.unknown_ca"
-	CodeExpired        = "cns.expired"
-	CodeNotYetValid    = "cns.not_yet_valid"
-	CodeWrongUsage     = "cns.wrong_usage"
-	CodeRevoked        = "cns.revoked"
-	CodeNoFiscalCode   = "cns.no_fiscal_code"
-	CodeBadFiscalCode  = "cns.invalid_fiscal_code"
-	CodeMismatch       = "cns.fiscal_code_mismatch"
-	CodeMisconfigured  = "cns.misconfigured"
-	codeUnknownDefault = "cns.error"
+	CodeNoCertificate = "cns.no_certificate"
+	CodeUnknownCA     = "cns.unknown_ca"
+	CodeExpired       = "cns.expired"
+	CodeNotYetValid   = "cns.not_yet_valid"
+	CodeWrongUsage    = "cns.wrong_usage"
+	CodeRevoked       = "cns.revoked"
+	// CodeRevocationUnavailable: the status could not be established and
+	// the policy is hard-fail.
+	CodeRevocationUnavailable = "cns.revocation_unavailable"
+	CodeNoFiscalCode          = "cns.no_fiscal_code"
+	CodeBadFiscalCode         = "cns.invalid_fiscal_code"
+	CodeMismatch              = "cns.fiscal_code_mismatch"
+	CodeMisconfigured         = "cns.misconfigured"
+	// CodeTooManyAttempts: the request reached the limit of refused card
+	// attempts (enrolment.cns_max_attempts).
+	CodeTooManyAttempts = "cns.too_many_attempts"
+	codeUnknownDefault  = "cns.error"
 )
 
 // Error is a refusal of a client certificate (see refusal.Error).
@@ -33,10 +39,12 @@ var (
 	ErrNotYetValid   = &Error{Code: CodeNotYetValid}
 	ErrWrongUsage    = &Error{Code: CodeWrongUsage}
 	ErrRevoked       = &Error{Code: CodeRevoked}
-	ErrNoFiscalCode  = &Error{Code: CodeNoFiscalCode}
-	ErrBadFiscalCode = &Error{Code: CodeBadFiscalCode}
-	ErrMismatch      = &Error{Code: CodeMismatch}
-	ErrMisconfigured = &Error{Code: CodeMisconfigured}
+	// ErrRevocationUnavailable: status not established (hard-fail).
+	ErrRevocationUnavailable = &Error{Code: CodeRevocationUnavailable}
+	ErrNoFiscalCode          = &Error{Code: CodeNoFiscalCode}
+	ErrBadFiscalCode         = &Error{Code: CodeBadFiscalCode}
+	ErrMismatch              = &Error{Code: CodeMismatch}
+	ErrMisconfigured         = &Error{Code: CodeMisconfigured}
 )
 
 // Text is the Italian and English message for code.
@@ -58,8 +66,11 @@ func (messages) Text(code string) (it, en string) {
 		return "Il certificato non è abilitato all'autenticazione.",
 			"The certificate is not enabled for authentication."
 	case CodeRevoked:
-		return "Il certificato della carta è revocato o sospeso, oppure non è stato possibile verificarne lo stato.",
-			"The card's certificate is revoked or suspended, or its status could not be checked."
+		return "Il certificato della carta è revocato o sospeso: la carta non può essere usata.",
+			"The card's certificate is revoked or suspended: the card cannot be used."
+	case CodeRevocationUnavailable:
+		return "Non è stato possibile verificare presso l'ente emittente se il certificato della carta è valido: riprova più tardi.",
+			"Whether the card's certificate is still valid could not be checked with its issuer: try again later."
 	case CodeNoFiscalCode:
 		return "Il certificato non riporta un codice fiscale.",
 			"The certificate carries no fiscal code."
@@ -72,6 +83,9 @@ func (messages) Text(code string) (it, en string) {
 	case CodeMisconfigured:
 		return "Servizio temporaneamente non disponibile.",
 			"Service temporarily unavailable."
+	case CodeTooManyAttempts:
+		return "Troppi tentativi con la carta per questa richiesta: la richiesta sarà esaminata da un operatore, oppure scegli un altro modo di riconoscimento.",
+			"Too many card attempts for this request: an operator will look at it, or choose another way to be recognised."
 	}
 	return "Certificato non accettato.", "Certificate not accepted."
 }

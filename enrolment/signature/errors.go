@@ -18,6 +18,19 @@ const (
 	CodeNoFiscalCode    = "sig.no_fiscal_code"   // no valid fiscal code in the signer certificate
 	CodeMismatch        = "sig.fiscal_code_mismatch"
 	CodeMisconfigured   = "sig.misconfigured"
+
+	// Defects of the .p7m file itself, each with its own message.
+	CodeEmpty            = "sig.empty"             // the file is empty
+	CodeBadEncoding      = "sig.bad_encoding"      // PEM or base64 text that does not decode
+	CodeWrongPEM         = "sig.wrong_pem"         // a PEM file holding something else (a certificate, a key)
+	CodeNotSignedData    = "sig.not_signed_data"   // CMS, but not SignedData (e.g. encrypted)
+	CodeDetachedMismatch = "sig.detached_mismatch" // a detached signature over something else than the issued form
+
+	CodeExpiredAtUpload       = "sig.expired_at_upload"         // certificate expired at upload, no time-stamp
+	CodeRevocationUnavailable = "sig.revocation_unavailable"    // status not established (hard-fail)
+	CodeTimestamp             = "sig.timestamp_invalid"         // the signature time-stamp is unreadable or does not verify
+	CodeTimestampImprint      = "sig.timestamp_other_signature" // the time-stamp stamps another signature
+	CodeTimestampUntrusted    = "sig.timestamp_untrusted"       // TSA not trusted, not a TSA, or revoked
 )
 
 // Error is a refusal of an uploaded signed form (see refusal.Error).
@@ -43,6 +56,17 @@ var (
 	ErrNoFiscalCode    = &Error{Code: CodeNoFiscalCode}
 	ErrMismatch        = &Error{Code: CodeMismatch}
 	ErrMisconfigured   = &Error{Code: CodeMisconfigured}
+
+	ErrEmpty                 = &Error{Code: CodeEmpty}
+	ErrBadEncoding           = &Error{Code: CodeBadEncoding}
+	ErrWrongPEM              = &Error{Code: CodeWrongPEM}
+	ErrNotSignedData         = &Error{Code: CodeNotSignedData}
+	ErrDetachedMismatch      = &Error{Code: CodeDetachedMismatch}
+	ErrExpiredAtUpload       = &Error{Code: CodeExpiredAtUpload}
+	ErrRevocationUnavailable = &Error{Code: CodeRevocationUnavailable}
+	ErrTimestamp             = &Error{Code: CodeTimestamp}
+	ErrTimestampImprint      = &Error{Code: CodeTimestampImprint}
+	ErrTimestampUntrusted    = &Error{Code: CodeTimestampUntrusted}
 )
 
 // Text is the Italian and English message for code.
@@ -76,8 +100,38 @@ func (messages) Text(code string) (it, en string) {
 		return "Il certificato di firma non è un certificato qualificato.",
 			"The signing certificate is not a qualified certificate."
 	case CodeRevoked:
-		return "Il certificato di firma risulta revocato o sospeso, oppure non è stato possibile verificarne lo stato.",
-			"The signing certificate is revoked or suspended, or its status could not be checked."
+		return "Il certificato di firma risulta revocato o sospeso.",
+			"The signing certificate is revoked or suspended."
+	case CodeRevocationUnavailable:
+		return "Non è stato possibile verificare presso il certificatore se il certificato di firma è valido: riprova più tardi.",
+			"Whether the signing certificate is still valid could not be checked with its issuer: try again later."
+	case CodeExpiredAtUpload:
+		return "Il certificato di firma è scaduto e la firma non ha una marca temporale che provi che è stata apposta prima della scadenza: firma di nuovo il modulo con un certificato valido, oppure con marca temporale.",
+			"The signing certificate has expired and the signature has no time-stamp proving it was made before expiry: sign the form again with a valid certificate, or with a time-stamp."
+	case CodeTimestamp:
+		return "La marca temporale della firma non è valida o non è leggibile.",
+			"The signature's time-stamp is not valid or cannot be read."
+	case CodeTimestampImprint:
+		return "La marca temporale non si riferisce a questa firma.",
+			"The time-stamp does not belong to this signature."
+	case CodeTimestampUntrusted:
+		return "La marca temporale non è stata emessa da un prestatore di marche temporali riconosciuto, o il suo certificato non è valido.",
+			"The time-stamp was not issued by a recognised time-stamping authority, or its certificate is not valid."
+	case CodeEmpty:
+		return "Il file caricato è vuoto.",
+			"The uploaded file is empty."
+	case CodeBadEncoding:
+		return "Il file sembra un .p7m in formato testo (PEM o base64) ma è danneggiato: caricalo di nuovo così come lo ha prodotto il programma di firma.",
+			"The file looks like a text (PEM or base64) .p7m but it is damaged: upload it again exactly as the signing program produced it."
+	case CodeWrongPEM:
+		return "Il file in formato testo non contiene una firma ma un altro oggetto (per esempio un certificato): carica il file .p7m firmato.",
+			"The text file holds no signature but something else (a certificate, for instance): upload the signed .p7m file."
+	case CodeNotSignedData:
+		return "Il file .p7m non contiene una firma (per esempio è cifrato): carica il modulo firmato.",
+			"The .p7m file holds no signature (it may be encrypted): upload the signed form."
+	case CodeDetachedMismatch:
+		return "La firma separata (.p7m senza contenuto) non è stata apposta sul modulo emesso per questa richiesta: firma il modulo scaricato senza modificarlo.",
+			"The detached signature (a .p7m without content) was not made over the form issued for this request: sign the downloaded form without changes."
 	case CodeSigningWindow:
 		return "La firma deve essere apposta dopo l'emissione del modulo ed entro 30 giorni: scarica un nuovo modulo e firmalo.",
 			"The form must be signed after it was issued and within 30 days: download a new form and sign it."

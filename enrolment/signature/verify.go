@@ -20,6 +20,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,6 +28,8 @@ import (
 
 	"github.com/spid-idp/spid-idp/enrolment/cns"
 	"github.com/spid-idp/spid-idp/enrolment/fiscalcode"
+	"github.com/spid-idp/spid-idp/evidence"
+	"github.com/spid-idp/spid-idp/revocation"
 )
 
 // DefaultMaxAfterIssue is how long after its issue a form may be signed
@@ -53,11 +56,16 @@ type Verifier struct {
 	// RequireQC requires the ETSI QcCompliance statement (0.4.0.1862.1.1) in
 	// the signer's qcStatements extension (1.3.6.1.5.5.7.1.3).
 	RequireQC bool
-	// CheckRevocation, when set, is called for every certificate of the
-	// verified chain but the root, with its issuer and the signing time; it
-	// must fail when the certificate was revoked at that time or its status
-	// cannot be established. The production configuration sets it.
-	CheckRevocation func(ctx context.Context, cert, issuer *x509.Certificate, at time.Time) error
+	// Revocation, when set, checks every certificate of the verified chain
+	// but the root, with its issuer, at the trusted time (see TSARoots).
+	// The application always sets it.
+	Revocation revocation.Checker
+	// TSARoots are the time-stamping authorities trusted for RFC 3161
+	// signature time-stamps. Only a valid time-stamp by one of them makes
+	// the signature count as made at the stamped time; otherwise (no
+	// time-stamp, or TSARoots nil) the signer's certificate must be valid
+	// and unrevoked at upload. The signer's own signingTime is a claim.
+	TSARoots *x509.CertPool
 	// TrustListVersion is recorded in every report (spec §5.3 evidence).
 	TrustListVersion string
 }
@@ -82,10 +90,23 @@ type Report struct {
 	// signature, not a third-party timestamp.
 	SigningTime       time.Time `json:"signingTime,omitzero"`
 	SigningTimeSource string    `json:"signingTimeSource,omitempty"`
-	FormSHA256        string    `json:"formSha256"`
-	FormIssuedAt      time.Time `json:"formIssuedAt"`
-	TrustListVersion  string    `json:"trustListVersion,omitempty"`
-	VerifiedAt        time.Time `json:"verifiedAt"`
+	// TrustedTime is when the certificate was judged valid and unrevoked:
+	// a verified signature time-stamp's time, or the upload time.
+	TrustedTime       time.Time  `json:"trustedTime,omitzero"`
+	TrustedTimeSource string     `json:"trustedTimeSource,omitempty"`
+	Timestamp         *Timestamp `json:"timestamp,omitempty"`
+	// Transport is how the .p7m arrived: DER (or BER), PEM or base64.
+	Transport string `json:"transport,omitempty"`
+	// Detached: the .p7m carried no content and was verified over the
+	// issued form.
+	Detached bool `json:"detached,omitempty"`
+	// Revocation is the status of each certificate checked (signer chain,
+	// then the time-stamping authority's), OCSP or CRL.
+	Revocation       []revocation.Result `json:"revocation,omitempty"`
+	FormSHA256       string              `json:"formSha256"`
+	FormIssuedAt     time.Time           `json:"formIssuedAt"`
+	TrustListVersion string              `json:"trustListVersion,omitempty"`
+	VerifiedAt       time.Time           `json:"verifiedAt"`
 	// Chain is the verified chain (DER), signer first, ending at a trust
 	// anchor; before chain verification succeeds it holds the signer only.
 	Chain  [][]byte `json:"chain,omitempty"`
@@ -187,27 +208,50 @@ func recovered(rep *Report, err *error) {
 }
 
 // parseCMS accepts DER or BER, and the base64 and PEM transports some
-// Italian signing tools produce.
-func parseCMS(b []byte) (*pkcs7.PKCS7, error) {
-	if blk, _ := pem.Decode(b); blk != nil {
-		b = blk.Bytes
-	} else if t := bytes.TrimSpace(b); len(t) > 0 && isBase64(t) {
-		if d, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(string(t)), "")); err == nil {
-			b = d
+// Italian signing tools produce; it says which it was. Each defect of the
+// file is its own refusal.
+func parseCMS(b []byte) (*pkcs7.PKCS7, string, *Error) {
+	transport := "DER"
+	t := bytes.TrimSpace(b)
+	switch {
+	case len(t) == 0:
+		return nil, "", refuse(CodeEmpty, "", nil)
+	case bytes.HasPrefix(t, []byte("-----BEGIN")):
+		blk, _ := pem.Decode(t)
+		if blk == nil {
+			return nil, "PEM", refuse(CodeBadEncoding, "PEM armour that does not decode", nil)
 		}
+		switch blk.Type {
+		case "PKCS7", "CMS", "PKCS #7 SIGNED DATA":
+		default:
+			return nil, "PEM", refuse(CodeWrongPEM, "PEM block "+strconv.Quote(blk.Type), nil)
+		}
+		b, transport = blk.Bytes, "PEM"
+	case isBase64(t):
+		d, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(string(t)), ""))
+		if err != nil {
+			return nil, "base64", refuse(CodeBadEncoding, "base64 text that does not decode", err)
+		}
+		b, transport = d, "base64"
 	}
 	if len(b) == 0 {
-		return nil, errors.New("empty file")
+		return nil, transport, refuse(CodeEmpty, "nothing inside the "+transport+" armour", nil)
 	}
 	if err := screenBER(b); err != nil {
-		return nil, err
+		return nil, transport, refuse(CodeMalformed, "not a CMS SignedData structure", err)
+	}
+	if head := b[:min(len(b), 64)]; evidence.Sniff(head) != evidence.TypeP7M {
+		if bytes.Contains(head, oidPKCS7Prefix) {
+			return nil, transport, refuse(CodeNotSignedData, "CMS content other than SignedData", nil)
+		}
+		return nil, transport, refuse(CodeMalformed, "not a CMS SignedData structure", nil)
 	}
 	p7, err := pkcs7.Parse(b)
 	if err != nil {
-		return nil, err
+		return nil, transport, refuse(CodeMalformed, "not a CMS SignedData structure", err)
 	}
 	if p7 == nil {
-		return nil, errors.New("no CMS content")
+		return nil, transport, refuse(CodeMalformed, "no CMS content", nil)
 	}
 	// Our reading of eContent replaces the library's, which stops at the
 	// first segment of streamed content; the digest is then checked over
@@ -215,7 +259,32 @@ func parseCMS(b []byte) (*pkcs7.PKCS7, error) {
 	if c, err := encapsulatedContent(b); err == nil {
 		p7.Content = c
 	}
-	return p7, nil
+	return p7, transport, nil
+}
+
+// oidPKCS7Prefix is the DER of the OID arc 1.2.840.113549.1.7 (PKCS #7
+// content types) with its tag and length: a ContentInfo of another type
+// (enveloped, encrypted) starts with it.
+var oidPKCS7Prefix = []byte{0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07}
+
+// detachedDigestMatches compares the signed messageDigest attribute with
+// the form's digest. A signature without signed attributes signs the
+// content directly; p7.Verify decides then.
+func detachedDigestMatches(p7 *pkcs7.PKCS7, form []byte) error {
+	var digest []byte
+	if err := p7.UnmarshalSignedAttribute(pkcs7.OIDAttributeMessageDigest, &digest); err != nil {
+		return nil
+	}
+	h, ok := hashByOID[p7.Signers[0].DigestAlgorithm.Algorithm.String()]
+	if !ok || !h.Available() {
+		return fmt.Errorf("unsupported digest algorithm %s", p7.Signers[0].DigestAlgorithm.Algorithm)
+	}
+	d := h.New()
+	d.Write(form)
+	if !bytes.Equal(d.Sum(nil), digest) {
+		return errors.New("the signed digest is not the issued form's")
+	}
+	return nil
 }
 
 func isBase64(b []byte) bool {
@@ -263,14 +332,28 @@ func signedSigningTime(p7 *pkcs7.PKCS7) (time.Time, bool) {
 // signing time, the cryptographic signature, chain, key usage, QC statement,
 // revocation, signing window and fiscal code. extraCrypto, when set, is an
 // independent verification that must agree (pdfsign for PAdES).
-func (v *Verifier) checkSigner(ctx context.Context, rep *Report, p7 *pkcs7.PKCS7, leaf *x509.Certificate, at time.Time, issued Issued, extraCrypto func() error) error {
+func (v *Verifier) checkSigner(ctx context.Context, rep *Report, p7 *pkcs7.PKCS7, leaf *x509.Certificate, claimed time.Time, issued Issued, extraCrypto func() error) error {
 	// Validity first: p7.Verify would refuse an expired signer too, but with
-	// a message that does not say so.
-	if at.Before(leaf.NotBefore) || at.After(leaf.NotAfter) {
-		return rep.fail(CheckValidity, refuse(CodeSignerValidity, fmt.Sprintf("signed at %s, certificate valid %s to %s",
-			at.UTC().Format(time.RFC3339), leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339)), nil))
+	// a message that does not say so. The claim must be consistent with
+	// the certificate; what counts is the trusted time.
+	validity := func(t time.Time) string {
+		return fmt.Sprintf("%s, certificate valid %s to %s", t.UTC().Format(time.RFC3339),
+			leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339))
 	}
-	rep.pass(CheckValidity, "")
+	if claimed.Before(leaf.NotBefore) || claimed.After(leaf.NotAfter) {
+		return rep.fail(CheckValidity, refuse(CodeSignerValidity, "claims to be signed at "+validity(claimed), nil))
+	}
+	at, stamped, err := v.trustedTime(ctx, rep, p7)
+	if err != nil {
+		return err
+	}
+	if at.Before(leaf.NotBefore) || at.After(leaf.NotAfter) {
+		if !stamped {
+			return rep.fail(CheckValidity, refuse(CodeExpiredAtUpload, "uploaded at "+validity(at)+", and no signature time-stamp proves an earlier signing time", nil))
+		}
+		return rep.fail(CheckValidity, refuse(CodeSignerValidity, "time-stamped at "+validity(at), nil))
+	}
+	rep.pass(CheckValidity, "at "+rep.TrustedTimeSource)
 
 	if err := p7.Verify(); err != nil {
 		return rep.fail(CheckSignature, refuse(CodeInvalid, "", err))
@@ -333,27 +416,38 @@ func (v *Verifier) checkSigner(ctx context.Context, rep *Report, p7 *pkcs7.PKCS7
 		rep.pass(CheckQC, "QcCompliance present")
 	}
 
-	if v.CheckRevocation != nil {
-		for i := 0; i+1 < len(chain); i++ {
-			if err := v.CheckRevocation(ctx, chain[i], chain[i+1], at); err != nil {
-				return rep.fail(CheckRevocation, refuse(CodeRevoked, "certificate "+chain[i].Subject.String(), err))
+	if v.Revocation != nil {
+		res, err := revocation.CheckChain(ctx, v.Revocation, chain, at)
+		rep.Revocation = append(rep.Revocation, res...)
+		if err != nil {
+			code := CodeRevoked
+			if !errors.Is(err, revocation.ErrRevoked) {
+				code = CodeRevocationUnavailable
 			}
+			return rep.fail(CheckRevocation, refuse(code, "certificate "+res[len(res)-1].Subject, err))
 		}
-		rep.pass(CheckRevocation, "checked at signing time")
+		var notes []string
+		for _, r := range res {
+			notes = append(notes, r.Summary())
+		}
+		rep.pass(CheckRevocation, "at "+rep.TrustedTimeSource+": "+strings.Join(notes, "; "))
 	}
 
 	maxAfter := v.MaxAfterIssue
 	if maxAfter <= 0 {
 		maxAfter = DefaultMaxAfterIssue
 	}
-	switch {
-	case at.Before(issued.IssuedAt.Add(-clockSkew)):
-		return rep.fail(CheckWindow, refuse(CodeSigningWindow, "signed before the form was issued", nil))
-	case at.After(issued.IssuedAt.Add(maxAfter)):
-		return rep.fail(CheckWindow, refuse(CodeSigningWindow, fmt.Sprintf("signed %s after issue, more than %s",
-			at.Sub(issued.IssuedAt).Round(time.Minute), maxAfter), nil))
-	case at.After(v.now().Add(clockSkew)):
-		return rep.fail(CheckWindow, refuse(CodeSigningWindow, "signing time is in the future", nil))
+	// Both the claim and the trusted time must fall in the window.
+	for _, t := range []time.Time{claimed, at} {
+		switch {
+		case t.Before(issued.IssuedAt.Add(-clockSkew)):
+			return rep.fail(CheckWindow, refuse(CodeSigningWindow, "signed before the form was issued", nil))
+		case t.After(issued.IssuedAt.Add(maxAfter)):
+			return rep.fail(CheckWindow, refuse(CodeSigningWindow, fmt.Sprintf("signed %s after issue, more than %s",
+				t.Sub(issued.IssuedAt).Round(time.Minute), maxAfter), nil))
+		case t.After(v.now().Add(clockSkew)):
+			return rep.fail(CheckWindow, refuse(CodeSigningWindow, "signing time is in the future", nil))
+		}
 	}
 	rep.pass(CheckWindow, fmt.Sprintf("signed %s after issue", at.Sub(issued.IssuedAt).Round(time.Second)))
 
@@ -421,23 +515,32 @@ func (v *Verifier) VerifyCAdES(ctx context.Context, p7m []byte, issued Issued) (
 	}
 	defer recovered(&rep, &err)
 
-	p7, perr := parseCMS(p7m)
+	p7, transport, perr := parseCMS(p7m)
+	rep.Transport = transport
 	if perr != nil {
-		return rep, rep.fail(CheckParse, refuse(CodeMalformed, "not a CMS SignedData structure", perr))
+		return rep, rep.fail(CheckParse, perr)
 	}
-	rep.pass(CheckParse, "CMS SignedData")
+	rep.pass(CheckParse, "CMS SignedData ("+transport+")")
 	leaf, err := onlySigner(&rep, p7)
 	if err != nil {
 		return rep, err
 	}
-	if len(p7.Content) == 0 {
-		return rep, rep.fail(CheckContent, refuse(CodeContentMismatch, "detached signature: the .p7m must contain the form", nil))
-	}
-	if !bytes.Equal(p7.Content, issued.Form) {
+	switch {
+	case len(p7.Content) == 0:
+		// A detached .p7m (signed apart from the form, as some tools do):
+		// it must sign exactly the form we issued.
+		rep.Detached = true
+		if err := detachedDigestMatches(p7, issued.Form); err != nil {
+			return rep, rep.fail(CheckContent, refuse(CodeDetachedMismatch, "", err))
+		}
+		p7.Content = issued.Form
+		rep.pass(CheckContent, "detached signature over the issued form")
+	case !bytes.Equal(p7.Content, issued.Form):
 		sum := sha256.Sum256(p7.Content)
 		return rep, rep.fail(CheckContent, refuse(CodeContentMismatch, "signed content SHA-256 "+hex.EncodeToString(sum[:]), nil))
+	default:
+		rep.pass(CheckContent, "")
 	}
-	rep.pass(CheckContent, "")
 
 	at, ok := signedSigningTime(p7)
 	if !ok {

@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"github.com/digitorus/pkcs7"
+
+	"github.com/spid-idp/spid-idp/revocation"
 )
 
 const (
@@ -607,28 +609,30 @@ func TestRevocationHook(t *testing.T) {
 	s := e.signer(t, signerOpts{})
 	v := *e.v
 	var calls []string
-	v.CheckRevocation = func(ctx context.Context, c, issuer *x509.Certificate, at time.Time) error {
+	fail := revocation.ErrRevoked
+	v.Revocation = revocation.CheckerFunc(func(ctx context.Context, c, issuer *x509.Certificate, at time.Time) (revocation.Result, error) {
 		calls = append(calls, c.Subject.CommonName)
 		if time.Since(at) > time.Minute {
-			t.Errorf("revocation asked at %v, not the signing time", at)
+			t.Errorf("revocation asked at %v, not the upload time", at)
 		}
-		if c.Equal(s.cert) {
-			return errors.New("ocsp: revoked")
+		r := revocation.Result{Subject: c.Subject.String(), Status: revocation.Good}
+		if c.Equal(s.cert) && fail != nil {
+			return r, fmt.Errorf("ocsp: %w", fail)
 		}
-		return nil
-	}
+		return r, nil
+	})
 	rep, err := v.VerifyCAdES(context.Background(), cades(t, e.form, s), e.issued)
 	wantRefused(t, rep, err, ErrRevoked)
-	v.CheckRevocation = func(ctx context.Context, c, issuer *x509.Certificate, at time.Time) error {
-		calls = append(calls, c.Subject.CommonName)
-		return nil
-	}
-	calls = nil
-	if _, err := v.VerifyCAdES(context.Background(), cades(t, e.form, s), e.issued); err != nil {
+	fail = revocation.ErrUnavailable
+	rep, err = v.VerifyCAdES(context.Background(), cades(t, e.form, s), e.issued)
+	wantRefused(t, rep, err, ErrRevocationUnavailable)
+	calls, fail = nil, nil
+	rep, err = v.VerifyCAdES(context.Background(), cades(t, e.form, s), e.issued)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if len(calls) != 2 {
-		t.Fatalf("revocation checked for %v, want the signer and the intermediate", calls)
+	if len(calls) != 2 || len(rep.Revocation) != 2 {
+		t.Fatalf("revocation checked for %v (%d in the report), want the signer and the intermediate", calls, len(rep.Revocation))
 	}
 }
 
