@@ -23,25 +23,8 @@ import (
 // recognition through the console: the request awaits processing.
 func consoleRecognised(t *testing.T, a *App, base string) storage.Enrolment {
 	t.Helper()
-	if _, err := a.MountConsole(); err != nil {
-		t.Fatal(err)
-	}
+	consoleOperators(t, a)
 	ctx := t.Context()
-	for _, op := range []struct {
-		user  string
-		roles []string
-	}{{"agent", []string{"shop_agent"}}, {"vera", []string{"verifier"}}} {
-		h, err := password.Hash("Console-"+op.user+"-2026", a.Argon2)
-		if err != nil {
-			t.Fatal(err)
-		}
-		now := time.Now().UTC()
-		if err := a.Backends.Store.CreateOperator(ctx, storage.Operator{ID: "op-" + op.user, Username: op.user, Name: op.user,
-			Roles: op.roles, PasswordHash: h, Status: storage.OperatorActive, CreatedAt: now, UpdatedAt: now}); err != nil {
-			t.Fatal(err)
-		}
-		giveOperatorTOTP(t, a, "op-"+op.user)
-	}
 	// The citizen's part, through the service.
 	svc := a.Enrolment
 	mails := mail.Outbox{Dir: a.Config.Mail.OutboxDir}
@@ -125,6 +108,31 @@ func TestConsoleEndToEnd(t *testing.T) {
 	cmust(t, err)
 	if !strings.Contains(m.Text, "/activate?token=") {
 		t.Errorf("activation e-mail: %s", m.Text)
+	}
+}
+
+// consoleOperators mounts the console with a shop agent and a verifier
+// ("agent", "vera"), each with an authenticator app (consoleLogin).
+func consoleOperators(t *testing.T, a *App) {
+	t.Helper()
+	if _, err := a.MountConsole(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	for _, op := range []struct {
+		user  string
+		roles []string
+	}{{"agent", []string{"shop_agent"}}, {"vera", []string{"verifier"}}} {
+		h, err := password.Hash("Console-"+op.user+"-2026", a.Argon2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now().UTC()
+		if err := a.Backends.Store.CreateOperator(ctx, storage.Operator{ID: "op-" + op.user, Username: op.user, Name: op.user,
+			Roles: op.roles, PasswordHash: h, Status: storage.OperatorActive, CreatedAt: now, UpdatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+		giveOperatorTOTP(t, a, "op-"+op.user)
 	}
 }
 

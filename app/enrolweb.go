@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spid-idp/spid-idp/demo"
@@ -21,6 +22,7 @@ import (
 	"github.com/spid-idp/spid-idp/enrolment/signature"
 	"github.com/spid-idp/spid-idp/enrolment/web"
 	"github.com/spid-idp/spid-idp/portal"
+	"github.com/spid-idp/spid-idp/revocation"
 	"github.com/spid-idp/spid-idp/templates"
 )
 
@@ -77,22 +79,31 @@ func (a *App) enrolmentWeb() (*web.Handler, error) {
 	if h.Legal, err = a.LegalTexts(); err != nil {
 		return nil, err
 	}
+	rev := a.Revocation()
 	if f := cfg.Enrolment.SignatureTrustFile; f != "" {
 		pool, err := certPool(f)
 		if err != nil {
 			return nil, fmt.Errorf("enrolment.signature_trust_file: %w", err)
 		}
-		h.Signature = &signature.Verifier{Trust: pool, RequireQC: cfg.Enrolment.RequireQC, TrustListVersion: f}
+		h.Signature = &signature.Verifier{Trust: pool, RequireQC: cfg.Enrolment.RequireQC, TrustListVersion: f, Revocation: rev}
+		if tf := cfg.Enrolment.TSATrustFile; tf != "" {
+			if h.Signature.TSARoots, err = certPool(tf); err != nil {
+				return nil, fmt.Errorf("enrolment.tsa_trust_file: %w", err)
+			}
+		}
 	}
 	if cfg.Enrolment.CNSListen != "" {
 		pool, err := certPool(cfg.Enrolment.CNSCAFile)
 		if err != nil {
 			return nil, fmt.Errorf("enrolment.cns_ca_file: %w", err)
 		}
-		h.CNS = &cns.Verifier{Roots: pool}
-		h.CNSBase, err = cnsBase(u, cfg.Enrolment.CNSListen)
-		if err != nil {
-			return nil, err
+		h.CNS = &cns.Verifier{Roots: pool, Revocation: rev}
+		h.CNSMaxAttempts = cfg.Enrolment.CNSMaxAttempts
+		h.CNSBase = strings.TrimRight(cfg.Enrolment.CNSPublicURL, "/")
+		if h.CNSBase == "" {
+			if h.CNSBase, err = cnsBase(u, cfg.Enrolment.CNSListen); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if err := h.Init(); err != nil {
@@ -100,6 +111,18 @@ func (a *App) enrolmentWeb() (*web.Handler, error) {
 	}
 	a.enrolWeb = h
 	return h, nil
+}
+
+// Revocation is the OCSP/CRL checker of cards and signers, its answers
+// cached in the shared short-lived store so every node sees the same.
+func (a *App) Revocation() *revocation.Client {
+	e := a.Config.Enrolment
+	c := &revocation.Client{Timeout: e.RevocationTimeout, CacheTTL: e.RevocationCacheTTL, SoftFail: e.Revocation == "soft",
+		Log: a.Log.With("component", "revocation")}
+	if a.Backends != nil && a.Backends.Eph != nil {
+		c.Cache = a.Backends.Eph
+	}
+	return c
 }
 
 // cnsBase is the CNS listener's public address: the IdP's host name with
@@ -126,9 +149,11 @@ func certPool(file string) (*x509.CertPool, error) {
 
 // CNSServer is the dedicated TLS server of the CNS/CIE path, or nil when
 // enrolment.cns_listen is empty. It asks for a client certificate without
-// requiring it (cns.TLSConfig), so a refusal gets a page. Its certificate is
-// server.tls's; without one (demo) a self-signed certificate for the base
-// URL's host is made at start. Serve it with ListenAndServeTLS("", "").
+// requiring it (cns.TLSConfig), so a refusal gets a page. It terminates TLS
+// itself (a proxy in front would take the card's certificate away): its
+// certificate is enrolment.cns_cert_file, else server.tls's; in demo mode
+// without either, a self-signed certificate for the public host is made at
+// start, with a warning. Serve it with ServeTLS(listener, "", "").
 func (a *App) CNSServer() (*http.Server, error) {
 	cfg := a.Config
 	if cfg.Enrolment.CNSListen == "" {
@@ -139,19 +164,32 @@ func (a *App) CNSServer() (*http.Server, error) {
 		return nil, err
 	}
 	tc := cns.TLSConfig(&tls.Config{MinVersion: tls.VersionTLS12})
-	if cfg.Server.TLS.CertFile != "" {
+	switch {
+	case cfg.Enrolment.CNSCertFile != "":
+		cert, err := tls.LoadX509KeyPair(cfg.Enrolment.CNSCertFile, cfg.Enrolment.CNSKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("enrolment.cns_cert_file: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	case cfg.Server.TLS.CertFile != "":
 		cert, err := tls.LoadX509KeyPair(cfg.Server.TLS.CertFile, cfg.Server.TLS.KeyFile)
 		if err != nil {
 			return nil, fmt.Errorf("server.tls: %w", err)
 		}
 		tc.Certificates = []tls.Certificate{cert}
-	} else {
-		u, _ := url.Parse(cfg.Server.BaseURL)
-		cert, err := selfSigned(u.Hostname())
+	case cfg.Demo:
+		pub, err := url.Parse(h.CNSBase)
+		if err != nil {
+			return nil, fmt.Errorf("enrolment.cns_public_url: %w", err)
+		}
+		cert, err := selfSigned(pub.Hostname())
 		if err != nil {
 			return nil, err
 		}
+		a.Log.Warn("CNS listener: self-signed certificate made at start (demo); browsers will warn. Set enrolment.cns_cert_file.", "url", h.CNSBase)
 		tc.Certificates = []tls.Certificate{cert}
+	default:
+		return nil, errors.New("enrolment.cns_cert_file: required when enrolment.cns_listen is set and server.tls is empty: the CNS listener terminates TLS itself")
 	}
 	return &http.Server{Addr: cfg.Enrolment.CNSListen, Handler: h.CNSHandler(), TLSConfig: tc,
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,

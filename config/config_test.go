@@ -800,6 +800,9 @@ func TestExampleValidates(t *testing.T) {
 		"SPID_IDP_ENROLMENT_CNS_CA_FILE=" + filepath.Join(f.dir, "signing.crt"),
 		"SPID_IDP_ENROLMENT_SIGNATURE_TRUST_FILE=" + filepath.Join(f.dir, "signing.crt"),
 		"SPID_IDP_LEGAL_DIR=" + f.dir,
+		"SPID_IDP_ENROLMENT_TSA_TRUST_FILE=" + filepath.Join(f.dir, "signing.crt"),
+		"SPID_IDP_ENROLMENT_CNS_CERT_FILE=" + filepath.Join(f.dir, "tls.crt"),
+		"SPID_IDP_ENROLMENT_CNS_KEY_FILE=" + filepath.Join(f.dir, "tls.key"),
 	}
 	c := mustLoad(t, path, env)
 	if c.Storage.Driver != "postgres" || c.Cache.Driver != "redis" || c.Log.Format != "json" || c.IdP.Metadata.ValidFor != 30*24*time.Hour {

@@ -177,12 +177,32 @@ func (v *validator) enrolment() {
 			v.ps.addRelated("enrolment.cns_ca_file", "enrolment.cns_listen", "is required when enrolment.cns_listen is set")
 		}
 	}
-	if e.CNSCAFile != "" {
-		v.fileExists("enrolment.cns_ca_file", e.CNSCAFile)
+	if e.CNSListen != "" && e.CNSListen == v.c.Server.Listen {
+		v.add("enrolment.cns_listen", "must differ from server.listen (%s): client-certificate TLS needs its own port or host", clip(e.CNSListen))
 	}
-	if e.SignatureTrustFile != "" {
-		v.fileExists("enrolment.signature_trust_file", e.SignatureTrustFile)
+	v.certBundle("enrolment.cns_ca_file", e.CNSCAFile)
+	v.certBundle("enrolment.signature_trust_file", e.SignatureTrustFile)
+	v.certBundle("enrolment.tsa_trust_file", e.TSATrustFile)
+	if (e.CNSCertFile == "") != (e.CNSKeyFile == "") {
+		v.ps.addRelated("enrolment.cns_cert_file", "enrolment.cns_key_file", "and enrolment.cns_key_file go together: set both or neither")
+	} else if e.CNSCertFile != "" {
+		v.fileExists("enrolment.cns_cert_file", e.CNSCertFile)
+		v.fileExists("enrolment.cns_key_file", e.CNSKeyFile)
+		if !v.ps.flagged["enrolment.cns_cert_file"] && !v.ps.flagged["enrolment.cns_key_file"] {
+			if _, err := tls.LoadX509KeyPair(e.CNSCertFile, e.CNSKeyFile); err != nil {
+				v.add("enrolment.cns_cert_file", "does not make a usable pair with enrolment.cns_key_file: %s", strings.TrimPrefix(err.Error(), "tls: "))
+			}
+		}
+	} else if e.CNSListen != "" && !v.c.Demo && v.c.Server.TLS.CertFile == "" {
+		v.ps.addRelated("enrolment.cns_cert_file", "enrolment.cns_listen", "is required when enrolment.cns_listen is set and server.tls is empty (behind a proxy): the CNS listener terminates TLS itself")
 	}
+	if e.CNSPublicURL != "" {
+		v.absURL("enrolment.cns_public_url", e.CNSPublicURL, true)
+	}
+	if e.CNSMaxAttempts < 1 {
+		v.add("enrolment.cns_max_attempts", "must be 1 or more, got %d", e.CNSMaxAttempts)
+	}
+	v.oneOf("enrolment.revocation", e.Revocation, "hard", "soft")
 	if e.Price < 0 {
 		v.add("enrolment.price_cents", "must be 0 or more, got %d", e.Price)
 	}
@@ -755,6 +775,42 @@ func (v *validator) tlsPair() {
 	}
 	if pair.Leaf != nil && now().After(pair.Leaf.NotAfter) {
 		v.add("server.tls.cert_file", "certificate expired on %s", pair.Leaf.NotAfter.UTC().Format(time.RFC3339))
+	}
+}
+
+// certBundle checks that a CA bundle holds certificates, and only
+// certificates that parse: an empty or damaged bundle would leave a
+// recognition path trusting nobody (or less than meant).
+func (v *validator) certBundle(path, file string) {
+	if file == "" {
+		return
+	}
+	v.fileExists(path, file)
+	if v.ps.flagged[path] {
+		return
+	}
+	data, err := readLimited(file)
+	if err != nil {
+		v.add(path, "names a file that cannot be read: %s", fileErr(err))
+		return
+	}
+	n := 0
+	for {
+		var b *pem.Block
+		if b, data = pem.Decode(data); b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			continue
+		}
+		if _, err := x509.ParseCertificate(b.Bytes); err != nil {
+			v.add(path, "holds certificate number %d that does not parse: %s", n+1, err)
+			return
+		}
+		n++
+	}
+	if n == 0 {
+		v.add(path, "holds no PEM certificate (-----BEGIN CERTIFICATE-----): %q", clip(file))
 	}
 }
 

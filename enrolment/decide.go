@@ -13,6 +13,7 @@ import (
 	"github.com/spid-idp/spid-idp/audit"
 	"github.com/spid-idp/spid-idp/identity"
 	"github.com/spid-idp/spid-idp/notify/mail"
+	"github.com/spid-idp/spid-idp/revocation"
 	"github.com/spid-idp/spid-idp/storage"
 )
 
@@ -48,6 +49,10 @@ func MethodFor(path string) string {
 // counter_public_official request without its signed form waits in
 // awaiting_documents (E042).
 func (s *Service) Recognise(ctx context.Context, id, operatorID string, checklist map[string]bool) (storage.Enrolment, error) {
+	return s.recognise(ctx, id, operatorID, checklist, nil)
+}
+
+func (s *Service) recognise(ctx context.Context, id, operatorID string, checklist map[string]bool, status []revocation.Result) (storage.Enrolment, error) {
 	var shopID string
 	if operatorID != systemActor {
 		op, err := s.checkOperator(ctx, operatorID, ActRecognise, "enrolment.recognise", id)
@@ -95,7 +100,7 @@ func (s *Service) Recognise(ctx context.Context, id, operatorID string, checklis
 			if exp, err := time.ParseInLocation(time.DateOnly, r.Document.ExpiryDate, rome()); err != nil || exp.Before(dayStart(now)) {
 				return fmt.Errorf("the identity document expired before the recognition day: %w", ErrNotReady)
 			}
-			r.Recognition = &Recognition{By: operatorID, At: now, ShopID: shopID, Method: MethodFor(e.Path), Checklist: checklist}
+			r.Recognition = &Recognition{By: operatorID, At: now, ShopID: shopID, Method: MethodFor(e.Path), Checklist: checklist, Revocation: status}
 			if to == StateAwaitingProcessing {
 				s.startClock(e, r, now)
 			} else {

@@ -8,6 +8,7 @@ import (
 	"unicode"
 
 	"github.com/spid-idp/spid-idp/evidence"
+	"github.com/spid-idp/spid-idp/revocation"
 )
 
 // Identity types, paths and order types of §3.1.
@@ -96,6 +97,9 @@ type Recognition struct {
 	ShopID    string          `json:"shop_id,omitempty"`
 	Method    string          `json:"method"` // LG-STAT T2 code (§12.5)
 	Checklist map[string]bool `json:"checklist,omitempty"`
+	// Revocation is the OCSP/CRL status of the card's or signer's
+	// certificates at recognition (automatic paths).
+	Revocation []revocation.Result `json:"revocation,omitempty"`
 }
 
 // Verification is the verifier's §6.1 checklist: every item pass/fail,
@@ -126,9 +130,11 @@ type Request struct {
 	Consents        []Consent `json:"consents,omitempty"`
 	RequestSignedAt time.Time `json:"request_signed_at,omitzero"`
 
-	Payment     *Payment        `json:"payment,omitempty"`
-	Recognition *Recognition    `json:"recognition,omitempty"`
-	Evidence    []evidence.Item `json:"evidence,omitempty"` // references; the blobs are in the evidence store
+	Payment     *Payment     `json:"payment,omitempty"`
+	Recognition *Recognition `json:"recognition,omitempty"`
+	// Attempts are the refused recognition attempts (cards, signed files).
+	Attempts []Attempt       `json:"attempts,omitempty"`
+	Evidence []evidence.Item `json:"evidence,omitempty"` // references; the blobs are in the evidence store
 
 	PausedAt    time.Time     `json:"paused_at,omitzero"`
 	PausedTotal time.Duration `json:"paused_total,omitempty"`

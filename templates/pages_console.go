@@ -140,6 +140,12 @@ type ConsoleCheck struct {
 	At    time.Time
 }
 
+// ConsoleAttempt is a refused recognition attempt (a card, a signed file).
+type ConsoleAttempt struct {
+	At                             time.Time
+	Path, Reason, Code, Detail, IP string
+}
+
 // ConsoleOption is a value of a select or a checkbox list.
 type ConsoleOption struct{ Value, Label, Hint string }
 
@@ -156,12 +162,16 @@ type ConsoleRequestPage struct {
 	Applicant                           []ConsoleField
 	Document                            []ConsoleField
 	Recognition                         []ConsoleCheck
-	Evidence                            []ConsoleEvidence
-	AccessReasons                       []ConsoleOption
-	Checklist                           []ConsoleOption // §6.1 items to tick
-	Reasons                             []ConsoleOption // rejection codes with corrective actions
-	DocumentsRequested                  []string
-	Decided                             string // outcome once decided
+	// Revocation is the OCSP/CRL status of the card's or signer's
+	// certificates; Attempts the refused recognition attempts.
+	Revocation         []ConsoleCheck
+	Attempts           []ConsoleAttempt
+	Evidence           []ConsoleEvidence
+	AccessReasons      []ConsoleOption
+	Checklist          []ConsoleOption // §6.1 items to tick
+	Reasons            []ConsoleOption // rejection codes with corrective actions
+	DocumentsRequested []string
+	Decided            string // outcome once decided
 
 	// Actions; "" hides the form.
 	Claim, Release, Approve, Reject, AskDocuments, DocumentsReceived string

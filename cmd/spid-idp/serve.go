@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -101,9 +102,16 @@ func runServe(ctx context.Context, e env, args []string) int {
 		return exitFailure
 	}
 	if cns != nil {
-		// The CNS/CIE path's own TLS listener, asking for the card's certificate.
+		// The CNS/CIE path's own TLS listener, asking for the card's
+		// certificate. Bound before anything is served: an IdP whose card
+		// path is dead must not start.
+		ln, err := net.Listen("tcp", cns.Addr)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "spid-idp: enrolment.cns_listen: cannot listen on %s: %v\n", cns.Addr, err)
+			return exitFailure
+		}
 		go func() {
-			if err := cns.ListenAndServeTLS("", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := cns.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				log.Error("CNS listener stopped", "addr", cns.Addr, "err", err)
 			}
 		}()

@@ -1,5 +1,13 @@
 package console
 
+import (
+	"strings"
+
+	"github.com/spid-idp/spid-idp/enrolment/cns"
+	"github.com/spid-idp/spid-idp/enrolment/signature"
+	"github.com/spid-idp/spid-idp/revocation"
+)
+
 // Labels of checklist items and evidence kinds, Italian and English.
 var checkLabels = map[string][2]string{
 	// §6.1 verifier checklist
@@ -35,6 +43,13 @@ var checkLabels = map[string][2]string{
 	"terms_accepted":          {"Condizioni accettate", "Terms accepted"},
 	"random_action_done":      {"Azione casuale richiesta eseguita", "Random action performed"},
 	"summary_confirmed":       {"Riepilogo fatto e confermato", "Summary given and confirmed"},
+	// §5.2, §5.3 automatic paths
+	"certificate_chain_verified":    {"Certificato della carta emesso da un ente CNS/CIE riconosciuto", "Card certificate issued by a recognised CNS/CIE authority"},
+	"fiscal_code_matches":           {"Codice fiscale della carta uguale a quello della richiesta", "Card fiscal code equal to the request's"},
+	"signature_verified":            {"Firma qualificata valida", "Qualified signature valid"},
+	"signer_fiscal_code_matches":    {"Codice fiscale del firmatario uguale a quello della richiesta", "Signer fiscal code equal to the request's"},
+	"signed_content_is_issued_form": {"Il documento firmato è il modulo emesso", "The signed document is the issued form"},
+	"certificate_not_revoked":       {"Certificati non revocati (OCSP o CRL)", "Certificates not revoked (OCSP or CRL)"},
 }
 
 var kindLabels = map[string][2]string{
@@ -60,4 +75,39 @@ func kindLabel(k, lang string) string {
 		return msg(lang, l[0], l[1])
 	}
 	return k
+}
+
+// revocationLabel says in words what the OCSP/CRL check found.
+func revocationLabel(r revocation.Result, lang string) string {
+	who := msg(lang, "Certificato", "Certificate") + " " + r.Subject + " (" + msg(lang, "n. ", "serial ") + r.Serial + "): "
+	src := ""
+	if r.Method != "" {
+		src = " – " + strings.ToUpper(r.Method) + " " + r.Source
+		if r.Cached {
+			src += msg(lang, " (dalla cache)", " (cached)")
+		}
+	}
+	switch {
+	case r.Status == revocation.Good:
+		return who + msg(lang, "non revocato", "not revoked") + src
+	case r.Status == revocation.Revoked && !r.RevokedBy():
+		return who + msg(lang, "revocato solo dopo la firma marcata temporalmente, il ", "revoked only after the time-stamped signature, on ") + r.RevokedAt.In(rome).Format("02/01/2006 15:04") + src
+	case r.Status == revocation.Revoked:
+		return who + msg(lang, "REVOCATO dal ", "REVOKED since ") + r.RevokedAt.In(rome).Format("02/01/2006 15:04") + src
+	case r.SoftFail:
+		return who + msg(lang, "stato NON verificato (nessuna fonte ha risposto), accettato per la politica soft-fail: verificarlo prima di decidere",
+			"status NOT established (no source answered), accepted by the soft-fail policy: check it before deciding") + src
+	}
+	return who + msg(lang, "stato non verificato", "status not established") + src
+}
+
+// attemptReason is the refusal of a recognition attempt in words.
+func attemptReason(code, lang string) string {
+	switch {
+	case strings.HasPrefix(code, "cns."):
+		return (&cns.Error{Code: code}).Message(lang)
+	case strings.HasPrefix(code, "sig."):
+		return (&signature.Error{Code: code}).Message(lang)
+	}
+	return code
 }

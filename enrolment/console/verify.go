@@ -15,6 +15,7 @@ import (
 	"github.com/spid-idp/spid-idp/audit"
 	"github.com/spid-idp/spid-idp/enrolment"
 	"github.com/spid-idp/spid-idp/evidence"
+	"github.com/spid-idp/spid-idp/revocation"
 	"github.com/spid-idp/spid-idp/storage"
 	"github.com/spid-idp/spid-idp/templates"
 )
@@ -224,6 +225,14 @@ func (c *Console) request(w http.ResponseWriter, r *http.Request, o *operatorCtx
 		for _, k := range slices.Sorted(mapsKeys(rc.Checklist)) {
 			p.Recognition = append(p.Recognition, templates.ConsoleCheck{Key: k, Label: checkLabel(k, o.lang), Done: rc.Checklist[k]})
 		}
+		for _, st := range rc.Revocation {
+			p.Revocation = append(p.Revocation, templates.ConsoleCheck{Key: string(st.Status), Label: revocationLabel(st, o.lang),
+				Done: st.Status == revocation.Good || st.Status == revocation.Revoked && !st.RevokedBy(), At: st.CheckedAt})
+		}
+	}
+	for _, at := range req.Attempts {
+		p.Attempts = append(p.Attempts, templates.ConsoleAttempt{At: at.At, Path: at.Path, Reason: attemptReason(at.Code, o.lang),
+			Code: at.Code, Detail: at.Detail, IP: at.IP})
 	}
 	if req.DecidedBy != "" {
 		p.Decided = fmt.Sprintf("%s – %s", c.username(ctx, req.DecidedBy, names), req.DecidedAt.In(rome).Format("02/01/2006 15:04"))

@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,6 +22,7 @@ import (
 	"github.com/spid-idp/spid-idp/evidence"
 	"github.com/spid-idp/spid-idp/identity"
 	"github.com/spid-idp/spid-idp/idp/csrf"
+	"github.com/spid-idp/spid-idp/revocation"
 	"github.com/spid-idp/spid-idp/storage"
 	"github.com/spid-idp/spid-idp/templates"
 )
@@ -160,7 +163,12 @@ func (h *Handler) signed(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var se *signature.Error
 		if errors.As(err, &se) {
-			refuse(se.Message(lang(r)), map[string]string{"error": se.Code, "detail": se.Detail})
+			details := map[string]string{"error": se.Code, "detail": se.Detail}
+			if n, aerr := h.Service.RecordAttempt(r.Context(), e.ID, enrolment.Attempt{Path: enrolment.PathSignature,
+				Code: se.Code, Detail: se.Detail, IP: clientIP(r)}); aerr == nil {
+				details["attempt"] = strconv.Itoa(n)
+			}
+			refuse(se.Message(lang(r)), details)
 			return
 		}
 		h.fail(w, r, "signature", err)
@@ -178,8 +186,9 @@ func (h *Handler) signed(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "signature report", err)
 		return
 	}
-	if _, err := h.Service.Recognise(r.Context(), e.ID, systemActor, map[string]bool{
-		"signature_verified": true, "signer_fiscal_code_matches": true, "signed_content_is_issued_form": true}); err != nil {
+	checklist := map[string]bool{"signature_verified": true, "signer_fiscal_code_matches": true, "signed_content_is_issued_form": true}
+	notRevoked(checklist, rep.Revocation)
+	if _, err := h.Service.RecogniseChecked(r.Context(), e.ID, checklist, rep.Revocation); err != nil {
 		p.Errors = problems(err)
 		h.render(w, r, http.StatusUnprocessableEntity, p)
 		return
@@ -258,14 +267,31 @@ func (h *Handler) cnsRecognise(w http.ResponseWriter, r *http.Request) {
 	refuse := func(err error) {
 		details := map[string]string{"error": err.Error()}
 		msg := h.t(r, "Il certificato non è stato accettato.", "The certificate was not accepted.")
+		status := http.StatusForbidden
 		var ce *cns.Error
 		if errors.As(err, &ce) {
 			details = map[string]string{"error": ce.Code, "detail": ce.Detail}
 			msg = ce.Message(lang(r))
 		}
+		if ce == nil || ce.Code != cns.CodeTooManyAttempts {
+			// Every refused card counts, another person's card included, and
+			// is shown to the verifier.
+			code, detail := details["error"], details["detail"]
+			if n, aerr := h.Service.RecordAttempt(r.Context(), id, enrolment.Attempt{Path: enrolment.PathCNS, Code: code, Detail: detail, IP: clientIP(r)}); aerr == nil {
+				details["attempt"] = strconv.Itoa(n)
+			} else {
+				h.Log.Error("cns attempt not recorded", "error", aerr)
+			}
+		} else {
+			status = http.StatusTooManyRequests
+		}
 		h.audit(r.Context(), "enrolment.cns", id, details)
 		p.Step, p.Title, p.Text = templates.EnrolStepMessage, h.t(r, "Riconoscimento non riuscito", "Recognition failed"), msg
-		h.render(w, r, http.StatusForbidden, p)
+		h.render(w, r, status, p)
+	}
+	if max := h.cnsMaxAttempts(); req.RefusedAttempts(enrolment.PathCNS) >= max {
+		refuse(&cns.Error{Code: cns.CodeTooManyAttempts, Detail: fmt.Sprintf("%d refused attempts", max)})
+		return
 	}
 	chain, err := cns.FromRequest(r)
 	if err != nil {
@@ -296,13 +322,40 @@ func (h *Handler) cnsRecognise(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "cns evidence", err)
 		return
 	}
-	if _, err := h.Service.Recognise(r.Context(), e.ID, systemActor, map[string]bool{
-		"certificate_chain_verified": true, "fiscal_code_matches": true}); err != nil {
+	checklist := map[string]bool{"certificate_chain_verified": true, "fiscal_code_matches": true}
+	notRevoked(checklist, res.Revocation)
+	if _, err := h.Service.RecogniseChecked(r.Context(), e.ID, checklist, res.Revocation); err != nil {
 		p.Step, p.Title, p.Text = templates.EnrolStepMessage, h.t(r, "Riconoscimento non riuscito", "Recognition failed"), strings.Join(problems(err), "; ")
 		h.render(w, r, http.StatusUnprocessableEntity, p)
 		return
 	}
 	h.render(w, r, http.StatusOK, p)
+}
+
+// DefaultCNSMaxAttempts is the refused card attempts allowed per request
+// when CNSMaxAttempts is not set.
+const DefaultCNSMaxAttempts = 5
+
+func (h *Handler) cnsMaxAttempts() int {
+	if h.CNSMaxAttempts > 0 {
+		return h.CNSMaxAttempts
+	}
+	return DefaultCNSMaxAttempts
+}
+
+// notRevoked ticks certificate_not_revoked when every certificate's
+// status was established; a soft-fail acceptance leaves it out, and the
+// verifier sees the unchecked status with the recognition.
+func notRevoked(checklist map[string]bool, status []revocation.Result) {
+	if len(status) == 0 {
+		return
+	}
+	for _, r := range status {
+		if r.SoftFail {
+			return
+		}
+	}
+	checklist["certificate_not_revoked"] = true
 }
 
 // activate is the activation link (§7.1): SMS code to the verified

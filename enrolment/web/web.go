@@ -92,6 +92,9 @@ type Handler struct {
 	// CNS path off. CNS verifies the cards.
 	CNSBase string
 	CNS     *cns.Verifier
+	// CNSMaxAttempts is the refused card attempts allowed per request
+	// (DefaultCNSMaxAttempts when 0).
+	CNSMaxAttempts int
 	// Signature verifies signed forms; nil turns the signature path off.
 	Signature *signature.Verifier
 	// MaxUpload caps each scan and signed file (10 MiB when 0).

@@ -1,0 +1,188 @@
+package app
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"html"
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spid-idp/spid-idp/config"
+	"github.com/spid-idp/spid-idp/enrolment"
+	"github.com/spid-idp/spid-idp/revocation"
+)
+
+// TestEnrolRevokedSignerRefused: a signer listed as revoked on the CRL at
+// its own distribution point is refused (the CRL server is asked), the
+// refusal is kept for the verifier; then a good signature uploaded as PEM
+// is accepted, and the verifier's page shows the CRL's answer and the
+// refused attempt.
+func TestEnrolRevokedSignerRefused(t *testing.T) {
+	qca := newTestCA(t, "Test Qualified CA")
+	qca.pki.NoOCSP = true // the CRL alone decides, as at many QTSPs
+	a, base := enrolApp(t, func(cfg *config.Config) {
+		cfg.Enrolment.SignatureTrustFile = qca.pemFile(t)
+		cfg.Enrolment.RequireQC = false
+	})
+	consoleOperators(t, a)
+	p := newApplicant(t, 4)
+	br := newBrowser(t)
+	done := capture(t, a, base, br, p, enrolment.PathSignature)
+	e, _ := requestByCode(t, a, done)
+	form := []byte(br.get(base + "/enrol/form.pdf").body)
+
+	revoked, rk := qca.leaf(t, p.cf, x509.KeyUsageContentCommitment)
+	qca.pki.Revoke(revoked, time.Now().Add(-time.Hour))
+	hits := qca.pki.CRLHits()
+	res := br.postMultipart(done, "/enrol/signed", nil, map[string][2]string{"signed": {"richiesta.pdf.p7m", string(signP7M(t, form, revoked, rk, qca.cert))}})
+	if res.status != http.StatusUnprocessableEntity || !strings.Contains(res.body, "revocato") {
+		t.Fatalf("revoked signer: %d\n%s", res.status, res.body)
+	}
+	if qca.pki.CRLHits() == hits {
+		t.Fatal("the CRL distribution point received no request")
+	}
+	if !auditHas(t, a, "enrolment.signature", e.ID, "sig.revoked") {
+		t.Error("no audit record for the revoked signer")
+	}
+	if after, r := requestByCode(t, a, done); after.State != e.State || len(r.Attempts) != 1 || r.Attempts[0].Code != "sig.revoked" {
+		t.Fatalf("after the refusal: %s %+v", after.State, r.Attempts)
+	}
+
+	good, gk := qca.leaf(t, p.cf, x509.KeyUsageContentCommitment)
+	armoured := pem.EncodeToMemory(&pem.Block{Type: "PKCS7", Bytes: signP7M(t, form, good, gk, qca.cert)})
+	ok := br.postMultipart(done, "/enrol/signed", nil, map[string][2]string{"signed": {"richiesta.pdf.p7m", string(armoured)}})
+	if ok.status != 200 || ok.url.Path != "/enrol/done" {
+		t.Fatalf("good signature as PEM: %d %s\n%s", ok.status, ok.url, ok.body)
+	}
+	e, r := requestByCode(t, a, done)
+	if e.State != string(enrolment.StateAwaitingProcessing) || r.Recognition == nil || !r.Recognition.Checklist["certificate_not_revoked"] ||
+		len(r.Recognition.Revocation) != 1 || r.Recognition.Revocation[0].Method != revocation.MethodCRL {
+		t.Fatalf("after recognition: %s %+v", e.State, r.Recognition)
+	}
+
+	vera := newBrowser(t)
+	consoleLogin(a, vera, base, "vera")
+	page := vera.get(base + "/console/requests/" + e.ID)
+	for _, want := range []string{`id="revocation"`, "CRL " + qca.pki.CRLURL, `id="attempts"`, "revocato", "sig.revoked"} {
+		if !strings.Contains(html.UnescapeString(page.body), want) {
+			t.Errorf("console page lacks %q:\n%s", want, grepLines(page.body, "<li>"))
+		}
+	}
+}
+
+// TestEnrolRevokedCardRefused: on the CNS listener a card revoked on its
+// CRL is refused (the CRL server is asked), so is another person's card;
+// both are shown to the verifier; after cns_max_attempts refusals the card
+// path is closed for the request, even to the right card.
+func TestEnrolRevokedCardRefused(t *testing.T) {
+	cardCA := newTestCA(t, "Test CNS CA")
+	cardCA.pki.NoOCSP = true
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, base := enrolApp(t, func(cfg *config.Config) {
+		cfg.Enrolment.CNSListen = ln.Addr().String()
+		cfg.Enrolment.CNSCAFile = cardCA.pemFile(t)
+		cfg.Enrolment.CNSMaxAttempts = 3
+		cfg.Enrolment.CNSPublicURL = "https://" + ln.Addr().String()
+	})
+	consoleOperators(t, a)
+	srv, err := a.CNSServer()
+	if err != nil || srv == nil {
+		t.Fatal(srv, err)
+	}
+	go func() { _ = srv.ServeTLS(ln, "", "") }()
+	t.Cleanup(func() { _ = srv.Close() })
+	serverCert, err := x509.ParseCertificate(srv.TLSConfig.Certificates[0].Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(serverCert)
+	card := func(cf string, revoke bool) *http.Client {
+		c, k := cardCA.leaf(t, cf, x509.KeyUsageDigitalSignature, x509.ExtKeyUsageClientAuth)
+		if revoke {
+			cardCA.pki.Revoke(c, time.Now().Add(-time.Hour))
+		}
+		return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots,
+			Certificates: []tls.Certificate{{Certificate: [][]byte{c.Raw}, PrivateKey: k, Leaf: c}}}}}
+	}
+	linkOf := func(done page) string {
+		m := regexp.MustCompile(`href="(https://[^"]*/enrol/cns\?t=[^"]+)"`).FindStringSubmatch(done.body)
+		if m == nil {
+			t.Fatalf("no CNS link on the done page:\n%s", done.body)
+		}
+		if !strings.HasPrefix(m[1], a.Config.Enrolment.CNSPublicURL+"/") {
+			t.Fatalf("CNS link %s not at the configured public URL", m[1])
+		}
+		return html.UnescapeString(m[1])
+	}
+	get := func(c *http.Client, link string) (int, string) {
+		res, err := c.Get(link)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+
+	p := newApplicant(t, 5)
+	done := capture(t, a, base, newBrowser(t), p, enrolment.PathCNS)
+	e, _ := requestByCode(t, a, done)
+	link := linkOf(done)
+	hits := cardCA.pki.CRLHits()
+	if st, body := get(card(p.cf, true), link); st != http.StatusForbidden || !strings.Contains(body, "revocato") {
+		t.Fatalf("revoked card: %d\n%s", st, body)
+	}
+	if cardCA.pki.CRLHits() == hits {
+		t.Fatal("the CRL distribution point received no request")
+	}
+	if !auditHas(t, a, "enrolment.cns", e.ID, "cns.revoked") {
+		t.Error("no audit record for the revoked card")
+	}
+	other := newApplicant(t, 6)
+	if st, _ := get(card(other.cf, false), link); st != http.StatusForbidden {
+		t.Fatalf("another person's card: %d", st)
+	}
+	if st, body := get(card(p.cf, false), link); st != 200 {
+		t.Fatalf("own card: %d\n%s", st, body)
+	}
+	e, r := requestByCode(t, a, done)
+	if e.State != string(enrolment.StateAwaitingProcessing) || len(r.Attempts) != 2 || !r.Recognition.Checklist["certificate_not_revoked"] {
+		t.Fatalf("after the own card: %s %+v %+v", e.State, r.Attempts, r.Recognition)
+	}
+	vera := newBrowser(t)
+	consoleLogin(a, vera, base, "vera")
+	page := html.UnescapeString(vera.get(base + "/console/requests/" + e.ID).body)
+	for _, want := range []string{`id="attempts"`, "cns.revoked", "cns.fiscal_code_mismatch", `id="revocation"`, "non revocato"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("console page lacks %q:\n%s", want, grepLines(page, "<li>"))
+		}
+	}
+
+	// A second request: three refused cards close the card path.
+	q := newApplicant(t, 7)
+	done = capture(t, a, base, newBrowser(t), q, enrolment.PathCNS)
+	link = linkOf(done)
+	for i := 0; i < 3; i++ {
+		if st, _ := get(card(other.cf, false), link); st != http.StatusForbidden {
+			t.Fatalf("refused card %d: %d", i+1, st)
+		}
+	}
+	st, body := get(card(q.cf, false), link)
+	if st != http.StatusTooManyRequests || !strings.Contains(body, "Troppi tentativi") {
+		t.Fatalf("after the limit: %d\n%s", st, body)
+	}
+	e, r = requestByCode(t, a, done)
+	if e.State != string(enrolment.StateAwaitingRecognition) || len(r.Attempts) != 3 || !auditHas(t, a, "enrolment.cns", e.ID, "cns.too_many_attempts") {
+		t.Fatalf("after the limit: %s, %d attempts", e.State, len(r.Attempts))
+	}
+}
