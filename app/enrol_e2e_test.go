@@ -374,22 +374,9 @@ func TestEnrolCNSPathEndToEnd(t *testing.T) {
 		cfg.Enrolment.CNSListen = ln.Addr().String()
 		cfg.Enrolment.CNSCAFile = cardCA.pemFile(t)
 	})
-	srv, err := a.CNSServer()
-	if err != nil || srv == nil {
-		t.Fatal(srv, err)
-	}
-	go func() { _ = srv.ServeTLS(ln, "", "") }()
-	t.Cleanup(func() { _ = srv.Close() })
-	serverCert, err := x509.ParseCertificate(srv.TLSConfig.Certificates[0].Certificate[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(serverCert)
+	cardClient := startCNS(t, a, ln)
 	card := func(ca *testCA) *http.Client {
-		c, k := ca.leaf(t, "", x509.KeyUsageDigitalSignature, x509.ExtKeyUsageClientAuth)
-		return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots,
-			Certificates: []tls.Certificate{{Certificate: [][]byte{c.Raw}, PrivateKey: k, Leaf: c}}}}}
+		return cardClient(ca.leaf(t, "", x509.KeyUsageDigitalSignature, x509.ExtKeyUsageClientAuth))
 	}
 	p := newApplicant(t, 2)
 	br := newBrowser(t)
@@ -418,11 +405,7 @@ func TestEnrolCNSPathEndToEnd(t *testing.T) {
 		t.Error("no audit record for the unknown CA")
 	}
 	other := newApplicant(t, 3)
-	otherCard := func() *http.Client {
-		c, k := cardCA.leaf(t, other.cf, x509.KeyUsageDigitalSignature, x509.ExtKeyUsageClientAuth)
-		return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots,
-			Certificates: []tls.Certificate{{Certificate: [][]byte{c.Raw}, PrivateKey: k, Leaf: c}}}}}
-	}()
+	otherCard := cardClient(cardCA.leaf(t, other.cf, x509.KeyUsageDigitalSignature, x509.ExtKeyUsageClientAuth))
 	if st, _ := get(otherCard); st != http.StatusForbidden {
 		t.Fatalf("someone else's card: %d", st)
 	}
@@ -433,9 +416,7 @@ func TestEnrolCNSPathEndToEnd(t *testing.T) {
 		t.Fatalf("refused cards changed the request: %s", after.State)
 	}
 
-	c, k := cardCA.leaf(t, p.cf, x509.KeyUsageDigitalSignature, x509.ExtKeyUsageClientAuth)
-	good := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots,
-		Certificates: []tls.Certificate{{Certificate: [][]byte{c.Raw}, PrivateKey: k, Leaf: c}}}}}
+	good := cardClient(cardCA.leaf(t, p.cf, x509.KeyUsageDigitalSignature, x509.ExtKeyUsageClientAuth))
 	if st, body := get(good); st != 200 {
 		t.Fatalf("own card: %d\n%s", st, body)
 	}
@@ -445,6 +426,29 @@ func TestEnrolCNSPathEndToEnd(t *testing.T) {
 		t.Fatalf("after CNS: %s %+v", e.State, r.Recognition)
 	}
 	approveAndActivate(t, a, base, p, e)
+}
+
+// startCNS serves a's CNS listener on ln and returns a maker of HTTP
+// clients presenting a card (certificate and key) that trust the
+// listener's certificate.
+func startCNS(t *testing.T, a *App, ln net.Listener) func(*x509.Certificate, *ecdsa.PrivateKey) *http.Client {
+	t.Helper()
+	srv, err := a.CNSServer()
+	if err != nil || srv == nil {
+		t.Fatal(srv, err)
+	}
+	go func() { _ = srv.ServeTLS(ln, "", "") }()
+	t.Cleanup(func() { _ = srv.Close() })
+	serverCert, err := x509.ParseCertificate(srv.TLSConfig.Certificates[0].Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(serverCert)
+	return func(c *x509.Certificate, k *ecdsa.PrivateKey) *http.Client {
+		return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots,
+			Certificates: []tls.Certificate{{Certificate: [][]byte{c.Raw}, PrivateKey: k, Leaf: c}}}}}
+	}
 }
 
 func TestEnrolBadInputs(t *testing.T) {

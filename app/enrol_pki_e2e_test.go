@@ -1,7 +1,6 @@
 package app
 
 import (
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"html"
@@ -94,25 +93,13 @@ func TestEnrolRevokedCardRefused(t *testing.T) {
 		cfg.Enrolment.CNSPublicURL = "https://" + ln.Addr().String()
 	})
 	consoleOperators(t, a)
-	srv, err := a.CNSServer()
-	if err != nil || srv == nil {
-		t.Fatal(srv, err)
-	}
-	go func() { _ = srv.ServeTLS(ln, "", "") }()
-	t.Cleanup(func() { _ = srv.Close() })
-	serverCert, err := x509.ParseCertificate(srv.TLSConfig.Certificates[0].Certificate[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(serverCert)
+	cardClient := startCNS(t, a, ln)
 	card := func(cf string, revoke bool) *http.Client {
 		c, k := cardCA.leaf(t, cf, x509.KeyUsageDigitalSignature, x509.ExtKeyUsageClientAuth)
 		if revoke {
 			cardCA.pki.Revoke(c, time.Now().Add(-time.Hour))
 		}
-		return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots,
-			Certificates: []tls.Certificate{{Certificate: [][]byte{c.Raw}, PrivateKey: k, Leaf: c}}}}}
+		return cardClient(c, k)
 	}
 	linkOf := func(done page) string {
 		m := regexp.MustCompile(`href="(https://[^"]*/enrol/cns\?t=[^"]+)"`).FindStringSubmatch(done.body)

@@ -58,7 +58,7 @@ func (p *pkiEnv) signer(t *testing.T, notAfter time.Time) signer {
 }
 
 // stamp is a time-stamp token by tsa at time at over imprintOf.
-func stamp(t *testing.T, tsa signer, imprintOf []byte, at time.Time) []byte {
+func stamp(t testing.TB, tsa signer, imprintOf []byte, at time.Time) []byte {
 	h := sha256.Sum256(imprintOf)
 	ts := timestamp.Timestamp{HashAlgorithm: crypto.SHA256, HashedMessage: h[:], Time: at,
 		Policy: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 99999, 1}, AddTSACertificate: true}
@@ -80,7 +80,7 @@ type cadesOpts struct {
 	token func(sigValue []byte) []byte
 }
 
-func cadesWith(t *testing.T, content []byte, s signer, o cadesOpts) []byte {
+func cadesWith(t testing.TB, content []byte, s signer, o cadesOpts) []byte {
 	sd, err := pkcs7.NewSignedData(content)
 	if err != nil {
 		t.Fatal(err)

@@ -158,19 +158,7 @@ func (e *env) signer(t testing.TB, o signerOpts) signer {
 
 // cades makes an enveloping CAdES-style .p7m over content.
 func cades(t testing.TB, content []byte, s signer) []byte {
-	sd, err := pkcs7.NewSignedData(content)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sd.SetDigestAlgorithm(pkcs7.OIDDigestAlgorithmSHA256)
-	if err := sd.AddSignerChain(s.cert, s.key, s.chain, pkcs7.SignerInfoConfig{}); err != nil {
-		t.Fatal(err)
-	}
-	b, err := sd.Finish()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return cadesWith(t, content, s, cadesOpts{})
 }
 
 type padesOpts struct {
