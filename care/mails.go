@@ -3,7 +3,9 @@ package care
 import (
 	"fmt"
 	"strings"
+	"time"
 
+	"github.com/spid-idp/spid-idp/lifecycle"
 	"github.com/spid-idp/spid-idp/notify/mail"
 	"github.com/spid-idp/spid-idp/storage"
 )
@@ -11,27 +13,40 @@ import (
 // The e-mails carry the reference and never account data (§9, §11.3):
 // the requester may not be verified.
 
+// kindName names the ticket with its Italian possessive ("il tuo reclamo",
+// "la tua richiesta di assistenza": the article follows the noun's gender).
 func kindName(t storage.Ticket) (it, en string) {
 	if t.Kind == storage.TicketKindComplaint {
-		return "reclamo", "complaint"
+		return "il tuo reclamo", "complaint"
 	}
-	return "richiesta di assistenza", "support request"
+	return "la tua richiesta di assistenza", "support request"
 }
+
+// noun is the ticket's kind alone, for subjects.
+func noun(t storage.Ticket) string {
+	if t.Kind == storage.TicketKindComplaint {
+		return "reclamo"
+	}
+	return "richiesta di assistenza"
+}
+
+// when is the one date format of the e-mails, as on the pages.
+func when(t time.Time) string { return lifecycle.DateTime(t, rome) }
 
 func ackText(t storage.Ticket, brand string) mail.Message {
 	it, en := kindName(t)
 	var b strings.Builder
-	fmt.Fprintf(&b, "Abbiamo ricevuto la tua %s.\nNumero: %s\nOggetto: %s\n", it, t.Reference, t.Subject)
+	fmt.Fprintf(&b, "Abbiamo ricevuto %s.\nNumero: %s\nOggetto: %s\n", it, t.Reference, t.Subject)
 	if !t.DeadlineAt.IsZero() {
-		fmt.Fprintf(&b, "Ti risponderemo entro il %s.\n", t.DeadlineAt.In(rome).Format("02/01/2006"))
+		fmt.Fprintf(&b, "Ti risponderemo entro il %s.\n", when(t.DeadlineAt))
 	}
 	fmt.Fprintf(&b, "Cita il numero in ogni comunicazione.\n\n")
 	fmt.Fprintf(&b, "We received your %s.\nReference: %s\n", en, t.Reference)
 	if !t.DeadlineAt.IsZero() {
-		fmt.Fprintf(&b, "We will answer by %s.\n", t.DeadlineAt.In(rome).Format("2006-01-02"))
+		fmt.Fprintf(&b, "We will answer by %s.\n", when(t.DeadlineAt))
 	}
 	fmt.Fprintf(&b, "\n%s\n", brand)
-	return mail.Message{Subject: fmt.Sprintf("%s: %s %s", brand, it, t.Reference), Text: b.String()}
+	return mail.Message{Subject: fmt.Sprintf("%s: %s %s", brand, noun(t), t.Reference), Text: b.String()}
 }
 
 func ticketAnswerText(t storage.Ticket, answer, brand string) mail.Message {
@@ -76,8 +91,8 @@ func complaintAnswerText(t storage.Ticket, brand, adr string) mail.Message {
 func confirmText(t storage.Ticket, link, brand string) mail.Message {
 	it, en := kindName(t)
 	var b strings.Builder
-	fmt.Fprintf(&b, "Per inviare la tua %s (%s) apri questo link entro 24 ore:\n%s\n", it, t.Reference, link)
+	fmt.Fprintf(&b, "Per inviare %s (%s) apri questo link entro 24 ore:\n%s\n", it, t.Reference, link)
 	fmt.Fprintf(&b, "Se non l'hai chiesta tu, ignora questo messaggio.\n\n")
 	fmt.Fprintf(&b, "To send your %s (%s) open this link within 24 hours:\n%s\nIf you did not ask for it, ignore this message.\n\n%s\n", en, t.Reference, link, brand)
-	return mail.Message{Subject: fmt.Sprintf("%s: conferma la %s %s", brand, it, t.Reference), Text: b.String()}
+	return mail.Message{Subject: fmt.Sprintf("%s: conferma l'invio (%s %s)", brand, noun(t), t.Reference), Text: b.String()}
 }

@@ -37,8 +37,10 @@ type Notice struct {
 	Cause      Cause
 	Reason     string // why a reactivation was blocked
 	Date       time.Time
-	DaysLeft   int  // for the 90/30/10/1 notices
-	SMS        bool // the spec asks for an SMS as well as the e-mail
+	// Until is when a timed suspension ends by itself (zero: it does not).
+	Until    time.Time
+	DaysLeft int  // for the 90/30/10/1 notices
+	SMS      bool // the spec asks for an SMS as well as the e-mail
 }
 
 // Notifier delivers notices. The implementation should put them in a
@@ -93,24 +95,71 @@ func (m MailSMS) Notify(ctx context.Context, n Notice) error {
 	return errors.Join(errs...)
 }
 
+// causeWords says a cause in words, Italian and English (never the code).
+var causeWords = map[Cause][2]string{
+	CauseHolderRequest:       {"su tua richiesta", "at your request"},
+	CauseSuspiciousActivity:  {"per attività sospette", "because of suspicious activity"},
+	CauseDocumentExpired:     {"perché il documento d'identità è scaduto", "because your identity document expired"},
+	CauseLockoutEscalation:   {"dopo troppi tentativi di accesso non riusciti", "after too many failed login attempts"},
+	CauseIllicitUse:          {"per uso illecito denunciato", "for reported illicit use"},
+	CauseFraudConfirmed:      {"per frode accertata", "for confirmed fraud"},
+	CauseDeath:               {"per decesso del titolare", "because the holder died"},
+	CauseLegalPersonExtinct:  {"per estinzione della persona giuridica", "because the legal person ceased to exist"},
+	CauseRepresentationEnded: {"per fine della rappresentanza", "because the representation ended"},
+	CauseInactivity:          {"per inattività", "for inactivity"},
+	CauseContractExpired:     {"per scadenza del contratto", "because the contract expired"},
+}
+
+// reasonWords says why an automatic reactivation did not happen.
+var reasonWords = map[string][2]string{
+	"contacts_changed":       {"l'e-mail o il cellulare sono cambiati", "your e-mail or mobile changed"},
+	"document_expired":       {"il documento d'identità è scaduto", "your identity document expired"},
+	"complaint_under_review": {"è in esame una denuncia", "a police report is under review"},
+	"revocation_pending":     {"è in corso una richiesta di revoca", "a revocation request is pending"},
+}
+
+// DateTime is the one format of dates in notices, as on the pages:
+// dd/mm/yyyy HH:MM, Italian time.
+func DateTime(t time.Time, loc *time.Location) string {
+	if loc == nil {
+		loc = rome()
+	}
+	return t.In(loc).Format("02/01/2006 15:04")
+}
+
 func noticeText(n Notice, loc *time.Location) (it, en string) {
-	d := n.Date.In(loc).Format("02/01/2006")
-	cause := strings.ReplaceAll(string(n.Cause), "_", " ")
+	d := DateTime(n.Date, loc)
+	cw, ok := causeWords[n.Cause]
+	if !ok && n.Cause != "" {
+		cw = [2]string{"(" + strings.ReplaceAll(string(n.Cause), "_", " ") + ")", "(" + strings.ReplaceAll(string(n.Cause), "_", " ") + ")"}
+	}
 	switch n.Kind {
 	case NoticeSuspended:
-		return "la tua identità è sospesa dal " + d + " (" + cause + ")",
-			"your identity is suspended from " + d + " (" + cause + ")"
+		it = "la tua identità SPID è sospesa dal " + d + " " + cw[0] + "."
+		en = "your SPID identity is suspended from " + d + " " + cw[1] + "."
+		if !n.Until.IsZero() {
+			u := DateTime(n.Until, loc)
+			it += " Tornerà attiva da sola il " + u + ", a meno che tu non presenti una denuncia."
+			en += " It becomes active again by itself on " + u + ", unless you file a police report."
+		}
+		it += " Per riattivarla prima, o se non hai chiesto tu la sospensione, contatta l'assistenza clienti."
+		en += " To reactivate it sooner, or if you did not ask for the suspension, contact customer care."
+		return it, en
 	case NoticeReactivated:
 		return "la tua identità è di nuovo attiva dal " + d, "your identity is active again from " + d
 	case NoticeReactivationBlocked:
-		return "la tua identità resta sospesa (" + n.Reason + "): contatta l'assistenza",
-			"your identity stays suspended (" + n.Reason + "): please contact customer care"
+		rw, ok := reasonWords[n.Reason]
+		if !ok {
+			rw = [2]string{"non sono soddisfatte le condizioni per la riattivazione", "the conditions for reactivation are not met"}
+		}
+		return "la tua identità SPID resta sospesa perché " + rw[0] + ": per riattivarla contatta l'assistenza clienti",
+			"your SPID identity stays suspended because " + rw[1] + ": to reactivate it, contact customer care"
 	case NoticeRevoked:
-		return "la tua identità è revocata dal " + d + " (" + cause + ")",
-			"your identity is revoked from " + d + " (" + cause + ")"
+		return "la tua identità SPID è revocata dal " + d + " " + cw[0],
+			"your SPID identity is revoked from " + d + " " + cw[1]
 	case NoticeRevocationProposed:
-		return "abbiamo ricevuto la richiesta di revoca (" + cause + ")",
-			"we received the revocation request (" + cause + ")"
+		return "abbiamo ricevuto la richiesta di revocare la tua identità SPID " + cw[0] + ": la esamina il supervisore dell'assistenza",
+			"we received the request to revoke your SPID identity " + cw[1] + ": the customer-care supervisor reviews it"
 	case NoticeRenewed:
 		return "la tua identità è rinnovata fino al " + d, "your identity is renewed until " + d
 	case NoticeExpiry:

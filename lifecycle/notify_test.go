@@ -73,3 +73,30 @@ func TestMailSMSNotifier(t *testing.T) {
 		t.Error("SMS failure not reported")
 	}
 }
+
+// A suspension notice gives the date and time (dd/mm/yyyy HH:MM, Rome),
+// the cause in words, when it ends by itself and how to reactivate sooner,
+// in the e-mail and in the SMS (issue 12).
+func TestSuspensionNoticeInWords(t *testing.T) {
+	mb, sb := &mailBox{}, &smsBox{}
+	n := lifecycle.MailSMS{Mail: mb, SMS: sb}
+	at := time.Date(2028, 12, 7, 23, 30, 0, 0, time.UTC)
+	err := n.Notify(t.Context(), lifecycle.Notice{Kind: lifecycle.NoticeSuspended, Email: "mario@example.it", Mobile: "+393331234567",
+		SPIDSuffix: "AB12", Cause: lifecycle.CauseHolderRequest, Date: at, Until: at.Add(30 * 24 * time.Hour), SMS: true})
+	if err != nil || len(mb.got) != 1 || len(sb.got) != 1 {
+		t.Fatalf("%v: %d e-mails, %d SMS", err, len(mb.got), len(sb.got))
+	}
+	for _, text := range []string{mb.got[0].Text, sb.got[0].Text} {
+		for _, want := range []string{"08/12/2028 00:30", "su tua richiesta", "07/01/2029 00:30", "contatta l'assistenza clienti"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("no %q in %q", want, text)
+			}
+		}
+		if strings.Contains(text, "holder") || strings.Contains(text, "2028-12") {
+			t.Errorf("a code or another date format in %q", text)
+		}
+	}
+	if !strings.Contains(mb.got[0].Text, "at your request") || !strings.Contains(mb.got[0].Text, "contact customer care") {
+		t.Errorf("English part: %q", mb.got[0].Text)
+	}
+}

@@ -332,7 +332,7 @@ func (s *Service) Suspend(ctx context.Context, identityID string, r SuspendReque
 			susp.Until = now.Add(s.policy().SuspensionPeriod)
 		}
 		l.State, l.Suspension = to, susp
-		return []effect{{notice: &Notice{Kind: NoticeSuspended, Cause: r.Cause, Date: now, SMS: true}}}, nil
+		return []effect{{notice: &Notice{Kind: NoticeSuspended, Cause: r.Cause, Date: now, Until: susp.Until, SMS: true}}}, nil
 	})
 }
 
