@@ -18,7 +18,9 @@ import (
 // DemoInfo is what demo mode prints at start-up.
 type DemoInfo struct {
 	IdPURL, MetadataURL, DemoSPURL string
-	Username, Password             string
+	// DemoRPURL is the demo OpenID Connect relying party ("" without OIDC).
+	DemoRPURL          string
+	Username, Password string
 	// TOTPSecret is the demo citizen's authenticator seed (base32): add it
 	// to any authenticator app, or let the conformance suite compute codes.
 	TOTPSecret string
@@ -110,7 +112,11 @@ func (a *App) SetupDemo(ctx context.Context) (DemoInfo, error) {
 	}
 	sp.Register(a.Mux)
 	a.demoSP = sp
-	return DemoInfo{IdPURL: base, MetadataURL: base + idp.PathMetadata, DemoSPURL: base + demo.Prefix + "/",
+	rpURL := ""
+	if a.demoFed != nil {
+		rpURL = a.demoFed.RP1.ID + "/"
+	}
+	return DemoInfo{IdPURL: base, MetadataURL: base + idp.PathMetadata, DemoSPURL: base + demo.Prefix + "/", DemoRPURL: rpURL,
 		Username: demo.CitizenUsername, Password: demo.CitizenPassword, TOTPSecret: DemoTOTPSecret(),
 		OperatorTOTPSecret: DemoOperatorTOTPSecret()}, nil
 }

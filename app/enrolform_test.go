@@ -3,10 +3,10 @@ package app
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"html"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"

@@ -97,6 +97,13 @@ func (a *App) SetupOIDC(ctx context.Context, pages *templates.Renderer) error {
 	a.OIDC = p
 	a.IdP.SetExternal(p)
 	p.Register(a.Mux)
+	if a.demoFed != nil {
+		// The demo RPs log in through the OP in process, as the RP of the
+		// conformance tool would over the network.
+		for _, rp := range []*fedtest.RP{a.demoFed.RP1, a.demoFed.RP2} {
+			rp.EnableWeb(fedtest.WebOptions{Issuer: oc.Issuer, OPHandler: a.Mux, Claims: demoClaims})
+		}
+	}
 	return nil
 }
 
@@ -167,3 +174,7 @@ func ownTrustMarks(file, issuer string, anchors []federation.TrustAnchor, a *App
 	}
 	return marks, nil
 }
+
+// demoClaims are what the demo RPs ask for.
+var demoClaims = []string{"given_name", "family_name", oidc.ClaimPrefix + "fiscal_number", "email", "birthdate",
+	"place_of_birth", oidc.ClaimPrefix + "spid_code"}

@@ -161,3 +161,27 @@ func TestOIDCCodeFlowEndToEnd(t *testing.T) {
 		t.Fatalf("O036/O073: access token of a reused code still works: %d", ures.StatusCode)
 	}
 }
+
+// TestOIDCDemoRPEndToEnd clicks through the demo relying parties as a
+// person would after `make run`: RP1 under the trust anchor, RP2 under the
+// intermediate (F036 in part: login and userinfo).
+func TestOIDCDemoRPEndToEnd(t *testing.T) {
+	a, _, info := testApp(t)
+	for _, rp := range []*fedtest.RP{a.demoFed.RP1, a.demoFed.RP2} {
+		t.Run(rp.Name, func(t *testing.T) {
+			br := newBrowser(t)
+			home := br.get(rp.ID + "/")
+			login := br.submit(home, "/login", url.Values{"level": {"1"}})
+			if !strings.Contains(login.url.Path, "/oidc/op/authorization") || !strings.Contains(login.body, "password") {
+				t.Fatalf("login page: %d %s", login.status, login.url)
+			}
+			consent := br.submit(login, "/login", url.Values{"username": {info.Username}, "password": {info.Password}, "op": {"submit"}})
+			done := br.submit(consent, "/consent", url.Values{"op": {"accept"}})
+			for _, want := range []string{"TINIT-RSSMRA80A01H501U", "Mario", "Rossi", "SpidL1", "DEMO0000000001"} {
+				if !strings.Contains(done.body, want) {
+					t.Fatalf("RP page lacks %q: %d %s\n%s", want, done.status, done.url, done.body)
+				}
+			}
+		})
+	}
+}

@@ -68,6 +68,7 @@ func runServe(ctx context.Context, e env, args []string) int {
    IdP            %s
    IdP metadata   %s
    Demo SP        %s   ← open this and press "Entra con SPID"
+   Demo RP (OIDC) %s   ← the same login by OpenID Connect
    Demo citizen   username %s
                   password %s
                   level-2 app seed %s
@@ -80,7 +81,7 @@ func runServe(ctx context.Context, e env, args []string) int {
    Health         %s/healthz  %s/readyz  %s/metrics
   ==================================================================
 
-`, cfg.DataDir, info.IdPURL, info.MetadataURL, info.DemoSPURL, info.Username, info.Password, info.TOTPSecret,
+`, cfg.DataDir, info.IdPURL, info.MetadataURL, info.DemoSPURL, info.DemoRPURL, info.Username, info.Password, info.TOTPSecret,
 			info.IdPURL, info.IdPURL, demoOperators(), demo.OperatorPassword, info.OperatorTOTPSecret, info.IdPURL,
 			info.IdPURL, info.IdPURL, info.IdPURL)
 	}

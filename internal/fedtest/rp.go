@@ -21,8 +21,8 @@ type RP struct {
 	EncKID      string
 	// Extra claims merged into openid_relying_party (tests: defects).
 	Extra map[string]any
-	// Callback, if set, handles GET /callback (the demo RP's page).
-	Callback http.HandlerFunc
+	// web, once EnableWeb is called, serves the demo RP's pages.
+	web *WebOptions
 }
 
 // NewRP makes a relying party whose keys are name-fed, name-sig and
@@ -106,12 +106,8 @@ func (rp *RP) metadata() map[string]map[string]any {
 func (rp *RP) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+federation.WellKnownPath, rp.ServeConfiguration)
-	mux.HandleFunc("GET /callback", func(w http.ResponseWriter, r *http.Request) {
-		if rp.Callback == nil {
-			http.NotFound(w, r)
-			return
-		}
-		rp.Callback(w, r)
-	})
+	mux.HandleFunc("GET /{$}", rp.home)
+	mux.HandleFunc("POST /login", rp.start)
+	mux.HandleFunc("GET /callback", rp.callback)
 	return mux
 }
