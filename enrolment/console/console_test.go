@@ -91,6 +91,11 @@ func TestShopRecognitionQueueAndApproval(t *testing.T) {
 
 	// Approval needs every item of §6.1.
 	p = v.get("/console/requests/" + e.ID)
+	// Codes in words (issue 12): the state, the identity type, no raw code.
+	if !strings.Contains(p.body, "IN ATTESA LAVORAZIONE") || strings.Contains(p.body, "(awaiting_processing)") ||
+		strings.Contains(p.body, "<dd>personal</dd>") || strings.Contains(p.body, ">cartaIdentita<") {
+		t.Errorf("request page shows codes instead of words:\n%s", p.body)
+	}
 	p = v.submit(p, "/claim", nil)
 	if !strings.Contains(p.url.RawQuery, "ok=claimed") {
 		t.Fatalf("claim: %s", p.url)

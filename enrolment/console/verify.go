@@ -173,8 +173,8 @@ func (c *Console) queue(w http.ResponseWriter, r *http.Request, o *operatorCtx) 
 			p.Paused++
 		}
 		p.Rows = append(p.Rows, templates.ConsoleQueueRow{Code: enrolment.FormatCode(it.Enrolment.Code),
-			Link: "/console/requests/" + it.Enrolment.ID, State: it.Enrolment.State, Path: it.Enrolment.Path,
-			Type: it.Enrolment.IdentityType, QueuedAt: it.Enrolment.QueuedAt, Deadline: it.Enrolment.DeadlineAt,
+			Link: "/console/requests/" + it.Enrolment.ID, State: stateWords(o.lang, enrolment.State(it.Enrolment.State)), Path: it.Enrolment.Path,
+			Type: words(o.lang, identityTypeWords, it.Enrolment.IdentityType), QueuedAt: it.Enrolment.QueuedAt, Deadline: it.Enrolment.DeadlineAt,
 			Status: it.Status, ClaimedBy: c.username(r.Context(), it.ClaimedBy, names), Recheck: it.Request.Recheck})
 	}
 	c.render(w, http.StatusOK, templates.PageConsoleQueue, o.lang, p)
@@ -207,7 +207,7 @@ func (c *Console) request(w http.ResponseWriter, r *http.Request, o *operatorCtx
 	names := map[string]string{}
 	st := enrolment.State(e.State)
 	p := templates.ConsoleRequestPage{ConsoleFrame: c.frameWith(o, r), Code: enrolment.FormatCode(e.Code), State: e.State,
-		StateLabel: st.Label(o.lang), Path: e.Path, Type: e.IdentityType, QueuedAt: e.QueuedAt, Deadline: e.DeadlineAt,
+		StateLabel: stateWords(o.lang, st), Path: e.Path, Type: words(o.lang, identityTypeWords, e.IdentityType), QueuedAt: e.QueuedAt, Deadline: e.DeadlineAt,
 		Status: "paused", DocumentsRequested: req.DocumentsRequested, Queue: "/console/queue"}
 	if st == enrolment.StateAwaitingProcessing {
 		p.Status = c.Service.Calendar.Status(now, e.QueuedAt, e.DeadlineAt)
@@ -539,9 +539,9 @@ func applicantFields(req *enrolment.Request, lang string, minimal bool) (app, do
 	f("Nome", "Name", a.Name)
 	f("Cognome", "Family name", a.FamilyName)
 	f("Codice fiscale", "Fiscal code", a.FiscalNumber)
-	f("Data di nascita", "Date of birth", a.DateOfBirth)
+	f("Data di nascita", "Date of birth", civilDate(a.DateOfBirth))
 	f("Luogo di nascita", "Place of birth", a.PlaceOfBirth)
-	f("Sesso", "Gender", a.Gender)
+	f("Sesso", "Gender", words(lang, genderWords, a.Gender))
 	if !minimal {
 		f("E-mail", "E-mail", a.Email)
 		f("Cellulare", "Mobile", a.MobilePhone)
@@ -555,13 +555,62 @@ func applicantFields(req *enrolment.Request, lang string, minimal bool) (app, do
 				doc = append(doc, templates.ConsoleField{Label: msg(lang, it, en), Value: v})
 			}
 		}
-		g("Tipo", "Type", d.Type)
+		g("Tipo", "Type", words(lang, documentWords, d.Type))
 		g("Numero", "Number", d.Number)
 		g("Rilasciato da", "Issued by", d.Issuer)
-		g("Data di rilascio", "Issue date", d.IssueDate)
-		g("Scadenza", "Expiry date", d.ExpiryDate)
+		g("Data di rilascio", "Issue date", civilDate(d.IssueDate))
+		g("Scadenza", "Expiry date", civilDate(d.ExpiryDate))
 	}
 	return app, doc
+}
+
+// Codes the console shows in words (issue 12: no "cartaIdentita", no
+// "personal" on an operator's screen).
+var (
+	documentWords = map[string][2]string{
+		"cartaIdentita":         {"Carta d'identità", "Identity card"},
+		"passaporto":            {"Passaporto", "Passport"},
+		"patenteGuida":          {"Patente di guida", "Driving licence"},
+		"patenteNautica":        {"Patente nautica", "Boating licence"},
+		"librettoPensione":      {"Libretto di pensione", "Pension book"},
+		"patentinoImpTermici":   {"Patentino per impianti termici", "Heating-system operator licence"},
+		"portoArmi":             {"Porto d'armi", "Firearms licence"},
+		"tesseraRiconoscimento": {"Tessera di riconoscimento", "Identification card"},
+	}
+	genderWords       = map[string][2]string{"M": {"Maschio", "Male"}, "F": {"Femmina", "Female"}}
+	identityTypeWords = map[string][2]string{
+		"personal":           {"Persona fisica", "Natural person"},
+		"professional":       {"Uso professionale", "Professional use"},
+		"professional_legal": {"Persona giuridica", "Legal person"},
+	}
+)
+
+// words says code in lang from table, or the code itself when unknown.
+func words(lang string, table map[string][2]string, code string) string {
+	w, ok := table[code]
+	if !ok {
+		return code
+	}
+	return msg(lang, w[0], w[1])
+}
+
+// civilDate shows an ISO date (yyyy-mm-dd) as dd/mm/yyyy, like every date
+// of the pages; anything else unchanged.
+func civilDate(v string) string {
+	if t, err := time.Parse("2006-01-02", v); err == nil {
+		return t.Format("02/01/2006")
+	}
+	return v
+}
+
+// stateWords is the request's state for the console: an approved request
+// is not yet an active identity (the citizen activates it), so it is never
+// shown as "ATTIVO" here.
+func stateWords(lang string, st enrolment.State) string {
+	if st == enrolment.StateApproved {
+		return msg(lang, "APPROVATA (l'attivazione spetta al cittadino)", "APPROVED (the citizen completes the activation)")
+	}
+	return st.Label(lang)
 }
 
 func boolText(lang string, b bool) string {
