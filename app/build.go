@@ -172,6 +172,7 @@ func Build(ctx context.Context, cfg *config.Config, b *Backends, log *slog.Logge
 	}
 	a.Register = &register.Register{Store: b.Store, Sealer: regSealer, Log: log.With("component", "register")}
 	a.RegisterQueue = a.Register.NewQueue()
+	rules := PasswordRules(cfg)
 	a.IdP, err = idp.New(idp.Options{
 		EntityID: cfg.IdP.EntityID, BaseURL: base,
 		Store: b.Store, Eph: b.Eph, SPs: registryLookup{a.SPs}, Checker: checker, Builder: builder,
@@ -185,6 +186,7 @@ func Build(ctx context.Context, cfg *config.Config, b *Backends, log *slog.Logge
 		Alerts:          alerts,
 		MaxFailures:     cfg.Security.LoginMaxFailures,
 		Argon2:          a.Argon2,
+		PasswordRules:   &rules,
 		HashGate:        a.HashGate,
 		CookieKeys:      cookieKeys,
 		SessionLifetime: cfg.IdP.Session.Lifetime, SessionIdle: cfg.IdP.Session.IdleTimeout,

@@ -16,6 +16,7 @@ import (
 	"github.com/spid-idp/spid-idp/identity/pwrules"
 	"github.com/spid-idp/spid-idp/idp/password"
 	"github.com/spid-idp/spid-idp/portal"
+	"github.com/spid-idp/spid-idp/storage"
 )
 
 // auditOutcome reports whether an audit record of action for target with
@@ -245,4 +246,56 @@ func waitAudit(t *testing.T, a *App, action, target, outcome, key, value string)
 		}
 	}
 	return false
+}
+
+// TestE063PasswordMaxAgeEndToEnd: through the IdP as served, a password 5
+// days from its maximum age gets the 7-day reminder by e-mail (once, from
+// the scheduler's job, through the mail queue); once expired, the right
+// password stops the login at the change page, and a new password lets it
+// reach the service provider.
+func TestE063PasswordMaxAgeEndToEnd(t *testing.T) {
+	a, base, info := portalApp(t)
+	ctx := context.Background()
+	id := demoIdentityID(t, a)
+	idn, err := a.Backends.Store.GetIdentity(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	email := idn.Attributes["email"]
+	maxAge := a.Config.Security.Password.MaxAge
+	setAt := func(at time.Time) {
+		t.Helper()
+		if err := a.Backends.Store.UpdateCredential(ctx, id, func(c storage.Credential) (storage.Credential, error) {
+			c.PasswordSetAt = at
+			return c, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setAt(time.Now().Add(-maxAge + 5*24*time.Hour))
+	for i, want := range []string{"1 password", "0 password"} {
+		if msg, err := a.remindPasswords(ctx, time.Now()); err != nil || !strings.HasPrefix(msg, want) {
+			t.Fatalf("reminder run %d: %q, %v; want %q", i+1, msg, err, want)
+		}
+	}
+	if body := lastMail(t, a, email); !strings.Contains(body, "scade il") || !strings.Contains(body, base+portal.Prefix+"/") {
+		t.Errorf("the reminder does not give the date and the personal area:\n%s", body)
+	}
+
+	setAt(time.Now().Add(-maxAge - time.Hour))
+	br := newBrowser(t)
+	login := br.submit(br.get(base+"/demo-sp/"), "/demo-sp/login", url.Values{"level": {"1"}})
+	stop := br.submit(login, "/login", url.Values{"username": {info.Username}, "password": {info.Password}, "op": {"submit"}})
+	if !strings.Contains(stop.body, `name="new_password"`) {
+		t.Fatalf("expired password: %d %s, want the change page:\n%s", stop.status, stop.url, stop.body)
+	}
+	const fresh = "Girasole#Blu2026"
+	consent := br.submit(stop, "/login/password", url.Values{"new_password": {fresh}, "confirm": {fresh}, "op": {"submit"}})
+	res := br.submit(br.submit(consent, "/consent", url.Values{"op": {"accept"}}), "/demo-sp/acs", nil)
+	if !strings.Contains(res.body, "DEMO0000000001") {
+		t.Fatalf("the login did not reach the SP after the change:\n%s", res.body)
+	}
+	if !auditOutcome(t, a, "password.change", id, "success", "reason", "expired") {
+		t.Error("the forced change is not audited")
+	}
 }

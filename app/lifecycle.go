@@ -7,10 +7,14 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spid-idp/spid-idp/config"
+	"github.com/spid-idp/spid-idp/identity/pwrules"
 	"github.com/spid-idp/spid-idp/lifecycle"
+	"github.com/spid-idp/spid-idp/notify/mail"
+	"github.com/spid-idp/spid-idp/portal"
 	"github.com/spid-idp/spid-idp/register"
 	"github.com/spid-idp/spid-idp/storage"
 )
@@ -68,6 +72,7 @@ func (a *App) Scheduler() *lifecycle.Scheduler {
 				}
 				return fmt.Sprintf("%d transaction register records older than %d months deleted", n, register.RetentionMonths), err
 			}},
+			{Name: "password-reminders", Run: a.remindPasswords},
 			{Name: "expired-single-use", Run: func(ctx context.Context, _ time.Time) (string, error) {
 				su, ok := st.(storage.SingleUse)
 				if !ok {
@@ -89,4 +94,28 @@ func (a *App) RunScheduler(ctx context.Context, interval time.Duration) {
 		}
 		a.Log.Info("scheduler run", "report", r.String())
 	})
+}
+
+// remindPasswords e-mails the reminders before a password's maximum age
+// (E063), through the mail queue; once each, across runs and nodes.
+func (a *App) remindPasswords(ctx context.Context, now time.Time) (string, error) {
+	st := a.Backends.Store
+	marks, ok := st.(storage.SingleUse)
+	if !ok {
+		return "no durable single-use marks to send reminders once", nil
+	}
+	m, err := MailSender(a.Config, a.Backends, a.Log.With("component", "password-reminders"))
+	if err != nil {
+		return "", err
+	}
+	loc, err := time.LoadLocation("Europe/Rome")
+	if err != nil {
+		loc = time.UTC
+	}
+	account := strings.TrimRight(a.Config.Server.BaseURL, "/") + portal.Prefix + "/"
+	n, err := PasswordRules(a.Config).Remind(ctx, st, marks, now, func(ctx context.Context, r pwrules.Reminder) error {
+		subject, body := pwrules.ReminderText(r, account, loc)
+		return m.Send(ctx, mail.Message{To: r.Email, Subject: subject, Text: body})
+	})
+	return fmt.Sprintf("%d password expiry reminders sent", n), err
 }

@@ -261,7 +261,7 @@ type Argon2 struct {
 type Password struct {
 	History       int           `yaml:"history" default:"5" doc:"A new password must differ from this many earlier ones (and the current one)."`
 	HistoryMonths int           `yaml:"history_months" default:"15" doc:"A new password must also differ from every password used within this many months."`
-	MaxAge        time.Duration `yaml:"max_age" default:"4320h" doc:"Password lifetime (180 days) counted from when it was set. Not enforced yet: the reminders (7 and 2 days before) and the change forced at login are still to be built."`
+	MaxAge        time.Duration `yaml:"max_age" default:"4320h" doc:"Password lifetime (180 days) counted from when it was set: reminders are e-mailed 7 and 2 days before, and a login with an expired password asks for a new one before it continues."`
 }
 
 // Lockout configures the temporary account lock.

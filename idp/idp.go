@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/spid-idp/spid-idp/identity/pwrules"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -84,6 +85,9 @@ type Options struct {
 	// MaxFailures failed attempts within one login flow end it with nr19.
 	MaxFailures int
 	Argon2      password.Params
+	// PasswordRules, when set, enforces the password's maximum age at login
+	// (password_expired.go) with the history rules on the new one.
+	PasswordRules *pwrules.Policy
 	// HashGate bounds the password checks computed at once (nil: no
 	// bound); a check that finds no slot in time is answered 503.
 	HashGate *hashgate.Gate
@@ -206,6 +210,7 @@ func (p *IdP) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+PathLogin, p.viewFlow)
 	mux.HandleFunc("POST "+PathLogin, p.login)
 	mux.HandleFunc("POST "+PathConsent, p.consent)
+	mux.HandleFunc("POST "+PathNewPassword, p.newPassword)
 	mux.HandleFunc("GET "+PathSession, p.sessionPage)
 	mux.HandleFunc("POST "+PathLogout, p.idpLogout)
 	mux.HandleFunc(PathSLORedirect, p.slo)

@@ -132,6 +132,9 @@ func (p *IdP) viewFlow(w http.ResponseWriter, r *http.Request) {
 	case f.Identity == "":
 		p.showLogin(w, r, sp, f, templates.LoginPage{})
 		return
+	case f.Step == stepNewPassword:
+		p.showNewPassword(w, r, sp, f, templates.PasswordExpiredPage{}, http.StatusOK)
+		return
 	case !f.authenticated():
 		p.showSecondFactor(w, r, sp, f)
 		return
@@ -346,6 +349,17 @@ func (p *IdP) loginSucceeded(w http.ResponseWriter, r *http.Request, sp *metadat
 		p.spAnomaly(w, r, sp, fa, spid.NrIdentityType, "identity type not allowed for purpose "+f.Purpose)
 		return
 	}
+	if p.passwordExpired(cred) {
+		p.stopForNewPassword(w, r, sp, f, id)
+		return
+	}
+	p.afterPassword(w, r, sp, f, id)
+}
+
+// afterPassword goes on from a right (and current) password: to the second
+// factor when the request needs one, else to consent.
+func (p *IdP) afterPassword(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState, id storage.Identity) {
+	ctx := r.Context()
 	if pol, _, _ := authnrequest.Policy(spid.Level(f.Level), f.Comparison); !pol.Allows(spid.L1) {
 		// The password was right; the request needs a second factor. The
 		// failure count stays: only the completed level 2 resets it, or
