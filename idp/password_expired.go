@@ -46,10 +46,8 @@ func (p *IdP) stopForNewPassword(w http.ResponseWriter, r *http.Request, sp *met
 }
 
 func (p *IdP) showNewPassword(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState, page templates.PasswordExpiredPage, status int) {
-	sealed, err := p.flows.seal(f)
-	if err != nil {
-		p.o.Log.ErrorContext(r.Context(), "sealing flow", "err", err)
-		p.fail(w, r, templates.ReasonInternal)
+	sealed, ok := p.sealOrFail(w, r, f)
+	if !ok {
 		return
 	}
 	page.Service = p.service(sp, f, templates.Lang(r))
