@@ -278,21 +278,37 @@ func (c *Console) recognise(w http.ResponseWriter, r *http.Request, o *operatorC
 		}
 		redirect(w, r, page, "ok", "otp_ok")
 	case "tick":
-		item := r.PostFormValue("item")
-		if !video || item == itemOTP || !slices.Contains(VideoChecklist(), item) {
+		// One form for the whole video checklist: every item ticked is
+		// recorded at once, with the time it was sent.
+		_ = r.ParseForm()
+		items := r.PostForm["item"]
+		if !video || len(items) == 0 {
 			redirect(w, r, page, "err", "unticked")
 			return
 		}
+		for _, item := range items {
+			if item == itemOTP || !slices.Contains(VideoChecklist(), item) {
+				redirect(w, r, page, "err", "unticked")
+				return
+			}
+		}
+		var added []string
 		if err := c.saveSession(ctx, o.sess, func(s *session) {
 			rs := recOf(s, e.ID)
-			if rs.Ticks[item].IsZero() {
-				rs.Ticks[item] = c.now()
+			added = added[:0]
+			for _, item := range items {
+				if rs.Ticks[item].IsZero() {
+					rs.Ticks[item] = c.now()
+					added = append(added, item)
+				}
 			}
 		}); err != nil {
 			c.fail(w, err)
 			return
 		}
-		c.record(ctx, o.op.ID, "console.video_tick", e.ID, audit.Success, map[string]string{"item": item})
+		for _, item := range added {
+			c.record(ctx, o.op.ID, "console.video_tick", e.ID, audit.Success, map[string]string{"item": item})
+		}
 		redirect(w, r, page, "ok", "ticked")
 	case "confirm":
 		c.confirm(w, r, o, e, req, st, video)
