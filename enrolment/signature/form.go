@@ -21,7 +21,8 @@ import (
 // and the SHA-256 of the canonical JSON of the request.
 type FormData struct {
 	Code string
-	// Attributes are printed one per line, sorted by key, as "key: value".
+	// Attributes are printed one per line as "label: value", the known
+	// SPID attributes first with their labels in words.
 	Attributes     map[string]string
 	Declaration    string
 	TermsVersion   string
@@ -62,6 +63,38 @@ type line struct {
 	bold bool
 }
 
+// attrLabels name the SPID attributes on the form (ui.md P05's labels),
+// Italian / English.
+var attrLabels = []struct{ key, label string }{
+	{"name", "Nome / Given name"},
+	{"familyName", "Cognome / Family name"},
+	{"fiscalNumber", "Codice fiscale / Tax code"},
+	{"dateOfBirth", "Data di nascita / Date of birth"},
+	{"placeOfBirth", "Luogo di nascita / Place of birth"},
+	{"countyOfBirth", "Provincia di nascita / Province of birth"},
+	{"gender", "Sesso / Sex"},
+	{"idCard", "Documento d'identità / Identity document"},
+	{"email", "Indirizzo e-mail / E-mail"},
+	{"mobilePhone", "Numero di cellulare / Mobile number"},
+	{"address", "Domicilio / Domicile"},
+	{"digitalAddress", "Domicilio digitale (PEC) / Digital address (PEC)"},
+	{"companyName", "Ragione sociale / Company name"},
+	{"registeredOffice", "Sede legale / Registered office"},
+	{"ivaCode", "Partita IVA / VAT number"},
+	{"companyFiscalNumber", "Codice fiscale dell'ente / Entity tax code"},
+}
+
+// attrLabel is the printed label of an attribute key; known is false (and
+// the label the key itself) for one without a label.
+func attrLabel(key string) (label string, known bool) {
+	for _, f := range attrLabels {
+		if f.key == key {
+			return f.label, true
+		}
+	}
+	return key, false
+}
+
 // Form renders the adhesion form as a small PDF 1.4 file: Helvetica text on
 // as many A4 pages as needed, no compression, no external resources, so the
 // bytes are reproducible for the same FormData and every signing tool can
@@ -89,13 +122,23 @@ func Form(req FormData) ([]byte, error) {
 	add(false, "Emesso il / Issued at: "+issued.Format("02/01/2006 15:04:05 MST")+" ("+req.IssuedAt.UTC().Format(time.RFC3339)+")")
 	blank()
 	add(true, "Dati del richiedente / Applicant data")
-	keys := make([]string, 0, len(req.Attributes))
-	for k := range req.Attributes {
-		keys = append(keys, k)
+	// Known attributes first, in the order a person reads them, each with
+	// its label in words; any other after them, sorted, under its key.
+	var keys, rest []string
+	for _, f := range attrLabels {
+		if _, ok := req.Attributes[f.key]; ok {
+			keys = append(keys, f.key)
+		}
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		add(false, k+": "+req.Attributes[k])
+	for k := range req.Attributes {
+		if _, known := attrLabel(k); !known {
+			rest = append(rest, k)
+		}
+	}
+	sort.Strings(rest)
+	for _, k := range append(keys, rest...) {
+		label, _ := attrLabel(k)
+		add(false, label+": "+req.Attributes[k])
 	}
 	blank()
 	add(true, "Dichiarazione / Declaration")

@@ -69,12 +69,12 @@ func TestFormCarriesEveryField(t *testing.T) {
 	want := []string{
 		"Request code: 7K3M9QZ2XH",
 		"25/11/2026 11:00:00 CET (2026-11-25T10:00:00Z)",
-		"name: Nicolò",
-		"familyName: D'Angelo (Rossi)",
-		"fiscalNumber: TINIT-RSSMRA80A01H501U",
-		"dateOfBirth: 1980-01-01",
-		"email: mario@example.it",
-		`address: Via Roma 1 \ scala B 00100 Roma RM`,
+		"Nome / Given name: Nicolò",
+		"Cognome / Family name: D'Angelo (Rossi)",
+		"Codice fiscale / Tax code: TINIT-RSSMRA80A01H501U",
+		"Data di nascita / Date of birth: 1980-01-01",
+		"Indirizzo e-mail / E-mail: mario@example.it",
+		`Domicilio / Domicile: Via Roma 1 \ scala B 00100 Roma RM`,
 		"art. 76 del DPR 445/2000",
 		"I declare that the data given are true.",
 		"version: 2026-10",
@@ -87,9 +87,15 @@ func TestFormCarriesEveryField(t *testing.T) {
 			t.Errorf("form text lacks %q", w)
 		}
 	}
-	// Attributes in key order.
-	if strings.Index(text, "address:") > strings.Index(text, "dateOfBirth:") || strings.Index(text, "familyName:") > strings.Index(text, "fiscalNumber:") {
-		t.Error("attributes are not sorted by name")
+	// Attributes labelled in words, in reading order (issue 12: no raw keys).
+	if strings.Index(text, nospace("Nome / Given name:")) > strings.Index(text, nospace("Cognome / Family name:")) ||
+		strings.Index(text, nospace("Cognome / Family name:")) > strings.Index(text, nospace("Codice fiscale / Tax code:")) {
+		t.Error("attributes are not in reading order")
+	}
+	for _, raw := range []string{"familyName:", "fiscalNumber:", "dateOfBirth:"} {
+		if strings.Contains(text, raw) {
+			t.Errorf("raw key %q on the form", raw)
+		}
 	}
 	again, _ := Form(req)
 	if !bytes.Equal(b, again) {
