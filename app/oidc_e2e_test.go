@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-jose/go-jose/v4"
 
@@ -183,5 +184,130 @@ func TestOIDCDemoRPEndToEnd(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestOIDCEntityConfiguration checks what our entity configuration
+// publishes (spec §2.1).
+func TestOIDCEntityConfiguration(t *testing.T) {
+	a, _, _ := testApp(t)
+	issuer := a.Config.OIDC.Issuer
+	res, err := http.Get(issuer + federation.WellKnownPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	ec := string(body)
+	st, err := federation.ParseStatement(ec, nil, time.Now())
+	if err != nil {
+		t.Fatalf("F004: %v", err)
+	}
+	if st.Issuer != issuer || st.Subject != issuer || st.Expires-st.IssuedAt != 48*3600 {
+		t.Fatalf("F003: iss %s sub %s lifetime %d", st.Issuer, st.Subject, st.Expires-st.IssuedAt)
+	}
+	keys, op, err := fedtest.OPKeys(ec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := federation.Verify(ec, keys); err != nil {
+		t.Fatalf("F005: the configuration does not verify with openid_provider.jwks: %v", err)
+	}
+	if last := keys.Keys[len(keys.Keys)-1]; last.KeyID != st.JWKS.Keys[0].KeyID {
+		t.Fatal("F005: the federation key is not last in openid_provider.jwks")
+	}
+	if len(st.TrustMarks) != 1 || st.TrustMarks[0].ID != a.demoFed.TA.ID+fedtest.MarkOP {
+		t.Fatalf("F007: trust marks %v", st.TrustMarks)
+	}
+	if _, err := federation.VerifyTrustMark(st.TrustMarks[0], issuer, a.demoFed.TA.JWKS(), time.Now()); err != nil {
+		t.Fatalf("F007: %v", err)
+	}
+	fe := st.Metadata[federation.TypeFederationEntity]
+	for _, k := range []string{"organization_name", "homepage_uri", "policy_uri", "logo_uri", "contacts", "federation_resolve_endpoint"} {
+		if fe[k] == nil {
+			t.Errorf("F009: federation_entity lacks %s", k)
+		}
+	}
+	if logo, _ := fe["logo_uri"].(string); !strings.HasSuffix(logo, ".svg") {
+		t.Errorf("F009: logo_uri %q", logo)
+	}
+	want := map[string]any{
+		"issuer": issuer, "authorization_endpoint": issuer + "/authorization", "token_endpoint": issuer + "/token",
+		"userinfo_endpoint": issuer + "/userinfo", "response_types_supported": []any{"code"},
+		"response_modes_supported": []any{"form_post", "query"}, "grant_types_supported": []any{"authorization_code", "refresh_token"},
+		"scopes_supported": []any{"openid", "offline_access"}, "subject_types_supported": []any{"pairwise"},
+		"id_token_signing_alg_values_supported": []any{"RS256", "RS512"}, "userinfo_signing_alg_values_supported": []any{"RS256", "RS512"},
+		"request_object_signing_alg_values_supported": []any{"RS256", "RS512"}, "token_endpoint_auth_signing_alg_values_supported": []any{"RS256", "RS512"},
+		"userinfo_encryption_alg_values_supported": []any{"RSA-OAEP", "RSA-OAEP-256"}, "userinfo_encryption_enc_values_supported": []any{"A128CBC-HS256", "A256CBC-HS512"},
+		"token_endpoint_auth_methods_supported": []any{"private_key_jwt"}, "code_challenge_methods_supported": []any{"S256"},
+		"claims_parameter_supported": true, "request_parameter_supported": true, "authorization_response_iss_parameter_supported": true,
+		"client_registration_types_supported": []any{"automatic"}, "acr_values_supported": []any{testAcrL1, testAcrL2},
+		"request_authentication_methods_supported": map[string]any{"authorization_endpoint": []any{"request_object"}},
+	}
+	for k, w := range want {
+		got, _ := json.Marshal(op[k])
+		exp, _ := json.Marshal(w)
+		if string(got) != string(exp) {
+			t.Errorf("F010: %s = %s, want %s", k, got, exp)
+		}
+	}
+	if c, _ := op["claims_supported"].([]any); len(c) != 17 {
+		t.Errorf("F012: %d claims_supported", len(c))
+	}
+	for _, k := range []string{"id_token_encryption_alg_values_supported", "id_token_encryption_enc_values_supported",
+		"request_object_encryption_alg_values_supported", "request_object_encryption_enc_values_supported",
+		"op_policy_uri", "op_tos_uri", "jwks_uri", "request_uri_parameter_supported"} {
+		if _, ok := op[k]; ok {
+			t.Errorf("F011: %s published", k)
+		}
+	}
+	for k, v := range op {
+		if s, _ := json.Marshal(v); strings.Contains(string(s), `"none"`) || strings.Contains(string(s), `"HS256"`) || strings.Contains(string(s), `"RSA1_5"`) {
+			t.Errorf("F013: %s lists a forbidden algorithm", k)
+		}
+	}
+}
+
+// TestOIDCResolveEndpoint: /resolve answers for cached chains only (F031).
+func TestOIDCResolveEndpoint(t *testing.T) {
+	a, _, _ := testApp(t)
+	issuer := a.Config.OIDC.Issuer
+	rp, ta := a.demoFed.RP1, a.demoFed.TA.ID
+	resolve := func() *http.Response {
+		res, err := http.Get(issuer + "/resolve?" + url.Values{"sub": {rp.ID}, "anchor": {ta}}.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	res := resolve()
+	res.Body.Close()
+	if res.StatusCode != 404 {
+		t.Fatalf("F031: an uncached subject answered %d", res.StatusCode)
+	}
+	// An authorization request makes the OP resolve RP1.
+	ro, _ := rp.Request(issuer, []string{testAcrL1}, testClaims)
+	authorize(newBrowser(t), issuer, rp, ro)
+	res = resolve()
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || res.Header.Get("Content-Type") != federation.ContentTypeEntityStatement {
+		t.Fatalf("F031: %d %q", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	p, _ := federation.UnverifiedPayload(string(body))
+	var c struct {
+		Iss        string                    `json:"iss"`
+		Sub        string                    `json:"sub"`
+		Metadata   map[string]map[string]any `json:"metadata"`
+		TrustChain []string                  `json:"trust_chain"`
+	}
+	_ = json.Unmarshal(p, &c)
+	if c.Iss != issuer || c.Sub != rp.ID || len(c.TrustChain) != 3 || c.Metadata[federation.TypeRelyingParty]["client_id"] != rp.ID {
+		t.Fatalf("F031: resolve answer %+v", c)
+	}
+	bad, _ := http.Get(issuer + "/resolve?sub=" + url.QueryEscape(rp.ID))
+	bad.Body.Close()
+	if bad.StatusCode != 400 {
+		t.Fatalf("F032: resolve without anchor answered %d", bad.StatusCode)
 	}
 }

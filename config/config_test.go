@@ -1168,3 +1168,37 @@ func TestSPSources(t *testing.T) {
 		}
 	}
 }
+
+// TestOIDCProblemsAllAtOnce: an enabled OpenID Provider missing its keys,
+// anchors and federation_entity reports each problem, in one run.
+func TestOIDCProblemsAllAtOnce(t *testing.T) {
+	f := newFixture(t)
+	doc := f.minimal() + `oidc:
+  enabled: true
+  issuer: https://elsewhere.example.it/op/
+  signing_key_files: [DIR/missing.key]
+  federation:
+    trust_anchors: ["https://registry.spid.gov.it", "http://ta.example.it|DIR/signing.crt"]
+    authority_hints: ["not a url"]
+    logo_uri: https://www.example.it/logo.png
+    contacts: ["not-an-address"]
+`
+	got := map[string]bool{}
+	for _, p := range problems(t, f.write(t, strings.ReplaceAll(doc, "DIR", f.dir)), f.env) {
+		got[p.Path] = true
+	}
+	for _, want := range []string{
+		"oidc.issuer", "oidc.pairwise_key", "oidc.federation_key_file", "oidc.signing_key_files[0]",
+		"oidc.federation.trust_anchors[0]", "oidc.federation.trust_anchors[1]", "oidc.federation.authority_hints[0]",
+		"oidc.federation.policy_uri", "oidc.federation.logo_uri", "oidc.federation.contacts[0]",
+	} {
+		if !got[want] {
+			t.Errorf("no problem reported for %s (got %v)", want, got)
+		}
+	}
+	// Disabled, the same section is not checked.
+	c := mustLoad(t, f.write(t, strings.ReplaceAll(strings.Replace(doc, "enabled: true", "enabled: false", 1), "DIR", f.dir)), f.env)
+	if c.OIDC.Enabled {
+		t.Fatal("oidc enabled")
+	}
+}
