@@ -119,6 +119,10 @@ func Build(ctx context.Context, cfg *config.Config, b *Backends, log *slog.Logge
 		return nil, fmt.Errorf("signing certificate: %w", err)
 	}
 	a.Audit = NewAuditLogger(b.Store, log)
+	// The mail/SMS queue first, so its log lines carry its own component.
+	if _, err := b.Outbox(cfg, log); err != nil {
+		return nil, err
+	}
 	notifier, err := LifecycleNotifier(cfg, b, log.With("component", "lifecycle"))
 	if err != nil {
 		return nil, err
