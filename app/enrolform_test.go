@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -190,3 +191,103 @@ func outboxCount(t *testing.T, a *App) int {
 	}
 	return n
 }
+
+// TestEnrolStatusAndCorrection: no dead ends. The done page of the shop
+// path lists the partner shops (searchable by province); the status page
+// finds the request by code and the last four characters of the fiscal
+// code (and nothing with a wrong pair), with its state, deadline, next
+// step and shops; after a rejection the e-mail's link reopens the same
+// request in another browser, the data still valid are kept, and the
+// corrected request goes back to the verifiers' queue.
+func TestEnrolStatusAndCorrection(t *testing.T) {
+	a, base := enrolApp(t, nil)
+	ctx := context.Background()
+	p := newApplicant(t, 2)
+	done := capture(t, a, base, newBrowser(t), p, enrolment.PathShop)
+	body := html.UnescapeString(done.body)
+	for _, want := range []string{"Tabaccheria Esquilino (demo)", "Edicola Porta Genova (demo)", "lun–sab 8:00–20:00", `href="/enrol/status"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("done page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "Sportello SPID Roma Centro") {
+		t.Error("the shop path lists a counter")
+	}
+	e, _ := requestByCode(t, a, done)
+	code := enrolment.FormatCode(e.Code)
+
+	br := newBrowser(t)
+	mi := br.get(base + "/enrol/done?province=MI")
+	if mi.status != http.StatusNotFound {
+		t.Errorf("another browser's done page: %d", mi.status)
+	}
+	form := br.get(base + "/enrol/status?lang=it")
+	wrong := br.submit(form, "/enrol/status", url.Values{"code": {code}, "cf_suffix": {"ZZZZ"}})
+	if wrong.status != http.StatusNotFound || !strings.Contains(html.UnescapeString(wrong.body), "Non troviamo una richiesta con questo codice") {
+		t.Errorf("wrong suffix: %d\n%s", wrong.status, wrong.body)
+	}
+	st := br.submit(form, "/enrol/status", url.Values{"code": {strings.ToLower(code)}, "cf_suffix": {strings.ToLower(p.cf[12:])}, "province": {"MI"}})
+	body = html.UnescapeString(st.body)
+	for _, want := range []string{"ATTESA RICONOSCIMENTO", "Vai in uno dei punti vendita", "Edicola Porta Genova (demo)", "Entro il"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("status page lacks %q\n%s", want, st.body)
+		}
+	}
+	if strings.Contains(body, "Tabaccheria Esquilino") {
+		t.Error("the province filter kept a shop in RM")
+	}
+	if !auditHas(t, a, "enrolment.status_lookup", e.ID, "") {
+		t.Error("status lookups are not audited")
+	}
+
+	// Recognition at the shop, then a rejection with a correctable reason.
+	for _, kind := range []string{"document_front", "document_back", "adhesion_form_signed"} {
+		if _, err := a.Enrolment.Upload(ctx, e.ID, kind, "image/png", "demo-op-tabaccheria",
+			strings.NewReader("\x89PNG\r\n\x1a\n"+strings.Repeat("\x00", 64)), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := a.Enrolment.Recognise(ctx, e.ID, "demo-op-tabaccheria", map[string]bool{"document_checked": true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Enrolment.Reject(ctx, e.ID, "demo-op-verificatore", []enrolment.Reason{{Code: "data_mismatch", Field: "address"}}); err != nil {
+		t.Fatal(err)
+	}
+	m := lastMail(t, a, p.email)
+	link := correctLinkRE.FindString(m)
+	if link == "" {
+		t.Fatalf("no correction link in the rejection e-mail:\n%s", m)
+	}
+	st = br.submit(form, "/enrol/status", url.Values{"code": {code}, "cf_suffix": {p.cf[12:]}})
+	if body := html.UnescapeString(st.body); !strings.Contains(body, "RESPINTA") || !strings.Contains(body, "Correggi la richiesta con il link") {
+		t.Errorf("status after rejection:\n%s", st.body)
+	}
+
+	// The link, in a third browser: the same request, its data kept.
+	citizen := newBrowser(t)
+	open := citizen.submit(citizen.get(link), "/enrol/correct", nil)
+	if open.url.Path != "/enrol/data" || !strings.Contains(open.body, `value="`+p.cf+`"`) {
+		t.Fatalf("correction link: %s %d\n%s", open.url, open.status, open.body)
+	}
+	f := p.form()
+	f.Set("address", "Via Po 12 10123 Torino TO")
+	next := citizen.postMultipart(open, "/enrol/data", f, nil)
+	if next.url.Path != "/enrol/submit" {
+		t.Fatalf("after the corrected data: %s %d\n%s", next.url, next.status, next.body)
+	}
+	final := citizen.submit(next, "/enrol/submit", url.Values{"op": {"confirm"}, "otp": {lastSMSCode(t, a, p.mobile)}})
+	got, r, err := a.Enrolment.Get(ctx, e.ID)
+	if err != nil || got.State != string(enrolment.StateAwaitingProcessing) || r.Applicant.Address != "Via Po 12 10123 Torino TO" {
+		t.Fatalf("after resubmission: %s %v %+v\n%s", got.State, err, r.Applicant, final.body)
+	}
+	if others, _ := a.Backends.Store.ListEnrolmentsByFiscalNumber(ctx, p.cf); len(others) != 1 {
+		t.Errorf("%d requests for the fiscal code: the correction must reuse the request", len(others))
+	}
+	// The link is spent once the request is back in the queue.
+	again := newBrowser(t)
+	if res := again.submit(again.get(link), "/enrol/correct", nil); res.status != http.StatusGone {
+		t.Errorf("the correction link after resubmission: %d", res.status)
+	}
+}
+
+var correctLinkRE = regexp.MustCompile(`https?://[^\s]*/enrol/correct\?token=[A-Za-z0-9_\-]+`)

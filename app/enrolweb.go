@@ -19,6 +19,7 @@ import (
 
 	"github.com/spid-idp/spid-idp/demo"
 	"github.com/spid-idp/spid-idp/enrolment/cns"
+	"github.com/spid-idp/spid-idp/enrolment/pos"
 	"github.com/spid-idp/spid-idp/enrolment/signature"
 	"github.com/spid-idp/spid-idp/enrolment/web"
 	"github.com/spid-idp/spid-idp/portal"
@@ -74,6 +75,12 @@ func (a *App) enrolmentWeb() (*web.Handler, error) {
 		SelfOrigin: u.Scheme + "://" + u.Host, Log: a.Log.With("component", "enrolment-web")}
 	if cfg.Demo {
 		h.LoginURL = base + demo.Prefix + "/"
+		h.Points = demo.PointsOfService()
+	}
+	if f := cfg.Enrolment.PointsOfService; f != "" {
+		if h.Points, err = pos.Load(f); err != nil {
+			return nil, fmt.Errorf("enrolment.points_of_service: %w", err)
+		}
 	}
 	h.AccountURL = portal.Prefix + "/"
 	if h.Legal, err = a.LegalTexts(); err != nil {

@@ -322,6 +322,7 @@ type Enrolment struct {
 	RevocationTimeout  time.Duration `yaml:"revocation_timeout" default:"5s" doc:"Time allowed to each OCSP responder or CRL distribution point."`
 	RevocationCacheTTL time.Duration `yaml:"revocation_cache_ttl" default:"1h" doc:"How long a certificate status is kept in the shared cache (never past the answer's next update)."`
 	Price              int           `yaml:"price_cents" default:"0" doc:"Price of a new identity in euro cents; 0: free (no payment step)."`
+	PointsOfService    string        `yaml:"points_of_service" defaultdoc:"demo: a few sample points built in" doc:"CSV file of the partner shops and registration counters shown to applicants after submission and on the status page: first line kind,name,address,province,hours; kind is shop or counter, province two letters (RM)."`
 }
 
 // Legal configures the texts a citizen reads and accepts.

@@ -803,6 +803,7 @@ func TestExampleValidates(t *testing.T) {
 		"SPID_IDP_ENROLMENT_TSA_TRUST_FILE=" + filepath.Join(f.dir, "signing.crt"),
 		"SPID_IDP_ENROLMENT_CNS_CERT_FILE=" + filepath.Join(f.dir, "tls.crt"),
 		"SPID_IDP_ENROLMENT_CNS_KEY_FILE=" + filepath.Join(f.dir, "tls.key"),
+		"SPID_IDP_ENROLMENT_POINTS_OF_SERVICE=" + secret("pos.csv", "kind,name,address,province,hours\nshop,Tabaccheria,Via Roma 1 Roma,RM,9-19"),
 	}
 	c := mustLoad(t, path, env)
 	if c.Storage.Driver != "postgres" || c.Cache.Driver != "redis" || c.Log.Format != "json" || c.IdP.Metadata.ValidFor != 30*24*time.Hour {

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spid-idp/spid-idp/enrolment/pos"
 	"github.com/spid-idp/spid-idp/enrolment/workinghours"
 	"github.com/spid-idp/spid-idp/keys"
 )
@@ -205,6 +206,11 @@ func (v *validator) enrolment() {
 	v.oneOf("enrolment.revocation", e.Revocation, "hard", "soft")
 	if e.Price < 0 {
 		v.add("enrolment.price_cents", "must be 0 or more, got %d", e.Price)
+	}
+	if e.PointsOfService != "" {
+		if _, err := pos.Load(e.PointsOfService); err != nil {
+			v.add("enrolment.points_of_service", "%s: %s", clip(e.PointsOfService), strings.ReplaceAll(err.Error(), "\n", "; "))
+		}
 	}
 	// The verification clock reads these at start-up (app.Calendar) with
 	// the same parsers, so what passes here is what serve accepts.

@@ -59,9 +59,10 @@ func (s *Service) Start(ctx context.Context, identityType, path, orderType strin
 	return e, err
 }
 
-// draftOnly refuses changes to the applicant's data once submitted.
-func draftOnly(e *storage.Enrolment) error {
-	if State(e.State) != StateDraft {
+// draftOnly refuses changes to the applicant's data once submitted, except
+// while a rejected request is being corrected (Editable).
+func draftOnly(e *storage.Enrolment, r *Request, now time.Time) error {
+	if !Editable(*e, r, now) {
 		return fmt.Errorf("the data of a request %s cannot change: %w", e.State, ErrTransition)
 	}
 	return nil
@@ -83,7 +84,7 @@ func (s *Service) SetApplicant(ctx context.Context, id string, a Applicant, d Do
 	}
 	_, _, err = s.update(ctx, id, change{action: "enrolment.applicant", actor: applicantActor,
 		apply: func(e *storage.Enrolment, r *Request, now time.Time) error {
-			if err := draftOnly(e); err != nil {
+			if err := draftOnly(e, r, now); err != nil {
 				return err
 			}
 			r.Applicant, r.Document, r.Company = &a, &d, c
@@ -200,7 +201,7 @@ func (s *Service) SendEmailLink(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("request %s: %w", id, err)
 	}
-	if State(e.State) != StateDraft || r.Applicant == nil {
+	if !Editable(e, r, s.now()) || r.Applicant == nil {
 		return fmt.Errorf("request %s: the applicant's data come first: %w", id, ErrNotReady)
 	}
 	secret, hash, err := newToken()
@@ -231,7 +232,7 @@ func (s *Service) ConfirmEmail(ctx context.Context, token string) (storage.Enrol
 	}
 	e, _, err := s.update(ctx, t.Subject, change{action: "enrolment.email_verified", actor: applicantActor,
 		apply: func(e *storage.Enrolment, r *Request, now time.Time) error {
-			if err := draftOnly(e); err != nil {
+			if err := draftOnly(e, r, now); err != nil {
 				return err
 			}
 			r.EmailVerified, r.EmailVerifiedAt = r.Applicant.Email, now
@@ -248,7 +249,7 @@ func (s *Service) SendMobileCode(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("request %s: %w", id, err)
 	}
-	if State(e.State) != StateDraft || r.Applicant == nil {
+	if !Editable(e, r, s.now()) || r.Applicant == nil {
 		return fmt.Errorf("request %s: the applicant's data come first: %w", id, ErrNotReady)
 	}
 	return s.SMS.Send(ctx, smsTx("mobile", id), id, r.Applicant.MobilePhone, smsPurposeMobile)
@@ -261,7 +262,7 @@ func (s *Service) ConfirmMobile(ctx context.Context, id, code string) error {
 	}
 	_, _, err := s.update(ctx, id, change{action: "enrolment.mobile_verified", actor: applicantActor,
 		apply: func(e *storage.Enrolment, r *Request, now time.Time) error {
-			if err := draftOnly(e); err != nil {
+			if err := draftOnly(e, r, now); err != nil {
 				return err
 			}
 			r.MobileVerified, r.MobileVerifiedAt = r.Applicant.MobilePhone, now
@@ -302,7 +303,7 @@ func (s *Service) AcceptConsents(ctx context.Context, id string, c Consents, ip 
 	_, _, err := s.update(ctx, id, change{action: "enrolment.consents", actor: applicantActor,
 		details: map[string]string{"privacy": c.PrivacyVersion, "terms": c.TermsVersion},
 		apply: func(e *storage.Enrolment, r *Request, now time.Time) error {
-			if err := draftOnly(e); err != nil {
+			if err := draftOnly(e, r, now); err != nil {
 				return err
 			}
 			if e.Path == PathVideo && !c.VideoRecording {

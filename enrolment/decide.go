@@ -373,9 +373,13 @@ func (s *Service) reject(ctx context.Context, id, actor string, rs []Reason, cod
 	if err != nil {
 		return err
 	}
+	link, err := s.correctionLink(ctx, e, r)
+	if err != nil {
+		return err
+	}
 	return s.send(ctx, mail.Message{To: r.Applicant.Email,
 		Subject: "SPID: richiesta " + FormatCode(e.Code) + " respinta / request rejected",
-		Text:    rejectedText(e.Code, rs, s.Responsible)}, "rejection")
+		Text:    rejectedText(e.Code, rs, link, s.Responsible)}, "rejection")
 }
 
 // AskDocuments asks the applicant for what is missing and pauses the clock

@@ -82,7 +82,7 @@ The identity is valid until %[3]s. Once active, set up the app for level-2 login
 %[5]s`, FormatCode(code), link, civil(until), mailRule, footer(responsible))
 }
 
-func rejectedText(code string, rs []Reason, responsible string) string {
+func rejectedText(code string, rs []Reason, link, responsible string) string {
 	var it, en strings.Builder
 	for _, r := range rs {
 		fmt.Fprintf(&it, "- %s", r.Title("it"))
@@ -96,15 +96,21 @@ func rejectedText(code string, rs []Reason, responsible string) string {
 		}
 		en.WriteString("\n")
 	}
+	itNext := "La richiesta non può essere corretta: se vuoi, puoi presentarne una nuova.\n"
+	enNext := "The request cannot be corrected: you may file a new one.\n"
+	if link != "" {
+		itNext = "Puoi correggere la richiesta entro 30 giorni, senza ricominciare da capo, da questo link:\n" + link + "\n"
+		enNext = "You can correct the request within 30 days, without starting again, from this link:\n" + link + "\n"
+	}
 	return fmt.Sprintf(`La tua richiesta SPID %[1]s non è stata accolta per questi motivi:
 
 %[2]s
-Puoi correggere i dati e ripresentare la richiesta entro 30 giorni dove indicato.
+%[6]s
 %[4]sYour SPID request %[1]s was not accepted, for these reasons:
 
 %[3]s
-Where a correction is indicated you can fix the request and resubmit it within 30 days.
-%[5]s`, FormatCode(code), it.String(), en.String(), mailRule, footer(responsible))
+%[7]s
+%[5]s`, FormatCode(code), it.String(), en.String(), mailRule, footer(responsible), itNext, enNext)
 }
 
 func documentsText(code string, docs []string) string {

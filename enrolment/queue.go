@@ -3,6 +3,7 @@ package enrolment
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -103,4 +104,34 @@ func oneLine(v string, n int) string {
 		v = v[:n]
 	}
 	return strings.ToValidUTF8(v, "")
+}
+
+// Lookup is how an applicant finds their request without the browser it
+// was started in (the status page): the exact request code and the last 4
+// characters of the fiscal code. A wrong pair gets the same ErrNotFound
+// whatever was wrong, and every attempt is audited.
+func (s *Service) Lookup(ctx context.Context, code, cfSuffix string) (storage.Enrolment, *Request, error) {
+	code = NormaliseCode(code)
+	suffix := strings.ToUpper(strings.TrimSpace(cfSuffix))
+	var e storage.Enrolment
+	err := storage.ErrNotFound
+	if len(code) == 10 && len(suffix) == 4 {
+		e, err = s.Store.GetEnrolmentByCode(ctx, code)
+	}
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return storage.Enrolment{}, nil, err
+	}
+	ok := err == nil && len(e.FiscalNumber) == 16 &&
+		subtle.ConstantTimeCompare([]byte(e.FiscalNumber[12:]), []byte(suffix)) == 1
+	outcome := "success"
+	if !ok {
+		outcome = "failure"
+	}
+	if aerr := s.record(ctx, applicantActor, "enrolment.status_lookup", e.ID, outcome, map[string]string{"code": oneLine(code, 20)}); aerr != nil {
+		return storage.Enrolment{}, nil, aerr
+	}
+	if !ok {
+		return storage.Enrolment{}, nil, fmt.Errorf("no request with that code and fiscal code: %w", storage.ErrNotFound)
+	}
+	return s.Get(ctx, e.ID)
 }

@@ -20,6 +20,7 @@ const (
 	EnrolStepActivate   = "activate"   // SMS code, username, password
 	EnrolStepActivated  = "activated"  // identity active
 	EnrolStepMessage    = "message"    // a plain message (link invalid, ...)
+	EnrolStepStatus     = "status"     // a request's status by code and fiscal code
 )
 
 func init() {
@@ -69,6 +70,30 @@ type EnrolPage struct {
 	CodeSent bool
 	// AccountURL is the personal area, offered once the identity is active.
 	AccountURL string
+	// Points of service of the request's path (shop, counter), the
+	// provinces that have one and the province the list is filtered by.
+	Points    []EnrolPoint
+	Provinces []string
+	Province  string
+	// Status is the request found on the status page.
+	Status *EnrolStatus
+}
+
+// EnrolPoint is a partner shop or registration counter.
+type EnrolPoint struct{ Name, Address, Province, Hours string }
+
+// EnrolStatus is what the status page says of a request, in the page's
+// language.
+type EnrolStatus struct {
+	Label    string   // the state's external label (ATTESA RICONOSCIMENTO)
+	Meaning  string   // what the state means
+	Next     string   // what the applicant does next
+	Deadline string   // dd/mm/yyyy HH:MM, or ""
+	Reasons  []string // a rejection's reasons, each with its corrective action
+	// Code and Suffix repeat the lookup, for the forms on the page.
+	Code, Suffix string
+	// Resend offers to e-mail the correction link again.
+	Resend bool
 }
 
 // EnrolLink is a link offered on an enrolment page.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"mime/multipart"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -25,6 +26,8 @@ func (h *Handler) Routes() http.Handler {
 	m.HandleFunc(PathData, h.data)
 	m.HandleFunc("GET "+PathCheckCF, h.checkCF)
 	m.HandleFunc("GET "+PathPlaces, h.suggestPlaces)
+	m.HandleFunc(PathStatus, h.status)
+	m.HandleFunc(PathCorrect, h.correct)
 	m.HandleFunc(PathEmail, h.email)
 	m.HandleFunc(PathVerifyEmail, h.verifyEmail)
 	m.HandleFunc(PathMobile, h.mobile)
@@ -565,7 +568,7 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if enrolment.State(e.State) != enrolment.StateDraft {
+	if !editable(e, req, h.now()) {
 		http.Redirect(w, r, PathDone, http.StatusSeeOther)
 		return
 	}
@@ -573,9 +576,13 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 	if req.MobileVerified != "" {
 		p.Contact = mask(req.MobileVerified)
 	}
+	submit := h.Service.Submit
+	if enrolment.State(e.State) == enrolment.StateRejected {
+		submit = h.Service.ResubmitSigned // a corrected request goes back where its reasons say
+	}
 	if r.Method == http.MethodPost && h.codeStep(w, r, &p,
 		func() error { return h.Service.SendSignCode(r.Context(), e.ID) },
-		func(code string) error { _, err := h.Service.Submit(r.Context(), e.ID, code); return err },
+		func(code string) error { _, err := submit(r.Context(), e.ID, code); return err },
 		PathDone) {
 		return
 	}
@@ -593,6 +600,10 @@ func (h *Handler) done(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, PathData, http.StatusSeeOther)
 		return
 	case enrolment.StateAwaitingRecognition:
+	case enrolment.StateRejected:
+		// Being corrected in this browser: back to the data.
+		http.Redirect(w, r, PathData, http.StatusSeeOther)
+		return
 	default:
 		p := h.page(st, e, templates.EnrolStepRecognised, "")
 		h.render(w, r, http.StatusOK, p)
@@ -610,7 +621,70 @@ func (h *Handler) done(w http.ResponseWriter, r *http.Request) {
 		}
 		p.CNSURL = link
 	}
+	h.points(&p, e.Path, r.URL.Query().Get("province"))
 	h.render(w, r, http.StatusOK, p)
+}
+
+// correct is the correction link of a rejection e-mail (with its token:
+// GET shows a button, as mail scanners follow links; the POST opens the
+// request in this browser and goes to its data), and, without a token,
+// the step after the corrected data: the contacts are verified again if
+// they changed, then the request is confirmed with an SMS code.
+func (h *Handler) correct(w http.ResponseWriter, r *http.Request) {
+	if token := r.URL.Query().Get("token"); token != "" {
+		st, err := h.ensureState(w, r)
+		if err != nil {
+			h.fail(w, r, "correct", err)
+			return
+		}
+		if r.Method != http.MethodPost {
+			h.render(w, r, http.StatusOK, templates.EnrolPage{Step: "correct-confirm",
+				Action: PathCorrect + "?token=" + url.QueryEscape(token), CSRF: csrf.Token(h.csrf, st.Nonce)})
+			return
+		}
+		if !h.checkPost(r, st) {
+			h.forbidden(w, r)
+			return
+		}
+		e, err := h.Service.OpenCorrection(r.Context(), token)
+		if err != nil {
+			h.message(w, r, http.StatusGone,
+				[2]string{"Link non valido", "Il link per correggere la richiesta è scaduto, oppure la richiesta è già stata ripresentata: puoi vederne lo stato con il codice della richiesta."},
+				[2]string{"Link not valid", "The link to correct the request has expired, or the request was already resubmitted: you can see its status with the request code."})
+			return
+		}
+		st.Request = e.ID
+		if err := h.writeState(w, st); err != nil {
+			h.fail(w, r, "correct", err)
+			return
+		}
+		http.Redirect(w, r, PathData, http.StatusSeeOther)
+		return
+	}
+	_, e, req, ok := h.current(w, r)
+	if !ok {
+		return
+	}
+	if enrolment.State(e.State) != enrolment.StateRejected || !editable(e, req, h.now()) || req.Applicant == nil {
+		http.Redirect(w, r, PathDone, http.StatusSeeOther)
+		return
+	}
+	switch {
+	case req.EmailVerified != req.Applicant.Email:
+		if err := h.Service.SendEmailLink(r.Context(), e.ID); err != nil {
+			h.fail(w, r, "email link", err)
+			return
+		}
+		http.Redirect(w, r, PathEmail, http.StatusSeeOther)
+	case req.MobileVerified != req.Applicant.MobilePhone:
+		h.toMobile(w, r, e, req)
+	default:
+		if err := h.Service.SendSignCode(r.Context(), e.ID); err != nil {
+			h.fail(w, r, "sign code", err)
+			return
+		}
+		http.Redirect(w, r, PathSubmit, http.StatusSeeOther)
+	}
 }
 
 // scanKinds are the images of the data page.

@@ -45,9 +45,10 @@ func (h *Handler) suggestPlaces(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(map[string]any{"places": out})
 }
 
-// editable: the applicant may change the data of a draft.
-func editable(e storage.Enrolment, _ *enrolment.Request, _ time.Time) bool {
-	return enrolment.State(e.State) == enrolment.StateDraft
+// editable: the applicant may change the data of a draft, or of a
+// rejected request being corrected.
+func editable(e storage.Enrolment, req *enrolment.Request, now time.Time) bool {
+	return enrolment.Editable(e, req, now)
 }
 
 func (h *Handler) now() time.Time { return time.Now() }

@@ -30,6 +30,7 @@ import (
 	"github.com/spid-idp/spid-idp/audit"
 	"github.com/spid-idp/spid-idp/enrolment"
 	"github.com/spid-idp/spid-idp/enrolment/cns"
+	"github.com/spid-idp/spid-idp/enrolment/pos"
 	"github.com/spid-idp/spid-idp/enrolment/signature"
 	"github.com/spid-idp/spid-idp/idp/csrf"
 	"github.com/spid-idp/spid-idp/internal/hostcookie"
@@ -105,6 +106,9 @@ type Handler struct {
 	// AccountURL is the personal area, offered once an identity is active
 	// ("/account/" when empty).
 	AccountURL string
+	// Points are the partner shops and registration counters shown on the
+	// shop and counter paths.
+	Points []pos.Point
 	// Legal gives the version (hash) of the privacy notice and terms in the
 	// language the applicant read them, recorded with the consent; nil
 	// records PrivacyVersion and TermsVersion.
