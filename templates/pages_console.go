@@ -194,14 +194,17 @@ type ConsoleFindPage struct {
 // recognition of one request.
 type ConsoleRecognisePage struct {
 	ConsoleFrame
-	Code, Path   string
-	Video        bool
-	Applicant    []ConsoleField
-	Document     []ConsoleField
-	Checklist    []ConsoleCheck
-	Tick         string // action of the per-item tick form (video)
-	Upload       string
-	UploadKinds  []ConsoleOption
+	Code, Path  string
+	Video       bool
+	Applicant   []ConsoleField
+	Document    []ConsoleField
+	Checklist   []ConsoleCheck
+	Tick        string // action of the per-item tick form (video)
+	Upload      string
+	UploadKinds []ConsoleOption
+	// Scans are the citizen's document scans, each opened (audited) by
+	// posting "reason" (verification) and "reference" to its Open.
+	Scans        []ConsoleEvidence
 	Uploaded     []ConsoleEvidence
 	SendOTP      string
 	CheckOTP     string

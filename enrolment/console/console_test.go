@@ -364,15 +364,24 @@ func TestEvidenceAccess(t *testing.T) {
 	if ok != 1 || denied != 2 {
 		t.Errorf("access log: %d openings, %d refusals; want 1 and 2", ok, denied)
 	}
-	// A recording is opened only by a supervisor.
+	// The verifier opens the recording to compare the face, for the
+	// verification only (issue 12); any other reason needs a supervisor.
 	must(t, "AddEvidence", f.svc.AddEvidence(t.Context(), e.ID, evidence.Item{ID: strings.Repeat("ab", 16), Kind: evidence.KindVideoRecording,
 		SHA256: strings.Repeat("cd", 32), Size: 10, MediaType: "video/webm", UploadedBy: "x"}))
 	target := f.srv.URL + "/console/requests/" + e.ID + "/evidence/" + strings.Repeat("ab", 16)
 	_, hidden := v.form(page, action)
-	hidden.Set("reason", "verification")
+	hidden.Set("reason", "dispute")
 	hidden.Set("reference", "r")
 	if p := v.post(target, hidden); p.status != http.StatusForbidden {
-		t.Errorf("verifier opened a recording: %d", p.status)
+		t.Errorf("verifier opened a recording for a dispute: %d", p.status)
+	}
+	hidden.Set("reason", "verification")
+	if p := v.postNoFollow(target, hidden); p.status != http.StatusSeeOther || !strings.HasPrefix(p.header.Get("Location"), "/console/evidence/") {
+		t.Errorf("verifier could not open the recording for the verification: %d %s", p.status, p.header.Get("Location"))
+	}
+	last := f.audits(t, "console.evidence_open")
+	if ev := last[len(last)-1]; ev.Outcome != "success" || ev.Details["kind"] != evidence.KindVideoRecording {
+		t.Errorf("opening of the recording not audited: %+v", ev)
 	}
 }
 

@@ -153,6 +153,11 @@ func (c *Console) recognisePage(w http.ResponseWriter, r *http.Request, o *opera
 	for _, it := range req.Evidence {
 		if it.UploadedBy == o.op.ID {
 			p.Uploaded = append(p.Uploaded, templates.ConsoleEvidence{ID: it.ID, Kind: it.Kind, Label: kindLabel(it.Kind, o.lang), MediaType: it.MediaType, Size: it.Size, Created: it.CreatedAt})
+		} else if compareKinds[it.Kind] && c.mayOpen(o, it, "verification") {
+			// The citizen's scans, to compare with the person and the
+			// document in front of the agent; each opening audited.
+			p.Scans = append(p.Scans, templates.ConsoleEvidence{ID: it.ID, Kind: it.Kind, Label: kindLabel(it.Kind, o.lang),
+				MediaType: it.MediaType, Size: it.Size, Created: it.CreatedAt, Open: "/console/requests/" + e.ID + "/evidence/" + it.ID})
 		}
 	}
 	p.Missing = c.missing(req, st, video, nil, o.lang)

@@ -243,7 +243,7 @@ func (c *Console) request(w http.ResponseWriter, r *http.Request, o *operatorCtx
 	for _, it := range req.Evidence {
 		ev := templates.ConsoleEvidence{ID: it.ID, Kind: it.Kind, Label: kindLabel(it.Kind, o.lang), MediaType: it.MediaType, SHA256: it.SHA256, Size: it.Size,
 			Created: it.CreatedAt, UploadedBy: c.username(ctx, it.UploadedBy, names)}
-		if c.mayOpen(o, it) {
+		if c.mayOpen(o, it, "") {
 			ev.Open = "/console/requests/" + id + "/evidence/" + it.ID
 		} else {
 			ev.NeedsSupervisor = it.Kind == evidence.KindVideoRecording
@@ -295,12 +295,31 @@ func (c *Console) request(w http.ResponseWriter, r *http.Request, o *operatorCtx
 // mayOpen: deciders and supervisors open evidence for a reason; recordings
 // only supervisors (§12.3: recordings need a supervisor's approval, which
 // here is the supervisor's own stated, audited access).
-func (c *Console) mayOpen(o *operatorCtx, it evidence.Item) bool {
-	if it.Kind == evidence.KindVideoRecording {
-		return o.has(enrolment.RoleSupervisor)
+// mayOpen says whether o may open the item for reason ("" when not yet
+// chosen: whether some reason would do). Whoever must compare a person with
+// the scans and the recording may open them for the verification: the
+// verifier (the recording too: the face must match) and the agent
+// recognising in person (the document scans); a supervisor opens anything.
+// Every opening is audited by openEvidence.
+func (c *Console) mayOpen(o *operatorCtx, it evidence.Item, reason string) bool {
+	verification := reason == "" || reason == "verification"
+	switch {
+	case o.has(enrolment.RoleSupervisor):
+		return true
+	case it.Kind == evidence.KindVideoRecording:
+		return o.can(enrolment.ActDecide) && verification
+	case o.can(enrolment.ActDecide):
+		return true
+	case o.can(enrolment.ActRecognise) && verification:
+		return compareKinds[it.Kind]
 	}
-	return o.can(enrolment.ActDecide)
+	return false
 }
+
+// compareKinds are the citizen's scans an agent compares with the person
+// and the document in front of them.
+var compareKinds = map[string]bool{evidence.KindDocumentFront: true, evidence.KindDocumentBack: true,
+	evidence.KindTaxcodeFront: true, evidence.KindTaxcodeBack: true}
 
 // decide runs claim, release, approve, reject, documents and received.
 func (c *Console) decide(w http.ResponseWriter, r *http.Request, o *operatorCtx) {
@@ -416,7 +435,7 @@ func (c *Console) openEvidence(w http.ResponseWriter, r *http.Request, o *operat
 	}
 	it := req.Evidence[i]
 	details := map[string]string{"evidence_id": it.ID, "kind": it.Kind, "reason": oneLine(reason, 40), "reference": ref}
-	if !c.mayOpen(o, it) {
+	if !c.mayOpen(o, it, reason) {
 		details["error"] = "role"
 		c.record(ctx, o.op.ID, "console.evidence_open", id, audit.Denied, details)
 		c.message(w, r, http.StatusForbidden, o, msg(o.lang, "Accesso negato", "Access denied"), notice(o.lang, "forbidden"))
