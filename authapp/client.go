@@ -55,8 +55,30 @@ type Error struct {
 	Message string
 }
 
+// Error says in words what went wrong: the IdP's own message when it gave
+// one, else what the status means to the person using the app. The status
+// code stays in Status for programs.
 func (e *Error) Error() string {
-	return fmt.Sprintf("IdP answered %d %s: %s", e.Status, http.StatusText(e.Status), e.Message)
+	what := map[int]string{
+		http.StatusUnauthorized:          "the IdP does not recognise this device: it was revoked or never activated (activate it again)",
+		http.StatusNotFound:              "the IdP does not know this request: it may have been answered already",
+		http.StatusGone:                  "the request has expired: start the login again",
+		http.StatusTooManyRequests:       "too many attempts: try again in a few minutes",
+		http.StatusRequestEntityTooLarge: "the request was too large for the IdP",
+		http.StatusInternalServerError:   "the IdP had an internal error: try again later",
+		http.StatusBadGateway:            "the IdP cannot be reached: try again later",
+		http.StatusServiceUnavailable:    "the IdP is temporarily unavailable: try again in a moment",
+		http.StatusGatewayTimeout:        "the IdP did not answer in time: try again later",
+	}[e.Status]
+	switch {
+	case e.Message != "" && what != "" && e.Status >= 500:
+		return what
+	case e.Message != "":
+		return "the IdP refused: " + e.Message
+	case what != "":
+		return what
+	}
+	return "the IdP refused the request"
 }
 
 // Challenge is a pending push challenge as the app shows it.

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	iofs "io/fs"
+	"net"
 	"os"
 	"slices"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/spid-idp/spid-idp/authapp"
+	"github.com/spid-idp/spid-idp/idp/otp"
 )
 
 // The reference authenticator app, so a level-2 login runs end to end
@@ -26,8 +28,8 @@ func init() {
 	register("app activate", "reference app: activate this device with the code from the activation page", runAppActivate)
 	register("app otp", "reference app: print the current one-time code", runAppOTP)
 	register("app challenges", "reference app: list pending push requests", runAppChallenges)
-	register("app approve", "reference app: approve a push request with the number the login page shows", runAppApprove)
-	register("app deny", "reference app: refuse a push request (\"Non sono stato io\")", runAppDeny)
+	register("app approve", "reference app: approve a push request with the number the login page shows (ID optional when only one waits)", runAppApprove)
+	register("app deny", "reference app: refuse a push request (\"Non sono stato io\"; ID optional when only one waits)", runAppDeny)
 	register("app watch", "reference app: wait for push requests and answer them from the keyboard", runAppWatch)
 }
 
@@ -56,11 +58,43 @@ func parseWithID(fs *flag.FlagSet, e env, args []string) (string, bool) {
 		fmt.Fprintf(e.stderr, "%s: unexpected argument %q\n", fs.Name(), rest[0])
 		return "", false
 	}
-	if id == "" {
-		fmt.Fprintf(e.stderr, "%s: missing the challenge ID (see spid-idp app challenges)\n", fs.Name())
+	return id, true
+}
+
+// pendingID is the challenge to answer when none was named: the only
+// pending one. With none or several it says what to do.
+func pendingID(ctx context.Context, e env, name string, st *authapp.State) (string, bool) {
+	list, err := (&authapp.Client{}).Challenges(ctx, st, 0)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "spid-idp %s: %s\n", name, inWords(err))
 		return "", false
 	}
-	return id, true
+	switch len(list) {
+	case 0:
+		fmt.Fprintf(e.stderr, "spid-idp %s: no login is waiting for this app: start a level-2 login and choose the app, then run this again\n", name)
+		return "", false
+	case 1:
+		return list[0].ID, true
+	}
+	fmt.Fprintf(e.stderr, "spid-idp %s: %d logins are waiting; name the one to answer (spid-idp %s ID):\n", name, len(list), name)
+	for _, c := range list {
+		fmt.Fprintf(e.stderr, "  %s  %s\n", c.ID, c.SPName)
+	}
+	return "", false
+}
+
+// inWords is an app error for a person: without the package prefix, and a
+// refused connection said as such.
+func inWords(err error) string {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return "cannot reach the IdP (is it running, and is the address in the device state right?)"
+	}
+	msg := err.Error()
+	for strings.HasPrefix(msg, "authapp: ") {
+		msg = strings.TrimPrefix(msg, "authapp: ")
+	}
+	return msg
 }
 
 func noArgs(fs *flag.FlagSet, e env, args []string) bool {
@@ -104,7 +138,7 @@ func runAppActivate(ctx context.Context, e env, args []string) int {
 		return exitUsage
 	}
 	if _, err := authapp.CheckIdPURL(*idp); err != nil {
-		fmt.Fprintf(e.stderr, "spid-idp app activate: %v\n", err)
+		fmt.Fprintf(e.stderr, "spid-idp app activate: %s\n", inWords(err))
 		return exitUsage
 	}
 	if !*force {
@@ -112,17 +146,17 @@ func runAppActivate(ctx context.Context, e env, args []string) int {
 			fmt.Fprintf(e.stderr, "spid-idp app activate: %s exists: this app is already activated (use --force to activate again, or --state for another file)\n", *state)
 			return exitFailure
 		} else if !errors.Is(err, iofs.ErrNotExist) {
-			fmt.Fprintf(e.stderr, "spid-idp app activate: %v\n", err)
+			fmt.Fprintf(e.stderr, "spid-idp app activate: %s\n", inWords(err))
 			return exitFailure
 		}
 	}
 	st, err := (&authapp.Client{}).Activate(ctx, *idp, *code, *name)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "spid-idp app activate: %v\n", err)
+		fmt.Fprintf(e.stderr, "spid-idp app activate: %s\n", inWords(err))
 		return exitFailure
 	}
 	if err := st.Save(*state); err != nil {
-		fmt.Fprintf(e.stderr, "spid-idp app activate: %v\n", err)
+		fmt.Fprintf(e.stderr, "spid-idp app activate: %s\n", inWords(err))
 		return exitFailure
 	}
 	if st.Name != "" {
@@ -141,8 +175,20 @@ func runAppActivate(ctx context.Context, e env, args []string) int {
 
 func runAppOTP(_ context.Context, e env, args []string) int {
 	fs, state := appFlags("app otp", e)
+	secret := fs.String("secret", "", "compute the code from this base32 `SEED` (an authenticator seed, such as the demo one) instead of the device state")
 	if !noArgs(fs, e, args) {
 		return exitUsage
+	}
+	if *secret != "" {
+		seed, err := otp.DecodeSeed(*secret)
+		if err != nil {
+			fmt.Fprintln(e.stderr, "spid-idp app otp: --secret must be a base32 seed (letters A–Z and digits 2–7), such as the one printed at start-up in demo mode")
+			return exitUsage
+		}
+		now := time.Now()
+		left := otp.Period - time.Duration(now.UnixNano())%otp.Period
+		fmt.Fprintf(e.stdout, "%s  (valid %d s more)\n", otp.Code(seed, now), int(left/time.Second))
+		return exitOK
 	}
 	st, ok := loadAppState("app otp", *state, e)
 	if !ok {
@@ -179,7 +225,7 @@ func runAppChallenges(ctx context.Context, e env, args []string) int {
 	}
 	list, err := (&authapp.Client{}).Challenges(ctx, st, time.Duration(*wait)*time.Second)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "spid-idp app challenges: %v\n", err)
+		fmt.Fprintf(e.stderr, "spid-idp app challenges: %s\n", inWords(err))
 		return exitFailure
 	}
 	if len(list) == 0 {
@@ -206,11 +252,16 @@ func runAppApprove(ctx context.Context, e env, args []string) int {
 	if !ok {
 		return exitFailure
 	}
+	if id == "" {
+		if id, ok = pendingID(ctx, e, "app approve", st); !ok {
+			return exitFailure
+		}
+	}
 	if err := (&authapp.Client{}).Approve(ctx, st, id, *number); err != nil {
-		fmt.Fprintf(e.stderr, "spid-idp app approve: %v\n", err)
+		fmt.Fprintf(e.stderr, "spid-idp app approve: %s\n", inWords(err))
 		return exitFailure
 	}
-	fmt.Fprintf(e.stdout, "approved %s\n", id)
+	fmt.Fprintf(e.stdout, "approved: the login %s can go on\n", id)
 	return exitOK
 }
 
@@ -224,8 +275,13 @@ func runAppDeny(ctx context.Context, e env, args []string) int {
 	if !ok {
 		return exitFailure
 	}
+	if id == "" {
+		if id, ok = pendingID(ctx, e, "app deny", st); !ok {
+			return exitFailure
+		}
+	}
 	if err := (&authapp.Client{}).Deny(ctx, st, id); err != nil {
-		fmt.Fprintf(e.stderr, "spid-idp app deny: %v\n", err)
+		fmt.Fprintf(e.stderr, "spid-idp app deny: %s\n", inWords(err))
 		return exitFailure
 	}
 	fmt.Fprintf(e.stdout, "denied %s: the login was refused\n", id)
@@ -259,7 +315,7 @@ func runAppWatch(ctx context.Context, e env, args []string) int {
 			return exitOK
 		}
 		if err != nil {
-			fmt.Fprintf(e.stderr, "spid-idp app watch: %v\n", err)
+			fmt.Fprintf(e.stderr, "spid-idp app watch: %s\n", inWords(err))
 			var ae *authapp.Error
 			if *once || errors.As(err, &ae) && ae.Status == 401 {
 				return exitFailure
@@ -323,7 +379,7 @@ func answerChallenge(ctx context.Context, e env, in *bufio.Reader, client *autha
 			}
 		}
 		if decideErr != nil {
-			fmt.Fprintf(e.stderr, "spid-idp app watch: %v\n", decideErr)
+			fmt.Fprintf(e.stderr, "spid-idp app watch: %s\n", inWords(decideErr))
 		}
 		return err == nil
 	}

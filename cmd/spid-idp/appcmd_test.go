@@ -62,6 +62,17 @@ func TestAppCommands(t *testing.T) {
 		t.Errorf("second activate: %d %s", r.code, r.stderr)
 	}
 
+	// --secret computes the code from a seed, without a device state.
+	if r := appMust(t, "", "app", "otp", "--secret", "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"); !sixDigits.MatchString(r.stdout) {
+		t.Errorf("otp --secret: %s", r.stdout)
+	} else if demoSeed, _ := otp.DecodeSeed("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"); sixDigits.FindString(r.stdout) != otp.Code(demoSeed, time.Now()) &&
+		sixDigits.FindString(r.stdout) != otp.Code(demoSeed, time.Now().Add(-otp.Period)) {
+		t.Errorf("otp --secret printed %s", r.stdout)
+	}
+	if r := appRun(t, "", "app", "otp", "--secret", "not-base32!"); r.code != exitUsage || !strings.Contains(r.stderr, "base32") {
+		t.Errorf("bad secret: %d %s", r.code, r.stderr)
+	}
+
 	// The first code confirms the device, as the activation page does.
 	r = appMust(t, "", "app", "otp", "--state", state)
 	first := sixDigits.FindString(r.stdout)
@@ -113,6 +124,33 @@ func TestAppCommands(t *testing.T) {
 	}
 	if s := status(c.ID); s != push.StatusDenied {
 		t.Errorf("after a wrong number: %s", s)
+	}
+
+	// Without an ID: the only pending request is answered; with none or
+	// several, the app says what to do, in words.
+	if r := appRun(t, "", "app", "approve", "--number", "42", "--state", state); r.code != exitFailure || !strings.Contains(r.stderr, "no login is waiting") {
+		t.Errorf("approve with nothing pending: %d %s", r.code, r.stderr)
+	}
+	c = newChallenge()
+	if r := appMust(t, "", "app", "approve", "--number", strconv.Itoa(c.Number), "--state", state); !strings.Contains(r.stdout, "approved: the login "+c.ID) {
+		t.Errorf("approve without ID:\n%s", r.stdout)
+	}
+	if s := status(c.ID); s != push.StatusApproved {
+		t.Errorf("after approve without ID: %s", s)
+	}
+	c1, c2 := newChallenge(), newChallenge()
+	if r := appRun(t, "", "app", "deny", "--state", state); r.code != exitFailure || !strings.Contains(r.stderr, "2 logins are waiting") || !strings.Contains(r.stderr, c2.ID) {
+		t.Errorf("deny with two pending: %d %s", r.code, r.stderr)
+	}
+	appMust(t, "", "app", "deny", c1.ID, "--state", state)
+	appMust(t, "", "app", "deny", "--state", state) // the one left: c2
+	if s := status(c2.ID); s != push.StatusDenied {
+		t.Errorf("c2 after deny without ID: %s", s)
+	}
+	for _, r := range []result{appRun(t, "", "app", "approve", "--number", "42", "--state", state), appRun(t, "", "app", "challenges", "--state", state)} {
+		if strings.Contains(r.stderr, "answered 4") || strings.Contains(r.stderr, "answered 5") {
+			t.Errorf("status code shown to the person: %s", r.stderr)
+		}
 	}
 
 	c = newChallenge()

@@ -86,11 +86,11 @@ func dispatch(ctx context.Context, e env, args []string) int {
 	}
 	if len(args) >= 2 {
 		if c, ok := commands[args[0]+" "+args[1]]; ok {
-			return c.run(ctx, e, args[2:])
+			return runCommand(ctx, e, args[0]+" "+args[1], c, args[2:])
 		}
 	}
 	if c, ok := commands[args[0]]; ok {
-		return c.run(ctx, e, args[1:])
+		return runCommand(ctx, e, args[0], c, args[1:])
 	}
 	var subs []string
 	for n := range commands {
@@ -100,11 +100,54 @@ func dispatch(ctx context.Context, e env, args []string) int {
 	}
 	if len(subs) > 0 {
 		sort.Strings(subs)
+		if asksHelp(args[1:]) {
+			fmt.Fprintf(e.stdout, "Usage: spid-idp %s <subcommand> [flags]   (spid-idp %s <subcommand> -h for its flags)\n\nSubcommands:\n", args[0], args[0])
+			for _, sub := range subs {
+				fmt.Fprintf(e.stdout, "  %-22s %s\n", sub, commands[args[0]+" "+sub].summary)
+			}
+			return exitOK
+		}
 		fmt.Fprintf(e.stderr, "spid-idp %s: needs a subcommand: %s\n", args[0], strings.Join(subs, ", "))
 	} else {
 		fmt.Fprintf(e.stderr, "spid-idp: unknown command %q (see spid-idp help)\n", args[0])
 	}
 	return exitUsage
+}
+
+// asksHelp reports whether args ask for help (-h, -help, --help) before
+// any "--".
+func asksHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--help":
+			return true
+		}
+	}
+	return false
+}
+
+// noFlags are the commands that take no flags: their help is the summary.
+var noFlags = map[string]bool{"version": true, "help": true, "config reference": true, "config example": true}
+
+// runCommand runs c, or prints its usage on stdout and exits 0 when args
+// ask for help: the command sees only "-h", so its flag set prints the
+// usage and it does nothing else.
+func runCommand(ctx context.Context, e env, name string, c command, args []string) int {
+	if !asksHelp(args) {
+		return c.run(ctx, e, args)
+	}
+	fmt.Fprintf(e.stdout, "spid-idp %s: %s\n\n", name, c.summary)
+	if noFlags[name] {
+		fmt.Fprintf(e.stdout, "Usage: spid-idp %s\n", name)
+		return exitOK
+	}
+	help := e
+	help.stderr = e.stdout
+	help.stdin = strings.NewReader("")
+	c.run(ctx, help, []string{"-h"})
+	return exitOK
 }
 
 func main() {
