@@ -2,6 +2,7 @@ package app
 
 import (
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/pem"
 	"html"
 	"io"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/spid-idp/spid-idp/config"
 	"github.com/spid-idp/spid-idp/enrolment"
+	"github.com/spid-idp/spid-idp/internal/testpki"
 	"github.com/spid-idp/spid-idp/revocation"
 )
 
@@ -171,5 +173,51 @@ func TestEnrolRevokedCardRefused(t *testing.T) {
 	e, r = requestByCode(t, a, done)
 	if e.State != string(enrolment.StateAwaitingRecognition) || len(r.Attempts) != 3 || !auditHas(t, a, "enrolment.cns", e.ID, "cns.too_many_attempts") {
 		t.Fatalf("after the limit: %s, %d attempts", e.State, len(r.Attempts))
+	}
+}
+
+// TestEnrolSigningTimeNeedsTimestamp: a signer certificate that expired
+// before the upload, with a claimed signingTime before expiry, is refused
+// with its own message; the same signature with an RFC 3161 time-stamp by
+// a configured TSA is accepted.
+func TestEnrolSigningTimeNeedsTimestamp(t *testing.T) {
+	qca := newTestCA(t, "Test Qualified CA")
+	tsaCA := testpki.New(t, testpki.Options{Name: "Test TSA CA"})
+	tsaCert, tsaKey := tsaCA.TSA("Test TSA")
+	a, base := enrolApp(t, func(cfg *config.Config) {
+		cfg.Enrolment.SignatureTrustFile = qca.pemFile(t)
+		cfg.Enrolment.TSATrustFile = tsaCA.PEMFile()
+		cfg.Enrolment.RequireQC = false
+	})
+	p := newApplicant(t, 8)
+	br := newBrowser(t)
+	done := capture(t, a, base, br, p, enrolment.PathSignature)
+	form := []byte(br.get(base + "/enrol/form.pdf").body)
+
+	// Valid for a few seconds: signed now, uploaded after it expired.
+	cert, key := qca.pki.Issue(&x509.Certificate{Subject: pkix.Name{CommonName: "BIANCHI GIULIA", SerialNumber: "TINIT-" + p.cf, Country: []string{"IT"}},
+		NotBefore: time.Now().AddDate(0, -1, 0), NotAfter: time.Now().Add(3 * time.Second), KeyUsage: x509.KeyUsageContentCommitment})
+	signedAt := time.Now()
+	chain := []*x509.Certificate{qca.cert}
+	plain := testpki.SignCAdES(t, form, cert, key, testpki.CAdES{Chain: chain})
+	stamped := testpki.SignCAdES(t, form, cert, key, testpki.CAdES{Chain: chain,
+		Token: func(sig []byte) []byte { return testpki.Stamp(t, tsaCert, tsaKey, sig, signedAt) }})
+	time.Sleep(time.Until(cert.NotAfter) + 1500*time.Millisecond)
+
+	res := br.postMultipart(done, "/enrol/signed", nil, map[string][2]string{"signed": {"richiesta.pdf.p7m", string(plain)}})
+	if res.status != http.StatusUnprocessableEntity || !strings.Contains(html.UnescapeString(res.body), "marca temporale") {
+		t.Fatalf("expired at upload, no time-stamp: %d\n%s", res.status, res.body)
+	}
+	e, _ := requestByCode(t, a, done)
+	if !auditHas(t, a, "enrolment.signature", e.ID, "sig.expired_at_upload") {
+		t.Error("no audit record for the expired certificate")
+	}
+	ok := br.postMultipart(done, "/enrol/signed", nil, map[string][2]string{"signed": {"richiesta.pdf.p7m", string(stamped)}})
+	if ok.status != 200 || ok.url.Path != "/enrol/done" {
+		t.Fatalf("time-stamped: %d %s\n%s", ok.status, ok.url, ok.body)
+	}
+	e, r := requestByCode(t, a, done)
+	if e.State != string(enrolment.StateAwaitingProcessing) || r.Recognition == nil || len(r.Recognition.Revocation) != 2 {
+		t.Fatalf("after the time-stamped upload: %s %+v", e.State, r.Recognition)
 	}
 }

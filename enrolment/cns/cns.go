@@ -78,6 +78,8 @@ type Transaction struct {
 	SessionID  string    `json:"sessionId"`
 	IP         string    `json:"ip"`
 	UserAgent  string    `json:"userAgent"`
+	// Revocation is the OCSP/CRL status of each certificate of the chain.
+	Revocation []revocation.Result `json:"revocation,omitempty"`
 }
 
 // NewTransaction fills a transaction record from an accepted certificate.
@@ -94,6 +96,7 @@ func NewTransaction(r Result, requestID, sessionID, ip, userAgent string, at tim
 		SessionID:  sessionID,
 		IP:         ip,
 		UserAgent:  userAgent,
+		Revocation: r.Revocation,
 	}
 }
 

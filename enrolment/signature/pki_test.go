@@ -3,11 +3,8 @@ package signature
 import (
 	"bytes"
 	"context"
-	"crypto"
-	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/asn1"
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
@@ -15,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/digitorus/pkcs7"
-	"github.com/digitorus/timestamp"
 
 	"github.com/spid-idp/spid-idp/internal/testpki"
 	"github.com/spid-idp/spid-idp/revocation"
@@ -36,9 +31,7 @@ type pkiEnv struct {
 func newPKIEnv(t *testing.T) *pkiEnv {
 	qca := testpki.New(t, testpki.Options{Name: "Live Qualified CA"})
 	tsaCA := testpki.New(t, testpki.Options{Name: "Live TSA CA"})
-	tc, tk := tsaCA.Issue(&x509.Certificate{Subject: pkix.Name{CommonName: "Live TSA"},
-		NotBefore: time.Now().AddDate(-1, 0, 0), NotAfter: time.Now().AddDate(3, 0, 0),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageTimeStamping}})
+	tc, tk := tsaCA.TSA("Live TSA")
 	req := testFormData(time.Now().Add(-time.Hour).Truncate(time.Second))
 	form, err := Form(req)
 	if err != nil {
@@ -59,51 +52,16 @@ func (p *pkiEnv) signer(t *testing.T, notAfter time.Time) signer {
 
 // stamp is a time-stamp token by tsa at time at over imprintOf.
 func stamp(t testing.TB, tsa signer, imprintOf []byte, at time.Time) []byte {
-	h := sha256.Sum256(imprintOf)
-	ts := timestamp.Timestamp{HashAlgorithm: crypto.SHA256, HashedMessage: h[:], Time: at,
-		Policy: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 99999, 1}, AddTSACertificate: true}
-	resp, err := ts.CreateResponseWithOpts(tsa.cert, tsa.key, crypto.SHA256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	parsed, err := timestamp.ParseResponse(resp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return parsed.RawToken
+	return testpki.Stamp(t, tsa.cert, tsa.key, imprintOf, at)
 }
 
 type cadesOpts struct {
 	detached bool
-	// token, when set, makes the signature time-stamp from the signature
-	// value; nil: no time-stamp.
-	token func(sigValue []byte) []byte
+	token    func(sigValue []byte) []byte
 }
 
 func cadesWith(t testing.TB, content []byte, s signer, o cadesOpts) []byte {
-	sd, err := pkcs7.NewSignedData(content)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sd.SetDigestAlgorithm(pkcs7.OIDDigestAlgorithmSHA256)
-	if err := sd.AddSignerChain(s.cert, s.key, s.chain, pkcs7.SignerInfoConfig{}); err != nil {
-		t.Fatal(err)
-	}
-	if o.token != nil {
-		si := &sd.GetSignedData().SignerInfos[0]
-		tok := o.token(si.EncryptedDigest)
-		if err := si.SetUnauthenticatedAttributes([]pkcs7.Attribute{{Type: oidSignatureTimeStampToken, Value: asn1.RawValue{FullBytes: tok}}}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if o.detached {
-		sd.Detach()
-	}
-	b, err := sd.Finish()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return testpki.SignCAdES(t, content, s.cert, s.key, testpki.CAdES{Chain: s.chain, Detached: o.detached, Token: o.token})
 }
 
 // TestSigningTimeNeedsTimestamp: a certificate that expired before the
@@ -119,8 +77,7 @@ func TestSigningTimeNeedsTimestamp(t *testing.T) {
 	good := func(sig []byte) []byte { return stamp(t, p.tsa, sig, signedAt) }
 
 	otherTSACA := testpki.New(t, testpki.Options{Name: "Unlisted TSA CA"})
-	oc, ok := otherTSACA.Issue(&x509.Certificate{Subject: pkix.Name{CommonName: "Unlisted TSA"}, NotBefore: time.Now().AddDate(-1, 0, 0),
-		NotAfter: time.Now().AddDate(1, 0, 0), KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageTimeStamping}})
+	oc, ok := otherTSACA.TSA("Unlisted TSA")
 	nc, nk := p.tsaCA.Issue(&x509.Certificate{Subject: pkix.Name{CommonName: "Not a TSA"}, NotBefore: time.Now().AddDate(-1, 0, 0),
 		NotAfter: time.Now().AddDate(1, 0, 0), KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
 
