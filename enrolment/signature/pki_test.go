@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/spid-idp/spid-idp/internal/testpki"
 	"github.com/spid-idp/spid-idp/revocation"
 )
