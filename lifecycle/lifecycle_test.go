@@ -1,6 +1,7 @@
 package lifecycle_test
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"testing"
@@ -736,5 +737,42 @@ func TestRecordAuthCoalesces(t *testing.T) {
 		if got := e.life(id).LastAuthAt; !got.Equal(tc.want) {
 			t.Errorf("%s: last auth %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// readCounter counts the lifecycle reads that reach the store.
+type readCounter struct {
+	lifecycle.Store
+	reads int
+}
+
+func (c *readCounter) GetLifecycle(ctx context.Context, id string) (storage.IdentityLifecycle, error) {
+	c.reads++
+	return c.Store.GetLifecycle(ctx, id)
+}
+
+// TestRecordAuthReadsOncePerResolution: once a node has recorded (or read)
+// an identity's last authentication, later ones within AuthResolution of
+// it read nothing; past it, the store is read and written again.
+func TestRecordAuthReadsOncePerResolution(t *testing.T) {
+	e := newEnv(t)
+	id := e.identity(1, "")
+	counter := &readCounter{Store: e.st}
+	svc := &lifecycle.Service{Store: counter, Audit: e.svc.Audit, Now: e.clock.Now}
+	first := t0.Add(day)
+	for i, at := range []time.Time{first, first.Add(time.Minute), first.Add(lifecycle.AuthResolution)} {
+		if err := svc.RecordAuth(t.Context(), id, at); err != nil {
+			t.Fatal(err)
+		}
+		if want := 1; counter.reads > want {
+			t.Fatalf("login %d: %d lifecycle reads, want %d", i+1, counter.reads, want)
+		}
+	}
+	later := first.Add(lifecycle.AuthResolution + time.Second)
+	if err := svc.RecordAuth(t.Context(), id, later); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.life(id).LastAuthAt; !got.Equal(later) {
+		t.Errorf("last auth %v after a login past the resolution, want %v", got, later)
 	}
 }

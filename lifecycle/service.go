@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/spid-idp/spid-idp/audit"
@@ -30,6 +31,35 @@ type Service struct {
 	Notifier Notifier // nil: nobody is told (tests, tools)
 	Now      func() time.Time
 	Policy   Policy
+
+	// recorded remembers, per identity, the last authentication this
+	// node knows to be stored, so RecordAuth within AuthResolution of it
+	// reads nothing (an SSO Response each time a citizen moves between
+	// services). Only a hint: at worst an hour of another node's writes
+	// goes unnoticed, far below what inactivity can tell apart.
+	mu       sync.Mutex
+	recorded map[string]time.Time
+}
+
+// maxRecorded bounds Service.recorded; past it the map starts afresh.
+const maxRecorded = 4096
+
+// recentlyRecorded reports whether at is within AuthResolution of the last
+// authentication known to be stored for the identity.
+func (s *Service) recentlyRecorded(identityID string, at time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	last, ok := s.recorded[identityID]
+	return ok && !at.After(last.Add(AuthResolution))
+}
+
+func (s *Service) noteRecorded(identityID string, last time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.recorded == nil || len(s.recorded) >= maxRecorded {
+		s.recorded = make(map[string]time.Time)
+	}
+	s.recorded[identityID] = last
 }
 
 func (s *Service) now() time.Time {
@@ -550,19 +580,30 @@ const AuthResolution = time.Hour
 // count, and only when at least AuthResolution after the recorded one. Not
 // audited: the transaction register has the login.
 func (s *Service) RecordAuth(ctx context.Context, identityID string, at time.Time) error {
+	if s.recentlyRecorded(identityID, at) {
+		return nil
+	}
 	l, err := s.Get(ctx, identityID)
 	if err != nil {
 		return err
 	}
 	if l.State != storage.IdentityPending && !at.After(l.LastAuthAt.Add(AuthResolution)) {
+		s.noteRecorded(identityID, l.LastAuthAt)
 		return nil // nothing would change but the instant, by less than the resolution
 	}
-	return s.Store.UpdateLifecycle(ctx, identityID, func(l storage.IdentityLifecycle, id storage.Identity) (storage.IdentityLifecycle, storage.Identity, error) {
+	var last time.Time
+	pending := true
+	err = s.Store.UpdateLifecycle(ctx, identityID, func(l storage.IdentityLifecycle, id storage.Identity) (storage.IdentityLifecycle, storage.Identity, error) {
 		reconcile(&l, id)
 		if at.After(l.LastAuthAt) {
 			l.LastAuthAt = at.UTC()
 			l.NextDueAt = s.policy().nextDue(l, id)
 		}
+		last, pending = l.LastAuthAt, l.State == storage.IdentityPending
 		return l, id, nil
 	})
+	if err == nil && !pending {
+		s.noteRecorded(identityID, last)
+	}
+	return err
 }
