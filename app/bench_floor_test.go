@@ -62,10 +62,12 @@ func BenchmarkFloor(b *testing.B) {
 		b.Run(be.name, func(b *testing.B) {
 			backend := be.configure(b)
 			configure := func(cfg *config.Config) {
-				// Throughput is measured here, not the queue's refusals: on a
-				// loaded machine an argon2 slot may stay taken past the
-				// default wait, and a 503 would end the run.
+				// Throughput is measured here, not the refusals: on a loaded
+				// machine an argon2 slot may stay taken past the default
+				// wait, or a login outlast the request deadline, and a 503
+				// would end the run.
 				cfg.Security.Hashing.MaxWait = time.Minute
+				cfg.Server.RequestTimeout = time.Minute
 				if backend != nil {
 					backend(cfg)
 				}
