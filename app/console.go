@@ -35,7 +35,7 @@ func (a *App) MountConsole() (*console.Console, error) {
 	mac.Write([]byte("spid-idp/console/csrf/v1"))
 	c := &console.Console{
 		Service: a.Enrolment, Store: a.Backends.Store, Eph: a.Backends.Eph, Pages: pages, Audit: a.Audit,
-		CSRFKey: mac.Sum(nil), Origin: a.Config.Server.BaseURL, Argon2: a.Argon2,
+		CSRFKey: mac.Sum(nil), Origin: a.Config.Server.BaseURL, Argon2: a.Argon2, HashGate: a.HashGate,
 		IPLimiter:   &regulation.Limiter{Eph: a.Backends.Eph, Max: 30, Window: time.Minute, Prefix: "console-login-ip:"},
 		UserLimiter: &regulation.Limiter{Eph: a.Backends.Eph, Max: 10, Window: 15 * time.Minute, Prefix: "console-login-user:"},
 		Responsible: a.Config.Enrolment.Responsible, Log: a.Log.With("component", "console"),

@@ -131,7 +131,7 @@ func (b *browser) do(req *http.Request) page {
 	}
 	defer res.Body.Close()
 	body, _ := io.ReadAll(res.Body)
-	return page{status: res.StatusCode, url: res.Request.URL, body: string(body)}
+	return page{status: res.StatusCode, url: res.Request.URL, body: string(body), header: res.Header}
 }
 
 func (b *browser) get(u string) page {

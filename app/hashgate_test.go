@@ -16,7 +16,9 @@ import (
 	"time"
 
 	"github.com/spid-idp/spid-idp/config"
+	"github.com/spid-idp/spid-idp/idp/password"
 	"github.com/spid-idp/spid-idp/idp/spid"
+	"github.com/spid-idp/spid-idp/storage"
 )
 
 // stormLogins and stormSlots shape TestLoginStormBoundedMemory: far more
@@ -171,4 +173,41 @@ func vmHWM(t *testing.T) int64 {
 	}
 	t.Fatal("no VmHWM in /proc/self/status")
 	return 0
+}
+
+// TestConsoleLoginShedsWhenHashingBusy: the console's password check takes
+// a slot of the IdP's hashing bound too. With every slot taken past the
+// wait it answers 503 with Retry-After (not "wrong password", nothing
+// counted), and once a slot is free the same login goes through.
+func TestConsoleLoginShedsWhenHashingBusy(t *testing.T) {
+	a, ts, _ := startApp(t, appOpts{Configure: func(cfg *config.Config) {
+		cfg.Security.Hashing.MaxConcurrent = 1
+		cfg.Security.Hashing.MaxWait = 50 * time.Millisecond
+	}})
+	if _, err := a.MountConsole(); err != nil {
+		t.Fatal(err)
+	}
+	h, err := password.Hash("Console-agent-2026", a.Argon2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	if err := a.Backends.Store.CreateOperator(t.Context(), storage.Operator{ID: "op-agent", Username: "agent", Name: "agent",
+		Roles: []string{"shop_agent"}, PasswordHash: h, Status: storage.OperatorActive, CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	held, release := make(chan struct{}), make(chan struct{})
+	go func() { _ = a.HashGate.Do(t.Context(), func() { close(held); <-release }) }()
+	<-held
+	b := newBrowser(t)
+	creds := url.Values{"username": {"agent"}, "password": {"Console-agent-2026"}}
+	p := b.submit(b.get(ts.URL+"/console/login"), "/console/login", creds)
+	close(release)
+	if p.status != http.StatusServiceUnavailable || p.header.Get("Retry-After") == "" {
+		t.Fatalf("console login with every hashing slot taken: %d, Retry-After %q", p.status, p.header.Get("Retry-After"))
+	}
+	p = b.submit(b.get(ts.URL+"/console/login"), "/console/login", creds)
+	if !strings.HasSuffix(p.url.Path, "/console/factor") {
+		t.Fatalf("console login once a slot is free: %d %s", p.status, p.url)
+	}
 }

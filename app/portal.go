@@ -45,7 +45,7 @@ func (a *App) SetupPortal(ctx context.Context) (*portal.Portal, error) {
 	p, err := portal.New(portal.Options{
 		BaseURL: base, IdPSSO: base + idp.PathSSORedirect, IdPSLO: base + idp.PathSLORedirect, Pair: pair, IdPCerts: certs,
 		Store: a.Backends.Store, Eph: a.Backends.Eph, Lifecycle: a.Lifecycle, Audit: a.Audit,
-		Pages: pages, Mailer: mailer, Argon2: a.Argon2, PasswordRules: PasswordRules(cfg), SMS: SMSCodes(cfg, a.Backends, smsSender),
+		Pages: pages, Mailer: mailer, Argon2: a.Argon2, HashGate: a.HashGate, PasswordRules: PasswordRules(cfg), SMS: SMSCodes(cfg, a.Backends, smsSender),
 		SPName: func(ctx context.Context, entityID, lang string) string {
 			sp, err := a.SPs.Get(ctx, entityID)
 			if err != nil {

@@ -14,7 +14,6 @@ import (
 	"github.com/spid-idp/spid-idp/idp/alert"
 	"github.com/spid-idp/spid-idp/idp/authnrequest"
 	"github.com/spid-idp/spid-idp/idp/csrf"
-	"github.com/spid-idp/spid-idp/idp/hashgate"
 	"github.com/spid-idp/spid-idp/idp/password"
 	"github.com/spid-idp/spid-idp/idp/regulation"
 	"github.com/spid-idp/spid-idp/idp/spid"
@@ -214,7 +213,7 @@ func (p *IdP) login(w http.ResponseWriter, r *http.Request) {
 		// The password was not checked: nothing is counted against the
 		// credential or the flow, and the same form can be sent again.
 		p.o.Log.WarnContext(ctx, "password check not run", "err", gateErr)
-		w.Header().Set("Retry-After", strconv.Itoa(retryAfter(p.o.HashGate)))
+		w.Header().Set("Retry-After", strconv.Itoa(p.o.HashGate.RetryAfter()))
 		p.fail(w, r, templates.ReasonUnavailable)
 		return
 	}
@@ -269,12 +268,6 @@ func (p *IdP) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.showLogin(w, r, sp, f, templates.LoginPage{Username: username, Failed: true, AttemptsLeft: p.o.MaxFailures - int(n)})
-}
-
-// retryAfter is the Retry-After, in seconds, of a login shed because every
-// hashing slot was taken: about one more wait.
-func retryAfter(g *hashgate.Gate) int {
-	return max(1, int(g.MaxWait().Round(time.Second)/time.Second))
 }
 
 func withActor(f *flowState, actor string) *flowState {

@@ -23,6 +23,7 @@ import (
 	"github.com/spid-idp/spid-idp/identity"
 	"github.com/spid-idp/spid-idp/identity/pwrules"
 	"github.com/spid-idp/spid-idp/idp/csrf"
+	"github.com/spid-idp/spid-idp/idp/hashgate"
 	"github.com/spid-idp/spid-idp/idp/otp"
 	"github.com/spid-idp/spid-idp/idp/password"
 	"github.com/spid-idp/spid-idp/idp/push"
@@ -107,6 +108,9 @@ type Options struct {
 	// §8.2: never raw entityIDs only); nil or "" shows the entityID.
 	SPName func(ctx context.Context, entityID, lang string) string
 	Argon2 password.Params
+	// HashGate bounds the password checks computed at once with the IdP's
+	// (nil: unbounded).
+	HashGate *hashgate.Gate
 	// PasswordRules are the history and lifetime rules (zero: the spec's).
 	PasswordRules pwrules.Policy
 	CSRFKey       []byte // at least 32 bytes
@@ -413,7 +417,16 @@ func (p *Portal) changePassword(w http.ResponseWriter, r *http.Request, s *sessi
 		_ = p.record(ctx, id.ID, "portal.password", id.ID, audit.Failure, map[string]string{"reason": reason})
 		p.refused(w, r, s, http.StatusBadRequest, problems)
 	}
-	if ok, err := password.Verify(cred.PasswordHash, cur); err != nil || !ok {
+	var ok bool
+	gateErr := p.o.HashGate.Do(ctx, func() { ok, err = password.Verify(cred.PasswordHash, cur) })
+	if gateErr != nil {
+		// Not checked, so neither right nor wrong: the form can be sent again.
+		w.Header().Set("Retry-After", strconv.Itoa(p.o.HashGate.RetryAfter()))
+		http.Error(w, "Servizio momentaneamente sovraccarico, riprova tra poco. / The service is busy, try again shortly.",
+			http.StatusServiceUnavailable)
+		return
+	}
+	if err != nil || !ok {
 		deny("wrong current password", []string{"The current password is wrong."})
 		return
 	}

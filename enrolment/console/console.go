@@ -33,6 +33,7 @@ import (
 	"github.com/spid-idp/spid-idp/audit"
 	"github.com/spid-idp/spid-idp/enrolment"
 	"github.com/spid-idp/spid-idp/idp/csrf"
+	"github.com/spid-idp/spid-idp/idp/hashgate"
 	"github.com/spid-idp/spid-idp/idp/password"
 	"github.com/spid-idp/spid-idp/idp/regulation"
 	"github.com/spid-idp/spid-idp/opfactor"
@@ -67,6 +68,9 @@ type Console struct {
 	// header of posts is checked against it. An https origin makes the
 	// cookie __Host- and Secure.
 	Origin string
+	// HashGate bounds the password checks computed at once with the IdP's
+	// (nil: unbounded).
+	HashGate *hashgate.Gate
 	// Argon2 is the parameter set of the dummy hash that keeps an unknown
 	// username as slow as a wrong password.
 	Argon2 password.Params
@@ -390,17 +394,27 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	op, err := c.Store.GetOperatorByUsername(ctx, username)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		c.fail(w, err)
+		return
+	}
 	ok := false
-	switch {
-	case err == nil && op.PasswordHash != "":
-		ok, err = password.Verify(op.PasswordHash, pw)
-		if err != nil {
-			c.fail(w, err)
-			return
+	gateErr := c.HashGate.Do(ctx, func() {
+		if err == nil && op.PasswordHash != "" {
+			ok, err = password.Verify(op.PasswordHash, pw)
+		} else {
+			password.DummyVerify(c.Argon2, pw) // same cost as a real check
+			err = nil
 		}
-	case err == nil || errors.Is(err, storage.ErrNotFound):
-		password.DummyVerify(c.Argon2, pw) // same cost as a real check
-	default:
+	})
+	if gateErr != nil {
+		// Not checked, so neither right nor wrong: the form can be sent again.
+		w.Header().Set("Retry-After", strconv.Itoa(c.HashGate.RetryAfter()))
+		http.Error(w, msg(lang, "Servizio momentaneamente sovraccarico, riprova tra poco.",
+			"The service is busy, try again shortly."), http.StatusServiceUnavailable)
+		return
+	}
+	if err != nil {
 		c.fail(w, err)
 		return
 	}

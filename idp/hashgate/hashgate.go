@@ -97,6 +97,15 @@ func (g *Gate) Do(ctx context.Context, fn func()) error {
 	return nil
 }
 
+// RetryAfter is the Retry-After, in seconds, of a check shed with ErrBusy:
+// about one more wait.
+func (g *Gate) RetryAfter() int {
+	if g == nil {
+		return 1
+	}
+	return max(1, int(g.maxWait.Round(time.Second)/time.Second))
+}
+
 // Describe implements prometheus.Collector.
 func (g *Gate) Describe(ch chan<- *prometheus.Desc) {
 	g.queue.Describe(ch)
