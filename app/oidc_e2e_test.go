@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -12,8 +13,10 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/spid-idp/spid-idp/federation"
+	"github.com/spid-idp/spid-idp/idp/otp"
 	"github.com/spid-idp/spid-idp/internal/fedtest"
 	"github.com/spid-idp/spid-idp/oidc"
+	"github.com/spid-idp/spid-idp/storage"
 )
 
 const (
@@ -309,5 +312,59 @@ func TestOIDCResolveEndpoint(t *testing.T) {
 	bad.Body.Close()
 	if bad.StatusCode != 400 {
 		t.Fatalf("F032: resolve without anchor answered %d", bad.StatusCode)
+	}
+}
+
+// TestOIDCLevel2 runs an SpidL2 authorization through the second factor:
+// the ID token says SpidL2 (O029, O058) and the pairwise sub is the same
+// at the same RP and different at another (O079).
+func TestOIDCLevel2(t *testing.T) {
+	a, _, info := testApp(t)
+	ctx := context.Background()
+	if err := a.EnsureDemoDevice(ctx); err != nil {
+		t.Fatal(err)
+	}
+	seed, err := otp.DecodeSeed(DemoTOTPSecret())
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuer := a.Config.OIDC.Issuer
+	keys := opKeys(t, a, "")
+	subOf := func(rp *fedtest.RP, level string) map[string]any {
+		br := newBrowser(t)
+		ro, pend := rp.Request(issuer, []string{level}, testClaims)
+		p := authorize(br, issuer, rp, ro)
+		p = br.submit(p, "/login", url.Values{"username": {info.Username}, "password": {info.Password}, "op": {"submit"}})
+		if level == testAcrL2 {
+			if err := a.Backends.Store.UpdateDevice(ctx, demoDeviceID, func(d storage.Device) (storage.Device, error) {
+				d.LastStep = 0
+				return d, nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			p = br.submit(p, "/login/otp", url.Values{"otp": {otp.Code(seed, time.Now())}, "op": {"submit"}})
+		}
+		p = br.submit(p, "/consent", url.Values{"op": {"accept"}})
+		form, _ := rp.TokenForm(issuer+"/token", p.url.Query().Get("code"), pend)
+		res, tok := postForm(t, issuer+"/token", form)
+		if res.StatusCode != 200 {
+			t.Fatalf("token: %d %v", res.StatusCode, tok)
+		}
+		v, err := federation.Verify(tok["id_token"].(string), keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var id map[string]any
+		_ = json.Unmarshal(v.Payload, &id)
+		return id
+	}
+	l2 := subOf(a.demoFed.RP1, testAcrL2)
+	if l2["acr"] != testAcrL2 {
+		t.Fatalf("O029/O058: acr %v after an SpidL2 request", l2["acr"])
+	}
+	l1 := subOf(a.demoFed.RP1, testAcrL1)
+	other := subOf(a.demoFed.RP2, testAcrL1)
+	if l1["sub"] != l2["sub"] || l1["sub"] == other["sub"] || len(l1["sub"].(string)) != 43 {
+		t.Fatalf("O079: sub %v, %v at RP1, %v at RP2", l1["sub"], l2["sub"], other["sub"])
 	}
 }
