@@ -133,7 +133,7 @@ func runFloor(b *testing.B, a *App, base string, info DemoInfo) {
 	digest := sha256.Sum256([]byte("floor"))
 	twoRSA := func(int) error {
 		for range 2 {
-			if _, err := rsa.SignPKCS1v15(rand.Reader, a.Keys.Key, crypto.SHA256, digest[:]); err != nil {
+			if _, err := rsa.SignPKCS1v15(rand.Reader, a.Keys.Key.(*rsa.PrivateKey), crypto.SHA256, digest[:]); err != nil {
 				return err
 			}
 		}

@@ -150,7 +150,7 @@ func TestGenerateDefaultBits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := p.Key.N.BitLen(); got != 3072 {
+	if got := p.Key.(*rsa.PrivateKey).N.BitLen(); got != 3072 {
 		t.Errorf("default bits = %d", got)
 	}
 }
@@ -196,13 +196,13 @@ func TestSaveLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !q.Cert.Equal(p.Cert) || !q.Key.Equal(p.Key) {
+	if !q.Cert.Equal(p.Cert) || !q.Key.(*rsa.PrivateKey).Equal(p.Key) {
 		t.Error("round trip changed the pair")
 	}
 
 	// PKCS#1 is accepted too.
 	pk1 := filepath.Join(dir, "pkcs1.pem")
-	os.WriteFile(pk1, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(p.Key)}), 0o600)
+	os.WriteFile(pk1, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(p.Key.(*rsa.PrivateKey))}), 0o600)
 	if _, err := Load(pk1, cf); err != nil {
 		t.Errorf("PKCS#1: %v", err)
 	}
@@ -225,7 +225,7 @@ func TestLoadRejects(t *testing.T) {
 		}
 		return f
 	}
-	keyOf := func(k *rsa.PrivateKey) *pem.Block {
+	keyOf := func(k any) *pem.Block {
 		der, _ := x509.MarshalPKCS8PrivateKey(k)
 		return &pem.Block{Type: "PRIVATE KEY", Bytes: der}
 	}
@@ -293,7 +293,7 @@ func TestLoadOrGenerate(t *testing.T) {
 		t.Error("orphaned key overwritten")
 	}
 	b, _ := os.ReadFile(kf)
-	if q, err := Parse(b, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p1.Cert.Raw})); err != nil || !q.Key.Equal(p1.Key) {
+	if q, err := Parse(b, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p1.Cert.Raw})); err != nil || !q.Key.(*rsa.PrivateKey).Equal(p1.Key) {
 		t.Errorf("key file changed: %v", err)
 	}
 }

@@ -141,7 +141,7 @@ func sha1Cert(t *testing.T, p keys.Pair) *x509.Certificate {
 	}
 	tbs := bytes.Replace(outer.TBS.FullBytes, sha256OID, sha1OID, 1)
 	h := sha1.Sum(tbs)
-	sig, err := rsa.SignPKCS1v15(rand.Reader, p.Key, crypto.SHA1, h[:])
+	sig, err := rsa.SignPKCS1v15(rand.Reader, p.Key.(*rsa.PrivateKey), crypto.SHA1, h[:])
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/rsa"
 	"crypto/sha256"
 	"fmt"
 	"os"
@@ -34,7 +35,7 @@ func TestKeysGenerateAndShow(t *testing.T) {
 	if err := keys.CheckIdPProfile(pair.Cert, testEntityID, time.Now()); err != nil {
 		t.Errorf("generated certificate: %v", err)
 	}
-	if n := pair.Key.N.BitLen(); n != 2048 {
+	if n := pair.Key.(*rsa.PrivateKey).N.BitLen(); n != 2048 {
 		t.Errorf("key of %d bits, want 2048", n)
 	}
 	if days := pair.Cert.NotAfter.Sub(pair.Cert.NotBefore).Hours() / 24; days != 365 {

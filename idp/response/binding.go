@@ -3,9 +3,6 @@ package response
 import (
 	"bytes"
 	"compress/flate"
-	"crypto"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -48,7 +45,8 @@ func PostForm(action string, param string, xml []byte, relayState string) Form {
 // url.QueryEscape, the form SP libraries re-create to verify (§4.10, C180) —
 // is signed with RSA-SHA256 and the Signature appended.
 func (b *Builder) RedirectURL(endpoint string, xml []byte, param string, relayState string) (string, error) {
-	if b.Signing.Key == nil {
+	pair := b.pair()
+	if pair.Key == nil {
 		return "", errNoKey
 	}
 	if param != "SAMLRequest" && param != "SAMLResponse" {
@@ -90,7 +88,7 @@ func (b *Builder) RedirectURL(endpoint string, xml []byte, param string, relaySt
 	q.WriteString("&SigAlg=")
 	q.WriteString(url.QueryEscape(spid.AlgRSASHA256))
 	digest := sha256.Sum256([]byte(q.String()))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, b.Signing.Key, crypto.SHA256, digest[:])
+	sig, err := pair.SignSHA256(digest[:])
 	if err != nil {
 		return "", fmt.Errorf("response: signing redirect query: %w", err)
 	}

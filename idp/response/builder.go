@@ -39,6 +39,10 @@ type Builder struct {
 	EntityID string
 	// Signing is the key pair published in the IdP metadata.
 	Signing keys.Pair
+	// Keys, when set, overrides Signing: it returns the pair to sign each
+	// message with, so a planned key rollover switches keys while the IdP
+	// runs (keys/rollover).
+	Keys func() keys.Pair
 	// Now returns the current time.
 	Now func() time.Time
 	// AssertionLifetime is added to IssueInstant to get
@@ -81,13 +85,22 @@ func (b *Builder) newID() (string, error) {
 
 // check reports configuration errors common to every message.
 func (b *Builder) check() error {
-	if b.Signing.Key == nil || b.Signing.Cert == nil {
+	if p := b.pair(); p.Key == nil || p.Cert == nil {
 		return errNoKey
 	}
 	if err := checkValue("builder EntityID", b.EntityID); err != nil {
 		return err
 	}
 	return nil
+}
+
+// pair is the key pair to sign one message with; a message reads it once,
+// so its signature and its KeyInfo always name the same key.
+func (b *Builder) pair() keys.Pair {
+	if b.Keys != nil {
+		return b.Keys()
+	}
+	return b.Signing
 }
 
 // RandomID returns "_" followed by 128 random bits in hex: an NCName usable

@@ -1,9 +1,6 @@
 package response
 
 import (
-	"crypto"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
@@ -121,6 +118,7 @@ func appendAttr(dst []byte, name, value string) []byte {
 // the element with ID id whose canonical form (without this signature) is
 // the concatenation of parts.
 func (b *Builder) appendSignature(dst []byte, id string, parts ...[]byte) ([]byte, error) {
+	pair := b.pair()
 	h := sha256.New()
 	for _, p := range parts {
 		h.Write(p)
@@ -142,7 +140,7 @@ func (b *Builder) appendSignature(dst []byte, id string, parts ...[]byte) ([]byt
 	h.Write(si)
 	var siDigest [sha256.Size]byte
 	h.Sum(siDigest[:0])
-	sig, err := rsa.SignPKCS1v15(rand.Reader, b.Signing.Key, crypto.SHA256, siDigest[:])
+	sig, err := pair.SignSHA256(siDigest[:])
 	if err != nil {
 		return nil, fmt.Errorf("response: signing %s: %w", id, err)
 	}
@@ -152,14 +150,15 @@ func (b *Builder) appendSignature(dst []byte, id string, parts ...[]byte) ([]byt
 	dst = append(dst, `<ds:SignatureValue>`...)
 	dst = base64.StdEncoding.AppendEncode(dst, sig)
 	dst = append(dst, `</ds:SignatureValue><ds:KeyInfo><ds:X509Data><ds:X509Certificate>`...)
-	dst = base64.StdEncoding.AppendEncode(dst, b.Signing.Cert.Raw)
+	dst = base64.StdEncoding.AppendEncode(dst, pair.Cert.Raw)
 	dst = append(dst, `</ds:X509Certificate></ds:X509Data></ds:KeyInfo></ds:Signature>`...)
 	return dst, nil
 }
 
 // signatureLen estimates the size of a Signature element, to size buffers.
 func (b *Builder) signatureLen() int {
-	return 1200 + b.Signing.Key.Size()*4/3 + len(b.Signing.Cert.Raw)*4/3
+	pair := b.pair()
+	return 1200 + pair.SignatureSize()*4/3 + len(pair.Cert.Raw)*4/3
 }
 
 // finish signs the canonical message canon (root ID id) with the signature

@@ -78,7 +78,7 @@ type Redirect struct {
 	RelayState string // "" means absent
 	SigAlg     string // default rsa-sha256; "-" means omit
 	// Key signs the query; nil omits Signature.
-	Key *rsa.PrivateKey
+	Key crypto.Signer
 	// Hash overrides the hash used to sign (default: the one SigAlg names,
 	// SHA-256 for unknown ones).
 	Hash crypto.Hash
@@ -130,7 +130,7 @@ func (r Redirect) Query() string {
 		}
 		hh := h.New()
 		hh.Write([]byte(signed))
-		sig, err := rsa.SignPKCS1v15(rand.Reader, r.Key, h, hh.Sum(nil))
+		sig, err := r.Key.Sign(rand.Reader, hh.Sum(nil), h)
 		if err != nil {
 			panic(err)
 		}
