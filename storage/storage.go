@@ -155,6 +155,7 @@ type Store interface {
 	Imports
 	Blobs
 	Register
+	SigningKeys
 
 	CreateIdentity(ctx context.Context, id Identity) error
 	GetIdentity(ctx context.Context, id string) (Identity, error)

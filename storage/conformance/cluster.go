@@ -23,6 +23,8 @@ var clusterTests = []struct {
 	{"ImportIdentitiesAllOrNothing", storeTestImportAllOrNothing},
 	{"BlobRoundTrip", storeTestBlobRoundTrip},
 	{"BlobUncommittedInvisible", storeTestBlobUncommitted},
+	{"SigningKeysRoundTrip", storeTestSigningKeysRoundTrip},
+	{"SigningKeysConcurrentUpdate", storeTestSigningKeysConcurrentUpdate},
 }
 
 func storeTestSharedValueCreateOnce(t *testing.T, s storage.Store) {
