@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -33,6 +34,7 @@ import (
 	"github.com/spid-idp/spid-idp/idp/response"
 	"github.com/spid-idp/spid-idp/internal/fedtest"
 	"github.com/spid-idp/spid-idp/keys"
+	"github.com/spid-idp/spid-idp/keys/rollover"
 	"github.com/spid-idp/spid-idp/legal"
 	"github.com/spid-idp/spid-idp/lifecycle"
 	"github.com/spid-idp/spid-idp/metadata"
@@ -49,6 +51,10 @@ type App struct {
 	Log      *slog.Logger
 	Backends *Backends
 	Keys     keys.Pair
+	// Signing is the pair to sign with now and the certificates to
+	// publish: Keys until a planned rollover (spid-idp keys rollover)
+	// moves to another key.
+	Signing *rollover.Ring
 	// ExtraCerts are published next to Keys in metadata (key rollover).
 	ExtraCerts []*x509.Certificate
 	Audit      *audit.Logger
@@ -115,10 +121,13 @@ func Build(ctx context.Context, cfg *config.Config, b *Backends, log *slog.Logge
 	if a.ExtraCerts, err = ExtraCerts(cfg); err != nil {
 		return nil, err
 	}
-	if err := keys.CheckValidity(a.Keys.Cert, time.Now()); err != nil {
+	a.Audit = NewAuditLogger(b.Store, log)
+	if a.Signing, err = NewSigningRing(ctx, cfg, b.Store, a.Keys, a.Audit, log); err != nil {
+		return nil, err
+	}
+	if err := keys.CheckValidity(a.Signing.Current().Cert, time.Now()); err != nil {
 		return nil, fmt.Errorf("signing certificate: %w", err)
 	}
-	a.Audit = NewAuditLogger(b.Store, log)
 	// The mail/SMS queue first, so its log lines carry its own component.
 	if _, err := b.Outbox(cfg, log); err != nil {
 		return nil, err
@@ -137,7 +146,7 @@ func Build(ctx context.Context, cfg *config.Config, b *Backends, log *slog.Logge
 	}
 
 	base := cfg.Server.BaseURL
-	builder := &response.Builder{EntityID: cfg.IdP.EntityID, Signing: a.Keys, AssertionLifetime: cfg.IdP.AssertionLifetime}
+	builder := &response.Builder{EntityID: cfg.IdP.EntityID, Keys: a.Signing.Current, AssertionLifetime: cfg.IdP.AssertionLifetime}
 	checker := &authnrequest.Checker{
 		IdPEntityID: cfg.IdP.EntityID,
 		SSOURLs:     []string{base + idp.PathSSORedirect, base + idp.PathSSOPOST},
@@ -303,27 +312,50 @@ func loadSPDir(ctx context.Context, reg *metadata.Registry, dir string, demo boo
 }
 
 // metadataSource signs the IdP metadata at most once a minute: validUntil
-// counts from the request, signing per request would be wasted work.
+// counts from the request, signing per request would be wasted work. A
+// step of a key rollover (next key published, switch, retirement) makes
+// it sign again at once.
 func (a *App) metadataSource() func() ([]byte, error) {
 	var (
 		mu     sync.Mutex
 		cached []byte
 		at     time.Time
+		certs  []*x509.Certificate
 	)
-	opts := IdPMetadataOptions(a.Config, a.Keys, a.ExtraCerts...)
 	return func() ([]byte, error) {
 		mu.Lock()
 		defer mu.Unlock()
-		if cached != nil && time.Since(at) < time.Minute {
+		published := a.Signing.Published()
+		if cached != nil && time.Since(at) < time.Minute && slices.EqualFunc(certs, published, (*x509.Certificate).Equal) {
 			return cached, nil
 		}
-		md, err := metadata.BuildIdP(opts)
+		md, err := metadata.BuildIdP(IdPMetadataOptions(a.Config, a.Signing.Current(), a.publishedExtra(published)...))
 		if err != nil {
 			return nil, err
 		}
-		cached, at = md, time.Now()
+		cached, at, certs = md, time.Now(), published
 		return md, nil
 	}
+}
+
+// publishedExtra are the certificates the metadata lists besides the
+// signing one: the other key of a rollover under way, then
+// idp.signing.extra_cert_files not already among them.
+func (a *App) publishedExtra(published []*x509.Certificate) []*x509.Certificate {
+	out := slices.Clone(published[1:])
+	for _, c := range a.ExtraCerts {
+		if !slices.ContainsFunc(published, c.Equal) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// IdPCerts are the certificates the IdP's own SPs (personal area, demo SP)
+// accept on its Responses: those its metadata publishes now.
+func (a *App) IdPCerts() []*x509.Certificate {
+	published := a.Signing.Published()
+	return append(published, a.publishedExtra(published)[len(published)-1:]...)
 }
 
 func tlsVersion(v string) uint16 {

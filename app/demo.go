@@ -102,7 +102,7 @@ func (a *App) SetupDemo(ctx context.Context) (DemoInfo, error) {
 	if err != nil {
 		return DemoInfo{}, err
 	}
-	sp, err := demo.NewSP(base, base+idp.PathSSORedirect, pair, a.Keys, pages,
+	sp, err := demo.NewSP(base, base+idp.PathSSORedirect, pair, a.IdPCerts, pages,
 		derive32(cfg.IdP.Session.CookieKey, "demo-sp"), a.Log.With("component", "demo-sp"))
 	if err != nil {
 		return DemoInfo{}, err

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/x509"
 	"fmt"
 	"time"
 
@@ -40,10 +39,8 @@ func (a *App) SetupPortal(ctx context.Context) (*portal.Portal, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Certificates published for rollover are accepted too.
-	certs := append([]*x509.Certificate{a.Keys.Cert}, a.ExtraCerts...)
 	p, err := portal.New(portal.Options{
-		BaseURL: base, IdPSSO: base + idp.PathSSORedirect, IdPSLO: base + idp.PathSLORedirect, Pair: pair, IdPCerts: certs,
+		BaseURL: base, IdPSSO: base + idp.PathSSORedirect, IdPSLO: base + idp.PathSLORedirect, Pair: pair, IdPCertsNow: a.IdPCerts,
 		Store: a.Backends.Store, Eph: a.Backends.Eph, Lifecycle: a.Lifecycle, Audit: a.Audit,
 		Pages: pages, Mailer: mailer, Argon2: a.Argon2, HashGate: a.HashGate, PasswordRules: PasswordRules(cfg), SMS: SMSCodes(cfg, a.Backends, smsSender),
 		SPName: func(ctx context.Context, entityID, lang string) string {

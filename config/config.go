@@ -200,6 +200,10 @@ type Signing struct {
 	KeyFile        string   `yaml:"key_file" defaultdoc:"demo: <data_dir>/keys/signing.key" doc:"PEM private key (RSA, at least 2048 bits). Required outside demo mode; in demo mode generated when missing."`
 	CertFile       string   `yaml:"cert_file" defaultdoc:"demo: <data_dir>/keys/signing.crt" doc:"PEM certificate of the signing key, published in metadata. Required outside demo mode."`
 	ExtraCertFiles []string `yaml:"extra_cert_files" doc:"More PEM certificates published in metadata during a key rollover (the next or the previous key)."`
+	// Planned rollovers (spid-idp keys rollover) keep their plan in the
+	// database, so every node switches at the same instant.
+	RolloverAnnounce time.Duration `yaml:"rollover_announce" default:"168h" doc:"spid-idp keys rollover: how long the next certificate is published in metadata before it starts signing (unless --switch-at is given). Keep it longer than idp.metadata.cache_duration, so every SP has fetched it."`
+	RolloverOverlap  time.Duration `yaml:"rollover_overlap" default:"168h" doc:"spid-idp keys rollover: how long the replaced certificate stays in metadata after the switch before it is retired."`
 }
 
 // Metadata configures the IdP's published metadata.

@@ -503,6 +503,12 @@ func (v *validator) idp() {
 		v.signingPair()
 	}
 
+	if p.Signing.RolloverAnnounce <= 0 {
+		v.add("idp.signing.rollover_announce", "must be positive (the next certificate is published before it signs), got %s", p.Signing.RolloverAnnounce)
+	}
+	if p.Signing.RolloverOverlap < 0 {
+		v.add("idp.signing.rollover_overlap", "must not be negative, got %s", p.Signing.RolloverOverlap)
+	}
 	if p.Metadata.CacheDuration > p.Metadata.ValidFor && p.Metadata.ValidFor > 0 {
 		v.add("idp.metadata.cache_duration", "must not exceed idp.metadata.valid_for (%s), got %s", p.Metadata.ValidFor, p.Metadata.CacheDuration)
 	}

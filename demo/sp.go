@@ -39,9 +39,9 @@ var demoAttributes = []string{"spidCode", "name", "familyName", "fiscalNumber", 
 // try the IdP end to end with nothing else installed.
 type SP struct {
 	EntityID string
-	base     string // SP base URL (IdP base + Prefix)
-	idpSSO   string // IdP HTTP-Redirect SSO endpoint
-	idpCert  keys.Pair
+	base     string                     // SP base URL (IdP base + Prefix)
+	idpSSO   string                     // IdP HTTP-Redirect SSO endpoint
+	idpCerts func() []*x509.Certificate // the IdP's published signing certificates
 	pair     keys.Pair
 	signer   *response.Builder
 	pages    *templates.Renderer
@@ -56,11 +56,11 @@ type SP struct {
 func (sp *SP) idpSLO() string { return strings.TrimSuffix(sp.base, Prefix) + "/slo/redirect" }
 
 // NewSP builds the demo SP. idpBase is the IdP's public URL; pair is the
-// SP's own key; idpSigning is the IdP's (to verify Responses); secret keys
+// SP's own key; idpCerts returns the IdP's certificates (to verify Responses); secret keys
 // the SP's cookie.
-func NewSP(idpBase, idpSSO string, pair, idpSigning keys.Pair, pages *templates.Renderer, secret []byte, log *slog.Logger) (*SP, error) {
+func NewSP(idpBase, idpSSO string, pair keys.Pair, idpCerts func() []*x509.Certificate, pages *templates.Renderer, secret []byte, log *slog.Logger) (*SP, error) {
 	base := strings.TrimRight(idpBase, "/") + Prefix
-	sp := &SP{EntityID: base, base: base, idpSSO: idpSSO, idpCert: idpSigning, pair: pair,
+	sp := &SP{EntityID: base, base: base, idpSSO: idpSSO, idpCerts: idpCerts, pair: pair,
 		signer: &response.Builder{EntityID: base, Signing: pair}, pages: pages, log: log, now: time.Now}
 	if len(secret) < 32 {
 		return nil, fmt.Errorf("demo SP: secret too short")
@@ -223,7 +223,7 @@ func (sp *SP) acs(w http.ResponseWriter, r *http.Request) {
 func (sp *SP) check(_ context.Context, b64, wantID string) (templates.DemoResultPage, error) {
 	page := templates.DemoResultPage{SPName: SPName}
 	res, err := spclient.Check(b64, spclient.Expect{InResponseTo: wantID, Destination: sp.base + "/acs",
-		Audience: sp.EntityID, IdPCerts: []*x509.Certificate{sp.idpCert.Cert}})
+		Audience: sp.EntityID, IdPCerts: sp.idpCerts()})
 	page.StatusCode, page.StatusMessage, page.Code = res.StatusCode, res.StatusMessage, res.Code
 	if err != nil {
 		return page, err
@@ -283,7 +283,7 @@ func (sp *SP) slo(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	msg, err := binding.Decode(r, spid.BindingRedirect, binding.Limits{})
 	if err == nil {
-		err = msg.Verify([]*x509.Certificate{sp.idpCert.Cert}, sp.now())
+		err = msg.Verify(sp.idpCerts(), sp.now())
 	}
 	if err != nil {
 		sp.log.InfoContext(ctx, "demo SP refused a logout message", "err", err)

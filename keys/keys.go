@@ -7,6 +7,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"errors"
+	"fmt"
 )
 
 // Pair is the IdP's signing key and its certificate (spec saml-profile.md §1.6).
@@ -32,4 +33,17 @@ func (p Pair) SignatureSize() int {
 		}
 	}
 	return 512
+}
+
+// Match checks that signer holds the private key of cert and that cert is
+// strong enough (CheckStrength).
+func Match(signer crypto.Signer, cert *x509.Certificate) error {
+	if err := CheckStrength(cert); err != nil {
+		return fmt.Errorf("certificate: %w", err)
+	}
+	pub, ok := signer.Public().(*rsa.PublicKey)
+	if !ok || !publicKeyEqual(pub, cert.PublicKey.(*rsa.PublicKey)) {
+		return errors.New("private key does not match the certificate")
+	}
+	return nil
 }

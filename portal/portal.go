@@ -90,17 +90,20 @@ type Mailer interface {
 
 // Options configure the portal.
 type Options struct {
-	BaseURL   string    // the IdP's public URL
-	IdPSSO    string    // the IdP's HTTP-Redirect SSO endpoint
-	IdPSLO    string    // the IdP's HTTP-Redirect SLO endpoint; default BaseURL + "/slo/redirect"
-	Pair      keys.Pair // the portal's own SP key
-	IdPCerts  []*x509.Certificate
-	Store     storage.Store
-	Eph       storage.Ephemeral
-	Lifecycle *lifecycle.Service
-	Audit     *audit.Logger
-	Pages     *templates.Renderer
-	Mailer    Mailer // nil: no e-mail notices
+	BaseURL  string    // the IdP's public URL
+	IdPSSO   string    // the IdP's HTTP-Redirect SSO endpoint
+	IdPSLO   string    // the IdP's HTTP-Redirect SLO endpoint; default BaseURL + "/slo/redirect"
+	Pair     keys.Pair // the portal's own SP key
+	IdPCerts []*x509.Certificate
+	// IdPCertsNow, when set, replaces IdPCerts: the certificates the IdP
+	// publishes at the moment, which change during a key rollover.
+	IdPCertsNow func() []*x509.Certificate
+	Store       storage.Store
+	Eph         storage.Ephemeral
+	Lifecycle   *lifecycle.Service
+	Audit       *audit.Logger
+	Pages       *templates.Renderer
+	Mailer      Mailer // nil: no e-mail notices
 	// SMS sends the code to a new mobile number (and, through its Sender,
 	// the notice to the old one); nil: mobile change unavailable.
 	SMS *otp.SMSCodes
@@ -135,7 +138,7 @@ func New(o Options) (*Portal, error) {
 		return nil, errors.New("portal: store, ephemeral store, lifecycle, audit and pages are required")
 	case len(o.CSRFKey) < 32:
 		return nil, errors.New("portal: CSRF key shorter than 32 bytes")
-	case len(o.IdPCerts) == 0:
+	case len(o.IdPCerts) == 0 && o.IdPCertsNow == nil:
 		return nil, errors.New("portal: no IdP certificate to verify Responses")
 	}
 	if o.Now == nil {
@@ -595,4 +598,13 @@ func (p *Portal) data(w http.ResponseWriter, r *http.Request) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(out)
+}
+
+// idpCerts are the certificates a Response or a LogoutRequest from the IdP
+// may be signed with.
+func (p *Portal) idpCerts() []*x509.Certificate {
+	if p.o.IdPCertsNow != nil {
+		return p.o.IdPCertsNow()
+	}
+	return p.o.IdPCerts
 }

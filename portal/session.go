@@ -249,7 +249,7 @@ func (p *Portal) acs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := spclient.Check(b64, spclient.Expect{InResponseTo: inResp, Destination: strings.TrimSuffix(p.entityID, Prefix) + PathACS,
-		Audience: p.entityID, IdPCerts: p.o.IdPCerts})
+		Audience: p.entityID, IdPCerts: p.idpCerts()})
 	if err != nil {
 		fail(err.Error(), nil)
 		return

@@ -18,7 +18,7 @@ func (p *Portal) slo(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	msg, err := binding.Decode(r, spid.BindingRedirect, binding.Limits{})
 	if err == nil {
-		err = msg.Verify(p.o.IdPCerts, p.o.Now())
+		err = msg.Verify(p.idpCerts(), p.o.Now())
 	}
 	if err == nil && msg.Param != binding.ParamRequest {
 		// The portal never starts a SAML logout, so no LogoutResponse is due.

@@ -21,7 +21,7 @@ import (
 
 func init() {
 	register("keys generate", "make a signing key and a certificate with the SPID IdP profile (refuses to overwrite without --force)", runKeysGenerate)
-	register("keys show", "print a certificate and check it against the SPID IdP profile (exit 1 on any violation)", runKeysShow)
+	register("keys show", "without --cert: the signing keys now (active, next, previous; fingerprints, validity, dates); with --cert: print a certificate and check it against the SPID IdP profile (exit 1 on any violation)", runKeysShow)
 }
 
 func runKeysGenerate(_ context.Context, e env, args []string) int {
@@ -106,8 +106,9 @@ func runKeysGenerate(_ context.Context, e env, args []string) int {
 	return exitOK
 }
 
-func runKeysShow(_ context.Context, e env, args []string) int {
+func runKeysShow(ctx context.Context, e env, args []string) int {
 	fs := newFlagSet("keys show", e)
+	path := configFlag(fs, e)
 	certFile := fs.String("cert", "", "PEM certificate `FILE` to show (required)")
 	keyFile := fs.String("key", "", "also check that the private key in `FILE` belongs to the certificate")
 	entityID := fs.String("entity-id", "", "the IdP entityID the subject uri must equal (default: the certificate's own uri, which then is not checked)")
@@ -119,8 +120,7 @@ func runKeysShow(_ context.Context, e env, args []string) int {
 		return exitUsage
 	}
 	if *certFile == "" {
-		fmt.Fprintln(e.stderr, "spid-idp keys show: missing --cert")
-		return exitUsage
+		return runKeysState(ctx, e, *path)
 	}
 	cert, err := readCertificate(*certFile)
 	if err != nil {

@@ -128,6 +128,9 @@ func runServe(ctx context.Context, e env, args []string) int {
 	if q, err := a.Backends.Outbox(cfg, log); err == nil && q != nil {
 		go q.Run(ctx)
 	}
+	// A rollover planned with `spid-idp keys rollover` on any host reaches
+	// this node's metadata within SigningRefresh.
+	go a.Signing.Run(ctx, app.SigningRefresh)
 	if err := a.Server.ListenAndServe(ctx); err != nil {
 		fmt.Fprintf(e.stderr, "spid-idp: %v\n", err)
 		return exitFailure
