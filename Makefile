@@ -43,7 +43,7 @@ axe: ## install axe-core from npm into .axe/ for the browser tests' accessibilit
 screenshots: axe ## every page at 1280 and 390 px wide into ./screenshots (runs the browser tests)
 	mkdir -p screenshots
 	SPID_TEST_BROWSER=1 SPID_TEST_SCREENSHOTS=$(CURDIR)/screenshots SPID_SCREENSHOT_DIR=$(CURDIR)/screenshots \
-	  $(GO) test -count=1 -timeout 30m -run 'Browser|Screenshots' ./app/ ./templates/
+	  $(GO) test -count=1 -timeout 30m -run 'Browser|Journey|Screenshots' ./app/ ./templates/
 	@echo "screenshots: $$(ls screenshots | wc -l) files in ./screenshots"
 
 clean: ## remove build output (keeps ./data)
