@@ -17,6 +17,7 @@ import (
 	"github.com/spid-idp/spid-idp/config"
 	"github.com/spid-idp/spid-idp/demo"
 	"github.com/spid-idp/spid-idp/enrolment"
+	"github.com/spid-idp/spid-idp/internal/browsertest"
 	"github.com/spid-idp/spid-idp/internal/testenv"
 	"github.com/spid-idp/spid-idp/storage"
 )
@@ -127,6 +128,7 @@ func (r *pathsRun) request(ctx context.Context, p applicant, path string) storag
 		chromedp.Click(`button[type="submit"]`),
 		chromedp.WaitVisible(`#fiscal_number`),
 	)
+	browsertest.Page(r.t, ctx, "enrol-data-"+path)
 	r.step(ctx, "fill in", append(fillApplicant(p),
 		chromedp.SetValue(`#fiscal_number`, p.cf),
 		chromedp.SetUploadFiles(`#document_front`, []string{png}),
@@ -163,6 +165,7 @@ func (r *pathsRun) request(ctx context.Context, p applicant, path string) storag
 	if loc, _ := chromedp.Run(ctx, chromedp.Location()); !strings.Contains(loc, "/enrol/done") {
 		r.t.Fatalf("after submit: at %s\n%s", loc, r.text(ctx))
 	}
+	browsertest.Page(r.t, ctx, "enrol-done-"+path)
 	shown, err := chromedp.Run(ctx, chromedp.Text(`#request-code`))
 	if err != nil {
 		r.t.Fatal(err)
@@ -176,6 +179,24 @@ func (r *pathsRun) request(ctx context.Context, p applicant, path string) storag
 		r.t.Fatalf("after submit: %s on %s", e.State, e.Path)
 	}
 	return e
+}
+
+// status looks the request up on the status page, in a browser that never
+// saw it, and checks what the page says.
+func (r *pathsRun) status(e storage.Enrolment, p applicant, want ...string) {
+	r.t.Helper()
+	ctx := r.session()
+	r.step(ctx, "status page", chromedp.Navigate(r.base+"/enrol/status?lang=it"), chromedp.WaitVisible(`#cf_suffix`))
+	browsertest.Page(r.t, ctx, "enrol-status-form")
+	r.step(ctx, "status lookup", chromedp.SendKeys(`#code`, enrolment.FormatCode(e.Code)), chromedp.SendKeys(`#cf_suffix`, p.cf[12:]))
+	r.submit(ctx, "status lookup", `form[action="/enrol/status"] button[type="submit"]`)
+	txt := r.text(ctx)
+	for _, w := range want {
+		if !strings.Contains(txt, w) {
+			r.t.Errorf("status page lacks %q:\n%s", w, txt)
+		}
+	}
+	browsertest.Page(r.t, ctx, "enrol-status-"+e.Path)
 }
 
 // get reads the request through the service.
@@ -369,7 +390,9 @@ func TestEnrolPathsBrowserShop(t *testing.T) {
 	p := newApplicant(t, 9)
 	citizen := r.session()
 	e := r.request(citizen, p, enrolment.PathShop)
+	r.status(e, p, "ATTESA RICONOSCIMENTO", "Tabaccheria Esquilino (demo)", "Vai in uno dei punti vendita")
 	r.agentRecognise(e, p)
+	r.status(r.get(e.ID), p, "IN ATTESA LAVORAZIONE", "Entro il")
 	r.approve(r.get(e.ID))
 	r.activate(citizen, p, "giulia.negozio")
 }
@@ -381,6 +404,7 @@ func TestEnrolPathsBrowserCounter(t *testing.T) {
 	p := newApplicant(t, 5)
 	citizen := r.session()
 	e := r.request(citizen, p, enrolment.PathCounter)
+	r.status(e, p, "ATTESA RICONOSCIMENTO", "Sportello SPID Roma Centro (demo)", "Vai a uno degli sportelli")
 	r.inPerson("sportello", e, p)
 	r.approve(r.get(e.ID))
 	r.activate(citizen, p, "giulia.sportello")
@@ -437,6 +461,7 @@ func TestEnrolPathsBrowserVideo(t *testing.T) {
 	p := newApplicant(t, 7)
 	citizen := r.session()
 	e := r.request(citizen, p, enrolment.PathVideo)
+	r.status(e, p, "ATTESA RICONOSCIMENTO", "Prenota la videochiamata")
 
 	ctx := r.consoleLogin("video")
 	r.step(ctx, "find page", chromedp.Navigate(r.base+"/console/find"), chromedp.WaitVisible(`#cf_suffix`),
