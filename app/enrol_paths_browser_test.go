@@ -481,19 +481,20 @@ func TestEnrolPathsBrowserVideo(t *testing.T) {
 	if loc, _ := chromedp.Run(ctx, chromedp.Location()); !strings.Contains(loc, "ok=uploaded") {
 		t.Fatalf("recording upload: at %s\n%s", loc, r.text(ctx))
 	}
-	// Each checklist item is ticked (and time-stamped) on its own.
-	for i := 0; ; i++ {
-		left, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('form[action$="/tick"]').length`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if left == 0 {
-			break
-		}
-		if i > 20 {
-			t.Fatalf("checklist never done:\n%s", r.text(ctx))
-		}
-		r.submit(ctx, "tick", `form[action$="/tick"] button[type="submit"]`)
+	// The checklist is one form: every item ticked, then sent at once.
+	ids, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](
+		`Array.from(document.querySelectorAll('form[action$="/tick"] input[type=checkbox]')).map(c => c.id)`))
+	if err != nil || len(ids) == 0 {
+		t.Fatalf("video checklist: %v %v\n%s", ids, err, r.text(ctx))
+	}
+	var ticks []chromedp.Action[chromedp.Void]
+	for _, id := range ids {
+		ticks = append(ticks, chromedp.Click(`#`+id))
+	}
+	r.step(ctx, "video checklist", ticks...)
+	r.submit(ctx, "send the checklist", `form[action$="/tick"] button[type="submit"]`)
+	if left, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('form[action$="/tick"] input[type=checkbox]').length`)); err != nil || left != 0 {
+		t.Fatalf("checklist items left after sending it: %d %v\n%s", left, err, r.text(ctx))
 	}
 	r.submit(ctx, "confirm", `form[action$="/confirm"] button[type="submit"]`)
 	got, req, err := r.a.Enrolment.Get(context.Background(), e.ID)
