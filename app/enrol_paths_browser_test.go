@@ -450,6 +450,21 @@ func TestEnrolPathsBrowserRejected(t *testing.T) {
 	if strings.Contains(m, "/activate?token=") {
 		t.Errorf("rejection e-mail carries an activation link:\n%s", m)
 	}
+	// Both reasons can be corrected: the e-mail links to the same request.
+	link := correctLinkRE.FindString(m)
+	if link == "" {
+		t.Fatalf("rejection e-mail without the correction link:\n%s", m)
+	}
+	citizen := r.session()
+	r.step(citizen, "correction link", chromedp.Navigate(link), chromedp.WaitVisible(`form button[type="submit"]`))
+	r.submit(citizen, "reopen the request", `form button[type="submit"]`)
+	if loc, _ := chromedp.Run(citizen, chromedp.Location()); !strings.Contains(loc, "/enrol/data") {
+		t.Fatalf("correction link: at %s\n%s", loc, r.text(citizen))
+	}
+	if v, _ := chromedp.Run(citizen, chromedp.Evaluate[string](`document.getElementById("fiscal_number").value`)); v != p.cf {
+		t.Errorf("the reopened request lost its data: fiscal code %q", v)
+	}
+	browsertest.Page(t, citizen, "enrol-correct-data")
 }
 
 // TestEnrolPathsBrowserVideo: the video operator runs the console's session
