@@ -156,7 +156,7 @@ func Build(ctx context.Context, cfg *config.Config, b *Backends, log *slog.Logge
 		MaxRelayState: cfg.IdP.Request.MaxRelayState,
 		Limits:        binding.Limits{MaxMessage: int(cfg.IdP.Request.MaxBytes), MaxBody: cfg.Server.MaxBodyBytes},
 	}
-	pages, err := templates.New(templates.WithBrand(cfg.IdP.Name))
+	pages, err := templates.New(Brand(cfg)...)
 	if err != nil {
 		return nil, fmt.Errorf("templates: %w", err)
 	}

@@ -28,7 +28,7 @@ func (a *App) SetupCare(auth care.OperatorAuth) (*care.Handler, error) {
 	if !ok {
 		return nil, fmt.Errorf("care: the %T store keeps no tickets", a.Backends.Store)
 	}
-	pages, err := templates.New(templates.WithBrand(cfg.IdP.Name))
+	pages, err := templates.New(Brand(cfg)...)
 	if err != nil {
 		return nil, fmt.Errorf("care templates: %w", err)
 	}

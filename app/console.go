@@ -21,7 +21,7 @@ func (a *App) MountConsole() (*console.Console, error) {
 	if a.Enrolment == nil || a.Mux == nil || a.Server == nil {
 		return nil, errors.New("console: the enrolment service, mux and server come first")
 	}
-	pages, err := templates.New(templates.WithBrand(a.Config.IdP.Name))
+	pages, err := templates.New(Brand(a.Config)...)
 	if err != nil {
 		return nil, fmt.Errorf("console templates: %w", err)
 	}

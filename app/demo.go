@@ -98,7 +98,7 @@ func (a *App) SetupDemo(ctx context.Context) (DemoInfo, error) {
 	if err != nil {
 		return DemoInfo{}, fmt.Errorf("demo SP key: %w", err)
 	}
-	pages, err := templates.New(templates.WithBrand(demo.SPName))
+	pages, err := templates.New(templates.WithBrand(demo.SPName), templates.WithBrandEN(demo.SPNameEN))
 	if err != nil {
 		return DemoInfo{}, err
 	}

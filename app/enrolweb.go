@@ -58,7 +58,7 @@ func (a *App) enrolmentWeb() (*web.Handler, error) {
 	if a.Enrolment == nil {
 		return nil, errors.New("enrolment web: the enrolment service is not built")
 	}
-	pages, err := templates.New(templates.WithBrand(cfg.IdP.Name))
+	pages, err := templates.New(Brand(cfg)...)
 	if err != nil {
 		return nil, fmt.Errorf("templates: %w", err)
 	}

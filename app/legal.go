@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/spid-idp/spid-idp/care"
+	"github.com/spid-idp/spid-idp/config"
 	"github.com/spid-idp/spid-idp/legal"
 	"github.com/spid-idp/spid-idp/templates"
 )
@@ -44,4 +45,15 @@ func (a *App) MountLegal(pages *templates.Renderer) error {
 	}
 	(&legal.Handler{Texts: t, Pages: pages}).Register(a.Mux)
 	return nil
+}
+
+// Brand names the IdP on its pages: idp.name, and on English pages the
+// English display name when idp.name was not set apart from it (issue 12:
+// English pages showed the Italian name).
+func Brand(cfg *config.Config) []templates.Option {
+	en := cfg.IdP.Name
+	if org := cfg.IdP.Organization.DisplayName; cfg.IdP.Name == org.IT && org.EN != "" {
+		en = org.EN
+	}
+	return []templates.Option{templates.WithBrand(cfg.IdP.Name), templates.WithBrandEN(en)}
 }

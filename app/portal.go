@@ -27,7 +27,7 @@ func (a *App) SetupPortal(ctx context.Context) (*portal.Portal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("portal SP key: %w", err)
 	}
-	pages, err := templates.New(templates.WithBrand(cfg.IdP.Name))
+	pages, err := templates.New(Brand(cfg)...)
 	if err != nil {
 		return nil, fmt.Errorf("portal templates: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"html"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -29,6 +30,17 @@ const Prefix = "/demo-sp"
 
 // SPName is the demo SP's OrganizationDisplayName.
 const SPName = "Servizio dimostrativo"
+
+// SPNameEN is its English OrganizationDisplayName, shown on English pages.
+const SPNameEN = "Demo service"
+
+// displayName is the SP's name in lang.
+func displayName(lang string) string {
+	if lang == "en" {
+		return SPNameEN
+	}
+	return SPName
+}
 
 // demoAttributes is what the demo SP asks for (AttributeConsumingService 0).
 var demoAttributes = []string{"spidCode", "name", "familyName", "fiscalNumber", "dateOfBirth", "email", "mobilePhone"}
@@ -76,7 +88,7 @@ func NewSP(idpBase, idpSSO string, pair keys.Pair, idpCerts func() []*x509.Certi
 			ServiceName: map[string]string{"it": SPName, "en": "Demo service"}, Attributes: requestedAttrs()}},
 		Organization: map[string]metadata.Organization{
 			"it": {Name: "Ente dimostrativo", DisplayName: SPName, URL: base},
-			"en": {Name: "Demo organisation", DisplayName: "Demo service", URL: base},
+			"en": {Name: "Demo organisation", DisplayName: SPNameEN, URL: base},
 		},
 		Contact: metadata.Contact{Public: true, IPACode: "demo", Email: "info@example.org", Telephone: "+390600000000"},
 	})
@@ -107,6 +119,11 @@ func (sp *SP) Register(mux *http.ServeMux) {
 	})
 	mux.HandleFunc("POST "+Prefix+"/login", sp.login)
 	mux.HandleFunc("POST "+Prefix+"/acs", sp.acs)
+	// The result and logout pages are answers to a POST or to a one-time
+	// logout message: their language switch (a GET of the same address
+	// with only ?lang=) goes home in the chosen language, instead of a 405
+	// or 400.
+	mux.HandleFunc("GET "+Prefix+"/acs", sp.switchLanguage)
 	mux.HandleFunc("POST "+Prefix+"/logout", sp.logout)
 	mux.HandleFunc("GET "+Prefix+"/slo", sp.slo)
 	mux.HandleFunc("GET "+Prefix, func(w http.ResponseWriter, r *http.Request) {
@@ -139,7 +156,7 @@ func (sp *SP) browser(w http.ResponseWriter, r *http.Request) string {
 func (sp *SP) home(w http.ResponseWriter, r *http.Request) {
 	b := sp.browser(w, r)
 	sp.render(w, r, http.StatusOK, templates.PageDemoHome, templates.DemoHomePage{
-		SPName: SPName, CSRF: csrf.Token(sp.csrfKey, b), Action: Prefix + "/login"})
+		SPName: displayName(templates.Lang(r)), CSRF: csrf.Token(sp.csrfKey, b), Action: Prefix + "/login"})
 }
 
 func (sp *SP) render(w http.ResponseWriter, r *http.Request, status int, page string, data any) {
@@ -207,9 +224,10 @@ func (sp *SP) acs(w http.ResponseWriter, r *http.Request) {
 	page, err := sp.check(ctx, r.PostForm.Get("SAMLResponse"), want)
 	if err != nil {
 		sp.log.InfoContext(ctx, "demo SP refused a Response", "err", err)
-		page = templates.DemoResultPage{SPName: SPName, StatusMessage: "Response refused by the demo SP: " + err.Error()}
+		page = templates.DemoResultPage{SPName: displayName(templates.Lang(r)), StatusMessage: "Response refused by the demo SP: " + err.Error()}
 	}
 	page.HomeURL = Prefix + "/"
+	page.SPName = displayName(templates.Lang(r))
 	if page.Success && page.SessionIndex != "" {
 		// An SpidL1 session at the IdP: offer Single Logout.
 		if enc, err := sp.state.Encode(sessionCookie, spSession{NameID: page.NameID, SessionIndex: page.SessionIndex}); err == nil {
@@ -279,8 +297,19 @@ func (sp *SP) logout(w http.ResponseWriter, r *http.Request) {
 // slo receives, by HTTP-Redirect, the IdP's LogoutRequest (another
 // service started a logout: answer it) or its LogoutResponse (the answer to
 // our own logout).
+// switchLanguage remembers the language chosen on a page that cannot be
+// shown again and shows the home page in it.
+func (sp *SP) switchLanguage(w http.ResponseWriter, r *http.Request) {
+	lang := templates.SetLang(w, r)
+	http.Redirect(w, r, Prefix+"/?lang="+url.QueryEscape(lang), http.StatusSeeOther)
+}
+
 func (sp *SP) slo(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	if q := r.URL.Query(); q.Get("SAMLResponse") == "" && q.Get("SAMLRequest") == "" && q.Get("lang") != "" {
+		sp.switchLanguage(w, r)
+		return
+	}
 	msg, err := binding.Decode(r, spid.BindingRedirect, binding.Limits{})
 	if err == nil {
 		err = msg.Verify(sp.idpCerts(), sp.now())
@@ -303,7 +332,7 @@ func (sp *SP) slo(w http.ResponseWriter, r *http.Request) {
 		}
 		b := sp.browser(w, r)
 		sp.render(w, r, http.StatusOK, templates.PageDemoHome, templates.DemoHomePage{
-			SPName: SPName, CSRF: csrf.Token(sp.csrfKey, b), Action: Prefix + "/login", LoggedOut: outcome})
+			SPName: displayName(templates.Lang(r)), CSRF: csrf.Token(sp.csrfKey, b), Action: Prefix + "/login", LoggedOut: outcome})
 		return
 	}
 	// The IdP propagates a logout: forget our session and confirm.

@@ -51,7 +51,9 @@ type Links struct {
 type Options struct {
 	// Brand is the IdP's name, as in its metadata OrganizationName.
 	Brand string
-	Links Links
+	// BrandEN is the name on English pages ("" shows Brand).
+	BrandEN string
+	Links   Links
 }
 
 // Option changes Options.
@@ -59,6 +61,10 @@ type Option func(*Options)
 
 // WithBrand sets the IdP name shown in the header and page titles.
 func WithBrand(name string) Option { return func(o *Options) { o.Brand = name } }
+
+// WithBrandEN sets the name English pages show instead (the configured
+// English name); empty keeps Brand.
+func WithBrandEN(name string) Option { return func(o *Options) { o.BrandEN = name } }
 
 // WithLinks sets the page links; empty fields keep their defaults.
 func WithLinks(l Links) Option {
@@ -213,6 +219,9 @@ func (r *Renderer) Render(w http.ResponseWriter, status int, page string, lang s
 		lang = DefaultLanguage
 	}
 	vw := view{Lang: lang, Brand: r.opts.Brand, Links: r.opts.Links, Page: v.Interface(), LangBase: "?"}
+	if lang == "en" && r.opts.BrandEN != "" {
+		vw.Brand = r.opts.BrandEN
+	}
 	if s, ok := vw.Page.(selfer); ok && s.selfURL() != "" {
 		vw.LangBase = s.selfURL() + "&"
 	}
