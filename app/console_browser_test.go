@@ -8,6 +8,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/spid-idp/spid-idp/enrolment"
+	"github.com/spid-idp/spid-idp/internal/browsertest"
 	"github.com/spid-idp/spid-idp/internal/testenv"
 	"github.com/spid-idp/spid-idp/notify/mail"
 )
@@ -22,19 +23,30 @@ func TestBrowserConsoleApproval(t *testing.T) {
 
 	ctx := browserTab(t, chrome, 60*time.Second)
 
+	if err := chromedp.Do(ctx, chromedp.Navigate(ts.URL+"/console/login"), chromedp.WaitVisible(`#username`)); err != nil {
+		t.Fatal(err)
+	}
+	browsertest.Page(t, ctx, "console-login")
 	actions := []chromedp.Action[chromedp.Void]{
-		chromedp.Navigate(ts.URL + "/console/login"),
-		chromedp.WaitVisible(`#username`),
 		chromedp.SendKeys(`#username`, "vera"),
 		chromedp.SendKeys(`#password`, "Console-vera-2026"),
 		chromedp.Click(`button[name="op"][value="submit"]`),
 	}
 	actions = append(actions, browserFactor(operatorCode(t, a, "op-vera", testOperatorSeed))...)
-	actions = append(actions,
-		chromedp.WaitVisible(`table.console-table`),
-		chromedp.Click(`a[href="/console/requests/`+e.ID+`"]`),
+	actions = append(actions, chromedp.WaitVisible(`table.console-table`))
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		t.Fatalf("browser flow: %v", err)
+	}
+	browsertest.Page(t, ctx, "console-queue")
+	actions = []chromedp.Action[chromedp.Void]{
+		chromedp.Click(`a[href="/console/requests/` + e.ID + `"]`),
 		chromedp.WaitVisible(`form[action$="/approve"]`),
-	)
+	}
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		t.Fatalf("browser flow: %v", err)
+	}
+	browsertest.Page(t, ctx, "console-request")
+	actions = nil
 	for _, item := range enrolment.VerifierChecklist(e.Path, e.IdentityType) {
 		actions = append(actions, chromedp.Click(`#chk-`+item))
 	}
