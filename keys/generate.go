@@ -1,6 +1,7 @@
 package keys
 
 import (
+	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -125,6 +126,9 @@ type GenerateOptions struct {
 	// Now is the clock; nil means time.Now. NotBefore is Now minus one
 	// minute so peers with a slightly late clock accept the certificate.
 	Now func() time.Time
+	// Key, when set, is certified instead of a new key (one made inside an
+	// HSM, which never leaves it); it must be RSA and Bits is ignored.
+	Key crypto.Signer
 }
 
 func (o GenerateOptions) check() error {
@@ -182,9 +186,15 @@ func Generate(opts GenerateOptions) (Pair, error) {
 	if opts.Now != nil {
 		now = opts.Now
 	}
-	key, err := rsa.GenerateKey(rand.Reader, bits)
-	if err != nil {
-		return Pair{}, fmt.Errorf("keys: generate RSA key: %w", err)
+	var key crypto.Signer = opts.Key
+	if key == nil {
+		k, err := rsa.GenerateKey(rand.Reader, bits)
+		if err != nil {
+			return Pair{}, fmt.Errorf("keys: generate RSA key: %w", err)
+		}
+		key = k
+	} else if _, ok := key.Public().(*rsa.PublicKey); !ok {
+		return Pair{}, fmt.Errorf("keys: generate: the key to certify is %T, want RSA", key.Public())
 	}
 	subject, err := idpSubject(opts)
 	if err != nil {
@@ -207,7 +217,7 @@ func Generate(opts GenerateOptions) (Pair, error) {
 		SignatureAlgorithm: x509.SHA256WithRSA,
 		ExtraExtensions:    exts,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
 		return Pair{}, fmt.Errorf("keys: create certificate: %w", err)
 	}
