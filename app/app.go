@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"github.com/spid-idp/spid-idp/keys/pkcs11"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -127,6 +128,9 @@ func (b *Backends) Close() error {
 // first start and kept under the data directory.
 func SigningKeys(cfg *config.Config, log *slog.Logger) (keys.Pair, error) {
 	s := cfg.IdP.Signing
+	if s.PKCS11Label != "" {
+		return hsmSigningKeys(cfg)
+	}
 	if !cfg.Demo {
 		return keys.Load(s.KeyFile, s.CertFile)
 	}
@@ -167,4 +171,54 @@ func derive32(master []byte, purpose string) []byte {
 	m := hmac.New(sha256.New, master)
 	m.Write([]byte("spid-idp/" + purpose))
 	return m.Sum(nil)
+}
+
+// hsmSigningKeys is the signing pair whose key stays in the HSM: found by
+// its label in the token, checked against the certificate file.
+func hsmSigningKeys(cfg *config.Config) (keys.Pair, error) {
+	tok, err := HSMToken(cfg)
+	if err != nil {
+		return keys.Pair{}, err
+	}
+	s := cfg.IdP.Signing
+	signer, err := tok.Signer(s.PKCS11Label)
+	if err != nil {
+		return keys.Pair{}, fmt.Errorf("idp.signing.pkcs11_label: %w", err)
+	}
+	certPEM, err := os.ReadFile(s.CertFile)
+	if err != nil {
+		return keys.Pair{}, fmt.Errorf("idp.signing.cert_file: %w", err)
+	}
+	cert, err := keys.ParseCertificate(certPEM)
+	if err != nil {
+		return keys.Pair{}, fmt.Errorf("idp.signing.cert_file: %w", err)
+	}
+	if err := keys.Match(signer, cert); err != nil {
+		return keys.Pair{}, fmt.Errorf("idp.signing.pkcs11_label %q and idp.signing.cert_file: %w", s.PKCS11Label, err)
+	}
+	return keys.Pair{Key: signer, Cert: cert}, nil
+}
+
+var (
+	hsmMu     sync.Mutex
+	hsmTokens = map[pkcs11.Config]*pkcs11.Token{}
+)
+
+// HSMToken is the open token of security.pkcs11, opened once per process
+// (a PKCS#11 module is initialised once; every App of the process shares
+// its sessions) and kept open while the process runs.
+func HSMToken(cfg *config.Config) (*pkcs11.Token, error) {
+	h := cfg.Security.PKCS11
+	c := pkcs11.Config{Module: h.Module, TokenLabel: h.TokenLabel, PIN: string(h.PIN)}
+	hsmMu.Lock()
+	defer hsmMu.Unlock()
+	if t, ok := hsmTokens[c]; ok {
+		return t, nil
+	}
+	t, err := pkcs11.Open(c)
+	if err != nil {
+		return nil, fmt.Errorf("security.pkcs11: %w", err)
+	}
+	hsmTokens[c] = t
+	return t, nil
 }

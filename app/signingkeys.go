@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -26,6 +27,15 @@ const SigningRefresh = 10 * time.Second
 // the switch refuses to start instead.
 func NewSigningRing(ctx context.Context, cfg *config.Config, st storage.Store, configured keys.Pair, auditLog *audit.Logger, log *slog.Logger) (*rollover.Ring, error) {
 	r := &rollover.Ring{Store: st, Configured: configured, Audit: auditLog, Log: log.With("component", "signing-keys")}
+	if cfg.Security.PKCS11.Module != "" {
+		r.HSM = func(label string) (crypto.Signer, error) {
+			tok, err := HSMToken(cfg)
+			if err != nil {
+				return nil, err
+			}
+			return tok.Signer(label)
+		}
+	}
 	if len(cfg.Security.DataKey) > 0 {
 		s, err := DataSealer(cfg)
 		if err != nil {

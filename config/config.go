@@ -202,6 +202,7 @@ type Signing struct {
 	ExtraCertFiles []string `yaml:"extra_cert_files" doc:"More PEM certificates published in metadata during a key rollover (the next or the previous key)."`
 	// Planned rollovers (spid-idp keys rollover) keep their plan in the
 	// database, so every node switches at the same instant.
+	PKCS11Label      string        `yaml:"pkcs11_label" doc:"Label of the signing key pair in the HSM of security.pkcs11; when set, the key signs inside the HSM and key_file is not used (cert_file still holds its certificate)."`
 	RolloverAnnounce time.Duration `yaml:"rollover_announce" default:"168h" doc:"spid-idp keys rollover: how long the next certificate is published in metadata before it starts signing (unless --switch-at is given). Keep it longer than idp.metadata.cache_duration, so every SP has fetched it."`
 	RolloverOverlap  time.Duration `yaml:"rollover_overlap" default:"168h" doc:"spid-idp keys rollover: how long the replaced certificate stays in metadata after the switch before it is retired."`
 }
@@ -230,6 +231,7 @@ type Session struct {
 
 // Security configures credentials handling.
 type Security struct {
+	PKCS11           PKCS11   `yaml:"pkcs11" doc:"HSM reached through PKCS#11, for idp.signing.pkcs11_label."`
 	Argon2           Argon2   `yaml:"argon2" doc:"argon2id parameters for password hashes (RFC 9106 second recommended option by default)."`
 	Lockout          Lockout  `yaml:"lockout" doc:"Temporary account lock after repeated failed logins."`
 	Password         Password `yaml:"password" doc:"Citizens' password rules: reuse and lifetime (enrolment-lifecycle.md §7.2)."`
@@ -394,4 +396,11 @@ type Federation struct {
 	PolicyURI        string   `yaml:"policy_uri" defaultdoc:"demo: <server.base_url>/privacy; otherwise required when oidc.enabled" doc:"federation_entity policy_uri: the privacy policy."`
 	LogoURI          string   `yaml:"logo_uri" defaultdoc:"demo: <server.base_url>/static/logo.svg; otherwise required when oidc.enabled" doc:"federation_entity logo_uri: an SVG (the URL must end in .svg)."`
 	Contacts         []string `yaml:"contacts" defaultdoc:"idp.contact.email" doc:"federation_entity contacts: e-mail or PEC addresses, at least one."`
+}
+
+// PKCS11 names an HSM token (keys/pkcs11).
+type PKCS11 struct {
+	Module     string `yaml:"module" doc:"Path of the PKCS#11 library, e.g. /usr/lib/softhsm/libsofthsm2.so."`
+	TokenLabel string `yaml:"token_label" doc:"Label of the token holding the keys."`
+	PIN        Secret `yaml:"pin" doc:"User PIN of the token."`
 }

@@ -52,7 +52,7 @@ func Parse(keyPEM, certPEM []byte) (Pair, error) {
 	if err != nil {
 		return Pair{}, err
 	}
-	cert, err := parseCert(certPEM)
+	cert, err := ParseCertificate(certPEM)
 	if err != nil {
 		return Pair{}, err
 	}
@@ -96,7 +96,7 @@ func parseKey(data []byte) (*rsa.PrivateKey, error) {
 	}
 }
 
-func parseCert(data []byte) (*x509.Certificate, error) {
+func ParseCertificate(data []byte) (*x509.Certificate, error) {
 	for {
 		var b *pem.Block
 		b, data = pem.Decode(data)
