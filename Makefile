@@ -25,7 +25,9 @@ run: build ## start the IdP in demo mode (SQLite, in-process cache, demo keys, d
 test: ## run every test with the race detector (PostgreSQL/Redis/browser tests need SPID_TEST_POSTGRES, SPID_TEST_REDIS, SPID_TEST_BROWSER)
 	$(GO) vet $(PKGS)
 	@mkdir -p bin && $(GO) build -o bin/testsummary ./internal/testsummary
-	$(GO) test -race -count=1 -timeout 30m -json $(PKGS) | ./bin/testsummary
+	@# pipefail: a go test that fails without a JSON fail event (it could not
+	@# start, say) must still fail make test, whatever the summary read.
+	bash -o pipefail -c '$(GO) test -race -count=1 -timeout 30m -json $(PKGS) | ./bin/testsummary'
 
 bench: ## run the benchmarks (set SPID_TEST_POSTGRES / SPID_TEST_REDIS to include those backends)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=$${BENCHTIME:-1s} $(PKGS)
