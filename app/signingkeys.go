@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/spid-idp/spid-idp/audit"
@@ -54,6 +55,9 @@ type RolloverRequest struct {
 	// KeyFile and CertFile hold the next key pair (PEM); the private key is
 	// sealed with the data key into the database, so every node has it.
 	KeyFile, CertFile string
+	// PKCS11Label, instead of KeyFile, names the next key pair in the HSM
+	// of security.pkcs11 (CertFile still holds its certificate).
+	PKCS11Label string
 	// SwitchAt is when the next key starts signing; zero means now plus
 	// idp.signing.rollover_announce.
 	SwitchAt time.Time
@@ -70,8 +74,26 @@ func PlanRollover(ctx context.Context, cfg *config.Config, st storage.Store, aud
 	if err != nil {
 		return storage.SigningKey{}, err
 	}
-	next, err := keys.Load(req.KeyFile, req.CertFile)
-	if err != nil {
+	var next keys.Pair
+	if req.PKCS11Label != "" {
+		tok, err := HSMToken(cfg)
+		if err != nil {
+			return storage.SigningKey{}, err
+		}
+		if next.Key, err = tok.Signer(req.PKCS11Label); err != nil {
+			return storage.SigningKey{}, err
+		}
+		certPEM, err := os.ReadFile(req.CertFile)
+		if err != nil {
+			return storage.SigningKey{}, err
+		}
+		if next.Cert, err = keys.ParseCertificate(certPEM); err != nil {
+			return storage.SigningKey{}, fmt.Errorf("%s: %w", req.CertFile, err)
+		}
+		if err := keys.Match(next.Key, next.Cert); err != nil {
+			return storage.SigningKey{}, fmt.Errorf("HSM key %q and %s: %w", req.PKCS11Label, req.CertFile, err)
+		}
+	} else if next, err = keys.Load(req.KeyFile, req.CertFile); err != nil {
 		return storage.SigningKey{}, err
 	}
 	switchAt, overlap := req.SwitchAt, req.Overlap
@@ -84,25 +106,29 @@ func PlanRollover(ctx context.Context, cfg *config.Config, st storage.Store, aud
 	if err := keys.CheckIdPProfile(next.Cert, cfg.IdP.EntityID, switchAt); err != nil {
 		return storage.SigningKey{}, fmt.Errorf("the next certificate at the switch: %w", err)
 	}
-	if len(cfg.Security.DataKey) == 0 {
-		return storage.SigningKey{}, errors.New("security.data_key is not set: the next key is sealed with it in the database")
-	}
-	sealer, err := DataSealer(cfg)
-	if err != nil {
-		return storage.SigningKey{}, err
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(next.Key)
-	if err != nil {
-		return storage.SigningKey{}, fmt.Errorf("next key: %w", err)
-	}
 	id := rollover.ID(next.Cert)
-	sealed, err := sealer.Seal(der, rollover.SealAD(id))
-	if err != nil {
-		return storage.SigningKey{}, err
+	newKey := rollover.NewKey{Cert: next.Cert, HSMLabel: req.PKCS11Label}
+	held := "HSM label " + req.PKCS11Label
+	if req.PKCS11Label == "" {
+		if len(cfg.Security.DataKey) == 0 {
+			return storage.SigningKey{}, errors.New("security.data_key is not set: the next key is sealed with it in the database")
+		}
+		sealer, err := DataSealer(cfg)
+		if err != nil {
+			return storage.SigningKey{}, err
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(next.Key)
+		if err != nil {
+			return storage.SigningKey{}, fmt.Errorf("next key: %w", err)
+		}
+		if newKey.Private, err = sealer.Seal(der, rollover.SealAD(id)); err != nil {
+			return storage.SigningKey{}, err
+		}
+		held = "database (sealed)"
 	}
 	var planned storage.SigningKey
 	err = st.UpdateSigningKeys(ctx, func(cur []storage.SigningKey) ([]storage.SigningKey, error) {
-		out, err := rollover.Plan(cur, configured.Cert, rollover.NewKey{Cert: next.Cert, Private: sealed}, now, switchAt, overlap)
+		out, err := rollover.Plan(cur, configured.Cert, newKey, now, switchAt, overlap)
 		if err == nil {
 			planned = out[len(out)-1]
 		}
@@ -113,7 +139,7 @@ func PlanRollover(ctx context.Context, cfg *config.Config, st storage.Store, aud
 	}
 	details := map[string]string{"switch_at": switchAt.UTC().Format(time.RFC3339),
 		"retire_previous_at": switchAt.Add(overlap).UTC().Format(time.RFC3339),
-		"not_after":          next.Cert.NotAfter.UTC().Format(time.RFC3339), "held": "database (sealed)"}
+		"not_after":          next.Cert.NotAfter.UTC().Format(time.RFC3339), "held": held}
 	if err := auditLog.Record(ctx, storage.AuditEvent{Actor: req.Actor, Action: rollover.ActionPlan, Target: id,
 		Outcome: audit.Success, Details: details}); err != nil {
 		return planned, err

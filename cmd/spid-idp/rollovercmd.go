@@ -21,6 +21,7 @@ func runKeysRollover(ctx context.Context, e env, args []string) int {
 	path := configFlag(fs, e)
 	keyFile := fs.String("key", "", "the next private key (PEM) `FILE`; sealed with security.data_key into the database")
 	certFile := fs.String("cert", "", "the next certificate (PEM) `FILE`")
+	hsmLabel := fs.String("pkcs11-label", "", "instead of --key: the `LABEL` of the next key pair in the HSM of security.pkcs11")
 	switchAt := fs.String("switch-at", "", "`TIME` (RFC 3339) the next key starts signing (default: now + idp.signing.rollover_announce)")
 	overlap := fs.Duration("overlap", -1, "how long the old certificate stays published after the switch (default idp.signing.rollover_overlap)")
 	cancel := fs.Bool("cancel", false, "remove the planned next key instead (only before it starts signing)")
@@ -40,8 +41,8 @@ func runKeysRollover(ctx context.Context, e env, args []string) int {
 		}
 		at = t
 	}
-	if !*cancel && (*keyFile == "" || *certFile == "") {
-		fmt.Fprintln(e.stderr, "spid-idp keys rollover: --key and --cert name the next key pair (or --cancel)")
+	if !*cancel && ((*keyFile == "") == (*hsmLabel == "") || *certFile == "") {
+		fmt.Fprintln(e.stderr, "spid-idp keys rollover: --cert and one of --key or --pkcs11-label name the next key pair (or --cancel)")
 		return exitUsage
 	}
 	a, code, ok := openAdmin(ctx, e, *path)
@@ -65,7 +66,7 @@ func runKeysRollover(ctx context.Context, e env, args []string) int {
 			hexFingerprint(removed.ID), removed.ActivateAt.UTC().Format(time.RFC3339))
 		return exitOK
 	}
-	planned, err := app.PlanRollover(ctx, a.cfg, a.store, a.audit, app.RolloverRequest{KeyFile: *keyFile, CertFile: *certFile,
+	planned, err := app.PlanRollover(ctx, a.cfg, a.store, a.audit, app.RolloverRequest{KeyFile: *keyFile, CertFile: *certFile, PKCS11Label: *hsmLabel,
 		SwitchAt: at, Overlap: *overlap, Actor: a.actor}, now)
 	if err != nil {
 		if planned.ID == "" {
