@@ -16,4 +16,10 @@ func TestREADMEReference(t *testing.T) {
 	if !strings.Contains(string(b), Reference()) {
 		t.Fatal("README.md's configuration reference differs from config.Reference(); regenerate it with `spid-idp config reference`")
 	}
+	// Regenerating by pasting the whole output under the old table once left
+	// the closing paragraph in the README five times.
+	last := Reference()[strings.LastIndex(strings.TrimSuffix(Reference(), "\n"), "\n")+1:]
+	if n := strings.Count(string(b), last); n != 1 {
+		t.Fatalf("README.md holds the reference's closing paragraph %d times, want once", n)
+	}
 }

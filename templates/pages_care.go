@@ -45,8 +45,8 @@ type CareFrame struct {
 	// (with LogoutCSRF) is the console's logout form, "" when unknown.
 	Desk, Console      string
 	Logout, LogoutCSRF string
-	Notice   string
-	Error    string
+	Notice             string
+	Error              string
 }
 
 // CareFormPage is the assistance form (§11.3), the complaint form, or,

@@ -45,10 +45,10 @@ type PortalHomePage struct {
 	ValidUntil time.Time
 	// Cause and Until describe a suspension (lifecycle cause code, end of
 	// a timed one; zero when none).
-	Cause string
-	Until time.Time
-	CanRenew   bool
-	History    []PortalAccess
+	Cause    string
+	Until    time.Time
+	CanRenew bool
+	History  []PortalAccess
 	// Email and Mobile are the registered contacts; MobileCodeSent shows
 	// the form for the code sent to a new number.
 	Email, Mobile  string

@@ -152,4 +152,3 @@ func (s *Store) MessageQueueStats(ctx context.Context) (storage.QueueStats, erro
 	}
 	return st, rows.Err()
 }
-
