@@ -194,7 +194,9 @@ func TestAppCommandUsage(t *testing.T) {
 		{[]string{"app"}, exitUsage, "needs a subcommand"},
 		{[]string{"app", "activate"}, exitUsage, "missing --idp, --code"},
 		{[]string{"app", "activate", "--idp", "http://idp.example.it", "--code", "X"}, exitUsage, "https"},
-		{[]string{"app", "approve", "--state", missing}, exitUsage, "challenge ID"},
+		// Without an ID the only pending challenge is answered, so the number
+		// is still needed first, then the device state.
+		{[]string{"app", "approve", "--state", missing}, exitUsage, "two-digit"},
 		{[]string{"app", "approve", "abc", "--state", missing}, exitUsage, "--number"},
 		{[]string{"app", "approve", "abc", "--number", "5", "--state", missing}, exitUsage, "two-digit"},
 		{[]string{"app", "approve", "abc", "def", "--number", "42"}, exitUsage, "unexpected argument"},
@@ -202,7 +204,7 @@ func TestAppCommandUsage(t *testing.T) {
 		{[]string{"app", "otp", "--state", missing}, exitFailure, "app activate"},
 		{[]string{"app", "challenges", "--wait", "31"}, exitUsage, "0 to 30"},
 		{[]string{"app", "watch", "--wait", "0"}, exitUsage, "1 to 30"},
-		{[]string{"app", "deny", "--state", missing}, exitUsage, "challenge ID"},
+		{[]string{"app", "deny", "--state", missing}, exitFailure, "app activate"},
 	}
 	for _, tc := range cases {
 		r := appRun(t, "", tc.args...)

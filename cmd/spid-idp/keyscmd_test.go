@@ -166,7 +166,6 @@ func TestKeysShowViolations(t *testing.T) {
 		args []string
 		code int
 	}{
-		{"no cert flag", []string{"keys", "show"}, exitUsage},
 		{"missing file", []string{"keys", "show", "--cert", filepath.Join(dir, "nope.crt")}, exitFailure},
 		{"not PEM", []string{"keys", "show", "--cert", filepath.Join(dir, "signing.key")}, exitFailure},
 	} {
