@@ -8,10 +8,12 @@
 package mail
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"mime"
 	netmail "net/mail"
 	"strings"
 	"time"
@@ -21,12 +23,26 @@ import (
 
 // Message is one e-mail to one recipient. Text is required; HTML, when
 // set, is sent as the alternative part of a multipart/alternative message.
+// Attachments, when any, make the message multipart/mixed.
 type Message struct {
-	To      string // a single address, optionally with a display name
-	Subject string
-	Text    string
-	HTML    string
+	To          string // a single address, optionally with a display name
+	Subject     string
+	Text        string
+	HTML        string
+	Attachments []Attachment
 }
+
+// Attachment is a file sent with a message (an appointment's .ics). It
+// travels base64-encoded, so its bytes (the CRLF line ends iCalendar
+// needs) arrive unchanged.
+type Attachment struct {
+	Name        string // file name shown to the recipient, e.g. "appuntamento.ics"
+	ContentType string // media type with parameters, e.g. "text/calendar; charset=utf-8; method=REQUEST"
+	Data        []byte
+}
+
+// maxAttachments bounds what one notification carries.
+const maxAttachments = 4
 
 // ErrInvalidMessage wraps every refusal of a message itself (no or bad
 // recipient, empty subject or body, a line break in a header): sending it
@@ -51,6 +67,20 @@ func (m Message) check() (*netmail.Address, error) {
 	}
 	if strings.TrimSpace(m.Text) == "" {
 		return nil, fmt.Errorf("%w: empty text body", ErrInvalidMessage)
+	}
+	if len(m.Attachments) > maxAttachments {
+		return nil, fmt.Errorf("%w: %d attachments, at most %d", ErrInvalidMessage, len(m.Attachments), maxAttachments)
+	}
+	for _, a := range m.Attachments {
+		if strings.TrimSpace(a.Name) == "" || strings.ContainsAny(a.Name, "\r\n\"/\\") {
+			return nil, fmt.Errorf("%w: attachment without a plain file name", ErrInvalidMessage)
+		}
+		if _, _, err := mime.ParseMediaType(a.ContentType); err != nil || strings.ContainsAny(a.ContentType, "\r\n") {
+			return nil, fmt.Errorf("%w: attachment %q: bad content type", ErrInvalidMessage, a.Name)
+		}
+		if len(a.Data) == 0 {
+			return nil, fmt.Errorf("%w: attachment %q is empty", ErrInvalidMessage, a.Name)
+		}
 	}
 	return to, nil
 }
@@ -111,6 +141,11 @@ func build(from string, m Message, now time.Time) (*gomail.Msg, error) {
 	msg.SetBodyString(gomail.TypeTextPlain, m.Text)
 	if m.HTML != "" {
 		msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
+	}
+	for _, a := range m.Attachments {
+		if err := msg.AttachReader(a.Name, bytes.NewReader(a.Data), gomail.WithFileContentType(gomail.ContentType(a.ContentType))); err != nil {
+			return nil, fmt.Errorf("mail: attachment %q: %w", a.Name, err)
+		}
 	}
 	return msg, nil
 }

@@ -129,7 +129,8 @@ func ReadFile(path string) (Received, error) {
 }
 
 // Parse reads an RFC 5322 message with a text/plain body, or a
-// multipart/alternative one with text/plain and text/html parts, in
+// multipart/alternative one with text/plain and text/html parts (inside a
+// multipart/mixed one with attachments, whose bytes are kept as sent), in
 // 7bit, 8bit, quoted-printable or base64: what this package writes.
 func Parse(r io.Reader) (Received, error) {
 	msg, err := netmail.ReadMessage(io.LimitReader(r, maxMessageBytes))
@@ -150,7 +151,7 @@ func Parse(r io.Reader) (Received, error) {
 		out.Date = d
 	}
 	if err := readBody(&out.Message, msg.Header.Get("Content-Type"),
-		msg.Header.Get("Content-Transfer-Encoding"), msg.Body, 0); err != nil {
+		msg.Header.Get("Content-Transfer-Encoding"), msg.Header.Get("Content-Disposition"), msg.Body, 0); err != nil {
 		return Received{}, err
 	}
 	return out, nil
@@ -158,7 +159,7 @@ func Parse(r io.Reader) (Received, error) {
 
 // readBody fills the text and HTML of m from one entity, descending into
 // multiparts (depth-limited, as input may come from a hand-edited file).
-func readBody(m *Message, ctype, cte string, body io.Reader, depth int) error {
+func readBody(m *Message, ctype, cte, disp string, body io.Reader, depth int) error {
 	if depth > 3 {
 		return errors.New("parse body: multipart nested too deeply")
 	}
@@ -179,7 +180,7 @@ func readBody(m *Message, ctype, cte string, body io.Reader, depth int) error {
 			if err != nil {
 				return fmt.Errorf("parse body: %w", err)
 			}
-			err = readBody(m, p.Header.Get("Content-Type"), p.Header.Get("Content-Transfer-Encoding"), p, depth+1)
+			err = readBody(m, p.Header.Get("Content-Type"), p.Header.Get("Content-Transfer-Encoding"), p.Header.Get("Content-Disposition"), p, depth+1)
 			if err != nil {
 				return err
 			}
@@ -197,6 +198,12 @@ func readBody(m *Message, ctype, cte string, body io.Reader, depth int) error {
 	data, err := io.ReadAll(body)
 	if err != nil {
 		return fmt.Errorf("parse body: %w", err)
+	}
+	if disp != "" {
+		if d, dp, err := mime.ParseMediaType(disp); err == nil && d == "attachment" {
+			m.Attachments = append(m.Attachments, Attachment{Name: dp["filename"], ContentType: ctype, Data: data})
+			return nil
+		}
 	}
 	// SMTP carries CRLF line ends; callers compare with the text they
 	// composed, which uses LF.

@@ -127,6 +127,8 @@ type payload struct {
 	Subject string `json:"subject,omitempty"`
 	Text    string `json:"text"`
 	HTML    string `json:"html,omitempty"`
+	// Attachments ride sealed with the text (an appointment's .ics).
+	Attachments []mail.Attachment `json:"attachments,omitempty"`
 }
 
 // Mailer is the queue as an e-mail sender.
@@ -138,7 +140,7 @@ func (q *Queue) SMSer() SMSSender { return smser{q} }
 type mailer struct{ q *Queue }
 
 func (m mailer) Send(ctx context.Context, msg mail.Message) error {
-	return m.q.send(ctx, "mail", payload{To: msg.To, Subject: msg.Subject, Text: msg.Text, HTML: msg.HTML})
+	return m.q.send(ctx, "mail", payload{To: msg.To, Subject: msg.Subject, Text: msg.Text, HTML: msg.HTML, Attachments: msg.Attachments})
 }
 
 type smser struct{ q *Queue }
@@ -183,7 +185,7 @@ func (q *Queue) deliver(ctx context.Context, m storage.QueuedMessage, p payload)
 	var err error
 	switch m.Kind {
 	case "mail":
-		err = q.Mail.Send(ctx, mail.Message{To: p.To, Subject: p.Subject, Text: p.Text, HTML: p.HTML})
+		err = q.Mail.Send(ctx, mail.Message{To: p.To, Subject: p.Subject, Text: p.Text, HTML: p.HTML, Attachments: p.Attachments})
 	case "sms":
 		err = q.SMS.Send(ctx, sms.Message{To: p.To, Text: p.Text})
 	default:
