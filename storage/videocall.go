@@ -16,7 +16,7 @@ type VideoSlot struct {
 	// RequestID is the enrolment request holding the slot; "" when free.
 	RequestID string
 	BookedAt  time.Time // zero when free
-	CreatedBy string // operator who published it (an admin may publish for another)
+	CreatedBy string    // operator who published it (an admin may publish for another)
 	CreatedAt time.Time
 }
 
