@@ -57,6 +57,7 @@ func (p *IdP) showConsent(w http.ResponseWriter, r *http.Request, sp *metadata.S
 		Performed: spid.Level(f.Performed),
 		// ui.md P05: two buttons only; "Annulla" (nr25) lives on the login page.
 		AllowCancel: false,
+		Offline:     f.ExtOffline,
 	}
 	page.Self = PathLogin + "?" + fieldFlow + "=" + sealed
 	for _, a := range attrs {
@@ -80,6 +81,7 @@ func (p *IdP) consent(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.PostForm.Get(templates.FieldOp) {
 	case templates.OpAccept:
+		f.ExtOfflineGranted = f.ExtOffline && r.PostForm.Get(templates.FieldOffline) == "1"
 	case templates.OpDeny:
 		p.spAnomaly(w, r, sp, f, spid.NrConsentDenied, "consent refused")
 		return

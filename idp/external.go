@@ -33,6 +33,9 @@ type ExternalLogin struct {
 	// Attributes are the SAML attributes whose values will be released,
 	// listed on the consent page.
 	Attributes []metadata.RequestedAttribute
+	// Offline asks the consent page for the separate opt-in to a long
+	// revocable session (OIDC offline_access).
+	Offline bool
 }
 
 // ExternalAuthentication is a completed, consented login.
@@ -42,6 +45,9 @@ type ExternalAuthentication struct {
 	AuthnInstant time.Time
 	// SessionReused is true when an SpidL1 SSO session answered.
 	SessionReused bool
+	// Offline is true when the citizen opted in to a long revocable
+	// session on the consent page.
+	Offline bool
 }
 
 // ExternalFinisher is the front end's side of the seam.
@@ -72,6 +78,7 @@ func (p *IdP) StartExternal(w http.ResponseWriter, r *http.Request, req External
 		SP: req.Client, RequestID: req.Handle, RequestIssueInstant: p.now().UnixMilli(),
 		Level: int(req.Level), Comparison: "minimum", ForceAuthn: req.ForceAuthn,
 		AttrIndex: &zero, Ext: req.Handle, ExtName: req.Name, ExtAttrs: attributeNames(req.Attributes),
+		ExtOffline: req.Offline,
 	}
 	sp := externalSP(f)
 	pol, code, ok := authnrequest.Policy(req.Level, f.Comparison)
@@ -147,5 +154,5 @@ func (p *IdP) externalDone(w http.ResponseWriter, r *http.Request, f *flowState,
 		p.o.OnAuthenticated(r.Context(), id.ID, p.now())
 	}
 	p.external.ExternalDone(w, r, f.Ext, ExternalAuthentication{Identity: id, Level: spid.Level(f.Performed),
-		AuthnInstant: time.UnixMilli(f.AuthnInstant).UTC(), SessionReused: f.Session != ""})
+		AuthnInstant: time.UnixMilli(f.AuthnInstant).UTC(), SessionReused: f.Session != "", Offline: f.ExtOffline && f.ExtOfflineGranted})
 }

@@ -56,6 +56,10 @@ type flowState struct {
 	Ext      string   `json:"x,omitempty"`
 	ExtName  string   `json:"xn,omitempty"`
 	ExtAttrs []string `json:"xa,omitempty"`
+	// ExtOffline: the consent page offers the long revocable session
+	// opt-in; ExtOfflineGranted: the citizen ticked it.
+	ExtOffline        bool `json:"xo,omitempty"`
+	ExtOfflineGranted bool `json:"xg,omitempty"`
 }
 
 // Flow steps.

@@ -156,6 +156,7 @@ type Store interface {
 	Blobs
 	Register
 	SigningKeys
+	OIDCSessions
 
 	CreateIdentity(ctx context.Context, id Identity) error
 	GetIdentity(ctx context.Context, id string) (Identity, error)

@@ -139,7 +139,14 @@ type ConsentPage struct {
 	// AllowCancel adds an "Annulla" button (nr25). ui.md §5 P05 has only two
 	// buttons, so the default is off.
 	AllowCancel bool
+	// Offline, when set, adds the separate opt-in to a long revocable
+	// session (OIDC offline_access, oidc-federation.md §3.7): the box
+	// posts FieldOffline "1" and is never ticked in advance.
+	Offline bool
 }
+
+// FieldOffline is the consent page's opt-in to a long revocable session.
+const FieldOffline = "offline"
 
 // TransferPage is P06: a form that posts a SAML message to an SP, submitted
 // by /static/autosubmit.js and by a visible "Continua" button without

@@ -63,6 +63,7 @@ func RunStore(t *testing.T, newStore func(t *testing.T) storage.Store) {
 	}
 	tests = append(tests, clusterTests...)
 	tests = append(tests, registerTests...)
+	tests = append(tests, oidcTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, newStore(t)) })
 	}
