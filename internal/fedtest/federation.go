@@ -35,6 +35,8 @@ type Federation struct {
 	Base     string
 	TA, SA   *Authority
 	RP1, RP2 *RP
+	// AA is the test Attribute Authority, below the trust anchor.
+	AA *AA
 }
 
 // Options configure New.
@@ -73,9 +75,9 @@ func New(o Options) (*Federation, error) {
 	one := 1
 	f.TA.Constraints = &federation.Constraints{MaxPathLength: &one}
 	f.TA.TrustMarkIssuers = map[string][]string{
-		taID + MarkRPPublic:              {taID, base + PathSA},
-		taID + MarkOP:                    {taID},
-		taID + "/oauth_resource/public/": {taID},
+		taID + MarkRPPublic: {taID, base + PathSA},
+		taID + MarkOP:       {taID},
+		taID + MarkAA:       {taID},
 	}
 	f.SA = NewAuthority(base+PathSA, saKey, []string{taID})
 	f.TA.Add(f.SA.ID, Subordinate{Type: federation.TypeFederationEntity, JWKS: f.SA.JWKS()})
@@ -98,6 +100,15 @@ func New(o Options) (*Federation, error) {
 		return nil, err
 	}
 	f.RP2.TrustMarks = []federation.TrustMarkRef{m2}
+	if f.AA, err = NewAA(o.Keys, "aa", base+PathAA, "Attribute Authority dimostrativa", taID); err != nil {
+		return nil, err
+	}
+	f.TA.Add(f.AA.ID, Subordinate{Type: federation.TypeOAuthResource, JWKS: f.AA.JWKS()})
+	ma, err := f.TA.Mark(taID+MarkAA, f.AA.ID, MarkLifetime)
+	if err != nil {
+		return nil, err
+	}
+	f.AA.TrustMarks = []federation.TrustMarkRef{ma}
 	if o.OP != "" {
 		f.TA.Add(o.OP, Subordinate{Type: federation.TypeOpenIDProvider, JWKS: o.OPJWKS})
 	}
@@ -124,6 +135,7 @@ func (f *Federation) Mount(mux *http.ServeMux) {
 	mux.Handle(PathSA+"/", http.StripPrefix(PathSA, f.SA.Handler()))
 	mux.Handle(PathRP1+"/", http.StripPrefix(PathRP1, f.RP1.Handler()))
 	mux.Handle(PathRP2+"/", http.StripPrefix(PathRP2, f.RP2.Handler()))
+	mux.Handle(PathAA+"/", http.StripPrefix(PathAA, f.AA.Handler()))
 }
 
 // Handler is a mux with the whole federation, for tests.
