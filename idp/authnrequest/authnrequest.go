@@ -113,10 +113,14 @@ type Request struct {
 	Comparison     string     // exact, minimum, better or maximum
 	ForceAuthn     bool
 	Purpose        string // spid:Purpose, "" when absent
-	RelayState     string // returned unchanged; "" when absent
-	HasRelayState  bool
-	Binding        string // binding the request arrived on
-	Destination    string
+	// AttributeAuthorities are the non-empty Locations of
+	// spid:RequiredAttributeAuthority, trimmed, in order (not yet checked
+	// against the AA registry).
+	AttributeAuthorities []string
+	RelayState           string // returned unchanged; "" when absent
+	HasRelayState        bool
+	Binding              string // binding the request arrived on
+	Destination          string
 	// SubjectNameID is Subject/NameID when the SP sent one: logged only,
 	// SPID gives it no meaning (spec §3.4, §10).
 	SubjectNameID string

@@ -307,6 +307,18 @@ func TestCheckAccepts(t *testing.T) {
 					t.Errorf("Purpose = %q", r.Purpose)
 				}
 			}},
+		// oidc-federation.md §9.2: the AA extension never makes an anomaly.
+		"AA1 RequiredAttributeAuthorities (wrong name)": {mutate: insertXML(1, `<samlp:Extensions><spid:RequiredAttributeAuthorities><Location>https://aa.example.it</Location></spid:RequiredAttributeAuthorities></samlp:Extensions>`),
+			check: wantAAs()},
+		"AA2 RequiredAttributeAuthority without Location": {mutate: insertXML(1, `<samlp:Extensions><spid:RequiredAttributeAuthority></spid:RequiredAttributeAuthority></samlp:Extensions>`),
+			check: wantAAs()},
+		"AA3 only empty Locations": {mutate: insertXML(1, `<samlp:Extensions><spid:RequiredAttributeAuthority><Location></Location><Location>  </Location><spid:Location/></spid:RequiredAttributeAuthority></samlp:Extensions>`),
+			check: wantAAs()},
+		"AA one Location among empty ones, trimmed": {mutate: insertXML(1, `<samlp:Extensions><spid:RequiredAttributeAuthority><Location/><Location> https://aa.example.it
+</Location></spid:RequiredAttributeAuthority></samlp:Extensions>`),
+			check: wantAAs("https://aa.example.it")},
+		"AA qualified and unqualified Locations, with Purpose": {mutate: insertXML(1, `<samlp:Extensions><spid:Purpose>P</spid:Purpose><spid:RequiredAttributeAuthority><spid:Location>https://a.example.it</spid:Location><Location>https://b.example.it</Location><x:Location xmlns:x="urn:x">https://c.example.it</x:Location><Location>bad<b/></Location></spid:RequiredAttributeAuthority></samlp:Extensions>`),
+			check: wantAAs("https://a.example.it", "https://b.example.it")},
 		"unknown extension ignored (spid:AgeLimit)":        {mutate: insertXML(1, `<samlp:Extensions><spid:AgeLimit><spid:MinAge>18</spid:MinAge></spid:AgeLimit></samlp:Extensions>`)},
 		"IssueInstant 5 s ago without milliseconds (C063)": {mutate: setAttr("IssueInstant", f.now.Add(-5*time.Second).Format("2006-01-02T15:04:05Z"))},
 		"IssueInstant 20 s ahead (S052)":                   {mutate: setAttr("IssueInstant", f.now.Add(20*time.Second).Format(time.RFC3339Nano))},
@@ -841,5 +853,15 @@ func TestErrorWraps(t *testing.T) {
 	_, err := f.checker.Check(context.Background(), r, spid.BindingPOST)
 	if err == nil || !strings.Contains(err.Error(), "nr04") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// wantAAs checks the Locations read from spid:RequiredAttributeAuthority.
+func wantAAs(want ...string) func(*testing.T, *Request) {
+	return func(t *testing.T, r *Request) {
+		t.Helper()
+		if strings.Join(r.AttributeAuthorities, " ") != strings.Join(want, " ") {
+			t.Errorf("AttributeAuthorities = %q, want %q", r.AttributeAuthorities, want)
+		}
 	}
 }

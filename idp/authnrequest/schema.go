@@ -146,6 +146,10 @@ func extensions(el *etree.Element, req *Request) string {
 		if ns == spid.NSProtocol || ns == "" {
 			return fmt.Sprintf("element {%s}%s is not allowed in Extensions", ns, c.Tag)
 		}
+		if binding.Is(c, spid.NSSPID, "RequiredAttributeAuthority") {
+			req.AttributeAuthorities = append(req.AttributeAuthorities, aaLocations(c)...)
+			continue
+		}
 		if !binding.Is(c, spid.NSSPID, "Purpose") {
 			continue // other extensions (e.g. spid:AgeLimit) are ignored
 		}
@@ -164,6 +168,25 @@ func extensions(el *etree.Element, req *Request) string {
 		req.Purpose = v
 	}
 	return ""
+}
+
+// aaLocations reads the Location children of spid:RequiredAttributeAuthority,
+// unqualified as AgID's tool writes them or spid:-qualified, trimmed; an
+// empty or malformed one is skipped. Nothing in the element is ever an
+// anomaly: a request whose AAs cannot be used is served without them
+// (oidc-federation.md §9.2, A004–A010).
+func aaLocations(el *etree.Element) []string {
+	var out []string
+	for _, l := range el.ChildElements() {
+		if l.Tag != "Location" || (l.NamespaceURI() != "" && l.NamespaceURI() != spid.NSSPID) {
+			continue
+		}
+		v, err := binding.Text(l)
+		if v = strings.TrimSpace(v); err == nil && v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 func subject(el *etree.Element, req *Request) string {

@@ -42,6 +42,18 @@ type Success struct {
 	// Attributes are released in this order (AttributesFor). An empty list
 	// means no AttributeStatement at all, never an empty one (§4.3).
 	Attributes []Attribute
+	// Grants, when set, is called with the Response ID once it is chosen
+	// and returns the Attribute Authority grant tokens to carry (their sid
+	// names that ID). None: no samlp:Extensions at all (oidc-federation.md
+	// §9.5, A022).
+	Grants func(responseID string) ([]GrantToken, error)
+}
+
+// GrantToken is one GrantToken of spid:GrantedAttributeAuthority: the
+// compact JWE for the AA whose entity id is Destination.
+type GrantToken struct {
+	Destination string
+	Token       string
 }
 
 func (s *Success) check() error {
@@ -209,20 +221,49 @@ func (b *Builder) Success(s Success) ([]byte, error) {
 	head = appendTime(head, issue)
 	head = append(head, `" Version="2.0">`...)
 	head = b.appendIssuer(head, false)
+	// Extensions go between the signature and Status (A018): one
+	// spid:GrantedAttributeAuthority with an unqualified GrantToken per AA,
+	// no default namespace in scope (AgID's tool reads GrantToken without
+	// a prefix, A019, A020).
+	var ext []byte
+	if s.Grants != nil {
+		grants, err := s.Grants(respID)
+		if err != nil {
+			return nil, fmt.Errorf("response: grant tokens: %w", err)
+		}
+		if len(grants) > 0 {
+			ext = append(ext, `<samlp:Extensions><spid:GrantedAttributeAuthority xmlns:spid="`+spid.NSSPID+`">`...)
+			for _, g := range grants {
+				if err := checkValue("GrantToken Destination", g.Destination); err != nil {
+					return nil, err
+				}
+				if err := checkValue("GrantToken", g.Token); err != nil {
+					return nil, err
+				}
+				ext = append(ext, `<GrantToken`...)
+				ext = appendAttr(ext, "Destination", g.Destination)
+				ext = append(ext, '>')
+				ext = appendText(ext, g.Token)
+				ext = append(ext, `</GrantToken>`...)
+			}
+			ext = append(ext, `</spid:GrantedAttributeAuthority></samlp:Extensions>`...)
+		}
+	}
 	status := `<samlp:Status><samlp:StatusCode Value="` + spid.StatusSuccess + `"></samlp:StatusCode></samlp:Status>`
 	const closeResp = `</samlp:Response>`
 
 	// Digest input: head, status, a with asrtSig spliced in, close.
 	respSig, err := b.appendSignature(make([]byte, 0, b.signatureLen()), respID,
-		head, []byte(status), a[:asrtSigAt], asrtSig, a[asrtSigAt:], []byte(closeResp))
+		head, ext, []byte(status), a[:asrtSigAt], asrtSig, a[asrtSigAt:], []byte(closeResp))
 	if err != nil {
 		return nil, err
 	}
 
-	out := make([]byte, 0, len(xmlDecl)+len(head)+len(respSig)+len(status)+len(a)+len(declXS)+len(asrtSig)+len(closeResp))
+	out := make([]byte, 0, len(xmlDecl)+len(head)+len(respSig)+len(ext)+len(status)+len(a)+len(declXS)+len(asrtSig)+len(closeResp))
 	out = append(out, xmlDecl...)
 	out = append(out, head...)
 	out = append(out, respSig...)
+	out = append(out, ext...)
 	out = append(out, status...)
 	if declAt >= 0 {
 		out = append(out, a[:declAt]...)
