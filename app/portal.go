@@ -6,7 +6,9 @@ import (
 	"time"
 
 	"github.com/spid-idp/spid-idp/idp"
+	"github.com/spid-idp/spid-idp/idp/alert"
 	"github.com/spid-idp/spid-idp/keys"
+	"github.com/spid-idp/spid-idp/keys/datakey"
 	"github.com/spid-idp/spid-idp/portal"
 	"github.com/spid-idp/spid-idp/templates"
 )
@@ -39,6 +41,14 @@ func (a *App) SetupPortal(ctx context.Context) (*portal.Portal, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Adding an app from the personal area seals its seed like the login's
+	// activation does; without a data key level 2 is off and so is this.
+	var sealer *datakey.Sealer
+	if len(cfg.Security.DataKey) > 0 {
+		if sealer, err = DataSealer(cfg); err != nil {
+			return nil, err
+		}
+	}
 	p, err := portal.New(portal.Options{
 		BaseURL: base, IdPSSO: base + idp.PathSSORedirect, IdPSLO: base + idp.PathSLORedirect, Pair: pair, IdPCertsNow: a.IdPCerts,
 		Store: a.Backends.Store, Eph: a.Backends.Eph, Lifecycle: a.Lifecycle, Audit: a.Audit,
@@ -53,6 +63,8 @@ func (a *App) SetupPortal(ctx context.Context) (*portal.Portal, error) {
 			}
 			return sp.DisplayName["it"]
 		},
+		DeviceSealer: sealer, Issuer: cfg.IdP.Name,
+		Alerts:  alert.Mailer{Mail: mailer, BaseURL: base, PersonalArea: portal.Prefix + "/", Report: portal.PathTicket},
 		CSRFKey: derive32(cfg.IdP.Session.CookieKey, "portal"), Log: a.Log.With("component", "portal"),
 	})
 	if err != nil {

@@ -30,6 +30,7 @@ import (
 	"github.com/spid-idp/spid-idp/idp/response"
 	"github.com/spid-idp/spid-idp/idp/spid"
 	"github.com/spid-idp/spid-idp/keys"
+	"github.com/spid-idp/spid-idp/keys/datakey"
 	"github.com/spid-idp/spid-idp/lifecycle"
 	"github.com/spid-idp/spid-idp/metadata"
 	"github.com/spid-idp/spid-idp/notify/mail"
@@ -116,9 +117,16 @@ type Options struct {
 	HashGate *hashgate.Gate
 	// PasswordRules are the history and lifetime rules (zero: the spec's).
 	PasswordRules pwrules.Policy
-	CSRFKey       []byte // at least 32 bytes
-	Log           *slog.Logger
-	Now           func() time.Time
+	// DeviceSealer seals the seed of an app added from the personal area
+	// and Issuer names the IdP in authenticator apps; without DeviceSealer
+	// (or SMS) apps cannot be added here.
+	DeviceSealer *datakey.Sealer
+	Issuer       string
+	// Alerts e-mails the owner when an app is added (nil: no notice).
+	Alerts  Alerter
+	CSRFKey []byte // at least 32 bytes
+	Log     *slog.Logger
+	Now     func() time.Time
 }
 
 // Portal is the personal area.
@@ -204,6 +212,8 @@ func (p *Portal) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+PathLogout, p.withSession(p.logout))
 	mux.HandleFunc("GET "+PathData, p.data)
 	mux.HandleFunc("GET "+PathSLO, p.slo)
+	mux.HandleFunc("GET "+PathDeviceAdd, p.deviceAddPage)
+	mux.HandleFunc("POST "+PathDeviceAdd, p.withSession(p.deviceAdd))
 }
 
 func (p *Portal) render(w http.ResponseWriter, r *http.Request, status int, page templates.PortalHomePage) {

@@ -45,7 +45,13 @@ func requestKey(id string) string { return "portal:request:" + id }
 // pending is a sent AuthnRequest, bound to the browser that sent it.
 type pending struct {
 	Browser string `json:"browser"`
+	// Next is the portal page to return to after the login ("" the home).
+	Next string `json:"next,omitempty"`
 }
+
+// returnPages are the pages a login may return to (FieldNext): the
+// portal's own, never an address from the form.
+var returnPages = map[string]bool{PathDeviceAdd: true}
 
 func newID() string { return strings.TrimLeft(response.RandomID(), "_") }
 
@@ -200,7 +206,11 @@ func (p *Portal) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := response.RandomID()
-	val, _ := json.Marshal(pending{Browser: b})
+	pend := pending{Browser: b}
+	if next := r.PostForm.Get(templates.FieldNext); returnPages[next] {
+		pend.Next = next
+	}
+	val, _ := json.Marshal(pend)
 	if err := p.o.Eph.CreateValue(ctx, requestKey(id), val, p.o.Now().Add(requestTTL)); err != nil {
 		http.Error(w, "service unavailable, retry later", http.StatusServiceUnavailable)
 		return
@@ -283,7 +293,11 @@ func (p *Portal) acs(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, p.cookie(sessionCookie, s.ID, 0))
 	// A new browser ID after login: one planted before it binds nothing.
 	http.SetCookie(w, p.cookie(browserCookie, newID(), 0))
-	http.Redirect(w, r, PathHome, http.StatusSeeOther)
+	next := PathHome
+	if returnPages[pend.Next] {
+		next = pend.Next
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
 func (p *Portal) findBySPIDCode(r *http.Request, code string) (storage.Identity, error) {

@@ -42,6 +42,22 @@ func level2Samples() []struct {
 			[]string{`name="device" value="d1"`, `value="revoke"`, `role="status"`}},
 		{"devices-none", PageDevices, DevicesPage{CSRF: "tok", Action: "/account/devices", Name: "Mario Rossi"}, nil},
 		{"devices-nosession", PageDevices, DevicesPage{}, nil},
+		{"device-add-login", PageDeviceAdd, DeviceAddPage{Step: DeviceAddLogin, CSRF: "tok", LoginAction: "/account/login", Next: "/account/devices/add"},
+			[]string{`action="/account/login"`, `name="next" value="/account/devices/add"`}},
+		{"device-add-reauth", PageDeviceAdd, DeviceAddPage{Step: DeviceAddReauth, CSRF: "tok", LoginAction: "/account/login", Next: "/account/devices/add"},
+			[]string{`name="next"`}},
+		{"device-add-start", PageDeviceAdd, DeviceAddPage{Step: DeviceAddStart, CSRF: "tok", Action: "/account/devices/add", PhoneLast3: "567", Problem: "toomany"},
+			[]string{`value="send"`, `567`, `role="alert"`}},
+		{"device-add-nomobile", PageDeviceAdd, DeviceAddPage{Step: DeviceAddNoMobile}, []string{`href="/care/"`}},
+		{"device-add-cooldown", PageDeviceAdd, DeviceAddPage{Step: DeviceAddCooldown, PhoneLast3: "567", CooldownDate: "08/12/2026", CooldownTime: "09:30"},
+			[]string{`08/12/2026`, `09:30`}},
+		{"device-add-code", PageDeviceAdd, DeviceAddPage{Step: DeviceAddCode, CSRF: "tok", Action: "/account/devices/add", PhoneLast3: "567", Problem: "wrong", TriesLeft: 2},
+			[]string{`value="check"`, `value="resend"`, `value="cancel"`, `aria-invalid="true"`, `autocomplete="one-time-code"`}},
+		{"device-add-activate", PageDeviceAdd, DeviceAddPage{Step: DeviceAddActivate, CSRF: "tok", Action: "/account/devices/add", QR: qr,
+			URI: "otpauth://totp/Esempio:mario?secret=ABC&issuer=Esempio", Secret: "ABCDEFGH", ActivationCode: "ABCD-EFGH-JKMN", DeviceName: "Telefono <b>"},
+			[]string{`ABCD-EFGH-JKMN`, `value="activate"`, `Telefono &lt;b&gt;`, `src="data:image/png;base64,iVBORw0KGgo="`}},
+		{"device-add-done", PageDeviceAdd, DeviceAddPage{Step: DeviceAddDone, Added: "Telefono", Push: true, DevicesURL: "/account/devices", HomeURL: "/account/"},
+			[]string{`role="status"`, `href="/account/devices"`, `Telefono`}},
 	}
 }
 

@@ -1,6 +1,7 @@
 package templates
 
 import (
+	"html/template"
 	"reflect"
 	"time"
 )
@@ -9,6 +10,30 @@ import (
 // portal. Registered here so the portal's pages stay out of pages.go.
 const (
 	PagePortalHome = "portal-home" // PortalHomePage
+	// PageDeviceAdd adds an authenticator app from the personal area,
+	// DeviceAddPage.
+	PageDeviceAdd = "device-add"
+)
+
+// Steps of the "add a device" page (DeviceAddPage.Step).
+const (
+	DeviceAddLogin    = "login"    // no session: log in first
+	DeviceAddReauth   = "reauth"   // login older than 5 minutes: log in again
+	DeviceAddStart    = "start"    // offer the SMS code to the registered mobile
+	DeviceAddCode     = "code"     // type the SMS code
+	DeviceAddActivate = "activate" // scan the seed, type the app's first code
+	DeviceAddDone     = "done"     // the app is active
+	// DeviceAddNoMobile: no registered mobile or no SMS: only care can help.
+	DeviceAddNoMobile = "nomobile"
+	// DeviceAddCooldown: the mobile changed less than 24 hours ago.
+	DeviceAddCooldown = "cooldown"
+)
+
+// "op" values of the "add a device" forms.
+const (
+	OpSendCode = "send"     // send the SMS code
+	OpCheck    = "check"    // check the SMS code
+	OpActivate = "activate" // check the app's first code
 )
 
 // Form fields of the portal's forms.
@@ -23,6 +48,7 @@ const (
 
 func init() {
 	pages[PagePortalHome] = pageSpec{"layout.html", reflect.TypeFor[PortalHomePage]()}
+	pages[PageDeviceAdd] = pageSpec{"layout.html", reflect.TypeFor[DeviceAddPage]()}
 }
 
 // PortalHomePage is the personal area: who is logged in, the state of the
@@ -77,3 +103,44 @@ type PortalAccess struct {
 	// "" for a success or an unnamed failure.
 	Reason string `json:",omitempty"`
 }
+
+// DeviceAddPage adds a second authenticator app from the personal area
+// (enrolment-lifecycle.md §7.4): a fresh level-2 login, an SMS code to the
+// registered mobile, then the seed to scan and the app's first code. Every
+// form posts FieldCSRF and FieldOp to Action; the login forms (steps
+// DeviceAddLogin, DeviceAddReauth) post FieldCSRF and FieldNext to
+// LoginAction.
+type DeviceAddPage struct {
+	Step        string
+	CSRF        string
+	Action      string
+	LoginAction string
+	Next        string
+	// PhoneLast3 ends the registered mobile number.
+	PhoneLast3 string
+	// CooldownDate and CooldownTime (dd/mm/yyyy, HH:MM Italian time) end
+	// the mobile cool-down (step DeviceAddCooldown).
+	CooldownDate, CooldownTime string
+	// Problem is the suffix of a "devadd.problem.*" key: why the last code
+	// was refused; TriesLeft the SMS code tries left (0: not shown).
+	Problem   string
+	TriesLeft int
+	// The activation step: the QR of the otpauth URI (made by the IdP), the
+	// seed as text, the reference app's activation code (empty once the app
+	// claimed the device).
+	QR             template.URL
+	URI, Secret    string
+	ActivationCode string
+	AppClaimed     bool
+	DeviceName     string
+	// Added names the device just activated (step DeviceAddDone); Push says
+	// it approves sign-in requests.
+	Added string
+	Push  bool
+	// DevicesURL is the device list, HomeURL the personal area.
+	DevicesURL, HomeURL string
+}
+
+// FieldNext is where the personal area's login returns (one of its own
+// pages).
+const FieldNext = "next"
