@@ -76,6 +76,10 @@ func OpenStore(ctx context.Context, cfg *config.Config) (storage.Store, error) {
 
 // OpenBackends opens the durable and the ephemeral store.
 func OpenBackends(ctx context.Context, cfg *config.Config) (*Backends, error) {
+	// The data key first: without it nothing sealed at rest opens.
+	if err := UnwrapDataKeys(cfg); err != nil {
+		return nil, err
+	}
 	st, err := OpenStore(ctx, cfg)
 	if err != nil {
 		return nil, err

@@ -114,6 +114,10 @@ func PasswordRules(cfg *config.Config) pwrules.Policy {
 // Build assembles the IdP over opened backends. The caller owns b.
 func Build(ctx context.Context, cfg *config.Config, b *Backends, log *slog.Logger) (*App, error) {
 	a := &App{Config: cfg, Log: log, Backends: b, Argon2: Argon2Params(cfg)}
+	// Backends opened by hand (tests) may not have opened the data key.
+	if err := UnwrapDataKeys(cfg); err != nil {
+		return nil, err
+	}
 	var err error
 	if a.Keys, err = SigningKeys(cfg, log); err != nil {
 		return nil, err

@@ -231,7 +231,7 @@ type Session struct {
 
 // Security configures credentials handling.
 type Security struct {
-	PKCS11           PKCS11   `yaml:"pkcs11" doc:"HSM reached through PKCS#11, for idp.signing.pkcs11_label."`
+	PKCS11           PKCS11   `yaml:"pkcs11" doc:"HSM reached through PKCS#11, for idp.signing.pkcs11_label and security.data_key_wrapped."`
 	Argon2           Argon2   `yaml:"argon2" doc:"argon2id parameters for password hashes (RFC 9106 second recommended option by default)."`
 	Lockout          Lockout  `yaml:"lockout" doc:"Temporary account lock after repeated failed logins."`
 	Password         Password `yaml:"password" doc:"Citizens' password rules: reuse and lifetime (enrolment-lifecycle.md §7.2)."`
@@ -240,6 +240,10 @@ type Security struct {
 	LoginMaxFailures int      `yaml:"login_max_failures" default:"3" doc:"Failed password or OTP attempts allowed within one login transaction before the SP gets nr19."`
 	DataKey          Key      `yaml:"data_key" defaultdoc:"demo: generated into <data_dir>/keys/data.key" doc:"Base64 of exactly 32 random bytes: AES-256 key for secrets at rest (TOTP seeds). Must differ from the cookie key. Required outside demo mode."`
 	PreviousDataKey  Key      `yaml:"previous_data_key" doc:"The data key being retired: values sealed with it still open. To rotate, set data_key to a new key and this to the old one, run spid-idp keys rotate-data-key, then remove this."`
+	// The wrapped forms keep the data key out of the configuration: only
+	// the HSM can open them, at start-up.
+	DataKeyWrapped         Key `yaml:"data_key_wrapped" doc:"Instead of data_key: the data key wrapped inside the HSM by security.pkcs11.data_key_label, as printed by spid-idp keys wrap-data-key. Opened once at start-up; without the token the IdP does not start."`
+	PreviousDataKeyWrapped Key `yaml:"previous_data_key_wrapped" doc:"Instead of previous_data_key: the data key being retired, wrapped by the HSM like data_key_wrapped."`
 }
 
 // Throttle limits login attempts.
@@ -403,4 +407,7 @@ type PKCS11 struct {
 	Module     string `yaml:"module" doc:"Path of the PKCS#11 library, e.g. /usr/lib/softhsm/libsofthsm2.so."`
 	TokenLabel string `yaml:"token_label" doc:"Label of the token holding the keys."`
 	PIN        Secret `yaml:"pin" doc:"User PIN of the token."`
+	// DataKeyLabel names the AES key that wraps the data key: the root of
+	// the data-key hierarchy stays in the token.
+	DataKeyLabel string `yaml:"data_key_label" doc:"Label of the AES-256 key in the token that wraps the data key (security.data_key_wrapped); spid-idp keys wrap-data-key --create makes it."`
 }

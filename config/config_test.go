@@ -19,6 +19,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/spid-idp/spid-idp/keys"
+	"github.com/spid-idp/spid-idp/keys/pkcs11"
 )
 
 // fixture is a directory holding every file a production configuration
@@ -1202,4 +1203,58 @@ func TestOIDCProblemsAllAtOnce(t *testing.T) {
 	if c.OIDC.Enabled {
 		t.Fatal("oidc enabled")
 	}
+}
+
+// TestDataKeyWrappingRules: a data key wrapped by the HSM replaces the
+// clear one, and needs the token and the label of its wrapping key; every
+// missing piece is reported at once.
+func TestDataKeyWrappingRules(t *testing.T) {
+	f := newFixture(t)
+	wrapped := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{'w'}, 32+pkcs11.WrapOverhead))
+	module := filepath.Join(f.dir, "tls.crt") // any existing file stands for the module
+	hsm := []string{"SPID_IDP_SECURITY_PKCS11_MODULE=" + module, "SPID_IDP_SECURITY_PKCS11_TOKEN_LABEL=t", "SPID_IDP_SECURITY_PKCS11_PIN=1234"}
+	tests := []struct {
+		name string
+		env  []string
+		want map[string]string // path → part of its message
+	}{
+		{"wrapped and clear", append([]string{"SPID_IDP_SECURITY_DATA_KEY_WRAPPED=" + wrapped, "SPID_IDP_SECURITY_PKCS11_DATA_KEY_LABEL=w"}, hsm...),
+			map[string]string{"security.data_key_wrapped": "set either security.data_key (in clear) or security.data_key_wrapped"}},
+		{"wrapped without label or token", []string{"SPID_IDP_SECURITY_DATA_KEY=", "SPID_IDP_SECURITY_DATA_KEY_WRAPPED=" + wrapped},
+			map[string]string{
+				"security.pkcs11.data_key_label": "is required with security.data_key_wrapped",
+				"security.pkcs11.module":         "is required with security.data_key_wrapped",
+				"security.pkcs11.token_label":    "is required with security.data_key_wrapped",
+				"security.pkcs11.pin":            "is required with security.data_key_wrapped",
+			}},
+		{"wrapped of the wrong size", append([]string{"SPID_IDP_SECURITY_DATA_KEY=", "SPID_IDP_SECURITY_PKCS11_DATA_KEY_LABEL=w",
+			"SPID_IDP_SECURITY_DATA_KEY_WRAPPED=" + base64.StdEncoding.EncodeToString(make([]byte, 32))}, hsm...),
+			map[string]string{"security.data_key_wrapped": "must be base64 of the 60 bytes spid-idp keys wrap-data-key prints, got a value that decodes to 32 bytes"}},
+		{"label without wrapped key", append([]string{"SPID_IDP_SECURITY_PKCS11_DATA_KEY_LABEL=w"}, hsm...),
+			map[string]string{"security.pkcs11.data_key_label": "is set but security.data_key_wrapped is not"}},
+		{"previous wrapped equals current", append([]string{"SPID_IDP_SECURITY_DATA_KEY=", "SPID_IDP_SECURITY_PKCS11_DATA_KEY_LABEL=w",
+			"SPID_IDP_SECURITY_DATA_KEY_WRAPPED=" + wrapped, "SPID_IDP_SECURITY_PREVIOUS_DATA_KEY_WRAPPED=" + wrapped}, hsm...),
+			map[string]string{"security.previous_data_key_wrapped": "must differ from security.data_key_wrapped"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := dedupEnv(append(append([]string(nil), f.env...), tt.env...))
+			got := problems(t, f.write(t, f.minimal()), env)
+			for path, msg := range tt.want {
+				p := find(got, path)
+				if p == nil {
+					t.Errorf("no problem for %s in\n%v", path, got)
+				} else if !strings.Contains(p.Message, msg) {
+					t.Errorf("%s: %q, want it to contain %q", path, p.Message, msg)
+				}
+			}
+			if len(got) != len(tt.want) {
+				t.Errorf("want %d problems, got\n%v", len(tt.want), (&Problems{got}).Error())
+			}
+		})
+	}
+	// Wrapped alone, with the token named: valid (the HSM opens it at start-up).
+	env := dedupEnv(append(append([]string(nil), f.env...), append([]string{"SPID_IDP_SECURITY_DATA_KEY=",
+		"SPID_IDP_SECURITY_PKCS11_DATA_KEY_LABEL=w", "SPID_IDP_SECURITY_DATA_KEY_WRAPPED=" + wrapped}, hsm...)...))
+	mustLoad(t, f.write(t, f.minimal()), env)
 }

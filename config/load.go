@@ -317,6 +317,9 @@ func (c *Config) EnsureDemoKeys() error {
 		if len(*k.dst) > 0 {
 			continue
 		}
+		if k.dst == &c.Security.DataKey && len(c.Security.DataKeyWrapped) > 0 {
+			continue // the HSM opens it at start-up
+		}
 		key, err := loadOrCreateKey(dir, k.file)
 		if err != nil {
 			return fmt.Errorf("config: demo key: %w", err)

@@ -230,6 +230,8 @@ func (v *validator) enrolment() {
 type validator struct {
 	c  *Config
 	ps *problemSet
+	// pkcs11Checked: the HSM settings were checked for one option already.
+	pkcs11Checked bool
 }
 
 func (v *validator) add(path, format string, args ...any) { v.ps.add(path, format, args...) }
@@ -494,7 +496,7 @@ func (v *validator) idp() {
 	if p.Signing.PKCS11Label != "" {
 		// The key is in the HSM; only its certificate is a file.
 		signingFiles = signingFiles[1:]
-		v.pkcs11()
+		v.pkcs11("idp.signing.pkcs11_label")
 	}
 	for _, f := range signingFiles {
 		if f.file == "" {
@@ -609,7 +611,10 @@ func (v *validator) security() {
 	if s.LoginMaxFailures < 1 {
 		v.add("security.login_max_failures", "must be at least 1, got %d", s.LoginMaxFailures)
 	}
-	v.key("security.data_key", s.DataKey, dataKeyBytes, true)
+	v.dataKeyWrapping()
+	if len(s.DataKeyWrapped) == 0 {
+		v.key("security.data_key", s.DataKey, dataKeyBytes, true)
+	}
 	if len(s.DataKey) > 0 && subtle.ConstantTimeCompare(s.DataKey, v.c.IdP.Session.CookieKey) == 1 {
 		v.add("security.data_key", "must differ from idp.session.cookie_key (each key has one job), got the same value")
 	}
@@ -853,23 +858,64 @@ func readCert(file string) (*x509.Certificate, error) {
 	}
 }
 
-// pkcs11 checks the HSM settings idp.signing.pkcs11_label needs. The token
-// itself is opened at start-up, where a wrong PIN or a missing key stops
-// the server with a message naming them.
-func (v *validator) pkcs11() {
+// pkcs11 checks the HSM settings idp.signing.pkcs11_label or the wrapped
+// data key need; user names the option that needs them. It reports once
+// even when both need them. The token itself is opened at start-up, where
+// a wrong PIN or a missing key stops the server with a message naming them.
+func (v *validator) pkcs11(user string) {
+	if v.pkcs11Checked {
+		return
+	}
+	v.pkcs11Checked = true
 	h := v.c.Security.PKCS11
 	if !pkcs11.Available {
-		v.add("idp.signing.pkcs11_label", "%s", pkcs11.ErrUnavailable)
+		v.add(user, "%s", pkcs11.ErrUnavailable)
 	}
 	if h.Module == "" {
-		v.add("security.pkcs11.module", "is required with idp.signing.pkcs11_label (the PKCS#11 library of the HSM)")
+		v.add("security.pkcs11.module", "is required with %s (the PKCS#11 library of the HSM)", user)
 	} else {
 		v.fileExists("security.pkcs11.module", h.Module)
 	}
 	if h.TokenLabel == "" {
-		v.add("security.pkcs11.token_label", "is required with idp.signing.pkcs11_label")
+		v.add("security.pkcs11.token_label", "is required with %s", user)
 	}
 	if h.PIN == "" {
-		v.add("security.pkcs11.pin", "is required with idp.signing.pkcs11_label (prefer SPID_IDP_SECURITY_PKCS11_PIN_FILE)")
+		v.add("security.pkcs11.pin", "is required with %s (prefer SPID_IDP_SECURITY_PKCS11_PIN_FILE)", user)
+	}
+}
+
+// dataKeyWrapping checks the data key wrapped by the HSM: each data key is
+// given either in clear or wrapped, never both, and a wrapped one needs the
+// token and the label of its wrapping key. Whether the token opens it is
+// known only at start-up.
+func (v *validator) dataKeyWrapping() {
+	s := v.c.Security
+	for _, k := range []struct {
+		clear, wrapped string
+		c, w           Key
+	}{
+		{"security.data_key", "security.data_key_wrapped", s.DataKey, s.DataKeyWrapped},
+		{"security.previous_data_key", "security.previous_data_key_wrapped", s.PreviousDataKey, s.PreviousDataKeyWrapped},
+	} {
+		if len(k.w) == 0 {
+			continue
+		}
+		if len(k.c) > 0 {
+			v.add(k.wrapped, "set either %s (in clear) or %s (wrapped by the HSM), not both", k.clear, k.wrapped)
+		}
+		if want := dataKeyBytes + pkcs11.WrapOverhead; len(k.w) != want {
+			v.add(k.wrapped, "must be base64 of the %d bytes spid-idp keys wrap-data-key prints, got a value that decodes to %d bytes", want, len(k.w))
+		}
+		if s.PKCS11.DataKeyLabel == "" {
+			v.add("security.pkcs11.data_key_label", "is required with %s (the label of the HSM key that wraps it)", k.wrapped)
+		}
+		v.pkcs11(k.wrapped)
+	}
+	if len(s.PreviousDataKeyWrapped) > 0 && len(s.PreviousDataKeyWrapped) == len(s.DataKeyWrapped) &&
+		subtle.ConstantTimeCompare(s.PreviousDataKeyWrapped, s.DataKeyWrapped) == 1 {
+		v.add("security.previous_data_key_wrapped", "must differ from security.data_key_wrapped (it is the key being retired), got the same value")
+	}
+	if s.PKCS11.DataKeyLabel != "" && len(s.DataKeyWrapped) == 0 {
+		v.add("security.pkcs11.data_key_label", "is set but security.data_key_wrapped is not: print it with spid-idp keys wrap-data-key, or remove the label")
 	}
 }

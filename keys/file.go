@@ -133,6 +133,15 @@ func Save(p Pair, keyFile, certFile string) error {
 	return nil
 }
 
+// SaveCert writes only the certificate (PEM, mode 0644), for a key that
+// stays in an HSM.
+func SaveCert(c *x509.Certificate, certFile string) error {
+	if err := writeAtomic(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}), 0o644, 0o755); err != nil {
+		return fmt.Errorf("keys: save certificate: %w", err)
+	}
+	return nil
+}
+
 func writeAtomic(name string, data []byte, mode, dirMode fs.FileMode) error {
 	dir := filepath.Dir(name)
 	if err := os.MkdirAll(dir, dirMode); err != nil {

@@ -131,6 +131,10 @@ type GenerateOptions struct {
 	Key crypto.Signer
 }
 
+// Check reports every problem with the options, so a caller can refuse
+// them before making a key an HSM would keep.
+func (o GenerateOptions) Check() error { return o.check() }
+
 func (o GenerateOptions) check() error {
 	var errs []error
 	switch o.Bits {

@@ -20,11 +20,11 @@ import (
 )
 
 func init() {
-	register("keys generate", "make a signing key and a certificate with the SPID IdP profile (refuses to overwrite without --force)", runKeysGenerate)
+	register("keys generate", "make a signing key and a certificate with the SPID IdP profile, in files or inside the HSM (--pkcs11-label); refuses to overwrite without --force", runKeysGenerate)
 	register("keys show", "without --cert: the signing keys now (active, next, previous; fingerprints, validity, dates); with --cert: print a certificate and check it against the SPID IdP profile (exit 1 on any violation)", runKeysShow)
 }
 
-func runKeysGenerate(_ context.Context, e env, args []string) int {
+func runKeysGenerate(ctx context.Context, e env, args []string) int {
 	fs := newFlagSet("keys generate", e)
 	keyFile := fs.String("key", "", "write the private key (PKCS#8 PEM, mode 0600) to `FILE` (required)")
 	certFile := fs.String("cert", "", "write the certificate (PEM) to `FILE` (required)")
@@ -36,6 +36,8 @@ func runKeysGenerate(_ context.Context, e env, args []string) int {
 	entityID := fs.String("entity-id", "", "the IdP entityID, written as the subject uri (required)")
 	days := fs.Int("days", int(keys.DefaultValidity/(24*time.Hour)), "validity in days")
 	force := fs.Bool("force", false, "overwrite existing key and certificate files")
+	hsmLabel := fs.String("pkcs11-label", "", "instead of --key: make the key pair inside the HSM of security.pkcs11 (from -c or SPID_IDP_SECURITY_PKCS11_*) under this `LABEL`; only the certificate is written")
+	path := configFlag(fs, e)
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -44,10 +46,18 @@ func runKeysGenerate(_ context.Context, e env, args []string) int {
 		return exitUsage
 	}
 	var missing []string
-	for _, f := range []struct{ name, v string }{
+	required := []struct{ name, v string }{
 		{"--key", *keyFile}, {"--cert", *certFile}, {"--cn", *cn}, {"--org", *org},
 		{"--org-id", *orgID}, {"--entity-id", *entityID},
-	} {
+	}
+	if *hsmLabel != "" {
+		if *keyFile != "" {
+			fmt.Fprintln(e.stderr, "spid-idp keys generate: give --key or --pkcs11-label, not both (a key made in the HSM never leaves it)")
+			return exitUsage
+		}
+		required = required[1:]
+	}
+	for _, f := range required {
 		if strings.TrimSpace(f.v) == "" {
 			missing = append(missing, f.name)
 		}
@@ -59,6 +69,13 @@ func runKeysGenerate(_ context.Context, e env, args []string) int {
 	if *days <= 0 {
 		fmt.Fprintln(e.stderr, "spid-idp keys generate: --days must be positive")
 		return exitUsage
+	}
+	if *hsmLabel != "" {
+		return generateInHSM(ctx, e, *path, *hsmLabel, *certFile, *force, keys.GenerateOptions{
+			Profile: keys.ProfileIdP, Bits: *bits, CommonName: *cn, Locality: *locality,
+			OrganizationIdentifier: *orgID, OrganizationName: *org, EntityID: *entityID,
+			ValidFor: time.Duration(*days) * 24 * time.Hour,
+		})
 	}
 	if *keyFile == *certFile {
 		fmt.Fprintln(e.stderr, "spid-idp keys generate: --key and --cert must be different files")

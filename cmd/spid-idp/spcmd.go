@@ -480,6 +480,11 @@ func openAdmin(ctx context.Context, e env, path string) (*admin, int, bool) {
 	if !ok {
 		return nil, code, false
 	}
+	// Commands that seal or open secrets need the data key the HSM wraps.
+	if err := app.UnwrapDataKeys(cfg); err != nil {
+		fmt.Fprintf(e.stderr, "spid-idp: %v\n", err)
+		return nil, exitFailure, false
+	}
 	st, err := app.OpenStore(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "spid-idp: %v\n", err)

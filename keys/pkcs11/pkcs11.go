@@ -20,5 +20,8 @@ type Config struct {
 // ErrUnavailable: this binary was built without cgo.
 var ErrUnavailable = errors.New("PKCS#11 is not available in this build (it needs cgo: build with CGO_ENABLED=1 and a C compiler)")
 
+// WrapOverhead is how many bytes Wrap adds: the AES-GCM nonce and tag.
+const WrapOverhead = 12 + 16
+
 // ErrNotFound: no key with that label in the token.
 var ErrNotFound = errors.New("no such key in the token")

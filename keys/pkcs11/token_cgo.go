@@ -27,7 +27,9 @@ func Open(c Config) (*Token, error) {
 	if c.Module == "" || c.TokenLabel == "" {
 		return nil, errors.New("pkcs11: module and token label are required")
 	}
-	ctx, err := crypto11.Configure(&crypto11.Config{Path: c.Module, TokenLabel: c.TokenLabel, Pin: c.PIN})
+	// A 96-bit GCM nonce (NIST SP 800-38D), fixed here so a wrapped data
+	// key keeps its size (WrapOverhead) whatever crypto11's default.
+	ctx, err := crypto11.Configure(&crypto11.Config{Path: c.Module, TokenLabel: c.TokenLabel, Pin: c.PIN, GCMIVLength: 12})
 	if err != nil {
 		return nil, fmt.Errorf("pkcs11: opening token %q with %s: %s", c.TokenLabel, c.Module, scrubPIN(err, c.PIN))
 	}
