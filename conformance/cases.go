@@ -26,6 +26,8 @@ type caseDef struct {
 	// its failures are warnings unless Options.Strict.
 	dec bool
 	run func(ctx context.Context, e *env) []Row
+	// oidc runs a case of the OpenID Connect part (oidc_cases.go).
+	oidc func(ctx context.Context, e *oidcEnv) []Row
 }
 
 // env is what cases share during a run.

@@ -246,6 +246,14 @@ func (b *browser) nextStep(ctx context.Context, page *htmlPage, out *outcome, ch
 		out.Kind, out.Form = "form", fm
 		return nil, nil
 	}
+	// An OpenID Connect form_post response: a form towards the simulated
+	// relying party, read instead of submitted.
+	for _, fm := range page.forms {
+		if b.spBase != "" && strings.HasPrefix(fm.Action, b.spBase+"/") {
+			out.Kind, out.Form = "form", fm
+			return nil, nil
+		}
+	}
 	if login := page.formWith(f.Password); login != nil {
 		out.SawLogin = true
 		switch choice {
