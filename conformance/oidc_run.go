@@ -255,16 +255,16 @@ const (
 	acrL2 = "https://www.spid.gov.it/SpidL2"
 	acrL3 = "https://www.spid.gov.it/SpidL3"
 	// claimFiscal is the SPID fiscal number claim (spec §8).
-	claimFiscal             = "https://attributes.eid.gov.it/fiscal_number"
-	clientAssertionType     = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-	descInvalidClient       = "Il client_id indicato nella richiesta non è riconosciuto."
-	descUnsupportedGrant    = "Il parametro grant_type contiene un valore non corretto."
-	descInvalidGrant        = "I parametri grant_type, code, code_verifier, access_token non sono validi."
-	descInvalidRequest      = "La richiesta non è valida a causa della mancanza o della non correttezza di uno o più parametri."
-	typAccessToken          = "at+jwt"
-	accessTokenLifetime     = 900
-	idTokenLifetime         = 300
-	maxOIDCBody             = 1 << 20
+	claimFiscal          = "https://attributes.eid.gov.it/fiscal_number"
+	clientAssertionType  = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+	descInvalidClient    = "Il client_id indicato nella richiesta non è riconosciuto."
+	descUnsupportedGrant = "Il parametro grant_type contiene un valore non corretto."
+	descInvalidGrant     = "I parametri grant_type, code, code_verifier, access_token non sono validi."
+	descInvalidRequest   = "La richiesta non è valida a causa della mancanza o della non correttezza di uno o più parametri."
+	typAccessToken       = "at+jwt"
+	accessTokenLifetime  = 900
+	idTokenLifetime      = 300
+	maxOIDCBody          = 1 << 20
 )
 
 // oidcRequested are the userinfo claims the simulator asks for (O088: the
