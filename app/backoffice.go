@@ -40,6 +40,9 @@ func (a *App) MountBackOffice() error {
 		return fmt.Errorf("console: %w", err)
 	}
 	a.Console = con
+	if err := a.mountVideoDesk(con); err != nil {
+		return fmt.Errorf("video-call agenda: %w", err)
+	}
 	if a.Care, err = a.SetupCare(con); err != nil {
 		return fmt.Errorf("care desk: %w", err)
 	}

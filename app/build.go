@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/spid-idp/spid-idp/videocall"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -85,6 +86,7 @@ type App struct {
 	OIDC *oidc.Provider
 
 	enrolWeb *web.Handler // the citizen enrolment pages, built once
+	video    *videocall.Handler
 	demoFed  *fedtest.Federation
 	legal    *legal.Texts // the legal texts, loaded once
 	demoSP   *demo.SP     // set by SetupDemo

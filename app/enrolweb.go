@@ -38,6 +38,9 @@ func (a *App) MountEnrolment() error {
 	routes := h.Routes()
 	a.Mux.Handle(web.PathStart, routes)
 	a.Mux.Handle(web.PathActivate, routes)
+	if a.video != nil {
+		return a.video.RegisterApplicant(a.Mux)
+	}
 	return nil
 }
 
@@ -83,6 +86,12 @@ func (a *App) enrolmentWeb() (*web.Handler, error) {
 		}
 	}
 	h.AccountURL = portal.Prefix + "/"
+	if a.video, err = a.videoCalls(); err != nil {
+		return nil, err
+	}
+	if a.video != nil {
+		h.Video = a.video.Service
+	}
 	if h.Legal, err = a.LegalTexts(); err != nil {
 		return nil, err
 	}

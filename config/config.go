@@ -333,6 +333,7 @@ type Enrolment struct {
 	RevocationCacheTTL time.Duration `yaml:"revocation_cache_ttl" default:"1h" doc:"How long a certificate status is kept in the shared cache (never past the answer's next update)."`
 	Price              int           `yaml:"price_cents" default:"0" doc:"Price of a new identity in euro cents; 0: free (no payment step)."`
 	PointsOfService    string        `yaml:"points_of_service" defaultdoc:"demo: a few sample points built in" doc:"CSV file of the partner shops and registration counters shown to applicants after submission and on the status page: first line kind,name,address,province,hours; kind is shop or counter, province two letters (RM)."`
+	VideoRoomURL       string        `yaml:"video_room_url" defaultdoc:"<base_url>/enrol/video (the appointment page)" doc:"Address of the video room where the operator meets the applicant, sent in the appointment e-mail and its calendar invitation; {code} is replaced by the request code (e.g. https://video.idp.example.it/room/{code})."`
 }
 
 // Legal configures the texts a citizen reads and accepts.

@@ -208,6 +208,9 @@ func (v *validator) enrolment() {
 	if e.Price < 0 {
 		v.add("enrolment.price_cents", "must be 0 or more, got %d", e.Price)
 	}
+	if e.VideoRoomURL != "" {
+		v.absURL("enrolment.video_room_url", strings.ReplaceAll(e.VideoRoomURL, "{code}", "CODE"), true)
+	}
 	if e.PointsOfService != "" {
 		if _, err := pos.Load(e.PointsOfService); err != nil {
 			v.add("enrolment.points_of_service", "%s: %s", clip(e.PointsOfService), strings.ReplaceAll(err.Error(), "\n", "; "))

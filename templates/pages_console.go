@@ -75,8 +75,11 @@ type ConsoleFrame struct {
 	Home     string
 	// OperatorsPage links supervisors to the operators' second factors.
 	OperatorsPage string
-	Notice        string // plain text, escaped
-	Error         string // plain text, escaped
+	// VideoPage links video operators and supervisors to the video-call
+	// agenda (package videocall).
+	VideoPage string
+	Notice    string // plain text, escaped
+	Error     string // plain text, escaped
 	// Responsible is the person responsible for identity verification
 	// (DPCM art. 7 c.1), shown in the console.
 	Responsible string

@@ -74,7 +74,10 @@ type EnrolPage struct {
 	// provinces that have one and the province the list is filtered by.
 	Points    []EnrolPoint
 	Provinces []string
-	Province  string
+	// VideoURL is the video path's booking page (package videocall);
+	// VideoWhen the appointment booked, "" when none.
+	VideoURL, VideoWhen string
+	Province            string
 	// Status is the request found on the status page.
 	Status *EnrolStatus
 }

@@ -1,8 +1,10 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -56,8 +58,36 @@ func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 	p.Status.Code, p.Status.Suffix = enrolment.FormatCode(e.Code), suffix
 	if enrolment.State(e.State) == enrolment.StateAwaitingRecognition {
 		h.points(&p, e.Path, r.PostFormValue("province"))
+		h.video(r.Context(), &p, e)
 	}
 	h.render(w, r, http.StatusOK, p)
+}
+
+// VideoBooking is the booking of the video call: the link to the
+// applicant's page and the appointment a request holds.
+type VideoBooking interface {
+	Link(requestID string) (string, error)
+	Booking(ctx context.Context, requestID string) (storage.VideoSlot, error)
+}
+
+// video fills the booking link and the appointment of a request on the
+// video path waiting for its call.
+func (h *Handler) video(ctx context.Context, p *templates.EnrolPage, e storage.Enrolment) {
+	if h.Video == nil || e.Path != enrolment.PathVideo || enrolment.State(e.State) != enrolment.StateAwaitingRecognition {
+		return
+	}
+	link, err := h.Video.Link(e.ID)
+	if err != nil {
+		h.Log.Error("video booking link", "error", err)
+		return
+	}
+	if u, err := url.Parse(link); err == nil {
+		link = u.RequestURI() // same origin: a relative link
+	}
+	p.VideoURL = link
+	if b, err := h.Video.Booking(ctx, e.ID); err == nil {
+		p.VideoWhen = when(b.Start)
+	}
 }
 
 // describe says, in l, where a request is and what comes next.

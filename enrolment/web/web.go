@@ -109,6 +109,9 @@ type Handler struct {
 	// Points are the partner shops and registration counters shown on the
 	// shop and counter paths.
 	Points []pos.Point
+	// Video books the video path's call (package videocall); nil leaves
+	// the booking out of the pages.
+	Video VideoBooking
 	// Legal gives the version (hash) of the privacy notice and terms in the
 	// language the applicant read them, recorded with the consent; nil
 	// records PrivacyVersion and TermsVersion.
