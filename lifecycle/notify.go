@@ -49,6 +49,25 @@ type Notifier interface {
 	Notify(ctx context.Context, n Notice) error
 }
 
+// Staging is a Notifier that, called with a context carrying a
+// storage.Outbox, writes its messages there instead of sending them
+// (notify/queue's senders do). The lifecycle then calls it inside the
+// transaction of the change, so notice and change commit together.
+type Staging interface {
+	Notifier
+	Stages() bool
+}
+
+// Stages reports whether both senders stage into a storage.Outbox.
+func (m MailSMS) Stages() bool {
+	return stages(m.Mail) && (m.SMS == nil || stages(m.SMS))
+}
+
+func stages(v any) bool {
+	s, ok := v.(interface{ Stages() bool })
+	return ok && s.Stages()
+}
+
 // MailSender and SMSSender are what MailSMS needs of notify/mail and
 // notify/sms.
 type (

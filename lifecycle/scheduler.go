@@ -270,7 +270,8 @@ func (s *Service) tick(ctx context.Context, identityID string, now time.Time, re
 	p := s.policy()
 	var effects []effect
 	var counts Report
-	err := s.Store.UpdateLifecycle(ctx, identityID, func(l storage.IdentityLifecycle, id storage.Identity) (storage.IdentityLifecycle, storage.Identity, error) {
+	uctx, ob := s.outbox(ctx)
+	err := s.Store.UpdateLifecycle(uctx, identityID, func(l storage.IdentityLifecycle, id storage.Identity) (storage.IdentityLifecycle, storage.Identity, error) {
 		effects, counts = nil, Report{}
 		reconcile(&l, id)
 		add := func(e effect) { effects = append(effects, e) }
@@ -364,8 +365,11 @@ func (s *Service) tick(ctx context.Context, identityID string, now time.Time, re
 			l.UpdatedAt = now
 		}
 		endSessionsOnTransition(from, l, &id)
-		return l, id, nil
+		return l, id, s.stage(uctx, ob, identityID, id, effects)
 	})
+	if ob != nil {
+		ob.Deliver(ctx)
+	}
 	if err != nil {
 		return fmt.Errorf("lifecycle of %s: %w", identityID, err)
 	}

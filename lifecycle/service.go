@@ -82,6 +82,9 @@ type effect struct {
 	unmark             string
 	destroyCredentials bool
 	deletePassword     bool
+	// staged: the notice's messages were written in the change's own
+	// transaction (storage.Outbox); only its audit record is left to do.
+	staged bool
 }
 
 // Get returns the lifecycle of an identity, creating it from the identity
@@ -165,7 +168,8 @@ func (s *Service) change(ctx context.Context, identityID string, a Actor, action
 	var out storage.IdentityLifecycle
 	var from storage.IdentityStatus
 	now := s.now()
-	err := s.Store.UpdateLifecycle(ctx, identityID, func(l storage.IdentityLifecycle, id storage.Identity) (storage.IdentityLifecycle, storage.Identity, error) {
+	uctx, ob := s.outbox(ctx)
+	err := s.Store.UpdateLifecycle(uctx, identityID, func(l storage.IdentityLifecycle, id storage.Identity) (storage.IdentityLifecycle, storage.Identity, error) {
 		reconcile(&l, id)
 		from = l.State
 		var err error
@@ -176,8 +180,11 @@ func (s *Service) change(ctx context.Context, identityID string, a Actor, action
 		l.UpdatedAt = now
 		l.NextDueAt = s.policy().nextDue(l, id)
 		out = l
-		return l, id, nil
+		return l, id, s.stage(uctx, ob, identityID, id, effects)
 	})
+	if ob != nil {
+		ob.Deliver(ctx)
+	}
 	if err != nil {
 		details["from"] = string(from)
 		return storage.IdentityLifecycle{}, s.refuse(ctx, identityID, a, action, details, err)
@@ -264,7 +271,12 @@ func (s *Service) apply(ctx context.Context, identityID string, a Actor, effects
 				errs = append(errs, fmt.Errorf("delete password hash: %w", err))
 			}
 		}
-		if e.notice != nil {
+		if e.notice != nil && e.staged {
+			details := map[string]string{"kind": string(e.notice.Kind), "days_left": fmt.Sprint(e.notice.DaysLeft), "queued": "with the change"}
+			if err := s.record(ctx, a, "lifecycle.notice", identityID, audit.Success, details); err != nil {
+				errs = append(errs, err)
+			}
+		} else if e.notice != nil {
 			if err := s.notify(ctx, identityID, a, *e.notice, e.unmark); err != nil {
 				errs = append(errs, err)
 			}
@@ -304,11 +316,7 @@ func (s *Service) notify(ctx context.Context, identityID string, a Actor, n Noti
 	if err != nil {
 		return fmt.Errorf("notice %s: %w", n.Kind, err)
 	}
-	n.IdentityID = identityID
-	n.Email, n.Mobile = id.Attributes["email"], id.Attributes["mobilePhone"]
-	if code := id.Attributes["spidCode"]; len(code) >= 4 {
-		n.SPIDSuffix = code[len(code)-4:]
-	}
+	fillNotice(&n, identityID, id)
 	details := map[string]string{"kind": string(n.Kind), "days_left": fmt.Sprint(n.DaysLeft)}
 	if err := s.Notifier.Notify(ctx, n); err != nil {
 		details["error"] = err.Error()
@@ -606,4 +614,49 @@ func (s *Service) RecordAuth(ctx context.Context, identityID string, at time.Tim
 		s.noteRecorded(identityID, last)
 	}
 	return err
+}
+
+// fillNotice addresses n to the identity's registered contacts.
+func fillNotice(n *Notice, identityID string, id storage.Identity) {
+	n.IdentityID = identityID
+	n.Email, n.Mobile = id.Attributes["email"], id.Attributes["mobilePhone"]
+	if code := id.Attributes["spidCode"]; len(code) >= 4 {
+		n.SPIDSuffix = code[len(code)-4:]
+	}
+}
+
+// outbox gives a change its transactional outbox when the notifier writes
+// its messages into one (the durable queue): then the notices commit with
+// the change or not at all. Otherwise (a gateway without queue: tests,
+// tools) ob is nil and the notices are sent after the change.
+func (s *Service) outbox(ctx context.Context) (context.Context, *storage.Outbox) {
+	st, ok := s.Notifier.(Staging)
+	if !ok || !st.Stages() {
+		return ctx, nil
+	}
+	ob := &storage.Outbox{}
+	return storage.WithOutbox(ctx, ob), ob
+}
+
+// stage writes the notices of effects into ob, inside the change's
+// transaction, addressed from the identity as the transaction reads it. A
+// notice that cannot be staged fails the change: it must not happen
+// unannounced.
+func (s *Service) stage(ctx context.Context, ob *storage.Outbox, identityID string, id storage.Identity, effects []effect) error {
+	if ob == nil {
+		return nil
+	}
+	for i := range effects {
+		e := &effects[i]
+		if e.notice == nil {
+			continue
+		}
+		n := *e.notice
+		fillNotice(&n, identityID, id)
+		if err := s.Notifier.Notify(ctx, n); err != nil {
+			return fmt.Errorf("notice %s: queueing it with the change: %w", n.Kind, err)
+		}
+		e.staged = true
+	}
+	return nil
 }

@@ -145,6 +145,13 @@ func (m mailer) Send(ctx context.Context, msg mail.Message) error {
 
 type smser struct{ q *Queue }
 
+// Stages: called with a context carrying a storage.Outbox, Send stages
+// the message there for the change's own transaction.
+func (mailer) Stages() bool { return true }
+
+// Stages is mailer's.
+func (smser) Stages() bool { return true }
+
 func (s smser) Send(ctx context.Context, msg sms.Message) error {
 	return s.q.send(ctx, "sms", payload{To: msg.To, Text: msg.Text})
 }
@@ -169,6 +176,17 @@ func (q *Queue) send(ctx context.Context, kind string, p payload) error {
 	now := q.now()
 	m := storage.QueuedMessage{ID: id, Kind: kind, Payload: sealed, CreatedAt: now, NextAttempt: now,
 		LeaseOwner: q.Owner, LeaseUntil: now.Add(q.Lease), Attempts: 1}
+	if ob := storage.OutboxFrom(ctx); ob != nil && !ob.Committed() {
+		// Part of a state change: the store writes it in the change's
+		// transaction, and the caller's Outbox.Deliver tries it once that
+		// committed. A refusal for good is then only logged and counted.
+		ob.StageWithDelivery(m, func(ctx context.Context) {
+			if err := q.deliver(ctx, m, p); err != nil {
+				q.Log.Warn("outbox: message refused", "message", m.ID, "kind", kind, "err", err)
+			}
+		})
+		return nil
+	}
 	if err := q.Store.EnqueueMessage(ctx, m); err != nil {
 		return fmt.Errorf("outbox: %w", err)
 	}

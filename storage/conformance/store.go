@@ -60,6 +60,7 @@ func RunStore(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"Ping", storeTestPing},
 		{"SingleUseMarks", storeTestSingleUse},
 		{"MessageQueue", storeTestMessageQueue},
+		{"Outbox", storeTestOutbox},
 	}
 	tests = append(tests, clusterTests...)
 	tests = append(tests, registerTests...)

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -15,8 +16,32 @@ const queueCols = "id, kind, payload, state, attempts, next_attempt, lease_owner
 
 // EnqueueMessage implements storage.MessageQueue.
 func (s *Store) EnqueueMessage(ctx context.Context, m storage.QueuedMessage) error {
+	q, args, err := s.enqueueArgs(m)
+	if err != nil {
+		return err
+	}
+	if _, err := s.writeOne(ctx, q, args...); err != nil {
+		return fmt.Errorf("enqueue message: %w", s.constraintErr(err, ""))
+	}
+	return nil
+}
+
+// enqueueTx inserts m inside a transaction that makes the change m
+// announces (storage.Outbox).
+func (s *Store) enqueueTx(ctx context.Context, tx *sql.Tx, m storage.QueuedMessage) error {
+	q, args, err := s.enqueueArgs(m)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		return fmt.Errorf("enqueue message: %w", s.constraintErr(err, ""))
+	}
+	return nil
+}
+
+func (s *Store) enqueueArgs(m storage.QueuedMessage) (string, []any, error) {
 	if m.ID == "" || !storable(m.ID) || (m.Kind != "mail" && m.Kind != "sms") || !storable(m.LeaseOwner) {
-		return fmt.Errorf("enqueue message %q: invalid id, kind or owner", m.ID)
+		return "", nil, fmt.Errorf("enqueue message %q: invalid id, kind or owner", m.ID)
 	}
 	if m.CreatedAt.IsZero() {
 		m.CreatedAt = nowUTC()
@@ -28,13 +53,9 @@ func (s *Store) EnqueueMessage(ctx context.Context, m storage.QueuedMessage) err
 	if m.LeaseOwner != "" {
 		attempts = 1
 	}
-	_, err := s.writeOne(ctx, s.q("INSERT INTO message_queue ("+queueCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
-		m.ID, m.Kind, bytesArg(m.Payload), storage.MessagePending, attempts, s.timeArg(m.NextAttempt),
-		m.LeaseOwner, s.timeArg(m.LeaseUntil), "", s.timeArg(m.CreatedAt))
-	if err != nil {
-		return fmt.Errorf("enqueue message: %w", s.constraintErr(err, ""))
-	}
-	return nil
+	return s.q("INSERT INTO message_queue (" + queueCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+		[]any{m.ID, m.Kind, bytesArg(m.Payload), storage.MessagePending, attempts, s.timeArg(m.NextAttempt),
+			m.LeaseOwner, s.timeArg(m.LeaseUntil), "", s.timeArg(m.CreatedAt)}, nil
 }
 
 // ClaimMessages implements storage.MessageQueue: it picks candidates, then

@@ -100,7 +100,24 @@ func (s *Store) q(query string) string { return s.f.rebind(query) }
 
 // write runs fn in a write transaction, re-running it (fn included) when the
 // database reports a retryable conflict. An error from fn is returned as is.
-func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
+	// The messages announcing this change commit with it (storage.Outbox).
+	if ob, ok := storage.TakeOutbox(ctx); ok {
+		defer func() { ob.Done(err) }()
+		inner := fn
+		fn = func(tx *sql.Tx) error {
+			ob.Rewind()
+			if err := inner(tx); err != nil {
+				return err
+			}
+			for _, m := range ob.Messages() {
+				if err := s.enqueueTx(ctx, tx, m); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
 	for attempt := 1; ; attempt++ {
 		err := s.writeOnce(ctx, fn)
 		if err == nil || attempt == maxAttempts || !s.rerun(err) {
@@ -154,7 +171,7 @@ func (s *Store) writeOnce(ctx context.Context, fn func(tx *sql.Tx) error) (err e
 // group commit.
 func (s *Store) writeOne(ctx context.Context, query string, args ...any) (int64, error) {
 	var n int64
-	if s.writer != nil {
+	if s.writer != nil || storage.OutboxFrom(ctx) != nil {
 		err := s.write(ctx, func(tx *sql.Tx) error {
 			res, err := tx.ExecContext(ctx, query, args...)
 			if err != nil {
