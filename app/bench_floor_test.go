@@ -255,23 +255,37 @@ func (r rate) perSecond() float64 {
 }
 
 // closedLoop runs op on users workers, each starting its next operation
-// as soon as the last one ends, until d has passed.
+// as soon as the last one ends, until d has passed. Should the prepared
+// AuthnRequests run out first (the path ran faster than the last window
+// suggested), the window ends there: the operations completed until then
+// over the time until then are still a rate.
 func closedLoop(users int, d time.Duration, op func(worker int) error) rate {
 	var (
 		n    atomic.Int64
 		wg   sync.WaitGroup
 		mu   sync.Mutex
 		fail error
+		out  time.Time // when the AuthnRequests ran out
 	)
 	start := time.Now()
 	end := start.Add(d)
 	for w := range users {
 		wg.Go(func() {
 			for time.Now().Before(end) {
-				if err := op(w); err != nil {
-					mu.Lock()
-					fail = err
-					mu.Unlock()
+				err := op(w)
+				mu.Lock()
+				stop := fail != nil || !out.IsZero()
+				switch {
+				case errors.Is(err, errNoRequests):
+					if out.IsZero() {
+						out = time.Now()
+					}
+					stop = true
+				case err != nil:
+					fail, stop = err, true
+				}
+				mu.Unlock()
+				if stop {
 					return
 				}
 				n.Add(1)
@@ -279,7 +293,11 @@ func closedLoop(users int, d time.Duration, op func(worker int) error) rate {
 		})
 	}
 	wg.Wait()
-	return rate{n: int(n.Load()), elapsed: time.Since(start), err: fail}
+	stopped := time.Now()
+	if !out.IsZero() {
+		stopped = out
+	}
+	return rate{n: int(n.Load()), elapsed: stopped.Sub(start), err: fail}
 }
 
 // loadGen drives the demo IdP as browsers would, returning errors (the
@@ -307,22 +325,17 @@ func (lg *loadGen) requests(tb testing.TB, level spid.Level, n int) chan string 
 	out := make(chan string, n)
 	var wg sync.WaitGroup
 	var fail atomic.Value
+	var left atomic.Int64
+	left.Store(int64(n))
 	for range 2 {
 		wg.Go(func() {
-			for {
-				if len(out) >= n-1 {
-					return
-				}
+			for left.Add(-1) >= 0 {
 				u, err := lg.a.demoSP.RequestURL(level)
 				if err != nil {
 					fail.Store(err)
 					return
 				}
-				select {
-				case out <- u:
-				default:
-					return
-				}
+				out <- u
 			}
 		})
 	}
