@@ -78,10 +78,7 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 
 	dsn := path + fmt.Sprintf("?_txlock=immediate&_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)"+
 		"&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)", busyTimeoutMS)
-	db, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
-	}
+	db := sql.OpenDB(cachingConnector{dsn: dsn, drv: &sqlite.Driver{}})
 	db.SetMaxOpenConns(maxConns)
 	db.SetMaxIdleConns(maxConns)
 	s, err := sqlstore.New(ctx, db, flavor)
