@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/spid-idp/spid-idp/audit"
+	"github.com/spid-idp/spid-idp/authflow"
 	"github.com/spid-idp/spid-idp/care"
 	"github.com/spid-idp/spid-idp/config"
 	"github.com/spid-idp/spid-idp/demo"
@@ -61,6 +62,7 @@ type App struct {
 	Audit      *audit.Logger
 	SPs        *metadata.Registry
 	IdP        *idp.IdP
+	Flow       *authflow.Engine
 	// Portal is the citizen's personal area.
 	Portal *portal.Portal
 	Server *server.Server
@@ -192,11 +194,9 @@ func Build(ctx context.Context, cfg *config.Config, b *Backends, log *slog.Logge
 	a.Register = &register.Register{Store: b.Store, Sealer: regSealer, Log: log.With("component", "register")}
 	a.RegisterQueue = a.Register.NewQueue()
 	rules := PasswordRules(cfg)
-	a.IdP, err = idp.New(idp.Options{
-		EntityID: cfg.IdP.EntityID, BaseURL: base,
-		Store: b.Store, Eph: b.Eph, SPs: registryLookup{a.SPs}, Checker: checker, Builder: builder,
+	a.Flow, err = authflow.New(authflow.Options{
+		BaseURL: base, Store: b.Store, Eph: b.Eph,
 		Pages: pages, Audit: a.Audit, Log: log.With("component", "idp"),
-		Register: a.Register, RegisterQueue: a.RegisterQueue,
 		Regulator: &regulation.Regulator{Store: b.Store, MaxFailures: cfg.Security.Lockout.MaxFailures,
 			Window: cfg.Security.Lockout.Window, Duration: cfg.Security.Lockout.Duration},
 		LoginLimiter: &regulation.Limiter{Eph: b.Eph, Max: cfg.Security.Throttle.MaxAttempts,
@@ -210,7 +210,6 @@ func Build(ctx context.Context, cfg *config.Config, b *Backends, log *slog.Logge
 		CookieKeys:      cookieKeys,
 		SessionLifetime: cfg.IdP.Session.Lifetime, SessionIdle: cfg.IdP.Session.IdleTimeout,
 		ConsentTimeout: cfg.IdP.ConsentTimeout,
-		Metadata:       a.metadataSource(),
 		OwnService:     func(entityID string) bool { return entityID == base+portal.Prefix },
 		PersonalArea: func(r *http.Request) (string, func(int64) error, bool) {
 			if a.Portal == nil {
@@ -224,10 +223,24 @@ func Build(ctx context.Context, cfg *config.Config, b *Backends, log *slog.Logge
 	if err != nil {
 		return nil, err
 	}
+	a.IdP, err = idp.New(idp.Options{
+		EntityID: cfg.IdP.EntityID, BaseURL: base,
+		Store: b.Store, Eph: b.Eph, SPs: registryLookup{a.SPs}, Checker: checker, Builder: builder,
+		Pages: pages, Audit: a.Audit, Log: log.With("component", "idp"),
+		Register: a.Register, RegisterQueue: a.RegisterQueue,
+		Flow:            a.Flow,
+		CookieKeys:      cookieKeys,
+		SessionLifetime: cfg.IdP.Session.Lifetime,
+		Metadata:        a.metadataSource(),
+	})
+	if err != nil {
+		return nil, err
+	}
 	if a.Enrolment, err = NewEnrolment(cfg, b, a.Audit, log); err != nil {
 		return nil, err
 	}
 	a.Mux = http.NewServeMux()
+	a.Flow.Register(a.Mux)
 	a.IdP.Register(a.Mux)
 	if err := a.MountLegal(pages); err != nil {
 		return nil, err

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spid-idp/spid-idp/idp"
+	"github.com/spid-idp/spid-idp/authflow"
 	"github.com/spid-idp/spid-idp/idp/otp"
 	"github.com/spid-idp/spid-idp/portal"
 )
@@ -73,7 +73,7 @@ func TestCookiesOverHTTPSHostPrefixed(t *testing.T) {
 	l1Login(t, br, ts.URL, info)
 	ssoAsksPassword(t, br, ts.URL)
 	br.get(ts.URL + "/session")
-	br.get(ts.URL + idp.PathDevices + "?lang=en")
+	br.get(ts.URL + authflow.PathDevices + "?lang=en")
 	// Level 2 into the personal area.
 	if home := portalLogin(t, a, br, ts.URL, info, info.Password); !strings.Contains(home.body, "Mario Rossi") {
 		t.Fatalf("portal login over https:\n%s", home.body)

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/spid-idp/spid-idp/audit"
+	"github.com/spid-idp/spid-idp/authflow"
 	"github.com/spid-idp/spid-idp/config"
 	"github.com/spid-idp/spid-idp/demo"
-	"github.com/spid-idp/spid-idp/idp"
 	"github.com/spid-idp/spid-idp/idp/alert"
 	"github.com/spid-idp/spid-idp/idp/appapi"
 	"github.com/spid-idp/spid-idp/idp/otp"
@@ -42,20 +42,20 @@ func DataSealer(cfg *config.Config) (*datakey.Sealer, error) {
 // codes, push approval and the app API (to mount at appapi.Prefix). Without
 // a data key (only possible in tests) level 2 stays off: level-2 requests
 // get nr20 and no app API is served.
-func buildLevel2(cfg *config.Config, b *Backends, auditLog *audit.Logger, log *slog.Logger) (idp.Level2, http.Handler, error) {
+func buildLevel2(cfg *config.Config, b *Backends, auditLog *audit.Logger, log *slog.Logger) (authflow.Level2, http.Handler, error) {
 	log = log.With("component", "level2")
 	if len(cfg.Security.DataKey) == 0 {
 		log.Warn("security.data_key is not set: level 2 is disabled (SpidL2 requests get nr20)")
-		return idp.Level2{}, nil, nil
+		return authflow.Level2{}, nil, nil
 	}
 	sealer, err := DataSealer(cfg)
 	if err != nil {
-		return idp.Level2{}, nil, err
+		return authflow.Level2{}, nil, err
 	}
-	l2 := idp.Level2{Sealer: sealer, Issuer: cfg.IdP.Name}
+	l2 := authflow.Level2{Sealer: sealer, Issuer: cfg.IdP.Name}
 	sender, err := SMSSender(cfg, b, log)
 	if err != nil {
-		return idp.Level2{}, nil, err
+		return authflow.Level2{}, nil, err
 	}
 	l2.SMS = SMSCodes(cfg, b, sender)
 	l2.Push = &push.Service{Values: b.Eph, Devices: b.Store, Sealer: sealer, Audit: auditLog}
@@ -64,7 +64,7 @@ func buildLevel2(cfg *config.Config, b *Backends, auditLog *audit.Logger, log *s
 		Issuer: cfg.IdP.Name, Identities: b.Store, Log: log.With("component", "appapi"),
 	})
 	if err != nil {
-		return idp.Level2{}, nil, fmt.Errorf("app API: %w", err)
+		return authflow.Level2{}, nil, fmt.Errorf("app API: %w", err)
 	}
 	return l2, api, nil
 }
@@ -72,7 +72,7 @@ func buildLevel2(cfg *config.Config, b *Backends, auditLog *audit.Logger, log *s
 // securityAlerts e-mails owners when their credentials lock or a push
 // request is refused in the app, through the configured mail sender; the
 // links point to the personal area and to the care desk's form.
-func securityAlerts(cfg *config.Config, b *Backends, log *slog.Logger) (idp.Alerter, error) {
+func securityAlerts(cfg *config.Config, b *Backends, log *slog.Logger) (authflow.Alerter, error) {
 	m, err := MailSender(cfg, b, log.With("component", "security-alerts"))
 	if err != nil {
 		return nil, err

@@ -89,13 +89,13 @@ func (a *App) SetupOIDC(ctx context.Context, pages *templates.Renderer) error {
 	p, err := oidc.New(oidc.Options{
 		Issuer: oc.Issuer, Entity: entity, FederationEntity: fe, CoreKeys: core, Resolver: resolver,
 		AllowHTTP: cfg.Demo, PairwiseKey: pairwise, Store: a.Backends.Store, Eph: a.Backends.Eph,
-		Audit: a.Audit, Log: a.Log.With("component", "oidc"), Pages: pages, Login: a.IdP,
+		Audit: a.Audit, Log: a.Log.With("component", "oidc"), Pages: pages, Login: a.Flow,
 	})
 	if err != nil {
 		return err
 	}
 	a.OIDC = p
-	a.IdP.SetExternal(p)
+	a.Flow.SetExternal(p)
 	p.Register(a.Mux)
 	if a.demoFed != nil {
 		// The demo RPs log in through the OP in process, as the RP of the

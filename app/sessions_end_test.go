@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/spid-idp/spid-idp/idp"
+	"github.com/spid-idp/spid-idp/authflow"
 	"github.com/spid-idp/spid-idp/portal"
 	"github.com/spid-idp/spid-idp/sessions"
 )
@@ -55,8 +55,8 @@ func TestDeviceRevocationEndsTheOtherSessions(t *testing.T) {
 	l1Login(t, other, ts.URL, info)
 	l1Login(t, br, ts.URL, info)
 
-	list := br.get(ts.URL + idp.PathDevices)
-	after := br.submit(list, idp.PathDevices, url.Values{"op": {"revoke"}})
+	list := br.get(ts.URL + authflow.PathDevices)
+	after := br.submit(list, authflow.PathDevices, url.Values{"op": {"revoke"}})
 	if after.status != http.StatusOK || after.url.Query().Get("revoked") == "" {
 		t.Fatalf("revocation: %d %s\n%s", after.status, after.url, after.body)
 	}

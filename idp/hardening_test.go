@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/spid-idp/spid-idp/authflow"
 	"github.com/spid-idp/spid-idp/idp/binding/bindingtest"
 	"github.com/spid-idp/spid-idp/metadata/metadatatest"
 	"github.com/spid-idp/spid-idp/server/csp"
@@ -27,14 +28,14 @@ func TestS082_FormActionIsTheAnsweredFlowsOriginOnly(t *testing.T) {
 	b := h.browser()
 	q := bindingtest.Redirect{XML: h.authnRequest(sp, 1), Key: sp.Pair.Key}.Query()
 	login := b.get(h.Base + PathSSORedirect + "?" + q)
-	consent := b.submit(login, PathLogin, url.Values{templates.FieldUsername: {h.Username}, templates.FieldPassword: {h.Password},
+	consent := b.submit(login, authflow.PathLogin, url.Values{templates.FieldUsername: {h.Username}, templates.FieldPassword: {h.Password},
 		templates.FieldOp: {templates.OpSubmit}})
 	for name, p := range map[string]page{"login": login, "consent": consent} {
 		if got := p.Header.Get(csp.Header); strings.Contains(got, "sp-c") {
 			t.Errorf("%s page may post to the SP before consent: %q", name, got)
 		}
 	}
-	transfer := b.submit(consent, PathConsent, url.Values{templates.FieldOp: {templates.OpAccept}})
+	transfer := b.submit(consent, authflow.PathConsent, url.Values{templates.FieldOp: {templates.OpAccept}})
 	if got, want := transfer.Header.Get(csp.Header), csp.Policy(acsOrigin); got != want {
 		t.Errorf("Response page CSP\n %q\nwant\n %q", got, want)
 	}
@@ -45,7 +46,7 @@ func TestS082_FormActionIsTheAnsweredFlowsOriginOnly(t *testing.T) {
 	// An error Response (the citizen cancels) goes the same way.
 	b2 := h.browser()
 	login = b2.get(h.Base + PathSSORedirect + "?" + bindingtest.Redirect{XML: h.authnRequest(sp, 1), Key: sp.Pair.Key}.Query())
-	cancelled := b2.submit(login, PathLogin, url.Values{templates.FieldOp: {templates.OpCancel}})
+	cancelled := b2.submit(login, authflow.PathLogin, url.Values{templates.FieldOp: {templates.OpCancel}})
 	if got, want := cancelled.Header.Get(csp.Header), csp.Policy(acsOrigin); got != want {
 		t.Errorf("error Response page CSP %q, want %q", got, want)
 	}
@@ -123,9 +124,9 @@ func TestS056_LongRelayStateIsLoggedWithTheSP(t *testing.T) {
 	b := h.browser()
 	q := bindingtest.Redirect{XML: h.authnRequest(h.A, 1), Key: h.A.Pair.Key, RelayState: strings.Repeat("x", 1024)}.Query()
 	login := b.get(h.Base + PathSSORedirect + "?" + q)
-	consent := b.submit(login, PathLogin, url.Values{templates.FieldUsername: {h.Username}, templates.FieldPassword: {h.Password},
+	consent := b.submit(login, authflow.PathLogin, url.Values{templates.FieldUsername: {h.Username}, templates.FieldPassword: {h.Password},
 		templates.FieldOp: {templates.OpSubmit}})
-	_, v := b.form(b.submit(consent, PathConsent, url.Values{templates.FieldOp: {templates.OpAccept}}), h.A.EntityID)
+	_, v := b.form(b.submit(consent, authflow.PathConsent, url.Values{templates.FieldOp: {templates.OpAccept}}), h.A.EntityID)
 	if v.Get("RelayState") != strings.Repeat("x", 1024) {
 		t.Errorf("1024-byte RelayState not returned unchanged (%d bytes)", len(v.Get("RelayState")))
 	}

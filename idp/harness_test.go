@@ -29,6 +29,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/spid-idp/spid-idp/audit"
+	"github.com/spid-idp/spid-idp/authflow"
 	"github.com/spid-idp/spid-idp/demo"
 	"github.com/spid-idp/spid-idp/idp/authnrequest"
 	"github.com/spid-idp/spid-idp/idp/binding"
@@ -75,6 +76,7 @@ type testSP struct {
 type harness struct {
 	t       testing.TB
 	IdP     *IdP
+	Flow    *authflow.Engine
 	Srv     *httptest.Server
 	Base    string
 	Clock   *testClock
@@ -140,6 +142,18 @@ func newHarness(t testing.TB) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	h.Flow, err = authflow.New(authflow.Options{
+		BaseURL: h.Base, Store: st, Eph: h.Eph, Pages: pages,
+		Audit:      &audit.Logger{Store: st, Now: h.Clock.Now},
+		Log:        discardLog(),
+		Regulator:  &regulation.Regulator{Store: st, Now: h.Clock.Now},
+		Argon2:     fastArgon2,
+		CookieKeys: [][]byte{key},
+		Now:        h.Clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	h.IdP, err = New(Options{
 		EntityID: testEntityID, BaseURL: h.Base,
 		Store: st, Eph: h.Eph, SPs: lookup,
@@ -150,8 +164,7 @@ func newHarness(t testing.TB) *harness {
 		Pages:      pages,
 		Audit:      &audit.Logger{Store: st, Now: h.Clock.Now},
 		Log:        discardLog(),
-		Regulator:  &regulation.Regulator{Store: st, Now: h.Clock.Now},
-		Argon2:     fastArgon2,
+		Flow:       h.Flow,
 		CookieKeys: [][]byte{key},
 		Metadata:   func() ([]byte, error) { return []byte("<md/>"), nil },
 		Now:        h.Clock.Now,
@@ -160,6 +173,7 @@ func newHarness(t testing.TB) *harness {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
+	h.Flow.Register(mux)
 	h.IdP.Register(mux)
 	h.Srv.Config.Handler = mux
 	h.Srv.Start()
@@ -338,10 +352,10 @@ func (b *browser) login(sp *testSP, level int) assertion {
 	q := bindingtest.Redirect{XML: b.h.authnRequest(sp, level), Key: sp.Pair.Key}.Query()
 	p := b.get(b.h.Base + PathSSORedirect + "?" + q)
 	if strings.Contains(p.Body, `name="password"`) {
-		p = b.submit(p, PathLogin, url.Values{templates.FieldUsername: {b.h.Username}, templates.FieldPassword: {b.h.Password},
+		p = b.submit(p, authflow.PathLogin, url.Values{templates.FieldUsername: {b.h.Username}, templates.FieldPassword: {b.h.Password},
 			templates.FieldOp: {templates.OpSubmit}})
 	}
-	p = b.submit(p, PathConsent, url.Values{templates.FieldOp: {templates.OpAccept}})
+	p = b.submit(p, authflow.PathConsent, url.Values{templates.FieldOp: {templates.OpAccept}})
 	_, v := b.form(p, sp.EntityID)
 	xml, err := base64.StdEncoding.DecodeString(v.Get("SAMLResponse"))
 	if err != nil {

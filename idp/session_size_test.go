@@ -10,7 +10,7 @@ import (
 // sessionOf returns the SSO session an assertion's SessionIndex names.
 func sessionOf(tb testing.TB, h *harness, a assertion) storage.Session {
 	tb.Helper()
-	sid, err := h.IdP.index.open(a.SessionIndex)
+	sid, err := h.Flow.SessionOfIndex(a.SessionIndex)
 	if err != nil {
 		tb.Fatalf("SessionIndex: %v", err)
 	}

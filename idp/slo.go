@@ -11,6 +11,7 @@ import (
 	"strconv"
 
 	"github.com/spid-idp/spid-idp/audit"
+	"github.com/spid-idp/spid-idp/authflow"
 	"github.com/spid-idp/spid-idp/idp/binding"
 	"github.com/spid-idp/spid-idp/idp/csrf"
 	"github.com/spid-idp/spid-idp/idp/logoutmsg"
@@ -154,7 +155,7 @@ func (p *IdP) sloRequest(w http.ResponseWriter, r *http.Request, req *logoutmsg.
 	// A SessionIndex we cannot open was sealed under a retired key or never
 	// by us: either way no live session of ours answers to it, which the
 	// rule treats like an ended session (C176).
-	sid, err := p.index.open(index)
+	sid, err := p.flow.SessionOfIndex(index)
 	if err != nil {
 		answer(spid.StatusRequester, spid.StatusPartialLogout, audit.Failure, "SessionIndex does not name a session of this IdP")
 		return
@@ -272,8 +273,8 @@ func statusText(top, sub string) string {
 // the one whose delete found it goes on to tell the SPs (claimed false:
 // the session had already ended). On a storage failure it has answered.
 func (p *IdP) closeSession(w http.ResponseWriter, r *http.Request, sess storage.Session) (claimed, ok bool) {
-	if cur := p.cookies.get(r, ssoCookie); cur != "" && subtle.ConstantTimeCompare([]byte(cur), []byte(sess.ID)) == 1 {
-		p.cookies.clear(w, ssoCookie)
+	if cur := p.flow.SSOCookie(r); cur != "" && subtle.ConstantTimeCompare([]byte(cur), []byte(sess.ID)) == 1 {
+		p.flow.ClearSSOCookie(w)
 	}
 	err := p.o.Eph.DeleteSession(r.Context(), sess.ID)
 	switch {
@@ -301,16 +302,16 @@ func (p *IdP) idpLogout(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, templates.ReasonBadRequest)
 		return
 	}
-	browser := p.cookies.get(r, browserCookie)
+	browser := p.flow.BrowserCookie(r)
 	if browser == "" || !csrf.Valid(p.csrfKey, browser+"|session", r.PostForm.Get(templates.FieldCSRF)) {
 		p.o.Log.InfoContext(ctx, "logout post without its browser cookie or CSRF token")
 		p.fail(w, r, templates.ReasonForbidden)
 		return
 	}
-	sess, _, ok := p.currentSession(ctx, r)
+	sess, _, ok := p.flow.CurrentSession(ctx, r)
 	if !ok {
 		// Nothing to end (already logged out, or expired): say so plainly.
-		p.cookies.clear(w, ssoCookie)
+		p.flow.ClearSSOCookie(w)
 		p.render(w, r, http.StatusOK, templates.PageLogout, templates.LogoutPage{})
 		return
 	}
@@ -378,7 +379,7 @@ func (p *IdP) deliver(w http.ResponseWriter, r *http.Request, sp *metadata.SP, b
 	form := response.PostForm(dest, param, xml, relayState)
 	csp.AllowFormTo(w.Header(), form.Action)
 	p.render(w, r, http.StatusOK, templates.PageTransfer, templates.TransferPage{
-		SPName: spName(sp, templates.Lang(r)), Action: form.Action, Fields: fields(form)})
+		SPName: authflow.SPName(sp, templates.Lang(r)), Action: form.Action, Fields: fields(form)})
 }
 
 // sloEndpoint picks the SP's SingleLogoutService on the preferred binding,

@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/securecookie"
 
 	"github.com/spid-idp/spid-idp/audit"
+	"github.com/spid-idp/spid-idp/authflow"
 	"github.com/spid-idp/spid-idp/idp/binding"
 	"github.com/spid-idp/spid-idp/idp/logoutmsg"
 	"github.com/spid-idp/spid-idp/idp/response"
@@ -87,7 +88,7 @@ type sloChain struct {
 }
 
 func (p *IdP) newChain(identity string, init *sloInitiator) *sloChain {
-	return &sloChain{ID: randomHex(16), Deadline: p.now().Add(sloDeadline).UnixMilli(), Identity: identity, Init: init, Cur: -1}
+	return &sloChain{ID: authflow.RandomHex(16), Deadline: p.now().Add(sloDeadline).UnixMilli(), Identity: identity, Init: init, Cur: -1}
 }
 
 func (c *sloChain) expired(now time.Time) bool { return !now.Before(time.UnixMilli(c.Deadline)) }
@@ -97,7 +98,7 @@ func (c *sloChain) expired(now time.Time) bool { return !now.Before(time.UnixMil
 func (p *IdP) newChainCodecs() []securecookie.Codec {
 	out := make([]securecookie.Codec, 0, len(p.o.CookieKeys))
 	for _, k := range p.o.CookieKeys {
-		sc := securecookie.New(derive(k, "slo-mac"), derive(k, "slo-enc"))
+		sc := securecookie.New(authflow.Derive(k, "slo-mac"), authflow.Derive(k, "slo-enc"))
 		sc.MaxAge(int((sloDeadline + sloRecordGrace) / time.Second))
 		sc.MaxLength(2 * maxChainCookie)
 		sc.SetSerializer(securecookie.JSONEncoder{})
@@ -114,15 +115,17 @@ func (p *IdP) saveChain(w http.ResponseWriter, c *sloChain) error {
 	if len(v) > maxChainCookie {
 		return fmt.Errorf("idp: logout chain of %d SPs does not fit a cookie (%d bytes)", len(c.SPs), len(v))
 	}
-	http.SetCookie(w, &http.Cookie{Name: p.cookies.name(sloCookie), Value: v, Path: sloCookiePath, HttpOnly: true,
-		Secure: p.cookies.secure, SameSite: p.cookies.ssoSameSite(), MaxAge: int((sloDeadline + sloRecordGrace) / time.Second)})
+	name, secure, sameSite := p.flow.CookieAttrs(sloCookie)
+	http.SetCookie(w, &http.Cookie{Name: name, Value: v, Path: sloCookiePath, HttpOnly: true,
+		Secure: secure, SameSite: sameSite, MaxAge: int((sloDeadline + sloRecordGrace) / time.Second)})
 	return nil
 }
 
 // openChain returns the browser's chain in progress; a missing, tampered
 // or malformed cookie is no chain.
 func (p *IdP) openChain(r *http.Request) (*sloChain, bool) {
-	ck, err := r.Cookie(p.cookies.name(sloCookie))
+	name, _, _ := p.flow.CookieAttrs(sloCookie)
+	ck, err := r.Cookie(name)
 	if err != nil {
 		return nil, false
 	}
@@ -137,7 +140,8 @@ func (p *IdP) openChain(r *http.Request) (*sloChain, bool) {
 }
 
 func (p *IdP) clearChain(w http.ResponseWriter) {
-	http.SetCookie(w, &http.Cookie{Name: p.cookies.name(sloCookie), Value: "", Path: sloCookiePath, HttpOnly: true, Secure: p.cookies.secure, MaxAge: -1})
+	name, secure, _ := p.flow.CookieAttrs(sloCookie)
+	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: sloCookiePath, HttpOnly: true, Secure: secure, MaxAge: -1})
 }
 
 // startChain begins propagating to parts (the initiator excluded).
@@ -337,7 +341,7 @@ func (p *IdP) finishChain(w http.ResponseWriter, r *http.Request, c *sloChain) {
 	for i, e := range c.SPs {
 		name := e
 		if sp, err := p.o.SPs.LookupSP(ctx, e); err == nil && sp != nil {
-			name = spName(sp, templates.Lang(r))
+			name = authflow.SPName(sp, templates.Lang(r))
 		}
 		results[i] = templates.LogoutResult{SPName: name, OK: st[i] == partOK}
 	}

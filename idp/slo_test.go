@@ -86,7 +86,7 @@ func (b *browser) sessionAlive() bool {
 
 // sessionOf returns the IdP session an assertion's SessionIndex names.
 func (h *harness) sessionOf(a assertion) (storage.Session, bool) {
-	sid, err := h.IdP.index.open(a.SessionIndex)
+	sid, err := h.Flow.SessionOfIndex(a.SessionIndex)
 	if err != nil {
 		return storage.Session{}, false
 	}
@@ -125,7 +125,7 @@ func TestSLOPropagation(t *testing.T) {
 				if _, ok := h.sessionOf(a); ok {
 					t.Error("the IdP session is still open while B is being told")
 				}
-				if br.cookie("/", ssoCookie) != "" {
+				if br.cookie("/", "spid_sso") != "" {
 					t.Error("SSO cookie not cleared")
 				}
 				toB := br.receive(p)

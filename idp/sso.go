@@ -6,13 +6,13 @@ import (
 	"net/http"
 
 	"github.com/spid-idp/spid-idp/audit"
+	"github.com/spid-idp/spid-idp/authflow"
 	"github.com/spid-idp/spid-idp/idp/authnrequest"
 	"github.com/spid-idp/spid-idp/idp/response"
 	"github.com/spid-idp/spid-idp/idp/spid"
 	"github.com/spid-idp/spid-idp/metadata"
 	"github.com/spid-idp/spid-idp/register"
 	"github.com/spid-idp/spid-idp/server/csp"
-	"github.com/spid-idp/spid-idp/sessions"
 	"github.com/spid-idp/spid-idp/storage"
 	"github.com/spid-idp/spid-idp/templates"
 )
@@ -43,37 +43,20 @@ func (p *IdP) sso(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, templates.ReasonUnavailable)
 		return
 	}
-	browser, err := p.cookies.browserID(w, r)
+	f, err := p.flow.NewState(w, r)
 	if err != nil {
 		p.o.Log.ErrorContext(ctx, "browser cookie", "err", err)
 		p.fail(w, r, templates.ReasonInternal)
 		return
 	}
-	f := &flowState{
-		ID: randomHex(16), Browser: browser, Created: p.now().UnixMilli(),
-		SP: req.SP.EntityID, RequestID: req.ID, RequestIssueInstant: req.IssueInstant.UnixMilli(),
-		ACS: req.ACS.Location, AttrIndex: req.AttributeIndex, Level: int(req.Level), Comparison: req.Comparison,
-		ForceAuthn: req.ForceAuthn, Purpose: req.Purpose, RelayState: req.RelayState,
-	}
+	f.SP, f.RequestID, f.RequestIssueInstant = req.SP.EntityID, req.ID, req.IssueInstant.UnixMilli()
+	f.ACS, f.AttrIndex, f.Level, f.Comparison = req.ACS.Location, req.AttributeIndex, int(req.Level), req.Comparison
+	f.ForceAuthn, f.Purpose, f.RelayState = req.ForceAuthn, req.Purpose, req.RelayState
 	// Debug: the Response's audit record (info) names the same request.
 	p.o.Log.DebugContext(ctx, "AuthnRequest accepted", "sp", req.SP.EntityID, "request_id", req.ID,
 		"level", int(req.Level), "comparison", req.Comparison, "binding", binding, "flow", f.ID)
 	p.warnLongRelayState(ctx, req.SP.EntityID, req.RelayState)
-
-	pol, code, ok := authnrequest.Policy(req.Level, req.Comparison)
-	if !ok {
-		// Nothing the citizen could do here would satisfy the request.
-		p.spAnomaly(w, r, req.SP, f, code, "no level this IdP performs satisfies the request")
-		return
-	}
-	if pol.SSOAllowed(req.ForceAuthn) {
-		if sess, id, ok := p.reusableSession(ctx, r, f); ok {
-			f.Identity, f.Performed, f.AuthnInstant, f.Session, f.Epoch = sess.IdentityID, sess.Level, sess.AuthnInstant.UnixMilli(), sess.ID, sess.Epoch
-			p.showConsent(w, r, req.SP, f, id)
-			return
-		}
-	}
-	p.showLogin(w, r, req.SP, f, templates.LoginPage{})
+	p.flow.Begin(w, r, req.SP, f)
 }
 
 // bindingRelayState is the RelayState length the SAML bindings allow (SAML
@@ -89,51 +72,6 @@ func (p *IdP) warnLongRelayState(ctx context.Context, sp, relayState string) {
 		p.o.Log.WarnContext(ctx, "RelayState longer than the 80 bytes the SAML bindings allow: accepted and returned unchanged",
 			"sp", sp, "bytes", n)
 	}
-}
-
-// reusableSession returns the SpidL1 session of this browser when spec §7.1
-// lets it answer the flow: a live L1 session of an active identity whose
-// sessions have not been ended since (sessions.Valid), whose type suits the
-// request's Purpose.
-func (p *IdP) reusableSession(ctx context.Context, r *http.Request, f *flowState) (storage.Session, storage.Identity, bool) {
-	sid := p.cookies.get(r, ssoCookie)
-	if sid == "" {
-		return storage.Session{}, storage.Identity{}, false
-	}
-	sess, err := p.o.Eph.GetSession(ctx, sid)
-	if err != nil {
-		return storage.Session{}, storage.Identity{}, false
-	}
-	now := p.now()
-	if sess.Level != int(spid.L1) || !now.Before(sess.ExpiresAt) || now.Sub(sess.AuthnInstant) > p.o.SessionLifetime {
-		return storage.Session{}, storage.Identity{}, false
-	}
-	id, err := p.o.Store.GetIdentity(ctx, sess.IdentityID)
-	if err != nil || !sessions.Valid(id, sess.Epoch) || !purposeAllows(f.Purpose, id.Type) {
-		return storage.Session{}, storage.Identity{}, false
-	}
-	return sess, id, true
-}
-
-// purposeAllows applies the spid:Purpose matrix of spec §3.6.
-func purposeAllows(purpose string, t storage.IdentityType) bool {
-	allowed := map[string][]storage.IdentityType{
-		"":   {storage.IdentityCitizen, storage.IdentityProfessional},
-		"P":  {storage.IdentityProfessional, storage.IdentityProfessionalForLegal},
-		"LP": {storage.IdentityLegalPerson, storage.IdentityProfessionalForLegal},
-		"PG": {storage.IdentityProfessionalForLegal},
-		"PF": {storage.IdentityProfessional},
-		"PX": {storage.IdentityLegalPerson, storage.IdentityProfessional, storage.IdentityProfessionalForLegal},
-	}[purpose]
-	if t == 0 {
-		t = storage.IdentityCitizen
-	}
-	for _, a := range allowed {
-		if a == t {
-			return true
-		}
-	}
-	return false
 }
 
 // requestRefused answers a request that failed a check: to the SP when the
@@ -170,31 +108,6 @@ func (p *IdP) renderAnomalyPage(w http.ResponseWriter, r *http.Request, code spi
 	}
 }
 
-// spAnomaly ends a flow with an SP-bound anomaly and records it.
-func (p *IdP) spAnomaly(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState, code spid.Anomaly, reason string) {
-	if f.Ext != "" {
-		p.externalRefused(w, r, f, code, reason)
-		return
-	}
-	ctx := r.Context()
-	actor := f.Identity
-	if actor == "" {
-		actor = "anonymous"
-	}
-	if err := p.o.Audit.Record(ctx, storageEvent(actor, "sso.response", sp.EntityID, audit.Failure, map[string]string{
-		"anomaly": code.String(), "reason": reason, "in_response_to": f.RequestID, "flow": f.ID})); err != nil {
-		// The SP still gets its answer: refusing it would not undo anything.
-		p.o.Log.ErrorContext(ctx, "audit of an SP-bound anomaly", "err", err)
-	}
-	spidCode := ""
-	if f.Identity != "" {
-		if id, err := p.o.Store.GetIdentity(ctx, f.Identity); err == nil {
-			spidCode = id.Attributes["spidCode"]
-		}
-	}
-	p.deliverError(w, r, sp, f.ACS, f.RequestID, f.RelayState, code, spid.Level(f.Level), spidCode)
-}
-
 // deliverError signs an error Response and hands it to the browser for the
 // SP: an explanation page with a button for the anomalies the citizen should
 // read about (nr19–nr23, nr30), an auto-submitting interstitial otherwise.
@@ -213,7 +126,7 @@ func (p *IdP) deliverError(w http.ResponseWriter, r *http.Request, sp *metadata.
 	}
 	form := response.PostForm(acs, "SAMLResponse", xml, relayState)
 	csp.AllowFormTo(w.Header(), form.Action)
-	name := spName(sp, templates.Lang(r))
+	name := authflow.SPName(sp, templates.Lang(r))
 	switch code {
 	case spid.NrCredentialsExhausted, spid.NrLevelUnavailable, spid.NrTimeout, spid.NrSuspendedRevoked, spid.NrIdentityType:
 		p.render(w, r, http.StatusOK, templates.PageAnomaly, templates.AnomalyPage{
@@ -230,17 +143,6 @@ func fields(f response.Form) []templates.Field {
 		out[i] = templates.Field{Name: x.Name, Value: x.Value}
 	}
 	return out
-}
-
-// spName is the SP's OrganizationDisplayName in lang, else in Italian.
-func spName(sp *metadata.SP, lang string) string {
-	if n := sp.DisplayName[lang]; n != "" {
-		return n
-	}
-	if n := sp.DisplayName["it"]; n != "" {
-		return n
-	}
-	return sp.EntityID
 }
 
 func storageEvent(actor, action, target, outcome string, details map[string]string) storage.AuditEvent {

@@ -13,8 +13,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/spid-idp/spid-idp/audit"
+	"github.com/spid-idp/spid-idp/authflow"
 	"github.com/spid-idp/spid-idp/federation"
-	"github.com/spid-idp/spid-idp/idp"
 	"github.com/spid-idp/spid-idp/idp/spid"
 	"github.com/spid-idp/spid-idp/server/csp"
 	"github.com/spid-idp/spid-idp/storage"
@@ -169,7 +169,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.o.Log.DebugContext(ctx, "authorization request accepted", "client", clientID, "handle", handle, "level", req.Level)
-	p.o.Login.StartExternal(w, r, idp.ExternalLogin{Handle: handle, Client: clientID, Name: cl.Name,
+	p.o.Login.StartExternal(w, r, authflow.ExternalLogin{Handle: handle, Client: clientID, Name: cl.Name,
 		Level: spid.Level(req.Level), ForceAuthn: slices.Contains(strings.Fields(str("prompt")), "login"),
 		Attributes: SAMLAttributes(req.Claims)})
 }
@@ -430,7 +430,7 @@ func (p *Provider) pending(r *http.Request, handle string) (*authzRequest, bool)
 }
 
 // ExternalDone issues the code once the citizen consented.
-func (p *Provider) ExternalDone(w http.ResponseWriter, r *http.Request, handle string, a idp.ExternalAuthentication) {
+func (p *Provider) ExternalDone(w http.ResponseWriter, r *http.Request, handle string, a authflow.ExternalAuthentication) {
 	ctx := r.Context()
 	req, ok := p.pending(r, handle)
 	if !ok {

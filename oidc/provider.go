@@ -3,7 +3,7 @@
 // automatically from their trust chains, the authorization endpoint with
 // signed request objects, the token endpoint with private_key_jwt, ID and
 // access tokens, and userinfo as a JWS nested in a JWE. The citizen logs in
-// on the IdP's own pages (idp.StartExternal); this package wraps that flow
+// on the IdP's own pages (authflow.Engine.StartExternal); this package wraps that flow
 // in OpenID Connect.
 package oidc
 
@@ -23,8 +23,8 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/spid-idp/spid-idp/audit"
+	"github.com/spid-idp/spid-idp/authflow"
 	"github.com/spid-idp/spid-idp/federation"
-	"github.com/spid-idp/spid-idp/idp"
 	"github.com/spid-idp/spid-idp/storage"
 	"github.com/spid-idp/spid-idp/templates"
 )
@@ -50,7 +50,7 @@ const (
 
 // Login starts the citizen's authentication on the IdP's pages.
 type Login interface {
-	StartExternal(w http.ResponseWriter, r *http.Request, req idp.ExternalLogin)
+	StartExternal(w http.ResponseWriter, r *http.Request, req authflow.ExternalLogin)
 }
 
 // Options configure the provider.

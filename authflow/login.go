@@ -1,4 +1,4 @@
-package idp
+package authflow
 
 import (
 	"context"
@@ -29,11 +29,11 @@ const fieldFlow = "flow"
 // maxUsernameLen bounds what we look up and log.
 const maxUsernameLen = 254
 
-func (p *IdP) csrfToken(f *flowState) string {
+func (p *Engine) csrfToken(f *State) string {
 	return csrf.Token(p.csrfKey, f.Browser+"|"+f.ID)
 }
 
-func (p *IdP) service(sp *metadata.SP, f *flowState, lang string) templates.Service {
+func (p *Engine) service(sp *metadata.SP, f *State, lang string) templates.Service {
 	s := templates.Service{SPName: spName(sp, lang), Level: spid.Level(f.Level)}
 	if f.AttrIndex != nil {
 		if as, ok := sp.AttributeService(*f.AttrIndex); ok {
@@ -50,7 +50,7 @@ func (p *IdP) service(sp *metadata.SP, f *flowState, lang string) templates.Serv
 const pathRecover = "/recover"
 
 // showLogin renders P01 for the flow; page carries the failure state.
-func (p *IdP) showLogin(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState, page templates.LoginPage) {
+func (p *Engine) showLogin(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *State, page templates.LoginPage) {
 	sealed, err := p.flows.seal(f)
 	if err != nil {
 		p.o.Log.ErrorContext(r.Context(), "sealing flow", "err", err)
@@ -73,7 +73,7 @@ func (p *IdP) showLogin(w http.ResponseWriter, r *http.Request, sp *metadata.SP,
 // openFlow checks a flow form post: same-origin, a valid sealed flow bound
 // to this browser, a valid CSRF token, the SP still trusted. On failure it
 // has already answered.
-func (p *IdP) openFlow(w http.ResponseWriter, r *http.Request) (*flowState, *metadata.SP, bool) {
+func (p *Engine) openFlow(w http.ResponseWriter, r *http.Request) (*State, *metadata.SP, bool) {
 	ctx := r.Context()
 	if err := csrf.CheckOrigin(r, p.origin); err != nil {
 		p.o.Log.InfoContext(ctx, "cross-site form post refused", "err", err)
@@ -114,7 +114,7 @@ func (p *IdP) openFlow(w http.ResponseWriter, r *http.Request) (*flowState, *met
 
 // viewFlow shows the current step of a flow again (GET): the language
 // switch links here. Only the browser the flow belongs to may see it.
-func (p *IdP) viewFlow(w http.ResponseWriter, r *http.Request) {
+func (p *Engine) viewFlow(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	templates.SetLang(w, r)
 	f, err := p.flows.open(r.URL.Query().Get(fieldFlow))
@@ -147,7 +147,7 @@ func (p *IdP) viewFlow(w http.ResponseWriter, r *http.Request) {
 }
 
 // login handles P01: cancel, or check the identifier and password.
-func (p *IdP) login(w http.ResponseWriter, r *http.Request) {
+func (p *Engine) login(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	start := time.Now()
 	f, sp, ok := p.openFlow(w, r)
@@ -270,7 +270,7 @@ func (p *IdP) login(w http.ResponseWriter, r *http.Request) {
 	p.showLogin(w, r, sp, f, templates.LoginPage{Username: username, Failed: true, AttemptsLeft: p.o.MaxFailures - int(n)})
 }
 
-func withActor(f *flowState, actor string) *flowState {
+func withActor(f *State, actor string) *State {
 	c := *f
 	if actor != "anonymous" {
 		c.Identity = actor
@@ -280,7 +280,7 @@ func withActor(f *flowState, actor string) *flowState {
 
 // allowAttempt applies the per-address and per-username throttles; an
 // error means the throttle could not be consulted (an outage).
-func (p *IdP) allowAttempt(ctx context.Context, username string) (bool, error) {
+func (p *Engine) allowAttempt(ctx context.Context, username string) (bool, error) {
 	l := p.o.LoginLimiter
 	if l == nil {
 		return true, nil
@@ -300,7 +300,7 @@ func (p *IdP) allowAttempt(ctx context.Context, username string) (bool, error) {
 
 // lookup finds the identity and credential of username; known is false
 // for an unknown username, err is set when the store could not tell.
-func (p *IdP) lookup(ctx context.Context, username string) (storage.Identity, storage.Credential, bool, error) {
+func (p *Engine) lookup(ctx context.Context, username string) (storage.Identity, storage.Credential, bool, error) {
 	if username == "" {
 		return storage.Identity{}, storage.Credential{}, false, nil
 	}
@@ -323,7 +323,7 @@ func (p *IdP) lookup(ctx context.Context, username string) (storage.Identity, st
 
 // loginSucceeded applies the checks that need the identity, then moves the
 // flow to consent.
-func (p *IdP) loginSucceeded(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState, id storage.Identity, cred storage.Credential, pw string) {
+func (p *Engine) loginSucceeded(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *State, id storage.Identity, cred storage.Credential, pw string) {
 	ctx := r.Context()
 	p.rehash(ctx, id.ID, cred, pw)
 	// id was read before the password was checked: if the identity's
@@ -351,7 +351,7 @@ func (p *IdP) loginSucceeded(w http.ResponseWriter, r *http.Request, sp *metadat
 
 // afterPassword goes on from a right (and current) password: to the second
 // factor when the request needs one, else to consent.
-func (p *IdP) afterPassword(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState, id storage.Identity) {
+func (p *Engine) afterPassword(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *State, id storage.Identity) {
 	ctx := r.Context()
 	if pol, _, _ := authnrequest.Policy(spid.Level(f.Level), f.Comparison); !pol.Allows(spid.L1) {
 		// The password was right; the request needs a second factor. The
@@ -382,7 +382,7 @@ func (p *IdP) afterPassword(w http.ResponseWriter, r *http.Request, sp *metadata
 
 // rehash upgrades a password hash made with other parameters, now that the
 // clear password is at hand; a failure only delays the upgrade.
-func (p *IdP) rehash(ctx context.Context, identityID string, cred storage.Credential, pw string) {
+func (p *Engine) rehash(ctx context.Context, identityID string, cred storage.Credential, pw string) {
 	if !password.NeedsRehash(cred.PasswordHash, p.o.Argon2) {
 		return
 	}

@@ -1,4 +1,4 @@
-package idp
+package authflow
 
 import (
 	"crypto/hmac"
@@ -12,13 +12,13 @@ import (
 	"github.com/gorilla/securecookie"
 )
 
-// flowState is a login transaction: the validated AuthnRequest and, once
+// State is a login transaction: the validated AuthnRequest and, once
 // the citizen has authenticated, who they are. It travels encrypted and
 // authenticated in a hidden form field, so any node can continue a flow and
 // nothing is stored until a Response is sent. What must not be rolled back
 // by replaying an older copy lives server-side: failure counters and the
 // single-use mark of a completed flow (both in storage.Ephemeral).
-type flowState struct {
+type State struct {
 	ID      string `json:"i"`
 	Browser string `json:"b"` // the browser cookie the flow is bound to
 	Created int64  `json:"c"` // unix ms when the AuthnRequest arrived
@@ -70,12 +70,12 @@ const (
 	stepConsent  = "consent"
 )
 
-func (f *flowState) created() time.Time { return time.UnixMilli(f.Created).UTC() }
+func (f *State) created() time.Time { return time.UnixMilli(f.Created).UTC() }
 
 // authenticated reports whether the citizen completed every factor the
 // request needs: only then may the flow reach consent. Identity alone is
 // set as soon as the password is right, before a second factor.
-func (f *flowState) authenticated() bool { return f.Identity != "" && f.Performed > 0 }
+func (f *State) authenticated() bool { return f.Identity != "" && f.Performed > 0 }
 
 // flowCodec seals flow states. Keys are derived from the configured cookie
 // key(s); the first seals, all open, so the cookie key can rotate.
@@ -110,7 +110,7 @@ func newFlowCodec(maxAge time.Duration, masters ...[]byte) (*flowCodec, error) {
 	return c, nil
 }
 
-func (c *flowCodec) seal(f *flowState) (string, error) {
+func (c *flowCodec) seal(f *State) (string, error) {
 	s, err := c.codecs[0].(*securecookie.SecureCookie).Encode(flowName, f)
 	if err != nil {
 		return "", fmt.Errorf("idp: sealing flow: %w", err)
@@ -120,8 +120,8 @@ func (c *flowCodec) seal(f *flowState) (string, error) {
 
 // open returns the flow in value; any tampering, an unknown key or an
 // expired seal is an error.
-func (c *flowCodec) open(value string) (*flowState, error) {
-	var f flowState
+func (c *flowCodec) open(value string) (*State, error) {
+	var f State
 	if err := securecookie.DecodeMulti(flowName, value, &f, c.codecs...); err != nil {
 		return nil, fmt.Errorf("idp: flow token invalid or expired: %w", err)
 	}

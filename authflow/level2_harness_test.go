@@ -1,8 +1,8 @@
-package idp
+package authflow
 
-// The level-2 additions to the test harness: the IdP rebuilt with second
-// factors (a data key, SMS codes through a capturing sender, push approval),
-// devices for the citizen, and the SAML outcome of a level-2 login.
+// The level-2 additions to the test harness: the flow rebuilt with second
+// factors (a data key, SMS codes through a capturing sender, push approval)
+// and devices for the citizen.
 
 import (
 	"context"
@@ -11,22 +11,15 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/base64"
 	"fmt"
 	"html"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 
-	"github.com/beevik/etree"
-
 	"github.com/spid-idp/spid-idp/audit"
-	"github.com/spid-idp/spid-idp/idp/binding/bindingtest"
 	"github.com/spid-idp/spid-idp/idp/otp"
 	"github.com/spid-idp/spid-idp/idp/push"
 	"github.com/spid-idp/spid-idp/keys/datakey"
@@ -79,9 +72,7 @@ type l2harness struct {
 	Push   *push.Service
 }
 
-// newL2Harness is newHarness with level 2 configured. The harness's server
-// is replaced by one on the same address, so the base URL the SPs and the
-// checker know stays right.
+// newL2Harness is newHarness with level 2 configured.
 func newL2Harness(t testing.TB) *l2harness {
 	t.Helper()
 	h := newHarness(t)
@@ -97,29 +88,14 @@ func newL2Harness(t testing.TB) *l2harness {
 	u, _ := url.Parse(h.Base)
 	l := &l2harness{harness: h, Sealer: sealer, SMS: capture}
 	l.Push = &push.Service{Values: h.Eph, Devices: h.Store, Sealer: sealer, Audit: &audit.Logger{Store: h.Store, Now: h.Clock.Now}, Now: h.Clock.Now}
-	o := h.IdP.o
+	o := h.Flow.o
 	o.Level2 = Level2{
 		Sealer: sealer,
 		SMS:    &otp.SMSCodes{Values: h.Eph, Sender: capture, Host: u.Host, Now: h.Clock.Now, Counters: h.Eph},
 		Push:   l.Push,
 		Issuer: "IdP di prova",
 	}
-	if h.IdP, err = New(o); err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	h.IdP.Register(mux)
-	addr := h.Srv.Listener.Addr().String()
-	h.Srv.Close()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.Srv = httptest.NewUnstartedServer(mux)
-	h.Srv.Listener.Close()
-	h.Srv.Listener = ln
-	h.Srv.Start()
-	t.Cleanup(h.Srv.Close)
+	h.rebuild(o)
 	return l
 }
 
@@ -207,60 +183,16 @@ func (h *l2harness) device(id string) storage.Device {
 // code is the app's current code for seed.
 func (h *l2harness) code(seed []byte) string { return otp.Code(seed, h.Clock.Now()) }
 
-// startL2 sends a SpidL<level> request from sp and the citizen's password;
-// it returns the page after the password.
-func (b *browser) startL2(sp *testSP, level int) page {
+// startL2 starts a SpidL<level> flow of rp and sends the citizen's
+// password; it returns the page after the password.
+func (b *browser) startL2(rp *testRP, level int) page {
 	b.t.Helper()
-	q := bindingtest.Redirect{XML: b.h.authnRequest(sp, level), Key: sp.Pair.Key}.Query()
-	p := b.get(b.h.Base + PathSSORedirect + "?" + q)
+	p := b.start(rp, level)
 	if !strings.Contains(p.Body, `name="password"`) {
 		b.t.Fatalf("no credentials page for a SpidL%d request (status %d):\n%s", level, p.Status, p.Body)
 	}
 	return b.submit(p, PathLogin, url.Values{templates.FieldUsername: {b.h.Username}, templates.FieldPassword: {b.h.Password},
 		templates.FieldOp: {templates.OpSubmit}})
-}
-
-// outcome is what an SP got back: a level on success, an anomaly otherwise.
-type outcome struct {
-	OK            bool
-	ClassRef      string
-	StatusMessage string
-	SessionIndex  string
-	XML           string
-}
-
-// samlOutcome reads the Response on a transfer or anomaly page.
-func (b *browser) samlOutcome(p page, sp *testSP) outcome {
-	b.t.Helper()
-	_, v := b.form(p, sp.EntityID)
-	raw, err := base64.StdEncoding.DecodeString(v.Get("SAMLResponse"))
-	if err != nil || len(raw) == 0 {
-		b.t.Fatalf("no SAMLResponse on the page (status %d):\n%s", p.Status, p.Body)
-	}
-	doc := etree.NewDocument()
-	if err := doc.ReadFromBytes(raw); err != nil {
-		b.t.Fatal(err)
-	}
-	o := outcome{XML: string(raw)}
-	if sc := doc.FindElement("//Status/StatusCode"); sc != nil {
-		o.OK = strings.HasSuffix(sc.SelectAttrValue("Value", ""), ":Success")
-	}
-	if m := doc.FindElement("//StatusMessage"); m != nil {
-		o.StatusMessage = m.Text()
-	}
-	if c := doc.FindElement("//AuthnContextClassRef"); c != nil {
-		o.ClassRef = c.Text()
-	}
-	if s := doc.FindElement("//AuthnStatement"); s != nil {
-		o.SessionIndex = s.SelectAttrValue("SessionIndex", "")
-	}
-	return o
-}
-
-// accept presses "Acconsento" and returns the SP's outcome.
-func (b *browser) accept(p page, sp *testSP) outcome {
-	b.t.Helper()
-	return b.samlOutcome(b.submit(p, PathConsent, url.Values{templates.FieldOp: {templates.OpAccept}}), sp)
 }
 
 var (

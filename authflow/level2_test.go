@@ -1,4 +1,4 @@
-package idp
+package authflow
 
 import (
 	"context"
@@ -31,8 +31,8 @@ func wantAnomaly(t *testing.T, o outcome, code spid.Anomaly) {
 	if o.OK || o.StatusMessage != "ErrorCode "+code.String() {
 		t.Fatalf("SP got ok=%v %q, want %s", o.OK, o.StatusMessage, code)
 	}
-	if strings.Contains(o.XML, "Assertion") {
-		t.Fatal("an error Response carries an Assertion")
+	if o.Identity != "" {
+		t.Fatal("a refusal names the citizen")
 	}
 }
 
@@ -162,7 +162,7 @@ func TestL2WrongCodesEndWithNr19(t *testing.T) {
 		t.Error("attempts left not shown")
 	}
 	p = b.submit(p, PathLoginOTP, submitOTP(wrong[2]))
-	wantAnomaly(t, b.samlOutcome(p, h.A), spid.NrCredentialsExhausted)
+	wantAnomaly(t, b.rpOutcome(p, h.A), spid.NrCredentialsExhausted)
 	if d := h.device(devID); d.FailedAttempts != 3 {
 		t.Errorf("device FailedAttempts = %d, want 3", d.FailedAttempts)
 	}
@@ -198,8 +198,7 @@ func TestL2SessionRules(t *testing.T) {
 	b := h.browser()
 	// C160: an L2 login without a session creates none.
 	b.accept(b.submit(b.startL2(h.A, 2), PathLoginOTP, submitOTP(h.code(seed))), h.A)
-	q := signedQuery(h.B, h.authnRequest(h.B, 1))
-	if p := b.get(h.Base + PathSSORedirect + "?" + q); !strings.Contains(p.Body, `name="password"`) {
+	if p := b.start(h.B, 1); !strings.Contains(p.Body, `name="password"`) {
 		t.Fatal("an L1 request after an L2 login reused a session")
 	}
 	// C159: with an L1 session, L2 asks for password and second factor and
@@ -224,7 +223,7 @@ func TestL2SessionRules(t *testing.T) {
 
 func mustOpenIndex(t *testing.T, h *l2harness, index string) string {
 	t.Helper()
-	sid, err := h.IdP.index.open(index)
+	sid, err := h.Flow.index.open(index)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +240,7 @@ func TestL2SecondStepCannotConsent(t *testing.T) {
 	u.Path = PathConsent
 	v.Set(templates.FieldOp, templates.OpAccept)
 	res := b.post(u.String(), v)
-	if res.Status != http.StatusBadRequest || strings.Contains(res.Body, "SAMLResponse") {
+	if res.Status != http.StatusBadRequest || strings.Contains(res.Body, `name="outcome"`) {
 		t.Fatalf("consent at the second step: status %d\n%s", res.Status, res.Body)
 	}
 	// The password form cannot be posted again either.
@@ -286,11 +285,11 @@ func TestL2FormChecks(t *testing.T) {
 	}
 	// Annulla → nr25.
 	p = b.startL2(h.A, 2)
-	wantAnomaly(t, b.samlOutcome(b.submit(p, PathLoginOTP, op(templates.OpCancel)), h.A), spid.NrCancelled)
+	wantAnomaly(t, b.rpOutcome(b.submit(p, PathLoginOTP, op(templates.OpCancel)), h.A), spid.NrCancelled)
 	// Timeout → nr21.
 	p = b.startL2(h.A, 2)
 	h.Clock.Advance(11 * time.Minute)
-	wantAnomaly(t, b.samlOutcome(b.submit(p, PathLoginOTP, submitOTP(h.code(seed))), h.A), spid.NrTimeout)
+	wantAnomaly(t, b.rpOutcome(b.submit(p, PathLoginOTP, submitOTP(h.code(seed))), h.A), spid.NrTimeout)
 }
 
 func TestL2LanguageSwitchKeepsStep(t *testing.T) {
@@ -422,7 +421,7 @@ func TestL2PushRefused(t *testing.T) {
 				t.Fatalf("wrong code after the denial: %d", p2.Status)
 			}
 			// Denial + wrong code + this = 3 failures → nr19.
-			wantAnomaly(t, b.samlOutcome(b.submit(p2, PathLoginOTP, submitOTP("000001")), h.A), spid.NrCredentialsExhausted)
+			wantAnomaly(t, b.rpOutcome(b.submit(p2, PathLoginOTP, submitOTP("000001")), h.A), spid.NrCredentialsExhausted)
 			_ = seed
 		})
 	}
@@ -566,7 +565,7 @@ func TestL2ActivationCancelled(t *testing.T) {
 	p := b.submit(b.startL2(h.A, 2), PathLoginActivateStart, op(templates.OpSubmit))
 	_, code, _ := h.SMS.last(t)
 	act := b.submit(p, PathLoginOTP, submitOTP(code))
-	wantAnomaly(t, b.samlOutcome(b.submit(act, PathLoginActivate, op(templates.OpCancel)), h.A), spid.NrCancelled)
+	wantAnomaly(t, b.rpOutcome(b.submit(act, PathLoginActivate, op(templates.OpCancel)), h.A), spid.NrCancelled)
 	if devs, _ := h.Store.ListDevices(context.Background(), citizenID); len(devs) != 0 {
 		t.Fatalf("pending device kept after cancel: %+v", devs)
 	}
@@ -577,7 +576,7 @@ func TestL2ActivationDeclined(t *testing.T) {
 	b := h.browser()
 	offer := b.startL2(h.A, 2)
 	// Going back to the service: the SP reads nr20, nothing was sent.
-	wantAnomaly(t, b.samlOutcome(offer, h.A), spid.NrLevelUnavailable)
+	wantAnomaly(t, b.rpOutcome(offer, h.A), spid.NrLevelUnavailable)
 	if h.SMS.count() != 0 {
 		t.Fatal("an SMS was sent without the citizen asking")
 	}
@@ -616,14 +615,14 @@ func TestL2NoMobileNr20(t *testing.T) {
 	}
 	b := h.browser()
 	p := b.startL2(h.A, 2)
-	wantAnomaly(t, b.samlOutcome(p, h.A), spid.NrLevelUnavailable)
+	wantAnomaly(t, b.rpOutcome(p, h.A), spid.NrLevelUnavailable)
 }
 
 func TestL2NotConfiguredNr20(t *testing.T) {
 	h := newHarness(t) // no Level2 options
 	b := h.browser()
 	p := b.startL2(h.A, 2)
-	wantAnomaly(t, b.samlOutcome(p, h.A), spid.NrLevelUnavailable)
+	wantAnomaly(t, b.rpOutcome(p, h.A), spid.NrLevelUnavailable)
 }
 
 // ---- device list ----

@@ -1,4 +1,4 @@
-package idp
+package authflow
 
 import (
 	"context"
@@ -18,10 +18,10 @@ import (
 // browser: a list with a revoke button each. (The self-service portal is
 // the full place for this; this page keeps revocation possible meanwhile.)
 
-func (p *IdP) devicesCSRF(browser string) string { return csrf.Token(p.csrfKey, browser+"|devices") }
+func (p *Engine) devicesCSRF(browser string) string { return csrf.Token(p.csrfKey, browser+"|devices") }
 
 // devicesPage is GET /account/devices.
-func (p *IdP) devicesPage(w http.ResponseWriter, r *http.Request) {
+func (p *Engine) devicesPage(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	templates.SetLang(w, r)
 	browser, err := p.cookies.browserID(w, r)
@@ -61,7 +61,7 @@ type keeper struct {
 
 // devicesHolder is the identity whose devices the page shows: the SSO
 // session's, or else the personal area's (its own level-2 login).
-func (p *IdP) devicesHolder(ctx context.Context, r *http.Request) (storage.Identity, keeper, bool) {
+func (p *Engine) devicesHolder(ctx context.Context, r *http.Request) (storage.Identity, keeper, bool) {
 	if s, id, ok := p.currentSession(ctx, r); ok {
 		return id, keeper{kind: "sso", fn: func(epoch int64) error {
 			err := p.o.Eph.UpdateSession(ctx, s.ID, func(cur storage.Session) (storage.Session, error) {
@@ -90,7 +90,7 @@ func (p *IdP) devicesHolder(ctx context.Context, r *http.Request) (storage.Ident
 
 // revokeDevice is POST /account/devices: revoke one of the session
 // identity's devices, then show the list again (Post/Redirect/Get).
-func (p *IdP) revokeDevice(w http.ResponseWriter, r *http.Request) {
+func (p *Engine) revokeDevice(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if err := csrf.CheckOrigin(r, p.origin); err != nil {
 		p.fail(w, r, templates.ReasonForbidden)

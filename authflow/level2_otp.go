@@ -1,4 +1,4 @@
-package idp
+package authflow
 
 import (
 	"net/http"
@@ -24,7 +24,7 @@ func formCode(r *http.Request) string {
 }
 
 // showOTP renders P03 for a code from the app; withPush links to P02.
-func (p *IdP) showOTP(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState, page templates.OTPPage, withPush bool, status int) {
+func (p *Engine) showOTP(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *State, page templates.OTPPage, withPush bool, status int) {
 	sealed, ok := p.sealOrFail(w, r, f)
 	if !ok {
 		return
@@ -41,7 +41,7 @@ func (p *IdP) showOTP(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f
 }
 
 // showMethod renders P02: push approval (pre-selected) or a code.
-func (p *IdP) showMethod(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState) {
+func (p *Engine) showMethod(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *State) {
 	sealed, ok := p.sealOrFail(w, r, f)
 	if !ok {
 		return
@@ -53,7 +53,7 @@ func (p *IdP) showMethod(w http.ResponseWriter, r *http.Request, sp *metadata.SP
 }
 
 // viewMethod is GET P02 ("Usa un altro metodo" on P03).
-func (p *IdP) viewMethod(w http.ResponseWriter, r *http.Request) {
+func (p *Engine) viewMethod(w http.ResponseWriter, r *http.Request) {
 	f, sp, ok := p.viewOpen(w, r)
 	if !ok {
 		return
@@ -66,7 +66,7 @@ func (p *IdP) viewMethod(w http.ResponseWriter, r *http.Request) {
 }
 
 // chooseMethod handles P02.
-func (p *IdP) chooseMethod(w http.ResponseWriter, r *http.Request) {
+func (p *Engine) chooseMethod(w http.ResponseWriter, r *http.Request) {
 	f, sp, ok := p.openSecond(w, r, stepSecond)
 	if !ok {
 		return
@@ -87,7 +87,7 @@ func (p *IdP) chooseMethod(w http.ResponseWriter, r *http.Request) {
 
 // postOTP handles P03: a code from the app at the second step, or the SMS
 // code that starts an activation.
-func (p *IdP) postOTP(w http.ResponseWriter, r *http.Request) {
+func (p *Engine) postOTP(w http.ResponseWriter, r *http.Request) {
 	f, sp, ok := p.openSecond(w, r, stepSecond, stepActivate)
 	if !ok {
 		return
@@ -111,7 +111,7 @@ func (p *IdP) postOTP(w http.ResponseWriter, r *http.Request) {
 // to); the matching device then accepts it atomically, so a code works once
 // even when two requests race. A wrong code counts against every device
 // (none of them produced it), the account and the flow.
-func (p *IdP) checkTOTP(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState) {
+func (p *Engine) checkTOTP(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *State) {
 	ctx := r.Context()
 	code := formCode(r)
 	devs, err := p.activeDevices(ctx, f.Identity)

@@ -1,4 +1,4 @@
-package idp
+package authflow
 
 import (
 	"context"
@@ -15,7 +15,6 @@ import (
 	"github.com/spid-idp/spid-idp/idp/appapi"
 	"github.com/spid-idp/spid-idp/idp/otp"
 	"github.com/spid-idp/spid-idp/idp/push"
-	"github.com/spid-idp/spid-idp/idp/response"
 	"github.com/spid-idp/spid-idp/idp/spid"
 	"github.com/spid-idp/spid-idp/metadata"
 	"github.com/spid-idp/spid-idp/server/csp"
@@ -39,7 +38,7 @@ const (
 // with nr20. Nothing is sent before the citizen asks: a password alone does
 // not make the IdP send SMS. No registered mobile (or no SMS sender) leaves
 // only nr20.
-func (p *IdP) startActivation(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState, id storage.Identity) {
+func (p *Engine) startActivation(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *State, id storage.Identity) {
 	mobile := mobileOf(id)
 	if p.o.Level2.SMS == nil || mobile == "" {
 		p.spAnomaly(w, r, sp, f, spid.NrLevelUnavailable, "no active second-factor device and no mobile to activate one")
@@ -51,9 +50,9 @@ func (p *IdP) startActivation(w http.ResponseWriter, r *http.Request, sp *metada
 
 // showOffer renders the activation offer with the nr20 Response ready for
 // the citizen who goes back instead.
-func (p *IdP) showOffer(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState, id storage.Identity) {
+func (p *Engine) showOffer(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *State, id storage.Identity) {
 	ctx := r.Context()
-	xml, err := p.o.Builder.Error(response.ErrorResponse{InResponseTo: f.RequestID, Destination: f.ACS, Anomaly: spid.NrLevelUnavailable})
+	action, fields, err := p.refusalForm(ctx, sp, f, spid.NrLevelUnavailable)
 	if err != nil {
 		p.o.Log.ErrorContext(ctx, "building error Response", "err", err)
 		p.fail(w, r, templates.ReasonInternal)
@@ -70,11 +69,10 @@ func (p *IdP) showOffer(w http.ResponseWriter, r *http.Request, sp *metadata.SP,
 	if !ok {
 		return
 	}
-	form := response.PostForm(f.ACS, "SAMLResponse", xml, f.RelayState)
-	csp.AllowFormTo(w.Header(), form.Action)
+	csp.AllowFormTo(w.Header(), action)
 	page := templates.ActivateOfferPage{Service: p.service(sp, f, templates.Lang(r)), CSRF: p.csrfToken(f),
 		Action: flowURL(PathLoginActivateStart, sealed), PhoneLast3: lastDigits(mobileOf(id), 3),
-		SPAction: form.Action, SPFields: fields(form)}
+		SPAction: action, SPFields: fields}
 	// A mobile changed less than 24 hours ago gets no activation code
 	// (security.md C.12, S086): say until when, offer only the way back.
 	until, err := otp.Cooldown(ctx, p.o.Eph, id.ID)
@@ -97,7 +95,7 @@ func (p *IdP) showOffer(w http.ResponseWriter, r *http.Request, sp *metadata.SP,
 }
 
 // activateStart sends the SMS code the citizen asked for on the offer.
-func (p *IdP) activateStart(w http.ResponseWriter, r *http.Request) {
+func (p *Engine) activateStart(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	f, sp, ok := p.openSecond(w, r, stepActivate)
 	if !ok {
@@ -135,13 +133,13 @@ func (p *IdP) activateStart(w http.ResponseWriter, r *http.Request) {
 
 // smsSent reports whether an SMS code is out for the flow (otp.SMSCodes
 // keeps it under "sms:" + the transaction ID).
-func (p *IdP) smsSent(ctx context.Context, f *flowState) bool {
+func (p *Engine) smsSent(ctx context.Context, f *State) bool {
 	_, _, err := p.o.Eph.GetValue(ctx, "sms:"+f.ID)
 	return err == nil
 }
 
 // showSMS renders P03 for the SMS code.
-func (p *IdP) showSMS(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState, id storage.Identity, page templates.OTPPage, status int) {
+func (p *Engine) showSMS(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *State, id storage.Identity, page templates.OTPPage, status int) {
 	sealed, ok := p.sealOrFail(w, r, f)
 	if !ok {
 		return
@@ -157,7 +155,7 @@ func (p *IdP) showSMS(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f
 
 // postSMS checks the SMS code (or sends it again) and creates the pending
 // device.
-func (p *IdP) postSMS(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState) {
+func (p *Engine) postSMS(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *State) {
 	ctx := r.Context()
 	id, err := p.o.Store.GetIdentity(ctx, f.Identity)
 	if err != nil {
@@ -213,7 +211,7 @@ func (p *IdP) postSMS(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f
 
 // createPending makes the device that the activation page offers: a new
 // seed, sealed to the identity and the device.
-func (p *IdP) createPending(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState, id storage.Identity) {
+func (p *Engine) createPending(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *State, id storage.Identity) {
 	ctx := r.Context()
 	seed, err := otp.NewSeed()
 	if err != nil {
@@ -247,7 +245,7 @@ func (p *IdP) createPending(w http.ResponseWriter, r *http.Request, sp *metadata
 
 // pendingDevice returns the flow's pending device, checking it is still
 // the identity's and still pending.
-func (p *IdP) pendingDevice(ctx context.Context, f *flowState) (storage.Device, error) {
+func (p *Engine) pendingDevice(ctx context.Context, f *State) (storage.Device, error) {
 	d, err := p.o.Store.GetDevice(ctx, f.Device)
 	if err != nil {
 		return d, err
@@ -261,7 +259,7 @@ func (p *IdP) pendingDevice(ctx context.Context, f *flowState) (storage.Device, 
 // pendingSeed loads the flow's pending device and opens its seed. On
 // failure it logs (lost names the missing-device case) and answers with the
 // error page, and ok is false.
-func (p *IdP) pendingSeed(w http.ResponseWriter, r *http.Request, f *flowState, lost string) (d storage.Device, seed []byte, ok bool) {
+func (p *Engine) pendingSeed(w http.ResponseWriter, r *http.Request, f *State, lost string) (d storage.Device, seed []byte, ok bool) {
 	ctx := r.Context()
 	d, err := p.pendingDevice(ctx, f)
 	if err != nil {
@@ -280,7 +278,7 @@ func (p *IdP) pendingSeed(w http.ResponseWriter, r *http.Request, f *flowState, 
 
 // showActivation renders the activation page: QR, key, app activation code
 // (until an app claims the device) and the first-code form.
-func (p *IdP) showActivation(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState, id storage.Identity, page templates.ActivatePage) {
+func (p *Engine) showActivation(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *State, id storage.Identity, page templates.ActivatePage) {
 	ctx := r.Context()
 	d, seed, ok := p.pendingSeed(w, r, f, "activation page without its pending device")
 	if !ok {
@@ -329,7 +327,7 @@ func (p *IdP) showActivation(w http.ResponseWriter, r *http.Request, sp *metadat
 
 // postActivate takes the first code: right, the device is active and the
 // login continues at level 2.
-func (p *IdP) postActivate(w http.ResponseWriter, r *http.Request) {
+func (p *Engine) postActivate(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	f, sp, ok := p.openSecond(w, r, stepActivate)
 	if !ok {
@@ -405,7 +403,7 @@ func (p *IdP) postActivate(w http.ResponseWriter, r *http.Request) {
 
 // dropPending deletes the flow's device while it is still pending (the
 // citizen cancelled): it never worked and holds a seed nobody uses.
-func (p *IdP) dropPending(ctx context.Context, f *flowState) {
+func (p *Engine) dropPending(ctx context.Context, f *State) {
 	if _, err := p.pendingDevice(ctx, f); err != nil {
 		return
 	}

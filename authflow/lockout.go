@@ -1,4 +1,4 @@
-package idp
+package authflow
 
 // The identity's lockout seen from the login pages (security.md C.2, C.4,
 // C.10): wrong passwords and wrong second-factor answers (app codes, push
@@ -42,7 +42,7 @@ const (
 // page must not wait for a mail relay, nor take longer when a lock happens
 // (that would tell a guesser the identifier exists). The attempt is
 // audited either way.
-func (p *IdP) tellOwner(ctx context.Context, identityID string, e alert.Event) {
+func (p *Engine) tellOwner(ctx context.Context, identityID string, e alert.Event) {
 	if p.o.Alerts == nil {
 		return
 	}
@@ -73,11 +73,11 @@ func (p *IdP) tellOwner(ctx context.Context, identityID string, e alert.Event) {
 }
 
 // waitAlerts waits for the notices being sent (tests, shutdown).
-func (p *IdP) waitAlerts() { p.alerts.Wait() }
+func (p *Engine) waitAlerts() { p.alerts.Wait() }
 
 // lockedNow records a lock that the failure just recorded caused, and
 // tells the owner. Nothing happens for a failure that did not lock.
-func (p *IdP) lockedNow(ctx context.Context, identityID string, kind alert.Kind, fl regulation.Failure, flowID, sp string) error {
+func (p *Engine) lockedNow(ctx context.Context, identityID string, kind alert.Kind, fl regulation.Failure, flowID, sp string) error {
 	if !fl.LockedNow {
 		return nil
 	}
@@ -96,7 +96,7 @@ func (p *IdP) lockedNow(ctx context.Context, identityID string, kind alert.Kind,
 // (by failures in another flow, or a refusal in the app): nr23, as for a
 // right password during a lock (security.md C.2). On a store error it has
 // answered 503. It reports whether it answered.
-func (p *IdP) refuseLocked(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState) bool {
+func (p *Engine) refuseLocked(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *State) bool {
 	ctx := r.Context()
 	locked, _, err := p.o.Regulator.Check(ctx, f.Identity)
 	if err != nil {
@@ -118,7 +118,7 @@ func (p *IdP) refuseLocked(w http.ResponseWriter, r *http.Request, sp *metadata.
 // asks again, and is audited where the owner's access history finds it
 // (action login.push, reason user_denied). A denial is e-mailed to the
 // owner at once.
-func (p *IdP) pushRefused(ctx context.Context, c push.Challenge) error {
+func (p *Engine) pushRefused(ctx context.Context, c push.Challenge) error {
 	details := map[string]string{"flow": c.FlowID, "method": "push", "challenge": c.ID, "reason": c.Reason,
 		"device": c.DecidedBy, "level": strconv.Itoa(c.Level)}
 	if c.ClientIP != "" {

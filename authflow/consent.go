@@ -1,23 +1,21 @@
-package idp
+package authflow
 
 import (
 	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/spid-idp/spid-idp/audit"
 	"github.com/spid-idp/spid-idp/idp/response"
 	"github.com/spid-idp/spid-idp/idp/spid"
 	"github.com/spid-idp/spid-idp/metadata"
-	"github.com/spid-idp/spid-idp/server/csp"
 	"github.com/spid-idp/spid-idp/storage"
 	"github.com/spid-idp/spid-idp/templates"
 )
 
-// requested returns the attributes the flow's AttributeConsumingService
+// Requested returns the attributes the flow's AttributeConsumingService
 // asks for (nil when the request named none).
-func requested(sp *metadata.SP, f *flowState) []metadata.RequestedAttribute {
+func Requested(sp *metadata.SP, f *State) []metadata.RequestedAttribute {
 	if f.AttrIndex == nil {
 		return nil
 	}
@@ -29,7 +27,7 @@ func requested(sp *metadata.SP, f *flowState) []metadata.RequestedAttribute {
 }
 
 // showConsent renders P05 with exactly the attributes the Response will carry.
-func (p *IdP) showConsent(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState, id storage.Identity) {
+func (p *Engine) showConsent(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *State, id storage.Identity) {
 	if p.o.OwnService != nil && p.o.OwnService(sp.EntityID) {
 		// The IdP's own personal area: the citizen's data stay with the
 		// provider that holds them, so there is nothing to authorise.
@@ -38,7 +36,7 @@ func (p *IdP) showConsent(w http.ResponseWriter, r *http.Request, sp *metadata.S
 		}
 		return
 	}
-	attrs, err := response.AttributesFor(id, requested(sp, f))
+	attrs, err := response.AttributesFor(id, Requested(sp, f))
 	if err != nil {
 		p.o.Log.ErrorContext(r.Context(), "attributes of identity", "identity", id.ID, "err", err)
 		p.fail(w, r, templates.ReasonInternal)
@@ -67,7 +65,7 @@ func (p *IdP) showConsent(w http.ResponseWriter, r *http.Request, sp *metadata.S
 }
 
 // consent handles P05: accept sends the Response, deny nr22, cancel nr25.
-func (p *IdP) consent(w http.ResponseWriter, r *http.Request) {
+func (p *Engine) consent(w http.ResponseWriter, r *http.Request) {
 	f, sp, ok := p.openFlow(w, r)
 	if !ok {
 		return
@@ -98,7 +96,7 @@ func (p *IdP) consent(w http.ResponseWriter, r *http.Request) {
 // markAnswered marks the flow answered; false (with the page sent) when it
 // was already: a form posted twice, or an old copy of it replayed, stops
 // here, since a flow answers the SP once.
-func (p *IdP) markAnswered(w http.ResponseWriter, r *http.Request, f *flowState) bool {
+func (p *Engine) markAnswered(w http.ResponseWriter, r *http.Request, f *State) bool {
 	ctx := r.Context()
 	err := p.o.Eph.InsertRequestID(ctx, "flowdone:"+f.ID, f.created().Add(p.o.ConsentTimeout+2*time.Hour))
 	if errors.Is(err, storage.ErrAlreadyExists) {
@@ -114,7 +112,7 @@ func (p *IdP) markAnswered(w http.ResponseWriter, r *http.Request, f *flowState)
 }
 
 // answer sends the success Response of an authenticated, consented flow.
-func (p *IdP) answer(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState) {
+func (p *Engine) answer(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *State) {
 	ctx := r.Context()
 	id, err := p.o.Store.GetIdentity(ctx, f.Identity)
 	if err != nil {
@@ -143,52 +141,5 @@ func (p *IdP) answer(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f 
 		p.externalDone(w, r, f, id)
 		return
 	}
-	attrs, err := response.AttributesFor(id, requested(sp, f))
-	if err != nil {
-		p.o.Log.ErrorContext(ctx, "attributes of identity", "err", err)
-		p.fail(w, r, templates.ReasonInternal)
-		return
-	}
-
-	nameID := response.RandomID()
-	authnInstant := time.UnixMilli(f.AuthnInstant).UTC()
-	s := response.Success{
-		InResponseTo: f.RequestID, RequestIssueInstant: time.UnixMilli(f.RequestIssueInstant).UTC(),
-		Destination: f.ACS, Audience: sp.EntityID, NameID: nameID, Level: spid.Level(f.Performed),
-		AuthnInstant: authnInstant, IncludeAttributeStatement: f.AttrIndex != nil, Attributes: attrs,
-	}
-	// Only SpidL1 requests join (or open) the SSO session (spec §6.1, §7.1).
-	if spid.Level(f.Level) == spid.L1 && spid.Level(f.Performed) == spid.L1 {
-		index, err := p.joinSession(w, r, f, authnInstant, sp.EntityID, nameID)
-		if err != nil {
-			p.o.Log.ErrorContext(ctx, "SSO session", "err", err)
-			p.fail(w, r, templates.ReasonUnavailable)
-			return
-		}
-		s.SessionIndex = index
-	}
-	xml, err := p.o.Builder.Success(s)
-	if err != nil {
-		p.o.Log.ErrorContext(ctx, "building Response", "err", err)
-		p.fail(w, r, templates.ReasonInternal)
-		return
-	}
-	// The audit event (who, which request, which assertion) and the
-	// register record of the Response exactly as sent (spec §7.5), in one
-	// commit; the Response leaves only once both are durable.
-	ev := storageEvent(id.ID, "sso.response", sp.EntityID, audit.Success, map[string]string{
-		"spid_code": id.Attributes["spidCode"], "in_response_to": f.RequestID, "name_id": nameID,
-		"level": strconv.Itoa(f.Performed), "reused_session": strconv.FormatBool(f.Session != ""), "flow": f.ID,
-	})
-	if err := p.responseSent(ctx, &ev, sp.EntityID, id.Attributes["spidCode"], f.RequestID, xml); err != nil {
-		p.fail(w, r, templates.ReasonUnavailable)
-		return
-	}
-	if p.o.OnAuthenticated != nil {
-		p.o.OnAuthenticated(ctx, id.ID, p.now())
-	}
-	form := response.PostForm(f.ACS, "SAMLResponse", xml, f.RelayState)
-	csp.AllowFormTo(w.Header(), form.Action)
-	p.render(w, r, http.StatusOK, templates.PageTransfer, templates.TransferPage{
-		SPName: spName(sp, templates.Lang(r)), Action: form.Action, Fields: fields(form)})
+	p.saml.Answer(w, r, sp, f, id)
 }

@@ -1,12 +1,10 @@
-package idp
+package authflow
 
 import (
-	"context"
 	"net/http"
 	"time"
 
 	"github.com/spid-idp/spid-idp/audit"
-	"github.com/spid-idp/spid-idp/idp/authnrequest"
 	"github.com/spid-idp/spid-idp/idp/spid"
 	"github.com/spid-idp/spid-idp/metadata"
 	"github.com/spid-idp/spid-idp/storage"
@@ -60,11 +58,11 @@ type ExternalFinisher interface {
 }
 
 // SetExternal installs the external front end; call it before serving.
-func (p *IdP) SetExternal(f ExternalFinisher) { p.external = f }
+func (p *Engine) SetExternal(f ExternalFinisher) { p.external = f }
 
 // StartExternal begins a login for an external front end: the SpidL1
 // session when the level allows it, else the login page.
-func (p *IdP) StartExternal(w http.ResponseWriter, r *http.Request, req ExternalLogin) {
+func (p *Engine) StartExternal(w http.ResponseWriter, r *http.Request, req ExternalLogin) {
 	ctx := r.Context()
 	browser, err := p.cookies.browserID(w, r)
 	if err != nil {
@@ -73,27 +71,14 @@ func (p *IdP) StartExternal(w http.ResponseWriter, r *http.Request, req External
 		return
 	}
 	zero := 0
-	f := &flowState{
+	f := &State{
 		ID: randomHex(16), Browser: browser, Created: p.now().UnixMilli(),
 		SP: req.Client, RequestID: req.Handle, RequestIssueInstant: p.now().UnixMilli(),
 		Level: int(req.Level), Comparison: "minimum", ForceAuthn: req.ForceAuthn,
 		AttrIndex: &zero, Ext: req.Handle, ExtName: req.Name, ExtAttrs: attributeNames(req.Attributes),
 		ExtOffline: req.Offline,
 	}
-	sp := externalSP(f)
-	pol, code, ok := authnrequest.Policy(req.Level, f.Comparison)
-	if !ok {
-		p.spAnomaly(w, r, sp, f, code, "no level this IdP performs satisfies the request")
-		return
-	}
-	if pol.SSOAllowed(req.ForceAuthn) {
-		if sess, id, ok := p.reusableSession(ctx, r, f); ok {
-			f.Identity, f.Performed, f.AuthnInstant, f.Session, f.Epoch = sess.IdentityID, sess.Level, sess.AuthnInstant.UnixMilli(), sess.ID, sess.Epoch
-			p.showConsent(w, r, sp, f, id)
-			return
-		}
-	}
-	p.showLogin(w, r, sp, f, templates.LoginPage{})
+	p.Begin(w, r, externalSP(f), f)
 }
 
 func attributeNames(as []metadata.RequestedAttribute) []string {
@@ -107,7 +92,7 @@ func attributeNames(as []metadata.RequestedAttribute) []string {
 // externalSP describes the relying party of an external flow in the shape
 // the pages use: its name and one attribute service with the attributes
 // to be released.
-func externalSP(f *flowState) *metadata.SP {
+func externalSP(f *State) *metadata.SP {
 	as := metadata.AttributeService{Index: 0, IsDefault: true, ServiceName: map[string]string{"it": f.ExtName}}
 	for _, a := range f.ExtAttrs {
 		as.Attributes = append(as.Attributes, metadata.RequestedAttribute{Name: a})
@@ -116,17 +101,8 @@ func externalSP(f *flowState) *metadata.SP {
 		AttributeServices: []metadata.AttributeService{as}}
 }
 
-// flowSP is the service provider of a flow: the registry's for SAML, the
-// description carried by the flow for an external front end.
-func (p *IdP) flowSP(ctx context.Context, f *flowState) (*metadata.SP, error) {
-	if f.Ext != "" {
-		return externalSP(f), nil
-	}
-	return p.o.SPs.LookupSP(ctx, f.SP)
-}
-
 // externalRefused ends an external flow with an anomaly.
-func (p *IdP) externalRefused(w http.ResponseWriter, r *http.Request, f *flowState, code spid.Anomaly, reason string) {
+func (p *Engine) externalRefused(w http.ResponseWriter, r *http.Request, f *State, code spid.Anomaly, reason string) {
 	actor := f.Identity
 	if actor == "" {
 		actor = "anonymous"
@@ -145,7 +121,7 @@ func (p *IdP) externalRefused(w http.ResponseWriter, r *http.Request, f *flowSta
 // externalDone hands a consented external flow to its front end. SSO
 // sessions are reused but not opened or joined by external flows yet:
 // Single Logout would otherwise look for a SAML SP of that id.
-func (p *IdP) externalDone(w http.ResponseWriter, r *http.Request, f *flowState, id storage.Identity) {
+func (p *Engine) externalDone(w http.ResponseWriter, r *http.Request, f *State, id storage.Identity) {
 	if p.external == nil {
 		p.fail(w, r, templates.ReasonInternal)
 		return

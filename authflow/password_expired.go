@@ -1,4 +1,4 @@
-package idp
+package authflow
 
 import (
 	"errors"
@@ -29,13 +29,13 @@ const stepNewPassword = "newpassword"
 
 // passwordExpired reports whether cred's password must be changed before
 // the login completes; never without Options.PasswordRules.
-func (p *IdP) passwordExpired(cred storage.Credential) bool {
+func (p *Engine) passwordExpired(cred storage.Credential) bool {
 	return p.o.PasswordRules != nil && p.o.PasswordRules.Expired(cred, p.now())
 }
 
 // stopForNewPassword records the right but expired password and shows the
 // change page.
-func (p *IdP) stopForNewPassword(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState, id storage.Identity) {
+func (p *Engine) stopForNewPassword(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *State, id storage.Identity) {
 	if err := p.o.Audit.Record(r.Context(), storageEvent(id.ID, "login.password", f.SP, audit.Success,
 		map[string]string{"flow": f.ID, "next": "password change (expired)"})); err != nil {
 		p.fail(w, r, templates.ReasonUnavailable)
@@ -45,7 +45,7 @@ func (p *IdP) stopForNewPassword(w http.ResponseWriter, r *http.Request, sp *met
 	p.showNewPassword(w, r, sp, f, templates.PasswordExpiredPage{}, http.StatusOK)
 }
 
-func (p *IdP) showNewPassword(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState, page templates.PasswordExpiredPage, status int) {
+func (p *Engine) showNewPassword(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *State, page templates.PasswordExpiredPage, status int) {
 	sealed, ok := p.sealOrFail(w, r, f)
 	if !ok {
 		return
@@ -57,7 +57,7 @@ func (p *IdP) showNewPassword(w http.ResponseWriter, r *http.Request, sp *metada
 }
 
 // newPassword handles the change page's form.
-func (p *IdP) newPassword(w http.ResponseWriter, r *http.Request) {
+func (p *Engine) newPassword(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	f, sp, ok := p.openFlow(w, r)
 	if !ok {

@@ -1,4 +1,4 @@
-package idp
+package authflow
 
 import (
 	"context"
@@ -7,9 +7,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/spid-idp/spid-idp/idp/csrf"
 	"github.com/spid-idp/spid-idp/idp/spid"
-	"github.com/spid-idp/spid-idp/server/csp"
 	"github.com/spid-idp/spid-idp/sessions"
 	"github.com/spid-idp/spid-idp/storage"
 	"github.com/spid-idp/spid-idp/templates"
@@ -19,7 +17,7 @@ import (
 // session when the flow reused none, and returns the SessionIndex for the
 // assertion. A new session always gets a new server-chosen ID and cookie,
 // so an ID planted before login is never promoted (session fixation).
-func (p *IdP) joinSession(w http.ResponseWriter, r *http.Request, f *flowState, authnInstant time.Time, sp, nameID string) (string, error) {
+func (p *Engine) joinSession(w http.ResponseWriter, r *http.Request, f *State, authnInstant time.Time, sp, nameID string) (string, error) {
 	ctx := r.Context()
 	now := p.now()
 	// Idle timeout, never past the absolute lifetime from the authentication.
@@ -67,7 +65,7 @@ func (p *IdP) joinSession(w http.ResponseWriter, r *http.Request, f *flowState, 
 // rotateBrowser gives the browser a new ID after an authentication step
 // and binds the flow to it (the pages that follow seal f again, with CSRF
 // tokens for the new ID). On failure it has answered.
-func (p *IdP) rotateBrowser(w http.ResponseWriter, r *http.Request, f *flowState) bool {
+func (p *Engine) rotateBrowser(w http.ResponseWriter, r *http.Request, f *State) bool {
 	id, err := p.cookies.newBrowserID(w)
 	if err != nil {
 		p.o.Log.ErrorContext(r.Context(), "browser cookie", "err", err)
@@ -81,7 +79,7 @@ func (p *IdP) rotateBrowser(w http.ResponseWriter, r *http.Request, f *flowState
 // currentSession returns the browser's live SSO session and its identity:
 // none when the session has expired, or its identity is not active or has
 // had its sessions ended since (sessions.Valid).
-func (p *IdP) currentSession(ctx context.Context, r *http.Request) (storage.Session, storage.Identity, bool) {
+func (p *Engine) currentSession(ctx context.Context, r *http.Request) (storage.Session, storage.Identity, bool) {
 	sid := p.cookies.get(r, ssoCookie)
 	if sid == "" {
 		return storage.Session{}, storage.Identity{}, false
@@ -95,36 +93,4 @@ func (p *IdP) currentSession(ctx context.Context, r *http.Request) (storage.Sess
 		return storage.Session{}, storage.Identity{}, false
 	}
 	return s, id, true
-}
-
-// sessionPage is P10: who is signed in and which services got their data.
-func (p *IdP) sessionPage(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	browser, err := p.cookies.browserID(w, r)
-	if err != nil {
-		p.fail(w, r, templates.ReasonInternal)
-		return
-	}
-	page := templates.SessionPage{CSRF: csrf.Token(p.csrfKey, browser+"|session"), Action: PathLogout}
-	if s, id, ok := p.currentSession(ctx, r); ok {
-		page.Name = id.Attributes["name"] + " " + id.Attributes["familyName"]
-		page.Level, page.Since = spid.Level(s.Level), s.AuthnInstant
-		var slo []string
-		for _, part := range s.Participants { // one per SP
-			name := part.SPEntityID
-			if sp, err := p.o.SPs.LookupSP(ctx, part.SPEntityID); err == nil {
-				name = spName(sp, templates.Lang(r))
-				if ep, ok := sloEndpoint(sp, spid.BindingRedirect); ok && ep.Binding == spid.BindingRedirect {
-					slo = append(slo, ep.Location)
-				}
-			}
-			page.Services = append(page.Services, name)
-		}
-		// "Sign out of every service" answers with a redirect to the
-		// first SP's SingleLogoutService, and browsers hold the redirect
-		// of a form post to the form-action of the page that posted:
-		// this page may reach exactly the SLO services of its session.
-		csp.AllowFormTo(w.Header(), slo...)
-	}
-	p.render(w, r, http.StatusOK, templates.PageSession, page)
 }

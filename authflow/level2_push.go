@@ -1,4 +1,4 @@
-package idp
+package authflow
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 
 // startPush sends a push request to the identity's app(s) and shows P04
 // with the number to match.
-func (p *IdP) startPush(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState) {
+func (p *Engine) startPush(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *State) {
 	ctx := r.Context()
 	svc := p.o.Level2.Push
 	if svc == nil {
@@ -46,7 +46,7 @@ func (p *IdP) startPush(w http.ResponseWriter, r *http.Request, sp *metadata.SP,
 }
 
 // deviceNames names the devices a challenge went to, for P04.
-func (p *IdP) deviceNames(ctx context.Context, ids []string) string {
+func (p *Engine) deviceNames(ctx context.Context, ids []string) string {
 	name := ""
 	for _, id := range ids {
 		d, err := p.o.Store.GetDevice(ctx, id)
@@ -64,7 +64,7 @@ func (p *IdP) deviceNames(ctx context.Context, ids []string) string {
 	return name
 }
 
-func (p *IdP) showPush(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState, page templates.PushPage, status int) {
+func (p *Engine) showPush(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *State, page templates.PushPage, status int) {
 	sealed, ok := p.sealOrFail(w, r, f)
 	if !ok {
 		return
@@ -78,7 +78,7 @@ func (p *IdP) showPush(w http.ResponseWriter, r *http.Request, sp *metadata.SP, 
 }
 
 // showPushStatus shows P04 for the flow's challenge as it stands.
-func (p *IdP) showPushStatus(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState, pressed bool) {
+func (p *Engine) showPushStatus(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *State, pressed bool) {
 	ch, err := p.o.Level2.Push.Status(r.Context(), f.Challenge, f.ID)
 	if err != nil || ch.Status == push.StatusExpired {
 		f.Challenge = ""
@@ -91,7 +91,7 @@ func (p *IdP) showPushStatus(w http.ResponseWriter, r *http.Request, sp *metadat
 
 // cancelChallenge ends the flow's pending push request, if any, so the app
 // stops offering it once the citizen moved on.
-func (p *IdP) cancelChallenge(ctx context.Context, f *flowState) {
+func (p *Engine) cancelChallenge(ctx context.Context, f *State) {
 	if f.Challenge == "" || p.o.Level2.Push == nil {
 		return
 	}
@@ -101,7 +101,7 @@ func (p *IdP) cancelChallenge(ctx context.Context, f *flowState) {
 }
 
 // pushStart handles POST /login/push/start.
-func (p *IdP) pushStart(w http.ResponseWriter, r *http.Request) {
+func (p *Engine) pushStart(w http.ResponseWriter, r *http.Request) {
 	f, sp, ok := p.openSecond(w, r, stepSecond)
 	if !ok {
 		return
@@ -112,7 +112,7 @@ func (p *IdP) pushStart(w http.ResponseWriter, r *http.Request) {
 // pushStatus answers push.js: {"status": "pending"|"approved"|"denied"|
 // "expired"}. It reveals nothing else (never the number), and only to the
 // browser the flow belongs to.
-func (p *IdP) pushStatus(w http.ResponseWriter, r *http.Request) {
+func (p *Engine) pushStatus(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Type", "application/json")
 	status := http.StatusOK
@@ -141,7 +141,7 @@ func (p *IdP) pushStatus(w http.ResponseWriter, r *http.Request) {
 
 // pushDone handles P04: "Ho confermato" (or push.js once the app
 // answered), a new request, the code fallback, or "Annulla".
-func (p *IdP) pushDone(w http.ResponseWriter, r *http.Request) {
+func (p *Engine) pushDone(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	f, sp, ok := p.openSecond(w, r, stepSecond)
 	if !ok {
@@ -216,7 +216,7 @@ func (p *IdP) pushDone(w http.ResponseWriter, r *http.Request) {
 // citizen back to P01 (ui.md P04) with what happened, not the wrong-password
 // text: every page of this second step sealed so far stops working, so the
 // password is needed again (security.md C.10: a denial ends the attempt).
-func (p *IdP) pushDenied(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState, ch push.Challenge) {
+func (p *Engine) pushDenied(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *State, ch push.Challenge) {
 	ctx := r.Context()
 	if err := p.setFlowReset(ctx, f); err != nil {
 		p.o.Log.ErrorContext(ctx, "resetting flow after push denial", "err", err)

@@ -1,4 +1,4 @@
-package idp
+package authflow
 
 // Level 2: after the password, a second factor (a code from the app, or a
 // push approval with number matching), or, for a citizen without an active
@@ -55,7 +55,7 @@ const (
 	PathDevices            = "/account/devices" // GET/POST: the citizen's devices
 )
 
-func (p *IdP) registerLevel2(mux *http.ServeMux) {
+func (p *Engine) registerLevel2(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+PathLoginMethod, p.viewMethod)
 	mux.HandleFunc("POST "+PathLoginMethod, p.chooseMethod)
 	mux.HandleFunc("POST "+PathLoginOTP, p.postOTP)
@@ -68,7 +68,7 @@ func (p *IdP) registerLevel2(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+PathDevices, p.revokeDevice)
 }
 
-func (p *IdP) issuer() string {
+func (p *Engine) issuer() string {
 	if p.o.Level2.Issuer != "" {
 		return p.o.Level2.Issuer
 	}
@@ -79,7 +79,7 @@ func (p *IdP) issuer() string {
 func flowURL(path, sealed string) string { return path + "?" + fieldFlow + "=" + sealed }
 
 // sealOrFail seals f; on failure it has answered.
-func (p *IdP) sealOrFail(w http.ResponseWriter, r *http.Request, f *flowState) (string, bool) {
+func (p *Engine) sealOrFail(w http.ResponseWriter, r *http.Request, f *State) (string, bool) {
 	sealed, err := p.flows.seal(f)
 	if err != nil {
 		p.o.Log.ErrorContext(r.Context(), "sealing flow", "err", err)
@@ -92,7 +92,7 @@ func (p *IdP) sealOrFail(w http.ResponseWriter, r *http.Request, f *flowState) (
 // secondFactor continues a flow whose password step succeeded and which
 // needs SpidL2: the OTP page (P03), the method choice (P02) when a push
 // device exists, or the activation of an app when there is none.
-func (p *IdP) secondFactor(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState, id storage.Identity) {
+func (p *Engine) secondFactor(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *State, id storage.Identity) {
 	ctx := r.Context()
 	if p.o.Level2.Sealer == nil {
 		p.spAnomaly(w, r, sp, f, spid.NrLevelUnavailable, "level 2 is not configured")
@@ -124,7 +124,7 @@ func (p *IdP) secondFactor(w http.ResponseWriter, r *http.Request, sp *metadata.
 
 // showSecondFactor shows the current second-factor step of f again (the
 // language switch and a reload land here).
-func (p *IdP) showSecondFactor(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState) {
+func (p *Engine) showSecondFactor(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *State) {
 	ctx := r.Context()
 	if !p.secondStepCurrent(ctx, f) {
 		p.fail(w, r, templates.ReasonFlowExpired)
@@ -166,7 +166,7 @@ func (p *IdP) showSecondFactor(w http.ResponseWriter, r *http.Request, sp *metad
 // openSecond is openFlow for the second-factor forms: the flow must be past
 // the password and at one of steps, level 2 configured, and not reset by a
 // push denial since its password step.
-func (p *IdP) openSecond(w http.ResponseWriter, r *http.Request, steps ...string) (*flowState, *metadata.SP, bool) {
+func (p *Engine) openSecond(w http.ResponseWriter, r *http.Request, steps ...string) (*State, *metadata.SP, bool) {
 	f, sp, ok := p.openFlow(w, r)
 	if !ok {
 		return nil, nil, false
@@ -191,7 +191,7 @@ func (p *IdP) openSecond(w http.ResponseWriter, r *http.Request, steps ...string
 
 // viewOpen opens the flow of a GET (no CSRF: nothing changes) with the
 // checks of viewFlow.
-func (p *IdP) viewOpen(w http.ResponseWriter, r *http.Request) (*flowState, *metadata.SP, bool) {
+func (p *Engine) viewOpen(w http.ResponseWriter, r *http.Request) (*State, *metadata.SP, bool) {
 	templates.SetLang(w, r)
 	f, err := p.flows.open(r.URL.Query().Get(fieldFlow))
 	if err != nil || p.cookies.get(r, browserCookie) != f.Browser || p.now().Sub(f.created()) > p.o.ConsentTimeout {
@@ -209,7 +209,7 @@ func (p *IdP) viewOpen(w http.ResponseWriter, r *http.Request) (*flowState, *met
 // ---- a factor's outcome ----
 
 // factorSucceeded completes the authentication at level 2 and shows consent.
-func (p *IdP) factorSucceeded(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState, action string, details map[string]string) {
+func (p *Engine) factorSucceeded(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *State, action string, details map[string]string) {
 	ctx := r.Context()
 	id, err := p.o.Store.GetIdentity(ctx, f.Identity)
 	if err != nil {
@@ -253,7 +253,7 @@ func (p *IdP) factorSucceeded(w http.ResponseWriter, r *http.Request, sp *metada
 // and the flow (nr19 after MaxFailures, as on P01) and returns the attempts
 // left; when the failure locked the credentials (nr23) or the flow is at
 // its limit (nr19) it has answered the SP and returns ok=false.
-func (p *IdP) factorFailed(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState, action string, details map[string]string) (left int, ok bool) {
+func (p *Engine) factorFailed(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *State, action string, details map[string]string) (left int, ok bool) {
 	ctx := r.Context()
 	d := map[string]string{"flow": f.ID, "sp": f.SP}
 	for k, v := range details {
@@ -283,7 +283,7 @@ func (p *IdP) factorFailed(w http.ResponseWriter, r *http.Request, sp *metadata.
 }
 
 // flowFailed counts a failure for the flow only: nr19 after MaxFailures.
-func (p *IdP) flowFailed(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState) (left int, ok bool) {
+func (p *Engine) flowFailed(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *State) (left int, ok bool) {
 	ctx := r.Context()
 	n, err := p.o.Eph.Incr(ctx, "flowfail:"+f.ID, p.o.ConsentTimeout)
 	if err != nil {
@@ -300,7 +300,7 @@ func (p *IdP) flowFailed(w http.ResponseWriter, r *http.Request, sp *metadata.SP
 }
 
 // cancelOp answers "Annulla" on a second-factor page: nr25.
-func (p *IdP) cancelOp(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *flowState, where string) {
+func (p *Engine) cancelOp(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *State, where string) {
 	p.cancelChallenge(r.Context(), f)
 	if f.Step == stepActivate && f.Device != "" {
 		p.dropPending(r.Context(), f)
@@ -316,7 +316,7 @@ func methodKey(identityID string) string { return "l2method:" + identityID }
 
 // rememberMethod keeps the method of the last level-2 login; losing it
 // (cache restart) only changes which button P02 puts first.
-func (p *IdP) rememberMethod(ctx context.Context, identityID, method string) {
+func (p *Engine) rememberMethod(ctx context.Context, identityID, method string) {
 	err := p.o.Eph.CreateValue(ctx, methodKey(identityID), []byte(method), p.now().Add(methodMemory))
 	if errors.Is(err, storage.ErrAlreadyExists) {
 		err = p.o.Eph.UpdateValue(ctx, methodKey(identityID), func([]byte) ([]byte, error) { return []byte(method), nil })
@@ -328,7 +328,7 @@ func (p *IdP) rememberMethod(ctx context.Context, identityID, method string) {
 
 // preferredMethod is the method P02 pre-selects: the last one used, push
 // otherwise.
-func (p *IdP) preferredMethod(ctx context.Context, identityID string) string {
+func (p *Engine) preferredMethod(ctx context.Context, identityID string) string {
 	if v, _, err := p.o.Eph.GetValue(ctx, methodKey(identityID)); err == nil && string(v) == templates.OpTOTP {
 		return templates.OpTOTP
 	}
@@ -340,7 +340,7 @@ func (p *IdP) preferredMethod(ctx context.Context, identityID string) string {
 func flowResetKey(flowID string) string { return "l2reset:" + flowID }
 
 // flowReset returns when a push denial sent the flow back to P01, if it did.
-func (p *IdP) flowReset(ctx context.Context, flowID string) (int64, bool) {
+func (p *Engine) flowReset(ctx context.Context, flowID string) (int64, bool) {
 	v, _, err := p.o.Eph.GetValue(ctx, flowResetKey(flowID))
 	if err != nil || len(v) != 8 {
 		return 0, false
@@ -354,12 +354,12 @@ func (p *IdP) flowReset(ctx context.Context, flowID string) (int64, bool) {
 
 // secondStepCurrent: f's password step is later than any push denial of
 // the flow (a denial ends every page of the second step sealed before it).
-func (p *IdP) secondStepCurrent(ctx context.Context, f *flowState) bool {
+func (p *Engine) secondStepCurrent(ctx context.Context, f *State) bool {
 	reset, ok := p.flowReset(ctx, f.ID)
 	return !ok || f.AuthnInstant > reset
 }
 
-func (p *IdP) setFlowReset(ctx context.Context, f *flowState) error {
+func (p *Engine) setFlowReset(ctx context.Context, f *State) error {
 	t := p.now().UnixMilli()
 	v := make([]byte, 8)
 	for i := range v {
@@ -376,7 +376,7 @@ func (p *IdP) setFlowReset(ctx context.Context, f *flowState) error {
 // ---- devices ----
 
 // activeDevices lists the identity's active devices.
-func (p *IdP) activeDevices(ctx context.Context, identityID string) ([]storage.Device, error) {
+func (p *Engine) activeDevices(ctx context.Context, identityID string) ([]storage.Device, error) {
 	all, err := p.o.Store.ListDevices(ctx, identityID)
 	if err != nil {
 		return nil, err
@@ -390,7 +390,7 @@ func (p *IdP) activeDevices(ctx context.Context, identityID string) ([]storage.D
 	return out, nil
 }
 
-func (p *IdP) pushAvailable(devs []storage.Device) bool {
+func (p *Engine) pushAvailable(devs []storage.Device) bool {
 	if p.o.Level2.Push == nil {
 		return false
 	}
@@ -405,7 +405,7 @@ func (p *IdP) pushAvailable(devs []storage.Device) bool {
 // openSeed opens a device's TOTP seed. A seed sealed with a retired data
 // key is sealed again with the current one (best effort), so the old key
 // can go.
-func (p *IdP) openSeed(ctx context.Context, d storage.Device) ([]byte, error) {
+func (p *Engine) openSeed(ctx context.Context, d storage.Device) ([]byte, error) {
 	s := p.o.Level2.Sealer
 	ad := push.SeedAD(d.IdentityID, d.ID)
 	seed, current, err := s.Open(d.Secret, ad)

@@ -1,4 +1,4 @@
-package idp
+package authflow
 
 import (
 	"context"
@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/spid-idp/spid-idp/idp/alert"
-	"github.com/spid-idp/spid-idp/idp/binding/bindingtest"
 	"github.com/spid-idp/spid-idp/idp/otp"
 	"github.com/spid-idp/spid-idp/idp/push"
 	"github.com/spid-idp/spid-idp/idp/spid"
@@ -37,7 +36,7 @@ func (c *captureMail) Send(_ context.Context, m mail.Message) error {
 
 // sent waits for the notices under way and returns every e-mail so far.
 func (c *captureMail) sent(h *harness) []mail.Message {
-	h.IdP.waitAlerts()
+	h.Flow.WaitAlerts()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return slices.Clone(c.msgs)
@@ -46,7 +45,7 @@ func (c *captureMail) sent(h *harness) []mail.Message {
 // withAlerts makes the harness's IdP e-mail owners through a capture.
 func withAlerts(h *harness) *captureMail {
 	c := &captureMail{}
-	h.IdP.o.Alerts = alert.Mailer{Mail: c, BaseURL: h.Base, PersonalArea: "/account/", Report: "/care/tickets/new"}
+	h.Flow.o.Alerts = alert.Mailer{Mail: c, BaseURL: h.Base, PersonalArea: "/account/", Report: "/care/tickets/new"}
 	return c
 }
 
@@ -114,7 +113,7 @@ func TestS070_TOTPFailuresLockAcrossTransactions(t *testing.T) {
 		}
 		if failures >= regulationMax {
 			// Locked: the right password is answered with nr23.
-			wantAnomaly(t, b.samlOutcome(p, h.A), spid.NrSuspendedRevoked)
+			wantAnomaly(t, b.rpOutcome(p, h.A), spid.NrSuspendedRevoked)
 			continue
 		}
 		if tx == 5 {
@@ -128,7 +127,7 @@ func TestS070_TOTPFailuresLockAcrossTransactions(t *testing.T) {
 			}
 			if failures == regulationMax {
 				// This wrong code locked the credentials: the flow ends.
-				wantAnomaly(t, b.samlOutcome(p, h.A), spid.NrSuspendedRevoked)
+				wantAnomaly(t, b.rpOutcome(p, h.A), spid.NrSuspendedRevoked)
 				break
 			}
 			if p.Status != http.StatusUnauthorized || !strings.Contains(p.Body, `id="otp-error"`) {
@@ -204,7 +203,7 @@ func TestS070_LevelOneLoginKeepsCodeFailures(t *testing.T) {
 	}
 	// A wrong password, then a level-1 login elsewhere.
 	b2 := h.browser()
-	q := b2.get(h.Base + PathSSORedirect + "?" + l1Query(h))
+	q := b2.start(h.A, 1)
 	q = b2.submit(q, PathLogin, url.Values{templates.FieldUsername: {h.Username}, templates.FieldPassword: {"sbagliata"},
 		templates.FieldOp: {templates.OpSubmit}})
 	if c := credential(t, h.harness); c.FailedAttempts != 3 || c.FactorFailures != 2 {
@@ -220,18 +219,9 @@ func TestS070_LevelOneLoginKeepsCodeFailures(t *testing.T) {
 	}
 }
 
-func l1Query(h *l2harness) string {
-	return bindingRedirect(h.harness, h.A, 1)
-}
-
-// bindingRedirect is the query of a signed SpidL<level> request from sp.
-func bindingRedirect(h *harness, sp *testSP, level int) string {
-	return bindingtest.Redirect{XML: h.authnRequest(sp, level), Key: sp.Pair.Key}.Query()
-}
-
-func wantAnomalyPage(t *testing.T, b *browser, p page, sp *testSP, code spid.Anomaly) {
+func wantAnomalyPage(t *testing.T, b *browser, p page, sp *testRP, code spid.Anomaly) {
 	t.Helper()
-	wantAnomaly(t, b.samlOutcome(p, sp), code)
+	wantAnomaly(t, b.rpOutcome(p, sp), code)
 }
 
 // S062 with the notice: five wrong passwords lock the credentials for 30
@@ -242,7 +232,7 @@ func TestS062_PasswordLockEmailsOwner(t *testing.T) {
 	mails := withAlerts(h)
 	for i := 1; i <= regulationMax; i++ {
 		b := h.browser()
-		q := b.get(h.Base + PathSSORedirect + "?" + bindingRedirect(h, h.A, 1))
+		q := b.start(h.A, 1)
 		p := b.submit(q, PathLogin, url.Values{templates.FieldUsername: {h.Username}, templates.FieldPassword: {fmt.Sprintf("sbagliata-%d", i)},
 			templates.FieldOp: {templates.OpSubmit}})
 		if p.Status != http.StatusUnauthorized || !strings.Contains(p.Body, "Nome utente o password non corretti") {
@@ -253,7 +243,7 @@ func TestS062_PasswordLockEmailsOwner(t *testing.T) {
 		}
 	}
 	b := h.browser()
-	q := b.get(h.Base + PathSSORedirect + "?" + bindingRedirect(h, h.A, 1))
+	q := b.start(h.A, 1)
 	p := b.submit(q, PathLogin, url.Values{templates.FieldUsername: {h.Username}, templates.FieldPassword: {h.Password},
 		templates.FieldOp: {templates.OpSubmit}})
 	wantAnomalyPage(t, b, p, h.A, spid.NrSuspendedRevoked)

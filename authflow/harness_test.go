@@ -1,0 +1,408 @@
+package authflow
+
+// The flow's test harness: a real Engine (SQLite store, in-memory
+// ephemeral store, the real pages) on a loopback server, driven by a test
+// front end that plays a protocol's part without any protocol: a flow
+// starts at pathTestStart, and the relying party's answer is a form whose
+// hidden fields tell the outcome. The browser keeps cookies and stops at
+// the first hop leaving the server.
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"html"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spid-idp/spid-idp/audit"
+	"github.com/spid-idp/spid-idp/demo"
+	"github.com/spid-idp/spid-idp/idp/password"
+	"github.com/spid-idp/spid-idp/idp/regulation"
+	"github.com/spid-idp/spid-idp/idp/spid"
+	"github.com/spid-idp/spid-idp/metadata"
+	"github.com/spid-idp/spid-idp/storage"
+	"github.com/spid-idp/spid-idp/storage/memory"
+	"github.com/spid-idp/spid-idp/storage/sqlite"
+	"github.com/spid-idp/spid-idp/templates"
+)
+
+// testClock is a settable clock shared by the flow and its stores.
+type testClock struct {
+	mu  sync.Mutex
+	off time.Duration
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().UTC().Add(c.off)
+}
+
+// Advance moves the clock forward.
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.off += d
+	c.mu.Unlock()
+}
+
+// testRP is a relying party of the test front end.
+type testRP struct {
+	EntityID string
+	SP       *metadata.SP
+}
+
+type harness struct {
+	t     testing.TB
+	Flow  *Engine
+	FE    *testFrontEnd
+	Srv   *httptest.Server
+	Base  string
+	Clock *testClock
+	Store storage.Store
+	Eph   *memory.Store
+	A, B  *testRP
+	// The citizen's credentials.
+	Username, Password string
+
+	mu  sync.Mutex
+	mux *http.ServeMux
+}
+
+const (
+	spAEntity = "https://sp-a.example.it"
+	spBEntity = "https://sp-b.example.it"
+)
+
+// fastArgon2 keeps password checks cheap in tests.
+var fastArgon2 = password.Params{Time: 1, MemoryKiB: 64, Threads: 1, KeyLen: 32, SaltLen: 16}
+
+func newHarness(t testing.TB) *harness {
+	t.Helper()
+	ctx := context.Background()
+	h := &harness{t: t, Clock: &testClock{}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.mu.Lock()
+		mux := h.mux
+		h.mu.Unlock()
+		mux.ServeHTTP(w, r)
+	}))
+	h.Srv.Listener.Close()
+	h.Srv.Listener = ln
+	h.Base = "http://" + ln.Addr().String()
+
+	st, err := sqlite.Open(ctx, t.TempDir()+"/idp.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	h.Store = st
+	h.Eph = memory.New(memory.WithClock(h.Clock.Now))
+	t.Cleanup(func() { h.Eph.Close() })
+	if _, err := demo.EnsureCitizen(ctx, st, fastArgon2); err != nil {
+		t.Fatal(err)
+	}
+	h.Username, h.Password = demo.CitizenUsername, demo.CitizenPassword
+	h.A = newTestRP(spAEntity, "Servizio A")
+	h.B = newTestRP(spBEntity, "Servizio B")
+	h.FE = &testFrontEnd{rps: map[string]*testRP{h.A.EntityID: h.A, h.B.EntityID: h.B}}
+
+	key := make([]byte, 32)
+	rand.Read(key)
+	pages, err := templates.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.rebuild(Options{
+		BaseURL: h.Base, Store: st, Eph: h.Eph, Pages: pages,
+		Audit:      &audit.Logger{Store: st, Now: h.Clock.Now},
+		Log:        discardLog(),
+		Regulator:  &regulation.Regulator{Store: st, Now: h.Clock.Now},
+		Argon2:     fastArgon2,
+		CookieKeys: [][]byte{key},
+		Now:        h.Clock.Now,
+	})
+	h.Srv.Start()
+	t.Cleanup(h.Srv.Close)
+	return h
+}
+
+// rebuild serves a new Engine made from o, with the test front end.
+func (h *harness) rebuild(o Options) {
+	h.t.Helper()
+	f, err := New(o)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	f.AttachSAML(h.FE)
+	h.FE.flow = f
+	mux := http.NewServeMux()
+	f.Register(mux)
+	mux.HandleFunc("GET "+pathTestStart, h.FE.start)
+	h.mu.Lock()
+	h.Flow, h.mux = f, mux
+	h.mu.Unlock()
+}
+
+func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func newTestRP(entityID, name string) *testRP {
+	as := metadata.AttributeService{Index: 0, IsDefault: true, ServiceName: map[string]string{"it": name},
+		Attributes: []metadata.RequestedAttribute{{Name: "name"}, {Name: "familyName"}, {Name: "fiscalNumber"}}}
+	return &testRP{EntityID: entityID, SP: &metadata.SP{EntityID: entityID, DisplayName: map[string]string{"it": name},
+		AttributeServices: []metadata.AttributeService{as}}}
+}
+
+// ---- the test front end ----
+
+// pathTestStart starts a flow: ?rp=ENTITY&level=N[&force=1].
+const pathTestStart = "/test/start"
+
+// testFrontEnd is a FrontEnd with no protocol: its answers are forms to
+// RP/answer whose hidden fields say what a relying party would learn.
+type testFrontEnd struct {
+	flow *Engine
+	rps  map[string]*testRP
+}
+
+func (fe *testFrontEnd) start(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	rp, ok := fe.rps[q.Get("rp")]
+	level, err := strconv.Atoi(q.Get("level"))
+	if !ok || err != nil {
+		http.Error(w, "bad test request", http.StatusBadRequest)
+		return
+	}
+	f, err := fe.flow.NewState(w, r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	zero := 0
+	f.SP, f.RequestID, f.RequestIssueInstant = rp.EntityID, "_req"+RandomHex(8), f.Created
+	f.ACS, f.AttrIndex, f.Level, f.Comparison, f.ForceAuthn = rp.EntityID+"/answer", &zero, level, "exact", q.Get("force") == "1"
+	fe.flow.Begin(w, r, rp.SP, f)
+}
+
+func (fe *testFrontEnd) RelyingParty(_ context.Context, f *State) (*metadata.SP, error) {
+	rp, ok := fe.rps[f.SP]
+	if !ok {
+		return nil, fmt.Errorf("test RP %s: %w", f.SP, storage.ErrNotFound)
+	}
+	return rp.SP, nil
+}
+
+func (fe *testFrontEnd) Refuse(w http.ResponseWriter, r *http.Request, rp *metadata.SP, f *State, code spid.Anomaly, _ string) {
+	writeAnswer(w, f.ACS, url.Values{"outcome": {"ErrorCode " + code.String()}})
+}
+
+func (fe *testFrontEnd) RefusalForm(_ context.Context, rp *metadata.SP, f *State, code spid.Anomaly) (string, []templates.Field, error) {
+	return f.ACS, []templates.Field{{Name: "outcome", Value: "ErrorCode " + code.String()}}, nil
+}
+
+// Answer joins (or opens) the SSO session at level 1, as a protocol front
+// end must, and tells the identity and level.
+func (fe *testFrontEnd) Answer(w http.ResponseWriter, r *http.Request, rp *metadata.SP, f *State, id storage.Identity) {
+	v := url.Values{"outcome": {"ok"}, "identity": {id.ID}, "classref": {spid.Level(f.Performed).ClassRef()}}
+	if spid.Level(f.Level) == spid.L1 && spid.Level(f.Performed) == spid.L1 {
+		index, err := fe.flow.JoinSession(w, r, f, time.UnixMilli(f.AuthnInstant).UTC(), rp.EntityID, "nid-"+RandomHex(8))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		v.Set("session_index", index)
+	}
+	fe.flow.Authenticated(r.Context(), id.ID)
+	writeAnswer(w, f.ACS, v)
+}
+
+func writeAnswer(w http.ResponseWriter, action string, v url.Values) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	var b strings.Builder
+	b.WriteString(`<form method="post" action="` + html.EscapeString(action) + `">`)
+	for k := range v {
+		b.WriteString(`<input type="hidden" name="` + html.EscapeString(k) + `" value="` + html.EscapeString(v.Get(k)) + `">`)
+	}
+	b.WriteString(`</form>`)
+	io.WriteString(w, b.String())
+}
+
+// ---- browser ----
+
+type browser struct {
+	t    testing.TB
+	h    *harness
+	c    *http.Client
+	jar  http.CookieJar
+	host string
+}
+
+// page is what the browser ended on: a page of the server, or the first
+// redirect that leaves it (Location set, status 3xx).
+type page struct {
+	Status   int
+	URL      *url.URL
+	Location string
+	Body     string
+	Header   http.Header
+}
+
+func (h *harness) browser() *browser {
+	jar, _ := cookiejar.New(nil)
+	b := &browser{t: h.t, h: h, jar: jar}
+	u, _ := url.Parse(h.Base)
+	b.host = u.Host
+	b.c = &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		if req.URL.Host != b.host {
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}}
+	return b
+}
+
+func (b *browser) do(req *http.Request) page {
+	b.t.Helper()
+	res, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	return page{Status: res.StatusCode, URL: res.Request.URL, Location: res.Header.Get("Location"), Body: string(body), Header: res.Header}
+}
+
+func (b *browser) get(u string) page {
+	b.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return b.do(req)
+}
+
+func (b *browser) post(u string, form url.Values) page {
+	b.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return b.do(req)
+}
+
+var (
+	formRE  = regexp.MustCompile(`(?s)<form[^>]*action="([^"]*)"[^>]*>(.*?)</form>`)
+	inputRE = regexp.MustCompile(`<input[^>]*type="hidden"[^>]*name="([^"]*)"[^>]*value="([^"]*)"`)
+)
+
+// form returns the action and hidden fields of the first form of p whose
+// action contains action.
+func (b *browser) form(p page, action string) (string, url.Values) {
+	b.t.Helper()
+	for _, m := range formRE.FindAllStringSubmatch(p.Body, -1) {
+		act := html.UnescapeString(m[1])
+		if !strings.Contains(act, action) {
+			continue
+		}
+		v := url.Values{}
+		for _, in := range inputRE.FindAllStringSubmatch(m[2], -1) {
+			v.Set(html.UnescapeString(in[1]), html.UnescapeString(in[2]))
+		}
+		target, err := p.URL.Parse(act)
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		return target.String(), v
+	}
+	b.t.Fatalf("no form with action %q on %s (status %d):\n%s", action, p.URL, p.Status, p.Body)
+	return "", nil
+}
+
+// submit posts that form with extra fields added.
+func (b *browser) submit(p page, action string, extra url.Values) page {
+	b.t.Helper()
+	target, v := b.form(p, action)
+	for k, vs := range extra {
+		v[k] = vs
+	}
+	return b.post(target, v)
+}
+
+// cookie returns the browser's cookie name for the server ("" if none).
+func (b *browser) cookie(path, name string) string {
+	u, _ := url.Parse(b.h.Base + path)
+	for _, c := range b.jar.Cookies(u) {
+		if c.Name == name {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+// start opens a flow of rp at level through the test front end.
+func (b *browser) start(rp *testRP, level int) page {
+	b.t.Helper()
+	return b.get(b.h.Base + pathTestStart + "?" + url.Values{"rp": {rp.EntityID}, "level": {strconv.Itoa(level)}}.Encode())
+}
+
+// login signs in at rp with SpidL<level>: credentials when the browser
+// has no reusable session, then consent. It returns what the RP received.
+func (b *browser) login(rp *testRP, level int) outcome {
+	b.t.Helper()
+	p := b.start(rp, level)
+	if strings.Contains(p.Body, `name="password"`) {
+		p = b.submit(p, PathLogin, url.Values{templates.FieldUsername: {b.h.Username}, templates.FieldPassword: {b.h.Password},
+			templates.FieldOp: {templates.OpSubmit}})
+	}
+	o := b.accept(p, rp)
+	if !o.OK {
+		b.t.Fatalf("login at %s: %+v", rp.EntityID, o)
+	}
+	return o
+}
+
+// outcome is what a relying party got back: a level on success, an
+// anomaly otherwise.
+type outcome struct {
+	OK            bool
+	Identity      string
+	ClassRef      string
+	StatusMessage string
+	SessionIndex  string
+}
+
+// rpOutcome reads the test front end's answer on p.
+func (b *browser) rpOutcome(p page, rp *testRP) outcome {
+	b.t.Helper()
+	_, v := b.form(p, rp.EntityID)
+	o := outcome{OK: v.Get("outcome") == "ok", Identity: v.Get("identity"), ClassRef: v.Get("classref"), SessionIndex: v.Get("session_index")}
+	if !o.OK {
+		o.StatusMessage = v.Get("outcome")
+	}
+	if o.StatusMessage == "" && !o.OK {
+		b.t.Fatalf("no answer for %s on the page (status %d):\n%s", rp.EntityID, p.Status, p.Body)
+	}
+	return o
+}
+
+// accept presses "Acconsento" and returns the RP's outcome.
+func (b *browser) accept(p page, rp *testRP) outcome {
+	b.t.Helper()
+	return b.rpOutcome(b.submit(p, PathConsent, url.Values{templates.FieldOp: {templates.OpAccept}}), rp)
+}
