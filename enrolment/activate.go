@@ -95,8 +95,23 @@ func (s *Service) Activate(ctx context.Context, token, smsCode, username, pw str
 		idn = cur
 		return cur, nil
 	})
+	// The "identity active" e-mail commits with the credential, the last
+	// step of the activation, when the mailer is the durable queue.
+	email := idn.Attributes["email"]
+	var activeMail *mail.Message
+	if email != "" {
+		activeMail = &mail.Message{To: email, Subject: "SPID: identità attiva / identity active",
+			Text: activeText(idn.Attributes["spidCode"], username, s.BaseURL)}
+	}
+	cctx, ob := ctx, (*storage.Outbox)(nil)
+	if activeMail != nil {
+		cctx, ob = s.outbox(ctx)
+	}
+	if err == nil && ob != nil {
+		err = s.Mail.Send(cctx, *activeMail)
+	}
 	if err == nil {
-		err = s.Store.CreateCredential(ctx, storage.Credential{IdentityID: idn.ID, PasswordHash: hash, PasswordSetAt: now, UpdatedAt: now})
+		err = s.Store.CreateCredential(cctx, storage.Credential{IdentityID: idn.ID, PasswordHash: hash, PasswordSetAt: now, UpdatedAt: now})
 		if err != nil {
 			// Back to pending, so the link given back below works again.
 			err = errors.Join(err, s.Store.UpdateIdentity(ctx, idn.ID, func(cur storage.Identity) (storage.Identity, error) {
@@ -121,9 +136,11 @@ func (s *Service) Activate(ctx context.Context, token, smsCode, username, pw str
 		"to": string(storage.IdentityActive)}); err != nil {
 		return idn, err
 	}
-	if email := idn.Attributes["email"]; email != "" {
-		return idn, s.send(ctx, mail.Message{To: email, Subject: "SPID: identità attiva / identity active",
-			Text: activeText(idn.Attributes["spidCode"], username, s.BaseURL)}, "activated")
+	switch {
+	case ob != nil:
+		ob.Deliver(ctx)
+	case activeMail != nil:
+		return idn, s.send(ctx, *activeMail, "activated")
 	}
 	return idn, nil
 }

@@ -62,6 +62,28 @@ func (s *Service) correctionLink(ctx context.Context, e storage.Enrolment, r *Re
 	return s.link(PathCorrect, secret), nil
 }
 
+// preCorrectionLink makes the correction link of a rejection for rs before
+// the rejection is stored (its e-mail commits with it): "" when rs leaves
+// nothing to correct. withdraw removes the token when the rejection does
+// not happen.
+func (s *Service) preCorrectionLink(ctx context.Context, id string, rs []Reason) (link string, withdraw func(), err error) {
+	now := s.now()
+	if !Correctable(&Request{DecidedAt: now, Reasons: rs}, now) {
+		return "", nil, nil
+	}
+	secret, hash, err := newToken()
+	if err != nil {
+		return "", nil, err
+	}
+	if err := s.Store.CreateToken(ctx, storage.Token{Hash: hash, Purpose: PurposeCorrect, Subject: id,
+		ExpiresAt: now.Add(CorrectionWindow), CreatedAt: now}); err != nil {
+		return "", nil, fmt.Errorf("request %s: %w", id, err)
+	}
+	return s.link(PathCorrect, secret), func() {
+		_, _ = s.Store.ConsumeToken(context.WithoutCancel(ctx), hash, PurposeCorrect, now)
+	}, nil
+}
+
 // SendCorrectionLink e-mails the correction link again (the status page),
 // to the address of the request only.
 func (s *Service) SendCorrectionLink(ctx context.Context, id string) error {

@@ -360,7 +360,14 @@ func (s *Service) Reject(ctx context.Context, id, operatorID string, rs []Reason
 }
 
 func (s *Service) reject(ctx context.Context, id, actor string, rs []Reason, codes []string, check func(*storage.Enrolment, *Request, time.Time) error) error {
-	e, r, err := s.update(ctx, id, change{action: "enrolment.reject", actor: actor, to: StateRejected,
+	// The correction link goes in the rejection e-mail, which commits with
+	// the rejection: its token is made first, and withdrawn if the
+	// rejection does not happen.
+	link, withdraw, err := s.preCorrectionLink(ctx, id, rs)
+	if err != nil {
+		return err
+	}
+	_, _, err = s.update(ctx, id, change{action: "enrolment.reject", actor: actor, to: StateRejected,
 		details: map[string]string{"reasons": strings.Join(codes, " ")},
 		apply: func(e *storage.Enrolment, r *Request, now time.Time) error {
 			if err := check(e, r, now); err != nil {
@@ -369,17 +376,21 @@ func (s *Service) reject(ctx context.Context, id, actor string, rs []Reason, cod
 			r.DecidedBy, r.DecidedAt, r.Reasons = actor, now, rs
 			r.ClaimedBy, r.ClaimedUntil, r.PausedAt = "", time.Time{}, time.Time{}
 			return nil
+		},
+		what: "rejection",
+		notify: func(e storage.Enrolment, r *Request) *mail.Message {
+			return &mail.Message{To: r.Applicant.Email,
+				Subject: "SPID: richiesta " + FormatCode(e.Code) + " respinta / request rejected",
+				Text:    rejectedText(e.Code, rs, link, s.Responsible)}
 		}})
-	if err != nil {
-		return err
+	if err != nil && withdraw != nil {
+		// Withdrawn only when the rejection is not stored (an e-mail that
+		// failed after it leaves the link valid, for SendCorrectionLink).
+		if cur, gerr := s.Store.GetEnrolment(ctx, id); gerr == nil && State(cur.State) != StateRejected {
+			withdraw()
+		}
 	}
-	link, err := s.correctionLink(ctx, e, r)
-	if err != nil {
-		return err
-	}
-	return s.send(ctx, mail.Message{To: r.Applicant.Email,
-		Subject: "SPID: richiesta " + FormatCode(e.Code) + " respinta / request rejected",
-		Text:    rejectedText(e.Code, rs, link, s.Responsible)}, "rejection")
+	return err
 }
 
 // AskDocuments asks the applicant for what is missing and pauses the clock
@@ -397,7 +408,7 @@ func (s *Service) AskDocuments(ctx context.Context, id, operatorID string, missi
 	if _, err := s.checkOperator(ctx, operatorID, ActDecide, "enrolment.ask_documents", id); err != nil {
 		return err
 	}
-	e, r, err := s.update(ctx, id, change{action: "enrolment.ask_documents", actor: operatorID, to: StateAwaitingDocuments,
+	_, _, err := s.update(ctx, id, change{action: "enrolment.ask_documents", actor: operatorID, to: StateAwaitingDocuments,
 		details: map[string]string{"documents": strings.Join(clean, "; ")},
 		apply: func(e *storage.Enrolment, r *Request, now time.Time) error {
 			if err := decider(operatorID, r, now); err != nil {
@@ -406,13 +417,14 @@ func (s *Service) AskDocuments(ctx context.Context, id, operatorID string, missi
 			r.DocumentsRequested, r.PausedAt = clean, now
 			r.ClaimedBy, r.ClaimedUntil = "", time.Time{}
 			return nil
+		},
+		what: "documents",
+		notify: func(e storage.Enrolment, r *Request) *mail.Message {
+			return &mail.Message{To: r.Applicant.Email,
+				Subject: "SPID: documenti richiesti per " + FormatCode(e.Code) + " / documents requested",
+				Text:    documentsText(e.Code, clean)}
 		}})
-	if err != nil {
-		return err
-	}
-	return s.send(ctx, mail.Message{To: r.Applicant.Email,
-		Subject: "SPID: documenti richiesti per " + FormatCode(e.Code) + " / documents requested",
-		Text:    documentsText(e.Code, clean)}, "documents")
+	return err
 }
 
 // DocumentsReceived returns the request to the queue. The working time

@@ -144,6 +144,11 @@ type change struct {
 	to      State
 	details map[string]string
 	apply   func(e *storage.Enrolment, r *Request, now time.Time) error
+	// notify is the e-mail announcing the change (nil: none), made from
+	// the request as stored; what names it in errors and logs. With the
+	// durable queue it commits in the change's own transaction.
+	notify func(e storage.Enrolment, r *Request) *mail.Message
+	what   string
 }
 
 // update runs c on request id: one store update that re-checks the state,
@@ -153,7 +158,12 @@ func (s *Service) update(ctx context.Context, id string, c change) (storage.Enro
 	var out storage.Enrolment
 	var body *Request
 	var from State
-	err := s.Store.UpdateEnrolment(ctx, id, func(e storage.Enrolment) (storage.Enrolment, error) {
+	var msg *mail.Message
+	uctx, ob := ctx, (*storage.Outbox)(nil)
+	if c.notify != nil {
+		uctx, ob = s.outbox(ctx)
+	}
+	err := s.Store.UpdateEnrolment(uctx, id, func(e storage.Enrolment) (storage.Enrolment, error) {
 		r, err := Decode(e.Data)
 		if err != nil {
 			return e, err
@@ -174,6 +184,14 @@ func (s *Service) update(ctx context.Context, id string, c change) (storage.Enro
 		}
 		e.Data, e.UpdatedAt = r.encode(), now
 		out, body = e, r
+		if msg = nil; c.notify != nil {
+			msg = c.notify(e, r)
+		}
+		if msg != nil && ob != nil {
+			if err := s.Mail.Send(uctx, *msg); err != nil {
+				return e, fmt.Errorf("queueing the %s e-mail with the change: %w", c.what, err)
+			}
+		}
 		return e, nil
 	})
 	details := map[string]string{"from": string(from)}
@@ -196,7 +214,25 @@ func (s *Service) update(ctx context.Context, id string, c change) (storage.Enro
 	if err := s.record(ctx, c.actor, c.action, id, audit.Success, details); err != nil {
 		return out, body, err
 	}
+	switch {
+	case ob != nil:
+		ob.Deliver(ctx)
+	case msg != nil:
+		return out, body, s.send(ctx, *msg, c.what)
+	}
 	return out, body, nil
+}
+
+// outbox gives a change a transactional outbox when the mailer stages
+// into one (notify/queue): the e-mail is then written with the change or
+// not at all. A gateway without queue (tests, tools) gets none: the e-mail
+// is sent after the change, as send does.
+func (s *Service) outbox(ctx context.Context) (context.Context, *storage.Outbox) {
+	if st, ok := s.Mail.(interface{ Stages() bool }); !ok || !st.Stages() {
+		return ctx, nil
+	}
+	ob := &storage.Outbox{}
+	return storage.WithOutbox(ctx, ob), ob
 }
 
 // refused audits input or a step refused before any update (the request
