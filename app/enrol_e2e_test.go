@@ -194,7 +194,11 @@ func capture(t *testing.T, a *App, base string, br *browser, p applicant, path s
 	if consents.url.Path != "/enrol/consents" {
 		t.Fatalf("after mobile: %s %d\n%s", consents.url, consents.status, consents.body)
 	}
-	submit := br.submit(consents, "/enrol/consents", url.Values{"privacy": {"1"}, "terms": {"1"}, "declaration": {"1"}})
+	agreed := url.Values{"privacy": {"1"}, "terms": {"1"}, "declaration": {"1"}}
+	if path == enrolment.PathVideo {
+		agreed.Set("video_recording", "1") // the recording's consent, asked on the video path only
+	}
+	submit := br.submit(consents, "/enrol/consents", agreed)
 	if submit.url.Path != "/enrol/submit" {
 		t.Fatalf("after consents: %s %d\n%s", submit.url, submit.status, submit.body)
 	}

@@ -277,14 +277,35 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 // --- the console's pages ---
 
 type deskCtx struct {
-	op    storage.Operator
-	actor Actor
-	lang  string
-	tok   string // the console's form token (logout, lookup)
+	op      storage.Operator
+	actor   Actor
+	lang    string
+	tok     string // the console's form token (logout, lookup)
+	browser string // this package's browser cookie, which its tokens are bound to
 }
 
 func (h *Handler) deskToken(d deskCtx) string {
-	return csrf.Token(h.CSRFKey, "video-desk|"+d.op.ID+"|"+d.tok)
+	return csrf.Token(h.CSRFKey, "video-desk|"+d.op.ID+"|"+d.browser)
+}
+
+func (h *Handler) cookieName() string {
+	if strings.HasPrefix(h.Origin, "https://") {
+		return "__Host-spid-video"
+	}
+	return "spid-video"
+}
+
+// browserID returns the desk's cookie, setting a new one when absent: the
+// console's own token changes at every page (it is masked), so this
+// package's tokens are bound to a value of their own.
+func (h *Handler) browserID(w http.ResponseWriter, r *http.Request) string {
+	if c, err := r.Cookie(h.cookieName()); err == nil && len(c.Value) == 32 {
+		return c.Value
+	}
+	v := newID()
+	http.SetCookie(w, &http.Cookie{Name: h.cookieName(), Value: v, Path: "/", HttpOnly: true,
+		Secure: strings.HasPrefix(h.Origin, "https://"), SameSite: http.SameSiteLaxMode})
+	return v
 }
 
 func (h *Handler) frame(d deskCtx) templates.ConsoleFrame {
@@ -308,7 +329,7 @@ func (h *Handler) desk(next deskHandler) http.HandlerFunc {
 			http.Redirect(w, r, pathLogin, http.StatusSeeOther)
 			return
 		}
-		d := deskCtx{op: op, actor: Actor{ID: op.ID, Roles: op.Roles}, lang: lang, tok: h.Auth.LogoutToken(r)}
+		d := deskCtx{op: op, actor: Actor{ID: op.ID, Roles: op.Roles}, lang: lang, tok: h.Auth.LogoutToken(r), browser: h.browserID(w, r)}
 		if !d.actor.Video() && !d.actor.Admin() {
 			h.Service.record(r.Context(), op.ID, "video.desk", r.URL.Path, audit.Denied, map[string]string{"reason": "no video role"})
 			h.render(w, r, http.StatusForbidden, templates.PageConsoleMessage, lang, templates.ConsoleMessagePage{ConsoleFrame: h.frame(d),
@@ -318,7 +339,7 @@ func (h *Handler) desk(next deskHandler) http.HandlerFunc {
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 			_ = r.ParseForm()
-			if csrf.CheckOrigin(r, h.Origin) != nil || d.tok == "" || !csrf.Valid(h.CSRFKey, "video-desk|"+op.ID+"|"+d.tok, r.PostFormValue(csrf.FieldName)) {
+			if csrf.CheckOrigin(r, h.Origin) != nil || !csrf.Valid(h.CSRFKey, "video-desk|"+op.ID+"|"+d.browser, r.PostFormValue(csrf.FieldName)) {
 				h.Service.record(r.Context(), op.ID, "video.desk", r.URL.Path, audit.Denied, map[string]string{"reason": "bad csrf token"})
 				h.render(w, r, http.StatusForbidden, templates.PageConsoleMessage, lang, templates.ConsoleMessagePage{ConsoleFrame: h.frame(d),
 					Title: tx(lang, "console.video.slots.title"), Text: tx(lang, "video.err.form"), Back: PathSlots})

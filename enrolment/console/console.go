@@ -338,6 +338,9 @@ func (c *Console) frame(o *operatorCtx) templates.ConsoleFrame {
 	if o.sess.Factor != "" && o.has(enrolment.RoleSupervisor) {
 		f.OperatorsPage = pathOperators
 	}
+	if o.sess.Factor != "" && o.has(enrolment.RoleVideoOperator, enrolment.RoleSupervisor) {
+		f.VideoPage = "/console/video/" // the video-call agenda (package videocall)
+	}
 	return f
 }
 
