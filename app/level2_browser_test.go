@@ -13,6 +13,7 @@ import (
 
 	"github.com/spid-idp/spid-idp/authapp"
 	"github.com/spid-idp/spid-idp/idp/otp"
+	"github.com/spid-idp/spid-idp/internal/browsertest"
 	"github.com/spid-idp/spid-idp/internal/testenv"
 	"github.com/spid-idp/spid-idp/notify/sms"
 )
@@ -82,8 +83,9 @@ func TestBrowserLevel2(t *testing.T) {
 		t.Fatal(err)
 	}
 	level2Login(tab)
+	step(tab, "code page", chromedp.WaitVisible(`#otp`))
+	browsertest.Page(t, tab, "login-otp-app")
 	step(tab, "TOTP code",
-		chromedp.WaitVisible(`#otp`),
 		chromedp.SendKeys(`#otp`, otp.Code(seed, time.Now())),
 		chromedp.Click(`button[name="op"][value="submit"]`),
 	)
@@ -95,11 +97,13 @@ func TestBrowserLevel2(t *testing.T) {
 	tab2, cancel := chromedp.NewContext(tab, chromedp.WithNewBrowserContext())
 	defer cancel()
 	level2Login(tab2)
-	step(tab2, "activation offer",
-		chromedp.WaitVisible(`button[name="op"][value="submit"]`),
+	step(tab2, "activation offer", chromedp.WaitVisible(`button[name="op"][value="submit"]`))
+	browsertest.Page(t, tab2, "login-activate-offer")
+	step(tab2, "ask for the SMS code",
 		chromedp.Click(`button[name="op"][value="submit"]`),
 		chromedp.WaitVisible(`#otp`),
 	)
+	browsertest.Page(t, tab2, "login-otp-sms")
 	msg, err := sms.Outbox{Dir: SMSOutboxDir(a.Config)}.Last("+393331234567")
 	if err != nil {
 		t.Fatal(err)
@@ -113,6 +117,7 @@ func TestBrowserLevel2(t *testing.T) {
 		chromedp.Click(`button[name="op"][value="submit"]`),
 		chromedp.WaitVisible(`code.activation-code`),
 	)
+	browsertest.Page(t, tab2, "login-activate")
 	actCode, err := chromedp.Run(tab2, chromedp.Text(`code.activation-code`))
 	if err != nil {
 		t.Fatal(err)
@@ -136,11 +141,13 @@ func TestBrowserLevel2(t *testing.T) {
 	// (c) A second level-2 login, approved in the app: the page shows one
 	// number, the app offers three, the citizen picks the page's.
 	level2Login(tab2)
+	step(tab2, "method page", chromedp.WaitVisible(`button[name="op"][value="push"]`))
+	browsertest.Page(t, tab2, "login-method")
 	step(tab2, "choose push",
-		chromedp.WaitVisible(`button[name="op"][value="push"]`),
 		chromedp.Click(`button[name="op"][value="push"]`),
 		chromedp.WaitVisible(`.push-number span`),
 	)
+	browsertest.Page(t, tab2, "login-push")
 	shown, err := chromedp.Run(tab2, chromedp.Text(`.push-number span`))
 	if err != nil {
 		t.Fatal(err)
