@@ -2,12 +2,25 @@ package app
 
 import (
 	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"net"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/spid-idp/spid-idp/config"
 	"github.com/spid-idp/spid-idp/conformance"
 	"github.com/spid-idp/spid-idp/federation"
 	"github.com/spid-idp/spid-idp/internal/fedtest"
@@ -119,4 +132,72 @@ func TestConformanceOIDCAgainstOurOP(t *testing.T) {
 	t.Logf("OIDC conformance: %d checklist items pass, %d skip; %d case rows in %s",
 		rep.CountItems(string(conformance.Pass)), rep.CountItems(string(conformance.Skip)),
 		len(rep.Rows), rep.Finished.Sub(rep.Started).Round(time.Millisecond))
+}
+
+// TestConformanceCommandOIDCOwnAnchor runs `spid-idp conformance` for the
+// OpenID Connect part alone as an operator would against `make run`: the
+// simulator's relying parties hang under its own trust anchor, which the
+// demo OP is configured to trust (oidc.federation.trust_anchors) with the
+// JWK set the command writes.
+func TestConformanceCommandOIDCOwnAnchor(t *testing.T) {
+	if testing.Short() {
+		t.Skip("logs in at the OP")
+	}
+	keyDir := t.TempDir()
+	// The anchor's key exists before the IdP starts, as after a first run
+	// of the command with --oidc-key-dir.
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKCS8PrivateKey(k)
+	if err := os.WriteFile(filepath.Join(keyDir, "oidc-ta.key"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tp, _ := (&jose.JSONWebKey{Key: &k.PublicKey}).Thumbprint(crypto.SHA256)
+	kid := base64.RawURLEncoding.EncodeToString(tp)
+	jwks, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &k.PublicKey, KeyID: kid, Use: "sig"}}})
+	jwksFile := filepath.Join(keyDir, "ta.jwks.json")
+	if err := os.WriteFile(jwksFile, jwks, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen := ln.Addr().String()
+	ln.Close()
+	ta := "http://" + listen + "/ta"
+	a, _, info := startApp(t, appOpts{Configure: func(cfg *config.Config) {
+		cfg.OIDC.Federation.TrustAnchors = []string{ta + "|" + jwksFile}
+	}})
+	var out, errOut strings.Builder
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	code := conformance.Main(ctx, []string{"--oidc-issuer", a.Config.OIDC.Issuer, "--oidc", "on", "--oidc-listen", listen,
+		"--oidc-key-dir", keyDir, "--oidc-ta-jwks", filepath.Join(keyDir, "written.jwks.json"),
+		"--user", info.Username, "--password", info.Password, "--totp-secret", info.TOTPSecret, "--strict",
+		"--only", "oidc-entity-configuration,oidc-login-l1,oidc-login-l2-post,oidc-rp-without-mark,O013"}, &out, &errOut)
+	t.Log(out.String())
+	if code != 1 && code != 0 {
+		t.Fatalf("exit %d:\n%s", code, errOut.String())
+	}
+	written, err := os.ReadFile(filepath.Join(keyDir, "written.jwks.json"))
+	if err != nil || !strings.Contains(string(written), kid) {
+		t.Fatalf("--oidc-ta-jwks: %v %s", err, written)
+	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 || !strings.HasPrefix(f[0], "O0") && !strings.HasPrefix(f[0], "F0") {
+			continue
+		}
+		if strings.Contains(line, " FAIL ") && f[0] != "F010" {
+			t.Errorf("item failed: %s", line)
+		}
+	}
+	for _, want := range []string{"O027 ", "O013 ", "O028 ", "F016 ", "F001 "} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the report lacks %s", want)
+		}
+	}
 }

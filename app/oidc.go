@@ -62,6 +62,14 @@ func (a *App) SetupOIDC(ctx context.Context, pages *templates.Renderer) error {
 		fed.Mount(a.Mux)
 		a.demoFed = fed
 		anchors = []federation.TrustAnchor{fed.Anchor()}
+		// Configured anchors are trusted beside the demo one: so the
+		// conformance suite's own anchor (spid-idp conformance
+		// --oidc-ta-jwks) can vouch for its relying parties.
+		extra, err := trustAnchors(oc.Federation.TrustAnchors)
+		if err != nil {
+			return err
+		}
+		anchors = append(anchors, extra...)
 		mark, err := fed.OPMark(oc.Issuer)
 		if err != nil {
 			return err

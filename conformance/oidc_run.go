@@ -127,6 +127,9 @@ func RunOIDC(ctx context.Context, opt OIDCOptions) (*Report, error) {
 		rep.SPs = append(rep.SPs, SPInfo{EntityID: rp.ID, MetadataURL: rp.ID + wellKnownFederation, Metadata: ec})
 	}
 
+	if err := e.preflight(ctx); err != nil {
+		return rep, err
+	}
 	for _, c := range oidcCases() {
 		if !selected(c, opt.Only) {
 			continue
@@ -153,6 +156,25 @@ func RunOIDC(ctx context.Context, opt OIDCOptions) (*Report, error) {
 		return rep, &StepError{"logging in at the OP", e.driver}
 	}
 	return rep, ctx.Err()
+}
+
+// preflight checks that the OP reads our entity configuration and trusts
+// our relying party: otherwise every case would fail for that one reason.
+func (e *oidcEnv) preflight(ctx context.Context) error {
+	c, _ := e.fetchOPConfig(ctx)
+	if c == nil || c.endpoint("authorization_endpoint") == "" {
+		return nil // the entity-configuration case reports why
+	}
+	e.ec = c
+	o, err := e.send(ctx, e.newAuthz(e.rp, acrL1), choiceNoLogin)
+	if err != nil {
+		return &StepError{"first authorization request", err}
+	}
+	if o.Kind == "page" {
+		return &StepError{"first authorization request", fmt.Errorf("the OP refused the simulated relying party %s with an error page (HTTP %d): it does not trust its chain through %s; "+
+			"configure that trust anchor at the OP (oidc.federation.trust_anchors), and make sure the OP can reach %s", e.rp.ID, o.Status, strings.Join(e.rp.hints, ", "), e.base)}
+	}
+	return nil
 }
 
 // setup makes the keys, the anchor and the relying parties, and enrols the

@@ -12,6 +12,7 @@ import (
 	"html/template"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -97,10 +98,10 @@ pre{white-space:pre-wrap;word-break:break-all;background:#f7f7f7;padding:6px;max
 details{margin:2px 0}
 </style></head><body>
 <h1>SPID conformance report</h1>
-<p>Identity provider <strong>{{.IdPEntityID}}</strong> (metadata {{.IdPMetadata}}), run {{ts .Started}} – {{ts .Finished}}{{if .Strict}}, strict mode (team decisions enforced){{end}}.</p>
+<p>Identity provider <strong>{{.IdPEntityID}}</strong> (metadata {{.IdPMetadata}}), run {{ts .Started}} – {{ts .Finished}}{{if .Strict}}, strict mode (team decisions enforced){{end}}.{{if .OPIssuer}} OpenID Provider <strong>{{.OPIssuer}}</strong>.{{end}}</p>
 <p>Checklist items: <span class="pass">{{.CountItems "pass"}} pass</span>, <span class="fail">{{.CountItems "fail"}} fail</span>, <span class="warn">{{.CountItems "warn"}} warn</span>, <span class="skip">{{.CountItems "skip"}} skip</span>
 (over {{len .Rows}} case rows: {{.Count "pass"}} pass, {{.Count "fail"}} fail, {{.Count "warn"}} warn, {{.Count "skip"}} skip).</p>
-<p>The summary has one line per item of the SPID checklist (IDs C001–C180 of the project's SAML profile), with the worst result over
+<p>The summary has one line per item of the SPID checklist (IDs C001–C180 of the project's SAML profile; F and O items of its OpenID Connect federation profile when the OP was checked), with the worst result over
 the test cases that evidenced it; the second table lists every case with the XML or page received when something was wrong.
 "pass" means the IdP behaved as required; "fail" means it did not (the evidence shows the XML or page received);
 "warn" marks a deviation from a choice of this project rather than from an AgID rule, or an unusual but tolerable answer;
@@ -165,6 +166,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&opt.AllowMissingAttrs, "allow-missing-attributes", false, "only warn when the identity lacks requested attributes")
 	fs.DurationVar(&opt.StepTimeout, "timeout", 15*time.Second, "timeout of each HTTP exchange")
 	fs.DurationVar(&opt.ClockSkew, "clock-skew", time.Second, "tolerated clock difference with the IdP")
+	oidcMode := fs.String("oidc", "auto", "OpenID Connect part: auto (run it when the OP entity configuration answers at --oidc-issuer), on, off")
+	oidcIssuer := fs.String("oidc-issuer", "", "the OP's entity id (default: the --idp-metadata origin + /oidc/op)")
+	oidcListen := fs.String("oidc-listen", "127.0.0.1:0", "serve the simulated relying parties and their trust anchor here")
+	oidcBase := fs.String("oidc-base-url", "", "public base URL of --oidc-listen (default http://<address>)")
+	oidcKeyDir := fs.String("oidc-key-dir", "", "keep the simulated relying parties' and trust anchor's keys here (default: --sp-key-dir)")
+	oidcTAJWKS := fs.String("oidc-ta-jwks", "", "write the simulator's trust-anchor JWK set here, for the OP's oidc.federation.trust_anchors (ENTITY_ID|FILE)")
 	wait := fs.Duration("register-wait", 0, "pause this long after announcing the SP metadata, to register it at the IdP")
 	waitEnter := fs.Bool("wait-enter", false, "after announcing the SP metadata, wait for Enter on standard input")
 	caFile := fs.String("ca-file", "", "PEM file of extra CA certificates to trust for the IdP's TLS (e.g. a demo certificate)")
@@ -172,10 +179,19 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if opt.IdPMetadata == "" {
-		fmt.Fprintln(stderr, "conformance: --idp-metadata is required")
+	switch *oidcMode {
+	case "auto", "on", "off":
+	default:
+		fmt.Fprintln(stderr, "conformance: --oidc must be auto, on or off")
+		return 2
+	}
+	if opt.IdPMetadata == "" && (*oidcIssuer == "" || *oidcMode == "off") {
+		fmt.Fprintln(stderr, "conformance: --idp-metadata is required (or --oidc-issuer for the OpenID Connect part alone)")
 		fs.Usage()
 		return 2
+	}
+	if *oidcIssuer == "" && *oidcMode != "off" {
+		*oidcIssuer = defaultIssuer(opt.IdPMetadata)
 	}
 	if only != "" {
 		opt.Only = strings.Split(only, ",")
@@ -216,30 +232,48 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			if seen++; seen < 2 { // pause once, after both SPs
 				return nil
 			}
-			fmt.Fprintln(stderr, "conformance: register the two simulated SPs at the IdP now (metadata printed with --print-sp-metadata, or served at <entityID>/metadata with --sp-listen)")
-			if *waitEnter {
-				fmt.Fprintln(stderr, "conformance: press Enter when done")
-				line := make(chan error, 1)
-				go func() {
-					_, err := bufio.NewReader(os.Stdin).ReadString('\n')
-					line <- err
-				}()
-				select {
-				case <-ctx.Done():
-					return ctx.Err()
-				case <-line:
+			return pause(ctx, stderr, *wait, *waitEnter, "conformance: register the two simulated SPs at the IdP now (metadata printed with --print-sp-metadata, or served at <entityID>/metadata with --sp-listen)")
+		}
+	}
+	var rep *Report
+	var err error
+	if opt.IdPMetadata != "" {
+		rep, err = Run(ctx, opt)
+	} else {
+		rep = &Report{Started: time.Now().UTC(), Strict: opt.Strict, Counts: map[Status]int{}}
+	}
+	if err == nil && *oidcMode != "off" {
+		oo := OIDCOptions{Issuer: *oidcIssuer, HTTPClient: opt.HTTPClient, Credentials: opt.Credentials, Fields: opt.Fields, Only: opt.Only,
+			Listen: *oidcListen, BaseURL: *oidcBase, KeyDir: or(*oidcKeyDir, opt.SPKeyDir), KeyBits: opt.KeyBits,
+			Strict: opt.Strict, Production: opt.Production, StepTimeout: opt.StepTimeout, Progress: stderr}
+		oo.OnTrustAnchor = func(id string, jwks []byte) error {
+			if *oidcTAJWKS != "" {
+				if err := os.WriteFile(*oidcTAJWKS, jwks, 0o644); err != nil {
+					return err
 				}
-				return nil
 			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(*wait):
+			fmt.Fprintf(stderr, "conformance: the simulated relying parties hang under the trust anchor %s; the OP must trust it: oidc.federation.trust_anchors: [\"%s|%s\"]\n",
+				id, id, or(*oidcTAJWKS, "<file with the anchor's JWK set, see --oidc-ta-jwks>"))
+			if *wait > 0 || *waitEnter {
+				return pause(ctx, stderr, *wait, *waitEnter, "conformance: configure the trust anchor at the OP now")
 			}
 			return nil
 		}
+		found, perr := probeOP(ctx, oo)
+		switch {
+		case found:
+			orep, oerr := RunOIDC(ctx, oo)
+			if orep != nil {
+				rep.merge(orep)
+			}
+			err = oerr
+		case *oidcMode == "on":
+			fmt.Fprintf(stderr, "conformance: no OpenID Provider at %s: %v\n", *oidcIssuer, perr)
+			return 2
+		default:
+			rep.Notes = append(rep.Notes, fmt.Sprintf("OpenID Connect part not run: no OP entity configuration at %s%s (%v); use --oidc-issuer", *oidcIssuer, wellKnownFederation, perr))
+		}
 	}
-	rep, err := Run(ctx, opt)
 	exit := 0
 	if err != nil {
 		var se *StepError
@@ -308,4 +342,88 @@ func tlsClient(caFile string, insecure bool) (*http.Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = cfg
 	return &http.Client{Transport: tr}, nil
+}
+
+// pause waits for Enter (waitEnter) or for wait, after telling why.
+func pause(ctx context.Context, stderr io.Writer, wait time.Duration, waitEnter bool, msg string) error {
+	fmt.Fprintln(stderr, msg)
+	if waitEnter {
+		fmt.Fprintln(stderr, "conformance: press Enter when done")
+		line := make(chan error, 1)
+		go func() {
+			_, err := bufio.NewReader(os.Stdin).ReadString('\n')
+			line <- err
+		}()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-line:
+		}
+		return nil
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(wait):
+	}
+	return nil
+}
+
+// defaultIssuer is where this project's IdP puts its OP: the metadata's
+// origin + /oidc/op (spec §1.2); for a metadata file there is no guess.
+func defaultIssuer(metadata string) string {
+	u, err := url.Parse(metadata)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host + "/oidc/op"
+}
+
+// probeOP tells whether an OP entity configuration answers at the issuer.
+func probeOP(ctx context.Context, o OIDCOptions) (bool, error) {
+	if o.Issuer == "" {
+		return false, errors.New("no issuer to probe (the IdP metadata is a file)")
+	}
+	c := o.HTTPClient
+	if c == nil {
+		c = &http.Client{}
+	}
+	timeout := o.StepTimeout
+	if timeout == 0 {
+		timeout = 15 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(o.Issuer, "/")+wellKnownFederation, nil)
+	if err != nil {
+		return false, err
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		return false, err
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return false, fmt.Errorf("HTTP %d", res.StatusCode)
+	}
+	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, mediaEntityStatement) {
+		return false, fmt.Errorf("Content-Type %q", ct)
+	}
+	return true, nil
+}
+
+// merge adds the rows of another part of the run (the OIDC one).
+func (r *Report) merge(o *Report) {
+	r.OPIssuer = o.IdPEntityID
+	r.SPs = append(r.SPs, o.SPs...)
+	r.Rows = append(r.Rows, o.Rows...)
+	r.Notes = append(r.Notes, o.Notes...)
+	r.Counts = map[Status]int{}
+	for _, row := range r.Rows {
+		r.Counts[row.Status]++
+	}
+	r.Checklist = summarise(r.Rows)
+	if o.Finished.After(r.Finished) {
+		r.Finished = o.Finished
+	}
 }

@@ -97,6 +97,7 @@ type SPInfo struct {
 type Report struct {
 	IdPMetadata string         `json:"idp_metadata"`
 	IdPEntityID string         `json:"idp_entity_id"`
+	OPIssuer    string         `json:"op_issuer,omitempty"` // the OP checked by the OIDC part, if it ran
 	Started     time.Time      `json:"started"`
 	Finished    time.Time      `json:"finished"`
 	Strict      bool           `json:"strict"`
