@@ -36,11 +36,7 @@ const minOIDCPassedItems = 60
 // every part of the failure's reason must contain one of, so that any
 // other failure of the same item still counts. Empty means every
 // applicable item passes.
-var knownOIDCDefects = map[string][]string{
-	// Introspection and revocation (spec §6, §7) are being built on the
-	// oidctokens branch; until they land the OP does not publish them.
-	"F010": {"introspection_endpoint missing", "revocation_endpoint missing", "revocation_endpoint_auth_methods_supported"},
-}
+var knownOIDCDefects = map[string][]string{}
 
 // knownOIDCDefect reports whether r fails only for known reasons.
 func knownOIDCDefect(r conformance.Row) bool {

@@ -37,6 +37,18 @@ func (a *App) SetupOIDC(ctx context.Context, pages *templates.Renderer) error {
 	if err != nil {
 		return fmt.Errorf("oidc.federation_key_file: %w", err)
 	}
+	fedKeys := []federation.Signer{fedSigner}
+	for i, f := range oc.FederationPublishedKeyFiles {
+		k, err := a.oidcKey(f)
+		if err != nil {
+			return fmt.Errorf("oidc.federation_published_key_files[%d]: %w", i, err)
+		}
+		s, err := federation.NewSigner(k, jose.RS256)
+		if err != nil {
+			return fmt.Errorf("oidc.federation_published_key_files[%d]: %w", i, err)
+		}
+		fedKeys = append(fedKeys, s)
+	}
 	var core []federation.Signer
 	for i, f := range oc.SigningKeyFiles {
 		k, err := a.oidcKey(f)
@@ -49,7 +61,7 @@ func (a *App) SetupOIDC(ctx context.Context, pages *templates.Renderer) error {
 		}
 		core = append(core, s)
 	}
-	entity := &federation.Entity{ID: oc.Issuer, Keys: []federation.Signer{fedSigner}, AuthorityHints: oc.Federation.AuthorityHints}
+	entity := &federation.Entity{ID: oc.Issuer, Keys: fedKeys, AuthorityHints: oc.Federation.AuthorityHints}
 	fetcher := &federation.Fetcher{}
 	var anchors []federation.TrustAnchor
 	pairwise := []byte(oc.PairwiseKey)
@@ -98,6 +110,7 @@ func (a *App) SetupOIDC(ctx context.Context, pages *templates.Renderer) error {
 		Issuer: oc.Issuer, Entity: entity, FederationEntity: fe, CoreKeys: core, Resolver: resolver,
 		AllowHTTP: cfg.Demo, PairwiseKey: pairwise, Store: a.Backends.Store, Eph: a.Backends.Eph,
 		Audit: a.Audit, Log: a.Log.With("component", "oidc"), Pages: pages, Login: a.Flow,
+		UseCase: oc.RefreshUseCase, UseCases: useCases(oc.RefreshUseCaseClients),
 	})
 	if err != nil {
 		return err
@@ -113,6 +126,17 @@ func (a *App) SetupOIDC(ctx context.Context, pages *templates.Renderer) error {
 		}
 	}
 	return nil
+}
+
+// useCases reads the CLIENT_ID|CUn items (checked by the config validator).
+func useCases(items []string) map[string]string {
+	out := map[string]string{}
+	for _, it := range items {
+		if id, uc, ok := strings.Cut(it, "|"); ok {
+			out[id] = uc
+		}
+	}
+	return out
 }
 
 // oidcKey reads an OIDC key; demo mode makes it on first start.

@@ -43,6 +43,9 @@ type ExternalAuthentication struct {
 	AuthnInstant time.Time
 	// SessionReused is true when an SpidL1 SSO session answered.
 	SessionReused bool
+	// Session is the SSO session that answered ("" when none): revoking
+	// the front end's tokens may end it (oidc-federation.md §7).
+	Session string
 	// Offline is true when the citizen opted in to a long revocable
 	// session on the consent page.
 	Offline bool
@@ -130,5 +133,5 @@ func (p *Engine) externalDone(w http.ResponseWriter, r *http.Request, f *State, 
 		p.o.OnAuthenticated(r.Context(), id.ID, p.now())
 	}
 	p.external.ExternalDone(w, r, f.Ext, ExternalAuthentication{Identity: id, Level: spid.Level(f.Performed),
-		AuthnInstant: time.UnixMilli(f.AuthnInstant).UTC(), SessionReused: f.Session != "", Offline: f.ExtOffline && f.ExtOfflineGranted})
+		AuthnInstant: time.UnixMilli(f.AuthnInstant).UTC(), SessionReused: f.Session != "", Session: f.Session, Offline: f.ExtOffline && f.ExtOfflineGranted})
 }

@@ -384,10 +384,16 @@ type OIDC struct {
 	Issuer  string `yaml:"issuer" defaultdoc:"<server.base_url>/oidc/op" doc:"Entity id of the OpenID Provider: an https:// URL (http in demo mode) without query or trailing slash, under server.base_url so the IdP serves it."`
 	// Keys: federation keys sign our entity configuration; core keys
 	// sign tokens and userinfo (spec §1.3, they should differ).
-	FederationKeyFile string     `yaml:"federation_key_file" defaultdoc:"demo: <data_dir>/keys/oidc-federation.key" doc:"PEM RSA private key (at least 2048 bits) that signs the entity configuration; its public key is the one registered with the trust anchor."`
-	SigningKeyFiles   []string   `yaml:"signing_key_files" defaultdoc:"demo: <data_dir>/keys/oidc-signing.key" doc:"PEM RSA private keys (at least 2048 bits) that sign tokens and userinfo. All are published; the first signs. List the next key second while the trust anchor learns it, then first."`
-	PairwiseKey       Key        `yaml:"pairwise_key" defaultdoc:"demo: derived from security.data_key" doc:"Base64 of at least 32 random bytes that make each relying party's pairwise subject. Never change it: every sub would change. Required when oidc.enabled outside demo mode."`
-	Federation        Federation `yaml:"federation" doc:"Trust anchors, authority hints, trust marks and the federation_entity metadata."`
+	FederationKeyFile string `yaml:"federation_key_file" defaultdoc:"demo: <data_dir>/keys/oidc-federation.key" doc:"PEM RSA private key (at least 2048 bits) that signs the entity configuration; its public key is the one registered with the trust anchor."`
+	// FederationPublishedKeyFiles are federation keys published in the
+	// entity configuration's jwks without signing (spec §2.8).
+	FederationPublishedKeyFiles []string   `yaml:"federation_published_key_files" doc:"PEM RSA private keys published beside federation_key_file in the entity configuration's jwks but not signing: during a rotation first the next key (until the trust anchor's statement about us carries it, then it becomes federation_key_file), then the previous one (until every statement and cached chain it signed has expired)."`
+	SigningKeyFiles             []string   `yaml:"signing_key_files" defaultdoc:"demo: <data_dir>/keys/oidc-signing.key" doc:"PEM RSA private keys (at least 2048 bits) that sign tokens and userinfo. All are published; the first signs. List the next key second while the trust anchor learns it, then first."`
+	PairwiseKey                 Key        `yaml:"pairwise_key" defaultdoc:"demo: derived from security.data_key" doc:"Base64 of at least 32 random bytes that make each relying party's pairwise subject. Never change it: every sub would change. Required when oidc.enabled outside demo mode."`
+	Federation                  Federation `yaml:"federation" doc:"Trust anchors, authority hints, trust marks and the federation_entity metadata."`
+	// Refresh tokens (spec §4.3, Avviso 41 use cases).
+	RefreshUseCase        string   `yaml:"refresh_use_case" default:"CU2" doc:"Avviso 41 use case of the long revocable sessions: CU1 or CU2 (every refresh token expires 30 days after the login) or CU3 (each rotation gives 30 more days)."`
+	RefreshUseCaseClients []string `yaml:"refresh_use_case_clients" doc:"Relying parties with another use case, each CLIENT_ID|CU1, CLIENT_ID|CU2 or CLIENT_ID|CU3."`
 }
 
 // Federation is the OpenID Federation part of the OIDC settings.

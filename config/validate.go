@@ -90,6 +90,15 @@ func (v *validator) oidc() {
 			v.add("oidc.issuer", "must be under server.base_url (%s/...), got %q", clip(base), clip(o.Issuer))
 		}
 	}
+	if !oidcUseCase(o.RefreshUseCase) {
+		v.add("oidc.refresh_use_case", "must be CU1, CU2 or CU3, got %q", clip(o.RefreshUseCase))
+	}
+	for i, it := range o.RefreshUseCaseClients {
+		id, uc, ok := strings.Cut(it, "|")
+		if !ok || id == "" || !oidcUseCase(uc) {
+			v.add(fmt.Sprintf("oidc.refresh_use_case_clients[%d]", i), "must be CLIENT_ID|CU1, CLIENT_ID|CU2 or CLIENT_ID|CU3, got %q", clip(it))
+		}
+	}
 	if v.c.Demo {
 		return // the demo federation supplies the rest
 	}
@@ -98,6 +107,12 @@ func (v *validator) oidc() {
 		v.add("oidc.federation_key_file", "is required when oidc.enabled is true")
 	} else {
 		v.fileExists("oidc.federation_key_file", o.FederationKeyFile)
+	}
+	for i, f := range o.FederationPublishedKeyFiles {
+		v.fileExists(fmt.Sprintf("oidc.federation_published_key_files[%d]", i), f)
+		if f == o.FederationKeyFile {
+			v.add(fmt.Sprintf("oidc.federation_published_key_files[%d]", i), "must differ from oidc.federation_key_file, which is published already")
+		}
 	}
 	if len(o.SigningKeyFiles) == 0 {
 		v.add("oidc.signing_key_files", "is required when oidc.enabled is true: at least one key file")
@@ -922,3 +937,6 @@ func (v *validator) dataKeyWrapping() {
 		v.add("security.pkcs11.data_key_label", "is set but security.data_key_wrapped is not: print it with spid-idp keys wrap-data-key, or remove the label")
 	}
 }
+
+// oidcUseCase: the Avviso 41 use cases of refresh tokens (oidc-federation.md §4.3).
+func oidcUseCase(s string) bool { return s == "CU1" || s == "CU2" || s == "CU3" }

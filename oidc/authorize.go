@@ -52,6 +52,10 @@ type authzRequest struct {
 	Level         int      `json:"l"`
 	Claims        []string `json:"cl"`
 	IssuedAt      int64    `json:"iat"` // request object iat: the session start of spec §4.3
+	// Offline: the request may end in a refresh token if the citizen opts
+	// in (spec §4.3: offline_access, prompt consent, SpidL1 last, the
+	// client's grant types).
+	Offline bool `json:"o,omitempty"`
 }
 
 // codeGrant is what an authorization code stands for.
@@ -62,6 +66,11 @@ type codeGrant struct {
 	AuthTime  int64        `json:"at"`
 	Used      bool         `json:"u,omitempty"`
 	AccessJTI string       `json:"aj,omitempty"`
+	// Offline: the citizen opted in to a long revocable session;
+	// SessionID names it once the code is exchanged.
+	Offline    bool   `json:"o,omitempty"`
+	SessionID  string `json:"ls,omitempty"`
+	SSOSession string `json:"sso,omitempty"`
 }
 
 // authzError is a refusal to deliver to the validated redirect_uri.
@@ -171,7 +180,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	p.o.Log.DebugContext(ctx, "authorization request accepted", "client", clientID, "handle", handle, "level", req.Level)
 	p.o.Login.StartExternal(w, r, authflow.ExternalLogin{Handle: handle, Client: clientID, Name: cl.Name,
 		Level: spid.Level(req.Level), ForceAuthn: slices.Contains(strings.Fields(str("prompt")), "login"),
-		Attributes: SAMLAttributes(req.Claims)})
+		Attributes: SAMLAttributes(req.Claims), Offline: req.Offline})
 }
 
 // checkRequest applies §3.2 (aud, iat, exp, jti) and §3.3 in table order.
@@ -274,7 +283,10 @@ func (p *Provider) checkRequest(r *http.Request, params url.Values, c map[string
 			return nil, redirectErr(ErrInvalidRequest, "response_mode not supported")
 		}
 	}
-	return &authzRequest{Nonce: nonce, Scope: scope, CodeChallenge: cc, Level: int(level), Claims: claimNames, IssuedAt: iat}, nil
+	offline := slices.Contains(scope, "offline_access") && slices.Contains(pr, "consent") &&
+		acrs[len(acrs)-1] == acrL1 && cl.allowsRefresh()
+	return &authzRequest{Nonce: nonce, Scope: scope, CodeChallenge: cc, Level: int(level), Claims: claimNames, IssuedAt: iat,
+		Offline: offline}, nil
 }
 
 // userinfoClaims reads the claims parameter: an object with only
@@ -438,7 +450,8 @@ func (p *Provider) ExternalDone(w http.ResponseWriter, r *http.Request, handle s
 		return
 	}
 	code := uuid.NewString()
-	g := codeGrant{Req: *req, Identity: a.Identity.ID, Level: int(a.Level), AuthTime: a.AuthnInstant.Unix()}
+	g := codeGrant{Req: *req, Identity: a.Identity.ID, Level: int(a.Level), AuthTime: a.AuthnInstant.Unix(),
+		Offline: req.Offline && a.Offline, SSOSession: a.Session}
 	b, _ := json.Marshal(g)
 	if err := p.o.Eph.CreateValue(ctx, "oidc:code:"+code, b, p.now().Add(CodeLifetime)); err != nil {
 		p.o.Log.ErrorContext(ctx, "storing authorization code", "err", err)
@@ -447,7 +460,8 @@ func (p *Provider) ExternalDone(w http.ResponseWriter, r *http.Request, handle s
 		return
 	}
 	p.audit(ctx, a.Identity.ID, "oidc.authorization", req.ClientID, audit.Success, map[string]string{
-		"level": fmt.Sprint(int(a.Level)), "reused_session": fmt.Sprint(a.SessionReused), "handle": handle})
+		"level": fmt.Sprint(int(a.Level)), "reused_session": fmt.Sprint(a.SessionReused), "handle": handle,
+		"offline": fmt.Sprint(g.Offline)})
 	p.deliver(w, r, "", req.RedirectURI, req.ResponseMode, url.Values{"code": {code}}, req.State)
 }
 

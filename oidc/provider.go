@@ -35,6 +35,8 @@ const (
 	PathToken         = "/token"
 	PathUserinfo      = "/userinfo"
 	PathResolve       = "/resolve"
+	PathIntrospection = "/introspection"
+	PathRevocation    = "/revocation"
 )
 
 // Lifetimes (spec §10).
@@ -76,6 +78,13 @@ type Options struct {
 	Pages       *templates.Renderer
 	Login       Login
 	Now         func() time.Time
+	// UseCase is the Avviso 41 use case of long revocable sessions (CU1,
+	// CU2 or CU3; default CU2) and UseCases the clients with another one.
+	UseCase  string
+	UseCases map[string]string
+	// EndSSO ends the IdP's SSO session a revoked access token came from
+	// (spec §7); nil: the session is deleted from Eph.
+	EndSSO func(ctx context.Context, sessionID string) error
 }
 
 // Provider is the OpenID Provider.
@@ -109,6 +118,15 @@ func New(o Options) (*Provider, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	for c, uc := range o.UseCases {
+		if uc != UseCase1 && uc != UseCase2 && uc != UseCase3 {
+			return nil, fmt.Errorf("oidc: use case %q of %s is not CU1, CU2 or CU3", uc, c)
+		}
+	}
+	if o.EndSSO == nil {
+		eph := o.Eph
+		o.EndSSO = func(ctx context.Context, id string) error { return eph.DeleteSession(ctx, id) }
+	}
 	p := &Provider{o: o, path: u.Path}
 	o.Entity.Metadata = p.metadata
 	o.Entity.Invalidate()
@@ -122,6 +140,8 @@ func (p *Provider) Register(mux *http.ServeMux) {
 	mux.HandleFunc(p.path+PathToken, p.token)
 	mux.HandleFunc(p.path+PathUserinfo, p.userinfo)
 	mux.HandleFunc("GET "+p.path+PathResolve, p.resolveEndpoint)
+	mux.HandleFunc(p.path+PathIntrospection, p.introspect)
+	mux.HandleFunc(p.path+PathRevocation, p.revoke)
 }
 
 func (p *Provider) now() time.Time { return p.o.Now() }
@@ -146,10 +166,13 @@ func (p *Provider) metadata() map[string]map[string]any {
 		jwks.Keys = append(jwks.Keys, k.Public())
 	}
 	op := map[string]any{
-		"issuer":                                              p.o.Issuer,
-		"authorization_endpoint":                              p.endpoint(PathAuthorization),
-		"token_endpoint":                                      p.endpoint(PathToken),
-		"userinfo_endpoint":                                   p.endpoint(PathUserinfo),
+		"issuer":                 p.o.Issuer,
+		"authorization_endpoint": p.endpoint(PathAuthorization),
+		"token_endpoint":         p.endpoint(PathToken),
+		"userinfo_endpoint":      p.endpoint(PathUserinfo),
+		"introspection_endpoint": p.endpoint(PathIntrospection),
+		"revocation_endpoint":    p.endpoint(PathRevocation),
+		"revocation_endpoint_auth_methods_supported": []string{"private_key_jwt"},
 		"jwks":                                                jwks,
 		"response_types_supported":                            []string{"code"},
 		"response_modes_supported":                            []string{"form_post", "query"},

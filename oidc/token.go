@@ -1,12 +1,14 @@
 package oidc
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"hash"
 	"net/http"
 	"strings"
@@ -31,24 +33,30 @@ type accessRecord struct {
 	Sub      string   `json:"s"`
 	Claims   []string `json:"cl"`
 	Scope    []string `json:"sc"`
+	Exp      int64    `json:"e"`
+	// Session is the long revocable session the token belongs to ("" for
+	// none) and SSO the IdP session the login came from ("" for none):
+	// revoking the token ends both (spec §7).
+	Session string `json:"ls,omitempty"`
+	SSO     string `json:"sso,omitempty"`
 }
 
 // authenticateClient applies spec §4.1 for the endpoint at aud. It answers
-// the error itself and returns nil on failure.
-func (p *Provider) authenticateClient(w http.ResponseWriter, r *http.Request, aud string) *Client {
+// the error itself, with fail, and returns nil on failure.
+func (p *Provider) authenticateClient(w http.ResponseWriter, r *http.Request, aud string, fail func(http.ResponseWriter, string)) *Client {
 	ctx := r.Context()
 	id := r.PostForm.Get("client_id")
 	if id == "" {
-		writeTokenError(w, ErrInvalidRequest)
+		fail(w, ErrInvalidRequest)
 		return nil
 	}
 	cl, fe := p.client(ctx, id)
 	if fe != nil {
 		p.o.Log.InfoContext(ctx, "client not trusted", "client", id, "err", fe)
 		if fe.Code == federation.CodeTemporarilyUnavailable {
-			writeTokenError(w, ErrTemporarilyUnavailable)
+			fail(w, ErrTemporarilyUnavailable)
 		} else {
-			writeTokenError(w, ErrInvalidClient)
+			fail(w, ErrInvalidClient)
 		}
 		return nil
 	}
@@ -56,7 +64,7 @@ func (p *Provider) authenticateClient(w http.ResponseWriter, r *http.Request, au
 	if reason != "" {
 		p.o.Log.InfoContext(ctx, "client assertion refused", "client", id, "reason", reason)
 		p.audit(ctx, id, "oidc.client_auth", aud, audit.Denied, map[string]string{"reason": reason})
-		writeTokenError(w, ErrInvalidClient)
+		fail(w, ErrInvalidClient)
 		return nil
 	}
 	return cl
@@ -129,7 +137,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		writeTokenError(w, ErrInvalidRequest)
 		return
 	}
-	cl := p.authenticateClient(w, r, p.endpoint(PathToken))
+	cl := p.authenticateClient(w, r, p.endpoint(PathToken), writeTokenError)
 	if cl == nil {
 		return
 	}
@@ -139,8 +147,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	case "authorization_code":
 		p.codeGrant(w, r, cl)
 	case "refresh_token":
-		// No refresh token is issued yet: whatever is presented is unknown.
-		writeTokenError(w, ErrInvalidGrant)
+		p.refreshGrant(w, r, cl)
 	default:
 		writeTokenError(w, ErrUnsupportedGrantType)
 	}
@@ -170,6 +177,10 @@ func (p *Provider) codeGrant(w http.ResponseWriter, r *http.Request, cl *Client)
 			return b, nil
 		}
 		g.Used, g.AccessJTI = true, uuid.NewString()
+		if g.Offline {
+			// Named now so that a reuse of the code finds it (O036).
+			g.SessionID = uuid.NewString()
+		}
 		return json.Marshal(g)
 	})
 	if errors.Is(err, storage.ErrNotFound) {
@@ -184,7 +195,12 @@ func (p *Provider) codeGrant(w http.ResponseWriter, r *http.Request, cl *Client)
 	if reused {
 		// RFC 6749 §4.1.2: what the code already gave is revoked.
 		_ = p.o.Eph.DeleteValue(ctx, "oidc:at:"+g.AccessJTI)
-		p.audit(ctx, g.Identity, "oidc.token", cl.ID, audit.Denied, map[string]string{"reason": "authorization code reused; its access token revoked"})
+		if g.SessionID != "" {
+			if _, err := p.o.Store.RevokeOIDCSession(ctx, g.SessionID, p.now(), storage.OIDCRevokedReuse); err != nil && !errors.Is(err, storage.ErrNotFound) {
+				p.o.Log.ErrorContext(ctx, "revoking the long session of a reused code", "err", err)
+			}
+		}
+		p.audit(ctx, g.Identity, "oidc.token", cl.ID, audit.Denied, map[string]string{"reason": "authorization code reused; its tokens revoked"})
 		writeTokenError(w, ErrInvalidGrant)
 		return
 	}
@@ -219,48 +235,98 @@ func pkceMatches(verifier, challenge string) bool {
 	return subtle.ConstantTimeCompare([]byte(got), []byte(challenge)) == 1
 }
 
-// issue signs the access and ID tokens of a code grant (spec §4.4).
+// issue signs the access and ID tokens of a code grant (spec §4.4), and
+// opens a long revocable session with its first refresh token when the
+// grant allows one (§4.3).
 func (p *Provider) issue(w http.ResponseWriter, r *http.Request, cl *Client, g codeGrant) {
 	ctx := r.Context()
 	now := p.now()
-	iat := now.Unix()
 	sub := p.pairwise(cl.ID, g.Identity)
-	key := p.o.CoreKeys[0]
-	scope := strings.Join(g.Req.Scope, " ")
-	at, err := key.Sign("at+jwt", map[string]any{
-		"iss": p.o.Issuer, "sub": sub, "aud": cl.ID, "client_id": cl.ID, "scope": scope,
-		"iat": iat, "exp": iat + int64(AccessTokenLifetime/time.Second), "jti": g.AccessJTI, "nonce": g.Req.Nonce,
-	})
+	acr := acrOf(spidLevel(g.Level))
+	rec := accessRecord{ClientID: cl.ID, Identity: g.Identity, Sub: sub, Claims: g.Req.Claims, Scope: g.Req.Scope,
+		SSO: g.SSOSession}
+	var refresh string
+	if g.SessionID != "" {
+		rec.Session = g.SessionID
+		rt, err := p.openLongSession(ctx, cl, g, sub, now)
+		if err != nil {
+			p.o.Log.ErrorContext(ctx, "opening a long revocable session", "err", err)
+			writeTokenError(w, ErrTemporarilyUnavailable)
+			return
+		}
+		refresh = rt
+	}
+	t, err := p.signTokens(cl, rec, g.AccessJTI, g.Req.Nonce, acr, now, now.Add(IDTokenLifetime))
 	if err != nil {
-		p.o.Log.ErrorContext(ctx, "signing access token", "err", err)
+		p.o.Log.ErrorContext(ctx, "signing tokens", "err", err)
 		writeTokenError(w, ErrServerError)
 		return
+	}
+	if err := p.storeAccess(ctx, g.AccessJTI, rec, now); err != nil {
+		p.o.Log.ErrorContext(ctx, "storing access token", "err", err)
+		writeTokenError(w, ErrTemporarilyUnavailable)
+		return
+	}
+	details := map[string]string{"access_token_jti": g.AccessJTI, "id_token_jti": t.idJTI, "level": acr}
+	if g.SessionID != "" {
+		details["long_session"] = g.SessionID
+	}
+	p.audit(ctx, g.Identity, "oidc.token", cl.ID, audit.Success, details)
+	p.tokenResponse(w, t, refresh)
+}
+
+// signed are the tokens of one token response.
+type signed struct {
+	access, id, idJTI string
+}
+
+// signTokens signs an access token (jti accessJTI) and an ID token for rec
+// with the current core key (F014); the ID token expires at idExp.
+func (p *Provider) signTokens(cl *Client, rec accessRecord, accessJTI, nonce, acr string, now, idExp time.Time) (signed, error) {
+	iat := now.Unix()
+	key := p.o.CoreKeys[0]
+	at, err := key.Sign("at+jwt", map[string]any{
+		"iss": p.o.Issuer, "sub": rec.Sub, "aud": cl.ID, "client_id": cl.ID, "scope": strings.Join(rec.Scope, " "),
+		"iat": iat, "exp": iat + int64(AccessTokenLifetime/time.Second), "jti": accessJTI, "nonce": nonce,
+	})
+	if err != nil {
+		return signed{}, fmt.Errorf("access token: %w", err)
 	}
 	idKey := key
 	idKey.Alg = cl.IDTokenAlg
 	idJTI := uuid.NewString()
 	idt, err := idKey.Sign("", map[string]any{
-		"iss": p.o.Issuer, "sub": sub, "aud": cl.ID, "acr": acrOf(spidLevel(g.Level)), "at_hash": atHash(at, cl.IDTokenAlg),
-		"iat": iat, "nbf": iat, "exp": iat + int64(IDTokenLifetime/time.Second), "jti": idJTI, "nonce": g.Req.Nonce,
+		"iss": p.o.Issuer, "sub": rec.Sub, "aud": cl.ID, "acr": acr, "at_hash": atHash(at, cl.IDTokenAlg),
+		"iat": iat, "nbf": iat, "exp": idExp.Unix(), "jti": idJTI, "nonce": nonce,
 	})
 	if err != nil {
-		p.o.Log.ErrorContext(ctx, "signing ID token", "err", err)
-		writeTokenError(w, ErrServerError)
-		return
+		return signed{}, fmt.Errorf("ID token: %w", err)
 	}
-	rec, _ := json.Marshal(accessRecord{ClientID: cl.ID, Identity: g.Identity, Sub: sub, Claims: g.Req.Claims, Scope: g.Req.Scope})
-	if err := p.o.Eph.CreateValue(ctx, "oidc:at:"+g.AccessJTI, rec, now.Add(AccessTokenLifetime)); err != nil {
-		p.o.Log.ErrorContext(ctx, "storing access token", "err", err)
-		writeTokenError(w, ErrTemporarilyUnavailable)
-		return
+	return signed{access: at, id: idt, idJTI: idJTI}, nil
+}
+
+// storeAccess keeps what an access token stands for as long as it lives;
+// userinfo and introspection find it there, revocation removes it.
+func (p *Provider) storeAccess(ctx context.Context, jti string, rec accessRecord, now time.Time) error {
+	rec.Exp = now.Add(AccessTokenLifetime).Unix()
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
 	}
-	p.audit(ctx, g.Identity, "oidc.token", cl.ID, audit.Success, map[string]string{
-		"access_token_jti": g.AccessJTI, "id_token_jti": idJTI, "level": acrOf(spidLevel(g.Level))})
+	return p.o.Eph.CreateValue(ctx, "oidc:at:"+jti, b, now.Add(AccessTokenLifetime))
+}
+
+// tokenResponse writes a successful token response (O054, O055).
+func (p *Provider) tokenResponse(w http.ResponseWriter, t signed, refresh string) {
+	body := map[string]any{"access_token": t.access, "token_type": "Bearer",
+		"expires_in": int(AccessTokenLifetime / time.Second), "id_token": t.id}
+	if refresh != "" {
+		body["refresh_token"] = refresh
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
-	_ = json.NewEncoder(w).Encode(map[string]any{"access_token": at, "token_type": "Bearer",
-		"expires_in": int(AccessTokenLifetime / time.Second), "id_token": idt})
+	_ = json.NewEncoder(w).Encode(body)
 }
 
 // atHash is the left half of the token's hash for alg (OIDC Core 3.1.3.6).
