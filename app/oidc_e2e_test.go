@@ -239,7 +239,7 @@ func TestOIDCEntityConfiguration(t *testing.T) {
 		"userinfo_endpoint": issuer + "/userinfo", "response_types_supported": []any{"code"},
 		"introspection_endpoint": issuer + "/introspection", "revocation_endpoint": issuer + "/revocation",
 		"revocation_endpoint_auth_methods_supported": []any{"private_key_jwt"},
-		"response_modes_supported": []any{"form_post", "query"}, "grant_types_supported": []any{"authorization_code", "refresh_token"},
+		"response_modes_supported":                   []any{"form_post", "query"}, "grant_types_supported": []any{"authorization_code", "refresh_token"},
 		"scopes_supported": []any{"openid", "offline_access"}, "subject_types_supported": []any{"pairwise"},
 		"id_token_signing_alg_values_supported": []any{"RS256", "RS512"}, "userinfo_signing_alg_values_supported": []any{"RS256", "RS512"},
 		"request_object_signing_alg_values_supported": []any{"RS256", "RS512"}, "token_endpoint_auth_signing_alg_values_supported": []any{"RS256", "RS512"},
