@@ -221,3 +221,54 @@ func TestEnrolSigningTimeNeedsTimestamp(t *testing.T) {
 		t.Fatalf("after the time-stamped upload: %s %+v", e.State, r.Recognition)
 	}
 }
+
+// TestEnrolSignatureAttemptsLimited: refused signed files count per
+// request like refused cards; after enrolment.signature_max_attempts the
+// upload is refused (429) even for a good file, the refusal is audited,
+// and the verifier's page lists every refused file.
+func TestEnrolSignatureAttemptsLimited(t *testing.T) {
+	qca := newTestCA(t, "Test Qualified CA")
+	qca.pki.NoOCSP = true
+	a, base := enrolApp(t, func(cfg *config.Config) {
+		cfg.Enrolment.SignatureTrustFile = qca.pemFile(t)
+		cfg.Enrolment.RequireQC = false
+		cfg.Enrolment.SignatureMaxAttempts = 2
+	})
+	consoleOperators(t, a)
+	p := newApplicant(t, 5)
+	br := newBrowser(t)
+	done := capture(t, a, base, br, p, enrolment.PathSignature)
+	e, _ := requestByCode(t, a, done)
+	form := []byte(br.get(base + "/enrol/form.pdf").body)
+
+	// Two refusals: a file that is no signature, and a signature over
+	// something else than the issued form.
+	other, ok := qca.leaf(t, p.cf, x509.KeyUsageContentCommitment)
+	for i, file := range []string{"not a signature at all", string(signP7M(t, []byte("another document"), other, ok, qca.cert))} {
+		res := br.postMultipart(done, "/enrol/signed", nil, map[string][2]string{"signed": {"richiesta.pdf.p7m", file}})
+		if res.status != http.StatusUnprocessableEntity {
+			t.Fatalf("refusal %d: %d\n%s", i+1, res.status, res.body)
+		}
+	}
+	good, gk := qca.leaf(t, p.cf, x509.KeyUsageContentCommitment)
+	res := br.postMultipart(done, "/enrol/signed", nil, map[string][2]string{"signed": {"richiesta.pdf.p7m", string(signP7M(t, form, good, gk, qca.cert))}})
+	if res.status != http.StatusTooManyRequests || !strings.Contains(html.UnescapeString(res.body), "Troppi file firmati non accettati") {
+		t.Fatalf("a good file after the limit: %d\n%s", res.status, res.body)
+	}
+	after, r := requestByCode(t, a, done)
+	if after.State != e.State || len(r.Attempts) != 2 {
+		t.Fatalf("after the limit: %s, %d attempts", after.State, len(r.Attempts))
+	}
+	if !auditHas(t, a, "enrolment.signature", e.ID, "sig.too_many_attempts") {
+		t.Error("the refusal at the limit is not audited")
+	}
+
+	vera := newBrowser(t)
+	consoleLogin(a, vera, base, "vera")
+	page := html.UnescapeString(vera.get(base + "/console/requests/" + e.ID).body)
+	for _, want := range []string{`id="attempts"`, r.Attempts[0].Code, r.Attempts[1].Code} {
+		if !strings.Contains(page, want) {
+			t.Errorf("console page lacks %q:\n%s", want, grepLines(page, "<li>"))
+		}
+	}
+}

@@ -108,6 +108,7 @@ func (a *App) enrolmentWeb() (*web.Handler, error) {
 			}
 		}
 	}
+	h.SignatureMaxAttempts = cfg.Enrolment.SignatureMaxAttempts
 	if cfg.Enrolment.CNSListen != "" {
 		pool, err := certPool(cfg.Enrolment.CNSCAFile)
 		if err != nil {

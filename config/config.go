@@ -315,25 +315,26 @@ type SMSHTTP struct {
 
 // Enrolment configures identity requests.
 type Enrolment struct {
-	Responsible        string        `yaml:"responsible" defaultdoc:"demo: a placeholder; otherwise required" doc:"The person responsible for identity verification (DPCM art. 7 c.1), shown in the console and in outcome e-mails."`
-	EvidenceDir        string        `yaml:"evidence_dir" defaultdoc:"<data_dir>/evidence" doc:"Where earlier versions kept the encrypted evidence (document scans, signed forms, recordings) as files: still read and swept, never written. New evidence is kept, encrypted, in the database every node shares."`
-	ExtraClosedDays    []string      `yaml:"extra_closed_days" doc:"Closing days beyond the national holidays, \"MM-DD\" every year or \"YYYY-MM-DD\" once (e.g. the patron saint)."`
-	OfficeHours        string        `yaml:"office_hours" doc:"Count the 48 working hours only within \"HH:MM-HH:MM\" (Europe/Rome); empty: 24-hour working days (the spec's default)."`
-	CNSListen          string        `yaml:"cns_listen" doc:"host:port of the TLS listener asking for CNS/CIE client certificates; empty: the CNS/CIE path is off. It must differ from server.listen and be reached directly, with no TLS-terminating proxy in front (the proxy would swallow the card's certificate)."`
-	CNSCAFile          string        `yaml:"cns_ca_file" doc:"PEM bundle of the CNS and CIE issuing CAs. Required when cns_listen is set."`
-	CNSCertFile        string        `yaml:"cns_cert_file" defaultdoc:"server.tls.cert_file; demo: a self-signed certificate made at start" doc:"PEM certificate the CNS listener presents to browsers (its own host name or port). Required outside demo mode when cns_listen is set and server.tls is empty."`
-	CNSKeyFile         string        `yaml:"cns_key_file" defaultdoc:"server.tls.key_file" doc:"PEM private key of cns_cert_file."`
-	CNSPublicURL       string        `yaml:"cns_public_url" defaultdoc:"https://<base_url host>:<cns_listen port>" doc:"https:// address where browsers reach the CNS listener, e.g. https://cns.idp.example.it (its own host) or https://idp.example.it:8443."`
-	CNSMaxAttempts     int           `yaml:"cns_max_attempts" default:"5" doc:"Refused card attempts allowed per request; then the card path is closed for that request (each attempt is audited and shown to the verifier)."`
-	SignatureTrustFile string        `yaml:"signature_trust_file" doc:"PEM bundle of the qualified CAs accepted on the signature path; empty: the signature path is off."`
-	TSATrustFile       string        `yaml:"tsa_trust_file" doc:"PEM bundle of the time-stamping authorities whose RFC 3161 signature time-stamps make a signature count as made at the stamped time; empty: every signature is judged at upload time (the signer's certificate must then be valid and unrevoked)."`
-	RequireQC          bool          `yaml:"require_qc" default:"true" doc:"Require the QcCompliance statement in signer certificates (signature path)."`
-	Revocation         string        `yaml:"revocation" default:"hard" doc:"When the status of a card or signer certificate cannot be established (OCSP and CRL both fail): hard refuses it, soft accepts it and shows the verifier that it was not checked."`
-	RevocationTimeout  time.Duration `yaml:"revocation_timeout" default:"5s" doc:"Time allowed to each OCSP responder or CRL distribution point."`
-	RevocationCacheTTL time.Duration `yaml:"revocation_cache_ttl" default:"1h" doc:"How long a certificate status is kept in the shared cache (never past the answer's next update)."`
-	Price              int           `yaml:"price_cents" default:"0" doc:"Price of a new identity in euro cents; 0: free (no payment step)."`
-	PointsOfService    string        `yaml:"points_of_service" defaultdoc:"demo: a few sample points built in" doc:"CSV file of the partner shops and registration counters shown to applicants after submission and on the status page: first line kind,name,address,province,hours; kind is shop or counter, province two letters (RM)."`
-	VideoRoomURL       string        `yaml:"video_room_url" defaultdoc:"<base_url>/enrol/video (the appointment page)" doc:"Address of the video room where the operator meets the applicant, sent in the appointment e-mail and its calendar invitation; {code} is replaced by the request code (e.g. https://video.idp.example.it/room/{code})."`
+	Responsible          string        `yaml:"responsible" defaultdoc:"demo: a placeholder; otherwise required" doc:"The person responsible for identity verification (DPCM art. 7 c.1), shown in the console and in outcome e-mails."`
+	EvidenceDir          string        `yaml:"evidence_dir" defaultdoc:"<data_dir>/evidence" doc:"Where earlier versions kept the encrypted evidence (document scans, signed forms, recordings) as files: still read and swept, never written. New evidence is kept, encrypted, in the database every node shares."`
+	ExtraClosedDays      []string      `yaml:"extra_closed_days" doc:"Closing days beyond the national holidays, \"MM-DD\" every year or \"YYYY-MM-DD\" once (e.g. the patron saint)."`
+	OfficeHours          string        `yaml:"office_hours" doc:"Count the 48 working hours only within \"HH:MM-HH:MM\" (Europe/Rome); empty: 24-hour working days (the spec's default)."`
+	CNSListen            string        `yaml:"cns_listen" doc:"host:port of the TLS listener asking for CNS/CIE client certificates; empty: the CNS/CIE path is off. It must differ from server.listen and be reached directly, with no TLS-terminating proxy in front (the proxy would swallow the card's certificate)."`
+	CNSCAFile            string        `yaml:"cns_ca_file" doc:"PEM bundle of the CNS and CIE issuing CAs. Required when cns_listen is set."`
+	CNSCertFile          string        `yaml:"cns_cert_file" defaultdoc:"server.tls.cert_file; demo: a self-signed certificate made at start" doc:"PEM certificate the CNS listener presents to browsers (its own host name or port). Required outside demo mode when cns_listen is set and server.tls is empty."`
+	CNSKeyFile           string        `yaml:"cns_key_file" defaultdoc:"server.tls.key_file" doc:"PEM private key of cns_cert_file."`
+	CNSPublicURL         string        `yaml:"cns_public_url" defaultdoc:"https://<base_url host>:<cns_listen port>" doc:"https:// address where browsers reach the CNS listener, e.g. https://cns.idp.example.it (its own host) or https://idp.example.it:8443."`
+	CNSMaxAttempts       int           `yaml:"cns_max_attempts" default:"5" doc:"Refused card attempts allowed per request; then the card path is closed for that request (each attempt is audited and shown to the verifier)."`
+	SignatureMaxAttempts int           `yaml:"signature_max_attempts" default:"5" doc:"Refused signed files (qualified signature path) allowed per request; then uploads are refused for that request (each attempt is audited and shown to the verifier)."`
+	SignatureTrustFile   string        `yaml:"signature_trust_file" doc:"PEM bundle of the qualified CAs accepted on the signature path; empty: the signature path is off."`
+	TSATrustFile         string        `yaml:"tsa_trust_file" doc:"PEM bundle of the time-stamping authorities whose RFC 3161 signature time-stamps make a signature count as made at the stamped time; empty: every signature is judged at upload time (the signer's certificate must then be valid and unrevoked)."`
+	RequireQC            bool          `yaml:"require_qc" default:"true" doc:"Require the QcCompliance statement in signer certificates (signature path)."`
+	Revocation           string        `yaml:"revocation" default:"hard" doc:"When the status of a card or signer certificate cannot be established (OCSP and CRL both fail): hard refuses it, soft accepts it and shows the verifier that it was not checked."`
+	RevocationTimeout    time.Duration `yaml:"revocation_timeout" default:"5s" doc:"Time allowed to each OCSP responder or CRL distribution point."`
+	RevocationCacheTTL   time.Duration `yaml:"revocation_cache_ttl" default:"1h" doc:"How long a certificate status is kept in the shared cache (never past the answer's next update)."`
+	Price                int           `yaml:"price_cents" default:"0" doc:"Price of a new identity in euro cents; 0: free (no payment step)."`
+	PointsOfService      string        `yaml:"points_of_service" defaultdoc:"demo: a few sample points built in" doc:"CSV file of the partner shops and registration counters shown to applicants after submission and on the status page: first line kind,name,address,province,hours; kind is shop or counter, province two letters (RM)."`
+	VideoRoomURL         string        `yaml:"video_room_url" defaultdoc:"<base_url>/enrol/video (the appointment page)" doc:"Address of the video room where the operator meets the applicant, sent in the appointment e-mail and its calendar invitation; {code} is replaced by the request code (e.g. https://video.idp.example.it/room/{code})."`
 }
 
 // Legal configures the texts a citizen reads and accepts.

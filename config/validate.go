@@ -216,6 +216,9 @@ func (v *validator) enrolment() {
 	if e.CNSPublicURL != "" {
 		v.absURL("enrolment.cns_public_url", e.CNSPublicURL, true)
 	}
+	if e.SignatureMaxAttempts < 1 {
+		v.add("enrolment.signature_max_attempts", "must be 1 or more, got %d", e.SignatureMaxAttempts)
+	}
 	if e.CNSMaxAttempts < 1 {
 		v.add("enrolment.cns_max_attempts", "must be 1 or more, got %d", e.CNSMaxAttempts)
 	}

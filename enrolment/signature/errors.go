@@ -31,6 +31,10 @@ const (
 	CodeTimestamp             = "sig.timestamp_invalid"         // the signature time-stamp is unreadable or does not verify
 	CodeTimestampImprint      = "sig.timestamp_other_signature" // the time-stamp stamps another signature
 	CodeTimestampUntrusted    = "sig.timestamp_untrusted"       // TSA not trusted, not a TSA, or revoked
+
+	// CodeTooManyAttempts: the request reached the limit of refused
+	// signed files (enrolment.signature_max_attempts).
+	CodeTooManyAttempts = "sig.too_many_attempts"
 )
 
 // Error is a refusal of an uploaded signed form (see refusal.Error).
@@ -144,6 +148,9 @@ func (messages) Text(code string) (it, en string) {
 	case CodeMisconfigured:
 		return "Servizio temporaneamente non disponibile.",
 			"Service temporarily unavailable."
+	case CodeTooManyAttempts:
+		return "Troppi file firmati non accettati per questa richiesta: non se ne possono caricare altri. Contatta l'assistenza o scegli un'altra modalità di riconoscimento.",
+			"Too many signed files were refused for this request: no more can be uploaded. Contact customer care or choose another way to be recognised."
 	}
 	return "Documento firmato non accettato.", "Signed document not accepted."
 }

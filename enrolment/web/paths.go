@@ -129,6 +129,15 @@ func (h *Handler) signed(w http.ResponseWriter, r *http.Request) {
 		p.Errors = []string{msg}
 		h.render(w, r, http.StatusUnprocessableEntity, p)
 	}
+	// Like cards, refused files are limited per request: a signer cannot
+	// try certificates or forgeries without end.
+	if max := h.signatureMaxAttempts(); req.RefusedAttempts(enrolment.PathSignature) >= max {
+		se := &signature.Error{Code: signature.CodeTooManyAttempts}
+		h.audit(r.Context(), "enrolment.signature", e.ID, map[string]string{"error": se.Code, "detail": fmt.Sprintf("%d refused attempts", max)})
+		p.Errors = []string{se.Message(lang(r))}
+		h.render(w, r, http.StatusTooManyRequests, p)
+		return
+	}
 	fhs := r.MultipartForm.File["signed"]
 	if len(fhs) == 0 || fhs[0].Size == 0 {
 		refuse(h.t(r, "Scegli il file firmato.", "Choose the signed file."), map[string]string{"error": "no file"})
@@ -335,6 +344,17 @@ func (h *Handler) cnsRecognise(w http.ResponseWriter, r *http.Request) {
 // DefaultCNSMaxAttempts is the refused card attempts allowed per request
 // when CNSMaxAttempts is not set.
 const DefaultCNSMaxAttempts = 5
+
+// DefaultSignatureMaxAttempts is the refused signed files allowed per
+// request when SignatureMaxAttempts is not set.
+const DefaultSignatureMaxAttempts = 5
+
+func (h *Handler) signatureMaxAttempts() int {
+	if h.SignatureMaxAttempts > 0 {
+		return h.SignatureMaxAttempts
+	}
+	return DefaultSignatureMaxAttempts
+}
 
 func (h *Handler) cnsMaxAttempts() int {
 	if h.CNSMaxAttempts > 0 {

@@ -96,6 +96,9 @@ type Handler struct {
 	// CNSMaxAttempts is the refused card attempts allowed per request
 	// (DefaultCNSMaxAttempts when 0).
 	CNSMaxAttempts int
+	// SignatureMaxAttempts is the refused signed files allowed per request
+	// (DefaultSignatureMaxAttempts when 0).
+	SignatureMaxAttempts int
 	// Signature verifies signed forms; nil turns the signature path off.
 	Signature *signature.Verifier
 	// MaxUpload caps each scan and signed file (10 MiB when 0).
