@@ -63,17 +63,17 @@ func (p *Portal) changeEmail(w http.ResponseWriter, r *http.Request, s *session)
 	addr := strings.TrimSpace(r.PostForm.Get(templates.FieldEmail))
 	if !validEmail(addr) {
 		_ = p.record(ctx, s.IdentityID, "portal.email", s.IdentityID, audit.Failure, map[string]string{"reason": "invalid address"})
-		p.refused(w, r, s, http.StatusBadRequest, []string{"The new e-mail address is not valid (name@example.org)."})
+		p.refused(w, r, s, http.StatusBadRequest, []string{templates.Text(templates.Lang(r), "portal.problem.email")})
 		return
 	}
 	if p.o.Mailer == nil {
-		http.Error(w, "e-mail is not configured", http.StatusServiceUnavailable)
+		p.unavailable(w, r)
 		return
 	}
 	token := newID()
 	val, _ := json.Marshal(emailChange{IdentityID: s.IdentityID, Email: addr})
 	if err := p.o.Eph.CreateValue(ctx, emailKey(token), val, p.o.Now().Add(emailLinkTTL)); err != nil {
-		http.Error(w, "service unavailable, retry later", http.StatusServiceUnavailable)
+		p.unavailable(w, r)
 		return
 	}
 	link := p.base() + PathEmailConfirm + "?t=" + token
@@ -82,7 +82,7 @@ func (p *Portal) changeEmail(w http.ResponseWriter, r *http.Request, s *session)
 			"\n\nTo use this address for your SPID identity open the link within 30 minutes:\n"+link+"\n"))
 	if err != nil {
 		p.o.Log.WarnContext(ctx, "portal: confirmation link not sent", "err", err)
-		p.refused(w, r, s, http.StatusBadRequest, []string{"The confirmation e-mail could not be sent to that address."})
+		p.refused(w, r, s, http.StatusBadRequest, []string{templates.Text(templates.Lang(r), "portal.problem.emailnotsent")})
 		return
 	}
 	_ = p.record(ctx, s.IdentityID, "portal.email.link", s.IdentityID, audit.Success, nil)
@@ -134,23 +134,23 @@ func (p *Portal) changeMobile(w http.ResponseWriter, r *http.Request, s *session
 	num := strings.ReplaceAll(strings.TrimSpace(r.PostForm.Get(templates.FieldMobile)), " ", "")
 	if !mobileRE.MatchString(num) {
 		_ = p.record(ctx, s.IdentityID, "portal.mobile", s.IdentityID, audit.Failure, map[string]string{"reason": "invalid number"})
-		p.refused(w, r, s, http.StatusBadRequest, []string{"The new mobile number must be in international form, e.g. +393331234567."})
+		p.refused(w, r, s, http.StatusBadRequest, []string{templates.Text(templates.Lang(r), "portal.problem.mobile")})
 		return
 	}
 	if p.o.SMS == nil {
-		http.Error(w, "SMS is not configured", http.StatusServiceUnavailable)
+		p.unavailable(w, r)
 		return
 	}
 	ch := mobileChange{TxID: "portal-" + newID(), Mobile: num}
 	if err := p.o.SMS.Send(ctx, ch.TxID, s.IdentityID, num, otp.PurposeVerifyMobile); err != nil {
 		_ = p.record(ctx, s.IdentityID, "portal.mobile", s.IdentityID, audit.Failure, map[string]string{"reason": "code not sent"})
-		p.refused(w, r, s, http.StatusTooManyRequests, []string{"The code could not be sent: " + err.Error()})
+		p.refused(w, r, s, http.StatusTooManyRequests, []string{smsProblem(templates.Lang(r), err)})
 		return
 	}
 	val, _ := json.Marshal(ch)
 	_ = p.o.Eph.DeleteValue(ctx, mobileKey(s.ID))
 	if err := p.o.Eph.CreateValue(ctx, mobileKey(s.ID), val, p.o.Now().Add(mobileCodeTTL)); err != nil {
-		http.Error(w, "service unavailable, retry later", http.StatusServiceUnavailable)
+		p.unavailable(w, r)
 		return
 	}
 	_ = p.record(ctx, s.IdentityID, "portal.mobile.code", s.IdentityID, audit.Success, nil)
@@ -163,12 +163,12 @@ func (p *Portal) confirmMobile(w http.ResponseWriter, r *http.Request, s *sessio
 	var ch mobileChange
 	raw, _, err := p.o.Eph.GetValue(ctx, mobileKey(s.ID))
 	if err != nil || json.Unmarshal(raw, &ch) != nil || p.o.SMS == nil {
-		p.refused(w, r, s, http.StatusBadRequest, []string{"No code is waiting: ask for a new one."})
+		p.refused(w, r, s, http.StatusBadRequest, []string{templates.Text(templates.Lang(r), "portal.problem.nocode")})
 		return
 	}
 	if err := p.o.SMS.VerifyFor(ctx, ch.TxID, otp.PurposeVerifyMobile, strings.TrimSpace(r.PostForm.Get(templates.FieldOTP))); err != nil {
 		_ = p.record(ctx, s.IdentityID, "portal.mobile", s.IdentityID, audit.Failure, map[string]string{"reason": "wrong code"})
-		p.refused(w, r, s, http.StatusBadRequest, []string{"The code is wrong or expired."})
+		p.refused(w, r, s, http.StatusBadRequest, []string{templates.Text(templates.Lang(r), "portal.problem.code")})
 		return
 	}
 	_ = p.o.Eph.DeleteValue(ctx, mobileKey(s.ID))
@@ -184,7 +184,7 @@ func (p *Portal) confirmMobile(w http.ResponseWriter, r *http.Request, s *sessio
 		return id, nil
 	})
 	if err != nil {
-		http.Error(w, "service unavailable, retry later", http.StatusServiceUnavailable)
+		p.unavailable(w, r)
 		return
 	}
 	now := p.o.Now()
@@ -208,4 +208,12 @@ func (p *Portal) base() string { return strings.TrimSuffix(p.entityID, Prefix) }
 
 func mailMessage(to, subject, text string) notifymail.Message {
 	return notifymail.Message{To: to, Subject: subject, Text: text}
+}
+
+// smsProblem says why the code to a new number was not sent.
+func smsProblem(lang string, err error) string {
+	if errors.Is(err, otp.ErrTooManySends) {
+		return templates.Text(lang, "portal.problem.toomanycodes")
+	}
+	return templates.Text(lang, "portal.problem.smsnotsent")
 }

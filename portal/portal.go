@@ -241,7 +241,7 @@ func (p *Portal) home(w http.ResponseWriter, r *http.Request) {
 	page, err := p.homePage(ctx, s, r)
 	if err != nil {
 		p.o.Log.ErrorContext(ctx, "portal home", "err", err)
-		http.Error(w, "service unavailable, retry later", http.StatusServiceUnavailable)
+		p.unavailable(w, r)
 		return
 	}
 	page.Notice = noticeParam(r)
@@ -385,14 +385,14 @@ func firstOf(m map[string]string, keys ...string) string {
 func (p *Portal) formOK(w http.ResponseWriter, r *http.Request, s *session) bool {
 	if err := r.ParseForm(); err != nil || !csrf.Valid(p.o.CSRFKey, s.ID, r.PostForm.Get(templates.FieldCSRF)) {
 		_ = p.record(r.Context(), s.IdentityID, "portal.form", s.IdentityID, audit.Denied, map[string]string{"path": r.URL.Path, "reason": "csrf"})
-		http.Error(w, "form expired or forged: go back, reload the page and retry", http.StatusForbidden)
+		p.errorPage(w, r, templates.ReasonForbidden)
 		return false
 	}
 	// A form naming an identity must name the session's own: the session is
 	// the only subject, whatever the form says.
 	if v, ok := r.PostForm[templates.FieldIdentity]; ok && (len(v) != 1 || v[0] != s.IdentityID) {
 		_ = p.record(r.Context(), s.IdentityID, "portal.form", s.IdentityID, audit.Denied, map[string]string{"path": r.URL.Path, "reason": "another identity named"})
-		http.Error(w, "you can act only on your own identity", http.StatusForbidden)
+		p.errorPage(w, r, templates.ReasonForbidden)
 		return false
 	}
 	return true
@@ -406,7 +406,7 @@ func (p *Portal) redirectDone(w http.ResponseWriter, r *http.Request, notice str
 func (p *Portal) refused(w http.ResponseWriter, r *http.Request, s *session, status int, problems []string) {
 	page, err := p.homePage(r.Context(), s, r)
 	if err != nil {
-		http.Error(w, "service unavailable, retry later", http.StatusServiceUnavailable)
+		p.unavailable(w, r)
 		return
 	}
 	page.Problems = problems
@@ -418,12 +418,12 @@ func (p *Portal) changePassword(w http.ResponseWriter, r *http.Request, s *sessi
 	cur, next := r.PostForm.Get(templates.FieldCurrentPassword), r.PostForm.Get(templates.FieldNewPassword)
 	id, err := p.o.Store.GetIdentity(ctx, s.IdentityID)
 	if err != nil {
-		http.Error(w, "service unavailable, retry later", http.StatusServiceUnavailable)
+		p.unavailable(w, r)
 		return
 	}
 	cred, err := p.o.Store.GetCredential(ctx, id.ID)
 	if err != nil {
-		http.Error(w, "service unavailable, retry later", http.StatusServiceUnavailable)
+		p.unavailable(w, r)
 		return
 	}
 	deny := func(reason string, problems []string) {
@@ -440,11 +440,11 @@ func (p *Portal) changePassword(w http.ResponseWriter, r *http.Request, s *sessi
 		return
 	}
 	if err != nil || !ok {
-		deny("wrong current password", []string{"The current password is wrong."})
+		deny("wrong current password", []string{templates.Text(templates.Lang(r), "portal.problem.current")})
 		return
 	}
 	if probs := identity.CheckPassword(next, id.Username, id.Attributes); len(probs) > 0 {
-		deny("policy", probs)
+		deny("policy", passwordProblems(templates.Lang(r), probs))
 		return
 	}
 	// History and write in one step (E062): not the current password, not
@@ -456,7 +456,7 @@ func (p *Portal) changePassword(w http.ResponseWriter, r *http.Request, s *sessi
 		return
 	case err != nil:
 		p.o.Log.ErrorContext(ctx, "portal password change", "identity", id.ID, "err", err)
-		http.Error(w, "service unavailable, retry later", http.StatusServiceUnavailable)
+		p.unavailable(w, r)
 		return
 	}
 	// Whoever else holds a session of this identity (who may have known the
@@ -467,7 +467,7 @@ func (p *Portal) changePassword(w http.ResponseWriter, r *http.Request, s *sessi
 	}
 	if err != nil {
 		p.o.Log.ErrorContext(ctx, "ending sessions after a password change", "identity", id.ID, "err", err)
-		http.Error(w, "service unavailable, retry later", http.StatusServiceUnavailable)
+		p.unavailable(w, r)
 		return
 	}
 	_ = p.record(ctx, id.ID, "portal.password", id.ID, audit.Success, map[string]string{"sessions": "ended"})
@@ -495,14 +495,14 @@ func confirmed(r *http.Request) bool { return r.PostForm.Get(templates.FieldConf
 
 func (p *Portal) suspend(w http.ResponseWriter, r *http.Request, s *session) {
 	if !confirmed(r) {
-		p.refused(w, r, s, http.StatusBadRequest, []string{"Tick the confirmation box to suspend your identity."})
+		p.refused(w, r, s, http.StatusBadRequest, []string{templates.Text(templates.Lang(r), "portal.problem.suspendconfirm")})
 		return
 	}
 	_, err := p.o.Lifecycle.Suspend(r.Context(), s.IdentityID, lifecycle.SuspendRequest{Actor: p.holder(s),
 		Cause: lifecycle.CauseHolderRequest, Channel: lifecycle.ChannelPortal})
 	if err != nil {
 		// lifecycle has audited the refusal.
-		p.refused(w, r, s, http.StatusConflict, []string{err.Error()})
+		p.refused(w, r, s, http.StatusConflict, []string{lifecycleProblem(templates.Lang(r), "suspend", err)})
 		return
 	}
 	// The identity may no longer be used: the portal session ends too.
@@ -512,13 +512,13 @@ func (p *Portal) suspend(w http.ResponseWriter, r *http.Request, s *session) {
 
 func (p *Portal) revoke(w http.ResponseWriter, r *http.Request, s *session) {
 	if !confirmed(r) {
-		p.refused(w, r, s, http.StatusBadRequest, []string{"Tick the confirmation box to ask for revocation."})
+		p.refused(w, r, s, http.StatusBadRequest, []string{templates.Text(templates.Lang(r), "portal.problem.revokeconfirm")})
 		return
 	}
 	_, err := p.o.Lifecycle.Propose(r.Context(), s.IdentityID, lifecycle.ProposalRequest{Actor: p.holder(s),
 		Event: lifecycle.EventRevoke, Cause: lifecycle.CauseHolderRequest, Channel: lifecycle.ChannelPortal})
 	if err != nil {
-		p.refused(w, r, s, http.StatusConflict, []string{err.Error()})
+		p.refused(w, r, s, http.StatusConflict, []string{lifecycleProblem(templates.Lang(r), "revoke", err)})
 		return
 	}
 	p.redirectDone(w, r, "revoke")
@@ -526,7 +526,7 @@ func (p *Portal) revoke(w http.ResponseWriter, r *http.Request, s *session) {
 
 func (p *Portal) renew(w http.ResponseWriter, r *http.Request, s *session) {
 	if _, err := p.o.Lifecycle.Renew(r.Context(), s.IdentityID, p.holder(s)); err != nil {
-		p.refused(w, r, s, http.StatusConflict, []string{err.Error()})
+		p.refused(w, r, s, http.StatusConflict, []string{lifecycleProblem(templates.Lang(r), "renew", err)})
 		return
 	}
 	p.redirectDone(w, r, "renewed")
@@ -581,7 +581,7 @@ func (p *Portal) data(w http.ResponseWriter, r *http.Request) {
 	}
 	id, err := p.o.Store.GetIdentity(ctx, s.IdentityID)
 	if err != nil {
-		http.Error(w, "service unavailable, retry later", http.StatusServiceUnavailable)
+		p.unavailable(w, r)
 		return
 	}
 	out := Export{Identity: ExportIdentity{Username: id.Username, Type: fmt.Sprint(id.Type), Status: string(id.Status),
@@ -591,14 +591,14 @@ func (p *Portal) data(w http.ResponseWriter, r *http.Request) {
 	}
 	devs, err := p.o.Store.ListDevices(ctx, id.ID)
 	if err != nil {
-		http.Error(w, "service unavailable, retry later", http.StatusServiceUnavailable)
+		p.unavailable(w, r)
 		return
 	}
 	for _, d := range devs {
 		out.Devices = append(out.Devices, ExportDevice{Name: d.Name, Kind: string(d.Kind), Status: string(d.Status), CreatedAt: d.CreatedAt, LastUsedAt: d.LastUsedAt})
 	}
 	if out.History, _, err = History(ctx, p.o.Store, id.ID, 0, 1<<30); err != nil {
-		http.Error(w, "service unavailable, retry later", http.StatusServiceUnavailable)
+		p.unavailable(w, r)
 		return
 	}
 	_ = p.record(ctx, id.ID, "portal.export", id.ID, audit.Success, nil)
@@ -617,4 +617,37 @@ func (p *Portal) idpCerts() []*x509.Certificate {
 		return p.o.IdPCertsNow()
 	}
 	return p.o.IdPCerts
+}
+
+// errorPage answers with the IdP's error page for reason, in the page's
+// language.
+func (p *Portal) errorPage(w http.ResponseWriter, r *http.Request, reason templates.ErrorReason) {
+	if err := p.o.Pages.RenderError(w, templates.Lang(r), templates.ErrorPage{Reason: reason}); err != nil {
+		http.Error(w, string(reason), http.StatusInternalServerError)
+	}
+}
+
+// passwordProblems says the password rules broken in lang.
+func passwordProblems(lang string, probs []string) []string {
+	out := make([]string, 0, len(probs))
+	for _, pr := range probs {
+		if m, ok := identity.PasswordMessage(lang, pr); ok {
+			out = append(out, m)
+		} else {
+			out = append(out, templates.Text(lang, "portal.problem.policy"))
+		}
+	}
+	return out
+}
+
+// lifecycleProblem says in words why a suspension, revocation request or
+// renewal was refused (the lifecycle service audited it with the details).
+func lifecycleProblem(lang, what string, err error) string {
+	switch {
+	case errors.Is(err, lifecycle.ErrRenewalWindow):
+		return templates.Text(lang, "portal.problem.renewwindow")
+	case errors.Is(err, lifecycle.ErrTransition), errors.Is(err, lifecycle.ErrNoProposal):
+		return templates.Text(lang, "portal.problem."+what+".state")
+	}
+	return templates.Text(lang, "portal.problem."+what)
 }

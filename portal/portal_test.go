@@ -276,7 +276,7 @@ func TestRevocationRequestAndRenewalWindow(t *testing.T) {
 	if err != nil || l.State != storage.IdentityActive || l.Pending == nil || l.Pending.ProposedBy != "a1" {
 		t.Fatalf("after the request: %+v %v", l, err)
 	}
-	if w := e.do("POST", PathRenew, c, url.Values{"csrf_token": {e.token(c)}}); w.Code != http.StatusConflict || !strings.Contains(w.Body.String(), "renewal") {
+	if w := e.do("POST", PathRenew, c, url.Values{"csrf_token": {e.token(c)}}); w.Code != http.StatusConflict || !strings.Contains(w.Body.String(), "Il rinnovo è possibile solo") {
 		t.Fatalf("renewal a year early: %d\n%s", w.Code, w.Body)
 	}
 	if w := e.do("GET", PathHome, c, nil); strings.Contains(w.Body.String(), PathRenew) {

@@ -202,7 +202,7 @@ func (p *Portal) login(w http.ResponseWriter, r *http.Request) {
 	}
 	b := p.browser(w, r)
 	if err := r.ParseForm(); err != nil || !csrf.Valid(p.o.CSRFKey, "login:"+b, r.PostForm.Get(templates.FieldCSRF)) {
-		http.Error(w, "form expired, go back and retry", http.StatusForbidden)
+		p.errorPage(w, r, templates.ReasonForbidden)
 		return
 	}
 	id := response.RandomID()
@@ -212,7 +212,7 @@ func (p *Portal) login(w http.ResponseWriter, r *http.Request) {
 	}
 	val, _ := json.Marshal(pend)
 	if err := p.o.Eph.CreateValue(ctx, requestKey(id), val, p.o.Now().Add(requestTTL)); err != nil {
-		http.Error(w, "service unavailable, retry later", http.StatusServiceUnavailable)
+		p.unavailable(w, r)
 		return
 	}
 	xml := spclient.AuthnRequest(spclient.Request{ID: id, Issuer: p.entityID, Destination: p.o.IdPSSO, Level: spid.L2, Now: p.o.Now()})
@@ -286,7 +286,7 @@ func (p *Portal) acs(w http.ResponseWriter, r *http.Request) {
 	s := session{ID: newID(), IdentityID: id.ID, Level: int(res.Level), Created: now, LastSeen: now, Epoch: id.SessionEpoch}
 	val, _ := json.Marshal(s)
 	if err := p.o.Eph.CreateValue(ctx, sessionKey(s.ID), val, now.Add(maxSession)); err != nil {
-		http.Error(w, "service unavailable, retry later", http.StatusServiceUnavailable)
+		p.unavailable(w, r)
 		return
 	}
 	_ = p.record(ctx, id.ID, "portal.login", id.ID, audit.Success, map[string]string{"level": strconv.Itoa(int(res.Level))})
