@@ -35,7 +35,7 @@ func level2Samples() []struct {
 			[]string{`aria-invalid="true"`, `id="otp-error"`}},
 		{"activate-offer", PageActivateOffer, ActivateOfferPage{Service: svc, CSRF: "tok", Action: "/login/activate/start?flow=x", PhoneLast3: "567",
 			SPAction: "https://sp.example.it/acs", SPFields: []Field{{"SAMLResponse", "PHg+"}, {"RelayState", "r"}}},
-			[]string{`567`, `action="https://sp.example.it/acs"`, `name="SAMLResponse" value="PHg&#43;"`}},
+			[]string{`567`, `action="https://sp.example.it/acs"`, `name="SAMLResponse" value="PHg+"`}},
 		{"devices", PageDevices, DevicesPage{CSRF: "tok", Action: "/account/devices", Name: "Mario Rossi", Revoked: "Vecchio",
 			Devices: []Device{{ID: "d1", Name: "Telefono", Kind: "totp", Status: "active", Created: when, LastUsed: when},
 				{ID: "d2", Kind: "push", Status: "revoked", Created: when}}},

@@ -16,6 +16,7 @@ import (
 	"bytes"
 	"embed"
 	"fmt"
+	"html"
 	"html/template"
 	"io/fs"
 	"net/http"
@@ -24,6 +25,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"text/template/parse"
 	"time"
 
 	"github.com/spid-idp/spid-idp/idp/spid"
@@ -54,6 +56,9 @@ type Options struct {
 	// BrandEN is the name on English pages ("" shows Brand).
 	BrandEN string
 	Links   Links
+	// noFold keeps {{t "key"}} as calls (tests compare the pages with and
+	// without folding).
+	noFold bool
 }
 
 // Option changes Options.
@@ -156,6 +161,13 @@ func New(opts ...Option) (*Renderer, error) {
 			t, err := template.New(name).Funcs(funcs(lang, cats)).ParseFS(htmlFS, "html/"+spec.layout, "html/partials.html", "html/"+file)
 			if err != nil {
 				return nil, fmt.Errorf("templates: parsing %s: %w", file, err)
+			}
+			if !o.noFold {
+				for _, tt := range t.Templates() {
+					if tt.Tree != nil {
+						foldMessages(tt.Tree.Root, lang, cats)
+					}
+				}
 			}
 			r.sets[lang][name] = t
 		}
@@ -309,10 +321,96 @@ func funcs(lang string, cats map[string]catalog) template.FuncMap {
 			return tm.In(rome).Format("02/01/2006 15:04")
 		},
 		"languages": func() []string { return Languages },
+		"hidden":    hiddenFields,
 		"langName": func(l string) string {
 			return map[string]string{"it": "Italiano", "en": "English"}[l]
 		},
 	}
+}
+
+// message is what {{t key}} shows in lang, and whether there is one.
+func message(lang, key string, cats map[string]catalog) (string, bool) {
+	if msg, ok := cats[lang][key]; ok {
+		return msg, true
+	}
+	msg, ok := cats[DefaultLanguage][key]
+	return msg, ok
+}
+
+// foldMessages replaces each {{t "key"}} without placeholder arguments by
+// the message itself, a string constant, once at start-up: most of a page's
+// template actions are such calls, and each went through reflection on
+// every render. The escaping is unchanged (html/template escapes a constant
+// as it escaped the call's result, by the context it stands in).
+func foldMessages(n parse.Node, lang string, cats map[string]catalog) {
+	switch n := n.(type) {
+	case *parse.ListNode:
+		if n == nil {
+			return
+		}
+		for _, c := range n.Nodes {
+			foldMessages(c, lang, cats)
+		}
+	case *parse.ActionNode:
+		foldMessages(n.Pipe, lang, cats)
+	case *parse.IfNode:
+		foldBranch(&n.BranchNode, lang, cats)
+	case *parse.RangeNode:
+		foldBranch(&n.BranchNode, lang, cats)
+	case *parse.WithNode:
+		foldBranch(&n.BranchNode, lang, cats)
+	case *parse.TemplateNode:
+		foldMessages(n.Pipe, lang, cats)
+	case *parse.PipeNode:
+		if n == nil {
+			return
+		}
+		for _, cmd := range n.Cmds {
+			for _, arg := range cmd.Args {
+				foldMessages(arg, lang, cats)
+			}
+			if len(cmd.Args) != 2 {
+				continue
+			}
+			fn, ok := cmd.Args[0].(*parse.IdentifierNode)
+			key, isString := cmd.Args[1].(*parse.StringNode)
+			if !ok || fn.Ident != "t" || !isString {
+				continue
+			}
+			if msg, ok := message(lang, key.Text, cats); ok {
+				cmd.Args = []parse.Node{&parse.StringNode{NodeType: parse.NodeString, Pos: key.Pos, Quoted: strconv.Quote(msg), Text: msg}}
+			}
+		}
+	}
+}
+
+func foldBranch(b *parse.BranchNode, lang string, cats map[string]catalog) {
+	foldMessages(b.Pipe, lang, cats)
+	foldMessages(b.List, lang, cats)
+	foldMessages(b.ElseList, lang, cats)
+}
+
+// hiddenFields writes the hidden inputs of a form the browser posts on the
+// citizen's behalf. A signed SAML message is tens of KiB of base64, which
+// html/template's attribute escaper copied rune by rune into a new string
+// on every Response; html.EscapeString returns the text as it is when
+// there is nothing to escape, and escapes what could end a double-quoted
+// attribute (quotes, ampersands, angle brackets) when there is.
+func hiddenFields(fs []Field) template.HTML {
+	var b strings.Builder
+	n := 0
+	for _, f := range fs {
+		n += len(f.Name) + len(f.Value) + 48
+	}
+	b.Grow(n)
+	for _, f := range fs {
+		b.WriteString(`<input type="hidden" name="`)
+		b.WriteString(html.EscapeString(f.Name))
+		b.WriteString(`" value="`)
+		b.WriteString(html.EscapeString(f.Value))
+		b.WriteString("\">\n")
+	}
+	return template.HTML(b.String()) //nolint:gosec // every value escaped above, for a double-quoted attribute
 }
 
 // templateFiles lists the embedded templates, for checks and tests.
