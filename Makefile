@@ -5,6 +5,8 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -X main.version=$(VERSION)
 PKGS     := ./...
 FUZZTIME ?= 20s
+# Which benchmarks make bench runs (a go test -bench pattern).
+BENCH    ?= .
 # Minimisation is bounded by count: by default Go spends up to 60 s minimising
 # each input that finds new coverage, and with our multi-kilobyte SAML seeds
 # that left the workers minimising instead of fuzzing (a handful of execs a
@@ -29,8 +31,8 @@ test: ## run every test with the race detector (PostgreSQL/Redis/browser tests n
 	@# start, say) must still fail make test, whatever the summary read.
 	bash -o pipefail -c '$(GO) test -race -count=1 -timeout 30m -json $(PKGS) | ./bin/testsummary'
 
-bench: ## run the benchmarks (set SPID_TEST_POSTGRES / SPID_TEST_REDIS to include those backends)
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime=$${BENCHTIME:-1s} $(PKGS)
+bench: ## run the benchmarks (SPID_TEST_POSTGRES / SPID_TEST_REDIS add those backends; BENCH=Floor PKGS=./app/ only the floor ratios; see README)
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -benchtime=$${BENCHTIME:-1s} -timeout 60m $(PKGS)
 
 fuzz: ## run every fuzz target for FUZZTIME each (FUZZFLAGS adds go test flags); lists every failure at the end
 	@GO="$(GO)" PKGS="$(PKGS)" FUZZTIME="$(FUZZTIME)" FUZZFLAGS="$(FUZZFLAGS)" sh scripts/fuzz.sh
