@@ -155,13 +155,29 @@ func (c *Client) ask(ctx context.Context, cert, issuer *x509.Certificate, now ti
 		}
 		return rec, fails
 	}
-	for _, u := range cert.CRLDistributionPoints {
-		rec, err := c.askCRL(ctx, u, cert, issuer, now)
-		if err != nil {
-			fails = append(fails, "crl "+u+": "+err.Error())
-			continue
+	dps, err := distributionPoints(cert)
+	if err != nil {
+		fails = append(fails, "crl: "+err.Error())
+	}
+	for _, dp := range dps {
+		for _, u := range dp.urls {
+			switch {
+			case dp.indirect:
+				// The CRL's signer would be another authority, which the
+				// trust list does not name for this certificate.
+				fails = append(fails, "crl "+u+": skipped: an indirect CRL (the distribution point names a cRLIssuer other than the certificate's issuer) is not supported")
+				continue
+			case isLDAP(u):
+				fails = append(fails, "crl "+u+": skipped: LDAP distribution points are not fetched (HTTP only)")
+				continue
+			}
+			rec, err := c.askCRL(ctx, u, cert, issuer, now)
+			if err != nil {
+				fails = append(fails, "crl "+u+": "+err.Error())
+				continue
+			}
+			return rec, fails
 		}
-		return rec, fails
 	}
 	if len(cert.OCSPServer) == 0 && len(cert.CRLDistributionPoints) == 0 {
 		fails = append(fails, "the certificate names neither an OCSP responder nor a CRL distribution point")
@@ -252,6 +268,9 @@ func (c *Client) askCRL(ctx context.Context, u string, cert, issuer *x509.Certif
 		return record{}, fmt.Errorf("not a CRL: %w", err)
 	}
 	// Only direct CRLs: the certificate's own issuer signs the list.
+	if !bytes.Equal(crl.RawIssuer, cert.RawIssuer) {
+		return record{}, fmt.Errorf("the CRL is issued by %q, not by the certificate's issuer %q: an indirect CRL, not supported", crl.Issuer, cert.Issuer)
+	}
 	if err := crl.CheckSignatureFrom(issuer); err != nil {
 		return record{}, fmt.Errorf("CRL not signed by the certificate's issuer: %w", err)
 	}

@@ -3,6 +3,8 @@ package revocation_test
 import (
 	"context"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -114,7 +116,7 @@ func TestRevocationWrongSigner(t *testing.T) {
 	if !errors.Is(err, revocation.ErrUnavailable) || other.OCSPHits() == 0 || other.CRLHits() == 0 {
 		t.Fatalf("err %v, result %+v", err, res)
 	}
-	if !strings.Contains(res.Detail, "bad OCSP signature") || !strings.Contains(res.Detail, "not signed by the certificate's issuer") {
+	if !strings.Contains(res.Detail, "bad OCSP signature") || !strings.Contains(res.Detail, "an indirect CRL, not supported") {
 		t.Fatalf("detail %q", res.Detail)
 	}
 }
@@ -183,5 +185,81 @@ func TestRevocationTimeout(t *testing.T) {
 	res, err := (&revocation.Client{Timeout: 200 * time.Millisecond}).Check(context.Background(), c, ca.Cert, time.Time{})
 	if !errors.Is(err, revocation.ErrUnavailable) || res.Status != revocation.Unavailable {
 		t.Fatalf("err %v, %+v", err, res)
+	}
+}
+
+// cdpExtension is a CRL distribution points extension with one point per
+// entry of urls; crlIssuer, when set, is named as the cRLIssuer of every
+// point (an indirect CRL).
+func cdpExtension(t *testing.T, crlIssuer *x509.Certificate, urls ...string) pkix.Extension {
+	t.Helper()
+	type distributionPointName struct {
+		FullName []asn1.RawValue `asn1:"optional,tag:0"`
+	}
+	type distributionPoint struct {
+		DistributionPoint distributionPointName `asn1:"optional,tag:0"`
+		CRLIssuer         []asn1.RawValue       `asn1:"optional,tag:2"`
+	}
+	var dps []distributionPoint
+	for _, u := range urls {
+		dp := distributionPoint{DistributionPoint: distributionPointName{FullName: []asn1.RawValue{{Tag: 6, Class: asn1.ClassContextSpecific, Bytes: []byte(u)}}}}
+		if crlIssuer != nil {
+			// directoryName [4] holding the issuer's Name.
+			dp.CRLIssuer = []asn1.RawValue{{Tag: 4, Class: asn1.ClassContextSpecific, IsCompound: true, Bytes: crlIssuer.RawSubject}}
+		}
+		dps = append(dps, dp)
+	}
+	b, err := asn1.Marshal(dps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pkix.Extension{Id: asn1.ObjectIdentifier{2, 5, 29, 31}, Value: b}
+}
+
+// TestRevocationDistributionPoints: an LDAP distribution point is skipped
+// with a message saying so (only HTTP is fetched) and the HTTP one still
+// answers; with LDAP alone the status is not established (hard-fail
+// refuses, naming LDAP); an indirect CRL (cRLIssuer in the point) is
+// skipped with its own message, never fetched.
+func TestRevocationDistributionPoints(t *testing.T) {
+	ctx := context.Background()
+	issue := func(ca *testpki.CA, ext pkix.Extension) *x509.Certificate {
+		c, _ := ca.Issue(&x509.Certificate{NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+			CRLDistributionPoints: []string{"unused"}, ExtraExtensions: []pkix.Extension{ext}})
+		return c
+	}
+	const ldap = "ldap://ldap.example.it/cn=CRL,o=Test?certificateRevocationList"
+
+	ca := testpki.New(t, testpki.Options{})
+	ca.NoOCSP = true
+	c := issue(ca, cdpExtension(t, nil, ldap, ca.CRLURL))
+	ca.Revoke(c, time.Now().Add(-time.Minute))
+	res, err := (&revocation.Client{}).Check(ctx, c, ca.Cert, time.Time{})
+	if !errors.Is(err, revocation.ErrRevoked) || res.Method != revocation.MethodCRL || res.Source != ca.CRLURL {
+		t.Fatalf("LDAP then HTTP: err %v, result %+v", err, res)
+	}
+	if !strings.Contains(res.Detail, "crl "+ldap+": skipped: LDAP distribution points are not fetched (HTTP only)") {
+		t.Errorf("the report does not say the LDAP point was skipped: %q", res.Detail)
+	}
+
+	only := issue(ca, cdpExtension(t, nil, ldap))
+	res, err = (&revocation.Client{}).Check(ctx, only, ca.Cert, time.Time{})
+	if !errors.Is(err, revocation.ErrUnavailable) || !strings.Contains(err.Error(), "LDAP distribution points are not fetched") {
+		t.Fatalf("LDAP only, hard-fail: err %v", err)
+	}
+	res, err = (&revocation.Client{SoftFail: true}).Check(ctx, only, ca.Cert, time.Time{})
+	if err != nil || !res.SoftFail || !strings.Contains(res.Summary(), "LDAP") {
+		t.Fatalf("LDAP only, soft-fail: err %v, summary %q", err, res.Summary())
+	}
+
+	other := testpki.New(t, testpki.Options{Name: "CRL Issuer"})
+	hits := other.CRLHits()
+	ind := issue(ca, cdpExtension(t, other.Cert, other.CRLURL))
+	res, err = (&revocation.Client{}).Check(ctx, ind, ca.Cert, time.Time{})
+	if !errors.Is(err, revocation.ErrUnavailable) || !strings.Contains(res.Detail, "skipped: an indirect CRL") {
+		t.Fatalf("indirect CRL: err %v, detail %q", err, res.Detail)
+	}
+	if other.CRLHits() != hits {
+		t.Error("the indirect CRL was fetched")
 	}
 }
