@@ -19,6 +19,7 @@ import (
 	"github.com/spid-idp/spid-idp/enrolment"
 	"github.com/spid-idp/spid-idp/internal/browsertest"
 	"github.com/spid-idp/spid-idp/internal/testenv"
+	"github.com/spid-idp/spid-idp/notify/mail"
 	"github.com/spid-idp/spid-idp/storage"
 )
 
@@ -467,23 +468,60 @@ func TestEnrolPathsBrowserRejected(t *testing.T) {
 	browsertest.Page(t, citizen, "enrol-correct-data")
 }
 
-// TestEnrolPathsBrowserVideo: the video operator runs the console's session
-// checklist (the WebRTC call itself is out of scope: the page says so),
-// types the code the applicant reads aloud, uploads the recording and
-// confirms; the verifier approves; activation and login at the demo SP.
+// TestEnrolPathsBrowserVideo: the video operator publishes availability in
+// the console, the citizen books a time from the page after submission
+// (confirmation e-mail with a calendar invitation) and sees it on the
+// status page; the operator finds the appointment in the agenda and starts
+// the recognition from it, runs the console's session checklist (the
+// WebRTC call itself is out of scope: the page says so), types the code
+// the applicant reads aloud, uploads the recording and confirms; the
+// verifier approves; activation and login at the demo SP.
 func TestEnrolPathsBrowserVideo(t *testing.T) {
 	r := newPathsRun(t, nil)
 	p := newApplicant(t, 7)
-	citizen := r.session()
-	e := r.request(citizen, p, enrolment.PathVideo)
-	r.status(e, p, "ATTESA RICONOSCIMENTO", "Prenota la videochiamata")
 
 	ctx := r.consoleLogin("video")
-	r.step(ctx, "find page", chromedp.Navigate(r.base+"/console/find"), chromedp.WaitVisible(`#cf_suffix`),
-		chromedp.SendKeys(`#code`, enrolment.FormatCode(e.Code)),
-		chromedp.SendKeys(`#cf_suffix`, p.cf[12:]),
-	)
-	r.submit(ctx, "find", `form[action="/console/find"] button[type="submit"]`)
+	day := nextOpenDay(time.Now())
+	r.step(ctx, "availability page", chromedp.Navigate(r.base+"/console/video/slots?lang=it"), chromedp.WaitVisible(`#date`),
+		chromedp.SetValue(`#date`, day.Format("2006-01-02")), chromedp.SetValue(`#from`, "09:00"), chromedp.SetValue(`#to`, "11:00"),
+		chromedp.SetValue(`#length`, "20"), chromedp.SetValue(`#weeks`, "1"))
+	r.submit(ctx, "publish availability", `form[action="/console/video/slots"] button[type="submit"]`)
+	if txt := r.text(ctx); !strings.Contains(txt, "Pubblicati 6 appuntamenti") {
+		t.Fatalf("after publishing:\n%s", txt)
+	}
+	browsertest.Page(r.t, ctx, "console-video-slots")
+
+	citizen := r.session()
+	e := r.request(citizen, p, enrolment.PathVideo)
+	r.submit(citizen, "booking link", `a[href^="/enrol/video?"]`)
+	r.step(citizen, "free times", chromedp.WaitVisible(`.video-times input[name="slot"]`))
+	browsertest.Page(r.t, citizen, "video-booking-choose")
+	r.step(citizen, "pick the first time", chromedp.Click(`.video-times label`))
+	r.submit(citizen, "book", `button[name="op"][value="book"]`)
+	when := day.Format("02/01/2006") + " 09:00"
+	// The booking page speaks the language of the enrolment pages.
+	if txt := r.text(citizen); !strings.Contains(txt, "Appointment booked") || !strings.Contains(txt, when) {
+		t.Fatalf("after booking:\n%s", txt)
+	}
+	browsertest.Page(r.t, citizen, "video-booking-booked")
+	m, err := mail.Outbox{Dir: r.a.Config.Mail.OutboxDir}.Last(p.email)
+	if err != nil || len(m.Attachments) != 1 || !strings.Contains(m.Text, when) ||
+		!strings.Contains(string(m.Attachments[0].Data), "METHOD:REQUEST") {
+		t.Fatalf("confirmation e-mail (%v):\n%s", err, m.Text)
+	}
+	r.status(e, p, "ATTESA RICONOSCIMENTO", "Appuntamento per la videochiamata: "+when)
+
+	// The agenda names the citizen and the request; its button opens the
+	// recognition of that request.
+	r.step(ctx, "agenda", chromedp.Navigate(r.base+"/console/video/"), chromedp.WaitVisible(`form[action="/console/find"]`))
+	if txt := r.text(ctx); !strings.Contains(txt, p.name+" "+p.surname) || !strings.Contains(txt, enrolment.FormatCode(e.Code)) {
+		t.Fatalf("agenda:\n%s", txt)
+	}
+	browsertest.Page(r.t, ctx, "console-video-agenda")
+	r.submit(ctx, "start the recognition", `form[action="/console/find"] button[type="submit"]`)
+	if loc, _ := chromedp.Run(ctx, chromedp.Location()); !strings.Contains(loc, "/console/recognise/"+e.ID) {
+		t.Fatalf("start from the agenda: at %s\n%s", loc, r.text(ctx))
+	}
 	if !strings.Contains(r.text(ctx), "WebRTC") {
 		t.Errorf("the video page does not say the call itself is out of scope:\n%s", r.text(ctx))
 	}

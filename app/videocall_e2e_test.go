@@ -50,7 +50,7 @@ func videoOperators(t *testing.T, a *App) {
 }
 
 var (
-	bookingLinkRE = regexp.MustCompile(`href="(/enrol/video\?t=[^"]+)"`)
+	bookingLinkRE = regexp.MustCompile(`href="(/enrol/video\?[^"]+)"`)
 	slotRE        = regexp.MustCompile(`name="slot" value="([0-9a-f]+)"`)
 )
 

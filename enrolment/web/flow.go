@@ -622,7 +622,7 @@ func (h *Handler) done(w http.ResponseWriter, r *http.Request) {
 		p.CNSURL = link
 	}
 	h.points(&p, e.Path, r.URL.Query().Get("province"))
-	h.video(r.Context(), &p, e)
+	h.video(r.Context(), &p, e, lang(r))
 	h.render(w, r, http.StatusOK, p)
 }
 

@@ -58,7 +58,7 @@ func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 	p.Status.Code, p.Status.Suffix = enrolment.FormatCode(e.Code), suffix
 	if enrolment.State(e.State) == enrolment.StateAwaitingRecognition {
 		h.points(&p, e.Path, r.PostFormValue("province"))
-		h.video(r.Context(), &p, e)
+		h.video(r.Context(), &p, e, l)
 	}
 	h.render(w, r, http.StatusOK, p)
 }
@@ -72,7 +72,7 @@ type VideoBooking interface {
 
 // video fills the booking link and the appointment of a request on the
 // video path waiting for its call.
-func (h *Handler) video(ctx context.Context, p *templates.EnrolPage, e storage.Enrolment) {
+func (h *Handler) video(ctx context.Context, p *templates.EnrolPage, e storage.Enrolment, l string) {
 	if h.Video == nil || e.Path != enrolment.PathVideo || enrolment.State(e.State) != enrolment.StateAwaitingRecognition {
 		return
 	}
@@ -82,6 +82,9 @@ func (h *Handler) video(ctx context.Context, p *templates.EnrolPage, e storage.E
 		return
 	}
 	if u, err := url.Parse(link); err == nil {
+		q := u.Query()
+		q.Set("lang", l) // the booking page in the language of these pages
+		u.RawQuery = q.Encode()
 		link = u.RequestURI() // same origin: a relative link
 	}
 	p.VideoURL = link
