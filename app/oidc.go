@@ -110,7 +110,7 @@ func (a *App) SetupOIDC(ctx context.Context, pages *templates.Renderer) error {
 		Issuer: oc.Issuer, Entity: entity, FederationEntity: fe, CoreKeys: core, Resolver: resolver,
 		AllowHTTP: cfg.Demo, PairwiseKey: pairwise, Store: a.Backends.Store, Eph: a.Backends.Eph,
 		Audit: a.Audit, Log: a.Log.With("component", "oidc"), Pages: pages, Login: a.Flow,
-		UseCase: oc.RefreshUseCase, UseCases: useCases(oc.RefreshUseCaseClients),
+		UseCase: oc.RefreshUseCase, UseCases: useCases(oc.RefreshUseCaseClients), Register: a.RegisterQueue,
 	})
 	if err != nil {
 		return err

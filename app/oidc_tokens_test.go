@@ -15,6 +15,7 @@ import (
 	"github.com/spid-idp/spid-idp/federation"
 	"github.com/spid-idp/spid-idp/internal/fedtest"
 	"github.com/spid-idp/spid-idp/oidc"
+	"github.com/spid-idp/spid-idp/register"
 )
 
 // The OP's long revocable sessions (refresh tokens), introspection,
@@ -479,5 +480,59 @@ func TestOIDCRevocationAndLogout(t *testing.T) {
 	sso(ro)
 	if p := authorize(br, issuer, rp1, ro); !strings.Contains(p.body, `name="password"`) {
 		t.Fatalf("O084: the SSO session survived the revocation: %d %s", p.status, p.url)
+	}
+}
+
+// TestOIDCRegister: an OIDC login, its refresh, userinfo and revocation are
+// in the transaction register under the protocol's kinds, found from the
+// citizen's spidCode like a SAML login (O086), with no live token in them.
+func TestOIDCRegister(t *testing.T) {
+	a, _, info := testApp(t)
+	ctx := t.Context()
+	rp := a.demoFed.RP1
+	tok, _ := offlineLogin(t, a, newBrowser(t), rp, info, true, nil)
+	res, next := refreshWith(t, a, rp, tok["refresh_token"].(string))
+	if res.StatusCode != 200 {
+		t.Fatalf("refresh: %d %v", res.StatusCode, next)
+	}
+	if st := userinfoStatus(t, a, next["access_token"].(string)); st != 200 {
+		t.Fatalf("userinfo: %d", st)
+	}
+	if res, _ := revokeWith(t, a, rp, next["refresh_token"].(string)); res.StatusCode != 200 {
+		t.Fatal("revocation failed")
+	}
+	if err := a.RegisterQueue.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := a.Register.Search(ctx, register.Query{SPIDCodes: []string{"DEMO0000000001"}, SP: rp.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	handle := ""
+	for _, m := range msgs {
+		if !strings.HasPrefix(m.Kind, "oidc.") || m.SPEntityID != rp.ID {
+			t.Fatalf("record %+v", m.RegisterRecord)
+		}
+		if handle == "" {
+			handle = m.RequestID
+		}
+		if m.RequestID != handle {
+			t.Fatalf("%s has request id %q, the login's is %q", m.Kind, m.RequestID, handle)
+		}
+		for _, secret := range []string{tok["refresh_token"].(string), next["refresh_token"].(string), tok["access_token"].(string), next["access_token"].(string)} {
+			if strings.Contains(string(m.XML), secret) {
+				t.Fatalf("%s holds a live token", m.Kind)
+			}
+		}
+		kinds = append(kinds, m.Kind)
+	}
+	want := []string{oidc.KindAuthorizationRequest, oidc.KindAuthorizationResponse, oidc.KindTokenRequest, oidc.KindTokenResponse,
+		oidc.KindTokenRequest, oidc.KindTokenResponse, oidc.KindUserinfoResponse, oidc.KindRevocationRequest}
+	if strings.Join(kinds, " ") != strings.Join(want, " ") {
+		t.Fatalf("O086: register holds %v, want %v", kinds, want)
+	}
+	if !strings.Contains(string(msgs[0].XML), "request=") || !strings.Contains(string(msgs[4].XML), "refresh_token=sha256%3A") {
+		t.Fatalf("request records: %s / %s", msgs[0].XML, msgs[4].XML)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/spid-idp/spid-idp/authflow"
 	"github.com/spid-idp/spid-idp/federation"
 	"github.com/spid-idp/spid-idp/idp/spid"
+	"github.com/spid-idp/spid-idp/register"
 	"github.com/spid-idp/spid-idp/server/csp"
 	"github.com/spid-idp/spid-idp/storage"
 	"github.com/spid-idp/spid-idp/templates"
@@ -56,6 +57,9 @@ type authzRequest struct {
 	// in (spec §4.3: offline_access, prompt consent, SpidL1 last, the
 	// client's grant types).
 	Offline bool `json:"o,omitempty"`
+	// Handle names the authorization in the register and is the id of
+	// the long revocable session it may open.
+	Handle string `json:"h,omitempty"`
 }
 
 // codeGrant is what an authorization code stands for.
@@ -166,11 +170,18 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		if aerr.noState || !hasState {
 			state = ""
 		}
+		id := uuid.NewString()
+		p.record(ctx, register.Entry{Kind: KindAuthorizationRequest, Direction: register.Received, Binding: bindingFront,
+			SP: clientID, RequestID: id, MessageID: str("jti"), Message: formOf(params)})
 		p.deliver(w, r, cl.Name, redirect, mode, url.Values{"error": {aerr.code}, "error_description": {Description(aerr.code)}}, state)
+		p.record(ctx, register.Entry{Kind: KindAuthorizationResponse, Direction: register.Sent, Binding: bindingFront,
+			SP: clientID, RequestID: id, Message: formOf(url.Values{"error": {aerr.code}, "state": {state}, "redirect_uri": {redirect}})})
 		return
 	}
-	req.ClientID, req.RedirectURI, req.State, req.ResponseMode = clientID, redirect, state, mode
 	handle := uuid.NewString()
+	req.ClientID, req.RedirectURI, req.State, req.ResponseMode, req.Handle = clientID, redirect, state, mode, handle
+	p.record(ctx, register.Entry{Kind: KindAuthorizationRequest, Direction: register.Received, Binding: bindingFront,
+		SP: clientID, RequestID: handle, MessageID: str("jti"), Message: formOf(params)})
 	b, _ := json.Marshal(req)
 	if err := p.o.Eph.CreateValue(ctx, "oidc:ar:"+handle, b, p.now().Add(requestLifetime)); err != nil {
 		p.o.Log.ErrorContext(ctx, "storing authorization request", "err", err)
@@ -463,6 +474,10 @@ func (p *Provider) ExternalDone(w http.ResponseWriter, r *http.Request, handle s
 		"level": fmt.Sprint(int(a.Level)), "reused_session": fmt.Sprint(a.SessionReused), "handle": handle,
 		"offline": fmt.Sprint(g.Offline)})
 	p.deliver(w, r, "", req.RedirectURI, req.ResponseMode, url.Values{"code": {code}}, req.State)
+	p.record(ctx, register.Entry{Kind: KindAuthorizationResponse, Direction: register.Sent, Binding: bindingFront,
+		SP: req.ClientID, SPIDCode: a.Identity.Attributes["spidCode"], RequestID: handle, MessageID: code,
+		Message: formOf(url.Values{"code": {code}, "state": {req.State}, "iss": {p.o.Issuer}, "redirect_uri": {req.RedirectURI},
+			"acr": {acrOf(a.Level)}, "offline": {fmt.Sprint(g.Offline)}})})
 }
 
 // ExternalRefused answers access_denied (spec §3.7).
@@ -475,4 +490,7 @@ func (p *Provider) ExternalRefused(w http.ResponseWriter, r *http.Request, handl
 	p.o.Log.InfoContext(r.Context(), "authorization ended without consent", "client", req.ClientID, "anomaly", code.String(), "reason", reason)
 	p.deliver(w, r, "", req.RedirectURI, req.ResponseMode, url.Values{"error": {ErrAccessDenied},
 		"error_description": {Description(ErrAccessDenied)}}, req.State)
+	p.record(r.Context(), register.Entry{Kind: KindAuthorizationResponse, Direction: register.Sent, Binding: bindingFront,
+		SP: req.ClientID, RequestID: handle, Message: formOf(url.Values{"error": {ErrAccessDenied}, "state": {req.State},
+			"redirect_uri": {req.RedirectURI}, "anomaly": {code.String()}})})
 }

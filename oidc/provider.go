@@ -25,6 +25,7 @@ import (
 	"github.com/spid-idp/spid-idp/audit"
 	"github.com/spid-idp/spid-idp/authflow"
 	"github.com/spid-idp/spid-idp/federation"
+	"github.com/spid-idp/spid-idp/register"
 	"github.com/spid-idp/spid-idp/storage"
 	"github.com/spid-idp/spid-idp/templates"
 )
@@ -85,6 +86,9 @@ type Options struct {
 	// EndSSO ends the IdP's SSO session a revoked access token came from
 	// (spec §7); nil: the session is deleted from Eph.
 	EndSSO func(ctx context.Context, sessionID string) error
+	// Register, when set, records the OP's messages in the transaction
+	// register (register.go).
+	Register *register.Queue
 }
 
 // Provider is the OpenID Provider.

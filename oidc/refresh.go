@@ -146,7 +146,7 @@ func (p *Provider) refreshGrant(w http.ResponseWriter, r *http.Request, cl *Clie
 			return storage.OIDCRefreshToken{}, s, err
 		}
 		rec = accessRecord{ClientID: cl.ID, Identity: s.IdentityID, Sub: s.Subject, Claims: s.Claims, Scope: s.Scope,
-			Session: s.ID, SSO: s.SSOSession}
+			Session: s.ID, SSO: s.SSOSession, Handle: s.ID}
 		idExp := now.Add(IDTokenLifetime)
 		if end := s.SessionStart.Add(RefreshLifetime); end.Before(idExp) {
 			idExp = end // never beyond the session (O068)
@@ -188,6 +188,7 @@ func (p *Provider) refreshGrant(w http.ResponseWriter, r *http.Request, cl *Clie
 	p.audit(ctx, sess.IdentityID, "oidc.refresh", cl.ID, audit.Success, map[string]string{
 		"long_session": sess.ID, "access_token_jti": accessJTI, "id_token_jti": t.idJTI})
 	p.tokenResponse(w, t, refresh)
+	p.recordToken(ctx, r, cl, rec, t, accessJTI, refresh)
 }
 
 func (p *Provider) refreshDenied(ctx context.Context, cl *Client, identity, reason string) {

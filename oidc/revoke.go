@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/spid-idp/spid-idp/audit"
+	"github.com/spid-idp/spid-idp/register"
 	"github.com/spid-idp/spid-idp/storage"
 )
 
@@ -42,6 +43,14 @@ func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	details := map[string]string{"token_type": st.kind, "token_jti": st.jti, "long_session": st.session.ID}
+	handle := st.rec.Handle
+	if handle == "" {
+		handle = st.session.ID
+	}
+	if st.clientID == cl.ID {
+		p.record(ctx, register.Entry{Kind: KindRevocationRequest, Direction: register.Received, Binding: bindingBack,
+			SP: cl.ID, RequestID: handle, MessageID: st.jti, Message: redactForm(r.PostForm)})
+	}
 	switch {
 	case st.kind == "":
 		p.audit(ctx, cl.ID, "oidc.revocation", cl.ID, audit.Success, map[string]string{"token_type": "unknown"})

@@ -19,6 +19,7 @@ import (
 
 	"github.com/spid-idp/spid-idp/audit"
 	"github.com/spid-idp/spid-idp/federation"
+	"github.com/spid-idp/spid-idp/register"
 	"github.com/spid-idp/spid-idp/storage"
 )
 
@@ -39,6 +40,8 @@ type accessRecord struct {
 	// revoking the token ends both (spec §7).
 	Session string `json:"ls,omitempty"`
 	SSO     string `json:"sso,omitempty"`
+	// Handle names the authorization in the register.
+	Handle string `json:"h,omitempty"`
 }
 
 // authenticateClient applies spec §4.1 for the endpoint at aud. It answers
@@ -178,8 +181,12 @@ func (p *Provider) codeGrant(w http.ResponseWriter, r *http.Request, cl *Client)
 		}
 		g.Used, g.AccessJTI = true, uuid.NewString()
 		if g.Offline {
-			// Named now so that a reuse of the code finds it (O036).
-			g.SessionID = uuid.NewString()
+			// Named now so that a reuse of the code finds it (O036); the
+			// authorization's handle, so the register ties them together.
+			g.SessionID = g.Req.Handle
+			if g.SessionID == "" {
+				g.SessionID = uuid.NewString()
+			}
 		}
 		return json.Marshal(g)
 	})
@@ -244,7 +251,7 @@ func (p *Provider) issue(w http.ResponseWriter, r *http.Request, cl *Client, g c
 	sub := p.pairwise(cl.ID, g.Identity)
 	acr := acrOf(spidLevel(g.Level))
 	rec := accessRecord{ClientID: cl.ID, Identity: g.Identity, Sub: sub, Claims: g.Req.Claims, Scope: g.Req.Scope,
-		SSO: g.SSOSession}
+		SSO: g.SSOSession, Handle: g.Req.Handle}
 	var refresh string
 	if g.SessionID != "" {
 		rec.Session = g.SessionID
@@ -273,11 +280,22 @@ func (p *Provider) issue(w http.ResponseWriter, r *http.Request, cl *Client, g c
 	}
 	p.audit(ctx, g.Identity, "oidc.token", cl.ID, audit.Success, details)
 	p.tokenResponse(w, t, refresh)
+	p.recordToken(ctx, r, cl, rec, t, g.AccessJTI, refresh)
+}
+
+// recordToken puts a token exchange in the register: the request with its
+// secrets hashed, the response as metadata.
+func (p *Provider) recordToken(ctx context.Context, r *http.Request, cl *Client, rec accessRecord, t signed, accessJTI, refresh string) {
+	p.record(ctx, register.Entry{Kind: KindTokenRequest, Direction: register.Received, Binding: bindingBack,
+		SP: cl.ID, RequestID: rec.Handle, MessageID: r.PostForm.Get("grant_type"), Message: redactForm(r.PostForm)})
+	p.record(ctx, register.Entry{Kind: KindTokenResponse, Direction: register.Sent, Binding: bindingBack,
+		SP: cl.ID, RequestID: rec.Handle, MessageID: accessJTI, Message: tokenMetadata(t, rec, accessJTI, refresh, t.idClaims)})
 }
 
 // signed are the tokens of one token response.
 type signed struct {
 	access, id, idJTI string
+	idClaims          map[string]any
 }
 
 // signTokens signs an access token (jti accessJTI) and an ID token for rec
@@ -295,14 +313,15 @@ func (p *Provider) signTokens(cl *Client, rec accessRecord, accessJTI, nonce, ac
 	idKey := key
 	idKey.Alg = cl.IDTokenAlg
 	idJTI := uuid.NewString()
-	idt, err := idKey.Sign("", map[string]any{
+	idClaims := map[string]any{
 		"iss": p.o.Issuer, "sub": rec.Sub, "aud": cl.ID, "acr": acr, "at_hash": atHash(at, cl.IDTokenAlg),
 		"iat": iat, "nbf": iat, "exp": idExp.Unix(), "jti": idJTI, "nonce": nonce,
-	})
+	}
+	idt, err := idKey.Sign("", idClaims)
 	if err != nil {
 		return signed{}, fmt.Errorf("ID token: %w", err)
 	}
-	return signed{access: at, id: idt, idJTI: idJTI}, nil
+	return signed{access: at, id: idt, idJTI: idJTI, idClaims: idClaims}, nil
 }
 
 // storeAccess keeps what an access token stands for as long as it lives;

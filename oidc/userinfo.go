@@ -12,6 +12,7 @@ import (
 	"github.com/spid-idp/spid-idp/audit"
 	"github.com/spid-idp/spid-idp/federation"
 	"github.com/spid-idp/spid-idp/idp/spid"
+	"github.com/spid-idp/spid-idp/register"
 )
 
 func spidLevel(l int) spid.Level { return spid.Level(l) }
@@ -79,6 +80,7 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 	key := p.o.CoreKeys[0]
 	key.Alg = cl.UserinfoSigAlg
 	inner, err := key.Sign("", claims)
+	signedClaims := inner
 	if err == nil {
 		inner, err = encrypt(inner, cl)
 	}
@@ -88,6 +90,9 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.audit(ctx, rec.Identity, "oidc.userinfo", cl.ID, audit.Success, map[string]string{"access_token_jti": c.JTI})
+	// The claims released, as signed (the JWE is for the client's key).
+	p.record(ctx, register.Entry{Kind: KindUserinfoResponse, Direction: register.Sent, Binding: bindingBack,
+		SP: cl.ID, RequestID: rec.Handle, MessageID: c.JTI, Message: []byte(signedClaims)})
 	w.Header().Set("Content-Type", "application/jwt")
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write([]byte(inner))

@@ -117,7 +117,13 @@ func runRegisterSearch(ctx context.Context, e env, args []string) int {
 			m.Seq, m.Time.UTC().Format(time.RFC3339Nano), m.Kind, m.Direction, oneLine(m.SPEntityID), oneLine(m.SPIDCode),
 			oneLine(m.RequestID), oneLine(m.MessageID), oneLine(m.Binding), oneLine(m.ClientIP))
 		if *export != "" {
-			name := filepath.Join(*export, fmt.Sprintf("%06d-%s.xml", m.Seq, m.Kind))
+			// SAML messages are XML; the OP's (kinds "oidc.…") are form
+			// encodings, JSON metadata or a JWS.
+			ext := ".xml"
+			if strings.HasPrefix(m.Kind, "oidc.") {
+				ext = ".txt"
+			}
+			name := filepath.Join(*export, fmt.Sprintf("%06d-%s%s", m.Seq, m.Kind, ext))
 			if err := os.WriteFile(name, m.XML, 0o600); err != nil {
 				fmt.Fprintf(e.stderr, "spid-idp register search: %v\n", err)
 				return exitFailure
