@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/spid-idp/spid-idp/attrauth"
 	"github.com/spid-idp/spid-idp/audit"
 	"github.com/spid-idp/spid-idp/authflow"
 	"github.com/spid-idp/spid-idp/care"
@@ -86,6 +87,9 @@ type App struct {
 
 	// OIDC is the OpenID Provider (nil unless oidc.enabled).
 	OIDC *oidc.Provider
+	// AA offers the federation's Attribute Authorities to both front ends
+	// (nil unless oidc.enabled: the AAs are found through its federation).
+	AA *attrauth.Service
 
 	enrolWeb *web.Handler // the citizen enrolment pages, built once
 	video    *videocall.Handler

@@ -110,6 +110,9 @@ func (a *App) SetupDemo(ctx context.Context) (DemoInfo, error) {
 	if err := a.registerOwnSP(ctx, sp.Metadata(), "demo"); err != nil {
 		return DemoInfo{}, fmt.Errorf("registering the demo SP: %w", err)
 	}
+	if a.demoFed != nil && a.AA != nil {
+		sp.AA, sp.Exchange = a.demoFed.AA.ID, a.demoExchange
+	}
 	sp.Register(a.Mux)
 	a.demoSP = sp
 	rpURL := ""

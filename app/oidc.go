@@ -102,6 +102,7 @@ func (a *App) SetupOIDC(ctx context.Context, pages *templates.Renderer) error {
 	}
 	resolver := &federation.Resolver{Anchors: anchors, Fetcher: fetcher, CheckStatus: true,
 		TrustMarks: map[string][]string{federation.TypeRelyingParty: oc.Federation.RPTrustMarks}}
+	a.setupAttributeAuthorities(anchors, fetcher, core, oc.Issuer)
 	fe := map[string]any{
 		"organization_name": oc.Federation.OrganizationName, "homepage_uri": oc.Federation.HomepageURI,
 		"policy_uri": oc.Federation.PolicyURI, "logo_uri": oc.Federation.LogoURI, "contacts": oc.Federation.Contacts,

@@ -74,6 +74,12 @@ func (p *Engine) consent(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, templates.ReasonBadRequest)
 		return
 	}
+	if r.PostForm.Get(templates.FieldOp) == templates.OpAccept && p.aaPending(f) {
+		// The AA choice comes next (aa.go); the flow is answered there.
+		f.ExtOfflineGranted = f.ExtOffline && r.PostForm.Get(templates.FieldOffline) == "1"
+		p.showAA(w, r, sp, f)
+		return
+	}
 	if !p.markAnswered(w, r, f) {
 		return
 	}

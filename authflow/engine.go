@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spid-idp/spid-idp/attrauth"
 	"github.com/spid-idp/spid-idp/audit"
 	"github.com/spid-idp/spid-idp/identity/pwrules"
 	"github.com/spid-idp/spid-idp/idp/authnrequest"
@@ -132,6 +133,8 @@ type Engine struct {
 	saml FrontEnd
 	// external answers the flows of an external front end (external.go).
 	external ExternalFinisher
+	// aa offers Attribute Authorities after consent (aa.go); nil: none.
+	aa *attrauth.Service
 }
 
 // New checks the options and builds the flow.
@@ -199,6 +202,7 @@ func (p *Engine) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+PathLogin, p.viewFlow)
 	mux.HandleFunc("POST "+PathLogin, p.login)
 	mux.HandleFunc("POST "+PathConsent, p.consent)
+	mux.HandleFunc("POST "+PathAA, p.aaStep)
 	mux.HandleFunc("POST "+PathNewPassword, p.newPassword)
 	p.registerLevel2(mux)
 }

@@ -34,6 +34,10 @@ type ExternalLogin struct {
 	// Offline asks the consent page for the separate opt-in to a long
 	// revocable session (OIDC offline_access).
 	Offline bool
+	// AttributeAuthorities are the AA entity ids the relying party asked
+	// for (authorization_details); those in the registry are offered after
+	// consent (aa.go).
+	AttributeAuthorities []string
 }
 
 // ExternalAuthentication is a completed, consented login.
@@ -49,6 +53,9 @@ type ExternalAuthentication struct {
 	// Offline is true when the citizen opted in to a long revocable
 	// session on the consent page.
 	Offline bool
+	// AttributeAuthorities are the AAs the citizen chose and authorised:
+	// the front end issues a grant token for each (attrauth.Service.Issue).
+	AttributeAuthorities []string
 }
 
 // ExternalFinisher is the front end's side of the seam.
@@ -81,6 +88,7 @@ func (p *Engine) StartExternal(w http.ResponseWriter, r *http.Request, req Exter
 		AttrIndex: &zero, Ext: req.Handle, ExtName: req.Name, ExtAttrs: attributeNames(req.Attributes),
 		ExtOffline: req.Offline,
 	}
+	f.AAs = p.RequestedAAs(r.Context(), req.AttributeAuthorities)
 	p.Begin(w, r, externalSP(f), f)
 }
 
@@ -133,5 +141,6 @@ func (p *Engine) externalDone(w http.ResponseWriter, r *http.Request, f *State, 
 		p.o.OnAuthenticated(r.Context(), id.ID, p.now())
 	}
 	p.external.ExternalDone(w, r, f.Ext, ExternalAuthentication{Identity: id, Level: spid.Level(f.Performed),
-		AuthnInstant: time.UnixMilli(f.AuthnInstant).UTC(), SessionReused: f.Session != "", Session: f.Session, Offline: f.ExtOffline && f.ExtOfflineGranted})
+		AuthnInstant: time.UnixMilli(f.AuthnInstant).UTC(), SessionReused: f.Session != "", Session: f.Session, Offline: f.ExtOffline && f.ExtOfflineGranted,
+		AttributeAuthorities: f.AAChosen})
 }

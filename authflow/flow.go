@@ -51,6 +51,12 @@ type State struct {
 	Device    string `json:"dv,omitempty"`
 	Challenge string `json:"ch,omitempty"`
 
+	// Attribute Authorities (aa.go): the registry AAs the request named,
+	// those chosen, and whether their consent page was shown.
+	AAs       []string `json:"aa,omitempty"`
+	AAChosen  []string `json:"aac,omitempty"`
+	AAConfirm bool     `json:"aak,omitempty"`
+
 	// External front end (external.go): its handle, the relying party's
 	// name and the attributes to release. Empty for SAML.
 	Ext      string   `json:"x,omitempty"`

@@ -62,6 +62,12 @@ type SP struct {
 	metadata []byte
 	log      *slog.Logger
 	now      func() time.Time
+
+	// AA, when set, is the Attribute Authority the "with attribute
+	// authority" button asks for (spid:RequiredAttributeAuthority), and
+	// Exchange trades a grant token received for that AA's attributes.
+	AA       string
+	Exchange func(ctx context.Context, aa, token string) ([]templates.Attribute, error)
 }
 
 // idpSLO is the IdP's HTTP-Redirect SingleLogoutService.
@@ -156,7 +162,7 @@ func (sp *SP) browser(w http.ResponseWriter, r *http.Request) string {
 func (sp *SP) home(w http.ResponseWriter, r *http.Request) {
 	b := sp.browser(w, r)
 	sp.render(w, r, http.StatusOK, templates.PageDemoHome, templates.DemoHomePage{
-		SPName: displayName(templates.Lang(r)), CSRF: csrf.Token(sp.csrfKey, b), Action: Prefix + "/login"})
+		SPName: displayName(templates.Lang(r)), CSRF: csrf.Token(sp.csrfKey, b), Action: Prefix + "/login", AA: sp.AA != ""})
 }
 
 func (sp *SP) render(w http.ResponseWriter, r *http.Request, status int, page string, data any) {
@@ -176,12 +182,17 @@ func (sp *SP) login(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "form expired, go back and retry", http.StatusForbidden)
 		return
 	}
-	level := spid.L1
-	if r.PostForm.Get(templates.FieldLevel) == "2" {
+	level, ext := spid.L1, ""
+	switch r.PostForm.Get(templates.FieldLevel) {
+	case "2":
 		level = spid.L2
+	case templates.LevelWithAA:
+		if sp.AA != "" {
+			ext = RequiredAA(sp.AA)
+		}
 	}
 	id := response.RandomID()
-	xml := sp.authnRequest(id, level)
+	xml := sp.AuthnRequest(id, level, ext)
 	enc, err := sp.state.Encode(stateCookie, id)
 	if err != nil {
 		http.Error(w, "internal error", http.StatusInternalServerError)
@@ -206,7 +217,31 @@ func (sp *SP) RequestURL(level spid.Level) (string, error) {
 
 // authnRequest is a SPID AuthnRequest for the HTTP-Redirect binding.
 func (sp *SP) authnRequest(id string, level spid.Level) []byte {
-	return spclient.AuthnRequest(spclient.Request{ID: id, Issuer: sp.EntityID, Destination: sp.idpSSO, Level: level, Now: sp.now()})
+	return sp.AuthnRequest(id, level, "")
+}
+
+// AuthnRequest is a SPID AuthnRequest with ext inside samlp:Extensions.
+func (sp *SP) AuthnRequest(id string, level spid.Level, ext string) []byte {
+	return spclient.AuthnRequest(spclient.Request{ID: id, Issuer: sp.EntityID, Destination: sp.idpSSO, Level: level, Now: sp.now(), Extensions: ext})
+}
+
+// RequestURLFor is the IdP URL of a signed AuthnRequest with the given ID
+// and extensions (tests of the AA cases).
+func (sp *SP) RequestURLFor(id string, level spid.Level, ext string) (string, error) {
+	return sp.signer.RedirectURL(sp.idpSSO, sp.AuthnRequest(id, level, ext), "SAMLRequest", "")
+}
+
+// RequiredAA is the spid:RequiredAttributeAuthority extension asking for
+// the AAs with the given entity ids (Location unqualified, as AgID's tool
+// writes it).
+func RequiredAA(ids ...string) string {
+	var b strings.Builder
+	b.WriteString(`<spid:RequiredAttributeAuthority xmlns:spid="` + spid.NSSPID + `">`)
+	for _, id := range ids {
+		b.WriteString(`<Location>` + html.EscapeString(id) + `</Location>`)
+	}
+	b.WriteString(`</spid:RequiredAttributeAuthority>`)
+	return b.String()
 }
 
 // acs receives the Response, checks it and shows the result.
@@ -238,7 +273,7 @@ func (sp *SP) acs(w http.ResponseWriter, r *http.Request) {
 	sp.render(w, r, http.StatusOK, templates.PageDemoResult, page)
 }
 
-func (sp *SP) check(_ context.Context, b64, wantID string) (templates.DemoResultPage, error) {
+func (sp *SP) check(ctx context.Context, b64, wantID string) (templates.DemoResultPage, error) {
 	page := templates.DemoResultPage{SPName: SPName}
 	res, err := spclient.Check(b64, spclient.Expect{InResponseTo: wantID, Destination: sp.base + "/acs",
 		Audience: sp.EntityID, IdPCerts: sp.idpCerts()})
@@ -249,6 +284,20 @@ func (sp *SP) check(_ context.Context, b64, wantID string) (templates.DemoResult
 	page.Success, page.NameID, page.SessionIndex, page.Level = res.Success, res.NameID, res.SessionIndex, res.Level
 	for _, a := range res.Attributes {
 		page.Attributes = append(page.Attributes, templates.Attribute{Name: a.Name, Value: a.Value})
+	}
+	// Each grant token goes to its AA, which answers with what it
+	// certifies: what a real SP would do next.
+	for _, g := range res.GrantTokens {
+		dg := templates.DemoGrant{AA: g.Destination}
+		if sp.Exchange != nil {
+			attrs, err := sp.Exchange(ctx, g.Destination, g.Token)
+			if err != nil {
+				sp.log.InfoContext(ctx, "demo SP: attribute authority refused the grant token", "aa", g.Destination, "err", err)
+				dg.Failed = true
+			}
+			dg.Attributes = attrs
+		}
+		page.Grants = append(page.Grants, dg)
 	}
 	return page, nil
 }

@@ -75,6 +75,10 @@ func (p *IdP) Answer(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f 
 		Destination: f.ACS, Audience: sp.EntityID, NameID: nameID, Level: spid.Level(f.Performed),
 		AuthnInstant: authnInstant, IncludeAttributeStatement: f.AttrIndex != nil, Attributes: attrs,
 	}
+	var grants []string
+	if p.flow.AAPending(f) && len(f.AAChosen) > 0 {
+		s.Grants = p.samlGrants(r, sp, f, &grants)
+	}
 	// Only SpidL1 requests join (or open) the SSO session (spec §6.1, §7.1).
 	if spid.Level(f.Level) == spid.L1 && spid.Level(f.Performed) == spid.L1 {
 		index, err := p.flow.JoinSession(w, r, f, authnInstant, sp.EntityID, nameID)
@@ -98,6 +102,9 @@ func (p *IdP) Answer(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f 
 		"spid_code": id.Attributes["spidCode"], "in_response_to": f.RequestID, "name_id": nameID,
 		"level": strconv.Itoa(f.Performed), "reused_session": strconv.FormatBool(f.Session != ""), "flow": f.ID,
 	})
+	if len(grants) > 0 {
+		ev.Details["grant_tokens"] = joinGrants(grants)
+	}
 	if err := p.responseSent(ctx, &ev, sp.EntityID, id.Attributes["spidCode"], f.RequestID, xml); err != nil {
 		p.fail(w, r, templates.ReasonUnavailable)
 		return

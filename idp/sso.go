@@ -56,6 +56,7 @@ func (p *IdP) sso(w http.ResponseWriter, r *http.Request) {
 	p.o.Log.DebugContext(ctx, "AuthnRequest accepted", "sp", req.SP.EntityID, "request_id", req.ID,
 		"level", int(req.Level), "comparison", req.Comparison, "binding", binding, "flow", f.ID)
 	p.warnLongRelayState(ctx, req.SP.EntityID, req.RelayState)
+	f.AAs = p.flow.RequestedAAs(ctx, req.AttributeAuthorities)
 	p.flow.Begin(w, r, req.SP, f)
 }
 

@@ -262,6 +262,21 @@ type DemoHomePage struct {
 	Action string
 	// LoggedOut shows the outcome of a logout: "ok", "partial", or "".
 	LoggedOut string
+	// AA offers a level-1 login that also asks for the demo Attribute
+	// Authority (FieldLevel = LevelWithAA).
+	AA bool
+}
+
+// LevelWithAA is the demo SP's FieldLevel value for "level 1 with an
+// Attribute Authority".
+const LevelWithAA = "1aa"
+
+// DemoGrant is a grant token the demo SP received and what its AA
+// answered when the SP presented it.
+type DemoGrant struct {
+	AA         string
+	Attributes []Attribute
+	Failed     bool
 }
 
 // DemoResultPage is what the demo SP received.
@@ -280,6 +295,8 @@ type DemoResultPage struct {
 	// LogoutAction, when set, shows a logout button posting FieldCSRF.
 	CSRF         string
 	LogoutAction string
+	// Grants are the Attribute Authority grant tokens received.
+	Grants []DemoGrant
 }
 
 // DisplayName picks the name to show from a map xml:lang → name, as ui.md §3

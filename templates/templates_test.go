@@ -49,6 +49,14 @@ func samples() []struct {
 			{"idCard", "cartaIdentita CA12345AB ComuneRoma 2021-03-01 2031-03-01"},
 		}}},
 		{"consent-noattrs", PageConsent, 200, ConsentPage{Service: Service{SPName: "Comune di Esempio", Level: spid.L1}, CSRF: "tok", Action: "/c", Performed: spid.L1, AllowCancel: true}},
+		{"aa-select", PageAASelect, 200, AASelectPage{Service: svc, CSRF: "tok", Action: "/aa", AAs: []AAOption{
+			{ID: "https://aa.example.it", Name: "Ordine degli Ingegneri <Roma>", Logo: "/static/spid.svg"},
+			{ID: "https://aa2.example.it", Name: "Camera di commercio", Missing: []string{"email", "fiscalNumber"}},
+		}}},
+		{"aa-confirm", PageAASelect, 200, AASelectPage{Service: svc, CSRF: "tok", Action: "/aa", Confirm: true, AAs: []AAOption{
+			{ID: "https://aa.example.it", Name: "Ordine degli Ingegneri", Logo: "/static/spid.svg",
+				Attributes: []Attribute{{"fiscalNumber", "TINIT-RSSMRA80A41H501X"}, {"email", "maria.desantis@example.it"}}},
+		}}},
 		{"transfer", PageTransfer, 200, TransferPage{SPName: "Comune di Esempio", Action: "https://sp.example.it/acs", Fields: postFields}},
 		{"transfer-nr25", PageTransfer, 200, TransferPage{SPName: "Comune di Esempio", Action: "https://sp.example.it/acs", Fields: postFields, Code: spid.NrCancelled}},
 		{"logout", PageLogout, 200, LogoutPage{Results: []LogoutResult{{"Comune di Esempio", true}, {"Agenzia Esempio", false}}}},

@@ -30,6 +30,9 @@ type Request struct {
 	// and AttributeConsumingService.
 	ACSIndex, AttrIndex int
 	Now                 time.Time
+	// Extensions is raw XML put inside samlp:Extensions (none when
+	// empty), e.g. a spid:RequiredAttributeAuthority.
+	Extensions string
 }
 
 // AuthnRequest is a SPID AuthnRequest for the HTTP-Redirect binding (the
@@ -45,6 +48,9 @@ func AuthnRequest(r Request) []byte {
 		spid.NSProtocol, spid.NSAssertion, html.EscapeString(r.ID), r.Now.UTC().Format("2006-01-02T15:04:05.000Z"),
 		html.EscapeString(r.Destination), force, r.ACSIndex, r.AttrIndex)
 	fmt.Fprintf(&b, `<saml:Issuer Format="%s" NameQualifier="%s">%s</saml:Issuer>`, spid.NameIDEntity, html.EscapeString(r.Issuer), html.EscapeString(r.Issuer))
+	if r.Extensions != "" {
+		b.WriteString(`<samlp:Extensions>` + r.Extensions + `</samlp:Extensions>`)
+	}
 	fmt.Fprintf(&b, `<samlp:NameIDPolicy Format="%s"/>`, spid.NameIDTransient)
 	fmt.Fprintf(&b, `<samlp:RequestedAuthnContext Comparison="minimum"><saml:AuthnContextClassRef>%s</saml:AuthnContextClassRef></samlp:RequestedAuthnContext>`, r.Level.ClassRef())
 	b.WriteString(`</samlp:AuthnRequest>`)
@@ -69,7 +75,13 @@ type Result struct {
 	SessionIndex  string
 	Level         spid.Level
 	Attributes    []Attribute // in document order
+	// GrantTokens are the Attribute Authority grant tokens of the
+	// Response's spid:GrantedAttributeAuthority, in document order.
+	GrantTokens []GrantToken
 }
+
+// GrantToken is one GrantToken: the AA it is for and the compact JWE.
+type GrantToken struct{ Destination, Token string }
 
 // Attribute is one asserted attribute (first value).
 type Attribute struct{ Name, Value string }
@@ -159,6 +171,9 @@ func Check(b64 string, e Expect) (Result, error) {
 		if c := st.FindElement("./AuthnContext/AuthnContextClassRef"); c != nil {
 			res.Level, _ = spid.LevelFromClassRef(c.Text())
 		}
+	}
+	for _, g := range root.FindElements("./Extensions/GrantedAttributeAuthority/GrantToken") {
+		res.GrantTokens = append(res.GrantTokens, GrantToken{Destination: g.SelectAttrValue("Destination", ""), Token: g.Text()})
 	}
 	for _, a := range as.FindElements("./AttributeStatement/Attribute") {
 		v := ""
