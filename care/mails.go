@@ -73,11 +73,10 @@ func complaintAnswerText(t storage.Ticket, brand, adr string) mail.Message {
 	if adr != "" {
 		fmt.Fprintf(&b, "Se la risposta non ti soddisfa puoi rivolgerti all'organismo di risoluzione extragiudiziale delle controversie: %s.\n\n", adr)
 	}
-	fmt.Fprintf(&b, "Answer to complaint %s: analysis, proposed resolution", t.Reference)
+	fmt.Fprintf(&b, "Answer to complaint %s: the analysis of the problem and the proposed resolution are above, in Italian.", t.Reference)
 	if t.ExpectedTime != "" {
-		fmt.Fprintf(&b, ", expected time (%s)", t.ExpectedTime)
+		fmt.Fprintf(&b, " Expected time to complete the work: %s.", t.ExpectedTime)
 	}
-	b.WriteString(" above.")
 	if t.IndemnityDue {
 		fmt.Fprintf(&b, " An indemnity of %s is due under the service charter.", t.IndemnityAmount)
 	}
@@ -92,7 +91,8 @@ func confirmText(t storage.Ticket, link, brand string) mail.Message {
 	it, en := kindName(t)
 	var b strings.Builder
 	fmt.Fprintf(&b, "Per inviare %s (%s) apri questo link entro 24 ore:\n%s\n", it, t.Reference, link)
-	fmt.Fprintf(&b, "Se non l'hai chiesta tu, ignora questo messaggio.\n\n")
+	// Worded for both kinds: "reclamo" is masculine, "richiesta" feminine.
+	fmt.Fprintf(&b, "Se non hai fatto tu questa richiesta, ignora questo messaggio.\n\n")
 	fmt.Fprintf(&b, "To send your %s (%s) open this link within 24 hours:\n%s\nIf you did not ask for it, ignore this message.\n\n%s\n", en, t.Reference, link, brand)
 	return mail.Message{Subject: fmt.Sprintf("%s: conferma l'invio (%s %s)", brand, noun(t), t.Reference), Text: b.String()}
 }
