@@ -317,6 +317,21 @@ func funcs(lang string, cats map[string]catalog) template.FuncMap {
 			return "anomaly." + a.String() + "." + part
 		},
 		"code": func(a spid.Anomaly) string { return fmt.Sprintf("%02d", int(a)) },
+		// attrvalue shows an attribute's value as people read it (ui.md P05):
+		// dates as dd/mm/yyyy, the sex in words; what is sent is unchanged.
+		"attrvalue": func(name, value string) string {
+			switch name {
+			case "dateOfBirth", "expirationDate":
+				if d, err := time.Parse("2006-01-02", value); err == nil {
+					return d.Format("02/01/2006")
+				}
+			case "gender":
+				if l, ok := cat["attrvalue.gender."+value]; ok {
+					return l
+				}
+			}
+			return value
+		},
 		"datetime": func(tm time.Time) string {
 			return tm.In(rome).Format("02/01/2006 15:04")
 		},

@@ -275,9 +275,10 @@ func TestOTPPage(t *testing.T) {
 
 func TestConsentPage(t *testing.T) {
 	r := newRenderer(t)
-	attrs := []Attribute{{"name", "Maria"}, {"fiscalNumber", "TINIT-RSSMRA80A41H501X"}}
+	attrs := []Attribute{{"name", "Maria"}, {"fiscalNumber", "TINIT-RSSMRA80A41H501X"}, {"dateOfBirth", "1980-01-31"}, {"gender", "F"}}
 	_, body := render(t, r, PageConsent, "it", 200, ConsentPage{Service: svc, CSRF: "tok", Action: "/c", Performed: spid.L2, Attributes: attrs})
 	for _, want := range []string{"Autorizzi l&#39;invio dei dati?", "<dt>Nome</dt><dd>Maria</dd>", "<dt>Codice fiscale</dt><dd>TINIT-RSSMRA80A41H501X</dd>",
+		"<dt>Data di nascita</dt><dd>31/01/1980</dd>", "<dt>Sesso</dt><dd>Femmina</dd>",
 		"Accesso effettuato con SPID livello 2.", `value="accept">Acconsento`, `value="deny">Non acconsento`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("consent page lacks %q", want)
