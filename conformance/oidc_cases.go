@@ -503,7 +503,7 @@ type opPageCase struct {
 func pageCases() []opPageCase {
 	jwe := "eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkEyNTZDQkMtSFM1MTIifQ.a2V5.aXY.Y2lwaGVy.dGFn"
 	return []opPageCase{
-		{"no-request", "O002", "no request parameter → page error", func(e *oidcEnv, a *authz) { a.raw = ""; a.ro = nil; a.http.Set("x", "1") }},
+		{"no-request", "O002", "no request parameter → page error", func(e *oidcEnv, a *authz) { a.omit = true }},
 		{"request-not-jwt", "O003", "request not a JWT → page error", func(e *oidcEnv, a *authz) { a.raw = "not-a-jwt" }},
 		{"request-jwe", "O003", "request object encrypted (JWE) → page error", func(e *oidcEnv, a *authz) { a.raw = jwe }},
 		{"request-foreign-key", "O004", "request object signed by a key the RP does not publish → page error", func(e *oidcEnv, a *authz) { a.signWith = &e.other }},

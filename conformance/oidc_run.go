@@ -302,6 +302,7 @@ type authz struct {
 	signWith *fedKey // nil: the RP's signing key
 	alg      string  // "" = RS256; "none", "HS256" for the refusal cases
 	raw      string  // if set, the request parameter as is
+	omit     bool    // send no request parameter at all
 	post     bool
 }
 
@@ -333,6 +334,9 @@ func (e *oidcEnv) newAuthz(rp *simRP, acr string) *authz {
 
 // request is the request parameter: the RO signed as configured.
 func (a *authz) request() (string, error) {
+	if a.omit {
+		return "", nil
+	}
 	if a.raw != "" {
 		return a.raw, nil
 	}
