@@ -264,7 +264,7 @@ func TestConformanceOIDCCatchesInjectedDefects(t *testing.T) {
 	}
 
 	// Control: the middleware in place, no defect: every case used below
-	// passes (F010 aside while introspection and revocation are missing).
+	// passes.
 	var all []string
 	for _, d := range oidcDefects() {
 		all = append(all, d.only...)
