@@ -89,6 +89,9 @@ func (a *App) SetupDemo(ctx context.Context) (DemoInfo, error) {
 	if err := a.EnsureDemoOperatorFactors(ctx); err != nil {
 		return DemoInfo{}, fmt.Errorf("demo operators' second factor: %w", err)
 	}
+	if err := a.ensureDemoVideoSlots(ctx); err != nil {
+		return DemoInfo{}, err
+	}
 	base := cfg.Server.BaseURL
 	pair, err := a.SharedSPKey(ctx, "demo-sp", keys.GenerateOptions{
 		Profile: keys.ProfileSPPublic, Bits: 2048, CommonName: demo.SPName, Locality: "Roma",

@@ -1,10 +1,13 @@
 package app
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/mail"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/spid-idp/spid-idp/storage"
 	"github.com/spid-idp/spid-idp/templates"
@@ -64,4 +67,42 @@ func (a *App) mountVideoDesk(auth videocall.OperatorAuth) error {
 		return err
 	}
 	return h.RegisterDesk(a.Mux, auth)
+}
+
+// ensureDemoVideoSlots gives the demo video operator afternoons of
+// availability (the next three days that take appointments, 14:00–18:00,
+// 30 minutes each) when none lies ahead, so the video path can be tried
+// without publishing first.
+func (a *App) ensureDemoVideoSlots(ctx context.Context) error {
+	h, err := a.videoCalls()
+	if err != nil || h == nil {
+		return err
+	}
+	const opID = "demo-op-video"
+	op, err := a.Backends.Store.GetOperator(ctx, opID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	actor := videocall.Actor{ID: op.ID, Roles: op.Roles}
+	ahead, err := h.Service.Slots(ctx, actor, time.Now(), false)
+	if err != nil || len(ahead) > 0 {
+		return err
+	}
+	day := time.Now().In(videocall.Rome)
+	for published := 0; published < 3; {
+		day = day.AddDate(0, 0, 1)
+		_, err := h.Service.Publish(ctx, actor, videocall.Availability{Date: day, From: 14 * time.Hour, To: 18 * time.Hour,
+			Length: 30 * time.Minute, Weeks: 1})
+		switch {
+		case err == nil:
+			published++
+		case errors.Is(err, videocall.ErrClosed):
+			// a Sunday or a holiday: the next day
+		default:
+			return fmt.Errorf("demo video availability: %w", err)
+		}
+	}
+	return nil
 }

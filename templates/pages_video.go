@@ -82,7 +82,8 @@ type ConsoleVideoSlotsPage struct {
 	Lengths    []int // minutes offered
 	Rows       []ConsoleVideoSlotRow
 	Agenda     string
-	OpenHours  string // "08:00–20:00"
+	// OpenFrom and OpenTo are the service hours ("08:00", "20:00").
+	OpenFrom, OpenTo string
 }
 
 // ConsoleVideoAppointment is one booked appointment of the agenda; Start

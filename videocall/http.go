@@ -350,12 +350,13 @@ func (h *Handler) desk(next deskHandler) http.HandlerFunc {
 	}
 }
 
-func openHours(s *Service) string {
+// openHours are the service hours as "08:00" and "20:00".
+func openHours(s *Service) (from, to string) {
 	hh := s.hours()
 	f := func(d time.Duration) string {
 		return fmt.Sprintf("%02d:%02d", int(d/time.Hour), int(d%time.Hour/time.Minute))
 	}
-	return f(hh.Open) + "–" + f(hh.Close)
+	return f(hh.Open), f(hh.Close)
 }
 
 var skippedDays = regexp.MustCompile(`^\d{2}/\d{2}/\d{4}(,\d{2}/\d{2}/\d{4})*$`)
@@ -381,9 +382,10 @@ func (h *Handler) slots(w http.ResponseWriter, r *http.Request, d deskCtx) {
 }
 
 func (h *Handler) slotsPage(d deskCtx, values map[string]string) templates.ConsoleVideoSlotsPage {
+	from, to := openHours(h.Service)
 	return templates.ConsoleVideoSlotsPage{ConsoleFrame: h.frame(d), Action: PathSlots, VideoCSRF: h.deskToken(d),
 		CanPublish: d.actor.Video(), Admin: d.actor.Admin(), Values: values, Lengths: Lengths, Agenda: PathAgenda,
-		OpenHours: openHours(h.Service)}
+		OpenFrom: from, OpenTo: to}
 }
 
 func (h *Handler) showSlots(w http.ResponseWriter, r *http.Request, d deskCtx, status int, p templates.ConsoleVideoSlotsPage) {
@@ -470,7 +472,8 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request, d deskCtx) {
 	case errors.Is(err, ErrOverlap):
 		status, p.Error = http.StatusConflict, tx(d.lang, "console.video.err.overlap")
 	case errors.Is(err, ErrClosed):
-		p.Error = tx(d.lang, "console.video.err.closed", "hours", openHours(h.Service))
+		from, to := openHours(h.Service)
+		p.Error = tx(d.lang, "console.video.err.closed", "from", from, "to", to)
 	case errors.Is(err, ErrInvalid):
 		p.Error = tx(d.lang, "console.video.err.invalid")
 	default:
