@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -27,6 +26,7 @@ import (
 	"github.com/spid-idp/spid-idp/idp/password"
 	"github.com/spid-idp/spid-idp/idp/spid"
 	"github.com/spid-idp/spid-idp/internal/testenv"
+	"github.com/spid-idp/spid-idp/internal/webform"
 )
 
 // BenchmarkFloor measures the IdP against its physical floor, in one run
@@ -368,20 +368,7 @@ func (lg *loadGen) login(c *loadClient, fresh bool) error {
 	if err != nil {
 		return err
 	}
-	p, err := c.get(u)
-	if err != nil {
-		return err
-	}
-	if p, err = c.submit(p, "/login", url.Values{"username": {lg.info.Username}, "password": {lg.info.Password}, "op": {"submit"}}); err != nil {
-		return err
-	}
-	if p, err = c.submit(p, "/consent", url.Values{"op": {"accept"}}); err != nil {
-		return err
-	}
-	if !strings.Contains(p.body, "SAMLResponse") {
-		return fmt.Errorf("login: no Response (%d)", p.status)
-	}
-	return nil
+	return c.walk(u, "login", "SAMLResponse", lg.password(), accept)
 }
 
 // sso is one SSO reuse: AuthnRequest → consent page → Response page.
@@ -390,17 +377,7 @@ func (lg *loadGen) sso(c *loadClient, urls chan string) error {
 	if err != nil {
 		return err
 	}
-	p, err := c.get(u)
-	if err != nil {
-		return err
-	}
-	if p, err = c.submit(p, "/consent", url.Values{"op": {"accept"}}); err != nil {
-		return err
-	}
-	if !strings.Contains(p.body, "SAMLResponse") {
-		return fmt.Errorf("SSO: no Response (%d)", p.status)
-	}
-	return nil
+	return c.walk(u, "SSO", "SAMLResponse", accept)
 }
 
 // passwordLogin is AuthnRequest → login page → password → consent page.
@@ -409,16 +386,36 @@ func (lg *loadGen) passwordLogin(c *loadClient, urls chan string) error {
 	if err != nil {
 		return err
 	}
+	return c.walk(u, "login", `value="accept"`, lg.password())
+}
+
+// formStep is a form the citizen posts: where it goes and what they enter.
+type formStep struct {
+	action string
+	values url.Values
+}
+
+// accept is the consent page's "accept".
+var accept = formStep{"/consent", url.Values{"op": {"accept"}}}
+
+// password is the login page with the demo citizen's credentials.
+func (lg *loadGen) password() formStep {
+	return formStep{"/login", url.Values{"username": {lg.info.Username}, "password": {lg.info.Password}, "op": {"submit"}}}
+}
+
+// walk opens u and posts steps in turn; the last page must contain want.
+func (c *loadClient) walk(u, what, want string, steps ...formStep) error {
 	p, err := c.get(u)
 	if err != nil {
 		return err
 	}
-	p, err = c.submit(p, "/login", url.Values{"username": {lg.info.Username}, "password": {lg.info.Password}, "op": {"submit"}})
-	if err != nil {
-		return err
+	for _, s := range steps {
+		if p, err = c.submit(p, s.action, s.values); err != nil {
+			return err
+		}
 	}
-	if !strings.Contains(p.body, `value="accept"`) {
-		return fmt.Errorf("login: no consent page (%d)", p.status)
+	if !strings.Contains(p.body, want) {
+		return fmt.Errorf("%s: no %s on the last page (%d)", what, want, p.status)
 	}
 	return nil
 }
@@ -444,28 +441,14 @@ func (c *loadClient) get(u string) (page, error) {
 // submit posts the first form of p whose action contains action, with its
 // hidden fields plus extra.
 func (c *loadClient) submit(p page, action string, extra url.Values) (page, error) {
-	for _, m := range formRE.FindAllStringSubmatch(p.body, -1) {
-		act := html.UnescapeString(m[1])
-		if !strings.Contains(act, action) {
-			continue
-		}
-		v := url.Values{}
-		for _, in := range inputRE.FindAllStringSubmatch(m[2], -1) {
-			v.Set(html.UnescapeString(in[1]), html.UnescapeString(in[2]))
-		}
-		for k, vs := range extra {
-			v[k] = vs
-		}
-		target, err := p.url.Parse(act)
-		if err != nil {
-			return page{}, err
-		}
-		req, err := http.NewRequest("POST", target.String(), strings.NewReader(v.Encode()))
-		if err != nil {
-			return page{}, err
-		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		return c.do(req)
+	f, err := webform.Find(p.url, p.body, action, extra)
+	if err != nil {
+		return page{}, fmt.Errorf("%w (status %d)", err, p.status)
 	}
-	return page{}, fmt.Errorf("no form with action %q on %s (status %d)", action, p.url, p.status)
+	req, err := http.NewRequest("POST", f.Action.String(), strings.NewReader(f.Values.Encode()))
+	if err != nil {
+		return page{}, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return c.do(req)
 }

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"crypto/tls"
-	"html"
 	"io"
 	stdlog "log"
 	"log/slog"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/spid-idp/spid-idp/config"
 	"github.com/spid-idp/spid-idp/idp/password"
+	"github.com/spid-idp/spid-idp/internal/webform"
 	"github.com/spid-idp/spid-idp/storage"
 )
 
@@ -148,28 +148,13 @@ var (
 // hidden fields plus extra.
 func (b *browser) submit(p page, action string, extra url.Values) page {
 	b.t.Helper()
-	for _, m := range formRE.FindAllStringSubmatch(p.body, -1) {
-		act := html.UnescapeString(m[1])
-		if !strings.Contains(act, action) {
-			continue
-		}
-		v := url.Values{}
-		for _, in := range inputRE.FindAllStringSubmatch(m[2], -1) {
-			v.Set(html.UnescapeString(in[1]), html.UnescapeString(in[2]))
-		}
-		for k, vs := range extra {
-			v[k] = vs
-		}
-		target, err := p.url.Parse(act)
-		if err != nil {
-			b.t.Fatal(err)
-		}
-		req, _ := http.NewRequest("POST", target.String(), strings.NewReader(v.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		return b.do(req)
+	f, err := webform.Find(p.url, p.body, action, extra)
+	if err != nil {
+		b.t.Fatalf("%v (status %d):\n%s", err, p.status, p.body)
 	}
-	b.t.Fatalf("no form with action %q on %s (status %d):\n%s", action, p.url, p.status, p.body)
-	return page{}
+	req, _ := http.NewRequest("POST", f.Action.String(), strings.NewReader(f.Values.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return b.do(req)
 }
 
 func TestDemoLoginEndToEnd(t *testing.T) {

@@ -19,11 +19,7 @@ import (
 	"time"
 
 	"github.com/spid-idp/spid-idp/demo"
-)
-
-var (
-	formRE  = regexp.MustCompile(`(?s)<form[^>]*action="([^"]*)"[^>]*>(.*?)</form>`)
-	inputRE = regexp.MustCompile(`<input[^>]*type="hidden"[^>]*name="([^"]*)"[^>]*value="([^"]*)"`)
+	"github.com/spid-idp/spid-idp/internal/webform"
 )
 
 type webPage struct {
@@ -35,27 +31,15 @@ type webPage struct {
 // hidden fields and extra.
 func submitForm(t *testing.T, c *http.Client, p webPage, action string, extra url.Values) webPage {
 	t.Helper()
-	for _, m := range formRE.FindAllStringSubmatch(p.body, -1) {
-		act := html.UnescapeString(m[1])
-		if !strings.Contains(act, action) {
-			continue
-		}
-		v := url.Values{}
-		for _, in := range inputRE.FindAllStringSubmatch(m[2], -1) {
-			v.Set(html.UnescapeString(in[1]), html.UnescapeString(in[2]))
-		}
-		for k, vs := range extra {
-			v[k] = vs
-		}
-		target, _ := p.url.Parse(act)
-		res, err := c.PostForm(target.String(), v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return readPage(t, res)
+	f, err := webform.Find(p.url, p.body, action, extra)
+	if err != nil {
+		t.Fatalf("%v:\n%s", err, p.body)
 	}
-	t.Fatalf("no form with action %q on %s:\n%s", action, p.url, p.body)
-	return webPage{}
+	res, err := c.PostForm(f.Action.String(), f.Values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return readPage(t, res)
 }
 
 func readPage(t *testing.T, res *http.Response) webPage {

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
-	"html"
 	"io"
 	"net"
 	"net/http"
@@ -16,7 +15,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -31,6 +29,7 @@ import (
 	"github.com/spid-idp/spid-idp/internal/redisserver"
 	"github.com/spid-idp/spid-idp/internal/tcpproxy"
 	"github.com/spid-idp/spid-idp/internal/testenv"
+	"github.com/spid-idp/spid-idp/internal/webform"
 )
 
 // citizenSPIDCode is the demo citizen's, shown by the demo SP after a login.
@@ -627,36 +626,17 @@ func (b *browser) get(u string) page {
 	return b.do(req)
 }
 
-var (
-	formRE  = regexp.MustCompile(`(?s)<form[^>]*action="([^"]*)"[^>]*>(.*?)</form>`)
-	inputRE = regexp.MustCompile(`<input[^>]*type="hidden"[^>]*name="([^"]*)"[^>]*value="([^"]*)"`)
-)
-
 // trySubmit posts the first form of p whose action contains action, with
 // its hidden fields plus extra; nil when there is none.
 func (b *browser) trySubmit(p page, action string, extra url.Values) *page {
-	for _, m := range formRE.FindAllStringSubmatch(p.body, -1) {
-		act := html.UnescapeString(m[1])
-		if !strings.Contains(act, action) {
-			continue
-		}
-		v := url.Values{}
-		for _, in := range inputRE.FindAllStringSubmatch(m[2], -1) {
-			v.Set(html.UnescapeString(in[1]), html.UnescapeString(in[2]))
-		}
-		for k, vs := range extra {
-			v[k] = vs
-		}
-		target, err := p.url.Parse(act)
-		if err != nil {
-			return nil
-		}
-		req, _ := http.NewRequest("POST", target.String(), strings.NewReader(v.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		res := b.do(req)
-		return &res
+	f, err := webform.Find(p.url, p.body, action, extra)
+	if err != nil {
+		return nil
 	}
-	return nil
+	req, _ := http.NewRequest("POST", f.Action.String(), strings.NewReader(f.Values.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	res := b.do(req)
+	return &res
 }
 
 func (b *browser) submit(p page, action string, extra url.Values) page {
