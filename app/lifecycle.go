@@ -63,6 +63,11 @@ func (a *App) Scheduler() *lifecycle.Scheduler {
 				n, err := st.DeleteExpiredTokens(ctx, now)
 				return fmt.Sprintf("%d expired tokens deleted", n), err
 			}},
+			{Name: "expired-oidc-sessions", Run: func(ctx context.Context, now time.Time) (string, error) {
+				// Long revocable sessions whose last refresh token expired.
+				n, err := st.DeleteExpiredOIDCSessions(ctx, now)
+				return fmt.Sprintf("%d ended OIDC sessions deleted", n), err
+			}},
 			a.careJob(),
 			{Name: "register-retention", Run: func(ctx context.Context, now time.Time) (string, error) {
 				n, err := a.Register.Sweep(ctx, now)

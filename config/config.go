@@ -381,7 +381,7 @@ func redactedOrEmpty(n int) string {
 
 // OIDC configures the OpenID Provider and its place in the federation.
 type OIDC struct {
-	Enabled bool   `yaml:"enabled" defaultdoc:"demo: true (with the built-in test federation); otherwise false" doc:"Serve the OpenID Provider (entity configuration, authorization, token, userinfo)."`
+	Enabled bool   `yaml:"enabled" defaultdoc:"demo: true (with the built-in test federation); otherwise false" doc:"Serve the OpenID Provider (entity configuration, authorization, token, userinfo, introspection, revocation)."`
 	Issuer  string `yaml:"issuer" defaultdoc:"<server.base_url>/oidc/op" doc:"Entity id of the OpenID Provider: an https:// URL (http in demo mode) without query or trailing slash, under server.base_url so the IdP serves it."`
 	// Keys: federation keys sign our entity configuration; core keys
 	// sign tokens and userinfo (spec §1.3, they should differ).
