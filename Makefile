@@ -31,7 +31,7 @@ test: ## run every test with the race detector (PostgreSQL/Redis/browser tests n
 	@# start, say) must still fail make test, whatever the summary read.
 	bash -o pipefail -c '$(GO) test -race -count=1 -timeout 30m -json $(PKGS) | ./bin/testsummary'
 
-bench: ## run the benchmarks (SPID_TEST_POSTGRES / SPID_TEST_REDIS add those backends; BENCH=Floor PKGS=./app/ only the floor ratios; see README)
+bench: ## run the benchmarks (SPID_TEST_POSTGRES / SPID_TEST_REDIS add those backends; BENCH=Floor PKGS=./app/ only the floor ratios, BENCH=OIDCCodeFlowFloor the OIDC code flow against its crypto floor; see README)
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -benchtime=$${BENCHTIME:-1s} -timeout 60m $(PKGS)
 
 fuzz: ## run every fuzz target for FUZZTIME each (FUZZFLAGS adds go test flags); lists every failure at the end
