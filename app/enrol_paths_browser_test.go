@@ -393,7 +393,7 @@ func TestEnrolPathsBrowserShop(t *testing.T) {
 	e := r.request(citizen, p, enrolment.PathShop)
 	r.status(e, p, "ATTESA RICONOSCIMENTO", "Tabaccheria Esquilino (demo)", "Vai in uno dei punti vendita")
 	r.agentRecognise(e, p)
-	r.status(r.get(e.ID), p, "IN ATTESA LAVORAZIONE", "Entro il")
+	r.status(r.get(e.ID), p, "IN ATTESA LAVORAZIONE", "Scadenza")
 	r.approve(r.get(e.ID))
 	r.activate(citizen, p, "giulia.negozio")
 }

@@ -228,7 +228,7 @@ func TestEnrolStatusAndCorrection(t *testing.T) {
 	}
 	st := br.submit(form, "/enrol/status", url.Values{"code": {strings.ToLower(code)}, "cf_suffix": {strings.ToLower(p.cf[12:])}, "province": {"MI"}})
 	body = html.UnescapeString(st.body)
-	for _, want := range []string{"ATTESA RICONOSCIMENTO", "Vai in uno dei punti vendita", "Edicola Porta Genova (demo)", "Entro il"} {
+	for _, want := range []string{"ATTESA RICONOSCIMENTO", "Vai in uno dei punti vendita", "Edicola Porta Genova (demo)", "Scadenza"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("status page lacks %q\n%s", want, st.body)
 		}
