@@ -102,7 +102,7 @@ func (a *App) SetupOIDC(ctx context.Context, pages *templates.Renderer) error {
 	}
 	resolver := &federation.Resolver{Anchors: anchors, Fetcher: fetcher, CheckStatus: true,
 		TrustMarks: map[string][]string{federation.TypeRelyingParty: oc.Federation.RPTrustMarks}}
-	a.setupAttributeAuthorities(anchors, fetcher, core, oc.Issuer)
+	aa := a.setupAttributeAuthorities(anchors, fetcher, core, oc.Issuer)
 	fe := map[string]any{
 		"organization_name": oc.Federation.OrganizationName, "homepage_uri": oc.Federation.HomepageURI,
 		"policy_uri": oc.Federation.PolicyURI, "logo_uri": oc.Federation.LogoURI, "contacts": oc.Federation.Contacts,
@@ -117,6 +117,7 @@ func (a *App) SetupOIDC(ctx context.Context, pages *templates.Renderer) error {
 		return err
 	}
 	a.OIDC = p
+	p.SetAttributeAuthorities(aa)
 	a.Flow.SetExternal(p)
 	p.Register(a.Mux)
 	if a.demoFed != nil {

@@ -53,6 +53,8 @@ type authzRequest struct {
 	Level         int      `json:"l"`
 	Claims        []string `json:"cl"`
 	IssuedAt      int64    `json:"iat"` // request object iat: the session start of spec §4.3
+	// AAs are the AA entity ids of authorization_details (spec §9.6).
+	AAs []string `json:"aa,omitempty"`
 	// Offline: the request may end in a refresh token if the citizen opts
 	// in (spec §4.3: offline_access, prompt consent, SpidL1 last, the
 	// client's grant types).
@@ -75,6 +77,8 @@ type codeGrant struct {
 	Offline    bool   `json:"o,omitempty"`
 	SessionID  string `json:"ls,omitempty"`
 	SSOSession string `json:"sso,omitempty"`
+	// AAs the citizen chose and authorised: a grant token each (aa.go).
+	AAs []string `json:"aa,omitempty"`
 }
 
 // authzError is a refusal to deliver to the validated redirect_uri.
@@ -180,6 +184,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	handle := uuid.NewString()
 	req.ClientID, req.RedirectURI, req.State, req.ResponseMode, req.Handle = clientID, redirect, state, mode, handle
+	req.AAs = requiredAAs(claims["authorization_details"])
 	p.record(ctx, register.Entry{Kind: KindAuthorizationRequest, Direction: register.Received, Binding: bindingFront,
 		SP: clientID, RequestID: handle, MessageID: str("jti"), Message: formOf(params)})
 	b, _ := json.Marshal(req)
@@ -191,7 +196,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	p.o.Log.DebugContext(ctx, "authorization request accepted", "client", clientID, "handle", handle, "level", req.Level)
 	p.o.Login.StartExternal(w, r, authflow.ExternalLogin{Handle: handle, Client: clientID, Name: cl.Name,
 		Level: spid.Level(req.Level), ForceAuthn: slices.Contains(strings.Fields(str("prompt")), "login"),
-		Attributes: SAMLAttributes(req.Claims), Offline: req.Offline})
+		Attributes: SAMLAttributes(req.Claims), Offline: req.Offline, AttributeAuthorities: req.AAs})
 }
 
 // checkRequest applies §3.2 (aud, iat, exp, jti) and §3.3 in table order.
@@ -462,7 +467,7 @@ func (p *Provider) ExternalDone(w http.ResponseWriter, r *http.Request, handle s
 	}
 	code := uuid.NewString()
 	g := codeGrant{Req: *req, Identity: a.Identity.ID, Level: int(a.Level), AuthTime: a.AuthnInstant.Unix(),
-		Offline: req.Offline && a.Offline, SSOSession: a.Session}
+		Offline: req.Offline && a.Offline, SSOSession: a.Session, AAs: a.AttributeAuthorities}
 	b, _ := json.Marshal(g)
 	if err := p.o.Eph.CreateValue(ctx, "oidc:code:"+code, b, p.now().Add(CodeLifetime)); err != nil {
 		p.o.Log.ErrorContext(ctx, "storing authorization code", "err", err)

@@ -94,6 +94,10 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 		unauthorized(w, ErrInvalidRequest)
 		return
 	}
+	if isGrantToken(token) {
+		p.introspectGrant(w, r, cl, token)
+		return
+	}
 	st, err := p.lookupToken(ctx, token)
 	if err != nil {
 		p.o.Log.ErrorContext(ctx, "introspection lookup", "err", err)

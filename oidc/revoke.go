@@ -36,6 +36,10 @@ func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
 		writeTokenError(w, ErrInvalidRequest)
 		return
 	}
+	if isGrantToken(token) {
+		p.revokeGrant(w, r, cl, token)
+		return
+	}
 	st, err := p.lookupToken(ctx, token)
 	if err != nil {
 		p.o.Log.ErrorContext(ctx, "revocation lookup", "err", err)

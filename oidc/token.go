@@ -29,6 +29,8 @@ const ClientAssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bea
 // accessRecord is what an access token stands for; it lives in the shared
 // cache as long as the token, and revoking removes it.
 type accessRecord struct {
+	// grants makes the ID Token's tokens claim (aa.go); never stored.
+	grants   func(idJTI string) []any
 	ClientID string   `json:"c"`
 	Identity string   `json:"i"`
 	Sub      string   `json:"s"`
@@ -252,6 +254,7 @@ func (p *Provider) issue(w http.ResponseWriter, r *http.Request, cl *Client, g c
 	acr := acrOf(spidLevel(g.Level))
 	rec := accessRecord{ClientID: cl.ID, Identity: g.Identity, Sub: sub, Claims: g.Req.Claims, Scope: g.Req.Scope,
 		SSO: g.SSOSession, Handle: g.Req.Handle}
+	rec.grants = p.grantTokens(ctx, cl, g, acr)
 	var refresh string
 	if g.SessionID != "" {
 		rec.Session = g.SessionID
@@ -316,6 +319,11 @@ func (p *Provider) signTokens(cl *Client, rec accessRecord, accessJTI, nonce, ac
 	idClaims := map[string]any{
 		"iss": p.o.Issuer, "sub": rec.Sub, "aud": cl.ID, "acr": acr, "at_hash": atHash(at, cl.IDTokenAlg),
 		"iat": iat, "nbf": iat, "exp": idExp.Unix(), "jti": idJTI, "nonce": nonce,
+	}
+	if rec.grants != nil {
+		if toks := rec.grants(idJTI); len(toks) > 0 {
+			idClaims["tokens"] = toks
+		}
 	}
 	idt, err := idKey.Sign("", idClaims)
 	if err != nil {
