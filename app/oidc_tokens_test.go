@@ -536,3 +536,33 @@ func TestOIDCRegister(t *testing.T) {
 		t.Fatalf("request records: %s / %s", msgs[0].XML, msgs[4].XML)
 	}
 }
+
+// TestOIDCDemoRPRefreshAndLogout clicks through the demo RP as a person
+// would: login asking for offline access, the opt-in ticked, a refresh
+// without logging in again, then logout by revocation (F036).
+func TestOIDCDemoRPRefreshAndLogout(t *testing.T) {
+	a, _, info := testApp(t)
+	rp := a.demoFed.RP1
+	br := newBrowser(t)
+	home := br.get(rp.ID + "/")
+	login := br.submit(home, "/login", url.Values{"level": {"1"}, "offline": {"1"}})
+	consent := br.submit(login, "/login", url.Values{"username": {info.Username}, "password": {info.Password}, "op": {"submit"}})
+	if !strings.Contains(consent.body, `name="offline"`) {
+		t.Fatalf("no opt-in on the consent page:\n%s", consent.body)
+	}
+	done := br.submit(consent, "/consent", url.Values{"op": {"accept"}, "offline": {"1"}})
+	if !strings.Contains(done.body, "refresh_token") || !strings.Contains(done.body, "Mario") {
+		t.Fatalf("RP page after login: %d\n%s", done.status, done.body)
+	}
+	refreshed := br.submit(done, "/refresh", nil)
+	if refreshed.status != 200 || !strings.Contains(refreshed.body, "Token aggiornati") || !strings.Contains(refreshed.body, "Mario") {
+		t.Fatalf("refresh: %d\n%s", refreshed.status, refreshed.body)
+	}
+	out := br.submit(refreshed, "/revoke", nil)
+	if out.status != 200 || !strings.Contains(out.body, "Sei uscito") {
+		t.Fatalf("logout: %d\n%s", out.status, out.body)
+	}
+	if again := br.submit(done, "/refresh", nil); again.status != 400 {
+		t.Fatalf("refresh after logout: %d\n%s", again.status, again.body)
+	}
+}

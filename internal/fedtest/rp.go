@@ -109,5 +109,7 @@ func (rp *RP) Handler() http.Handler {
 	mux.HandleFunc("GET /{$}", rp.home)
 	mux.HandleFunc("POST /login", rp.start)
 	mux.HandleFunc("GET /callback", rp.callback)
+	mux.HandleFunc("POST /refresh", rp.refresh)
+	mux.HandleFunc("POST /revoke", rp.revoke)
 	return mux
 }

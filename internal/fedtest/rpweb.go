@@ -35,9 +35,13 @@ var rpPage = template.Must(template.New("rp").Parse(`<!doctype html>
 <h1>{{.Name}}</h1>
 <p>Relying party dimostrativa della federazione OpenID Connect SPID di prova / Demo relying party of the test SPID OpenID Connect federation.</p>
 {{if .Error}}<p role="alert">{{.Error}}</p>{{end}}
+{{if .Notice}}<p role="status">{{.Notice}}</p>{{end}}
 {{if .Claims}}<h2>Dati ricevuti / Claims received</h2><dl>
 {{range .Claims}}<dt>{{.Name}}</dt><dd>{{.Value}}</dd>{{end}}</dl>{{end}}
+{{if .Session}}<form method="post" action="{{.Prefix}}/refresh"><button type="submit">Aggiorna i token (refresh token) / Refresh the tokens</button></form>
+<form method="post" action="{{.Prefix}}/revoke"><button type="submit">Esci (revoca del token) / Log out (token revocation)</button></form>{{end}}
 <form method="post" action="{{.Action}}">
+<p><input type="checkbox" id="offline" name="offline" value="1"> <label for="offline">Chiedi l'accesso offline (offline_access) / Ask for offline access</label></p>
 <button type="submit" name="level" value="1">Entra con SPID (OpenID Connect, livello 1)</button>
 <button type="submit" name="level" value="2">Entra con SPID (OpenID Connect, livello 2)</button>
 </form>
@@ -56,9 +60,22 @@ func (rp *RP) prefix() string {
 }
 
 func (rp *RP) render(w http.ResponseWriter, status int, errMsg string, claims []rpClaim) {
+	rp.renderPage(w, status, rpView{Error: errMsg, Claims: claims})
+}
+
+// rpView is what the demo RP's page shows.
+type rpView struct {
+	Error, Notice string
+	Claims        []rpClaim
+	// Session: the RP holds tokens, so it offers refresh and logout.
+	Session bool
+}
+
+func (rp *RP) renderPage(w http.ResponseWriter, status int, v rpView) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	_ = rpPage.Execute(w, map[string]any{"Name": rp.Name, "Error": errMsg, "Claims": claims, "Action": rp.prefix() + "/login"})
+	_ = rpPage.Execute(w, map[string]any{"Name": rp.Name, "Error": v.Error, "Notice": v.Notice, "Claims": v.Claims,
+		"Session": v.Session, "Prefix": rp.prefix(), "Action": rp.prefix() + "/login"})
 }
 
 func (rp *RP) home(w http.ResponseWriter, r *http.Request) {
@@ -80,7 +97,15 @@ func (rp *RP) start(w http.ResponseWriter, r *http.Request) {
 	if r.FormValue("level") == "2" {
 		acr = "https://www.spid.gov.it/SpidL2"
 	}
-	ro, p := rp.Request(rp.web.Issuer, []string{acr}, rp.web.Claims)
+	acrs := []string{acr}
+	ro, p := rp.Request(rp.web.Issuer, acrs, rp.web.Claims)
+	if r.FormValue("offline") == "1" {
+		// A long revocable session needs SpidL1 last (spec §4.3).
+		if acr != "https://www.spid.gov.it/SpidL1" {
+			ro["acr_values"] = acr + " https://www.spid.gov.it/SpidL1"
+		}
+		ro["scope"] = "openid offline_access"
+	}
 	signed, err := rp.SignRequest(ro)
 	if err != nil {
 		rp.render(w, http.StatusInternalServerError, "Impossibile firmare la richiesta / cannot sign the request", nil)
@@ -118,11 +143,17 @@ func (rp *RP) callback(w http.ResponseWriter, r *http.Request) {
 		rp.render(w, http.StatusBadRequest, "iss diverso dall'OP / iss differs from the OP", nil)
 		return
 	}
-	claims, err := rp.redeem(q.Get("code"), p)
+	claims, tokens, err := rp.redeem(q.Get("code"), p)
 	if err != nil {
 		rp.render(w, http.StatusBadGateway, "Scambio del codice non riuscito / code exchange failed: "+err.Error(), nil)
 		return
 	}
+	rp.keepTokens(w, tokens)
+	rp.renderPage(w, http.StatusOK, rpView{Claims: sortedClaims(claims), Session: true})
+}
+
+// sortedClaims lists claims by name.
+func sortedClaims(claims map[string]any) []rpClaim {
 	var out []rpClaim
 	for k, v := range claims {
 		s, ok := v.(string)
@@ -133,52 +164,68 @@ func (rp *RP) callback(w http.ResponseWriter, r *http.Request) {
 		out = append(out, rpClaim{Name: k, Value: s})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	rp.render(w, http.StatusOK, "", out)
+	return out
 }
 
 // redeem exchanges the code and reads userinfo, through the OP in process.
-func (rp *RP) redeem(code string, p Pending) (map[string]any, error) {
+func (rp *RP) redeem(code string, p Pending) (map[string]any, rpTokens, error) {
+	form, err := rp.TokenForm(rp.web.Issuer+"/token", code, p)
+	if err != nil {
+		return nil, rpTokens{}, err
+	}
+	return rp.tokensAndClaims(form, p.Nonce)
+}
+
+// rpTokens are what the demo RP keeps after a login.
+type rpTokens struct {
+	Access  string `json:"a"`
+	Refresh string `json:"r,omitempty"`
+}
+
+// tokensAndClaims posts form to the token endpoint, checks the ID token
+// (its nonce when nonce is not empty) and reads userinfo.
+func (rp *RP) tokensAndClaims(form url.Values, nonce string) (map[string]any, rpTokens, error) {
 	ec, err := rp.call(http.MethodGet, rp.web.Issuer+federation.WellKnownPath, nil, "")
 	if err != nil {
-		return nil, err
+		return nil, rpTokens{}, err
 	}
 	keys, _, err := OPKeys(string(ec))
 	if err != nil {
-		return nil, err
-	}
-	form, err := rp.TokenForm(rp.web.Issuer+"/token", code, p)
-	if err != nil {
-		return nil, err
+		return nil, rpTokens{}, err
 	}
 	body, err := rp.call(http.MethodPost, rp.web.Issuer+"/token", form, "")
 	if err != nil {
-		return nil, err
+		return nil, rpTokens{}, err
 	}
 	var tok struct {
-		AccessToken string `json:"access_token"`
-		IDToken     string `json:"id_token"`
+		AccessToken  string `json:"access_token"`
+		IDToken      string `json:"id_token"`
+		RefreshToken string `json:"refresh_token"`
 	}
 	if err := json.Unmarshal(body, &tok); err != nil {
-		return nil, err
+		return nil, rpTokens{}, err
 	}
 	v, err := federation.Verify(tok.IDToken, keys)
 	if err != nil {
-		return nil, fmt.Errorf("ID token: %w", err)
+		return nil, rpTokens{}, fmt.Errorf("ID token: %w", err)
 	}
 	var id map[string]any
-	if err := json.Unmarshal(v.Payload, &id); err != nil || id["nonce"] != p.Nonce {
-		return nil, fmt.Errorf("ID token nonce differs")
+	if err := json.Unmarshal(v.Payload, &id); err != nil || (nonce != "" && id["nonce"] != nonce) {
+		return nil, rpTokens{}, fmt.Errorf("ID token nonce differs")
 	}
 	ui, err := rp.call(http.MethodGet, rp.web.Issuer+"/userinfo", nil, tok.AccessToken)
 	if err != nil {
-		return nil, err
+		return nil, rpTokens{}, err
 	}
 	claims, err := rp.OpenUserinfo(string(ui), jose.JSONWebKeySet(keys))
 	if err != nil {
-		return nil, err
+		return nil, rpTokens{}, err
 	}
 	claims["acr (ID token)"] = id["acr"]
-	return claims, nil
+	if tok.RefreshToken != "" {
+		claims["refresh_token"] = "ricevuto / received"
+	}
+	return claims, rpTokens{Access: tok.AccessToken, Refresh: tok.RefreshToken}, nil
 }
 
 func (rp *RP) call(method, u string, form url.Values, bearer string) ([]byte, error) {
