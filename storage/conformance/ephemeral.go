@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -383,9 +384,20 @@ func ephTestSessionUpdateKeepsID(t *testing.T, e storage.Ephemeral) {
 }
 
 func ephTestSessionConcurrentUpdate(t *testing.T, e storage.Ephemeral) {
+	ephConcurrentJoins(t, e, "sess-concurrent", 50, func(ctx context.Context, id string, p storage.SessionParticipant, _ time.Time) error {
+		return e.UpdateSession(ctx, id, func(s storage.Session) (storage.Session, error) {
+			s.Participants = append(s.Participants, p)
+			return s, nil
+		})
+	})
+}
+
+// ephConcurrentJoins has n SPs join one session at once through join, and
+// checks that every one of them is in it exactly once: no join lost, none
+// applied twice.
+func ephConcurrentJoins(t *testing.T, e storage.Ephemeral, id string, n int, join func(ctx context.Context, id string, p storage.SessionParticipant, expires time.Time) error) {
 	ctx := t.Context()
-	const n = 50
-	s := ephSession("sess-concurrent")
+	s := ephSession(id)
 	s.Participants = nil
 	if err := e.CreateSession(ctx, s); err != nil {
 		t.Fatalf("CreateSession: %v", err)
@@ -400,12 +412,8 @@ func ephTestSessionConcurrentUpdate(t *testing.T, e storage.Ephemeral) {
 				NameID:     fmt.Sprintf("_nameid-%02d", i),
 				IssuedAt:   time.Now(),
 			}
-			err := e.UpdateSession(ctx, s.ID, func(s storage.Session) (storage.Session, error) {
-				s.Participants = append(s.Participants, p)
-				return s, nil
-			})
-			if err != nil {
-				t.Errorf("UpdateSession %d: %v", i, err)
+			if err := join(ctx, s.ID, p, s.ExpiresAt); err != nil {
+				t.Errorf("join %d: %v", i, err)
 			}
 		})
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -198,33 +197,7 @@ func ephTestSessionAddParticipantInvalid(t *testing.T, e storage.Ephemeral) {
 // ephTestSessionConcurrentAdd: concurrent joins of different SPs are all
 // kept.
 func ephTestSessionConcurrentAdd(t *testing.T, e storage.Ephemeral) {
-	ctx := t.Context()
-	const n = 40
-	s := ephSession("sess-concurrent-add")
-	s.Participants = nil
-	if err := e.CreateSession(ctx, s); err != nil {
-		t.Fatalf("CreateSession: %v", err)
-	}
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			p := storage.SessionParticipant{SPEntityID: fmt.Sprintf("https://sp%02d.example.it", i), NameID: "_n", IssuedAt: time.Now()}
-			if err := e.AddParticipant(ctx, s.ID, p, s.ExpiresAt); err != nil {
-				t.Errorf("AddParticipant %d: %v", i, err)
-			}
-		})
-	}
-	close(start)
-	wg.Wait()
-	got, err := e.GetSession(ctx, s.ID)
-	if err != nil {
-		t.Fatalf("GetSession: %v", err)
-	}
-	if len(got.Participants) != n {
-		t.Errorf("session has %d participants, want %d", len(got.Participants), n)
-	}
+	ephConcurrentJoins(t, e, "sess-concurrent-add", 40, e.AddParticipant)
 }
 
 // ephTestExpiryAddParticipant: a join sets the expiry it is given, shorter
