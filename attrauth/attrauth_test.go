@@ -16,7 +16,9 @@ import (
 	"github.com/spid-idp/spid-idp/attrauth"
 	"github.com/spid-idp/spid-idp/federation"
 	"github.com/spid-idp/spid-idp/internal/fedtest"
+	"github.com/spid-idp/spid-idp/server/csp"
 	"github.com/spid-idp/spid-idp/storage/memory"
+	"github.com/spid-idp/spid-idp/templates"
 )
 
 const base = "http://fed.test"
@@ -233,5 +235,26 @@ func TestGrantsActiveAndRevoked(t *testing.T) {
 	now = now.Add(2 * time.Minute)
 	if _, ok, _ := g.Active(ctx, m2.JWE, "rp"); ok {
 		t.Error("expired token still active")
+	}
+}
+
+// A017: the choice page's policy adds exactly the HTTPS origins of the
+// logos to img-src; http logos (the demo's own origin) add nothing, and a
+// crafted logo URL cannot smuggle a directive in.
+func TestAllowLogos(t *testing.T) {
+	h := http.Header{}
+	attrauth.AllowLogos(h, []templates.AAOption{{Logo: "https://aa.example.it/logo.svg"}, {Logo: "https://aa.example.it/other.svg"},
+		{Logo: "https://cdn.example.org:8443/x.svg"}, {Logo: "http://127.0.0.1:8080/demo-aa/logo.svg"}, {Logo: "https://x;script-src *"}})
+	got := h.Get(csp.Header)
+	if !strings.Contains(got, "img-src 'self' data: https://aa.example.it https://cdn.example.org:8443;") {
+		t.Errorf("policy %q", got)
+	}
+	if strings.Contains(got, "127.0.0.1") || strings.Contains(got, "script-src *") {
+		t.Errorf("policy %q admits more than the HTTPS logo origins", got)
+	}
+	h = http.Header{}
+	attrauth.AllowLogos(h, []templates.AAOption{{Logo: "http://127.0.0.1:8080/demo-aa/logo.svg"}})
+	if h.Get(csp.Header) != "" {
+		t.Errorf("policy set for a same-origin logo: %q", h.Get(csp.Header))
 	}
 }
