@@ -50,29 +50,11 @@ func clusterNodes(t *testing.T, n int) ([]*App, string, DemoInfo) {
 		"SPID_IDP_SECURITY_THROTTLE_MAX_ATTEMPTS=1000000",
 		"SPID_IDP_SECURITY_ARGON2_MEMORY_KIB=19456", "SPID_IDP_SECURITY_ARGON2_TIME=2", "SPID_IDP_SECURITY_ARGON2_THREADS=1",
 	}
-	ctx := context.Background()
 	var nodes []*App
 	var info DemoInfo
 	for range n {
-		cfg, err := config.Load("", append([]string{"SPID_IDP_DATA_DIR=" + t.TempDir()}, sharedEnv...))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cfg.EnsureDemoKeys(); err != nil {
-			t.Fatal(err)
-		}
-		b, err := OpenBackends(ctx, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { b.Close() })
-		a, err := Build(ctx, cfg, b, slog.New(slog.NewTextHandler(io.Discard, nil)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if info, err = a.SetupDemo(ctx); err != nil {
-			t.Fatal(err)
-		}
+		var a *App
+		a, info = demoNode(t, append([]string{"SPID_IDP_DATA_DIR=" + t.TempDir()}, sharedEnv...))
 		nodes = append(nodes, a)
 	}
 	var next atomic.Uint64
@@ -88,6 +70,35 @@ func clusterNodes(t *testing.T, n int) ([]*App, string, DemoInfo) {
 // answers each request. Each node used to make its own portal SP key under
 // its data_dir and register it at start, so the registry held only the
 // last starter's certificate and the others' AuthnRequests got nr05.
+// demoNode builds one IdP node, as the binary does, from the configuration
+// env gives, with the demo set up (migrated and seeded by the first node of
+// a shared database, found done by the others).
+func demoNode(t *testing.T, env []string) (*App, DemoInfo) {
+	t.Helper()
+	ctx := context.Background()
+	cfg, err := config.Load("", env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.EnsureDemoKeys(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := OpenBackends(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	a, err := Build(ctx, cfg, b, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := a.SetupDemo(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, info
+}
+
 func TestPortalLoginAcrossNodes(t *testing.T) {
 	nodes, base, info := clusterNodes(t, 2)
 	for round := range 2 {

@@ -1,11 +1,8 @@
 package app
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -14,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spid-idp/spid-idp/config"
 	"github.com/spid-idp/spid-idp/internal/testenv"
 	"github.com/spid-idp/spid-idp/lifecycle"
 )
@@ -48,30 +44,10 @@ func twoNodes(t *testing.T) (nodes [2]*App, ts *httptest.Server, route func(int)
 		"SPID_IDP_SECURITY_THROTTLE_MAX_ATTEMPTS=1000000",
 		"SPID_IDP_SECURITY_ARGON2_MEMORY_KIB=19456", "SPID_IDP_SECURITY_ARGON2_TIME=2", "SPID_IDP_SECURITY_ARGON2_THREADS=1",
 	}
-	ctx := context.Background()
 	// One after the other: the first migrates the schema and seeds the
 	// demo, the second finds both done.
 	for i := range nodes {
-		cfg, err := config.Load("", env)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cfg.EnsureDemoKeys(); err != nil {
-			t.Fatal(err)
-		}
-		b, err := OpenBackends(ctx, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { b.Close() })
-		a, err := Build(ctx, cfg, b, slog.New(slog.NewTextHandler(io.Discard, nil)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if info, err = a.SetupDemo(ctx); err != nil {
-			t.Fatal(err)
-		}
-		nodes[i] = a
+		nodes[i], info = demoNode(t, env)
 	}
 	ts.Start()
 	t.Cleanup(ts.Close)
