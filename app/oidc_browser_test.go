@@ -1,0 +1,88 @@
+package app
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/spid-idp/spid-idp/idp/otp"
+	"github.com/spid-idp/spid-idp/internal/browsertest"
+	"github.com/spid-idp/spid-idp/internal/testenv"
+)
+
+// TestBrowserOIDCLevel2 is a person logging in at level 2 by OpenID
+// Connect from the demo relying party in headless Chromium under the real
+// CSP: the RP's "Entra con SPID" (level 2) → the OP's password page → the
+// authenticator-app code → consent → back at the RP, which shows the
+// claims from the decrypted userinfo and the level. Every page is checked
+// with axe at 1280 and 390 px.
+func TestBrowserOIDCLevel2(t *testing.T) {
+	chrome := testenv.Browser(t)
+	_, ts, info := testApp(t)
+	tab := browserTab(t, chrome, 3*time.Minute)
+	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(tab, actions...); err != nil {
+			loc, _ := chromedp.Run(tab, chromedp.Location())
+			body, _ := chromedp.Run(tab, chromedp.Text(`body`))
+			t.Fatalf("%s: %v (at %s)\n%s", what, err, loc, body)
+		}
+	}
+	seed, err := otp.DecodeSeed(info.TOTPSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	step("the demo RP", chromedp.Navigate(ts.URL+"/demo-rp/"), chromedp.WaitVisible(`button[name="level"][value="2"]`))
+	browsertest.Page(t, tab, "oidc-rp-home")
+	step("password step",
+		chromedp.Click(`button[name="level"][value="2"]`),
+		chromedp.WaitVisible(`#username`),
+	)
+	loc, err := chromedp.Run(tab, chromedp.Location())
+	if err != nil || !strings.Contains(loc, "/oidc/op/authorization") {
+		t.Fatalf("the login page is at %q (%v), want the OP's authorization endpoint", loc, err)
+	}
+	browsertest.Page(t, tab, "oidc-login")
+	step("password",
+		chromedp.SendKeys(`#username`, info.Username),
+		chromedp.SendKeys(`#password`, info.Password),
+		chromedp.Click(`button[name="op"][value="submit"]`),
+		chromedp.WaitNotPresent(`#password`),
+		chromedp.WaitVisible(`#otp`),
+	)
+	browsertest.Page(t, tab, "oidc-login-otp")
+	step("TOTP code",
+		chromedp.SendKeys(`#otp`, otp.Code(seed, time.Now())),
+		chromedp.Click(`button[name="op"][value="submit"]`),
+		chromedp.WaitVisible(`button[name="op"][value="accept"]`),
+	)
+	text, err := chromedp.Run(tab, chromedp.Text(`main`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text, "RP dimostrativo 1") {
+		t.Fatalf("the consent page does not name the relying party:\n%s", text)
+	}
+	browsertest.Page(t, tab, "oidc-consent")
+	step("consent",
+		chromedp.Click(`button[name="op"][value="accept"]`),
+		chromedp.WaitVisible(`main dl`),
+	)
+	loc, err = chromedp.Run(tab, chromedp.Location())
+	if err != nil || !strings.Contains(loc, "/demo-rp/") {
+		t.Fatalf("result page at %q (%v), want the demo RP", loc, err)
+	}
+	text, err = chromedp.Run(tab, chromedp.Text(`main`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"SpidL2", "TINIT-RSSMRA80A01H501U", "Mario", "Rossi"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the RP page lacks %q:\n%s", want, text)
+		}
+	}
+	browsertest.Page(t, tab, "oidc-rp-claims")
+}
