@@ -54,6 +54,7 @@ func oidcCases() []caseDef {
 	cs = append(cs,
 		oidcCase("oidc-token-code-errors", "code exchange with the wrong client, verifier or redirect_uri", []string{"O040", "O051", "O052", "O053"}, caseCodeErrors),
 		oidcCase("oidc-userinfo-errors", "userinfo by POST and with a bad token", []string{"O072", "O073"}, caseUserinfoErrors),
+		oidcCase("oidc-introspection-revocation", "introspection and revocation of an access token", []string{"O080", "O081", "O082", "O083", "O085"}, caseIntrospectRevoke),
 	)
 	return cs
 }
@@ -823,6 +824,73 @@ func caseUserinfoErrors(ctx context.Context, e *oidcEnv) []Row {
 	res, err := e.back(ctx, http.MethodPost, ep, url.Values{"access_token": {forged}}, "")
 	if err == nil {
 		j.ensure("O072", res.status == 405, "POST userinfo: HTTP %d, want 405", res.status)
+	}
+	return j.result()
+}
+
+// caseIntrospectRevoke logs in, introspects the access token, revokes it
+// and introspects it again (O080–O083, O085); skipped when the OP
+// publishes no such endpoints.
+func caseIntrospectRevoke(ctx context.Context, e *oidcEnv) []Row {
+	if r := e.needEC(ctx); r != nil {
+		return r
+	}
+	intro, revo := e.ec.endpoint("introspection_endpoint"), e.ec.endpoint("revocation_endpoint")
+	if intro == "" || revo == "" {
+		return []Row{row(Skip, "the OP publishes no introspection or revocation endpoint")}
+	}
+	j := newJudge()
+	a := e.newAuthz(e.rp, acrL1)
+	f := e.login(ctx, j, a)
+	if f == nil || !e.exchange(ctx, j, f, e.tokenForm(a, f.code)) {
+		return j.result()
+	}
+	auth := func(aud string, extra url.Values) url.Values {
+		v := url.Values{"client_id": {e.rp.ID}, "client_assertion_type": {clientAssertionType}, "client_assertion": {e.rp.assertion(aud, nil)}}
+		for k, x := range extra {
+			v[k] = x
+		}
+		return v
+	}
+	if res, err := e.back(ctx, http.MethodGet, intro, nil, ""); err == nil {
+		j.ensure("O080", res.status == 405, "GET introspection: HTTP %d, want 405", res.status)
+	}
+	if res, err := e.back(ctx, http.MethodPost, intro, auth(intro, nil), ""); err == nil {
+		j.ensure("O080", res.status == 401 && res.str("error") != "" && res.str("error_description") != "", "introspection without token: HTTP %d %s, want 401 with error and description", res.status, clip(string(res.body), 200))
+	}
+	if res, err := e.back(ctx, http.MethodPost, intro, auth(e.ec.endpoint("token_endpoint"), url.Values{"token": {f.accessJWT}}), ""); err == nil {
+		j.ensure("O081", res.status == 401, "introspection with an assertion for the token endpoint: HTTP %d, want 401", res.status)
+	}
+	res, err := e.back(ctx, http.MethodPost, intro, auth(intro, url.Values{"token": {f.accessJWT}}), "")
+	if err != nil {
+		j.fail("O082", "%v", err)
+		return j.result()
+	}
+	j.ensure("O081", res.status == 200, "introspection with a valid assertion: HTTP %d %s", res.status, clip(string(res.body), 200))
+	j.ensure("O082", res.json["active"] == true, "active %v for a fresh access token", res.json["active"])
+	for _, k := range []string{"scope", "exp", "sub", "client_id", "iss", "aud"} {
+		j.ensure("O082", res.json[k] != nil, "an active access token's introspection lacks %s", k)
+	}
+	j.ensure("O082", res.str("client_id") == e.rp.ID && res.str("iss") == e.opt.Issuer, "client_id %v iss %v", res.json["client_id"], res.json["iss"])
+	// Another client asks about it: not its token.
+	if res, err := e.back(ctx, http.MethodPost, intro, url.Values{"client_id": {e.rp2.ID}, "client_assertion_type": {clientAssertionType},
+		"client_assertion": {e.rp2.assertion(intro, nil)}, "token": {f.accessJWT}}, ""); err == nil {
+		j.ensure("O082", res.status == 200 && res.json["active"] == false, "another client's introspection: HTTP %d active %v, want 200 false", res.status, res.json["active"])
+	}
+	if res, err := e.back(ctx, http.MethodPost, revo, auth(revo, url.Values{"token": {"unknown-" + randomString(20)}}), ""); err == nil {
+		j.ensure("O083", res.status == 200, "revoking an unknown token: HTTP %d, want 200", res.status)
+	}
+	if res, err := e.back(ctx, http.MethodPost, revo, auth(revo, url.Values{"token": {f.accessJWT}}), ""); err == nil {
+		j.ensure("O083", res.status == 200, "revoking the access token: HTTP %d %s, want 200", res.status, clip(string(res.body), 200))
+	}
+	if res, err := e.back(ctx, http.MethodPost, revo, auth(revo, url.Values{"token": {f.accessJWT}}), ""); err == nil {
+		j.ensure("O083", res.status == 200, "revoking it again: HTTP %d, want 200", res.status)
+	}
+	if res, err := e.back(ctx, http.MethodPost, intro, auth(intro, url.Values{"token": {f.accessJWT}}), ""); err == nil {
+		j.ensure("O085", res.status == 200 && res.json["active"] == false, "a revoked access token introspects HTTP %d active %v, want false", res.status, res.json["active"])
+	}
+	if res, err := e.back(ctx, http.MethodGet, e.ec.endpoint("userinfo_endpoint"), nil, f.accessJWT); err == nil {
+		j.ensure("O085", res.status == 401, "a revoked access token opens userinfo (HTTP %d)", res.status)
 	}
 	return j.result()
 }

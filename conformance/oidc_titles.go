@@ -86,6 +86,11 @@ var oidcTitles = map[string]string{
 	"O076": "userinfo JWS: verifies, iss, aud, sub = ID token sub",
 	"O077": "userinfo: the requested claims, nothing else, SPID formats",
 	"O079": "pairwise sub: stable per RP, different across RPs",
+	"O080": "introspection: POST only (405), errors 401 with error and description",
+	"O081": "introspection: client authentication with aud = its URL",
+	"O082": "introspection: active token with scope, exp, sub, client_id, iss, aud; others' tokens inactive",
+	"O083": "revocation: 200 for known, unknown and already revoked tokens",
+	"O085": "a revoked access token: inactive, refused at userinfo",
 	"O088": "the test identity holds the claims of the conformance run",
 }
 
