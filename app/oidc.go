@@ -110,7 +110,7 @@ func (a *App) SetupOIDC(ctx context.Context, pages *templates.Renderer) error {
 	p, err := oidc.New(oidc.Options{
 		Issuer: oc.Issuer, Entity: entity, FederationEntity: fe, CoreKeys: core, Resolver: resolver,
 		AllowHTTP: cfg.Demo, PairwiseKey: pairwise, Store: a.Backends.Store, Eph: a.Backends.Eph,
-		Audit: a.Audit, Log: a.Log.With("component", "oidc"), Pages: pages, Login: a.Flow,
+		Audit: a.Audit, Log: a.Log.With("component", "oidc"), Pages: pages, Flow: a.Flow,
 		UseCase: oc.RefreshUseCase, UseCases: useCases(oc.RefreshUseCaseClients), Register: a.RegisterQueue,
 	})
 	if err != nil {
@@ -118,7 +118,6 @@ func (a *App) SetupOIDC(ctx context.Context, pages *templates.Renderer) error {
 	}
 	a.OIDC = p
 	p.SetAttributeAuthorities(aa)
-	a.Flow.SetExternal(p)
 	p.Register(a.Mux)
 	if a.demoFed != nil {
 		// The demo RPs log in through the OP in process, as the RP of the

@@ -55,7 +55,7 @@ func (p *Engine) showConsent(w http.ResponseWriter, r *http.Request, sp *metadat
 		Performed: spid.Level(f.Performed),
 		// ui.md P05: two buttons only; "Annulla" (nr25) lives on the login page.
 		AllowCancel: false,
-		Offline:     f.ExtOffline,
+		Offline:     f.Offline,
 	}
 	page.Self = PathLogin + "?" + fieldFlow + "=" + sealed
 	for _, a := range attrs {
@@ -76,7 +76,7 @@ func (p *Engine) consent(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.PostForm.Get(templates.FieldOp) == templates.OpAccept && p.aaPending(f) {
 		// The AA choice comes next (aa.go); the flow is answered there.
-		f.ExtOfflineGranted = f.ExtOffline && r.PostForm.Get(templates.FieldOffline) == "1"
+		f.OfflineGranted = f.Offline && r.PostForm.Get(templates.FieldOffline) == "1"
 		p.showAA(w, r, sp, f)
 		return
 	}
@@ -85,7 +85,7 @@ func (p *Engine) consent(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.PostForm.Get(templates.FieldOp) {
 	case templates.OpAccept:
-		f.ExtOfflineGranted = f.ExtOffline && r.PostForm.Get(templates.FieldOffline) == "1"
+		f.OfflineGranted = f.Offline && r.PostForm.Get(templates.FieldOffline) == "1"
 	case templates.OpDeny:
 		p.spAnomaly(w, r, sp, f, spid.NrConsentDenied, "consent refused")
 		return
@@ -143,9 +143,5 @@ func (p *Engine) answer(w http.ResponseWriter, r *http.Request, sp *metadata.SP,
 		p.fail(w, r, templates.ReasonFlowExpired)
 		return
 	}
-	if f.Ext != "" {
-		p.externalDone(w, r, f, id)
-		return
-	}
-	p.saml.Answer(w, r, sp, f, id)
+	p.front(f).Answer(w, r, sp, f, id)
 }

@@ -117,6 +117,9 @@ type FrontEnd interface {
 	// form a page may offer (the activation offer's "back to the
 	// service"): its action and fields. The caller audits it.
 	RefusalForm(ctx context.Context, rp *metadata.SP, f *State, code spid.Anomaly) (action string, fields []templates.Field, err error)
+	// SessionEnded ends what parts, this protocol's participants of the
+	// SpidL1 session sess, hold of it, now that it has ended elsewhere.
+	SessionEnded(ctx context.Context, sess storage.Session, parts []storage.SessionParticipant)
 }
 
 // Engine serves the flow's pages.
@@ -129,10 +132,8 @@ type Engine struct {
 	dummy   string // password hash verified for unknown users (timing)
 	origin  string
 	alerts  sync.WaitGroup // e-mails to owners still being sent
-	// saml answers the flows a SAML AuthnRequest started.
-	saml FrontEnd
-	// external answers the flows of an external front end (external.go).
-	external ExternalFinisher
+	// fronts answer the flows they started, by State.Proto.
+	fronts map[string]FrontEnd
 	// aa offers Attribute Authorities after consent (aa.go); nil: none.
 	aa *attrauth.Service
 }
@@ -173,7 +174,7 @@ func New(o Options) (*Engine, error) {
 	if err != nil || u.Host == "" {
 		return nil, fmt.Errorf("authflow: base URL %q is not absolute", o.BaseURL)
 	}
-	p := &Engine{o: o, origin: u.Scheme + "://" + u.Host}
+	p := &Engine{o: o, origin: u.Scheme + "://" + u.Host, fronts: map[string]FrontEnd{}}
 	// The flow seal outlives the consent timeout a little, so an expired
 	// flow is recognised (nr21 to the SP) rather than rejected as garbage.
 	if p.flows, err = newFlowCodec(o.ConsentTimeout+time.Hour, o.CookieKeys...); err != nil {
@@ -194,8 +195,19 @@ func New(o Options) (*Engine, error) {
 	return p, nil
 }
 
-// AttachSAML installs the SAML front end; call it before serving.
-func (p *Engine) AttachSAML(f FrontEnd) { p.saml = f }
+// Attach installs the front end of protocol proto (storage.ProtocolSAML,
+// storage.ProtocolOIDC); call it before serving.
+func (p *Engine) Attach(proto string, f FrontEnd) { p.fronts[proto] = f }
+
+// front is the front end that answers f. A flow names only a front end
+// that started it, and front ends are attached before serving.
+func (p *Engine) front(f *State) FrontEnd {
+	fe, ok := p.fronts[f.Proto]
+	if !ok {
+		panic("authflow: no front end for protocol " + f.Proto)
+	}
+	return fe
+}
 
 // Register adds the flow's pages to mux.
 func (p *Engine) Register(mux *http.ServeMux) {
@@ -247,9 +259,31 @@ func (p *Engine) Authenticated(ctx context.Context, identityID string) {
 }
 
 // JoinSession adds rp to the flow's SpidL1 session (opening one when the
-// flow reused none) and returns the SessionIndex it knows the session by.
-func (p *Engine) JoinSession(w http.ResponseWriter, r *http.Request, f *State, authnInstant time.Time, rp, nameID string) (string, error) {
-	return p.joinSession(w, r, f, authnInstant, rp, nameID)
+// flow reused none), recording nameID and index as what rp was given (index
+// "": the SAML SessionIndex, made here), and returns the participant's
+// SessionIndex and the session's ID. Only level-1 flows may join: the
+// front end checks (spec §7.1, oidc-federation.md §3.5).
+func (p *Engine) JoinSession(w http.ResponseWriter, r *http.Request, f *State, authnInstant time.Time, rp, nameID, index string) (string, string, error) {
+	return p.joinSession(w, r, f, authnInstant, rp, nameID, index)
+}
+
+// SessionEnded tells the front ends of other protocols that sess has
+// ended, so they end what their relying parties hold of it (OIDC: the
+// tokens). SAML participants are told by Single Logout itself.
+func (p *Engine) SessionEnded(ctx context.Context, sess storage.Session) {
+	byProto := map[string][]storage.SessionParticipant{}
+	for _, part := range sess.Participants {
+		if part.Protocol != storage.ProtocolSAML {
+			byProto[part.Protocol] = append(byProto[part.Protocol], part)
+		}
+	}
+	for proto, parts := range byProto {
+		if fe, ok := p.fronts[proto]; ok {
+			fe.SessionEnded(ctx, sess, parts)
+		} else {
+			p.o.Log.ErrorContext(ctx, "session participants of a protocol without front end", "protocol", proto)
+		}
+	}
 }
 
 // CurrentSession returns the browser's live SSO session and its identity.
@@ -309,31 +343,22 @@ func (p *Engine) fail(w http.ResponseWriter, r *http.Request, reason templates.E
 
 // flowSP is the relying party of a flow: its front end's description.
 func (p *Engine) flowSP(ctx context.Context, f *State) (*metadata.SP, error) {
-	if f.Ext != "" {
-		return externalSP(f), nil
+	if _, ok := p.fronts[f.Proto]; !ok {
+		// A sealed flow of a protocol this server does not serve (any more).
+		return nil, fmt.Errorf("authflow: protocol %q: %w", f.Proto, storage.ErrNotFound)
 	}
-	if p.saml == nil {
-		return nil, errors.New("authflow: no SAML front end")
-	}
-	return p.saml.RelyingParty(ctx, f)
+	return p.front(f).RelyingParty(ctx, f)
 }
 
 // spAnomaly ends a flow with an anomaly for its relying party.
 func (p *Engine) spAnomaly(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *State, code spid.Anomaly, reason string) {
-	if f.Ext != "" {
-		p.externalRefused(w, r, f, code, reason)
-		return
-	}
-	p.saml.Refuse(w, r, sp, f, code, reason)
+	p.front(f).Refuse(w, r, sp, f, code, reason)
 }
 
 // refusalForm is the front end's ready answer for code (see
-// FrontEnd.RefusalForm); external flows have none yet.
+// FrontEnd.RefusalForm).
 func (p *Engine) refusalForm(ctx context.Context, sp *metadata.SP, f *State, code spid.Anomaly) (string, []templates.Field, error) {
-	if f.Ext != "" {
-		return "", nil, nil
-	}
-	return p.saml.RefusalForm(ctx, sp, f, code)
+	return p.front(f).RefusalForm(ctx, sp, f, code)
 }
 
 // record writes an audit event whose actor is not yet known.

@@ -57,15 +57,19 @@ type State struct {
 	AAChosen  []string `json:"aac,omitempty"`
 	AAConfirm bool     `json:"aak,omitempty"`
 
-	// External front end (external.go): its handle, the relying party's
-	// name and the attributes to release. Empty for SAML.
-	Ext      string   `json:"x,omitempty"`
-	ExtName  string   `json:"xn,omitempty"`
-	ExtAttrs []string `json:"xa,omitempty"`
-	// ExtOffline: the consent page offers the long revocable session
-	// opt-in; ExtOfflineGranted: the citizen ticked it.
-	ExtOffline        bool `json:"xo,omitempty"`
-	ExtOfflineGranted bool `json:"xg,omitempty"`
+	// Proto is the front end that started the flow and answers it:
+	// storage.ProtocolSAML ("") or storage.ProtocolOIDC. SP is then the
+	// SP's entityID or the RP's client_id, RequestID the front end's
+	// handle of the request.
+	Proto string `json:"pr,omitempty"`
+	// RPName and RPAttrs describe a relying party the registry does not
+	// know (OIDC): its name and the attributes to release.
+	RPName  string   `json:"xn,omitempty"`
+	RPAttrs []string `json:"xa,omitempty"`
+	// Offline: the consent page offers the long revocable session opt-in
+	// (OIDC offline_access); OfflineGranted: the citizen ticked it.
+	Offline        bool `json:"xo,omitempty"`
+	OfflineGranted bool `json:"xg,omitempty"`
 }
 
 // Flow steps.

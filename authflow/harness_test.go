@@ -149,7 +149,7 @@ func (h *harness) rebuild(o Options) {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	f.AttachSAML(h.FE)
+	f.Attach(testProto, h.FE)
 	h.FE.flow = f
 	mux := http.NewServeMux()
 	f.Register(mux)
@@ -173,11 +173,25 @@ func newTestRP(entityID, name string) *testRP {
 // pathTestStart starts a flow: ?rp=ENTITY&level=N[&force=1].
 const pathTestStart = "/test/start"
 
+// testProto names the test front end's flows and session entries.
+const testProto = "test"
+
 // testFrontEnd is a FrontEnd with no protocol: its answers are forms to
 // RP/answer whose hidden fields say what a relying party would learn.
 type testFrontEnd struct {
 	flow *Engine
 	rps  map[string]*testRP
+
+	mu    sync.Mutex
+	ended []string // participants told of an ended session, "session|rp"
+}
+
+func (fe *testFrontEnd) SessionEnded(_ context.Context, sess storage.Session, parts []storage.SessionParticipant) {
+	fe.mu.Lock()
+	defer fe.mu.Unlock()
+	for _, p := range parts {
+		fe.ended = append(fe.ended, sess.ID+"|"+p.SPEntityID)
+	}
 }
 
 func (fe *testFrontEnd) start(w http.ResponseWriter, r *http.Request) {
@@ -194,6 +208,7 @@ func (fe *testFrontEnd) start(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	zero := 0
+	f.Proto = testProto
 	f.SP, f.RequestID, f.RequestIssueInstant = rp.EntityID, "_req"+RandomHex(8), f.Created
 	f.ACS, f.AttrIndex, f.Level, f.Comparison, f.ForceAuthn = rp.EntityID+"/answer", &zero, level, "exact", q.Get("force") == "1"
 	fe.flow.Begin(w, r, rp.SP, f)
@@ -220,7 +235,7 @@ func (fe *testFrontEnd) RefusalForm(_ context.Context, rp *metadata.SP, f *State
 func (fe *testFrontEnd) Answer(w http.ResponseWriter, r *http.Request, rp *metadata.SP, f *State, id storage.Identity) {
 	v := url.Values{"outcome": {"ok"}, "identity": {id.ID}, "classref": {spid.Level(f.Performed).ClassRef()}}
 	if spid.Level(f.Level) == spid.L1 && spid.Level(f.Performed) == spid.L1 {
-		index, err := fe.flow.JoinSession(w, r, f, time.UnixMilli(f.AuthnInstant).UTC(), rp.EntityID, "nid-"+RandomHex(8))
+		index, _, err := fe.flow.JoinSession(w, r, f, time.UnixMilli(f.AuthnInstant).UTC(), rp.EntityID, "nid-"+RandomHex(8), "")
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return

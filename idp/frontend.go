@@ -58,6 +58,10 @@ func (p *IdP) RefusalForm(ctx context.Context, sp *metadata.SP, f *authflow.Stat
 	return form.Action, fields(form), nil
 }
 
+// SessionEnded has nothing to do: SAML participants learn of the end of a
+// session from Single Logout's LogoutRequests (slo.go).
+func (p *IdP) SessionEnded(context.Context, storage.Session, []storage.SessionParticipant) {}
+
 // Answer sends the success Response of an authenticated, consented flow.
 func (p *IdP) Answer(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *authflow.State, id storage.Identity) {
 	ctx := r.Context()
@@ -81,7 +85,7 @@ func (p *IdP) Answer(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f 
 	}
 	// Only SpidL1 requests join (or open) the SSO session (spec §6.1, §7.1).
 	if spid.Level(f.Level) == spid.L1 && spid.Level(f.Performed) == spid.L1 {
-		index, err := p.flow.JoinSession(w, r, f, authnInstant, sp.EntityID, nameID)
+		index, _, err := p.flow.JoinSession(w, r, f, authnInstant, sp.EntityID, nameID, "")
 		if err != nil {
 			p.o.Log.ErrorContext(ctx, "SSO session", "err", err)
 			p.fail(w, r, templates.ReasonUnavailable)

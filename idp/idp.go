@@ -125,7 +125,7 @@ func New(o Options) (*IdP, error) {
 	p.csrfKey = authflow.Derive(o.CookieKeys[0], "csrf")
 	p.logout = p.newLogoutChecker()
 	p.chains = p.newChainCodecs()
-	o.Flow.AttachSAML(p)
+	o.Flow.Attach(storage.ProtocolSAML, p)
 	return p, nil
 }
 

@@ -199,7 +199,7 @@ func (p *IdP) sloRequest(w http.ResponseWriter, r *http.Request, req *logoutmsg.
 		}
 	}
 	c := p.newChain(sess.IdentityID, &sloInitiator{SP: sp.EntityID, RequestID: req.ID, Binding: req.Binding, RelayState: req.RelayState})
-	p.startChain(w, r, c, others)
+	p.startChain(w, r, c, samlOnly(others))
 }
 
 // issuedTo reports whether sess holds an assertion to sp with this NameID
@@ -207,7 +207,7 @@ func (p *IdP) sloRequest(w http.ResponseWriter, r *http.Request, req *logoutmsg.
 func issuedTo(sess storage.Session, sp, nameID, index string) bool {
 	found := false
 	for _, part := range sess.Participants {
-		if part.SPEntityID == sp && part.NameID == nameID &&
+		if part.Protocol == storage.ProtocolSAML && part.SPEntityID == sp && part.NameID == nameID &&
 			subtle.ConstantTimeCompare([]byte(part.SessionIndex), []byte(index)) == 1 {
 			found = true
 		}
@@ -285,6 +285,7 @@ func (p *IdP) closeSession(w http.ResponseWriter, r *http.Request, sess storage.
 		p.fail(w, r, templates.ReasonUnavailable)
 		return false, false
 	}
+	p.flow.SessionEnded(r.Context(), sess)
 	return true, true
 }
 
@@ -329,7 +330,20 @@ func (p *IdP) idpLogout(w http.ResponseWriter, r *http.Request) {
 		p.render(w, r, http.StatusOK, templates.PageLogout, templates.LogoutPage{})
 		return
 	}
-	p.startChain(w, r, p.newChain(sess.IdentityID, nil), sess.Participants)
+	p.startChain(w, r, p.newChain(sess.IdentityID, nil), samlOnly(sess.Participants))
+}
+
+// samlOnly keeps the SAML SPs of a session: the others (OpenID Connect
+// relying parties) get no LogoutRequest, their front end ended their
+// tokens when the session closed (closeSession).
+func samlOnly(parts []storage.SessionParticipant) []storage.SessionParticipant {
+	var out []storage.SessionParticipant
+	for _, part := range parts {
+		if part.Protocol == storage.ProtocolSAML {
+			out = append(out, part)
+		}
+	}
+	return out
 }
 
 // answerLogout sends the initiating SP its signed LogoutResponse, on the

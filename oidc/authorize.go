@@ -17,6 +17,7 @@ import (
 	"github.com/spid-idp/spid-idp/federation"
 	"github.com/spid-idp/spid-idp/idp/spid"
 	"github.com/spid-idp/spid-idp/register"
+	"github.com/spid-idp/spid-idp/metadata"
 	"github.com/spid-idp/spid-idp/server/csp"
 	"github.com/spid-idp/spid-idp/storage"
 	"github.com/spid-idp/spid-idp/templates"
@@ -194,9 +195,23 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.o.Log.DebugContext(ctx, "authorization request accepted", "client", clientID, "handle", handle, "level", req.Level)
-	p.o.Login.StartExternal(w, r, authflow.ExternalLogin{Handle: handle, Client: clientID, Name: cl.Name,
-		Level: spid.Level(req.Level), ForceAuthn: slices.Contains(strings.Fields(str("prompt")), "login"),
-		Attributes: SAMLAttributes(req.Claims), Offline: req.Offline, AttributeAuthorities: req.AAs})
+	f, err := p.o.Flow.NewState(w, r)
+	if err != nil {
+		p.o.Log.ErrorContext(ctx, "browser cookie", "err", err)
+		p.pageError(w, r, federation.CodeTemporarilyUnavailable, "browser cookie")
+		return
+	}
+	zero := 0
+	f.Proto, f.SP, f.RequestID, f.RequestIssueInstant = storage.ProtocolOIDC, clientID, handle, f.Created
+	f.Level, f.Comparison, f.AttrIndex = req.Level, "minimum", &zero
+	// prompt=login never reuses the SpidL1 session (spec §3.3).
+	f.ForceAuthn = slices.Contains(strings.Fields(str("prompt")), "login")
+	f.RPName, f.Offline = cl.Name, req.Offline
+	for _, a := range SAMLAttributes(req.Claims) {
+		f.RPAttrs = append(f.RPAttrs, a.Name)
+	}
+	f.AAs = p.o.Flow.RequestedAAs(ctx, req.AAs)
+	p.o.Flow.Begin(w, r, rpOf(f), f)
 }
 
 // checkRequest applies §3.2 (aud, iat, exp, jti) and §3.3 in table order.
@@ -457,17 +472,33 @@ func (p *Provider) pending(r *http.Request, handle string) (*authzRequest, bool)
 	return &req, true
 }
 
-// ExternalDone issues the code once the citizen consented.
-func (p *Provider) ExternalDone(w http.ResponseWriter, r *http.Request, handle string, a authflow.ExternalAuthentication) {
+// Answer issues the code once the citizen consented (authflow.FrontEnd).
+// A SpidL1 login joins the SSO session as a SAML one does (spec §3.5):
+// the session records the code and the access token it will buy, so that
+// the end of the session revokes them (SessionEnded).
+func (p *Provider) Answer(w http.ResponseWriter, r *http.Request, _ *metadata.SP, f *authflow.State, id storage.Identity) {
 	ctx := r.Context()
+	handle := f.RequestID
 	req, ok := p.pending(r, handle)
 	if !ok {
 		p.pageError(w, r, federation.CodeInvalidRequest, "authorization request unknown or already answered")
 		return
 	}
 	code := uuid.NewString()
-	g := codeGrant{Req: *req, Identity: a.Identity.ID, Level: int(a.Level), AuthTime: a.AuthnInstant.Unix(),
-		Offline: req.Offline && a.Offline, SSOSession: a.Session, AAs: a.AttributeAuthorities}
+	level, authn := spid.Level(f.Performed), time.UnixMilli(f.AuthnInstant).UTC()
+	reused := f.Session != ""
+	g := codeGrant{Req: *req, Identity: id.ID, Level: int(level), AuthTime: authn.Unix(), AccessJTI: uuid.NewString(),
+		Offline: req.Offline && f.Offline && f.OfflineGranted, AAs: f.AAChosen}
+	if spid.Level(f.Level) == spid.L1 && level == spid.L1 {
+		_, sid, err := p.o.Flow.JoinSession(w, r, f, authn, req.ClientID, code, g.AccessJTI)
+		if err != nil {
+			p.o.Log.ErrorContext(ctx, "SSO session", "err", err)
+			p.deliver(w, r, "", req.RedirectURI, req.ResponseMode, url.Values{"error": {ErrTemporarilyUnavailable},
+				"error_description": {Description(ErrTemporarilyUnavailable)}}, req.State)
+			return
+		}
+		g.SSOSession = sid
+	}
 	b, _ := json.Marshal(g)
 	if err := p.o.Eph.CreateValue(ctx, "oidc:code:"+code, b, p.now().Add(CodeLifetime)); err != nil {
 		p.o.Log.ErrorContext(ctx, "storing authorization code", "err", err)
@@ -475,19 +506,27 @@ func (p *Provider) ExternalDone(w http.ResponseWriter, r *http.Request, handle s
 			"error_description": {Description(ErrTemporarilyUnavailable)}}, req.State)
 		return
 	}
-	p.audit(ctx, a.Identity.ID, "oidc.authorization", req.ClientID, audit.Success, map[string]string{
-		"level": fmt.Sprint(int(a.Level)), "reused_session": fmt.Sprint(a.SessionReused), "handle": handle,
+	p.audit(ctx, id.ID, "oidc.authorization", req.ClientID, audit.Success, map[string]string{
+		"level": fmt.Sprint(int(level)), "reused_session": fmt.Sprint(reused), "handle": handle, "flow": f.ID,
 		"offline": fmt.Sprint(g.Offline)})
+	p.o.Flow.Authenticated(ctx, id.ID)
 	p.deliver(w, r, "", req.RedirectURI, req.ResponseMode, url.Values{"code": {code}}, req.State)
 	p.record(ctx, register.Entry{Kind: KindAuthorizationResponse, Direction: register.Sent, Binding: bindingFront,
-		SP: req.ClientID, SPIDCode: a.Identity.Attributes["spidCode"], RequestID: handle, MessageID: code,
+		SP: req.ClientID, SPIDCode: id.Attributes["spidCode"], RequestID: handle, MessageID: code,
 		Message: formOf(url.Values{"code": {code}, "state": {req.State}, "iss": {p.o.Issuer}, "redirect_uri": {req.RedirectURI},
-			"acr": {acrOf(a.Level)}, "offline": {fmt.Sprint(g.Offline)}})})
+			"acr": {acrOf(level)}, "offline": {fmt.Sprint(g.Offline)}})})
 }
 
-// ExternalRefused answers access_denied (spec §3.7).
-func (p *Provider) ExternalRefused(w http.ResponseWriter, r *http.Request, handle string, code spid.Anomaly, reason string) {
-	req, ok := p.pending(r, handle)
+// Refuse answers access_denied (spec §3.7) whatever SPID anomaly ended
+// the flow (authflow.FrontEnd); the anomaly is audited and logged.
+func (p *Provider) Refuse(w http.ResponseWriter, r *http.Request, _ *metadata.SP, f *authflow.State, code spid.Anomaly, reason string) {
+	actor := f.Identity
+	if actor == "" {
+		actor = "anonymous"
+	}
+	p.audit(r.Context(), actor, "oidc.authorization", f.SP, audit.Failure, map[string]string{
+		"anomaly": code.String(), "reason": reason, "flow": f.ID})
+	req, ok := p.pending(r, f.RequestID)
 	if !ok {
 		p.pageError(w, r, federation.CodeInvalidRequest, "authorization request unknown or already answered")
 		return
@@ -496,6 +535,6 @@ func (p *Provider) ExternalRefused(w http.ResponseWriter, r *http.Request, handl
 	p.deliver(w, r, "", req.RedirectURI, req.ResponseMode, url.Values{"error": {ErrAccessDenied},
 		"error_description": {Description(ErrAccessDenied)}}, req.State)
 	p.record(r.Context(), register.Entry{Kind: KindAuthorizationResponse, Direction: register.Sent, Binding: bindingFront,
-		SP: req.ClientID, RequestID: handle, Message: formOf(url.Values{"error": {ErrAccessDenied}, "state": {req.State},
+		SP: req.ClientID, RequestID: f.RequestID, Message: formOf(url.Values{"error": {ErrAccessDenied}, "state": {req.State},
 			"redirect_uri": {req.RedirectURI}, "anomaly": {code.String()}})})
 }

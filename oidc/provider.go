@@ -3,8 +3,8 @@
 // automatically from their trust chains, the authorization endpoint with
 // signed request objects, the token endpoint with private_key_jwt, ID and
 // access tokens, and userinfo as a JWS nested in a JWE. The citizen logs in
-// on the IdP's own pages (authflow.Engine.StartExternal); this package wraps that flow
-// in OpenID Connect.
+// on the IdP's own pages (package authflow, which this package drives as
+// its OpenID Connect front end, a peer of SAML's in idp/).
 package oidc
 
 import (
@@ -52,11 +52,6 @@ const (
 	maxRequestObject = 32 << 10
 )
 
-// Login starts the citizen's authentication on the IdP's pages.
-type Login interface {
-	StartExternal(w http.ResponseWriter, r *http.Request, req authflow.ExternalLogin)
-}
-
 // Options configure the provider.
 type Options struct {
 	// Issuer is the OP's entity id: https, no query, no trailing slash.
@@ -78,8 +73,10 @@ type Options struct {
 	Audit       *audit.Logger
 	Log         *slog.Logger
 	Pages       *templates.Renderer
-	Login       Login
-	Now         func() time.Time
+	// Flow runs the citizen's authentication; New attaches the provider
+	// to it as its OpenID Connect front end.
+	Flow *authflow.Engine
+	Now  func() time.Time
 	// UseCase is the Avviso 41 use case of long revocable sessions (CU1,
 	// CU2 or CU3; default CU2) and UseCases the clients with another one.
 	UseCase  string
@@ -106,7 +103,7 @@ func New(o Options) (*Provider, error) {
 	for name, missing := range map[string]bool{
 		"Issuer": o.Issuer == "", "Entity": o.Entity == nil, "CoreKeys": len(o.CoreKeys) == 0, "Resolver": o.Resolver == nil,
 		"PairwiseKey": len(o.PairwiseKey) < 32, "Store": o.Store == nil, "Eph": o.Eph == nil, "Audit": o.Audit == nil,
-		"Pages": o.Pages == nil, "Login": o.Login == nil,
+		"Pages": o.Pages == nil, "Flow": o.Flow == nil,
 	} {
 		if missing {
 			errs = append(errs, fmt.Errorf("oidc: option %s is required", name))
@@ -131,12 +128,26 @@ func New(o Options) (*Provider, error) {
 		}
 	}
 	if o.EndSSO == nil {
-		eph := o.Eph
-		o.EndSSO = func(ctx context.Context, id string) error { return eph.DeleteSession(ctx, id) }
+		eph, flow := o.Eph, o.Flow
+		o.EndSSO = func(ctx context.Context, id string) error {
+			sess, err := eph.GetSession(ctx, id)
+			if err != nil {
+				return err
+			}
+			if err := eph.DeleteSession(ctx, id); err != nil {
+				return err
+			}
+			// The session's other OIDC relying parties lose their tokens
+			// too; its SAML SPs are not told (no browser is there to carry
+			// a LogoutRequest), their assertions expire.
+			flow.SessionEnded(ctx, sess)
+			return nil
+		}
 	}
 	p := &Provider{o: o, path: u.Path}
 	o.Entity.Metadata = p.metadata
 	o.Entity.Invalidate()
+	o.Flow.Attach(storage.ProtocolOIDC, p)
 	return p, nil
 }
 

@@ -181,7 +181,10 @@ func (p *Provider) codeGrant(w http.ResponseWriter, r *http.Request, cl *Client)
 			reused = true
 			return b, nil
 		}
-		g.Used, g.AccessJTI = true, uuid.NewString()
+		g.Used = true
+		if g.AccessJTI == "" { // set with the code when it joined an SSO session
+			g.AccessJTI = uuid.NewString()
+		}
 		if g.Offline {
 			// Named now so that a reuse of the code finds it (O036); the
 			// authorization's handle, so the register ties them together.

@@ -197,11 +197,32 @@ type Store interface {
 // per SP, the latest assertion to it: SLO sends each SP one LogoutRequest
 // naming the NameID and SessionIndex it was last given, so older entries
 // would only make the session grow with every Response (issue 14).
+//
+// OpenID Connect relying parties join the same sessions: Protocol tells
+// them apart, and SLO ends their tokens instead of sending them a
+// LogoutRequest.
 type SessionParticipant struct {
-	SPEntityID   string
-	NameID       string // the transient NameID sent to that SP
+	SPEntityID   string // the SP's entityID, or the RP's client_id
+	NameID       string // the transient NameID sent to that SP (OIDC: the sub)
 	SessionIndex string
 	IssuedAt     time.Time
+	// Protocol is ProtocolSAML ("") or ProtocolOIDC.
+	Protocol string
+}
+
+// Protocols of a session participant.
+const (
+	ProtocolSAML = ""
+	ProtocolOIDC = "oidc"
+)
+
+// Key names the participant within its session: an SP and an RP of the
+// same entity id are two participants.
+func (p SessionParticipant) Key() string {
+	if p.Protocol == ProtocolSAML {
+		return p.SPEntityID
+	}
+	return p.Protocol + " " + p.SPEntityID
 }
 
 // Session is an SSO session at the IdP.
@@ -235,7 +256,12 @@ var ErrSessionFull = errors.New("storage: session has the most participants it m
 // SortParticipants puts ps in the order every backend returns them: by
 // SPEntityID.
 func SortParticipants(ps []SessionParticipant) {
-	slices.SortFunc(ps, func(a, b SessionParticipant) int { return strings.Compare(a.SPEntityID, b.SPEntityID) })
+	slices.SortFunc(ps, func(a, b SessionParticipant) int {
+		if c := strings.Compare(a.SPEntityID, b.SPEntityID); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Protocol, b.Protocol)
+	})
 }
 
 // CheckParticipants reports a participant list a session may not hold:
@@ -249,10 +275,10 @@ func CheckParticipants(ps []SessionParticipant) error {
 		if p.SPEntityID == "" {
 			return errors.New("participant without an SP entityID")
 		}
-		if seen[p.SPEntityID] {
-			return fmt.Errorf("two participants for SP %q", p.SPEntityID)
+		if seen[p.Key()] {
+			return fmt.Errorf("two participants for SP %q", p.Key())
 		}
-		seen[p.SPEntityID] = true
+		seen[p.Key()] = true
 	}
 	return nil
 }

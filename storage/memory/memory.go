@@ -160,7 +160,7 @@ func utcParticipant(p storage.SessionParticipant) storage.SessionParticipant {
 func newMemSession(s storage.Session) *memSession {
 	m := &memSession{parts: make(map[string]storage.SessionParticipant, len(s.Participants))}
 	for _, p := range s.Participants {
-		m.parts[p.SPEntityID] = utcParticipant(p)
+		m.parts[p.Key()] = utcParticipant(p)
 	}
 	s.AuthnInstant = s.AuthnInstant.UTC()
 	s.CreatedAt = s.CreatedAt.UTC()
@@ -270,10 +270,10 @@ func (s *Store) AddParticipant(ctx context.Context, id string, p storage.Session
 	if !ok || expired(sess.meta.ExpiresAt, now) {
 		return fmt.Errorf("memory: add participant: %w", storage.ErrNotFound)
 	}
-	if _, known := sess.parts[p.SPEntityID]; !known && len(sess.parts) >= storage.MaxSessionParticipants {
+	if _, known := sess.parts[p.Key()]; !known && len(sess.parts) >= storage.MaxSessionParticipants {
 		return fmt.Errorf("memory: add participant: %w", storage.ErrSessionFull)
 	}
-	sess.parts[p.SPEntityID] = utcParticipant(p)
+	sess.parts[p.Key()] = utcParticipant(p)
 	sess.meta.ExpiresAt = expiresAt.UTC()
 	return nil
 }

@@ -18,6 +18,11 @@ func TestConformance(t *testing.T) {
 		})
 		return s
 	})
+	t.Run("Session/Protocols", func(t *testing.T) {
+		s := memory.New()
+		defer s.Close()
+		conformance.EphemeralSessionProtocols(t, s)
+	})
 }
 
 func BenchmarkInsertRequestID(b *testing.B) {

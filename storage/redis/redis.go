@@ -241,7 +241,8 @@ func (s *Store) valueKey(key string) string { return s.prefix + "value:" + key }
 //
 //	m        the fixed part, JSON (sessionRecord)
 //	x        the expiry, Unix microseconds, so the scripts can compare it
-//	p:<SP>   one field per participant, JSON (participantRecord)
+//	p:<SP>   one field per participant, JSON (participantRecord); <SP> is
+//	         SessionParticipant.Key (an OIDC RP: "oidc " + client_id)
 //
 // Field names are the stored contract: a Go rename cannot orphan sessions.
 const (
@@ -267,10 +268,11 @@ type participantRecord struct {
 	NameID       string    `json:"name_id"`
 	SessionIndex string    `json:"session_index,omitempty"`
 	IssuedAt     time.Time `json:"issued_at"`
+	Protocol     string    `json:"protocol,omitempty"`
 }
 
 func encodeParticipant(p storage.SessionParticipant) (string, error) {
-	b, err := json.Marshal(participantRecord{NameID: p.NameID, SessionIndex: p.SessionIndex, IssuedAt: p.IssuedAt.UTC()})
+	b, err := json.Marshal(participantRecord{NameID: p.NameID, SessionIndex: p.SessionIndex, IssuedAt: p.IssuedAt.UTC(), Protocol: p.Protocol})
 	return string(b), err
 }
 
@@ -293,7 +295,7 @@ func encodeSession(s storage.Session) ([]any, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, fieldPartPfx+p.SPEntityID, v)
+		out = append(out, fieldPartPfx+p.Key(), v)
 	}
 	return out, nil
 }
@@ -326,8 +328,11 @@ func decodeSession(id string, fields map[string]string) (storage.Session, error)
 		if err := json.Unmarshal([]byte(v), &p); err != nil {
 			return storage.Session{}, fmt.Errorf("participant field: %w", err)
 		}
+		if p.Protocol != storage.ProtocolSAML {
+			sp = strings.TrimPrefix(sp, p.Protocol+" ")
+		}
 		s.Participants = append(s.Participants, storage.SessionParticipant{
-			SPEntityID: sp, NameID: p.NameID, SessionIndex: p.SessionIndex, IssuedAt: p.IssuedAt.UTC(),
+			SPEntityID: sp, NameID: p.NameID, SessionIndex: p.SessionIndex, IssuedAt: p.IssuedAt.UTC(), Protocol: p.Protocol,
 		})
 	}
 	storage.SortParticipants(s.Participants)
@@ -525,7 +530,7 @@ func (s *Store) AddParticipant(ctx context.Context, id string, p storage.Session
 		return fmt.Errorf("redis: add participant: encode: %w", err)
 	}
 	n, err := addParticipantScript.Run(ctx, s.client, []string{s.sessionKey(id)},
-		s.now().UnixMicro(), fieldPartPfx+p.SPEntityID, sessionFixedFields, storage.MaxSessionParticipants,
+		s.now().UnixMicro(), fieldPartPfx+p.Key(), sessionFixedFields, storage.MaxSessionParticipants,
 		v, expiresAt.UnixMicro(), ttl.Milliseconds()).Int()
 	switch {
 	case err != nil:

@@ -84,6 +84,10 @@ func TestConformance(t *testing.T) {
 		s, _, _ := newTestStore(t)
 		return s
 	})
+	t.Run("Session/Protocols", func(t *testing.T) {
+		s, _, _ := newTestStore(t)
+		conformance.EphemeralSessionProtocols(t, s)
+	})
 }
 
 // TestKeysPrefixedHashedAndExpiring checks what lands in Redis: every key
