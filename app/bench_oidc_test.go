@@ -59,9 +59,9 @@ func BenchmarkOIDCCodeFlowFloor(b *testing.B) {
 	if err := of.fetchKeys(); err != nil {
 		b.Fatal(err)
 	}
-	// Each user's SpidL1 session is opened by a SAML login at the demo SP
-	// (an OIDC login opens none: the OP's external flow joins no SSO
-	// session), then proven by one OIDC flow that must reuse it.
+	// Each user's SpidL1 session is opened by a password login at the demo
+	// SP (any SpidL1 session serves both protocols), then proven by one
+	// OIDC flow that must reuse it.
 	lg := &loadGen{a: a, base: ts.URL, info: info}
 	clients := make([]*http.Client, users)
 	for i := range clients {
