@@ -16,15 +16,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/spid-idp/spid-idp/internal/testbrowser"
 
 	"github.com/spid-idp/spid-idp/audit"
 	"github.com/spid-idp/spid-idp/demo"
@@ -260,115 +260,33 @@ func writeAnswer(w http.ResponseWriter, action string, v url.Values) {
 // ---- browser ----
 
 type browser struct {
-	t    testing.TB
-	h    *harness
-	c    *http.Client
-	jar  http.CookieJar
-	host string
+	*testbrowser.Browser
+	t testing.TB
+	h *harness
 }
 
-// page is what the browser ended on: a page of the server, or the first
-// redirect that leaves it (Location set, status 3xx).
-type page struct {
-	Status   int
-	URL      *url.URL
-	Location string
-	Body     string
-	Header   http.Header
-}
+// page is what the browser ended on (testbrowser.Page).
+type page = testbrowser.Page
 
 func (h *harness) browser() *browser {
-	jar, _ := cookiejar.New(nil)
-	b := &browser{t: h.t, h: h, jar: jar}
-	u, _ := url.Parse(h.Base)
-	b.host = u.Host
-	b.c = &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, via []*http.Request) error {
-		if req.URL.Host != b.host {
-			return http.ErrUseLastResponse
-		}
-		return nil
-	}}
-	return b
+	return &browser{Browser: testbrowser.New(h.t, h.Base), t: h.t, h: h}
 }
 
-func (b *browser) do(req *http.Request) page {
-	b.t.Helper()
-	res, err := b.c.Do(req)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(res.Body)
-	return page{Status: res.StatusCode, URL: res.Request.URL, Location: res.Header.Get("Location"), Body: string(body), Header: res.Header}
-}
+func (b *browser) get(u string) page { b.t.Helper(); return b.Get(u) }
 
-func (b *browser) get(u string) page {
-	b.t.Helper()
-	req, err := http.NewRequest(http.MethodGet, u, nil)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	return b.do(req)
-}
+func (b *browser) post(u string, form url.Values) page { b.t.Helper(); return b.Post(u, form) }
 
-func (b *browser) post(u string, form url.Values) page {
-	b.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	return b.do(req)
-}
-
-var (
-	formRE  = regexp.MustCompile(`(?s)<form[^>]*action="([^"]*)"[^>]*>(.*?)</form>`)
-	inputRE = regexp.MustCompile(`<input[^>]*type="hidden"[^>]*name="([^"]*)"[^>]*value="([^"]*)"`)
-)
-
-// form returns the action and hidden fields of the first form of p whose
-// action contains action.
 func (b *browser) form(p page, action string) (string, url.Values) {
 	b.t.Helper()
-	for _, m := range formRE.FindAllStringSubmatch(p.Body, -1) {
-		act := html.UnescapeString(m[1])
-		if !strings.Contains(act, action) {
-			continue
-		}
-		v := url.Values{}
-		for _, in := range inputRE.FindAllStringSubmatch(m[2], -1) {
-			v.Set(html.UnescapeString(in[1]), html.UnescapeString(in[2]))
-		}
-		target, err := p.URL.Parse(act)
-		if err != nil {
-			b.t.Fatal(err)
-		}
-		return target.String(), v
-	}
-	b.t.Fatalf("no form with action %q on %s (status %d):\n%s", action, p.URL, p.Status, p.Body)
-	return "", nil
+	return b.Form(p, action)
 }
 
-// submit posts that form with extra fields added.
 func (b *browser) submit(p page, action string, extra url.Values) page {
 	b.t.Helper()
-	target, v := b.form(p, action)
-	for k, vs := range extra {
-		v[k] = vs
-	}
-	return b.post(target, v)
+	return b.Submit(p, action, extra)
 }
 
-// cookie returns the browser's cookie name for the server ("" if none).
-func (b *browser) cookie(path, name string) string {
-	u, _ := url.Parse(b.h.Base + path)
-	for _, c := range b.jar.Cookies(u) {
-		if c.Name == name {
-			return c.Value
-		}
-	}
-	return ""
-}
+func (b *browser) cookie(path, name string) string { return b.Cookie(path, name) }
 
 // start opens a flow of rp at level through the test front end.
 func (b *browser) start(rp *testRP, level int) page {

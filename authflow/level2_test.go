@@ -276,7 +276,7 @@ func TestL2FormChecks(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodPost, target, strings.NewReader(v.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Origin", "https://evil.example")
-	if res := b.do(req); res.Status != http.StatusForbidden {
+	if res := b.Do(req); res.Status != http.StatusForbidden {
 		t.Errorf("cross-origin post: %d", res.Status)
 	}
 	// Nothing was consumed: the right code still works.

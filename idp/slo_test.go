@@ -488,7 +488,7 @@ func TestIdPLogoutForgery(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodPost, target, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Origin", "https://evil.example")
-	if p := br.do(req); p.Status != http.StatusForbidden {
+	if p := br.Do(req); p.Status != http.StatusForbidden {
 		t.Errorf("cross-origin post: status %d", p.Status)
 	}
 	if !br.sessionAlive() {
