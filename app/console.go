@@ -38,7 +38,7 @@ func (a *App) MountConsole() (*console.Console, error) {
 		CSRFKey: mac.Sum(nil), Origin: a.Config.Server.BaseURL, Argon2: a.Argon2, HashGate: a.HashGate,
 		IPLimiter:   &regulation.Limiter{Eph: a.Backends.Eph, Max: 30, Window: time.Minute, Prefix: "console-login-ip:"},
 		UserLimiter: &regulation.Limiter{Eph: a.Backends.Eph, Max: 10, Window: 15 * time.Minute, Prefix: "console-login-user:"},
-		Responsible: a.Config.Enrolment.Responsible, Log: a.Log.With("component", "console"),
+		Responsible: a.Config.Enrolment.Responsible, ResponsibleEN: a.Config.Enrolment.ResponsibleEN, Log: a.Log.With("component", "console"),
 		Factors: factors,
 	}
 	h, err := c.Handler()

@@ -203,12 +203,17 @@ func TestEnrolStatusAndCorrection(t *testing.T) {
 	a, base := enrolApp(t, nil)
 	ctx := context.Background()
 	p := newApplicant(t, 2)
-	done := capture(t, a, base, newBrowser(t), p, enrolment.PathShop)
+	applicant := newBrowser(t)
+	done := capture(t, a, base, applicant, p, enrolment.PathShop)
 	body := html.UnescapeString(done.body)
 	for _, want := range []string{"Tabaccheria Esquilino (demo)", "Edicola Porta Genova (demo)", "lun–sab 8:00–20:00", `href="/enrol/status"`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("done page lacks %q", want)
 		}
+	}
+	// The demo shops' opening hours in English on the English page.
+	if en := html.UnescapeString(applicant.get(done.url.String() + "?lang=en").body); !strings.Contains(en, "Mon–Sat 8:00–20:00") || strings.Contains(en, "lun–") {
+		t.Errorf("English done page, opening hours not in English:\n%s", en)
 	}
 	if strings.Contains(body, "Sportello SPID Roma Centro") {
 		t.Error("the shop path lists a counter")

@@ -28,7 +28,7 @@ func (a *App) LegalTexts() (*legal.Texts, error) {
 		DPO:           cfg.Legal.DPOContact,
 		Care:          cfg.Server.BaseURL + care.PathTicketForm,
 		Updated:       updated,
-		Responsible:   cfg.Enrolment.Responsible,
+		Responsible:   map[string]string{"it": cfg.Enrolment.Responsible, "en": cfg.Enrolment.ResponsibleEN},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("legal texts: %w", err)

@@ -55,7 +55,7 @@ func (a *App) videoCalls() (*videocall.Handler, error) {
 		}
 	}
 	a.video = &videocall.Handler{Service: svc, Pages: pages, CSRFKey: derive32(cfg.IdP.Session.CookieKey, "videocall-csrf"),
-		Origin: base.Scheme + "://" + base.Host, Responsible: cfg.Enrolment.Responsible, Log: log}
+		Origin: base.Scheme + "://" + base.Host, Responsible: cfg.Enrolment.Responsible, ResponsibleEN: cfg.Enrolment.ResponsibleEN, Log: log}
 	return a.video, nil
 }
 

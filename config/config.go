@@ -316,6 +316,7 @@ type SMSHTTP struct {
 // Enrolment configures identity requests.
 type Enrolment struct {
 	Responsible          string        `yaml:"responsible" defaultdoc:"demo: a placeholder; otherwise required" doc:"The person responsible for identity verification (DPCM art. 7 c.1), shown in the console and in outcome e-mails."`
+	ResponsibleEN        string        `yaml:"responsible_en" defaultdoc:"responsible" doc:"The same, as shown on English pages (a title or role in English, e.g. \"Dr Maria Bianchi, head of identity verification\")."`
 	EvidenceDir          string        `yaml:"evidence_dir" defaultdoc:"<data_dir>/evidence" doc:"Where earlier versions kept the encrypted evidence (document scans, signed forms, recordings) as files: still read and swept, never written. New evidence is kept, encrypted, in the database every node shares."`
 	ExtraClosedDays      []string      `yaml:"extra_closed_days" doc:"Closing days beyond the national holidays, \"MM-DD\" every year or \"YYYY-MM-DD\" once (e.g. the patron saint)."`
 	OfficeHours          string        `yaml:"office_hours" doc:"Count the 48 working hours only within \"HH:MM-HH:MM\" (Europe/Rome); empty: 24-hour working days (the spec's default)."`
@@ -333,7 +334,7 @@ type Enrolment struct {
 	RevocationTimeout    time.Duration `yaml:"revocation_timeout" default:"5s" doc:"Time allowed to each OCSP responder or CRL distribution point."`
 	RevocationCacheTTL   time.Duration `yaml:"revocation_cache_ttl" default:"1h" doc:"How long a certificate status is kept in the shared cache (never past the answer's next update)."`
 	Price                int           `yaml:"price_cents" default:"0" doc:"Price of a new identity in euro cents; 0: free (no payment step)."`
-	PointsOfService      string        `yaml:"points_of_service" defaultdoc:"demo: a few sample points built in" doc:"CSV file of the partner shops and registration counters shown to applicants after submission and on the status page: first line kind,name,address,province,hours; kind is shop or counter, province two letters (RM)."`
+	PointsOfService      string        `yaml:"points_of_service" defaultdoc:"demo: a few sample points built in" doc:"CSV file of the partner shops and registration counters shown to applicants after submission and on the status page: first line kind,name,address,province,hours (optionally a last column hours_en, the hours as shown on English pages); kind is shop or counter, province two letters (RM)."`
 	VideoRoomURL         string        `yaml:"video_room_url" defaultdoc:"<base_url>/enrol/video (the appointment page)" doc:"Address of the video room where the operator meets the applicant, sent in the appointment e-mail and its calendar invitation; {code} is replaced by the request code (e.g. https://video.idp.example.it/room/{code})."`
 }
 

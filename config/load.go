@@ -217,6 +217,12 @@ func fillComputed(c *Config) {
 	}
 	if c.Demo && c.Enrolment.Responsible == "" {
 		c.Enrolment.Responsible = "Responsabile della verifica (demo)"
+		if c.Enrolment.ResponsibleEN == "" {
+			c.Enrolment.ResponsibleEN = "Identity verification officer (demo)"
+		}
+	}
+	if c.Enrolment.ResponsibleEN == "" {
+		c.Enrolment.ResponsibleEN = c.Enrolment.Responsible
 	}
 	if c.IdP.SPMetadataDir == "" {
 		c.IdP.SPMetadataDir = filepath.Join(c.DataDir, "sp-metadata")

@@ -56,8 +56,8 @@ type Params struct {
 	// Updated is the date of the texts, dd/mm/yyyy ({updated}).
 	Updated string
 	// Responsible is the person responsible for identity verification
-	// ({responsible}).
-	Responsible string
+	// ({responsible}) per language, like Controller.
+	Responsible map[string]string
 }
 
 // Block is one block of a text: a heading, a paragraph or a list.
@@ -154,6 +154,10 @@ func fill(src string, p Params, lang string) string {
 	if controller == "" {
 		controller = p.Controller["it"]
 	}
+	responsible := p.Responsible[lang]
+	if responsible == "" {
+		responsible = p.Responsible["it"]
+	}
 	dpo := p.DPO
 	if dpo == "" {
 		if lang == "it" {
@@ -163,7 +167,7 @@ func fill(src string, p Params, lang string) string {
 		}
 	}
 	r := strings.NewReplacer("{controller}", controller, "{controller_url}", p.ControllerURL,
-		"{dpo}", dpo, "{care}", p.Care, "{updated}", p.Updated, "{responsible}", p.Responsible)
+		"{dpo}", dpo, "{care}", p.Care, "{updated}", p.Updated, "{responsible}", responsible)
 	return r.Replace(src)
 }
 

@@ -9,7 +9,7 @@ import (
 
 func params() Params {
 	return Params{Controller: map[string]string{"it": "Esempio S.p.A.", "en": "Example S.p.A."}, ControllerURL: "https://idp.example.it",
-		DPO: "dpo@example.it", Care: "https://idp.example.it/care/tickets/new", Updated: "07/12/2026", Responsible: "Maria Bianchi"}
+		DPO: "dpo@example.it", Care: "https://idp.example.it/care/tickets/new", Updated: "07/12/2026", Responsible: map[string]string{"it": "Maria Bianchi"}}
 }
 
 // The built-in texts exist in both languages, are complete (every

@@ -82,7 +82,8 @@ type ConsoleFrame struct {
 	Error     string // plain text, escaped
 	// Responsible is the person responsible for identity verification
 	// (DPCM art. 7 c.1), shown in the console.
-	Responsible string
+	Responsible   string
+	ResponsibleEN string // on English pages; "": Responsible
 }
 
 // ConsoleLoginPage is the operator login: FieldCSRF, FieldUsername,

@@ -83,7 +83,10 @@ type EnrolPage struct {
 }
 
 // EnrolPoint is a partner shop or registration counter.
-type EnrolPoint struct{ Name, Address, Province, Hours string }
+type EnrolPoint struct {
+	Name, Address, Province string
+	Hours, HoursEN          string // HoursEN on English pages; "": Hours
+}
 
 // EnrolStatus is what the status page says of a request, in the page's
 // language.

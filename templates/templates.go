@@ -336,7 +336,15 @@ func funcs(lang string, cats map[string]catalog) template.FuncMap {
 			return tm.In(rome).Format("02/01/2006 15:04")
 		},
 		"languages": func() []string { return Languages },
-		"hidden":    hiddenFields,
+		// local picks a configured text's English variant on English
+		// pages, the Italian one elsewhere or when there is no English one.
+		"local": func(it, en string) string {
+			if lang == "en" && en != "" {
+				return en
+			}
+			return it
+		},
+		"hidden": hiddenFields,
 		"langName": func(l string) string {
 			return map[string]string{"it": "Italiano", "en": "English"}[l]
 		},

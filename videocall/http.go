@@ -46,9 +46,10 @@ type Handler struct {
 	// CSRFKey (at least 32 bytes) signs this package's form tokens.
 	CSRFKey []byte
 	// Origin is the IdP's scheme://host[:port], for the Origin check.
-	Origin      string
-	Responsible string
-	Log         *slog.Logger
+	Origin        string
+	Responsible   string
+	ResponsibleEN string // on English pages; "": Responsible
+	Log           *slog.Logger
 }
 
 // Lengths are the appointment lengths offered, in minutes.
@@ -310,7 +311,7 @@ func (h *Handler) browserID(w http.ResponseWriter, r *http.Request) string {
 
 func (h *Handler) frame(d deskCtx) templates.ConsoleFrame {
 	f := templates.ConsoleFrame{Operator: d.op.Username, Roles: d.op.Roles, CSRF: d.tok, Logout: pathLogout, Home: "/console/",
-		Responsible: h.Responsible, VideoPage: PathAgenda}
+		Responsible: h.Responsible, ResponsibleEN: h.ResponsibleEN, VideoPage: PathAgenda}
 	if d.actor.Admin() {
 		f.OperatorsPage = pathOps
 	}

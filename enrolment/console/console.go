@@ -84,7 +84,8 @@ type Console struct {
 	// (counted whether or not the user exists). Nil: defaults.
 	IPLimiter, UserLimiter *regulation.Limiter
 	// Responsible is shown in every page (DPCM art. 7 c.1).
-	Responsible string
+	Responsible   string
+	ResponsibleEN string // on English pages; "": Responsible
 	// MaxUpload caps one uploaded scan; recordings use the evidence
 	// store's default. 0: evidence.DefaultMaxBytes.
 	MaxUpload int64
@@ -334,7 +335,7 @@ func (c *Console) saveSession(ctx context.Context, s *session, fn func(*session)
 
 func (c *Console) frame(o *operatorCtx) templates.ConsoleFrame {
 	f := templates.ConsoleFrame{Operator: o.op.Username, Roles: o.op.Roles, CSRF: csrf.Token(c.CSRFKey, o.sess.ID),
-		Logout: "/console/logout", Home: "/console/", Responsible: c.Responsible}
+		Logout: "/console/logout", Home: "/console/", Responsible: c.Responsible, ResponsibleEN: c.ResponsibleEN}
 	if o.sess.Factor != "" && o.has(enrolment.RoleSupervisor) {
 		f.OperatorsPage = pathOperators
 	}
@@ -370,7 +371,7 @@ func (c *Console) renderLogin(w http.ResponseWriter, r *http.Request, lang strin
 	}
 	http.SetCookie(w, &http.Cookie{Name: c.preName(), Value: pre, Path: "/", HttpOnly: true, Secure: c.secure(),
 		SameSite: http.SameSiteLaxMode, MaxAge: 3600})
-	p.CSRF, p.Action, p.Responsible = csrf.Token(c.CSRFKey, "login:"+pre), "/console/login", c.Responsible
+	p.CSRF, p.Action, p.Responsible, p.ResponsibleEN = csrf.Token(c.CSRFKey, "login:"+pre), "/console/login", c.Responsible, c.ResponsibleEN
 	c.render(w, status, templates.PageConsoleLogin, lang, p)
 }
 

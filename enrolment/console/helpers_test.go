@@ -97,7 +97,7 @@ func newFixture(t *testing.T) *fixture {
 	factors := &opfactor.Service{Store: st, Sealer: sealer, Issuer: "IdP di prova", Now: clk.Now}
 	c := &Console{Service: svc, Store: st, Eph: eph, Pages: pages, Audit: al,
 		CSRFKey: bytes.Repeat([]byte("k"), 32), Origin: "http://" + srv.Listener.Addr().String(),
-		Argon2: testParams, Responsible: "Dott.ssa Anna Verdi", Now: clk.Now, Factors: factors, Log: slog.Default()}
+		Argon2: testParams, Responsible: "Dott.ssa Anna Verdi", ResponsibleEN: "Dr Anna Verdi, head of identity verification", Now: clk.Now, Factors: factors, Log: slog.Default()}
 	h, err := c.Handler()
 	if err != nil {
 		t.Fatal(err)

@@ -68,6 +68,14 @@ func TestSupervisorRecordingAndEnglish(t *testing.T) {
 	if !strings.Contains(p.body, `<html lang="en">`) || !strings.Contains(p.body, "Verification checklist") {
 		t.Errorf("English case page:\n%s", p.body)
 	}
+	// The configured responsible person in the page's language (ui.md: no
+	// Italian on English pages), the Italian one on Italian pages.
+	if !strings.Contains(p.body, "Dr Anna Verdi, head of identity verification") || strings.Contains(p.body, "Dott.ssa Anna Verdi") {
+		t.Error("the English case page does not name the responsible person in English")
+	}
+	if it := s.get("/console/requests/" + e.ID + "?lang=it"); !strings.Contains(it.body, "Dott.ssa Anna Verdi") {
+		t.Error("the Italian case page does not name the responsible person in Italian")
+	}
 	for _, bad := range []*regexp.Regexp{regexp.MustCompile(`<script>`), regexp.MustCompile(`\son[a-z]+=`), regexp.MustCompile(`\sstyle=`)} {
 		if bad.MatchString(p.body) {
 			t.Errorf("inline %s on the case page", bad)

@@ -29,13 +29,18 @@ type Point struct {
 	Address  string
 	Province string // two-letter abbreviation
 	Hours    string // opening hours, as the operator writes them
+	HoursEN  string // the same for English pages; "": Hours
 }
 
-// header is the first line of the file.
-var header = []string{"kind", "name", "address", "province", "hours"}
+// header is the first line of the file; headerEN adds the hours' English
+// text as a last column, optional so that older lists still load.
+var (
+	header   = []string{"kind", "name", "address", "province", "hours"}
+	headerEN = append(slices.Clone(header), "hours_en")
+)
 
-// Parse reads the CSV list (header kind,name,address,province,hours). It
-// reports every problem, one per line of the file.
+// Parse reads the CSV list (header kind,name,address,province,hours, and
+// optionally hours_en). It reports every problem, one per line of the file.
 func Parse(r io.Reader) ([]Point, error) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
@@ -47,8 +52,11 @@ func Parse(r io.Reader) ([]Point, error) {
 	for i := range head {
 		head[i] = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(head[i], "\ufeff")))
 	}
-	if !slices.Equal(head, header) {
-		return nil, fmt.Errorf("the first line must be %s", strings.Join(header, ","))
+	want := header
+	if slices.Equal(head, headerEN) {
+		want = headerEN
+	} else if !slices.Equal(head, header) {
+		return nil, fmt.Errorf("the first line must be %s (or with a last column hours_en)", strings.Join(header, ","))
 	}
 	var ps []Point
 	var errs []error
@@ -60,12 +68,15 @@ func Parse(r io.Reader) ([]Point, error) {
 		if err != nil {
 			return nil, fmt.Errorf("line %d: %w", line, err)
 		}
-		if len(rec) != len(header) {
-			errs = append(errs, fmt.Errorf("line %d: %d fields, want %d (%s)", line, len(rec), len(header), strings.Join(header, ",")))
+		if len(rec) != len(want) {
+			errs = append(errs, fmt.Errorf("line %d: %d fields, want %d (%s)", line, len(rec), len(want), strings.Join(want, ",")))
 			continue
 		}
 		p := Point{Kind: strings.ToLower(strings.TrimSpace(rec[0])), Name: strings.TrimSpace(rec[1]), Address: strings.TrimSpace(rec[2]),
 			Province: strings.ToUpper(strings.TrimSpace(rec[3])), Hours: strings.TrimSpace(rec[4])}
+		if len(want) == len(headerEN) {
+			p.HoursEN = strings.TrimSpace(rec[5])
+		}
 		switch {
 		case p.Kind != Shop && p.Kind != Counter:
 			errs = append(errs, fmt.Errorf("line %d: kind must be shop or counter, got %q", line, rec[0]))

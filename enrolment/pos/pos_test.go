@@ -44,3 +44,21 @@ func TestPosParseProblems(t *testing.T) {
 		t.Errorf("every problem at once: %v", err)
 	}
 }
+
+// TestPosParseHoursEN: the optional hours_en column gives English pages
+// their own opening hours; a row must then have all six fields.
+func TestPosParseHoursEN(t *testing.T) {
+	ps, err := Parse(strings.NewReader("kind,name,address,province,hours,hours_en\n" +
+		"shop,Tabaccheria Centrale,Via Roma 1 00184 Roma,RM,lun-sab 8-20,Mon-Sat 8-20\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ps) != 1 || ps[0].Hours != "lun-sab 8-20" || ps[0].HoursEN != "Mon-Sat 8-20" {
+		t.Fatalf("parsed: %+v", ps)
+	}
+	_, err = Parse(strings.NewReader("kind,name,address,province,hours,hours_en\n" +
+		"shop,Tabaccheria Centrale,Via Roma 1 00184 Roma,RM,lun-sab 8-20\n"))
+	if err == nil || !strings.Contains(err.Error(), "line 2: 5 fields, want 6") {
+		t.Errorf("a short row: %v", err)
+	}
+}

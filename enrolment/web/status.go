@@ -151,6 +151,6 @@ func (h *Handler) points(p *templates.EnrolPage, path, province string) {
 	}
 	p.Province = province
 	for _, pt := range pos.Find(h.Points, kind, province) {
-		p.Points = append(p.Points, templates.EnrolPoint{Name: pt.Name, Address: pt.Address, Province: pt.Province, Hours: pt.Hours})
+		p.Points = append(p.Points, templates.EnrolPoint{Name: pt.Name, Address: pt.Address, Province: pt.Province, Hours: pt.Hours, HoursEN: pt.HoursEN})
 	}
 }
