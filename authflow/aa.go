@@ -47,13 +47,13 @@ func (p *Engine) showAA(w http.ResponseWriter, r *http.Request, sp *metadata.SP,
 	id, err := p.o.Store.GetIdentity(ctx, f.Identity)
 	if err != nil {
 		p.o.Log.ErrorContext(ctx, "identity of flow", "err", err)
-		p.fail(w, r, templates.ReasonUnavailable)
+		p.Fail(w, r, templates.ReasonUnavailable)
 		return
 	}
 	opts, err := p.aa.Options(ctx, f.AAs, id)
 	if err != nil {
 		p.o.Log.ErrorContext(ctx, "attribute authorities of flow", "err", err)
-		p.fail(w, r, templates.ReasonInternal)
+		p.Fail(w, r, templates.ReasonInternal)
 		return
 	}
 	if len(opts) == 0 {
@@ -68,14 +68,14 @@ func (p *Engine) renderAA(w http.ResponseWriter, r *http.Request, sp *metadata.S
 	sealed, err := p.flows.seal(f)
 	if err != nil {
 		p.o.Log.ErrorContext(r.Context(), "sealing flow", "err", err)
-		p.fail(w, r, templates.ReasonInternal)
+		p.Fail(w, r, templates.ReasonInternal)
 		return
 	}
 	page := templates.AASelectPage{Service: p.service(sp, f, templates.Lang(r)), CSRF: p.csrfToken(f),
 		Action: PathAA + "?" + fieldFlow + "=" + sealed, Confirm: confirm, AAs: opts}
 	page.Self = PathLogin + "?" + fieldFlow + "=" + sealed
 	attrauth.AllowLogos(w.Header(), opts)
-	p.render(w, r, http.StatusOK, templates.PageAASelect, page)
+	p.Render(w, r, http.StatusOK, templates.PageAASelect, page)
 }
 
 // aaStep handles the choice (continue, with zero or more AAs) and the AA
@@ -86,7 +86,7 @@ func (p *Engine) aaStep(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !f.authenticated() || !p.aaPending(f) {
-		p.fail(w, r, templates.ReasonBadRequest)
+		p.Fail(w, r, templates.ReasonBadRequest)
 		return
 	}
 	ctx := r.Context()
@@ -95,13 +95,13 @@ func (p *Engine) aaStep(w http.ResponseWriter, r *http.Request) {
 		id, err := p.o.Store.GetIdentity(ctx, f.Identity)
 		if err != nil {
 			p.o.Log.ErrorContext(ctx, "identity of flow", "err", err)
-			p.fail(w, r, templates.ReasonUnavailable)
+			p.Fail(w, r, templates.ReasonUnavailable)
 			return
 		}
 		chosen, err := p.aa.Chosen(ctx, f.AAs, r.PostForm[templates.FieldAA], id)
 		if err != nil {
 			p.o.Log.ErrorContext(ctx, "attribute authorities chosen", "err", err)
-			p.fail(w, r, templates.ReasonInternal)
+			p.Fail(w, r, templates.ReasonInternal)
 			return
 		}
 		if len(chosen) == 0 {
@@ -111,7 +111,7 @@ func (p *Engine) aaStep(w http.ResponseWriter, r *http.Request) {
 		conf, err := p.aa.Confirmation(ctx, chosen, id)
 		if err != nil {
 			p.o.Log.ErrorContext(ctx, "attribute authorities consent", "err", err)
-			p.fail(w, r, templates.ReasonInternal)
+			p.Fail(w, r, templates.ReasonInternal)
 			return
 		}
 		f.AAChosen, f.AAConfirm = chosen, true
@@ -121,7 +121,7 @@ func (p *Engine) aaStep(w http.ResponseWriter, r *http.Request) {
 	case op == templates.OpRefuse && f.AAConfirm:
 		p.aaFinish(w, r, sp, f, nil)
 	default:
-		p.fail(w, r, templates.ReasonBadRequest)
+		p.Fail(w, r, templates.ReasonBadRequest)
 	}
 }
 

@@ -39,13 +39,13 @@ func (p *Engine) showConsent(w http.ResponseWriter, r *http.Request, sp *metadat
 	attrs, err := response.AttributesFor(id, Requested(sp, f))
 	if err != nil {
 		p.o.Log.ErrorContext(r.Context(), "attributes of identity", "identity", id.ID, "err", err)
-		p.fail(w, r, templates.ReasonInternal)
+		p.Fail(w, r, templates.ReasonInternal)
 		return
 	}
 	sealed, err := p.flows.seal(f)
 	if err != nil {
 		p.o.Log.ErrorContext(r.Context(), "sealing flow", "err", err)
-		p.fail(w, r, templates.ReasonInternal)
+		p.Fail(w, r, templates.ReasonInternal)
 		return
 	}
 	page := templates.ConsentPage{
@@ -61,7 +61,7 @@ func (p *Engine) showConsent(w http.ResponseWriter, r *http.Request, sp *metadat
 	for _, a := range attrs {
 		page.Attributes = append(page.Attributes, templates.Attribute{Name: a.Name, Value: a.Value})
 	}
-	p.render(w, r, http.StatusOK, templates.PageConsent, page)
+	p.Render(w, r, http.StatusOK, templates.PageConsent, page)
 }
 
 // consent handles P05: accept sends the Response, deny nr22, cancel nr25.
@@ -71,7 +71,7 @@ func (p *Engine) consent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !f.authenticated() {
-		p.fail(w, r, templates.ReasonBadRequest)
+		p.Fail(w, r, templates.ReasonBadRequest)
 		return
 	}
 	if r.PostForm.Get(templates.FieldOp) == templates.OpAccept && p.aaPending(f) {
@@ -93,7 +93,7 @@ func (p *Engine) consent(w http.ResponseWriter, r *http.Request) {
 		p.spAnomaly(w, r, sp, f, spid.NrCancelled, "cancelled on the consent page")
 		return
 	default:
-		p.fail(w, r, templates.ReasonBadRequest)
+		p.Fail(w, r, templates.ReasonBadRequest)
 		return
 	}
 	p.answer(w, r, sp, f)
@@ -107,11 +107,11 @@ func (p *Engine) markAnswered(w http.ResponseWriter, r *http.Request, f *State) 
 	err := p.o.Eph.InsertRequestID(ctx, "flowdone:"+f.ID, f.created().Add(p.o.ConsentTimeout+2*time.Hour))
 	if errors.Is(err, storage.ErrAlreadyExists) {
 		p.o.Log.InfoContext(ctx, "flow already answered", "flow", f.ID)
-		p.fail(w, r, templates.ReasonFlowExpired)
+		p.Fail(w, r, templates.ReasonFlowExpired)
 		return false
 	} else if err != nil {
 		p.o.Log.ErrorContext(ctx, "marking flow", "err", err)
-		p.fail(w, r, templates.ReasonUnavailable)
+		p.Fail(w, r, templates.ReasonUnavailable)
 		return false
 	}
 	return true
@@ -123,7 +123,7 @@ func (p *Engine) answer(w http.ResponseWriter, r *http.Request, sp *metadata.SP,
 	id, err := p.o.Store.GetIdentity(ctx, f.Identity)
 	if err != nil {
 		p.o.Log.ErrorContext(ctx, "identity of flow", "err", err)
-		p.fail(w, r, templates.ReasonUnavailable)
+		p.Fail(w, r, templates.ReasonUnavailable)
 		return
 	}
 	if id.Status != storage.IdentityActive {
@@ -136,11 +136,11 @@ func (p *Engine) answer(w http.ResponseWriter, r *http.Request, sp *metadata.SP,
 		// reactivated): what it proved no longer holds, so it answers
 		// nothing and opens no session. The citizen starts again.
 		p.o.Log.InfoContext(ctx, "flow outlived the end of the identity's sessions", "flow", f.ID)
-		if err := p.o.Audit.Record(ctx, storageEvent(id.ID, "sso.consent", f.SP, audit.Denied,
+		if err := p.o.Audit.Record(ctx, Event(id.ID, "sso.consent", f.SP, audit.Denied,
 			map[string]string{"flow": f.ID, "reason": "sessions of the identity ended during the flow"})); err != nil {
 			p.o.Log.ErrorContext(ctx, "audit", "err", err)
 		}
-		p.fail(w, r, templates.ReasonFlowExpired)
+		p.Fail(w, r, templates.ReasonFlowExpired)
 		return
 	}
 	p.front(f).Answer(w, r, sp, f, id)

@@ -326,16 +326,16 @@ func RandomHex(n int) string { return randomHex(n) }
 
 func (p *Engine) now() time.Time { return p.o.Now().UTC() }
 
-// render writes a page; a template failure is logged (the status line is
-// already gone by then).
-func (p *Engine) render(w http.ResponseWriter, r *http.Request, status int, page string, data any) {
+// Render writes a page; a template failure is logged (the status line is
+// already gone by then). Front ends render through it too.
+func (p *Engine) Render(w http.ResponseWriter, r *http.Request, status int, page string, data any) {
 	if err := p.o.Pages.Render(w, status, page, templates.Lang(r), data); err != nil {
 		p.o.Log.ErrorContext(r.Context(), "rendering page", "page", page, "err", err)
 	}
 }
 
-// fail shows a terminal error page that sends nothing to any relying party.
-func (p *Engine) fail(w http.ResponseWriter, r *http.Request, reason templates.ErrorReason) {
+// Fail shows a terminal error page that sends nothing to any relying party.
+func (p *Engine) Fail(w http.ResponseWriter, r *http.Request, reason templates.ErrorReason) {
 	if err := p.o.Pages.RenderError(w, templates.Lang(r), templates.ErrorPage{Reason: reason}); err != nil {
 		p.o.Log.ErrorContext(r.Context(), "rendering error page", "err", err)
 	}
@@ -361,9 +361,9 @@ func (p *Engine) refusalForm(ctx context.Context, sp *metadata.SP, f *State, cod
 	return p.front(f).RefusalForm(ctx, sp, f, code)
 }
 
-// record writes an audit event whose actor is not yet known.
-func (p *Engine) record(ctx context.Context, action, target, outcome string, details map[string]string) {
-	if err := p.o.Audit.Record(ctx, storageEvent("anonymous", action, target, outcome, details)); err != nil {
+// Record writes an audit event whose actor is not yet known.
+func (p *Engine) Record(ctx context.Context, action, target, outcome string, details map[string]string) {
+	if err := p.o.Audit.Record(ctx, Event("anonymous", action, target, outcome, details)); err != nil {
 		p.o.Log.ErrorContext(ctx, "audit", "err", err)
 	}
 }
@@ -382,6 +382,7 @@ func SPName(sp *metadata.SP, lang string) string {
 
 func spName(sp *metadata.SP, lang string) string { return SPName(sp, lang) }
 
-func storageEvent(actor, action, target, outcome string, details map[string]string) storage.AuditEvent {
+// Event is an audit record of the flow or of a front end.
+func Event(actor, action, target, outcome string, details map[string]string) storage.AuditEvent {
 	return storage.AuditEvent{Actor: actor, Action: action, Target: target, Outcome: outcome, Details: details}
 }

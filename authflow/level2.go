@@ -83,7 +83,7 @@ func (p *Engine) sealOrFail(w http.ResponseWriter, r *http.Request, f *State) (s
 	sealed, err := p.flows.seal(f)
 	if err != nil {
 		p.o.Log.ErrorContext(r.Context(), "sealing flow", "err", err)
-		p.fail(w, r, templates.ReasonInternal)
+		p.Fail(w, r, templates.ReasonInternal)
 		return "", false
 	}
 	return sealed, true
@@ -108,7 +108,7 @@ func (p *Engine) secondFactor(w http.ResponseWriter, r *http.Request, sp *metada
 	devs, err := p.activeDevices(ctx, id.ID)
 	if err != nil {
 		p.o.Log.ErrorContext(ctx, "listing devices", "identity", id.ID, "err", err)
-		p.fail(w, r, templates.ReasonUnavailable)
+		p.Fail(w, r, templates.ReasonUnavailable)
 		return
 	}
 	if len(devs) == 0 {
@@ -127,14 +127,14 @@ func (p *Engine) secondFactor(w http.ResponseWriter, r *http.Request, sp *metada
 func (p *Engine) showSecondFactor(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *State) {
 	ctx := r.Context()
 	if !p.secondStepCurrent(ctx, f) {
-		p.fail(w, r, templates.ReasonFlowExpired)
+		p.Fail(w, r, templates.ReasonFlowExpired)
 		return
 	}
 	switch {
 	case f.Step == stepActivate && f.Device == "":
 		id, err := p.o.Store.GetIdentity(ctx, f.Identity)
 		if err != nil {
-			p.fail(w, r, templates.ReasonUnavailable)
+			p.Fail(w, r, templates.ReasonUnavailable)
 			return
 		}
 		if !p.smsSent(ctx, f) {
@@ -145,7 +145,7 @@ func (p *Engine) showSecondFactor(w http.ResponseWriter, r *http.Request, sp *me
 	case f.Step == stepActivate:
 		id, err := p.o.Store.GetIdentity(ctx, f.Identity)
 		if err != nil {
-			p.fail(w, r, templates.ReasonUnavailable)
+			p.Fail(w, r, templates.ReasonUnavailable)
 			return
 		}
 		p.showActivation(w, r, sp, f, id, templates.ActivatePage{})
@@ -154,12 +154,12 @@ func (p *Engine) showSecondFactor(w http.ResponseWriter, r *http.Request, sp *me
 	case f.Step == stepSecond:
 		devs, err := p.activeDevices(ctx, f.Identity)
 		if err != nil {
-			p.fail(w, r, templates.ReasonUnavailable)
+			p.Fail(w, r, templates.ReasonUnavailable)
 			return
 		}
 		p.showOTP(w, r, sp, f, templates.OTPPage{}, p.pushAvailable(devs), http.StatusOK)
 	default:
-		p.fail(w, r, templates.ReasonBadRequest)
+		p.Fail(w, r, templates.ReasonBadRequest)
 	}
 }
 
@@ -173,7 +173,7 @@ func (p *Engine) openSecond(w http.ResponseWriter, r *http.Request, steps ...str
 	}
 	if f.Identity == "" || f.authenticated() || p.o.Level2.Sealer == nil || !p.secondStepCurrent(r.Context(), f) {
 		// A page of another step, or older than a push denial.
-		p.fail(w, r, templates.ReasonBadRequest)
+		p.Fail(w, r, templates.ReasonBadRequest)
 		return nil, nil, false
 	}
 	if p.refuseLocked(w, r, sp, f) {
@@ -185,7 +185,7 @@ func (p *Engine) openSecond(w http.ResponseWriter, r *http.Request, steps ...str
 			return f, sp, true
 		}
 	}
-	p.fail(w, r, templates.ReasonBadRequest)
+	p.Fail(w, r, templates.ReasonBadRequest)
 	return nil, nil, false
 }
 
@@ -195,12 +195,12 @@ func (p *Engine) viewOpen(w http.ResponseWriter, r *http.Request) (*State, *meta
 	templates.SetLang(w, r)
 	f, err := p.flows.open(r.URL.Query().Get(fieldFlow))
 	if err != nil || p.cookies.get(r, browserCookie) != f.Browser || p.now().Sub(f.created()) > p.o.ConsentTimeout {
-		p.fail(w, r, templates.ReasonFlowExpired)
+		p.Fail(w, r, templates.ReasonFlowExpired)
 		return nil, nil, false
 	}
 	sp, err := p.flowSP(r.Context(), f)
 	if err != nil {
-		p.fail(w, r, templates.ReasonFlowExpired)
+		p.Fail(w, r, templates.ReasonFlowExpired)
 		return nil, nil, false
 	}
 	return f, sp, true
@@ -214,7 +214,7 @@ func (p *Engine) factorSucceeded(w http.ResponseWriter, r *http.Request, sp *met
 	id, err := p.o.Store.GetIdentity(ctx, f.Identity)
 	if err != nil {
 		p.o.Log.ErrorContext(ctx, "identity of flow", "err", err)
-		p.fail(w, r, templates.ReasonUnavailable)
+		p.Fail(w, r, templates.ReasonUnavailable)
 		return
 	}
 	// A lock made meanwhile (a parallel wrong code, a refusal in the app)
@@ -235,8 +235,8 @@ func (p *Engine) factorSucceeded(w http.ResponseWriter, r *http.Request, sp *met
 	for k, v := range details {
 		d[k] = v
 	}
-	if err := p.o.Audit.Record(ctx, storageEvent(id.ID, action, f.SP, audit.Success, d)); err != nil {
-		p.fail(w, r, templates.ReasonUnavailable)
+	if err := p.o.Audit.Record(ctx, Event(id.ID, action, f.SP, audit.Success, d)); err != nil {
+		p.Fail(w, r, templates.ReasonUnavailable)
 		return
 	}
 	if m := details["method"]; m == templates.OpPush || m == templates.OpTOTP {
@@ -259,20 +259,20 @@ func (p *Engine) factorFailed(w http.ResponseWriter, r *http.Request, sp *metada
 	for k, v := range details {
 		d[k] = v
 	}
-	if err := p.o.Audit.Record(ctx, storageEvent(f.Identity, action, f.SP, audit.Failure, d)); err != nil {
-		p.fail(w, r, templates.ReasonUnavailable)
+	if err := p.o.Audit.Record(ctx, Event(f.Identity, action, f.SP, audit.Failure, d)); err != nil {
+		p.Fail(w, r, templates.ReasonUnavailable)
 		return 0, false
 	}
 	fl, err := p.o.Regulator.FailFactor(ctx, f.Identity)
 	if err != nil {
 		p.o.Log.ErrorContext(ctx, "recording failed second factor", "err", err)
-		p.fail(w, r, templates.ReasonUnavailable)
+		p.Fail(w, r, templates.ReasonUnavailable)
 		return 0, false
 	}
 	if !fl.LockedUntil.IsZero() {
 		// This failure locked the credentials (or they already were).
 		if err := p.lockedNow(ctx, f.Identity, alert.FactorLock, fl, f.ID, f.SP); err != nil {
-			p.fail(w, r, templates.ReasonUnavailable)
+			p.Fail(w, r, templates.ReasonUnavailable)
 			return 0, false
 		}
 		p.cancelChallenge(ctx, f)
@@ -288,7 +288,7 @@ func (p *Engine) flowFailed(w http.ResponseWriter, r *http.Request, sp *metadata
 	n, err := p.o.Eph.Incr(ctx, "flowfail:"+f.ID, p.o.ConsentTimeout)
 	if err != nil {
 		p.o.Log.ErrorContext(ctx, "counting flow failures", "err", err)
-		p.fail(w, r, templates.ReasonUnavailable)
+		p.Fail(w, r, templates.ReasonUnavailable)
 		return 0, false
 	}
 	if int(n) >= p.o.MaxFailures {

@@ -55,14 +55,14 @@ func (p *Engine) showOffer(w http.ResponseWriter, r *http.Request, sp *metadata.
 	action, fields, err := p.refusalForm(ctx, sp, f, spid.NrLevelUnavailable)
 	if err != nil {
 		p.o.Log.ErrorContext(ctx, "building error Response", "err", err)
-		p.fail(w, r, templates.ReasonInternal)
+		p.Fail(w, r, templates.ReasonInternal)
 		return
 	}
 	// The Response is in the citizen's hands from now on: log it as sent.
-	if err := p.o.Audit.Record(ctx, storageEvent(id.ID, "sso.response", sp.EntityID, audit.Failure, map[string]string{
+	if err := p.o.Audit.Record(ctx, Event(id.ID, "sso.response", sp.EntityID, audit.Failure, map[string]string{
 		"anomaly": spid.NrLevelUnavailable.String(), "reason": "no active device; activation offered",
 		"in_response_to": f.RequestID, "flow": f.ID})); err != nil {
-		p.fail(w, r, templates.ReasonUnavailable)
+		p.Fail(w, r, templates.ReasonUnavailable)
 		return
 	}
 	sealed, ok := p.sealOrFail(w, r, f)
@@ -78,20 +78,20 @@ func (p *Engine) showOffer(w http.ResponseWriter, r *http.Request, sp *metadata.
 	until, err := otp.Cooldown(ctx, p.o.Eph, id.ID)
 	if err != nil {
 		p.o.Log.ErrorContext(ctx, "reading the mobile cool-down", "err", err)
-		p.fail(w, r, templates.ReasonUnavailable)
+		p.Fail(w, r, templates.ReasonUnavailable)
 		return
 	}
 	if until.After(p.now()) {
-		if err := p.o.Audit.Record(ctx, storageEvent(id.ID, "device.activation.sms", f.SP, audit.Denied, map[string]string{
+		if err := p.o.Audit.Record(ctx, Event(id.ID, "device.activation.sms", f.SP, audit.Denied, map[string]string{
 			"flow": f.ID, "reason": "mobile cool-down", "until": until.UTC().Format(time.RFC3339)})); err != nil {
-			p.fail(w, r, templates.ReasonUnavailable)
+			p.Fail(w, r, templates.ReasonUnavailable)
 			return
 		}
 		local := until.In(romeLoc)
 		page.CooldownDate, page.CooldownTime = local.Format("02/01/2006"), local.Format("15:04")
 	}
 	page.Self = flowURL(PathLogin, sealed)
-	p.render(w, r, http.StatusOK, templates.PageActivateOffer, page)
+	p.Render(w, r, http.StatusOK, templates.PageActivateOffer, page)
 }
 
 // activateStart sends the SMS code the citizen asked for on the offer.
@@ -102,12 +102,12 @@ func (p *Engine) activateStart(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if f.Device != "" || p.o.Level2.SMS == nil {
-		p.fail(w, r, templates.ReasonBadRequest)
+		p.Fail(w, r, templates.ReasonBadRequest)
 		return
 	}
 	id, err := p.o.Store.GetIdentity(ctx, f.Identity)
 	if err != nil {
-		p.fail(w, r, templates.ReasonUnavailable)
+		p.Fail(w, r, templates.ReasonUnavailable)
 		return
 	}
 	mobile := mobileOf(id)
@@ -120,12 +120,12 @@ func (p *Engine) activateStart(w http.ResponseWriter, r *http.Request) {
 		return
 	} else if err != nil {
 		p.o.Log.ErrorContext(ctx, "sending activation SMS", "identity", id.ID, "err", err)
-		p.fail(w, r, templates.ReasonUnavailable)
+		p.Fail(w, r, templates.ReasonUnavailable)
 		return
 	}
-	if err := p.o.Audit.Record(ctx, storageEvent(id.ID, "device.activation.sms", f.SP, audit.Success,
+	if err := p.o.Audit.Record(ctx, Event(id.ID, "device.activation.sms", f.SP, audit.Success,
 		map[string]string{"flow": f.ID, "to": lastDigits(mobile, 3)})); err != nil {
-		p.fail(w, r, templates.ReasonUnavailable)
+		p.Fail(w, r, templates.ReasonUnavailable)
 		return
 	}
 	p.showSMS(w, r, sp, f, id, templates.OTPPage{CanResend: true}, http.StatusOK)
@@ -150,7 +150,7 @@ func (p *Engine) showSMS(w http.ResponseWriter, r *http.Request, sp *metadata.SP
 	page.Action = flowURL(PathLoginOTP, sealed)
 	page.Method = templates.OTPMethodSMS
 	page.PhoneLast3 = lastDigits(mobileOf(id), 3)
-	p.render(w, r, status, templates.PageOTP, page)
+	p.Render(w, r, status, templates.PageOTP, page)
 }
 
 // postSMS checks the SMS code (or sends it again) and creates the pending
@@ -159,11 +159,11 @@ func (p *Engine) postSMS(w http.ResponseWriter, r *http.Request, sp *metadata.SP
 	ctx := r.Context()
 	id, err := p.o.Store.GetIdentity(ctx, f.Identity)
 	if err != nil {
-		p.fail(w, r, templates.ReasonUnavailable)
+		p.Fail(w, r, templates.ReasonUnavailable)
 		return
 	}
 	if p.o.Level2.SMS == nil {
-		p.fail(w, r, templates.ReasonBadRequest)
+		p.Fail(w, r, templates.ReasonBadRequest)
 		return
 	}
 	if r.PostForm.Get(templates.FieldOp) == templates.OpResend {
@@ -176,10 +176,10 @@ func (p *Engine) postSMS(w http.ResponseWriter, r *http.Request, sp *metadata.SP
 			return
 		} else if err != nil {
 			p.o.Log.ErrorContext(ctx, "sending activation SMS", "err", err)
-			p.fail(w, r, templates.ReasonUnavailable)
+			p.Fail(w, r, templates.ReasonUnavailable)
 			return
 		}
-		p.record(ctx, "device.activation.sms", f.SP, audit.Success, map[string]string{"flow": f.ID, "resend": "true"})
+		p.Record(ctx, "device.activation.sms", f.SP, audit.Success, map[string]string{"flow": f.ID, "resend": "true"})
 		p.showSMS(w, r, sp, f, id, templates.OTPPage{CanResend: true}, http.StatusOK)
 		return
 	}
@@ -199,7 +199,7 @@ func (p *Engine) postSMS(w http.ResponseWriter, r *http.Request, sp *metadata.SP
 		reason = "no code"
 	default:
 		p.o.Log.ErrorContext(ctx, "checking SMS code", "err", err)
-		p.fail(w, r, templates.ReasonUnavailable)
+		p.Fail(w, r, templates.ReasonUnavailable)
 		return
 	}
 	left, ok := p.factorFailed(w, r, sp, f, "device.activation.sms", map[string]string{"reason": reason})
@@ -215,7 +215,7 @@ func (p *Engine) createPending(w http.ResponseWriter, r *http.Request, sp *metad
 	ctx := r.Context()
 	seed, err := otp.NewSeed()
 	if err != nil {
-		p.fail(w, r, templates.ReasonInternal)
+		p.Fail(w, r, templates.ReasonInternal)
 		return
 	}
 	s := p.o.Level2.Sealer
@@ -223,7 +223,7 @@ func (p *Engine) createPending(w http.ResponseWriter, r *http.Request, sp *metad
 	sealed, err := s.Seal(seed, push.SeedAD(id.ID, devID))
 	if err != nil {
 		p.o.Log.ErrorContext(ctx, "sealing seed", "err", err)
-		p.fail(w, r, templates.ReasonInternal)
+		p.Fail(w, r, templates.ReasonInternal)
 		return
 	}
 	now := p.now()
@@ -231,12 +231,12 @@ func (p *Engine) createPending(w http.ResponseWriter, r *http.Request, sp *metad
 		Secret: sealed, KeyVersion: int(s.CurrentKeyID()), CreatedAt: now, UpdatedAt: now}
 	if err := p.o.Store.CreateDevice(ctx, d); err != nil {
 		p.o.Log.ErrorContext(ctx, "creating device", "err", err)
-		p.fail(w, r, templates.ReasonUnavailable)
+		p.Fail(w, r, templates.ReasonUnavailable)
 		return
 	}
-	if err := p.o.Audit.Record(ctx, storageEvent(id.ID, "device.create", devID, audit.Success,
+	if err := p.o.Audit.Record(ctx, Event(id.ID, "device.create", devID, audit.Success,
 		map[string]string{"flow": f.ID, "status": "pending", "proof": "sms"})); err != nil {
-		p.fail(w, r, templates.ReasonUnavailable)
+		p.Fail(w, r, templates.ReasonUnavailable)
 		return
 	}
 	f.Device = devID
@@ -264,13 +264,13 @@ func (p *Engine) pendingSeed(w http.ResponseWriter, r *http.Request, f *State, l
 	d, err := p.pendingDevice(ctx, f)
 	if err != nil {
 		p.o.Log.InfoContext(ctx, lost, "device", f.Device, "err", err)
-		p.fail(w, r, templates.ReasonFlowExpired)
+		p.Fail(w, r, templates.ReasonFlowExpired)
 		return d, nil, false
 	}
 	seed, err = p.openSeed(ctx, d)
 	if err != nil {
 		p.o.Log.ErrorContext(ctx, "device seed does not open", "device", d.ID, "err", err)
-		p.fail(w, r, templates.ReasonInternal)
+		p.Fail(w, r, templates.ReasonInternal)
 		return d, nil, false
 	}
 	return d, seed, true
@@ -288,7 +288,7 @@ func (p *Engine) showActivation(w http.ResponseWriter, r *http.Request, sp *meta
 	png, err := otp.QRPNG(uri, qrSize)
 	if err != nil {
 		p.o.Log.ErrorContext(ctx, "QR code", "err", err)
-		p.fail(w, r, templates.ReasonInternal)
+		p.Fail(w, r, templates.ReasonInternal)
 		return
 	}
 	if len(d.PublicKey) > 0 {
@@ -299,7 +299,7 @@ func (p *Engine) showActivation(w http.ResponseWriter, r *http.Request, sp *meta
 		code, err := appapi.NewActivationAt(ctx, p.o.Eph, id.ID, d.ID, p.now())
 		if err != nil {
 			p.o.Log.ErrorContext(ctx, "activation code", "err", err)
-			p.fail(w, r, templates.ReasonUnavailable)
+			p.Fail(w, r, templates.ReasonUnavailable)
 			return
 		}
 		page.ActivationCode = appapi.FormatCode(code)
@@ -322,7 +322,7 @@ func (p *Engine) showActivation(w http.ResponseWriter, r *http.Request, sp *meta
 	if page.Failed {
 		status = http.StatusUnauthorized
 	}
-	p.render(w, r, status, templates.PageActivate, page)
+	p.Render(w, r, status, templates.PageActivate, page)
 }
 
 // postActivate takes the first code: right, the device is active and the
@@ -334,7 +334,7 @@ func (p *Engine) postActivate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if f.Device == "" {
-		p.fail(w, r, templates.ReasonBadRequest)
+		p.Fail(w, r, templates.ReasonBadRequest)
 		return
 	}
 	switch r.PostForm.Get(templates.FieldOp) {
@@ -343,7 +343,7 @@ func (p *Engine) postActivate(w http.ResponseWriter, r *http.Request) {
 		return
 	case templates.OpSubmit, "":
 	default:
-		p.fail(w, r, templates.ReasonBadRequest)
+		p.Fail(w, r, templates.ReasonBadRequest)
 		return
 	}
 	name := deviceName(r.PostForm.Get(templates.FieldDeviceName))
@@ -354,7 +354,7 @@ func (p *Engine) postActivate(w http.ResponseWriter, r *http.Request) {
 	ok, err := otp.Accept(ctx, p.o.Store, d.ID, seed, formCode(r), p.now())
 	if err != nil {
 		p.o.Log.ErrorContext(ctx, "accepting first code", "device", d.ID, "err", err)
-		p.fail(w, r, templates.ReasonUnavailable)
+		p.Fail(w, r, templates.ReasonUnavailable)
 		return
 	}
 	if !ok {
@@ -364,7 +364,7 @@ func (p *Engine) postActivate(w http.ResponseWriter, r *http.Request) {
 		}
 		id, err := p.o.Store.GetIdentity(ctx, f.Identity)
 		if err != nil {
-			p.fail(w, r, templates.ReasonUnavailable)
+			p.Fail(w, r, templates.ReasonUnavailable)
 			return
 		}
 		p.showActivation(w, r, sp, f, id, templates.ActivatePage{Failed: true, AttemptsLeft: left, DeviceName: name})
@@ -388,12 +388,12 @@ func (p *Engine) postActivate(w http.ResponseWriter, r *http.Request) {
 	})
 	if err != nil {
 		p.o.Log.ErrorContext(ctx, "activating device", "device", d.ID, "err", err)
-		p.fail(w, r, templates.ReasonFlowExpired)
+		p.Fail(w, r, templates.ReasonFlowExpired)
 		return
 	}
-	if err := p.o.Audit.Record(ctx, storageEvent(f.Identity, "device.activate", d.ID, audit.Success,
+	if err := p.o.Audit.Record(ctx, Event(f.Identity, "device.activate", d.ID, audit.Success,
 		map[string]string{"flow": f.ID, "kind": string(kind)})); err != nil {
-		p.fail(w, r, templates.ReasonUnavailable)
+		p.Fail(w, r, templates.ReasonUnavailable)
 		return
 	}
 	p.tellOwner(ctx, f.Identity, alert.Event{Kind: alert.DeviceAdded, At: p.now(), Device: added,

@@ -26,19 +26,19 @@ func (p *Engine) devicesPage(w http.ResponseWriter, r *http.Request) {
 	templates.SetLang(w, r)
 	browser, err := p.cookies.browserID(w, r)
 	if err != nil {
-		p.fail(w, r, templates.ReasonInternal)
+		p.Fail(w, r, templates.ReasonInternal)
 		return
 	}
 	page := templates.DevicesPage{CSRF: p.devicesCSRF(browser), Action: PathDevices, Back: "/account/"}
 	id, _, ok := p.devicesHolder(ctx, r)
 	if !ok {
-		p.render(w, r, http.StatusOK, templates.PageDevices, page)
+		p.Render(w, r, http.StatusOK, templates.PageDevices, page)
 		return
 	}
 	devs, err := p.o.Store.ListDevices(ctx, id.ID)
 	if err != nil {
 		p.o.Log.ErrorContext(ctx, "listing devices", "err", err)
-		p.fail(w, r, templates.ReasonUnavailable)
+		p.Fail(w, r, templates.ReasonUnavailable)
 		return
 	}
 	page.Name = id.Attributes["name"] + " " + id.Attributes["familyName"]
@@ -50,7 +50,7 @@ func (p *Engine) devicesPage(w http.ResponseWriter, r *http.Request) {
 			page.Revoked = d.Name
 		}
 	}
-	p.render(w, r, http.StatusOK, templates.PageDevices, page)
+	p.Render(w, r, http.StatusOK, templates.PageDevices, page)
 }
 
 // keeper moves the session the devices page was used with to a new epoch.
@@ -93,21 +93,21 @@ func (p *Engine) devicesHolder(ctx context.Context, r *http.Request) (storage.Id
 func (p *Engine) revokeDevice(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if err := csrf.CheckOrigin(r, p.origin); err != nil {
-		p.fail(w, r, templates.ReasonForbidden)
+		p.Fail(w, r, templates.ReasonForbidden)
 		return
 	}
 	if err := r.ParseForm(); err != nil {
-		p.fail(w, r, templates.ReasonBadRequest)
+		p.Fail(w, r, templates.ReasonBadRequest)
 		return
 	}
 	browser := p.cookies.get(r, browserCookie)
 	if browser == "" || !csrf.Valid(p.csrfKey, browser+"|devices", r.PostForm.Get(templates.FieldCSRF)) {
-		p.fail(w, r, templates.ReasonForbidden)
+		p.Fail(w, r, templates.ReasonForbidden)
 		return
 	}
 	holder, keep, ok := p.devicesHolder(ctx, r)
 	if !ok || r.PostForm.Get(templates.FieldOp) != templates.OpRevoke {
-		p.fail(w, r, templates.ReasonForbidden)
+		p.Fail(w, r, templates.ReasonForbidden)
 		return
 	}
 	devID := r.PostForm.Get(templates.FieldDevice)
@@ -124,17 +124,17 @@ func (p *Engine) revokeDevice(w http.ResponseWriter, r *http.Request) {
 		return d, nil
 	})
 	if errors.Is(err, storage.ErrNotFound) {
-		_ = p.o.Audit.Record(ctx, storageEvent(holder.ID, "device.revoke", devID, audit.Denied, map[string]string{"reason": "not a device of the identity"}))
-		p.fail(w, r, templates.ReasonNotFound)
+		_ = p.o.Audit.Record(ctx, Event(holder.ID, "device.revoke", devID, audit.Denied, map[string]string{"reason": "not a device of the identity"}))
+		p.Fail(w, r, templates.ReasonNotFound)
 		return
 	} else if err != nil {
 		p.o.Log.ErrorContext(ctx, "revoking device", "err", err)
-		p.fail(w, r, templates.ReasonUnavailable)
+		p.Fail(w, r, templates.ReasonUnavailable)
 		return
 	}
-	if err := p.o.Audit.Record(ctx, storageEvent(holder.ID, "device.revoke", devID, audit.Success,
+	if err := p.o.Audit.Record(ctx, Event(holder.ID, "device.revoke", devID, audit.Success,
 		map[string]string{"by": "holder", "session": keep.kind})); err != nil {
-		p.fail(w, r, templates.ReasonUnavailable)
+		p.Fail(w, r, templates.ReasonUnavailable)
 		return
 	}
 	if removed != nil {
@@ -151,7 +151,7 @@ func (p *Engine) revokeDevice(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		p.o.Log.ErrorContext(ctx, "ending sessions after a device revocation", "err", err)
-		p.fail(w, r, templates.ReasonUnavailable)
+		p.Fail(w, r, templates.ReasonUnavailable)
 		return
 	}
 	http.Redirect(w, r, PathDevices+"?revoked="+url.QueryEscape(devID), http.StatusSeeOther)

@@ -37,7 +37,7 @@ func (p *Engine) showOTP(w http.ResponseWriter, r *http.Request, sp *metadata.SP
 	if withPush {
 		page.OtherMethodURL = flowURL(PathLoginMethod, sealed)
 	}
-	p.render(w, r, status, templates.PageOTP, page)
+	p.Render(w, r, status, templates.PageOTP, page)
 }
 
 // showMethod renders P02: push approval (pre-selected) or a code.
@@ -49,7 +49,7 @@ func (p *Engine) showMethod(w http.ResponseWriter, r *http.Request, sp *metadata
 	page := templates.MethodPage{Service: p.service(sp, f, templates.Lang(r)), CSRF: p.csrfToken(f),
 		Action: flowURL(PathLoginMethod, sealed), Preferred: p.preferredMethod(r.Context(), f.Identity)}
 	page.Self = flowURL(PathLoginMethod, sealed)
-	p.render(w, r, http.StatusOK, templates.PageMethod, page)
+	p.Render(w, r, http.StatusOK, templates.PageMethod, page)
 }
 
 // viewMethod is GET P02 ("Usa un altro metodo" on P03).
@@ -59,7 +59,7 @@ func (p *Engine) viewMethod(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if f.Identity == "" || f.authenticated() || f.Step != stepSecond || p.o.Level2.Push == nil || !p.secondStepCurrent(r.Context(), f) {
-		p.fail(w, r, templates.ReasonBadRequest)
+		p.Fail(w, r, templates.ReasonBadRequest)
 		return
 	}
 	p.showMethod(w, r, sp, f)
@@ -81,7 +81,7 @@ func (p *Engine) chooseMethod(w http.ResponseWriter, r *http.Request) {
 	case templates.OpCancel:
 		p.cancelOp(w, r, sp, f, "method choice")
 	default:
-		p.fail(w, r, templates.ReasonBadRequest)
+		p.Fail(w, r, templates.ReasonBadRequest)
 	}
 }
 
@@ -102,7 +102,7 @@ func (p *Engine) postOTP(w http.ResponseWriter, r *http.Request) {
 	case f.Device == "":
 		p.postSMS(w, r, sp, f)
 	default:
-		p.fail(w, r, templates.ReasonBadRequest)
+		p.Fail(w, r, templates.ReasonBadRequest)
 	}
 }
 
@@ -117,7 +117,7 @@ func (p *Engine) checkTOTP(w http.ResponseWriter, r *http.Request, sp *metadata.
 	devs, err := p.activeDevices(ctx, f.Identity)
 	if err != nil {
 		p.o.Log.ErrorContext(ctx, "listing devices", "err", err)
-		p.fail(w, r, templates.ReasonUnavailable)
+		p.Fail(w, r, templates.ReasonUnavailable)
 		return
 	}
 	now := p.now()
@@ -141,7 +141,7 @@ func (p *Engine) checkTOTP(w http.ResponseWriter, r *http.Request, sp *metadata.
 			ok, err := otp.Accept(ctx, p.o.Store, d.ID, seeds[i], code, now)
 			if err != nil {
 				p.o.Log.ErrorContext(ctx, "accepting code", "device", d.ID, "err", err)
-				p.fail(w, r, templates.ReasonUnavailable)
+				p.Fail(w, r, templates.ReasonUnavailable)
 				return
 			}
 			if ok {

@@ -38,7 +38,7 @@ func (p *Engine) startPush(w http.ResponseWriter, r *http.Request, sp *metadata.
 		return
 	case err != nil:
 		p.o.Log.ErrorContext(ctx, "creating push challenge", "err", err)
-		p.fail(w, r, templates.ReasonUnavailable)
+		p.Fail(w, r, templates.ReasonUnavailable)
 		return
 	}
 	f.Challenge = ch.ID
@@ -74,7 +74,7 @@ func (p *Engine) showPush(w http.ResponseWriter, r *http.Request, sp *metadata.S
 	page.CSRF = p.csrfToken(f)
 	page.Action = flowURL(PathLoginPushDone, sealed)
 	page.PollURL = flowURL(PathLoginPush, sealed)
-	p.render(w, r, status, templates.PagePush, page)
+	p.Render(w, r, status, templates.PagePush, page)
 }
 
 // showPushStatus shows P04 for the flow's challenge as it stands.
@@ -170,11 +170,11 @@ func (p *Engine) pushDone(w http.ResponseWriter, r *http.Request) {
 		return
 	case templates.OpSubmit, "":
 	default:
-		p.fail(w, r, templates.ReasonBadRequest)
+		p.Fail(w, r, templates.ReasonBadRequest)
 		return
 	}
 	if f.Challenge == "" || p.o.Level2.Push == nil {
-		p.fail(w, r, templates.ReasonBadRequest)
+		p.Fail(w, r, templates.ReasonBadRequest)
 		return
 	}
 	ch, err := p.o.Level2.Push.Status(ctx, f.Challenge, f.ID)
@@ -182,7 +182,7 @@ func (p *Engine) pushDone(w http.ResponseWriter, r *http.Request) {
 		ch.Status = push.StatusExpired
 	} else if err != nil {
 		p.o.Log.ErrorContext(ctx, "push status", "err", err)
-		p.fail(w, r, templates.ReasonUnavailable)
+		p.Fail(w, r, templates.ReasonUnavailable)
 		return
 	}
 	switch ch.Status {
@@ -191,11 +191,11 @@ func (p *Engine) pushDone(w http.ResponseWriter, r *http.Request) {
 		// again finds the mark.
 		err := p.o.Eph.InsertRequestID(ctx, "pushused:"+ch.ID, ch.Expires.Add(time.Hour))
 		if errors.Is(err, storage.ErrAlreadyExists) {
-			p.fail(w, r, templates.ReasonFlowExpired)
+			p.Fail(w, r, templates.ReasonFlowExpired)
 			return
 		} else if err != nil {
 			p.o.Log.ErrorContext(ctx, "marking push approval", "err", err)
-			p.fail(w, r, templates.ReasonUnavailable)
+			p.Fail(w, r, templates.ReasonUnavailable)
 			return
 		}
 		f.Device = ch.DecidedBy
@@ -220,7 +220,7 @@ func (p *Engine) pushDenied(w http.ResponseWriter, r *http.Request, sp *metadata
 	ctx := r.Context()
 	if err := p.setFlowReset(ctx, f); err != nil {
 		p.o.Log.ErrorContext(ctx, "resetting flow after push denial", "err", err)
-		p.fail(w, r, templates.ReasonUnavailable)
+		p.Fail(w, r, templates.ReasonUnavailable)
 		return
 	}
 	left := 0
@@ -233,7 +233,7 @@ func (p *Engine) pushDenied(w http.ResponseWriter, r *http.Request, sp *metadata
 		}
 	case !errors.Is(err, storage.ErrAlreadyExists):
 		p.o.Log.ErrorContext(ctx, "marking push refusal", "err", err)
-		p.fail(w, r, templates.ReasonUnavailable)
+		p.Fail(w, r, templates.ReasonUnavailable)
 		return
 	}
 	notice := templates.LoginNoticePushDenied

@@ -66,7 +66,7 @@ func (p *Engine) tellOwner(ctx context.Context, identityID string, e alert.Event
 			outcome, details["reason"] = audit.Failure, "not sent"
 			p.o.Log.ErrorContext(ctx, "security notice to the owner not sent", "identity", identityID, "kind", e.Kind, "err", err)
 		}
-		if err := p.o.Audit.Record(ctx, storageEvent(identityID, auditAlert, identityID, outcome, details)); err != nil {
+		if err := p.o.Audit.Record(ctx, Event(identityID, auditAlert, identityID, outcome, details)); err != nil {
 			p.o.Log.ErrorContext(ctx, "audit", "err", err)
 		}
 	}()
@@ -85,7 +85,7 @@ func (p *Engine) lockedNow(ctx context.Context, identityID string, kind alert.Ki
 	if kind == alert.FactorLock {
 		cause = "second factor"
 	}
-	err := p.o.Audit.Record(ctx, storageEvent(identityID, auditLockout, sp, audit.Success, map[string]string{
+	err := p.o.Audit.Record(ctx, Event(identityID, auditLockout, sp, audit.Success, map[string]string{
 		"flow": flowID, "cause": cause, "failures": strconv.Itoa(fl.Failures),
 		"locked_until": fl.LockedUntil.UTC().Format(time.RFC3339)}))
 	p.tellOwner(ctx, identityID, alert.Event{Kind: kind, At: p.now(), Until: fl.LockedUntil})
@@ -101,7 +101,7 @@ func (p *Engine) refuseLocked(w http.ResponseWriter, r *http.Request, sp *metada
 	locked, _, err := p.o.Regulator.Check(ctx, f.Identity)
 	if err != nil {
 		p.o.Log.ErrorContext(ctx, "lockout check", "err", err)
-		p.fail(w, r, templates.ReasonUnavailable)
+		p.Fail(w, r, templates.ReasonUnavailable)
 		return true
 	}
 	if !locked {
@@ -126,7 +126,7 @@ func (p *Engine) pushRefused(ctx context.Context, c push.Challenge) error {
 		details["client_ip"] = c.ClientIP
 	}
 	var errs []error
-	if err := p.o.Audit.Record(ctx, storageEvent(c.IdentityID, "login.push", c.SP, audit.Failure, details)); err != nil {
+	if err := p.o.Audit.Record(ctx, Event(c.IdentityID, "login.push", c.SP, audit.Failure, details)); err != nil {
 		errs = append(errs, err)
 	}
 	fl, err := p.o.Regulator.FailFactor(ctx, c.IdentityID)

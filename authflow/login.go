@@ -54,7 +54,7 @@ func (p *Engine) showLogin(w http.ResponseWriter, r *http.Request, sp *metadata.
 	sealed, err := p.flows.seal(f)
 	if err != nil {
 		p.o.Log.ErrorContext(r.Context(), "sealing flow", "err", err)
-		p.fail(w, r, templates.ReasonInternal)
+		p.Fail(w, r, templates.ReasonInternal)
 		return
 	}
 	page.Service = p.service(sp, f, templates.Lang(r))
@@ -67,7 +67,7 @@ func (p *Engine) showLogin(w http.ResponseWriter, r *http.Request, sp *metadata.
 	if page.Failed || page.Notice != "" {
 		status = http.StatusUnauthorized
 	}
-	p.render(w, r, status, templates.PageLogin, page)
+	p.Render(w, r, status, templates.PageLogin, page)
 }
 
 // openFlow checks a flow form post: same-origin, a valid sealed flow bound
@@ -77,11 +77,11 @@ func (p *Engine) openFlow(w http.ResponseWriter, r *http.Request) (*State, *meta
 	ctx := r.Context()
 	if err := csrf.CheckOrigin(r, p.origin); err != nil {
 		p.o.Log.InfoContext(ctx, "cross-site form post refused", "err", err)
-		p.fail(w, r, templates.ReasonForbidden)
+		p.Fail(w, r, templates.ReasonForbidden)
 		return nil, nil, false
 	}
 	if err := r.ParseForm(); err != nil {
-		p.fail(w, r, templates.ReasonBadRequest)
+		p.Fail(w, r, templates.ReasonBadRequest)
 		return nil, nil, false
 	}
 	sealed := r.URL.Query().Get(fieldFlow)
@@ -91,18 +91,18 @@ func (p *Engine) openFlow(w http.ResponseWriter, r *http.Request) (*State, *meta
 	f, err := p.flows.open(sealed)
 	if err != nil {
 		p.o.Log.InfoContext(ctx, "flow refused", "err", err)
-		p.fail(w, r, templates.ReasonFlowExpired)
+		p.Fail(w, r, templates.ReasonFlowExpired)
 		return nil, nil, false
 	}
 	if p.cookies.get(r, browserCookie) != f.Browser || !csrf.Valid(p.csrfKey, f.Browser+"|"+f.ID, r.PostForm.Get(templates.FieldCSRF)) {
 		p.o.Log.InfoContext(ctx, "flow post without its browser cookie or CSRF token", "flow", f.ID)
-		p.fail(w, r, templates.ReasonForbidden)
+		p.Fail(w, r, templates.ReasonForbidden)
 		return nil, nil, false
 	}
 	sp, err := p.flowSP(ctx, f)
 	if err != nil {
 		p.o.Log.WarnContext(ctx, "SP of a flow is no longer trusted", "sp", f.SP, "err", err)
-		p.fail(w, r, templates.ReasonFlowExpired)
+		p.Fail(w, r, templates.ReasonFlowExpired)
 		return nil, nil, false
 	}
 	if p.now().Sub(f.created()) > p.o.ConsentTimeout {
@@ -119,12 +119,12 @@ func (p *Engine) viewFlow(w http.ResponseWriter, r *http.Request) {
 	templates.SetLang(w, r)
 	f, err := p.flows.open(r.URL.Query().Get(fieldFlow))
 	if err != nil || p.cookies.get(r, browserCookie) != f.Browser || p.now().Sub(f.created()) > p.o.ConsentTimeout {
-		p.fail(w, r, templates.ReasonFlowExpired)
+		p.Fail(w, r, templates.ReasonFlowExpired)
 		return
 	}
 	sp, err := p.flowSP(ctx, f)
 	if err != nil {
-		p.fail(w, r, templates.ReasonFlowExpired)
+		p.Fail(w, r, templates.ReasonFlowExpired)
 		return
 	}
 	switch {
@@ -140,7 +140,7 @@ func (p *Engine) viewFlow(w http.ResponseWriter, r *http.Request) {
 	}
 	id, err := p.o.Store.GetIdentity(ctx, f.Identity)
 	if err != nil {
-		p.fail(w, r, templates.ReasonUnavailable)
+		p.Fail(w, r, templates.ReasonUnavailable)
 		return
 	}
 	p.showConsent(w, r, sp, f, id)
@@ -156,7 +156,7 @@ func (p *Engine) login(w http.ResponseWriter, r *http.Request) {
 	}
 	if f.Identity != "" {
 		// Past the password step: this form belongs to an older page.
-		p.fail(w, r, templates.ReasonBadRequest)
+		p.Fail(w, r, templates.ReasonBadRequest)
 		return
 	}
 	if r.PostForm.Get(templates.FieldOp) == templates.OpCancel {
@@ -173,11 +173,11 @@ func (p *Engine) login(w http.ResponseWriter, r *http.Request) {
 		// The throttle's store is out: that is an outage (503), not the
 		// citizen's fault (429), and nothing is counted.
 		p.o.Log.ErrorContext(ctx, "login throttle", "err", err)
-		p.fail(w, r, templates.ReasonUnavailable)
+		p.Fail(w, r, templates.ReasonUnavailable)
 		return
 	}
 	if !allowed {
-		p.render(w, r, http.StatusTooManyRequests, templates.PageError, templates.ErrorPage{Reason: templates.ReasonTooManyRequests})
+		p.Render(w, r, http.StatusTooManyRequests, templates.PageError, templates.ErrorPage{Reason: templates.ReasonTooManyRequests})
 		return
 	}
 
@@ -187,7 +187,7 @@ func (p *Engine) login(w http.ResponseWriter, r *http.Request) {
 		// "wrong credentials", no failure counted, no audit record of a
 		// failed login.
 		p.o.Log.ErrorContext(ctx, "identity lookup", "err", err)
-		p.fail(w, r, templates.ReasonUnavailable)
+		p.Fail(w, r, templates.ReasonUnavailable)
 		return
 	}
 	var good bool
@@ -214,7 +214,7 @@ func (p *Engine) login(w http.ResponseWriter, r *http.Request) {
 		// credential or the flow, and the same form can be sent again.
 		p.o.Log.WarnContext(ctx, "password check not run", "err", gateErr)
 		w.Header().Set("Retry-After", strconv.Itoa(p.o.HashGate.RetryAfter()))
-		p.fail(w, r, templates.ReasonUnavailable)
+		p.Fail(w, r, templates.ReasonUnavailable)
 		return
 	}
 
@@ -222,7 +222,7 @@ func (p *Engine) login(w http.ResponseWriter, r *http.Request) {
 		locked, _, err := p.o.Regulator.Check(ctx, id.ID)
 		if err != nil {
 			p.o.Log.ErrorContext(ctx, "lockout check", "err", err)
-			p.fail(w, r, templates.ReasonUnavailable)
+			p.Fail(w, r, templates.ReasonUnavailable)
 			return
 		}
 		if locked {
@@ -247,20 +247,20 @@ func (p *Engine) login(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			p.o.Log.ErrorContext(ctx, "recording failed login", "err", err)
 		} else if err := p.lockedNow(ctx, id.ID, alert.PasswordLock, fl, f.ID, f.SP); err != nil {
-			p.fail(w, r, templates.ReasonUnavailable)
+			p.Fail(w, r, templates.ReasonUnavailable)
 			return
 		}
 	} else {
 		details["username_unknown"] = "true"
 	}
-	if err := p.o.Audit.Record(ctx, storageEvent(actor, "login.password", f.SP, audit.Failure, details)); err != nil {
-		p.fail(w, r, templates.ReasonUnavailable)
+	if err := p.o.Audit.Record(ctx, Event(actor, "login.password", f.SP, audit.Failure, details)); err != nil {
+		p.Fail(w, r, templates.ReasonUnavailable)
 		return
 	}
 	n, err := p.o.Eph.Incr(ctx, "flowfail:"+f.ID, p.o.ConsentTimeout)
 	if err != nil {
 		p.o.Log.ErrorContext(ctx, "counting flow failures", "err", err)
-		p.fail(w, r, templates.ReasonUnavailable)
+		p.Fail(w, r, templates.ReasonUnavailable)
 		return
 	}
 	if int(n) >= p.o.MaxFailures {
@@ -357,9 +357,9 @@ func (p *Engine) afterPassword(w http.ResponseWriter, r *http.Request, sp *metad
 		// The password was right; the request needs a second factor. The
 		// failure count stays: only the completed level 2 resets it, or
 		// wrong codes could be guessed forever a few per login (S070).
-		if err := p.o.Audit.Record(ctx, storageEvent(id.ID, "login.password", f.SP, audit.Success,
+		if err := p.o.Audit.Record(ctx, Event(id.ID, "login.password", f.SP, audit.Success,
 			map[string]string{"flow": f.ID, "level": "1", "next": "second factor"})); err != nil {
-			p.fail(w, r, templates.ReasonUnavailable)
+			p.Fail(w, r, templates.ReasonUnavailable)
 			return
 		}
 		f.Identity, f.Step = id.ID, stepSecond
@@ -372,9 +372,9 @@ func (p *Engine) afterPassword(w http.ResponseWriter, r *http.Request, sp *metad
 		p.o.Log.ErrorContext(ctx, "resetting failure counter", "err", err)
 	}
 	f.Identity, f.Performed, f.AuthnInstant, f.Step = id.ID, int(spid.L1), p.now().UnixMilli(), stepConsent
-	if err := p.o.Audit.Record(ctx, storageEvent(id.ID, "login.password", f.SP, audit.Success,
+	if err := p.o.Audit.Record(ctx, Event(id.ID, "login.password", f.SP, audit.Success,
 		map[string]string{"flow": f.ID, "level": "1"})); err != nil {
-		p.fail(w, r, templates.ReasonUnavailable)
+		p.Fail(w, r, templates.ReasonUnavailable)
 		return
 	}
 	p.showConsent(w, r, sp, f, id)

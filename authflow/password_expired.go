@@ -36,9 +36,9 @@ func (p *Engine) passwordExpired(cred storage.Credential) bool {
 // stopForNewPassword records the right but expired password and shows the
 // change page.
 func (p *Engine) stopForNewPassword(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *State, id storage.Identity) {
-	if err := p.o.Audit.Record(r.Context(), storageEvent(id.ID, "login.password", f.SP, audit.Success,
+	if err := p.o.Audit.Record(r.Context(), Event(id.ID, "login.password", f.SP, audit.Success,
 		map[string]string{"flow": f.ID, "next": "password change (expired)"})); err != nil {
-		p.fail(w, r, templates.ReasonUnavailable)
+		p.Fail(w, r, templates.ReasonUnavailable)
 		return
 	}
 	f.Identity, f.Step = id.ID, stepNewPassword
@@ -53,7 +53,7 @@ func (p *Engine) showNewPassword(w http.ResponseWriter, r *http.Request, sp *met
 	page.Service = p.service(sp, f, templates.Lang(r))
 	page.CSRF = p.csrfToken(f)
 	page.Action = flowURL(PathNewPassword, sealed)
-	p.render(w, r, status, templates.PagePasswordExpired, page)
+	p.Render(w, r, status, templates.PagePasswordExpired, page)
 }
 
 // newPassword handles the change page's form.
@@ -64,7 +64,7 @@ func (p *Engine) newPassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if f.Identity == "" || f.Step != stepNewPassword || p.o.PasswordRules == nil {
-		p.fail(w, r, templates.ReasonBadRequest)
+		p.Fail(w, r, templates.ReasonBadRequest)
 		return
 	}
 	if r.PostForm.Get(templates.FieldOp) == templates.OpCancel {
@@ -73,7 +73,7 @@ func (p *Engine) newPassword(w http.ResponseWriter, r *http.Request) {
 	}
 	id, err := p.o.Store.GetIdentity(ctx, f.Identity)
 	if err != nil {
-		p.fail(w, r, templates.ReasonUnavailable)
+		p.Fail(w, r, templates.ReasonUnavailable)
 		return
 	}
 	next := r.PostForm.Get(templates.FieldNewPassword)
@@ -92,7 +92,7 @@ func (p *Engine) newPassword(w http.ResponseWriter, r *http.Request) {
 		return
 	case err != nil:
 		p.o.Log.ErrorContext(ctx, "expired password change", "identity", id.ID, "err", err)
-		p.fail(w, r, templates.ReasonUnavailable)
+		p.Fail(w, r, templates.ReasonUnavailable)
 		return
 	}
 	// Whoever held a session with the old password loses it; this flow
@@ -100,13 +100,13 @@ func (p *Engine) newPassword(w http.ResponseWriter, r *http.Request) {
 	epoch, err := sessions.End(ctx, p.o.Store, id.ID)
 	if err != nil {
 		p.o.Log.ErrorContext(ctx, "ending sessions after a password change", "identity", id.ID, "err", err)
-		p.fail(w, r, templates.ReasonUnavailable)
+		p.Fail(w, r, templates.ReasonUnavailable)
 		return
 	}
 	f.Epoch, id.SessionEpoch = epoch, epoch
-	if err := p.o.Audit.Record(ctx, storageEvent(id.ID, "password.change", f.SP, audit.Success,
+	if err := p.o.Audit.Record(ctx, Event(id.ID, "password.change", f.SP, audit.Success,
 		map[string]string{"flow": f.ID, "reason": "expired"})); err != nil {
-		p.fail(w, r, templates.ReasonUnavailable)
+		p.Fail(w, r, templates.ReasonUnavailable)
 		return
 	}
 	f.Step = ""

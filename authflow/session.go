@@ -76,7 +76,7 @@ func (p *Engine) rotateBrowser(w http.ResponseWriter, r *http.Request, f *State)
 	id, err := p.cookies.newBrowserID(w)
 	if err != nil {
 		p.o.Log.ErrorContext(r.Context(), "browser cookie", "err", err)
-		p.fail(w, r, templates.ReasonInternal)
+		p.Fail(w, r, templates.ReasonInternal)
 		return false
 	}
 	f.Browser = id

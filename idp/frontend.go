@@ -33,7 +33,7 @@ func (p *IdP) Refuse(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f 
 	if actor == "" {
 		actor = "anonymous"
 	}
-	if err := p.o.Audit.Record(ctx, storageEvent(actor, "sso.response", sp.EntityID, audit.Failure, map[string]string{
+	if err := p.o.Audit.Record(ctx, authflow.Event(actor, "sso.response", sp.EntityID, audit.Failure, map[string]string{
 		"anomaly": code.String(), "reason": reason, "in_response_to": f.RequestID, "flow": f.ID})); err != nil {
 		// The SP still gets its answer: refusing it would not undo anything.
 		p.o.Log.ErrorContext(ctx, "audit of an SP-bound anomaly", "err", err)
@@ -102,7 +102,7 @@ func (p *IdP) Answer(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f 
 	// The audit event (who, which request, which assertion) and the
 	// register record of the Response exactly as sent (spec §7.5), in one
 	// commit; the Response leaves only once both are durable.
-	ev := storageEvent(id.ID, "sso.response", sp.EntityID, audit.Success, map[string]string{
+	ev := authflow.Event(id.ID, "sso.response", sp.EntityID, audit.Success, map[string]string{
 		"spid_code": id.Attributes["spidCode"], "in_response_to": f.RequestID, "name_id": nameID,
 		"level": strconv.Itoa(f.Performed), "reused_session": strconv.FormatBool(f.Session != ""), "flow": f.ID,
 	})

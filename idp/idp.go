@@ -158,14 +158,10 @@ func (p *IdP) now() time.Time { return p.o.Now().UTC() }
 // render writes a page; a template failure is logged (the status line is
 // already gone by then).
 func (p *IdP) render(w http.ResponseWriter, r *http.Request, status int, page string, data any) {
-	if err := p.o.Pages.Render(w, status, page, templates.Lang(r), data); err != nil {
-		p.o.Log.ErrorContext(r.Context(), "rendering page", "page", page, "err", err)
-	}
+	p.flow.Render(w, r, status, page, data)
 }
 
 // fail shows a terminal error page that sends nothing to any SP.
 func (p *IdP) fail(w http.ResponseWriter, r *http.Request, reason templates.ErrorReason) {
-	if err := p.o.Pages.RenderError(w, templates.Lang(r), templates.ErrorPage{Reason: reason}); err != nil {
-		p.o.Log.ErrorContext(r.Context(), "rendering error page", "err", err)
-	}
+	p.flow.Fail(w, r, reason)
 }

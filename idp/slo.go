@@ -177,7 +177,7 @@ func (p *IdP) sloRequest(w http.ResponseWriter, r *http.Request, req *logoutmsg.
 		return
 	}
 	details["status"] = "accepted"
-	if err := p.o.Audit.Record(ctx, storageEvent(sess.IdentityID, "slo.request", sp.EntityID, audit.Success, details)); err != nil {
+	if err := p.o.Audit.Record(ctx, authflow.Event(sess.IdentityID, "slo.request", sp.EntityID, audit.Success, details)); err != nil {
 		p.fail(w, r, templates.ReasonUnavailable)
 		return
 	}
@@ -316,7 +316,7 @@ func (p *IdP) idpLogout(w http.ResponseWriter, r *http.Request) {
 		p.render(w, r, http.StatusOK, templates.PageLogout, templates.LogoutPage{})
 		return
 	}
-	if err := p.o.Audit.Record(ctx, storageEvent(sess.IdentityID, "slo.idp", "", audit.Success, map[string]string{
+	if err := p.o.Audit.Record(ctx, authflow.Event(sess.IdentityID, "slo.idp", "", audit.Success, map[string]string{
 		"participants": strconv.Itoa(len(sess.Participants))})); err != nil {
 		p.fail(w, r, templates.ReasonUnavailable)
 		return

@@ -331,7 +331,7 @@ func (p *IdP) finishChain(w http.ResponseWriter, r *http.Request, c *sloChain) {
 	if c.Init != nil {
 		details["in_response_to"] = c.Init.RequestID
 	}
-	if err := p.o.Audit.Record(ctx, storageEvent(actor, action, target, outcome, details)); err != nil {
+	if err := p.o.Audit.Record(ctx, authflow.Event(actor, action, target, outcome, details)); err != nil {
 		// The logout itself has happened; losing its record must not hide
 		// the outcome from the citizen or the SP.
 		p.o.Log.ErrorContext(ctx, "audit of logout outcome", "err", err)

@@ -13,7 +13,6 @@ import (
 	"github.com/spid-idp/spid-idp/metadata"
 	"github.com/spid-idp/spid-idp/register"
 	"github.com/spid-idp/spid-idp/server/csp"
-	"github.com/spid-idp/spid-idp/storage"
 	"github.com/spid-idp/spid-idp/templates"
 )
 
@@ -146,13 +145,7 @@ func fields(f response.Form) []templates.Field {
 	return out
 }
 
-func storageEvent(actor, action, target, outcome string, details map[string]string) storage.AuditEvent {
-	return storage.AuditEvent{Actor: actor, Action: action, Target: target, Outcome: outcome, Details: details}
-}
-
 // record writes an audit event whose actor is not yet known.
 func (p *IdP) record(ctx context.Context, action, target, outcome string, details map[string]string) {
-	if err := p.o.Audit.Record(ctx, storageEvent("anonymous", action, target, outcome, details)); err != nil {
-		p.o.Log.ErrorContext(ctx, "audit", "err", err)
-	}
+	p.flow.Record(ctx, action, target, outcome, details)
 }
