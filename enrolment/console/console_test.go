@@ -68,6 +68,15 @@ func TestShopRecognitionQueueAndApproval(t *testing.T) {
 	if !regexp.MustCompile(`badge-at_risk">a rischio`).MatchString(p.body) {
 		t.Errorf("queue shows no at-risk badge:\n%s", p.body)
 	}
+	// The state in words of the page's language, not the citizen's
+	// capitalised label (issue 12).
+	if !strings.Contains(p.body, `data-label="Stato">In attesa di verifica</td>`) || strings.Contains(p.body, "IN ATTESA LAVORAZIONE") {
+		t.Errorf("Italian queue, state not in words:\n%s", p.body)
+	}
+	if en := v.get("/console/?lang=en"); !strings.Contains(en.body, `data-label="State">Awaiting verification</td>`) || strings.Contains(en.body, "AWAITING") {
+		t.Errorf("English queue, state not in words:\n%s", en.body)
+	}
+	v.get("/console/?lang=it") // the choice is remembered: back to Italian
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(NewDeadlineCollector(f.svc))
 	if got := gauge(t, reg, "at_risk"); got != 1 {
@@ -92,7 +101,7 @@ func TestShopRecognitionQueueAndApproval(t *testing.T) {
 	// Approval needs every item of §6.1.
 	p = v.get("/console/requests/" + e.ID)
 	// Codes in words (issue 12): the state, the identity type, no raw code.
-	if !strings.Contains(p.body, "IN ATTESA LAVORAZIONE") || strings.Contains(p.body, "(awaiting_processing)") ||
+	if !strings.Contains(p.body, "In attesa di verifica") || strings.Contains(p.body, "(awaiting_processing)") ||
 		strings.Contains(p.body, "<dd>personal</dd>") || strings.Contains(p.body, ">cartaIdentita<") {
 		t.Errorf("request page shows codes instead of words:\n%s", p.body)
 	}
@@ -507,4 +516,16 @@ func mapValues(m map[string]string) []string {
 		out = append(out, v)
 	}
 	return out
+}
+
+// TestStateWordsEveryState: every state has console words in both
+// languages, so none falls back to its code.
+func TestStateWordsEveryState(t *testing.T) {
+	for _, st := range enrolment.States() {
+		for _, lang := range []string{"it", "en"} {
+			if w := stateWords(lang, st); w == string(st) || w == st.Label(lang) || w == "" {
+				t.Errorf("%s in %s: %q", st, lang, w)
+			}
+		}
+	}
 }

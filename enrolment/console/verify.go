@@ -622,14 +622,29 @@ func civilDate(v string) string {
 	return v
 }
 
-// stateWords is the request's state for the console: an approved request
-// is not yet an active identity (the citizen activates it), so it is never
-// shown as "ATTIVO" here.
+// stateWords is the request's state for the console, in words of the
+// page's language: the citizen's status page keeps the spec's capitalised
+// labels (§6.5), which read as shouting in the operators' tables. An
+// approved request is not yet an active identity (the citizen activates
+// it), so it is never shown as active here.
 func stateWords(lang string, st enrolment.State) string {
-	if st == enrolment.StateApproved {
-		return msg(lang, "APPROVATA (l'attivazione spetta al cittadino)", "APPROVED (the citizen completes the activation)")
+	if w, ok := consoleStates[st]; ok {
+		return msg(lang, w[0], w[1])
 	}
-	return st.Label(lang)
+	return string(st)
+}
+
+var consoleStates = map[enrolment.State][2]string{
+	enrolment.StateDraft:               {"Bozza", "Draft"},
+	enrolment.StateAwaitingPayment:     {"In attesa del pagamento", "Awaiting payment"},
+	enrolment.StateAwaitingRecognition: {"In attesa del riconoscimento", "Awaiting recognition"},
+	enrolment.StateAwaitingDocuments:   {"In attesa di documenti", "Awaiting documents"},
+	enrolment.StateAwaitingProcessing:  {"In attesa di verifica", "Awaiting verification"},
+	enrolment.StateApproved:            {"Approvata (l'attivazione spetta al cittadino)", "Approved (the citizen completes the activation)"},
+	enrolment.StateRejected:            {"Respinta", "Rejected"},
+	enrolment.StateCancelled:           {"Annullata", "Cancelled"},
+	enrolment.StateExpired:             {"Scaduta", "Expired"},
+	enrolment.StateClosed:              {"Chiusa", "Closed"},
 }
 
 func boolText(lang string, b bool) string {
