@@ -27,12 +27,16 @@ type Fields struct {
 	// buttons as "name" or "name=value"; empty means: recognise them by
 	// common Italian/English labels.
 	Accept, Refuse, Cancel, Method string
+	// Offline is the consent page's checkbox opting in to a long
+	// revocable session (OIDC offline_access; default "offline").
+	Offline string
 }
 
 func (f *Fields) defaults() {
 	f.User = or(f.User, "username")
 	f.Password = or(f.Password, "password")
 	f.OTP = or(f.OTP, "otp")
+	f.Offline = or(f.Offline, "offline")
 }
 
 // Credentials of the test identity.
@@ -52,6 +56,7 @@ const (
 	choiceRefuse                // "deny" on the consent page → nr22
 	choiceCancel                // "cancel" on the login page → nr25
 	choiceNoLogin               // stop (kind "login") if credentials are asked
+	choiceOffline               // consent, ticking the long-session opt-in (OIDC O035)
 )
 
 // outcome is where a browser flow ended.
@@ -64,9 +69,11 @@ type outcome struct {
 	SawLogin   bool
 	SawOTP     bool
 	SawConsent bool
-	Consent    []byte // the consent page, when one was shown
-	Received   time.Time
-	Trace      []string
+	// OfflineOffered: the consent page had the long-session opt-in.
+	OfflineOffered bool
+	Consent        []byte // the consent page, when one was shown
+	Received       time.Time
+	Trace          []string
 }
 
 func (o *outcome) trace(format string, args ...any) {
@@ -296,6 +303,8 @@ func (b *browser) nextStep(ctx context.Context, page *htmlPage, out *outcome, ch
 	if page.hasButton(f.Refuse, reRefuse) && page.hasButton(f.Accept, reAccept) {
 		out.SawConsent = true
 		out.Consent = page.raw
+		opt := page.checkbox(f.Offline)
+		out.OfflineOffered = opt != nil
 		switch choice {
 		case choiceRefuse:
 			return page.press(f.Refuse, reRefuse, nil, "refuse consent")
@@ -304,6 +313,10 @@ func (b *browser) nextStep(ctx context.Context, page *htmlPage, out *outcome, ch
 				return page.press(f.Cancel, reCancel, nil, "cancel")
 			}
 			return page.press(f.Refuse, reRefuse, nil, "refuse consent")
+		case choiceOffline:
+			if opt != nil {
+				return page.pressWith(f.Accept, reAccept, reRefuse, "give consent", url.Values{opt.Name: {or(opt.Value, "on")}})
+			}
 		}
 		return page.press(f.Accept, reAccept, reRefuse, "give consent")
 	}
@@ -467,6 +480,12 @@ func (p *htmlPage) hasButton(sel string, re *regexp.Regexp) bool {
 // press submits the form holding the button matching sel/re (and not
 // notRe), or follows a matching link.
 func (p *htmlPage) press(sel string, re, notRe *regexp.Regexp, what string) (*request, error) {
+	return p.pressWith(sel, re, notRe, what, nil)
+}
+
+// pressWith is press with extra fields set in the submitted form (a ticked
+// checkbox).
+func (p *htmlPage) pressWith(sel string, re, notRe *regexp.Regexp, what string, extra url.Values) (*request, error) {
 	for _, f := range p.forms {
 		for _, bt := range f.Buttons {
 			if !matches(bt, sel, re) || (sel == "" && notRe != nil && notRe.MatchString(bt.label())) {
@@ -475,6 +494,11 @@ func (p *htmlPage) press(sel string, re, notRe *regexp.Regexp, what string) (*re
 			vals := f.values()
 			if bt.Name != "" {
 				vals.Set(bt.Name, bt.Value)
+			}
+			if f.hasCheckboxes(extra) {
+				for k, v := range extra {
+					vals[k] = v
+				}
 			}
 			return &request{method: f.Method, target: f.Action, form: vals}, nil
 		}
@@ -487,6 +511,27 @@ func (p *htmlPage) press(sel string, re, notRe *regexp.Regexp, what string) (*re
 		}
 	}
 	return nil, fmt.Errorf("no button to %s (forms: %s)", what, p.describe())
+}
+
+// checkbox is the checkbox named name on the page, if any.
+func (p *htmlPage) checkbox(name string) *htmlInput {
+	for _, f := range p.forms {
+		if in := f.input(name); in != nil && in.Type == "checkbox" {
+			return in
+		}
+	}
+	return nil
+}
+
+// hasCheckboxes: the form holds every checkbox of extra, so ticking them
+// belongs with its button.
+func (f *htmlForm) hasCheckboxes(extra url.Values) bool {
+	for k := range extra {
+		if in := f.input(k); in == nil || in.Type != "checkbox" {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *htmlPage) describe() string {

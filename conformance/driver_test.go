@@ -76,3 +76,44 @@ func FuzzParseHTML(f *testing.F) {
 		_ = parseHTML([]byte(s), base).describe()
 	})
 }
+
+// TestConsentOfflineOptIn: the driver ticks the long-session opt-in only
+// when told to, and only when the page offers it in the consent form.
+func TestConsentOfflineOptIn(t *testing.T) {
+	base, _ := url.Parse("https://op.example/consent")
+	form := func(extra string) string {
+		return `<form method=post action="/consent"><input type=hidden name=csrf value=c>` + extra +
+			`<button name=op value=accept>Acconsento</button><button name=op value=deny>Non acconsento</button></form>`
+	}
+	box := `<input type=checkbox id=o name=offline value=1>`
+	for _, tc := range []struct {
+		name    string
+		page    string
+		choice  consentChoice
+		offered bool
+		want    string // the offline field submitted ("" = absent)
+		op      string
+	}{
+		{"opt-in ticked", form(box), choiceOffline, true, "1", "accept"},
+		{"opt-in left alone", form(box), choiceAccept, true, "", "accept"},
+		{"no opt-in offered", form(""), choiceOffline, false, "", "accept"},
+		{"refusal never ticks", form(box), choiceRefuse, true, "", "deny"},
+		{"checkbox outside the consent form", form("") + `<form action="/other">` + box + `</form>`, choiceOffline, true, "", "accept"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := &browser{}
+			b.fields.defaults()
+			out := &outcome{}
+			req, err := b.nextStep(t.Context(), parseHTML([]byte(tc.page), base), out, tc.choice)
+			if err != nil || req == nil {
+				t.Fatalf("nextStep: %+v %v", req, err)
+			}
+			if out.OfflineOffered != tc.offered || !out.SawConsent {
+				t.Errorf("offered %v consent %v, want %v true", out.OfflineOffered, out.SawConsent, tc.offered)
+			}
+			if got := req.form.Get("offline"); got != tc.want || req.form.Get("op") != tc.op || req.form.Get("csrf") != "c" {
+				t.Errorf("submitted %v, want offline=%q op=%s", req.form, tc.want, tc.op)
+			}
+		})
+	}
+}

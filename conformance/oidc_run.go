@@ -385,11 +385,23 @@ func (e *oidcEnv) authorizationURL(a *authz) (string, url.Values, error) {
 // send plays the browser from the authorization request on: it logs in
 // and consents (choice) and returns where the flow ended.
 func (e *oidcEnv) send(ctx context.Context, a *authz, choice consentChoice) (*outcome, error) {
+	return e.sendIn(ctx, nil, a, choice)
+}
+
+// newBrowser is a browser with its own cookies (its own SSO session).
+func (e *oidcEnv) newBrowser() *browser {
+	return newBrowser(e.opt.HTTPClient, e.base, e.opt.Fields, e.opt.Credentials, e.otp, e.opt.StepTimeout)
+}
+
+// sendIn is send in browser b, keeping its cookies; nil: a fresh browser.
+func (e *oidcEnv) sendIn(ctx context.Context, b *browser, a *authz, choice consentChoice) (*outcome, error) {
 	ep, q, err := e.authorizationURL(a)
 	if err != nil {
 		return nil, err
 	}
-	b := newBrowser(e.opt.HTTPClient, e.base, e.opt.Fields, e.opt.Credentials, e.otp, e.opt.StepTimeout)
+	if b == nil {
+		b = e.newBrowser()
+	}
 	if a.post {
 		return b.follow(ctx, http.MethodPost, ep, q, choice)
 	}
