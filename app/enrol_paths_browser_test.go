@@ -184,7 +184,7 @@ func (r *pathsRun) request(ctx context.Context, p applicant, path string) storag
 
 // status looks the request up on the status page, in a browser that never
 // saw it, and checks what the page says.
-func (r *pathsRun) status(e storage.Enrolment, p applicant, want ...string) {
+func (r *pathsRun) status(e storage.Enrolment, p applicant, want ...string) string {
 	r.t.Helper()
 	ctx := r.session()
 	r.step(ctx, "status page", chromedp.Navigate(r.base+"/enrol/status?lang=it"), chromedp.WaitVisible(`#cf_suffix`))
@@ -198,6 +198,7 @@ func (r *pathsRun) status(e storage.Enrolment, p applicant, want ...string) {
 		}
 	}
 	browsertest.Page(r.t, ctx, "enrol-status-"+e.Path)
+	return txt
 }
 
 // get reads the request through the service.
@@ -509,7 +510,12 @@ func TestEnrolPathsBrowserVideo(t *testing.T) {
 		!strings.Contains(string(m.Attachments[0].Data), "METHOD:REQUEST") {
 		t.Fatalf("confirmation e-mail (%v):\n%s", err, m.Text)
 	}
-	r.status(e, p, "ATTESA RICONOSCIMENTO", "Appuntamento per la videochiamata: "+when)
+	// Booked: the next step is the call, with the way to change or cancel
+	// it, no longer an invitation to book (issue 12).
+	if txt := r.status(e, p, "ATTESA RICONOSCIMENTO", "Appuntamento per la videochiamata: "+when,
+		"Il "+when+" (ora italiana) apri la pagina dell'appuntamento", "puoi cambiare o annullare l'appuntamento"); strings.Contains(txt, "Prenota la videochiamata") {
+		t.Errorf("status page of a booked call still asks to book it:\n%s", txt)
+	}
 
 	// The agenda names the citizen and the request; its button opens the
 	// recognition of that request.

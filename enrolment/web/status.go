@@ -90,6 +90,10 @@ func (h *Handler) video(ctx context.Context, p *templates.EnrolPage, e storage.E
 	p.VideoURL = link
 	if b, err := h.Video.Booking(ctx, e.ID); err == nil {
 		p.VideoWhen = when(b.Start)
+		// Booked: the next step is the call itself, not booking it.
+		if p.Status != nil {
+			p.Status.Next = templates.Text(l, "enrolform.next.recognition.video_booked", "when", p.VideoWhen)
+		}
 	}
 }
 
