@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/rsa"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -31,7 +32,15 @@ func demoTOTPSecret(a *App, info DemoInfo) string {
 // test server's client trusts its certificate, and team decisions fail.
 func suiteOptions(t *testing.T, a *App, ts *httptest.Server, info DemoInfo, only ...string) conformance.Options {
 	t.Helper()
+	// The demo federation's Attribute Authority, with its decryption key,
+	// so the AA cases open the grant tokens (A023–A033).
+	aaID, aaKey := "", (*rsa.PrivateKey)(nil)
+	if a.demoFed != nil {
+		aaID, aaKey = a.demoFed.AA.ID, a.demoFed.AA.Enc
+	}
 	return conformance.Options{
+		AAEntityID:  aaID,
+		AAKey:       aaKey,
 		IdPMetadata: ts.URL + idp.PathMetadata,
 		HTTPClient:  ts.Client(),
 		Credentials: conformance.Credentials{User: info.Username, Password: info.Password, TOTPSecret: demoTOTPSecret(a, info)},

@@ -740,7 +740,7 @@ func allCases() []caseDef {
 		{name: "slo-twice", ids: []string{"C176"}, title: "LogoutRequest for a closed session → Requester / PartialLogout", run: sloTwiceCase},
 		decided(caseDef{name: "slo-l2", ids: []string{"C177"}, title: "logout of a SpidL2 assertion without SessionIndex → Success", run: sloL2Case}),
 	}
-	return cs
+	return append(cs, aaCases()...)
 }
 
 // request builds an AuthnRequest from sp after resolving symbolic values.

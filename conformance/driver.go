@@ -11,6 +11,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -72,8 +73,14 @@ type outcome struct {
 	// OfflineOffered: the consent page had the long-session opt-in.
 	OfflineOffered bool
 	Consent        []byte // the consent page, when one was shown
-	Received       time.Time
-	Trace          []string
+	// Attribute Authority pages (spec §9.3), met only when the request
+	// names AAs: the choice page with its offered AA ids, and the consent.
+	SawAAChoice  bool
+	AAOffered    []string
+	AAChoicePage []byte
+	SawAAConsent bool
+	Received     time.Time
+	Trace        []string
 }
 
 func (o *outcome) trace(format string, args ...any) {
@@ -100,6 +107,14 @@ type browser struct {
 	creds   Credentials
 	otp     *otpClock
 	timeout time.Duration
+	// aa is what to do on the Attribute Authority pages (nil: pick none).
+	aa *aaAnswer
+}
+
+// aaAnswer is the simulated user's choice on the AA pages.
+type aaAnswer struct {
+	pick   []string // AA ids to tick when offered
+	refuse bool     // refuse the AA consent
 }
 
 // otpClock hands out each TOTP time step once: IdPs refuse a replayed code.
@@ -236,7 +251,9 @@ type request struct {
 var (
 	reAccept = regexp.MustCompile(`(?i)(acconsent|autorizz|consent|accept|agree|allow|approv|confirm|conferm|prosegui|continu|invia|send|yes|^s[iì]$|^ok$)`)
 	reRefuse = regexp.MustCompile(`(?i)(non acconsent|non autorizz|nego|deny|refuse|reject|decline|rifiut|do not|don't|dissent|^no$)`)
-	reCancel = regexp.MustCompile(`(?i)(annull|cancel|abort|interromp)`)
+	// reAAAuthorise is the button giving the AA consent.
+	reAAAuthorise = regexp.MustCompile(`(?i)(authori[sz]|autorizz|acconsent|consent|allow)`)
+	reCancel      = regexp.MustCompile(`(?i)(annull|cancel|abort|interromp)`)
 	// reTOTPMethod recognises the "use the app" choice on a second-factor page.
 	reTOTPMethod = regexp.MustCompile(`(?i)(\bapp\b|totp|authenticator)`)
 )
@@ -299,6 +316,28 @@ func (b *browser) nextStep(ctx context.Context, page *htmlPage, out *outcome, ch
 		vals := otpForm.values()
 		vals.Set(f.OTP, code)
 		return otpForm.submit(vals, "", reCancel)
+	}
+	// The AA choice (spec §9.3): checkboxes name="aa", one per AA offered.
+	if fm := aaChoiceForm(page); fm != nil {
+		out.SawAAChoice, out.AAChoicePage = true, page.raw
+		vals := fm.values()
+		for _, in := range fm.Inputs {
+			if in.Name != "aa" || in.Type != "checkbox" {
+				continue
+			}
+			out.AAOffered = append(out.AAOffered, in.Value)
+			if b.aa != nil && slices.Contains(b.aa.pick, in.Value) {
+				vals.Add("aa", in.Value)
+			}
+		}
+		return fm.submit(vals, "", reRefuse)
+	}
+	if out.SawAAChoice && !out.SawAAConsent && page.hasButton("", reRefuse) && page.hasButton("", reAAAuthorise) {
+		out.SawAAConsent = true
+		if b.aa != nil && b.aa.refuse {
+			return page.press("", reRefuse, nil, "refuse the AA consent")
+		}
+		return page.press("", reAAAuthorise, reRefuse, "authorise the AA")
 	}
 	if page.hasButton(f.Refuse, reRefuse) && page.hasButton(f.Accept, reAccept) {
 		out.SawConsent = true
@@ -455,6 +494,18 @@ func matches(bt htmlInput, sel string, re *regexp.Regexp) bool {
 		}
 	}
 	return false
+}
+
+// aaChoiceForm is the form with AA checkboxes (name "aa"), if any.
+func aaChoiceForm(p *htmlPage) *htmlForm {
+	for _, f := range p.forms {
+		for _, in := range f.Inputs {
+			if in.Name == "aa" && in.Type == "checkbox" {
+				return f
+			}
+		}
+	}
+	return nil
 }
 
 func (p *htmlPage) formWith(name string) *htmlForm {

@@ -172,6 +172,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	oidcBase := fs.String("oidc-base-url", "", "public base URL of --oidc-listen (default http://<address>)")
 	oidcKeyDir := fs.String("oidc-key-dir", "", "keep the simulated relying parties' and trust anchor's keys here (default: --sp-key-dir)")
 	oidcTAJWKS := fs.String("oidc-ta-jwks", "", "write the simulator's trust-anchor JWK set here, for the OP's oidc.federation.trust_anchors (ENTITY_ID|FILE)")
+	fs.StringVar(&opt.AAEntityID, "aa-entity-id", "", "an Attribute Authority of the IdP's registry (AA5–AA7 skip without it)")
+	aaKeyFile := fs.String("aa-key", "", "PEM file of that AA's RSA decryption key (grant token content is not checked without it)")
 	wait := fs.Duration("register-wait", 0, "pause this long after announcing the SP metadata, to register it at the IdP")
 	waitEnter := fs.Bool("wait-enter", false, "after announcing the SP metadata, wait for Enter on standard input")
 	caFile := fs.String("ca-file", "", "PEM file of extra CA certificates to trust for the IdP's TLS (e.g. a demo certificate)")
@@ -206,6 +208,14 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "conformance: warning: TLS certificates are not verified (--insecure)")
 		}
 		opt.HTTPClient = client
+	}
+	if *aaKeyFile != "" {
+		k, err := readRSAKey(*aaKeyFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "conformance: --aa-key: %v\n", err)
+			return 2
+		}
+		opt.AAKey = k
 	}
 	if reportPath != "" {
 		switch strings.ToLower(filepath.Ext(reportPath)) {

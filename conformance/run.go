@@ -25,6 +25,7 @@ package conformance
 
 import (
 	"context"
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"io"
@@ -73,6 +74,13 @@ type Options struct {
 	ClockSkew   time.Duration // tolerated IdP clock difference (default 1 s)
 	KeyBits     int           // SP RSA key size (default 2048)
 	Progress    io.Writer     // optional progress lines
+
+	// AAEntityID is an Attribute Authority of the IdP's registry (spec §9):
+	// without it the AA cases that need an offered AA (AA5–AA7) skip.
+	AAEntityID string
+	// AAKey is that AA's decryption key: without it the grant token's
+	// content (A023–A033) is not checked.
+	AAKey *rsa.PrivateKey
 }
 
 // Row is one line of the report: a checklist item as evidenced by a case.
