@@ -402,6 +402,8 @@ var (
 	mdCase   = []string{"metadata"}
 	sloRedir = []string{"slo-redirect"}
 	sloPost  = []string{"slo-post"}
+	// aaGranted is the AA login whose Response carries a grant token.
+	aaGranted = []string{"aa-7-granted"}
 )
 
 // success / errorResp are the usual targets.
@@ -636,6 +638,27 @@ func defects() []defect {
 				m.find("IDPSSODescriptor/Attribute").CreateAttr("Name", "shoeSize")
 			})},
 
+		// Attribute Authority grants (spec §9.5): the AA cases with the
+		// demo AA and its key.
+		success(defect{name: "grant token addressed to another AA", only: aaGranted, wantID: "A020", wantCheck: "GrantToken Destination",
+			mutate: setAttr("Extensions/GrantedAttributeAuthority/GrantToken", "Destination", "https://aa.elsewhere.invalid")}),
+		success(defect{name: "grant Extensions after Status", only: aaGranted, wantID: "A018", wantCheck: "between Signature and Status",
+			mutate: edit(func(m *message) {
+				x := m.find("Extensions")
+				m.Root.RemoveChild(x)
+				m.Root.InsertChildAt(m.find("Status").Index()+1, x)
+			})}),
+		success(defect{name: "grant sent although the AA consent was refused", only: []string{"aa-5-refused"}, wantID: "A022", wantCheck: "no AA was consented",
+			mutate: edit(func(m *message) {
+				x := etree.NewElement("samlp:Extensions")
+				g := x.CreateElement("spid:GrantedAttributeAuthority")
+				g.CreateAttr("xmlns:spid", "https://spid.gov.it/saml-extensions")
+				tok := g.CreateElement("GrantToken")
+				tok.CreateAttr("Destination", "https://aa.elsewhere.invalid")
+				tok.SetText("e30.e30.e30.e30.e30")
+				m.Root.InsertChildAt(m.find("Status").Index(), x)
+			})}),
+
 		// Single Logout.
 		{name: "LogoutResponse over Redirect without signature", only: sloRedir, target: "LogoutResponse", wantID: "C166", wantCheck: "logout.signature",
 			mutate: func(m *message) error { m.unsign(m.Root); m.dropQuerySig = true; return nil }},
@@ -738,7 +761,7 @@ func TestConformanceCatchesInjectedDefects(t *testing.T) {
 			d    defect
 			only []string
 		}{
-			{identity("Response", nil), append(append(append([]string{}, loginAll...), noAttrs...), refusal...)},
+			{identity("Response", nil), append(append(append(append([]string{}, loginAll...), noAttrs...), refusal...), aaGranted...)},
 			{identity("EntityDescriptor", nil), mdCase},
 			{identity("LogoutResponse", nil), append(append([]string{}, sloRedir...), sloPost...)},
 		}
