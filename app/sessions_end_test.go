@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/spid-idp/spid-idp/authflow"
+	"github.com/spid-idp/spid-idp/oidc"
 	"github.com/spid-idp/spid-idp/portal"
 	"github.com/spid-idp/spid-idp/sessions"
 )
@@ -92,5 +93,49 @@ func TestConsentRefusedWhenSessionsEndMidFlow(t *testing.T) {
 	}
 	if signedIn(br, ts.URL) {
 		t.Error("consent after the identity's sessions ended opened a session")
+	}
+}
+
+// TestPasswordChangeEndsLongOIDCSessions: a password change in the
+// personal area ends the citizen's long revocable OIDC sessions as it ends
+// the SSO sessions: their refresh tokens answer invalid_grant and their
+// access tokens stop opening userinfo; a session opened afterwards lives.
+func TestPasswordChangeEndsLongOIDCSessions(t *testing.T) {
+	a, base, info := portalApp(t)
+	rp := a.demoFed.RP1
+	before, _ := offlineLogin(t, a, newBrowser(t), rp, info, true, nil)
+	rt, _ := before["refresh_token"].(string)
+	if rt == "" {
+		t.Fatalf("no refresh token: %v", before)
+	}
+	// The long session works until the password changes.
+	res, next := refreshWith(t, a, rp, rt)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("refresh before the change: %d %v", res.StatusCode, next)
+	}
+	rt = next["refresh_token"].(string)
+
+	br := newBrowser(t)
+	home := portalLogin(t, a, br, base, info, info.Password)
+	newPassword := "Nuova-Parola-2027!"
+	done := br.submit(home, portal.PathPassword, url.Values{"current_password": {info.Password}, "new_password": {newPassword}})
+	if done.status != http.StatusOK || done.url.Query().Get("done") != "password" {
+		t.Fatalf("password change: %d %s\n%s", done.status, done.url, done.body)
+	}
+
+	res, out := refreshWith(t, a, rp, rt)
+	wantError(t, "refresh after the password change", res, out, http.StatusBadRequest, oidc.ErrInvalidGrant)
+	if st := userinfoStatus(t, a, next["access_token"].(string)); st != http.StatusUnauthorized {
+		t.Errorf("the ended session's access token still opens userinfo: %d", st)
+	}
+	// The session stays ended (not a one-off refusal).
+	res, out = refreshWith(t, a, rp, rt)
+	wantError(t, "refresh of the ended session again", res, out, http.StatusBadRequest, oidc.ErrInvalidGrant)
+
+	// A login with the new password opens a long session that works.
+	info.Password = newPassword
+	after, _ := offlineLogin(t, a, newBrowser(t), rp, info, true, nil)
+	if res, out := refreshWith(t, a, rp, after["refresh_token"].(string)); res.StatusCode != http.StatusOK {
+		t.Fatalf("refresh of a session opened after the change: %d %v", res.StatusCode, out)
 	}
 }

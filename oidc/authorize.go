@@ -78,6 +78,9 @@ type codeGrant struct {
 	Offline    bool   `json:"o,omitempty"`
 	SessionID  string `json:"ls,omitempty"`
 	SSOSession string `json:"sso,omitempty"`
+	// Epoch is the identity's SessionEpoch at authentication: the long
+	// session it opens ends with the identity's other sessions.
+	Epoch int64 `json:"ep,omitempty"`
 	// AAs the citizen chose and authorised: a grant token each (aa.go).
 	AAs []string `json:"aa,omitempty"`
 }
@@ -488,7 +491,7 @@ func (p *Provider) Answer(w http.ResponseWriter, r *http.Request, _ *metadata.SP
 	level, authn := spid.Level(f.Performed), time.UnixMilli(f.AuthnInstant).UTC()
 	reused := f.Session != ""
 	g := codeGrant{Req: *req, Identity: id.ID, Level: int(level), AuthTime: authn.Unix(), AccessJTI: uuid.NewString(),
-		Offline: req.Offline && f.Offline && f.OfflineGranted, AAs: f.AAChosen}
+		Offline: req.Offline && f.Offline && f.OfflineGranted, AAs: f.AAChosen, Epoch: f.Epoch}
 	if spid.Level(f.Level) == spid.L1 && level == spid.L1 {
 		_, sid, err := p.o.Flow.JoinSession(w, r, f, authn, req.ClientID, code, g.AccessJTI)
 		if err != nil {

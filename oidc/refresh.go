@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/spid-idp/spid-idp/audit"
+	"github.com/spid-idp/spid-idp/sessions"
 	"github.com/spid-idp/spid-idp/storage"
 )
 
@@ -82,7 +83,7 @@ func (p *Provider) openLongSession(ctx context.Context, cl *Client, g codeGrant,
 	}
 	sess := storage.OIDCSession{ID: g.SessionID, ClientID: cl.ID, IdentityID: g.Identity, Subject: sub,
 		Scope: g.Req.Scope, Claims: g.Req.Claims, Nonce: g.Req.Nonce, UseCase: uc, SessionStart: start,
-		ExpiresAt: exp, AccessJTI: g.AccessJTI, SSOSession: g.SSOSession, CreatedAt: now, UpdatedAt: now}
+		ExpiresAt: exp, AccessJTI: g.AccessJTI, SSOSession: g.SSOSession, Epoch: g.Epoch, CreatedAt: now, UpdatedAt: now}
 	tok := storage.OIDCRefreshToken{Hash: tokenHash(rt), SessionID: sess.ID, IssuedAt: now, ExpiresAt: exp}
 	if err := p.o.Store.CreateOIDCSession(ctx, sess, tok); err != nil {
 		return "", err
@@ -124,10 +125,17 @@ func (p *Provider) refreshGrant(w http.ResponseWriter, r *http.Request, cl *Clie
 		writeTokenError(w, ErrTemporarilyUnavailable)
 		return
 	}
-	if err != nil || id.Status != storage.IdentityActive {
-		// A suspended, revoked or deleted identity ends its sessions.
-		p.endLongSession(ctx, sess.ID, "identity not active")
-		p.refreshDenied(ctx, cl, sess.IdentityID, "identity not active")
+	if err != nil || !sessions.Valid(id, sess.Epoch) {
+		// A suspended, revoked or deleted identity ends its sessions, and
+		// so does whatever ended its other sessions since the login (a
+		// password change or reset, a device revoked): what the citizen
+		// proved then no longer holds.
+		reason := "identity not active"
+		if err == nil && id.Status == storage.IdentityActive {
+			reason = "identity's sessions ended since the login"
+		}
+		p.endLongSession(ctx, sess.ID, reason)
+		p.refreshDenied(ctx, cl, sess.IdentityID, reason)
 		writeTokenError(w, ErrInvalidGrant)
 		return
 	}

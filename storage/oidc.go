@@ -36,6 +36,10 @@ type OIDCSession struct {
 	// SSOSession is the IdP session the authorization came from ("" when
 	// none), ended when an access token of the session is revoked.
 	SSOSession string
+	// Epoch is the identity's SessionEpoch when the citizen authenticated:
+	// the session ends with the identity's other sessions (password change
+	// or reset, lifecycle transition, device revoked) once they differ.
+	Epoch int64
 	// RevokedAt is zero while the session is active; RevokeReason says
 	// why it ended (revocation, reuse of a rotated token, logout).
 	RevokedAt    time.Time

@@ -29,7 +29,7 @@ func oidcSession(id string) (storage.OIDCSession, storage.OIDCRefreshToken) {
 	s := storage.OIDCSession{ID: id, ClientID: "https://rp.example.it", IdentityID: "id-" + id, Subject: "sub-" + id,
 		Scope: []string{"openid", "offline_access"}, Claims: []string{"given_name", "https://attributes.eid.gov.it/fiscal_number"},
 		Nonce: "n0nce", UseCase: "CU2", SessionStart: oidcBase, ExpiresAt: oidcBase.Add(30 * 24 * time.Hour),
-		AccessJTI: "at-" + id, SSOSession: "sso-" + id, CreatedAt: oidcBase, UpdatedAt: oidcBase}
+		AccessJTI: "at-" + id, SSOSession: "sso-" + id, Epoch: 7, CreatedAt: oidcBase, UpdatedAt: oidcBase}
 	t := storage.OIDCRefreshToken{Hash: fmt.Sprintf("%064x", len(id)) + id, SessionID: id, IssuedAt: oidcBase,
 		ExpiresAt: oidcBase.Add(30 * 24 * time.Hour)}
 	return s, t

@@ -17,17 +17,17 @@ var oidcSessions = table[storage.OIDCSession]{
 	name: "oidc_sessions",
 	what: "OIDC session",
 	cols: []string{"id", "client_id", "identity_id", "subject", "scope", "claims", "nonce", "use_case",
-		"session_start", "expires_at", "access_jti", "sso_session", "revoked_at", "revoke_reason", "created_at", "updated_at"},
+		"session_start", "expires_at", "access_jti", "sso_session", "revoked_at", "revoke_reason", "created_at", "updated_at", "epoch"},
 	orderBy: "created_at, id",
 	args: func(s *Store, v storage.OIDCSession) []any {
 		return []any{v.ID, v.ClientID, v.IdentityID, v.Subject, strings.Join(v.Scope, " "), strings.Join(v.Claims, " "),
 			v.Nonce, v.UseCase, s.timeArg(v.SessionStart), s.timeArg(v.ExpiresAt), v.AccessJTI, v.SSOSession,
-			s.timeArg(v.RevokedAt), v.RevokeReason, s.timeArg(v.CreatedAt), s.timeArg(v.UpdatedAt)}
+			s.timeArg(v.RevokedAt), v.RevokeReason, s.timeArg(v.CreatedAt), s.timeArg(v.UpdatedAt), v.Epoch}
 	},
 	dests: func(v *storage.OIDCSession) []any {
 		return []any{&v.ID, &v.ClientID, &v.IdentityID, &v.Subject, fieldsDest{&v.Scope}, fieldsDest{&v.Claims},
 			&v.Nonce, &v.UseCase, timeDest{&v.SessionStart}, timeDest{&v.ExpiresAt}, &v.AccessJTI, &v.SSOSession,
-			timeDest{&v.RevokedAt}, &v.RevokeReason, timeDest{&v.CreatedAt}, timeDest{&v.UpdatedAt}}
+			timeDest{&v.RevokedAt}, &v.RevokeReason, timeDest{&v.CreatedAt}, timeDest{&v.UpdatedAt}, &v.Epoch}
 	},
 	check: func(v storage.OIDCSession) error {
 		switch {
