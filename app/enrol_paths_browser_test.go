@@ -531,6 +531,7 @@ func TestEnrolPathsBrowserVideo(t *testing.T) {
 	if !strings.Contains(r.text(ctx), "WebRTC") {
 		t.Errorf("the video page does not say the call itself is out of scope:\n%s", r.text(ctx))
 	}
+	browsertest.Page(r.t, ctx, "console-recognise-video")
 	r.submit(ctx, "send the code", `form[action$="/otp-send"] button[type="submit"]`)
 	r.step(ctx, "type the code", chromedp.WaitVisible(`#otp`), chromedp.SendKeys(`#otp`, lastSMSCode(r.t, r.a, p.mobile)))
 	r.submit(ctx, "check the code", `form[action$="/otp-check"] button[type="submit"]`)
