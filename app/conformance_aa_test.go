@@ -68,3 +68,27 @@ func TestConformanceAAWithoutKey(t *testing.T) {
 		}
 	}
 }
+
+// TestConformanceOIDCAAAgainstOurIdP runs the OIDC part's AA case against
+// our OP with the demo AA: A035–A038 must pass.
+func TestConformanceOIDCAAAgainstOurIdP(t *testing.T) {
+	a, ts, info := testApp(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	rep, err := conformance.RunOIDC(ctx, oidcSuiteOptions(t, a, ts, info, "oidc-aa"))
+	if err != nil {
+		t.Fatalf("suite: %v", err)
+	}
+	got := map[string]conformance.Status{}
+	for _, c := range rep.Checklist {
+		got[c.ID] = c.Status
+	}
+	for _, id := range []string{"A035", "A036", "A037", "A038"} {
+		if got[id] != conformance.Pass {
+			t.Errorf("%s is %q, want pass", id, got[id])
+		}
+	}
+	if t.Failed() {
+		t.Log(reportTable(rep))
+	}
+}

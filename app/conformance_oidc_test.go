@@ -26,10 +26,10 @@ import (
 	"github.com/spid-idp/spid-idp/internal/fedtest"
 )
 
-// minOIDCPassedItems is the number of F/O checklist items the OIDC part of
+// minOIDCPassedItems is the number of F/O/A checklist items the OIDC part of
 // the suite must evidence as passing against our OP; like minPassedItems
 // it guards against a suite that silently shrinks.
-const minOIDCPassedItems = 98
+const minOIDCPassedItems = 102
 
 // knownOIDCDefects names checklist items our OP fails for a reason the
 // suite reported and another helper is fixing: ID → the fragments that
@@ -63,6 +63,7 @@ func oidcSuiteOptions(t testing.TB, a *App, ts *httptest.Server, info DemoInfo, 
 		Credentials: conformance.Credentials{User: info.Username, Password: info.Password, TOTPSecret: info.TOTPSecret},
 		Only:        only,
 		Register:    demoTARegistrar(a),
+		AAEntityID:  a.demoFed.AA.ID,
 		Strict:      true,
 		StepTimeout: 20 * time.Second,
 	}

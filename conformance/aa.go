@@ -49,6 +49,10 @@ func init() {
 		"A030": "grant iat ≤ now, nbf = iat, exp after iat",
 		"A032": "grant act.sub = SP entityID / client_id",
 		"A033": "grant jti is a uuid4",
+		"A035": "OIDC authorization_details with the AA → selection",
+		"A036": "authorization_details without locations → normal login, no tokens",
+		"A037": "ID token tokens: one grant token per consented AA",
+		"A038": "grant introspection: active for its RP, inactive for others",
 	} {
 		checklistTitles[id] = t
 	}

@@ -59,6 +59,8 @@ func oidcCases() []caseDef {
 			[]string{"O035", "O063", "O064", "O065", "O066", "O067", "O068", "O069", "O070", "O071"}, caseRefresh),
 		oidcCase("oidc-revocation-session", "revoking an access token ends its refresh tokens and SSO session, not the citizen's others",
 			[]string{"O084", "O070", "O083"}, caseRevokeSession),
+		oidcCase("oidc-aa", "authorization_details naming an AA: selection, tokens claim, grant introspection",
+			[]string{"A035", "A036", "A037", "A038"}, caseOIDCAA),
 	)
 	return cs
 }
@@ -68,7 +70,7 @@ var oidcNotCheckable = []string{
 	"F008, F015, F018–F030, F033–F037: the OP's configuration checks, chain resolution limits (path length, hints, policy operators, caching, key-rotation refresh, SSRF rules, fetch limits), trust-mark status calls, signed_jwks_uri and the transaction log are checked by the project's unit and end-to-end tests; a relying party sees only their effect, covered by F016, F017 and every successful login.",
 	"O030–O032 (levels not offered, wrong credentials, suspended identities): need identities or IdP settings a generic run does not have; the SAML part covers the same login pages.",
 	"O066/O067 (Avviso 41 use cases): a run evidences the use case the OP applies to the simulated RP (CU1/CU2 or CU3); the other is checked by the OP's own tests. Expired refresh tokens (O070) need 30 days and are left to them too.",
-	"A001–A041 (Attribute Authorities): not yet in the suite.",
+	"A001–A003, A010, A012, A013, A017, A031, A034, A039–A041 (Attribute Authorities): registry contents, page details, AA-specific claims, expiry/revocation and the AA's own exchange are checked by the project's tests; the SAML part runs A004–A033, the OIDC part A035–A038.",
 	"O078, O086, O087 (mapping unit tests, transaction log, replay sets) are internal to the OP.",
 }
 

@@ -49,6 +49,10 @@ type OIDCOptions struct {
 	StepTimeout time.Duration
 	Progress    io.Writer
 
+	// AAEntityID is an Attribute Authority of the OP's registry (A035–A038
+	// skip without it).
+	AAEntityID string
+
 	otp *otpClock // shared with the SAML part of the same run
 }
 

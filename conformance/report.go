@@ -255,7 +255,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err == nil && *oidcMode != "off" {
 		oo := OIDCOptions{Issuer: *oidcIssuer, HTTPClient: opt.HTTPClient, Credentials: opt.Credentials, Fields: opt.Fields, Only: opt.Only,
 			Listen: *oidcListen, BaseURL: *oidcBase, KeyDir: or(*oidcKeyDir, opt.SPKeyDir), KeyBits: opt.KeyBits,
-			Strict: opt.Strict, Production: opt.Production, StepTimeout: opt.StepTimeout, Progress: stderr}
+			Strict: opt.Strict, Production: opt.Production, StepTimeout: opt.StepTimeout, Progress: stderr, AAEntityID: opt.AAEntityID}
 		oo.OnTrustAnchor = func(id string, jwks []byte) error {
 			if *oidcTAJWKS != "" {
 				if err := os.WriteFile(*oidcTAJWKS, jwks, 0o644); err != nil {
