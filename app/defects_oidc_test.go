@@ -137,6 +137,18 @@ func oidcDefects() []oidcDefect {
 					return true
 				})
 			}},
+		// Attribute Authority grants (A038): an inactive grant reported
+		// active, i.e. another RP learns about a grant it did not receive.
+		{name: "grant token active for every caller", only: []string{"oidc-aa"}, wantID: "A038", wantCheck: "another RP's introspection",
+			path: "/introspection", change: func(r *http.Request, rec *httptest.ResponseRecorder) []byte {
+				return rewriteJSON(rec, func(m map[string]any) bool {
+					if m["active"] != false {
+						return false
+					}
+					m["active"] = true
+					return true
+				})
+			}},
 		{name: "token response without Pragma", only: []string{"oidc-login-l1"}, wantID: "O054", wantCheck: "Pragma",
 			path: "/token", change: func(r *http.Request, rec *httptest.ResponseRecorder) []byte {
 				if rec.Code != 200 {
