@@ -29,7 +29,7 @@ test: ## run every test with the race detector (PostgreSQL/Redis/browser tests n
 	@mkdir -p bin && $(GO) build -o bin/testsummary ./internal/testsummary
 	@# pipefail: a go test that fails without a JSON fail event (it could not
 	@# start, say) must still fail make test, whatever the summary read.
-	bash -o pipefail -c '$(GO) test -race -count=1 -timeout 30m -json $(PKGS) | ./bin/testsummary'
+	bash -o pipefail -c '$(GO) test -race -count=1 -timeout 60m -json $(PKGS) | ./bin/testsummary'
 
 bench: ## run the benchmarks (SPID_TEST_POSTGRES / SPID_TEST_REDIS add those backends; BENCH=Floor PKGS=./app/ only the floor ratios, BENCH=OIDCCodeFlowFloor the OIDC code flow against its crypto floor; see README)
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -benchtime=$${BENCHTIME:-1s} -timeout 60m $(PKGS)

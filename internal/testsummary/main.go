@@ -31,7 +31,6 @@ func main() {
 }
 
 func run(in io.Reader, out io.Writer) int {
-	type key struct{ pkg, test string }
 	buf := map[key][]string{}
 	skipped := 0
 	vars := map[string]int{}
@@ -77,6 +76,9 @@ func run(in io.Reader, out io.Writer) int {
 				fmt.Fprint(out, l)
 			}
 			delete(buf, k)
+			if ev.Test == "" {
+				unfinished(out, buf, ev.Package)
+			}
 		case "pass":
 			delete(buf, k)
 		}
@@ -87,6 +89,32 @@ func run(in io.Reader, out io.Writer) int {
 	}
 	return 0
 }
+
+// unfinished prints the tests of a failed package that never ended: a
+// timeout or a crash kills the binary while they run, and their output
+// (the timeout's "running tests:" list among it) is all there is to go on.
+func unfinished(out io.Writer, buf map[key][]string, pkg string) {
+	var names []string
+	for k := range buf {
+		if k.pkg == pkg && k.test != "" {
+			names = append(names, k.test)
+		}
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		lines := buf[key{pkg, name}]
+		if len(lines) > 40 {
+			lines = lines[len(lines)-40:]
+		}
+		fmt.Fprintf(out, "--- UNFINISHED: %s (%s)\n", name, pkg)
+		for _, l := range lines {
+			fmt.Fprint(out, l)
+		}
+		delete(buf, key{pkg, name})
+	}
+}
+
+type key struct{ pkg, test string }
 
 func summary(skipped int, vars map[string]int) string {
 	if skipped == 0 {

@@ -35,6 +35,20 @@ func TestSummary(t *testing.T) {
 	if !strings.Contains(got, "boom") || strings.Contains(got, "TestE") || !strings.Contains(got, "FAIL\tp") {
 		t.Errorf("output:\n%s", got)
 	}
+	// A package killed by its timeout: the running test never ends, and
+	// the panic's list of running tests is its output.
+	timeout := strings.Join([]string{
+		`{"Action":"run","Package":"q","Test":"TestSlow"}`,
+		`{"Action":"output","Package":"q","Test":"TestSlow","Output":"panic: test timed out after 30m0s\n"}`,
+		`{"Action":"output","Package":"q","Test":"TestSlow","Output":"\tTestSlow (29m58s)\n"}`,
+		`{"Action":"output","Package":"q","Output":"FAIL\tq\t1800.1s\n"}`,
+		`{"Action":"fail","Package":"q"}`,
+	}, "\n")
+	var to strings.Builder
+	if code := run(strings.NewReader(timeout), &to); code != 1 || !strings.Contains(to.String(), "--- UNFINISHED: TestSlow (q)") ||
+		!strings.Contains(to.String(), "TestSlow (29m58s)") {
+		t.Errorf("timeout: %d\n%s", code, to.String())
+	}
 	var ok strings.Builder
 	if code := run(strings.NewReader(`{"Action":"pass","Package":"p"}`), &ok); code != 0 || strings.TrimSpace(ok.String()) != "skipped: no test." {
 		t.Errorf("%d %q", code, ok.String())
