@@ -100,3 +100,32 @@ func Transition(from, to State) error {
 	}
 	return &TransitionError{From: from, To: to}
 }
+
+// Words is the request's state for the back office, in words of the
+// page's language: the citizen's status page keeps the spec's capitalised
+// labels (§6.5), which read as shouting in the operators' tables. An
+// approved request is not yet an active identity (the citizen activates
+// it), so it is never shown as active here.
+func (s State) Words(lang string) string {
+	w, ok := backOfficeStates[s]
+	switch {
+	case !ok:
+		return string(s)
+	case lang == "en":
+		return w[1]
+	}
+	return w[0]
+}
+
+var backOfficeStates = map[State][2]string{
+	StateDraft:               {"Bozza", "Draft"},
+	StateAwaitingPayment:     {"In attesa del pagamento", "Awaiting payment"},
+	StateAwaitingRecognition: {"In attesa del riconoscimento", "Awaiting recognition"},
+	StateAwaitingDocuments:   {"In attesa di documenti", "Awaiting documents"},
+	StateAwaitingProcessing:  {"In attesa di verifica", "Awaiting verification"},
+	StateApproved:            {"Approvata (l'attivazione spetta al cittadino)", "Approved (the citizen completes the activation)"},
+	StateRejected:            {"Respinta", "Rejected"},
+	StateCancelled:           {"Annullata", "Cancelled"},
+	StateExpired:             {"Scaduta", "Expired"},
+	StateClosed:              {"Chiusa", "Closed"},
+}

@@ -525,7 +525,7 @@ func (h *Handler) agenda(w http.ResponseWriter, r *http.Request, d deskCtx) {
 		row := templates.ConsoleVideoAppointment{Time: span(a.Slot), Name: a.Name, Code: a.Code, Operator: a.Operator,
 			CodeRaw: strings.ReplaceAll(a.Code, "-", ""), CFSuffix: a.CFSuffix}
 		if a.State != "" {
-			row.State = enrolment.State(a.State).Label(d.lang)
+			row.State = enrolment.State(a.State).Words(d.lang)
 		}
 		// Only the operator of the appointment runs it.
 		if a.CFSuffix != "" && a.Slot.OperatorID == d.op.ID && d.actor.Video() {

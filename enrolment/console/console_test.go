@@ -523,7 +523,7 @@ func mapValues(m map[string]string) []string {
 func TestStateWordsEveryState(t *testing.T) {
 	for _, st := range enrolment.States() {
 		for _, lang := range []string{"it", "en"} {
-			if w := stateWords(lang, st); w == string(st) || w == st.Label(lang) || w == "" {
+			if w := st.Words(lang); w == string(st) || w == st.Label(lang) || w == "" {
 				t.Errorf("%s in %s: %q", st, lang, w)
 			}
 		}

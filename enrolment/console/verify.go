@@ -173,7 +173,7 @@ func (c *Console) queue(w http.ResponseWriter, r *http.Request, o *operatorCtx) 
 			p.Paused++
 		}
 		p.Rows = append(p.Rows, templates.ConsoleQueueRow{Code: enrolment.FormatCode(it.Enrolment.Code),
-			Link: "/console/requests/" + it.Enrolment.ID, State: stateWords(o.lang, enrolment.State(it.Enrolment.State)), Path: it.Enrolment.Path,
+			Link: "/console/requests/" + it.Enrolment.ID, State: enrolment.State(it.Enrolment.State).Words(o.lang), Path: it.Enrolment.Path,
 			Type: words(o.lang, identityTypeWords, it.Enrolment.IdentityType), QueuedAt: it.Enrolment.QueuedAt, Deadline: it.Enrolment.DeadlineAt,
 			Status: it.Status, ClaimedBy: c.username(r.Context(), it.ClaimedBy, names), Recheck: it.Request.Recheck})
 	}
@@ -207,7 +207,7 @@ func (c *Console) request(w http.ResponseWriter, r *http.Request, o *operatorCtx
 	names := map[string]string{}
 	st := enrolment.State(e.State)
 	p := templates.ConsoleRequestPage{ConsoleFrame: c.frameWith(o, r), Code: enrolment.FormatCode(e.Code), State: e.State,
-		StateLabel: stateWords(o.lang, st), Path: e.Path, Type: words(o.lang, identityTypeWords, e.IdentityType), QueuedAt: e.QueuedAt, Deadline: e.DeadlineAt,
+		StateLabel: st.Words(o.lang), Path: e.Path, Type: words(o.lang, identityTypeWords, e.IdentityType), QueuedAt: e.QueuedAt, Deadline: e.DeadlineAt,
 		Status: "paused", DocumentsRequested: req.DocumentsRequested, Queue: "/console/queue"}
 	if st == enrolment.StateAwaitingProcessing {
 		p.Status = c.Service.Calendar.Status(now, e.QueuedAt, e.DeadlineAt)
@@ -620,31 +620,6 @@ func civilDate(v string) string {
 		return t.Format("02/01/2006")
 	}
 	return v
-}
-
-// stateWords is the request's state for the console, in words of the
-// page's language: the citizen's status page keeps the spec's capitalised
-// labels (§6.5), which read as shouting in the operators' tables. An
-// approved request is not yet an active identity (the citizen activates
-// it), so it is never shown as active here.
-func stateWords(lang string, st enrolment.State) string {
-	if w, ok := consoleStates[st]; ok {
-		return msg(lang, w[0], w[1])
-	}
-	return string(st)
-}
-
-var consoleStates = map[enrolment.State][2]string{
-	enrolment.StateDraft:               {"Bozza", "Draft"},
-	enrolment.StateAwaitingPayment:     {"In attesa del pagamento", "Awaiting payment"},
-	enrolment.StateAwaitingRecognition: {"In attesa del riconoscimento", "Awaiting recognition"},
-	enrolment.StateAwaitingDocuments:   {"In attesa di documenti", "Awaiting documents"},
-	enrolment.StateAwaitingProcessing:  {"In attesa di verifica", "Awaiting verification"},
-	enrolment.StateApproved:            {"Approvata (l'attivazione spetta al cittadino)", "Approved (the citizen completes the activation)"},
-	enrolment.StateRejected:            {"Respinta", "Rejected"},
-	enrolment.StateCancelled:           {"Annullata", "Cancelled"},
-	enrolment.StateExpired:             {"Scaduta", "Expired"},
-	enrolment.StateClosed:              {"Chiusa", "Closed"},
 }
 
 func boolText(lang string, b bool) string {
