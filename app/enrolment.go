@@ -55,7 +55,7 @@ func NewEnrolment(cfg *config.Config, b *Backends, auditLog *audit.Logger, log *
 	svc := &enrolment.Service{
 		Store: b.Store, Audit: auditLog, Mail: mailer, Calendar: cal,
 		SPIDCodePrefix: cfg.IdP.SPIDCodePrefix, PasswordParams: Argon2Params(cfg),
-		BaseURL: cfg.Server.BaseURL, Responsible: cfg.Enrolment.Responsible, Log: log,
+		BaseURL: cfg.Server.BaseURL, Responsible: cfg.Enrolment.Responsible, ResponsibleEN: cfg.Enrolment.ResponsibleEN, Log: log,
 	}
 	svc.SMS = SMSCodes(cfg, b, smsSender)
 	if len(cfg.Security.DataKey) > 0 {

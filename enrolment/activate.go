@@ -203,5 +203,5 @@ func (s *Service) NewActivationLink(ctx context.Context, requestCode, smsCode st
 	until, _ := time.ParseInLocation(time.DateOnly, idn.Attributes["expirationDate"], rome())
 	return s.send(ctx, mail.Message{To: idn.Attributes["email"],
 		Subject: "SPID: nuovo link di attivazione / new activation link",
-		Text:    approvedText(e.Code, s.link("/activate", secret), until, s.Responsible)}, "activation")
+		Text:    approvedText(e.Code, s.link("/activate", secret), until, s.responsible())}, "activation")
 }

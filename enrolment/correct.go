@@ -103,7 +103,7 @@ func (s *Service) SendCorrectionLink(ctx context.Context, id string) error {
 	}
 	return s.send(ctx, mail.Message{To: r.Applicant.Email,
 		Subject: "SPID: correggi la richiesta " + FormatCode(e.Code) + " / correct your request",
-		Text:    rejectedText(e.Code, r.Reasons, link, s.Responsible)}, "correction link")
+		Text:    rejectedText(e.Code, r.Reasons, link, s.responsible())}, "correction link")
 }
 
 // OpenCorrection checks a correction link and returns its request. The

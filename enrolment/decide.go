@@ -337,7 +337,7 @@ func (s *Service) issue(ctx context.Context, e storage.Enrolment, r *Request, id
 	}
 	return idn, s.send(ctx, mail.Message{To: r.Applicant.Email,
 		Subject: "SPID: la tua identità è pronta da attivare / your identity is ready to activate",
-		Text:    approvedText(e.Code, s.link("/activate", secret), until, s.Responsible)}, "activation")
+		Text:    approvedText(e.Code, s.link("/activate", secret), until, s.responsible())}, "activation")
 }
 
 // Reject ends a request with at least one reason (E052); the e-mail lists
@@ -381,7 +381,7 @@ func (s *Service) reject(ctx context.Context, id, actor string, rs []Reason, cod
 		notify: func(e storage.Enrolment, r *Request) *mail.Message {
 			return &mail.Message{To: r.Applicant.Email,
 				Subject: "SPID: richiesta " + FormatCode(e.Code) + " respinta / request rejected",
-				Text:    rejectedText(e.Code, rs, link, s.Responsible)}
+				Text:    rejectedText(e.Code, rs, link, s.responsible())}
 		}})
 	if err != nil && withdraw != nil {
 		// Withdrawn only when the rejection is not stored (an e-mail that

@@ -11,12 +11,21 @@ import (
 
 const mailRule = "\n----------------------------------------\n"
 
-func footer(responsible string) string {
-	if responsible == "" {
+// footer names the person responsible for identity verification, in
+// each language when the English name differs (a role title, say).
+func footer(r Responsible) string {
+	switch {
+	case r.IT == "":
 		return ""
+	case r.EN == "" || r.EN == r.IT:
+		return mailRule + "Responsabile della verifica dell'identità / Responsible for identity verification: " + r.IT + "\n"
 	}
-	return mailRule + "Responsabile della verifica dell'identità / Responsible for identity verification: " + responsible + "\n"
+	return mailRule + "Responsabile della verifica dell'identità: " + r.IT + "\nResponsible for identity verification: " + r.EN + "\n"
 }
+
+// Responsible is the person responsible for identity verification as
+// the outcome e-mails name them, in Italian and in English.
+type Responsible struct{ IT, EN string }
 
 func emailVerificationText(code, link string) string {
 	return fmt.Sprintf(`Per confermare il tuo indirizzo e-mail per la richiesta SPID %[1]s apri questo link entro 24 ore:
@@ -64,7 +73,7 @@ After recognition we verify the request within 48 working hours.
 `, FormatCode(code), next[0], next[1], mailRule)
 }
 
-func approvedText(code, link string, until time.Time, responsible string) string {
+func approvedText(code, link string, until time.Time, responsible Responsible) string {
 	return fmt.Sprintf(`La tua richiesta SPID %[1]s è stata approvata.
 
 Attiva la tua identità entro 72 ore da questo link (serve il codice che riceverai via SMS); sceglierai nome utente e password:
@@ -82,7 +91,7 @@ The identity is valid until %[3]s. Once active, set up the app for level-2 login
 %[5]s`, FormatCode(code), link, civil(until), mailRule, footer(responsible))
 }
 
-func rejectedText(code string, rs []Reason, link, responsible string) string {
+func rejectedText(code string, rs []Reason, link string, responsible Responsible) string {
 	var it, en strings.Builder
 	for _, r := range rs {
 		fmt.Fprintf(&it, "- %s", r.Title("it"))

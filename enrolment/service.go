@@ -115,8 +115,11 @@ type Service struct {
 	// Responsible names the person responsible for identity verification
 	// (DPCM art. 7 c.1), shown in the outcome e-mails' footer.
 	Responsible string
-	Now         func() time.Time
-	Log         *slog.Logger
+	// ResponsibleEN is the same for the e-mails' English text ("": the
+	// Italian one).
+	ResponsibleEN string
+	Now           func() time.Time
+	Log           *slog.Logger
 }
 
 func (s *Service) now() time.Time {
@@ -378,3 +381,7 @@ func rome() *time.Location {
 func civil(t time.Time) string { return t.In(rome()).Format(time.DateOnly) }
 
 func newID() string { return uuid.NewString() }
+
+func (s *Service) responsible() Responsible {
+	return Responsible{IT: s.Responsible, EN: s.ResponsibleEN}
+}
