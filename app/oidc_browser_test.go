@@ -67,8 +67,11 @@ func TestBrowserOIDCLevel2(t *testing.T) {
 		t.Fatalf("the consent page does not name the relying party:\n%s", text)
 	}
 	browsertest.Page(t, tab, "oidc-consent")
+	// The consent page has a <dl> of its own (and its URL is the code
+	// step's): wait for it to go before looking for the RP's claims.
 	step("consent",
 		chromedp.Click(`button[name="op"][value="accept"]`),
+		chromedp.WaitNotPresent(`button[name="op"][value="accept"]`),
 		chromedp.WaitVisible(`main dl`),
 	)
 	loc, err = chromedp.Run(tab, chromedp.Location())
