@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -14,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spid-idp/spid-idp/internal/webform"
 
 	"github.com/go-jose/go-jose/v4"
 
@@ -138,25 +139,11 @@ func readPage(res *http.Response, err error) (*http.Response, string, error) {
 // submitForm posts the hidden fields of the form whose action contains
 // action, plus extra.
 func submitForm(c *http.Client, pageURL *url.URL, body, action string, extra url.Values) (*http.Response, string, error) {
-	for _, m := range formRE.FindAllStringSubmatch(body, -1) {
-		act := html.UnescapeString(m[1])
-		if !strings.Contains(act, action) {
-			continue
-		}
-		v := url.Values{}
-		for _, in := range inputRE.FindAllStringSubmatch(m[2], -1) {
-			v.Set(html.UnescapeString(in[1]), html.UnescapeString(in[2]))
-		}
-		for k, vs := range extra {
-			v[k] = vs
-		}
-		target, err := pageURL.Parse(act)
-		if err != nil {
-			return nil, "", err
-		}
-		return readPage(c.PostForm(target.String(), v))
+	f, err := webform.Find(pageURL, body, action, extra)
+	if err != nil {
+		return nil, "", err
 	}
-	return nil, "", fmt.Errorf("no form %q on %s", action, pageURL)
+	return readPage(c.PostForm(f.Action.String(), f.Values))
 }
 
 // run is one code flow; login asks for the password (prompt consent
