@@ -263,7 +263,7 @@ func lbBrowserPeople(t *testing.T, chrome string) func(timeout time.Duration) co
 	return func(timeout time.Duration) context.Context {
 		ctx, cancel := chromedp.NewContext(root, chromedp.WithNewBrowserContext())
 		t.Cleanup(cancel)
-		ctx, cancel = context.WithTimeout(ctx, timeout)
+		ctx, cancel = context.WithTimeout(ctx, browsertest.Timeout(timeout))
 		t.Cleanup(cancel)
 		return ctx
 	}

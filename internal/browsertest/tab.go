@@ -33,7 +33,13 @@ func Tab(t testing.TB, timeout time.Duration) context.Context {
 	t.Cleanup(cancel)
 	ctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(cancel)
-	ctx, cancel = context.WithTimeout(ctx, timeout)
+	ctx, cancel = context.WithTimeout(ctx, Timeout(timeout))
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// Timeout is the deadline a browser step given d should get: d itself, or
+// a multiple of it under -race.
+func Timeout(d time.Duration) time.Duration {
+	return d * raceScale
 }
