@@ -3,7 +3,6 @@ package fedtest
 import (
 	"crypto/rsa"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"time"
 
@@ -45,39 +44,12 @@ var DemoAARequired = []string{"https://attributes.eid.gov.it/fiscal_number", "em
 
 // NewAA makes an AA whose keys are name-fed, name-sig and name-enc of ks.
 func NewAA(ks *KeySource, name, id, display, superior string) (*AA, error) {
-	load := func(suffix string) (*rsa.PrivateKey, error) {
-		k, err := ks.Key(name + "-" + suffix)
-		if err != nil {
-			return nil, fmt.Errorf("fedtest: %w", err)
-		}
-		return k, nil
-	}
-	fed, err := load("fed")
+	k, err := ks.member(name)
 	if err != nil {
 		return nil, err
 	}
-	sig, err := load("sig")
-	if err != nil {
-		return nil, err
-	}
-	enc, err := load("enc")
-	if err != nil {
-		return nil, err
-	}
-	fs, err := federation.NewSigner(fed, jose.RS256)
-	if err != nil {
-		return nil, err
-	}
-	ss, err := federation.NewSigner(sig, jose.RS256)
-	if err != nil {
-		return nil, err
-	}
-	ekid, err := federation.Thumbprint(&enc.PublicKey)
-	if err != nil {
-		return nil, err
-	}
-	aa := &AA{Name: display, Sig: ss, Enc: enc, EncKID: ekid, Required: DemoAARequired, Lookup: "email"}
-	aa.Entity = &federation.Entity{ID: id, Keys: []federation.Signer{fs}, AuthorityHints: []string{superior}}
+	aa := &AA{Name: display, Sig: k.sig, Enc: k.enc, EncKID: k.encKID, Required: DemoAARequired, Lookup: "email"}
+	aa.Entity = &federation.Entity{ID: id, Keys: []federation.Signer{k.fed}, AuthorityHints: []string{superior}}
 	aa.Entity.Metadata = aa.metadata
 	return aa, nil
 }

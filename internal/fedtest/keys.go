@@ -11,6 +11,10 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/spid-idp/spid-idp/federation"
 )
 
 // KeySource gives each member of the test federation its RSA keys by
@@ -61,4 +65,38 @@ func (k *KeySource) Key(name string) (*rsa.PrivateKey, error) {
 		return nil, err
 	}
 	return rk, nil
+}
+
+// memberKeys are the keys of a leaf of the test federation: fed signs its
+// entity configuration, sig its protocol messages, enc (named encKID)
+// decrypts what is sent to it.
+type memberKeys struct {
+	fed, sig federation.Signer
+	enc      *rsa.PrivateKey
+	encKID   string
+}
+
+// member loads (or makes) the keys name-fed, name-sig and name-enc.
+func (k *KeySource) member(name string) (memberKeys, error) {
+	var m memberKeys
+	var raw [3]*rsa.PrivateKey
+	for i, suffix := range []string{"fed", "sig", "enc"} {
+		key, err := k.Key(name + "-" + suffix)
+		if err != nil {
+			return m, fmt.Errorf("fedtest: %w", err)
+		}
+		raw[i] = key
+	}
+	var err error
+	if m.fed, err = federation.NewSigner(raw[0], jose.RS256); err != nil {
+		return m, err
+	}
+	if m.sig, err = federation.NewSigner(raw[1], jose.RS256); err != nil {
+		return m, err
+	}
+	m.enc = raw[2]
+	if m.encKID, err = federation.Thumbprint(&m.enc.PublicKey); err != nil {
+		return m, err
+	}
+	return m, nil
 }

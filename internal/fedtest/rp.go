@@ -2,7 +2,6 @@ package fedtest
 
 import (
 	"crypto/rsa"
-	"fmt"
 	"net/http"
 
 	"github.com/go-jose/go-jose/v4"
@@ -28,39 +27,12 @@ type RP struct {
 // NewRP makes a relying party whose keys are name-fed, name-sig and
 // name-enc of ks, below superior.
 func NewRP(ks *KeySource, name, id, display, superior string) (*RP, error) {
-	load := func(suffix string) (*rsa.PrivateKey, error) {
-		k, err := ks.Key(name + "-" + suffix)
-		if err != nil {
-			return nil, fmt.Errorf("fedtest: %w", err)
-		}
-		return k, nil
-	}
-	fed, err := load("fed")
+	k, err := ks.member(name)
 	if err != nil {
 		return nil, err
 	}
-	sig, err := load("sig")
-	if err != nil {
-		return nil, err
-	}
-	enc, err := load("enc")
-	if err != nil {
-		return nil, err
-	}
-	fs, err := federation.NewSigner(fed, jose.RS256)
-	if err != nil {
-		return nil, err
-	}
-	ss, err := federation.NewSigner(sig, jose.RS256)
-	if err != nil {
-		return nil, err
-	}
-	ekid, err := federation.Thumbprint(&enc.PublicKey)
-	if err != nil {
-		return nil, err
-	}
-	rp := &RP{Name: display, RedirectURI: id + "/callback", Sig: ss, Enc: enc, EncKID: ekid}
-	rp.Entity = &federation.Entity{ID: id, Keys: []federation.Signer{fs}, AuthorityHints: []string{superior}}
+	rp := &RP{Name: display, RedirectURI: id + "/callback", Sig: k.sig, Enc: k.enc, EncKID: k.encKID}
+	rp.Entity = &federation.Entity{ID: id, Keys: []federation.Signer{k.fed}, AuthorityHints: []string{superior}}
 	rp.Entity.Metadata = rp.metadata
 	return rp, nil
 }
