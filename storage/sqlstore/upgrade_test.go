@@ -8,6 +8,7 @@ import (
 
 	"github.com/spid-idp/spid-idp/storage"
 	"github.com/spid-idp/spid-idp/storage/sqlite"
+	"github.com/spid-idp/spid-idp/storage/sqlstore"
 )
 
 // TestUpgradeAddsDevices opens a database left at migration 2 (before
@@ -15,33 +16,11 @@ import (
 // identity can then have devices that go with it.
 func TestUpgradeAddsDevices(t *testing.T) {
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "idp.db")
-	s, err := sqlite.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	id := storage.Identity{ID: "id-1", Username: "mario@example.it", Type: storage.IdentityCitizen, Status: storage.IdentityActive}
-	if err := s.CreateIdentity(ctx, id); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
+	path := olderDatabase(t, func(s *sqlstore.Store) error { return s.CreateIdentity(ctx, id) },
+		"DROP TABLE devices", "DELETE FROM migrations WHERE num = 3")
 
-	raw, err := sql.Open("sqlite", path+"?_pragma=foreign_keys(1)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, stmt := range []string{"DROP TABLE devices", "DELETE FROM migrations WHERE num = 3"} {
-		if _, err := raw.ExecContext(ctx, stmt); err != nil {
-			t.Fatalf("%s: %v", stmt, err)
-		}
-	}
-	if err := raw.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	s, err = sqlite.Open(ctx, path)
+	s, err := sqlite.Open(ctx, path)
 	if err != nil {
 		t.Fatalf("open a migration-2 database: %v", err)
 	}
@@ -64,28 +43,9 @@ func TestUpgradeAddsDevices(t *testing.T) {
 // get their session epoch column.
 func TestUpgradeFillsARecordedGap(t *testing.T) {
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "idp.db")
-	s, err := sqlite.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	raw, err := sql.Open("sqlite", path+"?_pragma=foreign_keys(1)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, stmt := range []string{"ALTER TABLE identities DROP COLUMN session_epoch", "UPDATE migrations SET name = 'noop' WHERE num = 9"} {
-		if _, err := raw.ExecContext(ctx, stmt); err != nil {
-			t.Fatalf("%s: %v", stmt, err)
-		}
-	}
-	if err := raw.Close(); err != nil {
-		t.Fatal(err)
-	}
+	path := olderDatabase(t, nil, "ALTER TABLE identities DROP COLUMN session_epoch", "UPDATE migrations SET name = 'noop' WHERE num = 9")
 
-	s, err = sqlite.Open(ctx, path)
+	s, err := sqlite.Open(ctx, path)
 	if err != nil {
 		t.Fatalf("open a database that recorded 0009 as a gap: %v", err)
 	}
@@ -97,4 +57,38 @@ func TestUpgradeFillsARecordedGap(t *testing.T) {
 	if got, err := s.GetIdentity(ctx, id.ID); err != nil || got.SessionEpoch != 2 {
 		t.Errorf("GetIdentity after the upgrade = epoch %d, %v; want 2", got.SessionEpoch, err)
 	}
+}
+
+// olderDatabase makes a database as this release does, lets seed (if any)
+// fill it, and runs stmts on the closed file to leave it as an older
+// release would have: the path is for the test to open again.
+func olderDatabase(t *testing.T, seed func(*sqlstore.Store) error, stmts ...string) string {
+	t.Helper()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "idp.db")
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seed != nil {
+		if err := seed(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("sqlite", path+"?_pragma=foreign_keys(1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range stmts {
+		if _, err := raw.ExecContext(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	if err := raw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
