@@ -289,8 +289,13 @@ func TestE063PasswordMaxAgeEndToEnd(t *testing.T) {
 	if !strings.Contains(stop.body, `name="new_password"`) {
 		t.Fatalf("expired password: %d %s, want the change page:\n%s", stop.status, stop.url, stop.body)
 	}
+	// A password the policy refuses is told in the page's language.
+	weak := br.submit(stop, "/login/password", url.Values{"new_password": {"abc"}, "confirm": {"abc"}, "op": {"submit"}})
+	if !strings.Contains(weak.body, "La password deve avere da 8 a 64 caratteri.") || strings.Contains(weak.body, "must") {
+		t.Errorf("the policy's refusal on the expired-password page is not in Italian words:\n%s", weak.body)
+	}
 	const fresh = "Girasole#Blu2026"
-	consent := br.submit(stop, "/login/password", url.Values{"new_password": {fresh}, "confirm": {fresh}, "op": {"submit"}})
+	consent := br.submit(weak, "/login/password", url.Values{"new_password": {fresh}, "confirm": {fresh}, "op": {"submit"}})
 	res := br.submit(br.submit(consent, "/consent", url.Values{"op": {"accept"}}), "/demo-sp/acs", nil)
 	if !strings.Contains(res.body, "DEMO0000000001") {
 		t.Fatalf("the login did not reach the SP after the change:\n%s", res.body)

@@ -82,7 +82,7 @@ func (p *Engine) newPassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if probs := identity.CheckPassword(next, id.Username, id.Attributes); len(probs) > 0 {
-		p.showNewPassword(w, r, sp, f, templates.PasswordExpiredPage{Problems: probs}, http.StatusUnprocessableEntity)
+		p.showNewPassword(w, r, sp, f, templates.PasswordExpiredPage{Problems: policyWords(templates.Lang(r), probs)}, http.StatusUnprocessableEntity)
 		return
 	}
 	err = p.o.PasswordRules.Change(ctx, p.o.Store, id.ID, next, p.o.Argon2, p.now().UTC())
@@ -111,4 +111,18 @@ func (p *Engine) newPassword(w http.ResponseWriter, r *http.Request) {
 	}
 	f.Step = ""
 	p.afterPassword(w, r, sp, f, id)
+}
+
+// policyWords says the broken password rules to the citizen in lang; the
+// checker's own strings are for logs and tests, in English.
+func policyWords(lang string, probs []string) []string {
+	out := make([]string, 0, len(probs))
+	for _, pr := range probs {
+		m, ok := identity.PasswordMessage(lang, pr)
+		if !ok {
+			m = templates.Text(lang, "pwexpired.policy")
+		}
+		out = append(out, m)
+	}
+	return out
 }
