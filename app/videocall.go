@@ -6,9 +6,13 @@ import (
 	"fmt"
 	"net/mail"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/spid-idp/spid-idp/config"
+	"github.com/spid-idp/spid-idp/enrolment/workinghours"
 	"github.com/spid-idp/spid-idp/storage"
 	"github.com/spid-idp/spid-idp/templates"
 	"github.com/spid-idp/spid-idp/videocall"
@@ -43,7 +47,11 @@ func (a *App) videoCalls() (*videocall.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server.base_url: %w", err)
 	}
-	svc := &videocall.Service{Store: store, Enrolment: a.Enrolment, Audit: a.Audit, Mail: mailer, Calendar: cal,
+	hours, err := VideoHours(cfg)
+	if err != nil {
+		return nil, err
+	}
+	svc := &videocall.Service{Store: store, Enrolment: a.Enrolment, Audit: a.Audit, Mail: mailer, Calendar: cal, Hours: hours,
 		Brand: cfg.IdP.Name, UIDHost: base.Hostname(), BaseURL: cfg.Server.BaseURL,
 		LinkKey: derive32(cfg.IdP.Session.CookieKey, "videocall-link"), Log: log}
 	if addr, err := mail.ParseAddress(cfg.Mail.From); err == nil {
@@ -57,6 +65,33 @@ func (a *App) videoCalls() (*videocall.Handler, error) {
 	a.video = &videocall.Handler{Service: svc, Pages: pages, CSRFKey: derive32(cfg.IdP.Session.CookieKey, "videocall-csrf"),
 		Origin: base.Scheme + "://" + base.Host, Responsible: cfg.Enrolment.Responsible, ResponsibleEN: cfg.Enrolment.ResponsibleEN, Log: log}
 	return a.video, nil
+}
+
+// VideoHours reads the video calls' service hours (enrolment.video_days,
+// video_hours, video_slot_minutes) with the parsers config.Validate uses.
+func VideoHours(cfg *config.Config) (videocall.ServiceHours, error) {
+	var h videocall.ServiceHours
+	days, err := workinghours.ParseWeekdays(cfg.Enrolment.VideoDays)
+	if err != nil {
+		return h, fmt.Errorf("enrolment.video_days: %w", err)
+	}
+	oh, err := workinghours.ParseOfficeHours(cfg.Enrolment.VideoHours)
+	if err != nil {
+		return h, fmt.Errorf("enrolment.video_hours: %w", err)
+	}
+	h = videocall.ServiceHours{Days: days, Open: oh.Start, Close: oh.End}
+	for _, m := range cfg.Enrolment.VideoSlotMinutes {
+		n, err := strconv.Atoi(strings.TrimSpace(m))
+		if err != nil {
+			return h, fmt.Errorf("enrolment.video_slot_minutes: %q is not a number of minutes", m)
+		}
+		h.Lengths = append(h.Lengths, n)
+	}
+	slices.Sort(h.Lengths)
+	if err := h.Validate(); err != nil {
+		return h, fmt.Errorf("enrolment video hours: %w", err)
+	}
+	return h, nil
 }
 
 // mountVideoDesk serves the video operators' availability and agenda
@@ -90,11 +125,22 @@ func (a *App) ensureDemoVideoSlots(ctx context.Context) error {
 	if err != nil || len(ahead) > 0 {
 		return err
 	}
+	// 14:00–18:00 in 30-minute appointments, fitted into the configured
+	// service hours.
+	hh := h.Service.ServiceHours()
+	length := 30 * time.Minute
+	if !slices.Contains(hh.Lengths, 30) {
+		length = time.Duration(hh.DefaultLength()) * time.Minute
+	}
+	from, to := max(14*time.Hour, hh.Open), min(18*time.Hour, hh.Close)
+	if to-from < length {
+		from, to = hh.Open, hh.Close
+	}
 	day := time.Now().In(videocall.Rome)
-	for published := 0; published < 3; {
+	for published, tried := 0, 0; published < 3 && tried < 60; tried++ {
 		day = day.AddDate(0, 0, 1)
-		_, err := h.Service.Publish(ctx, actor, videocall.Availability{Date: day, From: 14 * time.Hour, To: 18 * time.Hour,
-			Length: 30 * time.Minute, Weeks: 1})
+		_, err := h.Service.Publish(ctx, actor, videocall.Availability{Date: day, From: from, To: to,
+			Length: length, Weeks: 1})
 		switch {
 		case err == nil:
 			published++

@@ -4,6 +4,7 @@ import (
 	"html"
 	"net/http"
 	"net/url"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -219,4 +220,27 @@ func auditAction(t *testing.T, a *App, action string) bool {
 		}
 	}
 	return false
+}
+
+// TestVideoHoursFromConfig: the video calls' hours come from the
+// configuration, the defaults being the booking's own (§5.4).
+func TestVideoHoursFromConfig(t *testing.T) {
+	a, _, _ := testApp(t)
+	cfg := *a.Config
+	got, err := VideoHours(&cfg)
+	cmust(t, err)
+	if !reflect.DeepEqual(got, videocall.DefaultHours) {
+		t.Errorf("default hours %+v, want %+v", got, videocall.DefaultHours)
+	}
+	cfg.Enrolment.VideoDays, cfg.Enrolment.VideoHours, cfg.Enrolment.VideoSlotMinutes = []string{"sun"}, "09:30-12:00", []string{"45", "30"}
+	got, err = VideoHours(&cfg)
+	cmust(t, err)
+	want := videocall.ServiceHours{Days: [7]bool{time.Sunday: true}, Open: 9*time.Hour + 30*time.Minute, Close: 12 * time.Hour, Lengths: []int{30, 45}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("configured hours %+v, want %+v", got, want)
+	}
+	cfg.Enrolment.VideoSlotMinutes = []string{"180"}
+	if _, err := VideoHours(&cfg); err == nil {
+		t.Error("a 3-hour appointment in a 2½-hour day accepted")
+	}
 }

@@ -336,6 +336,10 @@ type Enrolment struct {
 	Price                int           `yaml:"price_cents" default:"0" doc:"Price of a new identity in euro cents; 0: free (no payment step)."`
 	PointsOfService      string        `yaml:"points_of_service" defaultdoc:"demo: a few sample points built in" doc:"CSV file of the partner shops and registration counters shown to applicants after submission and on the status page: first line kind,name,address,province,hours (optionally a last column hours_en, the hours as shown on English pages); kind is shop or counter, province two letters (RM)."`
 	VideoRoomURL         string        `yaml:"video_room_url" defaultdoc:"<base_url>/enrol/video (the appointment page)" doc:"Address of the video room where the operator meets the applicant, sent in the appointment e-mail and its calendar invitation; {code} is replaced by the request code (e.g. https://video.idp.example.it/room/{code})."`
+	VideoDays            []string      `yaml:"video_days" default:"mon, tue, wed, thu, fri, sat" doc:"Days of the week video-call appointments may be published on: mon, tue, wed, thu, fri, sat, sun. National holidays and extra_closed_days stay closed."`
+	VideoHours           string        `yaml:"video_hours" default:"08:00-20:00" doc:"Service hours of the video calls, \"HH:MM-HH:MM\" (Europe/Rome): every appointment starts and ends within them."`
+	VideoSlotMinutes     []string      `yaml:"video_slot_minutes" default:"15, 20, 30, 45, 60" doc:"Appointment lengths, in minutes (10 to 120), an operator chooses from when publishing availability."`
+	VideoRetention       time.Duration `yaml:"video_retention" default:"30d" doc:"How long a past video-call appointment, booked or free, is kept after it ends; the scheduler then deletes it. The call's evidence (recording, checklist) stays with the request under its own retention."`
 }
 
 // Legal configures the texts a citizen reads and accepts.

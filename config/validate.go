@@ -246,6 +246,44 @@ func (v *validator) enrolment() {
 			v.add("enrolment.office_hours", "must be \"HH:MM-HH:MM\" with the start before the end, e.g. \"08:30-19:00\", got %q", clip(e.OfficeHours))
 		}
 	}
+	v.videoHours()
+}
+
+// Bounds of one video-call appointment (videocall.MinLength, MaxLength).
+const minVideoMinutes, maxVideoMinutes = 10, 120
+
+// videoHours checks the video calls' service hours with the parsers the
+// booking reads them with at start-up (app.VideoHours).
+func (v *validator) videoHours() {
+	e := &v.c.Enrolment
+	if _, err := workinghours.ParseWeekdays(e.VideoDays); err != nil {
+		v.add("enrolment.video_days", "must list days of the week among mon, tue, wed, thu, fri, sat, sun, each once, e.g. [mon, tue, wed, thu, fri], got %q", clip(strings.Join(e.VideoDays, ", ")))
+	}
+	oh, err := workinghours.ParseOfficeHours(e.VideoHours)
+	if err != nil {
+		v.add("enrolment.video_hours", "must be \"HH:MM-HH:MM\" with the opening before the closing, e.g. \"08:00-20:00\", got %q", clip(e.VideoHours))
+	}
+	if len(e.VideoSlotMinutes) == 0 {
+		v.add("enrolment.video_slot_minutes", "must list at least one appointment length in minutes, e.g. [20, 30]")
+	}
+	seen := map[int]bool{}
+	for i, m := range e.VideoSlotMinutes {
+		n, err := strconv.Atoi(strings.TrimSpace(m))
+		p := fmt.Sprintf("enrolment.video_slot_minutes[%d]", i)
+		switch {
+		case err != nil || n < minVideoMinutes || n > maxVideoMinutes:
+			v.add(p, "must be a whole number of minutes from %d to %d, got %q", minVideoMinutes, maxVideoMinutes, clip(m))
+		case seen[n]:
+			v.add(p, "repeats %d minutes; list each length once", n)
+		case oh != nil && time.Duration(n)*time.Minute > oh.End-oh.Start:
+			v.add(p, "is %d minutes, longer than the service hours %s", n, oh)
+		}
+		seen[n] = true
+	}
+	if e.VideoRetention > 0 && e.VideoRetention < 24*time.Hour {
+		// Shorter would delete the day's past appointments from the agenda.
+		v.add("enrolment.video_retention", "must be at least one day (\"1d\"), got %q", e.VideoRetention.String())
+	}
 }
 
 type validator struct {

@@ -82,8 +82,9 @@ type ConsoleVideoSlotsPage struct {
 	Lengths    []int // minutes offered
 	Rows       []ConsoleVideoSlotRow
 	Agenda     string
-	// OpenFrom and OpenTo are the service hours ("08:00", "20:00").
-	OpenFrom, OpenTo string
+	// OpenFrom and OpenTo are the service hours ("08:00", "20:00"),
+	// OpenDays their days in words ("dal lunedì al sabato").
+	OpenFrom, OpenTo, OpenDays string
 }
 
 // ConsoleVideoAppointment is one booked appointment of the agenda; Start

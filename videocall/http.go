@@ -52,9 +52,6 @@ type Handler struct {
 	Log           *slog.Logger
 }
 
-// Lengths are the appointment lengths offered, in minutes.
-var Lengths = []int{15, 20, 30, 45, 60}
-
 // RegisterApplicant mounts the applicant's page on mux, beside the
 // enrolment pages (which leave this path to it).
 func (h *Handler) RegisterApplicant(mux *http.ServeMux) error {
@@ -360,10 +357,49 @@ func openHours(s *Service) (from, to string) {
 	return f(hh.Open), f(hh.Close)
 }
 
+// openDays are the service days in words: "dal lunedì al sabato" for a run
+// of three or more, else a list ("lunedì, mercoledì e venerdì").
+func openDays(lang string, h ServiceHours) string {
+	names, ok := weekdays[lang]
+	if !ok {
+		names = weekdays["it"]
+	}
+	var open []int // Monday first, as weeks are read in Italy
+	for i := 1; i <= 7; i++ {
+		if h.Days[i%7] {
+			open = append(open, i%7)
+		}
+	}
+	run := len(open) >= 3
+	for i := 1; i < len(open); i++ {
+		if (open[i-1]+1)%7 != open[i] {
+			run = false
+		}
+	}
+	if len(open) == 7 {
+		return tx(lang, "video.days.all")
+	}
+	if run {
+		key := "video.days.range"
+		if open[len(open)-1] == int(time.Sunday) {
+			key = "video.days.range.sunday" // "alla domenica"
+		}
+		return tx(lang, key, "from", names[open[0]], "to", names[open[len(open)-1]])
+	}
+	var words []string
+	for _, d := range open {
+		words = append(words, names[d])
+	}
+	if len(words) == 1 {
+		return words[0]
+	}
+	return tx(lang, "video.days.list", "list", strings.Join(words[:len(words)-1], ", "), "last", words[len(words)-1])
+}
+
 var skippedDays = regexp.MustCompile(`^\d{2}/\d{2}/\d{4}(,\d{2}/\d{2}/\d{4})*$`)
 
 func (h *Handler) slots(w http.ResponseWriter, r *http.Request, d deskCtx) {
-	p := h.slotsPage(d, map[string]string{"weeks": "1", "length": "20", "from": "09:00", "to": "12:00",
+	p := h.slotsPage(d, map[string]string{"weeks": "1", "length": strconv.Itoa(h.Service.hours().DefaultLength()), "from": "09:00", "to": "12:00",
 		"date": h.Service.now().In(Rome).AddDate(0, 0, 1).Format("2006-01-02")})
 	q := r.URL.Query()
 	switch q.Get("notice") {
@@ -385,8 +421,8 @@ func (h *Handler) slots(w http.ResponseWriter, r *http.Request, d deskCtx) {
 func (h *Handler) slotsPage(d deskCtx, values map[string]string) templates.ConsoleVideoSlotsPage {
 	from, to := openHours(h.Service)
 	return templates.ConsoleVideoSlotsPage{ConsoleFrame: h.frame(d), Action: PathSlots, VideoCSRF: h.deskToken(d),
-		CanPublish: d.actor.Video(), Admin: d.actor.Admin(), Values: values, Lengths: Lengths, Agenda: PathAgenda,
-		OpenFrom: from, OpenTo: to}
+		CanPublish: d.actor.Video(), Admin: d.actor.Admin(), Values: values, Lengths: h.Service.hours().Lengths, Agenda: PathAgenda,
+		OpenFrom: from, OpenTo: to, OpenDays: openDays(d.lang, h.Service.hours())}
 }
 
 func (h *Handler) showSlots(w http.ResponseWriter, r *http.Request, d deskCtx, status int, p templates.ConsoleVideoSlotsPage) {
@@ -474,7 +510,7 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request, d deskCtx) {
 		status, p.Error = http.StatusConflict, tx(d.lang, "console.video.err.overlap")
 	case errors.Is(err, ErrClosed):
 		from, to := openHours(h.Service)
-		p.Error = tx(d.lang, "console.video.err.closed", "from", from, "to", to)
+		p.Error = tx(d.lang, "console.video.err.closed", "from", from, "to", to, "days", openDays(d.lang, h.Service.hours()))
 	case errors.Is(err, ErrInvalid):
 		p.Error = tx(d.lang, "console.video.err.invalid")
 	default:
@@ -486,7 +522,7 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request, d deskCtx) {
 
 func (h *Handler) cancelSlot(w http.ResponseWriter, r *http.Request, d deskCtx) {
 	slot, err := h.Service.CancelSlot(r.Context(), d.actor, r.PathValue("id"))
-	p := h.slotsPage(d, map[string]string{"weeks": "1", "length": "20"})
+	p := h.slotsPage(d, map[string]string{"weeks": "1", "length": strconv.Itoa(h.Service.hours().DefaultLength())})
 	switch {
 	case err == nil:
 		notice := "cancelled"

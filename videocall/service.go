@@ -44,15 +44,54 @@ const (
 	Horizon = 120 * 24 * time.Hour
 )
 
-// ServiceHours are the hours appointments may fall in, Europe/Rome: by
-// default Monday to Saturday 08:00–20:00, holidays excluded (§5.4).
+// ServiceHours are when appointments may fall, Europe/Rome, and the
+// lengths offered; holidays (national and configured closing days, the
+// Calendar's) are always closed. Configured by enrolment.video_days,
+// video_hours and video_slot_minutes.
 type ServiceHours struct {
+	Days        [7]bool       // open days, by time.Weekday
 	Open, Close time.Duration // from midnight
-	Sunday      bool
+	Lengths     []int         // appointment lengths offered, minutes, ascending
 }
 
-// DefaultHours is §5.4's default.
-var DefaultHours = ServiceHours{Open: 8 * time.Hour, Close: 20 * time.Hour}
+// DefaultHours is §5.4's default: Monday to Saturday 08:00–20:00, holidays
+// excluded; appointments of 15 to 60 minutes.
+var DefaultHours = ServiceHours{Days: [7]bool{false, true, true, true, true, true, true},
+	Open: 8 * time.Hour, Close: 20 * time.Hour, Lengths: []int{15, 20, 30, 45, 60}}
+
+// Validate reports hours no appointment fits in.
+func (h ServiceHours) Validate() error {
+	if !slices.Contains(h.Days[:], true) {
+		return fmt.Errorf("%w: no open day", ErrInvalid)
+	}
+	if h.Open < 0 || h.Close > 24*time.Hour || h.Close <= h.Open {
+		return fmt.Errorf("%w: opening time must come before closing time", ErrInvalid)
+	}
+	if len(h.Lengths) == 0 {
+		return fmt.Errorf("%w: no appointment length", ErrInvalid)
+	}
+	for i, n := range h.Lengths {
+		l := time.Duration(n) * time.Minute
+		switch {
+		case l < MinLength || l > MaxLength:
+			return fmt.Errorf("%w: appointment length %d minutes: must be %d to %d", ErrInvalid, n, int(MinLength/time.Minute), int(MaxLength/time.Minute))
+		case l > h.Close-h.Open:
+			return fmt.Errorf("%w: appointment length %d minutes: longer than the service hours", ErrInvalid, n)
+		case i > 0 && n <= h.Lengths[i-1]:
+			return fmt.Errorf("%w: appointment lengths must be ascending, each once", ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// DefaultLength is the length the publish form proposes: 20 minutes when
+// offered, else the shortest.
+func (h ServiceHours) DefaultLength() int {
+	if slices.Contains(h.Lengths, 20) {
+		return 20
+	}
+	return h.Lengths[0]
+}
 
 // Errors the pages turn into messages.
 var (
@@ -87,7 +126,7 @@ type Service struct {
 	// Calendar gives the holidays (national and configured closing days),
 	// the one of the 48-working-hour clock.
 	Calendar *workinghours.Calendar
-	Hours    ServiceHours // zero: DefaultHours
+	Hours    ServiceHours // zero: DefaultHours; else valid (Validate)
 	// Brand names the provider in e-mails; Organizer is the address the
 	// invitation names as its organiser (the mail sender's).
 	Brand, Organizer string
@@ -117,6 +156,9 @@ func (s *Service) hours() ServiceHours {
 	}
 	return s.Hours
 }
+
+// ServiceHours are the service hours in force.
+func (s *Service) ServiceHours() ServiceHours { return s.hours() }
 
 func (s *Service) log() *slog.Logger {
 	if s.Log != nil {
@@ -168,7 +210,7 @@ func newID() string {
 // outside the service days.
 func (s *Service) closed(t time.Time) bool {
 	t = t.In(Rome)
-	if t.Weekday() == time.Sunday && !s.hours().Sunday {
+	if !s.hours().Days[t.Weekday()] {
 		return true
 	}
 	y, m, d := t.Date()
@@ -191,8 +233,8 @@ func (s *Service) Publish(ctx context.Context, by Actor, a Availability) (Publis
 	}
 	h := s.hours()
 	switch {
-	case a.Length < MinLength || a.Length > MaxLength:
-		return out, fmt.Errorf("%w: the length must be between %v and %v", ErrInvalid, MinLength, MaxLength)
+	case !slices.Contains(h.Lengths, int(a.Length/time.Minute)) || a.Length%time.Minute != 0:
+		return out, fmt.Errorf("%w: the length must be one of %v minutes", ErrInvalid, h.Lengths)
 	case a.Weeks < 1 || a.Weeks > MaxWeeks:
 		return out, fmt.Errorf("%w: weeks must be between 1 and %d", ErrInvalid, MaxWeeks)
 	case a.To <= a.From || a.To-a.From < a.Length:

@@ -431,3 +431,27 @@ func (c *Calendar) Status(now, queuedAt, deadline time.Time) string {
 	}
 	return OnTime
 }
+
+// weekdayNames are the names ParseWeekdays reads, Sunday first (as
+// time.Weekday counts).
+var weekdayNames = [7]string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
+
+// ParseWeekdays reads days of the week as "mon" … "sun" (any case) into a
+// set indexed by time.Weekday. At least one day, each once.
+func ParseWeekdays(names []string) ([7]bool, error) {
+	var set [7]bool
+	if len(names) == 0 {
+		return set, fmt.Errorf("workinghours: no day of the week")
+	}
+	for _, n := range names {
+		i := slices.Index(weekdayNames[:], strings.ToLower(strings.TrimSpace(n)))
+		if i < 0 {
+			return set, fmt.Errorf("workinghours: day %q: want one of %s", n, strings.Join(weekdayNames[1:], ", ")+", sun")
+		}
+		if set[i] {
+			return set, fmt.Errorf("workinghours: day %q given twice", n)
+		}
+		set[i] = true
+	}
+	return set, nil
+}
