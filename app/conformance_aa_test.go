@@ -25,17 +25,8 @@ func TestConformanceAAAgainstOurIdP(t *testing.T) {
 	if err != nil {
 		t.Fatalf("suite: %v", err)
 	}
-	got := map[string]conformance.Status{}
-	for _, c := range rep.Checklist {
-		got[c.ID] = c.Status
-	}
-	for _, id := range aaItems {
-		if got[id] != conformance.Pass {
-			t.Errorf("%s is %q, want pass", id, got[id])
-		}
-	}
+	requireItems(t, rep, aaItems...)
 	if t.Failed() {
-		t.Log(reportTable(rep))
 		return
 	}
 	for _, r := range rep.Rows {
@@ -79,16 +70,5 @@ func TestConformanceOIDCAAAgainstOurIdP(t *testing.T) {
 	if err != nil {
 		t.Fatalf("suite: %v", err)
 	}
-	got := map[string]conformance.Status{}
-	for _, c := range rep.Checklist {
-		got[c.ID] = c.Status
-	}
-	for _, id := range []string{"A035", "A036", "A037", "A038"} {
-		if got[id] != conformance.Pass {
-			t.Errorf("%s is %q, want pass", id, got[id])
-		}
-	}
-	if t.Failed() {
-		t.Log(reportTable(rep))
-	}
+	requireItems(t, rep, "A035", "A036", "A037", "A038")
 }

@@ -94,41 +94,9 @@ func TestConformanceOIDCAgainstOurOP(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	rep, err := conformance.RunOIDC(ctx, oidcSuiteOptions(t, a, ts, info))
-	if err != nil {
-		if rep != nil {
-			t.Log(reportTable(rep))
-		}
-		t.Fatalf("the OIDC suite could not run against our OP: %v", err)
-	}
-	var fails []conformance.Row
-	for _, r := range rep.Rows {
-		if r.Status != conformance.Fail && r.Status != conformance.Warn {
-			continue
-		}
-		if knownOIDCDefect(r) {
-			t.Logf("known OP defect, skipped until fixed: %s %s: %s", r.ID, r.Case, r.Reason)
-			continue
-		}
-		fails = append(fails, r)
-	}
-	if len(fails) > 0 {
-		t.Log(reportTable(rep))
-		for _, r := range fails {
-			t.Errorf("%s %s [%s]: %s\n%s", r.ID, r.Case, r.Status, r.Reason, clipEvidence(r.Evidence))
-		}
-	}
-	if n := rep.CountItems(string(conformance.Pass)); n < minOIDCPassedItems {
-		t.Log(reportTable(rep))
-		t.Errorf("only %d OIDC checklist items passed, want at least %d", n, minOIDCPassedItems)
-	}
-	for _, r := range rep.Rows {
-		if r.Case == "oidc-login-l2-post" && r.Status != conformance.Pass {
-			t.Errorf("%s %s is %s, want pass: %s", r.ID, r.Case, r.Status, r.Reason)
-		}
-	}
-	t.Logf("OIDC conformance: %d checklist items pass, %d skip; %d case rows in %s",
-		rep.CountItems(string(conformance.Pass)), rep.CountItems(string(conformance.Skip)),
-		len(rep.Rows), rep.Finished.Sub(rep.Started).Round(time.Millisecond))
+	strictRun{what: "our OP", minPass: minOIDCPassedItems, known: func(r conformance.Row) (string, bool) {
+		return r.Reason, knownOIDCDefect(r)
+	}, mustPass: []string{"oidc-login-l2-post"}}.check(t, rep, err)
 }
 
 // TestConformanceCommandOIDCOwnAnchor runs `spid-idp conformance` for the
