@@ -193,9 +193,19 @@ func TestVideoCallEndToEnd(t *testing.T) {
 	sup := newBrowser(t)
 	consoleLogin(a, sup, base, "sup")
 	sl := sup.get(base + videocall.PathSlots)
-	if sl.status != http.StatusOK || !strings.Contains(sl.body, "Valeria Video") || strings.Contains(sl.body, `name="date"`) {
+	if sl.status != http.StatusOK || !strings.Contains(sl.body, "Valeria Video") || !strings.Contains(sl.body, `<option value="op-vid"`) {
 		t.Fatalf("supervisor's availability page: %d\n%s", sl.status, sl.body)
 	}
+	// ... and publishes for the video operator, in that operator's agenda.
+	onBehalf := sup.submit(sl, videocall.PathSlots, url.Values{"operator": {"op-vid"}, "date": {day.Format("2006-01-02")},
+		"from": {"11:00"}, "to": {"11:40"}, "length": {"20"}, "weeks": {"1"}})
+	if !strings.Contains(onBehalf.url.RawQuery, "notice=published") || !strings.Contains(onBehalf.body, "Valeria Video") {
+		t.Fatalf("supervisor publishes for the video operator: %d %s\n%s", onBehalf.status, onBehalf.url, onBehalf.body)
+	}
+	if mine, _ := a.video.Service.Slots(t.Context(), videocall.Actor{ID: "op-vid", Roles: []string{"video_operator"}}, time.Now(), false); len(mine) != 5 {
+		t.Errorf("the video operator has %d appointments after the supervisor published 2 more, want 5", len(mine))
+	}
+	sl = onBehalf
 	cancelled := sup.submit(sl, "/console/video/slots/"+slots[1][1]+"/cancel", nil)
 	if !strings.Contains(cancelled.url.RawQuery, "notice=cancelled_booked") {
 		t.Fatalf("supervisor's cancel: %d %s", cancelled.status, cancelled.url)

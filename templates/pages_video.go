@@ -69,6 +69,9 @@ type ConsoleVideoSlotRow struct {
 	Cancel              string // action of the cancel form ("" when past)
 }
 
+// ConsoleVideoOperator is a choice of the publish form's operator list.
+type ConsoleVideoOperator struct{ ID, Name string }
+
 // ConsoleVideoSlotsPage is the availability page: the publish form
 // (posting FieldCSRF, date, from, to, length, weeks to Action) and the
 // appointments published from today.
@@ -80,8 +83,12 @@ type ConsoleVideoSlotsPage struct {
 	Admin      bool
 	Values     map[string]string
 	Lengths    []int // minutes offered
-	Rows       []ConsoleVideoSlotRow
-	Agenda     string
+	// Operators are the video operators a supervisor publishes for (the
+	// form's "operator" choice); empty for a video operator, who publishes
+	// their own.
+	Operators []ConsoleVideoOperator
+	Rows      []ConsoleVideoSlotRow
+	Agenda    string
 	// OpenFrom and OpenTo are the service hours ("08:00", "20:00"),
 	// OpenDays their days in words ("dal lunedì al sabato").
 	OpenFrom, OpenTo, OpenDays string

@@ -1,6 +1,7 @@
 package videocall
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -399,13 +400,22 @@ func openDays(lang string, h ServiceHours) string {
 var skippedDays = regexp.MustCompile(`^\d{2}/\d{2}/\d{4}(,\d{2}/\d{2}/\d{4})*$`)
 
 func (h *Handler) slots(w http.ResponseWriter, r *http.Request, d deskCtx) {
-	p := h.slotsPage(d, map[string]string{"weeks": "1", "length": strconv.Itoa(h.Service.hours().DefaultLength()), "from": "09:00", "to": "12:00",
+	p, err := h.slotsPage(r.Context(), d, map[string]string{"weeks": "1", "length": strconv.Itoa(h.Service.hours().DefaultLength()), "from": "09:00", "to": "12:00",
 		"date": h.Service.now().In(Rome).AddDate(0, 0, 1).Format("2006-01-02")})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	q := r.URL.Query()
 	switch q.Get("notice") {
 	case "published":
 		if n, err := strconv.Atoi(q.Get("n")); err == nil {
 			p.Notice = tx(d.lang, "console.video.msg.published", "n", strconv.Itoa(n))
+			for _, op := range p.Operators {
+				if op.ID == q.Get("for") {
+					p.Notice = tx(d.lang, "console.video.msg.published.for", "n", strconv.Itoa(n), "name", op.Name)
+				}
+			}
 			if sk := q.Get("skipped"); skippedDays.MatchString(sk) {
 				p.Notice += " " + tx(d.lang, "console.video.msg.skipped", "days", strings.ReplaceAll(sk, ",", ", "))
 			}
@@ -418,11 +428,26 @@ func (h *Handler) slots(w http.ResponseWriter, r *http.Request, d deskCtx) {
 	h.showSlots(w, r, d, http.StatusOK, p)
 }
 
-func (h *Handler) slotsPage(d deskCtx, values map[string]string) templates.ConsoleVideoSlotsPage {
+func (h *Handler) slotsPage(ctx context.Context, d deskCtx, values map[string]string) (templates.ConsoleVideoSlotsPage, error) {
 	from, to := openHours(h.Service)
-	return templates.ConsoleVideoSlotsPage{ConsoleFrame: h.frame(d), Action: PathSlots, VideoCSRF: h.deskToken(d),
+	p := templates.ConsoleVideoSlotsPage{ConsoleFrame: h.frame(d), Action: PathSlots, VideoCSRF: h.deskToken(d),
 		CanPublish: d.actor.Video(), Admin: d.actor.Admin(), Values: values, Lengths: h.Service.hours().Lengths, Agenda: PathAgenda,
 		OpenFrom: from, OpenTo: to, OpenDays: openDays(d.lang, h.Service.hours())}
+	if d.actor.Admin() {
+		// A supervisor publishes for a video operator of their choice.
+		ops, err := h.Service.VideoOperators(ctx)
+		if err != nil {
+			return p, err
+		}
+		for _, op := range ops {
+			p.Operators = append(p.Operators, templates.ConsoleVideoOperator{ID: op.ID, Name: op.Name + " (" + op.Username + ")"})
+		}
+		p.CanPublish = len(ops) > 0
+		if values["operator"] == "" && d.actor.Video() {
+			values["operator"] = d.op.ID
+		}
+	}
+	return p, nil
 }
 
 func (h *Handler) showSlots(w http.ResponseWriter, r *http.Request, d deskCtx, status int, p templates.ConsoleVideoSlotsPage) {
@@ -468,25 +493,29 @@ func parseClock(s string) (time.Duration, bool) {
 
 func (h *Handler) publish(w http.ResponseWriter, r *http.Request, d deskCtx) {
 	values := map[string]string{}
-	for _, k := range []string{"date", "from", "to", "length", "weeks"} {
+	for _, k := range []string{"date", "from", "to", "length", "weeks", "operator"} {
 		v := strings.TrimSpace(r.PostFormValue(k))
-		if len(v) > 16 {
-			v = v[:16]
+		if len(v) > 64 {
+			v = v[:64]
 		}
 		values[k] = v
 	}
-	p := h.slotsPage(d, values)
+	p, err := h.slotsPage(r.Context(), d, values)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	var a Availability
 	date, errDate := time.ParseInLocation("2006-01-02", values["date"], Rome)
 	from, okFrom := parseClock(values["from"])
 	to, okTo := parseClock(values["to"])
 	length, errLen := strconv.Atoi(values["length"])
 	weeks, errWeeks := strconv.Atoi(values["weeks"])
-	var err error
 	if errDate != nil || !okFrom || !okTo || errLen != nil || errWeeks != nil {
 		err = ErrInvalid
 	} else {
-		a = Availability{Date: date.Add(12 * time.Hour), From: from, To: to, Length: time.Duration(length) * time.Minute, Weeks: weeks}
+		a = Availability{Date: date.Add(12 * time.Hour), From: from, To: to, Length: time.Duration(length) * time.Minute, Weeks: weeks,
+			For: values["operator"]}
 		var out Published
 		out, err = h.Service.Publish(r.Context(), d.actor, a)
 		if err == nil {
@@ -495,6 +524,9 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request, d deskCtx) {
 				sk = append(sk, t.In(Rome).Format("02/01/2006"))
 			}
 			q := url.Values{"notice": {"published"}, "n": {strconv.Itoa(len(out.Slots))}}
+			if a.For != "" && a.For != d.op.ID {
+				q.Set("for", a.For)
+			}
 			if len(sk) > 0 {
 				q.Set("skipped", strings.Join(sk, ","))
 			}
@@ -506,6 +538,8 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request, d deskCtx) {
 	switch {
 	case errors.Is(err, ErrForbidden):
 		status, p.Error = http.StatusForbidden, tx(d.lang, "console.video.err.forbidden")
+	case errors.Is(err, ErrNoOperator):
+		p.Error = tx(d.lang, "console.video.err.operator")
 	case errors.Is(err, ErrOverlap):
 		status, p.Error = http.StatusConflict, tx(d.lang, "console.video.err.overlap")
 	case errors.Is(err, ErrClosed):
@@ -522,7 +556,11 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request, d deskCtx) {
 
 func (h *Handler) cancelSlot(w http.ResponseWriter, r *http.Request, d deskCtx) {
 	slot, err := h.Service.CancelSlot(r.Context(), d.actor, r.PathValue("id"))
-	p := h.slotsPage(d, map[string]string{"weeks": "1", "length": strconv.Itoa(h.Service.hours().DefaultLength())})
+	p, perr := h.slotsPage(r.Context(), d, map[string]string{"weeks": "1", "length": strconv.Itoa(h.Service.hours().DefaultLength())})
+	if perr != nil {
+		h.fail(w, r, perr)
+		return
+	}
 	switch {
 	case err == nil:
 		notice := "cancelled"

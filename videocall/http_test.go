@@ -162,10 +162,28 @@ func TestDeskPages(t *testing.T) {
 	if r := call(t, "GET", ts.URL+PathAgenda, "", nil); r.status != http.StatusSeeOther || r.loc != "/console/login" {
 		t.Errorf("signed out: %d %s", r.status, r.loc)
 	}
-	// The supervisor sees everything but publishes nothing.
+	// The supervisor sees everything and publishes for the video operator
+	// chosen in the form.
 	sp := call(t, "GET", ts.URL+PathSlots, "op-sup", nil)
-	if sp.status != 200 || strings.Contains(sp.body, `name="date"`) || !strings.Contains(sp.body, "Valeria Video") {
-		t.Errorf("supervisor's page: %d", sp.status)
+	if sp.status != 200 || !strings.Contains(sp.body, `name="date"`) || !strings.Contains(sp.body, "Valeria Video") ||
+		!strings.Contains(sp.body, `<option value="op-v2">Vito Video (op-v2)</option>`) || strings.Contains(sp.body, `<option value="op-sup"`) {
+		t.Errorf("supervisor's page: %d\n%s", sp.status, sp.body)
+	}
+	r = call(t, "POST", ts.URL+PathSlots, "op-sup", url.Values{"csrf_token": {csrfOf(t, sp.body)}, "operator": {"op-v2"},
+		"date": {"2026-12-03"}, "from": {"09:00"}, "to": {"10:00"}, "length": {"30"}, "weeks": {"1"}})
+	if r.status != http.StatusSeeOther || !strings.Contains(r.loc, "for=op-v2") {
+		t.Fatalf("supervisor publishes for v2: %d %s\n%s", r.status, r.loc, r.body)
+	}
+	if shown := call(t, "GET", ts.URL+r.loc, "op-sup", nil); !strings.Contains(shown.body, "Pubblicati 2 appuntamenti nell&#39;agenda di Vito Video (op-v2).") {
+		t.Errorf("supervisor's notice:\n%s", shown.body)
+	}
+	if mine, _ := f.svc.Slots(t.Context(), v2, f.now, false); len(mine) != 2 || mine[0].CreatedBy != "op-sup" {
+		t.Errorf("v2's slots after the supervisor published: %+v", mine)
+	}
+	r = call(t, "POST", ts.URL+PathSlots, "op-sup", url.Values{"csrf_token": {csrfOf(t, sp.body)}, "operator": {"op-care"},
+		"date": {"2026-12-04"}, "from": {"09:00"}, "to": {"10:00"}, "length": {"30"}, "weeks": {"1"}})
+	if r.status != http.StatusBadRequest || !strings.Contains(r.body, "non è un operatore video attivo") {
+		t.Errorf("supervisor publishes for a care agent: %d\n%s", r.status, r.body)
 	}
 
 	// A booking shows in the agenda with the start form.

@@ -96,6 +96,7 @@ func (h ServiceHours) DefaultLength() int {
 // Errors the pages turn into messages.
 var (
 	ErrForbidden   = errors.New("videocall: not allowed")
+	ErrNoOperator  = errors.New("videocall: not an active video operator")
 	ErrInvalid     = errors.New("videocall: invalid availability")
 	ErrClosed      = errors.New("videocall: the day is a holiday or outside service hours")
 	ErrOverlap     = errors.New("videocall: overlaps an appointment already published")
@@ -114,6 +115,7 @@ type Mailer interface {
 type Store interface {
 	storage.VideoSlots
 	GetOperator(ctx context.Context, id string) (storage.Operator, error)
+	ListOperators(ctx context.Context) ([]storage.Operator, error)
 }
 
 // Service books video appointments. Store, Enrolment and Audit are
@@ -185,12 +187,15 @@ func (a Actor) Admin() bool { return slices.Contains(a.Roles, string(enrolment.R
 
 // Availability is what an operator publishes: on Date (Europe/Rome), from
 // From to To, appointments of Length, the same each week for Weeks weeks
-// (1: that day only).
+// (1: that day only). For names the video operator the appointments
+// belong to when a supervisor publishes on their behalf ("": the one
+// publishing).
 type Availability struct {
 	Date     time.Time // any instant of the civil day, in Rome
 	From, To time.Duration
 	Length   time.Duration
 	Weeks    int
+	For      string
 }
 
 // Published says what a publication made and which days it skipped
@@ -223,13 +228,14 @@ func (s *Service) closed(t time.Time) bool {
 	return false
 }
 
-// Publish adds an operator's availability. Only video operators publish,
-// for themselves.
+// Publish adds an operator's availability: a video operator publishes
+// their own, a supervisor publishes for an active video operator named by
+// a.For (both named in the audit record).
 func (s *Service) Publish(ctx context.Context, by Actor, a Availability) (Published, error) {
 	var out Published
-	if !by.Video() {
-		s.record(ctx, by.ID, "video.publish", "", audit.Denied, map[string]string{"reason": "not a video operator"})
-		return out, ErrForbidden
+	owner, err := s.owner(ctx, by, a.For)
+	if err != nil {
+		return out, err
 	}
 	h := s.hours()
 	switch {
@@ -266,7 +272,7 @@ func (s *Service) Publish(ctx context.Context, by Actor, a Availability) (Publis
 			if start.Sub(now) > Horizon {
 				return Published{}, fmt.Errorf("%w: at most %d days ahead", ErrInvalid, int(Horizon/(24*time.Hour)))
 			}
-			out.Slots = append(out.Slots, storage.VideoSlot{ID: newID(), OperatorID: by.ID, Start: start.UTC(), End: end.UTC(),
+			out.Slots = append(out.Slots, storage.VideoSlot{ID: newID(), OperatorID: owner, Start: start.UTC(), End: end.UTC(),
 				CreatedBy: by.ID, CreatedAt: now})
 		}
 	}
@@ -278,16 +284,65 @@ func (s *Service) Publish(ctx context.Context, by Actor, a Availability) (Publis
 	}
 	if err := s.Store.CreateVideoSlots(ctx, out.Slots); err != nil {
 		if errors.Is(err, storage.ErrAlreadyExists) {
-			s.record(ctx, by.ID, "video.publish", "", audit.Failure, map[string]string{"reason": "overlap",
-				"first": out.Slots[0].Start.Format(time.RFC3339)})
+			s.record(ctx, by.ID, "video.publish", owner, audit.Failure, map[string]string{"reason": "overlap",
+				"operator": owner, "by": by.ID, "first": out.Slots[0].Start.Format(time.RFC3339)})
 			return Published{}, ErrOverlap
 		}
 		return Published{}, fmt.Errorf("videocall: publish: %w", err)
 	}
-	s.record(ctx, by.ID, "video.publish", by.ID, audit.Success, map[string]string{
+	s.record(ctx, by.ID, "video.publish", owner, audit.Success, map[string]string{"operator": owner, "by": by.ID,
 		"first": out.Slots[0].Start.Format(time.RFC3339), "last": out.Slots[len(out.Slots)-1].Start.Format(time.RFC3339),
 		"slots": fmt.Sprint(len(out.Slots)), "length_minutes": fmt.Sprint(int(a.Length / time.Minute)),
 		"weeks": fmt.Sprint(a.Weeks), "skipped_days": fmt.Sprint(len(out.Skipped))})
+	return out, nil
+}
+
+// owner is whose appointments by publishes: their own (a video operator),
+// or, for a supervisor, forID's, who must be an active video operator.
+func (s *Service) owner(ctx context.Context, by Actor, forID string) (string, error) {
+	if forID == "" || forID == by.ID {
+		if !by.Video() {
+			reason := "not a video operator"
+			if by.Admin() {
+				reason = "no video operator chosen"
+			}
+			s.record(ctx, by.ID, "video.publish", "", audit.Denied, map[string]string{"reason": reason})
+			return "", ErrForbidden
+		}
+		return by.ID, nil
+	}
+	if !by.Admin() {
+		s.record(ctx, by.ID, "video.publish", forID, audit.Denied, map[string]string{"reason": "publishing for another operator needs the supervisor role",
+			"operator": forID, "by": by.ID})
+		return "", ErrForbidden
+	}
+	op, err := s.Store.GetOperator(ctx, forID)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return "", fmt.Errorf("%w: unknown operator", ErrNoOperator)
+	case err != nil:
+		return "", fmt.Errorf("videocall: publish: %w", err)
+	case op.Status != storage.OperatorActive || !slices.Contains(op.Roles, string(enrolment.RoleVideoOperator)):
+		s.record(ctx, by.ID, "video.publish", forID, audit.Denied, map[string]string{"reason": "not an active video operator",
+			"operator": forID, "by": by.ID})
+		return "", ErrNoOperator
+	}
+	return op.ID, nil
+}
+
+// VideoOperators lists the active operators with the video role, whom a
+// supervisor may publish for.
+func (s *Service) VideoOperators(ctx context.Context) ([]storage.Operator, error) {
+	all, err := s.Store.ListOperators(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("videocall: operators: %w", err)
+	}
+	var out []storage.Operator
+	for _, op := range all {
+		if op.Status == storage.OperatorActive && slices.Contains(op.Roles, string(enrolment.RoleVideoOperator)) {
+			out = append(out, op)
+		}
+	}
 	return out, nil
 }
 

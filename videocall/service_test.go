@@ -441,3 +441,58 @@ func TestICS(t *testing.T) {
 }
 
 func utf8Valid(s string) bool { return strings.ToValidUTF8(s, "\uFFFD") == s }
+
+// TestPublishOnBehalf: a supervisor publishes for an active video
+// operator, the audit record naming both; nobody else publishes for
+// another, and nobody publishes for someone who is not a video operator.
+func TestPublishOnBehalf(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	day := rome(2026, 12, 2, 0, 0)
+	p, err := f.svc.Publish(ctx, sup, Availability{Date: day, From: 9 * h, To: 10 * h, Length: m20, Weeks: 1, For: "op-v2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Slots) != 3 || p.Slots[0].OperatorID != "op-v2" || p.Slots[0].CreatedBy != "op-sup" {
+		t.Fatalf("published %+v", p.Slots)
+	}
+	evs, err := f.store.ListAudit(ctx, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, ev := range evs {
+		if ev.Action == "video.publish" && ev.Outcome == audit.Success {
+			found = ev.Actor == "op-sup" && ev.Target == "op-v2" && ev.Details["operator"] == "op-v2" && ev.Details["by"] == "op-sup"
+		}
+	}
+	if !found {
+		t.Errorf("no audit record naming the supervisor and the operator: %+v", evs)
+	}
+	for name, tc := range map[string]struct {
+		by    Actor
+		forID string
+		want  error
+	}{
+		"supervisor, nobody chosen":   {sup, "", ErrForbidden},
+		"supervisor for a supervisor": {sup, "op-sup", ErrForbidden},
+		"operator for another":        {v1, "op-v2", ErrForbidden},
+		"supervisor for a stranger":   {sup, "op-nobody", ErrNoOperator},
+		"operator for themself":       {v1, "op-v1", nil},
+	} {
+		_, err := f.svc.Publish(ctx, tc.by, Availability{Date: rome(2026, 12, 3, 0, 0), From: 11 * h, To: 12 * h, Length: m20, Weeks: 1, For: tc.forID})
+		if !errors.Is(err, tc.want) && (err != nil || tc.want != nil) {
+			t.Errorf("%s: %v, want %v", name, err, tc.want)
+		}
+	}
+	// A disabled video operator gets nothing published for them.
+	if err := f.store.UpdateOperator(ctx, "op-v1", func(o storage.Operator) (storage.Operator, error) {
+		o.Status = storage.OperatorDisabled
+		return o, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Publish(ctx, sup, Availability{Date: rome(2026, 12, 4, 0, 0), From: 9 * h, To: 10 * h, Length: m20, Weeks: 1, For: "op-v1"}); !errors.Is(err, ErrNoOperator) {
+		t.Errorf("publishing for a disabled operator: %v", err)
+	}
+}
