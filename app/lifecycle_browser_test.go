@@ -103,10 +103,15 @@ func TestJourneySuspensionAndReactivation(t *testing.T) {
 	)
 	browsertest.Page(t, citizen, "care-home")
 	lbSteps(t, citizen, "reactivation request form",
-		chromedp.Click(`p a[href="/care/tickets/new"]`),
+		chromedp.Click(`p a[href="/care/tickets/new?topic=reactivation"]`),
 		chromedp.WaitVisible(`#subject`),
 	)
 	browsertest.Page(t, citizen, "care-ticket-form")
+	// The subject is written for them, in the page's language.
+	if subj, err := chromedp.Run(citizen, chromedp.Evaluate[string](`document.querySelector("#subject").value`)); err != nil ||
+		subj != "Riattivazione" && subj != "Reactivation" {
+		t.Errorf("the reactivation form's subject is %q (%v), want it filled in", subj, err)
+	}
 
 	// 2. The demo SP login (level 1) fails with nr23.
 	if res := lbDemoSPLogin(t, newTab(60*time.Second), base, info); !strings.Contains(res, "nr23") {

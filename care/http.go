@@ -90,7 +90,8 @@ func (h *Handler) cookieName() string {
 func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+PathHome+"{$}", func(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, http.StatusOK, templates.PageCareHome, templates.CareHomePage{
-			Ticket: PathTicketForm, Complaint: PathComplaintForm, Portal: "/account/"})
+			Ticket: PathTicketForm, Complaint: PathComplaintForm, Portal: "/account/",
+			Reactivate: PathTicketForm + "?topic=" + topicReactivation})
 	})
 	mux.HandleFunc("GET /care", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, PathHome, http.StatusFound) })
 	mux.HandleFunc("GET "+PathTicketForm, h.form(storage.TicketKindTicket))
@@ -165,9 +166,17 @@ func (h *Handler) blankForm(w http.ResponseWriter, r *http.Request, kind string,
 		Action: action, FormID: formID, Complaint: kind == storage.TicketKindComplaint, Desk: desk}
 }
 
+// topicReactivation in the assistance form's query fills in the subject
+// that the desk recognises as a reactivation request.
+const topicReactivation = "reactivation"
+
 func (h *Handler) form(kind string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		h.render(w, r, http.StatusOK, templates.PageCareForm, h.blankForm(w, r, kind, false, ""))
+		p := h.blankForm(w, r, kind, false, "")
+		if kind == storage.TicketKindTicket && r.URL.Query().Get("topic") == topicReactivation {
+			p.Subject = templates.Text(templates.Lang(r), "care.topic.reactivation")
+		}
+		h.render(w, r, http.StatusOK, templates.PageCareForm, p)
 	}
 }
 

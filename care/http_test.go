@@ -291,3 +291,24 @@ func TestWebRegisterLetterAndDeadline(t *testing.T) {
 		t.Errorf("shop agent: %d", status)
 	}
 }
+
+// TestWebReactivationForm: the landing page's reactivation link opens the
+// assistance form with the subject the desk looks for already written, in
+// the page's language; the plain form and the complaint form stay blank.
+func TestWebReactivationForm(t *testing.T) {
+	w := newWeb(t, newEnv(t))
+	_, home := w.get(care.PathHome)
+	if !strings.Contains(home, `href="/care/tickets/new?topic=reactivation"`) {
+		t.Fatalf("the landing page has no reactivation link:\n%s", home)
+	}
+	for _, c := range []struct{ path, want string }{
+		{care.PathTicketForm + "?topic=reactivation", `value="Riattivazione"`},
+		{care.PathTicketForm + "?topic=reactivation&lang=en", `value="Reactivation"`},
+		{care.PathTicketForm, `name="subject" type="text" maxlength="200" required value=""`},
+		{care.PathComplaintForm + "?topic=reactivation", `name="subject" type="text" maxlength="200" required value=""`},
+	} {
+		if status, body := w.get(c.path); status != 200 || !strings.Contains(body, c.want) {
+			t.Errorf("%s: %d, want %s in the form", c.path, status, c.want)
+		}
+	}
+}

@@ -34,6 +34,9 @@ func init() {
 type CareHomePage struct {
 	Ticket, Complaint string // the two forms
 	Portal            string // the personal area
+	// Reactivate is the assistance form with the reactivation subject
+	// already written, so a suspended citizen need not know what to type.
+	Reactivate string
 }
 
 // CareFrame is the top of every desk page: who is signed in and the

@@ -17,8 +17,8 @@ func TestCarePages(t *testing.T) {
 		data any
 		want []string
 	}{
-		{PageCareHome, CareHomePage{Ticket: "/care/tickets/new", Complaint: "/care/complaints/new", Portal: "/account/"},
-			[]string{`href="/care/tickets/new"`, `href="/care/complaints/new"`, "Presenta un reclamo", "Chiedi la riattivazione"}},
+		{PageCareHome, CareHomePage{Ticket: "/care/tickets/new", Complaint: "/care/complaints/new", Portal: "/account/", Reactivate: "/care/tickets/new?topic=reactivation"},
+			[]string{`href="/care/tickets/new"`, `href="/care/complaints/new"`, "Presenta un reclamo", "Chiedi la riattivazione", `href="/care/tickets/new?topic=reactivation"`}},
 		{PageCareDesk, CareDeskPage{CareFrame: CareFrame{Operator: "agent1", CSRF: "tok", Desk: "/console/care/", Console: "/console/",
 			Logout: "/console/logout", LogoutCSRF: "tok"}},
 			[]string{`action="/console/logout"`, "Esci", `href="/console/care/"`}},
