@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
@@ -32,61 +31,10 @@ func TestConformanceAgainstOurIdP(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	rep, err := conformance.Run(ctx, suiteOptions(t, a, ts, info))
-	if err != nil {
-		if rep != nil {
-			t.Log(reportTable(rep))
-		}
-		t.Fatalf("the suite could not run against our IdP: %v", err)
-	}
-
-	var fails []conformance.Row
-	for _, r := range rep.Rows {
-		if r.Status != conformance.Fail && r.Status != conformance.Warn {
-			// In strict mode a warning is still a deviation (e.g. HTTP 400
-			// instead of 403 for a user-bound anomaly): our IdP has none.
-			continue
-		}
-		if why, ok := knownDefects[r.Case]; ok {
-			t.Logf("known IdP defect, skipped until fixed: %s %s: %s", r.ID, r.Case, why)
-			continue
-		}
-		fails = append(fails, r)
-	}
-	if len(fails) > 0 {
-		t.Log(reportTable(rep))
-		for _, r := range fails {
-			t.Errorf("%s %s [%s]: %s\n%s", r.ID, r.Case, r.Status, r.Reason, clipEvidence(r.Evidence))
-		}
-	}
-	if n := rep.CountItems(string(conformance.Pass)); n < minPassedItems {
-		t.Log(reportTable(rep))
-		t.Errorf("only %d checklist items passed, want at least %d: did the suite or the login flow lose cases?", n, minPassedItems)
-	}
-
 	// The demo citizen has an app: the SpidL2 cases must run and pass,
 	// never skip.
-	l2 := map[string]bool{"login-l2-redirect": true, "login-l2-post": true}
-	for _, r := range rep.Rows {
-		if l2[r.Case] && r.Status != conformance.Pass {
-			t.Errorf("%s %s is %s, want pass: %s", r.ID, r.Case, r.Status, r.Reason)
-		}
-	}
-	if t.Failed() {
-		return
-	}
-	for _, c := range rep.Checklist {
-		if c.Status == conformance.Skip {
-			t.Logf("skip %s: %s", c.ID, c.Reason)
-		}
-	}
-	t.Logf("conformance: %d checklist items pass, %d skip; %d case rows in %s",
-		rep.CountItems(string(conformance.Pass)), rep.CountItems(string(conformance.Skip)),
-		len(rep.Rows), rep.Finished.Sub(rep.Started).Round(time.Millisecond))
-}
-
-func clipEvidence(s string) string {
-	if len(s) > 3000 {
-		return s[:3000] + "…"
-	}
-	return strings.TrimSpace(s)
+	strictRun{what: "our IdP", minPass: minPassedItems, known: func(r conformance.Row) (string, bool) {
+		why, ok := knownDefects[r.Case]
+		return why, ok
+	}, mustPass: []string{"login-l2-redirect", "login-l2-post"}}.check(t, rep, err)
 }
