@@ -261,10 +261,13 @@ func (p *Engine) Authenticated(ctx context.Context, identityID string) {
 // JoinSession adds rp to the flow's SpidL1 session (opening one when the
 // flow reused none), recording nameID and index as what rp was given (index
 // "": the SAML SessionIndex, made here), and returns the participant's
-// SessionIndex and the session's ID. Only level-1 flows may join: the
-// front end checks (spec §7.1, oidc-federation.md §3.5).
-func (p *Engine) JoinSession(w http.ResponseWriter, r *http.Request, f *State, authnInstant time.Time, rp, nameID, index string) (string, string, error) {
-	return p.joinSession(w, r, f, authnInstant, rp, nameID, index)
+// SessionIndex and the session's ID. Only flows that f.JoinsSession may
+// join: the front end asks before it calls.
+func (p *Engine) JoinSession(w http.ResponseWriter, r *http.Request, f *State, rp, nameID, index string) (string, string, error) {
+	if !f.JoinsSession() {
+		return "", "", fmt.Errorf("authflow: a SpidL%d answer to a SpidL%d request joins no session", f.Performed, f.Level)
+	}
+	return p.joinSession(w, r, f, f.AuthnTime(), rp, nameID, index)
 }
 
 // SessionEnded tells the front ends of other protocols that sess has

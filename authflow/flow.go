@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/gorilla/securecookie"
+
+	"github.com/spid-idp/spid-idp/idp/spid"
 )
 
 // State is a login transaction: the validated AuthnRequest and, once
@@ -86,6 +88,26 @@ func (f *State) created() time.Time { return time.UnixMilli(f.Created).UTC() }
 // request needs: only then may the flow reach consent. Identity alone is
 // set as soon as the password is right, before a second factor.
 func (f *State) authenticated() bool { return f.Identity != "" && f.Performed > 0 }
+
+// JoinsSession reports whether the answer to this flow joins (or opens)
+// the SpidL1 single sign-on session: only a SpidL1 request answered at
+// SpidL1 does, whatever the protocol (spec §6.1, §7.1; oidc-federation.md
+// §3.5).
+func (f *State) JoinsSession() bool {
+	return spid.Level(f.Level) == spid.L1 && spid.Level(f.Performed) == spid.L1
+}
+
+// AuthnTime is when the citizen authenticated (or the reused session did).
+func (f *State) AuthnTime() time.Time { return time.UnixMilli(f.AuthnInstant).UTC() }
+
+// Actor names who an audit event of this flow is about: the identity once
+// the password was right, "anonymous" before.
+func (f *State) Actor() string {
+	if f.Identity == "" {
+		return "anonymous"
+	}
+	return f.Identity
+}
 
 // flowCodec seals flow states. Keys are derived from the configured cookie
 // key(s); the first seals, all open, so the cookie key can rotate.

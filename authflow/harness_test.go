@@ -234,8 +234,8 @@ func (fe *testFrontEnd) RefusalForm(_ context.Context, rp *metadata.SP, f *State
 // end must, and tells the identity and level.
 func (fe *testFrontEnd) Answer(w http.ResponseWriter, r *http.Request, rp *metadata.SP, f *State, id storage.Identity) {
 	v := url.Values{"outcome": {"ok"}, "identity": {id.ID}, "classref": {spid.Level(f.Performed).ClassRef()}}
-	if spid.Level(f.Level) == spid.L1 && spid.Level(f.Performed) == spid.L1 {
-		index, _, err := fe.flow.JoinSession(w, r, f, time.UnixMilli(f.AuthnInstant).UTC(), rp.EntityID, "nid-"+RandomHex(8), "")
+	if f.JoinsSession() {
+		index, _, err := fe.flow.JoinSession(w, r, f, rp.EntityID, "nid-"+RandomHex(8), "")
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return

@@ -29,11 +29,7 @@ func (p *IdP) RelyingParty(ctx context.Context, f *authflow.State) (*metadata.SP
 // records it.
 func (p *IdP) Refuse(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *authflow.State, code spid.Anomaly, reason string) {
 	ctx := r.Context()
-	actor := f.Identity
-	if actor == "" {
-		actor = "anonymous"
-	}
-	if err := p.o.Audit.Record(ctx, authflow.Event(actor, "sso.response", sp.EntityID, audit.Failure, map[string]string{
+	if err := p.o.Audit.Record(ctx, authflow.Event(f.Actor(), "sso.response", sp.EntityID, audit.Failure, map[string]string{
 		"anomaly": code.String(), "reason": reason, "in_response_to": f.RequestID, "flow": f.ID})); err != nil {
 		// The SP still gets its answer: refusing it would not undo anything.
 		p.o.Log.ErrorContext(ctx, "audit of an SP-bound anomaly", "err", err)
@@ -73,19 +69,17 @@ func (p *IdP) Answer(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f 
 	}
 
 	nameID := response.RandomID()
-	authnInstant := time.UnixMilli(f.AuthnInstant).UTC()
 	s := response.Success{
 		InResponseTo: f.RequestID, RequestIssueInstant: time.UnixMilli(f.RequestIssueInstant).UTC(),
 		Destination: f.ACS, Audience: sp.EntityID, NameID: nameID, Level: spid.Level(f.Performed),
-		AuthnInstant: authnInstant, IncludeAttributeStatement: f.AttrIndex != nil, Attributes: attrs,
+		AuthnInstant: f.AuthnTime(), IncludeAttributeStatement: f.AttrIndex != nil, Attributes: attrs,
 	}
 	var grants []string
 	if p.flow.AAPending(f) && len(f.AAChosen) > 0 {
 		s.Grants = p.samlGrants(r, sp, f, &grants)
 	}
-	// Only SpidL1 requests join (or open) the SSO session (spec §6.1, §7.1).
-	if spid.Level(f.Level) == spid.L1 && spid.Level(f.Performed) == spid.L1 {
-		index, _, err := p.flow.JoinSession(w, r, f, authnInstant, sp.EntityID, nameID, "")
+	if f.JoinsSession() {
+		index, _, err := p.flow.JoinSession(w, r, f, sp.EntityID, nameID, "")
 		if err != nil {
 			p.o.Log.ErrorContext(ctx, "SSO session", "err", err)
 			p.fail(w, r, templates.ReasonUnavailable)

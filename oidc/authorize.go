@@ -488,12 +488,12 @@ func (p *Provider) Answer(w http.ResponseWriter, r *http.Request, _ *metadata.SP
 		return
 	}
 	code := uuid.NewString()
-	level, authn := spid.Level(f.Performed), time.UnixMilli(f.AuthnInstant).UTC()
+	level, authn := spid.Level(f.Performed), f.AuthnTime()
 	reused := f.Session != ""
 	g := codeGrant{Req: *req, Identity: id.ID, Level: int(level), AuthTime: authn.Unix(), AccessJTI: uuid.NewString(),
 		Offline: req.Offline && f.Offline && f.OfflineGranted, AAs: f.AAChosen, Epoch: f.Epoch}
-	if spid.Level(f.Level) == spid.L1 && level == spid.L1 {
-		_, sid, err := p.o.Flow.JoinSession(w, r, f, authn, req.ClientID, code, g.AccessJTI)
+	if f.JoinsSession() {
+		_, sid, err := p.o.Flow.JoinSession(w, r, f, req.ClientID, code, g.AccessJTI)
 		if err != nil {
 			p.o.Log.ErrorContext(ctx, "SSO session", "err", err)
 			p.deliver(w, r, "", req.RedirectURI, req.ResponseMode, url.Values{"error": {ErrTemporarilyUnavailable},
@@ -523,11 +523,7 @@ func (p *Provider) Answer(w http.ResponseWriter, r *http.Request, _ *metadata.SP
 // Refuse answers access_denied (spec §3.7) whatever SPID anomaly ended
 // the flow (authflow.FrontEnd); the anomaly is audited and logged.
 func (p *Provider) Refuse(w http.ResponseWriter, r *http.Request, _ *metadata.SP, f *authflow.State, code spid.Anomaly, reason string) {
-	actor := f.Identity
-	if actor == "" {
-		actor = "anonymous"
-	}
-	p.audit(r.Context(), actor, "oidc.authorization", f.SP, audit.Failure, map[string]string{
+	p.audit(r.Context(), f.Actor(), "oidc.authorization", f.SP, audit.Failure, map[string]string{
 		"anomaly": code.String(), "reason": reason, "flow": f.ID})
 	req, ok := p.pending(r, f.RequestID)
 	if !ok {
