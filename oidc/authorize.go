@@ -181,7 +181,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		id := uuid.NewString()
 		p.record(ctx, register.Entry{Kind: KindAuthorizationRequest, Direction: register.Received, Binding: bindingFront,
 			SP: clientID, RequestID: id, MessageID: str("jti"), Message: formOf(params)})
-		p.deliver(w, r, cl.Name, redirect, mode, url.Values{"error": {aerr.code}, "error_description": {Description(aerr.code)}}, state)
+		p.deliver(w, r, cl.Name, redirect, mode, errorValues(aerr.code), state)
 		p.record(ctx, register.Entry{Kind: KindAuthorizationResponse, Direction: register.Sent, Binding: bindingFront,
 			SP: clientID, RequestID: id, Message: formOf(url.Values{"error": {aerr.code}, "state": {state}, "redirect_uri": {redirect}})})
 		return
@@ -430,6 +430,31 @@ func (p *Provider) pageError(w http.ResponseWriter, r *http.Request, code, reaso
 // parameters in the query, or an auto-submitting form for form_post;
 // state (when there is one) and iss always.
 func (p *Provider) deliver(w http.ResponseWriter, r *http.Request, clientName, redirect, mode string, v url.Values, state string) {
+	action, fields, err := p.responseTarget(redirect, mode, v, state)
+	if err != nil {
+		// Registered redirect URIs parse: this is a bug, not the client's.
+		p.o.Log.ErrorContext(r.Context(), "redirect_uri of an authorization response", "err", err)
+		if err := p.o.Pages.RenderError(w, templates.Lang(r), templates.ErrorPage{Reason: templates.ReasonInternal}); err != nil {
+			p.o.Log.ErrorContext(r.Context(), "rendering error page", "err", err)
+		}
+		return
+	}
+	if mode != "form_post" {
+		http.Redirect(w, r, action, http.StatusFound)
+		return
+	}
+	csp.AllowFormTo(w.Header(), redirect)
+	if err := p.o.Pages.Render(w, http.StatusOK, templates.PageTransfer, templates.Lang(r),
+		templates.TransferPage{SPName: clientName, Action: action, Fields: fields}); err != nil {
+		p.o.Log.ErrorContext(r.Context(), "rendering form_post", "err", err)
+	}
+}
+
+// responseTarget is where the authorization response v goes, with state
+// (when there is one) and iss added: for form_post, redirect and the
+// fields of the form that posts it there; otherwise redirect with them
+// in its query.
+func (p *Provider) responseTarget(redirect, mode string, v url.Values, state string) (string, []templates.Field, error) {
 	if state != "" {
 		v.Set("state", state)
 	}
@@ -441,20 +466,18 @@ func (p *Provider) deliver(w http.ResponseWriter, r *http.Request, clientName, r
 				fields = append(fields, templates.Field{Name: k, Value: x})
 			}
 		}
-		csp.AllowFormTo(w.Header(), redirect)
-		if err := p.o.Pages.Render(w, http.StatusOK, templates.PageTransfer, templates.Lang(r),
-			templates.TransferPage{SPName: clientName, Action: redirect, Fields: fields}); err != nil {
-			p.o.Log.ErrorContext(r.Context(), "rendering form_post", "err", err)
-		}
-		return
+		return redirect, fields, nil
 	}
-	u, _ := url.Parse(redirect)
+	u, err := url.Parse(redirect)
+	if err != nil {
+		return "", nil, err
+	}
 	q := u.Query()
 	for k, vals := range v {
 		q[k] = vals
 	}
 	u.RawQuery = q.Encode()
-	http.Redirect(w, r, u.String(), http.StatusFound)
+	return u.String(), nil, nil
 }
 
 // pending loads and removes the authorization request of handle: it is
@@ -496,8 +519,7 @@ func (p *Provider) Answer(w http.ResponseWriter, r *http.Request, _ *metadata.SP
 		_, sid, err := p.o.Flow.JoinSession(w, r, f, req.ClientID, code, g.AccessJTI)
 		if err != nil {
 			p.o.Log.ErrorContext(ctx, "SSO session", "err", err)
-			p.deliver(w, r, "", req.RedirectURI, req.ResponseMode, url.Values{"error": {ErrTemporarilyUnavailable},
-				"error_description": {Description(ErrTemporarilyUnavailable)}}, req.State)
+			p.deliver(w, r, "", req.RedirectURI, req.ResponseMode, errorValues(ErrTemporarilyUnavailable), req.State)
 			return
 		}
 		g.SSOSession = sid
@@ -505,8 +527,7 @@ func (p *Provider) Answer(w http.ResponseWriter, r *http.Request, _ *metadata.SP
 	b, _ := json.Marshal(g)
 	if err := p.o.Eph.CreateValue(ctx, "oidc:code:"+code, b, p.now().Add(CodeLifetime)); err != nil {
 		p.o.Log.ErrorContext(ctx, "storing authorization code", "err", err)
-		p.deliver(w, r, "", req.RedirectURI, req.ResponseMode, url.Values{"error": {ErrTemporarilyUnavailable},
-			"error_description": {Description(ErrTemporarilyUnavailable)}}, req.State)
+		p.deliver(w, r, "", req.RedirectURI, req.ResponseMode, errorValues(ErrTemporarilyUnavailable), req.State)
 		return
 	}
 	p.audit(ctx, id.ID, "oidc.authorization", req.ClientID, audit.Success, map[string]string{
@@ -531,8 +552,7 @@ func (p *Provider) Refuse(w http.ResponseWriter, r *http.Request, _ *metadata.SP
 		return
 	}
 	p.o.Log.InfoContext(r.Context(), "authorization ended without consent", "client", req.ClientID, "anomaly", code.String(), "reason", reason)
-	p.deliver(w, r, "", req.RedirectURI, req.ResponseMode, url.Values{"error": {ErrAccessDenied},
-		"error_description": {Description(ErrAccessDenied)}}, req.State)
+	p.deliver(w, r, "", req.RedirectURI, req.ResponseMode, errorValues(ErrAccessDenied), req.State)
 	p.record(r.Context(), register.Entry{Kind: KindAuthorizationResponse, Direction: register.Sent, Binding: bindingFront,
 		SP: req.ClientID, RequestID: f.RequestID, Message: formOf(url.Values{"error": {ErrAccessDenied}, "state": {req.State},
 			"redirect_uri": {req.RedirectURI}, "anomaly": {code.String()}})})

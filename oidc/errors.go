@@ -3,6 +3,7 @@ package oidc
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 )
 
 // Error codes (spec §3.8, §4.5).
@@ -44,6 +45,12 @@ var descriptions = map[string]string{
 
 // Description is the fixed error_description of code.
 func Description(code string) string { return descriptions[code] }
+
+// errorValues are the parameters of an error sent to the client's
+// redirect_uri: the code and its fixed description.
+func errorValues(code string) url.Values {
+	return url.Values{"error": {code}, "error_description": {Description(code)}}
+}
 
 // tokenStatus is the HTTP status of each token-endpoint error (spec §4.5).
 var tokenStatus = map[string]int{

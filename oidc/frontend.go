@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/url"
 
 	"github.com/spid-idp/spid-idp/audit"
 	"github.com/spid-idp/spid-idp/authflow"
@@ -46,29 +45,7 @@ func (p *Provider) RefusalForm(ctx context.Context, _ *metadata.SP, f *authflow.
 	if err := json.Unmarshal(b, &req); err != nil {
 		return "", nil, err
 	}
-	v := url.Values{"error": {ErrAccessDenied}, "error_description": {Description(ErrAccessDenied)}, "iss": {p.o.Issuer}}
-	if req.State != "" {
-		v.Set("state", req.State)
-	}
-	if req.ResponseMode == "form_post" {
-		var fields []templates.Field
-		for _, k := range []string{"error", "error_description", "state", "iss"} {
-			if x := v.Get(k); x != "" {
-				fields = append(fields, templates.Field{Name: k, Value: x})
-			}
-		}
-		return req.RedirectURI, fields, nil
-	}
-	u, err := url.Parse(req.RedirectURI)
-	if err != nil {
-		return "", nil, err
-	}
-	q := u.Query()
-	for k, vals := range v {
-		q[k] = vals
-	}
-	u.RawQuery = q.Encode()
-	return u.String(), nil, nil
+	return p.responseTarget(req.RedirectURI, req.ResponseMode, errorValues(ErrAccessDenied), req.State)
 }
 
 // SessionEnded revokes what the relying parties parts got in the SpidL1
