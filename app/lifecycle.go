@@ -69,6 +69,7 @@ func (a *App) Scheduler() *lifecycle.Scheduler {
 				return fmt.Sprintf("%d ended OIDC sessions deleted", n), err
 			}},
 			a.careJob(),
+			a.videoRetentionJob(),
 			{Name: "register-retention", Run: func(ctx context.Context, now time.Time) (string, error) {
 				n, err := a.Register.Sweep(ctx, now)
 				if err == nil && n > 0 {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spid-idp/spid-idp/config"
 	"github.com/spid-idp/spid-idp/enrolment/workinghours"
+	"github.com/spid-idp/spid-idp/lifecycle"
 	"github.com/spid-idp/spid-idp/storage"
 	"github.com/spid-idp/spid-idp/templates"
 	"github.com/spid-idp/spid-idp/videocall"
@@ -52,7 +53,8 @@ func (a *App) videoCalls() (*videocall.Handler, error) {
 		return nil, err
 	}
 	svc := &videocall.Service{Store: store, Enrolment: a.Enrolment, Audit: a.Audit, Mail: mailer, Calendar: cal, Hours: hours,
-		Brand: cfg.IdP.Name, UIDHost: base.Hostname(), BaseURL: cfg.Server.BaseURL,
+		Retention: cfg.Enrolment.VideoRetention,
+		Brand:     cfg.IdP.Name, UIDHost: base.Hostname(), BaseURL: cfg.Server.BaseURL,
 		LinkKey: derive32(cfg.IdP.Session.CookieKey, "videocall-link"), Log: log}
 	if addr, err := mail.ParseAddress(cfg.Mail.From); err == nil {
 		svc.Organizer = addr.Address
@@ -92,6 +94,22 @@ func VideoHours(cfg *config.Config) (videocall.ServiceHours, error) {
 		return h, fmt.Errorf("enrolment video hours: %w", err)
 	}
 	return h, nil
+}
+
+// videoRetentionJob deletes past video appointments after
+// enrolment.video_retention, under the scheduler's lease.
+func (a *App) videoRetentionJob() lifecycle.Job {
+	return lifecycle.Job{Name: "video-retention", Run: func(ctx context.Context, now time.Time) (string, error) {
+		h, err := a.videoCalls()
+		if err != nil {
+			return "", err
+		}
+		if h == nil {
+			return "no video appointments kept", nil
+		}
+		n, err := h.Service.Sweep(ctx, now)
+		return fmt.Sprintf("%d past video appointments deleted", n), err
+	}}
 }
 
 // mountVideoDesk serves the video operators' availability and agenda

@@ -254,3 +254,34 @@ func TestVideoHoursFromConfig(t *testing.T) {
 		t.Error("a 3-hour appointment in a 2½-hour day accepted")
 	}
 }
+
+// TestVideoRetentionScheduled: the scheduler (one node under the lease)
+// deletes appointments past enrolment.video_retention; a second node's run
+// at the same time finds nothing left to do.
+func TestVideoRetentionScheduled(t *testing.T) {
+	a, _, _ := testApp(t)
+	videoOperators(t, a)
+	h, err := a.videoCalls()
+	cmust(t, err)
+	st := h.Service.Store
+	now := time.Now().UTC().Truncate(time.Second)
+	old := now.Add(-a.Config.Enrolment.VideoRetention - 2*time.Hour)
+	recent := now.Add(-24 * time.Hour)
+	cmust(t, st.CreateVideoSlots(t.Context(), []storage.VideoSlot{
+		{ID: "old", OperatorID: "op-vid", Start: old, End: old.Add(20 * time.Minute), CreatedBy: "op-vid", CreatedAt: old},
+		{ID: "recent", OperatorID: "op-vid", Start: recent, End: recent.Add(20 * time.Minute), CreatedBy: "op-vid", CreatedAt: old}}))
+	rep, err := a.Scheduler().RunOnce(t.Context())
+	cmust(t, err)
+	if !strings.Contains(rep.String(), "video-retention: 1 past video appointments deleted") {
+		t.Errorf("scheduler report:\n%s", rep)
+	}
+	if _, err := st.GetVideoSlot(t.Context(), "old"); err == nil {
+		t.Error("the appointment past retention is still kept")
+	}
+	if _, err := st.GetVideoSlot(t.Context(), "recent"); err != nil {
+		t.Errorf("a recent past appointment was deleted: %v", err)
+	}
+	if !auditAction(t, a, "video.retention") {
+		t.Error("no audit record of the deletion")
+	}
+}

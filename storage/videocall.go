@@ -58,4 +58,8 @@ type VideoSlots interface {
 	// DeleteVideoSlot removes a slot, booked or not, and returns it as it
 	// was (so a booked applicant can be told).
 	DeleteVideoSlot(ctx context.Context, id string) (VideoSlot, error)
+	// DeleteVideoSlotsEndedBefore deletes up to limit slots, booked or
+	// free, that ended before t, oldest first, and returns them. Each slot
+	// is deleted once: two nodes sweeping at once share the rows.
+	DeleteVideoSlotsEndedBefore(ctx context.Context, t time.Time, limit int) ([]VideoSlot, error)
 }

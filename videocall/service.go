@@ -42,6 +42,11 @@ const (
 	MaxSlots = 500
 	// Horizon: how far ahead availability may be published.
 	Horizon = 120 * 24 * time.Hour
+	// DefaultRetention: a past appointment is scheduling data, not
+	// evidence (the recording and checklist are kept with the request,
+	// §5.7), so it goes after a month, like an abandoned draft (§12.4).
+	DefaultRetention = 30 * 24 * time.Hour
+	sweepBatch       = 500
 )
 
 // ServiceHours are when appointments may fall, Europe/Rome, and the
@@ -129,6 +134,9 @@ type Service struct {
 	// the one of the 48-working-hour clock.
 	Calendar *workinghours.Calendar
 	Hours    ServiceHours // zero: DefaultHours; else valid (Validate)
+	// Retention is how long a past appointment is kept after it ends
+	// (enrolment.video_retention); zero: DefaultRetention.
+	Retention time.Duration
 	// Brand names the provider in e-mails; Organizer is the address the
 	// invitation names as its organiser (the mail sender's).
 	Brand, Organizer string
@@ -586,6 +594,44 @@ func (s *Service) Agenda(ctx context.Context, by Actor, from time.Time) ([]Appoi
 		out = append(out, a)
 	}
 	return out, nil
+}
+
+// Sweep deletes the appointments, booked or free, that ended more than
+// the retention period before now, in batches, and audits the count. It
+// runs as a scheduler job (one node at a time under the lease); should two
+// nodes sweep at once, the store deletes each appointment once.
+func (s *Service) Sweep(ctx context.Context, now time.Time) (int, error) {
+	keep := s.Retention
+	if keep <= 0 {
+		keep = DefaultRetention
+	}
+	before := now.Add(-keep)
+	deleted, booked := 0, 0
+	var err error
+	for {
+		var batch []storage.VideoSlot
+		batch, err = s.Store.DeleteVideoSlotsEndedBefore(ctx, before, sweepBatch)
+		deleted += len(batch)
+		for _, sl := range batch {
+			if sl.RequestID != "" {
+				booked++
+			}
+		}
+		if err != nil || len(batch) < sweepBatch {
+			break
+		}
+	}
+	if deleted > 0 {
+		if aerr := s.Audit.Record(ctx, storage.AuditEvent{Actor: "system:scheduler", Action: "video.retention", Outcome: audit.Success,
+			Details: map[string]string{"deleted": fmt.Sprint(deleted), "booked": fmt.Sprint(booked),
+				"ended_before": before.UTC().Format(time.RFC3339), "retention_days": fmt.Sprint(int(keep / (24 * time.Hour)))}}); aerr != nil {
+			err = errors.Join(err, aerr)
+		}
+	}
+	if err != nil {
+		return deleted, fmt.Errorf("videocall: retention: %w", err)
+	}
+	return deleted, nil
 }
 
 func (s *Service) record(ctx context.Context, actor, action, target, outcome string, details map[string]string) {

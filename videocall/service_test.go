@@ -496,3 +496,48 @@ func TestPublishOnBehalf(t *testing.T) {
 		t.Errorf("publishing for a disabled operator: %v", err)
 	}
 }
+
+// TestSweep: appointments that ended more than the retention period ago
+// are deleted, booked or free, and the deletion audited; newer ones stay.
+func TestSweep(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	f.request(t, "req-1", "AB12CD34EF", enrolment.PathVideo, enrolment.StateAwaitingRecognition)
+	slots := f.publish(t, v1, rome(2026, 12, 2, 0, 0), 9*h, 10*h, m20, 1).Slots
+	later := f.publish(t, v1, rome(2026, 12, 9, 0, 0), 9*h, 9*h+m20, m20, 1).Slots
+	if _, _, err := f.svc.Book(ctx, "req-1", slots[1].ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	f.svc.Retention = 10 * 24 * time.Hour
+	// On 12 December at 09:41 the 2 December appointments that ended by
+	// 09:41 go (09:00 and 09:20, booked); 09:40–10:00 stays.
+	n, err := f.svc.Sweep(ctx, rome(2026, 12, 12, 9, 41))
+	if err != nil || n != 2 {
+		t.Fatalf("Sweep = %d, %v; want the 09:00 and 09:20 appointments", n, err)
+	}
+	left, _ := f.svc.Slots(ctx, sup, time.Time{}, false)
+	if len(left) != 2 || left[0].ID != slots[2].ID || left[1].ID != later[0].ID {
+		t.Fatalf("left %+v", left)
+	}
+	if _, err := f.svc.Booking(ctx, "req-1"); !errors.Is(err, ErrNoBooking) {
+		t.Errorf("the booking survived its appointment's deletion: %v", err)
+	}
+	if n, err := f.svc.Sweep(ctx, rome(2026, 12, 12, 9, 41)); err != nil || n != 0 {
+		t.Errorf("second sweep: %d, %v", n, err)
+	}
+	evs, _ := f.store.ListAudit(ctx, 0, 1000)
+	var got []map[string]string
+	for _, ev := range evs {
+		if ev.Action == "video.retention" {
+			got = append(got, ev.Details)
+		}
+	}
+	if len(got) != 1 || got[0]["deleted"] != "2" || got[0]["booked"] != "1" || got[0]["retention_days"] != "10" {
+		t.Errorf("retention audit: %v", got)
+	}
+	// The default keeps a month.
+	f.svc.Retention = 0
+	if n, _ := f.svc.Sweep(ctx, rome(2027, 1, 8, 0, 0)); n != 1 {
+		t.Errorf("default retention on 8 January deleted %d, want the 2 December 09:40 one", n)
+	}
+}

@@ -32,6 +32,8 @@ func RunVideoSlots(t *testing.T, newStore func(t *testing.T) VideoStore) {
 		{"videoDelete", videoTestDelete},
 		{"videoConcurrentBooking", videoTestConcurrentBooking},
 		{"videoConcurrentOneRequest", videoTestConcurrentOneRequest},
+		{"videoSweep", videoTestSweep},
+		{"videoConcurrentSweep", videoTestConcurrentSweep},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, newStore(t)) })
@@ -304,3 +306,85 @@ func videoTestConcurrentOneRequest(t *testing.T, s VideoStore) {
 
 // videoT0 is storeT0 at the microsecond every backend keeps.
 var videoT0 = storeT0.Truncate(time.Microsecond)
+
+// videoTestSweep: past slots, booked or free, are deleted oldest first in
+// batches; a slot still running or to come stays.
+func videoTestSweep(t *testing.T, s VideoStore) {
+	ctx := t.Context()
+	videoOperators(t, s, "op-a", "op-b")
+	storeMust(t, "CreateVideoSlots", s.CreateVideoSlots(ctx, []storage.VideoSlot{videoSlot("op-a", 0), videoSlot("op-a", 1),
+		videoSlot("op-b", 1), videoSlot("op-a", 2), videoSlot("op-a", 3)}))
+	if _, _, err := s.BookVideoSlot(ctx, "op-a-001", "req-1", "", videoT0); err != nil {
+		t.Fatal(err)
+	}
+	// Slot 2 ends at +60 min: at +60 it has not ended before.
+	cut := videoT0.Add(60 * time.Minute)
+	first, err := s.DeleteVideoSlotsEndedBefore(ctx, cut, 2)
+	storeMust(t, "DeleteVideoSlotsEndedBefore", err)
+	videoSameIDs(t, "first batch", first, "op-a-000", "op-a-001")
+	if first[1].RequestID != "req-1" {
+		t.Errorf("the deleted booked slot comes back without its request: %+v", first[1])
+	}
+	rest, err := s.DeleteVideoSlotsEndedBefore(ctx, cut, 2)
+	storeMust(t, "DeleteVideoSlotsEndedBefore", err)
+	videoSameIDs(t, "second batch", rest, "op-b-001")
+	none, err := s.DeleteVideoSlotsEndedBefore(ctx, cut, 2)
+	storeMust(t, "DeleteVideoSlotsEndedBefore", err)
+	videoSameIDs(t, "third batch", none)
+	left, err := s.ListVideoSlots(ctx, storage.VideoSlotFilter{})
+	storeMust(t, "ListVideoSlots", err)
+	videoSameIDs(t, "left", left, "op-a-002", "op-a-003")
+	if _, err := s.VideoBooking(ctx, "req-1"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("the deleted booking is still found: %v", err)
+	}
+	if got, err := s.DeleteVideoSlotsEndedBefore(ctx, cut.Add(time.Hour), 0); err != nil || len(got) != 0 {
+		t.Errorf("limit 0 deleted %v, %v", videoIDs(got), err)
+	}
+}
+
+// videoTestConcurrentSweep: nodes sweeping at once delete each slot once
+// between them.
+func videoTestConcurrentSweep(t *testing.T, s VideoStore) {
+	ctx := t.Context()
+	videoOperators(t, s, "op-a")
+	const n = 30
+	var slots []storage.VideoSlot
+	for i := range n {
+		slots = append(slots, videoSlot("op-a", i))
+	}
+	storeMust(t, "CreateVideoSlots", s.CreateVideoSlots(ctx, slots))
+	cut := videoT0.Add(24 * time.Hour)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	seen := map[string]int{}
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				got, err := s.DeleteVideoSlotsEndedBefore(ctx, cut, 7)
+				if err != nil {
+					t.Errorf("sweep: %v", err)
+					return
+				}
+				mu.Lock()
+				for _, v := range got {
+					seen[v.ID]++
+				}
+				mu.Unlock()
+				if len(got) == 0 {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if len(seen) != n {
+		t.Errorf("%d slots deleted, want %d", len(seen), n)
+	}
+	for id, k := range seen {
+		if k != 1 {
+			t.Errorf("%s reported deleted %d times", id, k)
+		}
+	}
+}

@@ -248,3 +248,34 @@ func (s *Store) DeleteVideoSlot(ctx context.Context, id string) (storage.VideoSl
 	}
 	return out, nil
 }
+
+// DeleteVideoSlotsEndedBefore deletes past slots in one statement; the
+// start_at bound (implied by the end) lets the index find them.
+func (s *Store) DeleteVideoSlotsEndedBefore(ctx context.Context, t time.Time, limit int) ([]storage.VideoSlot, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	query := s.q(fmt.Sprintf("DELETE FROM video_slots WHERE id IN (SELECT id FROM video_slots WHERE start_at < ? AND end_at < ? ORDER BY start_at, id LIMIT %d) RETURNING %s",
+		limit, strings.Join(videoSlots.cols, ", ")))
+	var out []storage.VideoSlot
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		out = out[:0]
+		rows, err := tx.QueryContext(ctx, query, s.timeArg(t), s.timeArg(t))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var v storage.VideoSlot
+			if err := rows.Scan(videoSlots.dests(&v)...); err != nil {
+				return err
+			}
+			out = append(out, v)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("delete past video slots: %w", err)
+	}
+	return out, nil
+}
