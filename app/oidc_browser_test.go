@@ -72,7 +72,7 @@ func TestBrowserOIDCLevel2(t *testing.T) {
 	step("consent",
 		chromedp.Click(`button[name="op"][value="accept"]`),
 		chromedp.WaitNotPresent(`button[name="op"][value="accept"]`),
-		chromedp.WaitVisible(`main dl`),
+		chromedp.WaitVisible(`body.demo main dl.claims`),
 	)
 	loc, err = chromedp.Run(tab, chromedp.Location())
 	if err != nil || !strings.Contains(loc, "/demo-rp/") {

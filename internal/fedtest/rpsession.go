@@ -51,21 +51,21 @@ func (rp *RP) refresh(w http.ResponseWriter, r *http.Request) {
 	}
 	t, ok := rp.tokens(r)
 	if !ok || t.Refresh == "" {
-		rp.renderPage(w, http.StatusBadRequest, rpView{Error: "Nessun refresh token: entra chiedendo l'accesso offline / no refresh token: log in asking for offline access", Session: ok})
+		rp.renderPage(w, r, http.StatusBadRequest, rpView{Error: "demorp.err.norefresh", Session: ok})
 		return
 	}
 	form, err := rp.clientForm(rp.web.Issuer+"/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {t.Refresh}})
 	if err != nil {
-		rp.render(w, http.StatusInternalServerError, err.Error(), nil)
+		rp.render(w, r, http.StatusInternalServerError, "demorp.err.refresh", err.Error(), nil)
 		return
 	}
 	claims, next, err := rp.tokensAndClaims(form, "")
 	if err != nil {
-		rp.renderPage(w, http.StatusBadGateway, rpView{Error: "Refresh non riuscito / refresh failed: " + err.Error()})
+		rp.renderPage(w, r, http.StatusBadGateway, rpView{Error: "demorp.err.refresh", Detail: err.Error()})
 		return
 	}
 	rp.keepTokens(w, next)
-	rp.renderPage(w, http.StatusOK, rpView{Notice: "Token aggiornati senza un nuovo accesso / tokens refreshed without a new login",
+	rp.renderPage(w, r, http.StatusOK, rpView{Notice: "demorp.notice.refreshed",
 		Claims: sortedClaims(claims), Session: true})
 }
 
@@ -77,7 +77,7 @@ func (rp *RP) revoke(w http.ResponseWriter, r *http.Request) {
 	t, ok := rp.tokens(r)
 	http.SetCookie(w, &http.Cookie{Name: tokensCookie, Value: "", Path: rp.prefix(), MaxAge: -1})
 	if !ok {
-		rp.render(w, http.StatusOK, "", nil)
+		rp.render(w, r, http.StatusOK, "", "", nil)
 		return
 	}
 	form, err := rp.clientForm(rp.web.Issuer+"/revocation", url.Values{"token": {t.Access}})
@@ -85,8 +85,8 @@ func (rp *RP) revoke(w http.ResponseWriter, r *http.Request) {
 		_, err = rp.call(http.MethodPost, rp.web.Issuer+"/revocation", form, "")
 	}
 	if err != nil {
-		rp.renderPage(w, http.StatusBadGateway, rpView{Error: "Revoca non riuscita / revocation failed: " + err.Error()})
+		rp.renderPage(w, r, http.StatusBadGateway, rpView{Error: "demorp.err.revoke", Detail: err.Error()})
 		return
 	}
-	rp.renderPage(w, http.StatusOK, rpView{Notice: "Sei uscito: token revocati / logged out: tokens revoked"})
+	rp.renderPage(w, r, http.StatusOK, rpView{Notice: "demorp.notice.out"})
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/spid-idp/spid-idp/federation"
+	"github.com/spid-idp/spid-idp/templates"
 )
 
 // The demo relying party's pages: "Entra con SPID" by OpenID Connect at
@@ -28,24 +29,66 @@ type WebOptions struct {
 	Claims    []string
 }
 
-var rpPage = template.Must(template.New("rp").Parse(`<!doctype html>
-<html lang="it"><head><meta charset="utf-8"><title>{{.Name}}</title>
-<link rel="stylesheet" href="/static/style.css"></head>
-<body><main>
-<h1>{{.Name}}</h1>
-<p>Relying party dimostrativa della federazione OpenID Connect SPID di prova / Demo relying party of the test SPID OpenID Connect federation.</p>
-{{if .Error}}<p role="alert">{{.Error}}</p>{{end}}
-{{if .Notice}}<p role="status">{{.Notice}}</p>{{end}}
-{{if .Claims}}<h2>Dati ricevuti / Claims received</h2><dl>
-{{range .Claims}}<dt>{{.Name}}</dt><dd>{{.Value}}</dd>{{end}}</dl>{{end}}
-{{if .Session}}<form method="post" action="{{.Prefix}}/refresh"><button type="submit">Aggiorna i token (refresh token) / Refresh the tokens</button></form>
-<form method="post" action="{{.Prefix}}/revoke"><button type="submit">Esci (revoca del token) / Log out (token revocation)</button></form>{{end}}
-<form method="post" action="{{.Action}}">
-<p><input type="checkbox" id="offline" name="offline" value="1"> <label for="offline">Chiedi l'accesso offline (offline_access) / Ask for offline access</label></p>
-<button type="submit" name="level" value="1">Entra con SPID (OpenID Connect, livello 1)</button>
-<button type="submit" name="level" value="2">Entra con SPID (OpenID Connect, livello 2)</button>
-</form>
-</main></body></html>`))
+// rpPage is styled by the IdP's stylesheet (same origin in the demo) and
+// speaks the visitor's language, with the catalogue of the templates
+// package (i18n/*.demorp.json): a person trying OpenID Connect meets the
+// same look as at the SAML demo service.
+var rpPage = template.Must(template.New("rp").Funcs(template.FuncMap{
+	"t": func(lang, key string, args ...string) string { return templates.Text(lang, key, args...) },
+}).Parse(`<!DOCTYPE html>
+<html lang="{{.Lang}}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<meta name="robots" content="noindex, nofollow">
+<title>{{if .Claims}}{{t .Lang "demorp.ok.title"}}{{else}}{{t .Lang "demorp.home.title"}}{{end}} – {{.Name}}</title>
+<link rel="stylesheet" href="/static/idp.css">
+<link rel="icon" href="/static/favicon.svg" type="image/svg+xml"></head>
+<body class="demo">
+<a class="skip-link" href="#main">{{t .Lang "common.skip"}}</a>
+<div class="demo-slim"><div class="band-inner"><span>{{t .Lang "demo.slim"}}</span></div></div>
+<header class="demo-header"><div class="band-inner">
+  <img src="/static/demo-sp.svg" alt="" width="48" height="48">
+  <div><p class="demo-sp-name">{{.Name}}</p><p class="demo-sp-tag">{{t .Lang "demorp.tagline"}}</p></div>
+</div></header>
+<main id="main" class="main main-wide"><div class="card card-wide">
+<h1>{{if .Claims}}{{t .Lang "demorp.ok.title"}}{{else}}{{t .Lang "demorp.home.title"}}{{end}}</h1>
+{{if .Error}}<div class="alert alert-danger" role="alert"><img class="alert-icon" src="/static/icon-error.svg" alt="" width="24" height="24">
+  <div><p><strong>{{t .Lang "demorp.error"}}</strong> {{t .Lang .Error}}</p>{{if .Detail}}<p><code>{{.Detail}}</code></p>{{end}}</div></div>{{end}}
+{{if .Notice}}<div class="alert alert-success" role="status"><img class="alert-icon" src="/static/icon-check.svg" alt="" width="24" height="24"><div><p>{{t .Lang .Notice}}</p></div></div>{{end}}
+{{if .Claims}}<h2>{{t .Lang "demorp.claims"}}</h2>
+<dl class="facts claims">{{range .Claims}}
+  <dt><code>{{.Name}}</code></dt><dd>{{.Value}}</dd>{{end}}
+</dl>{{end}}
+{{if .Session}}<div class="actions actions-inline">
+  <form method="post" action="{{.Prefix}}/refresh"><button class="btn btn-secondary" type="submit">{{t .Lang "demorp.refresh"}}</button></form>
+  <form method="post" action="{{.Prefix}}/revoke"><button class="btn btn-primary" type="submit">{{t .Lang "demorp.logout"}}</button></form>
+</div>
+<p><a class="back-link" href="{{.Prefix}}/">{{t .Lang "demorp.again"}}</a></p>
+{{else}}<p class="lead">{{t .Lang "demorp.home.intro"}}</p>
+<form class="spid-choice" method="post" action="{{.Action}}">
+  <div class="check"><input type="checkbox" id="offline" name="offline" value="1"> <label for="offline">{{t .Lang "demorp.offline"}}</label></div>
+  <div class="spid-option">
+    <button class="spid-button" type="submit" name="level" value="1" aria-describedby="level1-desc">
+      <span class="spid-button-icon"><img src="/static/spid-user.svg" alt="" width="26" height="26"></span>
+      <span class="spid-button-text">{{t .Lang "demorp.button"}}</span>
+    </button>
+    <p id="level1-desc" class="spid-option-desc"><strong>{{t .Lang "demorp.level" "n" "1"}}</strong> – {{t .Lang "demorp.level1.desc"}}</p>
+  </div>
+  <div class="spid-option">
+    <button class="spid-button" type="submit" name="level" value="2" aria-describedby="level2-desc">
+      <span class="spid-button-icon"><img src="/static/spid-user.svg" alt="" width="26" height="26"></span>
+      <span class="spid-button-text">{{t .Lang "demorp.button"}}</span>
+    </button>
+    <p id="level2-desc" class="spid-option-desc"><strong>{{t .Lang "demorp.level" "n" "2"}}</strong> – {{t .Lang "demorp.level2.desc"}}</p>
+  </div>
+</form>{{end}}
+</div></main>
+<footer class="footer"><div class="footer-inner">
+  <nav class="lang-switch" aria-label="{{t .Lang "common.language"}}"><ul>{{$cur := .Lang}}{{$p := .Prefix}}{{range .Langs}}
+    <li>{{if eq .Code $cur}}<span aria-current="true" lang="{{.Code}}">{{.Name}}</span>{{else}}<a href="{{$p}}/?lang={{.Code}}" lang="{{.Code}}" hreflang="{{.Code}}">{{.Name}}</a>{{end}}</li>{{end}}
+  </ul></nav>
+</div></footer>
+</body></html>`))
 
 type rpClaim struct{ Name, Value string }
 
@@ -59,31 +102,47 @@ func (rp *RP) prefix() string {
 	return u.Path
 }
 
-func (rp *RP) render(w http.ResponseWriter, status int, errMsg string, claims []rpClaim) {
-	rp.renderPage(w, status, rpView{Error: errMsg, Claims: claims})
+// render shows the page with an error (a catalogue key, "" for none) and
+// its technical detail, or the claims.
+func (rp *RP) render(w http.ResponseWriter, r *http.Request, status int, errKey, detail string, claims []rpClaim) {
+	rp.renderPage(w, r, status, rpView{Error: errKey, Detail: detail, Claims: claims})
 }
 
 // rpView is what the demo RP's page shows.
 type rpView struct {
-	Error, Notice string
+	Error, Detail string // a demorp.err.* key and the technical cause
+	Notice        string // a demorp.notice.* key
 	Claims        []rpClaim
 	// Session: the RP holds tokens, so it offers refresh and logout.
 	Session bool
 }
 
-func (rp *RP) renderPage(w http.ResponseWriter, status int, v rpView) {
+type rpLang struct{ Code, Name string }
+
+func (rp *RP) renderPage(w http.ResponseWriter, r *http.Request, status int, v rpView) {
+	lang := templates.SetLang(w, r)
+	for i, c := range v.Claims {
+		if c.Value == refreshReceived {
+			v.Claims[i].Value = templates.Text(lang, "demorp.received")
+		}
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	_ = rpPage.Execute(w, map[string]any{"Name": rp.Name, "Error": v.Error, "Notice": v.Notice, "Claims": v.Claims,
-		"Session": v.Session, "Prefix": rp.prefix(), "Action": rp.prefix() + "/login"})
+	_ = rpPage.Execute(w, map[string]any{"Name": rp.Name, "Lang": lang, "Error": v.Error, "Detail": v.Detail, "Notice": v.Notice,
+		"Claims": v.Claims, "Session": v.Session, "Prefix": rp.prefix(), "Action": rp.prefix() + "/login",
+		"Langs": []rpLang{{"it", "Italiano"}, {"en", "English"}}})
 }
+
+// refreshReceived stands for a refresh token among the claims shown; the
+// page says "received" in its language.
+const refreshReceived = "\x00refresh-received"
 
 func (rp *RP) home(w http.ResponseWriter, r *http.Request) {
 	if rp.web == nil {
 		http.NotFound(w, r)
 		return
 	}
-	rp.render(w, http.StatusOK, "", nil)
+	rp.render(w, r, http.StatusOK, "", "", nil)
 }
 
 const pendingCookie = "demo-rp-pending"
@@ -108,7 +167,7 @@ func (rp *RP) start(w http.ResponseWriter, r *http.Request) {
 	}
 	signed, err := rp.SignRequest(ro)
 	if err != nil {
-		rp.render(w, http.StatusInternalServerError, "Impossibile firmare la richiesta / cannot sign the request", nil)
+		rp.render(w, r, http.StatusInternalServerError, "demorp.err.sign", err.Error(), nil)
 		return
 	}
 	// The demo keeps its PKCE verifier and nonce in a cookie of its own
@@ -132,24 +191,24 @@ func (rp *RP) callback(w http.ResponseWriter, r *http.Request) {
 		_ = json.Unmarshal(b, &p)
 	}
 	if p.State == "" || q.Get("state") != p.State {
-		rp.render(w, http.StatusBadRequest, "Risposta inattesa (state diverso) / unexpected answer (state differs)", nil)
+		rp.render(w, r, http.StatusBadRequest, "demorp.err.state", "", nil)
 		return
 	}
 	if e := q.Get("error"); e != "" {
-		rp.render(w, http.StatusOK, fmt.Sprintf("L'OP ha risposto / the OP answered: %s — %s", e, q.Get("error_description")), nil)
+		rp.render(w, r, http.StatusOK, "demorp.err.op", strings.TrimSuffix(e+": "+q.Get("error_description"), ": "), nil)
 		return
 	}
 	if q.Get("iss") != rp.web.Issuer {
-		rp.render(w, http.StatusBadRequest, "iss diverso dall'OP / iss differs from the OP", nil)
+		rp.render(w, r, http.StatusBadRequest, "demorp.err.iss", "", nil)
 		return
 	}
 	claims, tokens, err := rp.redeem(q.Get("code"), p)
 	if err != nil {
-		rp.render(w, http.StatusBadGateway, "Scambio del codice non riuscito / code exchange failed: "+err.Error(), nil)
+		rp.render(w, r, http.StatusBadGateway, "demorp.err.code", err.Error(), nil)
 		return
 	}
 	rp.keepTokens(w, tokens)
-	rp.renderPage(w, http.StatusOK, rpView{Claims: sortedClaims(claims), Session: true})
+	rp.renderPage(w, r, http.StatusOK, rpView{Claims: sortedClaims(claims), Session: true})
 }
 
 // sortedClaims lists claims by name.
@@ -223,7 +282,7 @@ func (rp *RP) tokensAndClaims(form url.Values, nonce string) (map[string]any, rp
 	}
 	claims["acr (ID token)"] = id["acr"]
 	if tok.RefreshToken != "" {
-		claims["refresh_token"] = "ricevuto / received"
+		claims["refresh_token"] = refreshReceived
 	}
 	return claims, rpTokens{Access: tok.AccessToken, Refresh: tok.RefreshToken}, nil
 }
