@@ -38,3 +38,25 @@ func (c *Clock) Advance(d time.Duration) {
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
 }
+
+// Offset runs with the wall clock (UTC), moved forward by hand: for
+// fixtures that need time to pass on its own as well as to jump (lockouts,
+// timeouts, session lifetimes). Its zero value reads the wall clock.
+type Offset struct {
+	mu  sync.Mutex
+	off time.Duration
+}
+
+// Now returns the wall clock plus the advances so far.
+func (c *Offset) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().UTC().Add(c.off)
+}
+
+// Advance moves the clock forward by d.
+func (c *Offset) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.off += d
+	c.mu.Unlock()
+}

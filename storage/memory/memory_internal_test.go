@@ -3,35 +3,17 @@ package memory
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/spid-idp/spid-idp/internal/testclock"
 	"github.com/spid-idp/spid-idp/storage"
 )
 
-// fakeClock is a clock the test moves by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func newClocked(t *testing.T, opts ...Option) (*Store, *fakeClock) {
+func newClocked(t *testing.T, opts ...Option) (*Store, *testclock.Clock) {
 	t.Helper()
-	clk := &fakeClock{t: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)}
-	s := New(append([]Option{WithClock(clk.now)}, opts...)...)
+	clk := testclock.New(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC))
+	s := New(append([]Option{WithClock(clk.Now)}, opts...)...)
 	t.Cleanup(func() { _ = s.Close() })
 	return s, clk
 }
@@ -47,7 +29,7 @@ func (s *Store) sizes() (sessions, requestIDs, counters, values int) {
 func TestExpiryBoundary(t *testing.T) {
 	ctx := context.Background()
 	s, clk := newClocked(t, WithSweepInterval(0))
-	start := clk.now()
+	start := clk.Now()
 	exp := start.Add(time.Minute)
 
 	if err := s.CreateSession(ctx, storage.Session{ID: "s", ExpiresAt: exp}); err != nil {
@@ -63,7 +45,7 @@ func TestExpiryBoundary(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	clk.advance(time.Minute - time.Nanosecond)
+	clk.Advance(time.Minute - time.Nanosecond)
 	if _, err := s.GetSession(ctx, "s"); err != nil {
 		t.Errorf("session gone 1ns before expiry: %v", err)
 	}
@@ -77,7 +59,7 @@ func TestExpiryBoundary(t *testing.T) {
 		t.Errorf("value 1ns before expiry: expiry %s, err %v; want %s, nil", gotExp, err, exp)
 	}
 
-	clk.advance(time.Nanosecond)
+	clk.Advance(time.Nanosecond)
 	if _, err := s.GetSession(ctx, "s"); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("session at its expiry: err = %v, want ErrNotFound", err)
 	}
@@ -104,7 +86,7 @@ func TestExpiryBoundary(t *testing.T) {
 func TestSweepDropsOnlyExpired(t *testing.T) {
 	ctx := context.Background()
 	s, clk := newClocked(t, WithSweepInterval(0))
-	now := clk.now()
+	now := clk.Now()
 	for _, id := range []string{"short", "long"} {
 		d := time.Minute
 		if id == "long" {
@@ -123,7 +105,7 @@ func TestSweepDropsOnlyExpired(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	clk.advance(2 * time.Minute)
+	clk.Advance(2 * time.Minute)
 	s.sweep()
 	if a, b, c, v := s.sizes(); a != 1 || b != 1 || c != 1 || v != 1 {
 		t.Fatalf("after sweep: %d sessions, %d request IDs, %d counters, %d values; want 1 each", a, b, c, v)
@@ -141,10 +123,10 @@ func TestSweepDropsOnlyExpired(t *testing.T) {
 func TestJanitorRuns(t *testing.T) {
 	ctx := context.Background()
 	s, clk := newClocked(t, WithSweepInterval(5*time.Millisecond))
-	if err := s.InsertRequestID(ctx, "r", clk.now().Add(time.Second)); err != nil {
+	if err := s.InsertRequestID(ctx, "r", clk.Now().Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	clk.advance(time.Hour)
+	clk.Advance(time.Hour)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if _, n, _, _ := s.sizes(); n == 0 {
@@ -172,7 +154,7 @@ func TestCanceledContext(t *testing.T) {
 	s, clk := newClocked(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	exp := clk.now().Add(time.Hour)
+	exp := clk.Now().Add(time.Hour)
 	checks := map[string]error{
 		"CreateSession":   s.CreateSession(ctx, storage.Session{ID: "s", ExpiresAt: exp}),
 		"InsertRequestID": s.InsertRequestID(ctx, "r", exp),

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,6 +21,7 @@ import (
 	"github.com/spid-idp/spid-idp/idp/appapi"
 	"github.com/spid-idp/spid-idp/idp/otp"
 	"github.com/spid-idp/spid-idp/idp/push"
+	"github.com/spid-idp/spid-idp/internal/testclock"
 	"github.com/spid-idp/spid-idp/keys/datakey"
 	"github.com/spid-idp/spid-idp/storage"
 	"github.com/spid-idp/spid-idp/storage/memory"
@@ -29,25 +29,8 @@ import (
 	"github.com/spid-idp/spid-idp/storage/sqlstore"
 )
 
-// Clock is a settable clock, safe for concurrent use.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Advance moves the clock forward.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// Clock is the clock the test moves by hand.
+type Clock = testclock.Clock
 
 // Env is one test's world.
 type Env struct {
@@ -71,7 +54,7 @@ func New(t testing.TB, real bool) *Env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	clock := &Clock{t: time.Date(2026, 3, 2, 9, 0, 5, 0, time.UTC)}
+	clock := testclock.New(time.Date(2026, 3, 2, 9, 0, 5, 0, time.UTC))
 	now := clock.Now
 	if real {
 		now = time.Now
