@@ -9,53 +9,24 @@ package authflow
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"html"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
+	"github.com/spid-idp/spid-idp/internal/flowtest"
 	"github.com/spid-idp/spid-idp/internal/testbrowser"
 
-	"github.com/spid-idp/spid-idp/audit"
-	"github.com/spid-idp/spid-idp/demo"
-	"github.com/spid-idp/spid-idp/idp/password"
-	"github.com/spid-idp/spid-idp/idp/regulation"
 	"github.com/spid-idp/spid-idp/idp/spid"
 	"github.com/spid-idp/spid-idp/metadata"
 	"github.com/spid-idp/spid-idp/storage"
-	"github.com/spid-idp/spid-idp/storage/memory"
-	"github.com/spid-idp/spid-idp/storage/sqlite"
 	"github.com/spid-idp/spid-idp/templates"
 )
-
-// testClock is a settable clock shared by the flow and its stores.
-type testClock struct {
-	mu  sync.Mutex
-	off time.Duration
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().UTC().Add(c.off)
-}
-
-// Advance moves the clock forward.
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.off += d
-	c.mu.Unlock()
-}
 
 // testRP is a relying party of the test front end.
 type testRP struct {
@@ -64,17 +35,11 @@ type testRP struct {
 }
 
 type harness struct {
-	t     testing.TB
-	Flow  *Engine
-	FE    *testFrontEnd
-	Srv   *httptest.Server
-	Base  string
-	Clock *testClock
-	Store storage.Store
-	Eph   *memory.Store
-	A, B  *testRP
-	// The citizen's credentials.
-	Username, Password string
+	*flowtest.Env
+	t    testing.TB
+	Flow *Engine
+	FE   *testFrontEnd
+	A, B *testRP
 
 	mu  sync.Mutex
 	mux *http.ServeMux
@@ -85,60 +50,23 @@ const (
 	spBEntity = "https://sp-b.example.it"
 )
 
-// fastArgon2 keeps password checks cheap in tests.
-var fastArgon2 = password.Params{Time: 1, MemoryKiB: 64, Threads: 1, KeyLen: 32, SaltLen: 16}
-
 func newHarness(t testing.TB) *harness {
 	t.Helper()
-	ctx := context.Background()
-	h := &harness{t: t, Clock: &testClock{}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.Srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := &harness{Env: flowtest.New(t), t: t}
+	h.Srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.mu.Lock()
 		mux := h.mux
 		h.mu.Unlock()
 		mux.ServeHTTP(w, r)
-	}))
-	h.Srv.Listener.Close()
-	h.Srv.Listener = ln
-	h.Base = "http://" + ln.Addr().String()
-
-	st, err := sqlite.Open(ctx, t.TempDir()+"/idp.db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	h.Store = st
-	h.Eph = memory.New(memory.WithClock(h.Clock.Now))
-	t.Cleanup(func() { h.Eph.Close() })
-	if _, err := demo.EnsureCitizen(ctx, st, fastArgon2); err != nil {
-		t.Fatal(err)
-	}
-	h.Username, h.Password = demo.CitizenUsername, demo.CitizenPassword
+	})
 	h.A = newTestRP(spAEntity, "Servizio A")
 	h.B = newTestRP(spBEntity, "Servizio B")
 	h.FE = &testFrontEnd{rps: map[string]*testRP{h.A.EntityID: h.A, h.B.EntityID: h.B}}
-
-	key := make([]byte, 32)
-	rand.Read(key)
-	pages, err := templates.New()
-	if err != nil {
-		t.Fatal(err)
-	}
 	h.rebuild(Options{
-		BaseURL: h.Base, Store: st, Eph: h.Eph, Pages: pages,
-		Audit:      &audit.Logger{Store: st, Now: h.Clock.Now},
-		Log:        discardLog(),
-		Regulator:  &regulation.Regulator{Store: st, Now: h.Clock.Now},
-		Argon2:     fastArgon2,
-		CookieKeys: [][]byte{key},
-		Now:        h.Clock.Now,
+		BaseURL: h.Base, Store: h.Store, Eph: h.Eph, Pages: h.Pages, Audit: h.Audit(), Log: flowtest.DiscardLog(),
+		Regulator: h.Regulator(), Argon2: flowtest.FastArgon2, CookieKeys: [][]byte{h.CookieKey}, Now: h.Clock.Now,
 	})
-	h.Srv.Start()
-	t.Cleanup(h.Srv.Close)
+	h.Start(t)
 	return h
 }
 
@@ -158,8 +86,6 @@ func (h *harness) rebuild(o Options) {
 	h.Flow, h.mux = f, mux
 	h.mu.Unlock()
 }
-
-func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func newTestRP(entityID, name string) *testRP {
 	as := metadata.AttributeService{Index: 0, IsDefault: true, ServiceName: map[string]string{"it": name},
@@ -272,26 +198,10 @@ func (h *harness) browser() *browser {
 	return &browser{Browser: testbrowser.New(h.t, h.Base), t: h.t, h: h}
 }
 
-func (b *browser) get(u string) page { b.t.Helper(); return b.Get(u) }
-
-func (b *browser) post(u string, form url.Values) page { b.t.Helper(); return b.Post(u, form) }
-
-func (b *browser) form(p page, action string) (string, url.Values) {
-	b.t.Helper()
-	return b.Form(p, action)
-}
-
-func (b *browser) submit(p page, action string, extra url.Values) page {
-	b.t.Helper()
-	return b.Submit(p, action, extra)
-}
-
-func (b *browser) cookie(path, name string) string { return b.Cookie(path, name) }
-
 // start opens a flow of rp at level through the test front end.
 func (b *browser) start(rp *testRP, level int) page {
 	b.t.Helper()
-	return b.get(b.h.Base + pathTestStart + "?" + url.Values{"rp": {rp.EntityID}, "level": {strconv.Itoa(level)}}.Encode())
+	return b.Get(b.h.Base + pathTestStart + "?" + url.Values{"rp": {rp.EntityID}, "level": {strconv.Itoa(level)}}.Encode())
 }
 
 // login signs in at rp with SpidL<level>: credentials when the browser
@@ -300,7 +210,7 @@ func (b *browser) login(rp *testRP, level int) outcome {
 	b.t.Helper()
 	p := b.start(rp, level)
 	if strings.Contains(p.Body, `name="password"`) {
-		p = b.submit(p, PathLogin, url.Values{templates.FieldUsername: {b.h.Username}, templates.FieldPassword: {b.h.Password},
+		p = b.Submit(p, PathLogin, url.Values{templates.FieldUsername: {b.h.Username}, templates.FieldPassword: {b.h.Password},
 			templates.FieldOp: {templates.OpSubmit}})
 	}
 	o := b.accept(p, rp)
@@ -323,7 +233,7 @@ type outcome struct {
 // rpOutcome reads the test front end's answer on p.
 func (b *browser) rpOutcome(p page, rp *testRP) outcome {
 	b.t.Helper()
-	_, v := b.form(p, rp.EntityID)
+	_, v := b.Form(p, rp.EntityID)
 	o := outcome{OK: v.Get("outcome") == "ok", Identity: v.Get("identity"), ClassRef: v.Get("classref"), SessionIndex: v.Get("session_index")}
 	if !o.OK {
 		o.StatusMessage = v.Get("outcome")
@@ -337,5 +247,5 @@ func (b *browser) rpOutcome(p page, rp *testRP) outcome {
 // accept presses "Acconsento" and returns the RP's outcome.
 func (b *browser) accept(p page, rp *testRP) outcome {
 	b.t.Helper()
-	return b.rpOutcome(b.submit(p, PathConsent, url.Values{templates.FieldOp: {templates.OpAccept}}), rp)
+	return b.rpOutcome(b.Submit(p, PathConsent, url.Values{templates.FieldOp: {templates.OpAccept}}), rp)
 }

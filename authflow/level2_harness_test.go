@@ -191,7 +191,7 @@ func (b *browser) startL2(rp *testRP, level int) page {
 	if !strings.Contains(p.Body, `name="password"`) {
 		b.t.Fatalf("no credentials page for a SpidL%d request (status %d):\n%s", level, p.Status, p.Body)
 	}
-	return b.submit(p, PathLogin, url.Values{templates.FieldUsername: {b.h.Username}, templates.FieldPassword: {b.h.Password},
+	return b.Submit(p, PathLogin, url.Values{templates.FieldUsername: {b.h.Username}, templates.FieldPassword: {b.h.Password},
 		templates.FieldOp: {templates.OpSubmit}})
 }
 

@@ -50,7 +50,7 @@ func TestL2TOTPLogin(t *testing.T) {
 	if strings.Contains(p.Body, `value="accept"`) {
 		t.Fatal("consent offered before the second factor")
 	}
-	consent := b.submit(p, PathLoginOTP, submitOTP(h.code(seed)))
+	consent := b.Submit(p, PathLoginOTP, submitOTP(h.code(seed)))
 	if !strings.Contains(consent.Body, `value="accept"`) || !strings.Contains(consent.Body, "SPID 2") {
 		t.Fatalf("no level-2 consent after the right code (status %d):\n%s", consent.Status, consent.Body)
 	}
@@ -58,7 +58,7 @@ func TestL2TOTPLogin(t *testing.T) {
 	if !o.OK || o.ClassRef != spid.L2.ClassRef() {
 		t.Fatalf("SP got ok=%v %q, want SpidL2", o.OK, o.ClassRef)
 	}
-	if o.SessionIndex != "" || b.cookie("/", ssoCookie) != "" {
+	if o.SessionIndex != "" || b.Cookie("/", ssoCookie) != "" {
 		t.Error("a level-2 login opened an SSO session (spec §7.1)")
 	}
 	d := h.device(devID)
@@ -92,17 +92,17 @@ func TestL2CodeSingleUse(t *testing.T) {
 	_, seed := h.addDevice(citizenID, storage.DeviceTOTP, storage.DeviceActive)
 	code := h.code(seed)
 	b := h.browser()
-	if p := b.submit(b.startL2(h.A, 2), PathLoginOTP, submitOTP(code)); !strings.Contains(p.Body, `value="accept"`) {
+	if p := b.Submit(b.startL2(h.A, 2), PathLoginOTP, submitOTP(code)); !strings.Contains(p.Body, `value="accept"`) {
 		t.Fatalf("first use refused:\n%s", p.Body)
 	}
 	// The same code in a new login, even within its 30 s step (S067).
-	p := b.submit(b.startL2(h.A, 2), PathLoginOTP, submitOTP(code))
+	p := b.Submit(b.startL2(h.A, 2), PathLoginOTP, submitOTP(code))
 	if p.Status != http.StatusUnauthorized || strings.Contains(p.Body, `value="accept"`) || !strings.Contains(p.Body, `id="otp-error"`) {
 		t.Fatalf("reused code: status %d\n%s", p.Status, p.Body)
 	}
 	// The next step's code works (the skew window allows +1).
 	h.Clock.Advance(otp.Period)
-	if p = b.submit(p, PathLoginOTP, submitOTP(h.code(seed))); !strings.Contains(p.Body, `value="accept"`) {
+	if p = b.Submit(p, PathLoginOTP, submitOTP(h.code(seed))); !strings.Contains(p.Body, `value="accept"`) {
 		t.Fatalf("next code refused:\n%s", p.Body)
 	}
 }
@@ -124,11 +124,11 @@ func TestL2ConcurrentCodeOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			target, v := browsers[i].form(pages[i], PathLoginOTP)
+			target, v := browsers[i].Form(pages[i], PathLoginOTP)
 			for k, vs := range submitOTP(code) {
 				v[k] = vs
 			}
-			results[i] = browsers[i].post(target, v)
+			results[i] = browsers[i].Post(target, v)
 		}()
 	}
 	wg.Wait()
@@ -153,7 +153,7 @@ func TestL2WrongCodesEndWithNr19(t *testing.T) {
 		wrong[0] = "999999"
 	}
 	for i, c := range wrong[:2] {
-		p = b.submit(p, PathLoginOTP, submitOTP(c))
+		p = b.Submit(p, PathLoginOTP, submitOTP(c))
 		if p.Status != http.StatusUnauthorized || !strings.Contains(p.Body, `id="otp-error"`) {
 			t.Fatalf("wrong code %d: status %d", i, p.Status)
 		}
@@ -161,7 +161,7 @@ func TestL2WrongCodesEndWithNr19(t *testing.T) {
 	if !strings.Contains(p.Body, "1") {
 		t.Error("attempts left not shown")
 	}
-	p = b.submit(p, PathLoginOTP, submitOTP(wrong[2]))
+	p = b.Submit(p, PathLoginOTP, submitOTP(wrong[2]))
 	wantAnomaly(t, b.rpOutcome(p, h.A), spid.NrCredentialsExhausted)
 	if d := h.device(devID); d.FailedAttempts != 3 {
 		t.Errorf("device FailedAttempts = %d, want 3", d.FailedAttempts)
@@ -185,7 +185,7 @@ func TestL2OtherDevicesRefused(t *testing.T) {
 	_, pendingSeed := h.addDevice(citizenID, storage.DeviceTOTP, storage.DevicePending)
 	for name, seed := range map[string][]byte{"another identity's device": otherSeed, "a revoked device": revokedSeed, "a pending device": pendingSeed} {
 		b := h.browser()
-		p := b.submit(b.startL2(h.A, 2), PathLoginOTP, submitOTP(h.code(seed)))
+		p := b.Submit(b.startL2(h.A, 2), PathLoginOTP, submitOTP(h.code(seed)))
 		if p.Status != http.StatusUnauthorized || strings.Contains(p.Body, `value="accept"`) {
 			t.Errorf("code of %s accepted (status %d)", name, p.Status)
 		}
@@ -197,7 +197,7 @@ func TestL2SessionRules(t *testing.T) {
 	_, seed := h.addDevice(citizenID, storage.DeviceTOTP, storage.DeviceActive)
 	b := h.browser()
 	// C160: an L2 login without a session creates none.
-	b.accept(b.submit(b.startL2(h.A, 2), PathLoginOTP, submitOTP(h.code(seed))), h.A)
+	b.accept(b.Submit(b.startL2(h.A, 2), PathLoginOTP, submitOTP(h.code(seed))), h.A)
 	if p := b.start(h.B, 1); !strings.Contains(p.Body, `name="password"`) {
 		t.Fatal("an L1 request after an L2 login reused a session")
 	}
@@ -205,14 +205,14 @@ func TestL2SessionRules(t *testing.T) {
 	// leaves the session alone.
 	b2 := h.browser()
 	a := b2.login(h.A, 1)
-	sid := b2.cookie("/", ssoCookie)
+	sid := b2.Cookie("/", ssoCookie)
 	h.Clock.Advance(otp.Period)
 	p := b2.startL2(h.B, 2) // fails the test if no password page
-	o := b2.accept(b2.submit(p, PathLoginOTP, submitOTP(h.code(seed))), h.B)
+	o := b2.accept(b2.Submit(p, PathLoginOTP, submitOTP(h.code(seed))), h.B)
 	if !o.OK || o.ClassRef != spid.L2.ClassRef() || o.SessionIndex != "" {
 		t.Fatalf("L2 during an L1 session: %+v", o)
 	}
-	if b2.cookie("/", ssoCookie) != sid {
+	if b2.Cookie("/", ssoCookie) != sid {
 		t.Error("the L2 login changed the SSO cookie")
 	}
 	s, err := h.Eph.GetSession(context.Background(), mustOpenIndex(t, h, a.SessionIndex))
@@ -235,11 +235,11 @@ func TestL2SecondStepCannotConsent(t *testing.T) {
 	h.addDevice(citizenID, storage.DeviceTOTP, storage.DeviceActive)
 	b := h.browser()
 	p := b.startL2(h.A, 2)
-	target, v := b.form(p, PathLoginOTP)
+	target, v := b.Form(p, PathLoginOTP)
 	u, _ := url.Parse(target)
 	u.Path = PathConsent
 	v.Set(templates.FieldOp, templates.OpAccept)
-	res := b.post(u.String(), v)
+	res := b.Post(u.String(), v)
 	if res.Status != http.StatusBadRequest || strings.Contains(res.Body, `name="outcome"`) {
 		t.Fatalf("consent at the second step: status %d\n%s", res.Status, res.Body)
 	}
@@ -248,7 +248,7 @@ func TestL2SecondStepCannotConsent(t *testing.T) {
 	v.Set(templates.FieldOp, templates.OpSubmit)
 	v.Set(templates.FieldUsername, h.Username)
 	v.Set(templates.FieldPassword, h.Password)
-	if res := b.post(u.String(), v); res.Status != http.StatusBadRequest {
+	if res := b.Post(u.String(), v); res.Status != http.StatusBadRequest {
 		t.Fatalf("password form at the second step: %d", res.Status)
 	}
 }
@@ -258,7 +258,7 @@ func TestL2FormChecks(t *testing.T) {
 	_, seed := h.addDevice(citizenID, storage.DeviceTOTP, storage.DeviceActive)
 	b := h.browser()
 	p := b.startL2(h.A, 2)
-	target, v := b.form(p, PathLoginOTP)
+	target, v := b.Form(p, PathLoginOTP)
 	v.Set(templates.FieldOTP, h.code(seed))
 	v.Set(templates.FieldOp, templates.OpSubmit)
 	bad := url.Values{}
@@ -266,11 +266,11 @@ func TestL2FormChecks(t *testing.T) {
 		bad[k] = vs
 	}
 	bad.Set(templates.FieldCSRF, "forged")
-	if res := b.post(target, bad); res.Status != http.StatusForbidden {
+	if res := b.Post(target, bad); res.Status != http.StatusForbidden {
 		t.Errorf("forged CSRF token: %d", res.Status)
 	}
 	other := h.browser() // the flow is bound to the browser cookie
-	if res := other.post(target, v); res.Status != http.StatusForbidden {
+	if res := other.Post(target, v); res.Status != http.StatusForbidden {
 		t.Errorf("flow from another browser: %d", res.Status)
 	}
 	req, _ := http.NewRequest(http.MethodPost, target, strings.NewReader(v.Encode()))
@@ -280,16 +280,16 @@ func TestL2FormChecks(t *testing.T) {
 		t.Errorf("cross-origin post: %d", res.Status)
 	}
 	// Nothing was consumed: the right code still works.
-	if res := b.post(target, v); !strings.Contains(res.Body, `value="accept"`) {
+	if res := b.Post(target, v); !strings.Contains(res.Body, `value="accept"`) {
 		t.Fatalf("code refused after refused forgeries: %d", res.Status)
 	}
 	// Annulla → nr25.
 	p = b.startL2(h.A, 2)
-	wantAnomaly(t, b.rpOutcome(b.submit(p, PathLoginOTP, op(templates.OpCancel)), h.A), spid.NrCancelled)
+	wantAnomaly(t, b.rpOutcome(b.Submit(p, PathLoginOTP, op(templates.OpCancel)), h.A), spid.NrCancelled)
 	// Timeout → nr21.
 	p = b.startL2(h.A, 2)
 	h.Clock.Advance(11 * time.Minute)
-	wantAnomaly(t, b.rpOutcome(b.submit(p, PathLoginOTP, submitOTP(h.code(seed))), h.A), spid.NrTimeout)
+	wantAnomaly(t, b.rpOutcome(b.Submit(p, PathLoginOTP, submitOTP(h.code(seed))), h.A), spid.NrTimeout)
 }
 
 func TestL2LanguageSwitchKeepsStep(t *testing.T) {
@@ -301,7 +301,7 @@ func TestL2LanguageSwitchKeepsStep(t *testing.T) {
 	if m == nil {
 		t.Fatalf("no language link on P03:\n%s", p.Body)
 	}
-	en := b.get(h.Base + strings.ReplaceAll(m[1], "&amp;", "&"))
+	en := b.Get(h.Base + strings.ReplaceAll(m[1], "&amp;", "&"))
 	if en.Status != http.StatusOK || !strings.Contains(en.Body, `<html lang="en">`) || !strings.Contains(en.Body, `autocomplete="one-time-code"`) {
 		t.Fatalf("language switch on P03: %d\n%s", en.Status, en.Body)
 	}
@@ -319,7 +319,7 @@ func TestL2PushApproved(t *testing.T) {
 	if !strings.Contains(p.Body, `value="push"`) || !strings.Contains(p.Body, `value="totp"`) {
 		t.Fatalf("no method choice (P02) for a citizen with a push device:\n%s", p.Body)
 	}
-	p = b.submit(p, PathLoginMethod, op(templates.OpPush))
+	p = b.Submit(p, PathLoginMethod, op(templates.OpPush))
 	number := pushNumber(t, p)
 	if !strings.Contains(p.Body, "/static/push.js") || !strings.Contains(p.Body, `value="totp"`) {
 		t.Error("P04 without its script or the code fallback")
@@ -336,7 +336,7 @@ func TestL2PushApproved(t *testing.T) {
 		t.Errorf("another browser polled the flow: %q", other)
 	}
 	// "Ho confermato" before the app answered: still waiting, no failure.
-	p = b.submit(p, PathLoginPushDone, op(templates.OpSubmit))
+	p = b.Submit(p, PathLoginPushDone, op(templates.OpSubmit))
 	if pushNumber(t, p) != number {
 		t.Fatal("P04 lost the number")
 	}
@@ -346,12 +346,12 @@ func TestL2PushApproved(t *testing.T) {
 	if st := pollStatus(t, b, poll); st != push.StatusApproved {
 		t.Fatalf("poll after approval: %q", st)
 	}
-	consent := b.submit(p, PathLoginPushDone, op(templates.OpSubmit))
+	consent := b.Submit(p, PathLoginPushDone, op(templates.OpSubmit))
 	if !strings.Contains(consent.Body, `value="accept"`) {
 		t.Fatalf("no consent after approval:\n%s", consent.Body)
 	}
 	// The same approval does not complete a second login from an old page.
-	if again := b.submit(p, PathLoginPushDone, op(templates.OpSubmit)); strings.Contains(again.Body, `value="accept"`) {
+	if again := b.Submit(p, PathLoginPushDone, op(templates.OpSubmit)); strings.Contains(again.Body, `value="accept"`) {
 		t.Fatal("one approval completed the step twice")
 	}
 	o := b.accept(consent, h.A)
@@ -365,7 +365,7 @@ func TestL2PushApproved(t *testing.T) {
 
 func pollStatus(t *testing.T, b *browser, u string) string {
 	t.Helper()
-	res := b.get(u)
+	res := b.Get(u)
 	var v struct{ Status string }
 	if err := json.Unmarshal([]byte(res.Body), &v); err != nil {
 		t.Fatalf("poll answer %d %q: %v", res.Status, res.Body, err)
@@ -396,32 +396,32 @@ func TestL2PushRefused(t *testing.T) {
 			h := newL2Harness(t)
 			devID, seed, key := h.addPushDevice(citizenID)
 			b := h.browser()
-			p := b.submit(b.startL2(h.A, 2), PathLoginMethod, op(templates.OpPush))
+			p := b.Submit(b.startL2(h.A, 2), PathLoginMethod, op(templates.OpPush))
 			n := pushNumber(t, p)
 			ch := h.pendingChallenge(devID)
 			err := h.decide(devID, key, ch.ID, c.approve, c.number(n, ch.Options))
 			if c.approve && err == nil {
 				t.Fatal("approval with a wrong number accepted")
 			}
-			back := b.submit(p, PathLoginPushDone, op(templates.OpSubmit))
+			back := b.Submit(p, PathLoginPushDone, op(templates.OpSubmit))
 			if !strings.Contains(back.Body, `name="password"`) || !strings.Contains(back.Body, `role="alert"`) {
 				t.Fatalf("refusal did not lead back to P01 with the error (status %d):\n%s", back.Status, back.Body)
 			}
 			// The second-step page is dead: its code fallback does not skip
 			// the password (a denial ends the attempt).
-			if res := b.submit(p, PathLoginPushDone, op(templates.OpTOTP)); res.Status != http.StatusBadRequest {
+			if res := b.Submit(p, PathLoginPushDone, op(templates.OpTOTP)); res.Status != http.StatusBadRequest {
 				t.Fatalf("old P04 after a denial: %d", res.Status)
 			}
 			// The flow goes on from P01 with one failure counted.
-			p2 := b.submit(back, PathLogin, url.Values{templates.FieldUsername: {h.Username}, templates.FieldPassword: {h.Password},
+			p2 := b.Submit(back, PathLogin, url.Values{templates.FieldUsername: {h.Username}, templates.FieldPassword: {h.Password},
 				templates.FieldOp: {templates.OpSubmit}})
-			p2 = b.submit(p2, PathLoginMethod, op(templates.OpTOTP))
-			p2 = b.submit(p2, PathLoginOTP, submitOTP("000000"))
+			p2 = b.Submit(p2, PathLoginMethod, op(templates.OpTOTP))
+			p2 = b.Submit(p2, PathLoginOTP, submitOTP("000000"))
 			if p2.Status != http.StatusUnauthorized {
 				t.Fatalf("wrong code after the denial: %d", p2.Status)
 			}
 			// Denial + wrong code + this = 3 failures → nr19.
-			wantAnomaly(t, b.rpOutcome(b.submit(p2, PathLoginOTP, submitOTP("000001")), h.A), spid.NrCredentialsExhausted)
+			wantAnomaly(t, b.rpOutcome(b.Submit(p2, PathLoginOTP, submitOTP("000001")), h.A), spid.NrCredentialsExhausted)
 			_ = seed
 		})
 	}
@@ -431,7 +431,7 @@ func TestL2PushExpired(t *testing.T) {
 	h := newL2Harness(t)
 	devID, seed, key := h.addPushDevice(citizenID)
 	b := h.browser()
-	p := b.submit(b.startL2(h.A, 2), PathLoginMethod, op(templates.OpPush))
+	p := b.Submit(b.startL2(h.A, 2), PathLoginMethod, op(templates.OpPush))
 	n := pushNumber(t, p)
 	ch := h.pendingChallenge(devID)
 	h.Clock.Advance(push.DefaultTTL + time.Second)
@@ -441,19 +441,19 @@ func TestL2PushExpired(t *testing.T) {
 	if st := pollStatus(t, b, pollURL(t, h.harness, p)); st != push.StatusExpired {
 		t.Fatalf("poll after expiry: %q", st)
 	}
-	p = b.submit(p, PathLoginPushDone, op(templates.OpSubmit))
+	p = b.Submit(p, PathLoginPushDone, op(templates.OpSubmit))
 	if !strings.Contains(p.Body, `value="retry"`) || strings.Contains(p.Body, `value="accept"`) {
 		t.Fatalf("expired push: no retry offered:\n%s", p.Body)
 	}
 	// No failure was counted: three wrong codes are still needed for nr19,
 	// and the fallback code works.
-	p = b.submit(p, PathLoginPushDone, op(templates.OpTOTP))
-	p = b.submit(p, PathLoginOTP, submitOTP("000000"))
-	p = b.submit(p, PathLoginOTP, submitOTP("000001"))
+	p = b.Submit(p, PathLoginPushDone, op(templates.OpTOTP))
+	p = b.Submit(p, PathLoginOTP, submitOTP("000000"))
+	p = b.Submit(p, PathLoginOTP, submitOTP("000001"))
 	if p.Status != http.StatusUnauthorized {
 		t.Fatalf("second wrong code: %d", p.Status)
 	}
-	if c := b.submit(p, PathLoginOTP, submitOTP(h.code(seed))); !strings.Contains(c.Body, `value="accept"`) {
+	if c := b.Submit(p, PathLoginOTP, submitOTP(h.code(seed))); !strings.Contains(c.Body, `value="accept"`) {
 		t.Fatal("the code fallback after an expired push was refused")
 	}
 }
@@ -462,23 +462,23 @@ func TestL2PushRetryAndLimit(t *testing.T) {
 	h := newL2Harness(t)
 	devID, _, _ := h.addPushDevice(citizenID)
 	b := h.browser()
-	p := b.submit(b.startL2(h.A, 2), PathLoginMethod, op(templates.OpPush))
+	p := b.Submit(b.startL2(h.A, 2), PathLoginMethod, op(templates.OpPush))
 	first := h.pendingChallenge(devID)
 	// A new request replaces the pending one for the app.
-	p = b.submit(p, PathLoginPushDone, op(templates.OpRetry))
+	p = b.Submit(p, PathLoginPushDone, op(templates.OpRetry))
 	second := h.pendingChallenge(devID)
 	if first.ID == second.ID {
 		t.Fatal("retry did not create a new challenge")
 	}
-	p = b.submit(p, PathLoginPushDone, op(templates.OpRetry))
+	p = b.Submit(p, PathLoginPushDone, op(templates.OpRetry))
 	// The 4th in 10 minutes is refused (S084) and only codes are offered.
-	p = b.submit(p, PathLoginPushDone, op(templates.OpRetry))
+	p = b.Submit(p, PathLoginPushDone, op(templates.OpRetry))
 	if p.Status != http.StatusTooManyRequests || !strings.Contains(p.Body, `value="totp"`) || pushNumberRE.MatchString(p.Body) {
 		t.Fatalf("4th push: status %d\n%s", p.Status, p.Body)
 	}
 	// Switching to codes cancels the pending request in the app.
 	b2 := h.browser()
-	p = b2.submit(b2.startL2(h.B, 2), PathLoginMethod, op(templates.OpTOTP))
+	p = b2.Submit(b2.startL2(h.B, 2), PathLoginMethod, op(templates.OpTOTP))
 	if !strings.Contains(p.Body, `autocomplete="one-time-code"`) || !strings.Contains(p.Body, PathLoginMethod) {
 		t.Fatalf("P03 after choosing codes should link back to P02:\n%s", p.Body)
 	}
@@ -493,13 +493,13 @@ func TestL2ActivationInLogin(t *testing.T) {
 	if !strings.Contains(offer.Body, "567") || h.SMS.count() != 0 {
 		t.Fatalf("activation offer: %d SMS sent before the citizen asked; page:\n%s", h.SMS.count(), offer.Body)
 	}
-	p := b.submit(offer, PathLoginActivateStart, op(templates.OpSubmit))
+	p := b.Submit(offer, PathLoginActivateStart, op(templates.OpSubmit))
 	to, smsCode, _ := h.SMS.last(t)
 	if to != "+393331234567" || !strings.Contains(p.Body, "567") {
 		t.Fatalf("activation SMS to %q; page:\n%s", to, p.Body)
 	}
 	// Resend gives a new code; the replaced one counts as a wrong code.
-	p = b.submit(p, PathLoginOTP, op(templates.OpResend))
+	p = b.Submit(p, PathLoginOTP, op(templates.OpResend))
 	_, newCode, sent := h.SMS.last(t)
 	if sent != 2 {
 		t.Fatalf("%d SMS sent, want 2", sent)
@@ -508,10 +508,10 @@ func TestL2ActivationInLogin(t *testing.T) {
 	if wrongCode == newCode {
 		wrongCode = "000000"
 	}
-	if res := b.submit(p, PathLoginOTP, submitOTP(wrongCode)); res.Status != http.StatusUnauthorized || !strings.Contains(res.Body, `id="otp-error"`) {
+	if res := b.Submit(p, PathLoginOTP, submitOTP(wrongCode)); res.Status != http.StatusUnauthorized || !strings.Contains(res.Body, `id="otp-error"`) {
 		t.Fatalf("the replaced SMS code: %d", res.Status)
 	}
-	act := b.submit(p, PathLoginOTP, submitOTP(newCode))
+	act := b.Submit(p, PathLoginOTP, submitOTP(newCode))
 	if !strings.Contains(act.Body, `src="data:image/png;base64,`) || !strings.Contains(act.Body, "otpauth://totp/") {
 		t.Fatalf("no activation page after the SMS code (status %d):\n%s", act.Status, act.Body)
 	}
@@ -528,12 +528,12 @@ func TestL2ActivationInLogin(t *testing.T) {
 		t.Fatalf("devices after the SMS step: %+v", devs)
 	}
 	// A wrong first code: the device stays pending.
-	act = b.submit(act, PathLoginActivate, url.Values{templates.FieldOTP: {"000000"}, templates.FieldDeviceName: {"Mio telefono"}, templates.FieldOp: {templates.OpSubmit}})
+	act = b.Submit(act, PathLoginActivate, url.Values{templates.FieldOTP: {"000000"}, templates.FieldDeviceName: {"Mio telefono"}, templates.FieldOp: {templates.OpSubmit}})
 	if act.Status != http.StatusUnauthorized || h.device(devs[0].ID).Status != storage.DevicePending {
 		t.Fatalf("wrong first code: %d", act.Status)
 	}
 	// Two failures so far (old SMS code, wrong first code): one try left.
-	consent := b.submit(act, PathLoginActivate, url.Values{templates.FieldOTP: {otp.Code(seed, h.Clock.Now())},
+	consent := b.Submit(act, PathLoginActivate, url.Values{templates.FieldOTP: {otp.Code(seed, h.Clock.Now())},
 		templates.FieldDeviceName: {"Mio telefono"}, templates.FieldOp: {templates.OpSubmit}})
 	if !strings.Contains(consent.Body, `value="accept"`) {
 		t.Fatalf("no consent after activation (status %d):\n%s", consent.Status, consent.Body)
@@ -554,7 +554,7 @@ func TestL2ActivationInLogin(t *testing.T) {
 	}
 	// The next level-2 login uses the new app.
 	h.Clock.Advance(otp.Period)
-	if p := b.submit(b.startL2(h.A, 2), PathLoginOTP, submitOTP(otp.Code(seed, h.Clock.Now()))); !strings.Contains(p.Body, `value="accept"`) {
+	if p := b.Submit(b.startL2(h.A, 2), PathLoginOTP, submitOTP(otp.Code(seed, h.Clock.Now()))); !strings.Contains(p.Body, `value="accept"`) {
 		t.Fatal("the activated app's code is refused")
 	}
 }
@@ -562,10 +562,10 @@ func TestL2ActivationInLogin(t *testing.T) {
 func TestL2ActivationCancelled(t *testing.T) {
 	h := newL2Harness(t)
 	b := h.browser()
-	p := b.submit(b.startL2(h.A, 2), PathLoginActivateStart, op(templates.OpSubmit))
+	p := b.Submit(b.startL2(h.A, 2), PathLoginActivateStart, op(templates.OpSubmit))
 	_, code, _ := h.SMS.last(t)
-	act := b.submit(p, PathLoginOTP, submitOTP(code))
-	wantAnomaly(t, b.rpOutcome(b.submit(act, PathLoginActivate, op(templates.OpCancel)), h.A), spid.NrCancelled)
+	act := b.Submit(p, PathLoginOTP, submitOTP(code))
+	wantAnomaly(t, b.rpOutcome(b.Submit(act, PathLoginActivate, op(templates.OpCancel)), h.A), spid.NrCancelled)
 	if devs, _ := h.Store.ListDevices(context.Background(), citizenID); len(devs) != 0 {
 		t.Fatalf("pending device kept after cancel: %+v", devs)
 	}
@@ -585,17 +585,17 @@ func TestL2ActivationDeclined(t *testing.T) {
 	if m == nil {
 		t.Fatal("no language link on the offer")
 	}
-	if en := b.get(h.Base + strings.ReplaceAll(m[1], "&amp;", "&")); !strings.Contains(en.Body, PathLoginActivateStart) || h.SMS.count() != 0 {
+	if en := b.Get(h.Base + strings.ReplaceAll(m[1], "&amp;", "&")); !strings.Contains(en.Body, PathLoginActivateStart) || h.SMS.count() != 0 {
 		t.Fatalf("offer in English: %d\n%s", en.Status, en.Body)
 	}
 	// SMS limits: three sends per transaction (S071).
-	p := b.submit(offer, PathLoginActivateStart, op(templates.OpSubmit))
-	p = b.submit(p, PathLoginOTP, op(templates.OpResend))
-	p = b.submit(p, PathLoginOTP, op(templates.OpResend))
+	p := b.Submit(offer, PathLoginActivateStart, op(templates.OpSubmit))
+	p = b.Submit(p, PathLoginOTP, op(templates.OpResend))
+	p = b.Submit(p, PathLoginOTP, op(templates.OpResend))
 	if !strings.Contains(p.Body, `value="resend"`) {
 		t.Fatal("resend not offered within the limit")
 	}
-	p = b.submit(p, PathLoginOTP, op(templates.OpResend))
+	p = b.Submit(p, PathLoginOTP, op(templates.OpResend))
 	if p.Status != http.StatusTooManyRequests || strings.Contains(p.Body, `value="resend"`) {
 		t.Fatalf("4th SMS: status %d", p.Status)
 	}
@@ -638,22 +638,22 @@ func TestDevicesPage(t *testing.T) {
 		return h.addDevice("other", storage.DeviceTOTP, storage.DeviceActive)
 	}()
 	b := h.browser()
-	if p := b.get(h.Base + PathDevices); strings.Contains(p.Body, devID) {
+	if p := b.Get(h.Base + PathDevices); strings.Contains(p.Body, devID) {
 		t.Fatal("devices listed without a session")
 	}
 	b.login(h.A, 1)
-	p := b.get(h.Base + PathDevices)
+	p := b.Get(h.Base + PathDevices)
 	if !strings.Contains(p.Body, `value="`+devID+`"`) || strings.Contains(p.Body, otherDev) {
 		t.Fatalf("device list:\n%s", p.Body)
 	}
 	// Another identity's device cannot be revoked from this session.
-	if res := b.submit(p, PathDevices, url.Values{templates.FieldDevice: {otherDev}, templates.FieldOp: {templates.OpRevoke}}); res.Status != http.StatusNotFound {
+	if res := b.Submit(p, PathDevices, url.Values{templates.FieldDevice: {otherDev}, templates.FieldOp: {templates.OpRevoke}}); res.Status != http.StatusNotFound {
 		t.Errorf("revoking another identity's device: %d", res.Status)
 	}
 	if h.device(otherDev).Status != storage.DeviceActive {
 		t.Fatal("another identity's device was revoked")
 	}
-	res := b.submit(p, PathDevices, url.Values{templates.FieldDevice: {devID}, templates.FieldOp: {templates.OpRevoke}})
+	res := b.Submit(p, PathDevices, url.Values{templates.FieldDevice: {devID}, templates.FieldOp: {templates.OpRevoke}})
 	if res.Status != http.StatusOK || !strings.Contains(res.Body, `role="status"`) {
 		t.Fatalf("after revoke: %d\n%s", res.Status, res.Body)
 	}
@@ -664,11 +664,11 @@ func TestDevicesPage(t *testing.T) {
 		t.Error("no device.revoke audit record")
 	}
 	// Without CSRF token: refused.
-	_, v := b.form(p, PathDevices)
+	_, v := b.Form(p, PathDevices)
 	v.Del(templates.FieldCSRF)
 	v.Set(templates.FieldDevice, devID)
 	v.Set(templates.FieldOp, templates.OpRevoke)
-	if res := b.post(h.Base+PathDevices, v); res.Status != http.StatusForbidden {
+	if res := b.Post(h.Base+PathDevices, v); res.Status != http.StatusForbidden {
 		t.Errorf("revoke without CSRF: %d", res.Status)
 	}
 	// With the only device revoked, a level-2 login offers activation again.
@@ -689,8 +689,8 @@ func TestL2MethodRemembered(t *testing.T) {
 	if m := primary.FindStringSubmatch(p.Body); m == nil || m[1] != templates.OpPush {
 		t.Fatalf("P02 pre-selects %v, want push", m)
 	}
-	p = b.submit(p, PathLoginMethod, op(templates.OpTOTP))
-	b.accept(b.submit(p, PathLoginOTP, submitOTP(h.code(seed))), h.A)
+	p = b.Submit(p, PathLoginMethod, op(templates.OpTOTP))
+	b.accept(b.Submit(p, PathLoginOTP, submitOTP(h.code(seed))), h.A)
 	if m := primary.FindStringSubmatch(b.startL2(h.A, 2).Body); m == nil || m[1] != templates.OpTOTP {
 		t.Fatalf("after a code login P02 pre-selects %v, want totp", m)
 	}

@@ -120,7 +120,7 @@ func TestS070_TOTPFailuresLockAcrossTransactions(t *testing.T) {
 			t.Fatal("not locked before the fifth login")
 		}
 		for range 2 {
-			p = b.submit(p, PathLoginOTP, submitOTP(wrong[failures]))
+			p = b.Submit(p, PathLoginOTP, submitOTP(wrong[failures]))
 			failures++
 			if isConsent(p) {
 				t.Fatalf("login %d: a wrong code reached consent", tx)
@@ -179,7 +179,7 @@ func TestS070_TOTPFailuresLockAcrossTransactions(t *testing.T) {
 	h.Clock.Advance(31 * time.Minute)
 	b = h.browser()
 	p := b.startL2(h.A, 2)
-	if p = b.submit(p, PathLoginOTP, submitOTP(h.code(seed))); !isConsent(p) {
+	if p = b.Submit(p, PathLoginOTP, submitOTP(h.code(seed))); !isConsent(p) {
 		t.Fatalf("no consent after the lock ended:\n%s", p.Body)
 	}
 	if c := credential(t, h.harness); c.FailedAttempts != 0 || c.FactorFailures != 0 {
@@ -199,17 +199,17 @@ func TestS070_LevelOneLoginKeepsCodeFailures(t *testing.T) {
 	b := h.browser()
 	p := b.startL2(h.A, 2)
 	for _, c := range wrong {
-		p = b.submit(p, PathLoginOTP, submitOTP(c))
+		p = b.Submit(p, PathLoginOTP, submitOTP(c))
 	}
 	// A wrong password, then a level-1 login elsewhere.
 	b2 := h.browser()
 	q := b2.start(h.A, 1)
-	q = b2.submit(q, PathLogin, url.Values{templates.FieldUsername: {h.Username}, templates.FieldPassword: {"sbagliata"},
+	q = b2.Submit(q, PathLogin, url.Values{templates.FieldUsername: {h.Username}, templates.FieldPassword: {"sbagliata"},
 		templates.FieldOp: {templates.OpSubmit}})
 	if c := credential(t, h.harness); c.FailedAttempts != 3 || c.FactorFailures != 2 {
 		t.Fatalf("before the level-1 login: %+v", c)
 	}
-	q = b2.submit(q, PathLogin, url.Values{templates.FieldUsername: {h.Username}, templates.FieldPassword: {h.Password},
+	q = b2.Submit(q, PathLogin, url.Values{templates.FieldUsername: {h.Username}, templates.FieldPassword: {h.Password},
 		templates.FieldOp: {templates.OpSubmit}})
 	if !isConsent(q) {
 		t.Fatalf("level-1 login failed:\n%s", q.Body)
@@ -233,7 +233,7 @@ func TestS062_PasswordLockEmailsOwner(t *testing.T) {
 	for i := 1; i <= regulationMax; i++ {
 		b := h.browser()
 		q := b.start(h.A, 1)
-		p := b.submit(q, PathLogin, url.Values{templates.FieldUsername: {h.Username}, templates.FieldPassword: {fmt.Sprintf("sbagliata-%d", i)},
+		p := b.Submit(q, PathLogin, url.Values{templates.FieldUsername: {h.Username}, templates.FieldPassword: {fmt.Sprintf("sbagliata-%d", i)},
 			templates.FieldOp: {templates.OpSubmit}})
 		if p.Status != http.StatusUnauthorized || !strings.Contains(p.Body, "Nome utente o password non corretti") {
 			t.Fatalf("wrong password %d: status %d", i, p.Status)
@@ -244,7 +244,7 @@ func TestS062_PasswordLockEmailsOwner(t *testing.T) {
 	}
 	b := h.browser()
 	q := b.start(h.A, 1)
-	p := b.submit(q, PathLogin, url.Values{templates.FieldUsername: {h.Username}, templates.FieldPassword: {h.Password},
+	p := b.Submit(q, PathLogin, url.Values{templates.FieldUsername: {h.Username}, templates.FieldPassword: {h.Password},
 		templates.FieldOp: {templates.OpSubmit}})
 	wantAnomalyPage(t, b, p, h.A, spid.NrSuspendedRevoked)
 
@@ -269,7 +269,7 @@ func pushRefusal(t *testing.T, h *l2harness, approve bool) page {
 	t.Helper()
 	devID, _, key := h.addPushDevice(citizenID)
 	b := h.browser()
-	p := b.submit(b.startL2(h.A, 2), PathLoginMethod, op(templates.OpPush))
+	p := b.Submit(b.startL2(h.A, 2), PathLoginMethod, op(templates.OpPush))
 	n := pushNumber(t, p)
 	ch := h.pendingChallenge(devID)
 	answer := 0
@@ -292,7 +292,7 @@ func pushRefusal(t *testing.T, h *l2harness, approve bool) page {
 	if c := credential(t, h.harness); c.FailedAttempts != 1 || c.FactorFailures != 1 {
 		t.Fatalf("credential after the refusal in the app: %+v, want one second-factor failure", c)
 	}
-	back := b.submit(p, PathLoginPushDone, op(templates.OpSubmit))
+	back := b.Submit(p, PathLoginPushDone, op(templates.OpSubmit))
 	if !strings.Contains(back.Body, `name="password"`) || !strings.Contains(back.Body, `role="alert"`) {
 		t.Fatalf("refusal did not lead back to P01 with a message (status %d):\n%s", back.Status, back.Body)
 	}

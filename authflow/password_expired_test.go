@@ -35,7 +35,7 @@ func TestE063ExpiredPasswordForcesChange(t *testing.T) {
 
 	b := h.browser()
 	start := b.start(h.A, 1)
-	p := b.submit(start, PathLogin, url.Values{templates.FieldUsername: {h.Username}, templates.FieldPassword: {h.Password},
+	p := b.Submit(start, PathLogin, url.Values{templates.FieldUsername: {h.Username}, templates.FieldPassword: {h.Password},
 		templates.FieldOp: {templates.OpSubmit}})
 	if !strings.Contains(p.Body, `name="new_password"`) || strings.Contains(p.Body, `value="accept"`) {
 		t.Fatalf("an expired password reached %d without the change page:\n%s", p.Status, p.Body)
@@ -52,7 +52,7 @@ func TestE063ExpiredPasswordForcesChange(t *testing.T) {
 		{"too weak", "abc", "abc", "password: "},
 		{"the expired one again", h.Password, h.Password, "15"},
 	} {
-		r := b.submit(p, PathNewPassword, url.Values{templates.FieldNewPassword: {c.pw}, templates.FieldConfirm: {c.confirm},
+		r := b.Submit(p, PathNewPassword, url.Values{templates.FieldNewPassword: {c.pw}, templates.FieldConfirm: {c.confirm},
 			templates.FieldOp: {templates.OpSubmit}})
 		want := c.want
 		if c.name == "mismatch" {
@@ -66,12 +66,12 @@ func TestE063ExpiredPasswordForcesChange(t *testing.T) {
 		}
 		p = r
 	}
-	p = b.submit(p, PathNewPassword, url.Values{templates.FieldNewPassword: {good}, templates.FieldConfirm: {good},
+	p = b.Submit(p, PathNewPassword, url.Values{templates.FieldNewPassword: {good}, templates.FieldConfirm: {good},
 		templates.FieldOp: {templates.OpSubmit}})
 	if !strings.Contains(p.Body, `value="accept"`) {
 		t.Fatalf("after the change: %d, want consent:\n%s", p.Status, p.Body)
 	}
-	p = b.submit(p, PathConsent, url.Values{templates.FieldOp: {templates.OpAccept}})
+	p = b.Submit(p, PathConsent, url.Values{templates.FieldOp: {templates.OpAccept}})
 	if o := b.rpOutcome(p, h.A); !o.OK {
 		t.Fatalf("no answer after the change: %+v", o)
 	}

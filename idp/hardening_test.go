@@ -27,15 +27,15 @@ func TestS082_FormActionIsTheAnsweredFlowsOriginOnly(t *testing.T) {
 
 	b := h.browser()
 	q := bindingtest.Redirect{XML: h.authnRequest(sp, 1), Key: sp.Pair.Key}.Query()
-	login := b.get(h.Base + PathSSORedirect + "?" + q)
-	consent := b.submit(login, authflow.PathLogin, url.Values{templates.FieldUsername: {h.Username}, templates.FieldPassword: {h.Password},
+	login := b.Get(h.Base + PathSSORedirect + "?" + q)
+	consent := b.Submit(login, authflow.PathLogin, url.Values{templates.FieldUsername: {h.Username}, templates.FieldPassword: {h.Password},
 		templates.FieldOp: {templates.OpSubmit}})
 	for name, p := range map[string]page{"login": login, "consent": consent} {
 		if got := p.Header.Get(csp.Header); strings.Contains(got, "sp-c") {
 			t.Errorf("%s page may post to the SP before consent: %q", name, got)
 		}
 	}
-	transfer := b.submit(consent, authflow.PathConsent, url.Values{templates.FieldOp: {templates.OpAccept}})
+	transfer := b.Submit(consent, authflow.PathConsent, url.Values{templates.FieldOp: {templates.OpAccept}})
 	if got, want := transfer.Header.Get(csp.Header), csp.Policy(acsOrigin); got != want {
 		t.Errorf("Response page CSP\n %q\nwant\n %q", got, want)
 	}
@@ -45,8 +45,8 @@ func TestS082_FormActionIsTheAnsweredFlowsOriginOnly(t *testing.T) {
 
 	// An error Response (the citizen cancels) goes the same way.
 	b2 := h.browser()
-	login = b2.get(h.Base + PathSSORedirect + "?" + bindingtest.Redirect{XML: h.authnRequest(sp, 1), Key: sp.Pair.Key}.Query())
-	cancelled := b2.submit(login, authflow.PathLogin, url.Values{templates.FieldOp: {templates.OpCancel}})
+	login = b2.Get(h.Base + PathSSORedirect + "?" + bindingtest.Redirect{XML: h.authnRequest(sp, 1), Key: sp.Pair.Key}.Query())
+	cancelled := b2.Submit(login, authflow.PathLogin, url.Values{templates.FieldOp: {templates.OpCancel}})
 	if got, want := cancelled.Header.Get(csp.Header), csp.Policy(acsOrigin); got != want {
 		t.Errorf("error Response page CSP %q, want %q", got, want)
 	}
@@ -54,7 +54,7 @@ func TestS082_FormActionIsTheAnsweredFlowsOriginOnly(t *testing.T) {
 	// The session page's "sign out everywhere" redirects to the SPs' SLO
 	// services: that page may reach those and no other origin.
 	b.login(h.A, 1)
-	sess := b.get(h.Base + PathSession)
+	sess := b.Get(h.Base + PathSession)
 	got := sess.Header.Get(csp.Header)
 	for _, want := range []string{"https://sp-c.example.it", "https://sp-a.example.it"} {
 		if !strings.Contains(got, " "+want) {
@@ -96,7 +96,7 @@ func TestS056_LongRelayStateIsLoggedWithTheSP(t *testing.T) {
 	send := func(relay string) page {
 		b := h.browser()
 		q := bindingtest.Redirect{XML: h.authnRequest(h.A, 1), Key: h.A.Pair.Key, RelayState: relay}.Query()
-		return b.get(h.Base + PathSSORedirect + "?" + q)
+		return b.Get(h.Base + PathSSORedirect + "?" + q)
 	}
 
 	if p := send(strings.Repeat("r", 80)); p.Status != http.StatusOK {
@@ -123,10 +123,10 @@ func TestS056_LongRelayStateIsLoggedWithTheSP(t *testing.T) {
 	// Returned byte for byte at the end of the flow.
 	b := h.browser()
 	q := bindingtest.Redirect{XML: h.authnRequest(h.A, 1), Key: h.A.Pair.Key, RelayState: strings.Repeat("x", 1024)}.Query()
-	login := b.get(h.Base + PathSSORedirect + "?" + q)
-	consent := b.submit(login, authflow.PathLogin, url.Values{templates.FieldUsername: {h.Username}, templates.FieldPassword: {h.Password},
+	login := b.Get(h.Base + PathSSORedirect + "?" + q)
+	consent := b.Submit(login, authflow.PathLogin, url.Values{templates.FieldUsername: {h.Username}, templates.FieldPassword: {h.Password},
 		templates.FieldOp: {templates.OpSubmit}})
-	_, v := b.form(b.submit(consent, authflow.PathConsent, url.Values{templates.FieldOp: {templates.OpAccept}}), h.A.EntityID)
+	_, v := b.Form(b.Submit(consent, authflow.PathConsent, url.Values{templates.FieldOp: {templates.OpAccept}}), h.A.EntityID)
 	if v.Get("RelayState") != strings.Repeat("x", 1024) {
 		t.Errorf("1024-byte RelayState not returned unchanged (%d bytes)", len(v.Get("RelayState")))
 	}

@@ -8,13 +8,9 @@ package idp
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/x509"
 	"encoding/base64"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -23,47 +19,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spid-idp/spid-idp/internal/flowtest"
 	"github.com/spid-idp/spid-idp/internal/testbrowser"
 
 	"github.com/beevik/etree"
 
-	"github.com/spid-idp/spid-idp/audit"
 	"github.com/spid-idp/spid-idp/authflow"
-	"github.com/spid-idp/spid-idp/demo"
 	"github.com/spid-idp/spid-idp/idp/authnrequest"
 	"github.com/spid-idp/spid-idp/idp/binding"
 	"github.com/spid-idp/spid-idp/idp/binding/bindingtest"
-	"github.com/spid-idp/spid-idp/idp/password"
-	"github.com/spid-idp/spid-idp/idp/regulation"
 	"github.com/spid-idp/spid-idp/idp/response"
 	"github.com/spid-idp/spid-idp/idp/spid"
 	"github.com/spid-idp/spid-idp/keys"
 	"github.com/spid-idp/spid-idp/metadata"
 	"github.com/spid-idp/spid-idp/metadata/metadatatest"
-	"github.com/spid-idp/spid-idp/storage"
-	"github.com/spid-idp/spid-idp/storage/memory"
-	"github.com/spid-idp/spid-idp/storage/sqlite"
 	"github.com/spid-idp/spid-idp/templates"
 )
-
-// testClock is a settable clock shared by the IdP, its stores and the SPs.
-type testClock struct {
-	mu  sync.Mutex
-	off time.Duration
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().UTC().Add(c.off)
-}
-
-// Advance moves the clock forward.
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.off += d
-	c.mu.Unlock()
-}
 
 // testSP is a service provider the test impersonates.
 type testSP struct {
@@ -73,19 +44,13 @@ type testSP struct {
 }
 
 type harness struct {
+	*flowtest.Env
 	t       testing.TB
 	IdP     *IdP
 	Flow    *authflow.Engine
-	Srv     *httptest.Server
-	Base    string
-	Clock   *testClock
-	Store   storage.Store
-	Eph     *memory.Store
 	SPs     *metadata.Registry
 	Signing keys.Pair // the IdP's key
 	A, B    *testSP
-	// The citizen's credentials.
-	Username, Password string
 }
 
 type registryLookup struct{ r *metadata.Registry }
@@ -100,71 +65,35 @@ const (
 	spBEntity    = "https://sp-b.example.it"
 )
 
-// fastArgon2 keeps password checks cheap in tests.
-var fastArgon2 = password.Params{Time: 1, MemoryKiB: 64, Threads: 1, KeyLen: 32, SaltLen: 16}
-
 func newHarness(t testing.TB) *harness {
 	t.Helper()
-	ctx := context.Background()
-	h := &harness{t: t, Clock: &testClock{}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.Srv = httptest.NewUnstartedServer(nil)
-	h.Srv.Listener.Close()
-	h.Srv.Listener = ln
-	h.Base = "http://" + ln.Addr().String()
-
-	st, err := sqlite.Open(ctx, t.TempDir()+"/idp.db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	h.Store = st
-	h.Eph = memory.New(memory.WithClock(h.Clock.Now))
-	t.Cleanup(func() { h.Eph.Close() })
-	h.SPs = metadata.NewRegistry(st, metadata.RegistryOptions{Logger: discardLog()})
+	h := &harness{Env: flowtest.New(t), t: t}
+	h.SPs = metadata.NewRegistry(h.Store, metadata.RegistryOptions{Logger: flowtest.DiscardLog()})
 	h.A = h.addSP(spAEntity, "Servizio A")
 	h.B = h.addSP(spBEntity, "Servizio B")
 
-	if _, err := demo.EnsureCitizen(ctx, st, fastArgon2); err != nil {
-		t.Fatal(err)
-	}
-	h.Username, h.Password = demo.CitizenUsername, demo.CitizenPassword
-
 	h.Signing = metadatatest.NewPair(t, testEntityID)
 	lookup := registryLookup{h.SPs}
-	key := make([]byte, 32)
-	rand.Read(key)
-	pages, err := templates.New()
-	if err != nil {
-		t.Fatal(err)
-	}
+	var err error
 	h.Flow, err = authflow.New(authflow.Options{
-		BaseURL: h.Base, Store: st, Eph: h.Eph, Pages: pages,
-		Audit:      &audit.Logger{Store: st, Now: h.Clock.Now},
-		Log:        discardLog(),
-		Regulator:  &regulation.Regulator{Store: st, Now: h.Clock.Now},
-		Argon2:     fastArgon2,
-		CookieKeys: [][]byte{key},
-		Now:        h.Clock.Now,
+		BaseURL: h.Base, Store: h.Store, Eph: h.Eph, Pages: h.Pages, Audit: h.Audit(), Log: flowtest.DiscardLog(),
+		Regulator: h.Regulator(), Argon2: flowtest.FastArgon2, CookieKeys: [][]byte{h.CookieKey}, Now: h.Clock.Now,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.IdP, err = New(Options{
 		EntityID: testEntityID, BaseURL: h.Base,
-		Store: st, Eph: h.Eph, SPs: lookup,
+		Store: h.Store, Eph: h.Eph, SPs: lookup,
 		Checker: &authnrequest.Checker{IdPEntityID: testEntityID,
 			SSOURLs: []string{h.Base + PathSSORedirect, h.Base + PathSSOPOST},
 			SPs:     lookup, Replay: h.Eph, Now: h.Clock.Now},
 		Builder:    &response.Builder{EntityID: testEntityID, Signing: h.Signing, Now: h.Clock.Now},
-		Pages:      pages,
-		Audit:      &audit.Logger{Store: st, Now: h.Clock.Now},
-		Log:        discardLog(),
+		Pages:      h.Pages,
+		Audit:      h.Audit(),
+		Log:        flowtest.DiscardLog(),
 		Flow:       h.Flow,
-		CookieKeys: [][]byte{key},
+		CookieKeys: [][]byte{h.CookieKey},
 		Metadata:   func() ([]byte, error) { return []byte("<md/>"), nil },
 		Now:        h.Clock.Now,
 	})
@@ -175,12 +104,9 @@ func newHarness(t testing.TB) *harness {
 	h.Flow.Register(mux)
 	h.IdP.Register(mux)
 	h.Srv.Config.Handler = mux
-	h.Srv.Start()
-	t.Cleanup(h.Srv.Close)
+	h.Start(t)
 	return h
 }
-
-func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func (h *harness) addSP(entityID, name string) *testSP {
 	h.t.Helper()
@@ -213,22 +139,6 @@ type page = testbrowser.Page
 func (h *harness) browser() *browser {
 	return &browser{Browser: testbrowser.New(h.t, h.Base), t: h.t, h: h}
 }
-
-func (b *browser) get(u string) page { b.t.Helper(); return b.Get(u) }
-
-func (b *browser) post(u string, form url.Values) page { b.t.Helper(); return b.Post(u, form) }
-
-func (b *browser) form(p page, action string) (string, url.Values) {
-	b.t.Helper()
-	return b.Form(p, action)
-}
-
-func (b *browser) submit(p page, action string, extra url.Values) page {
-	b.t.Helper()
-	return b.Submit(p, action, extra)
-}
-
-func (b *browser) cookie(path, name string) string { return b.Cookie(path, name) }
 
 // ---- SP side ----
 
@@ -267,13 +177,13 @@ type assertion struct {
 func (b *browser) login(sp *testSP, level int) assertion {
 	b.t.Helper()
 	q := bindingtest.Redirect{XML: b.h.authnRequest(sp, level), Key: sp.Pair.Key}.Query()
-	p := b.get(b.h.Base + PathSSORedirect + "?" + q)
+	p := b.Get(b.h.Base + PathSSORedirect + "?" + q)
 	if strings.Contains(p.Body, `name="password"`) {
-		p = b.submit(p, authflow.PathLogin, url.Values{templates.FieldUsername: {b.h.Username}, templates.FieldPassword: {b.h.Password},
+		p = b.Submit(p, authflow.PathLogin, url.Values{templates.FieldUsername: {b.h.Username}, templates.FieldPassword: {b.h.Password},
 			templates.FieldOp: {templates.OpSubmit}})
 	}
-	p = b.submit(p, authflow.PathConsent, url.Values{templates.FieldOp: {templates.OpAccept}})
-	_, v := b.form(p, sp.EntityID)
+	p = b.Submit(p, authflow.PathConsent, url.Values{templates.FieldOp: {templates.OpAccept}})
+	_, v := b.Form(p, sp.EntityID)
 	xml, err := base64.StdEncoding.DecodeString(v.Get("SAMLResponse"))
 	if err != nil {
 		b.t.Fatalf("SAMLResponse: %v\n%s", err, p.Body)
@@ -332,12 +242,12 @@ func (b *browser) sendSAML(bind, param string, xml []byte, relay string, signer 
 		if signer != nil {
 			r.Key = signer.Key
 		}
-		return b.get(b.h.Base + PathSLORedirect + "?" + r.Query())
+		return b.Get(b.h.Base + PathSLORedirect + "?" + r.Query())
 	}
 	if signer != nil {
 		xml = bindingtest.Sign(b.t, xml, *signer)
 	}
-	return b.post(b.h.Base+PathSLOPOST, bindingtest.Form(param, xml, relay))
+	return b.Post(b.h.Base+PathSLOPOST, bindingtest.Form(param, xml, relay))
 }
 
 // received is a SAML message the IdP handed the browser for an SP.
@@ -362,7 +272,7 @@ func (b *browser) receive(p page) received {
 		req = httptest.NewRequest(http.MethodGet, p.Location, nil)
 	case strings.Contains(p.Body, `name="SAMLRequest"`) || strings.Contains(p.Body, `name="SAMLResponse"`):
 		bind = spid.BindingPOST
-		action, v := b.form(p, "")
+		action, v := b.Form(p, "")
 		req = httptest.NewRequest(http.MethodPost, action, strings.NewReader(v.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	default:

@@ -80,7 +80,7 @@ func checkLogoutResponse(t *testing.T, r received, to *testSP, bind, inResponseT
 
 // sessionAlive reports whether the browser still has an IdP session.
 func (b *browser) sessionAlive() bool {
-	p := b.get(b.h.Base + PathSession)
+	p := b.Get(b.h.Base + PathSession)
 	return strings.Contains(p.Body, "Mario")
 }
 
@@ -125,7 +125,7 @@ func TestSLOPropagation(t *testing.T) {
 				if _, ok := h.sessionOf(a); ok {
 					t.Error("the IdP session is still open while B is being told")
 				}
-				if br.cookie("/", "spid_sso") != "" {
+				if br.Cookie("/", "spid_sso") != "" {
 					t.Error("SSO cookie not cleared")
 				}
 				toB := br.receive(p)
@@ -150,13 +150,13 @@ func TestSLOPropagation(t *testing.T) {
 
 				final := br.receive(br.answer(h.B, toB, spid.StatusSuccess, answerOn))
 				checkLogoutResponse(t, final, h.A, bind, idOf(t, req), "rs-a", spid.StatusSuccess, "")
-				if br.cookie("/slo/", sloCookie) != "" {
+				if br.Cookie("/slo/", sloCookie) != "" {
 					t.Error("chain cookie left behind")
 				}
 
 				// C178: SpidL1 at A now asks for credentials.
 				q := h.authnRequest(h.A, 1)
-				lp := br.get(h.Base + PathSSORedirect + "?" + signedQuery(h.A, q))
+				lp := br.Get(h.Base + PathSSORedirect + "?" + signedQuery(h.A, q))
 				if !strings.Contains(lp.Body, `name="password"`) {
 					t.Errorf("after SLO, SpidL1 did not ask for credentials (status %d)", lp.Status)
 				}
@@ -196,10 +196,10 @@ func TestSLOPartial(t *testing.T) {
 		},
 		"B never answers, browser comes back after the deadline": func(t *testing.T, h *harness, br *browser, toB received) page {
 			h.Clock.Advance(sloDeadline + time.Second)
-			return br.get(h.Base + PathSLORedirect)
+			return br.Get(h.Base + PathSLORedirect)
 		},
 		"B sends the browser back without an answer": func(t *testing.T, h *harness, br *browser, toB received) page {
-			return br.get(h.Base + PathSLORedirect)
+			return br.Get(h.Base + PathSLORedirect)
 		},
 		"B's answer is signed with A's key": func(t *testing.T, h *harness, br *browser, toB received) page {
 			forged := *h.B
@@ -419,13 +419,13 @@ func TestSLOReplay(t *testing.T) {
 func TestSLOWrongMethod(t *testing.T) {
 	h := newHarness(t)
 	br := h.browser()
-	for _, p := range []page{br.post(h.Base+PathSLORedirect, url.Values{"SAMLRequest": {"x"}}), br.get(h.Base + PathSLOPOST + "?SAMLRequest=x")} {
+	for _, p := range []page{br.Post(h.Base+PathSLORedirect, url.Values{"SAMLRequest": {"x"}}), br.Get(h.Base + PathSLOPOST + "?SAMLRequest=x")} {
 		if p.Status != http.StatusForbidden || !strings.Contains(p.Body, "06") {
 			t.Errorf("%s: status %d, want the nr06 page", p.URL, p.Status)
 		}
 	}
 	// A LogoutResponse with no logout in progress changes nothing.
-	p := br.get(h.Base + PathSLORedirect + "?SAMLResponse=x&SigAlg=y&Signature=z")
+	p := br.Get(h.Base + PathSLORedirect + "?SAMLResponse=x&SigAlg=y&Signature=z")
 	if p.Status < 400 {
 		t.Errorf("stray LogoutResponse: status %d", p.Status)
 	}
@@ -439,11 +439,11 @@ func TestIdPInitiatedLogout(t *testing.T) {
 	a := br.login(h.A, 1)
 	bAssert := br.login(h.B, 1)
 
-	sess := br.get(h.Base + PathSession)
+	sess := br.Get(h.Base + PathSession)
 	if !strings.Contains(sess.Body, "Servizio A") || !strings.Contains(sess.Body, "Servizio B") {
 		t.Fatalf("session page does not list both SPs:\n%s", sess.Body)
 	}
-	p := br.submit(sess, PathLogout, nil)
+	p := br.Submit(sess, PathLogout, nil)
 	if br.sessionAlive() {
 		t.Fatal("session still open after the logout button")
 	}
@@ -474,15 +474,15 @@ func TestIdPLogoutForgery(t *testing.T) {
 	h := newHarness(t)
 	br := h.browser()
 	br.login(h.A, 1)
-	sess := br.get(h.Base + PathSession)
-	target, form := br.form(sess, PathLogout)
+	sess := br.Get(h.Base + PathSession)
+	target, form := br.Form(sess, PathLogout)
 
 	bad := url.Values{templates.FieldCSRF: {"forged"}}
-	if p := br.post(target, bad); p.Status != http.StatusForbidden {
+	if p := br.Post(target, bad); p.Status != http.StatusForbidden {
 		t.Errorf("forged token: status %d", p.Status)
 	}
 	other := url.Values{templates.FieldCSRF: {csrf.Token(h.IdP.csrfKey, "another-browser|session")}}
-	if p := br.post(target, other); p.Status != http.StatusForbidden {
+	if p := br.Post(target, other); p.Status != http.StatusForbidden {
 		t.Errorf("another browser's token: status %d", p.Status)
 	}
 	req, _ := http.NewRequest(http.MethodPost, target, strings.NewReader(form.Encode()))
@@ -494,7 +494,7 @@ func TestIdPLogoutForgery(t *testing.T) {
 	if !br.sessionAlive() {
 		t.Fatal("a refused logout post closed the session")
 	}
-	if p := br.post(target, form); p.Status != http.StatusFound && p.Status != http.StatusOK {
+	if p := br.Post(target, form); p.Status != http.StatusFound && p.Status != http.StatusOK {
 		t.Errorf("genuine logout: status %d", p.Status)
 	}
 	if br.sessionAlive() {
