@@ -64,6 +64,29 @@ func (p *Engine) showAA(w http.ResponseWriter, r *http.Request, sp *metadata.SP,
 	p.renderAA(w, r, sp, f, opts, false)
 }
 
+// viewAA shows the AA step again (the language switch): the choice, or
+// the consent to the AAs already chosen.
+func (p *Engine) viewAA(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *State) {
+	if !f.AAConfirm {
+		p.showAA(w, r, sp, f)
+		return
+	}
+	ctx := r.Context()
+	id, err := p.o.Store.GetIdentity(ctx, f.Identity)
+	if err != nil {
+		p.o.Log.ErrorContext(ctx, "identity of flow", "err", err)
+		p.Fail(w, r, templates.ReasonUnavailable)
+		return
+	}
+	conf, err := p.aa.Confirmation(ctx, f.AAChosen, id)
+	if err != nil {
+		p.o.Log.ErrorContext(ctx, "attribute authorities consent", "err", err)
+		p.Fail(w, r, templates.ReasonInternal)
+		return
+	}
+	p.renderAA(w, r, sp, f, conf, true)
+}
+
 func (p *Engine) renderAA(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *State, opts []templates.AAOption, confirm bool) {
 	sealed, err := p.flows.seal(f)
 	if err != nil {
@@ -85,7 +108,8 @@ func (p *Engine) aaStep(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if !f.authenticated() || !p.aaPending(f) {
+	// Only a flow whose P05 was accepted (stepAA) reaches the AA step.
+	if !f.authenticated() || !p.aaPending(f) || f.Step != stepAA {
 		p.Fail(w, r, templates.ReasonBadRequest)
 		return
 	}

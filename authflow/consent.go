@@ -77,6 +77,7 @@ func (p *Engine) consent(w http.ResponseWriter, r *http.Request) {
 	if r.PostForm.Get(templates.FieldOp) == templates.OpAccept && p.aaPending(f) {
 		// The AA choice comes next (aa.go); the flow is answered there.
 		f.OfflineGranted = f.Offline && r.PostForm.Get(templates.FieldOffline) == "1"
+		f.Step = stepAA
 		p.showAA(w, r, sp, f)
 		return
 	}

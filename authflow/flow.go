@@ -47,8 +47,8 @@ type State struct {
 	// a new session is void if the identity's sessions were ended since.
 	Epoch int64 `json:"ep,omitempty"`
 
-	// Level 2: the step reached ("" or "password", "second", "activate",
-	// "consent") and the device / push challenge in use.
+	// The step reached ("" or "password", "second", "activate", "consent",
+	// "aa") and the level-2 device / push challenge in use.
 	Step      string `json:"st,omitempty"`
 	Device    string `json:"dv,omitempty"`
 	Challenge string `json:"ch,omitempty"`
@@ -80,6 +80,8 @@ const (
 	stepSecond   = "second"
 	stepActivate = "activate"
 	stepConsent  = "consent"
+	// stepAA: P05 accepted, the AA choice or consent is on screen (aa.go).
+	stepAA = "aa"
 )
 
 func (f *State) created() time.Time { return time.UnixMilli(f.Created).UTC() }

@@ -138,6 +138,10 @@ func (p *Engine) viewFlow(w http.ResponseWriter, r *http.Request) {
 		p.showSecondFactor(w, r, sp, f)
 		return
 	}
+	if f.Step == stepAA && p.aaPending(f) {
+		p.viewAA(w, r, sp, f)
+		return
+	}
 	id, err := p.o.Store.GetIdentity(ctx, f.Identity)
 	if err != nil {
 		p.Fail(w, r, templates.ReasonUnavailable)
