@@ -16,8 +16,8 @@ import (
 )
 
 // setupAttributeAuthorities builds the registry of the federation's
-// Attribute Authorities over the trust anchors the OP trusts, and gives it
-// to the SAML flow (and, through AA, to the OP). In demo mode the test AA
+// Attribute Authorities over the configured trust anchors, and gives it
+// to the SAML flow (and, through AA, to the OP when there is one). In demo mode the test AA
 // learns the keys it accepts grant tokens from: the SAML certificates of
 // our metadata and the OP's core keys (A041).
 func (a *App) setupAttributeAuthorities(anchors []federation.TrustAnchor, fetcher *federation.Fetcher, core []federation.Signer, issuer string) *attrauth.Service {
@@ -29,8 +29,8 @@ func (a *App) setupAttributeAuthorities(anchors []federation.TrustAnchor, fetche
 	if a.demoFed != nil {
 		a.demoFed.AA.Issuers = func(iss string) (jose.JSONWebKeySet, bool) {
 			set := jose.JSONWebKeySet{}
-			switch iss {
-			case a.Config.IdP.EntityID:
+			switch {
+			case iss == a.Config.IdP.EntityID:
 				for _, c := range a.IdPCerts() {
 					kid, err := federation.Thumbprint(c.PublicKey)
 					if err != nil {
@@ -38,7 +38,7 @@ func (a *App) setupAttributeAuthorities(anchors []federation.TrustAnchor, fetche
 					}
 					set.Keys = append(set.Keys, jose.JSONWebKey{Key: c.PublicKey, KeyID: kid, Use: "sig"})
 				}
-			case issuer:
+			case issuer != "" && iss == issuer: // "": no OP
 				for _, s := range core {
 					set.Keys = append(set.Keys, s.Public())
 				}

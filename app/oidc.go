@@ -22,11 +22,15 @@ import (
 // SetupOIDC mounts the OpenID Provider when oidc.enabled; in demo mode
 // also the test federation (trust anchor, intermediate, relying parties),
 // on the same listener and resolved in process, so nothing leaves the
-// machine.
+// machine. Without the OP, oidc.federation.attribute_authorities still
+// starts the Attribute Authority registry for SAML.
 func (a *App) SetupOIDC(ctx context.Context, pages *templates.Renderer) error {
 	cfg := a.Config
 	oc := cfg.OIDC
 	if !oc.Enabled {
+		if oc.AADiscovery() {
+			return a.setupAAOnly()
+		}
 		return nil
 	}
 	fedKey, err := a.oidcKey(oc.FederationKeyFile)
@@ -66,29 +70,16 @@ func (a *App) SetupOIDC(ctx context.Context, pages *templates.Renderer) error {
 	var anchors []federation.TrustAnchor
 	pairwise := []byte(oc.PairwiseKey)
 	if cfg.Demo {
-		fed, err := fedtest.New(fedtest.Options{Base: cfg.Server.BaseURL, Keys: &fedtest.KeySource{Dir: filepath.Join(cfg.DataDir, "keys", "federation")},
-			OP: oc.Issuer, OPJWKS: entity.JWKS()})
-		if err != nil {
+		if anchors, fetcher, err = a.demoFederation(oc.Issuer, entity.JWKS()); err != nil {
 			return err
 		}
-		fed.Mount(a.Mux)
-		a.demoFed = fed
-		anchors = []federation.TrustAnchor{fed.Anchor()}
-		// Configured anchors are trusted beside the demo one: so the
-		// conformance suite's own anchor (spid-idp conformance
-		// --oidc-ta-jwks) can vouch for its relying parties.
-		extra, err := trustAnchors(oc.Federation.TrustAnchors)
-		if err != nil {
-			return err
-		}
-		anchors = append(anchors, extra...)
+		fed := a.demoFed
 		mark, err := fed.OPMark(oc.Issuer)
 		if err != nil {
 			return err
 		}
 		entity.TrustMarks = []federation.TrustMarkRef{mark}
 		entity.AuthorityHints = []string{fed.TA.ID}
-		fetcher = &federation.Fetcher{AllowHTTP: true, AllowPrivate: true, Local: a.Mux, LocalBase: cfg.Server.BaseURL}
 		if len(pairwise) == 0 {
 			pairwise = derive32(cfg.Security.DataKey, "oidc-pairwise")
 		}
@@ -126,6 +117,51 @@ func (a *App) SetupOIDC(ctx context.Context, pages *templates.Renderer) error {
 			rp.EnableWeb(fedtest.WebOptions{Issuer: oc.Issuer, OPHandler: a.Mux, Claims: demoClaims})
 		}
 	}
+	return nil
+}
+
+// demoFederation mounts the test federation (trust anchor, intermediate,
+// relying parties, Attribute Authority) and returns the anchors to trust
+// and the fetcher that reaches them in process. op, when set, is
+// registered under the anchor with its federation keys.
+func (a *App) demoFederation(op string, opJWKS jose.JSONWebKeySet) ([]federation.TrustAnchor, *federation.Fetcher, error) {
+	cfg := a.Config
+	fed, err := fedtest.New(fedtest.Options{Base: cfg.Server.BaseURL, Keys: &fedtest.KeySource{Dir: filepath.Join(cfg.DataDir, "keys", "federation")},
+		OP: op, OPJWKS: opJWKS})
+	if err != nil {
+		return nil, nil, err
+	}
+	fed.Mount(a.Mux)
+	a.demoFed = fed
+	// Configured anchors are trusted beside the demo one: so the
+	// conformance suite's own anchor (spid-idp conformance --oidc-ta-jwks)
+	// can vouch for its relying parties.
+	extra, err := trustAnchors(cfg.OIDC.Federation.TrustAnchors)
+	if err != nil {
+		return nil, nil, err
+	}
+	fetcher := &federation.Fetcher{AllowHTTP: true, AllowPrivate: true, Local: a.Mux, LocalBase: cfg.Server.BaseURL}
+	return append([]federation.TrustAnchor{fed.Anchor()}, extra...), fetcher, nil
+}
+
+// setupAAOnly starts the Attribute Authority registry without the OP
+// (oidc.federation.attribute_authorities): SAML's
+// spid:RequiredAttributeAuthority needs the federation's AAs, which only
+// the trust anchors' list endpoints name, not the OP's keys or endpoints.
+// SAML grant tokens are signed with the SAML key.
+func (a *App) setupAAOnly() error {
+	var anchors []federation.TrustAnchor
+	fetcher := &federation.Fetcher{}
+	var err error
+	if a.Config.Demo {
+		anchors, fetcher, err = a.demoFederation("", jose.JSONWebKeySet{})
+	} else {
+		anchors, err = trustAnchors(a.Config.OIDC.Federation.TrustAnchors)
+	}
+	if err != nil {
+		return err
+	}
+	a.setupAttributeAuthorities(anchors, fetcher, nil, "")
 	return nil
 }
 

@@ -402,17 +402,25 @@ type OIDC struct {
 	RefreshUseCaseClients []string `yaml:"refresh_use_case_clients" doc:"Relying parties with another use case, each CLIENT_ID|CU1, CLIENT_ID|CU2 or CLIENT_ID|CU3."`
 }
 
+// AADiscovery reports whether the Attribute Authority registry runs: with
+// the OP, or alone for SAML (oidc.federation.attribute_authorities).
+func (o OIDC) AADiscovery() bool { return o.Enabled || o.Federation.AttributeAuthorities }
+
 // Federation is the OpenID Federation part of the OIDC settings.
 type Federation struct {
-	TrustAnchors     []string `yaml:"trust_anchors" doc:"Trust anchors, each ENTITY_ID|JWKS_FILE: the anchor's entity id and a JSON file with its pinned public keys (a JWK set), the only keys its statements are accepted with. Required when oidc.enabled outside demo mode."`
-	AuthorityHints   []string `yaml:"authority_hints" doc:"Superiors named in our entity configuration; production lists https://registry.spid.gov.it and https://registry-test.spid.gov.it."`
-	TrustMarksFile   string   `yaml:"trust_marks_file" doc:"JSON file with the trust marks the anchor issued to us, as an array of {\"id\": ..., \"trust_mark\": ...}."`
-	RPTrustMarks     []string `yaml:"rp_trust_marks" default:"/openid_relying_party/public/,/openid_relying_party/private/" doc:"Trust mark ids, after the anchor's entity id, of which a relying party must hold one before anything else about it is fetched."`
-	OrganizationName string   `yaml:"organization_name" defaultdoc:"idp.organization.name.it" doc:"federation_entity organization_name."`
-	HomepageURI      string   `yaml:"homepage_uri" defaultdoc:"idp.organization.url.it" doc:"federation_entity homepage_uri."`
-	PolicyURI        string   `yaml:"policy_uri" defaultdoc:"demo: <server.base_url>/privacy; otherwise required when oidc.enabled" doc:"federation_entity policy_uri: the privacy policy."`
-	LogoURI          string   `yaml:"logo_uri" defaultdoc:"demo: <server.base_url>/static/logo.svg; otherwise required when oidc.enabled" doc:"federation_entity logo_uri: an SVG (the URL must end in .svg)."`
-	Contacts         []string `yaml:"contacts" defaultdoc:"idp.contact.email" doc:"federation_entity contacts: e-mail or PEC addresses, at least one."`
+	TrustAnchors []string `yaml:"trust_anchors" doc:"Trust anchors, each ENTITY_ID|JWKS_FILE: the anchor's entity id and a JSON file with its pinned public keys (a JWK set), the only keys its statements are accepted with. Required when oidc.enabled or attribute_authorities, outside demo mode."`
+	// AttributeAuthorities lets SAML's spid:RequiredAttributeAuthority
+	// work on an IdP that does not serve OIDC: the AA registry needs only
+	// the trust anchors, not the OP.
+	AttributeAuthorities bool     `yaml:"attribute_authorities" defaultdoc:"demo: true; otherwise false (always on when oidc.enabled)" doc:"Discover the federation's Attribute Authorities through the trust anchors' list endpoints even when oidc.enabled is false, so SAML requests with spid:RequiredAttributeAuthority get grant tokens; needs trust_anchors and nothing else of the OP. With oidc.enabled the discovery always runs."`
+	AuthorityHints       []string `yaml:"authority_hints" doc:"Superiors named in our entity configuration; production lists https://registry.spid.gov.it and https://registry-test.spid.gov.it."`
+	TrustMarksFile       string   `yaml:"trust_marks_file" doc:"JSON file with the trust marks the anchor issued to us, as an array of {\"id\": ..., \"trust_mark\": ...}."`
+	RPTrustMarks         []string `yaml:"rp_trust_marks" default:"/openid_relying_party/public/,/openid_relying_party/private/" doc:"Trust mark ids, after the anchor's entity id, of which a relying party must hold one before anything else about it is fetched."`
+	OrganizationName     string   `yaml:"organization_name" defaultdoc:"idp.organization.name.it" doc:"federation_entity organization_name."`
+	HomepageURI          string   `yaml:"homepage_uri" defaultdoc:"idp.organization.url.it" doc:"federation_entity homepage_uri."`
+	PolicyURI            string   `yaml:"policy_uri" defaultdoc:"demo: <server.base_url>/privacy; otherwise required when oidc.enabled" doc:"federation_entity policy_uri: the privacy policy."`
+	LogoURI              string   `yaml:"logo_uri" defaultdoc:"demo: <server.base_url>/static/logo.svg; otherwise required when oidc.enabled" doc:"federation_entity logo_uri: an SVG (the URL must end in .svg)."`
+	Contacts             []string `yaml:"contacts" defaultdoc:"idp.contact.email" doc:"federation_entity contacts: e-mail or PEC addresses, at least one."`
 }
 
 // PKCS11 names an HSM token (keys/pkcs11).

@@ -1258,3 +1258,49 @@ func TestDataKeyWrappingRules(t *testing.T) {
 		"SPID_IDP_SECURITY_PKCS11_DATA_KEY_LABEL=w", "SPID_IDP_SECURITY_DATA_KEY_WRAPPED=" + wrapped}, hsm...)...))
 	mustLoad(t, f.write(t, f.minimal()), env)
 }
+
+// TestAttributeAuthoritiesWithoutOIDC: AA discovery for SAML alone needs
+// valid trust anchors and nothing else of the OP; it is off by default.
+func TestAttributeAuthoritiesWithoutOIDC(t *testing.T) {
+	f := newFixture(t)
+	anchors := f.dir + "/ta.jwks.json"
+	if err := os.WriteFile(anchors, []byte(`{"keys":[]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := mustLoad(t, f.write(t, f.minimal()), f.env)
+	if c.OIDC.AADiscovery() {
+		t.Fatal("AA discovery on by default with the OP off")
+	}
+	for _, tc := range []struct {
+		name, section string
+		want          map[string]string // path → part of its message; nil: valid
+	}{
+		{"no anchors", "  federation:\n    attribute_authorities: true\n",
+			map[string]string{"oidc.federation.trust_anchors": "is required when oidc.federation.attribute_authorities is true"}},
+		{"bad anchors", "  federation:\n    attribute_authorities: true\n    trust_anchors: [\"https://registry.spid.gov.it\", \"http://ta.example.it|/missing.json\"]\n",
+			map[string]string{"oidc.federation.trust_anchors[0]": "must be ENTITY_ID|JWKS_FILE", "oidc.federation.trust_anchors[1]": ""}},
+		{"anchors only", "  federation:\n    attribute_authorities: true\n    trust_anchors: [\"https://registry.spid.gov.it|" + anchors + "\"]\n", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			file := f.write(t, f.minimal()+"oidc:\n  enabled: false\n"+tc.section)
+			if tc.want == nil {
+				if c := mustLoad(t, file, f.env); !c.OIDC.AADiscovery() || c.OIDC.Enabled {
+					t.Fatalf("AA discovery %v, OP %v", c.OIDC.AADiscovery(), c.OIDC.Enabled)
+				}
+				return
+			}
+			got := map[string]string{}
+			for _, p := range problems(t, file, f.env) {
+				got[p.Path] = p.String()
+			}
+			for path, msg := range tc.want {
+				if !strings.Contains(got[path], msg) || got[path] == "" {
+					t.Errorf("%s: got %q, want %q (all: %v)", path, got[path], msg, got)
+				}
+			}
+			if len(got) != len(tc.want) {
+				t.Errorf("problems %v, want only %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -387,6 +387,7 @@ func fillOIDC(c *Config) {
 	o := &c.OIDC
 	if c.Demo {
 		o.Enabled = true
+		o.Federation.AttributeAuthorities = true
 		if o.FederationKeyFile == "" {
 			o.FederationKeyFile = filepath.Join(c.DataDir, "keys", "oidc-federation.key")
 		}

@@ -79,6 +79,9 @@ func (v *validator) legal() {
 func (v *validator) oidc() {
 	o := &v.c.OIDC
 	if !o.Enabled {
+		if o.Federation.AttributeAuthorities && !v.c.Demo {
+			v.trustAnchors("is required when oidc.federation.attribute_authorities is true: at least one ENTITY_ID|JWKS_FILE")
+		}
 		return
 	}
 	if o.Issuer != "" {
@@ -124,19 +127,7 @@ func (v *validator) oidc() {
 		}
 	}
 	f := &o.Federation
-	if len(f.TrustAnchors) == 0 {
-		v.add("oidc.federation.trust_anchors", "is required when oidc.enabled is true: at least one ENTITY_ID|JWKS_FILE")
-	}
-	for i, ta := range f.TrustAnchors {
-		path := fmt.Sprintf("oidc.federation.trust_anchors[%d]", i)
-		id, file, ok := strings.Cut(ta, "|")
-		if !ok || id == "" || file == "" {
-			v.add(path, "must be ENTITY_ID|JWKS_FILE, got %q", clip(ta))
-			continue
-		}
-		v.absURL(path, id, true)
-		v.fileExists(path, file)
-	}
+	v.trustAnchors("is required when oidc.enabled is true: at least one ENTITY_ID|JWKS_FILE")
 	for i, h := range f.AuthorityHints {
 		v.absURL(fmt.Sprintf("oidc.federation.authority_hints[%d]", i), h, true)
 	}
@@ -159,6 +150,25 @@ func (v *validator) oidc() {
 		if _, err := mail.ParseAddress(c); err != nil {
 			v.add(fmt.Sprintf("oidc.federation.contacts[%d]", i), "must be an e-mail address, got %q", clip(c))
 		}
+	}
+}
+
+// trustAnchors checks oidc.federation.trust_anchors, which the OP and the
+// Attribute Authority registry both need; missing says why when empty.
+func (v *validator) trustAnchors(missing string) {
+	tas := v.c.OIDC.Federation.TrustAnchors
+	if len(tas) == 0 {
+		v.add("oidc.federation.trust_anchors", "%s", missing)
+	}
+	for i, ta := range tas {
+		path := fmt.Sprintf("oidc.federation.trust_anchors[%d]", i)
+		id, file, ok := strings.Cut(ta, "|")
+		if !ok || id == "" || file == "" {
+			v.add(path, "must be ENTITY_ID|JWKS_FILE, got %q", clip(ta))
+			continue
+		}
+		v.absURL(path, id, true)
+		v.fileExists(path, file)
 	}
 }
 
