@@ -104,7 +104,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		params = r.URL.Query()
 	case http.MethodPost:
 		if err := r.ParseForm(); err != nil {
-			p.pageError(w, r, federation.CodeInvalidRequest, "form not readable")
+			p.refuseOnPage(w, r, r.URL.Query(), "", federation.CodeInvalidRequest, "form not readable")
 			return
 		}
 		params = r.PostForm
@@ -116,22 +116,22 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	// 1. request and client_id.
 	ro, clientID := params.Get("request"), params.Get("client_id")
 	if ro == "" || clientID == "" {
-		p.pageError(w, r, federation.CodeInvalidRequest, "request or client_id missing")
+		p.refuseOnPage(w, r, params, "", federation.CodeInvalidRequest, "request or client_id missing")
 		return
 	}
 	if len(ro) > maxRequestObject {
-		p.pageError(w, r, federation.CodeInvalidRequest, "request object too large")
+		p.refuseOnPage(w, r, params, "", federation.CodeInvalidRequest, "request object too large")
 		return
 	}
 	// 2. The client's trust chain.
 	cl, fe := p.client(ctx, clientID)
 	if fe != nil {
-		p.pageError(w, r, fe.Code, fe.Error())
+		p.refuseOnPage(w, r, params, "", fe.Code, fe.Error())
 		return
 	}
 	// 3. The request object: a JWS (never a JWE) by a key of the client.
 	if strings.Count(ro, ".") != 2 {
-		p.pageError(w, r, ErrInvalidRequestObject, "request object is not a compact JWS")
+		p.refuseOnPage(w, r, params, "", ErrInvalidRequestObject, "request object is not a compact JWS")
 		return
 	}
 	v, err := federation.Verify(ro, cl.SigKeys)
@@ -142,27 +142,27 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil || (v.Alg != "RS256" && v.Alg != "RS512") {
-		p.pageError(w, r, ErrInvalidRequestObject, fmt.Sprintf("request object signature: %v (alg %s)", err, v.Alg))
+		p.refuseOnPage(w, r, params, "", ErrInvalidRequestObject, fmt.Sprintf("request object signature: %v (alg %s)", err, v.Alg))
 		return
 	}
 	var claims map[string]any
 	if err := json.Unmarshal(v.Payload, &claims); err != nil {
-		p.pageError(w, r, ErrInvalidRequestObject, "request object payload is not a JSON object")
+		p.refuseOnPage(w, r, params, "", ErrInvalidRequestObject, "request object payload is not a JSON object")
 		return
 	}
 	str := func(k string) string { s, _ := claims[k].(string); return s }
 	if str("iss") != clientID {
-		p.pageError(w, r, ErrInvalidRequestObject, "request object iss differs from client_id")
+		p.refuseOnPage(w, r, params, "", ErrInvalidRequestObject, "request object iss differs from client_id")
 		return
 	}
 	if str("client_id") != clientID {
-		p.pageError(w, r, ErrInvalidRequestObject, "request object client_id missing or different")
+		p.refuseOnPage(w, r, params, "", ErrInvalidRequestObject, "request object client_id missing or different")
 		return
 	}
 	// 4. redirect_uri: exact match of a registered one.
 	redirect := str("redirect_uri")
 	if redirect == "" || !slices.Contains(cl.RedirectURIs, redirect) {
-		p.pageError(w, r, ErrInvalidRequest, "redirect_uri missing or not registered")
+		p.refuseOnPage(w, r, params, "", ErrInvalidRequest, "redirect_uri missing or not registered")
 		return
 	}
 	// 5. From here errors go back to the client.
@@ -194,14 +194,14 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	b, _ := json.Marshal(req)
 	if err := p.o.Eph.CreateValue(ctx, "oidc:ar:"+handle, b, p.now().Add(requestLifetime)); err != nil {
 		p.o.Log.ErrorContext(ctx, "storing authorization request", "err", err)
-		p.pageError(w, r, federation.CodeTemporarilyUnavailable, "cache unavailable")
+		p.refuseOnPage(w, r, params, handle, federation.CodeTemporarilyUnavailable, "cache unavailable")
 		return
 	}
 	p.o.Log.DebugContext(ctx, "authorization request accepted", "client", clientID, "handle", handle, "level", req.Level)
 	f, err := p.o.Flow.NewState(w, r)
 	if err != nil {
 		p.o.Log.ErrorContext(ctx, "browser cookie", "err", err)
-		p.pageError(w, r, federation.CodeTemporarilyUnavailable, "browser cookie")
+		p.refuseOnPage(w, r, params, handle, federation.CodeTemporarilyUnavailable, "browser cookie")
 		return
 	}
 	zero := 0
@@ -414,6 +414,27 @@ func printable(s string) bool {
 
 // pageError refuses a request that cannot be answered to a client: an
 // HTML page on the OP, nothing redirected (spec conventions).
+// refuseOnPage is pageError at the authorization endpoint: the request
+// (unless handle names it, recorded already) and the page that answered
+// it go to the transaction register like every other authorization's
+// messages (O086), under the client_id as sent, which the federation may
+// not know.
+func (p *Provider) refuseOnPage(w http.ResponseWriter, r *http.Request, params url.Values, handle, code, reason string) {
+	ctx := r.Context()
+	client := params.Get("client_id")
+	if len(client) > maxRegisteredClientID {
+		client = client[:maxRegisteredClientID]
+	}
+	if handle == "" {
+		handle = uuid.NewString()
+		p.record(ctx, register.Entry{Kind: KindAuthorizationRequest, Direction: register.Received, Binding: bindingFront,
+			SP: client, RequestID: handle, Message: boundedForm(params)})
+	}
+	p.record(ctx, register.Entry{Kind: KindAuthorizationErrorPage, Direction: register.Sent, Binding: bindingFront,
+		SP: client, RequestID: handle, Message: formOf(url.Values{"error": {code}, "reason": {reason}})})
+	p.pageError(w, r, code, reason)
+}
+
 func (p *Provider) pageError(w http.ResponseWriter, r *http.Request, code, reason string) {
 	p.o.Log.InfoContext(r.Context(), "authorization request refused on the OP", "error", code, "reason", reason)
 	p.audit(r.Context(), "anonymous", "oidc.authorization", "", audit.Denied, map[string]string{"error": code, "reason": reason})

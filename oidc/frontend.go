@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 
 	"github.com/spid-idp/spid-idp/audit"
 	"github.com/spid-idp/spid-idp/authflow"
@@ -49,12 +50,21 @@ func (p *Provider) RefusalForm(ctx context.Context, _ *metadata.SP, f *authflow.
 }
 
 // SessionEnded revokes what the relying parties parts got in the SpidL1
-// session sess, which Single Logout or the session page has ended: the
-// code and access token of each one's latest login in it (kept in the
-// participant's NameID and SessionIndex), and the long revocable sessions
-// opened from it. No message is sent to them: OIDC logout notifies no RP
-// (spec §7).
+// session sess, which Single Logout, the session page or the revocation of
+// one of its access tokens has ended (spec §7): every code and access
+// token that came from it, and the long revocable sessions opened from it.
+// The participant list keeps only each RP's latest login (its code and
+// access token are deleted at once); an RP that logged in twice in the
+// session, or through two codes at a time, has older ones, which the mark
+// of the ended session voids (ssoEnded). No message is sent to the RPs:
+// OIDC logout notifies no RP.
 func (p *Provider) SessionEnded(ctx context.Context, sess storage.Session, parts []storage.SessionParticipant) {
+	// Every code and access token of the session expires before the mark:
+	// a code issued before now buys an access token within CodeLifetime.
+	err := p.o.Eph.CreateValue(ctx, ssoEndedKey(sess.ID), []byte{1}, p.now().Add(CodeLifetime+AccessTokenLifetime))
+	if err != nil && !errors.Is(err, storage.ErrAlreadyExists) {
+		p.o.Log.ErrorContext(ctx, "marking an ended SSO session: its older tokens stay valid", "session_parts", len(parts), "err", err)
+	}
 	for _, part := range parts {
 		for _, key := range []string{"oidc:code:" + part.NameID, "oidc:at:" + part.SessionIndex} {
 			if err := p.o.Eph.DeleteValue(ctx, key); err != nil && !errors.Is(err, storage.ErrNotFound) {
@@ -76,4 +86,23 @@ func (p *Provider) SessionEnded(ctx context.Context, sess storage.Session, parts
 			p.o.Log.ErrorContext(ctx, "revoking a long session", "client", l.ClientID, "err", err)
 		}
 	}
+}
+
+// ssoEndedKey marks an ended SSO session in the shared cache.
+func ssoEndedKey(sid string) string { return "oidc:sso-ended:" + sid }
+
+// ssoEnded reports whether the SSO session sid ("" for none) was ended by
+// logout: its codes and access tokens are void (SessionEnded).
+func (p *Provider) ssoEnded(ctx context.Context, sid string) (bool, error) {
+	if sid == "" {
+		return false, nil
+	}
+	_, _, err := p.o.Eph.GetValue(ctx, ssoEndedKey(sid))
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, storage.ErrNotFound):
+		return false, nil
+	}
+	return false, fmt.Errorf("ended SSO sessions: %w", err)
 }

@@ -56,6 +56,9 @@ func (p *Provider) lookupToken(ctx context.Context, token string) (tokenState, e
 		if json.Unmarshal(b, &st.rec) != nil || st.rec.ClientID != c.ClientID {
 			return tokenState{}, nil
 		}
+		if ended, err := p.ssoEnded(ctx, st.rec.SSO); err != nil || ended {
+			return st, err // logged out with its SSO session
+		}
 		st.active, st.sub, st.scope = true, st.rec.Sub, st.rec.Scope
 		return st, nil
 	}

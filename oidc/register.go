@@ -2,9 +2,12 @@ package oidc
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/spid-idp/spid-idp/register"
@@ -27,6 +30,16 @@ const (
 	KindTokenResponse         = "oidc.TokenResponse"
 	KindUserinfoResponse      = "oidc.UserinfoResponse"
 	KindRevocationRequest     = "oidc.RevocationRequest"
+	// KindAuthorizationErrorPage is the error page shown instead of a
+	// redirect (spec §3.4): error code and reason.
+	KindAuthorizationErrorPage = "oidc.AuthorizationErrorPage"
+)
+
+// Bounds of what a refused, possibly anonymous, request leaves in the
+// register: nobody fills it with junk sent to the authorization endpoint.
+const (
+	maxRegisteredClientID = 1024
+	maxRegisteredForm     = maxRequestObject + 8<<10
 )
 
 // Bindings of the OP's messages.
@@ -46,6 +59,17 @@ func (p *Provider) record(ctx context.Context, e register.Entry) {
 	if err := p.o.Register.Enqueue(ctx, e); err != nil {
 		p.o.Log.ErrorContext(ctx, "transaction register: OIDC message not recorded", "kind", e.Kind, "err", err)
 	}
+}
+
+// boundedForm is formOf(v), or its size and SHA-256 when larger than any
+// valid authorization request.
+func boundedForm(v url.Values) []byte {
+	b := formOf(v)
+	if len(b) <= maxRegisteredForm {
+		return b
+	}
+	sum := sha256.Sum256(b)
+	return []byte(url.Values{"bytes": {strconv.Itoa(len(b))}, "sha256": {hex.EncodeToString(sum[:])}, "truncated": {"true"}}.Encode())
 }
 
 // redactForm is a back-channel request as received, with what could still

@@ -216,7 +216,16 @@ func (p *Provider) codeGrant(w http.ResponseWriter, r *http.Request, cl *Client)
 		writeTokenError(w, ErrInvalidGrant)
 		return
 	}
+	ended, err := p.ssoEnded(ctx, g.SSOSession)
+	if err != nil {
+		p.o.Log.ErrorContext(ctx, "authorization code", "err", err)
+		writeTokenError(w, ErrTemporarilyUnavailable)
+		return
+	}
 	switch {
+	case ended: // its SSO session was logged out after the code was issued
+		writeTokenError(w, ErrInvalidGrant)
+		return
 	case g.Req.ClientID != cl.ID:
 		writeTokenError(w, ErrInvalidGrant)
 		return

@@ -56,6 +56,14 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 		p.invalidToken(w)
 		return
 	}
+	if ended, err := p.ssoEnded(ctx, rec.SSO); err != nil {
+		p.o.Log.ErrorContext(ctx, "userinfo", "err", err)
+		writeJSONError(w, http.StatusServiceUnavailable, ErrTemporarilyUnavailable)
+		return
+	} else if ended {
+		p.invalidToken(w) // logged out with its SSO session
+		return
+	}
 	cl, fe := p.client(ctx, rec.ClientID)
 	if fe != nil {
 		p.o.Log.WarnContext(ctx, "client of an access token no longer trusted", "client", rec.ClientID, "err", fe)
