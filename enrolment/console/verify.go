@@ -15,6 +15,7 @@ import (
 	"github.com/spid-idp/spid-idp/audit"
 	"github.com/spid-idp/spid-idp/enrolment"
 	"github.com/spid-idp/spid-idp/evidence"
+	"github.com/spid-idp/spid-idp/places"
 	"github.com/spid-idp/spid-idp/revocation"
 	"github.com/spid-idp/spid-idp/storage"
 	"github.com/spid-idp/spid-idp/templates"
@@ -559,7 +560,7 @@ func applicantFields(req *enrolment.Request, lang string, minimal bool) (app, do
 	f("Cognome", "Family name", a.FamilyName)
 	f("Codice fiscale", "Fiscal code", a.FiscalNumber)
 	f("Data di nascita", "Date of birth", civilDate(a.DateOfBirth))
-	f("Luogo di nascita", "Place of birth", a.PlaceOfBirth)
+	f("Luogo di nascita", "Place of birth", placeWords(lang, a.PlaceOfBirth, a.DateOfBirth))
 	f("Sesso", "Gender", words(lang, genderWords, a.Gender))
 	if !minimal {
 		f("E-mail", "E-mail", a.Email)
@@ -576,11 +577,32 @@ func applicantFields(req *enrolment.Request, lang string, minimal bool) (app, do
 		}
 		g("Tipo", "Type", words(lang, documentWords, d.Type))
 		g("Numero", "Number", d.Number)
-		g("Rilasciato da", "Issued by", d.Issuer)
+		// As the applicant typed it ("Comune di Roma"); the token
+		// released in idCard ("ComuneRoma") only for older requests.
+		issuer := d.IssuerName
+		if issuer == "" {
+			issuer = d.Issuer
+		}
+		g("Rilasciato da", "Issued by", issuer)
 		g("Data di rilascio", "Issue date", civilDate(d.IssueDate))
 		g("Scadenza", "Expiry date", civilDate(d.ExpiryDate))
 	}
 	return app, doc
+}
+
+// placeWords names a cadastral code as the applicant picked it, "Milano
+// (MI) – F205": the operator compares it with the document, which names
+// the municipality. The bare code when the table does not know it.
+func placeWords(lang, code, born string) string {
+	if code == "" {
+		return ""
+	}
+	if t, err := places.Default(); err == nil {
+		if p, ok := t.Lookup(code, born); ok {
+			return p.Label(lang) + " – " + code
+		}
+	}
+	return code
 }
 
 // Codes the console shows in words (issue 12: no "cartaIdentita", no
