@@ -92,10 +92,24 @@ type App struct {
 	AA *attrauth.Service
 
 	enrolWeb *web.Handler // the citizen enrolment pages, built once
+	pages    *templates.Renderer
 	video    *videocall.Handler
 	demoFed  *fedtest.Federation
 	legal    *legal.Texts // the legal texts, loaded once
 	demoSP   *demo.SP     // set by SetupDemo
+}
+
+// Pages is the IdP's page renderer, parsed once and shared by every part
+// of the application (see templates.Renderer.With).
+func (a *App) Pages() (*templates.Renderer, error) {
+	if a.pages == nil {
+		pages, err := templates.New(Brand(a.Config)...)
+		if err != nil {
+			return nil, fmt.Errorf("templates: %w", err)
+		}
+		a.pages = pages
+	}
+	return a.pages, nil
 }
 
 // registryLookup adapts the SP registry to the lookup the IdP uses.
@@ -168,9 +182,9 @@ func Build(ctx context.Context, cfg *config.Config, b *Backends, log *slog.Logge
 		MaxRelayState: cfg.IdP.Request.MaxRelayState,
 		Limits:        binding.Limits{MaxMessage: int(cfg.IdP.Request.MaxBytes), MaxBody: cfg.Server.MaxBodyBytes},
 	}
-	pages, err := templates.New(Brand(cfg)...)
+	pages, err := a.Pages()
 	if err != nil {
-		return nil, fmt.Errorf("templates: %w", err)
+		return nil, err
 	}
 	cookieKeys := [][]byte{cfg.IdP.Session.CookieKey}
 	if len(cfg.IdP.Session.PreviousCookieKey) > 0 {

@@ -7,7 +7,6 @@ import (
 
 	"github.com/spid-idp/spid-idp/care"
 	"github.com/spid-idp/spid-idp/storage"
-	"github.com/spid-idp/spid-idp/templates"
 )
 
 // DefaultADRBody is named in complaint answers until the configuration
@@ -28,9 +27,9 @@ func (a *App) SetupCare(auth care.OperatorAuth) (*care.Handler, error) {
 	if !ok {
 		return nil, fmt.Errorf("care: the %T store keeps no tickets", a.Backends.Store)
 	}
-	pages, err := templates.New(Brand(cfg)...)
+	pages, err := a.Pages()
 	if err != nil {
-		return nil, fmt.Errorf("care templates: %w", err)
+		return nil, err
 	}
 	log := a.Log.With("component", "care")
 	mailer, err := MailSender(cfg, a.Backends, log)

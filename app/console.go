@@ -11,7 +11,6 @@ import (
 	"github.com/spid-idp/spid-idp/enrolment/console"
 	"github.com/spid-idp/spid-idp/idp/regulation"
 	"github.com/spid-idp/spid-idp/opfactor"
-	"github.com/spid-idp/spid-idp/templates"
 )
 
 // MountConsole serves the operator console (ui.md §9) under /console/ on
@@ -21,9 +20,9 @@ func (a *App) MountConsole() (*console.Console, error) {
 	if a.Enrolment == nil || a.Mux == nil || a.Server == nil {
 		return nil, errors.New("console: the enrolment service, mux and server come first")
 	}
-	pages, err := templates.New(Brand(a.Config)...)
+	pages, err := a.Pages()
 	if err != nil {
-		return nil, fmt.Errorf("console templates: %w", err)
+		return nil, err
 	}
 	factors, err := a.OperatorFactors()
 	if err != nil {

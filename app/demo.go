@@ -101,10 +101,11 @@ func (a *App) SetupDemo(ctx context.Context) (DemoInfo, error) {
 	if err != nil {
 		return DemoInfo{}, fmt.Errorf("demo SP key: %w", err)
 	}
-	pages, err := templates.New(templates.WithBrand(demo.SPName), templates.WithBrandEN(demo.SPNameEN))
+	pages, err := a.Pages()
 	if err != nil {
 		return DemoInfo{}, err
 	}
+	pages = pages.With(templates.WithBrand(demo.SPName), templates.WithBrandEN(demo.SPNameEN))
 	sp, err := demo.NewSP(base, base+idp.PathSSORedirect, pair, a.IdPCerts, pages,
 		derive32(cfg.IdP.Session.CookieKey, "demo-sp"), a.Log.With("component", "demo-sp"))
 	if err != nil {

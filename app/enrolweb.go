@@ -24,7 +24,6 @@ import (
 	"github.com/spid-idp/spid-idp/enrolment/web"
 	"github.com/spid-idp/spid-idp/portal"
 	"github.com/spid-idp/spid-idp/revocation"
-	"github.com/spid-idp/spid-idp/templates"
 )
 
 // MountEnrolment builds the citizen enrolment pages and mounts them on
@@ -61,9 +60,9 @@ func (a *App) enrolmentWeb() (*web.Handler, error) {
 	if a.Enrolment == nil {
 		return nil, errors.New("enrolment web: the enrolment service is not built")
 	}
-	pages, err := templates.New(Brand(cfg)...)
+	pages, err := a.Pages()
 	if err != nil {
-		return nil, fmt.Errorf("templates: %w", err)
+		return nil, err
 	}
 	keys := [][]byte{cfg.IdP.Session.CookieKey}
 	if len(cfg.IdP.Session.PreviousCookieKey) > 0 {

@@ -10,7 +10,6 @@ import (
 	"github.com/spid-idp/spid-idp/keys"
 	"github.com/spid-idp/spid-idp/keys/datakey"
 	"github.com/spid-idp/spid-idp/portal"
-	"github.com/spid-idp/spid-idp/templates"
 )
 
 // SetupPortal adds the citizen's personal area under /account/: a SPID
@@ -29,9 +28,9 @@ func (a *App) SetupPortal(ctx context.Context) (*portal.Portal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("portal SP key: %w", err)
 	}
-	pages, err := templates.New(Brand(cfg)...)
+	pages, err := a.Pages()
 	if err != nil {
-		return nil, fmt.Errorf("portal templates: %w", err)
+		return nil, err
 	}
 	mailer, err := MailSender(cfg, a.Backends, a.Log.With("component", "portal-mail"))
 	if err != nil {

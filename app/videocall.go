@@ -15,7 +15,6 @@ import (
 	"github.com/spid-idp/spid-idp/enrolment/workinghours"
 	"github.com/spid-idp/spid-idp/lifecycle"
 	"github.com/spid-idp/spid-idp/storage"
-	"github.com/spid-idp/spid-idp/templates"
 	"github.com/spid-idp/spid-idp/videocall"
 )
 
@@ -40,9 +39,9 @@ func (a *App) videoCalls() (*videocall.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	pages, err := templates.New(Brand(cfg)...)
+	pages, err := a.Pages()
 	if err != nil {
-		return nil, fmt.Errorf("video-call templates: %w", err)
+		return nil, err
 	}
 	base, err := url.Parse(cfg.Server.BaseURL)
 	if err != nil {

@@ -175,6 +175,20 @@ func New(opts ...Option) (*Renderer, error) {
 	return r, nil
 }
 
+// With returns the Renderer New(opts...) would, sharing r's parsed
+// templates: options only change what a page shows around its data, and
+// the parse trees are the bulk of the process's live heap (megabytes of
+// small objects that every collection scans), so the IdP, its back office
+// and the demo SP keep one copy.
+func (r *Renderer) With(opts ...Option) *Renderer {
+	o := defaultOptions()
+	o.noFold = r.opts.noFold
+	for _, f := range opts {
+		f(&o)
+	}
+	return &Renderer{opts: o, sets: r.sets}
+}
+
 // view is what every template receives: the page data in .Page and what the
 // layout needs around it.
 type view struct {

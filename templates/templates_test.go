@@ -670,3 +670,34 @@ func FuzzAcceptLanguage(f *testing.F) {
 		}
 	})
 }
+
+// TestWithSharesTemplatesNotOptions: a Renderer made With other options
+// shows its own brand and links from the same parsed templates, and the
+// one it came from keeps its own.
+func TestWithSharesTemplatesNotOptions(t *testing.T) {
+	r := newRenderer(t)
+	other := r.With(WithBrand("Altro Ente"), WithBrandEN("Other Body"), WithLinks(Links{Enrol: "/altro/enrol"}))
+	data := LoginPage{Service: svc, CSRF: "tok", Action: "/login/f1"}
+	_, it := render(t, other, PageLogin, "it", 200, data)
+	_, en := render(t, other, PageLogin, "en", 200, data)
+	_, orig := render(t, r, PageLogin, "it", 200, data)
+	for _, c := range []struct {
+		page, body, want string
+		present          bool
+	}{
+		{"other it", it, "<title>Entra con SPID – SPID – Altro Ente</title>", true},
+		{"other it", it, `href="/altro/enrol"`, true},
+		{"other it", it, "Esempio ID", false},
+		{"other en", en, "Other Body", true},
+		{"original", orig, "<title>Entra con SPID – SPID – Esempio ID</title>", true},
+		{"original", orig, "Altro Ente", false},
+		{"original", orig, `href="/altro/enrol"`, false},
+	} {
+		if strings.Contains(c.body, c.want) != c.present {
+			t.Errorf("%s page: contains %q = %v, want %v", c.page, c.want, !c.present, c.present)
+		}
+	}
+	if other.sets["it"][PageLogin] != r.sets["it"][PageLogin] {
+		t.Error("With parsed the templates again instead of sharing them")
+	}
+}
