@@ -23,7 +23,7 @@ import (
 func (a *App) setupAttributeAuthorities(anchors []federation.TrustAnchor, fetcher *federation.Fetcher, core []federation.Signer, issuer string) *attrauth.Service {
 	reg := attrauth.NewRegistry(anchors, fetcher, a.Log.With("component", "attrauth"))
 	svc := &attrauth.Service{Registry: reg, Grants: &attrauth.Grants{Eph: a.Backends.Eph},
-		Claims: oidc.Claims, Attributes: oidc.SAMLAttributes}
+		Claims: oidc.Claims, Attributes: oidc.SAMLAttributes, Lifetime: a.Config.OIDC.GrantTokenLifetime}
 	a.AA = svc
 	a.Flow.SetAttributeAuthorities(svc)
 	if a.demoFed != nil {

@@ -400,6 +400,9 @@ type OIDC struct {
 	// Refresh tokens (spec §4.3, Avviso 41 use cases).
 	RefreshUseCase        string   `yaml:"refresh_use_case" default:"CU2" doc:"Avviso 41 use case of the long revocable sessions: CU1 or CU2 (every refresh token expires 30 days after the login) or CU3 (each rotation gives 30 more days)."`
 	RefreshUseCaseClients []string `yaml:"refresh_use_case_clients" doc:"Relying parties with another use case, each CLIENT_ID|CU1, CLIENT_ID|CU2 or CLIENT_ID|CU3."`
+	// GrantTokenLifetime bounds the Attribute Authority grant tokens of
+	// both protocols (spec §9.4, §10: 300 s [DEC], configurable).
+	GrantTokenLifetime time.Duration `yaml:"grant_token_lifetime" default:"300s" doc:"How long an Attribute Authority grant token (SAML GrantedAttributeAuthority and OIDC tokens claim) stays valid: exp = iat + this, in whole seconds, from 1s to 1h. The relying party must present it to the AA within this time."`
 }
 
 // AADiscovery reports whether the Attribute Authority registry runs: with

@@ -1205,6 +1205,37 @@ func TestOIDCProblemsAllAtOnce(t *testing.T) {
 	}
 }
 
+// TestGrantTokenLifetime: the grant-token lifetime defaults to the spec's
+// 300 s and accepts whole seconds from 1 s to 1 h; anything else is a
+// problem of oidc.grant_token_lifetime.
+func TestGrantTokenLifetime(t *testing.T) {
+	f := newFixture(t)
+	// Enabled, the OP's other settings are missing: only the problems of
+	// the option matter here.
+	doc := func(extra string) string {
+		return f.minimal() + "oidc:\n  enabled: true\n" + extra
+	}
+	if c := mustLoad(t, f.write(t, f.minimal()), f.env); c.OIDC.GrantTokenLifetime != 300*time.Second {
+		t.Errorf("default %s, want 300s", c.OIDC.GrantTokenLifetime)
+	}
+	for _, tc := range []struct {
+		value string
+		ok    bool
+	}{
+		{"1s", true}, {"5s", true}, {"10m", true}, {"1h", true},
+		{"0s", false}, {"-5s", false}, {"1500ms", false}, {"61m", false}, {"forever", false},
+	} {
+		path := f.write(t, doc("  grant_token_lifetime: "+tc.value+"\n"))
+		var found bool
+		for _, p := range problems(t, path, f.env) {
+			found = found || p.Path == "oidc.grant_token_lifetime"
+		}
+		if found == tc.ok {
+			t.Errorf("grant_token_lifetime %s: problem reported %v, want %v", tc.value, found, !tc.ok)
+		}
+	}
+}
+
 // TestDataKeyWrappingRules: a data key wrapped by the HSM replaces the
 // clear one, and needs the token and the label of its wrapping key; every
 // missing piece is reported at once.

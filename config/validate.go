@@ -76,6 +76,11 @@ func (v *validator) legal() {
 	}
 }
 
+// maxGrantTokenLifetime caps oidc.grant_token_lifetime [DEC]: a grant token
+// is presented to its AA right after the login, and whoever holds a copy
+// can use it until it expires.
+const maxGrantTokenLifetime = time.Hour
+
 func (v *validator) oidc() {
 	o := &v.c.OIDC
 	if !o.Enabled {
@@ -92,6 +97,9 @@ func (v *validator) oidc() {
 		if base := strings.TrimRight(v.c.Server.BaseURL, "/"); base != "" && !strings.HasPrefix(o.Issuer, base+"/") {
 			v.add("oidc.issuer", "must be under server.base_url (%s/...), got %q", clip(base), clip(o.Issuer))
 		}
+	}
+	if d := o.GrantTokenLifetime; d > 0 && (d%time.Second != 0 || d > maxGrantTokenLifetime) {
+		v.add("oidc.grant_token_lifetime", "must be whole seconds from 1s to %s, got %s", maxGrantTokenLifetime, d)
 	}
 	if !oidcUseCase(o.RefreshUseCase) {
 		v.add("oidc.refresh_use_case", "must be CU1, CU2 or CU3, got %q", clip(o.RefreshUseCase))
