@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,15 +61,51 @@ func TestConformanceAAWithoutKey(t *testing.T) {
 	}
 }
 
-// TestConformanceOIDCAAAgainstOurIdP runs the OIDC part's AA case against
-// our OP with the demo AA: A035–A038 must pass.
+// oidcAAItems are the Attribute Authority items the OIDC part evidences:
+// the grant content with the SAML part's checks, the tokens claim,
+// introspection, revocation and expiry.
+var oidcAAItems = []string{"A023", "A024", "A025", "A026", "A027", "A028", "A029", "A030", "A032", "A033",
+	"A035", "A036", "A037", "A038", "A039", "A040"}
+
+// TestConformanceOIDCAAAgainstOurIdP runs the OIDC part's AA cases against
+// our OP with the demo AA, its key and grant tokens living seconds: every
+// item must pass.
 func TestConformanceOIDCAAAgainstOurIdP(t *testing.T) {
-	a, ts, info := testApp(t)
+	a, ts, info := startApp(t, appOpts{Configure: shortGrants})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	rep, err := conformance.RunOIDC(ctx, oidcSuiteOptions(t, a, ts, info, "oidc-aa"))
+	rep, err := conformance.RunOIDC(ctx, oidcSuiteOptions(t, a, ts, info, "oidc-aa", "oidc-aa-expiry"))
 	if err != nil {
 		t.Fatalf("suite: %v", err)
 	}
-	requireItems(t, rep, "A035", "A036", "A037", "A038")
+	requireItems(t, rep, oidcAAItems...)
+}
+
+// TestConformanceOIDCAANotChecked: without the AA key the OIDC grant's
+// content, and with the default 300 s lifetime its expiry, are reported as
+// not checked, never as passing.
+func TestConformanceOIDCAANotChecked(t *testing.T) {
+	a, ts, info := testApp(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	opt := oidcSuiteOptions(t, a, ts, info, "oidc-aa", "oidc-aa-expiry")
+	opt.AAKey = nil
+	rep, err := conformance.RunOIDC(ctx, opt)
+	if err != nil {
+		t.Fatalf("suite: %v", err)
+	}
+	for _, r := range rep.Rows {
+		switch {
+		case r.ID >= "A023" && r.ID <= "A033":
+			if r.Status != conformance.Skip || r.Reason != "not checked: no AA key given (--aa-key)" {
+				t.Errorf("%s %s %s: %s, want skip for the missing key", r.ID, r.Case, r.Status, r.Reason)
+			}
+		case r.ID == "A039" && r.Case == "oidc-aa-expiry":
+			if r.Status != conformance.Skip || !strings.Contains(r.Reason, "beyond --grant-expiry-wait 30s") {
+				t.Errorf("A039 %s: %s, want skip: a 300 s grant outlives the wait", r.Status, r.Reason)
+			}
+		case r.Status != conformance.Pass:
+			t.Errorf("%s %s %s: %s", r.ID, r.Case, r.Status, r.Reason)
+		}
+	}
 }

@@ -260,7 +260,8 @@ func TestConformanceOIDCCatchesInjectedDefects(t *testing.T) {
 		t.Skip("one suite run per defect")
 	}
 	tp := &oidcTamper{}
-	a, ts, info := startApp(t, appOpts{Wrap: tp.wrap})
+	a, ts, info := startApp(t, appOpts{Wrap: tp.wrap, Configure: shortGrants})
+	defects := append(oidcDefects(), oidcAADefects(t, a)...)
 	keyDir := t.TempDir() // the simulator's keys, made once for every run
 	run := func(t *testing.T, only []string) *conformance.Report {
 		t.Helper()
@@ -278,7 +279,7 @@ func TestConformanceOIDCCatchesInjectedDefects(t *testing.T) {
 	// Control: the middleware in place, no defect: every case used below
 	// passes.
 	var all []string
-	for _, d := range oidcDefects() {
+	for _, d := range defects {
 		all = append(all, d.only...)
 	}
 	tp.cur.Store(&oidcDefect{name: "control"})
@@ -289,7 +290,7 @@ func TestConformanceOIDCCatchesInjectedDefects(t *testing.T) {
 		}
 	}
 
-	for _, d := range oidcDefects() {
+	for _, d := range defects {
 		d := d
 		t.Run(d.name, func(t *testing.T) {
 			tp.hits.Store(0)

@@ -53,6 +53,8 @@ func init() {
 		"A036": "authorization_details without locations → normal login, no tokens",
 		"A037": "ID token tokens: one grant token per consented AA",
 		"A038": "grant introspection: active for its RP, inactive for others",
+		"A039": "an expired or revoked grant token introspects inactive",
+		"A040": "the RP that received a grant token revokes it",
 	} {
 		checklistTitles[id] = t
 	}
@@ -331,7 +333,11 @@ func aaGrantedCase(ctx context.Context, e *env) []Row {
 	if e.opt.AAKey == nil {
 		return append(rows, rowsFor([]string{"A023", "A024", "A025", "A026", "A027", "A028", "A029", "A030", "A032", "A033"}, Skip, "not checked: no AA key given (--aa-key)", nil)...)
 	}
-	g := openGrant(jwe, e.opt.AAKey, e.md.Certs)
+	var signers []any
+	for _, c := range e.md.Certs {
+		signers = append(signers, c.PublicKey)
+	}
+	g := openGrant(jwe, e.opt.AAKey, signers, "any signing certificate of the IdP metadata")
 	for _, r := range g.rows {
 		if r.Status != Pass {
 			r.Evidence, r.Trace = jwe, o.Trace
@@ -386,8 +392,10 @@ func joseHeader(compact string) map[string]any {
 }
 
 // openGrant decrypts the grant JWE with the AA key and verifies the inner
-// JWS with the IdP's keys (spec §9.4).
-func openGrant(jwe string, key any, signers []*x509.Certificate) openedGrant {
+// JWS with the IdP's keys (spec §9.4): signers are the public keys A025
+// names for the protocol, described by keysDesc. The SAML and OIDC parts
+// both judge their grant tokens here.
+func openGrant(jwe string, key any, signers []any, keysDesc string) openedGrant {
 	var g openedGrant
 	h := joseHeader(jwe)
 	alg, _ := h["alg"].(string)
@@ -433,17 +441,17 @@ func openGrant(jwe string, key any, signers []*x509.Certificate) openedGrant {
 		g.rows = append(g.rows, Row{ID: "A024", Status: Pass, Reason: "inner JWS " + salg + " with kid"})
 	}
 	var payload []byte
-	for _, c := range signers {
-		if p, err := jws.Verify(c.PublicKey); err == nil {
+	for _, k := range signers {
+		if p, err := jws.Verify(k); err == nil {
 			payload = p
 			break
 		}
 	}
 	if payload == nil {
-		g.rows = append(g.rows, Row{ID: "A025", Status: Fail, Reason: "the inner JWS does not verify with any signing certificate of the IdP metadata"})
+		g.rows = append(g.rows, Row{ID: "A025", Status: Fail, Reason: "the inner JWS does not verify with " + keysDesc})
 		return g
 	}
-	g.rows = append(g.rows, Row{ID: "A025", Status: Pass, Reason: "signature verifies with the IdP's metadata key"})
+	g.rows = append(g.rows, Row{ID: "A025", Status: Pass, Reason: "signature verifies with " + keysDesc})
 	if err := json.Unmarshal(payload, &g.claims); err != nil {
 		g.rows = append(g.rows, Row{ID: "A026", Status: Fail, Reason: "grant claims are not a JSON object: " + err.Error()})
 		g.claims = nil

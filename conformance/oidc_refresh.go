@@ -255,3 +255,65 @@ func caseRevokeSession(ctx context.Context, e *oidcEnv) []Row {
 	}
 	return j.result()
 }
+
+// expiredRefreshMargin is how long after the login the refresh token of
+// caseRefreshExpired should expire.
+const expiredRefreshMargin = 10 * time.Second
+
+// caseRefreshExpired (O070): an expired refresh token → 400 invalid_grant.
+// Refresh tokens live up to 30 days; under CU1/CU2 they end at the
+// session start, the request object's iat (spec §4.3 [DEC]), so a request
+// object issued 30 days ago less a few seconds yields a token that expires
+// seconds after the login. An OP applying CU3 to the simulated RP, or
+// refusing so old a request object, leaves the check not done.
+func caseRefreshExpired(ctx context.Context, e *oidcEnv) []Row {
+	if r := e.needEC(ctx); r != nil {
+		return r
+	}
+	a := e.offlineAuthz(e.rp)
+	iat := time.Now().Add(-refreshWindow*time.Second + expiredRefreshMargin).Unix()
+	a.ro["iat"] = iat
+	lj := newJudge() // the login's own items are judged by the other cases
+	f := e.offlineLogin(ctx, lj, nil, a, true)
+	if f == nil {
+		why := "the login failed"
+		for _, r := range lj.result() {
+			if r.Status != Pass {
+				why = r.Reason
+				break
+			}
+		}
+		return rowsFor([]string{"O070"}, Skip, "not checked: a login whose request object was issued 30 days ago did not end in tokens ("+clip(why, 200)+")", nil)
+	}
+	j := newJudge()
+	j.evidence = string(f.tok.body)
+	rt := f.tok.str("refresh_token")
+	if !j.ensure("O063", rt != "", "no refresh token after offline_access, prompt=consent, SpidL1 and the opt-in") {
+		return j.result()
+	}
+	_, c, err := verifyJWS(rt, e.ec.coreKeys)
+	exp, ok := claimInt(c, "exp")
+	if !j.ensure("O064", err == nil && ok, "refresh token: %v, exp %v", err, c["exp"]) {
+		return j.result()
+	}
+	until := time.Unix(exp+2, 0) // a second for the OP's clock
+	if wait := time.Until(until); wait > expiredRefreshMargin+time.Minute {
+		j.set("O070", Skip, "not checked: the refresh token of a session started 30 days ago (request object iat %d) expires at %d, not at iat + 30 days: the OP applies CU3 to this RP, and an expired token would take 30 days", iat, exp)
+		return j.result()
+	}
+	select {
+	case <-ctx.Done():
+		j.set("O070", Skip, "not checked: interrupted while waiting for the refresh token to expire")
+		return j.result()
+	case <-time.After(time.Until(until)):
+	}
+	res, err := e.refresh(ctx, e.rp, rt, nil)
+	if err != nil {
+		j.fail("O070", "refresh with an expired token: %v", err)
+		return j.result()
+	}
+	j.evidence = string(res.body)
+	j.ensure("O070", res.status == 400 && res.str("error") == "invalid_grant", "an expired refresh token (exp %d, now %d): HTTP %d %s, want 400 invalid_grant",
+		exp, time.Now().Unix(), res.status, clip(string(res.body), 200))
+	return j.result()
+}

@@ -3,6 +3,7 @@ package conformance
 import (
 	"context"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -49,9 +50,14 @@ type OIDCOptions struct {
 	StepTimeout time.Duration
 	Progress    io.Writer
 
-	// AAEntityID is an Attribute Authority of the OP's registry (A035–A038
-	// skip without it).
+	// AAEntityID is an Attribute Authority of the OP's registry (A023–A040
+	// skip without it); AAKey its decryption key, to open the grant tokens
+	// (A023–A033 skip without it).
 	AAEntityID string
+	AAKey      *rsa.PrivateKey
+	// GrantExpiryWait is how long the suite may wait for a grant token to
+	// expire (A039); grants living longer leave the check not done.
+	GrantExpiryWait time.Duration
 
 	otp *otpClock // shared with the SAML part of the same run
 }

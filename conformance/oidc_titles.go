@@ -86,7 +86,7 @@ var oidcTitles = map[string]string{
 	"O067": "CU3: each rotated token expires 30 days − 1 s after its iat",
 	"O068": "refresh: new AT, RT and ID token with acr SpidL1 within the session",
 	"O069": "a spent refresh token again → invalid_grant, family revoked",
-	"O070": "unknown, foreign, non-refresh or revoked token → invalid_grant",
+	"O070": "unknown, expired, foreign, non-refresh or revoked token → invalid_grant",
 	"O071": "refresh with redirect_uri accepted",
 	"O072": "userinfo: GET with Bearer only, POST → 405",
 	"O073": "userinfo: bad or revoked token → 401 invalid_token",

@@ -174,6 +174,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	oidcTAJWKS := fs.String("oidc-ta-jwks", "", "write the simulator's trust-anchor JWK set here, for the OP's oidc.federation.trust_anchors (ENTITY_ID|FILE)")
 	fs.StringVar(&opt.AAEntityID, "aa-entity-id", "", "an Attribute Authority of the IdP's registry (AA5–AA7 skip without it)")
 	aaKeyFile := fs.String("aa-key", "", "PEM file of that AA's RSA decryption key (grant token content is not checked without it)")
+	grantWait := fs.Duration("grant-expiry-wait", 30*time.Second, "wait this long at most for an OIDC grant token to expire (A039); set the OP's grant-token lifetime below it")
 	wait := fs.Duration("register-wait", 0, "pause this long after announcing the SP metadata, to register it at the IdP")
 	waitEnter := fs.Bool("wait-enter", false, "after announcing the SP metadata, wait for Enter on standard input")
 	caFile := fs.String("ca-file", "", "PEM file of extra CA certificates to trust for the IdP's TLS (e.g. a demo certificate)")
@@ -255,7 +256,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err == nil && *oidcMode != "off" {
 		oo := OIDCOptions{Issuer: *oidcIssuer, HTTPClient: opt.HTTPClient, Credentials: opt.Credentials, Fields: opt.Fields, Only: opt.Only,
 			Listen: *oidcListen, BaseURL: *oidcBase, KeyDir: or(*oidcKeyDir, opt.SPKeyDir), KeyBits: opt.KeyBits,
-			Strict: opt.Strict, Production: opt.Production, StepTimeout: opt.StepTimeout, Progress: stderr, AAEntityID: opt.AAEntityID}
+			Strict: opt.Strict, Production: opt.Production, StepTimeout: opt.StepTimeout, Progress: stderr, AAEntityID: opt.AAEntityID,
+			AAKey: opt.AAKey, GrantExpiryWait: *grantWait}
 		oo.OnTrustAnchor = func(id string, jwks []byte) error {
 			if *oidcTAJWKS != "" {
 				if err := os.WriteFile(*oidcTAJWKS, jwks, 0o644); err != nil {
