@@ -1210,10 +1210,10 @@ func TestOIDCProblemsAllAtOnce(t *testing.T) {
 // problem of oidc.grant_token_lifetime.
 func TestGrantTokenLifetime(t *testing.T) {
 	f := newFixture(t)
-	// Enabled, the OP's other settings are missing: only the problems of
-	// the option matter here.
+	// The OP is off (grant tokens serve SAML too): the option is checked
+	// all the same.
 	doc := func(extra string) string {
-		return f.minimal() + "oidc:\n  enabled: true\n" + extra
+		return f.minimal() + "oidc:\n  enabled: false\n" + extra
 	}
 	if c := mustLoad(t, f.write(t, f.minimal()), f.env); c.OIDC.GrantTokenLifetime != 300*time.Second {
 		t.Errorf("default %s, want 300s", c.OIDC.GrantTokenLifetime)

@@ -83,6 +83,11 @@ const maxGrantTokenLifetime = time.Hour
 
 func (v *validator) oidc() {
 	o := &v.c.OIDC
+	// Grant tokens exist with or without the OP (SAML's
+	// RequiredAttributeAuthority, oidc.federation.attribute_authorities).
+	if d := o.GrantTokenLifetime; d > 0 && (d%time.Second != 0 || d > maxGrantTokenLifetime) {
+		v.add("oidc.grant_token_lifetime", "must be whole seconds from 1s to %s, got %s", maxGrantTokenLifetime, d)
+	}
 	if !o.Enabled {
 		if o.Federation.AttributeAuthorities && !v.c.Demo {
 			v.trustAnchors("is required when oidc.federation.attribute_authorities is true: at least one ENTITY_ID|JWKS_FILE")
@@ -97,9 +102,6 @@ func (v *validator) oidc() {
 		if base := strings.TrimRight(v.c.Server.BaseURL, "/"); base != "" && !strings.HasPrefix(o.Issuer, base+"/") {
 			v.add("oidc.issuer", "must be under server.base_url (%s/...), got %q", clip(base), clip(o.Issuer))
 		}
-	}
-	if d := o.GrantTokenLifetime; d > 0 && (d%time.Second != 0 || d > maxGrantTokenLifetime) {
-		v.add("oidc.grant_token_lifetime", "must be whole seconds from 1s to %s, got %s", maxGrantTokenLifetime, d)
 	}
 	if !oidcUseCase(o.RefreshUseCase) {
 		v.add("oidc.refresh_use_case", "must be CU1, CU2 or CU3, got %q", clip(o.RefreshUseCase))
