@@ -22,6 +22,7 @@ import (
 	"github.com/spid-idp/spid-idp/audit"
 	"github.com/spid-idp/spid-idp/idp/otp"
 	"github.com/spid-idp/spid-idp/idp/push"
+	"github.com/spid-idp/spid-idp/internal/capture"
 	"github.com/spid-idp/spid-idp/keys/datakey"
 	"github.com/spid-idp/spid-idp/notify/sms"
 	"github.com/spid-idp/spid-idp/storage"
@@ -29,40 +30,25 @@ import (
 )
 
 // captureSMS is an SMS sender that keeps the messages for the test.
-type captureSMS struct {
-	mu   sync.Mutex
-	msgs []sms.Message
-}
+type captureSMS struct{ capture.Box[sms.Message] }
 
-func (c *captureSMS) Send(_ context.Context, m sms.Message) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.msgs = append(c.msgs, m)
-	return nil
-}
-
-func (c *captureSMS) count() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.msgs)
-}
+func (c *captureSMS) count() int { return c.Len() }
 
 var smsCodeRE = regexp.MustCompile(`#(\d{6})\s*$`)
 
 // last returns the code of the newest message and how many were sent.
 func (c *captureSMS) last(t testing.TB) (to, code string, n int) {
 	t.Helper()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.msgs) == 0 {
+	all := c.All()
+	if len(all) == 0 {
 		t.Fatal("no SMS sent")
 	}
-	m := c.msgs[len(c.msgs)-1]
+	m := all[len(all)-1]
 	sub := smsCodeRE.FindStringSubmatch(m.Text)
 	if sub == nil {
 		t.Fatalf("no code in SMS %q", m.Text)
 	}
-	return m.To, sub[1], len(c.msgs)
+	return m.To, sub[1], len(all)
 }
 
 type l2harness struct {

@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/spid-idp/spid-idp/idp/otp"
 	"github.com/spid-idp/spid-idp/idp/push"
 	"github.com/spid-idp/spid-idp/idp/spid"
+	"github.com/spid-idp/spid-idp/internal/capture"
 	"github.com/spid-idp/spid-idp/notify/mail"
 	"github.com/spid-idp/spid-idp/portal"
 	"github.com/spid-idp/spid-idp/storage"
@@ -22,24 +22,12 @@ import (
 )
 
 // captureMail keeps the e-mails sent to owners.
-type captureMail struct {
-	mu   sync.Mutex
-	msgs []mail.Message
-}
-
-func (c *captureMail) Send(_ context.Context, m mail.Message) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.msgs = append(c.msgs, m)
-	return nil
-}
+type captureMail struct{ capture.Box[mail.Message] }
 
 // sent waits for the notices under way and returns every e-mail so far.
 func (c *captureMail) sent(h *harness) []mail.Message {
 	h.Flow.WaitAlerts()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return slices.Clone(c.msgs)
+	return c.All()
 }
 
 // withAlerts makes the harness's IdP e-mail owners through a capture.

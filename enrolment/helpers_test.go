@@ -1,12 +1,10 @@
 package enrolment
 
 import (
-	"context"
 	"net/url"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 	"github.com/spid-idp/spid-idp/evidence"
 	"github.com/spid-idp/spid-idp/idp/otp"
 	"github.com/spid-idp/spid-idp/idp/password"
+	"github.com/spid-idp/spid-idp/internal/capture"
 	"github.com/spid-idp/spid-idp/internal/testclock"
 	"github.com/spid-idp/spid-idp/internal/testenv"
 	"github.com/spid-idp/spid-idp/notify/mail"
@@ -32,58 +31,23 @@ var _ SMSSender = (*otp.SMSCodes)(nil)
 type clock = testclock.Clock
 
 // mailbox captures what the Service hands to the mail sender.
-type mailbox struct {
-	mu   sync.Mutex
-	msgs []mail.Message
-}
+type mailbox struct{ capture.Box[mail.Message] }
 
-func (m *mailbox) Send(_ context.Context, msg mail.Message) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.msgs = append(m.msgs, msg)
-	return nil
-}
+func (m *mailbox) all() []mail.Message { return m.All() }
 
-func (m *mailbox) all() []mail.Message {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]mail.Message(nil), m.msgs...)
-}
-
-func (m *mailbox) last(t *testing.T) mail.Message {
-	t.Helper()
-	all := m.all()
-	if len(all) == 0 {
-		t.Fatal("no e-mail sent")
-	}
-	return all[len(all)-1]
-}
+func (m *mailbox) last(t *testing.T) mail.Message { t.Helper(); return m.Last(t) }
 
 // phone captures SMS texts delivered by the real otp.SMSCodes.
-type phone struct {
-	mu   sync.Mutex
-	msgs []sms.Message
-}
-
-func (p *phone) Send(_ context.Context, m sms.Message) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.msgs = append(p.msgs, m)
-	return nil
-}
+type phone struct{ capture.Box[sms.Message] }
 
 var sixDigits = regexp.MustCompile(`\b[0-9]{6}\b`)
 
 func (p *phone) lastCode(t *testing.T) string {
 	t.Helper()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.msgs) == 0 {
-		t.Fatal("no SMS sent")
-	}
-	c := sixDigits.FindString(p.msgs[len(p.msgs)-1].Text)
+	text := p.Last(t).Text
+	c := sixDigits.FindString(text)
 	if c == "" {
-		t.Fatalf("no code in SMS %q", p.msgs[len(p.msgs)-1].Text)
+		t.Fatalf("no code in SMS %q", text)
 	}
 	return c
 }

@@ -7,15 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spid-idp/spid-idp/internal/capture"
 	"github.com/spid-idp/spid-idp/notify/mail"
 )
-
-type capture struct{ msgs []mail.Message }
-
-func (c *capture) Send(_ context.Context, m mail.Message) error {
-	c.msgs = append(c.msgs, m)
-	return nil
-}
 
 func TestRender(t *testing.T) {
 	m := Mailer{BaseURL: "https://idp.example.it/", PersonalArea: "/account/", Report: "/care/tickets/new"}
@@ -69,7 +63,7 @@ func TestRender(t *testing.T) {
 }
 
 func TestSend(t *testing.T) {
-	c := &capture{}
+	c := &capture.Box[mail.Message]{}
 	m := Mailer{Mail: c, BaseURL: "https://idp.example.it"}
 	if err := m.Send(context.Background(), Event{Kind: PushDenied, At: time.Now()}); !errors.Is(err, ErrNoAddress) {
 		t.Fatalf("no address: %v", err)
@@ -77,8 +71,8 @@ func TestSend(t *testing.T) {
 	if err := m.Send(context.Background(), Event{Kind: PushDenied, Email: "mario@example.it", At: time.Now(), SP: "X"}); err != nil {
 		t.Fatal(err)
 	}
-	if len(c.msgs) != 1 || c.msgs[0].To != "mario@example.it" || !strings.Contains(c.msgs[0].Subject, "rifiutata") {
-		t.Fatalf("sent: %+v", c.msgs)
+	if sent := c.All(); len(sent) != 1 || sent[0].To != "mario@example.it" || !strings.Contains(sent[0].Subject, "rifiutata") {
+		t.Fatalf("sent: %+v", c.All())
 	}
 }
 
