@@ -55,6 +55,9 @@ func (a *App) videoCalls() (*videocall.Handler, error) {
 		Retention: cfg.Enrolment.VideoRetention,
 		Brand:     cfg.IdP.Name, UIDHost: base.Hostname(), BaseURL: cfg.Server.BaseURL,
 		LinkKey: derive32(cfg.IdP.Session.CookieKey, "videocall-link"), Log: log}
+	// A request leaving recognition frees its appointment; the applicant
+	// is told with the invitation's cancellation.
+	a.Enrolment.VideoBookings = svc
 	if addr, err := mail.ParseAddress(cfg.Mail.From); err == nil {
 		svc.Organizer = addr.Address
 	}

@@ -285,3 +285,58 @@ func TestVideoRetentionScheduled(t *testing.T) {
 		t.Error("no audit record of the deletion")
 	}
 }
+
+// TestVideoBookingReleasedWithRequest: a citizen who withdraws a request
+// holding an appointment frees it in the same transaction (it is offered
+// to others at once) and gets the invitation's cancellation through the
+// mail queue.
+func TestVideoBookingReleasedWithRequest(t *testing.T) {
+	a, ts, _ := testApp(t)
+	base := ts.URL
+	cmust(t, a.MountBackOffice())
+	videoOperators(t, a)
+	mails := mail.Outbox{Dir: a.Config.Mail.OutboxDir}
+	day := nextOpenDay(time.Now())
+	vid := videocall.Actor{ID: "op-vid", Roles: []string{"video_operator"}}
+	pub, err := a.video.Service.Publish(t.Context(), vid, videocall.Availability{Date: day, From: 9 * time.Hour, To: 9*time.Hour + 20*time.Minute,
+		Length: 20 * time.Minute, Weeks: 1})
+	cmust(t, err)
+	citizen := newBrowser(t)
+	ap := newApplicant(t, 7)
+	done := capture(t, a, base, citizen, ap, enrolment.PathVideo)
+	e, _ := requestByCode(t, a, done)
+	book := citizen.get(base + html.UnescapeString(bookingLinkRE.FindStringSubmatch(done.body)[1]))
+	booked := citizen.submit(book, videocall.PathBooking, url.Values{"op": {"book"}, "slot": {pub.Slots[0].ID}})
+	if !strings.Contains(booked.url.RawQuery, "done=booked") {
+		t.Fatalf("booking: %s\n%s", booked.url, booked.body)
+	}
+	cmust(t, a.Enrolment.Cancel(t.Context(), e.ID, true))
+	slot, err := a.Backends.Store.(videocall.Store).GetVideoSlot(t.Context(), pub.Slots[0].ID)
+	cmust(t, err)
+	if slot.RequestID != "" {
+		t.Fatalf("the withdrawn request still holds the appointment: %+v", slot)
+	}
+	// The mail queue delivers the cancellation.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		m, err := mails.Last(ap.email)
+		if err == nil && len(m.Attachments) == 1 && strings.Contains(string(m.Attachments[0].Data), "METHOD:CANCEL") &&
+			strings.Contains(m.Text, "hai ritirato la richiesta") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no cancellation e-mail: %+v %v", m, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !auditAction(t, a, "video.booking_released") {
+		t.Error("no audit record of the release")
+	}
+	// Another applicant is offered the time again.
+	other := newBrowser(t)
+	done2 := capture(t, a, base, other, newApplicant(t, 8), enrolment.PathVideo)
+	book2 := other.get(base + html.UnescapeString(bookingLinkRE.FindStringSubmatch(done2.body)[1]))
+	if !strings.Contains(book2.body, `value="`+pub.Slots[0].ID+`"`) {
+		t.Error("the freed appointment is not offered to the next applicant")
+	}
+}

@@ -76,7 +76,7 @@ func (s *Service) recognise(ctx context.Context, id, operatorID string, checklis
 		}
 	}
 	e, _, err = s.update(ctx, id, change{action: "enrolment.recognise", actor: operatorID, to: to,
-		details: map[string]string{"shop_id": shopID},
+		details: map[string]string{"shop_id": shopID}, keepVideo: operatorID,
 		apply: func(e *storage.Enrolment, r *Request, now time.Time) error {
 			if automaticPaths[e.Path] != (operatorID == systemActor) {
 				return deny("path %s is recognised by %s: %w", e.Path,

@@ -118,8 +118,19 @@ type Service struct {
 	// ResponsibleEN is the same for the e-mails' English text ("": the
 	// Italian one).
 	ResponsibleEN string
+	// VideoBookings writes the e-mail telling an applicant that a change of
+	// their request freed the video appointment it held (videocall); nil:
+	// the appointment is freed all the same, without an e-mail.
+	VideoBookings VideoBookings
 	Now           func() time.Time
 	Log           *slog.Logger
+}
+
+// VideoBookings tells applicants about video appointments.
+type VideoBookings interface {
+	// ReleasedMail is the e-mail announcing that slot was freed because
+	// request e (as changed, in its new state) left recognition; nil: none.
+	ReleasedMail(e storage.Enrolment, r *Request, slot storage.VideoSlot) (*mail.Message, error)
 }
 
 func (s *Service) now() time.Time {
@@ -152,6 +163,10 @@ type change struct {
 	// durable queue it commits in the change's own transaction.
 	notify func(e storage.Enrolment, r *Request) *mail.Message
 	what   string
+	// keepVideo is the operator whose video appointment stays booked when
+	// the request leaves recognition (the one who recognised the applicant
+	// in that call); every other appointment still to come is freed.
+	keepVideo string
 }
 
 // update runs c on request id: one store update that re-checks the state,
@@ -163,8 +178,36 @@ func (s *Service) update(ctx context.Context, id string, c change) (storage.Enro
 	var from State
 	var msg *mail.Message
 	uctx, ob := ctx, (*storage.Outbox)(nil)
-	if c.notify != nil {
+	if c.notify != nil || c.to != "" {
 		uctx, ob = s.outbox(ctx)
+	}
+	// Leaving recognition frees the video appointment in the same
+	// transaction (storage.VideoRelease), with its e-mail in the outbox.
+	var rel *storage.VideoRelease
+	var released *mail.Message
+	if c.to != "" {
+		rel = &storage.VideoRelease{RequestID: id, After: now, Staged: func(slot storage.VideoSlot) error {
+			released = nil
+			if s.VideoBookings == nil {
+				return nil
+			}
+			m, err := s.VideoBookings.ReleasedMail(out, body, slot)
+			if err != nil || m == nil {
+				if err != nil && s.Log != nil {
+					s.Log.ErrorContext(ctx, "enrolment: video appointment e-mail not written", "request", id, "err", err)
+				}
+				return nil // the appointment is freed all the same
+			}
+			if ob == nil {
+				released = m // sent once the change is stored
+				return nil
+			}
+			if err := s.Mail.Send(uctx, *m); err != nil {
+				return fmt.Errorf("queueing the video appointment e-mail with the change: %w", err)
+			}
+			return nil
+		}}
+		uctx = storage.WithVideoRelease(uctx, rel)
 	}
 	err := s.Store.UpdateEnrolment(uctx, id, func(e storage.Enrolment) (storage.Enrolment, error) {
 		r, err := Decode(e.Data)
@@ -183,6 +226,9 @@ func (s *Service) update(ctx context.Context, id string, c change) (storage.Enro
 			}
 		}
 		if c.to != "" {
+			if from == StateAwaitingRecognition && c.to != from {
+				rel.Arm(c.keepVideo)
+			}
 			e.State, r.StateSince = string(c.to), now
 		}
 		e.Data, e.UpdatedAt = r.encode(), now
@@ -216,6 +262,19 @@ func (s *Service) update(ctx context.Context, id string, c change) (storage.Enro
 	details["code"] = out.Code
 	if err := s.record(ctx, c.actor, c.action, id, audit.Success, details); err != nil {
 		return out, body, err
+	}
+	if rel != nil {
+		if slot, ok := rel.Released(); ok {
+			if err := s.record(ctx, c.actor, "video.booking_released", id, audit.Success, map[string]string{"slot": slot.ID,
+				"operator": slot.OperatorID, "start": slot.Start.UTC().Format(time.RFC3339), "to": out.State}); err != nil {
+				return out, body, err
+			}
+			if released != nil && s.Mail != nil {
+				if err := s.send(ctx, *released, "video appointment"); err != nil && msg == nil {
+					return out, body, err
+				}
+			}
+		}
 	}
 	switch {
 	case ob != nil:

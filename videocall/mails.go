@@ -18,7 +18,41 @@ const (
 	kindBooked mailKind = iota
 	kindCancelled
 	kindOperatorCancelled
+	kindReleased // the request left recognition: the appointment is not needed
 )
+
+var _ enrolment.VideoBookings = (*Service)(nil)
+
+// ReleasedMail is the e-mail telling the applicant that their appointment
+// was freed because the request left recognition (enrolment.VideoBookings):
+// withdrawn, expired, or recognised another way. It carries the
+// invitation's cancellation, so calendars drop the appointment.
+func (s *Service) ReleasedMail(e storage.Enrolment, req *enrolment.Request, slot storage.VideoSlot) (*notifymail.Message, error) {
+	if req == nil || req.Applicant == nil || req.Applicant.Email == "" {
+		return nil, nil
+	}
+	slot.RequestID = e.ID
+	m, err := s.message(e, req, slot, kindReleased)
+	if err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// releasedWhy says, Italian then English, why a request left recognition
+// and its appointment with it.
+func releasedWhy(state string) (it, en string) {
+	switch enrolment.State(state) {
+	case enrolment.StateCancelled:
+		return "hai ritirato la richiesta", "you withdrew the request"
+	case enrolment.StateExpired:
+		return "la richiesta è scaduta: il riconoscimento non è avvenuto entro 90 giorni dall'invio",
+			"the request expired: the recognition did not take place within 90 days of submission"
+	default:
+		return "il riconoscimento è già avvenuto in un altro modo e la videochiamata non serve più",
+			"the recognition has already taken place another way and the video call is no longer needed"
+	}
+}
 
 // When is an instant as pages and e-mails show it: dd/mm/yyyy HH:MM,
 // Europe/Rome.
@@ -97,6 +131,21 @@ Keep at hand the identity document named in your request, your health card and y
 You can change or cancel the appointment up to %[6]d hours before it starts on this page:
 %[7]s
 `, name, code, when, minutes, room, cut, manage, rule)
+	case kindReleased:
+		ev.Method, ev.Sequence = "CANCEL", sequence(s.now())+1
+		it, en := releasedWhy(e.State)
+		m.Subject = "SPID: appuntamento annullato / appointment cancelled"
+		m.Text = fmt.Sprintf(`Gentile %[1]s,
+l'appuntamento del %[2]s (ora italiana) per la videochiamata di riconoscimento della richiesta SPID %[3]s è stato annullato perché %[4]s.
+
+Non devi fare nulla: l'orario è di nuovo disponibile per altre persone. Lo stato della richiesta si può vedere qui:
+%[5]s
+%[6]sDear %[1]s,
+the appointment of %[2]s (Italian time) for the video identification call of SPID request %[3]s has been cancelled because %[7]s.
+
+There is nothing you need to do: the time is available to others again. The status of the request can be seen here:
+%[5]s
+`, name, when, code, it, s.statusURL(), rule, en)
 	case kindCancelled, kindOperatorCancelled:
 		ev.Method, ev.Sequence = "CANCEL", sequence(s.now())+1
 		it, en := "Hai annullato l'appuntamento", "You cancelled the appointment"
@@ -129,6 +178,9 @@ func address(s string) string {
 	}
 	return ""
 }
+
+// statusURL is the status page of requests.
+func (s *Service) statusURL() string { return strings.TrimRight(s.BaseURL, "/") + pathStatus }
 
 func (s *Service) organizer() string {
 	if a := address(s.Organizer); a != "" {

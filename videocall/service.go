@@ -440,13 +440,34 @@ func (s *Service) Free(ctx context.Context, requestID string) ([]storage.VideoSl
 	return out, nil
 }
 
-// Booking returns the appointment requestID holds (ErrNoBooking if none).
+// Booking returns the appointment requestID holds for its present wait
+// for recognition (ErrNoBooking if none, or a stale one).
 func (s *Service) Booking(ctx context.Context, requestID string) (storage.VideoSlot, error) {
 	b, err := s.Store.VideoBooking(ctx, requestID)
 	if errors.Is(err, storage.ErrNotFound) {
 		return b, ErrNoBooking
+	} else if err != nil {
+		return b, err
 	}
-	return b, err
+	_, req, err := s.Enrolment.Get(ctx, requestID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return b, ErrNoBooking
+	} else if err != nil {
+		return b, err
+	}
+	if s.stale(b, req) {
+		return b, ErrNoBooking
+	}
+	return b, nil
+}
+
+// stale reports whether a request's appointment no longer counts: it was
+// booked for an earlier wait for recognition (the call took place, then a
+// rejection asked for a new one), or it ended without the recognition
+// (missed). It stays as the record of that appointment until the
+// applicant books anew, which replaces it.
+func (s *Service) stale(b storage.VideoSlot, req *enrolment.Request) bool {
+	return req == nil || b.Start.Before(req.StateSince) || !b.End.After(s.now())
 }
 
 // Book gives slotID to requestID, or moves its appointment there when
@@ -472,6 +493,7 @@ func (s *Service) Book(ctx context.Context, requestID, slotID, replaces string) 
 		return want, false, ErrTooLate
 	}
 	var old storage.VideoSlot
+	hold := replaces // the appointment the booking replaces in the store
 	if replaces != "" {
 		if old, err = s.Store.GetVideoSlot(ctx, replaces); err != nil || old.RequestID != requestID {
 			return want, false, ErrNoBooking
@@ -479,6 +501,10 @@ func (s *Service) Book(ctx context.Context, requestID, slotID, replaces string) 
 		if old.Start.Before(now.Add(CutOff)) {
 			return want, false, ErrTooLate
 		}
+	} else if cur, err := s.Store.VideoBooking(ctx, requestID); err == nil && s.stale(cur, req) {
+		hold = cur.ID
+	} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return want, false, err
 	}
 	candidates := []storage.VideoSlot{want}
 	same, err := s.Store.ListVideoSlots(ctx, storage.VideoSlotFilter{From: want.Start, To: want.Start.Add(time.Second), FreeOnly: true})
@@ -491,7 +517,7 @@ func (s *Service) Book(ctx context.Context, requestID, slotID, replaces string) 
 		}
 	}
 	for _, c := range candidates {
-		got, changed, err := s.Store.BookVideoSlot(ctx, c.ID, requestID, replaces, now)
+		got, changed, err := s.Store.BookVideoSlot(ctx, c.ID, requestID, hold, now)
 		switch {
 		case err == nil:
 			if !changed {
@@ -501,6 +527,8 @@ func (s *Service) Book(ctx context.Context, requestID, slotID, replaces string) 
 			details := map[string]string{"slot": got.ID, "operator": got.OperatorID, "start": got.Start.Format(time.RFC3339)}
 			if replaces != "" {
 				action, details["replaces"] = "video.change", replaces
+			} else if hold != "" {
+				details["replaces_stale"] = hold
 			}
 			s.record(ctx, "applicant", action, requestID, audit.Success, details)
 			s.notify(ctx, got, kindBooked)

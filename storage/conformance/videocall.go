@@ -33,6 +33,7 @@ func RunVideoSlots(t *testing.T, newStore func(t *testing.T) VideoStore) {
 		{"videoConcurrentBooking", videoTestConcurrentBooking},
 		{"videoConcurrentOneRequest", videoTestConcurrentOneRequest},
 		{"videoSweep", videoTestSweep},
+		{"videoReleaseWithChange", videoTestReleaseWithChange},
 		{"videoConcurrentSweep", videoTestConcurrentSweep},
 	}
 	for _, tc := range tests {
@@ -387,4 +388,92 @@ func videoTestConcurrentSweep(t *testing.T, s VideoStore) {
 			t.Errorf("%s reported deleted %d times", id, k)
 		}
 	}
+}
+
+// videoTestReleaseWithChange: a request's appointment is freed in the
+// transaction of the request's change (storage.VideoRelease): only when
+// the change armed it and committed, never an appointment that started or
+// one of the operator named to keep; a failure staging its e-mail undoes
+// the change too.
+func videoTestReleaseWithChange(t *testing.T, s VideoStore) {
+	es, ok := s.(storage.Enrolments)
+	if !ok {
+		t.Skip("the store keeps no enrolment requests")
+	}
+	ctx := t.Context()
+	videoOperators(t, s, "op-a", "op-b")
+	storeMust(t, "CreateVideoSlots", s.CreateVideoSlots(ctx, []storage.VideoSlot{videoSlot("op-a", 0), videoSlot("op-a", 3), videoSlot("op-b", 3)}))
+	for _, id := range []string{"req-1", "req-2", "req-3"} {
+		storeMust(t, "CreateEnrolment", es.CreateEnrolment(ctx, storage.Enrolment{ID: id, Code: "CODE" + id, State: "awaiting_recognition",
+			Path: "video", IdentityType: "personal", FiscalNumber: "RSSMRA80A01H501U", Data: []byte("{}"), CreatedAt: videoT0, UpdatedAt: videoT0}))
+	}
+	book := func(slot, req string) {
+		t.Helper()
+		if _, _, err := s.BookVideoSlot(ctx, slot, req, "", videoT0); err != nil {
+			t.Fatalf("book %s for %s: %v", slot, req, err)
+		}
+	}
+	book("op-a-003", "req-1")
+	now := videoT0.Add(30 * time.Minute) // op-a-000 has started, the -003 ones have not
+	change := func(req, to string, arm bool, keep string, fnErr, stageErr error) (*storage.VideoRelease, error) {
+		rel := &storage.VideoRelease{RequestID: req, After: now, Staged: func(storage.VideoSlot) error { return stageErr }}
+		err := es.UpdateEnrolment(storage.WithVideoRelease(ctx, rel), req, func(e storage.Enrolment) (storage.Enrolment, error) {
+			e.State = to
+			if arm {
+				rel.Arm(keep)
+			}
+			return e, fnErr
+		})
+		return rel, err
+	}
+	holder := func(slot string) string {
+		t.Helper()
+		v, err := s.GetVideoSlot(ctx, slot)
+		storeMust(t, "GetVideoSlot", err)
+		return v.RequestID
+	}
+	state := func(req string) string {
+		t.Helper()
+		e, err := es.GetEnrolment(ctx, req)
+		storeMust(t, "GetEnrolment", err)
+		return e.State
+	}
+	// Not armed: a change that keeps the request in recognition.
+	if _, err := change("req-1", "awaiting_recognition", false, "", nil, nil); err != nil || holder("op-a-003") != "req-1" {
+		t.Fatalf("unarmed change freed the appointment (%v)", err)
+	}
+	// The change fails: nothing is freed.
+	boom := errors.New("refused")
+	if _, err := change("req-1", "cancelled", true, "", boom, nil); !errors.Is(err, boom) || holder("op-a-003") != "req-1" {
+		t.Fatalf("failed change: %v, holder %q", err, holder("op-a-003"))
+	}
+	// The e-mail cannot be staged: neither the change nor the release stay.
+	if _, err := change("req-1", "cancelled", true, "", nil, boom); !errors.Is(err, boom) || holder("op-a-003") != "req-1" || state("req-1") != "awaiting_recognition" {
+		t.Fatalf("staging failure: %v, holder %q, state %s", err, holder("op-a-003"), state("req-1"))
+	}
+	// Recognised by the appointment's own operator: it stays booked.
+	if rel, err := change("req-1", "awaiting_processing", true, "op-a", nil, nil); err != nil || holder("op-a-003") != "req-1" {
+		t.Fatalf("kept operator's appointment freed (%v)", err)
+	} else if _, ok := rel.Released(); ok {
+		t.Error("Released reports an appointment that stayed")
+	}
+	// Another request whose appointment has started: it stays (the call).
+	book("op-a-000", "req-2")
+	if _, err := change("req-2", "expired", true, "", nil, nil); err != nil || holder("op-a-000") != "req-2" || state("req-2") != "expired" {
+		t.Fatalf("started appointment freed (%v)", err)
+	}
+	// Cancelled with an appointment to come: freed, reported, bookable.
+	book("op-b-003", "req-3")
+	rel, err := change("req-3", "cancelled", true, "op-a", nil, nil)
+	storeMust(t, "UpdateEnrolment", err)
+	if got, ok := rel.Released(); !ok || got.ID != "op-b-003" || got.RequestID != "req-3" {
+		t.Errorf("Released = %+v, %v", got, ok)
+	}
+	if holder("op-b-003") != "" || state("req-3") != "cancelled" {
+		t.Errorf("after the change: holder %q, state %s", holder("op-b-003"), state("req-3"))
+	}
+	if _, err := s.VideoBooking(ctx, "req-3"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("the cancelled request still holds a booking: %v", err)
+	}
+	book("op-b-003", "req-2x")
 }

@@ -101,6 +101,20 @@ func (s *Store) q(query string) string { return s.f.rebind(query) }
 // write runs fn in a write transaction, re-running it (fn included) when the
 // database reports a retryable conflict. An error from fn is returned as is.
 func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
+	// A request's video appointment is freed with the change that takes
+	// the request out of recognition (storage.VideoRelease), inside the
+	// outbox's wrapping so the e-mail it stages commits too.
+	if rel, ok := storage.TakeVideoRelease(ctx); ok {
+		defer func() { rel.Done(err) }()
+		inner := fn
+		fn = func(tx *sql.Tx) error {
+			rel.Rewind()
+			if err := inner(tx); err != nil {
+				return err
+			}
+			return s.releaseVideoTx(ctx, tx, rel)
+		}
+	}
 	// The messages announcing this change commit with it (storage.Outbox).
 	if ob, ok := storage.TakeOutbox(ctx); ok {
 		defer func() { ob.Done(err) }()

@@ -279,3 +279,27 @@ func (s *Store) DeleteVideoSlotsEndedBefore(ctx context.Context, t time.Time, li
 	}
 	return out, nil
 }
+
+// releaseVideoTx frees, inside tx, the appointment rel's request holds
+// when the change armed rel (storage.VideoRelease).
+func (s *Store) releaseVideoTx(ctx context.Context, tx *sql.Tx, rel *storage.VideoRelease) error {
+	keep, armed := rel.Due()
+	if !armed || !storable(rel.RequestID) {
+		return nil
+	}
+	var held storage.VideoSlot
+	err := tx.QueryRowContext(ctx, s.q(videoSlots.selectFrom()+" WHERE request_id = ?"+s.f.ForUpdate), rel.RequestID).Scan(videoSlots.dests(&held)...)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return fmt.Errorf("video booking of the request: %w", err)
+	case !held.Start.After(rel.After) || keep != "" && held.OperatorID == keep:
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, s.q("UPDATE video_slots SET request_id = NULL, booked_at = NULL WHERE id = ? AND request_id = ?"),
+		held.ID, rel.RequestID); err != nil {
+		return fmt.Errorf("freeing the video appointment: %w", err)
+	}
+	return rel.Freed(held)
+}
