@@ -1,13 +1,11 @@
 package app
 
 import (
-	"encoding/json"
 	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/spid-idp/spid-idp/attrauth"
-	"github.com/spid-idp/spid-idp/federation"
 	"github.com/spid-idp/spid-idp/internal/fedtest"
 	"github.com/spid-idp/spid-idp/oidc"
 )
@@ -44,21 +42,7 @@ func TestAttributeAuthoritiesOIDC(t *testing.T) {
 		if code == "" {
 			t.Fatalf("no code: %d %s\n%s", next.status, next.url, next.body)
 		}
-		form, err := rp.TokenForm(issuer+"/token", code, pend)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, tok := postForm(t, issuer+"/token", form)
-		if res.StatusCode != 200 {
-			t.Fatalf("token: %d %v", res.StatusCode, tok)
-		}
-		v, err := federation.Verify(tok["id_token"].(string), keys)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var id map[string]any
-		_ = json.Unmarshal(v.Payload, &id)
-		return id
+		return idTokenClaims(t, redeem(t, rp, issuer, code, pend), keys)
 	}
 	required := func(locs ...any) []any {
 		return []any{map[string]any{"type": attrauth.DetailsType, "locations": locs}}

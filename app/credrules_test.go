@@ -92,15 +92,8 @@ func changeMobile(t *testing.T, a *App, base string, info DemoInfo, number strin
 	if codePage.url.Query().Get("done") != "mobilesent" {
 		t.Fatalf("mobile change: %s\n%s", codePage.url, codePage.body)
 	}
-	sm, err := sms.Outbox{Dir: SMSOutboxDir(a.Config)}.Last(number)
-	if err != nil {
-		t.Fatal(err)
-	}
-	code := regexp.MustCompile(`#(\d{6})`).FindStringSubmatch(sm.Text)
-	if code == nil {
-		t.Fatalf("no code in %q", sm.Text)
-	}
-	if got := br.submit(codePage, portal.PathMobileConfirm, url.Values{"otp": {code[1]}}); got.url.Query().Get("done") != "mobile" {
+	_, code := lastSMS(t, a, number)
+	if got := br.submit(codePage, portal.PathMobileConfirm, url.Values{"otp": {code}}); got.url.Query().Get("done") != "mobile" {
 		t.Fatalf("code refused: %s\n%s", got.url, got.body)
 	}
 }
@@ -180,15 +173,8 @@ func TestDeviceAddedRemovedEmails(t *testing.T) {
 	login := br.submit(br.get(ts.URL+"/demo-sp/"), "/demo-sp/login", url.Values{"level": {"2"}})
 	offer := br.submit(login, "/login", url.Values{"username": {info.Username}, "password": {info.Password}, "op": {"submit"}})
 	smsPage := br.submit(offer, "/login/activate/start", url.Values{"op": {"submit"}})
-	msg, err := sms.Outbox{Dir: SMSOutboxDir(a.Config)}.Last("+393331234567")
-	if err != nil {
-		t.Fatal(err)
-	}
-	code := regexpSMSCode.FindStringSubmatch(msg.Text)
-	if code == nil {
-		t.Fatalf("no code in %q", msg.Text)
-	}
-	act := br.submit(smsPage, "/login/otp", url.Values{"otp": {code[1]}, "op": {"submit"}})
+	_, code := lastSMS(t, a, "+393331234567")
+	act := br.submit(smsPage, "/login/otp", url.Values{"otp": {code}, "op": {"submit"}})
 	m := secretRE.FindStringSubmatch(act.body)
 	if m == nil {
 		t.Fatalf("no activation page: %d\n%s", act.status, act.body)

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,7 +14,6 @@ import (
 	"github.com/spid-idp/spid-idp/idp/otp"
 	"github.com/spid-idp/spid-idp/internal/browsertest"
 	"github.com/spid-idp/spid-idp/internal/testenv"
-	"github.com/spid-idp/spid-idp/notify/sms"
 )
 
 // TestBrowserLevel2 drives level 2 in headless Chromium under the real CSP:
@@ -104,16 +102,9 @@ func TestBrowserLevel2(t *testing.T) {
 		chromedp.WaitVisible(`#otp`),
 	)
 	browsertest.Page(t, tab2, "login-otp-sms")
-	msg, err := sms.Outbox{Dir: SMSOutboxDir(a.Config)}.Last("+393331234567")
-	if err != nil {
-		t.Fatal(err)
-	}
-	smsCode := regexp.MustCompile(`#(\d{6})`).FindStringSubmatch(msg.Text)
-	if smsCode == nil {
-		t.Fatalf("no code in the SMS %q", msg.Text)
-	}
+	_, smsCode := lastSMS(t, a, "+393331234567")
 	step(tab2, "SMS code",
-		chromedp.SendKeys(`#otp`, smsCode[1]),
+		chromedp.SendKeys(`#otp`, smsCode),
 		chromedp.Click(`button[name="op"][value="submit"]`),
 		chromedp.WaitVisible(`code.activation-code`),
 	)

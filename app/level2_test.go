@@ -16,7 +16,6 @@ import (
 	"github.com/spid-idp/spid-idp/conformance"
 	"github.com/spid-idp/spid-idp/demo"
 	"github.com/spid-idp/spid-idp/idp/otp"
-	"github.com/spid-idp/spid-idp/notify/sms"
 	"github.com/spid-idp/spid-idp/storage"
 )
 
@@ -73,19 +72,11 @@ func TestLevel2ActivationFromOutbox(t *testing.T) {
 	if !strings.Contains(smsPage.body, `autocomplete="one-time-code"`) {
 		t.Fatalf("no SMS code page: %d\n%s", smsPage.status, smsPage.body)
 	}
-	outbox := sms.Outbox{Dir: SMSOutboxDir(a.Config)}
-	msg, err := outbox.Last("+393331234567")
-	if err != nil {
-		t.Fatal(err)
-	}
+	msg, code := lastSMS(t, a, "+393331234567")
 	if fi, err := os.Stat(msg.Path); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("outbox file mode: %v %v", fi, err)
 	}
-	code := regexp.MustCompile(`#(\d{6})`).FindStringSubmatch(msg.Text)
-	if code == nil {
-		t.Fatalf("no code in %q", msg.Text)
-	}
-	act := br.submit(smsPage, "/login/otp", url.Values{"otp": {code[1]}, "op": {"submit"}})
+	act := br.submit(smsPage, "/login/otp", url.Values{"otp": {code}, "op": {"submit"}})
 	m := secretRE.FindStringSubmatch(act.body)
 	if m == nil {
 		t.Fatalf("no activation page: %d\n%s", act.status, act.body)
@@ -146,11 +137,8 @@ func TestLevel2ReferenceAppPush(t *testing.T) {
 	}
 
 	smsPage := br.submit(start(), "/login/activate/start", url.Values{"op": {"submit"}})
-	msg, err := sms.Outbox{Dir: SMSOutboxDir(a.Config)}.Last("+393331234567")
-	if err != nil {
-		t.Fatal(err)
-	}
-	act := br.submit(smsPage, "/login/otp", url.Values{"otp": {regexp.MustCompile(`#(\d{6})`).FindStringSubmatch(msg.Text)[1]}, "op": {"submit"}})
+	_, smsCode := lastSMS(t, a, "+393331234567")
+	act := br.submit(smsPage, "/login/otp", url.Values{"otp": {smsCode}, "op": {"submit"}})
 	m := activationCodeRE.FindStringSubmatch(act.body)
 	if m == nil {
 		t.Fatalf("no activation code on the page:\n%s", act.body)

@@ -26,6 +26,21 @@ var (
 	regexpSMSCode = regexp.MustCompile(`#(\d{6})`)
 )
 
+// lastSMS is the newest SMS to number in the demo outbox and the code it
+// carries.
+func lastSMS(t *testing.T, a *App, number string) (sms.OutboxEntry, string) {
+	t.Helper()
+	msg, err := sms.Outbox{Dir: SMSOutboxDir(a.Config)}.Last(number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := regexpSMSCode.FindStringSubmatch(msg.Text)
+	if code == nil {
+		t.Fatalf("no code in the SMS %q", msg.Text)
+	}
+	return msg, code[1]
+}
+
 // waitMail waits for the newest e-mail to addr to have want in its subject:
 // security notices are sent in the background.
 func waitMail(t *testing.T, a *App, addr, want string) mail.Received {
@@ -122,11 +137,8 @@ func TestS083_PushDenialEndToEnd(t *testing.T) {
 
 	// Activate the reference app inside a level-2 login (as a citizen does).
 	smsPage := br.submit(start(), "/login/activate/start", url.Values{"op": {"submit"}})
-	msg, err := sms.Outbox{Dir: SMSOutboxDir(a.Config)}.Last("+393331234567")
-	if err != nil {
-		t.Fatal(err)
-	}
-	act := br.submit(smsPage, "/login/otp", url.Values{"otp": {regexpSMSCode.FindStringSubmatch(msg.Text)[1]}, "op": {"submit"}})
+	_, smsCode := lastSMS(t, a, "+393331234567")
+	act := br.submit(smsPage, "/login/otp", url.Values{"otp": {smsCode}, "op": {"submit"}})
 	m := activationCodeRE.FindStringSubmatch(act.body)
 	if m == nil {
 		t.Fatalf("no activation code on the page:\n%s", act.body)

@@ -71,6 +71,37 @@ func postForm(t *testing.T, u string, v url.Values) (*http.Response, map[string]
 	return res, out
 }
 
+// redeem trades code for tokens at the token endpoint as rp and fails t
+// unless the OP answers 200; it returns the token response.
+func redeem(t *testing.T, rp *fedtest.RP, issuer, code string, pend fedtest.Pending) map[string]any {
+	t.Helper()
+	form, err := rp.TokenForm(issuer+"/token", code, pend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, tok := postForm(t, issuer+"/token", form)
+	if res.StatusCode != 200 {
+		t.Fatalf("token: %d %v", res.StatusCode, tok)
+	}
+	return tok
+}
+
+// idTokenClaims verifies the ID Token of tok with the OP's keys and
+// returns its claims.
+func idTokenClaims(t *testing.T, tok map[string]any, keys jose.JSONWebKeySet) map[string]any {
+	t.Helper()
+	raw, _ := tok["id_token"].(string)
+	v, err := federation.Verify(raw, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var id map[string]any
+	if err := json.Unmarshal(v.Payload, &id); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
 // TestOIDCCodeFlowEndToEnd plays the demo relying party through the HTTP
 // server: signed request object → login → consent → code → token (private
 // key JWT) → userinfo decrypted and verified.
@@ -347,18 +378,7 @@ func TestOIDCLevel2(t *testing.T) {
 			p = br.submit(p, "/login/otp", url.Values{"otp": {otp.Code(seed, time.Now())}, "op": {"submit"}})
 		}
 		p = br.submit(p, "/consent", url.Values{"op": {"accept"}})
-		form, _ := rp.TokenForm(issuer+"/token", p.url.Query().Get("code"), pend)
-		res, tok := postForm(t, issuer+"/token", form)
-		if res.StatusCode != 200 {
-			t.Fatalf("token: %d %v", res.StatusCode, tok)
-		}
-		v, err := federation.Verify(tok["id_token"].(string), keys)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var id map[string]any
-		_ = json.Unmarshal(v.Payload, &id)
-		return id
+		return idTokenClaims(t, redeem(t, rp, issuer, p.url.Query().Get("code"), pend), keys)
 	}
 	l2 := subOf(a.demoFed.RP1, testAcrL2)
 	if l2["acr"] != testAcrL2 {

@@ -54,15 +54,7 @@ func offlineLogin(t *testing.T, a *App, br *browser, rp *fedtest.RP, info DemoIn
 	if code == "" {
 		t.Fatalf("no code: %s", back.url)
 	}
-	form, err := rp.TokenForm(issuer+"/token", code, pend)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, tok := postForm(t, issuer+"/token", form)
-	if res.StatusCode != 200 {
-		t.Fatalf("token: %d %v", res.StatusCode, tok)
-	}
-	return tok, ro
+	return redeem(t, rp, issuer, code, pend), ro
 }
 
 // clientForm is a request of rp to the endpoint at u with private_key_jwt.

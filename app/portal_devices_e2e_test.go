@@ -37,15 +37,11 @@ func portalLoginFrom(t *testing.T, a *App, br *browser, p page, info DemoInfo) p
 // smsCodeTo is the newest SMS code sent to number.
 func smsCodeTo(t *testing.T, a *App, number string) string {
 	t.Helper()
-	msg, err := sms.Outbox{Dir: SMSOutboxDir(a.Config)}.Last(number)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexpSMSCode.FindStringSubmatch(msg.Text)
-	if m == nil || !strings.Contains(msg.Text, "per attivare l'app") {
+	msg, code := lastSMS(t, a, number)
+	if !strings.Contains(msg.Text, "per attivare l'app") {
 		t.Fatalf("no activation code in the SMS %q", msg.Text)
 	}
-	return m[1]
+	return code
 }
 
 // TestPortalAddDevice: a citizen with an app adds a second one from the

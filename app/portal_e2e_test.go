@@ -280,15 +280,8 @@ func TestPortalContacts(t *testing.T) {
 	if got := br.submit(codePage, portal.PathMobileConfirm, url.Values{"otp": {"000000"}}); got.status != http.StatusBadRequest {
 		t.Fatalf("wrong code: %d", got.status)
 	}
-	sm, err := sms.Outbox{Dir: SMSOutboxDir(a.Config)}.Last("+393479876543")
-	if err != nil {
-		t.Fatal(err)
-	}
-	code := regexp.MustCompile(`#(\d{6})`).FindStringSubmatch(sm.Text)
-	if code == nil {
-		t.Fatalf("no code in %q", sm.Text)
-	}
-	if got := br.submit(codePage, portal.PathMobileConfirm, url.Values{"otp": {code[1]}}); got.url.Query().Get("done") != "mobile" {
+	_, code := lastSMS(t, a, "+393479876543")
+	if got := br.submit(codePage, portal.PathMobileConfirm, url.Values{"otp": {code}}); got.url.Query().Get("done") != "mobile" {
 		t.Fatalf("code refused: %s\n%s", got.url, got.body)
 	}
 	id, _ = a.Backends.Store.GetIdentityByUsername(ctx, demo.CitizenUsername)

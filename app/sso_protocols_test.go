@@ -43,14 +43,10 @@ func TestSSOAcrossSAMLAndOIDC(t *testing.T) {
 	if code == "" {
 		t.Fatalf("no code: %s", back.url)
 	}
-	form, err := rp.TokenForm(issuer+"/token", code, pend)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, tok := postForm(t, issuer+"/token", form)
+	tok := redeem(t, rp, issuer, code, pend)
 	at, _ := tok["access_token"].(string)
-	if res.StatusCode != 200 || at == "" {
-		t.Fatalf("token: %d %v", res.StatusCode, tok)
+	if at == "" {
+		t.Fatalf("token: no access_token in %v", tok)
 	}
 	if got := userinfoStatus(t, a, at); got != http.StatusOK {
 		t.Fatalf("userinfo before logout: %d", got)
