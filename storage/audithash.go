@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"strconv"
 	"time"
 )
 
@@ -11,9 +12,33 @@ import (
 // Hash, times in UTC with nanoseconds, details with sorted keys (encoding/json
 // sorts map keys). Because PrevHash is part of the input, changing, removing
 // or reordering any earlier record breaks every later hash.
+//
+// The canonical form is {"seq":<Seq>,<AuditBody>,"prev_hash":<PrevHash>},
+// so that a database can chain a record whose body was made here (the
+// PostgreSQL store's audit_append does).
 func AuditHash(ev AuditEvent) string {
+	prev, err := json.Marshal(ev.PrevHash)
+	if err != nil {
+		// Marshalling a string cannot fail.
+		panic("storage: audit canonical form: " + err.Error())
+	}
+	var b []byte
+	b = append(b, `{"seq":`...)
+	b = strconv.AppendInt(b, ev.Seq, 10)
+	b = append(b, ',')
+	b = append(b, AuditBody(ev)...)
+	b = append(b, `,"prev_hash":`...)
+	b = append(b, prev...)
+	b = append(b, '}')
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// AuditBody is the middle of a record's canonical form (see AuditHash):
+// the JSON members of every field but Seq, PrevHash and Hash, without the
+// enclosing braces.
+func AuditBody(ev AuditEvent) []byte {
 	canon := struct {
-		Seq       int64             `json:"seq"`
 		Time      string            `json:"time"`
 		Actor     string            `json:"actor"`
 		Action    string            `json:"action"`
@@ -21,9 +46,7 @@ func AuditHash(ev AuditEvent) string {
 		Outcome   string            `json:"outcome"`
 		RequestID string            `json:"request_id"`
 		Details   map[string]string `json:"details"`
-		PrevHash  string            `json:"prev_hash"`
 	}{
-		Seq:       ev.Seq,
 		Time:      ev.Time.UTC().Format(time.RFC3339Nano),
 		Actor:     ev.Actor,
 		Action:    ev.Action,
@@ -31,18 +54,16 @@ func AuditHash(ev AuditEvent) string {
 		Outcome:   ev.Outcome,
 		RequestID: ev.RequestID,
 		Details:   ev.Details,
-		PrevHash:  ev.PrevHash,
 	}
 	if canon.Details == nil {
 		canon.Details = map[string]string{}
 	}
 	b, err := json.Marshal(canon)
 	if err != nil {
-		// Marshalling plain strings and ints cannot fail.
+		// Marshalling plain strings cannot fail.
 		panic("storage: audit canonical form: " + err.Error())
 	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
+	return b[1 : len(b)-1]
 }
 
 // ChainAudit fills Seq, PrevHash and Hash of ev as the record after prev

@@ -43,8 +43,10 @@ const defaultConnectTimeout = 10 * time.Second
 
 // Concurrent migrators serialise on a transaction-scoped advisory lock,
 // keyed by the schema so independent schemas in one database do not
-// contend. Audit appenders take no lock: sqlstore batches them and relies
-// on the table's unique seq and prev_hash to refuse a fork.
+// contend. Audit appenders batch their records (sqlstore) and chain each
+// batch in the database, in audit_append (migration 0030), under a
+// transaction-scoped advisory lock that the statement's commit releases: no
+// lock is held across round trips.
 const migrationLock = "SELECT pg_advisory_xact_lock(hashtextextended('spid-idp/migrations/' || COALESCE(current_schema(), ''), 0))"
 
 // flavor is the PostgreSQL dialect of sqlstore.
@@ -55,6 +57,7 @@ var flavor = sqlstore.Flavor{
 	ForUpdate: " FOR UPDATE",
 	// One partition per month (register_ensure_month).
 	PartitionedRegister: true,
+	AuditAppendFunc:     true,
 	MigrationLock:       migrationLock,
 	Classify:            classify,
 }

@@ -226,6 +226,52 @@ func TestAuditTwoNodes(t *testing.T) {
 	}
 }
 
+// TestAuditChainedInDatabase: a node whose remembered tail is stale (the
+// other node appended since) has its batch chained by audit_append, whose
+// hashes are exactly storage.AuditHash, text that JSON escapes included;
+// a Response's register record still commits with its audit event.
+func TestAuditChainedInDatabase(t *testing.T) {
+	a, admin := openTest(t)
+	b := openSibling(t, admin)
+	ctx := t.Context()
+	odd := storage.AuditEvent{Actor: `<b>"x"</b> & é`, Action: "test", Target: "\\u2028\u2028\t",
+		Details: map[string]string{"<k>": "ü\\", "a": ""}}
+	for i, s := range []*sqlstore.Store{a, b, a, a, b, a} {
+		ev := odd
+		ev.RequestID = fmt.Sprint(i)
+		var err error
+		if i%3 == 2 {
+			rec := storage.RegisterRecord{Kind: "Response", Direction: "sent", Binding: "b", SPEntityID: "sp",
+				RequestID: ev.RequestID, MessageID: ev.RequestID, Sealed: []byte("x")}
+			_, err = s.AppendRegister(ctx, []storage.RegisterRecord{rec}, &ev)
+		} else {
+			var rec storage.AuditEvent
+			rec, err = s.AppendAudit(ctx, ev)
+			if err == nil && (rec.Seq != int64(i+1) || storage.AuditHash(rec) != rec.Hash) {
+				t.Errorf("append %d returned seq %d, hash %s (want seq %d, hash %s)", i, rec.Seq, rec.Hash, i+1, storage.AuditHash(rec))
+			}
+		}
+		if err != nil {
+			t.Fatalf("append %d: %v", i, err)
+		}
+	}
+	evs, err := b.ListAudit(ctx, 0, 100)
+	if err != nil || len(evs) != 6 {
+		t.Fatalf("ListAudit = %d records, %v; want 6", len(evs), err)
+	}
+	prev := ""
+	for i, ev := range evs {
+		if ev.Seq != int64(i+1) || ev.PrevHash != prev || storage.AuditHash(ev) != ev.Hash || ev.RequestID != fmt.Sprint(i) {
+			t.Fatalf("record %d: seq %d, request %q, chain or hash broken", i+1, ev.Seq, ev.RequestID)
+		}
+		prev = ev.Hash
+	}
+	recs, err := a.ListRegister(ctx, 0, 10)
+	if err != nil || len(recs) != 2 {
+		t.Fatalf("ListRegister = %d records, %v; want 2", len(recs), err)
+	}
+}
+
 // TestRegisterTwoNodes: two nodes appending register records, some with
 // their audit event, and audit events alone, all at once, leave both chains
 // unbroken and complete: a node whose remembered register head is stale

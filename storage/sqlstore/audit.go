@@ -59,7 +59,11 @@ func (s *Store) AppendAudit(ctx context.Context, ev storage.AuditEvent) (storage
 // the remembered head, which the same statement moves on (a compare and
 // swap, row-locked only while the statement runs). On either conflict
 // nothing is written, and the flusher reads the heads again and chains the
-// batch afresh. The chain formats are unchanged: `audit verify` and the
+// batch afresh. Where the database can chain records itself
+// (Flavor.AuditAppendFunc), a conflict on the audit log instead sends this
+// store's batches through audit_append, which takes turns with the other
+// node under a lock held only while its statement runs, until batches stop
+// finding the other node's records before them. The chain formats are unchanged: `audit verify` and the
 // register's verification check one sequence each, whichever node wrote
 // each record.
 type auditQueue struct {
@@ -74,6 +78,14 @@ type auditQueue struct {
 	regSeq   int64
 	regHash  string
 	regKnown bool
+	// contended: another node appended to the audit log meanwhile, so
+	// batches go through audit_append (Flavor.AuditAppendFunc), which
+	// queues them behind the other node's instead of racing it; quiet
+	// counts the batches since that found the log where this store left
+	// it. Uncontended, the plain insert after the remembered tail costs the
+	// database less.
+	contended bool
+	quiet     int
 }
 
 // auditReq is one caller's append: an audit event, register records, or
@@ -98,6 +110,10 @@ const (
 	// another node appended first; every conflict means that node made
 	// progress, so this is reached only by a pathological storm.
 	maxAuditConflicts = 1000
+	// quietBatches: after this many batches in a row found no other
+	// node's records before them, a contended store goes back to the
+	// plain insert (and to audit_append again at the next conflict).
+	quietBatches = 32
 	// auditFlushTimeout bounds one batch: it runs on behalf of many
 	// requests, so no single request's context governs it.
 	auditFlushTimeout = 30 * time.Second
@@ -208,6 +224,9 @@ func (q *auditQueue) commit(ctx context.Context, s *Store, evs []storage.AuditEv
 		})
 		return recs, out, err
 	}
+	if s.f.AuditAppendFunc && len(evs) > 0 && q.contended {
+		return q.commitInDatabase(ctx, s, evs, regs)
+	}
 	c, err := s.conn(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -262,6 +281,11 @@ func (q *auditQueue) commit(ctx context.Context, s *Store, evs []storage.AuditEv
 		}
 		q.tailKnown, q.regKnown = false, false
 		class := s.f.classify(err)
+		if class == ErrUnique && s.f.AuditAppendFunc {
+			// Another node appends too: take turns with it from now on.
+			q.contended, q.quiet = true, 0
+			return q.commitInDatabase(ctx, s, evs, regs)
+		}
 		if class == ErrUnique && conflicts < maxAuditConflicts {
 			// Another node appended first. Read its tail and try again at
 			// once: sleeping would only let its next batches through first.
@@ -278,6 +302,119 @@ func (q *auditQueue) commit(ctx context.Context, s *Store, evs []storage.AuditEv
 		case <-time.After(time.Duration(rand.Int64N(int64(time.Millisecond) * int64(1+min(conflicts, 10))))):
 		}
 	}
+}
+
+// commitInDatabase is commit where the database chains the audit records
+// (Flavor.AuditAppendFunc): one statement calls audit_append, which reads
+// the tail and inserts evs under a lock its commit releases, so appenders
+// on other nodes wait their turn rather than make this batch fail. With
+// register records, the same statement first moves register_head by
+// compare and swap (as insertChains does) and audit_append runs only if
+// that succeeded: both chains are written together or not at all.
+func (q *auditQueue) commitInDatabase(ctx context.Context, s *Store, evs []storage.AuditEvent, regs []storage.RegisterRecord) ([]storage.AuditEvent, []storage.RegisterRecord, error) {
+	c, err := s.conn(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer c.Close()
+	n := len(evs)
+	times := make([]time.Time, n)
+	actors, actions, targets, outcomes, requestIDs, details := make([]string, n), make([]string, n),
+		make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	bodies := make([][]byte, n)
+	for i := range evs {
+		ev := &evs[i]
+		// As ChainAudit: the database keeps microseconds.
+		ev.Time = ev.Time.UTC().Truncate(time.Microsecond)
+		times[i], actors[i], actions[i], targets[i], outcomes[i], requestIDs[i] =
+			ev.Time, ev.Actor, ev.Action, ev.Target, ev.Outcome, ev.RequestID
+		details[i], bodies[i] = jsonArg(ev.Details), storage.AuditBody(*ev)
+	}
+	fnArgs := []any{times, actors, actions, targets, outcomes, requestIDs, details, bodies}
+	const fnParams = "CAST(? AS TIMESTAMPTZ[]), CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS TEXT[]), " +
+		"CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS BYTEA[])"
+	for conflicts := 0; ; conflicts++ {
+		if len(regs) > 0 && !q.regKnown {
+			if err := c.QueryRowContext(ctx, "SELECT seq, hash FROM register_head WHERE id = 1").Scan(&q.regSeq, &q.regHash); err != nil {
+				return nil, nil, fmt.Errorf("read register head: %w", err)
+			}
+			q.regKnown = true
+		}
+		var out []storage.RegisterRecord
+		var query chainsQuery
+		if len(regs) == 0 {
+			query.b.WriteString("SELECT out_seq, out_prev, out_hash FROM audit_append(TRUE, " + fnParams + ")")
+		} else {
+			out = chainRegister(q.regSeq, q.regHash, regs)
+			query.register(s, q.regSeq, q.regHash, out)
+			query.b.WriteString(" SELECT out_seq, out_prev, out_hash FROM audit_append((SELECT COUNT(*) = 1 FROM h), " + fnParams + ")")
+		}
+		recs, err := scanAppended(ctx, c, s.q(query.b.String()), append(query.args, fnArgs...), evs)
+		if err == nil && len(recs) == len(evs) {
+			if len(out) > 0 {
+				q.regSeq, q.regHash = out[len(out)-1].Seq, out[len(out)-1].Hash
+			}
+			if q.tailKnown && recs[0].PrevHash == q.tail.Hash {
+				q.quiet++
+			} else {
+				q.quiet = 0
+			}
+			q.tail, q.tailKnown = recs[len(recs)-1], true
+			if q.quiet >= quietBatches {
+				q.contended = false
+			}
+			return recs, out, nil
+		}
+		q.regKnown = false
+		if err == nil {
+			// Another node moved the register on: nothing was written.
+			if conflicts < maxAuditConflicts {
+				continue
+			}
+			return nil, nil, errors.New("register head kept moving: too many conflicting appends")
+		}
+		// A transaction appending records of its own (appendAuditTx) took
+		// the same sequence numbers first, or the database asked for a
+		// retry.
+		class := s.f.classify(err)
+		if (class != ErrUnique && class != ErrRetry) || conflicts == maxAuditConflicts {
+			return nil, nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil, err
+		case <-time.After(time.Duration(rand.Int64N(int64(time.Millisecond) * int64(1+min(conflicts, 10))))):
+		}
+	}
+}
+
+// scanAppended runs query, which returns the seq, prev_hash and hash
+// audit_append gave each of evs, and returns evs so chained (none when the
+// statement appended nothing).
+func scanAppended(ctx context.Context, c *sql.Conn, query string, args []any, evs []storage.AuditEvent) ([]storage.AuditEvent, error) {
+	rows, err := c.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var recs []storage.AuditEvent
+	for rows.Next() {
+		if len(recs) == len(evs) {
+			return nil, errors.New("audit_append returned more records than it was given")
+		}
+		rec := evs[len(recs)]
+		if err := rows.Scan(&rec.Seq, &rec.PrevHash, &rec.Hash); err != nil {
+			return nil, err
+		}
+		recs = append(recs, rec)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(recs) != 0 && len(recs) != len(evs) {
+		return nil, fmt.Errorf("audit_append chained %d of %d records", len(recs), len(evs))
+	}
+	return recs, nil
 }
 
 // errAuditRace: another appender took the sequence numbers a transaction

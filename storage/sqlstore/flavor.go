@@ -40,6 +40,12 @@ type Flavor struct {
 	// and retention goes through register_delete_before (both run as the
 	// schema owner).
 	PartitionedRegister bool
+	// AuditAppendFunc: the audit_append function (migration 0030) chains
+	// and inserts a batch of audit records in the statement that calls it,
+	// under a lock held only until that statement commits, so appenders on
+	// several nodes take turns instead of racing for the same sequence
+	// numbers.
+	AuditAppendFunc bool
 	// MigrationLock does the same for concurrent migrators.
 	MigrationLock string
 	// SingleWriter makes the store run one write transaction at a time in

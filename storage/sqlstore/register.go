@@ -109,63 +109,78 @@ func registerArgs(s *Store, r storage.RegisterRecord) []any {
 // (PostgreSQL); the values carry casts because a VALUES list outside an
 // INSERT does not take its columns' types.
 func (s *Store) insertChains(ctx context.Context, db queryExecer, evs []storage.AuditEvent, prevSeq int64, prevHash string, regs []storage.RegisterRecord) (swapped bool, err error) {
-	t := s.f.Types
-	regTypes := []string{t.Int64, t.Time, "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", t.Blob, "TEXT", "TEXT"}
-	auditTypes := []string{t.Int64, t.Time, "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", t.JSON, "TEXT", "TEXT"}
-	var b strings.Builder
-	args := make([]any, 0, 4+13*len(regs)+10*len(evs))
-	param := func(v any, typ string) {
-		args = append(args, v)
-		b.WriteString("CAST(? AS " + typ + ")")
-	}
-	values := func(rows [][]any, types []string) {
-		b.WriteString(" SELECT * FROM (VALUES ")
-		for i, row := range rows {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("(")
-			for j, v := range row {
-				if j > 0 {
-					b.WriteString(", ")
-				}
-				param(v, types[j])
-			}
-			b.WriteString(")")
+	var c chainsQuery
+	c.register(s, prevSeq, prevHash, regs)
+	if len(evs) > 0 {
+		c.b.WriteString(", a AS (INSERT INTO audit_events (" + auditCols + ")")
+		rows := make([][]any, len(evs))
+		for i, ev := range evs {
+			rows[i] = auditArgs(s, ev)
 		}
-		b.WriteString(") v WHERE EXISTS (SELECT 1 FROM h)")
+		t := s.f.Types
+		c.values(rows, []string{t.Int64, t.Time, "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", t.JSON, "TEXT", "TEXT"})
+		c.b.WriteString(")")
 	}
+	c.b.WriteString(" SELECT COUNT(*) FROM h")
+	var n int
+	if err := db.QueryRowContext(ctx, s.q(c.b.String()), c.args...).Scan(&n); err != nil {
+		return false, err
+	}
+	return n == 1, nil
+}
+
+// chainsQuery builds a statement that appends to the register by compare
+// and swap: CTE h moves register_head, CTE r inserts the records only if h
+// did.
+type chainsQuery struct {
+	b    strings.Builder
+	args []any
+}
+
+func (c *chainsQuery) param(v any, typ string) {
+	c.args = append(c.args, v)
+	c.b.WriteString("CAST(? AS " + typ + ")")
+}
+
+// values writes a VALUES list of rows (cast to types) selected only if h
+// moved the head.
+func (c *chainsQuery) values(rows [][]any, types []string) {
+	c.b.WriteString(" SELECT * FROM (VALUES ")
+	for i, row := range rows {
+		if i > 0 {
+			c.b.WriteString(", ")
+		}
+		c.b.WriteString("(")
+		for j, v := range row {
+			if j > 0 {
+				c.b.WriteString(", ")
+			}
+			c.param(v, types[j])
+		}
+		c.b.WriteString(")")
+	}
+	c.b.WriteString(") v WHERE EXISTS (SELECT 1 FROM h)")
+}
+
+// register writes CTEs h and r for regs, chained after (prevSeq, prevHash).
+func (c *chainsQuery) register(s *Store, prevSeq int64, prevHash string, regs []storage.RegisterRecord) {
+	t := s.f.Types
 	last := regs[len(regs)-1]
-	b.WriteString("WITH h AS (UPDATE register_head SET seq = ")
-	param(last.Seq, t.Int64)
-	b.WriteString(", hash = ")
-	param(last.Hash, "TEXT")
-	b.WriteString(" WHERE id = 1 AND seq = ")
-	param(prevSeq, t.Int64)
-	b.WriteString(" AND hash = ")
-	param(prevHash, "TEXT")
-	b.WriteString(" RETURNING id), r AS (INSERT INTO register_records (" + registerCols + ")")
+	c.b.WriteString("WITH h AS (UPDATE register_head SET seq = ")
+	c.param(last.Seq, t.Int64)
+	c.b.WriteString(", hash = ")
+	c.param(last.Hash, "TEXT")
+	c.b.WriteString(" WHERE id = 1 AND seq = ")
+	c.param(prevSeq, t.Int64)
+	c.b.WriteString(" AND hash = ")
+	c.param(prevHash, "TEXT")
+	c.b.WriteString(" RETURNING id), r AS (INSERT INTO register_records (" + registerCols + ")")
 	rows := make([][]any, len(regs))
 	for i, r := range regs {
 		rows[i] = registerArgs(s, r)
 	}
-	values(rows, regTypes)
-	b.WriteString(")")
-	if len(evs) > 0 {
-		b.WriteString(", a AS (INSERT INTO audit_events (" + auditCols + ")")
-		rows = make([][]any, len(evs))
-		for i, ev := range evs {
-			rows[i] = auditArgs(s, ev)
-		}
-		values(rows, auditTypes)
-		b.WriteString(")")
-	}
-	b.WriteString(" SELECT COUNT(*) FROM h")
-	var n int
-	if err := db.QueryRowContext(ctx, s.q(b.String()), args...).Scan(&n); err != nil {
-		return false, err
-	}
-	return n == 1, nil
+	c.values(rows, []string{t.Int64, t.Time, "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", t.Blob, "TEXT", "TEXT"})
+	c.b.WriteString(")")
 }
 
 func (s *Store) ensureMonths(ctx context.Context, recs []storage.RegisterRecord) error {
