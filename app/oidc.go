@@ -84,7 +84,7 @@ func (a *App) SetupOIDC(ctx context.Context, pages *templates.Renderer) error {
 			pairwise = derive32(cfg.Security.DataKey, "oidc-pairwise")
 		}
 	} else {
-		if anchors, err = trustAnchors(oc.Federation.TrustAnchors); err != nil {
+		if anchors, err = TrustAnchors(oc.Federation.TrustAnchors); err != nil {
 			return err
 		}
 		if entity.TrustMarks, err = ownTrustMarks(oc.Federation.TrustMarksFile, oc.Issuer, anchors, a); err != nil {
@@ -136,7 +136,7 @@ func (a *App) demoFederation(op string, opJWKS jose.JSONWebKeySet) ([]federation
 	// Configured anchors are trusted beside the demo one: so the
 	// conformance suite's own anchor (spid-idp conformance --oidc-ta-jwks)
 	// can vouch for its relying parties.
-	extra, err := trustAnchors(cfg.OIDC.Federation.TrustAnchors)
+	extra, err := TrustAnchors(cfg.OIDC.Federation.TrustAnchors)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -156,7 +156,7 @@ func (a *App) setupAAOnly() error {
 	if a.Config.Demo {
 		anchors, fetcher, err = a.demoFederation("", jose.JSONWebKeySet{})
 	} else {
-		anchors, err = trustAnchors(a.Config.OIDC.Federation.TrustAnchors)
+		anchors, err = TrustAnchors(a.Config.OIDC.Federation.TrustAnchors)
 	}
 	if err != nil {
 		return err
@@ -185,8 +185,9 @@ func (a *App) oidcKey(file string) (*rsa.PrivateKey, error) {
 	return keys.LoadKey(file)
 }
 
-// trustAnchors reads the ENTITY_ID|JWKS_FILE items.
-func trustAnchors(items []string) ([]federation.TrustAnchor, error) {
+// TrustAnchors reads the ENTITY_ID|JWKS_FILE items of
+// oidc.federation.trust_anchors.
+func TrustAnchors(items []string) ([]federation.TrustAnchor, error) {
 	var out []federation.TrustAnchor
 	for i, it := range items {
 		id, file, _ := strings.Cut(it, "|")

@@ -356,6 +356,34 @@ func (r *Resolver) climb(ctx context.Context, ec *Statement, depth int, seen map
 // subordinate fetches what sup says about ec, verified with sup's keys,
 // and checks that ec is signed by a key sup vouches for (F019).
 func (r *Resolver) subordinate(ctx context.Context, sup, ec *Statement) (*Statement, error) {
+	es, err := r.statementOf(ctx, sup, ec.Subject)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := Verify(ec.Raw, es.JWKS); err != nil {
+		return nil, refused("configuration of %s is not signed by a key its superior %s lists: %v", clip(ec.Subject), clip(sup.Subject), err)
+	}
+	return es, nil
+}
+
+// StatementAbout is the subordinate statement the trust anchor anchor
+// (one of r.Anchors) publishes about subject, verified with the anchor's
+// pinned keys. The OP's own key rotation waits for it to carry a new key
+// (spec §2.8): spid-idp keys oidc-show --anchors reads it.
+func (r *Resolver) StatementAbout(ctx context.Context, anchor, subject string) (*Statement, error) {
+	ta, ok := r.anchorFor(anchor)
+	if !ok {
+		return nil, fmt.Errorf("%s is not a configured trust anchor", clip(anchor))
+	}
+	sup, err := r.anchorConfiguration(ctx, ta)
+	if err != nil {
+		return nil, err
+	}
+	return r.statementOf(ctx, sup, subject)
+}
+
+// statementOf fetches what sup says about subject, verified with sup's keys.
+func (r *Resolver) statementOf(ctx context.Context, sup *Statement, subject string) (*Statement, error) {
 	endpoint, _ := sup.Metadata[TypeFederationEntity]["federation_fetch_endpoint"].(string)
 	if endpoint == "" {
 		return nil, fmt.Errorf("%s publishes no federation_fetch_endpoint", clip(sup.Subject))
@@ -365,7 +393,7 @@ func (r *Resolver) subordinate(ctx context.Context, sup, ec *Statement) (*Statem
 		return nil, fmt.Errorf("federation_fetch_endpoint of %s: %w", clip(sup.Subject), err)
 	}
 	q := u.Query()
-	q.Set("sub", ec.Subject)
+	q.Set("sub", subject)
 	u.RawQuery = q.Encode()
 	body, err := r.Fetcher.Get(ctx, u.String())
 	if err != nil {
@@ -373,13 +401,10 @@ func (r *Resolver) subordinate(ctx context.Context, sup, ec *Statement) (*Statem
 	}
 	es, err := ParseStatement(strings.TrimSpace(string(body)), &sup.JWKS, r.now())
 	if err != nil {
-		return nil, fmt.Errorf("statement of %s about %s: %w", clip(sup.Subject), clip(ec.Subject), err)
+		return nil, fmt.Errorf("statement of %s about %s: %w", clip(sup.Subject), clip(subject), err)
 	}
-	if es.Issuer != sup.Subject || es.Subject != ec.Subject {
+	if es.Issuer != sup.Subject || es.Subject != subject {
 		return nil, refused("statement of %s is about %q issued by %q", clip(sup.Subject), clip(es.Subject), clip(es.Issuer))
-	}
-	if _, err := Verify(ec.Raw, es.JWKS); err != nil {
-		return nil, refused("configuration of %s is not signed by a key its superior %s lists: %v", clip(ec.Subject), clip(sup.Subject), err)
 	}
 	return es, nil
 }
