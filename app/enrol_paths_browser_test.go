@@ -497,6 +497,17 @@ func TestEnrolPathsBrowserVideo(t *testing.T) {
 	r.submit(citizen, "booking link", `a[href^="/enrol/video?"]`)
 	r.step(citizen, "free times", chromedp.WaitVisible(`.video-times input[name="slot"]`))
 	browsertest.Page(r.t, citizen, "video-booking-choose")
+	// A supervisor publishes for the video operator, chosen in the form.
+	sup := r.consoleLogin("supervisore")
+	r.step(sup, "supervisor's availability page", chromedp.Navigate(r.base+"/console/video/slots?lang=it"), chromedp.WaitVisible(`#operator`),
+		chromedp.SetValue(`#operator`, "demo-op-video"), chromedp.SetValue(`#date`, day.Format("2006-01-02")),
+		chromedp.SetValue(`#from`, "19:00"), chromedp.SetValue(`#to`, "19:40"), chromedp.SetValue(`#length`, "20"), chromedp.SetValue(`#weeks`, "1"))
+	browsertest.Page(r.t, sup, "console-video-slots-supervisor")
+	r.submit(sup, "publish for the video operator", `form[action="/console/video/slots"] button[type="submit"]`)
+	if txt := r.text(sup); !strings.Contains(txt, "Pubblicati 2 appuntamenti nell'agenda di") {
+		t.Fatalf("supervisor publishing for the video operator:\n%s", txt)
+	}
+	browsertest.Page(r.t, sup, "console-video-slots-supervisor-published")
 	r.step(citizen, "pick the first time", chromedp.Click(`.video-times label`))
 	r.submit(citizen, "book", `button[name="op"][value="book"]`)
 	when := day.Format("02/01/2006") + " 09:00"

@@ -440,7 +440,11 @@ func (h *Handler) slotsPage(ctx context.Context, d deskCtx, values map[string]st
 			return p, err
 		}
 		for _, op := range ops {
-			p.Operators = append(p.Operators, templates.ConsoleVideoOperator{ID: op.ID, Name: op.Name + " (" + op.Username + ")"})
+			name := op.Name + " (" + op.Username + ")"
+			if op.Name == "" || op.Name == op.Username {
+				name = op.Username
+			}
+			p.Operators = append(p.Operators, templates.ConsoleVideoOperator{ID: op.ID, Name: name})
 		}
 		p.CanPublish = len(ops) > 0
 		if values["operator"] == "" && d.actor.Video() {
