@@ -37,6 +37,13 @@ func TestEveryLinkAnswers(t *testing.T) {
 	if login.status != http.StatusOK || !strings.Contains(login.body, `name="password"`) {
 		t.Fatalf("login page: %d\n%s", login.status, login.body)
 	}
+	// Someone who types the IdP's address is not left at a dead end.
+	root := br.get(base + "/")
+	for _, want := range []string{`href="/account"`, `href="/enrol/"`, `href="/recover"`, `href="/care/tickets/new"`} {
+		if !strings.Contains(root.body, want) {
+			t.Errorf("the IdP's home (%s) does not offer %s", root.url, want)
+		}
+	}
 	start := []string{base + "/", base + demo.Prefix + "/", base + "/enrol/", base + "/enrol/status",
 		base + "/recover", base + "/care/", base + "/account/", base + "/privacy", base + "/accessibility", base + "/terms",
 		base + "/console/login"}
