@@ -12,7 +12,7 @@ import (
 // aaItems are the Attribute Authority checklist items the SAML part of the
 // suite evidences (spec §13 A; AgID's SAML tool cases AA1–AA7).
 var aaItems = []string{"A004", "A005", "A006", "A007", "A008", "A009", "A011", "A014", "A015", "A016",
-	"A018", "A019", "A020", "A021", "A022", "A023", "A024", "A025", "A026", "A027", "A028", "A029", "A030", "A032", "A033"}
+	"A018", "A019", "A020", "A021", "A022", "A023", "A024", "A025", "A026", "A027", "A028", "A029", "A030", "A031", "A032", "A033", "A034"}
 
 var aaCaseNames = []string{"aa-1-wrong-name", "aa-2-no-location", "aa-3-empty-locations", "aa-4-unlisted", "aa-5-refused", "aa-6-none-chosen", "aa-7-granted"}
 
@@ -64,7 +64,7 @@ func TestConformanceAAWithoutKey(t *testing.T) {
 // oidcAAItems are the Attribute Authority items the OIDC part evidences:
 // the grant content with the SAML part's checks, the tokens claim,
 // introspection, revocation and expiry.
-var oidcAAItems = []string{"A023", "A024", "A025", "A026", "A027", "A028", "A029", "A030", "A032", "A033",
+var oidcAAItems = []string{"A023", "A024", "A025", "A026", "A027", "A028", "A029", "A030", "A031", "A032", "A033", "A034",
 	"A035", "A036", "A037", "A038", "A039", "A040"}
 
 // TestConformanceOIDCAAAgainstOurIdP runs the OIDC part's AA cases against
@@ -96,7 +96,7 @@ func TestConformanceOIDCAANotChecked(t *testing.T) {
 	}
 	for _, r := range rep.Rows {
 		switch {
-		case r.ID >= "A023" && r.ID <= "A033":
+		case r.ID >= "A023" && r.ID <= "A034":
 			if r.Status != conformance.Skip || r.Reason != "not checked: no AA key given (--aa-key)" {
 				t.Errorf("%s %s %s: %s, want skip for the missing key", r.ID, r.Case, r.Status, r.Reason)
 			}

@@ -29,7 +29,7 @@ import (
 // minOIDCPassedItems is the number of F/O/A checklist items the OIDC part of
 // the suite must evidence as passing against our OP; like minPassedItems
 // it guards against a suite that silently shrinks.
-const minOIDCPassedItems = 114
+const minOIDCPassedItems = 116
 
 // knownOIDCDefects names checklist items our OP fails for a reason the
 // suite reported and another helper is fixing: ID → the fragments that

@@ -159,6 +159,13 @@ func oidcAADefects(t *testing.T, a *App) []oidcDefect {
 			iat, _ := g.claims["iat"].(json.Number).Int64()
 			g.claims["nbf"] = iat + 1
 		}),
+		grant("grant sub the fiscal number, not the AA's lookup email", "A031", "grant sub", func(g *grantParts) {
+			g.claims["sub"] = g.claims["https://attributes.eid.gov.it/fiscal_number"]
+		}),
+		grant("grant without an attribute the AA requires", "A034", "email missing", func(g *grantParts) { delete(g.claims, "email") }),
+		grant("grant with another fiscal number", "A034", "released as", func(g *grantParts) {
+			g.claims["https://attributes.eid.gov.it/fiscal_number"] = "TINIT-RSSMRA80A01H501X"
+		}),
 		grant("grant act naming another client", "A032", "act", func(g *grantParts) { g.claims["act"] = map[string]any{"sub": "https://rp.elsewhere.invalid"} }),
 		grant("grant jti not a uuid4", "A033", "not a uuid4", func(g *grantParts) { g.claims["jti"] = strings.Repeat("a", 32) }),
 		{name: "grant revocation refused", only: aaCase, wantID: "A040", wantCheck: "revocation of the grant",

@@ -225,7 +225,7 @@ func aaCases() []caseDef {
 	}
 }
 
-var aaGrantIDs = []string{"A018", "A019", "A020", "A021", "A023", "A024", "A025", "A026", "A027", "A028", "A029", "A030", "A032", "A033"}
+var aaGrantIDs = []string{"A018", "A019", "A020", "A021", "A023", "A024", "A025", "A026", "A027", "A028", "A029", "A030", "A031", "A032", "A033", "A034"}
 
 // aaCheckboxTags returns the <input …> tags of the AA checkboxes.
 func aaCheckboxTags(page []byte) []byte {
@@ -331,7 +331,7 @@ func aaGrantedCase(ctx context.Context, e *env) []Row {
 		return rows
 	}
 	if e.opt.AAKey == nil {
-		return append(rows, rowsFor([]string{"A023", "A024", "A025", "A026", "A027", "A028", "A029", "A030", "A032", "A033"}, Skip, "not checked: no AA key given (--aa-key)", nil)...)
+		return append(rows, rowsFor([]string{"A023", "A024", "A025", "A026", "A027", "A028", "A029", "A030", "A031", "A032", "A033", "A034"}, Skip, "not checked: no AA key given (--aa-key)", nil)...)
 	}
 	var signers []any
 	for _, c := range e.md.Certs {
@@ -347,9 +347,16 @@ func aaGrantedCase(ctx context.Context, e *env) []Row {
 	if g.claims == nil {
 		return rows
 	}
-	return append(rows, grantClaimRows(g.claims, grantWant{
+	rows = append(rows, grantClaimRows(g.claims, grantWant{
 		iss: e.md.EntityID, aud: aa, sid: "saml:" + root.SelectAttrValue("ID", ""), acr: lr.classRef, act: e.spA.EntityID, skew: e.opt.ClockSkew,
 	})...)
+	for _, r := range grantAttrRows(g.claims, readAANeeds(ctx, e.opt.HTTPClient, e.opt.StepTimeout, aa), releasedClaims(root)) {
+		if r.Status == Fail {
+			r.Evidence, r.Trace = jwe, o.Trace
+		}
+		rows = append(rows, r)
+	}
+	return rows
 }
 
 // readRSAKey reads a PEM RSA private key (PKCS#1 or PKCS#8).

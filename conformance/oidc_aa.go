@@ -18,7 +18,7 @@ const (
 
 // oidcGrantContentIDs are the grant-token content items the OIDC part
 // judges with the SAML part's code (openGrant, grantClaimRows).
-var oidcGrantContentIDs = []string{"A023", "A024", "A025", "A026", "A027", "A028", "A029", "A030", "A032", "A033"}
+var oidcGrantContentIDs = []string{"A023", "A024", "A025", "A026", "A027", "A028", "A029", "A030", "A031", "A032", "A033", "A034"}
 
 // aaFlow logs rp in with authorization_details naming the AA, chooses and
 // authorises it, and returns the flow and the one grant token of its ID
@@ -67,7 +67,7 @@ func (e *oidcEnv) revokeGrant(ctx context.Context, rp *simRP, grant string) (*ba
 // the checks of the SAML part (A023–A033), with the OIDC values: signed
 // with openid_provider.jwks.keys[0], iss the OP, sid "oidc:" + the ID
 // token's jti, acr the ID token's, act.sub the client_id.
-func (e *oidcEnv) judgeGrantContent(j *judge, f *flow, grant string) {
+func (e *oidcEnv) judgeGrantContent(ctx context.Context, j *judge, f *flow, grant string) {
 	if e.opt.AAKey == nil {
 		for _, id := range oidcGrantContentIDs {
 			j.set(id, Skip, "not checked: no AA key given (--aa-key)")
@@ -83,6 +83,10 @@ func (e *oidcEnv) judgeGrantContent(j *judge, f *flow, grant string) {
 	if g.claims != nil {
 		rows = append(rows, grantClaimRows(g.claims, grantWant{iss: e.opt.Issuer, aud: e.opt.AAEntityID,
 			sid: "oidc:" + claimStr(f.idt, "jti"), acr: claimStr(f.idt, "acr"), act: f.a.rp.ID, skew: time.Second})...)
+		// The user's values: the userinfo of the same login (judged by
+		// the login cases, not here).
+		user := e.userinfo(ctx, newJudge(), f)
+		rows = append(rows, grantAttrRows(g.claims, readAANeeds(ctx, e.client, e.opt.StepTimeout, e.opt.AAEntityID), user)...)
 	}
 	for _, r := range rows {
 		if r.Status == Pass {
@@ -118,7 +122,7 @@ func caseOIDCAA(ctx context.Context, e *oidcEnv) []Row {
 	if grant == "" {
 		return j.result()
 	}
-	e.judgeGrantContent(j, f, grant)
+	e.judgeGrantContent(ctx, j, f, grant)
 	// A038: the RP that received it sees it active; another RP does not.
 	if e.ec.endpoint("introspection_endpoint") == "" {
 		return j.result()
