@@ -8,7 +8,10 @@
 //
 // The slots live in the durable store (storage.VideoSlots), which makes
 // double booking impossible across nodes. Every publication, booking,
-// change and cancellation is audited.
+// change and cancellation is audited. A request leaving recognition frees
+// its appointment in the same transaction (enrolment.VideoBookings,
+// storage.VideoRelease), and Sweep, a scheduler job, deletes appointments
+// past their retention.
 package videocall
 
 import (
