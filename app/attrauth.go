@@ -17,9 +17,9 @@ import (
 
 // setupAttributeAuthorities builds the registry of the federation's
 // Attribute Authorities over the configured trust anchors, and gives it
-// to the SAML flow (and, through AA, to the OP when there is one). In demo mode the test AA
-// learns the keys it accepts grant tokens from: the SAML certificates of
-// our metadata and the OP's core keys (A041).
+// to the flow, where the SAML front end and the OP both find it. In demo
+// mode the test AA learns the keys it accepts grant tokens from: the SAML
+// certificates of our metadata and the OP's core keys (A041).
 func (a *App) setupAttributeAuthorities(anchors []federation.TrustAnchor, fetcher *federation.Fetcher, core []federation.Signer, issuer string) *attrauth.Service {
 	reg := attrauth.NewRegistry(anchors, fetcher, a.Log.With("component", "attrauth"))
 	svc := &attrauth.Service{Registry: reg, Grants: &attrauth.Grants{Eph: a.Backends.Eph},

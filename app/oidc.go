@@ -93,7 +93,7 @@ func (a *App) SetupOIDC(ctx context.Context, pages *templates.Renderer) error {
 	}
 	resolver := &federation.Resolver{Anchors: anchors, Fetcher: fetcher, CheckStatus: true,
 		TrustMarks: map[string][]string{federation.TypeRelyingParty: oc.Federation.RPTrustMarks}}
-	aa := a.setupAttributeAuthorities(anchors, fetcher, core, oc.Issuer)
+	a.setupAttributeAuthorities(anchors, fetcher, core, oc.Issuer)
 	fe := map[string]any{
 		"organization_name": oc.Federation.OrganizationName, "homepage_uri": oc.Federation.HomepageURI,
 		"policy_uri": oc.Federation.PolicyURI, "logo_uri": oc.Federation.LogoURI, "contacts": oc.Federation.Contacts,
@@ -108,7 +108,6 @@ func (a *App) SetupOIDC(ctx context.Context, pages *templates.Renderer) error {
 		return err
 	}
 	a.OIDC = p
-	p.SetAttributeAuthorities(aa)
 	p.Register(a.Mux)
 	if a.demoFed != nil {
 		// The demo RPs log in through the OP in process, as the RP of the

@@ -16,8 +16,10 @@ import (
 // per consented AA in its tokens claim; the relying party may introspect
 // and revoke them.
 
-// SetAttributeAuthorities installs the AA service; call it before serving.
-func (p *Provider) SetAttributeAuthorities(s *attrauth.Service) { p.aa = s }
+// attributeAuthorities is the flow's AA service (nil: none): one service
+// offers the AAs on the shared pages and mints and tracks the grant
+// tokens of both protocols.
+func (p *Provider) attributeAuthorities() *attrauth.Service { return p.o.Flow.AttributeAuthorities() }
 
 // requiredAAs reads the AA entity ids of authorization_details: the
 // locations of the entries of the required-aa type. Anything malformed is
@@ -50,7 +52,8 @@ func requiredAAs(v any) []string {
 // Token once its jti is known (sid = "oidc:" + jti), or nil when the
 // citizen consented to no AA (no claim at all, A037).
 func (p *Provider) grantTokens(ctx context.Context, cl *Client, g codeGrant, acr string) func(idJTI string) []any {
-	if p.aa == nil || len(g.AAs) == 0 {
+	aa := p.attributeAuthorities()
+	if aa == nil || len(g.AAs) == 0 {
 		return nil
 	}
 	return func(idJTI string) []any {
@@ -61,7 +64,7 @@ func (p *Provider) grantTokens(ctx context.Context, cl *Client, g codeGrant, acr
 		}
 		key := p.o.CoreKeys[0] // A025: verifiable with openid_provider.jwks.keys[0]
 		signer := attrauth.Signer{Key: key.Key, KID: key.KID, Alg: key.Alg}
-		issued, err := p.aa.Issue(ctx, signer, p.o.Issuer, cl.ID, "oidc:"+idJTI, acr, g.AAs, id)
+		issued, err := aa.Issue(ctx, signer, p.o.Issuer, cl.ID, "oidc:"+idJTI, acr, g.AAs, id)
 		if err != nil {
 			p.o.Log.ErrorContext(ctx, "grant tokens", "client", cl.ID, "err", err)
 		}
@@ -89,10 +92,10 @@ func (p *Provider) introspectGrant(w http.ResponseWriter, r *http.Request, cl *C
 	ctx := r.Context()
 	body := map[string]any{"active": false}
 	var rec attrauth.Record
-	if p.aa != nil && p.aa.Grants != nil {
+	if aa := p.attributeAuthorities(); aa != nil && aa.Grants != nil {
 		var ok bool
 		var err error
-		rec, ok, err = p.aa.Grants.Active(ctx, token, cl.ID)
+		rec, ok, err = aa.Grants.Active(ctx, token, cl.ID)
 		if err != nil {
 			p.o.Log.ErrorContext(ctx, "grant token introspection", "err", err)
 			writeTokenError(w, ErrTemporarilyUnavailable)
@@ -116,9 +119,9 @@ func (p *Provider) introspectGrant(w http.ResponseWriter, r *http.Request, cl *C
 func (p *Provider) revokeGrant(w http.ResponseWriter, r *http.Request, cl *Client, token string) {
 	ctx := r.Context()
 	found := false
-	if p.aa != nil && p.aa.Grants != nil {
+	if aa := p.attributeAuthorities(); aa != nil && aa.Grants != nil {
 		var err error
-		if found, err = p.aa.Grants.Revoke(ctx, token, cl.ID); err != nil {
+		if found, err = aa.Grants.Revoke(ctx, token, cl.ID); err != nil {
 			p.o.Log.ErrorContext(ctx, "grant token revocation", "err", err)
 			writeTokenError(w, ErrTemporarilyUnavailable)
 			return

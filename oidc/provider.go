@@ -22,7 +22,6 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
-	"github.com/spid-idp/spid-idp/attrauth"
 	"github.com/spid-idp/spid-idp/audit"
 	"github.com/spid-idp/spid-idp/authflow"
 	"github.com/spid-idp/spid-idp/federation"
@@ -93,8 +92,6 @@ type Options struct {
 type Provider struct {
 	o    Options
 	path string // the issuer's path, the prefix of every endpoint
-	// aa issues grant tokens for the AAs a citizen consented to (aa.go).
-	aa *attrauth.Service
 }
 
 // New checks the options and sets our entity configuration's metadata.
