@@ -105,7 +105,12 @@ func (p *Engine) consent(w http.ResponseWriter, r *http.Request) {
 // here, since a flow answers the SP once.
 func (p *Engine) markAnswered(w http.ResponseWriter, r *http.Request, f *State) bool {
 	ctx := r.Context()
-	err := p.o.Eph.InsertRequestID(ctx, "flowdone:"+f.ID, f.created().Add(p.o.ConsentTimeout+2*time.Hour))
+	// The mark need not be on disk before the answer is built, only before
+	// it leaves: every answer is recorded by a synced commit after this one
+	// (the Response's register record and audit event), which makes the
+	// mark durable too; a crash before that sent nothing, and the form may
+	// be posted again.
+	err := p.o.Eph.InsertRequestID(storage.SyncLater(ctx), "flowdone:"+f.ID, f.created().Add(p.o.ConsentTimeout+2*time.Hour))
 	if errors.Is(err, storage.ErrAlreadyExists) {
 		p.o.Log.InfoContext(ctx, "flow already answered", "flow", f.ID)
 		p.Fail(w, r, templates.ReasonFlowExpired)

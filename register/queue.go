@@ -140,7 +140,9 @@ func (q *Queue) write(recs []storage.RegisterRecord) error {
 	var err error
 	for attempt := range 12 {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_, err = q.r.Store.AppendRegister(ctx, recs, nil)
+		// Nobody waits for these records: their commit need not wait for
+		// the disk either; the next synced one (a Response's) covers it.
+		_, err = q.r.Store.AppendRegister(storage.SyncLater(ctx), recs, nil)
 		cancel()
 		if err == nil {
 			return nil

@@ -34,7 +34,12 @@ var flavor = sqlstore.Flavor{
 	// runs one at a time, so reads inside it need no row locks and appenders
 	// need no extra lock.
 	SingleWriter: true,
-	Classify:     classify,
+	// In WAL mode, synchronous=NORMAL commits without an fsync and a FULL
+	// commit's fsync of the log covers every frame before it (the log is
+	// appended in commit order and replayed up to its last valid frame).
+	SyncLater: "PRAGMA synchronous = NORMAL",
+	SyncNow:   "PRAGMA synchronous = FULL",
+	Classify:  classify,
 }
 
 func classify(err error) sqlstore.ErrorClass {

@@ -180,6 +180,13 @@ func (q *auditQueue) run(s *Store) {
 func (q *auditQueue) flush(s *Store, batch []*auditReq) {
 	ctx, cancel := context.WithTimeout(context.Background(), auditFlushTimeout)
 	defer cancel()
+	later := true
+	for _, r := range batch {
+		later = later && storage.SyncsLater(r.ctx)
+	}
+	if later {
+		ctx = storage.SyncLater(ctx)
+	}
 	var evs []storage.AuditEvent
 	var regs []storage.RegisterRecord
 	for _, r := range batch {

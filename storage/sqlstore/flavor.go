@@ -52,6 +52,11 @@ type Flavor struct {
 	// this process (SQLite allows only one writer; queueing in Go is fairer
 	// than spinning on SQLITE_BUSY).
 	SingleWriter bool
+	// SyncLater and SyncNow set, on a connection outside any transaction,
+	// whether its commits wait for the disk; empty where commits are not
+	// ordered on one log, so that a later synced commit could not stand for
+	// an unsynced one (see storage.SyncLater). Only with SingleWriter.
+	SyncLater, SyncNow string
 	// Classify maps a driver error to an ErrorClass.
 	Classify func(error) ErrorClass
 }

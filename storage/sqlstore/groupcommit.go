@@ -3,10 +3,13 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
+
+	"github.com/spid-idp/spid-idp/storage"
 )
 
 // writeQueue is the group commit of single-writer flavours (SQLite): the
@@ -26,6 +29,9 @@ type writeJob struct {
 	fn   func(*sql.Tx) error
 	err  error
 	done chan struct{}
+	// later: the writer asked for storage.SyncLater; a batch of such
+	// writes only commits without an fsync.
+	later bool
 }
 
 // maxWriteBatch bounds how many write transactions share one commit.
@@ -43,7 +49,7 @@ func (s *Store) writeGrouped(ctx context.Context, fn func(*sql.Tx) error) error 
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	job := &writeJob{ctx: ctx, fn: fn, done: make(chan struct{})}
+	job := &writeJob{ctx: ctx, fn: fn, done: make(chan struct{}), later: storage.SyncsLater(ctx)}
 	q := &s.wq
 	q.mu.Lock()
 	q.pending = append(q.pending, job)
@@ -94,6 +100,16 @@ func (s *Store) commitBatch(batch []*writeJob) {
 		return
 	}
 	defer c.Close()
+	if s.syncsLater(batch) {
+		if _, err := c.ExecContext(ctx, s.f.SyncLater); err != nil {
+			for _, j := range batch {
+				j.err = fmt.Errorf("%s: begin: %w", s.f.Name, err)
+			}
+			return
+		}
+		// Runs before c.Close, once the transaction is over.
+		defer s.syncNow(c)
+	}
 	tx, err := c.BeginTx(ctx, nil)
 	if err != nil {
 		for _, j := range batch {
@@ -155,5 +171,29 @@ func (s *Store) commitBatch(batch []*writeJob) {
 				j.err = fmt.Errorf("%s: commit: %w", s.f.Name, err)
 			}
 		}
+	}
+}
+
+// syncsLater reports whether every write of batch asked for
+// storage.SyncLater: one write that did not makes the commit synced, which
+// makes the others durable too.
+func (s *Store) syncsLater(batch []*writeJob) bool {
+	if s.f.SyncLater == "" {
+		return false
+	}
+	for _, j := range batch {
+		if !j.later {
+			return false
+		}
+	}
+	return true
+}
+
+// syncNow puts back the fsync of c's commits after a batch that skipped
+// it; a connection where that fails is discarded rather than left to
+// commit a later write unsynced.
+func (s *Store) syncNow(c *sql.Conn) {
+	if _, err := c.ExecContext(context.Background(), s.f.SyncNow); err != nil {
+		_ = c.Raw(func(any) error { return driver.ErrBadConn })
 	}
 }

@@ -68,3 +68,95 @@ func TestGroupCommitSavepoints(t *testing.T) {
 	}
 	t.Logf("%d transactions for %d writers and %d checks", s.WriteBatches(), n, 2*n)
 }
+
+// TestGroupCommitSyncLater: on SQLite a batch made only of writes marked
+// storage.SyncLater commits with synchronous=NORMAL (no fsync of its own);
+// one unmarked write in the batch makes the commit synced for all; and no
+// connection keeps the skipped fsync for the writes after it.
+func TestGroupCommitSyncLater(t *testing.T) {
+	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "idp.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := t.Context()
+	started := make(chan struct{})
+	level := func(ctx context.Context, release <-chan struct{}) (int, error) {
+		var n int
+		err := s.WriteForTest(ctx, func(tx *sql.Tx) error {
+			if release != nil {
+				close(started)
+				<-release
+			}
+			return tx.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&n)
+		})
+		return n, err
+	}
+	const normal, full = 1, 2
+	for _, c := range []struct {
+		name string
+		ctx  context.Context
+		want int
+	}{
+		{"marked", storage.SyncLater(ctx), normal},
+		{"unmarked", ctx, full},
+		{"marked again", storage.SyncLater(ctx), normal},
+	} {
+		if got, err := level(c.ctx, nil); err != nil || got != c.want {
+			t.Errorf("%s write alone: synchronous = %d, %v; want %d", c.name, got, err, c.want)
+		}
+	}
+
+	// A batch of marked writes and one unmarked: all commit synced. The
+	// first write holds the writer until the others have queued behind it.
+	release := make(chan struct{})
+	first := make(chan error, 1)
+	go func() { _, err := level(ctx, release); first <- err }()
+	<-started
+	var wg sync.WaitGroup
+	got := make([]int, 5)
+	for i := range got {
+		wg.Go(func() {
+			c := storage.SyncLater(ctx)
+			if i == 0 {
+				c = ctx
+			}
+			n, err := level(c, nil)
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = n
+		})
+	}
+	for s.PendingWrites() < len(got) {
+		time.Sleep(time.Millisecond) // all five queued behind the first
+	}
+	close(release)
+	wg.Wait()
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range got {
+		if n != full {
+			t.Errorf("write %d of a batch with an unmarked one: synchronous = %d, want %d", i, n, full)
+		}
+	}
+
+	// Every pooled connection is back to synced commits.
+	db := s.DBForTest()
+	conns := make([]*sql.Conn, 0, 8)
+	for range cap(conns) {
+		c, err := db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		var n int
+		if err := c.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&n); err != nil || n != full {
+			t.Errorf("pooled connection: synchronous = %d, %v; want %d", n, err, full)
+		}
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+}
