@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/spid-idp/spid-idp/demo"
-	"github.com/spid-idp/spid-idp/idp/otp"
 	"github.com/spid-idp/spid-idp/notify/sms"
 
 	"github.com/spid-idp/spid-idp/identity/pwrules"
@@ -175,15 +174,7 @@ func TestDeviceAddedRemovedEmails(t *testing.T) {
 	smsPage := br.submit(offer, "/login/activate/start", url.Values{"op": {"submit"}})
 	_, code := lastSMS(t, a, "+393331234567")
 	act := br.submit(smsPage, "/login/otp", url.Values{"otp": {code}, "op": {"submit"}})
-	m := secretRE.FindStringSubmatch(act.body)
-	if m == nil {
-		t.Fatalf("no activation page: %d\n%s", act.status, act.body)
-	}
-	seed, err := otp.DecodeSeed(m[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	consent := br.submit(act, "/login/activate", url.Values{"otp": {otp.Code(seed, time.Now())}, "device_name": {"Telefono di Mario"}, "op": {"submit"}})
+	consent := activateApp(t, br, act, "Telefono di Mario")
 	br.submit(br.submit(consent, "/consent", url.Values{"op": {"accept"}}), "/demo-sp/acs", nil)
 
 	stamp := regexp.MustCompile(`Il \d{2}/\d{2}/\d{4} alle \d{2}:\d{2} \(ora italiana\)`)

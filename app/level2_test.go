@@ -58,6 +58,22 @@ func TestLevel2Conformance(t *testing.T) {
 
 var secretRE = regexp.MustCompile(`<code>([A-Z2-7]+)</code>`)
 
+// activateApp finishes the activation page act of a level-2 login: it
+// reads the seed shown for typing, and enters the app's current code under
+// deviceName. It returns the next page (consent).
+func activateApp(t *testing.T, br *browser, act page, deviceName string) page {
+	t.Helper()
+	m := secretRE.FindStringSubmatch(act.body)
+	if m == nil {
+		t.Fatalf("no activation page: %d\n%s", act.status, act.body)
+	}
+	seed, err := otp.DecodeSeed(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return br.submit(act, "/login/activate", url.Values{"otp": {otp.Code(seed, time.Now())}, "device_name": {deviceName}, "op": {"submit"}})
+}
+
 // A citizen without an app activates one during a level-2 login from the
 // demo SP, with the SMS code read from the demo outbox, and the SP gets
 // SpidL2; the next level-2 login uses the new app.
@@ -77,15 +93,7 @@ func TestLevel2ActivationFromOutbox(t *testing.T) {
 		t.Errorf("outbox file mode: %v %v", fi, err)
 	}
 	act := br.submit(smsPage, "/login/otp", url.Values{"otp": {code}, "op": {"submit"}})
-	m := secretRE.FindStringSubmatch(act.body)
-	if m == nil {
-		t.Fatalf("no activation page: %d\n%s", act.status, act.body)
-	}
-	seed, err := otp.DecodeSeed(m[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	consent := br.submit(act, "/login/activate", url.Values{"otp": {otp.Code(seed, time.Now())}, "device_name": {"Telefono"}, "op": {"submit"}})
+	consent := activateApp(t, br, act, "Telefono")
 	transfer := br.submit(consent, "/consent", url.Values{"op": {"accept"}})
 	result := br.submit(transfer, "/demo-sp/acs", nil)
 	if !strings.Contains(result.body, "SPID livello 2") {
