@@ -123,8 +123,17 @@ func (r *pathsRun) text(ctx context.Context) string {
 func (r *pathsRun) request(ctx context.Context, p applicant, path string) storage.Enrolment {
 	r.t.Helper()
 	png := filepath.Join(r.dir, "scan.png")
-	r.step(ctx, "start",
-		chromedp.Navigate(r.base+"/enrol/"),
+	r.step(ctx, "start", chromedp.Navigate(r.base+"/enrol/"), chromedp.WaitVisible(`#path-`+path))
+	if path == "shop" {
+		browsertest.Page(r.t, ctx, "enrol-start")
+	}
+	// Each way is explained under its choice, and a request sent earlier
+	// can be followed from here.
+	if text := r.text(ctx); !strings.Contains(text, "videochiamata") && !strings.Contains(text, "video call") ||
+		!strings.Contains(text, "Guarda a che punto è") && !strings.Contains(text, "See how it is going") {
+		r.t.Errorf("the enrolment's first page does not explain the ways or link the status page:\n%s", text)
+	}
+	r.step(ctx, "choose",
 		chromedp.Click(`#path-`+path),
 		chromedp.Click(`button[type="submit"]`),
 		chromedp.WaitVisible(`#fiscal_number`),
