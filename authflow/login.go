@@ -223,7 +223,7 @@ func (p *Engine) login(w http.ResponseWriter, r *http.Request) {
 	}
 
 	if known && good {
-		locked, _, err := p.o.Regulator.Check(ctx, id.ID)
+		cur, locked, err := p.o.Regulator.Current(ctx, id.ID)
 		if err != nil {
 			p.o.Log.ErrorContext(ctx, "lockout check", "err", err)
 			p.Fail(w, r, templates.ReasonUnavailable)
@@ -234,7 +234,7 @@ func (p *Engine) login(w http.ResponseWriter, r *http.Request) {
 			p.spAnomaly(w, r, sp, withActor(f, id.ID), spid.NrSuspendedRevoked, "credentials locked after repeated failures")
 			return
 		}
-		p.loginSucceeded(w, r, sp, f, id, cred, pw)
+		p.loginSucceeded(w, r, sp, f, id, cred, cur, pw)
 		return
 	}
 
@@ -326,8 +326,9 @@ func (p *Engine) lookup(ctx context.Context, username string) (storage.Identity,
 }
 
 // loginSucceeded applies the checks that need the identity, then moves the
-// flow to consent.
-func (p *Engine) loginSucceeded(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *State, id storage.Identity, cred storage.Credential, pw string) {
+// flow to consent. cred is the credential whose hash pw matched, cur the
+// same row read again after the check (the lockout's view).
+func (p *Engine) loginSucceeded(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *State, id storage.Identity, cred, cur storage.Credential, pw string) {
 	ctx := r.Context()
 	p.rehash(ctx, id.ID, cred, pw)
 	// id was read before the password was checked: if the identity's
@@ -350,12 +351,13 @@ func (p *Engine) loginSucceeded(w http.ResponseWriter, r *http.Request, sp *meta
 		p.stopForNewPassword(w, r, sp, f, id)
 		return
 	}
-	p.afterPassword(w, r, sp, f, id)
+	p.afterPassword(w, r, sp, f, id, &cur)
 }
 
 // afterPassword goes on from a right (and current) password: to the second
-// factor when the request needs one, else to consent.
-func (p *Engine) afterPassword(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *State, id storage.Identity) {
+// factor when the request needs one, else to consent. cur, if not nil, is
+// the credential as read just after the password check.
+func (p *Engine) afterPassword(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *State, id storage.Identity, cur *storage.Credential) {
 	ctx := r.Context()
 	if pol, _, _ := authnrequest.Policy(spid.Level(f.Level), f.Comparison); !pol.Allows(spid.L1) {
 		// The password was right; the request needs a second factor. The
@@ -372,7 +374,11 @@ func (p *Engine) afterPassword(w http.ResponseWriter, r *http.Request, sp *metad
 	}
 	// A completed level-1 authentication: wrong passwords are forgotten,
 	// wrong second-factor answers are not (regulation.SucceedPassword).
-	if err := p.o.Regulator.SucceedPassword(ctx, id.ID); err != nil {
+	reset := func() error { return p.o.Regulator.SucceedPassword(ctx, id.ID) }
+	if cur != nil {
+		reset = func() error { return p.o.Regulator.SucceedPasswordAfter(ctx, id.ID, *cur) }
+	}
+	if err := reset(); err != nil {
 		p.o.Log.ErrorContext(ctx, "resetting failure counter", "err", err)
 	}
 	f.Identity, f.Performed, f.AuthnInstant, f.Step = id.ID, int(spid.L1), p.now().UnixMilli(), stepConsent

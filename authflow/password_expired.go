@@ -110,7 +110,7 @@ func (p *Engine) newPassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.Step = ""
-	p.afterPassword(w, r, sp, f, id)
+	p.afterPassword(w, r, sp, f, id, nil)
 }
 
 // policyWords says the broken password rules to the citizen in lang; the

@@ -99,14 +99,22 @@ func (r *Regulator) now() time.Time {
 // Check reports whether the credential of identityID is locked now, and
 // until when.
 func (r *Regulator) Check(ctx context.Context, identityID string) (locked bool, until time.Time, err error) {
+	c, locked, err := r.Current(ctx, identityID)
+	if !locked {
+		return locked, time.Time{}, err
+	}
+	return true, c.LockedUntil, nil
+}
+
+// Current reads the credential of identityID and reports whether it is
+// locked now: Check, keeping the row it read so that a login going on to
+// SucceedPasswordAfter does not read it again.
+func (r *Regulator) Current(ctx context.Context, identityID string) (storage.Credential, bool, error) {
 	c, err := r.Store.GetCredential(ctx, identityID)
 	if err != nil {
-		return false, time.Time{}, fmt.Errorf("regulation: reading credential of %s: %w", identityID, err)
+		return storage.Credential{}, false, fmt.Errorf("regulation: reading credential of %s: %w", identityID, err)
 	}
-	if r.now().Before(c.LockedUntil) {
-		return true, c.LockedUntil, nil
-	}
-	return false, time.Time{}, nil
+	return c, r.now().Before(c.LockedUntil), nil
 }
 
 // Failure is what recording a failed attempt did.
@@ -207,19 +215,32 @@ func (r *Regulator) SucceedPassword(ctx context.Context, identityID string) erro
 	return r.reset(ctx, identityID, true)
 }
 
+// SucceedPasswordAfter is SucceedPassword for a credential c just read
+// with Current: when c holds nothing a password clears (the usual login),
+// nothing is read or written again. A failure recorded in between stays
+// counted, the safe side.
+func (r *Regulator) SucceedPasswordAfter(ctx context.Context, identityID string, c storage.Credential) error {
+	return r.resetFrom(ctx, identityID, true, c)
+}
+
 func (r *Regulator) reset(ctx context.Context, identityID string, keepFactor bool) error {
-	now := r.now()
 	c, err := r.Store.GetCredential(ctx, identityID)
 	if err != nil {
 		return fmt.Errorf("regulation: reading credential of %s: %w", identityID, err)
 	}
+	return r.resetFrom(ctx, identityID, keepFactor, c)
+}
+
+// resetFrom resets the count of identityID, whose credential read c.
+func (r *Regulator) resetFrom(ctx context.Context, identityID string, keepFactor bool, c storage.Credential) error {
+	now := r.now()
 	if c.FailedAttempts == 0 && c.LastFailureAt.IsZero() && c.LockedUntil.IsZero() {
 		return nil
 	}
 	if keepFactor && c.FailedAttempts == c.FactorFailures && c.LockedUntil.IsZero() {
 		return nil // nothing a password can clear
 	}
-	err = r.Store.UpdateCredential(ctx, identityID, func(c storage.Credential) (storage.Credential, error) {
+	err := r.Store.UpdateCredential(ctx, identityID, func(c storage.Credential) (storage.Credential, error) {
 		if now.Before(c.LockedUntil) {
 			return c, nil
 		}

@@ -19,6 +19,7 @@ type fakeStore struct {
 	mu     sync.Mutex
 	creds  map[string]storage.Credential
 	writes int
+	reads  int // GetCredential calls
 }
 
 func newFakeStore(ids ...string) *fakeStore {
@@ -32,6 +33,7 @@ func newFakeStore(ids ...string) *fakeStore {
 func (s *fakeStore) GetCredential(_ context.Context, id string) (storage.Credential, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.reads++
 	c, ok := s.creds[id]
 	if !ok {
 		return c, storage.ErrNotFound
@@ -414,5 +416,48 @@ func TestSucceedPasswordForgetsOnlyPasswords(t *testing.T) {
 	r.SucceedPassword(ctx, "bob")
 	if c := st.creds["bob"]; c.FailedAttempts != 0 || !c.LastFailureAt.IsZero() {
 		t.Fatalf("bob after a level-1 login: %+v", c)
+	}
+}
+
+// TestCurrentThenSucceedPasswordAfter: the login's pair reads the
+// credential once, writes nothing for a clean one, and otherwise clears
+// what SucceedPassword clears; Current says locked as Check does.
+func TestCurrentThenSucceedPasswordAfter(t *testing.T) {
+	ctx := context.Background()
+	r, st, _ := setup()
+	c, locked, err := r.Current(ctx, "alice")
+	if err != nil || locked {
+		t.Fatalf("Current on a clean credential: locked=%v err=%v", locked, err)
+	}
+	if err := r.SucceedPasswordAfter(ctx, "alice", c); err != nil {
+		t.Fatal(err)
+	}
+	if st.reads != 1 || st.writes != 0 {
+		t.Fatalf("clean login: %d reads, %d writes, want 1 and 0", st.reads, st.writes)
+	}
+
+	r.Fail(ctx, "alice")
+	r.Fail(ctx, "alice")
+	r.FailFactor(ctx, "alice")
+	c, locked, err = r.Current(ctx, "alice")
+	if err != nil || locked {
+		t.Fatalf("Current after 3 failures: locked=%v err=%v", locked, err)
+	}
+	if err := r.SucceedPasswordAfter(ctx, "alice", c); err != nil {
+		t.Fatal(err)
+	}
+	if c := st.creds["alice"]; c.FailedAttempts != 1 || c.FactorFailures != 1 {
+		t.Fatalf("after a level-1 login: %+v, want the one code failure kept", c)
+	}
+
+	for range 5 {
+		r.Fail(ctx, "bob")
+	}
+	c, locked, err = r.Current(ctx, "bob")
+	if err != nil || !locked || !c.LockedUntil.After(time.Time{}) {
+		t.Fatalf("Current of a locked credential: locked=%v until=%v err=%v", locked, c.LockedUntil, err)
+	}
+	if _, _, err := r.Current(ctx, "nobody"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("Current of an unknown identity: %v", err)
 	}
 }
