@@ -399,7 +399,10 @@ func (p *Engine) rehash(ctx context.Context, identityID string, cred storage.Cre
 	h, err := password.Hash(pw, p.o.Argon2)
 	if err == nil {
 		err = p.o.Store.UpdateCredential(ctx, identityID, func(c storage.Credential) (storage.Credential, error) {
-			c.PasswordHash, c.UpdatedAt = h, p.now()
+			// A password changed meanwhile stays: pw is the one before.
+			if c.PasswordHash == cred.PasswordHash {
+				c.PasswordHash, c.UpdatedAt = h, p.now()
+			}
 			return c, nil
 		})
 	}
