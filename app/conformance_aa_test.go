@@ -11,10 +11,10 @@ import (
 
 // aaItems are the Attribute Authority checklist items the SAML part of the
 // suite evidences (spec §13 A; AgID's SAML tool cases AA1–AA7).
-var aaItems = []string{"A004", "A005", "A006", "A007", "A008", "A009", "A011", "A014", "A015", "A016",
+var aaItems = []string{"A004", "A005", "A006", "A007", "A008", "A009", "A010", "A011", "A012", "A013", "A014", "A015", "A016", "A017",
 	"A018", "A019", "A020", "A021", "A022", "A023", "A024", "A025", "A026", "A027", "A028", "A029", "A030", "A031", "A032", "A033", "A034"}
 
-var aaCaseNames = []string{"aa-1-wrong-name", "aa-2-no-location", "aa-3-empty-locations", "aa-4-unlisted", "aa-5-refused", "aa-6-none-chosen", "aa-7-granted"}
+var aaCaseNames = []string{"aa-1-wrong-name", "aa-2-no-location", "aa-3-empty-locations", "aa-4-unlisted", "aa-5-refused", "aa-6-none-chosen", "aa-7-granted", "aa-8-choice-page"}
 
 // TestConformanceAAAgainstOurIdP runs the suite's AA cases against our IdP
 // with the demo AA and its key: every A item must pass, none skip.

@@ -444,6 +444,32 @@ func attrNamed(m *message, name string) *etree.Element {
 
 func past() string { return time.Now().Add(-time.Minute).UTC().Format("2006-01-02T15:04:05.000Z") }
 
+// reAACheckbox finds an AA checkbox of the choice page.
+var reAACheckbox = regexp.MustCompile(`<input\b[^>]*name="aa"[^>]*>`)
+
+// aaPageDefect changes the AA choice page (the page with name="aa"
+// checkboxes) before the browser sees it.
+func aaPageDefect(name, id, check string, change func(page string, h http.Header) string) defect {
+	return defect{name: name, only: []string{"aa-8-choice-page"}, wantID: id, wantCheck: check,
+		handler: func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				rec := httptest.NewRecorder()
+				next.ServeHTTP(rec, r)
+				body := rec.Body.String()
+				if reAACheckbox.MatchString(body) {
+					body = change(body, rec.Header())
+				}
+				for k, v := range rec.Header() {
+					if k != "Content-Length" {
+						w.Header()[k] = v
+					}
+				}
+				w.WriteHeader(rec.Code)
+				_, _ = w.Write([]byte(body))
+			})
+		}}
+}
+
 func defects() []defect {
 	const otherURL = "https://sp.conformance.invalid/elsewhere"
 	return []defect{
@@ -658,6 +684,22 @@ func defects() []defect {
 				tok.SetText("e30.e30.e30.e30.e30")
 				m.Root.InsertChildAt(m.find("Status").Index(), x)
 			})}),
+
+		// The AA choice page (spec §9.3): what the person sees.
+		aaPageDefect("AA offered twice on the choice page", "A010", "offered 2 times", func(page string, _ http.Header) string {
+			in := reAACheckbox.FindString(page)
+			return strings.Replace(page, in, in+in, 1)
+		}),
+		aaPageDefect("AA logo from another address", "A012", "no <img src=", func(page string, _ http.Header) string {
+			return strings.ReplaceAll(page, "/logo.svg", "/logo.png")
+		}),
+		aaPageDefect("AA shown without its name", "A013", "organization_name", func(page string, _ http.Header) string {
+			return strings.ReplaceAll(page, "Attribute Authority dimostrativa", "Attribute Authority")
+		}),
+		aaPageDefect("AA choice page loads images from anywhere", "A017", "img-src allows", func(page string, h http.Header) string {
+			h.Set("Content-Security-Policy", strings.Replace(h.Get("Content-Security-Policy"), "img-src 'self' data:", "img-src 'self' data: https:", 1))
+			return page
+		}),
 
 		// Single Logout.
 		{name: "LogoutResponse over Redirect without signature", only: sloRedir, target: "LogoutResponse", wantID: "C166", wantCheck: "logout.signature",

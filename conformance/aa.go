@@ -221,6 +221,7 @@ func aaCases() []caseDef {
 			}
 			return append(rows, noGrantRow(root, lr.out))
 		}},
+		{name: "aa-8-choice-page", ids: []string{"A010", "A012", "A013", "A017", "A022"}, title: "AA named by a qualified padded and an unqualified Location: offered once, logo, name and image policy of the choice page", run: aaPageCase},
 		{name: "aa-7-granted", ids: aaGrantIDs, title: "AA7: AA chosen and authorised → GrantedAttributeAuthority with a grant token for it", run: aaGrantedCase},
 	}
 }

@@ -5,9 +5,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
+	"net/url"
 	"reflect"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,6 +26,10 @@ import (
 func init() {
 	checklistTitles["A031"] = "grant sub = the user's value of the AA's lookup attribute"
 	checklistTitles["A034"] = "grant carries every attribute the AA requires, as released"
+	checklistTitles["A010"] = "qualified and unqualified Locations read, trimmed, merged"
+	checklistTitles["A012"] = "the AA's logo_uri is the <img src>, unchanged"
+	checklistTitles["A013"] = "the AA's organization_name is shown, HTML-escaped"
+	checklistTitles["A017"] = "choice page images only from 'self', data: and the logos' origins"
 }
 
 // fallbackLookup is the lookup attribute of an AA that names none (spec §9.4).
@@ -32,6 +40,11 @@ type aaNeeds struct {
 	required []string
 	lookup   string
 	err      error // why they could not be read
+	// name and logo are the AA's organization_name and logo_uri
+	// (federation_entity, logo falling back to oauth_resource's), what
+	// the choice page shows (A012, A013); logoErr why they are unknown.
+	name, logo string
+	logoErr    error
 }
 
 // samlToClaim maps the SAML attributes the simulated SP requests to the
@@ -52,24 +65,32 @@ func readAANeeds(ctx context.Context, client *http.Client, timeout time.Duration
 	}
 	ec, err := getDoc(ctx, client, timeout, strings.TrimSuffix(aaID, "/")+wellKnownFederation)
 	if err != nil {
-		return aaNeeds{err: fmt.Errorf("the AA's entity configuration: %w", err)}
+		err = fmt.Errorf("the AA's entity configuration: %w", err)
+		return aaNeeds{err: err, logoErr: err}
 	}
 	parts := strings.Split(strings.TrimSpace(string(ec)), ".")
 	var st struct {
 		Metadata struct {
 			Resource struct {
-				Doc string `json:"service_documentation"`
+				Doc  string `json:"service_documentation"`
+				Logo string `json:"logo_uri"`
 			} `json:"oauth_resource"`
+			Entity struct {
+				Name string `json:"organization_name"`
+				Logo string `json:"logo_uri"`
+			} `json:"federation_entity"`
 		} `json:"metadata"`
 		TrustMarks []struct {
 			TrustMark string `json:"trust_mark"`
 		} `json:"trust_marks"`
 	}
 	if len(parts) != 3 {
-		return aaNeeds{err: fmt.Errorf("the AA's entity configuration is not a compact JWS")}
+		err := fmt.Errorf("the AA's entity configuration is not a compact JWS")
+		return aaNeeds{err: err, logoErr: err}
 	}
 	if raw, err := base64.RawURLEncoding.DecodeString(parts[1]); err != nil || json.Unmarshal(raw, &st) != nil {
-		return aaNeeds{err: fmt.Errorf("the AA's entity configuration payload is not JSON")}
+		err := fmt.Errorf("the AA's entity configuration payload is not JSON")
+		return aaNeeds{err: err, logoErr: err}
 	}
 	doc := st.Metadata.Resource.Doc
 	var markClaims []string
@@ -92,7 +113,10 @@ func readAANeeds(ctx context.Context, client *http.Client, timeout time.Duration
 			markClaims = append(markClaims, c)
 		}
 	}
-	n := aaNeeds{required: markClaims, lookup: fallbackLookup}
+	n := aaNeeds{required: markClaims, lookup: fallbackLookup, name: st.Metadata.Entity.Name, logo: or(st.Metadata.Entity.Logo, st.Metadata.Resource.Logo)}
+	if n.name == "" || n.logo == "" {
+		n.logoErr = fmt.Errorf("the AA's entity configuration has no organization_name or logo_uri")
+	}
 	if doc == "" {
 		if len(n.required) == 0 {
 			n.err = fmt.Errorf("the AA publishes no service_documentation")
@@ -205,4 +229,104 @@ func releasedClaims(root *etree.Element) map[string]any {
 		}
 	}
 	return out
+}
+
+// aaPageCase (A010, A012, A013, A017): the AA named twice, once by a
+// spid:-qualified Location with spaces around it and once unqualified, is
+// offered once; the choice page shows its logo_uri unchanged and its
+// escaped organization_name, and lets images load only from 'self',
+// data: and the logos' origins. The person chooses none (A022).
+func aaPageCase(ctx context.Context, e *env) []Row {
+	ids := []string{"A010", "A012", "A013", "A017", "A022"}
+	if rows, ok := e.needAA(ids...); !ok {
+		return rows
+	}
+	aa := e.opt.AAEntityID
+	ext := func(r *etree.Element) {
+		x := etree.NewElement("samlp:Extensions")
+		el := x.CreateElement("spid:RequiredAttributeAuthority")
+		el.CreateAttr("xmlns:spid", nsSPID)
+		el.CreateElement("spid:Location").SetText("  " + aa + "\n")
+		el.CreateElement("Location").SetText(aa)
+		insertAfter(r, "Issuer", x)
+	}
+	lr, root, bad := e.aaLogin(ctx, ext, &aaAnswer{})
+	if root == nil || !lr.ok {
+		return e.aaNoResponse(lr, bad, "A010")
+	}
+	o := lr.out
+	fail := func(id, why string) Row { return rowsFor([]string{id}, Fail, why, o)[0] }
+	var rows []Row
+	n := 0
+	for _, v := range o.AAOffered {
+		if v == aa {
+			n++
+		}
+	}
+	if !o.SawAAChoice || n != 1 {
+		rows = append(rows, fail("A010", fmt.Sprintf("the AA named by a qualified, padded Location and an unqualified one is offered %d times (offered %v), want once", n, o.AAOffered)))
+		return append(rows, noGrantRow(root, o))
+	}
+	rows = append(rows, Row{ID: "A010", Status: Pass, Reason: "qualified and unqualified Locations read, trimmed, merged"})
+	info := readAANeeds(ctx, e.opt.HTTPClient, e.opt.StepTimeout, aa)
+	page := string(o.AAChoicePage)
+	var srcs []string
+	for _, m := range reImgSrc.FindAllStringSubmatch(page, -1) {
+		srcs = append(srcs, html.UnescapeString(m[1]))
+	}
+	if info.logoErr != nil {
+		why := "not checked: " + info.logoErr.Error()
+		rows = append(rows, Row{ID: "A012", Status: Skip, Reason: why}, Row{ID: "A013", Status: Skip, Reason: why})
+	} else {
+		if slices.Contains(srcs, info.logo) {
+			rows = append(rows, Row{ID: "A012", Status: Pass, Reason: "logo <img src> = the AA's logo_uri"})
+		} else {
+			rows = append(rows, fail("A012", fmt.Sprintf("no <img src=%q> on the choice page (images: %v)", info.logo, srcs)))
+		}
+		if strings.Contains(page, html.EscapeString(info.name)) {
+			rows = append(rows, Row{ID: "A013", Status: Pass, Reason: "organization_name shown, escaped"})
+		} else {
+			rows = append(rows, fail("A013", fmt.Sprintf("the choice page does not show the AA's organization_name %q (HTML-escaped)", info.name)))
+		}
+	}
+	rows = append(rows, cspImagesRow(o.AAChoiceCSP, srcs, o))
+	return append(rows, noGrantRow(root, o))
+}
+
+var reImgSrc = regexp.MustCompile(`(?is)<img\b[^>]*\bsrc="([^"]*)"`)
+
+// cspImagesRow is A017: img-src (or default-src) allows 'self', data: and
+// only the https origins of the page's images.
+func cspImagesRow(policy string, srcs []string, o *outcome) Row {
+	var img, def []string
+	for _, d := range strings.Split(policy, ";") {
+		f := strings.Fields(d)
+		if len(f) == 0 {
+			continue
+		}
+		switch strings.ToLower(f[0]) {
+		case "img-src":
+			img = f[1:]
+		case "default-src":
+			def = f[1:]
+		}
+	}
+	if img == nil {
+		img = def
+	}
+	if img == nil {
+		return rowsFor([]string{"A017"}, Fail, fmt.Sprintf("the choice page's policy %q restricts no images (no img-src or default-src)", policy), o)[0]
+	}
+	allowed := map[string]bool{"'self'": true, "data:": true}
+	for _, s := range srcs {
+		if u, err := url.Parse(s); err == nil && u.Scheme == "https" {
+			allowed["https://"+u.Host] = true
+		}
+	}
+	for _, src := range img {
+		if !allowed[strings.TrimSuffix(src, "/")] {
+			return rowsFor([]string{"A017"}, Fail, fmt.Sprintf("img-src allows %s, neither 'self', data: nor a listed logo's origin (policy %q)", src, policy), o)[0]
+		}
+	}
+	return Row{ID: "A017", Status: Pass, Reason: "img-src " + strings.Join(img, " ")}
 }

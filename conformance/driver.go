@@ -78,7 +78,10 @@ type outcome struct {
 	SawAAChoice  bool
 	AAOffered    []string
 	AAChoicePage []byte
+	// AAChoiceCSP is the choice page's Content-Security-Policy (A017).
+	AAChoiceCSP  string
 	SawAAConsent bool
+	pageCSP      string // of the page being answered
 	Received     time.Time
 	Trace        []string
 }
@@ -220,6 +223,7 @@ func (b *browser) follow(ctx context.Context, method, target string, form url.Va
 			return out, nil
 		}
 		page := parseHTML(body, resp.Request.URL)
+		out.pageCSP = resp.Header.Get("Content-Security-Policy")
 		// An error status ends the flow unless the page lets the user go
 		// on: IdPs re-show the login form with 401 after a wrong password.
 		if resp.StatusCode >= 400 && page.formWith(b.fields.Password) == nil && page.formWith(b.fields.OTP) == nil {
@@ -319,7 +323,7 @@ func (b *browser) nextStep(ctx context.Context, page *htmlPage, out *outcome, ch
 	}
 	// The AA choice (spec §9.3): checkboxes name="aa", one per AA offered.
 	if fm := aaChoiceForm(page); fm != nil {
-		out.SawAAChoice, out.AAChoicePage = true, page.raw
+		out.SawAAChoice, out.AAChoicePage, out.AAChoiceCSP = true, page.raw, out.pageCSP
 		vals := fm.values()
 		for _, in := range fm.Inputs {
 			if in.Name != "aa" || in.Type != "checkbox" {
