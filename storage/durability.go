@@ -10,9 +10,9 @@ type syncLaterKey struct{}
 // synced commit before anything leaves the IdP (a consent form's
 // answered-mark precedes the Response's register record, whose commit is
 // synced; the register's incoming messages are not waited for at all). A
-// store whose commits are ordered (SQLite's write-ahead log) then skips
-// the mark's own fsync: a later synced commit makes it durable too, and a
-// process crash loses nothing either way. Stores without that ordering
+// store whose commits are ordered on one log (SQLite's write-ahead log,
+// PostgreSQL's) then skips the mark's own fsync: a later synced commit
+// makes it durable too, and a process crash loses nothing either way. Stores without that ordering
 // ignore the mark and sync as always.
 func SyncLater(ctx context.Context) context.Context {
 	return context.WithValue(ctx, syncLaterKey{}, true)

@@ -58,8 +58,11 @@ var flavor = sqlstore.Flavor{
 	// One partition per month (register_ensure_month).
 	PartitionedRegister: true,
 	AuditAppendFunc:     true,
-	MigrationLock:       migrationLock,
-	Classify:            classify,
+	// The write-ahead log is flushed in order: a synced commit makes every
+	// earlier one durable too.
+	LocalSyncOff:  "set_config('synchronous_commit', 'off', true) = 'off'",
+	MigrationLock: migrationLock,
+	Classify:      classify,
 }
 
 func classify(err error) sqlstore.ErrorClass {

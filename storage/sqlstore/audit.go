@@ -356,6 +356,9 @@ func (q *auditQueue) commitInDatabase(ctx context.Context, s *Store, evs []stora
 			query.register(s, q.regSeq, q.regHash, out)
 			query.b.WriteString(" SELECT out_seq, out_prev, out_hash FROM audit_append((SELECT COUNT(*) = 1 FROM h), " + fnParams + ")")
 		}
+		if s.localSyncOff(ctx) {
+			query.b.WriteString(" WHERE " + s.f.LocalSyncOff)
+		}
 		recs, err := scanAppended(ctx, c, s.q(query.b.String()), append(query.args, fnArgs...), evs)
 		if err == nil && len(recs) == len(evs) {
 			if len(out) > 0 {

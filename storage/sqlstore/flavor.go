@@ -46,6 +46,13 @@ type Flavor struct {
 	// several nodes take turns instead of racing for the same sequence
 	// numbers.
 	AuditAppendFunc bool
+	// LocalSyncOff is a condition, true once evaluated, that lets the
+	// transaction of the statement evaluating it commit without waiting
+	// for the disk (PostgreSQL: synchronous_commit off for that
+	// transaction only). A storage.SyncLater write outside a transaction
+	// carries it; a later synced commit flushes the log up to and past it.
+	// Empty: such writes sync as any other.
+	LocalSyncOff string
 	// MigrationLock does the same for concurrent migrators.
 	MigrationLock string
 	// SingleWriter makes the store run one write transaction at a time in

@@ -122,6 +122,9 @@ func (s *Store) insertChains(ctx context.Context, db queryExecer, evs []storage.
 		c.b.WriteString(")")
 	}
 	c.b.WriteString(" SELECT COUNT(*) FROM h")
+	if s.localSyncOff(ctx) {
+		c.b.WriteString(" WHERE " + s.f.LocalSyncOff)
+	}
 	var n int
 	if err := db.QueryRowContext(ctx, s.q(c.b.String()), c.args...).Scan(&n); err != nil {
 		return false, err

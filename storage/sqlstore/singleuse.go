@@ -25,7 +25,12 @@ func (s *Store) InsertRequestID(ctx context.Context, key string, expiresAt time.
 	case !expiresAt.After(now):
 		return fmt.Errorf("insert request ID: expiry %s is not in the future", expiresAt.UTC().Format(time.RFC3339Nano))
 	}
-	query := s.q("INSERT INTO single_use (mark, expires_at) VALUES (?, ?) " +
+	values := "VALUES (?, ?)"
+	if s.localSyncOff(ctx) && storage.OutboxFrom(ctx) == nil {
+		// One statement still, whose commit does not wait for the disk.
+		values = "SELECT CAST(? AS TEXT), CAST(? AS " + s.f.Types.Time + ") WHERE " + s.f.LocalSyncOff
+	}
+	query := s.q("INSERT INTO single_use (mark, expires_at) " + values + " " +
 		"ON CONFLICT (mark) DO UPDATE SET expires_at = excluded.expires_at " +
 		"WHERE single_use.expires_at <= ?")
 	n, err := s.writeOne(ctx, query, key, s.timeArg(expiresAt.UTC()), s.timeArg(now))

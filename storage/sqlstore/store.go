@@ -183,6 +183,12 @@ func (s *Store) writeOnce(ctx context.Context, fn func(tx *sql.Tx) error) (err e
 // (PostgreSQL autocommit) that is one round trip instead of three (BEGIN,
 // the statement, COMMIT); single-writer flavours go through write and its
 // group commit.
+// localSyncOff reports whether an autocommit statement made with ctx may
+// carry Flavor.LocalSyncOff (the caller asked for storage.SyncLater).
+func (s *Store) localSyncOff(ctx context.Context) bool {
+	return s.f.LocalSyncOff != "" && s.writer == nil && storage.SyncsLater(ctx)
+}
+
 func (s *Store) writeOne(ctx context.Context, query string, args ...any) (int64, error) {
 	var n int64
 	if s.writer != nil || storage.OutboxFrom(ctx) != nil {
