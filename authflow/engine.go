@@ -21,7 +21,6 @@ import (
 	"github.com/spid-idp/spid-idp/attrauth"
 	"github.com/spid-idp/spid-idp/audit"
 	"github.com/spid-idp/spid-idp/identity/pwrules"
-	"github.com/spid-idp/spid-idp/idp/authnrequest"
 	"github.com/spid-idp/spid-idp/idp/hashgate"
 	"github.com/spid-idp/spid-idp/idp/password"
 	"github.com/spid-idp/spid-idp/idp/regulation"
@@ -234,7 +233,7 @@ func (p *Engine) NewState(w http.ResponseWriter, r *http.Request) (*State, error
 // request allows single sign-on and the browser has a usable one, else
 // the login page.
 func (p *Engine) Begin(w http.ResponseWriter, r *http.Request, rp *metadata.SP, f *State) {
-	pol, code, ok := authnrequest.Policy(spid.Level(f.Level), f.Comparison)
+	pol, code, ok := Levels(spid.Level(f.Level), f.Comparison)
 	if !ok {
 		// Nothing the citizen could do here would satisfy the request.
 		p.spAnomaly(w, r, rp, f, code, "no level this IdP performs satisfies the request")

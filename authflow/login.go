@@ -12,7 +12,6 @@ import (
 
 	"github.com/spid-idp/spid-idp/audit"
 	"github.com/spid-idp/spid-idp/idp/alert"
-	"github.com/spid-idp/spid-idp/idp/authnrequest"
 	"github.com/spid-idp/spid-idp/idp/csrf"
 	"github.com/spid-idp/spid-idp/idp/password"
 	"github.com/spid-idp/spid-idp/idp/regulation"
@@ -359,7 +358,7 @@ func (p *Engine) loginSucceeded(w http.ResponseWriter, r *http.Request, sp *meta
 // the credential as read just after the password check.
 func (p *Engine) afterPassword(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *State, id storage.Identity, cur *storage.Credential) {
 	ctx := r.Context()
-	if pol, _, _ := authnrequest.Policy(spid.Level(f.Level), f.Comparison); !pol.Allows(spid.L1) {
+	if pol, _, _ := Levels(spid.Level(f.Level), f.Comparison); !pol.Allows(spid.L1) {
 		// The password was right; the request needs a second factor. The
 		// failure count stays: only the completed level 2 resets it, or
 		// wrong codes could be guessed forever a few per login (S070).

@@ -206,7 +206,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	zero := 0
 	f.Proto, f.SP, f.RequestID, f.RequestIssueInstant = storage.ProtocolOIDC, clientID, handle, f.Created
-	f.Level, f.Comparison, f.AttrIndex = req.Level, "minimum", &zero
+	f.Level, f.Comparison, f.AttrIndex = req.Level, spid.ComparisonMinimum, &zero
 	// prompt=login never reuses the SpidL1 session (spec §3.3).
 	f.ForceAuthn = slices.Contains(strings.Fields(str("prompt")), "login")
 	f.RPName, f.Offline = cl.Name, req.Offline

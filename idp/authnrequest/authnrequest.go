@@ -56,14 +56,6 @@ const (
 	MaxIDLength = 256
 )
 
-// Comparison values of RequestedAuthnContext (SAML core §3.3.2.2.1).
-const (
-	ComparisonExact   = "exact"
-	ComparisonMinimum = "minimum"
-	ComparisonBetter  = "better"
-	ComparisonMaximum = "maximum"
-)
-
 // Purpose values of spid:Purpose (Avviso 18 v2, spec §3.6).
 var purposes = map[string]bool{"P": true, "LP": true, "PG": true, "PF": true, "PX": true}
 
@@ -448,7 +440,7 @@ func authnContext(root *etree.Element, req *Request) string {
 	if !ok {
 		return "RequestedAuthnContext has no Comparison attribute"
 	}
-	if level == spid.L3 && cmp == ComparisonBetter {
+	if level == spid.L3 && cmp == spid.ComparisonBetter {
 		return "nothing is better than SpidL3"
 	}
 	req.Level, req.Comparison = level, cmp // an invalid Comparison is caught at step 15

@@ -232,7 +232,7 @@ func TestCheckAccepts(t *testing.T) {
 	}
 	cases := map[string]tc{
 		"default request": {relay: "opaque-state", check: func(t *testing.T, r *Request) {
-			if r.SP.EntityID != spA || r.Level != spid.L2 || r.Comparison != ComparisonMinimum || !r.ForceAuthn {
+			if r.SP.EntityID != spA || r.Level != spid.L2 || r.Comparison != spid.ComparisonMinimum || !r.ForceAuthn {
 				t.Errorf("request = %+v", r)
 			}
 			if r.ACS.Location != acs0 || r.ACS.Binding != spid.BindingPOST {
@@ -256,7 +256,7 @@ func TestCheckAccepts(t *testing.T) {
 		"SpidL1 maximum": {mutate: all(onChild("RequestedAuthnContext", func(e *etree.Element) { e.CreateAttr("Comparison", "maximum") }),
 			onChild("AuthnContextClassRef", func(e *etree.Element) { e.SetText(spid.ClassSpidL1) })),
 			check: func(t *testing.T, r *Request) {
-				if r.Level != spid.L1 || r.Comparison != ComparisonMaximum {
+				if r.Level != spid.L1 || r.Comparison != spid.ComparisonMaximum {
 					t.Errorf("level = %v %q", r.Level, r.Comparison)
 				}
 			}},

@@ -253,7 +253,7 @@ func conditions(el *etree.Element) string {
 func requestedAuthnContextShape(el *etree.Element) string {
 	if v, ok := binding.Attr(el, "Comparison"); ok {
 		switch v {
-		case ComparisonExact, ComparisonMinimum, ComparisonBetter, ComparisonMaximum:
+		case spid.ComparisonExact, spid.ComparisonMinimum, spid.ComparisonBetter, spid.ComparisonMaximum:
 		default:
 			return fmt.Sprintf("Comparison %q is not exact, minimum, better or maximum", v)
 		}

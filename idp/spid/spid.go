@@ -49,6 +49,16 @@ const (
 	L3 Level = 3
 )
 
+// Comparison values of a request's level (SAML core §3.3.2.2.1, the
+// RequestedAuthnContext attribute; an OIDC acr_values request is
+// "minimum").
+const (
+	ComparisonExact   = "exact"
+	ComparisonMinimum = "minimum"
+	ComparisonBetter  = "better"
+	ComparisonMaximum = "maximum"
+)
+
 // AuthnContextClassRef values.
 const (
 	ClassSpidL1 = "https://www.spid.gov.it/SpidL1"

@@ -1,4 +1,4 @@
-package authnrequest
+package authflow
 
 import (
 	"testing"
@@ -7,7 +7,7 @@ import (
 )
 
 // TestPolicy is spec §3.5's table, cell by cell.
-func TestPolicy(t *testing.T) {
+func TestLevels(t *testing.T) {
 	type result struct {
 		p  LevelPolicy
 		a  spid.Anomaly
@@ -37,9 +37,9 @@ func TestPolicy(t *testing.T) {
 		{spid.Level(4), "exact", no(spid.NrAuthnContext)},
 	}
 	for _, c := range cases {
-		p, a, ok := Policy(c.level, c.cmp)
+		p, a, ok := Levels(c.level, c.cmp)
 		if p != c.want.p || a != c.want.a || ok != c.want.ok {
-			t.Errorf("Policy(L%d, %q) = %v %v %v, want %v", c.level, c.cmp, p, a, ok, c.want)
+			t.Errorf("Levels(L%d, %q) = %v %v %v, want %v", c.level, c.cmp, p, a, ok, c.want)
 		}
 	}
 }
@@ -74,9 +74,9 @@ func TestDeliveredLevel(t *testing.T) {
 }
 
 func TestSSOAllowed(t *testing.T) {
-	l1, _, _ := Policy(spid.L1, "minimum")
-	l2, _, _ := Policy(spid.L2, "minimum")
-	l1better, _, _ := Policy(spid.L1, "better")
+	l1, _, _ := Levels(spid.L1, "minimum")
+	l2, _, _ := Levels(spid.L2, "minimum")
+	l1better, _, _ := Levels(spid.L1, "better")
 	if !l1.SSOAllowed(false) || l1.SSOAllowed(true) || l2.SSOAllowed(false) || l1better.SSOAllowed(false) {
 		t.Fatal("SSO reuse allowed where §3.5/§7.1 forbid it, or refused where allowed")
 	}
