@@ -29,7 +29,7 @@ import (
 // minOIDCPassedItems is the number of F/O/A checklist items the OIDC part of
 // the suite must evidence as passing against our OP; like minPassedItems
 // it guards against a suite that silently shrinks.
-const minOIDCPassedItems = 116
+const minOIDCPassedItems = 117
 
 // knownOIDCDefects names checklist items our OP fails for a reason the
 // suite reported and another helper is fixing: ID → the fragments that
@@ -99,17 +99,30 @@ func TestConformanceOIDCAgainstOurOP(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the OIDC conformance run logs in a dozen times")
 	}
-	a, ts, info := startApp(t, appOpts{Configure: shortGrants})
+	// The simulator's address is chosen first, so that its RP B can be
+	// given CU3 while RP A has the default CU2: one run sees both.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen := ln.Addr().String()
+	ln.Close()
+	a, ts, info := startApp(t, appOpts{Configure: func(cfg *config.Config) {
+		shortGrants(cfg)
+		cfg.OIDC.RefreshUseCaseClients = []string{"http://" + listen + "/rp/b|CU3"}
+	}})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	rep, err := conformance.RunOIDC(ctx, oidcSuiteOptions(t, a, ts, info))
+	opt := oidcSuiteOptions(t, a, ts, info)
+	opt.Listen = listen
+	rep, err := conformance.RunOIDC(ctx, opt)
 	// The cases that could end as not checked (a skip) must really run
 	// here: the SpidL2 login, the expired refresh token (CU2), the grant
 	// tokens' content (the AA key is given) and expiry (shortGrants).
 	strictRun{what: "our OP", minPass: minOIDCPassedItems, known: func(r conformance.Row) (string, bool) {
 		return r.Reason, knownOIDCDefect(r)
-	}, mustPass: []string{"oidc-login-l2-post", "oidc-refresh-expired", "oidc-aa", "oidc-aa-expiry"}}.check(t, rep, err)
-	requireItems(t, rep, append([]string{"O070"}, oidcAAItems...)...)
+	}, mustPass: []string{"oidc-login-l2-post", "oidc-refresh-expired", "oidc-refresh-rp-b", "oidc-aa", "oidc-aa-expiry"}}.check(t, rep, err)
+	requireItems(t, rep, append([]string{"O066", "O067", "O070"}, oidcAAItems...)...)
 }
 
 // TestConformanceCommandOIDCOwnAnchor runs `spid-idp conformance` for the

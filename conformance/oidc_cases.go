@@ -57,6 +57,8 @@ func oidcCases() []caseDef {
 		oidcCase("oidc-introspection-revocation", "introspection and revocation of an access token", []string{"O080", "O081", "O082", "O083", "O085"}, caseIntrospectRevoke),
 		oidcCase("oidc-refresh", "offline_access: the consent opt-in, refresh tokens, rotation, reuse, refusals",
 			[]string{"O035", "O063", "O064", "O065", "O066", "O067", "O068", "O069", "O070", "O071"}, caseRefresh),
+		oidcCase("oidc-refresh-rp-b", "the Avviso 41 use case the OP applies to the second relying party",
+			[]string{"O063", "O064", "O065", "O066", "O067", "O068"}, caseRefreshOtherRP),
 		oidcCase("oidc-refresh-expired", "an expired refresh token is refused", []string{"O070", "O063", "O064"}, caseRefreshExpired),
 		oidcCase("oidc-revocation-session", "revoking an access token ends its refresh tokens and SSO session, not the citizen's others",
 			[]string{"O084", "O070", "O083"}, caseRevokeSession),
@@ -71,7 +73,7 @@ func oidcCases() []caseDef {
 var oidcNotCheckable = []string{
 	"F008, F015, F018–F030, F033–F037: the OP's configuration checks, chain resolution limits (path length, hints, policy operators, caching, key-rotation refresh, SSRF rules, fetch limits), trust-mark status calls, signed_jwks_uri and the transaction log are checked by the project's unit and end-to-end tests; a relying party sees only their effect, covered by F016, F017 and every successful login.",
 	"O030–O032 (levels not offered, wrong credentials, suspended identities): need identities or IdP settings a generic run does not have; the SAML part covers the same login pages.",
-	"O066/O067 (Avviso 41 use cases): a run evidences the use case the OP applies to the simulated RP (CU1/CU2 or CU3); the other is checked by the OP's own tests. An expired refresh token (O070) is obtained only under CU1/CU2, from a request object issued 30 days ago.",
+	"O066/O067 (Avviso 41 use cases): a run evidences the use cases the OP applies to the two simulated RPs (CU1/CU2 or CU3); configure another use case for RP B (<base>/rp/b) to see both. An expired refresh token (O070) is obtained only under CU1/CU2, from a request object issued 30 days ago.",
 	"A001–A003, A041 (Attribute Authorities): the registry's contents (which AAs the trust anchor lists, their keys, the unusable ones left out) and the AA's own exchange are not visible to a relying party and are checked by the project's tests; the SAML part runs A004–A034, the OIDC part A023–A040 (A031 and A034 with the required and lookup attributes of the AA's published OpenAPI document). A039's expiry part waits for the grant token to expire only up to --grant-expiry-wait.",
 	"O078, O086, O087 (mapping unit tests, transaction log, replay sets) are internal to the OP.",
 }

@@ -167,19 +167,7 @@ func caseRefresh(ctx context.Context, e *oidcEnv) []Row {
 		j.ensure("O068", iexp > 0 && iexp <= loggedIn+refreshWindow, "refreshed ID token exp %d after the session's 30 days (login at %d)", iexp, loggedIn)
 	}
 	if iat2, exp2, ok := e.judgeRefreshToken(j, e.rp, rt2); ok {
-		// The use case is the OP's choice per RP: CU1/CU2 keep the
-		// family's end at session start + 30 days (O066), CU3 gives each
-		// token 30 days less a second from its own iat (O067).
-		switch {
-		case exp2 == iat2+refreshWindow-1 && iat2 > iat1:
-			j.ensure("O067", exp1 == iat1+refreshWindow-1, "CU3 family: first token exp − iat = %d s, rotated %d s; want 30 days less a second each", exp1-iat1, exp2-iat2)
-		default:
-			// The session started between the request object's iat and
-			// the code exchange; the first token may end a second
-			// earlier when issued in the session's first second.
-			j.ensure("O066", exp2 >= exp1 && exp2 <= exp1+1 && exp2 >= start+refreshWindow && exp2 <= loggedIn+refreshWindow,
-				"CU1/CU2 family: tokens expire at %d then %d, session start %d–%d; want session start + 30 days for every token", exp1, exp2, start, loggedIn)
-		}
+		judgeUseCase(j, start, loggedIn, iat1, exp1, iat2, exp2)
 	}
 	if ui, err := e.back(ctx, http.MethodGet, e.ec.endpoint("userinfo_endpoint"), nil, at2); err == nil {
 		j.ensure("O068", ui.status == http.StatusOK, "userinfo with the refreshed access token: HTTP %d", ui.status)
@@ -315,5 +303,68 @@ func caseRefreshExpired(ctx context.Context, e *oidcEnv) []Row {
 	j.evidence = string(res.body)
 	j.ensure("O070", res.status == 400 && res.str("error") == "invalid_grant", "an expired refresh token (exp %d, now %d): HTTP %d %s, want 400 invalid_grant",
 		exp, time.Now().Unix(), res.status, clip(string(res.body), 200))
+	return j.result()
+}
+
+// judgeUseCase judges a family's first two refresh tokens (issued at iat1
+// and, after a rotation, iat2) against the Avviso 41 use case they show;
+// the session started between start and loggedIn. The use case is the
+// OP's choice per RP: CU1/CU2 keep the family's end at session start + 30
+// days (O066), CU3 gives each token 30 days less a second from its own iat
+// (O067).
+func judgeUseCase(j *judge, start, loggedIn, iat1, exp1, iat2, exp2 int64) {
+	switch {
+	case exp2 == iat2+refreshWindow-1 && iat2 > iat1:
+		j.ensure("O067", exp1 == iat1+refreshWindow-1, "CU3 family: first token exp − iat = %d s, rotated %d s; want 30 days less a second each", exp1-iat1, exp2-iat2)
+	default:
+		// The session started between the request object's iat and the
+		// code exchange; the first token may end a second earlier when
+		// issued in the session's first second.
+		j.ensure("O066", exp2 >= exp1 && exp2 <= exp1+1 && exp2 >= start+refreshWindow && exp2 <= loggedIn+refreshWindow,
+			"CU1/CU2 family: tokens expire at %d then %d, session start %d–%d; want session start + 30 days for every token", exp1, exp2, start, loggedIn)
+	}
+}
+
+// caseRefreshOtherRP (O066/O067): the use case the OP applies to the
+// second relying party, which an operator may configure differently from
+// the first (e.g. CU3 for RP B), so that one run evidences both.
+func caseRefreshOtherRP(ctx context.Context, e *oidcEnv) []Row {
+	if r := e.needEC(ctx); r != nil {
+		return r
+	}
+	j := newJudge()
+	a := e.offlineAuthz(e.rp2)
+	start, _ := a.ro["iat"].(int64)
+	f := e.offlineLogin(ctx, j, nil, a, true)
+	if f == nil {
+		return j.result()
+	}
+	loggedIn := time.Now().Unix()
+	rt1 := f.tok.str("refresh_token")
+	if !j.ensure("O063", rt1 != "", "no refresh token after offline_access, prompt=consent, SpidL1 and the opt-in") {
+		return j.result()
+	}
+	iat1, exp1, ok := e.judgeRefreshToken(j, e.rp2, rt1)
+	if !ok {
+		return j.result()
+	}
+	// Two seconds after the first token, as in caseRefresh.
+	select {
+	case <-ctx.Done():
+		return j.result()
+	case <-time.After(time.Until(time.Unix(iat1+2, 0))):
+	}
+	res, err := e.refresh(ctx, e.rp2, rt1, nil)
+	if err != nil {
+		j.fail("O068", "%v", err)
+		return j.result()
+	}
+	j.evidence = string(res.body)
+	if !j.ensure("O068", res.status == http.StatusOK && res.str("refresh_token") != "", "refresh: HTTP %d %s", res.status, clip(string(res.body), 300)) {
+		return j.result()
+	}
+	if iat2, exp2, ok := e.judgeRefreshToken(j, e.rp2, res.str("refresh_token")); ok {
+		judgeUseCase(j, start, loggedIn, iat1, exp1, iat2, exp2)
+	}
 	return j.result()
 }
