@@ -88,8 +88,10 @@ type App struct {
 	// OIDC is the OpenID Provider (nil unless oidc.enabled).
 	OIDC *oidc.Provider
 	// AA offers the federation's Attribute Authorities to both front ends
-	// (nil unless oidc.enabled: the AAs are found through its federation).
+	// (nil unless oidc.enabled or oidc.federation.attribute_authorities).
 	AA *attrauth.Service
+	// oidcKeys is what WatchOIDCKeys checks (zero: nothing).
+	oidcKeys oidcKeyWatch
 
 	enrolWeb *web.Handler // the citizen enrolment pages, built once
 	pages    *templates.Renderer

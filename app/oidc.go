@@ -108,6 +108,9 @@ func (a *App) SetupOIDC(ctx context.Context, pages *templates.Renderer) error {
 		return err
 	}
 	a.OIDC = p
+	if !cfg.Demo && len(core) > 0 { // the demo anchor registers our keys itself
+		a.oidcKeys = oidcKeyWatch{Anchors: anchors, Fetcher: fetcher, Issuer: oc.Issuer, FedKID: fedSigner.KID, CoreKID: core[0].KID}
+	}
 	p.Register(a.Mux)
 	if a.demoFed != nil {
 		// The demo RPs log in through the OP in process, as the RP of the

@@ -210,9 +210,9 @@ func runOIDCKeysShow(ctx context.Context, e env, args []string) int {
 
 // What an anchor's statement about us says of one of our keys.
 const (
-	anchorCarries   = "carried"
-	anchorLacks     = "missing"
-	anchorNotPinned = "not pinned" // core key, and the anchor pins no openid_provider.jwks
+	anchorCarries   = federation.KeyCarried
+	anchorLacks     = federation.KeyMissing
+	anchorNotPinned = federation.KeyNotPinned // core key, and the anchor pins no openid_provider.jwks
 )
 
 // anchorView is one trust anchor's statement about us, key by key (kid →
@@ -252,53 +252,14 @@ func anchorViews(ctx context.Context, cfg *config.Config, roles []oidcKeyRole) (
 			continue
 		}
 		v.Expires, v.Keys = es.Expires, map[string]string{}
-		fedKIDs := kidsOf(es.JWKS)
-		pinned, isPinned := pinnedCore(es)
 		for _, r := range roles {
-			core := strings.HasPrefix(r.Setting, "oidc.signing_key_files")
-			switch {
-			case !core && fedKIDs[r.KID], core && isPinned && pinned[r.KID]:
-				v.Keys[r.KID] = anchorCarries
-			case core && !isPinned:
-				v.Keys[r.KID] = anchorNotPinned
-			default:
-				v.Keys[r.KID] = anchorLacks
-				if r.Signs {
-					problems = append(problems, fmt.Sprintf("%s (kid %s) signs, but the statement of %s about us does not carry it: relying parties resolving through it reject what it signs; sign with the previous key until the anchor updates its statement", r.Setting, r.KID, ta.EntityID))
-				}
+			st := federation.Carried(es, r.KID, strings.HasPrefix(r.Setting, "oidc.signing_key_files"))
+			v.Keys[r.KID] = st
+			if st == federation.KeyMissing && r.Signs {
+				problems = append(problems, fmt.Sprintf("%s (kid %s) signs, but the statement of %s about us does not carry it: relying parties resolving through it reject what it signs; sign with the previous key until the anchor updates its statement", r.Setting, r.KID, ta.EntityID))
 			}
 		}
 		views = append(views, v)
 	}
 	return views, problems, nil
-}
-
-// pinnedCore is the openid_provider.jwks value the statement's policy
-// imposes on us (TR-entity_statement), by kid; false when it pins none.
-func pinnedCore(es *federation.Statement) (map[string]bool, bool) {
-	val, ok := es.MetadataPolicy[federation.TypeOpenIDProvider]["jwks"]["value"]
-	if !ok {
-		return nil, false
-	}
-	b, err := json.Marshal(val)
-	if err != nil {
-		return map[string]bool{}, true
-	}
-	var set jose.JSONWebKeySet
-	if json.Unmarshal(b, &set) != nil {
-		return map[string]bool{}, true // pins something unreadable: nothing of ours
-	}
-	return kidsOf(set), true
-}
-
-// kidsOf names the keys of set by their RFC 7638 thumbprint, our kids,
-// whatever kid the anchor wrote.
-func kidsOf(set jose.JSONWebKeySet) map[string]bool {
-	out := map[string]bool{}
-	for _, k := range set.Keys {
-		if tp, err := federation.Thumbprint(k.Key); err == nil {
-			out[tp] = true
-		}
-	}
-	return out
 }

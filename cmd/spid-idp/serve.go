@@ -131,6 +131,8 @@ func runServe(ctx context.Context, e env, args []string) int {
 	// A rollover planned with `spid-idp keys rollover` on any host reaches
 	// this node's metadata within SigningRefresh.
 	go a.Signing.Run(ctx, app.SigningRefresh)
+	// An OIDC key signing before the trust anchor carries it is logged.
+	go a.WatchOIDCKeys(ctx, app.OIDCKeyWatch)
 	if err := a.Server.ListenAndServe(ctx); err != nil {
 		fmt.Fprintf(e.stderr, "spid-idp: %v\n", err)
 		return exitFailure
