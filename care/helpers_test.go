@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/spid-idp/spid-idp/care"
 	"github.com/spid-idp/spid-idp/evidence"
 	"github.com/spid-idp/spid-idp/idp/otp"
+	"github.com/spid-idp/spid-idp/internal/testclock"
 	"github.com/spid-idp/spid-idp/keys/datakey"
 	"github.com/spid-idp/spid-idp/lifecycle"
 	"github.com/spid-idp/spid-idp/notify/mail"
@@ -25,17 +25,7 @@ import (
 )
 
 // clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+type clock = testclock.Clock
 
 type env struct {
 	store    *sqlstore.Store
@@ -65,7 +55,7 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &clock{t: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
+	c := testclock.New(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC))
 	e := &env{store: st, outbox: mail.Outbox{Dir: t.TempDir()}, evidence: t.TempDir(), clock: c}
 	al := &audit.Logger{Store: st, Now: c.Now}
 	svc := &care.Service{Store: st, Evidence: &evidence.Store{Dir: e.evidence, Sealer: sealer, Now: c.Now},

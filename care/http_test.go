@@ -239,7 +239,7 @@ func TestWebConfirmExpires(t *testing.T) {
 		t.Fatalf("complaint: %d", status)
 	}
 	m, _ := e.outbox.Last("mario.rossi@example.it")
-	e.clock.Add(25 * time.Hour)
+	e.clock.Advance(25 * time.Hour)
 	if status, _ := w.get(strings.TrimPrefix(linkRE.FindString(m.Text), w.ts.URL)); status != http.StatusGone {
 		t.Errorf("expired link: %d", status)
 	}
@@ -277,11 +277,11 @@ func TestWebRegisterLetterAndDeadline(t *testing.T) {
 	if !strings.Contains(desk, "badge-on_time") {
 		t.Errorf("no on-time badge")
 	}
-	e.clock.Add(12 * 24 * time.Hour)
+	e.clock.Advance(12 * 24 * time.Hour)
 	if _, desk = w.get(care.PathDesk); !strings.Contains(desk, "badge-at_risk") {
 		t.Errorf("no at-risk badge after 12 days")
 	}
-	e.clock.Add(3 * 24 * time.Hour)
+	e.clock.Advance(3 * 24 * time.Hour)
 	if _, desk = w.get(care.PathDesk); !strings.Contains(desk, "badge-late") {
 		t.Errorf("no late badge after 15 days")
 	}

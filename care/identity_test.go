@@ -182,7 +182,7 @@ func TestSuspendByPhoneNeedsCallerCodeS092(t *testing.T) {
 		t.Fatal(err)
 	}
 	code = e.callerCode(t)
-	e.clock.Add(5*time.Minute + time.Second)
+	e.clock.Advance(5*time.Minute + time.Second)
 	if _, err := e.desk.Suspend(ctx, agent, id.ID, "phone", code); !errors.Is(err, care.ErrCodeVoid) || !active() {
 		t.Errorf("expired code: %v", err)
 	}

@@ -102,11 +102,11 @@ func TestTicketLifecycle(t *testing.T) {
 	if !strings.Contains(m.Text, "sbloccato") || !strings.Contains(m.Subject, tk.Reference) {
 		t.Errorf("answer e-mail: %+v", m.Message)
 	}
-	e.clock.Add(6 * 24 * time.Hour)
+	e.clock.Advance(6 * 24 * time.Hour)
 	if n, _ := e.desk.CloseSolved(ctx); n != 0 {
 		t.Errorf("closed after 6 days: %d", n)
 	}
-	e.clock.Add(24 * time.Hour)
+	e.clock.Advance(24 * time.Hour)
 	if n, err := e.desk.CloseSolved(ctx); n != 1 || err != nil {
 		t.Errorf("closed after 7 days: %d, %v", n, err)
 	}
@@ -298,15 +298,15 @@ func TestSweepRetention(t *testing.T) {
 	if _, err := e.desk.AnswerComplaint(ctx, agent, c.ID, care.ComplaintAnswer{Analysis: "a", Resolution: "r"}); err != nil {
 		t.Fatal(err)
 	}
-	e.clock.Add(8 * 24 * time.Hour)
+	e.clock.Advance(8 * 24 * time.Hour)
 	if _, err := e.desk.CloseSolved(ctx); err != nil {
 		t.Fatal(err)
 	}
-	e.clock.Add(23 * 30 * 24 * time.Hour)
+	e.clock.Advance(23 * 30 * 24 * time.Hour)
 	if n, err := e.desk.SweepRetention(ctx); n != 0 || err != nil {
 		t.Fatalf("purged before 24 months: %d %v", n, err)
 	}
-	e.clock.Add(60 * 24 * time.Hour)
+	e.clock.Advance(60 * 24 * time.Hour)
 	if n, err := e.desk.SweepRetention(ctx); n != 1 || err != nil {
 		t.Fatalf("after 24 months: %d %v", n, err)
 	}
@@ -320,7 +320,7 @@ func TestSweepRetention(t *testing.T) {
 	if got, _ := e.store.GetTicket(ctx, c.ID); got.ContactEmail == "" {
 		t.Error("complaint purged before 10 years")
 	}
-	e.clock.Add(10 * 366 * 24 * time.Hour)
+	e.clock.Advance(10 * 366 * 24 * time.Hour)
 	if n, _ := e.desk.SweepRetention(ctx); n != 1 {
 		t.Errorf("complaint after 10 years: %d", n)
 	}

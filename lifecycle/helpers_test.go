@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spid-idp/spid-idp/audit"
+	"github.com/spid-idp/spid-idp/internal/testclock"
 	"github.com/spid-idp/spid-idp/lifecycle"
 	"github.com/spid-idp/spid-idp/storage"
 	"github.com/spid-idp/spid-idp/storage/sqlite"
@@ -20,13 +21,7 @@ import (
 // t0 is an ordinary Wednesday morning in Rome.
 var t0 = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+type clock = testclock.Clock
 
 // notices records what the holder was told.
 type notices struct {
@@ -83,7 +78,7 @@ func newEnv(t *testing.T) *env {
 }
 
 func envOn(t *testing.T, st *sqlstore.Store, holder string) *env {
-	c := &clock{t: t0}
+	c := testclock.New(t0)
 	sent := &notices{}
 	lg := &audit.Logger{Store: st, Now: c.Now}
 	return &env{t: t, st: st, clock: c, sent: sent,

@@ -14,19 +14,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spid-idp/spid-idp/internal/testclock"
 	"github.com/spid-idp/spid-idp/metadata"
 	"github.com/spid-idp/spid-idp/metadata/metadatatest"
 	"github.com/spid-idp/spid-idp/storage"
 	"github.com/spid-idp/spid-idp/storage/sqlite"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+type clock = testclock.Clock
 
 func newRegistry(t *testing.T, opts metadata.RegistryOptions) (*metadata.Registry, storage.Store) {
 	t.Helper()
@@ -123,7 +118,7 @@ func TestRegistryLifecycle(t *testing.T) {
 
 func TestRegistryCertificateExpiryBeatsCache(t *testing.T) {
 	ctx := context.Background()
-	clk := &clock{t: time.Now()}
+	clk := testclock.New(time.Now())
 	r, _ := newRegistry(t, metadata.RegistryOptions{Parse: metadata.ParseOptions{Now: clk.Now}, CacheTTL: 24 * 400 * time.Hour})
 	md, _ := metadatatest.NewSP(t, metadatatest.Options{Now: clk.Now})
 	if _, err := r.Add(ctx, md, "cli"); err != nil {
@@ -132,7 +127,7 @@ func TestRegistryCertificateExpiryBeatsCache(t *testing.T) {
 	if _, err := r.Get(ctx, spID); err != nil {
 		t.Fatal(err)
 	}
-	clk.Add(366 * 24 * time.Hour) // past the certificate's NotAfter
+	clk.Advance(366 * 24 * time.Hour) // past the certificate's NotAfter
 	_, err := r.Get(ctx, spID)
 	var ve *metadata.ValidationError
 	if !errors.Is(err, storage.ErrNotFound) || !errors.As(err, &ve) || !ve.Has(metadata.CheckCertificate) {

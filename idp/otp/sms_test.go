@@ -11,18 +11,13 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/spid-idp/spid-idp/internal/testclock"
 	"github.com/spid-idp/spid-idp/notify/sms"
 	"github.com/spid-idp/spid-idp/storage/memory"
 )
 
 // clock is a time the test moves by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+type clock = testclock.Clock
 
 // outbox records what was sent.
 type outbox struct {
@@ -62,7 +57,7 @@ func (o *outbox) count() int { o.mu.Lock(); defer o.mu.Unlock(); return len(o.ms
 
 func newCodes(t *testing.T) (*SMSCodes, *outbox, *clock) {
 	t.Helper()
-	c := &clock{t: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)}
+	c := testclock.New(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC))
 	store := memory.New(memory.WithClock(c.Now), memory.WithSweepInterval(0))
 	t.Cleanup(func() { store.Close() })
 	box := &outbox{}
@@ -398,7 +393,7 @@ func FuzzSMSVerify(f *testing.F) {
 	f.Add("９９９９９９")
 	f.Fuzz(func(t *testing.T, input string) {
 		ctx := context.Background()
-		c := &clock{t: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)}
+		c := testclock.New(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC))
 		store := memory.New(memory.WithClock(c.Now), memory.WithSweepInterval(0))
 		defer store.Close()
 		box := &outbox{}

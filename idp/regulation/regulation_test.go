@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spid-idp/spid-idp/internal/testclock"
 	"github.com/spid-idp/spid-idp/storage"
 )
 
@@ -57,22 +58,12 @@ func (s *fakeStore) UpdateCredential(_ context.Context, id string, fn func(stora
 	return nil
 }
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+type clock = testclock.Clock
 
 func setup() (*Regulator, *fakeStore, *clock) {
 	st := newFakeStore("alice", "bob")
-	clk := &clock{t: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)}
-	return &Regulator{Store: st, MaxFailures: 5, Window: time.Hour, Duration: 30 * time.Minute, MaxDuration: 4 * time.Hour, Now: clk.now}, st, clk
+	clk := testclock.New(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC))
+	return &Regulator{Store: st, MaxFailures: 5, Window: time.Hour, Duration: 30 * time.Minute, MaxDuration: 4 * time.Hour, Now: clk.Now}, st, clk
 }
 
 func TestLockAfterMaxFailures(t *testing.T) {
@@ -83,13 +74,13 @@ func TestLockAfterMaxFailures(t *testing.T) {
 		if err != nil || locked || left != 5-i {
 			t.Fatalf("failure %d: left=%d locked=%v err=%v", i, left, locked, err)
 		}
-		clk.add(time.Minute)
+		clk.Advance(time.Minute)
 	}
 	left, locked, err := r.Fail(ctx, "alice")
 	if err != nil || !locked || left != 0 {
 		t.Fatalf("5th failure: left=%d locked=%v err=%v", left, locked, err)
 	}
-	lockStart := clk.now()
+	lockStart := clk.Now()
 	isLocked, until, err := r.Check(ctx, "alice")
 	if err != nil || !isLocked || !until.Equal(lockStart.Add(30*time.Minute)) {
 		t.Fatalf("Check = %v, %v, %v", isLocked, until, err)
@@ -99,11 +90,11 @@ func TestLockAfterMaxFailures(t *testing.T) {
 		t.Fatal("bob locked by alice's failures")
 	}
 	// The lock ends by itself.
-	clk.add(30*time.Minute - time.Second)
+	clk.Advance(30*time.Minute - time.Second)
 	if l, _, _ := r.Check(ctx, "alice"); !l {
 		t.Fatal("unlocked before the end")
 	}
-	clk.add(time.Second)
+	clk.Advance(time.Second)
 	if l, _, _ := r.Check(ctx, "alice"); l {
 		t.Fatal("still locked after Duration")
 	}
@@ -116,7 +107,7 @@ func TestFailWhileLockedDoesNotExtend(t *testing.T) {
 		r.Fail(ctx, "alice")
 	}
 	before := st.creds["alice"]
-	clk.add(10 * time.Minute)
+	clk.Advance(10 * time.Minute)
 	left, locked, err := r.Fail(ctx, "alice")
 	if err != nil || locked || left != 0 {
 		t.Fatalf("Fail during lock: %d %v %v", left, locked, err)
@@ -141,10 +132,10 @@ func TestLocksEscalate(t *testing.T) {
 			t.Fatalf("round %d: not locked", round)
 		}
 		_, until, _ := r.Check(ctx, "alice")
-		if got := until.Sub(clk.now()); got != d {
+		if got := until.Sub(clk.Now()); got != d {
 			t.Fatalf("round %d: lock of %v, want %v", round+1, got, d)
 		}
-		clk.add(d) // wait the lock out
+		clk.Advance(d) // wait the lock out
 	}
 }
 
@@ -154,7 +145,7 @@ func TestWindowResetsOldFailures(t *testing.T) {
 	for range 4 {
 		r.Fail(ctx, "alice")
 	}
-	clk.add(time.Hour + time.Second)
+	clk.Advance(time.Hour + time.Second)
 	left, locked, _ := r.Fail(ctx, "alice")
 	if locked || left != 4 {
 		t.Fatalf("failure after Window: left=%d locked=%v, want a fresh count", left, locked)
@@ -292,8 +283,8 @@ func (failingEph) Incr(context.Context, string, time.Duration) (int64, error) {
 
 func TestLimiter(t *testing.T) {
 	ctx := context.Background()
-	clk := &clock{t: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)}
-	eph := &fakeEph{now: clk.now, n: map[string]int64{}, exp: map[string]time.Time{}}
+	clk := testclock.New(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC))
+	eph := &fakeEph{now: clk.Now, n: map[string]int64{}, exp: map[string]time.Time{}}
 	l := &Limiter{Eph: eph, Max: 3, Window: time.Minute, Prefix: "login:"}
 	ip := IPKey(netip.MustParseAddr("203.0.113.9"))
 	for i := 1; i <= 3; i++ {
@@ -309,7 +300,7 @@ func TestLimiter(t *testing.T) {
 		t.Fatal("other key refused")
 	}
 	// The window ends.
-	clk.add(time.Minute)
+	clk.Advance(time.Minute)
 	if ok, _ := l.Allow(ctx, ip); !ok {
 		t.Fatal("refused in a new window")
 	}
@@ -382,13 +373,13 @@ func TestS070FactorFailuresSurvivePassword(t *testing.T) {
 		if err := r.SucceedPassword(ctx, "alice"); err != nil {
 			t.Fatal(err)
 		}
-		clk.add(time.Minute)
+		clk.Advance(time.Minute)
 	}
 	if c := st.creds["alice"]; c.FailedAttempts != 4 || c.FactorFailures != 4 {
 		t.Fatalf("after 4 codes and 4 level-1 logins: %+v", c)
 	}
 	f, err := r.FailFactor(ctx, "alice")
-	if err != nil || !f.LockedNow || !f.LockedUntil.Equal(clk.now().Add(30*time.Minute)) || f.Failures != 5 {
+	if err != nil || !f.LockedNow || !f.LockedUntil.Equal(clk.Now().Add(30*time.Minute)) || f.Failures != 5 {
 		t.Fatalf("5th wrong code: %+v %v, want a 30-minute lock", f, err)
 	}
 }

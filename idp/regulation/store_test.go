@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spid-idp/spid-idp/internal/testclock"
 	"github.com/spid-idp/spid-idp/storage"
 	"github.com/spid-idp/spid-idp/storage/memory"
 	"github.com/spid-idp/spid-idp/storage/redis"
@@ -33,8 +34,8 @@ func TestRegulatorOnSQLite(t *testing.T) {
 	if err := st.CreateCredential(ctx, storage.Credential{IdentityID: "id-1", PasswordHash: "$argon2id$v=19$m=64,t=1,p=1$c29tZXNhbHQ$AAAAAAAAAAAAAAAAAAAAAA", UpdatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
-	clk := &clock{t: now}
-	r := &Regulator{Store: st, MaxFailures: 10, Now: clk.now}
+	clk := testclock.New(now)
+	r := &Regulator{Store: st, MaxFailures: 10, Now: clk.Now}
 
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -65,7 +66,7 @@ func TestRegulatorOnSQLite(t *testing.T) {
 	if err != nil || !locked || !until.Equal(now.Add(DefaultDuration)) {
 		t.Fatalf("Check = %v %v %v, want locked until %v", locked, until, err, now.Add(DefaultDuration))
 	}
-	clk.add(DefaultDuration)
+	clk.Advance(DefaultDuration)
 	if err := r.Succeed(ctx, "id-1"); err != nil {
 		t.Fatal(err)
 	}
