@@ -43,6 +43,15 @@ import (
 //     sso/s just measured, counted from each request's scheduled start so
 //     queueing shows (goal p99 ≤ 3 × p50, p99/p50).
 //   - load1: the machine's one-minute load average when the run started.
+//   - sso-cpu-ratio, login-cpu-ratio: the same quotients of CPU time, the
+//     process's CPU per floor operation over its CPU per path operation
+//     (sso-cpu-ms, 2rsa-cpu-ms, login-cpu-ms, argon2-cpu-ms). The server,
+//     the load generator and the floor share the process, so these count
+//     what each operation costs whatever else the machine runs: on a
+//     loaded host, where the wall-time ratios swing with the neighbours,
+//     they are the figures to compare; on a quiet one both agree when the
+//     path keeps the cores busy. On PostgreSQL + Redis the servers' own
+//     CPU is outside the process and not counted.
 //
 // Each path and its floor alternate in windows of the same length with
 // the same concurrency (SPID_BENCH_ROUNDS rounds of SPID_BENCH_WINDOW,
@@ -188,6 +197,16 @@ func runFloor(b *testing.B, a *App, base string, info DemoInfo) {
 	b.ReportMetric(loginRate.perSecond(), "login/s")
 	b.ReportMetric(argonRate.perSecond(), "argon2/s")
 	b.ReportMetric(loginRate.perSecond()/argonRate.perSecond(), "login-ratio")
+	if ssoRate.cpu > 0 && rsaRate.cpu > 0 {
+		b.ReportMetric(ssoRate.cpuPerOp(), "sso-cpu-ms")
+		b.ReportMetric(rsaRate.cpuPerOp(), "2rsa-cpu-ms")
+		b.ReportMetric(rsaRate.cpuPerOp()/ssoRate.cpuPerOp(), "sso-cpu-ratio")
+	}
+	if loginRate.cpu > 0 && argonRate.cpu > 0 {
+		b.ReportMetric(loginRate.cpuPerOp(), "login-cpu-ms")
+		b.ReportMetric(argonRate.cpuPerOp(), "argon2-cpu-ms")
+		b.ReportMetric(argonRate.cpuPerOp()/loginRate.cpuPerOp(), "login-cpu-ratio")
+	}
 
 	// Latency at 70% of the closed-loop maximum, arrivals at a constant
 	// rate (a request's latency counts from when it was due, so a backlog
@@ -238,14 +257,24 @@ func runFloor(b *testing.B, a *App, base string, info DemoInfo) {
 	b.ReportMetric(float64(p99)/float64(p50), "p99/p50")
 }
 
-// rate accumulates completed operations over measured time.
+// rate accumulates completed operations over measured time, and the
+// process's CPU time meanwhile (0 where it cannot be read).
 type rate struct {
 	n       int
 	elapsed time.Duration
+	cpu     time.Duration
 	err     error
 }
 
-func (r *rate) add(o rate) { r.n += o.n; r.elapsed += o.elapsed }
+func (r *rate) add(o rate) { r.n += o.n; r.elapsed += o.elapsed; r.cpu += o.cpu }
+
+// cpuPerOp is the CPU time per operation in milliseconds.
+func (r rate) cpuPerOp() float64 {
+	if r.n == 0 {
+		return 0
+	}
+	return r.cpu.Seconds() * 1000 / float64(r.n)
+}
 
 func (r rate) perSecond() float64 {
 	if r.elapsed <= 0 {
@@ -266,7 +295,11 @@ func closedLoop(users int, d time.Duration, op func(worker int) error) rate {
 		mu   sync.Mutex
 		fail error
 		out  time.Time // when the AuthnRequests ran out
+		// cpuOut: the process's CPU time then (the rate's time and CPU
+		// both end there).
+		cpuOut time.Duration
 	)
+	cpu0, cpuOK := processCPU()
 	start := time.Now()
 	end := start.Add(d)
 	for w := range users {
@@ -279,6 +312,7 @@ func closedLoop(users int, d time.Duration, op func(worker int) error) rate {
 				case errors.Is(err, errNoRequests):
 					if out.IsZero() {
 						out = time.Now()
+						cpuOut, _ = processCPU()
 					}
 					stop = true
 				case err != nil:
@@ -297,7 +331,14 @@ func closedLoop(users int, d time.Duration, op func(worker int) error) rate {
 	if !out.IsZero() {
 		stopped = out
 	}
-	return rate{n: int(n.Load()), elapsed: stopped.Sub(start), err: fail}
+	r := rate{n: int(n.Load()), elapsed: stopped.Sub(start), err: fail}
+	if cpu1, ok := processCPU(); ok && cpuOK {
+		if !out.IsZero() {
+			cpu1 = cpuOut
+		}
+		r.cpu = cpu1 - cpu0
+	}
+	return r
 }
 
 // loadGen drives the demo IdP as browsers would, returning errors (the
