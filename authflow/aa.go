@@ -44,10 +44,8 @@ func (p *Engine) aaPending(f *State) bool { return p.aa != nil && len(f.AAs) > 0
 // showAA renders the choice of AAs after P05 was accepted.
 func (p *Engine) showAA(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *State) {
 	ctx := r.Context()
-	id, err := p.o.Store.GetIdentity(ctx, f.Identity)
-	if err != nil {
-		p.o.Log.ErrorContext(ctx, "identity of flow", "err", err)
-		p.Fail(w, r, templates.ReasonUnavailable)
+	id, ok := p.flowIdentity(w, r, f)
+	if !ok {
 		return
 	}
 	opts, err := p.aa.Options(ctx, f.AAs, id)
@@ -72,10 +70,8 @@ func (p *Engine) viewAA(w http.ResponseWriter, r *http.Request, sp *metadata.SP,
 		return
 	}
 	ctx := r.Context()
-	id, err := p.o.Store.GetIdentity(ctx, f.Identity)
-	if err != nil {
-		p.o.Log.ErrorContext(ctx, "identity of flow", "err", err)
-		p.Fail(w, r, templates.ReasonUnavailable)
+	id, ok := p.flowIdentity(w, r, f)
+	if !ok {
 		return
 	}
 	conf, err := p.aa.Confirmation(ctx, f.AAChosen, id)
@@ -116,10 +112,8 @@ func (p *Engine) aaStep(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	switch op := r.PostForm.Get(templates.FieldOp); {
 	case op == templates.OpContinue && !f.AAConfirm:
-		id, err := p.o.Store.GetIdentity(ctx, f.Identity)
-		if err != nil {
-			p.o.Log.ErrorContext(ctx, "identity of flow", "err", err)
-			p.Fail(w, r, templates.ReasonUnavailable)
+		id, ok := p.flowIdentity(w, r, f)
+		if !ok {
 			return
 		}
 		chosen, err := p.aa.Chosen(ctx, f.AAs, r.PostForm[templates.FieldAA], id)

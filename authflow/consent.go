@@ -126,10 +126,8 @@ func (p *Engine) markAnswered(w http.ResponseWriter, r *http.Request, f *State) 
 // answer sends the success Response of an authenticated, consented flow.
 func (p *Engine) answer(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *State) {
 	ctx := r.Context()
-	id, err := p.o.Store.GetIdentity(ctx, f.Identity)
-	if err != nil {
-		p.o.Log.ErrorContext(ctx, "identity of flow", "err", err)
-		p.Fail(w, r, templates.ReasonUnavailable)
+	id, ok := p.flowIdentity(w, r, f)
+	if !ok {
 		return
 	}
 	if id.Status != storage.IdentityActive {

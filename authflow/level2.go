@@ -89,6 +89,18 @@ func (p *Engine) sealOrFail(w http.ResponseWriter, r *http.Request, f *State) (s
 	return sealed, true
 }
 
+// flowIdentity loads the identity the flow authenticated; when the store
+// cannot answer, the citizen gets the unavailable page and ok is false.
+func (p *Engine) flowIdentity(w http.ResponseWriter, r *http.Request, f *State) (storage.Identity, bool) {
+	id, err := p.o.Store.GetIdentity(r.Context(), f.Identity)
+	if err != nil {
+		p.o.Log.ErrorContext(r.Context(), "identity of flow", "err", err)
+		p.Fail(w, r, templates.ReasonUnavailable)
+		return storage.Identity{}, false
+	}
+	return id, true
+}
+
 // secondFactor continues a flow whose password step succeeded and which
 // needs SpidL2: the OTP page (P03), the method choice (P02) when a push
 // device exists, or the activation of an app when there is none.
@@ -132,9 +144,8 @@ func (p *Engine) showSecondFactor(w http.ResponseWriter, r *http.Request, sp *me
 	}
 	switch {
 	case f.Step == stepActivate && f.Device == "":
-		id, err := p.o.Store.GetIdentity(ctx, f.Identity)
-		if err != nil {
-			p.Fail(w, r, templates.ReasonUnavailable)
+		id, ok := p.flowIdentity(w, r, f)
+		if !ok {
 			return
 		}
 		if !p.smsSent(ctx, f) {
@@ -143,9 +154,8 @@ func (p *Engine) showSecondFactor(w http.ResponseWriter, r *http.Request, sp *me
 		}
 		p.showSMS(w, r, sp, f, id, templates.OTPPage{CanResend: true}, http.StatusOK)
 	case f.Step == stepActivate:
-		id, err := p.o.Store.GetIdentity(ctx, f.Identity)
-		if err != nil {
-			p.Fail(w, r, templates.ReasonUnavailable)
+		id, ok := p.flowIdentity(w, r, f)
+		if !ok {
 			return
 		}
 		p.showActivation(w, r, sp, f, id, templates.ActivatePage{})
@@ -211,10 +221,8 @@ func (p *Engine) viewOpen(w http.ResponseWriter, r *http.Request) (*State, *meta
 // factorSucceeded completes the authentication at level 2 and shows consent.
 func (p *Engine) factorSucceeded(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *State, action string, details map[string]string) {
 	ctx := r.Context()
-	id, err := p.o.Store.GetIdentity(ctx, f.Identity)
-	if err != nil {
-		p.o.Log.ErrorContext(ctx, "identity of flow", "err", err)
-		p.Fail(w, r, templates.ReasonUnavailable)
+	id, ok := p.flowIdentity(w, r, f)
+	if !ok {
 		return
 	}
 	// A lock made meanwhile (a parallel wrong code, a refusal in the app)

@@ -105,13 +105,12 @@ func (p *Engine) activateStart(w http.ResponseWriter, r *http.Request) {
 		p.Fail(w, r, templates.ReasonBadRequest)
 		return
 	}
-	id, err := p.o.Store.GetIdentity(ctx, f.Identity)
-	if err != nil {
-		p.Fail(w, r, templates.ReasonUnavailable)
+	id, ok := p.flowIdentity(w, r, f)
+	if !ok {
 		return
 	}
 	mobile := mobileOf(id)
-	err = p.o.Level2.SMS.Send(ctx, f.ID, id.ID, mobile, otp.PurposeActivateApp)
+	err := p.o.Level2.SMS.Send(ctx, f.ID, id.ID, mobile, otp.PurposeActivateApp)
 	if errors.Is(err, otp.ErrMobileCooldown) {
 		p.showOffer(w, r, sp, f, id) // says until when, audits the refusal
 		return
@@ -157,9 +156,8 @@ func (p *Engine) showSMS(w http.ResponseWriter, r *http.Request, sp *metadata.SP
 // device.
 func (p *Engine) postSMS(w http.ResponseWriter, r *http.Request, sp *metadata.SP, f *State) {
 	ctx := r.Context()
-	id, err := p.o.Store.GetIdentity(ctx, f.Identity)
-	if err != nil {
-		p.Fail(w, r, templates.ReasonUnavailable)
+	id, ok := p.flowIdentity(w, r, f)
+	if !ok {
 		return
 	}
 	if p.o.Level2.SMS == nil {
@@ -183,7 +181,7 @@ func (p *Engine) postSMS(w http.ResponseWriter, r *http.Request, sp *metadata.SP
 		p.showSMS(w, r, sp, f, id, templates.OTPPage{CanResend: true}, http.StatusOK)
 		return
 	}
-	err = p.o.Level2.SMS.VerifyFor(ctx, f.ID, otp.PurposeActivateApp, formCode(r))
+	err := p.o.Level2.SMS.VerifyFor(ctx, f.ID, otp.PurposeActivateApp, formCode(r))
 	if err == nil {
 		p.createPending(w, r, sp, f, id)
 		return
@@ -362,9 +360,8 @@ func (p *Engine) postActivate(w http.ResponseWriter, r *http.Request) {
 		if !ok {
 			return
 		}
-		id, err := p.o.Store.GetIdentity(ctx, f.Identity)
-		if err != nil {
-			p.Fail(w, r, templates.ReasonUnavailable)
+		id, ok := p.flowIdentity(w, r, f)
+		if !ok {
 			return
 		}
 		p.showActivation(w, r, sp, f, id, templates.ActivatePage{Failed: true, AttemptsLeft: left, DeviceName: name})

@@ -71,9 +71,8 @@ func (p *Engine) newPassword(w http.ResponseWriter, r *http.Request) {
 		p.spAnomaly(w, r, sp, f, spid.NrCancelled, "cancelled by the user on the expired-password page")
 		return
 	}
-	id, err := p.o.Store.GetIdentity(ctx, f.Identity)
-	if err != nil {
-		p.Fail(w, r, templates.ReasonUnavailable)
+	id, ok := p.flowIdentity(w, r, f)
+	if !ok {
 		return
 	}
 	next := r.PostForm.Get(templates.FieldNewPassword)
@@ -85,7 +84,7 @@ func (p *Engine) newPassword(w http.ResponseWriter, r *http.Request) {
 		p.showNewPassword(w, r, sp, f, templates.PasswordExpiredPage{Problems: policyWords(templates.Lang(r), probs)}, http.StatusUnprocessableEntity)
 		return
 	}
-	err = p.o.PasswordRules.Change(ctx, p.o.Store, id.ID, next, p.o.Argon2, p.now().UTC())
+	err := p.o.PasswordRules.Change(ctx, p.o.Store, id.ID, next, p.o.Argon2, p.now().UTC())
 	switch {
 	case errors.Is(err, pwrules.ErrReused):
 		p.showNewPassword(w, r, sp, f, templates.PasswordExpiredPage{Problems: []string{pwrules.ReusedMessage(templates.Lang(r))}}, http.StatusUnprocessableEntity)
