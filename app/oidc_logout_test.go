@@ -76,9 +76,10 @@ func TestOIDCLogoutEndsEveryTokenOfTheSession(t *testing.T) {
 
 // TestOIDCErrorPagesInRegister: an authorization request refused on a
 // page (not redirected) is in the transaction register with the page that
-// answered it, like the requests whose errors go back to the client (O086).
+// answered it, like the requests whose errors go back to the client (O086);
+// so is the page that ends a login whose request is gone by consent.
 func TestOIDCErrorPagesInRegister(t *testing.T) {
-	a, _, _ := testApp(t)
+	a, _, info := testApp(t)
 	ctx := t.Context()
 	issuer, rp := a.Config.OIDC.Issuer, a.demoFed.RP1
 	ro, _ := rp.Request(issuer, []string{testAcrL1}, testClaims)
@@ -126,4 +127,38 @@ func TestOIDCErrorPagesInRegister(t *testing.T) {
 			}
 		})
 	}
+	t.Run("request gone by consent", func(t *testing.T) {
+		br := newBrowser(t)
+		ro, _ := rp.Request(issuer, []string{testAcrL1}, testClaims)
+		lp := authorize(br, issuer, rp, ro)
+		consent := br.submit(lp, "/login", url.Values{"username": {info.Username}, "password": {info.Password}, "op": {"submit"}})
+		if err := a.RegisterQueue.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		msgs, err := a.Register.Search(ctx, register.Query{SP: rp.ID})
+		if err != nil || len(msgs) == 0 || msgs[len(msgs)-1].Kind != oidc.KindAuthorizationRequest {
+			t.Fatalf("authorization request not in the register: %v %+v", err, msgs)
+		}
+		handle := msgs[len(msgs)-1].RequestID
+		if err := a.Backends.Eph.DeleteValue(ctx, "oidc:ar:"+handle); err != nil {
+			t.Fatal(err)
+		}
+		if p := br.submit(consent, "/consent", url.Values{"op": {"accept"}}); p.status < 400 {
+			t.Fatalf("consent answered %d %s", p.status, p.url)
+		}
+		if err := a.RegisterQueue.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		msgs, err = a.Register.Search(ctx, register.Query{SP: rp.ID, RequestID: handle})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var kinds []string
+		for _, m := range msgs {
+			kinds = append(kinds, m.Kind)
+		}
+		if strings.Join(kinds, " ") != oidc.KindAuthorizationRequest+" "+oidc.KindAuthorizationErrorPage {
+			t.Fatalf("register holds %v for the login", kinds)
+		}
+	})
 }

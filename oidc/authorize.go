@@ -412,8 +412,6 @@ func printable(s string) bool {
 	return true
 }
 
-// pageError refuses a request that cannot be answered to a client: an
-// HTML page on the OP, nothing redirected (spec conventions).
 // refuseOnPage is pageError at the authorization endpoint: the request
 // (unless handle names it, recorded already) and the page that answered
 // it go to the transaction register like every other authorization's
@@ -435,6 +433,16 @@ func (p *Provider) refuseOnPage(w http.ResponseWriter, r *http.Request, params u
 	p.pageError(w, r, code, reason)
 }
 
+// flowPageError is pageError at the end of a flow whose authorization
+// request is in the register already: the page joins it there.
+func (p *Provider) flowPageError(w http.ResponseWriter, r *http.Request, f *authflow.State, code, reason string) {
+	p.record(r.Context(), register.Entry{Kind: KindAuthorizationErrorPage, Direction: register.Sent, Binding: bindingFront,
+		SP: f.SP, RequestID: f.RequestID, Message: formOf(url.Values{"error": {code}, "reason": {reason}})})
+	p.pageError(w, r, code, reason)
+}
+
+// pageError refuses a request that cannot be answered to a client: an
+// HTML page on the OP, nothing redirected (spec conventions).
 func (p *Provider) pageError(w http.ResponseWriter, r *http.Request, code, reason string) {
 	p.o.Log.InfoContext(r.Context(), "authorization request refused on the OP", "error", code, "reason", reason)
 	p.audit(r.Context(), "anonymous", "oidc.authorization", "", audit.Denied, map[string]string{"error": code, "reason": reason})
@@ -528,7 +536,7 @@ func (p *Provider) Answer(w http.ResponseWriter, r *http.Request, _ *metadata.SP
 	handle := f.RequestID
 	req, ok := p.pending(r, handle)
 	if !ok {
-		p.pageError(w, r, federation.CodeInvalidRequest, "authorization request unknown or already answered")
+		p.flowPageError(w, r, f, federation.CodeInvalidRequest, "authorization request unknown or already answered")
 		return
 	}
 	code := uuid.NewString()
@@ -569,7 +577,7 @@ func (p *Provider) Refuse(w http.ResponseWriter, r *http.Request, _ *metadata.SP
 		"anomaly": code.String(), "reason": reason, "flow": f.ID})
 	req, ok := p.pending(r, f.RequestID)
 	if !ok {
-		p.pageError(w, r, federation.CodeInvalidRequest, "authorization request unknown or already answered")
+		p.flowPageError(w, r, f, federation.CodeInvalidRequest, "authorization request unknown or already answered")
 		return
 	}
 	p.o.Log.InfoContext(r.Context(), "authorization ended without consent", "client", req.ClientID, "anomaly", code.String(), "reason", reason)
