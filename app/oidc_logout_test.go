@@ -162,3 +162,28 @@ func TestOIDCErrorPagesInRegister(t *testing.T) {
 		}
 	})
 }
+
+// TestOIDCLogoutAcrossNodes: the end of the session is shared state: an
+// RP's older access token, used on another node of the cluster, dies with
+// the logout done on the first (PostgreSQL + Redis, as in production).
+func TestOIDCLogoutAcrossNodes(t *testing.T) {
+	nodes, _, route, info := twoNodes(t)
+	rp := nodes[0].demoFed.RP1
+	br := newBrowser(t)
+	sso := func(ro map[string]any) { ro["prompt"] = "consent" }
+	route(0)
+	first, _ := offlineLogin(t, nodes[0], br, rp, info, false, sso)
+	route(1)
+	latest, _ := offlineLogin(t, nodes[1], br, rp, info, false, sso)
+	if st := userinfoStatus(t, nodes[1], first["access_token"].(string)); st != http.StatusOK {
+		t.Fatalf("userinfo before logout: %d", st)
+	}
+	route(0)
+	if res, _ := revokeWith(t, nodes[0], rp, latest["access_token"].(string)); res.StatusCode != http.StatusOK {
+		t.Fatalf("revocation: %d", res.StatusCode)
+	}
+	route(1)
+	if st := userinfoStatus(t, nodes[1], first["access_token"].(string)); st != http.StatusUnauthorized {
+		t.Fatalf("O084: the older access token of the ended session answers userinfo on the other node: %d", st)
+	}
+}
