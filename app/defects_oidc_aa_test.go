@@ -9,6 +9,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -193,6 +194,16 @@ func oidcAADefects(t *testing.T, a *App) []oidcDefect {
 						return false
 					}
 					m["active"] = true
+					return true
+				})
+			}},
+		{name: "level not offered answered with another error", only: []string{"oidc-level-not-offered"}, wantID: "O030", wantCheck: "want access_denied",
+			anyPath: true, change: func(r *http.Request, rec *httptest.ResponseRecorder) []byte {
+				return rewriteQuery(rec, func(q url.Values) bool {
+					if q.Get("error") != "access_denied" {
+						return false
+					}
+					q.Set("error", "login_required")
 					return true
 				})
 			}},

@@ -35,6 +35,7 @@ func oidcCases() []caseDef {
 		oidcCase("oidc-pairwise", "same sub at the same RP, another at another RP; client assertion without kid",
 			[]string{"O079", "O042"}, casePairwise),
 		oidcCase("oidc-consent-refused", "consent refused → access_denied", []string{"O033", "O026"}, caseConsentRefused),
+		oidcCase("oidc-level-not-offered", "a level the OP does not offer → access_denied", []string{"O030", "O026"}, caseLevelNotOffered),
 		oidcCase("oidc-resolve", "resolve endpoint for a cached RP and an unknown one", []string{"F031", "F032"}, caseResolve),
 		oidcCase("oidc-rp-without-mark", "RP without trust mark: page error, no chain climbed", []string{"F016"}, caseNoMark),
 		oidcCase("oidc-rp-foreign-mark", "RP showing another RP's trust mark: refused", []string{"F017"}, caseForeignMark),
@@ -72,7 +73,7 @@ func oidcCases() []caseDef {
 // oidcNotCheckable lists what the OIDC part cannot verify from outside.
 var oidcNotCheckable = []string{
 	"F008, F015, F018–F030, F033–F037: the OP's configuration checks, chain resolution limits (path length, hints, policy operators, caching, key-rotation refresh, SSRF rules, fetch limits), trust-mark status calls, signed_jwks_uri and the transaction log are checked by the project's unit and end-to-end tests; a relying party sees only their effect, covered by F016, F017 and every successful login.",
-	"O030–O032 (levels not offered, wrong credentials, suspended identities): need identities or IdP settings a generic run does not have; the SAML part covers the same login pages.",
+	"O031, O032 (wrong credentials up to the configured attempts, suspended identities): need identities or IdP settings a generic run does not have; the SAML part covers the same login pages. O030 is checked when the OP does not offer every level.",
 	"O066/O067 (Avviso 41 use cases): a run evidences the use cases the OP applies to the two simulated RPs (CU1/CU2 or CU3); configure another use case for RP B (<base>/rp/b) to see both. An expired refresh token (O070) is obtained only under CU1/CU2, from a request object issued 30 days ago.",
 	"A001–A003, A041 (Attribute Authorities): the registry's contents (which AAs the trust anchor lists, their keys, the unusable ones left out) and the AA's own exchange are not visible to a relying party and are checked by the project's tests; the SAML part runs A004–A034, the OIDC part A023–A040 (A031 and A034 with the required and lookup attributes of the AA's published OpenAPI document). A039's expiry part waits for the grant token to expire only up to --grant-expiry-wait.",
 	"O078, O086, O087 (mapping unit tests, transaction log, replay sets) are internal to the OP.",
@@ -909,5 +910,40 @@ func caseIntrospectRevoke(ctx context.Context, e *oidcEnv) []Row {
 	if res, err := e.back(ctx, http.MethodGet, e.ec.endpoint("userinfo_endpoint"), nil, f.accessJWT); err == nil {
 		j.ensure("O085", res.status == 401, "a revoked access token opens userinfo (HTTP %d)", res.status)
 	}
+	return j.result()
+}
+
+// caseLevelNotOffered (O030): acr_values naming only a level the OP does
+// not list in acr_values_supported → redirect access_denied, with or
+// without a login first, never a code.
+func caseLevelNotOffered(ctx context.Context, e *oidcEnv) []Row {
+	if r := e.needEC(ctx); r != nil {
+		return r
+	}
+	offered := strSlice(e.ec.op["acr_values_supported"])
+	var missing string
+	for _, l := range []string{acrL3, acrL2, acrL1} {
+		if !slices.Contains(offered, l) {
+			missing = l
+			break
+		}
+	}
+	if missing == "" {
+		return rowsFor([]string{"O030"}, Skip, "not checked: the OP offers every SPID level", nil)
+	}
+	a := e.newAuthz(e.rp, missing)
+	o, err := e.send(ctx, a, choiceAccept)
+	if err != nil {
+		return []Row{{ID: "O030", Status: Fail, Reason: err.Error()}}
+	}
+	j := newJudge()
+	j.evidence = strings.Join(o.Trace, "\n")
+	cb := callback(o)
+	if (o.Kind != "redirect" && o.Kind != "form") || !strings.HasPrefix(o.URL, a.rp.RedirectURI) && (o.Form == nil || o.Form.Action != a.rp.RedirectURI) {
+		j.fail("O030", "acr_values %s (not in acr_values_supported %v): want access_denied at the redirect URI, got %s (HTTP %d %s)", missing, offered, o.Kind, o.Status, o.URL)
+		return j.result()
+	}
+	j.ensure("O030", cb.Get("error") == "access_denied" && cb.Get("code") == "", "acr_values %s (not offered): error %q code %q, want access_denied and no code", missing, cb.Get("error"), cb.Get("code"))
+	e.judgeRedirectError(j, "O026", a, cb, true)
 	return j.result()
 }
