@@ -207,6 +207,16 @@ func oidcAADefects(t *testing.T, a *App) []oidcDefect {
 					return true
 				})
 			}},
+		{name: "spent password attempts answered with another error", only: []string{"oidc-wrong-password"}, wantID: "O031", wantCheck: "want access_denied",
+			anyPath: true, change: func(r *http.Request, rec *httptest.ResponseRecorder) []byte {
+				return rewriteQuery(rec, func(q url.Values) bool {
+					if q.Get("error") != "access_denied" {
+						return false
+					}
+					q.Set("error", "login_required")
+					return true
+				})
+			}},
 		{name: "expired refresh token accepted as a bad request", only: []string{"oidc-refresh-expired"}, wantID: "O070", wantCheck: "an expired refresh token",
 			path: "/token", change: func(r *http.Request, rec *httptest.ResponseRecorder) []byte {
 				// The case's only invalid_grant is the expired token's.

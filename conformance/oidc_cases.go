@@ -36,6 +36,7 @@ func oidcCases() []caseDef {
 			[]string{"O079", "O042"}, casePairwise),
 		oidcCase("oidc-consent-refused", "consent refused → access_denied", []string{"O033", "O026"}, caseConsentRefused),
 		oidcCase("oidc-level-not-offered", "a level the OP does not offer → access_denied", []string{"O030", "O026"}, caseLevelNotOffered),
+		oidcCase("oidc-wrong-password", "wrong passwords: the login page again, then access_denied", []string{"O031", "O026"}, caseWrongPassword),
 		oidcCase("oidc-resolve", "resolve endpoint for a cached RP and an unknown one", []string{"F031", "F032"}, caseResolve),
 		oidcCase("oidc-rp-without-mark", "RP without trust mark: page error, no chain climbed", []string{"F016"}, caseNoMark),
 		oidcCase("oidc-rp-foreign-mark", "RP showing another RP's trust mark: refused", []string{"F017"}, caseForeignMark),
@@ -73,7 +74,7 @@ func oidcCases() []caseDef {
 // oidcNotCheckable lists what the OIDC part cannot verify from outside.
 var oidcNotCheckable = []string{
 	"F008, F015, F018–F030, F033–F037: the OP's configuration checks, chain resolution limits (path length, hints, policy operators, caching, key-rotation refresh, SSRF rules, fetch limits), trust-mark status calls, signed_jwks_uri and the transaction log are checked by the project's unit and end-to-end tests; a relying party sees only their effect, covered by F016, F017 and every successful login.",
-	"O031, O032 (wrong credentials up to the configured attempts, suspended identities): need identities or IdP settings a generic run does not have; the SAML part covers the same login pages. O030 is checked when the OP does not offer every level.",
+	"O032 (suspended or revoked identities): needs such an identity, which a generic run does not have; the OP's own tests cover it. O030 is checked when the OP does not offer every level.",
 	"O066/O067 (Avviso 41 use cases): a run evidences the use cases the OP applies to the two simulated RPs (CU1/CU2 or CU3); configure another use case for RP B (<base>/rp/b) to see both. An expired refresh token (O070) is obtained only under CU1/CU2, from a request object issued 30 days ago.",
 	"A001–A003, A041 (Attribute Authorities): the registry's contents (which AAs the trust anchor lists, their keys, the unusable ones left out) and the AA's own exchange are not visible to a relying party and are checked by the project's tests; the SAML part runs A004–A034, the OIDC part A023–A040 (A031 and A034 with the required and lookup attributes of the AA's published OpenAPI document). A039's expiry part waits for the grant token to expire only up to --grant-expiry-wait.",
 	"O078, O086, O087 (mapping unit tests, transaction log, replay sets) are internal to the OP.",
@@ -944,6 +945,44 @@ func caseLevelNotOffered(ctx context.Context, e *oidcEnv) []Row {
 		return j.result()
 	}
 	j.ensure("O030", cb.Get("error") == "access_denied" && cb.Get("code") == "", "acr_values %s (not offered): error %q code %q, want access_denied and no code", missing, cb.Get("error"), cb.Get("code"))
+	e.judgeRedirectError(j, "O026", a, cb, true)
+	return j.result()
+}
+
+// caseWrongPassword (O031): a wrong password keeps the citizen on the OP's
+// login page, and after the attempts the OP allows the flow ends in
+// access_denied at the RP, with no code.
+func caseWrongPassword(ctx context.Context, e *oidcEnv) []Row {
+	if r := e.needEC(ctx); r != nil {
+		return r
+	}
+	if e.opt.Credentials.Password == "" {
+		return rowsFor([]string{"O031"}, Skip, "not checked: no test identity given", nil)
+	}
+	a := e.newAuthz(e.rp, acrL1)
+	b := e.newBrowser()
+	b.creds.Password += "-wrong"
+	o, err := e.sendIn(ctx, b, a, choiceAccept)
+	if err != nil {
+		return []Row{{ID: "O031", Status: Fail, Reason: err.Error()}}
+	}
+	j := newJudge()
+	j.evidence = strings.Join(o.Trace, "\n")
+	// Each password sent is a POST answered with the login form again
+	// (any status) until the last, answered towards the RP.
+	tries := 0
+	for _, t := range o.Trace {
+		if strings.HasPrefix(t, "POST ") && !strings.Contains(t, a.rp.RedirectURI) {
+			tries++
+		}
+	}
+	cb := callback(o)
+	if (o.Kind != "redirect" && o.Kind != "form") || !strings.HasPrefix(o.URL, a.rp.RedirectURI) && (o.Form == nil || o.Form.Action != a.rp.RedirectURI) {
+		j.fail("O031", "repeated wrong passwords: want access_denied at the redirect URI once the attempts are spent, got %s (HTTP %d %s)", o.Kind, o.Status, o.URL)
+		return j.result()
+	}
+	j.ensure("O031", tries >= 2, "the flow ended after %d password(s): a wrong password must leave the citizen on the login page to try again", tries)
+	j.ensure("O031", cb.Get("error") == "access_denied" && cb.Get("code") == "", "repeated wrong passwords: error %q code %q, want access_denied and no code", cb.Get("error"), cb.Get("code"))
 	e.judgeRedirectError(j, "O026", a, cb, true)
 	return j.result()
 }

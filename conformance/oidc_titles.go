@@ -21,6 +21,7 @@ var oidcTitles = map[string]string{
 	"F031": "resolve: signed answer for a cached RP, 404 not_found otherwise",
 	"F032": "federation errors as JSON with the §2.7 codes",
 	"O030": "a level the OP does not offer → access_denied",
+	"O031": "wrong passwords: the login page again, then access_denied",
 	"O001": "authorization by GET and by POST",
 	"O002": "no request parameter → page error",
 	"O003": "request not a JWS (or a JWE) → page error",
