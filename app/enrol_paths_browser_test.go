@@ -517,6 +517,14 @@ func TestEnrolPathsBrowserVideo(t *testing.T) {
 		t.Fatalf("supervisor publishing for the video operator:\n%s", txt)
 	}
 	browsertest.Page(r.t, sup, "console-video-slots-supervisor-published")
+	// With its extra operator column the supervisor's table stacks on a
+	// phone like the agenda instead of scrolling sideways.
+	r.step(sup, "phone width", chromedp.EmulateViewport(390, 900))
+	overflow, err := chromedp.Run(sup, chromedp.Evaluate[int](`(() => { const w = document.querySelector('.console-table-wrap'); return w.scrollWidth - w.clientWidth; })()`))
+	r.step(sup, "desktop width", chromedp.EmulateViewport(browsertest.Widths[0], 900))
+	if err != nil || overflow > 0 {
+		t.Errorf("the supervisor's availability table scrolls sideways by %d px at 390 px (%v)", overflow, err)
+	}
 	r.step(citizen, "pick the first time", chromedp.Click(`.video-times label`))
 	r.submit(citizen, "book", `button[name="op"][value="book"]`)
 	when := day.Format("02/01/2006") + " 09:00"
