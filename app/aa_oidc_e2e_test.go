@@ -64,6 +64,33 @@ func TestAttributeAuthoritiesOIDC(t *testing.T) {
 		})
 	}
 
+	// English pages name the RP and the AA by their organization_name#en
+	// (issue 12); Italian ones keep the untagged names (checked below).
+	t.Run("English names", func(t *testing.T) {
+		if rp.NameEN == "" || a.demoFed.AA.NameEN == "" {
+			t.Fatal("the demo federation has no English names")
+		}
+		br := newBrowser(t)
+		br.get(ts.URL + "/recover?lang=en")
+		ro, _ := rp.Request(issuer, []string{testAcrL1}, testClaims)
+		ro["authorization_details"] = required(aaID)
+		lp := authorize(br, issuer, rp, ro)
+		consent := br.submit(lp, "/login", url.Values{"username": {info.Username}, "password": {info.Password}, "op": {"submit"}})
+		if !strings.Contains(consent.body, rp.NameEN) || strings.Contains(consent.body, rp.Name) {
+			t.Errorf("English consent page does not name the RP %q:\n%s", rp.NameEN, consent.body)
+		}
+		choice := br.submit(consent, "/consent", url.Values{"op": {"accept"}})
+		confirm := br.submit(choice, "/aa", url.Values{"op": {"continue"}, "aa": {aaID}})
+		for what, p := range map[string]page{"choice": choice, "consent": confirm} {
+			if !strings.Contains(p.body, a.demoFed.AA.NameEN) || strings.Contains(p.body, a.demoFed.AA.Name) {
+				t.Errorf("English AA %s page does not name the AA %q:\n%s", what, a.demoFed.AA.NameEN, p.body)
+			}
+		}
+		if !strings.Contains(confirm.body, rp.NameEN) {
+			t.Errorf("English AA consent does not name the RP %q", rp.NameEN)
+		}
+	})
+
 	t.Run("A016 none chosen", func(t *testing.T) {
 		id := login(t, required(aaID), func(br *browser, p page) page {
 			return br.submit(p, "/aa", url.Values{"op": {"continue"}})

@@ -52,7 +52,8 @@ func TestRegistryDiscoversTheTestAA(t *testing.T) {
 		t.Fatalf("registry holds %d AAs, want the test AA only: %+v", len(all), all)
 	}
 	aa := all[0]
-	if aa.ID != base+fedtest.PathAA || aa.Name != "Attribute Authority dimostrativa" || aa.Logo != base+fedtest.PathAA+"/logo.svg" {
+	if aa.ID != base+fedtest.PathAA || aa.Name != "Attribute Authority dimostrativa" || aa.Names["en"] != "Demo Attribute Authority" ||
+		aa.Logo != base+fedtest.PathAA+"/logo.svg" {
 		t.Errorf("AA = %+v", aa)
 	}
 	if strings.Join(aa.Required, " ") != strings.Join(fedtest.DemoAARequired, " ") || aa.Lookup != "email" {

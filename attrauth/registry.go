@@ -53,6 +53,9 @@ type AA struct {
 	// grant tokens and the Destination of the SAML GrantToken.
 	ID   string
 	Name string
+	// Names are its organization_name per language (organization_name#en,
+	// …), when its metadata has them; Name is the untagged one.
+	Names map[string]string
 	// Logo is the logo_uri, shown unchanged as <img src> (A012).
 	Logo string
 	// EncKey is the RSA key grant tokens are encrypted for.
@@ -278,6 +281,9 @@ func (r *Registry) describe(ctx context.Context, id string) (AA, error) {
 	aa := AA{ID: id, Name: str(fe, "organization_name"), Logo: str(fe, "logo_uri")}
 	if aa.Name == "" {
 		aa.Name = str(res, "organization_name")
+	}
+	if aa.Names = federation.LocalNames(fe, "organization_name"); aa.Names == nil {
+		aa.Names = federation.LocalNames(res, "organization_name")
 	}
 	if aa.Logo == "" {
 		aa.Logo = str(res, "logo_uri")

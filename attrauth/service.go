@@ -79,7 +79,7 @@ func (s *Service) Options(ctx context.Context, requested []string, id storage.Id
 	}
 	out := make([]templates.AAOption, 0, len(aas))
 	for _, aa := range aas {
-		o := templates.AAOption{ID: aa.ID, Name: aa.Name, Logo: aa.Logo}
+		o := templates.AAOption{ID: aa.ID, Name: aa.Name, Names: aa.Names, Logo: aa.Logo}
 		for _, a := range s.Attributes(Missing(aa, claims)) {
 			o.Missing = append(o.Missing, a.Name)
 		}
@@ -118,7 +118,7 @@ func (s *Service) Confirmation(ctx context.Context, chosen []string, id storage.
 		if err != nil {
 			return nil, fmt.Errorf("attrauth: attributes for %s: %w", aa.ID, err)
 		}
-		o := templates.AAOption{ID: aa.ID, Name: aa.Name, Logo: aa.Logo}
+		o := templates.AAOption{ID: aa.ID, Name: aa.Name, Names: aa.Names, Logo: aa.Logo}
 		for _, a := range attrs {
 			o.Attributes = append(o.Attributes, templates.Attribute{Name: a.Name, Value: a.Value})
 		}

@@ -68,6 +68,9 @@ type State struct {
 	// know (OIDC): its name and the attributes to release.
 	RPName  string   `json:"xn,omitempty"`
 	RPAttrs []string `json:"xa,omitempty"`
+	// RPNames are its name in the pages' languages, when its metadata
+	// has them (organization_name#en); RPName is the fallback.
+	RPNames map[string]string `json:"xl,omitempty"`
 	// Offline: the consent page offers the long revocable session opt-in
 	// (OIDC offline_access); OfflineGranted: the citizen ticked it.
 	Offline        bool `json:"xo,omitempty"`

@@ -181,7 +181,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		id := uuid.NewString()
 		p.record(ctx, register.Entry{Kind: KindAuthorizationRequest, Direction: register.Received, Binding: bindingFront,
 			SP: clientID, RequestID: id, MessageID: str("jti"), Message: formOf(params)})
-		p.deliver(w, r, cl.Name, redirect, mode, errorValues(aerr.code), state)
+		p.deliver(w, r, federation.LocalName(cl.Names, templates.Lang(r), cl.Name), redirect, mode, errorValues(aerr.code), state)
 		p.record(ctx, register.Entry{Kind: KindAuthorizationResponse, Direction: register.Sent, Binding: bindingFront,
 			SP: clientID, RequestID: id, Message: formOf(url.Values{"error": {aerr.code}, "state": {state}, "redirect_uri": {redirect}})})
 		return
@@ -210,6 +210,15 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	// prompt=login never reuses the SpidL1 session (spec §3.3).
 	f.ForceAuthn = slices.Contains(strings.Fields(str("prompt")), "login")
 	f.RPName, f.Offline = cl.Name, req.Offline
+	// Only the pages' languages travel with the sealed flow.
+	for _, l := range templates.Languages {
+		if n := cl.Names[l]; n != "" {
+			if f.RPNames == nil {
+				f.RPNames = map[string]string{}
+			}
+			f.RPNames[l] = n
+		}
+	}
 	for _, a := range SAMLAttributes(req.Claims) {
 		f.RPAttrs = append(f.RPAttrs, a.Name)
 	}

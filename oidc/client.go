@@ -16,8 +16,11 @@ import (
 // Client is a relying party as its resolved trust chain describes it
 // (automatic registration: nothing about it is stored by hand).
 type Client struct {
-	ID           string
-	Name         string
+	ID   string
+	Name string
+	// Names are its name per language (organization_name#en, else
+	// client_name#en, …); Name is the untagged one.
+	Names        map[string]string
 	RedirectURIs []string
 	// SigKeys verify its request objects and client assertions.
 	SigKeys jose.JSONWebKeySet
@@ -135,8 +138,12 @@ func ClientFromChain(c *federation.Chain, allowHTTP bool) (*Client, error) {
 		return nil, errors.New("jwks has no RSA encryption key of at least 2048 bits")
 	}
 	cl.Name = str("client_name", "")
+	cl.Names = federation.LocalNames(md, "client_name")
 	if n, ok := c.FederationEntity["organization_name"].(string); ok && n != "" {
 		cl.Name = n
+	}
+	if names := federation.LocalNames(c.FederationEntity, "organization_name"); names != nil {
+		cl.Names = names
 	}
 	if cl.Name == "" {
 		cl.Name = c.Subject

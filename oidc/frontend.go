@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 
 	"github.com/spid-idp/spid-idp/audit"
 	"github.com/spid-idp/spid-idp/authflow"
@@ -21,11 +22,15 @@ import (
 // rpOf describes the flow's relying party in the shape the pages use: its
 // name and one attribute service with the attributes to be released.
 func rpOf(f *authflow.State) *metadata.SP {
-	as := metadata.AttributeService{Index: 0, IsDefault: true, ServiceName: map[string]string{"it": f.RPName}}
+	// The untagged name stands for Italian unless the RP names itself
+	// in Italian too; authflow.SPName falls back to Italian.
+	names := map[string]string{"it": f.RPName}
+	maps.Copy(names, f.RPNames)
+	as := metadata.AttributeService{Index: 0, IsDefault: true, ServiceName: names}
 	for _, a := range f.RPAttrs {
 		as.Attributes = append(as.Attributes, metadata.RequestedAttribute{Name: a})
 	}
-	return &metadata.SP{EntityID: f.SP, DisplayName: map[string]string{"it": f.RPName},
+	return &metadata.SP{EntityID: f.SP, DisplayName: names,
 		AttributeServices: []metadata.AttributeService{as}}
 }
 

@@ -36,7 +36,10 @@ type AASelectPage struct {
 type AAOption struct {
 	ID   string // entity id, the value posted
 	Name string // organization_name, untrusted text, escaped
-	Logo string // logo_uri, used unchanged as <img src>
+	// Names are Name per language, when the AA's metadata has them
+	// (organization_name#en); the page shows its language's.
+	Names map[string]string
+	Logo  string // logo_uri, used unchanged as <img src>
 	// Missing lists the attributes the citizen lacks: the AA is shown
 	// disabled with the reason.
 	Missing []string

@@ -358,6 +358,14 @@ func funcs(lang string, cats map[string]catalog) template.FuncMap {
 			}
 			return it
 		},
+		// localname: a federation entity's name in the page's language
+		// (organization_name#en), else its untagged name.
+		"localname": func(names map[string]string, fallback string) string {
+			if n := names[lang]; n != "" {
+				return n
+			}
+			return fallback
+		},
 		"hidden": hiddenFields,
 		"langName": func(l string) string {
 			return map[string]string{"it": "Italiano", "en": "English"}[l]

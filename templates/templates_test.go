@@ -569,6 +569,26 @@ func TestLang(t *testing.T) {
 	}
 }
 
+// An AA's page shows its name in the page's language when its metadata
+// has one (organization_name#en), else the untagged name.
+func TestAANameInPageLanguage(t *testing.T) {
+	r := newRenderer(t)
+	svc := Service{SPName: "Comune di Esempio", Level: spid.L2}
+	opts := []AAOption{
+		{ID: "https://aa.example.it", Name: "Autorità dimostrativa", Names: map[string]string{"en": "Demo Authority"}},
+		{ID: "https://aa2.example.it", Name: "Camera di commercio"},
+	}
+	for _, confirm := range []bool{false, true} {
+		for lang, want := range map[string]string{"it": "Autorità dimostrativa", "en": "Demo Authority"} {
+			_, body := render(t, r, PageAASelect, lang, 200, AASelectPage{Service: svc, CSRF: "tok", Action: "/aa", Confirm: confirm, AAs: opts})
+			if !strings.Contains(body, `<span class="aa-name">`+want+`</span>`) ||
+				!strings.Contains(body, `<span class="aa-name">Camera di commercio</span>`) {
+				t.Errorf("confirm=%v lang=%s: want %q and the untagged name:\n%s", confirm, lang, want, body)
+			}
+		}
+	}
+}
+
 func TestDisplayName(t *testing.T) {
 	cases := []struct {
 		in   map[string]string

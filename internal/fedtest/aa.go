@@ -25,8 +25,10 @@ const MarkAA = "/oauth_resource/public/"
 type AA struct {
 	*federation.Entity
 	Name string
-	Sig  federation.Signer
-	Enc  *rsa.PrivateKey
+	// NameEN, when set, is published as organization_name#en.
+	NameEN string
+	Sig    federation.Signer
+	Enc    *rsa.PrivateKey
 	// EncKID names Enc.
 	EncKID string
 	// Required and Lookup go to the OpenAPI x-spid block.
@@ -64,9 +66,13 @@ func (aa *AA) CoreJWKS() jose.JSONWebKeySet {
 }
 
 func (aa *AA) metadata() map[string]map[string]any {
+	fe := map[string]any{"organization_name": aa.Name, "homepage_uri": aa.ID,
+		"logo_uri": aa.ID + "/logo.svg", "contacts": []any{"aa@example.invalid"}}
+	if aa.NameEN != "" {
+		fe["organization_name#en"] = aa.NameEN
+	}
 	return map[string]map[string]any{
-		federation.TypeFederationEntity: {"organization_name": aa.Name, "homepage_uri": aa.ID,
-			"logo_uri": aa.ID + "/logo.svg", "contacts": []any{"aa@example.invalid"}},
+		federation.TypeFederationEntity: fe,
 		federation.TypeOAuthResource: {"resource": aa.ID, "service_documentation": aa.ID + "/openapi",
 			"logo_uri": aa.ID + "/logo.svg"},
 		"oauth_authorization_server": {"issuer": aa.ID, "token_endpoint": aa.ID + "/token", "jwks": aa.CoreJWKS(),

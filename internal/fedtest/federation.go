@@ -88,6 +88,7 @@ func New(o Options) (*Federation, error) {
 	if f.RP2, err = NewRP(o.Keys, "rp2", base+PathRP2, "RP dimostrativo 2", f.SA.ID); err != nil {
 		return nil, err
 	}
+	f.RP1.NameEN, f.RP2.NameEN = "Demo RP 1", "Demo RP 2"
 	f.TA.Add(f.RP1.ID, Subordinate{Type: federation.TypeRelyingParty, JWKS: f.RP1.JWKS(), Policy: RPPolicy(f.RP1.CoreJWKS())})
 	f.SA.Add(f.RP2.ID, Subordinate{Type: federation.TypeRelyingParty, JWKS: f.RP2.JWKS(), Policy: RPPolicy(f.RP2.CoreJWKS())})
 	m1, err := f.TA.Mark(taID+MarkRPPublic, f.RP1.ID, MarkLifetime)
@@ -103,6 +104,7 @@ func New(o Options) (*Federation, error) {
 	if f.AA, err = NewAA(o.Keys, "aa", base+PathAA, "Attribute Authority dimostrativa", taID); err != nil {
 		return nil, err
 	}
+	f.AA.NameEN = "Demo Attribute Authority"
 	f.TA.Add(f.AA.ID, Subordinate{Type: federation.TypeOAuthResource, JWKS: f.AA.JWKS()})
 	ma, err := f.TA.Mark(taID+MarkAA, f.AA.ID, MarkLifetime)
 	if err != nil {

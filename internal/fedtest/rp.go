@@ -13,7 +13,10 @@ import (
 // and the core keys it signs requests and decrypts userinfo with.
 type RP struct {
 	*federation.Entity
-	Name        string
+	Name string
+	// NameEN, when set, is published as client_name#en and
+	// organization_name#en (the demo's English pages use it).
+	NameEN      string
 	RedirectURI string
 	Sig         federation.Signer
 	Enc         *rsa.PrivateKey
@@ -61,6 +64,10 @@ func (rp *RP) metadata() map[string]map[string]any {
 		"jwks":                            rp.CoreJWKS(),
 		"contacts":                        []any{"rp@example.invalid"},
 	}
+	fe := map[string]any{"organization_name": rp.Name, "homepage_uri": rp.ID, "contacts": "rp@example.invalid"}
+	if rp.NameEN != "" {
+		m["client_name#en"], fe["organization_name#en"] = rp.NameEN, rp.NameEN
+	}
 	for k, v := range rp.Extra {
 		if v == nil {
 			delete(m, k)
@@ -69,7 +76,7 @@ func (rp *RP) metadata() map[string]map[string]any {
 		}
 	}
 	return map[string]map[string]any{
-		federation.TypeFederationEntity: {"organization_name": rp.Name, "homepage_uri": rp.ID, "contacts": "rp@example.invalid"},
+		federation.TypeFederationEntity: fe,
 		federation.TypeRelyingParty:     m,
 	}
 }

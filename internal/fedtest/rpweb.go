@@ -128,7 +128,11 @@ func (rp *RP) renderPage(w http.ResponseWriter, r *http.Request, status int, v r
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	_ = rpPage.Execute(w, map[string]any{"Name": rp.Name, "Lang": lang, "Error": v.Error, "Detail": v.Detail, "Notice": v.Notice,
+	name := rp.Name
+	if lang == "en" && rp.NameEN != "" {
+		name = rp.NameEN
+	}
+	_ = rpPage.Execute(w, map[string]any{"Name": name, "Lang": lang, "Error": v.Error, "Detail": v.Detail, "Notice": v.Notice,
 		"Claims": v.Claims, "Session": v.Session, "Prefix": rp.prefix(), "Action": rp.prefix() + "/login",
 		"Langs": []rpLang{{"it", "Italiano"}, {"en", "English"}}})
 }
