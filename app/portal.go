@@ -55,6 +55,11 @@ func (a *App) SetupPortal(ctx context.Context) (*portal.Portal, error) {
 		SPName: func(ctx context.Context, entityID, lang string) string {
 			sp, err := a.SPs.Get(ctx, entityID)
 			if err != nil {
+				// Not a SAML SP: an OpenID relying party, named by its
+				// trust chain.
+				if a.OIDC != nil {
+					return a.OIDC.ClientName(ctx, entityID, lang)
+				}
 				return ""
 			}
 			if n := sp.DisplayName[lang]; n != "" {

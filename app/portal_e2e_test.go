@@ -87,6 +87,30 @@ func demoL1Login(t *testing.T, br *browser, base string, info DemoInfo) page {
 	return br.submit(br.submit(next, "/consent", url.Values{"op": {"accept"}}), demo.Prefix+"/acs", nil)
 }
 
+// TestPortalHistoryNamesRelyingParties: a login at an OpenID relying party
+// shows in the access history under the party's name from its trust chain
+// (ui.md §8.2: no bare entity identifiers), not as its client_id.
+func TestPortalHistoryNamesRelyingParties(t *testing.T) {
+	a, base, info := portalApp(t)
+	rp := a.demoFed.RP1
+	br := newBrowser(t)
+	login := br.submit(br.get(rp.ID+"/"), "/login", url.Values{"level": {"1"}})
+	consent := br.submit(login, "/login", url.Values{"username": {info.Username}, "password": {info.Password}, "op": {"submit"}})
+	if done := br.submit(consent, "/consent", url.Values{"op": {"accept"}}); !strings.Contains(done.body, "DEMO0000000001") {
+		t.Fatalf("OIDC login at %s failed: %d %s\n%s", rp.ID, done.status, done.url, done.body)
+	}
+	home := portalLogin(t, a, newBrowser(t), base, info, info.Password)
+	if !strings.Contains(home.body, `">`+rp.Name+"</td>") {
+		t.Errorf("access history does not name %q:\n%s", rp.Name, home.body)
+	}
+	if !strings.Contains(home.body, `">SPID 1</td>`) {
+		t.Errorf("the relying party's line lacks its level:\n%s", home.body)
+	}
+	if strings.Contains(home.body, `">`+rp.ID+"</td>") {
+		t.Errorf("access history shows the bare client_id %s", rp.ID)
+	}
+}
+
 // TestPortalEndToEnd: level-2 login at the portal, the access history
 // shows the demo SP login, password change, suspension (the demo SP then
 // gets nr23), reactivation by two supervisors, and the login works again.

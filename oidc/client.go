@@ -175,3 +175,11 @@ func checkScheme(raw string, allowHTTP, redirect bool) error {
 
 // Refresh keeps allowed grant types in mind (refresh tokens come later).
 func (c *Client) allowsRefresh() bool { return slices.Contains(c.GrantTypes, "refresh_token") }
+
+// NameIn is the client's name in lang, else its untagged name.
+func (c *Client) NameIn(lang string) string {
+	if n := c.Names[lang]; n != "" {
+		return n
+	}
+	return c.Name
+}

@@ -237,6 +237,23 @@ func (p *Provider) client(ctx context.Context, id string) (*Client, *federation.
 	return cl, nil
 }
 
+// ClientName is the name in lang of the relying party id, for pages that
+// list past logins (the personal area's access history); "" when its chain
+// cannot be resolved within a short time, so a party that is down slows
+// such a page by at most that.
+func (p *Provider) ClientName(ctx context.Context, id, lang string) string {
+	ctx, cancel := context.WithTimeout(ctx, clientNameWait)
+	defer cancel()
+	cl, err := p.client(ctx, id)
+	if err != nil {
+		return ""
+	}
+	return cl.NameIn(lang)
+}
+
+// clientNameWait bounds ClientName's trust-chain resolution.
+const clientNameWait = 2 * time.Second
+
 // refreshClient re-resolves after a signature by the client failed (its
 // keys may have rotated, F026); nil when nothing new was learnt.
 func (p *Provider) refreshClient(ctx context.Context, id string) *Client {

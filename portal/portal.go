@@ -288,11 +288,19 @@ func (p *Portal) homePage(ctx context.Context, s *session, r *http.Request) (tem
 	if err != nil {
 		return page, err
 	}
+	// One lookup per service, not per line: a name may need a trust chain.
+	names := map[string]string{}
 	for i := range hist {
-		if p.o.SPName != nil {
-			if n := p.o.SPName(ctx, hist[i].SP, templates.Lang(r)); n != "" {
-				hist[i].SP = n
-			}
+		if p.o.SPName == nil {
+			break
+		}
+		n, ok := names[hist[i].SP]
+		if !ok {
+			n = p.o.SPName(ctx, hist[i].SP, templates.Lang(r))
+			names[hist[i].SP] = n
+		}
+		if n != "" {
+			hist[i].SP = n
 		}
 	}
 	page.History = hist
@@ -310,7 +318,7 @@ func (p *Portal) homePage(ctx context.Context, s *session, r *http.Request) (tem
 }
 
 // History returns the identity's access history (the IdP's "sso.response"
-// audit records, and the push requests the owner refused in the app),
+// and "oidc.authorization" audit records, and the push requests the owner refused in the app),
 // newest first, skipping skip lines and returning at most limit; more says
 // older lines exist.
 //
@@ -331,7 +339,10 @@ func History(ctx context.Context, st storage.Store, identityID string, skip, lim
 			}
 			ip := firstOf(e.Details, "client_ip", "ip")
 			switch {
-			case e.Action == "sso.response":
+			case e.Action == "sso.response" || e.Action == "oidc.authorization":
+				// A Response to a SAML SP, or an OpenID relying party's
+				// authorization answered (a code, or access_denied with
+				// the SPID anomaly that ended the flow).
 				a := templates.PortalAccess{Time: e.Time, SP: e.Target, Level: e.Details["level"],
 					IP: ip, Success: e.Outcome == audit.Success, Anomaly: e.Details["anomaly"]}
 				if !a.Success && knownReasons[a.Anomaly] {
