@@ -9,7 +9,6 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 
@@ -188,35 +187,11 @@ func oidcAADefects(t *testing.T, a *App) []oidcDefect {
 				return true
 			}},
 		{name: "expired grant still active", only: []string{"oidc-aa-expiry"}, wantID: "A039", wantCheck: "an expired grant token",
-			path: "/introspection", change: func(r *http.Request, rec *httptest.ResponseRecorder) []byte {
-				return rewriteJSON(rec, func(m map[string]any) bool {
-					if m["active"] != false {
-						return false
-					}
-					m["active"] = true
-					return true
-				})
-			}},
+			path: "/introspection", change: swapJSON("active", false, true)},
 		{name: "level not offered answered with another error", only: []string{"oidc-level-not-offered"}, wantID: "O030", wantCheck: "want access_denied",
-			anyPath: true, change: func(r *http.Request, rec *httptest.ResponseRecorder) []byte {
-				return rewriteQuery(rec, func(q url.Values) bool {
-					if q.Get("error") != "access_denied" {
-						return false
-					}
-					q.Set("error", "login_required")
-					return true
-				})
-			}},
+			anyPath: true, change: swapQuery("error", "access_denied", "login_required")},
 		{name: "spent password attempts answered with another error", only: []string{"oidc-wrong-password"}, wantID: "O031", wantCheck: "want access_denied",
-			anyPath: true, change: func(r *http.Request, rec *httptest.ResponseRecorder) []byte {
-				return rewriteQuery(rec, func(q url.Values) bool {
-					if q.Get("error") != "access_denied" {
-						return false
-					}
-					q.Set("error", "login_required")
-					return true
-				})
-			}},
+			anyPath: true, change: swapQuery("error", "access_denied", "login_required")},
 		{name: "expired refresh token accepted as a bad request", only: []string{"oidc-refresh-expired"}, wantID: "O070", wantCheck: "an expired refresh token",
 			path: "/token", change: func(r *http.Request, rec *httptest.ResponseRecorder) []byte {
 				// The case's only invalid_grant is the expired token's.

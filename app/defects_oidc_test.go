@@ -118,6 +118,34 @@ func rewriteJSON(rec *httptest.ResponseRecorder, f func(m map[string]any) bool) 
 	return b
 }
 
+// swapJSON is a change that turns a JSON answer's key from one value to
+// another; any other answer passes untouched.
+func swapJSON(key string, from, to any) func(*http.Request, *httptest.ResponseRecorder) []byte {
+	return func(_ *http.Request, rec *httptest.ResponseRecorder) []byte {
+		return rewriteJSON(rec, func(m map[string]any) bool {
+			if m[key] != from {
+				return false
+			}
+			m[key] = to
+			return true
+		})
+	}
+}
+
+// swapQuery is a change that turns a redirect's query parameter key from
+// one value to another; any other answer passes untouched.
+func swapQuery(key, from, to string) func(*http.Request, *httptest.ResponseRecorder) []byte {
+	return func(_ *http.Request, rec *httptest.ResponseRecorder) []byte {
+		return rewriteQuery(rec, func(q url.Values) bool {
+			if q.Get(key) != from {
+				return false
+			}
+			q.Set(key, to)
+			return true
+		})
+	}
+}
+
 func oidcDefects() []oidcDefect {
 	return []oidcDefect{
 		{name: "paraphrased token error description", only: []string{"oidc-token-no-client-id"}, wantID: "O053", wantCheck: "error_description",
@@ -128,27 +156,11 @@ func oidcDefects() []oidcDefect {
 				})
 			}},
 		{name: "invalid_client answered as invalid_request", only: []string{"oidc-token-assertion-expired"}, wantID: "O046", wantCheck: "want 400 invalid_client",
-			path: "/token", change: func(r *http.Request, rec *httptest.ResponseRecorder) []byte {
-				return rewriteJSON(rec, func(m map[string]any) bool {
-					if m["error"] != "invalid_client" {
-						return false
-					}
-					m["error"] = "invalid_request"
-					return true
-				})
-			}},
+			path: "/token", change: swapJSON("error", "invalid_client", "invalid_request")},
 		// Attribute Authority grants (A038): an inactive grant reported
 		// active, i.e. another RP learns about a grant it did not receive.
 		{name: "grant token active for every caller", only: []string{"oidc-aa"}, wantID: "A038", wantCheck: "another RP's introspection",
-			path: "/introspection", change: func(r *http.Request, rec *httptest.ResponseRecorder) []byte {
-				return rewriteJSON(rec, func(m map[string]any) bool {
-					if m["active"] != false {
-						return false
-					}
-					m["active"] = true
-					return true
-				})
-			}},
+			path: "/introspection", change: swapJSON("active", false, true)},
 		{name: "token response without Pragma", only: []string{"oidc-login-l1"}, wantID: "O054", wantCheck: "Pragma",
 			path: "/token", change: func(r *http.Request, rec *httptest.ResponseRecorder) []byte {
 				if rec.Code != 200 {
@@ -176,15 +188,7 @@ func oidcDefects() []oidcDefect {
 				})
 			}},
 		{name: "redirect error with another code", only: []string{"oidc-authz-no-nonce"}, wantID: "O018", wantCheck: "want invalid_request",
-			path: "/authorization", change: func(r *http.Request, rec *httptest.ResponseRecorder) []byte {
-				return rewriteQuery(rec, func(q url.Values) bool {
-					if q.Get("error") != "invalid_request" {
-						return false
-					}
-					q.Set("error", "invalid_request_object")
-					return true
-				})
-			}},
+			path: "/authorization", change: swapQuery("error", "invalid_request", "invalid_request_object")},
 		{name: "redirect error without state", only: []string{"oidc-authz-short-nonce"}, wantID: "O026", wantCheck: "state",
 			path: "/authorization", change: func(r *http.Request, rec *httptest.ResponseRecorder) []byte {
 				return rewriteQuery(rec, func(q url.Values) bool {
