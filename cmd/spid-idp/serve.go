@@ -77,13 +77,14 @@ func runServe(ctx context.Context, e env, args []string) int {
    Back office    %s/console/        operators %s
                   password %s for each,
                   second factor: authenticator app seed %s
-   Customer care  %s/care/tickets/new
+   Personal area  %s/account/        (the citizen's own area)
+   Customer care  %s/care/           (help requests and formal complaints)
    Health         %s/healthz  %s/readyz  %s/metrics
   ==================================================================
 
 `, cfg.DataDir, info.IdPURL, info.MetadataURL, info.DemoSPURL, info.DemoRPURL, info.Username, info.Password, info.TOTPSecret,
 			info.IdPURL, info.IdPURL, demoOperators(), demo.OperatorPassword, info.OperatorTOTPSecret, info.IdPURL,
-			info.IdPURL, info.IdPURL, info.IdPURL)
+			info.IdPURL, info.IdPURL, info.IdPURL, info.IdPURL)
 	}
 	// Registry changes made by another node or by the sp command reach
 	// this node's cache within about a second.
