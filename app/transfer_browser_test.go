@@ -71,11 +71,7 @@ func TestBrowserTransferPages(t *testing.T) {
 	holdTransfers(t, tab)
 
 	// A cancelled login: the transfer page tells why before going back.
-	lbSteps(t, tab, "demo SP",
-		chromedp.Navigate(ts.URL+"/demo-sp/"),
-		chromedp.Click(`button[name="level"][value="1"]`),
-		chromedp.WaitVisible(`#username`),
-	)
+	demoSPLevel1(t, tab, ts.URL)
 	nextPage(t, tab, "in Italian", `.lang-switch a[hreflang="it"]`)
 	lbSteps(t, tab, "cancel", chromedp.Click(`button[name="op"][value="cancel"]`))
 	onTransferPage(t, tab, "cancel")
@@ -84,20 +80,13 @@ func TestBrowserTransferPages(t *testing.T) {
 		t.Errorf("the cancel transfer page does not say the login was cancelled, or for which service:\n%s", text)
 	}
 	browsertest.Page(t, tab, "transfer-cancel")
-	lbSteps(t, tab, "back to the service",
-		chromedp.Click(`form[data-autosubmit] button[type="submit"]`),
-		chromedp.WaitVisible(`body.demo .meta-list`),
-	)
+	pressContinue(t, tab, "back to the service")
 	if text := lbPageText(tab); !strings.Contains(text, "nr25") {
 		t.Errorf("the service did not get nr25 after the cancel:\n%s", text)
 	}
 
 	// A successful login, in English this time.
-	lbSteps(t, tab, "login",
-		chromedp.Navigate(ts.URL+"/demo-sp/"),
-		chromedp.Click(`button[name="level"][value="1"]`),
-		chromedp.WaitVisible(`#username`),
-	)
+	demoSPLevel1(t, tab, ts.URL)
 	nextPage(t, tab, "in English", `.lang-switch a[hreflang="en"]`)
 	lbSteps(t, tab, "login",
 		chromedp.SendKeys(`#username`, info.Username),
@@ -111,13 +100,30 @@ func TestBrowserTransferPages(t *testing.T) {
 		t.Errorf("the English transfer page is not in English:\n%s", text)
 	}
 	browsertest.Page(t, tab, "transfer-sp-en")
-	lbSteps(t, tab, "to the service",
-		chromedp.Click(`form[data-autosubmit] button[type="submit"]`),
-		chromedp.WaitVisible(`body.demo .meta-list`),
-	)
+	pressContinue(t, tab, "to the service")
 	if text := lbPageText(tab); !strings.Contains(text, "TINIT-RSSMRA80A01H501U") {
 		t.Errorf("the service did not get the attributes:\n%s", text)
 	}
+}
+
+// demoSPLevel1 starts a level-1 login at the demo SP: the login page.
+func demoSPLevel1(t *testing.T, tab context.Context, base string) {
+	t.Helper()
+	lbSteps(t, tab, "demo SP login",
+		chromedp.Navigate(base+"/demo-sp/"),
+		chromedp.Click(`button[name="level"][value="1"]`),
+		chromedp.WaitVisible(`#username`),
+	)
+}
+
+// pressContinue presses a held transfer page's button, as a visitor
+// without JavaScript does, and waits for the demo SP's result page.
+func pressContinue(t *testing.T, tab context.Context, what string) {
+	t.Helper()
+	lbSteps(t, tab, what,
+		chromedp.Click(`form[data-autosubmit] button[type="submit"]`),
+		chromedp.WaitVisible(`body.demo .meta-list`),
+	)
 }
 
 // TestBrowserPasswordExpired is a citizen whose password is past its

@@ -288,19 +288,18 @@ func (p *Portal) homePage(ctx context.Context, s *session, r *http.Request) (tem
 	if err != nil {
 		return page, err
 	}
-	// One lookup per service, not per line: a name may need a trust chain.
-	names := map[string]string{}
-	for i := range hist {
-		if p.o.SPName == nil {
-			break
-		}
-		n, ok := names[hist[i].SP]
-		if !ok {
-			n = p.o.SPName(ctx, hist[i].SP, templates.Lang(r))
-			names[hist[i].SP] = n
-		}
-		if n != "" {
-			hist[i].SP = n
+	if p.o.SPName != nil {
+		// One lookup per service, not per line: a name may need a trust chain.
+		names := map[string]string{}
+		for i := range hist {
+			n, ok := names[hist[i].SP]
+			if !ok {
+				n = p.o.SPName(ctx, hist[i].SP, templates.Lang(r))
+				names[hist[i].SP] = n
+			}
+			if n != "" {
+				hist[i].SP = n
+			}
 		}
 	}
 	page.History = hist
